@@ -1,0 +1,57 @@
+export const ENVIRONMENTS = ['development', 'test', 'staging', 'production'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+export type DatabaseConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; url: string; ssl: boolean; poolSize: number };
+
+export interface SigningKey {
+  /** Key id carried in the JWT header `kid`. */
+  kid: string;
+  secret: Buffer;
+}
+
+export interface MasterKey {
+  /** Key id stored beside every record it wraps. */
+  id: string;
+  key: Buffer;
+}
+
+/**
+ * The whole configuration, parsed once at boot (see `loadConfig`). Nothing
+ * else in the code base reads `process.env`.
+ */
+export interface AppConfig {
+  env: Environment;
+  appName: string;
+  appVersion: string;
+  host: string;
+  port: number;
+  /** Base URL clients use to reach this server; the OAuth resource identifier. */
+  publicBaseUrl: string;
+  dataDir: string;
+  database: DatabaseConfig;
+  runMigrations: boolean;
+  /** Undefined: the embedded shape (in-memory store). */
+  redisUrl?: string;
+  /** The first key signs; every key verifies. */
+  jwtSigningKeys: SigningKey[];
+  jwtIssuer: string;
+  /** The first key wraps new data keys; every key unwraps. */
+  masterKeys: MasterKey[];
+  /** Where generated development secrets came from, for the boot log. */
+  generatedSecretsFile?: string;
+  log: { level: string; files: boolean; dir: string; elasticsearchUrl?: string };
+  rateLimit: { perKeyPerMinute: number; perIpPerMinute: number };
+  cacheTtlSeconds: number;
+  metricsPublic: boolean;
+  authorizationServers: string[];
+  mcp: {
+    allowedOrigins: string[];
+    allowedHosts: string[];
+    maxBodyBytes: number;
+    sessionTtlSeconds: number;
+    conformanceFixtures: boolean;
+  };
+  shutdownGraceMs: number;
+}

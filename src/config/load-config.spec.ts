@@ -1,0 +1,118 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from './load-config';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'sentia-config-'));
+const HEX = 'a'.repeat(64);
+const SECRET = 'x'.repeat(40);
+
+describe('loadConfig', () => {
+  it('starts with no settings at all in development: SQLite in DATA_DIR, memory store, generated secrets', () => {
+    const dir = tmp();
+    const c = loadConfig({ DATA_DIR: dir });
+    expect(c.env).toBe('development');
+    expect(c.host).toBe('127.0.0.1');
+    expect(c.port).toBe(3000);
+    expect(c.database).toEqual({ kind: 'sqlite', path: join(dir, 'sentia.sqlite') });
+    expect(c.redisUrl).toBeUndefined();
+    expect(c.jwtSigningKeys).toHaveLength(1);
+    expect(c.masterKeys[0].key).toHaveLength(32);
+    const file = join(dir, 'secrets.json');
+    expect(c.generatedSecretsFile).toBe(file);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // A second start reads the same secrets instead of making new ones.
+    const again = loadConfig({ DATA_DIR: dir });
+    expect(again.jwtSigningKeys[0].secret.equals(c.jwtSigningKeys[0].secret)).toBe(true);
+    expect(again.masterKeys[0].key.equals(c.masterKeys[0].key)).toBe(true);
+    expect(JSON.parse(readFileSync(file, 'utf8')).masterEncryptionKey).toBe(c.masterKeys[0].key.toString('hex'));
+  });
+
+  it('refuses to start in production without secrets and names every missing variable in one message', () => {
+    let err: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'production', DATA_DIR: tmp() });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const msg = (err as Error).message;
+    for (const name of ['JWT_SECRET', 'MASTER_ENCRYPTION_KEY', 'DATABASE_URL', 'REDIS_URL']) expect(msg).toContain(name);
+    expect((err as ConfigError).problems).toHaveLength(4);
+  });
+
+  it('reports malformed values without echoing secrets', () => {
+    const pw = 'hunter2-password';
+    try {
+      loadConfig({
+        NODE_ENV: 'production',
+        JWT_SECRET: 'short',
+        MASTER_ENCRYPTION_KEY: 'zz',
+        DATABASE_URL: `mysql://u:${pw}@h/db`,
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        PORT: 'eighty',
+      });
+      throw new Error('expected ConfigError');
+    } catch (e) {
+      const msg = (e as Error).message;
+      expect(msg).toContain('JWT_SECRET: must be at least 32 characters');
+      expect(msg).toContain('MASTER_ENCRYPTION_KEY: must be 64 hex characters');
+      expect(msg).toContain('DATABASE_URL: must be a URL with scheme postgres or postgresql');
+      expect(msg).toContain('PORT: must be an integer');
+      expect(msg).not.toContain(pw);
+      expect(msg).not.toContain('short');
+    }
+  });
+
+  it('accepts a complete production environment and binds 0.0.0.0', () => {
+    const c = loadConfig({
+      NODE_ENV: 'production',
+      JWT_SECRET: SECRET,
+      MASTER_ENCRYPTION_KEY: HEX,
+      DATABASE_URL: 'postgres://u@db:5432/app',
+      REDIS_URL: 'redis://cache:6379',
+    });
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.database).toMatchObject({ kind: 'postgres', ssl: true });
+    expect(c.redisUrl).toBe('redis://cache:6379');
+    expect(c.metricsPublic).toBe(false);
+  });
+
+  it('prefers DATABASE_URL over DATABASE_URL_<ENV>, and falls back to the seed names', () => {
+    const base = { DATA_DIR: tmp(), JWT_SECRET: SECRET, MASTER_ENCRYPTION_KEY: HEX };
+    const seed = loadConfig({ ...base, DATABASE_URL_DEVELOPMENT: 'postgres://a/dev', REDIS_URL_DEVELOPMENT: 'redis://r1' });
+    expect(seed.database).toMatchObject({ kind: 'postgres', url: 'postgres://a/dev' });
+    expect(seed.redisUrl).toBe('redis://r1');
+    const both = loadConfig({ ...base, DATABASE_URL: 'postgres://main/db', DATABASE_URL_DEVELOPMENT: 'postgres://a/dev' });
+    expect(both.database).toMatchObject({ url: 'postgres://main/db' });
+    const testEnv = loadConfig({ ...base, NODE_ENV: 'test', DATABASE_URL_TESTING: 'postgres://t/test' });
+    expect(testEnv.database).toMatchObject({ url: 'postgres://t/test' });
+  });
+
+  it('parses key lists for rotation: the first signs or wraps, all verify or unwrap', () => {
+    const c = loadConfig({
+      DATA_DIR: tmp(),
+      JWT_SECRETS: `new:${SECRET},old:${'y'.repeat(32)}`,
+      MASTER_ENCRYPTION_KEYS: `b:${'b'.repeat(64)},a:${HEX}`,
+    });
+    expect(c.jwtSigningKeys.map((k) => k.kid)).toEqual(['new', 'old']);
+    expect(c.masterKeys.map((k) => k.id)).toEqual(['b', 'a']);
+    expect(() => loadConfig({ DATA_DIR: tmp(), MASTER_ENCRYPTION_KEYS: 'a:abc' })).toThrow(
+      /MASTER_ENCRYPTION_KEYS: entry 1 must be "id:<64 hex characters>"/,
+    );
+  });
+
+  it('refuses the conformance fixtures in production and rejects unknown environments', () => {
+    expect(() =>
+      loadConfig({
+        NODE_ENV: 'production',
+        JWT_SECRET: SECRET,
+        MASTER_ENCRYPTION_KEY: HEX,
+        DATABASE_URL: 'postgres://u@db/app',
+        REDIS_URL: 'redis://cache',
+        MCP_CONFORMANCE_FIXTURES: 'true',
+      }),
+    ).toThrow(/MCP_CONFORMANCE_FIXTURES: test fixtures are refused in production/);
+    expect(() => loadConfig({ NODE_ENV: 'prod', DATA_DIR: tmp() })).toThrow(/NODE_ENV: must be one of/);
+  });
+});

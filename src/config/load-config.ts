@@ -1,0 +1,271 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AppConfig, DatabaseConfig, ENVIRONMENTS, Environment, MasterKey, SigningKey } from './config.types';
+
+/** Thrown when the environment cannot be turned into a configuration; names every problem. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+      problems.map((p) => `  - ${p}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const ENV_SUFFIX: Record<Environment, string> = {
+  development: 'DEVELOPMENT',
+  test: 'TESTING',
+  staging: 'STAGING',
+  production: 'PRODUCTION',
+};
+
+const DEFAULTS: Record<Environment, { logLevel: string; perKey: number; perIp: number; ssl: boolean; metricsPublic: boolean }> = {
+  development: { logLevel: 'info', perKey: 1000, perIp: 100, ssl: false, metricsPublic: true },
+  test: { logLevel: 'warn', perKey: 1000, perIp: 100, ssl: false, metricsPublic: true },
+  staging: { logLevel: 'info', perKey: 1000, perIp: 100, ssl: true, metricsPublic: false },
+  production: { logLevel: 'info', perKey: 1000, perIp: 100, ssl: true, metricsPublic: false },
+};
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Collects problems while reading variables, so one error can name all of them. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  str(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.str(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!/^-?\d+$/.test(raw) || n < min || n > max) {
+      this.problems.push(`${name}: must be an integer from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return n;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.str(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+    if (['false', '0', 'no', 'off'].includes(raw)) return false;
+    this.problems.push(`${name}: must be true or false (got "${raw}")`);
+    return fallback;
+  }
+
+  list(name: string): string[] {
+    return (this.str(name) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  }
+
+  url(name: string, protocols: string[]): string | undefined {
+    const raw = this.str(name);
+    if (raw === undefined) return undefined;
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) throw new Error('protocol');
+      return raw;
+    } catch {
+      // Never echo the value: URLs carry passwords.
+      this.problems.push(`${name}: must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`);
+      return undefined;
+    }
+  }
+}
+
+function readPackageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
+    return String(pkg.version);
+  } catch {
+    try {
+      return String(JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
+    } catch {
+      return '0.0.0';
+    }
+  }
+}
+
+interface GeneratedSecrets {
+  jwtSecret: string;
+  masterEncryptionKey: string;
+}
+
+/** Development only: secrets made once and kept in DATA_DIR with mode 0600. */
+function loadOrGenerateSecrets(dataDir: string): { secrets: GeneratedSecrets; file: string } {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) {
+    return { secrets: JSON.parse(readFileSync(file, 'utf8')) as GeneratedSecrets, file };
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const secrets: GeneratedSecrets = {
+    jwtSecret: randomBytes(48).toString('base64url'),
+    masterEncryptionKey: randomBytes(32).toString('hex'),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return { secrets, file };
+}
+
+function parseSigningKeys(r: Reader, single: string | undefined, multi: string | undefined): SigningKey[] {
+  const keys: SigningKey[] = [];
+  if (multi !== undefined) {
+    for (const [i, entry] of multi.split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+      const idx = entry.indexOf(':');
+      const kid = idx > 0 ? entry.slice(0, idx) : '';
+      const secret = idx > 0 ? entry.slice(idx + 1) : '';
+      if (!KEY_ID.test(kid) || secret.length < 32) {
+        r.problems.push(`JWT_SECRETS: entry ${i + 1} must be "kid:secret" with a secret of at least 32 characters`);
+        continue;
+      }
+      keys.push({ kid, secret: Buffer.from(secret, 'utf8') });
+    }
+  } else if (single !== undefined) {
+    if (single.length < 32) r.problems.push('JWT_SECRET: must be at least 32 characters');
+    else keys.push({ kid: 'k1', secret: Buffer.from(single, 'utf8') });
+  }
+  return keys;
+}
+
+function parseMasterKeys(r: Reader, single: string | undefined, multi: string | undefined): MasterKey[] {
+  const keys: MasterKey[] = [];
+  const hex64 = /^[0-9a-fA-F]{64}$/;
+  if (multi !== undefined) {
+    for (const [i, entry] of multi.split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+      const idx = entry.indexOf(':');
+      const id = idx > 0 ? entry.slice(0, idx) : '';
+      const hex = idx > 0 ? entry.slice(idx + 1) : '';
+      if (!KEY_ID.test(id) || !hex64.test(hex)) {
+        r.problems.push(`MASTER_ENCRYPTION_KEYS: entry ${i + 1} must be "id:<64 hex characters>"`);
+        continue;
+      }
+      if (keys.some((k) => k.id === id)) r.problems.push(`MASTER_ENCRYPTION_KEYS: key id "${id}" appears twice`);
+      keys.push({ id, key: Buffer.from(hex, 'hex') });
+    }
+  } else if (single !== undefined) {
+    if (!hex64.test(single)) r.problems.push('MASTER_ENCRYPTION_KEY: must be 64 hex characters (32 bytes)');
+    else keys.push({ id: 'mk1', key: Buffer.from(single, 'hex') });
+  }
+  return keys;
+}
+
+/**
+ * Parses the environment into the typed configuration. In production every
+ * missing or malformed variable is reported in one ConfigError; in
+ * development and test, missing secrets are generated into DATA_DIR.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const r = new Reader(env);
+  const rawEnv = (r.str('NODE_ENV') ?? 'development').toLowerCase();
+  const envName: Environment = (ENVIRONMENTS as readonly string[]).includes(rawEnv)
+    ? (rawEnv as Environment)
+    : (r.problems.push(`NODE_ENV: must be one of ${ENVIRONMENTS.join(', ')} (got "${rawEnv}")`), 'production');
+  const defaults = DEFAULTS[envName];
+  const strict = envName === 'production' || envName === 'staging';
+  const suffix = ENV_SUFFIX[envName];
+
+  const dataDir = resolve(r.str('DATA_DIR') ?? './data');
+  const host = r.str('HOST') ?? (strict ? '0.0.0.0' : '127.0.0.1');
+  const port = r.int('PORT', 3000, 0, 65535);
+
+  const dbVar = r.str('DATABASE_URL') !== undefined ? 'DATABASE_URL' : `DATABASE_URL_${suffix}`;
+  const dbUrl = r.url(dbVar, ['postgres:', 'postgresql:']);
+  const database: DatabaseConfig = dbUrl
+    ? {
+        kind: 'postgres',
+        url: dbUrl,
+        ssl: r.bool('DATABASE_SSL', defaults.ssl),
+        poolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 200),
+      }
+    : { kind: 'sqlite', path: join(dataDir, r.str('SQLITE_FILE') ?? 'sentia.sqlite') };
+
+  const redisVar = r.str('REDIS_URL') !== undefined ? 'REDIS_URL' : `REDIS_URL_${suffix}`;
+  const redisUrl = r.url(redisVar, ['redis:', 'rediss:']);
+
+  let jwtSigningKeys = parseSigningKeys(r, r.str('JWT_SECRET'), r.str('JWT_SECRETS'));
+  let masterKeys = parseMasterKeys(r, r.str('MASTER_ENCRYPTION_KEY'), r.str('MASTER_ENCRYPTION_KEYS'));
+  let generatedSecretsFile: string | undefined;
+
+  if (strict) {
+    const jwtGiven = r.str('JWT_SECRET') ?? r.str('JWT_SECRETS');
+    const mkGiven = r.str('MASTER_ENCRYPTION_KEY') ?? r.str('MASTER_ENCRYPTION_KEYS');
+    if (!jwtGiven) r.problems.push(`JWT_SECRET: required in ${envName} (or JWT_SECRETS)`);
+    if (!mkGiven) r.problems.push(`MASTER_ENCRYPTION_KEY: required in ${envName} (or MASTER_ENCRYPTION_KEYS)`);
+    if (!dbUrl && r.str(dbVar) === undefined)
+      r.problems.push(`DATABASE_URL: required in ${envName} (or DATABASE_URL_${suffix})`);
+    if (!redisUrl && r.str(redisVar) === undefined)
+      r.problems.push(`REDIS_URL: required in ${envName} (or REDIS_URL_${suffix})`);
+  } else if (jwtSigningKeys.length === 0 || masterKeys.length === 0) {
+    const noJwt = !r.str('JWT_SECRET') && !r.str('JWT_SECRETS');
+    const noMk = !r.str('MASTER_ENCRYPTION_KEY') && !r.str('MASTER_ENCRYPTION_KEYS');
+    if (noJwt || noMk) {
+      const { secrets, file } = loadOrGenerateSecrets(dataDir);
+      generatedSecretsFile = file;
+      if (noJwt) jwtSigningKeys = [{ kid: 'k1', secret: Buffer.from(secrets.jwtSecret, 'utf8') }];
+      if (noMk) masterKeys = [{ id: 'mk1', key: Buffer.from(secrets.masterEncryptionKey, 'hex') }];
+    }
+  }
+
+  const logLevel = (r.str('LOG_LEVEL') ?? defaults.logLevel).toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) r.problems.push(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const publicBaseUrl =
+    r.url('PUBLIC_BASE_URL', ['http:', 'https:']) ??
+    `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
+
+  const conformanceFixtures = r.bool('MCP_CONFORMANCE_FIXTURES', false);
+  if (conformanceFixtures && envName === 'production') {
+    r.problems.push('MCP_CONFORMANCE_FIXTURES: test fixtures are refused in production');
+  }
+
+  const config: AppConfig = {
+    env: envName,
+    appName: 'sentia-mcp',
+    appVersion: r.str('APP_VERSION') ?? readPackageVersion(),
+    host,
+    port,
+    publicBaseUrl: publicBaseUrl.replace(/\/+$/, ''),
+    dataDir,
+    database,
+    runMigrations: r.bool('RUN_MIGRATIONS', true),
+    redisUrl,
+    jwtSigningKeys,
+    jwtIssuer: r.str('JWT_ISSUER') ?? 'sentia-mcp',
+    masterKeys,
+    generatedSecretsFile,
+    log: {
+      level: logLevel,
+      files: r.bool('LOG_FILES', false),
+      dir: resolve(r.str('LOG_DIR') ?? './logs'),
+      elasticsearchUrl: r.url('ELASTICSEARCH_URL', ['http:', 'https:']),
+    },
+    rateLimit: {
+      perKeyPerMinute: r.int('RATE_LIMIT_MAX', defaults.perKey, 1, 10_000_000),
+      perIpPerMinute: r.int('RATE_LIMIT_IP_MAX', defaults.perIp, 1, 10_000_000),
+    },
+    cacheTtlSeconds: r.int('CACHE_TTL', 300, 0, 86_400),
+    metricsPublic: r.bool('METRICS_PUBLIC', defaults.metricsPublic),
+    authorizationServers: r.list('AUTHORIZATION_SERVERS'),
+    mcp: {
+      allowedOrigins: r.list('ALLOWED_ORIGINS'),
+      allowedHosts: r.list('ALLOWED_HOSTS'),
+      maxBodyBytes: r.int('MCP_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+      sessionTtlSeconds: r.int('MCP_SESSION_TTL', 3600, 60, 7 * 86_400),
+      conformanceFixtures,
+    },
+    shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10_000, 0, 120_000),
+  };
+
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return config;
+}

@@ -1,0 +1,51 @@
+/**
+ * The one seam between the embedded shape (in process memory) and the
+ * cluster shape (Redis): cache, counters, session records, pub/sub and locks.
+ * Nothing outside `store/` knows which implementation runs.
+ *
+ * Keys and channels are plain strings; callers namespace them
+ * (`mcp:session:<id>`, `auth:revoked`). Values are strings (callers JSON-encode).
+ */
+export interface SetOptions {
+  /** Time to live in milliseconds; absent means no expiry. */
+  ttlMs?: number;
+  /** Only set when the key does not exist (SET NX). */
+  ifAbsent?: boolean;
+}
+
+export interface StoreLock {
+  readonly key: string;
+  /** Releases the lock if this holder still owns it; returns whether it did. */
+  release(): Promise<boolean>;
+}
+
+export type Unsubscribe = () => Promise<void>;
+
+export abstract class KeyValueStore {
+  abstract readonly kind: 'memory' | 'redis';
+
+  abstract get(key: string): Promise<string | null>;
+  /** Returns false when `ifAbsent` was set and the key existed. */
+  abstract set(key: string, value: string, options?: SetOptions): Promise<boolean>;
+  /** Returns whether a key was removed. */
+  abstract del(key: string): Promise<boolean>;
+  /**
+   * Atomically adds `by` (default 1) and returns the new value. When the key
+   * is created by this call and `ttlMs` is given, the key expires after it.
+   */
+  abstract incr(key: string, by?: number, ttlMs?: number): Promise<number>;
+  /** Sets a TTL on an existing key; false when the key does not exist. */
+  abstract expire(key: string, ttlMs: number): Promise<boolean>;
+  /** Remaining TTL in ms; -1 when the key has none, -2 when it does not exist. */
+  abstract ttl(key: string): Promise<number>;
+  /** Every live key that starts with `prefix` (order unspecified). */
+  abstract scan(prefix: string): Promise<string[]>;
+  abstract publish(channel: string, message: string): Promise<void>;
+  /** Delivers every later message on `channel` to `handler`, on every instance. */
+  abstract subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;
+  /** A mutual-exclusion lock across instances; null when another holder has it. */
+  abstract tryLock(key: string, ttlMs: number): Promise<StoreLock | null>;
+  /** Throws when the backing service is unreachable. */
+  abstract ping(): Promise<void>;
+  abstract close(): Promise<void>;
+}
