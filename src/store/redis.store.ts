@@ -1,0 +1,297 @@
+import { Logger } from '@nestjs/common';
+import { Redis, RedisOptions } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { KeyValueStore, SetOptions, StoreLock, Unsubscribe } from './key-value-store';
+import { assertTtlMs } from './memory.store';
+
+export interface RedisStoreOptions {
+  /** Prepended to every key and channel (isolates tests; lets deployments share a Redis). */
+  keyPrefix?: string;
+}
+
+export interface RedisStoreClients {
+  /** Runs every command except pub/sub. */
+  command: Redis;
+  /** Dedicated to SUBSCRIBE: a subscribed connection can run nothing else. */
+  subscriber: Redis;
+}
+
+export const REDIS_CONNECT_TIMEOUT_MS = 5000;
+export const REDIS_COMMAND_TIMEOUT_MS = 2000;
+/** SCAN batch size. */
+export const REDIS_SCAN_COUNT = 500;
+
+/**
+ * Connection settings for both clients. Commands fail fast while Redis is down
+ * (no offline queue, one retry, a command timeout) so callers can fall back;
+ * the connection itself keeps retrying and recovers when Redis returns.
+ * The subscriber resubscribes itself (see RedisStore), hence no autoResubscribe.
+ */
+export function redisStoreClientOptions(role: 'command' | 'subscriber'): RedisOptions {
+  return {
+    connectTimeout: REDIS_CONNECT_TIMEOUT_MS,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
+    autoResubscribe: false,
+    // How long close() waits for a dead socket before destroying it (default 2 s).
+    disconnectTimeout: 500,
+    connectionName: `sentia-store-${role}`,
+  };
+}
+
+/** Escapes the glob characters of a SCAN MATCH pattern. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+// INCRBY, and PEXPIRE only when this call created the key (atomic in Redis).
+const INCR_WITH_TTL = `
+local existed = redis.call('EXISTS', KEYS[1])
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if existed == 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return value`;
+
+// Compare-and-delete: only the holder's token releases the lock.
+const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+interface ScriptedRedis extends Redis {
+  sentiaIncrWithTtl(key: string, by: number, ttlMs: number): Promise<number>;
+  sentiaReleaseLock(key: string, token: string): Promise<number>;
+}
+
+interface Subscription {
+  handler: (message: string) => void;
+}
+
+/**
+ * The cluster shape's store over ioredis. Every key and channel carries the
+ * optional `keyPrefix`. The store takes ownership of both clients: close()
+ * closes them.
+ *
+ * Subscriptions are kept here, one Redis SUBSCRIBE per channel however many
+ * handlers share it; after a reconnect every channel is subscribed again, so a
+ * subscription made while Redis was down becomes live when it returns.
+ */
+export class RedisStore extends KeyValueStore {
+  readonly kind = 'redis' as const;
+
+  private readonly logger = new Logger(RedisStore.name);
+  private readonly client: ScriptedRedis;
+  private readonly subscriber: Redis;
+  private readonly prefix: string;
+  private readonly channels = new Map<string, Set<Subscription>>();
+  private reachable = true;
+  private closed = false;
+
+  constructor(clients: RedisStoreClients, options: RedisStoreOptions = {}) {
+    super();
+    this.prefix = options.keyPrefix ?? '';
+    this.client = clients.command as ScriptedRedis;
+    this.subscriber = clients.subscriber;
+    this.client.defineCommand('sentiaIncrWithTtl', { numberOfKeys: 1, lua: INCR_WITH_TTL });
+    this.client.defineCommand('sentiaReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
+
+    // Without an 'error' listener ioredis prints every failed reconnect; log once per outage.
+    this.client.on('error', (err: Error) => this.onConnectionError(err));
+    this.subscriber.on('error', () => undefined);
+    this.client.on('ready', () => this.onConnectionReady());
+    this.subscriber.on('ready', () => this.resubscribeAll());
+    this.subscriber.on('message', (channel: string, message: string) => this.deliver(channel, message));
+  }
+
+  /** Creates both clients for `url` (tests, CLI); StoreModule creates them through RedisModule. */
+  static async connect(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
+    const store = new RedisStore(
+      {
+        command: new Redis(url, redisStoreClientOptions('command')),
+        subscriber: new Redis(url, redisStoreClientOptions('subscriber')),
+      },
+      options,
+    );
+    await store.waitUntilReady();
+    return store;
+  }
+
+  /**
+   * Waits (bounded) until both connections are ready, so the first commands
+   * do not meet a connection still being opened. Resolves false instead of
+   * throwing when a connection fails or Redis does not answer in time: the
+   * store still works, and recovers, once Redis is reachable.
+   */
+  async waitUntilReady(timeoutMs = REDIS_CONNECT_TIMEOUT_MS): Promise<boolean> {
+    const cleanups: (() => void)[] = [];
+    const ready = (client: Redis) =>
+      new Promise<boolean>((resolve) => {
+        if (client.status === 'ready') return resolve(true);
+        const onReady = () => resolve(true);
+        const onError = () => resolve(false);
+        client.once('ready', onReady);
+        client.once('error', onError);
+        cleanups.push(() => client.off('ready', onReady).off('error', onError));
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const each = [ready(this.client), ready(this.subscriber)];
+    const both = Promise.all(each).then((r) => r.every(Boolean));
+    const anyFailed = new Promise<boolean>((resolve) =>
+      each.forEach((p) => p.then((ok) => ok || resolve(false))),
+    );
+    try {
+      return await Promise.race([both, anyFailed, timeout]);
+    } finally {
+      clearTimeout(timer);
+      for (const cleanup of cleanups) cleanup();
+    }
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.client.get(this.k(key));
+  }
+
+  async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
+    const k = this.k(key);
+    const { ttlMs, ifAbsent } = options;
+    if (ttlMs !== undefined) assertTtlMs(ttlMs);
+    let reply: string | null;
+    if (ttlMs !== undefined && ifAbsent) reply = await this.client.set(k, value, 'PX', ttlMs, 'NX');
+    else if (ttlMs !== undefined) reply = await this.client.set(k, value, 'PX', ttlMs);
+    else if (ifAbsent) reply = await this.client.set(k, value, 'NX');
+    else reply = await this.client.set(k, value);
+    return reply === 'OK';
+  }
+
+  async del(key: string): Promise<boolean> {
+    return (await this.client.del(this.k(key))) > 0;
+  }
+
+  async incr(key: string, by = 1, ttlMs?: number): Promise<number> {
+    if (!Number.isSafeInteger(by)) throw new RangeError('by must be an integer');
+    if (ttlMs === undefined) return this.client.incrby(this.k(key), by);
+    assertTtlMs(ttlMs);
+    return this.client.sentiaIncrWithTtl(this.k(key), by, ttlMs);
+  }
+
+  async expire(key: string, ttlMs: number): Promise<boolean> {
+    assertTtlMs(ttlMs);
+    return (await this.client.pexpire(this.k(key), ttlMs)) === 1;
+  }
+
+  async ttl(key: string): Promise<number> {
+    return this.client.pttl(this.k(key));
+  }
+
+  async scan(prefix: string): Promise<string[]> {
+    const match = `${escapeGlob(this.prefix + prefix)}*`;
+    const found = new Set<string>(); // SCAN may return a key more than once
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', match, 'COUNT', REDIS_SCAN_COUNT);
+      for (const key of keys) found.add(key.slice(this.prefix.length));
+      cursor = next;
+    } while (cursor !== '0');
+    return [...found];
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.client.publish(this.k(channel), message);
+  }
+
+  async subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
+    if (this.closed) throw new Error('store is closed');
+    const full = this.k(channel);
+    const subscription: Subscription = { handler };
+    let set = this.channels.get(full);
+    const first = !set;
+    if (!set) this.channels.set(full, (set = new Set()));
+    set.add(subscription);
+    // Commands go out in call order on the one connection, so SUBSCRIBE and
+    // UNSUBSCRIBE issued synchronously here cannot overtake each other.
+    if (first && this.subscriber.status === 'ready') {
+      // On failure the 'ready' after the reconnect subscribes again.
+      await this.subscriber.subscribe(full).catch(() => undefined);
+    }
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      const current = this.channels.get(full);
+      if (!current?.delete(subscription) || current.size > 0) return;
+      this.channels.delete(full);
+      if (this.subscriber.status === 'ready') await this.subscriber.unsubscribe(full).catch(() => undefined);
+    };
+  }
+
+  async tryLock(key: string, ttlMs: number): Promise<StoreLock | null> {
+    const token = randomUUID();
+    if (!(await this.set(key, token, { ttlMs, ifAbsent: true }))) return null;
+    return {
+      key,
+      release: async () => (await this.client.sentiaReleaseLock(this.k(key), token)) === 1,
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.channels.clear();
+    await Promise.all([quit(this.subscriber), quit(this.client)]);
+  }
+
+  private k(key: string): string {
+    return this.prefix + key;
+  }
+
+  private deliver(channel: string, message: string): void {
+    const subscriptions = this.channels.get(channel);
+    if (!subscriptions) return;
+    for (const { handler } of [...subscriptions]) {
+      try {
+        handler(message);
+      } catch (err) {
+        this.logger.warn(`A subscriber of "${channel}" threw: ${(err as Error)?.message ?? 'error'}`);
+      }
+    }
+  }
+
+  private resubscribeAll(): void {
+    const channels = [...this.channels.keys()];
+    if (channels.length === 0 || this.closed) return;
+    this.subscriber.subscribe(...channels).catch(() => undefined);
+  }
+
+  private onConnectionError(err: Error): void {
+    if (!this.reachable || this.closed) return;
+    this.reachable = false;
+    // The message names at most a host and port, never the URL's password.
+    this.logger.warn(`Redis unreachable (${err.message}); retrying in the background`);
+  }
+
+  private onConnectionReady(): void {
+    if (this.reachable) return;
+    this.reachable = true;
+    this.logger.log('Redis reachable again');
+  }
+}
+
+async function quit(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

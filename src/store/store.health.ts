@@ -1,0 +1,49 @@
+import { Injectable } from '@nestjs/common';
+import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { KeyValueStore } from './key-value-store';
+
+/** How long PING may take before Redis counts as down. */
+export const STORE_HEALTH_TIMEOUT_MS = 1500;
+
+class StoreHealthTimeoutError extends Error {}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreHealthTimeoutError()), ms);
+  });
+  // A late failure of the abandoned ping must not become an unhandled rejection.
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Readiness check for the store. Cluster shape: key `redis`, PING bounded by a
+ * short timeout. Embedded shape: key `store`, always up (`kind: 'memory'`).
+ * The result never carries client error messages.
+ */
+@Injectable()
+export class StoreHealthIndicator {
+  constructor(
+    private readonly store: KeyValueStore,
+    private readonly health: HealthIndicatorService,
+  ) {}
+
+  async check(timeoutMs = STORE_HEALTH_TIMEOUT_MS): Promise<HealthIndicatorResult> {
+    if (this.store.kind === 'memory') return this.health.check('store').up({ kind: 'memory' });
+    const indicator = this.health.check('redis');
+    try {
+      await withTimeout(this.store.ping(), timeoutMs);
+      return indicator.up({ kind: 'redis' });
+    } catch (err) {
+      const message =
+        err instanceof StoreHealthTimeoutError ? `no answer within ${timeoutMs} ms` : 'unreachable';
+      return indicator.down({ kind: 'redis', message });
+    }
+  }
+
+  /** Same as check(); named like DatabaseHealthIndicator.isHealthy. */
+  isHealthy(timeoutMs = STORE_HEALTH_TIMEOUT_MS): Promise<HealthIndicatorResult> {
+    return this.check(timeoutMs);
+  }
+}

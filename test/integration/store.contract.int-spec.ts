@@ -1,0 +1,214 @@
+import { Redis } from 'ioredis';
+import { AddressInfo, createServer, Server, Socket } from 'node:net';
+import { Test } from '@nestjs/testing';
+import { ConfigModule } from '../../src/config/config.module';
+import type { AppConfig } from '../../src/config/config.types';
+import { KeyValueStore } from '../../src/store/key-value-store';
+import { MemoryStore } from '../../src/store/memory.store';
+import { RedisStore, redisStoreClientOptions } from '../../src/store/redis.store';
+import { StoreHealthIndicator } from '../../src/store/store.health';
+import { StoreModule } from '../../src/store/store.module';
+import { describeWithRedis, TEST_REDIS_URL, uniqueName } from '../support/backends';
+import { collect, sleep, storeContract } from '../support/store-contract';
+
+/** Retries `check` until it passes or `ms` ran out (for reconnects, whose timing is the client's). */
+async function eventually(check: () => Promise<void>, ms = 8000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+/** A TCP hop in front of Redis that the test can cut and restore: an outage without stopping Redis. */
+class RedisOutage {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  async open(): Promise<void> {
+    const target = new URL(TEST_REDIS_URL);
+    this.server = createServer((client) => {
+      const upstream = new Socket();
+      upstream.connect(Number(target.port || 6379), target.hostname);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => undefined);
+        s.on('close', () => this.sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async cut(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+}
+
+describe('KeyValueStore contract: MemoryStore', () => {
+  storeContract(async () => new MemoryStore());
+});
+
+describeWithRedis('KeyValueStore contract: RedisStore', () => {
+  const filePrefix = `${uniqueName('store')}:`;
+  let admin: Redis;
+  let testNo = 0;
+  const opened: KeyValueStore[] = [];
+  const connect = async (keyPrefix: string) => {
+    const store = await RedisStore.connect(TEST_REDIS_URL, { keyPrefix });
+    opened.push(store);
+    return store;
+  };
+
+  beforeAll(() => {
+    admin = new Redis(TEST_REDIS_URL);
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+  afterAll(async () => {
+    // Only this file's keys: everything it wrote carries filePrefix.
+    const keys = await admin.keys(`${filePrefix.replace(/[*?[\]\\]/g, '\\$&')}*`);
+    if (keys.length > 0) await admin.del(...keys);
+    await admin.quit();
+  });
+
+  describe('shared suite', () => {
+    storeContract(() => RedisStore.connect(TEST_REDIS_URL, { keyPrefix: `${filePrefix}${++testNo}:` }));
+  });
+
+  describe('key prefix', () => {
+    it('applies to keys, scans and channels', async () => {
+      const prefix = `${filePrefix}prefix:`;
+      const store = await connect(prefix);
+      await store.set('k', 'v');
+      expect(await admin.get(`${prefix}k`)).toBe('v');
+      expect(await admin.get('k')).toBeNull();
+      expect(await store.scan('')).toEqual(['k']);
+
+      const got = collect(1);
+      await store.subscribe('ch', got.handler);
+      await admin.publish(`${prefix}ch`, 'raw');
+      expect(await got.done).toEqual(['raw']);
+    });
+
+    it('keeps stores with different prefixes apart', async () => {
+      const a = await connect(`${filePrefix}tenant-a:`);
+      const b = await connect(`${filePrefix}tenant-b:`);
+      await a.set('shared-name', 'a');
+      expect(await b.get('shared-name')).toBeNull();
+      expect(await b.scan('')).toEqual([]);
+      const heard = collect(1, 300);
+      await b.subscribe('ch', heard.handler);
+      await a.publish('ch', 'for a only');
+      await expect(heard.done).rejects.toThrow('got 0/1');
+    });
+  });
+
+  describe('two instances on one Redis (two app instances)', () => {
+    let one: KeyValueStore;
+    let two: KeyValueStore;
+    beforeEach(async () => {
+      const prefix = `${filePrefix}pair${++testNo}:`;
+      one = await connect(prefix);
+      two = await connect(prefix);
+    });
+
+    it('delivers a message published on one to subscribers on both', async () => {
+      const onOne = collect(2);
+      const onTwo = collect(2);
+      await one.subscribe('auth:revoked', onOne.handler);
+      await two.subscribe('auth:revoked', onTwo.handler);
+      await one.publish('auth:revoked', 'key-1');
+      await two.publish('auth:revoked', 'key-2');
+      expect(await onOne.done).toEqual(['key-1', 'key-2']);
+      expect(await onTwo.done).toEqual(['key-1', 'key-2']);
+    });
+
+    it('shares counters, values and locks', async () => {
+      await Promise.all([
+        ...Array.from({ length: 100 }, () => one.incr('hits', 1, 60_000)),
+        ...Array.from({ length: 100 }, () => two.incr('hits', 1, 60_000)),
+      ]);
+      expect(await two.get('hits')).toBe('200');
+
+      const lock = await one.tryLock('migrate', 5000);
+      expect(lock).not.toBeNull();
+      expect(await two.tryLock('migrate', 5000)).toBeNull();
+      expect(await lock!.release()).toBe(true);
+      expect(await two.tryLock('migrate', 5000)).not.toBeNull();
+    });
+  });
+
+  describe('when Redis is unreachable', () => {
+    it('rejects commands and ping instead of hanging', async () => {
+      const store = new RedisStore({
+        command: new Redis('redis://127.0.0.1:1', redisStoreClientOptions('command')),
+        subscriber: new Redis('redis://127.0.0.1:1', redisStoreClientOptions('subscriber')),
+      });
+      opened.push(store);
+      expect(await store.waitUntilReady(300)).toBe(false);
+      await expect(store.get('k')).rejects.toThrow();
+      await expect(store.ping()).rejects.toThrow();
+      await expect(store.incr('k', 1, 1000)).rejects.toThrow();
+    }, 5000);
+
+    it('fails while Redis is away and recovers, subscriptions included, when it returns', async () => {
+      const outage = new RedisOutage();
+      await outage.open();
+      const prefix = `${filePrefix}outage:`;
+      const store = await connect(prefix);
+      const viaProxy = await RedisStore.connect(`redis://127.0.0.1:${outage.port}`, { keyPrefix: prefix });
+      opened.push(viaProxy);
+      const before = collect(1, 10_000);
+      await viaProxy.subscribe('before', before.handler);
+      await store.set('k', 'v');
+
+      await outage.cut();
+      await eventually(() => expect(viaProxy.get('k')).rejects.toThrow());
+      await expect(viaProxy.ping()).rejects.toThrow();
+      const during = collect(1, 10_000);
+      await viaProxy.subscribe('during', during.handler); // made while down
+
+      await outage.open(); // same port
+      await eventually(async () => expect(await viaProxy.get('k')).toBe('v'));
+      await eventually(async () => {
+        await store.publish('before', 'b');
+        await store.publish('during', 'd');
+        expect(before.messages).toContain('b');
+        expect(during.messages).toContain('d');
+      });
+      await viaProxy.close();
+      await outage.cut();
+    }, 20_000);
+  });
+
+  describe('StoreModule with REDIS_URL', () => {
+    it('provides a RedisStore with a health check, and closes it on shutdown', async () => {
+      const config = { redisUrl: TEST_REDIS_URL } as AppConfig;
+      const moduleRef = await Test.createTestingModule({
+        imports: [ConfigModule.forRoot(config), StoreModule.forRoot({ keyPrefix: `${filePrefix}module:` })],
+      }).compile();
+      moduleRef.enableShutdownHooks();
+      const store = moduleRef.get(KeyValueStore);
+      expect(store).toBeInstanceOf(RedisStore);
+      expect(store.kind).toBe('redis');
+      await store.set('k', 'v');
+      expect(await admin.get(`${filePrefix}module:k`)).toBe('v');
+      expect(await moduleRef.get(StoreHealthIndicator).check()).toEqual({
+        redis: { status: 'up', kind: 'redis' },
+      });
+      await moduleRef.close();
+      await expect(store.get('k')).rejects.toThrow();
+    });
+  });
+});
