@@ -3,7 +3,7 @@ export type Environment = (typeof ENVIRONMENTS)[number];
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; url: string; ssl: boolean; poolSize: number };
+  | { kind: 'postgres'; url: string; ssl: boolean; poolSize: number; schema?: string };
 
 export interface SigningKey {
   /** Key id carried in the JWT header `kid`. */

@@ -186,8 +186,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
         url: dbUrl,
         ssl: r.bool('DATABASE_SSL', defaults.ssl),
         poolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 200),
+        schema: r.str('DATABASE_SCHEMA'),
       }
     : { kind: 'sqlite', path: join(dataDir, r.str('SQLITE_FILE') ?? 'sentia.sqlite') };
+
+  const dbSchema = r.str('DATABASE_SCHEMA');
+  if (dbSchema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(dbSchema)) {
+    r.problems.push('DATABASE_SCHEMA: must be a lower-case SQL identifier (a-z, 0-9, _)');
+  }
 
   const redisVar = r.str('REDIS_URL') !== undefined ? 'REDIS_URL' : `REDIS_URL_${suffix}`;
   const redisUrl = r.url(redisVar, ['redis:', 'rediss:']);

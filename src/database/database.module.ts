@@ -1,0 +1,50 @@
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSourceOptions } from 'typeorm';
+import { APP_CONFIG } from '../config/config.module';
+import { AppConfig } from '../config/config.types';
+import { AuditPartitionsMaintainer } from './audit-partitions.maintainer';
+import { buildDataSourceOptions, DataSourceOverrides } from './data-source-options';
+import { DatabaseHealthIndicator } from './database.health';
+import { initializeDataSource } from './open-data-source';
+
+export interface DatabaseModuleOptions {
+  /** PostgreSQL schema override (tests); see DataSourceOverrides.schema. */
+  schema?: DataSourceOverrides['schema'];
+  /** Connection attempts at boot before giving up (default 3, 2 s apart). */
+  retryAttempts?: number;
+  retryDelayMs?: number;
+}
+
+/**
+ * The TypeORM data source for the configured shape, global. Feature modules
+ * register their entities with `TypeOrmModule.forFeature([...])`
+ * (`autoLoadEntities`) and inject repositories or the `DataSource`.
+ * Migrations run at boot when `config.runMigrations` is on.
+ */
+@Global()
+@Module({})
+export class DatabaseModule {
+  static forRoot(options: DatabaseModuleOptions = {}): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) => ({
+            ...buildDataSourceOptions(config, { schema: options.schema }),
+            autoLoadEntities: true,
+            retryAttempts: options.retryAttempts ?? 3,
+            retryDelay: options.retryDelayMs ?? 2000,
+          }),
+          dataSourceFactory: (dataSourceOptions?: DataSourceOptions) =>
+            initializeDataSource(dataSourceOptions as DataSourceOptions),
+        }),
+        TerminusModule,
+      ],
+      providers: [DatabaseHealthIndicator, AuditPartitionsMaintainer],
+      exports: [DatabaseHealthIndicator, AuditPartitionsMaintainer],
+    };
+  }
+}

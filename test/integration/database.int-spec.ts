@@ -1,0 +1,402 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { AddressInfo, createServer, Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HealthIndicatorService } from '@nestjs/terminus';
+import { Test } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
+import { ConfigModule } from '../../src/config/config.module';
+import { AppConfig } from '../../src/config/config.types';
+import { loadConfig } from '../../src/config/load-config';
+import {
+  auditPartitionName,
+  ensureAuditPartitions,
+  monthStartUtc,
+} from '../../src/database/audit-partitions';
+import { buildDataSourceOptions } from '../../src/database/data-source-options';
+import { AuditPartitionsMaintainer } from '../../src/database/audit-partitions.maintainer';
+import { DatabaseHealthIndicator } from '../../src/database/database.health';
+import { DatabaseModule } from '../../src/database/database.module';
+import { openDataSource } from '../../src/database/open-data-source';
+import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
+
+const TABLES = ['api_keys', 'audit_logs', 'encrypted_credentials', 'migrations'];
+const INDEXES = [
+  'idx_api_keys_active',
+  'idx_api_keys_org_created',
+  'idx_api_keys_revoked',
+  'idx_audit_logs_key_time',
+  'idx_audit_logs_kind_time',
+  'idx_audit_logs_org_time',
+  'idx_audit_logs_user_time',
+  'idx_encrypted_credentials_org_service',
+  'uq_audit_logs_writer_seq',
+  'uq_encrypted_credentials_scope',
+];
+
+function configFor(dataDir: string, env: Record<string, string> = {}): AppConfig {
+  return loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    JWT_SECRET: 'x'.repeat(40),
+    MASTER_ENCRYPTION_KEY: 'ab'.repeat(32),
+    ...env,
+  });
+}
+
+/** Runs SQL written with `?` placeholders on either dialect. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows of ad hoc SQL
+function run(ds: DataSource, sql: string, params: unknown[] = []): Promise<any> {
+  let n = 0;
+  return ds.query(ds.options.type === 'postgres' ? sql.replace(/\?/g, () => `$${++n}`) : sql, params);
+}
+
+function insertCredential(ds: DataSource, org: string, userId: string | null, service: string) {
+  return run(
+    ds,
+    `INSERT INTO encrypted_credentials (id, organization_id, user_id, service, ciphertext, iv, auth_tag,
+       wrapped_key, key_id) VALUES (?, ?, ?, ?, 'c', 'i', 't', 'w', 'mk1')`,
+    [randomUUID(), org, userId, service],
+  );
+}
+
+function insertAudit(ds: DataSource, writer: string, seq: number, occurredAt = new Date()) {
+  return run(
+    ds,
+    `INSERT INTO audit_logs (occurred_at, kind, action, outcome, writer_id, seq, hash) VALUES (?, 'tool_call', 'xero.list', 'ok', ?, ?, 'h')`,
+    [occurredAt.toISOString(), writer, seq],
+  );
+}
+
+/** Shared by both dialects: the schema the migrations leave behind behaves as designed. */
+function behavesLikeTheSchema(
+  getDs: () => DataSource,
+  listTables: () => Promise<string[]>,
+  listIndexes: () => Promise<string[]>,
+) {
+  it('creates every table and named index', async () => {
+    expect(await listTables()).toEqual(expect.arrayContaining(TABLES));
+    expect(await listIndexes()).toEqual(expect.arrayContaining(INDEXES));
+  });
+
+  it('treats a NULL user_id as one value in the encrypted_credentials unique index', async () => {
+    const ds = getDs();
+    await insertCredential(ds, 'org-u', null, 'xero');
+    await expect(insertCredential(ds, 'org-u', null, 'xero')).rejects.toThrow(/unique|duplicate/i);
+    await insertCredential(ds, 'org-u', 'user-1', 'xero');
+    await expect(insertCredential(ds, 'org-u', 'user-1', 'xero')).rejects.toThrow(/unique|duplicate/i);
+    await insertCredential(ds, 'org-u', 'user-2', 'xero');
+    await insertCredential(ds, 'org-other', null, 'xero');
+    await insertCredential(ds, 'org-u', null, 'shopify');
+  });
+
+  it('supports one upsert statement on the credential scope on both dialects', async () => {
+    const ds = getDs();
+    const upsert = (ciphertext: string) =>
+      run(
+        ds,
+        `INSERT INTO encrypted_credentials (id, organization_id, user_id, service, ciphertext, iv, auth_tag,
+           wrapped_key, key_id) VALUES (?, 'org-up', NULL, 'xero', ?, 'i', 't', 'w', 'mk1')
+         ON CONFLICT (organization_id, (COALESCE(user_id, '')), service)
+         DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = CURRENT_TIMESTAMP`,
+        [randomUUID(), ciphertext],
+      );
+    await upsert('first');
+    await upsert('second');
+    const rows = await run(
+      ds,
+      `SELECT ciphertext FROM encrypted_credentials WHERE organization_id = 'org-up'`,
+    );
+    expect(rows).toEqual([{ ciphertext: 'second' }]);
+  });
+
+  it('rejects a repeated (writer_id, seq) in audit_logs', async () => {
+    const ds = getDs();
+    const at = new Date();
+    await insertAudit(ds, 'w-dup', 1, at);
+    await insertAudit(ds, 'w-dup', 2, at);
+    await expect(insertAudit(ds, 'w-dup', 1, at)).rejects.toThrow(/unique|duplicate/i);
+  });
+
+  it('has nothing pending on a second boot', async () => {
+    expect(await getDs().showMigrations()).toBe(false);
+    const rows = await getDs().query('SELECT name FROM migrations');
+    expect(rows.map((r: { name: string }) => r.name)).toEqual(['InitialSchema1795780800000']);
+  });
+}
+
+describe('database (SQLite)', () => {
+  let root: string;
+  let config: AppConfig;
+  let ds: DataSource;
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'sentia-db-'));
+    config = configFor(join(root, 'data', 'nested'));
+    ds = await openDataSource(config);
+    await ds.destroy();
+    ds = await openDataSource(config); // the second boot
+  });
+  afterAll(async () => {
+    if (ds?.isInitialized) await ds.destroy();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('creates DATA_DIR and opens the file with WAL, foreign keys and a busy timeout', async () => {
+    expect(existsSync(config.database.kind === 'sqlite' ? config.database.path : '')).toBe(true);
+    expect(await ds.query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
+    expect(await ds.query('PRAGMA foreign_keys')).toEqual([{ foreign_keys: 1 }]);
+    expect(await ds.query('PRAGMA busy_timeout')).toEqual([{ timeout: 5000 }]);
+  });
+
+  const names = async (type: 'table' | 'index'): Promise<string[]> =>
+    (await ds.query(`SELECT name FROM sqlite_master WHERE type = ?`, [type])).map(
+      (r: { name: string }) => r.name,
+    );
+
+  behavesLikeTheSchema(
+    () => ds,
+    () => names('table'),
+    () => names('index'),
+  );
+
+  it('makes idx_api_keys_active a partial index on unrevoked keys', async () => {
+    const list: { name: string; partial: number }[] = await ds.query('PRAGMA index_list(api_keys)');
+    expect(list.find((i) => i.name === 'idx_api_keys_active')?.partial).toBe(1);
+  });
+
+  it('leaves audit partitions alone', async () => {
+    expect(await ensureAuditPartitions(ds, new Date(), 2)).toEqual([]);
+  });
+
+  it('reverts with the down migration and migrates again', async () => {
+    await ds.undoLastMigration();
+    expect((await names('table')).filter((t) => TABLES.includes(t))).toEqual(['migrations']);
+    expect(await ds.showMigrations()).toBe(true);
+    await ds.runMigrations();
+    expect(await ds.showMigrations()).toBe(false);
+  });
+
+  it('boots through DatabaseModule, reports up, and honours runMigrations=false', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(configFor(join(root, 'module'))), DatabaseModule.forRoot()],
+    }).compile();
+    await moduleRef.init();
+    const health = moduleRef.get(DatabaseHealthIndicator);
+    expect(await health.isHealthy()).toEqual({ database: { status: 'up', type: 'better-sqlite3' } });
+    expect(await moduleRef.get(DataSource).showMigrations()).toBe(false);
+    await moduleRef.close();
+
+    const off = await openDataSource(configFor(join(root, 'off'), { RUN_MIGRATIONS: 'false' }));
+    expect(await off.showMigrations()).toBe(true);
+    await off.destroy();
+  });
+});
+
+/** Forwards TCP to PostgreSQL, or swallows traffic, or refuses it: a database that dies on cue. */
+class FlakyProxy {
+  private readonly sockets = new Set<Socket>();
+  private server?: Server;
+  mode: 'forward' | 'blackhole' = 'forward';
+
+  async start(target: URL): Promise<number> {
+    this.server = createServer((client) => {
+      this.track(client);
+      const upstream = this.track(new Socket().connect(Number(target.port || 5432), target.hostname));
+      client.on('data', (d) => this.mode === 'forward' && upstream.write(d));
+      upstream.on('data', (d) => this.mode === 'forward' && client.write(d));
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return (this.server!.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private track(socket: Socket): Socket {
+    this.sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => this.sockets.delete(socket));
+    return socket;
+  }
+}
+
+/** A local port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function withPort(url: string, port: number): string {
+  const u = new URL(url);
+  u.hostname = '127.0.0.1';
+  u.port = String(port);
+  return u.toString();
+}
+
+describeWithPostgres('database (PostgreSQL)', () => {
+  const schema = uniqueName('db');
+  let root: string;
+  let config: AppConfig;
+  let ds: DataSource;
+
+  const relnames = async (kinds: string[]): Promise<string[]> =>
+    (
+      await ds.query(
+        `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = $1 AND c.relkind = ANY($2)`,
+        [schema, kinds],
+      )
+    ).map((r: { relname: string }) => r.relname);
+  const partitions = async (): Promise<string[]> =>
+    (
+      await ds.query(
+        `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+          WHERE i.inhparent = to_regclass($1) ORDER BY 1`,
+        [`"${schema}".audit_logs`],
+      )
+    ).map((r: { relname: string }) => r.relname);
+  const partitionOf = async (writer: string): Promise<string> =>
+    (await ds.query(`SELECT tableoid::regclass::text AS t FROM audit_logs WHERE writer_id = $1`, [writer]))[0]
+      .t;
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'sentia-db-pg-'));
+    config = configFor(root, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_POOL_SIZE: '3' });
+    ds = await openDataSource(config, { schema });
+    await ds.destroy();
+    ds = await openDataSource(config, { schema }); // the second boot
+  });
+  afterAll(async () => {
+    if (ds?.isInitialized) {
+      await ds.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await ds.destroy();
+    }
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  behavesLikeTheSchema(
+    () => ds,
+    () => relnames(['r', 'p']),
+    () => relnames(['i', 'I']),
+  );
+
+  it('uses the pool size, search_path and schema it was given', async () => {
+    expect(ds.options).toMatchObject({ type: 'postgres', schema, extra: { max: 3 }, ssl: false });
+    expect(await ds.query('SELECT current_schema() AS s')).toEqual([{ s: schema }]);
+  });
+
+  it('makes idx_api_keys_active a partial index on unrevoked keys', async () => {
+    const [row] = await ds.query(
+      `SELECT pg_get_expr(indpred, indrelid) AS pred FROM pg_index WHERE indexrelid = to_regclass($1)`,
+      [`"${schema}".idx_api_keys_active`],
+    );
+    expect(row.pred).toBe('(revoked_at IS NULL)');
+  });
+
+  it('partitions audit_logs by month with a default partition, created ahead', async () => {
+    expect(await relnames(['p'])).toEqual(['audit_logs']);
+    const now = new Date();
+    expect(await partitions()).toEqual(
+      ['audit_logs_default', ...[0, 1, 2].map((i) => auditPartitionName(monthStartUtc(now, i)))].sort(),
+    );
+    await insertAudit(ds, 'w-now', 1, now);
+    expect(await partitionOf('w-now')).toBe(auditPartitionName(now));
+  });
+
+  it('ensureAuditPartitions creates further months once, also when run concurrently', async () => {
+    const now = new Date();
+    const expected = [3, 4].map((i) => auditPartitionName(monthStartUtc(now, i)));
+    const [a, b] = await Promise.all([ensureAuditPartitions(ds, now, 4), ensureAuditPartitions(ds, now, 4)]);
+    expect([...a, ...b].sort()).toEqual(expected.sort());
+    expect(await ensureAuditPartitions(ds, now, 4)).toEqual([]);
+    expect(await partitions()).toEqual(expect.arrayContaining(expected));
+  });
+
+  it('routes a far-future row to the default partition and moves it when its month is created', async () => {
+    const far = new Date('2099-05-10T12:00:00Z');
+    await insertAudit(ds, 'w-far', 1, far);
+    expect(await partitionOf('w-far')).toBe('audit_logs_default');
+
+    expect(await ensureAuditPartitions(ds, far, 0)).toEqual(['audit_logs_y2099m05']);
+    expect(await partitionOf('w-far')).toBe('audit_logs_y2099m05');
+    // The attached partition carries the parent's indexes.
+    await expect(insertAudit(ds, 'w-far', 1, far)).rejects.toThrow(/duplicate/i);
+    const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM audit_logs_default');
+    expect(n).toBe(0);
+  });
+
+  it('reverts with the down migration and migrates again', async () => {
+    await ds.undoLastMigration();
+    expect(await relnames(['r', 'p'])).toEqual(['migrations']);
+    await ds.runMigrations();
+    expect(await ds.showMigrations()).toBe(false);
+    expect((await partitions()).length).toBe(4);
+  });
+
+  it('boots through DatabaseModule with a schema and reports up', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [ConfigModule.forRoot(config), DatabaseModule.forRoot({ schema })],
+    }).compile();
+    await moduleRef.init();
+    expect(await moduleRef.get(DatabaseHealthIndicator).isHealthy()).toEqual({
+      database: { status: 'up', type: 'postgres' },
+    });
+    const far = new Date('2098-01-15T00:00:00Z');
+    expect(await moduleRef.get(AuditPartitionsMaintainer).run(far)).toEqual([
+      'audit_logs_y2098m01',
+      'audit_logs_y2098m02',
+      'audit_logs_y2098m03',
+    ]);
+    await moduleRef.close();
+  });
+
+  describe('health when the database goes away', () => {
+    const proxy = new FlakyProxy();
+    let flaky: DataSource;
+    let health: DatabaseHealthIndicator;
+
+    beforeAll(async () => {
+      const port = await proxy.start(new URL(TEST_DATABASE_URL));
+      const env = { DATABASE_URL: withPort(TEST_DATABASE_URL, port), RUN_MIGRATIONS: 'false' };
+      flaky = await openDataSource(configFor(root, env));
+      health = new DatabaseHealthIndicator(flaky, new HealthIndicatorService());
+    });
+    afterAll(async () => {
+      await proxy.close();
+      await flaky?.destroy().catch(() => undefined);
+    });
+
+    it('reports up, then down on a timeout when the server stops answering, then down when the port closes', async () => {
+      expect((await health.isHealthy()).database.status).toBe('up');
+
+      proxy.mode = 'blackhole';
+      expect(await health.isHealthy()).toEqual({
+        database: { status: 'down', type: 'postgres', message: 'no answer within 1500 ms' },
+      });
+
+      await proxy.close();
+      expect(await health.isHealthy()).toEqual({
+        database: { status: 'down', type: 'postgres', message: 'query failed' },
+      });
+    });
+
+    it('reports down for a URL pointing at a closed port, where the boot fails', async () => {
+      const env = { DATABASE_URL: withPort(TEST_DATABASE_URL, await closedPort()) };
+      const dead = new DataSource(buildDataSourceOptions(configFor(root, env), { migrationsRun: false }));
+      await expect(dead.initialize()).rejects.toThrow();
+      await expect(openDataSource(configFor(root, env))).rejects.toThrow();
+      expect(await new DatabaseHealthIndicator(dead, new HealthIndicatorService()).isHealthy()).toEqual({
+        database: { status: 'down', type: 'postgres', message: 'not connected' },
+      });
+    });
+  });
+});
