@@ -1,0 +1,83 @@
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { NodeMcpRequestHandler, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
+import { createMcpHandler, isLegacyRequest, McpHttpHandler } from '@modelcontextprotocol/server';
+import type { Request, Response } from 'express';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
+import { jsonRpcError } from './json-rpc-error';
+import { LegacySessions } from './legacy-sessions.service';
+import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
+import { OriginPolicy } from './origin-check';
+
+const ALLOWED_METHODS = 'GET, POST, DELETE';
+
+/**
+ * The one Streamable HTTP endpoint for both protocol eras: 2026-07-28
+ * (stateless, per-request envelope) goes to the SDK's modern handler; 2025-era
+ * traffic (initialize, Mcp-Session-Id, GET streams, DELETE) goes to the
+ * session manager. The SDK's own classifier decides, so the two never disagree.
+ */
+@Injectable()
+export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(McpHttpService.name);
+  private modern!: McpHttpHandler;
+  private modernNode!: NodeMcpRequestHandler;
+  readonly originPolicy: OriginPolicy;
+
+  constructor(
+    private readonly factory: McpServerFactory,
+    private readonly sessions: LegacySessions,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {
+    this.originPolicy = new OriginPolicy(config);
+  }
+
+  onModuleInit(): void {
+    const onerror = (e: Error) => this.logger.warn(`MCP request rejected: ${e.message}`);
+    this.modern = createMcpHandler(() => this.factory.create('modern'), {
+      legacy: 'reject',
+      onerror,
+      maxRequestBodySize: this.config.mcp.maxBodyBytes,
+    });
+    this.modernNode = toNodeHandler(this.modern, { onerror, maxRequestBodySize: this.config.mcp.maxBodyBytes });
+  }
+
+  async handle(req: Request, res: Response): Promise<void> {
+    const verdict = this.originPolicy.check(req.headers.host, req.headers.origin);
+    if (!verdict.ok) {
+      jsonRpcError(res, 403, -32000, `Forbidden: ${verdict.reason}`);
+      return;
+    }
+    if (!['GET', 'POST', 'DELETE'].includes(req.method)) {
+      jsonRpcError(res, 405, -32000, `Method not allowed: use ${ALLOWED_METHODS}`, { Allow: ALLOWED_METHODS });
+      return;
+    }
+    if (req.method === 'POST' && !req.is('application/json')) {
+      jsonRpcError(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+      return;
+    }
+    const parsedBody: unknown = req.method === 'POST' ? req.body : undefined;
+    const auth: RequestAuth = {
+      principal: (req as RequestWithPrincipal)[PRINCIPAL_REQUEST_KEY],
+      requestId: String(res.getHeader('x-request-id') ?? 'unknown'),
+    };
+    try {
+      const legacy =
+        req.method !== 'POST' || (await isLegacyRequest(await toWebRequest(req, parsedBody), parsedBody));
+      if (legacy) {
+        await this.sessions.handle(req, res, parsedBody, auth);
+      } else {
+        (req as Request & { auth?: unknown }).auth = toAuthInfo(auth);
+        await this.modernNode(req, res, parsedBody);
+      }
+    } catch (e) {
+      this.logger.error({ message: 'MCP request failed', requestId: auth.requestId, error: e }, (e as Error)?.stack);
+      jsonRpcError(res, 500, -32603, `Internal error (request id ${auth.requestId})`);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.modern?.close();
+  }
+}

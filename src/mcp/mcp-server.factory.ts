@@ -1,0 +1,208 @@
+import { Injectable } from '@nestjs/common';
+import {
+  AuthInfo,
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceNotFoundError,
+  Server,
+  ServerContext,
+  Tool as ToolDescriptor,
+} from '@modelcontextprotocol/server';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import type { Principal } from '../auth/principal';
+import type { McpCallContext } from './mcp-context';
+import { McpRegistry, RegisteredPrompt } from './mcp-registry.service';
+import { mayAccess, ToolPipeline } from './tool-pipeline.service';
+
+/** What the HTTP layer hands the SDK for each request (never the caller's token). */
+export interface RequestAuth {
+  principal?: Principal;
+  requestId: string;
+}
+
+export function toAuthInfo(auth: RequestAuth): AuthInfo {
+  return {
+    token: '', // the bearer token is never handed on, not even to our own handlers
+    clientId: auth.principal?.keyId ?? 'anonymous',
+    scopes: [...(auth.principal?.permissions ?? [])],
+    extra: { principal: auth.principal, requestId: auth.requestId },
+  };
+}
+
+const COMPLETION_LIMIT = 100;
+
+/**
+ * Builds SDK `Server` instances wired to the registry and the tool pipeline.
+ * Only handlers are attached here (closures over shared, precomputed state),
+ * so a server per request costs a few object allocations (see bench/).
+ */
+@Injectable()
+export class McpServerFactory {
+  private readonly info: { name: string; version: string; title: string };
+
+  constructor(
+    private readonly registry: McpRegistry,
+    private readonly pipeline: ToolPipeline,
+    @InjectConfig() config: AppConfig,
+  ) {
+    this.info = { name: config.appName, version: config.appVersion, title: 'Sentia MCP' };
+  }
+
+  create(era: 'legacy' | 'modern'): Server {
+    const server = new Server(this.info, {
+      capabilities: {
+        tools: { listChanged: false },
+        resources: { subscribe: true, listChanged: false },
+        prompts: { listChanged: false },
+        logging: {},
+        completions: {},
+      },
+      instructions:
+        'Sentia MCP exposes business systems (accounting, commerce, inventory, AI) as tools. ' +
+        'Tools you may call are listed by tools/list; each error message says what to change.',
+    });
+    const context = (sdk: ServerContext): McpCallContext => this.context(sdk, era);
+
+    server.setRequestHandler('tools/list', (_req, sdk) => {
+      const principal = context(sdk).principal;
+      const tools: ToolDescriptor[] = [];
+      for (const t of this.registry.tools.values()) {
+        if (!mayAccess(t.options.permission, principal)) continue;
+        tools.push({
+          name: t.options.name,
+          title: t.options.title,
+          description: t.options.description,
+          inputSchema: t.inputJsonSchema as ToolDescriptor['inputSchema'],
+          outputSchema: t.outputJsonSchema as ToolDescriptor['outputSchema'],
+          annotations: t.options.annotations,
+        });
+      }
+      return { tools };
+    });
+
+    server.setRequestHandler('tools/call', async (req, sdk) => {
+      const tool = this.registry.tools.get(req.params.name);
+      const ctx = context(sdk);
+      if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
+      // A tool the key may not call is answered by the pipeline with the permission it needs.
+      return this.pipeline.call(tool, ctx, req.params.arguments);
+    });
+
+    server.setRequestHandler('resources/list', (_req, sdk) => {
+      const principal = context(sdk).principal;
+      const resources = [...this.registry.resources.values()]
+        .filter((r) => mayAccess(r.options.permission, principal))
+        .map((r) => ({
+          uri: r.options.uri!,
+          name: r.options.name,
+          title: r.options.title,
+          description: r.options.description,
+          mimeType: r.options.mimeType,
+        }));
+      return { resources };
+    });
+
+    server.setRequestHandler('resources/templates/list', (_req, sdk) => {
+      const principal = context(sdk).principal;
+      const resourceTemplates = this.registry.templates
+        .filter((r) => mayAccess(r.options.permission, principal))
+        .map((r) => ({
+          uriTemplate: r.options.uriTemplate!,
+          name: r.options.name,
+          title: r.options.title,
+          description: r.options.description,
+          mimeType: r.options.mimeType,
+        }));
+      return { resourceTemplates };
+    });
+
+    server.setRequestHandler('resources/read', async (req, sdk) => {
+      const ctx = context(sdk);
+      const match = this.registry.matchResource(req.params.uri);
+      if (!match || !mayAccess(match.resource.options.permission, ctx.principal)) {
+        throw new ResourceNotFoundError(req.params.uri, `Resource not found: ${req.params.uri}`);
+      }
+      return (await match.resource.handler(ctx, new URL(req.params.uri), match.variables)) as never;
+    });
+
+    // Subscriptions are accepted per session; updates are published by the resources themselves.
+    server.setRequestHandler('resources/subscribe', () => ({}));
+    server.setRequestHandler('resources/unsubscribe', () => ({}));
+
+    server.setRequestHandler('prompts/list', (_req, sdk) => {
+      const principal = context(sdk).principal;
+      const prompts = [...this.registry.prompts.values()]
+        .filter((p) => mayAccess(p.options.permission, principal))
+        .map((p) => ({
+          name: p.options.name,
+          title: p.options.title,
+          description: p.options.description,
+          arguments: p.arguments,
+        }));
+      return { prompts };
+    });
+
+    server.setRequestHandler('prompts/get', async (req, sdk) => {
+      const ctx = context(sdk);
+      const prompt = this.registry.prompts.get(req.params.name);
+      if (!prompt || !mayAccess(prompt.options.permission, ctx.principal)) {
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${req.params.name}`);
+      }
+      return (await prompt.handler(ctx, this.promptArgs(prompt, req.params.arguments))) as never;
+    });
+
+    server.setRequestHandler('completion/complete', async (req) => {
+      const { ref, argument } = req.params;
+      let complete: ((value: string) => string[] | Promise<string[]>) | undefined;
+      if (ref.type === 'ref/prompt') {
+        complete = this.registry.prompts.get(ref.name)?.options.complete?.[argument.name];
+      } else if (ref.type === 'ref/resource') {
+        const t = this.registry.templates.find((r) => r.options.uriTemplate === ref.uri);
+        complete = t?.options.complete?.[argument.name];
+      }
+      const values = complete ? await complete(argument.value) : [];
+      return {
+        completion: {
+          values: values.slice(0, COMPLETION_LIMIT),
+          total: values.length,
+          hasMore: values.length > COMPLETION_LIMIT,
+        },
+      };
+    });
+
+    return server;
+  }
+
+  private promptArgs(prompt: RegisteredPrompt, raw: Record<string, string> | undefined): unknown {
+    if (!prompt.args) return raw ?? {};
+    const parsed = prompt.args.safeParse(raw ?? {});
+    if (!parsed.success) {
+      const detail = parsed.error.issues
+        .map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${i.message}`)
+        .join('; ');
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid arguments for prompt "${prompt.options.name}": ${detail}`);
+    }
+    return parsed.data;
+  }
+
+  private context(sdk: ServerContext, era: 'legacy' | 'modern'): McpCallContext {
+    const extra = sdk.http?.authInfo?.extra as Partial<RequestAuth> | undefined;
+    const progressToken = sdk.mcpReq._meta?.progressToken;
+    return {
+      principal: extra?.principal,
+      requestId: extra?.requestId ?? String(sdk.mcpReq.id),
+      signal: sdk.mcpReq.signal,
+      era,
+      progress: async (progress, total, message) => {
+        if (progressToken === undefined) return;
+        await sdk.mcpReq.notify({
+          method: 'notifications/progress',
+          params: { progressToken, progress, total, message },
+        });
+      },
+      log: (level, data) => sdk.mcpReq.log(level, data),
+      sdk,
+    };
+  }
+}

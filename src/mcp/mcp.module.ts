@@ -1,0 +1,22 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { LegacySessions } from './legacy-sessions.service';
+import { McpController } from './mcp.controller';
+import { McpHttpService } from './mcp-http.service';
+import { McpRegistry } from './mcp-registry.service';
+import { McpServerFactory } from './mcp-server.factory';
+import { ServerInfoTool } from './server-info.tool';
+import { ToolPipeline } from './tool-pipeline.service';
+
+/**
+ * The MCP surface: discovers @Tool/@Resource/@Prompt methods on every
+ * provider in the application, serves them at /mcp to both protocol eras, and
+ * runs every tool call through the one ToolPipeline.
+ */
+@Module({
+  imports: [DiscoveryModule],
+  controllers: [McpController],
+  providers: [McpRegistry, ToolPipeline, McpServerFactory, LegacySessions, McpHttpService, ServerInfoTool],
+  exports: [ToolPipeline, McpRegistry, LegacySessions],
+})
+export class McpModule {}

@@ -1,0 +1,39 @@
+import { OriginPolicy } from './origin-check';
+
+const policy = (over: { allowedHosts?: string[]; allowedOrigins?: string[]; base?: string } = {}) =>
+  new OriginPolicy({
+    publicBaseUrl: over.base ?? 'http://127.0.0.1:3000',
+    mcp: {
+      allowedHosts: over.allowedHosts ?? [],
+      allowedOrigins: over.allowedOrigins ?? [],
+      maxBodyBytes: 1,
+      sessionTtlSeconds: 60,
+      conformanceFixtures: false,
+    },
+  });
+
+describe('OriginPolicy (DNS rebinding protection)', () => {
+  it('accepts loopback hosts and origins by default and refuses others', () => {
+    const p = policy();
+    expect(p.check('localhost:3000', undefined)).toEqual({ ok: true });
+    expect(p.check('[::1]:3000', 'http://[::1]:3000')).toEqual({ ok: true });
+    expect(p.check('127.0.0.1:3000', 'http://localhost:5173')).toEqual({ ok: true });
+    expect(p.check('evil.example.com', undefined)).toMatchObject({ ok: false, reason: expect.stringContaining('Host') });
+    expect(p.check('localhost:3000', 'http://evil.example.com')).toMatchObject({ ok: false });
+    expect(p.check('localhost:3000', 'null')).toMatchObject({ ok: false });
+    expect(p.check(undefined, undefined)).toMatchObject({ ok: false });
+  });
+
+  it('accepts the public base URL host and origin in a deployment', () => {
+    const p = policy({ base: 'https://mcp.example.com' });
+    expect(p.check('mcp.example.com', 'https://mcp.example.com')).toEqual({ ok: true });
+    expect(p.check('mcp.example.com', 'https://other.example.com')).toMatchObject({ ok: false });
+  });
+
+  it('uses ALLOWED_HOSTS / ALLOWED_ORIGINS instead of the defaults when given', () => {
+    const p = policy({ allowedHosts: ['api.example.com'], allowedOrigins: ['https://app.example.com'] });
+    expect(p.check('api.example.com:443', 'https://app.example.com')).toEqual({ ok: true });
+    expect(p.check('localhost:3000', undefined)).toMatchObject({ ok: false });
+    expect(p.check('api.example.com', 'http://localhost:5173')).toMatchObject({ ok: false });
+  });
+});

@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { Tool } from './mcp.decorators';
+
+/** The stateless protocol revision served beside the 2025-era ones (SDK v2 modern path). */
+export const MODERN_PROTOCOL_VERSION = '2026-07-28';
+const LEGACY_SERVED = SUPPORTED_PROTOCOL_VERSIONS.filter((v) => v >= '2025-06-18');
+
+@Injectable()
+export class ServerInfoTool {
+  constructor(@InjectConfig() private readonly config: AppConfig) {}
+
+  @Tool({
+    name: 'server_info',
+    title: 'Server information',
+    description:
+      'Describes this Sentia MCP server: name, version, the MCP protocol versions it serves, ' +
+      'the storage shape it runs in and the business-system connectors available to it.',
+    annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  })
+  serverInfo() {
+    return {
+      name: this.config.appName,
+      version: this.config.appVersion,
+      protocolVersions: [MODERN_PROTOCOL_VERSION, ...LEGACY_SERVED],
+      shape: this.config.redisUrl ? 'cluster' : 'embedded',
+      connectors: [] as string[],
+    };
+  }
+}

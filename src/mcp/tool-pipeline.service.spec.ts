@@ -1,0 +1,119 @@
+import { Logger } from '@nestjs/common';
+import { z } from 'zod';
+import type { Principal } from '../auth/principal';
+import type { McpCallContext } from './mcp-context';
+import type { RegisteredTool } from './mcp-registry.service';
+import { ToolCallRecord, ToolError, ToolPipeline } from './tool-pipeline.service';
+
+const principal = (permissions: string[]): Principal => ({ keyId: 'k1', userId: 'u1', organizationId: 'o1', permissions });
+const ctx = (p?: Principal): McpCallContext =>
+  ({ principal: p, requestId: 'req-1', signal: new AbortController().signal, era: 'legacy' }) as McpCallContext;
+
+function tool(handler: (ctx: McpCallContext, args: never) => unknown, permission?: 'xero:read'): RegisteredTool {
+  const input = z.object({ invoice: z.object({ id: z.string().uuid(), lines: z.array(z.number()).min(1) }) });
+  return {
+    options: { name: 'xero_invoice', description: 'x', input, permission },
+    input,
+    inputJsonSchema: {},
+    handler: handler as RegisteredTool['handler'],
+    owner: 'T.m',
+  };
+}
+
+const VALID = { invoice: { id: '8f1c2a4e-1b2c-4d5e-8f90-123456789abc', lines: [1] } };
+
+describe('ToolPipeline', () => {
+  let pipeline: ToolPipeline;
+  let records: ToolCallRecord[];
+
+  beforeEach(() => {
+    pipeline = new ToolPipeline();
+    records = [];
+    pipeline.addHook({ afterCall: (r) => void records.push(r) });
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+
+  it('refuses a key without the permission, naming the permission, and does not run the tool', async () => {
+    const handler = jest.fn();
+    const result = await pipeline.call(tool(handler, 'xero:read'), ctx(principal(['shopify:read'])), VALID);
+    expect(result.isError).toBe(true);
+    expect(result.content[0]).toMatchObject({ text: expect.stringContaining('requires the permission "xero:read"') });
+    expect(handler).not.toHaveBeenCalled();
+    expect(records[0]).toMatchObject({ outcome: 'denied', errorCode: 'insufficient_permission' });
+  });
+
+  it('admits admin for any permission', async () => {
+    const result = await pipeline.call(tool(() => 'ok', 'xero:read'), ctx(principal(['admin'])), VALID);
+    expect(result).toEqual({ content: [{ type: 'text', text: 'ok' }] });
+  });
+
+  it('names every bad argument path and does not run the tool', async () => {
+    const handler = jest.fn();
+    const result = await pipeline.call(tool(handler), ctx(), { invoice: { id: 'nope', lines: [] } });
+    const text = (result.content[0] as { text: string }).text;
+    expect(result.isError).toBe(true);
+    expect(text).toMatch(/^Invalid arguments for tool "xero_invoice": /);
+    expect(text).toContain('invoice.id');
+    expect(text).toContain('invoice.lines');
+    expect(handler).not.toHaveBeenCalled();
+    expect(records[0]).toMatchObject({ outcome: 'invalid_arguments', args: undefined });
+  });
+
+  it('passes the parsed arguments and shapes plain values into text plus structured content', async () => {
+    const result = await pipeline.call(tool((_c, a: typeof VALID) => ({ got: a.invoice.lines })), ctx(), VALID);
+    expect(result.structuredContent).toEqual({ got: [1] });
+    expect(JSON.parse((result.content[0] as { text: string }).text)).toEqual({ got: [1] });
+    expect(records[0]).toMatchObject({ outcome: 'success', args: VALID, tool: 'xero_invoice', requestId: 'req-1' });
+  });
+
+  it('turns a ToolError into an isError result with its message and code', async () => {
+    const result = await pipeline.call(
+      tool(() => {
+        throw new ToolError('Xero is rate limiting this organisation; retry after 30 seconds', 'upstream_rate_limited');
+      }),
+      ctx(),
+      VALID,
+    );
+    expect(result).toEqual({
+      isError: true,
+      content: [{ type: 'text', text: 'Xero is rate limiting this organisation; retry after 30 seconds' }],
+    });
+    expect(records[0]).toMatchObject({ outcome: 'tool_error', errorCode: 'upstream_rate_limited' });
+  });
+
+  it('hides an unexpected error behind a generic message with the request id (no stack, no secret)', async () => {
+    const result = await pipeline.call(
+      tool(() => {
+        throw new Error('connect to postgres://admin:s3cret@db failed');
+      }),
+      ctx(),
+      VALID,
+    );
+    const text = (result.content[0] as { text: string }).text;
+    expect(result.isError).toBe(true);
+    expect(text).toContain('req-1');
+    expect(text).not.toContain('s3cret');
+    expect(text).not.toMatch(/at .*\.ts/);
+    expect(records[0].outcome).toBe('internal_error');
+  });
+
+  it('answers only after every hook settled, and fails the call when a hook fails', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    pipeline.addHook({ afterCall: () => gate });
+    let done = false;
+    const call = pipeline.call(tool(() => 'ok'), ctx(), VALID).then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(false);
+    release();
+    await call;
+    expect(done).toBe(true);
+
+    pipeline.addHook({
+      afterCall: () => {
+        throw new Error('audit unavailable');
+      },
+    });
+    await expect(pipeline.call(tool(() => 'ok'), ctx(), VALID)).rejects.toThrow('audit unavailable');
+  });
+});

@@ -1,0 +1,156 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { z } from 'zod';
+import { hasPermission, Permission } from '../auth/tokens/permissions';
+import type { Principal } from '../auth/principal';
+import type { McpCallContext } from './mcp-context';
+import type { RegisteredTool } from './mcp-registry.service';
+
+/** Throw from a tool to answer with `isError: true` and this message (shown to the model). */
+export class ToolError extends Error {
+  override name = 'ToolError';
+  constructor(
+    message: string,
+    /** A stable machine-readable code for audit and metrics (`upstream_rate_limited`, ...). */
+    readonly code = 'tool_error',
+  ) {
+    super(message);
+  }
+}
+
+export type ToolOutcome = 'success' | 'denied' | 'invalid_arguments' | 'tool_error' | 'internal_error';
+
+/** What a hook learns of each finished tool call. */
+export interface ToolCallRecord {
+  tool: string;
+  principal?: Principal;
+  requestId: string;
+  outcome: ToolOutcome;
+  errorCode?: string;
+  durationMs: number;
+  /** The validated arguments (undefined when they failed validation). */
+  args?: unknown;
+  rawArgs: unknown;
+}
+
+/**
+ * Observers of the tool pipeline (metrics, audit). `afterCall` may return a
+ * promise: the answer goes out only once every hook has settled, which is how
+ * "answered means audited" is kept. A hook that throws turns the answer into an
+ * error (fail closed), so a hook must only throw when the call must not succeed.
+ */
+export interface ToolCallHook {
+  afterCall(record: ToolCallRecord): void | Promise<void>;
+}
+
+const MAX_ISSUES = 5;
+
+/**
+ * The single place every tool call passes through, whichever protocol era or
+ * session it came from: permission → argument validation → the tool →
+ * result shaping → hooks (metrics, audit).
+ */
+@Injectable()
+export class ToolPipeline {
+  private readonly logger = new Logger(ToolPipeline.name);
+  private readonly hooks: ToolCallHook[] = [];
+
+  addHook(hook: ToolCallHook): void {
+    this.hooks.push(hook);
+  }
+
+  async call(tool: RegisteredTool, ctx: McpCallContext, rawArgs: unknown): Promise<CallToolResult> {
+    const started = performance.now();
+    const name = tool.options.name;
+    let outcome: ToolOutcome = 'success';
+    let errorCode: string | undefined;
+    let args: unknown;
+    let result: CallToolResult;
+
+    if (!mayAccess(tool.options.permission, ctx.principal)) {
+      outcome = 'denied';
+      errorCode = 'insufficient_permission';
+      result = errorResult(
+        `Permission denied: the tool "${name}" requires the permission "${tool.options.permission}", which this API key does not hold.`,
+      );
+    } else {
+      const parsed = tool.input.safeParse(rawArgs ?? {});
+      if (!parsed.success) {
+        outcome = 'invalid_arguments';
+        errorCode = 'invalid_arguments';
+        result = errorResult(`Invalid arguments for tool "${name}": ${describeIssues(parsed.error)}`);
+      } else {
+        args = parsed.data;
+        try {
+          result = toCallToolResult(await tool.handler(ctx, args));
+          if (result.isError) {
+            outcome = 'tool_error';
+            errorCode = 'tool_reported_error';
+          }
+        } catch (e) {
+          if (e instanceof ToolError) {
+            outcome = 'tool_error';
+            errorCode = e.code;
+            result = errorResult(e.message);
+          } else {
+            outcome = 'internal_error';
+            errorCode = 'internal_error';
+            this.logger.error(
+              { message: `Tool ${name} (${tool.owner}) failed`, requestId: ctx.requestId, error: e },
+              (e as Error)?.stack,
+            );
+            result = errorResult(
+              `The tool "${name}" failed unexpectedly. Retrying may help; quote request id ${ctx.requestId} when reporting it.`,
+            );
+          }
+        }
+      }
+    }
+
+    const record: ToolCallRecord = {
+      tool: name,
+      principal: ctx.principal,
+      requestId: ctx.requestId,
+      outcome,
+      errorCode,
+      durationMs: performance.now() - started,
+      args,
+      rawArgs,
+    };
+    if (this.hooks.length > 0) await Promise.all(this.hooks.map((h) => h.afterCall(record)));
+    return result;
+  }
+}
+
+/** Whether a caller may see and use something that needs `permission` (none needed: everyone). */
+export function mayAccess(permission: Permission | undefined, principal: Principal | undefined): boolean {
+  if (!permission) return true;
+  return principal !== undefined && hasPermission(principal.permissions, permission);
+}
+
+export function errorResult(text: string): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+function describeIssues(error: z.ZodError): string {
+  const parts = error.issues.slice(0, MAX_ISSUES).map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(arguments)';
+    return `${path}: ${issue.message}`;
+  });
+  if (error.issues.length > MAX_ISSUES) parts.push(`and ${error.issues.length - MAX_ISSUES} more`);
+  return parts.join('; ');
+}
+
+/** Tools may return a full CallToolResult, a string, or any JSON value (sent as text and structured content). */
+function toCallToolResult(value: unknown): CallToolResult {
+  if (value && typeof value === 'object' && Array.isArray((value as CallToolResult).content)) {
+    return value as CallToolResult;
+  }
+  if (typeof value === 'string') return { content: [{ type: 'text', text: value }] };
+  if (value === undefined) return { content: [] };
+  const result: CallToolResult = { content: [{ type: 'text', text: JSON.stringify(value, null, 2) }] };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    result.structuredContent = value as Record<string, unknown>;
+  }
+  return result;
+}

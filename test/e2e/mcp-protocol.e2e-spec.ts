@@ -1,0 +1,266 @@
+/**
+ * /mcp as real clients see it: the v1 SDK client (2025 era, sessions), the v2
+ * client pinned to 2026-07-28 (stateless), a raw 2026-07-28 request, and every
+ * bad input the foundation issue names, each with its precise answer.
+ */
+import { request } from 'node:http';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  Client as ClientV2,
+  StreamableHTTPClientTransport as TransportV2,
+} from '@modelcontextprotocol/client';
+import { startApp, StartedApp } from '../support/start-app';
+import { authHeaders, TestKey } from '../support/test-keys';
+
+const INIT = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
+const ACCEPT = 'application/json, text/event-stream';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type RpcReply = { id?: number; result?: any; error?: { code: number; message: string } };
+/** Reads a JSON-RPC reply sent either as JSON or as one SSE message. */
+async function rpc(res: Response): Promise<RpcReply> {
+  const text = await res.text();
+  if (text.trimStart().startsWith('{')) return JSON.parse(text) as RpcReply;
+  const data = text.split('\n').find((l) => l.startsWith('data: {'));
+  if (!data) throw new Error(`no JSON-RPC message in: ${text.slice(0, 200)}`);
+  return JSON.parse(data.slice(6)) as RpcReply;
+}
+
+describe('/mcp protocol (e2e)', () => {
+  let started: StartedApp;
+  let key: TestKey;
+  let mcp: string;
+
+  beforeAll(async () => {
+    started = await startApp({ MCP_MAX_BODY_BYTES: '4096' });
+    key = await TestKey.create(started, { permissions: [] });
+    mcp = `${started.url}/mcp`;
+  });
+  afterAll(async () => started?.close());
+
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    fetch(mcp, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: ACCEPT, ...authHeaders(key), ...headers },
+      body,
+    });
+
+  async function openSession(): Promise<string> {
+    const res = await post(JSON.stringify(INIT));
+    expect(res.status).toBe(200);
+    const id = res.headers.get('mcp-session-id');
+    expect(id).toBeTruthy();
+    await res.text();
+    return id!;
+  }
+
+  it('serves the v1 SDK client (2025 era): lists and calls server_info', async () => {
+    const client = new ClientV1({ name: 'e2e-v1', version: '1.0.0' });
+    const transport = new TransportV1(new URL(mcp), { requestInit: { headers: authHeaders(key) } });
+    await client.connect(transport);
+    expect(transport.sessionId).toBeTruthy();
+    const { tools } = await client.listTools();
+    const info = tools.find((t) => t.name === 'server_info');
+    expect(info?.inputSchema.type).toBe('object');
+    const result = await client.callTool({ name: 'server_info', arguments: {} });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({ name: 'sentia-mcp', shape: 'embedded' });
+    expect((result.structuredContent as { protocolVersions: string[] }).protocolVersions).toEqual(
+      expect.arrayContaining(['2025-11-25', '2025-06-18', '2026-07-28']),
+    );
+    await transport.terminateSession();
+    await client.close();
+  });
+
+  it('serves the v2 client pinned to 2026-07-28 (stateless)', async () => {
+    const client = new ClientV2(
+      { name: 'e2e-v2', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    const transport = new TransportV2(new URL(mcp), { requestInit: { headers: authHeaders(key) } });
+    await client.connect(transport);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toContain('server_info');
+    const result = await client.callTool({ name: 'server_info', arguments: {} });
+    expect(result.structuredContent).toMatchObject({ name: 'sentia-mcp' });
+    await client.close();
+  });
+
+  it('answers a raw 2026-07-28 request with Mcp-Method and Mcp-Name headers, and no session', async () => {
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
+    const res = await post(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'server_info', arguments: {}, _meta: meta },
+      }),
+      { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'server_info' },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('mcp-session-id')).toBeNull();
+    const body = await rpc(res);
+    expect(body.id).toBe(7);
+    expect(body.result.structuredContent.name).toBe('sentia-mcp');
+
+    // A header that contradicts the body is refused.
+    const mismatch = await post(
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 8,
+        method: 'tools/call',
+        params: { name: 'server_info', arguments: {}, _meta: meta },
+      }),
+      { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'other_tool' },
+    );
+    expect(mismatch.status).toBeGreaterThanOrEqual(400);
+    const mismatchBody = await rpc(mismatch);
+    expect(mismatchBody.error!.code).toBe(-32020);
+
+    // server/discover describes the server.
+    const discover = await post(
+      JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'server/discover', params: { _meta: meta } }),
+      {
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'server/discover',
+      },
+    );
+    expect(discover.status).toBe(200);
+    const discovered = await rpc(discover);
+    expect(discovered.result.supportedVersions).toContain('2026-07-28');
+  });
+
+  describe('bad inputs get precise errors and the server keeps serving', () => {
+    it('malformed JSON → 400 with JSON-RPC parse error -32700', async () => {
+      const res = await post('{"jsonrpc": "2.0", "id": 1, "method": ');
+      expect(res.status).toBe(400);
+      expect((await rpc(res)).error).toMatchObject({
+        code: -32700,
+        message: expect.stringContaining('not valid JSON'),
+      });
+    });
+
+    it('wrong content type → 415', async () => {
+      const res = await post(JSON.stringify(INIT), { 'content-type': 'text/plain' });
+      expect(res.status).toBe(415);
+      expect((await rpc(res)).error!.message).toContain('application/json');
+    });
+
+    it('missing Accept → 406', async () => {
+      const res = await post(JSON.stringify(INIT), { accept: 'application/json' });
+      expect(res.status).toBe(406);
+      expect(JSON.stringify(await rpc(res))).toContain('text/event-stream');
+    });
+
+    it('unknown session → 404, and a request without a session → 400', async () => {
+      const unknown = await post(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }), {
+        'mcp-session-id': '00000000-0000-4000-8000-000000000000',
+      });
+      expect(unknown.status).toBe(404);
+      expect((await rpc(unknown)).error!.message).toMatch(/Session not found/);
+      const none = await post(JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }));
+      expect(none.status).toBe(400);
+      expect((await rpc(none)).error!.message).toMatch(/Mcp-Session-Id/);
+    });
+
+    it('DELETE ends a session; the ended session is then unknown', async () => {
+      const id = await openSession();
+      const del = await fetch(mcp, {
+        method: 'DELETE',
+        headers: { 'mcp-session-id': id, ...authHeaders(key) },
+      });
+      expect(del.status).toBe(200);
+      const after = await post(JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/list' }), {
+        'mcp-session-id': id,
+      });
+      expect(after.status).toBe(404);
+    });
+
+    it('evil Origin or Host → 403 (DNS rebinding protection)', async () => {
+      const origin = await post(JSON.stringify(INIT), { origin: 'http://evil.example.com' });
+      expect(origin.status).toBe(403);
+      expect((await rpc(origin)).error!.message).toMatch(/Origin/);
+      // fetch may not set Host, so this one goes through node:http.
+      const host = await new Promise<number>((resolve, reject) => {
+        const req = request(
+          mcp,
+          {
+            method: 'POST',
+            headers: {
+              host: 'evil.example.com',
+              'content-type': 'application/json',
+              accept: ACCEPT,
+              ...authHeaders(key),
+            },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify(INIT));
+      });
+      expect(host).toBe(403);
+      const ok = await post(JSON.stringify(INIT), { origin: 'http://localhost:5173' });
+      expect(ok.status).toBe(200);
+      await ok.text();
+    });
+
+    it('oversized body → 413 naming the limit', async () => {
+      const big = JSON.stringify({ ...INIT, params: { ...INIT.params, pad: 'x'.repeat(5000) } });
+      const res = await post(big);
+      expect(res.status).toBe(413);
+      expect((await rpc(res)).error!.message).toContain('4096 bytes');
+    });
+
+    it('invalid tool arguments → isError result naming the argument path', async () => {
+      const id = await openSession();
+      const call = await post(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 5,
+          method: 'tools/call',
+          params: { name: 'server_info', arguments: { unexpected: 1 } },
+        }),
+        { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
+      );
+      const payload = await rpc(call);
+      expect(payload.result.isError).toBe(true);
+      expect(payload.result.content[0].text).toMatch(/Invalid arguments for tool "server_info"/);
+      expect(payload.result.content[0].text).toMatch(/unexpected/);
+    });
+
+    it('an unknown tool is a JSON-RPC invalid-params error', async () => {
+      const id = await openSession();
+      const call = await post(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 6,
+          method: 'tools/call',
+          params: { name: 'no_such_tool', arguments: {} },
+        }),
+        { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
+      );
+      const payload = await rpc(call);
+      expect(payload.error!.code).toBe(-32602);
+      expect(payload.error!.message).toContain('no_such_tool');
+    });
+
+    it('still serves after all of the above', async () => {
+      const res = await fetch(`${started.url}/health`);
+      expect(res.status).toBe(200);
+      await openSession();
+    });
+  });
+});
