@@ -1,0 +1,35 @@
+import { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { WINSTON_MODULE_NEST_PROVIDER } from 'nest-winston';
+import { AppModule } from './app.module';
+import type { AppConfig } from './config/config.types';
+import { jsonBodyParser } from './common/body-parser';
+
+/**
+ * Builds the whole application for a configuration: used by main.ts, the
+ * CLI and the e2e tests, so they all run the same wiring.
+ */
+export async function createApp(config: AppConfig): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(WINSTON_MODULE_NEST_PROVIDER));
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.env === 'production' || config.env === 'staging' ? 1 : false);
+  for (const handler of jsonBodyParser(config.mcp.maxBodyBytes)) app.use(handler);
+
+  const openapi = new DocumentBuilder()
+    .setTitle('Sentia MCP')
+    .setDescription('Admin and operations API of the Sentia MCP server. MCP clients use POST /mcp.')
+    .setVersion(config.appVersion)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An API key' })
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), {
+    jsonDocumentUrl: 'docs/openapi.json',
+  });
+  return app;
+}

@@ -1,0 +1,54 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory';
+import { ConfigError, loadConfig } from './config/load-config';
+
+async function bootstrap(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      // eslint-disable-next-line no-console
+      console.error(e.message);
+      process.exit(1);
+    }
+    throw e;
+  }
+  const app = await createApp(config);
+  await app.listen(config.port, config.host);
+  const logger = new Logger('Bootstrap');
+  const shape = config.redisUrl ? 'cluster (PostgreSQL + Redis)' : `embedded (SQLite in ${config.dataDir}, in-memory store)`;
+  logger.log(`Sentia MCP ${config.appVersion} listening on http://${config.host}:${config.port} [${config.env}, ${shape}]`);
+  logger.log(`MCP endpoint: ${config.publicBaseUrl}/mcp  health: /health, /health/ready  docs: /docs`);
+  if (config.generatedSecretsFile) logger.warn(`Development secrets are kept in ${config.generatedSecretsFile}`);
+
+  // SIGTERM/SIGINT: stop accepting, let in-flight calls finish (bounded by
+  // SHUTDOWN_GRACE_MS), run every module's shutdown hook (audit flush, pools),
+  // then exit 0.
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal} received: draining and shutting down`);
+    const server = app.getHttpServer() as import('node:http').Server;
+    server.closeIdleConnections();
+    const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error(`Shutdown failed: ${(e as Error)?.message ?? e}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+bootstrap().catch((e: unknown) => {
+  // eslint-disable-next-line no-console
+  console.error(`Sentia MCP failed to start: ${(e as Error)?.message ?? e}`);
+  process.exit(1);
+});
