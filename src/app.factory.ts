@@ -6,6 +6,7 @@ import { WINSTON_MODULE_NEST_PROVIDER } from 'nest-winston';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.types';
 import { jsonBodyParser } from './common/body-parser';
+import { RequestIdMiddleware } from './observability/request-id.middleware';
 
 /**
  * Builds the whole application for a configuration: used by main.ts, the
@@ -20,6 +21,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.useLogger(app.get(WINSTON_MODULE_NEST_PROVIDER));
   app.disable('x-powered-by');
   app.set('trust proxy', config.env === 'production' || config.env === 'staging' ? 1 : false);
+  const requestId = new RequestIdMiddleware();
+  app.use(requestId.use.bind(requestId));
   for (const handler of jsonBodyParser(config.mcp.maxBodyBytes)) app.use(handler);
 
   const openapi = new DocumentBuilder()

@@ -5,6 +5,7 @@ import type { Request, Response } from 'express';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
+import { RequestContext } from '../observability/request-context';
 import { jsonRpcError } from './json-rpc-error';
 import { LegacySessions } from './legacy-sessions.service';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
@@ -60,7 +61,7 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
     const parsedBody: unknown = req.method === 'POST' ? req.body : undefined;
     const auth: RequestAuth = {
       principal: (req as RequestWithPrincipal)[PRINCIPAL_REQUEST_KEY],
-      requestId: String(res.getHeader('x-request-id') ?? 'unknown'),
+      requestId: RequestContext.requestId() ?? 'unknown',
     };
     try {
       const legacy =

@@ -39,7 +39,7 @@ describe('/mcp protocol (e2e)', () => {
 
   beforeAll(async () => {
     started = await startApp({ MCP_MAX_BODY_BYTES: '4096' });
-    key = await TestKey.create(started, { permissions: [] });
+    key = await TestKey.create(started, { permissions: ['ai:invoke'] });
     mcp = `${started.url}/mcp`;
   });
   afterAll(async () => started?.close());

@@ -1,24 +1,36 @@
 /**
- * API keys for e2e tests, issued through the application's own key service so
- * every request in a test is authenticated exactly as a real client's.
+ * API keys for e2e tests, issued through the application's own ApiKeysService
+ * (as the CLI does), so every request in a test is authenticated exactly as a
+ * real client's.
  */
+import { ApiKeysService } from '../../src/auth/api-keys.service';
+import type { Permission } from '../../src/auth/tokens/permissions';
 import type { StartedApp } from './start-app';
 
 export class TestKey {
   private constructor(
     readonly token: string,
+    readonly keyId: string,
     readonly organizationId: string,
-    readonly permissions: string[],
+    readonly permissions: readonly Permission[],
   ) {}
 
+  /** Issues a key in `organizationId` (default `org-test`) holding `permissions` (at least one). */
   static async create(
-    _started: StartedApp,
-    opts: { permissions: string[]; organizationId?: string },
+    started: StartedApp,
+    opts: { permissions: Permission[]; organizationId?: string; name?: string },
   ): Promise<TestKey> {
-    return new TestKey('', opts.organizationId ?? 'org-test', opts.permissions);
+    const organizationId = opts.organizationId ?? 'org-test';
+    const created = await started.app
+      .get(ApiKeysService)
+      .create(
+        { kind: 'system', tool: 'e2e', organizationId, userId: 'u-e2e' },
+        { name: opts.name ?? 'e2e key', permissions: opts.permissions },
+      );
+    return new TestKey(created.token, created.key.id, organizationId, opts.permissions);
   }
 }
 
 export function authHeaders(key: TestKey): Record<string, string> {
-  return key.token ? { authorization: `Bearer ${key.token}` } : {};
+  return { authorization: `Bearer ${key.token}` };
 }

@@ -1,0 +1,64 @@
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { createLogger as createWinstonLogger, transports } from 'winston';
+import type { Logger, LoggerOptions } from 'winston';
+import type TransportStream from 'winston-transport';
+import type { AppConfig } from '../config/config.types';
+import { LOG_LEVELS, jsonLogFormat } from './log-format';
+
+/** Somewhere log lines can go besides stdout: a winston transport or any Writable (one JSON line per write). */
+export type LogSink = TransportStream | Writable;
+
+export interface LoggerOutputOptions {
+  /** Write to stdout (the default). Tests turn it off and capture a sink instead. */
+  stdout?: boolean;
+}
+
+const ROTATE_BYTES = 5 * 1024 * 1024;
+const ROTATE_FILES = 5;
+
+/** winston transports have a `log` method; plain Writables get wrapped in a Stream transport. */
+function toTransport(sink: LogSink): TransportStream {
+  return typeof (sink as Partial<TransportStream>).log === 'function'
+    ? (sink as TransportStream)
+    : new transports.Stream({ stream: sink });
+}
+
+/**
+ * The winston options for the application's logger: JSON lines on stdout,
+ * optional size-rotated files (`error.log`, `combined.log` in config.log.dir),
+ * and any extra sinks. The format (request id, timestamp, redaction,
+ * serialisation) belongs to the logger, so it runs once before every transport.
+ */
+export function createLoggerOptions(
+  config: AppConfig,
+  extra: LogSink | LogSink[] = [],
+  output: LoggerOutputOptions = {},
+): LoggerOptions {
+  const sinks: TransportStream[] = [];
+  if (output.stdout ?? true) sinks.push(new transports.Console({ stderrLevels: [], consoleWarnLevels: [] }));
+  if (config.log.files) {
+    const rotation = { maxsize: ROTATE_BYTES, maxFiles: ROTATE_FILES, tailable: true };
+    sinks.push(
+      new transports.File({ filename: join(config.log.dir, 'error.log'), level: 'error', ...rotation }),
+    );
+    sinks.push(new transports.File({ filename: join(config.log.dir, 'combined.log'), ...rotation }));
+  }
+  sinks.push(...(Array.isArray(extra) ? extra : [extra]).map(toTransport));
+  return {
+    levels: { ...LOG_LEVELS },
+    level: config.log.level,
+    format: jsonLogFormat(),
+    transports: sinks,
+    exitOnError: false,
+  };
+}
+
+/** A winston logger for `config`; see createLoggerOptions. */
+export function createLogger(
+  config: AppConfig,
+  extra: LogSink | LogSink[] = [],
+  output: LoggerOutputOptions = {},
+): Logger {
+  return createWinstonLogger(createLoggerOptions(config, extra, output));
+}

@@ -1,0 +1,191 @@
+import { CIRCULAR, isSensitiveKey, REDACTED, REDACTED_JWT, redact, redactString, TRUNCATED } from './redact';
+
+const JWT =
+  'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c';
+
+describe('redact', () => {
+  it('replaces the values of secret-named keys, case-insensitively and as substrings', () => {
+    const input = {
+      Authorization: 'Bearer abc',
+      cookie: 'sid=1',
+      'Set-Cookie': ['a=1', 'b=2'],
+      token: 't',
+      access_token: 'a',
+      refresh_token: 'r',
+      id_token: 'i',
+      'api key': 'k1',
+      apiKey: 'k2',
+      api_key: 'k3',
+      'X-API-Key': 'k4',
+      secret: 's',
+      client_secret: 'cs',
+      password: 'p',
+      passwd: 'p2',
+      'private key': 'pk',
+      masterKey: Buffer.from('mk'),
+      jwtSecret: 'js',
+      'X-Shopify-Access-Token': 'shpat_123',
+      auth: { user: 'u', pass: 'p' },
+      pin: 1234,
+    };
+    const out = redact(input) as Record<string, unknown>;
+    for (const key of Object.keys(input)) expect(out[key]).toBe(REDACTED);
+  });
+
+  it('keeps keys that only name or count a secret, and innocent keys', () => {
+    const out = redact({
+      apiKeyId: 'key_1',
+      tokenType: 'Bearer',
+      total_tokens: 120,
+      max_tokens: 4096,
+      tokenExpiresIn: 3600,
+      hasPassword: true,
+      secretName: 'xero',
+      author: 'ann',
+      path: '/admin/keys',
+      passwordHash: undefined,
+    });
+    expect(out).toEqual({
+      apiKeyId: 'key_1',
+      tokenType: 'Bearer',
+      total_tokens: 120,
+      max_tokens: 4096,
+      tokenExpiresIn: 3600,
+      hasPassword: true,
+      secretName: 'xero',
+      author: 'ann',
+      path: '/admin/keys',
+      passwordHash: undefined,
+    });
+  });
+
+  it('still redacts numbers that are not counts', () => {
+    expect(redact({ password: 123456, otp: 42 })).toEqual({ password: REDACTED, otp: REDACTED });
+  });
+
+  it('walks nested objects and arrays', () => {
+    const out = redact({
+      request: { headers: { authorization: 'Basic dTpw', 'content-type': 'json' } },
+      accounts: [{ name: 'a', password: 'x' }, [{ refreshToken: 'y' }]],
+    });
+    expect(out).toEqual({
+      request: { headers: { authorization: REDACTED, 'content-type': 'json' } },
+      accounts: [{ name: 'a', password: REDACTED }, [{ refreshToken: REDACTED }]],
+    });
+  });
+
+  it('serialises Errors with name, message, stack, own fields and cause, redacted', () => {
+    const cause = new Error(`upstream said ${JWT}`);
+    const error = Object.assign(new TypeError('call failed with Bearer sk-live-123', { cause }), {
+      code: 'E_UPSTREAM',
+      config: { headers: { Authorization: 'Bearer sk-live-123' } },
+    });
+    const out = redact({ error });
+    expect(out).toEqual({
+      error: {
+        name: 'TypeError',
+        message: `call failed with Bearer ${REDACTED}`,
+        stack: expect.stringContaining(`TypeError: call failed with Bearer ${REDACTED}\n    at `),
+        code: 'E_UPSTREAM',
+        config: { headers: { Authorization: REDACTED } },
+        cause: expect.objectContaining({ name: 'Error', message: `upstream said ${REDACTED_JWT}` }),
+      },
+    });
+    expect(JSON.stringify(out)).not.toContain('sk-live-123');
+  });
+
+  it('is cycle-safe but copies shared, acyclic references', () => {
+    const shared = { v: 1 };
+    const a: Record<string, unknown> = { name: 'a', left: shared, right: shared };
+    a.self = a;
+    const list: unknown[] = [1];
+    list.push(list);
+    const error = new Error('loop') as Error & { self?: unknown };
+    error.self = error;
+    const out = redact({ a, list, error });
+    expect(out).toEqual({
+      a: { name: 'a', left: { v: 1 }, right: { v: 1 }, self: CIRCULAR },
+      list: [1, CIRCULAR],
+      error: expect.objectContaining({ message: 'loop', self: CIRCULAR }),
+    });
+    expect(() => JSON.stringify(out)).not.toThrow();
+  });
+
+  it('bounds depth and array length', () => {
+    let deep: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < 20; i++) deep = { next: deep };
+    const text = JSON.stringify(redact(deep, { maxDepth: 5 }));
+    expect(text).toContain(TRUNCATED);
+    expect(text).not.toContain('leaf');
+    const out = redact(
+      Array.from({ length: 10 }, (_, i) => i),
+      { maxArrayLength: 3 },
+    );
+    expect(out).toEqual([0, 1, 2, '[7 more items]']);
+  });
+
+  it('turns non-JSON values into safe representations without mutating the input', () => {
+    const input = {
+      when: new Date('2025-01-02T03:04:05.000Z'),
+      big: 10n,
+      bytes: Buffer.from('raw key material'),
+      url: new URL('https://user:hunter2@example.com/x'),
+      map: new Map([
+        ['password', 'm'],
+        ['ok', 'v'],
+      ]),
+      fn: function named() {},
+      password: 'keep-me-in-the-input',
+    };
+    const out = redact(input) as Record<string, unknown>;
+    expect(out).toEqual({
+      when: '2025-01-02T03:04:05.000Z',
+      big: '10',
+      bytes: '[Binary 16 bytes]',
+      url: `https://user:${REDACTED}@example.com/x`,
+      map: { password: REDACTED, ok: 'v' },
+      fn: '[Function named]',
+      password: REDACTED,
+    });
+    expect(input.password).toBe('keep-me-in-the-input');
+  });
+});
+
+describe('redactString', () => {
+  it.each([
+    ['Authorization: Bearer abc.def-ghi_123', `Authorization: Bearer ${REDACTED}`],
+    ['bearer xyz', `bearer ${REDACTED}`],
+    ['Basic dXNlcjpwYXNz', `Basic ${REDACTED}`],
+    ['the token is invalid', 'the token is invalid'],
+    [`token is ${JWT} ok`, `token is ${REDACTED_JWT} ok`],
+    ['postgres://app:s3cr3t@db:5432/sentia', `postgres://app:${REDACTED}@db:5432/sentia`],
+    ['redis://:p%40ss@cache:6379', `redis://:${REDACTED}@cache:6379`],
+    ['GET /cb?code=1&access_token=abc123&state=2', `GET /cb?code=1&access_token=${REDACTED}&state=2`],
+    ['host=db user=app password=pw dbname=x', `host=db user=app password=${REDACTED} dbname=x`],
+    ['nothing to see at https://example.com/a@b', 'nothing to see at https://example.com/a@b'],
+  ])('%s', (input, expected) => {
+    expect(redactString(input)).toBe(expected);
+  });
+
+  it('scrubs strings anywhere in a structure', () => {
+    expect(redact({ note: ['sent Bearer abc'], url: 'https://u:pw@h' })).toEqual({
+      note: [`sent Bearer ${REDACTED}`],
+      url: `https://u:${REDACTED}@h`,
+    });
+  });
+});
+
+describe('isSensitiveKey', () => {
+  it.each([
+    'Authorization',
+    'x-api-key',
+    'X-Shopify-Access-Token',
+    'jwtSecret',
+    'MASTER_ENCRYPTION_KEY',
+    'clientSecret',
+  ])('%s is sensitive', (key) => expect(isSensitiveKey(key)).toBe(true));
+  it.each(['keyId', 'apiKeyId', 'organizationId', 'content-type', 'message', 'tokenType'])(
+    '%s is not',
+    (key) => expect(isSensitiveKey(key)).toBe(false),
+  );
+});

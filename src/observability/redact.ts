@@ -1,0 +1,173 @@
+/**
+ * Secret redaction shared by the logger (every log line passes through it)
+ * and by anyone else who stores caller-supplied data, such as audit argument
+ * digests. Pure: it never mutates its input and returns plain JSON-safe data.
+ */
+
+export const REDACTED = '[REDACTED]';
+export const REDACTED_JWT = '[REDACTED_JWT]';
+export const CIRCULAR = '[Circular]';
+export const TRUNCATED = '[Truncated]';
+
+export interface RedactOptions {
+  /** Nesting depth below which values become '[Truncated]'. Default 10. */
+  maxDepth?: number;
+  /** Array items kept; the rest are summarised. Default 200. */
+  maxArrayLength?: number;
+}
+
+/**
+ * Key fragments that mark a value as secret. Keys are compared lower-cased with
+ * everything but letters and digits removed, so `X-Shopify-Access-Token`,
+ * `jwtSecret`, `api_key` and `Private Key` all match.
+ */
+const SENSITIVE_KEY_FRAGMENTS = [
+  'authorization',
+  'cookie',
+  'token',
+  'apikey',
+  'secret',
+  'password',
+  'passwd',
+  'passphrase',
+  'privatekey',
+  'masterkey',
+  'encryptionkey',
+  'signingkey',
+  'datakey',
+  'credential',
+  'sessionkey',
+];
+/** Whole keys that are secret on their own but too short to match as fragments. */
+const SENSITIVE_KEYS = new Set(['auth', 'pwd', 'pass', 'dsn', 'jwt', 'pin', 'otp']);
+/** Keys that name or count a secret rather than hold it (`apiKeyId`, `tokenCount`). */
+const NAMING_SUFFIX = /(id|ids|name|names|type|kind|count|length|present|configured)$/;
+/** Numbers under these keys are counts or times, not secrets (`total_tokens: 120`, `tokenExpiresIn`). */
+const NUMERIC_SUFFIX = /(tokens|limit|ttl|expiresin|expiresat|expiry|age|at|ms|seconds)$/;
+
+export function isSensitiveKey(key: string): boolean {
+  const k = key.toLowerCase().replace(/[^a-z0-9]/g, '');
+  if (SENSITIVE_KEYS.has(k)) return true;
+  if (!SENSITIVE_KEY_FRAGMENTS.some((fragment) => k.includes(fragment))) return false;
+  return !NAMING_SUFFIX.test(k);
+}
+
+function isSensitiveEntry(key: string, value: unknown): boolean {
+  if (value === undefined || value === null || typeof value === 'boolean') return false;
+  if (!isSensitiveKey(key)) return false;
+  if (typeof value === 'number') {
+    return !NUMERIC_SUFFIX.test(key.toLowerCase().replace(/[^a-z0-9]/g, ''));
+  }
+  return true;
+}
+
+const STRING_RULES: Array<[RegExp, string]> = [
+  // Authorization schemes followed by a credential (RFC 6750 token68 / base64 user:pass).
+  [/\b(Bearer)(\s+)[A-Za-z0-9\-._~+/]+=*/gi, `$1$2${REDACTED}`],
+  [/\b(Basic)(\s+)[A-Za-z0-9+/]{6,}={0,2}(?![A-Za-z0-9+/=])/g, `$1$2${REDACTED}`],
+  // JWTs anywhere (header segments always start with base64url of '{"').
+  [/\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED_JWT],
+  // user:password@ in URLs and DSNs.
+  [/([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]*):([^\s@/]+)@/gi, `$1$2:${REDACTED}@`],
+  // key=value secrets in query strings and libpq-style connection strings.
+  [
+    /\b(password|passwd|pwd|secret|client_secret|api_?key|access_token|refresh_token|id_token|token|sig|signature)=([^&\s#;"',]+)/gi,
+    `$1=${REDACTED}`,
+  ],
+];
+
+/** Scrubs secrets embedded in free text: bearer credentials, JWTs, URL passwords, `password=` pairs. */
+export function redactString(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of STRING_RULES) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/**
+ * Returns a deep, JSON-safe copy of `value` with secret-named keys replaced by
+ * '[REDACTED]' and secrets inside strings scrubbed. Errors become
+ * `{ name, message, stack, ...ownFields }`; cycles become '[Circular]'.
+ */
+export function redact(value: unknown, options: RedactOptions = {}): unknown {
+  const walker = new Walker(options.maxDepth ?? 10, options.maxArrayLength ?? 200);
+  return walker.walk(value, 0);
+}
+
+class Walker {
+  /** Objects on the current path: a repeat means a cycle (shared, acyclic references are still copied). */
+  private readonly path = new Set<object>();
+
+  constructor(
+    private readonly maxDepth: number,
+    private readonly maxArrayLength: number,
+  ) {}
+
+  walk(value: unknown, depth: number): unknown {
+    switch (typeof value) {
+      case 'string':
+        return redactString(value);
+      case 'number':
+      case 'boolean':
+      case 'undefined':
+        return value;
+      case 'bigint':
+        return value.toString();
+      case 'symbol':
+        return value.toString();
+      case 'function':
+        return `[Function ${value.name || 'anonymous'}]`;
+    }
+    if (value === null) return null;
+    const obj = value as object;
+    if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? 'Invalid Date' : obj.toISOString();
+    if (obj instanceof URL) return redactString(obj.href);
+    if (obj instanceof RegExp) return obj.toString();
+    if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer) return `[Binary ${obj.byteLength} bytes]`;
+    if (this.path.has(obj)) return CIRCULAR;
+    if (depth >= this.maxDepth) return TRUNCATED;
+
+    this.path.add(obj);
+    try {
+      return this.walkObject(obj, depth + 1);
+    } finally {
+      this.path.delete(obj);
+    }
+  }
+
+  private walkObject(obj: object, depth: number): unknown {
+    if (Array.isArray(obj)) {
+      const items = obj.slice(0, this.maxArrayLength).map((item) => this.walk(item, depth));
+      if (obj.length > this.maxArrayLength) items.push(`[${obj.length - this.maxArrayLength} more items]`);
+      return items;
+    }
+    if (obj instanceof Set) return this.walkObject([...obj], depth);
+    if (obj instanceof Map)
+      return this.walkEntries(
+        [...obj.entries()].map(([k, v]) => [String(k), v]),
+        depth,
+      );
+    if (typeof Headers !== 'undefined' && obj instanceof Headers)
+      return this.walkEntries([...obj.entries()], depth);
+    if (obj instanceof Error) return this.walkError(obj, depth);
+    return this.walkEntries(Object.entries(obj), depth);
+  }
+
+  private walkError(error: Error, depth: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      name: error.name,
+      message: redactString(String(error.message)),
+    };
+    if (error.stack) out.stack = redactString(error.stack);
+    Object.assign(out, this.walkEntries(Object.entries(error), depth));
+    if ('cause' in error && error.cause !== undefined) out.cause = this.walk(error.cause, depth);
+    return out;
+  }
+
+  private walkEntries(entries: Array<[string, unknown]>, depth: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of entries) {
+      out[key] = isSensitiveEntry(key, value) ? REDACTED : this.walk(value, depth);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Health probes in both shapes: liveness always 200 while serving; readiness
+ * checks the database and (cluster shape) Redis, and names the failing check.
+ */
+import { Client } from 'pg';
+import { describeWithPostgres, describeWithRedis, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/backends';
+import { startApp, StartedApp } from '../support/start-app';
+
+describe('health (embedded shape: SQLite + memory store)', () => {
+  let started: StartedApp;
+  beforeAll(async () => (started = await startApp()));
+  afterAll(async () => started?.close());
+
+  it('GET /health is 200 without a key', async () => {
+    const res = await fetch(`${started.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('GET /health/ready reports the database and the in-memory store up', async () => {
+    const res = await fetch(`${started.url}/health/ready`);
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.info.database).toMatchObject({ status: 'up' });
+    expect(body.info.store).toMatchObject({ status: 'up', kind: 'memory' });
+  });
+});
+
+describeWithPostgres('health (cluster shape: PostgreSQL + Redis)', () => {
+  const schema = uniqueName('health');
+  afterAll(async () => {
+    const pg = new Client({ connectionString: TEST_DATABASE_URL });
+    await pg.connect();
+    await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await pg.end();
+  });
+
+  describeWithRedis('with Redis', () => {
+    it('is ready when both answer', async () => {
+      const started = await startApp({ DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, REDIS_URL: TEST_REDIS_URL });
+      try {
+        const res = await fetch(`${started.url}/health/ready`);
+        expect(res.status).toBe(200);
+        const body = await res.json();
+        expect(body.info.database.status).toBe('up');
+        expect(body.info.redis.status).toBe('up');
+      } finally {
+        await started.close();
+      }
+    });
+  });
+
+  it('answers 503 naming redis when Redis is unreachable, and keeps serving', async () => {
+    const started = await startApp({ DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      const res = await fetch(`${started.url}/health/ready`);
+      expect(res.status).toBe(503);
+      const body = await res.json();
+      expect(body.error.redis.status).toBe('down');
+      expect(body.info.database.status).toBe('up');
+      expect((await fetch(`${started.url}/health`)).status).toBe(200);
+    } finally {
+      await started.close();
+    }
+  });
+});
