@@ -21,7 +21,7 @@ if (build.status !== 0) {
 
 const dir = mkdtempSync(join(tmpdir(), 'sentia-jest-'));
 const out = join(dir, 'results.json');
-const args = [require.resolve('jest/bin/jest'), '--ci', '--json', `--outputFile=${out}`, ...process.argv.slice(2)];
+const args = [require.resolve('jest/bin/jest'), '--ci', '--forceExit', '--json', `--outputFile=${out}`, ...process.argv.slice(2)];
 const run = spawnSync(process.execPath, args, { stdio: 'inherit', env: process.env });
 
 let passed = 0;

@@ -53,5 +53,13 @@ export interface AppConfig {
     sessionTtlSeconds: number;
     conformanceFixtures: boolean;
   };
+  audit: {
+    /** sync: a call is answered once its audit record is durable; async: answered at once. */
+    mode: 'sync' | 'async';
+    /** Store redacted arguments as well as their digest. */
+    storeArgs: boolean;
+    batchWindowMs: number;
+    batchMaxRows: number;
+  };
   shutdownGraceMs: number;
 }

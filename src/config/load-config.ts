@@ -234,6 +234,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     r.problems.push('MCP_CONFORMANCE_FIXTURES: test fixtures are refused in production');
   }
 
+  const auditMode = (r.str('AUDIT_MODE') ?? 'sync').toLowerCase();
+  if (auditMode !== 'sync' && auditMode !== 'async') r.problems.push('AUDIT_MODE: must be sync or async');
+
   const config: AppConfig = {
     env: envName,
     appName: 'sentia-mcp',
@@ -268,6 +271,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       maxBodyBytes: r.int('MCP_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
       sessionTtlSeconds: r.int('MCP_SESSION_TTL', 3600, 60, 7 * 86_400),
       conformanceFixtures,
+    },
+    audit: {
+      mode: auditMode === 'async' ? 'async' : 'sync',
+      storeArgs: r.bool('AUDIT_STORE_ARGS', false),
+      batchWindowMs: r.int('AUDIT_BATCH_WINDOW_MS', 2, 0, 1000),
+      batchMaxRows: r.int('AUDIT_BATCH_MAX_ROWS', 500, 1, 10_000),
     },
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10_000, 0, 120_000),
   };

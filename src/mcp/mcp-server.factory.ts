@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { HttpException, Injectable } from '@nestjs/common';
 import {
   AuthInfo,
   ProtocolError,
@@ -86,7 +86,18 @@ export class McpServerFactory {
       const ctx = context(sdk);
       if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
       // A tool the key may not call is answered by the pipeline with the permission it needs.
-      return this.pipeline.call(tool, ctx, req.params.arguments);
+      try {
+        return await this.pipeline.call(tool, ctx, req.params.arguments);
+      } catch (e) {
+        // A hook that must not be skipped (the audit trail) refused: the call is not answered.
+        if (e instanceof HttpException && e.getStatus() === 503) {
+          throw new ProtocolError(
+            ProtocolErrorCode.InternalError,
+            `Service unavailable: ${(e.getResponse() as { message?: string }).message ?? 'retry later'}`,
+          );
+        }
+        throw e;
+      }
     });
 
     server.setRequestHandler('resources/list', (_req, sdk) => {

@@ -6,6 +6,9 @@ import { Client } from 'pg';
 import { describeWithPostgres, describeWithRedis, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/backends';
 import { startApp, StartedApp } from '../support/start-app';
 
+type Checks = Record<string, { status: string; kind?: string }>;
+const health = async (res: Response) => (await res.json()) as { status: string; info: Checks; error: Checks };
+
 describe('health (embedded shape: SQLite + memory store)', () => {
   let started: StartedApp;
   beforeAll(async () => (started = await startApp()));
@@ -20,7 +23,7 @@ describe('health (embedded shape: SQLite + memory store)', () => {
   it('GET /health/ready reports the database and the in-memory store up', async () => {
     const res = await fetch(`${started.url}/health/ready`);
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await health(res);
     expect(body.info.database).toMatchObject({ status: 'up' });
     expect(body.info.store).toMatchObject({ status: 'up', kind: 'memory' });
   });
@@ -41,7 +44,7 @@ describeWithPostgres('health (cluster shape: PostgreSQL + Redis)', () => {
       try {
         const res = await fetch(`${started.url}/health/ready`);
         expect(res.status).toBe(200);
-        const body = await res.json();
+        const body = await health(res);
         expect(body.info.database.status).toBe('up');
         expect(body.info.redis.status).toBe('up');
       } finally {
@@ -55,7 +58,7 @@ describeWithPostgres('health (cluster shape: PostgreSQL + Redis)', () => {
     try {
       const res = await fetch(`${started.url}/health/ready`);
       expect(res.status).toBe(503);
-      const body = await res.json();
+      const body = await health(res);
       expect(body.error.redis.status).toBe('down');
       expect(body.info.database.status).toBe('up');
       expect((await fetch(`${started.url}/health`)).status).toBe(200);

@@ -1,0 +1,118 @@
+import { BadRequestException } from '@nestjs/common';
+import { AUDIT_KINDS, AuditKind } from './audit-record';
+
+/** Filters of `GET /admin/audit` and its export (the organisation comes from the principal). */
+export interface AuditFilter {
+  from?: Date;
+  to?: Date;
+  userId?: string;
+  keyId?: string;
+  kind?: AuditKind;
+  action?: string;
+  outcome?: string;
+}
+
+export interface AuditCursor {
+  /** occurred_at of the last row returned, ISO 8601. */
+  t: string;
+  id: string;
+}
+
+export interface AuditListQuery extends AuditFilter {
+  limit: number;
+  cursor?: AuditCursor;
+}
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 500;
+export const EXPORT_FORMATS = ['ndjson', 'csv'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+const KNOWN = new Set(['from', 'to', 'userId', 'keyId', 'kind', 'action', 'outcome', 'limit', 'cursor', 'format']);
+const ID = /^[A-Za-z0-9._:@-]{1,64}$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+function invalid(field: string, problem: string): never {
+  throw new BadRequestException({
+    statusCode: 400,
+    error: 'Bad Request',
+    code: 'invalid_query',
+    field,
+    message: `Invalid query parameter "${field}": ${problem}`,
+  });
+}
+
+function single(query: Record<string, unknown>, field: string): string | undefined {
+  const v = query[field];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') invalid(field, 'give it once, as a plain value');
+  return v;
+}
+
+function time(query: Record<string, unknown>, field: string): Date | undefined {
+  const v = single(query, field);
+  if (v === undefined) return undefined;
+  const d = new Date(v);
+  if (!ISO_TIME.test(v) || Number.isNaN(d.getTime())) invalid(field, 'must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z');
+  return d;
+}
+
+function text(query: Record<string, unknown>, field: string, pattern: RegExp, hint: string): string | undefined {
+  const v = single(query, field);
+  if (v !== undefined && !pattern.test(v)) invalid(field, hint);
+  return v;
+}
+
+/** Parses and validates the filters, page size and cursor; a bad value is a 400 naming its field. */
+export function parseAuditQuery(query: Record<string, unknown>, allowFormat = false): AuditListQuery & { format?: ExportFormat } {
+  for (const key of Object.keys(query)) {
+    if (!KNOWN.has(key) || (key === 'format' && !allowFormat)) invalid(key, 'unknown parameter');
+  }
+  const from = time(query, 'from');
+  const to = time(query, 'to');
+  if (from && to && from.getTime() > to.getTime()) invalid('to', 'must not be before "from"');
+  const kind = single(query, 'kind');
+  if (kind !== undefined && !(AUDIT_KINDS as readonly string[]).includes(kind)) {
+    invalid('kind', `must be one of ${AUDIT_KINDS.join(', ')}`);
+  }
+  const limitRaw = single(query, 'limit');
+  let limit = DEFAULT_PAGE_SIZE;
+  if (limitRaw !== undefined) {
+    limit = Number(limitRaw);
+    if (!/^\d+$/.test(limitRaw) || limit < 1 || limit > MAX_PAGE_SIZE) invalid('limit', `must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  const cursorRaw = single(query, 'cursor');
+  const format = allowFormat ? (single(query, 'format') ?? 'ndjson') : undefined;
+  if (format !== undefined && !(EXPORT_FORMATS as readonly string[]).includes(format)) {
+    invalid('format', `must be one of ${EXPORT_FORMATS.join(', ')}`);
+  }
+  return {
+    from,
+    to,
+    userId: text(query, 'userId', ID, 'must be an id of 1-64 characters'),
+    keyId: text(query, 'keyId', ID, 'must be an id of 1-64 characters'),
+    kind: kind as AuditKind | undefined,
+    action: text(query, 'action', /^[\x20-\x7e]{1,200}$/, 'must be 1-200 printable characters'),
+    outcome: text(query, 'outcome', /^[a-z_]{1,32}$/, 'must be 1-32 lower-case letters or underscores'),
+    limit,
+    cursor: cursorRaw === undefined ? undefined : decodeCursor(cursorRaw),
+    format: format as ExportFormat | undefined,
+  };
+}
+
+export function encodeCursor(c: AuditCursor): string {
+  return Buffer.from(JSON.stringify([c.t, c.id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(raw: string): AuditCursor {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && /^\d{1,19}$/.test(v[1])) {
+      const t = new Date(v[0]);
+      if (!Number.isNaN(t.getTime())) return { t: t.toISOString(), id: v[1] };
+    }
+  } catch {
+    // fall through
+  }
+  invalid('cursor', 'is not a cursor this endpoint returned');
+}

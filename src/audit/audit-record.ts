@@ -1,0 +1,141 @@
+import { createHash } from 'node:crypto';
+
+/** What an audit record is about. */
+export const AUDIT_KINDS = ['tool_call', 'admin', 'auth', 'security'] as const;
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+/**
+ * One audited event, as callers hand it to the AuditWriter. Times are UTC.
+ * `args` is never stored by default: the writer keeps its digest and, only
+ * when `storeArgs` is on, a redacted copy.
+ */
+export interface AuditRecord {
+  /** When it happened; the writer uses "now" when absent. */
+  occurredAt?: Date;
+  organizationId?: string | null;
+  userId?: string | null;
+  keyId?: string | null;
+  kind: AuditKind;
+  /** Tool name, `METHOD /route/pattern`, or an event name (`auth.invalid_token`). */
+  action: string;
+  /** `success`, `denied`, `invalid_arguments`, `tool_error`, `internal_error`, `client_error`, `failure` ... */
+  outcome: string;
+  status?: number | null;
+  errorCode?: string | null;
+  durationMs?: number | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  requestId?: string | null;
+  /** The call's arguments: digested (SHA-256 of canonical JSON); stored redacted only when opted in. */
+  args?: unknown;
+  /** A digest computed elsewhere; used when `args` is absent. */
+  argsDigest?: string | null;
+}
+
+/** A row of `audit_logs` as the writer inserts it (column names in comments). */
+export interface AuditRow {
+  occurredAt: string; // occurred_at, ISO 8601 UTC with milliseconds
+  organizationId: string | null; // organization_id
+  userId: string | null; // user_id
+  keyId: string | null; // key_id
+  kind: string;
+  action: string;
+  outcome: string;
+  status: number | null;
+  errorCode: string | null; // error_code
+  durationMs: number | null; // duration_ms
+  ip: string | null;
+  userAgent: string | null; // user_agent
+  requestId: string | null; // request_id
+  argsDigest: string | null; // args_digest
+  args: string | null; // redacted canonical JSON, only when storeArgs is on
+  writerId: string; // writer_id
+  seq: number;
+  prevHash: string | null; // prev_hash
+  hash: string;
+}
+
+/**
+ * Canonical JSON (RFC 8785 in spirit): object keys sorted by UTF-16 code
+ * units, no whitespace, strings and numbers as `JSON.stringify` writes them
+ * (which is the ECMAScript number form RFC 8785 uses). Like JSON.stringify:
+ * `toJSON` is honoured (Dates become ISO strings), object entries whose value
+ * is undefined, a function or a symbol are left out and become `null` in
+ * arrays, non-finite numbers become `null`. BigInts become decimal strings.
+ * A top-level undefined is `null`. Cycles throw.
+ */
+export function canonicalJson(value: unknown): string {
+  return encode(value, new Set()) ?? 'null';
+}
+
+function encode(value: unknown, path: Set<object>): string | undefined {
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    value = (value as { toJSON: () => unknown }).toJSON();
+  }
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return JSON.stringify(value.toString());
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+  }
+  if (value === null) return 'null';
+  const obj = value as object;
+  if (path.has(obj)) throw new TypeError('canonicalJson: cyclic value');
+  path.add(obj);
+  try {
+    if (Array.isArray(obj)) return `[${obj.map((v) => encode(v, path) ?? 'null').join(',')}]`;
+    const parts: string[] = [];
+    for (const key of Object.keys(obj).sort()) {
+      const encoded = encode((obj as Record<string, unknown>)[key], path);
+      if (encoded !== undefined) parts.push(`${JSON.stringify(key)}:${encoded}`);
+    }
+    return `{${parts.join(',')}}`;
+  } finally {
+    path.delete(obj);
+  }
+}
+
+export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** SHA-256 hex of the canonical JSON of a call's arguments (undefined arguments digest as `null`). */
+export const argsDigest = (args: unknown): string => sha256Hex(canonicalJson(args));
+
+/**
+ * The fields a row's hash covers, in a fixed order (everything but id,
+ * prev_hash and hash), as a JSON array. Every element is a string, a finite
+ * integer or null, for which JSON.stringify already writes canonical JSON.
+ */
+export function canonicalRow(row: Omit<AuditRow, 'prevHash' | 'hash'>): string {
+  return JSON.stringify([
+    row.writerId,
+    row.seq,
+    row.occurredAt,
+    row.organizationId,
+    row.userId,
+    row.keyId,
+    row.kind,
+    row.action,
+    row.outcome,
+    row.status,
+    row.errorCode,
+    row.durationMs,
+    row.ip,
+    row.userAgent,
+    row.requestId,
+    row.argsDigest,
+    row.args,
+  ]);
+}
+
+/** h = SHA-256(prev_hash || canonical row), hex; a chain's first row has no prev_hash (''). */
+export function chainHash(prevHash: string | null, row: Omit<AuditRow, 'prevHash' | 'hash'>): string {
+  return sha256Hex((prevHash ?? '') + canonicalRow(row));
+}

@@ -1,0 +1,38 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Injectable, NestMiddleware } from '@nestjs/common';
+import type { NextFunction, Request, Response } from 'express';
+
+/** What the audit trail needs from the HTTP request beyond the principal and request id. */
+export interface AuditRequestState {
+  ip?: string;
+  userAgent?: string;
+  /** Set by `AuditWriter.recordInTransaction`: the admin action is already audited, the interceptor adds no row. */
+  recordedInTransaction?: boolean;
+}
+
+const storage = new AsyncLocalStorage<AuditRequestState>();
+
+/** Per-request audit state, carried by AsyncLocalStorage (like observability's RequestContext). */
+export const AuditRequestContext = {
+  run<T>(state: AuditRequestState, fn: () => T): T {
+    return storage.run(state, fn);
+  },
+  current(): AuditRequestState | undefined {
+    return storage.getStore();
+  },
+};
+
+/** The caller's address as Express sees it (honours `trust proxy`). */
+export const clientIp = (req: Request): string | undefined => req.ip ?? req.socket?.remoteAddress ?? undefined;
+
+/**
+ * Keeps the caller's IP and User-Agent for every request, so the tool-call
+ * hook (which sees no HTTP request) can put them in the record.
+ */
+@Injectable()
+export class AuditRequestMiddleware implements NestMiddleware {
+  use(req: Request, _res: Response, next: NextFunction): void {
+    const ua = req.headers['user-agent'];
+    AuditRequestContext.run({ ip: clientIp(req), userAgent: typeof ua === 'string' ? ua : undefined }, () => next());
+  }
+}

@@ -1,0 +1,76 @@
+import { once } from 'node:events';
+import { Controller, Get, Logger, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { CurrentPrincipal, RequirePermission } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
+import { parseAuditQuery } from './audit-query';
+import { AuditEntryDto, AuditPage, AuditService } from './audit.service';
+
+const CSV_COLUMNS: Array<keyof AuditEntryDto> = [
+  'id', 'occurredAt', 'organizationId', 'userId', 'keyId', 'kind', 'action', 'outcome', 'status', 'errorCode',
+  'durationMs', 'ip', 'userAgent', 'requestId', 'argsDigest', 'args', 'writerId', 'seq', 'prevHash', 'hash',
+];
+
+/** RFC 4180 field; a leading = + - @ tab or CR is prefixed with ' so spreadsheets do not run it as a formula. */
+function csvField(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  let s = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/** The organisation's audit trail: query and streaming export. */
+@ApiTags('audit')
+@ApiBearerAuth()
+@RequirePermission('audit:read')
+@Controller('admin/audit')
+export class AuditController {
+  private readonly logger = new Logger(AuditController.name);
+
+  constructor(private readonly audit: AuditService) {}
+
+  @Get()
+  @ApiOperation({
+    summary: 'Audit records of your organisation, newest first',
+    description:
+      'Filters: from, to (ISO 8601; from inclusive, to exclusive), userId, keyId, kind (tool_call|admin|auth|security), ' +
+      'action, outcome; limit (1-500, default 100); cursor (nextCursor of the previous page).',
+  })
+  list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>): Promise<AuditPage> {
+    return this.audit.list(principal, parseAuditQuery(query));
+  }
+
+  @Get('export')
+  @ApiOperation({ summary: 'Streams every matching audit record, newest first (format=ndjson|csv; same filters)' })
+  @ApiProduces('application/x-ndjson', 'text/csv')
+  async export(
+    @CurrentPrincipal() principal: Principal,
+    @Query() query: Record<string, unknown>,
+    @Res() res: Response,
+  ): Promise<void> {
+    const { format, limit: _limit, cursor: _cursor, ...filter } = parseAuditQuery(query, true);
+    const csv = format === 'csv';
+    res.status(200);
+    res.setHeader('Content-Type', csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="audit.${csv ? 'csv' : 'ndjson'}"`);
+    res.setHeader('Cache-Control', 'no-store');
+    let closed = false;
+    res.once('close', () => (closed = true));
+    const write = async (chunk: string) => {
+      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    };
+    try {
+      if (csv) await write(CSV_COLUMNS.join(',') + '\r\n');
+      for await (const entry of this.audit.exportRows(principal, filter)) {
+        if (closed) return;
+        await write(csv ? CSV_COLUMNS.map((c) => csvField(entry[c])).join(',') + '\r\n' : JSON.stringify(entry) + '\n');
+      }
+      res.end();
+    } catch (err) {
+      this.logger.error({ message: 'Audit export failed mid-stream', error: err });
+      // Headers are gone: cut the stream so the client sees an incomplete export, not a clean end.
+      res.destroy();
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import { CallHandler, ExecutionContext, HttpException, Injectable, NestInterceptor } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { Observable, from, lastValueFrom } from 'rxjs';
+import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
+import { AuditRequestContext, clientIp } from './audit-request-context';
+import { AuditWriter } from './audit.writer';
+
+/** Path prefixes whose REST calls are admin actions. */
+export const AUDITED_PREFIXES = ['/admin', '/credentials'];
+
+export function isAuditedPath(path: string): boolean {
+  return AUDITED_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
+}
+
+export function outcomeForStatus(status: number): string {
+  if (status < 400) return 'success';
+  if (status === 401 || status === 403) return 'denied';
+  if (status < 500) return 'client_error';
+  return 'server_error';
+}
+
+function errorCodeOf(err: unknown, status: number): string {
+  const body = err instanceof HttpException ? err.getResponse() : undefined;
+  const code = body && typeof body === 'object' ? (body as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : status >= 500 ? 'internal_error' : `http_${status}`;
+}
+
+/**
+ * Records every REST call under /admin and /credentials as one `admin`
+ * audit row (action `METHOD /route/pattern`, status, duration, outcome by
+ * status, digest of {params, query, body}), so controllers carry no audit
+ * code. The answer waits for the record to be durable (sync mode); if it
+ * cannot be written the call answers 503. A handler that already wrote its
+ * record with `AuditWriter.recordInTransaction` gets no second row.
+ * Registered globally (APP_INTERCEPTOR) by AuditModule.
+ */
+@Injectable()
+export class AuditInterceptor implements NestInterceptor {
+  constructor(private readonly writer: AuditWriter) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
+    const req = context.switchToHttp().getRequest<Request & RequestWithPrincipal>();
+    const res = context.switchToHttp().getResponse<Response>();
+    if (!isAuditedPath(req.path)) return next.handle();
+
+    const started = performance.now();
+    const scope = { ...AuditRequestContext.current(), recordedInTransaction: false };
+    const audit = (status: number, errorCode?: string) => {
+      if (scope.recordedInTransaction) return Promise.resolve();
+      const principal = req[PRINCIPAL_REQUEST_KEY];
+      const route = (req.route as { path?: string } | undefined)?.path;
+      const ua = req.headers['user-agent'];
+      return this.writer.record({
+        kind: 'admin',
+        action: `${req.method} ${route ? `${req.baseUrl ?? ''}${route}` : req.path}`,
+        outcome: outcomeForStatus(status),
+        status,
+        errorCode: errorCode ?? null,
+        durationMs: performance.now() - started,
+        organizationId: principal?.organizationId ?? null,
+        userId: principal?.userId ?? null,
+        keyId: principal?.keyId ?? null,
+        ip: clientIp(req),
+        userAgent: typeof ua === 'string' ? ua : undefined,
+        args: { params: req.params ?? {}, query: req.query ?? {}, body: req.body },
+      });
+    };
+
+    return from(
+      AuditRequestContext.run(scope, async () => {
+        let value: unknown;
+        try {
+          value = await lastValueFrom(next.handle(), { defaultValue: undefined });
+        } catch (err) {
+          const status = err instanceof HttpException ? err.getStatus() : 500;
+          await audit(status, errorCodeOf(err, status));
+          throw err;
+        }
+        await audit(res.statusCode);
+        return value;
+      }),
+    );
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Settings of the audit writer. AuditModule takes them as a module option
+ * (the lead maps them from AppConfig: `audit.mode`, `audit.storeArgs`,
+ * `audit.batchWindowMs`, `audit.batchMaxRows`); everything has a default.
+ */
+export interface AuditOptions {
+  /**
+   * `sync` (default): `record()` resolves once the record is durable (in the
+   * database or fsync'd to the spool), so an answered call is an audited call.
+   * `async`: `record()` resolves at once and the record joins the next batch;
+   * faster, but records still queued are lost if the process is killed, and a
+   * call is not refused when the audit trail cannot be written.
+   */
+  mode: 'sync' | 'async';
+  /** Also store the arguments, secrets redacted (default off: only the digest). */
+  storeArgs: boolean;
+  /** How long the first record of a batch waits for others (ms, default 2). */
+  batchWindowMs: number;
+  /** A batch is written as soon as it holds this many records (default 500). */
+  batchMaxRows: number;
+  /** Directory of the spool file `audit-spool.ndjson` (AppConfig.dataDir). */
+  spoolDir: string;
+  /** First delay before replaying the spool into the database; doubles up to `replayMaxDelayMs`. */
+  replayBaseDelayMs: number;
+  replayMaxDelayMs: number;
+}
+
+export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
+
+export const DEFAULT_AUDIT_OPTIONS: Omit<AuditOptions, 'spoolDir'> = {
+  mode: 'sync',
+  storeArgs: false,
+  batchWindowMs: 2,
+  batchMaxRows: 500,
+  replayBaseDelayMs: 250,
+  replayMaxDelayMs: 30_000,
+};
+
+export const SPOOL_FILE_NAME = 'audit-spool.ndjson';
+
+export function resolveAuditOptions(options: Partial<AuditOptions> & { spoolDir: string }): AuditOptions {
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const o = { ...DEFAULT_AUDIT_OPTIONS, ...given } as AuditOptions;
+  if (o.mode !== 'sync' && o.mode !== 'async') throw new RangeError("audit mode must be 'sync' or 'async'");
+  if (!Number.isInteger(o.batchMaxRows) || o.batchMaxRows < 1) throw new RangeError('audit batchMaxRows must be a positive integer');
+  if (!(o.batchWindowMs >= 0)) throw new RangeError('audit batchWindowMs must be >= 0');
+  return o;
+}

@@ -1,0 +1,351 @@
+import { randomUUID } from 'node:crypto';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { redact } from '../observability/redact';
+import { RequestContext } from '../observability/request-context';
+import { AuditRecord, AuditRow, argsDigest, canonicalJson, chainHash } from './audit-record';
+import { AuditRequestContext } from './audit-request-context';
+import { AuditSpool } from './audit-spool';
+import { insertAuditRows } from './audit-sql';
+import { AUDIT_OPTIONS, AuditOptions } from './audit.options';
+import { AuditUnavailableError } from './audit.errors';
+
+type UnchainedRow = Omit<AuditRow, 'writerId' | 'seq' | 'prevHash' | 'hash'>;
+interface Waiter {
+  row: UnchainedRow;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+interface Chain {
+  writerId: string;
+  seq: number;
+  lastHash: string | null;
+}
+
+/** Counters for metrics (`audit_queue_depth`, `audit_spooled_total`, `audit_write_failures_total`) and tests. */
+export interface AuditWriterStats {
+  /** Multi-row INSERT batches the database accepted. */
+  batches: number;
+  rowsWritten: number;
+  spooledBatches: number;
+  spooledRows: number;
+  replayedRows: number;
+  /** Batches the database refused (they went to the spool, or failed). */
+  writeFailures: number;
+  /** Records refused with AuditUnavailableError (neither database nor spool). */
+  unavailableRows: number;
+}
+
+const noop = () => undefined;
+const clip = (v: unknown, max: number): string | null => (v == null ? null : String(v).slice(0, max));
+const int32 = (v: number | null | undefined): number | null =>
+  v == null || !Number.isFinite(v) ? null : Math.max(-2147483648, Math.min(2147483647, Math.round(v)));
+
+/**
+ * Writes audit records with group commit. Records of concurrent callers are
+ * collected for `batchWindowMs` (or until `batchMaxRows`) and written in one
+ * multi-row INSERT; while a batch is being written the next one gathers, and
+ * goes as soon as the write returns. `record()` resolves once its batch is
+ * durable, so a caller that awaits it answers only audited calls.
+ *
+ * Hash chain: the process writes as one writer (`writerId`, a UUID) whose
+ * rows carry `seq` 1, 2, ... and `prev_hash` = the hash of the row before;
+ * `hash` = SHA-256(prev_hash || canonical row). Batches are written one at a
+ * time, so chain order is write order. If a batch can be written neither to
+ * the database nor to the spool, its callers get AuditUnavailableError and the
+ * writer starts a new chain (new writer id): the old chain simply ends, with
+ * no hole `audit verify` would report as tampering.
+ *
+ * Spool: when the database refuses a batch, the batch (with its chain
+ * positions) is appended to `audit-spool.ndjson` in DATA_DIR and fsync'd,
+ * which counts as durable. From then on every batch goes to the spool, in
+ * order, until a background replay (backoff from `replayBaseDelayMs`) has
+ * inserted the whole spool with ON CONFLICT DO NOTHING / INSERT OR IGNORE on
+ * (writer_id, seq) and emptied it; a replay repeated after a crash therefore
+ * adds nothing twice. A spool left by an earlier process is replayed at boot.
+ *
+ * Admin actions: `recordInTransaction` (see there) writes in the caller's transaction.
+ */
+@Injectable()
+export class AuditWriter implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly logger = new Logger(AuditWriter.name);
+  private readonly spool: AuditSpool;
+  private chain: Chain = { writerId: randomUUID(), seq: 0, lastHash: null };
+  private pending: Waiter[] = [];
+  private windowTimer?: NodeJS.Timeout;
+  private busy = false;
+  private idle: Array<() => void> = [];
+  private spooling = false;
+  private replayWanted = false;
+  private replayTimer?: NodeJS.Timeout;
+  private replayAttempts = 0;
+  private readonly txChains = new WeakMap<EntityManager, Chain>();
+  readonly stats: AuditWriterStats = {
+    batches: 0,
+    rowsWritten: 0,
+    spooledBatches: 0,
+    spooledRows: 0,
+    replayedRows: 0,
+    writeFailures: 0,
+    unavailableRows: 0,
+  };
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(AUDIT_OPTIONS) readonly options: AuditOptions,
+  ) {
+    this.spool = new AuditSpool(options.spoolDir);
+  }
+
+  /** This process's current chain id (changes only after a batch could not be written anywhere). */
+  get writerId(): string {
+    return this.chain.writerId;
+  }
+
+  /** Records waiting for their batch. */
+  get queueDepth(): number {
+    return this.pending.length;
+  }
+
+  /** True while batches go to the spool because the database refused one. */
+  get isSpooling(): boolean {
+    return this.spooling;
+  }
+
+  get spoolPath(): string {
+    return this.spool.path;
+  }
+
+  /**
+   * Queues a record for the next batch. In `sync` mode resolves once it is
+   * durable and rejects with AuditUnavailableError when it cannot be; in
+   * `async` mode resolves at once (a failure is only logged and counted).
+   */
+  record(rec: AuditRecord): Promise<void> {
+    let row: UnchainedRow;
+    try {
+      row = this.toRow(rec);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.options.mode === 'async') {
+      this.enqueue({ row, resolve: noop, reject: noop });
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => this.enqueue({ row, resolve, reject }));
+  }
+
+  /**
+   * Writes a record inside the caller's transaction (admin actions: the
+   * change and its audit row commit or roll back together). Such rows do not
+   * join the group-commit chain, whose position is only known when a batch is
+   * sealed: each transaction gets its own chain (a fresh writer id, seq 1, 2,
+   * ... for the records of that transaction), so a rolled-back transaction
+   * leaves no hole in any chain. `audit verify` checks these chains like any
+   * other; what it cannot see is the removal of a whole transaction's rows.
+   * Fields the record leaves out (ip, user agent, request id, principal) come
+   * from the current request; the AuditInterceptor then adds no second row.
+   */
+  async recordInTransaction(manager: EntityManager, rec: AuditRecord): Promise<void> {
+    const scope = AuditRequestContext.current();
+    const chain = this.txChains.get(manager) ?? { writerId: randomUUID(), seq: 0, lastHash: null };
+    const [row] = this.chainRows(chain, [this.toRow(rec)]);
+    await insertAuditRows(manager, [row]);
+    this.txChains.set(manager, chain);
+    if (scope) scope.recordedInTransaction = true;
+  }
+
+  /** Resolves once every record queued so far is durable (or refused). */
+  flush(): Promise<void> {
+    if (!this.busy && this.pending.length === 0) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.idle.push(resolve));
+    void this.drain();
+    return done;
+  }
+
+  /** Replays the spool now (tests, CLI); resolves true when it is empty afterwards. */
+  async replayNow(): Promise<boolean> {
+    if ((await this.spool.size()) > 0) this.spooling = true;
+    if (!this.spooling) return true;
+    this.clearReplayTimer();
+    this.replayWanted = true;
+    await new Promise<void>((resolve) => {
+      this.idle.push(resolve);
+      void this.drain();
+    });
+    return !this.spooling;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if ((await this.spool.size().catch(() => 0)) === 0) return;
+    this.logger.warn('Found an audit spool from an earlier run; replaying it into the database');
+    this.spooling = true;
+    this.replayWanted = true;
+    void this.drain();
+  }
+
+  /** SIGTERM: everything pending is written before the data source closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+
+  /** Records that arrived after the first flush (late in-flight calls) go too, to the spool if need be. */
+  async onApplicationShutdown(): Promise<void> {
+    this.clearReplayTimer();
+    await this.flush();
+  }
+
+  private enqueue(waiter: Waiter): void {
+    this.pending.push(waiter);
+    if (this.busy) return; // the running drain takes it as soon as the current batch is written
+    if (this.pending.length >= this.options.batchMaxRows || this.options.batchWindowMs <= 0) {
+      void this.drain();
+    } else if (!this.windowTimer) {
+      this.windowTimer = setTimeout(() => {
+        this.windowTimer = undefined;
+        void this.drain();
+      }, this.options.batchWindowMs);
+    }
+  }
+
+  private async drain(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    if (this.windowTimer) clearTimeout(this.windowTimer);
+    this.windowTimer = undefined;
+    try {
+      for (;;) {
+        if (this.replayWanted) {
+          this.replayWanted = false;
+          await this.replay();
+          continue;
+        }
+        if (this.pending.length === 0) break;
+        await this.commit(this.pending.splice(0, this.options.batchMaxRows));
+      }
+    } finally {
+      this.busy = false;
+      const idle = this.idle;
+      this.idle = [];
+      for (const resolve of idle) resolve();
+    }
+  }
+
+  private async commit(batch: Waiter[]): Promise<void> {
+    const rows = this.chainRows(this.chain, batch.map((w) => w.row));
+    let durable = false;
+    if (!this.spooling) {
+      try {
+        await insertAuditRows(this.dataSource, rows);
+        this.stats.batches++;
+        this.stats.rowsWritten += rows.length;
+        durable = true;
+      } catch (err) {
+        this.stats.writeFailures++;
+        this.logger.warn(`Audit batch of ${rows.length} could not be written to the database (${describe(err)}); spooling`);
+        this.spooling = true;
+        this.scheduleReplay();
+      }
+    }
+    if (!durable) {
+      try {
+        await this.spool.append(rows);
+        this.stats.spooledBatches++;
+        this.stats.spooledRows += rows.length;
+        durable = true;
+      } catch (err) {
+        this.logger.error(`Audit batch of ${rows.length} could not be spooled either (${describe(err)}); refusing its calls`);
+        // A new chain: the refused rows leave no hole (a torn spool tail, if it could not be cut, is unparseable).
+        this.chain = { writerId: randomUUID(), seq: 0, lastHash: null };
+      }
+    }
+    if (durable) {
+      for (const w of batch) w.resolve();
+      return;
+    }
+    this.stats.unavailableRows += batch.length;
+    for (const w of batch) w.reject(new AuditUnavailableError());
+  }
+
+  private async replay(): Promise<void> {
+    try {
+      const rows = await this.spool.read();
+      for (let i = 0; i < rows.length; i += this.options.batchMaxRows) {
+        await insertAuditRows(this.dataSource, rows.slice(i, i + this.options.batchMaxRows), true);
+      }
+      await this.spool.clear();
+      this.stats.replayedRows += rows.length;
+      this.spooling = false;
+      this.replayAttempts = 0;
+      if (rows.length > 0) this.logger.log(`Replayed ${rows.length} spooled audit records into the database`);
+    } catch (err) {
+      this.replayAttempts++;
+      this.logger.warn(`Audit spool replay failed (${describe(err)}); retrying`);
+      this.scheduleReplay();
+    }
+  }
+
+  private scheduleReplay(): void {
+    if (this.replayTimer) return;
+    const { replayBaseDelayMs: base, replayMaxDelayMs: max } = this.options;
+    const delay = Math.min(max, base * 2 ** Math.min(this.replayAttempts, 20));
+    this.replayTimer = setTimeout(() => {
+      this.replayTimer = undefined;
+      this.replayWanted = true;
+      void this.drain();
+    }, delay);
+    this.replayTimer.unref();
+  }
+
+  private clearReplayTimer(): void {
+    if (this.replayTimer) clearTimeout(this.replayTimer);
+    this.replayTimer = undefined;
+  }
+
+  private chainRows(chain: Chain, rows: UnchainedRow[]): AuditRow[] {
+    return rows.map((row) => {
+      const unhashed = { ...row, writerId: chain.writerId, seq: ++chain.seq };
+      const hash = chainHash(chain.lastHash, unhashed);
+      const chained: AuditRow = { ...unhashed, prevHash: chain.lastHash, hash };
+      chain.lastHash = hash;
+      return chained;
+    });
+  }
+
+  /** Fills defaults from the request, digests the arguments and fits every value to its column. */
+  private toRow(rec: AuditRecord): UnchainedRow {
+    const ctx = RequestContext.current();
+    const scope = AuditRequestContext.current();
+    const hasArgs = rec.args !== undefined;
+    return {
+      occurredAt: (rec.occurredAt ?? new Date()).toISOString(),
+      organizationId: clip(rec.organizationId ?? ctx?.organizationId, 64),
+      userId: clip(rec.userId ?? ctx?.userId, 64),
+      keyId: clip(rec.keyId ?? ctx?.keyId, 64),
+      kind: rec.kind,
+      action: clip(rec.action, 200) ?? '',
+      outcome: clip(rec.outcome, 32) ?? '',
+      status: int32(rec.status),
+      errorCode: clip(rec.errorCode, 100),
+      durationMs: int32(rec.durationMs),
+      ip: clip(rec.ip ?? scope?.ip, 64),
+      userAgent: clip(rec.userAgent ?? scope?.userAgent, 512),
+      requestId: clip(rec.requestId ?? ctx?.requestId, 128),
+      argsDigest: hasArgs ? argsDigest(rec.args) : clip(rec.argsDigest, 128),
+      args: this.options.storeArgs && hasArgs ? canonicalJson(redact(rec.args)) : null,
+    };
+  }
+}
+
+/** A driver message without hosts or parameters: only its class and code. */
+function describe(err: unknown): string {
+  const e = err as { name?: string; code?: string };
+  return [e?.name ?? 'Error', e?.code].filter(Boolean).join(' ');
+}

@@ -1,0 +1,27 @@
+/**
+ * Domain errors of API-key administration. The HTTP filter
+ * (api-key-error.filter.ts) and the CLI map the codes to their transports.
+ * - not_found:           no such key in the caller's organisation (also another organisation's key)
+ * - permission_not_held: the caller tried to grant a permission it does not hold
+ * - not_revocable:       the key is already revoked
+ * - not_rotatable:       the key is revoked, scheduled for revocation or expired
+ * - invalid_cursor:      a list cursor this server did not issue
+ */
+export type ApiKeyErrorCode =
+  'not_found' | 'permission_not_held' | 'not_revocable' | 'not_rotatable' | 'invalid_cursor';
+
+export class ApiKeyError extends Error {
+  constructor(
+    readonly code: ApiKeyErrorCode,
+    message: string,
+    /** The permission a `permission_not_held` error is about. */
+    readonly permission?: string,
+  ) {
+    super(message);
+    this.name = 'ApiKeyError';
+  }
+
+  static notFound(): ApiKeyError {
+    return new ApiKeyError('not_found', 'API key not found');
+  }
+}

@@ -1,0 +1,55 @@
+import { createApiKeySchema, listApiKeysSchema, parseDuration, rotateApiKeySchema } from './api-key.schemas';
+import { fieldErrors } from './zod-validation.pipe';
+
+describe('api-key schemas', () => {
+  it('parseDuration reads seconds and unit suffixes, nothing else', () => {
+    expect(parseDuration(3600)).toBe(3600);
+    expect(parseDuration('3600')).toBe(3600);
+    expect(parseDuration('45s')).toBe(45);
+    expect(parseDuration('15m')).toBe(900);
+    expect(parseDuration('12h')).toBe(43_200);
+    expect(parseDuration('30d')).toBe(2_592_000);
+    expect(parseDuration('2w')).toBe(1_209_600);
+    for (const bad of ['', '1.5h', '-5', '30 days', 'd', '1e3', 1.5])
+      expect(parseDuration(bad)).toBeUndefined();
+  });
+
+  it('create: trims the name, dedupes permissions, turns expiresIn into seconds', () => {
+    expect(
+      createApiKeySchema.parse({ name: ' ops ', permissions: ['admin', 'admin'], expiresIn: '30d' }),
+    ).toEqual({
+      name: 'ops',
+      permissions: ['admin'],
+      expiresIn: 2_592_000,
+    });
+  });
+
+  it('create: names every bad field, unknown ones included', () => {
+    const r = createApiKeySchema.safeParse({ name: '', permissions: ['root'], expiresIn: '3x', extra: 1 });
+    expect(r.success).toBe(false);
+    const fields = fieldErrors(r.error!).map((e) => e.field);
+    expect(fields).toEqual(expect.arrayContaining(['name', 'permissions.0', 'expiresIn', 'extra']));
+  });
+
+  it('create: refuses lifetimes under a minute or over ten years, and an empty grant', () => {
+    for (const expiresIn of ['59s', 59, '3651d']) {
+      expect(createApiKeySchema.safeParse({ name: 'a', permissions: ['admin'], expiresIn }).success).toBe(
+        false,
+      );
+    }
+    expect(createApiKeySchema.safeParse({ name: 'a', permissions: [] }).success).toBe(false);
+  });
+
+  it('list: coerces the query string, bounds the page size', () => {
+    expect(listApiKeysSchema.parse({ limit: '50' })).toEqual({ limit: 50 });
+    expect(listApiKeysSchema.parse({})).toEqual({ limit: 20 });
+    expect(listApiKeysSchema.safeParse({ limit: '101' }).success).toBe(false);
+    expect(listApiKeysSchema.safeParse({ status: 'gone' }).success).toBe(false);
+  });
+
+  it('rotate: grace is whole seconds up to 7 days', () => {
+    expect(rotateApiKeySchema.parse({ graceSeconds: 60 })).toEqual({ graceSeconds: 60 });
+    expect(rotateApiKeySchema.safeParse({ graceSeconds: 1.5 }).success).toBe(false);
+    expect(rotateApiKeySchema.safeParse({ graceSeconds: 8 * 86_400 }).success).toBe(false);
+  });
+});

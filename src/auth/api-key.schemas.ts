@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { PERMISSIONS } from './tokens/permissions';
+
+/** Shortest and longest lifetime a key may be given (60 s .. 10 years). */
+export const MIN_EXPIRES_IN_SECONDS = 60;
+export const MAX_EXPIRES_IN_SECONDS = 10 * 365 * 86_400;
+/** Longest grace period of a rotation (7 days). */
+export const MAX_GRACE_SECONDS = 7 * 86_400;
+export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/**
+ * Parses a lifetime: whole seconds (`3600`, `"3600"`) or a number with a unit
+ * (`45s`, `15m`, `12h`, `30d`, `2w`). Undefined when it is neither.
+ */
+export function parseDuration(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined;
+  const match = /^(\d{1,12})([smhdw]?)$/.exec(value.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * UNIT_SECONDS[match[2] || 's'];
+}
+
+/** Identifiers of organisations and users (they go into the JWT and varchar(64) columns). */
+export const ID_PATTERN = /^[A-Za-z0-9._:@-]{1,64}$/;
+export const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export const permissionsSchema = z
+  .array(z.enum(PERMISSIONS, { message: `must be one of: ${PERMISSIONS.join(', ')}` }))
+  .min(1, 'must name at least one permission')
+  .max(PERMISSIONS.length * 2)
+  .transform((list) => [...new Set(list)]);
+
+export const expiresInSchema = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const seconds = parseDuration(v);
+  if (seconds === undefined || seconds < MIN_EXPIRES_IN_SECONDS || seconds > MAX_EXPIRES_IN_SECONDS) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be seconds or a duration like 12h or 30d, from ${MIN_EXPIRES_IN_SECONDS} s to 10 years`,
+    });
+    return z.NEVER;
+  }
+  return seconds;
+});
+
+export const createApiKeySchema = z.strictObject({
+  name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+  permissions: permissionsSchema,
+  expiresIn: expiresInSchema.optional(),
+  userId: z.string().regex(ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 . _ : @ -').optional(),
+});
+export type CreateApiKeyInput = z.output<typeof createApiKeySchema>;
+
+export const revokeApiKeySchema = z.strictObject({
+  reason: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
+});
+export type RevokeApiKeyInput = z.output<typeof revokeApiKeySchema>;
+
+export const rotateApiKeySchema = z.strictObject({
+  graceSeconds: z
+    .number()
+    .int('must be a whole number of seconds')
+    .min(0, 'must not be negative')
+    .max(MAX_GRACE_SECONDS, `must be at most ${MAX_GRACE_SECONDS} (7 days)`)
+    .optional(),
+});
+export type RotateApiKeyInput = z.output<typeof rotateApiKeySchema>;
+
+export const listApiKeysSchema = z.strictObject({
+  limit: z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`)
+    .default(DEFAULT_PAGE_SIZE),
+  cursor: z.string().max(512).optional(),
+  status: z.enum(['active', 'revoked', 'expired']).optional(),
+  name: z.string().max(200).optional(),
+});
+export type ListApiKeysInput = z.output<typeof listApiKeysSchema>;

@@ -1,0 +1,120 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, UseFilters } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiQuery,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, RequirePermission } from './auth.decorators';
+import type { Principal } from './principal';
+import {
+  ApiKeyDto,
+  ApiKeyPageDto,
+  CreateApiKeyBody,
+  CreatedApiKeyDto,
+  RevokeApiKeyBody,
+  RotateApiKeyBody,
+} from './api-key.dto';
+import { ApiKeyErrorFilter } from './api-key-error.filter';
+import {
+  createApiKeySchema,
+  CreateApiKeyInput,
+  listApiKeysSchema,
+  MAX_PAGE_SIZE,
+  ListApiKeysInput,
+  revokeApiKeySchema,
+  RevokeApiKeyInput,
+  rotateApiKeySchema,
+  RotateApiKeyInput,
+} from './api-key.schemas';
+import { ApiKeysService, RotatedApiKeyDto } from './api-keys.service';
+import { ZodValidationPipe } from './zod-validation.pipe';
+
+/** Admin REST for the caller's organisation's API keys. Each method is one service call. */
+@ApiTags('api-keys')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'No valid API key (see WWW-Authenticate)' })
+@ApiForbiddenResponse({ description: 'The key lacks keys:admin, or a permission it tried to grant' })
+@RequirePermission('keys:admin')
+@UseFilters(ApiKeyErrorFilter)
+@Controller('admin/api-keys')
+export class ApiKeysController {
+  constructor(private readonly apiKeys: ApiKeysService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Create an API key; the token is in this response only' })
+  @ApiBody({ type: CreateApiKeyBody })
+  @ApiCreatedResponse({ type: CreatedApiKeyDto })
+  @ApiBadRequestResponse({ description: 'A field is invalid; the message names it' })
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @Body(new ZodValidationPipe(createApiKeySchema)) body: CreateApiKeyInput,
+  ): Promise<CreatedApiKeyDto> {
+    return this.apiKeys.create(principal, body);
+  }
+
+  @Get()
+  @ApiOperation({ summary: "List the organisation's API keys, newest first (never tokens)" })
+  @ApiOkResponse({ type: ApiKeyPageDto })
+  @ApiQuery({
+    name: 'limit',
+    required: false,
+    schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE },
+  })
+  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
+  @ApiQuery({ name: 'status', required: false, enum: ['active', 'revoked', 'expired'] })
+  @ApiQuery({ name: 'name', required: false, description: 'Case-insensitive part of the name' })
+  list(
+    @CurrentPrincipal() principal: Principal,
+    @Query(new ZodValidationPipe(listApiKeysSchema)) query: ListApiKeysInput,
+  ): Promise<ApiKeyPageDto> {
+    return this.apiKeys.list(principal, query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One API key' })
+  @ApiOkResponse({ type: ApiKeyDto })
+  @ApiNotFoundResponse({ description: 'No such key in this organisation' })
+  get(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<ApiKeyDto> {
+    return this.apiKeys.get(principal, id);
+  }
+
+  @Post(':id/revoke')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke an API key on every instance' })
+  @ApiBody({ type: RevokeApiKeyBody, required: false })
+  @ApiOkResponse({ type: ApiKeyDto })
+  @ApiNotFoundResponse({ description: 'No such key in this organisation' })
+  @ApiConflictResponse({ description: 'Already revoked' })
+  revoke(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body(new ZodValidationPipe(revokeApiKeySchema)) body: RevokeApiKeyInput,
+  ): Promise<ApiKeyDto> {
+    return this.apiKeys.revoke(principal, id, body.reason);
+  }
+
+  @Post(':id/rotate')
+  @ApiOperation({
+    summary: 'Issue a new token with the same grants; the old key is revoked now or after graceSeconds',
+  })
+  @ApiBody({ type: RotateApiKeyBody, required: false })
+  @ApiCreatedResponse({ type: CreatedApiKeyDto })
+  @ApiNotFoundResponse({ description: 'No such key in this organisation' })
+  @ApiConflictResponse({ description: 'The key is revoked, expired or already being rotated' })
+  rotate(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Body(new ZodValidationPipe(rotateApiKeySchema)) body: RotateApiKeyInput,
+  ): Promise<RotatedApiKeyDto> {
+    return this.apiKeys.rotate(principal, id, body);
+  }
+}

@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiKeyTokenService } from './tokens/api-key-token.service';
+import { ApiKey } from './api-key.entity';
+import { ApiKeyRepository } from './api-key.repository';
+import { ApiKeysService } from './api-keys.service';
+import { RevocationNotifier } from './revocation.notifier';
+
+/**
+ * API-key records and their administration, without HTTP: the command line
+ * imports this module alone; AuthModule adds the guard and the controllers.
+ * Needs the global ConfigModule, DatabaseModule and StoreModule.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature([ApiKey])],
+  providers: [ApiKeyRepository, ApiKeyTokenService, RevocationNotifier, ApiKeysService],
+  exports: [ApiKeysService, ApiKeyTokenService, ApiKeyRepository, RevocationNotifier],
+})
+export class ApiKeysModule {}

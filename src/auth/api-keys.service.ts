@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Principal } from './principal';
+import { ApiKeyTokenService } from './tokens/api-key-token.service';
+import { hasPermission, Permission } from './tokens/permissions';
+import { ApiKey } from './api-key.entity';
+import { ApiKeyError } from './api-key.errors';
+import { ApiKeyPosition, ApiKeyRepository } from './api-key.repository';
+import { ApiKeyDto, ApiKeyPageDto, CreatedApiKeyDto, statusOf, toApiKeyDto } from './api-key.dto';
+import { CreateApiKeyInput, KEY_ID_PATTERN, ListApiKeysInput, RotateApiKeyInput } from './api-key.schemas';
+import { RevocationNotifier } from './revocation.notifier';
+
+/**
+ * The operator acting without a key (the `sentia-mcp` command line): it may
+ * grant anything within the organisation it names. Never built from a request.
+ */
+export interface SystemActor {
+  kind: 'system';
+  /** Which tool acts, recorded as `created_by = system:<tool>`. */
+  tool: string;
+  organizationId: string;
+  userId: string;
+}
+
+export type Actor = Principal | SystemActor;
+
+export class RotatedApiKeyDto extends CreatedApiKeyDto {
+  /** The key that was replaced, with its (possibly scheduled) revocation time. */
+  previous: ApiKeyDto;
+}
+
+const isSystem = (actor: Actor): actor is SystemActor => (actor as SystemActor).kind === 'system';
+const wholeSeconds = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000);
+
+export function newKeyId(): string {
+  return `key_${randomBytes(16).toString('base64url')}`;
+}
+
+function encodeCursor(key: ApiKey): string {
+  return Buffer.from(JSON.stringify([key.createdAt.getTime(), key.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): ApiKeyPosition {
+  try {
+    const [ms, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (
+      typeof ms === 'number' &&
+      Number.isSafeInteger(ms) &&
+      typeof id === 'string' &&
+      KEY_ID_PATTERN.test(id)
+    ) {
+      return { createdAt: new Date(ms), id };
+    }
+  } catch {
+    // fall through
+  }
+  throw new ApiKeyError('invalid_cursor', 'cursor: not a cursor this server issued');
+}
+
+/**
+ * Issues, lists, revokes and rotates API keys. The actor comes first; every
+ * read and write is scoped to its organisation (another organisation's key
+ * is "not found"), and a key can only grant permissions its actor holds.
+ */
+@Injectable()
+export class ApiKeysService {
+  private readonly logger = new Logger(ApiKeysService.name);
+
+  constructor(
+    private readonly keys: ApiKeyRepository,
+    private readonly tokens: ApiKeyTokenService,
+    private readonly notifier: RevocationNotifier,
+  ) {}
+
+  async create(actor: Actor, input: CreateApiKeyInput): Promise<CreatedApiKeyDto> {
+    this.assertMayGrant(actor, input.permissions);
+    const now = Date.now();
+    const key = Object.assign(new ApiKey(), {
+      id: newKeyId(),
+      name: input.name,
+      organizationId: actor.organizationId,
+      userId: input.userId ?? actor.userId,
+      permissions: [...input.permissions],
+      createdBy: this.creatorOf(actor),
+      createdAt: new Date(now),
+      expiresAt: input.expiresIn !== undefined ? wholeSeconds(now + input.expiresIn * 1000) : null,
+      lastUsedAt: null,
+      revokedAt: null,
+      revokedReason: null,
+    });
+    const token = this.sign(key);
+    await this.keys.create(key);
+    this.logger.log({
+      message: 'API key created',
+      keyId: key.id,
+      organizationId: key.organizationId,
+      createdBy: key.createdBy,
+    });
+    return { key: toApiKeyDto(key), token };
+  }
+
+  async list(actor: Actor, query: ListApiKeysInput): Promise<ApiKeyPageDto> {
+    const now = new Date();
+    const rows = await this.keys.listInOrg(actor.organizationId, {
+      limit: query.limit + 1,
+      after: query.cursor ? decodeCursor(query.cursor) : undefined,
+      status: query.status,
+      nameContains: query.name,
+      now,
+    });
+    const page = rows.slice(0, query.limit);
+    return {
+      items: page.map((k) => toApiKeyDto(k, now)),
+      nextCursor: rows.length > query.limit ? encodeCursor(page[page.length - 1]) : null,
+    };
+  }
+
+  async get(actor: Actor, id: string): Promise<ApiKeyDto> {
+    return toApiKeyDto(await this.findOwn(actor, id));
+  }
+
+  async revoke(actor: Actor, id: string, reason?: string): Promise<ApiKeyDto> {
+    const key = await this.findOwn(actor, id);
+    const now = new Date();
+    if (statusOf(key, now) === 'revoked')
+      throw new ApiKeyError('not_revocable', 'API key is already revoked');
+    const why = reason ?? 'revoked';
+    if (!(await this.keys.revoke(key.organizationId, key.id, why, now))) {
+      throw new ApiKeyError('not_revocable', 'API key is already revoked');
+    }
+    await this.notifier.announce({ keyId: key.id, revokedAt: now });
+    this.logger.warn({
+      message: 'API key revoked',
+      keyId: key.id,
+      organizationId: key.organizationId,
+      by: this.creatorOf(actor),
+    });
+    return toApiKeyDto(Object.assign(key, { revokedAt: now, revokedReason: why }), now);
+  }
+
+  /**
+   * A new key with the same name, user and grants (and the same lifetime,
+   * counted from now); the old one is revoked now or after `graceSeconds`.
+   */
+  async rotate(actor: Actor, id: string, input: RotateApiKeyInput = {}): Promise<RotatedApiKeyDto> {
+    const old = await this.findOwn(actor, id);
+    const now = Date.now();
+    if (old.revokedAt || statusOf(old, new Date(now)) !== 'active') {
+      throw new ApiKeyError(
+        'not_rotatable',
+        'Only an active key that is not already being rotated can be rotated',
+      );
+    }
+    this.assertMayGrant(actor, old.permissions);
+    const lifetime = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : undefined;
+    const successor = Object.assign(new ApiKey(), {
+      id: newKeyId(),
+      name: old.name,
+      organizationId: old.organizationId,
+      userId: old.userId,
+      permissions: [...old.permissions],
+      createdBy: this.creatorOf(actor),
+      createdAt: new Date(now),
+      expiresAt: lifetime !== undefined ? wholeSeconds(now + Math.max(lifetime, 60_000)) : null,
+      lastUsedAt: null,
+      revokedAt: null,
+      revokedReason: null,
+    });
+    const token = this.sign(successor);
+    const revokeAt = new Date(now + (input.graceSeconds ?? 0) * 1000);
+    const reason = `rotated to ${successor.id}`;
+    if (!(await this.keys.rotate(old, successor, revokeAt, reason))) {
+      throw new ApiKeyError(
+        'not_rotatable',
+        'Only an active key that is not already being rotated can be rotated',
+      );
+    }
+    await this.notifier.announce({ keyId: old.id, revokedAt: revokeAt });
+    this.logger.warn({
+      message: 'API key rotated',
+      keyId: old.id,
+      successorId: successor.id,
+      organizationId: old.organizationId,
+      revokedAt: revokeAt.toISOString(),
+      by: this.creatorOf(actor),
+    });
+    const nowDate = new Date(now);
+    return {
+      key: toApiKeyDto(successor, nowDate),
+      token,
+      previous: toApiKeyDto(Object.assign(old, { revokedAt: revokeAt, revokedReason: reason }), nowDate),
+    };
+  }
+
+  private async findOwn(actor: Actor, id: string): Promise<ApiKey> {
+    if (typeof id !== 'string' || !KEY_ID_PATTERN.test(id)) throw ApiKeyError.notFound();
+    const key = await this.keys.findInOrg(actor.organizationId, id);
+    if (!key) throw ApiKeyError.notFound();
+    return key;
+  }
+
+  private assertMayGrant(actor: Actor, permissions: readonly string[]): void {
+    if (isSystem(actor)) return;
+    for (const p of permissions) {
+      if (!hasPermission(actor.permissions, p as Permission)) {
+        throw new ApiKeyError('permission_not_held', `This key cannot grant "${p}": it does not hold it`, p);
+      }
+    }
+  }
+
+  private creatorOf(actor: Actor): string {
+    return isSystem(actor) ? `system:${actor.tool}` : actor.keyId;
+  }
+
+  private sign(key: ApiKey): string {
+    return this.tokens.sign({
+      keyId: key.id,
+      userId: key.userId,
+      organizationId: key.organizationId,
+      permissions: key.permissions,
+      ...(key.expiresAt ? { expiresAt: key.expiresAt } : {}),
+    });
+  }
+}

@@ -1,0 +1,186 @@
+import { CanActivate, ExecutionContext, HttpException, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request, Response } from 'express';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { IS_PUBLIC } from '../common/public.decorator';
+import { REQUIRED_PERMISSION } from './auth.decorators';
+import { authUnavailable, insufficientScope, unauthorized } from './auth-responses';
+import { KeyUsageRecorder } from './key-usage.recorder';
+import { KnownKeysCache } from './known-keys.cache';
+import { Principal, PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from './principal';
+import { RevocationService } from './revocation.service';
+import { decodeJsonObject } from './tokens/compact-jws';
+import { ApiKeyTokenService, VerifiedApiKey } from './tokens/api-key-token.service';
+import { hasPermission, Permission } from './tokens/permissions';
+import { TokenError } from './tokens/token-errors';
+
+/** Query parameters that carry a token by convention; any of them gets the request refused. */
+const QUERY_TOKEN_PARAMS = new Set(['access_token', 'token', 'api_key', 'apikey', 'jwt']);
+/** A JWS-looking value (`eyJ...` header) anywhere in the query string is refused as well. */
+const JWS_LIKE = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+
+/**
+ * The global guard (APP_GUARD). Every route needs a valid API key unless it
+ * is `@Public()` or under `/health`, `/.well-known/` (or `/metrics` when
+ * METRICS_PUBLIC): then it passes untouched.
+ *
+ * 1. A request with a token in its query string is refused (401 malformed),
+ *    even when it also has an Authorization header: the token has leaked into
+ *    URLs and logs, and the caller must learn that.
+ * 2. `Authorization: Bearer` only; the token is verified (signature first).
+ * 3. Revocation from memory; the key id must have a record (cached lookup).
+ *    While revocation state is unknown: 503 + Retry-After, never admission.
+ * 4. The principal goes on the request; the key's use is recorded (batched).
+ * 5. `@RequirePermission` is checked: 403 insufficient_scope naming it.
+ *
+ * Refusals are security events logged at warn with the key id when one is
+ * known (verified), never the token; the path is logged without its query.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly logger = new Logger(AuthGuard.name);
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly tokens: ApiKeyTokenService,
+    private readonly revocation: RevocationService,
+    private readonly knownKeys: KnownKeysCache,
+    private readonly usage: KeyUsageRecorder,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    if (ctx.getType() !== 'http') return false;
+    const http = ctx.switchToHttp();
+    const req = http.getRequest<Request & RequestWithPrincipal>();
+    const res = http.getResponse<Response>();
+    if (this.isPublic(ctx, req)) return true;
+
+    const principal = await this.authenticate(req, res);
+    req[PRINCIPAL_REQUEST_KEY] = principal;
+    this.usage.record(principal.keyId);
+
+    const needed = this.reflector.getAllAndOverride<Permission | undefined>(REQUIRED_PERMISSION, [
+      ctx.getHandler(),
+      ctx.getClass(),
+    ]);
+    if (needed && !hasPermission(principal.permissions, needed)) {
+      this.securityEvent(req, res, 'auth.denied', {
+        reason: 'insufficient_scope',
+        permission: needed,
+        keyId: principal.keyId,
+      });
+      throw insufficientScope(res, this.config.publicBaseUrl, needed);
+    }
+    return true;
+  }
+
+  private async authenticate(req: Request, res: Response): Promise<Principal> {
+    if (tokenInQuery(req)) {
+      this.securityEvent(req, res, 'auth.refused', { reason: 'malformed', detail: 'token in query string' });
+      throw unauthorized(
+        res,
+        this.config.publicBaseUrl,
+        'malformed',
+        'API keys are accepted only in the Authorization header, never in the query string',
+      );
+    }
+    let token: string | undefined;
+    let key: VerifiedApiKey;
+    try {
+      token = this.tokens.extractBearer(req.headers.authorization);
+      key = this.tokens.verify(token);
+    } catch (err) {
+      if (!(err instanceof TokenError)) throw err;
+      const keyId = err.reason === 'expired' && token ? verifiedKeyIdOf(token) : undefined;
+      throw this.refuse(req, res, err, keyId);
+    }
+
+    const verdict = this.revocation.check(key.keyId);
+    if (verdict === 'unknown') {
+      this.securityEvent(req, res, 'auth.unavailable', {
+        reason: 'revocation_state_unknown',
+        keyId: key.keyId,
+      });
+      throw authUnavailable(res);
+    }
+    if (verdict === 'revoked') throw this.refuse(req, res, new TokenError('revoked'), key.keyId);
+
+    const record = await this.knownKeys.lookup(key.keyId, key.organizationId);
+    if (record === 'unavailable') {
+      this.securityEvent(req, res, 'auth.unavailable', { reason: 'key_lookup_failed', keyId: key.keyId });
+      throw authUnavailable(res);
+    }
+    if (record === 'unknown') throw this.refuse(req, res, new TokenError('unknown_key'), key.keyId);
+    // A revoked key found by the lookup was added to the revoked set just now.
+    if (this.revocation.check(key.keyId) === 'revoked') {
+      throw this.refuse(req, res, new TokenError('revoked'), key.keyId);
+    }
+    return {
+      keyId: key.keyId,
+      userId: key.userId,
+      organizationId: key.organizationId,
+      permissions: key.permissions,
+    };
+  }
+
+  private refuse(req: Request, res: Response, err: TokenError, keyId?: string): HttpException {
+    const reason = err.reason === 'unknown_key' ? 'invalid' : err.reason;
+    this.securityEvent(req, res, 'auth.refused', {
+      reason: err.reason,
+      ...(keyId ? { keyId } : {}),
+    });
+    return unauthorized(res, this.config.publicBaseUrl, reason, err.message);
+  }
+
+  private isPublic(ctx: ExecutionContext, req: Request): boolean {
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [ctx.getHandler(), ctx.getClass()])) return true;
+    const path = req.path;
+    return (
+      path === '/health' ||
+      path.startsWith('/health/') ||
+      path.startsWith('/.well-known/') ||
+      (this.config.metricsPublic && path === '/metrics')
+    );
+  }
+
+  private securityEvent(req: Request, res: Response, event: string, fields: Record<string, unknown>): void {
+    this.logger.warn({
+      message: 'Security event',
+      event,
+      ...fields,
+      method: req.method,
+      path: req.path,
+      ip: req.ip,
+      requestId: res.getHeader('x-request-id'),
+    });
+  }
+}
+
+function tokenInQuery(req: Request): boolean {
+  const url = req.originalUrl ?? req.url;
+  const q = url.indexOf('?');
+  if (q < 0) return false;
+  let params: URLSearchParams;
+  try {
+    params = new URLSearchParams(url.slice(q + 1));
+  } catch {
+    return false;
+  }
+  for (const [name, value] of params) {
+    if (QUERY_TOKEN_PARAMS.has(name.toLowerCase()) || JWS_LIKE.test(value.replace(/^Bearer\s+/i, '')))
+      return true;
+  }
+  return false;
+}
+
+/**
+ * The key id of a token the service refused as `expired`: that reason is
+ * only given after the signature, header and claims all checked out, so the
+ * payload is genuine and its jti may be logged.
+ */
+function verifiedKeyIdOf(token: string): string | undefined {
+  const payload = decodeJsonObject(token.split('.')[1] ?? '');
+  return typeof payload?.jti === 'string' ? payload.jti : undefined;
+}

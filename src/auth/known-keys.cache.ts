@@ -1,0 +1,72 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ApiKeyRepository, KeyRecordState } from './api-key.repository';
+import { RevocationService } from './revocation.service';
+
+/** known: a record exists in the token's organisation; unknown: none does; unavailable: the database did not answer. */
+export type KeyLookup = 'known' | 'unknown' | 'unavailable';
+
+const MAX_KNOWN = 100_000;
+const MAX_MISSING = 10_000;
+const MISSING_TTL_MS = 5000;
+
+/**
+ * Which key ids have a record, so a well-signed token for a key that does not
+ * exist (deleted data, a restored backup, a leaked signing secret) is refused
+ * without a database round trip per request: a hit is answered from memory, a
+ * miss costs one lookup whose result is cached (records are never deleted;
+ * "no record" is remembered for 5 s). Concurrent misses share one lookup.
+ */
+@Injectable()
+export class KnownKeysCache {
+  private readonly logger = new Logger(KnownKeysCache.name);
+  private readonly known = new Map<string, string>();
+  private readonly missing = new Map<string, number>();
+  private readonly pending = new Map<string, Promise<KeyRecordState | null>>();
+
+  constructor(
+    private readonly keys: ApiKeyRepository,
+    private readonly revocation: RevocationService,
+  ) {}
+
+  async lookup(keyId: string, organizationId: string): Promise<KeyLookup> {
+    const org = this.known.get(keyId);
+    if (org !== undefined) return org === organizationId ? 'known' : 'unknown';
+    const missUntil = this.missing.get(keyId);
+    if (missUntil !== undefined) {
+      if (missUntil > Date.now()) return 'unknown';
+      this.missing.delete(keyId);
+    }
+    let state: KeyRecordState | null;
+    try {
+      state = await this.fetch(keyId);
+    } catch (err) {
+      this.logger.warn({ message: 'Key lookup failed', keyId, error: (err as Error)?.message ?? 'error' });
+      return 'unavailable';
+    }
+    if (!state) {
+      remember(this.missing, keyId, Date.now() + MISSING_TTL_MS, MAX_MISSING);
+      return 'unknown';
+    }
+    remember(this.known, keyId, state.organizationId, MAX_KNOWN);
+    if (state.revokedAt) this.revocation.apply({ keyId, revokedAt: state.revokedAt });
+    return state.organizationId === organizationId ? 'known' : 'unknown';
+  }
+
+  private fetch(keyId: string): Promise<KeyRecordState | null> {
+    let p = this.pending.get(keyId);
+    if (!p) {
+      p = this.keys.findState(keyId).finally(() => this.pending.delete(keyId));
+      this.pending.set(keyId, p);
+    }
+    return p;
+  }
+}
+
+/** Map insertion order is age order: the oldest entry goes first when full. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  if (map.size >= max) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+  map.set(key, value);
+}

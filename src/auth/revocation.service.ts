@@ -1,0 +1,181 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+  Optional,
+} from '@nestjs/common';
+import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
+import { ApiKeyRepository } from './api-key.repository';
+import {
+  parseRevocationMessage,
+  REVOCATIONS_CHANNEL,
+  RevocationEvent,
+  RevocationNotifier,
+} from './revocation.notifier';
+
+export interface RevocationOptions {
+  /** How often the revoked set is reloaded from the database (at most 5 s stale without pub/sub). */
+  pollIntervalMs: number;
+  /**
+   * How old the last successful load may be before the set counts as unknown,
+   * unless the store (Redis) still answers, so its channel still delivers.
+   */
+  staleAfterMs: number;
+}
+
+export const REVOCATION_OPTIONS = Symbol('REVOCATION_OPTIONS');
+export const DEFAULT_REVOCATION_OPTIONS: RevocationOptions = { pollIntervalMs: 5000, staleAfterMs: 15_000 };
+
+/** active: not revoked; revoked: refuse; unknown: the set is not established, fail closed. */
+export type RevocationVerdict = 'active' | 'revoked' | 'unknown';
+
+export interface RevocationStatus {
+  loaded: boolean;
+  fresh: boolean;
+  lastLoadedAt: Date | null;
+  revokedKeys: number;
+}
+
+/**
+ * The revoked key ids of every organisation, in memory, so the guard answers
+ * without a database round trip:
+ * - at boot it subscribes to `auth:revocations`, then loads the set from the
+ *   database (subscribe first: nothing revoked in between is missed);
+ * - the channel (Redis in the cluster shape) adds revocations within
+ *   milliseconds; the revoking instance adds them synchronously;
+ * - every `pollIntervalMs` it reloads from the database, which covers a
+ *   channel that is down or lost messages, and revocations made by the
+ *   command line in the embedded shape (another process);
+ * - loads merge, never replace (a revocation is never undone), so a message
+ *   that arrives during a load is not lost;
+ * - a revocation time may lie ahead (rotation with a grace period): the key
+ *   counts as revoked from then on, on every instance, without a timer;
+ * - fail closed: until the first load succeeds, or when the last one is older
+ *   than `staleAfterMs` and the store does not answer either, `check` says
+ *   `unknown` and the guard answers 503.
+ */
+@Injectable()
+export class RevocationService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(RevocationService.name);
+  private readonly revokedAt = new Map<string, number>();
+  private readonly options: RevocationOptions;
+  private lastLoadedAt: number | undefined;
+  private lastStoreOkAt: number | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: Unsubscribe | undefined;
+  private stopLocal: (() => void) | undefined;
+  private inFlight: Promise<void> | undefined;
+  private failing = false;
+
+  constructor(
+    private readonly keys: ApiKeyRepository,
+    private readonly store: KeyValueStore,
+    private readonly notifier: RevocationNotifier,
+    @Optional() @Inject(REVOCATION_OPTIONS) options?: Partial<RevocationOptions>,
+  ) {
+    this.options = { ...DEFAULT_REVOCATION_OPTIONS, ...options };
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.stopLocal = this.notifier.onRevoked((event) => this.apply(event));
+    await this.trySubscribe();
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.options.pollIntervalMs);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.stopLocal?.();
+    const unsubscribe = this.unsubscribe;
+    this.unsubscribe = undefined;
+    await unsubscribe?.().catch(() => undefined);
+    await this.inFlight;
+  }
+
+  check(keyId: string): RevocationVerdict {
+    if (!this.isFresh()) return 'unknown';
+    const at = this.revokedAt.get(keyId);
+    return at !== undefined && at <= Date.now() ? 'revoked' : 'active';
+  }
+
+  /** Adds a revocation (from the channel, this process, or a key lookup); keeps the earliest time. */
+  apply(event: RevocationEvent): void {
+    const at = event.revokedAt.getTime();
+    const known = this.revokedAt.get(event.keyId);
+    if (known === undefined || at < known) this.revokedAt.set(event.keyId, at);
+  }
+
+  status(): RevocationStatus {
+    return {
+      loaded: this.lastLoadedAt !== undefined,
+      fresh: this.isFresh(),
+      lastLoadedAt: this.lastLoadedAt !== undefined ? new Date(this.lastLoadedAt) : null,
+      revokedKeys: this.revokedAt.size,
+    };
+  }
+
+  /** Reloads from the database now (one load at a time); never throws. */
+  refresh(): Promise<void> {
+    this.inFlight ??= this.load().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  private async load(): Promise<void> {
+    if (!this.unsubscribe) await this.trySubscribe();
+    if (this.store.kind === 'redis') {
+      try {
+        await this.store.ping();
+        this.lastStoreOkAt = Date.now();
+      } catch {
+        // The database poll below is the fallback.
+      }
+    }
+    const startedAt = Date.now();
+    try {
+      for (const row of await this.keys.listRevoked())
+        this.apply({ keyId: row.id, revokedAt: row.revokedAt });
+      this.lastLoadedAt = startedAt;
+      if (this.failing) this.logger.log('Revoked key set loaded again from the database');
+      this.failing = false;
+    } catch (err) {
+      if (!this.failing) {
+        this.logger.warn({
+          message: 'Loading the revoked key set failed; requests fail closed once it is stale',
+          error: (err as Error)?.message ?? 'error',
+        });
+      }
+      this.failing = true;
+    }
+  }
+
+  private async trySubscribe(): Promise<void> {
+    try {
+      this.unsubscribe = await this.store.subscribe(REVOCATIONS_CHANNEL, (message) => {
+        const event = parseRevocationMessage(message);
+        if (event) this.apply(event);
+        else this.logger.warn('Ignored a malformed message on the revocations channel');
+      });
+    } catch (err) {
+      this.logger.warn({
+        message: 'Subscribing to revocations failed; polling the database',
+        error: (err as Error)?.message ?? 'error',
+      });
+    }
+  }
+
+  private isFresh(): boolean {
+    if (this.lastLoadedAt === undefined) return false;
+    const now = Date.now();
+    if (now - this.lastLoadedAt <= this.options.staleAfterMs) return true;
+    return (
+      this.store.kind === 'redis' &&
+      this.unsubscribe !== undefined &&
+      this.lastStoreOkAt !== undefined &&
+      now - this.lastStoreOkAt <= this.options.staleAfterMs
+    );
+  }
+}

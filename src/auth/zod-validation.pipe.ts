@@ -1,0 +1,42 @@
+import { BadRequestException, PipeTransform } from '@nestjs/common';
+import type { z } from 'zod';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Flattens zod issues into `field: message` pairs (unknown keys are named one by one). */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of error.issues) {
+    const base = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys)
+        out.push({ field: base ? `${base}.${key}` : key, message: 'is not a known field' });
+    } else {
+      out.push({ field: base || '(body)', message: issue.message });
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses a body or query with a zod schema. A failure is a 400 whose message
+ * names every bad field (`name: must not be empty`); the value is never echoed.
+ */
+export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.output<S>> {
+  constructor(private readonly schema: S) {}
+
+  transform(value: unknown): z.output<S> {
+    const result = this.schema.safeParse(value ?? {});
+    if (result.success) return result.data;
+    const errors = fieldErrors(result.error);
+    throw new BadRequestException({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+      errors,
+    });
+  }
+}

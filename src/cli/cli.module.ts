@@ -1,0 +1,26 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ApiKeysModule } from '../auth/api-keys.module';
+import { ConfigModule } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { DatabaseModule } from '../database/database.module';
+import { StoreModule } from '../store/store.module';
+
+/**
+ * What the command line needs: the same configuration, database (migrations
+ * run at boot as in the server, unless RUN_MIGRATIONS=false) and store (so a
+ * revocation is published to running servers) as the server; no HTTP.
+ */
+@Module({})
+export class CliModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: CliModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule.forRoot({ retryAttempts: 1 }),
+        StoreModule.forRoot(),
+        ApiKeysModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,93 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { ApiKeyError } from '../auth/api-key.errors';
+import { ConfigError, loadConfig } from '../config/load-config';
+import { openDataSource } from '../database/open-data-source';
+import { CliIo, processIo, StderrLogger, UsageError } from './cli-io';
+import { CliModule } from './cli.module';
+import { KEYS_NOTES, KEYS_USAGE, parseKeysArgs, runKeys } from './keys.command';
+
+export const USAGE = `sentia-mcp: operate a Sentia MCP installation (same configuration as the server).
+
+Usage:
+${KEYS_USAGE}
+  sentia-mcp migrate    run pending database migrations
+  sentia-mcp help
+
+${KEYS_NOTES}
+Exit codes: 0 success, 1 failure, 2 usage error.`;
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * The command line. Returns the exit code instead of exiting, so tests call
+ * it in-process; bin/sentia-mcp.js runs it against the built code.
+ */
+export async function main(argv: string[], env: Env = process.env, io: CliIo = processIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (!command || command === 'help' || command === '--help' || command === '-h') {
+      (command ? io.out : io.err)(`${USAGE}\n`);
+      return command ? 0 : 2;
+    }
+    if (command === 'migrate') {
+      if (rest.length > 0) throw new UsageError(`migrate: unexpected argument "${rest[0]}"`);
+      return await migrate(env, io);
+    }
+    if (command === 'keys') {
+      if (rest.length === 1 && ['help', '--help', '-h'].includes(rest[0])) {
+        io.out(`Usage:\n${KEYS_USAGE}\n\n${KEYS_NOTES}\n`);
+        return 0;
+      }
+      const args = parseKeysArgs(rest);
+      const config = loadConfig(env);
+      const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), {
+        logger: new StderrLogger(io, args.verbose),
+        abortOnError: false,
+      });
+      try {
+        return await runKeys(app, args, io);
+      } finally {
+        await app.close();
+      }
+    }
+    throw new UsageError(`unknown command "${command}"`);
+  } catch (e) {
+    return report(e, io);
+  }
+}
+
+async function migrate(env: Env, io: CliIo): Promise<number> {
+  const ds = await openDataSource(loadConfig(env), { migrationsRun: false });
+  try {
+    const applied = await ds.runMigrations({ transaction: 'each' });
+    if (applied.length === 0) io.err('No pending migrations.\n');
+    for (const m of applied) io.err(`Applied ${m.name}\n`);
+    return 0;
+  } finally {
+    await ds.destroy();
+  }
+}
+
+function report(e: unknown, io: CliIo): number {
+  if (e instanceof UsageError) {
+    io.err(`sentia-mcp: ${e.message}\nRun "sentia-mcp help" for usage.\n`);
+    return 2;
+  }
+  if (e instanceof ConfigError) {
+    io.err(`sentia-mcp: ${e.message}\n`);
+    return 1;
+  }
+  if (e instanceof ApiKeyError) {
+    io.err(`sentia-mcp: ${e.message}${e.permission ? ` (${e.permission})` : ''}\n`);
+    return 1;
+  }
+  io.err(`sentia-mcp: failed: ${(e as Error)?.message ?? String(e)}\n`);
+  return 1;
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

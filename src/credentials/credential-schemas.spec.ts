@@ -1,0 +1,116 @@
+import {
+  CREDENTIAL_SERVICES,
+  credentialJsonSchemas,
+  isCredentialService,
+  parseCredential,
+} from './credential-schemas';
+
+const fields = (service: Parameters<typeof parseCredential>[0], body: unknown): string[] => {
+  const r = parseCredential(service, body);
+  if (r.ok) throw new Error('expected a validation failure');
+  return r.errors.map((e) => e.field);
+};
+
+describe('credential schemas', () => {
+  it('knows exactly the five services', () => {
+    expect(CREDENTIAL_SERVICES).toEqual(['xero', 'shopify', 'unleashed', 'anthropic', 'openai']);
+    expect(isCredentialService('xero')).toBe(true);
+    expect(isCredentialService('toString')).toBe(false);
+    expect(isCredentialService('Xero')).toBe(false);
+  });
+
+  describe('xero', () => {
+    it('accepts an OAuth app and stores its grant type', () => {
+      const r = parseCredential('xero', {
+        clientId: 'id',
+        clientSecret: 's',
+        refreshToken: 'r',
+        tenantIds: ['t1'],
+      });
+      expect(r).toEqual({
+        ok: true,
+        value: {
+          grantType: 'authorization_code',
+          clientId: 'id',
+          clientSecret: 's',
+          refreshToken: 'r',
+          tenantIds: ['t1'],
+        },
+      });
+      expect(
+        parseCredential('xero', { grantType: 'authorization_code', clientId: 'id', clientSecret: 's' }).ok,
+      ).toBe(true);
+    });
+
+    it('accepts a custom connection, which has no refresh token or tenants', () => {
+      const body = { grantType: 'client_credentials', clientId: 'id', clientSecret: 's' };
+      expect(parseCredential('xero', body)).toEqual({ ok: true, value: body });
+      expect(fields('xero', { ...body, refreshToken: 'r', tenantIds: [] })).toEqual([
+        'refreshToken',
+        'tenantIds',
+      ]);
+    });
+
+    it('names each bad field, unknown keys one by one', () => {
+      expect(fields('xero', { clientId: 3, tenantIds: ['ok', ''], extra: 1, other: 2 })).toEqual([
+        'clientId',
+        'clientSecret',
+        'tenantIds.1',
+        'extra',
+        'other',
+      ]);
+      expect(fields('xero', { grantType: 'password', clientId: 'a', clientSecret: 'b' })).toEqual([
+        'grantType',
+      ]);
+    });
+  });
+
+  describe('shopify', () => {
+    const ok = { shop: 'my-store.myshopify.com', accessToken: 'shpat_x', apiVersion: '2025-07' };
+    it('accepts a shop host and a quarterly API version', () => {
+      expect(parseCredential('shopify', ok)).toEqual({ ok: true, value: ok });
+    });
+    it.each([
+      ['shop', 'my-store.example.com'],
+      ['shop', 'https://my-store.myshopify.com'],
+      ['shop', 'evil.com/.myshopify.com'],
+      ['apiVersion', '2025-02'],
+      ['apiVersion', 'unstable'],
+      ['accessToken', ''],
+    ])('refuses %s %p', (field, value) => {
+      expect(fields('shopify', { ...ok, [field]: value })).toEqual([field]);
+    });
+  });
+
+  it('unleashed needs a GUID api id', () => {
+    const ok = { apiId: '2F6C4E1A-0B7D-4C1E-9A55-3C2B1D0E9F87', apiKey: 'k' };
+    expect(parseCredential('unleashed', ok).ok).toBe(true);
+    expect(fields('unleashed', { ...ok, apiId: 'not-a-guid' })).toEqual(['apiId']);
+  });
+
+  it.each(['anthropic', 'openai'] as const)('%s takes only an apiKey', (service) => {
+    expect(parseCredential(service, { apiKey: 'sk-1' })).toEqual({ ok: true, value: { apiKey: 'sk-1' } });
+    expect(fields(service, { apiKey: 'sk-1', org: 'x' })).toEqual(['org']);
+    expect(fields(service, {})).toEqual(['apiKey']);
+  });
+
+  it('names the body itself when it is not an object', () => {
+    for (const body of [undefined, null, 'text', [1]]) expect(fields('openai', body)).toEqual(['(body)']);
+  });
+
+  it('never echoes a submitted value in an error message', () => {
+    const secret = 'sk_live_VERY_SECRET_123';
+    const r = parseCredential('shopify', { shop: secret, accessToken: 7, apiVersion: secret });
+    expect(JSON.stringify(r)).not.toContain(secret);
+  });
+
+  it('describes every body for the OpenAPI document', () => {
+    const schemas = credentialJsonSchemas();
+    expect(Object.keys(schemas)).toHaveLength(5);
+    expect(schemas.ShopifyCredentials).toMatchObject({
+      type: 'object',
+      required: ['shop', 'accessToken', 'apiVersion'],
+      additionalProperties: false,
+    });
+  });
+});

@@ -1,0 +1,133 @@
+import { z } from 'zod';
+
+/**
+ * What each service's credentials look like, checked on every write (REST PUT
+ * and the connector `update`). Unknown keys are refused; values are never
+ * echoed in an error message (regex checks carry their own message).
+ *
+ * Xero has two shapes, told apart by `grantType` (the OAuth grant the
+ * connector will use, as Xero's token endpoint names it):
+ * - an OAuth app: `grantType` absent or `"authorization_code"`, with
+ *   `clientId`, `clientSecret`, optional `refreshToken` and `tenantIds`;
+ *   stored with `grantType: "authorization_code"`.
+ * - a custom connection: `grantType: "client_credentials"`, `clientId`,
+ *   `clientSecret` only (Xero returns no refresh token for it).
+ */
+const MAX_SECRET = 4096;
+const secret = () =>
+  z.string().min(1, 'must not be empty').max(MAX_SECRET, `must be at most ${MAX_SECRET} characters`);
+
+const GRANT_TYPE_MESSAGE =
+  'must be "authorization_code" (an OAuth app; the default) or "client_credentials" (a custom connection)';
+
+const XERO_OAUTH = z.strictObject({
+  grantType: z.literal('authorization_code', { error: GRANT_TYPE_MESSAGE }).default('authorization_code'),
+  clientId: secret(),
+  clientSecret: secret(),
+  refreshToken: secret().optional(),
+  tenantIds: z.array(z.string().min(1, 'must not be empty').max(64)).max(100).optional(),
+});
+const XERO_CUSTOM_CONNECTION = z.strictObject({
+  grantType: z.literal('client_credentials'),
+  clientId: secret(),
+  clientSecret: secret(),
+});
+const XERO = z.union([XERO_OAUTH, XERO_CUSTOM_CONNECTION]);
+
+const SHOPIFY = z.strictObject({
+  shop: z
+    .string()
+    .max(255)
+    .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'must be a shop host like "my-store.myshopify.com"'),
+  accessToken: secret(),
+  apiVersion: z.string().regex(/^\d{4}-(01|04|07|10)$/, 'must be a Shopify API version YYYY-01|04|07|10'),
+});
+
+const UNLEASHED = z.strictObject({
+  apiId: z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID'),
+  apiKey: secret(),
+});
+
+const API_KEY_ONLY = z.strictObject({ apiKey: secret() });
+
+export const CREDENTIAL_SCHEMAS = {
+  xero: XERO,
+  shopify: SHOPIFY,
+  unleashed: UNLEASHED,
+  anthropic: API_KEY_ONLY,
+  openai: API_KEY_ONLY,
+} as const;
+
+export type CredentialService = keyof typeof CREDENTIAL_SCHEMAS;
+export const CREDENTIAL_SERVICES = Object.keys(CREDENTIAL_SCHEMAS) as CredentialService[];
+
+export type XeroCredentials = z.output<typeof XERO>;
+export type ShopifyCredentials = z.output<typeof SHOPIFY>;
+export type UnleashedCredentials = z.output<typeof UNLEASHED>;
+export type ApiKeyCredentials = z.output<typeof API_KEY_ONLY>;
+/** The decrypted value of each service, as connectors receive it. */
+export type CredentialValue<S extends CredentialService> = z.output<(typeof CREDENTIAL_SCHEMAS)[S]>;
+
+export function isCredentialService(value: unknown): value is CredentialService {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(CREDENTIAL_SCHEMAS, value);
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export type ParsedCredential<S extends CredentialService> =
+  { ok: true; value: CredentialValue<S> } | { ok: false; errors: FieldError[] };
+
+/**
+ * Validates `body` for `service`. Xero picks its shape by `grantType` first,
+ * so errors name the fields of that shape rather than a union's alternatives.
+ */
+export function parseCredential<S extends CredentialService>(service: S, body: unknown): ParsedCredential<S> {
+  let schema: z.ZodType = CREDENTIAL_SCHEMAS[service];
+  if (service === 'xero') {
+    const grant = isRecord(body) ? body.grantType : undefined;
+    schema = grant === 'client_credentials' ? XERO_CUSTOM_CONNECTION : XERO_OAUTH;
+  }
+  const result = schema.safeParse(body);
+  if (result.success) return { ok: true, value: result.data as CredentialValue<S> };
+  return { ok: false, errors: fieldErrors(result.error) };
+}
+
+/** One entry per bad field (unknown keys named one by one); paths joined with dots. */
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of error.issues) {
+    const base = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys)
+        out.push({ field: base ? `${base}.${key}` : key, message: 'is not a known field' });
+    } else if (issue.code === 'invalid_type' && issue.path.length === 0) {
+      out.push({ field: '(body)', message: 'must be a JSON object' });
+    } else {
+      out.push({ field: base || '(body)', message: issue.message });
+    }
+  }
+  return out;
+}
+
+/** JSON Schema (OpenAPI 3.0 dialect) of each service's body, for the OpenAPI document. */
+export function credentialJsonSchemas(): Record<string, Record<string, unknown>> {
+  const schemas: Record<string, Record<string, unknown>> = {};
+  const add = (name: string, schema: z.ZodType) => {
+    schemas[name] = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as Record<string, unknown>;
+  };
+  add('XeroOAuthCredentials', XERO_OAUTH);
+  add('XeroCustomConnectionCredentials', XERO_CUSTOM_CONNECTION);
+  add('ShopifyCredentials', SHOPIFY);
+  add('UnleashedCredentials', UNLEASHED);
+  add('ApiKeyCredentials', API_KEY_ONLY);
+  return schemas;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,48 @@
+import { CredentialsRequestError } from './credentials.errors';
+import { credentialsErrorResponse } from './credentials-exception.filter';
+import { CredentialsError } from './crypto/credential-errors';
+
+describe('credentialsErrorResponse', () => {
+  it.each([
+    [CredentialsRequestError.unknownService('github', ['xero', 'shopify']), 400, 'UNKNOWN_SERVICE'],
+    [
+      CredentialsRequestError.invalid('xero', [{ field: 'clientId', message: 'must not be empty' }]),
+      400,
+      'INVALID_CREDENTIALS',
+    ],
+    [CredentialsRequestError.invalidUserId(), 400, 'INVALID_USER_ID'],
+    [CredentialsRequestError.notFound('xero', null), 404, 'NOT_FOUND'],
+    [CredentialsError.masterKeyUnknown('mk-old'), 409, 'MASTER_KEY_UNKNOWN'],
+    [CredentialsError.decryptFailed('mk1'), 409, 'DECRYPT_FAILED'],
+    [CredentialsError.malformed('iv must be 12 bytes (got 3)'), 500, 'MALFORMED_RECORD'],
+  ])('maps %s', (err, status, code) => {
+    const r = credentialsErrorResponse(err);
+    expect(r.status).toBe(status);
+    expect(r.body).toMatchObject({ statusCode: status, code, message: err.message });
+  });
+
+  it('names the service and the allowed list for an unknown service', () => {
+    const { body } = credentialsErrorResponse(
+      CredentialsRequestError.unknownService('github', ['xero', 'shopify']),
+    );
+    expect(body.message).toBe('unknown service "github": must be one of xero, shopify');
+    expect(body.errors).toEqual([{ field: 'service', message: 'must be one of xero, shopify' }]);
+  });
+
+  it('names the missing master key id', () => {
+    const { body } = credentialsErrorResponse(CredentialsError.masterKeyUnknown('mk-old'));
+    expect(body.keyId).toBe('mk-old');
+    expect(body.message).toContain('"mk-old"');
+  });
+
+  it('lists each bad field of an invalid body', () => {
+    const errors = [
+      { field: 'clientSecret', message: 'Invalid input: expected string, received undefined' },
+      { field: 'extra', message: 'is not a known field' },
+    ];
+    const { body } = credentialsErrorResponse(CredentialsRequestError.invalid('xero', errors));
+    expect(body.errors).toEqual(errors);
+    expect(body.message).toContain('clientSecret: ');
+    expect(body.message).toContain('extra: is not a known field');
+  });
+});

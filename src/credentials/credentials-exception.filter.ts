@@ -1,0 +1,64 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { CredentialsRequestError } from './credentials.errors';
+import { CredentialsError, CredentialsErrorCode } from './crypto/credential-errors';
+
+export interface CredentialsErrorResponse {
+  status: number;
+  body: {
+    statusCode: number;
+    error: string;
+    code: string;
+    message: string;
+    errors?: { field: string; message: string }[];
+    keyId?: string;
+  };
+}
+
+const STATUS_BY_CODE: Record<string, HttpStatus> = {
+  UNKNOWN_SERVICE: HttpStatus.BAD_REQUEST,
+  INVALID_CREDENTIALS: HttpStatus.BAD_REQUEST,
+  INVALID_USER_ID: HttpStatus.BAD_REQUEST,
+  NOT_FOUND: HttpStatus.NOT_FOUND,
+  // The record exists but cannot be read with this configuration, or was altered:
+  // a conflict between the stored state and the server, not a server bug.
+  [CredentialsErrorCode.MasterKeyUnknown]: HttpStatus.CONFLICT,
+  [CredentialsErrorCode.DecryptFailed]: HttpStatus.CONFLICT,
+  [CredentialsErrorCode.MalformedRecord]: HttpStatus.INTERNAL_SERVER_ERROR,
+  [CredentialsErrorCode.SelfTestFailed]: HttpStatus.INTERNAL_SERVER_ERROR,
+};
+
+const REASON: Partial<Record<HttpStatus, string>> = {
+  [HttpStatus.BAD_REQUEST]: 'Bad Request',
+  [HttpStatus.NOT_FOUND]: 'Not Found',
+  [HttpStatus.CONFLICT]: 'Conflict',
+  [HttpStatus.INTERNAL_SERVER_ERROR]: 'Internal Server Error',
+};
+
+/** The HTTP answer for a vault error. Every message it carries is safe to show (no secret, no bytes). */
+export function credentialsErrorResponse(
+  err: CredentialsRequestError | CredentialsError,
+): CredentialsErrorResponse {
+  const status = STATUS_BY_CODE[err.code] ?? HttpStatus.INTERNAL_SERVER_ERROR;
+  const body: CredentialsErrorResponse['body'] = {
+    statusCode: status,
+    error: REASON[status] ?? 'Error',
+    code: err.code,
+    message: err.message,
+  };
+  if (err instanceof CredentialsRequestError && err.errors) body.errors = err.errors;
+  if (err instanceof CredentialsError && err.keyId !== undefined) body.keyId = err.keyId;
+  return { status, body };
+}
+
+/** Maps the credentials feature's domain errors to HTTP; anything else goes to Nest's default handling. */
+@Catch(CredentialsRequestError, CredentialsError)
+export class CredentialsExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(CredentialsExceptionFilter.name);
+
+  catch(err: CredentialsRequestError | CredentialsError, host: ArgumentsHost): void {
+    const { status, body } = credentialsErrorResponse(err);
+    if (status >= 500) this.logger.error(`${err.code}: ${err.message}`);
+    host.switchToHttp().getResponse<Response>().status(status).json(body);
+  }
+}

@@ -1,0 +1,124 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Put, Query, UseFilters } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiForbiddenResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiQuery,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, RequirePermission } from '../auth/auth.decorators';
+import type { Principal } from '../auth/principal';
+import { CREDENTIAL_SERVICES, credentialJsonSchemas } from './credential-schemas';
+import { CredentialsExceptionFilter } from './credentials-exception.filter';
+import { CredentialListDto, CredentialMetadataDto, CredentialsErrorDto } from './credentials.dto';
+import { CredentialsService } from './credentials.service';
+
+const BODY_SCHEMAS = credentialJsonSchemas();
+
+const ServiceParam = () =>
+  ApiParam({ name: 'service', enum: CREDENTIAL_SERVICES, description: 'The third-party service' });
+const UserIdQuery = () =>
+  ApiQuery({
+    name: 'userId',
+    required: false,
+    description: "A user's own credential within the organisation; absent: the organisation's",
+  });
+
+/**
+ * Third-party credentials of the caller's organisation. Thin: every route is
+ * one service call; the service validates and scopes. Responses carry
+ * metadata only, never a secret.
+ */
+@ApiTags('credentials')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'Missing, invalid or revoked API key' })
+@ApiForbiddenResponse({ description: 'The API key lacks the permission' })
+@UseFilters(CredentialsExceptionFilter)
+@Controller('credentials')
+export class CredentialsController {
+  constructor(private readonly credentials: CredentialsService) {}
+
+  @Put(':service')
+  @RequirePermission('credentials:write')
+  @ApiOperation({
+    summary: 'Store or replace the credentials of a service',
+    description:
+      'The body is checked against the service: xero (an OAuth app, or a custom connection with ' +
+      'grantType "client_credentials"), shopify, unleashed, anthropic, openai. Unknown fields are refused.',
+  })
+  @ServiceParam()
+  @UserIdQuery()
+  @ApiBody({
+    schema: { oneOf: Object.values(BODY_SCHEMAS) },
+    examples: {
+      xero: { value: { clientId: 'ABC123', clientSecret: '...', refreshToken: '...', tenantIds: [] } },
+      xeroCustomConnection: {
+        value: { grantType: 'client_credentials', clientId: 'ABC123', clientSecret: '...' },
+      },
+      shopify: { value: { shop: 'my-store.myshopify.com', accessToken: 'shpat_...', apiVersion: '2025-07' } },
+      unleashed: { value: { apiId: '2f6c4e1a-0b7d-4c1e-9a55-3c2b1d0e9f87', apiKey: '...' } },
+      anthropic: { value: { apiKey: 'sk-ant-...' } },
+    },
+  })
+  @ApiOkResponse({ type: CredentialMetadataDto })
+  @ApiBadRequestResponse({
+    type: CredentialsErrorDto,
+    description: 'Unknown service or invalid body (names each field)',
+  })
+  put(
+    @CurrentPrincipal() principal: Principal,
+    @Param('service') service: string,
+    @Body() body: unknown,
+    @Query('userId') userId?: string,
+  ): Promise<CredentialMetadataDto> {
+    return this.credentials.put(principal, service, body, { userId });
+  }
+
+  @Get()
+  @RequirePermission('credentials:read')
+  @ApiOperation({ summary: "List the organisation's stored credentials (metadata only)" })
+  @ApiOkResponse({ type: CredentialListDto })
+  async list(@CurrentPrincipal() principal: Principal): Promise<CredentialListDto> {
+    return { items: await this.credentials.list(principal) };
+  }
+
+  @Get(':service')
+  @RequirePermission('credentials:read')
+  @ApiOperation({ summary: 'Metadata of one stored credential' })
+  @ServiceParam()
+  @UserIdQuery()
+  @ApiOkResponse({ type: CredentialMetadataDto })
+  @ApiNotFoundResponse({ type: CredentialsErrorDto })
+  @ApiBadRequestResponse({ type: CredentialsErrorDto })
+  get(
+    @CurrentPrincipal() principal: Principal,
+    @Param('service') service: string,
+    @Query('userId') userId?: string,
+  ): Promise<CredentialMetadataDto> {
+    return this.credentials.get(principal, service, { userId });
+  }
+
+  @Delete(':service')
+  @RequirePermission('credentials:write')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a stored credential' })
+  @ServiceParam()
+  @UserIdQuery()
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ type: CredentialsErrorDto })
+  @ApiBadRequestResponse({ type: CredentialsErrorDto })
+  delete(
+    @CurrentPrincipal() principal: Principal,
+    @Param('service') service: string,
+    @Query('userId') userId?: string,
+  ): Promise<void> {
+    return this.credentials.delete(principal, service, { userId });
+  }
+}

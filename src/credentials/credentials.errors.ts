@@ -1,0 +1,52 @@
+import type { FieldError } from './credential-schemas';
+
+/**
+ * Domain errors of the credentials vault's API (requests and connector calls).
+ * Crypto failures of a stored record are `CredentialsError` (crypto/credential-errors.ts);
+ * CredentialsExceptionFilter maps both to HTTP. Messages never contain a secret.
+ * - UNKNOWN_SERVICE:     the service is not one the vault knows (400)
+ * - INVALID_CREDENTIALS: the body does not fit the service's schema; `errors` names each field (400)
+ * - INVALID_USER_ID:     the `userId` given is empty or too long (400)
+ * - NOT_FOUND:           nothing stored at that place in the caller's organisation (404)
+ */
+export type CredentialsRequestErrorCode =
+  'UNKNOWN_SERVICE' | 'INVALID_CREDENTIALS' | 'INVALID_USER_ID' | 'NOT_FOUND';
+
+export class CredentialsRequestError extends Error {
+  constructor(
+    readonly code: CredentialsRequestErrorCode,
+    message: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(message);
+    this.name = 'CredentialsRequestError';
+  }
+
+  static unknownService(service: string, allowed: readonly string[]): CredentialsRequestError {
+    const shown = JSON.stringify(service.length > 100 ? `${service.slice(0, 100)}...` : service);
+    return new CredentialsRequestError(
+      'UNKNOWN_SERVICE',
+      `unknown service ${shown}: must be one of ${allowed.join(', ')}`,
+      [{ field: 'service', message: `must be one of ${allowed.join(', ')}` }],
+    );
+  }
+
+  static invalid(service: string, errors: FieldError[]): CredentialsRequestError {
+    return new CredentialsRequestError(
+      'INVALID_CREDENTIALS',
+      `invalid ${service} credentials: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+      errors,
+    );
+  }
+
+  static invalidUserId(): CredentialsRequestError {
+    return new CredentialsRequestError('INVALID_USER_ID', 'userId: must be 1 to 64 characters', [
+      { field: 'userId', message: 'must be 1 to 64 characters' },
+    ]);
+  }
+
+  static notFound(service: string, userId: string | null): CredentialsRequestError {
+    const whose = userId === null ? 'the organisation' : `user ${JSON.stringify(userId)}`;
+    return new CredentialsRequestError('NOT_FOUND', `no ${service} credentials stored for ${whose}`);
+  }
+}

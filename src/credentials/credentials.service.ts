@@ -1,0 +1,256 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { Principal } from '../auth/principal';
+import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
+import {
+  CREDENTIAL_SERVICES,
+  CredentialService,
+  CredentialValue,
+  isCredentialService,
+  parseCredential,
+} from './credential-schemas';
+import { CREDENTIALS_CACHE_OPTIONS, CredentialsCache, CredentialsCacheOptions } from './credentials-cache';
+import { CredentialMetadataDto } from './credentials.dto';
+import { CredentialsRequestError } from './credentials.errors';
+import { CredentialMetadataRow, CredentialsRepository } from './credentials.repository';
+import { CredentialsError } from './crypto/credential-errors';
+import { CredentialPlace, EnvelopeCipher } from './crypto/envelope-cipher';
+
+/** Pub/sub channel that tells every instance to drop a cached value. Messages name a place, never a secret. */
+export const CREDENTIALS_INVALIDATE_CHANNEL = 'credentials:invalidate';
+
+export interface CredentialScopeOptions {
+  /** A user's own credential; absent or null: the organisation's. */
+  userId?: string | null;
+}
+
+const MAX_USER_ID = 64;
+
+/**
+ * The credentials vault.
+ *
+ * Admin API (principal first, scoped to the principal's organisation; the
+ * route declares the permission): put, list, get (metadata), delete.
+ * Connector API: getDecrypted and update, by organisation id.
+ *
+ * Decrypted values are cached in process (LRU with a TTL) as frozen objects.
+ * Every write or delete drops the entry here and, through the store's pub/sub
+ * channel `credentials:invalidate`, on every other instance. A missed message
+ * (Redis down) leaves a value stale for at most the TTL.
+ */
+@Injectable()
+export class CredentialsService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(CredentialsService.name);
+  private readonly cache: CredentialsCache<object>;
+  private unsubscribe?: Unsubscribe;
+
+  constructor(
+    private readonly repository: CredentialsRepository,
+    private readonly cipher: EnvelopeCipher,
+    private readonly store: KeyValueStore,
+    @Inject(CREDENTIALS_CACHE_OPTIONS) cacheOptions: CredentialsCacheOptions,
+  ) {
+    this.cache = new CredentialsCache<object>(cacheOptions);
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.unsubscribe = await this.store.subscribe(CREDENTIALS_INVALIDATE_CHANNEL, (m) =>
+      this.onInvalidate(m),
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.unsubscribe?.();
+  }
+
+  /** Stores or replaces the credential of `service` after validating `body` for it. */
+  async put(
+    principal: Principal,
+    service: string,
+    body: unknown,
+    options: CredentialScopeOptions = {},
+  ): Promise<CredentialMetadataDto> {
+    const place = this.place(principal.organizationId, service, options.userId);
+    const value = this.validate(place.service as CredentialService, body);
+    const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
+    try {
+      const sealed = this.cipher.seal(plaintext, place);
+      await this.repository.upsert(place, sealed, this.cipher.fingerprint(plaintext, sealed.keyId));
+    } finally {
+      plaintext.fill(0);
+    }
+    await this.invalidate(place);
+    return this.metadataAt(place);
+  }
+
+  async list(principal: Principal): Promise<CredentialMetadataDto[]> {
+    return (await this.repository.listMetadata(principal.organizationId)).map(toMetadataDto);
+  }
+
+  /** Metadata of one credential; NOT_FOUND when none is stored. */
+  get(
+    principal: Principal,
+    service: string,
+    options: CredentialScopeOptions = {},
+  ): Promise<CredentialMetadataDto> {
+    return this.metadataAt(this.place(principal.organizationId, service, options.userId));
+  }
+
+  /** Removes a credential; NOT_FOUND when none is stored. */
+  async delete(principal: Principal, service: string, options: CredentialScopeOptions = {}): Promise<void> {
+    const place = this.place(principal.organizationId, service, options.userId);
+    const deleted = await this.repository.delete(place);
+    await this.invalidate(place);
+    if (!deleted) throw CredentialsRequestError.notFound(place.service, place.userId);
+  }
+
+  /**
+   * The decrypted credentials stored for exactly this place (no fallback from
+   * a user to the organisation). The object is frozen and shared: do not
+   * mutate it. Throws NOT_FOUND, or a CredentialsError (DECRYPT_FAILED,
+   * MASTER_KEY_UNKNOWN, MALFORMED_RECORD) for a record that cannot be read.
+   */
+  async getDecrypted<S extends CredentialService>(
+    organizationId: string,
+    service: S,
+    userId?: string | null,
+  ): Promise<CredentialValue<S>> {
+    const place = this.place(organizationId, service, userId);
+    const key = cacheKey(place);
+    const cached = this.cache.get(key);
+    if (cached) return cached as CredentialValue<S>;
+
+    const epoch = this.cache.epoch;
+    const row = await this.repository.findSealed(place);
+    if (!row) throw CredentialsRequestError.notFound(place.service, place.userId);
+    let plaintext: Buffer | undefined;
+    let value: object;
+    try {
+      plaintext = this.cipher.open(row, place);
+      value = deepFreeze(JSON.parse(plaintext.toString('utf8')) as object);
+    } catch (err) {
+      if (err instanceof CredentialsError) {
+        this.logger.warn(
+          `Stored ${place.service} credential of organisation ${place.organizationId} cannot be read: ${err.code}` +
+            (err.keyId ? ` (master key ${JSON.stringify(err.keyId)})` : ''),
+        );
+        throw err;
+      }
+      throw CredentialsError.malformed('the decrypted value is not JSON');
+    } finally {
+      plaintext?.fill(0);
+    }
+    this.cache.set(key, value, epoch);
+    return value as CredentialValue<S>;
+  }
+
+  /**
+   * Replaces the stored value of an existing credential (e.g. a rotated OAuth
+   * refresh token), validated like a PUT; NOT_FOUND when the credential was
+   * deleted meanwhile (a refresh never resurrects it).
+   */
+  async update<S extends CredentialService>(
+    organizationId: string,
+    service: S,
+    value: CredentialValue<S>,
+    userId?: string | null,
+  ): Promise<void> {
+    const place = this.place(organizationId, service, userId);
+    const valid = this.validate(service, value);
+    const plaintext = Buffer.from(JSON.stringify(valid), 'utf8');
+    let replaced: boolean;
+    try {
+      const sealed = this.cipher.seal(plaintext, place);
+      replaced = await this.repository.replace(
+        place,
+        sealed,
+        this.cipher.fingerprint(plaintext, sealed.keyId),
+      );
+    } finally {
+      plaintext.fill(0);
+    }
+    await this.invalidate(place);
+    if (!replaced) throw CredentialsRequestError.notFound(place.service, place.userId);
+  }
+
+  /** Drops every cached value of this instance (benchmarks; operators after an incident). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+
+  private async metadataAt(place: CredentialPlace): Promise<CredentialMetadataDto> {
+    const row = await this.repository.findMetadata(place);
+    if (!row) throw CredentialsRequestError.notFound(place.service, place.userId);
+    return toMetadataDto(row);
+  }
+
+  private validate<S extends CredentialService>(service: S, body: unknown): CredentialValue<S> {
+    const parsed = parseCredential(service, body);
+    if (!parsed.ok) throw CredentialsRequestError.invalid(service, parsed.errors);
+    return parsed.value;
+  }
+
+  private place(organizationId: string, service: string, userId: string | null | undefined): CredentialPlace {
+    if (typeof organizationId !== 'string' || organizationId === '') {
+      throw new TypeError('CredentialsService: organizationId is required');
+    }
+    if (!isCredentialService(service))
+      throw CredentialsRequestError.unknownService(String(service), CREDENTIAL_SERVICES);
+    if (userId !== undefined && userId !== null) {
+      if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID) {
+        throw CredentialsRequestError.invalidUserId();
+      }
+    }
+    return { organizationId, userId: userId ?? null, service };
+  }
+
+  /** Drops the value here, then tells the other instances (best effort: the TTL bounds a missed message). */
+  private async invalidate(place: CredentialPlace): Promise<void> {
+    this.cache.delete(cacheKey(place));
+    const message = JSON.stringify({
+      organizationId: place.organizationId,
+      userId: place.userId,
+      service: place.service,
+    });
+    try {
+      await this.store.publish(CREDENTIALS_INVALIDATE_CHANNEL, message);
+    } catch (err) {
+      this.logger.warn(`Could not publish a credentials invalidation: ${(err as Error)?.message ?? 'error'}`);
+    }
+  }
+
+  private onInvalidate(message: string): void {
+    try {
+      const m = JSON.parse(message) as Partial<CredentialPlace>;
+      if (typeof m.organizationId !== 'string' || typeof m.service !== 'string') throw new Error('bad shape');
+      this.cache.delete(
+        cacheKey({ organizationId: m.organizationId, userId: m.userId ?? null, service: m.service }),
+      );
+    } catch {
+      // Not a message we understand: drop everything rather than keep a value that may be stale.
+      this.cache.clear();
+    }
+  }
+}
+
+function cacheKey(place: CredentialPlace): string {
+  return JSON.stringify([place.organizationId, place.userId, place.service]);
+}
+
+function toMetadataDto(row: CredentialMetadataRow): CredentialMetadataDto {
+  return {
+    service: row.service,
+    userId: row.userId,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    keyId: row.keyId,
+    fingerprint: row.fingerprint,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,234 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { boundedLabel, methodLabel, routeLabel, statusLabel } from './metric-labels';
+import { MetricsSummary, summarize } from './metrics-summary';
+
+/** Outcomes of a tool call, as the tool pipeline names them. */
+export type ToolCallOutcome = 'success' | 'denied' | 'invalid_arguments' | 'tool_error' | 'internal_error';
+/** What a cache lookup found. */
+export type CacheResult = 'hit' | 'miss' | 'stale' | 'error';
+
+/** Seconds: 5 ms to 30 s, for tool calls and HTTP requests alike. */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Every Prometheus metric of the application, in one Registry of its own
+ * (never prom-client's global one, so several app instances in one process
+ * do not collide). Other modules record through the typed methods below,
+ * which keep label values bounded; the raw metric objects are public for
+ * anything the methods do not cover.
+ *
+ *   constructor(private readonly metrics: MetricsService) {}
+ *   this.metrics.authFailure('expired');
+ *   this.metrics.upstreamRequest('xero', 429);
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly toolCallsTotal: Counter<'tool' | 'outcome'>;
+  readonly toolDurationSeconds: Histogram<'tool'>;
+  readonly httpRequestsTotal: Counter<'method' | 'route' | 'status'>;
+  readonly httpRequestDurationSeconds: Histogram<'method' | 'route'>;
+  readonly httpRequestsInFlight: Gauge;
+  readonly authFailuresTotal: Counter<'reason'>;
+  readonly rateLimitedTotal: Counter<'scope'>;
+  readonly auditQueueDepth: Gauge;
+  readonly auditSpooledTotal: Counter;
+  readonly auditWriteFailuresTotal: Counter;
+  readonly mcpSessionsActive: Gauge;
+  readonly upstreamRequestsTotal: Counter<'service' | 'status'>;
+  readonly cacheRequestsTotal: Counter<'result'>;
+
+  private sessionsSource?: () => number;
+  private auditQueueSource?: () => number;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+
+    this.toolCallsTotal = new Counter({
+      name: 'mcp_tool_calls_total',
+      help: 'MCP tool calls, by tool and outcome (success, denied, invalid_arguments, tool_error, internal_error).',
+      labelNames: ['tool', 'outcome'],
+      registers,
+    });
+    this.toolDurationSeconds = new Histogram({
+      name: 'mcp_tool_duration_seconds',
+      help: 'Duration of MCP tool calls through the tool pipeline, including audit.',
+      labelNames: ['tool'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.httpRequestsTotal = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status (unknown routes: route="unmatched").',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpRequestDurationSeconds = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Time from receiving an HTTP request to the end of its response, by method and route pattern.',
+      labelNames: ['method', 'route'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.httpRequestsInFlight = new Gauge({
+      name: 'http_requests_in_flight',
+      help: 'HTTP requests received and not yet answered (open SSE streams included).',
+      registers,
+    });
+    this.authFailuresTotal = new Counter({
+      name: 'auth_failures_total',
+      help: 'Requests refused by authentication, by reason (missing, malformed, invalid, expired, revoked, ...).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.rateLimitedTotal = new Counter({
+      name: 'rate_limited_total',
+      help: 'Requests refused with 429 by a rate limit, by scope (key, ip, ...).',
+      labelNames: ['scope'],
+      registers,
+    });
+    this.auditQueueDepth = new Gauge({
+      name: 'audit_queue_depth',
+      help: 'Audit records waiting to be written.',
+      registers,
+      collect: () => {
+        const depth = this.auditQueueSource?.();
+        if (depth !== undefined) this.auditQueueDepth.set(depth);
+      },
+    });
+    this.auditSpooledTotal = new Counter({
+      name: 'audit_spooled_total',
+      help: 'Audit records written to the spool file because the database refused them.',
+      registers,
+    });
+    this.auditWriteFailuresTotal = new Counter({
+      name: 'audit_write_failures_total',
+      help: 'Audit batch writes the database refused.',
+      registers,
+    });
+    this.mcpSessionsActive = new Gauge({
+      name: 'mcp_sessions_active',
+      help: 'Live 2025-era MCP sessions on this instance.',
+      registers,
+      collect: () => {
+        this.mcpSessionsActive.set(this.sessionsSource?.() ?? 0);
+      },
+    });
+    this.upstreamRequestsTotal = new Counter({
+      name: 'upstream_requests_total',
+      help: 'Requests to upstream services, by service and HTTP status ("error" when no response came).',
+      labelNames: ['service', 'status'],
+      registers,
+    });
+    this.cacheRequestsTotal = new Counter({
+      name: 'cache_requests_total',
+      help: 'Cache lookups, by result (hit, miss, stale, error).',
+      labelNames: ['result'],
+      registers,
+    });
+  }
+
+  /** The exposition `Content-Type` of `metrics()`. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Every metric in the Prometheus text format. */
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The JSON view of `GET /metrics` (Accept: application/json). */
+  async summary(): Promise<MetricsSummary> {
+    const [toolCalls, toolDurations, httpRequests, inFlight, authFailures, rateLimited, sessions] =
+      await Promise.all([
+        this.toolCallsTotal.get(),
+        this.toolDurationSeconds.get(),
+        this.httpRequestsTotal.get(),
+        this.httpRequestsInFlight.get(),
+        this.authFailuresTotal.get(),
+        this.rateLimitedTotal.get(),
+        this.mcpSessionsActive.get(),
+      ]);
+    return summarize({
+      toolCalls,
+      toolDurations,
+      httpRequests,
+      inFlight,
+      authFailures,
+      rateLimited,
+      sessions,
+    });
+  }
+
+  /** A finished tool call (the tool pipeline hook calls this). */
+  toolCall(tool: string, outcome: ToolCallOutcome, durationSeconds: number): void {
+    const label = boundedLabel(tool);
+    this.toolCallsTotal.inc({ tool: label, outcome: boundedLabel(outcome) });
+    this.toolDurationSeconds.observe({ tool: label }, Math.max(0, durationSeconds));
+  }
+
+  /** An answered HTTP request; `route` is `req.route` after routing (undefined: unmatched). */
+  httpRequest(
+    method: string,
+    route: { path?: unknown } | undefined,
+    status: number,
+    durationSeconds: number,
+  ): void {
+    const m = methodLabel(method);
+    const r = routeLabel(route);
+    this.httpRequestsTotal.inc({ method: m, route: r, status: statusLabel(status) });
+    this.httpRequestDurationSeconds.observe({ method: m, route: r }, Math.max(0, durationSeconds));
+  }
+
+  /** Authentication refused a request; `reason` is a short code such as `expired` or `revoked`. */
+  authFailure(reason: string): void {
+    this.authFailuresTotal.inc({ reason: boundedLabel(reason) });
+  }
+
+  /** A rate limit refused a request; `scope` names the limit (`key`, `ip`, ...). */
+  rateLimited(scope: string): void {
+    this.rateLimitedTotal.inc({ scope: boundedLabel(scope) });
+  }
+
+  /** Sets the audit queue depth now (or use `auditQueueDepthFrom` to have it read at each scrape). */
+  setAuditQueueDepth(depth: number): void {
+    this.auditQueueDepth.set(depth);
+  }
+
+  /** Reads the audit queue depth from `source` at each scrape. */
+  auditQueueDepthFrom(source: () => number): void {
+    this.auditQueueSource = source;
+  }
+
+  /** `records` audit records went to the spool file. */
+  auditSpooled(records = 1): void {
+    if (records > 0) this.auditSpooledTotal.inc(records);
+  }
+
+  /** The database refused `batches` audit batch writes. */
+  auditWriteFailure(batches = 1): void {
+    if (batches > 0) this.auditWriteFailuresTotal.inc(batches);
+  }
+
+  /** Reads the number of live MCP sessions from `source` at each scrape. */
+  mcpSessionsFrom(source: () => number): void {
+    this.sessionsSource = source;
+  }
+
+  /** A request to an upstream service answered with `status`, or `'error'` when none came (network, timeout). */
+  upstreamRequest(service: string, status: number | 'error'): void {
+    this.upstreamRequestsTotal.inc({
+      service: boundedLabel(service),
+      status: status === 'error' ? 'error' : statusLabel(status),
+    });
+  }
+
+  /** A cache lookup and what it found. */
+  cacheRequest(result: CacheResult): void {
+    this.cacheRequestsTotal.inc({ result: boundedLabel(result) });
+  }
+}

@@ -1,0 +1,78 @@
+import { ExecutionContext, HttpException, HttpStatus, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+  ThrottlerModuleOptions,
+  ThrottlerRequest,
+  ThrottlerStorage,
+} from '@nestjs/throttler';
+import type { Request, Response } from 'express';
+import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
+import { clientAddress } from './ip-rate-limit.middleware';
+import { isExemptPath, rateLimitBody, requestPath, setRateLimitHeaders, toDecision } from './rate-limit-decision';
+import { RateLimitEvents } from './rate-limit-events';
+
+/** The name of the per-key throttler in ThrottlerModule's options (and of `@Throttle({ key: ... })`). */
+export const KEY_THROTTLER = 'key';
+
+/** The store key of an API key's counter: `rl:key:<keyId>` (the storage appends `:<window>`). */
+export function keyLimitKey(keyId: string): string {
+  return `rl:key:${keyId}`;
+}
+
+/**
+ * The per-key limit (RATE_LIMIT_MAX a minute, default 1000): @nestjs/throttler's
+ * guard tracking the authenticated principal's key id, one counter per key
+ * across every route. Requests without a principal (public routes) and the
+ * probe paths are not counted; `@SkipThrottle({ key: true })` and
+ * `@Throttle({ key: { limit, ttl } })` work as the library documents.
+ *
+ * NOT registered as a guard: Nest does not promise an order among global
+ * guards, and this one must run after the AuthGuard has set the principal.
+ * KeyRateLimitInterceptor calls it; interceptors always run after every guard.
+ *
+ * Over the limit: 429 with Retry-After and a JSON body naming the `key` limit
+ * (a JSON-RPC error on /mcp); the RateLimit-* headers report the tighter of
+ * the IP and key limits.
+ */
+@Injectable()
+export class KeyThrottlerGuard extends ThrottlerGuard {
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    private readonly events: RateLimitEvents,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const req = context.switchToHttp().getRequest<Request & RequestWithPrincipal>();
+    return !req[PRINCIPAL_REQUEST_KEY] || isExemptPath(requestPath(req));
+  }
+
+  protected override async getTracker(req: Record<string, unknown>): Promise<string> {
+    return (req as RequestWithPrincipal)[PRINCIPAL_REQUEST_KEY]!.keyId;
+  }
+
+  protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
+    return name === KEY_THROTTLER ? keyLimitKey(tracker) : `rl:${name}:${tracker}`;
+  }
+
+  protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
+    const { context, limit, ttl, throttler, blockDuration, getTracker, generateKey } = props;
+    const req = context.switchToHttp().getRequest<Request>();
+    const res = context.switchToHttp().getResponse<Response>();
+    const name = throttler.name ?? KEY_THROTTLER;
+    const tracker = await getTracker(req, context);
+    const record = await this.storageService.increment(generateKey(context, tracker, name), ttl, limit, blockDuration, name);
+    const decision = toDecision('key', limit, record);
+    setRateLimitHeaders(req, res, decision);
+    if (!decision.exceeded) return true;
+    this.events.refused(req, res, decision, clientAddress(req), tracker);
+    throw new HttpException(rateLimitBody(req, decision), HttpStatus.TOO_MANY_REQUESTS);
+  }
+}

@@ -1,0 +1,47 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { MetricsService } from '../metrics/metrics.service';
+import { RateLimitDecision, requestPath } from './rate-limit-decision';
+
+/**
+ * Security events of the rate limits: every refusal is counted
+ * (`rate_limited_total{scope}`); the first refusal of a window for a caller
+ * is logged at warn with the key id or the IP (never the token), so a flood
+ * costs one log line per caller and minute, not one per request.
+ */
+@Injectable()
+export class RateLimitEvents {
+  private readonly logger = new Logger('RateLimit');
+  private lastFailureLogAt = 0;
+
+  constructor(private readonly metrics: MetricsService) {}
+
+  refused(req: Request, res: Response, decision: RateLimitDecision, ip: string, keyId?: string): void {
+    this.metrics.rateLimited(decision.scope);
+    if (!decision.firstRefusal) return;
+    this.logger.warn({
+      message: 'Security event',
+      event: 'rate_limit.exceeded',
+      limit: decision.scope,
+      max: decision.limit,
+      retryAfterSeconds: decision.resetSeconds,
+      ...(keyId ? { keyId } : {}),
+      ip,
+      method: req.method,
+      path: requestPath(req),
+      requestId: res.getHeader('x-request-id'),
+    });
+  }
+
+  /** The limiter itself failed unexpectedly: the request is admitted, never answered 500. */
+  limiterFailed(scope: RateLimitDecision['scope'], err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastFailureLogAt < 60_000) return; // at most one line a minute
+    this.lastFailureLogAt = now;
+    this.logger.error({
+      message: 'Rate limiter failed; request admitted without this limit',
+      limit: scope,
+      error: err instanceof Error ? err.message : 'error',
+    });
+  }
+}

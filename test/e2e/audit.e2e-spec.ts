@@ -1,0 +1,137 @@
+/**
+ * The audit trail through the whole application: a tool call over /mcp with
+ * the v1 SDK client and an admin REST call each leave exactly one audit row
+ * with the right fields and argument digest; the query and export endpoints
+ * are organisation-scoped, validated and need `audit:read`.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { DataSource } from 'typeorm';
+import { argsDigest } from '../../src/audit/audit-record';
+import { verifyAuditChains } from '../../src/audit/audit-verify';
+import { AuditWriter } from '../../src/audit/audit.writer';
+import { startApp, StartedApp } from '../support/start-app';
+import { authHeaders, TestKey } from '../support/test-keys';
+
+type Row = Record<string, unknown>;
+
+describe('audit trail (e2e)', () => {
+  let started: StartedApp;
+  let ds: DataSource;
+  let admin: TestKey;
+  let reader: TestKey;
+  let otherOrg: TestKey;
+  let toolOnly: TestKey;
+
+  const rows = (where: string, params: unknown[] = []): Promise<Row[]> =>
+    ds.query(`SELECT * FROM audit_logs WHERE ${where} ORDER BY id`, params);
+  const get = (path: string, key: TestKey, headers: Record<string, string> = {}) =>
+    fetch(`${started.url}${path}`, { headers: { ...authHeaders(key), ...headers } });
+
+  beforeAll(async () => {
+    started = await startApp({ MCP_CONFORMANCE_FIXTURES: 'true' });
+    ds = started.app.get(DataSource);
+    admin = await TestKey.create(started, { permissions: ['admin'] });
+    reader = await TestKey.create(started, { permissions: ['audit:read'] });
+    toolOnly = await TestKey.create(started, { permissions: ['xero:read'] });
+    otherOrg = await TestKey.create(started, { permissions: ['audit:read'], organizationId: 'org-other' });
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
+
+  it('a tool call leaves exactly one tool_call row with the caller, request and argument digest', async () => {
+    const client = new Client({ name: 'audit-e2e', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(`${started.url}/mcp`), {
+      requestInit: { headers: { ...authHeaders(admin), 'x-request-id': 'e2e-tool-call-1', 'user-agent': 'audit-e2e/1' } },
+    });
+    await client.connect(transport);
+    const args = { name: 'Ada', address: { street: '1 Analytical Way', city: 'London' } };
+    const result = await client.callTool({ name: 'json_schema_2020_12_tool', arguments: args });
+    expect(result.isError).toBeFalsy();
+    const failed = await client.callTool({ name: 'test_error_handling', arguments: {} });
+    expect(failed.isError).toBe(true);
+    await client.close();
+
+    const [row, ...more] = await rows(`kind = 'tool_call' AND action = 'json_schema_2020_12_tool'`);
+    expect(more).toHaveLength(0);
+    expect(row).toMatchObject({
+      organization_id: 'org-test',
+      user_id: 'u-e2e',
+      key_id: admin.keyId,
+      outcome: 'success',
+      error_code: null,
+      request_id: 'e2e-tool-call-1',
+      user_agent: 'audit-e2e/1',
+      args_digest: argsDigest({ address: { city: 'London', street: '1 Analytical Way' }, name: 'Ada' }),
+      args: null,
+    });
+    expect(String(row.ip)).toMatch(/127\.0\.0\.1/);
+    expect(Number(row.duration_ms)).toBeGreaterThanOrEqual(0);
+
+    const errors = await rows(`kind = 'tool_call' AND action = 'test_error_handling'`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ outcome: 'tool_error', error_code: 'conformance_test_error', args_digest: argsDigest({}) });
+  });
+
+  it('an admin REST call leaves exactly one admin row; a refused one (403 by the guard) leaves none', async () => {
+    const res = await get('/admin/audit?kind=tool_call&limit=10', reader, { 'x-request-id': 'e2e-admin-1' });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { items: Array<{ action: string; keyId: string }>; nextCursor: string | null };
+    expect(body.items.map((i) => i.action).sort()).toEqual(['json_schema_2020_12_tool', 'test_error_handling']);
+
+    const adminRows = await rows(`request_id = 'e2e-admin-1'`);
+    expect(adminRows).toHaveLength(1);
+    expect(adminRows[0]).toMatchObject({
+      kind: 'admin',
+      action: 'GET /admin/audit',
+      outcome: 'success',
+      status: 200,
+      organization_id: 'org-test',
+      key_id: reader.keyId,
+      args_digest: argsDigest({ body: undefined, params: {}, query: { kind: 'tool_call', limit: '10' } }),
+    });
+
+    const refused = await get('/admin/audit', toolOnly, { 'x-request-id': 'e2e-admin-403' });
+    expect(refused.status).toBe(403);
+    expect(await rows(`request_id = 'e2e-admin-403' AND kind = 'admin'`)).toHaveLength(0);
+  });
+
+  it('answers 400 naming the field for a bad filter, and records that call as a client error', async () => {
+    const res = await get('/admin/audit?from=last-week', reader, { 'x-request-id': 'e2e-admin-400' });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ field: 'from', message: expect.stringContaining('"from"') });
+    const [row] = await rows(`request_id = 'e2e-admin-400'`);
+    expect(row).toMatchObject({ status: 400, outcome: 'client_error', error_code: 'invalid_query' });
+    expect((await get('/admin/audit/export?format=xml', reader)).status).toBe(400);
+  });
+
+  it('keeps every organisation to its own rows', async () => {
+    const res = await get('/admin/audit?limit=500', otherOrg);
+    const body = (await res.json()) as { items: Array<{ organizationId: string }> };
+    expect(body.items.every((i) => i.organizationId === 'org-other')).toBe(true);
+    const mine = (await (await get('/admin/audit?limit=500', reader)).json()) as { items: Array<{ organizationId: string }> };
+    expect(mine.items.length).toBeGreaterThan(0);
+    expect(mine.items.every((i) => i.organizationId === 'org-test')).toBe(true);
+  });
+
+  it('streams the same filters as NDJSON and CSV', async () => {
+    const nd = await get('/admin/audit/export?format=ndjson&kind=tool_call', reader);
+    expect(nd.status).toBe(200);
+    expect(nd.headers.get('content-type')).toMatch(/application\/x-ndjson/);
+    const lines = (await nd.text()).trim().split('\n').map((l) => JSON.parse(l) as { action: string; argsDigest: string });
+    expect(lines.map((l) => l.action).sort()).toEqual(['json_schema_2020_12_tool', 'test_error_handling']);
+
+    const csv = await get('/admin/audit/export?format=csv&kind=tool_call&outcome=tool_error', reader);
+    expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
+    const [header, ...records] = (await csv.text()).trim().split('\r\n');
+    expect(header.split(',')).toEqual(expect.arrayContaining(['occurredAt', 'action', 'argsDigest', 'hash']));
+    expect(records).toHaveLength(1);
+    expect(records[0]).toContain('test_error_handling');
+  });
+
+  it('leaves hash chains that verify', async () => {
+    await started.app.get(AuditWriter).flush();
+    expect(await verifyAuditChains(ds)).toMatchObject({ ok: true });
+  });
+});

@@ -1,0 +1,202 @@
+import request from 'supertest';
+import { startApp, StartedApp } from '../support/start-app';
+import { AUTH_ENV, bearer, issueKey, sleep } from './auth-helpers';
+
+describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
+  let started: StartedApp;
+  let adminA: string;
+  let keysAdminA: string;
+  let adminB: string;
+
+  beforeAll(async () => {
+    started = await startApp(AUTH_ENV);
+    adminA = (await issueKey(started, 'org-a', ['admin'], 'admin a')).token;
+    keysAdminA = (await issueKey(started, 'org-a', ['keys:admin', 'xero:read'], 'keys admin a')).token;
+    adminB = (await issueKey(started, 'org-b', ['admin'], 'admin b')).token;
+  });
+
+  afterAll(async () => {
+    await started?.close();
+  });
+
+  const api = () => request(started.url);
+  const create = (token: string, body: Record<string, unknown>) =>
+    api().post('/admin/api-keys').set(bearer(token)).send(body);
+
+  it('creates a key: 201 with the token once; the token works; no read shows it again', async () => {
+    const res = await create(adminA, {
+      name: 'ci',
+      permissions: ['xero:read', 'keys:admin'],
+      expiresIn: '12h',
+    });
+    expect(res.status).toBe(201);
+    const { key, token } = res.body;
+    expect(key).toMatchObject({
+      name: 'ci',
+      organizationId: 'org-a',
+      permissions: ['xero:read', 'keys:admin'],
+      status: 'active',
+    });
+    expect(Math.abs(new Date(key.expiresAt).getTime() - (Date.now() + 12 * 3600_000))).toBeLessThan(10_000);
+    expect(typeof token).toBe('string');
+
+    const one = await api().get(`/admin/api-keys/${key.id}`).set(bearer(token));
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual(key);
+    const list = await api().get('/admin/api-keys?limit=100').set(bearer(adminA));
+    expect(JSON.stringify(list.body)).not.toContain(token.split('.')[2]);
+    expect(JSON.stringify(one.body)).not.toContain(token.split('.')[2]);
+  });
+
+  it('400 names the bad field', async () => {
+    const res = await create(adminA, { name: '', permissions: ['root'], expiresIn: '5 years', extra: true });
+    expect(res.status).toBe(400);
+    for (const field of ['name', 'permissions.0', 'expiresIn', 'extra'])
+      expect(res.body.message).toContain(field);
+    expect((await api().get('/admin/api-keys?limit=500').set(bearer(adminA))).body.message).toContain(
+      'limit',
+    );
+    expect((await api().get('/admin/api-keys?cursor=bogus').set(bearer(adminA))).status).toBe(400);
+  });
+
+  it('a key may grant only permissions it holds (403 names the permission); admin grants anything', async () => {
+    const denied = await create(keysAdminA, { name: 'escalate', permissions: ['xero:read', 'admin'] });
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatchObject({ code: 'permission_not_held', permission: 'admin' });
+    expect(denied.body.message).toContain('admin');
+    const alsoDenied = await create(keysAdminA, { name: 'escalate', permissions: ['credentials:write'] });
+    expect(alsoDenied.body.permission).toBe('credentials:write');
+    expect((await create(keysAdminA, { name: 'ok', permissions: ['xero:read'] })).status).toBe(201);
+    expect((await create(adminA, { name: 'ok', permissions: ['credentials:write', 'admin'] })).status).toBe(
+      201,
+    );
+  });
+
+  it('lists newest first in pages joined by a cursor, with filters', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++)
+      ids.push((await create(adminB, { name: `page-${i}`, permissions: ['xero:read'] })).body.key.id);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: request.Response = await api()
+        .get('/admin/api-keys')
+        .query({ limit: 2, name: 'PAGE-', ...(cursor ? { cursor } : {}) })
+        .set(bearer(adminB));
+      expect(res.status).toBe(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...res.body.items.map((k: { id: string }) => k.id));
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    // Every key exactly once, newest first (keys made in the same millisecond tie-break by id).
+    expect(seen).toHaveLength(ids.length);
+    expect([...seen].sort()).toEqual([...ids].sort());
+    expect(seen[0]).toBe(ids[ids.length - 1]);
+
+    await api().post(`/admin/api-keys/${ids[1]}/revoke`).set(bearer(adminB)).send({ reason: 'test' });
+    const revoked = await api().get('/admin/api-keys?status=revoked').set(bearer(adminB));
+    expect(revoked.body.items.map((k: { id: string }) => k.id)).toEqual([ids[1]]);
+    const active = await api().get('/admin/api-keys?status=active&name=page').set(bearer(adminB));
+    expect(active.body.items).toHaveLength(4);
+    // A LIKE wildcard in the filter is taken literally.
+    expect((await api().get('/admin/api-keys?name=pa%25e').set(bearer(adminB))).body.items).toHaveLength(0);
+  });
+
+  it('revokes: the key is refused at once; a second revoke is 409', async () => {
+    const { key, token } = (await create(adminA, { name: 'short-lived', permissions: ['keys:admin'] })).body;
+    expect((await api().get('/admin/api-keys').set(bearer(token))).status).toBe(200);
+    const res = await api()
+      .post(`/admin/api-keys/${key.id}/revoke`)
+      .set(bearer(adminA))
+      .send({ reason: 'leaked' });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: key.id, status: 'revoked', revokedReason: 'leaked' });
+    const refused = await api().get('/admin/api-keys').set(bearer(token));
+    expect(refused.status).toBe(401);
+    expect(refused.body.reason).toBe('revoked');
+    expect((await api().post(`/admin/api-keys/${key.id}/revoke`).set(bearer(adminA)).send({})).status).toBe(
+      409,
+    );
+  });
+
+  it('rotates: same grants under a new token; the old one stops now, or after the grace period', async () => {
+    const { key, token } = (
+      await create(adminA, { name: 'rotating', permissions: ['keys:admin'], expiresIn: 3600 })
+    ).body;
+    const now = await api().post(`/admin/api-keys/${key.id}/rotate`).set(bearer(adminA)).send({});
+    expect(now.status).toBe(201);
+    expect(now.body.key).toMatchObject({ name: 'rotating', permissions: ['keys:admin'], status: 'active' });
+    expect(now.body.key.id).not.toBe(key.id);
+    expect(now.body.previous).toMatchObject({ id: key.id, status: 'revoked' });
+    expect((await api().get('/admin/api-keys').set(bearer(token))).status).toBe(401);
+    expect((await api().get('/admin/api-keys').set(bearer(now.body.token))).status).toBe(200);
+    expect((await api().post(`/admin/api-keys/${key.id}/rotate`).set(bearer(adminA)).send({})).status).toBe(
+      409,
+    );
+
+    const second = now.body;
+    const graced = await api()
+      .post(`/admin/api-keys/${second.key.id}/rotate`)
+      .set(bearer(adminA))
+      .send({ graceSeconds: 2 });
+    expect(graced.status).toBe(201);
+    expect((await api().get('/admin/api-keys').set(bearer(second.token))).status).toBe(200);
+    await sleep(2300);
+    const after = await api().get('/admin/api-keys').set(bearer(second.token));
+    expect(after.status).toBe(401);
+    expect(after.body.reason).toBe('revoked');
+    expect((await api().get('/admin/api-keys').set(bearer(graced.body.token))).status).toBe(200);
+  });
+
+  it('rotation cannot escalate: rotating an admin key needs admin', async () => {
+    const target = (await create(adminA, { name: 'mighty', permissions: ['admin'] })).body.key;
+    const res = await api().post(`/admin/api-keys/${target.id}/rotate`).set(bearer(keysAdminA)).send({});
+    expect(res.status).toBe(403);
+    expect(res.body.permission).toBe('admin');
+  });
+
+  it("another organisation's key id is 404 on every admin route, never 403, and never listed", async () => {
+    const foreign = (await create(adminA, { name: 'org-a secret', permissions: ['xero:read'] })).body.key;
+    const routes: [string, () => request.Test][] = [
+      ['GET :id', () => api().get(`/admin/api-keys/${foreign.id}`).set(bearer(adminB))],
+      [
+        'POST :id/revoke',
+        () => api().post(`/admin/api-keys/${foreign.id}/revoke`).set(bearer(adminB)).send({ reason: 'x' }),
+      ],
+      [
+        'POST :id/rotate',
+        () => api().post(`/admin/api-keys/${foreign.id}/rotate`).set(bearer(adminB)).send({}),
+      ],
+    ];
+    for (const [name, call] of routes) {
+      const res = await call();
+      expect({ name, status: res.status, body: res.body }).toEqual({
+        name,
+        status: 404,
+        body: { statusCode: 404, error: 'Not Found', code: 'not_found', message: 'API key not found' },
+      });
+    }
+    // The same answer as for an id that exists nowhere.
+    expect((await api().get('/admin/api-keys/key_nothing').set(bearer(adminB))).body).toEqual(
+      (await api().get(`/admin/api-keys/${foreign.id}`).set(bearer(adminB))).body,
+    );
+    const listB = await api().get('/admin/api-keys?limit=100').set(bearer(adminB));
+    expect(listB.body.items.every((k: { organizationId: string }) => k.organizationId === 'org-b')).toBe(
+      true,
+    );
+    // Untouched: still active in org-a.
+    expect((await api().get(`/admin/api-keys/${foreign.id}`).set(bearer(adminA))).body.status).toBe('active');
+  });
+
+  it('documents the routes in OpenAPI', async () => {
+    const doc = (await api().get('/docs/openapi.json')).body;
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/admin/api-keys',
+        '/admin/api-keys/{id}',
+        '/admin/api-keys/{id}/revoke',
+        '/admin/api-keys/{id}/rotate',
+      ]),
+    );
+  });
+});

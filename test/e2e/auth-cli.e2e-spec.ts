@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { main } from '../../src/cli/main';
+import { startApp, StartedApp } from '../support/start-app';
+import { bearer, decodePayload } from './auth-helpers';
+
+jest.setTimeout(20_000);
+
+function run(argv: string[], env: Record<string, string>) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return main(argv, env, { out: (t) => void out.push(t), err: (t) => void err.push(t) }).then((code) => ({
+    code,
+    stdout: out.join(''),
+    stderr: err.join(''),
+  }));
+}
+
+describe('sentia-mcp command line on a fresh install (SQLite, generated secrets)', () => {
+  let dataDir: string;
+  let env: Record<string, string>;
+  let server: StartedApp | undefined;
+
+  beforeEach(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sentia-cli-'));
+    // No secrets: they are generated into DATA_DIR, as on a first `npm start`. The token's audience
+    // is PUBLIC_BASE_URL (by default derived from HOST and PORT), so CLI and server must agree on it.
+    env = {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'error',
+      DATA_DIR: dataDir,
+      PUBLIC_BASE_URL: 'http://localhost:3000',
+    };
+  });
+
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('keys create prints only the token; the server started on that DATA_DIR accepts it', async () => {
+    const created = await run(
+      [
+        'keys',
+        'create',
+        '--org',
+        'acme',
+        '--name',
+        'first admin',
+        '--permissions',
+        'admin',
+        '--expires',
+        '30d',
+      ],
+      env,
+    );
+    expect(created.code).toBe(0);
+    expect(created.stdout).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
+    const token = created.stdout.trim();
+    expect(decodePayload(token)).toMatchObject({ org: 'acme', sub: 'admin', permissions: ['admin'] });
+    expect(created.stderr).toContain('shown once');
+
+    server = await startApp({
+      DATA_DIR: dataDir,
+      NODE_ENV: 'development',
+      PUBLIC_BASE_URL: env.PUBLIC_BASE_URL,
+    });
+    const res = await request(server.url).get('/admin/api-keys').set(bearer(token));
+    expect(res.status).toBe(200);
+    expect(res.body.items).toEqual([
+      expect.objectContaining({ name: 'first admin', createdBy: 'system:cli' }),
+    ]);
+  });
+
+  it('--json prints the key and token; list and revoke act on the same records', async () => {
+    const created = await run(
+      [
+        'keys',
+        'create',
+        '--org',
+        'acme',
+        '--name',
+        'ci',
+        '--permissions',
+        'xero:read,keys:admin',
+        '--user',
+        'bot',
+        '--json',
+      ],
+      env,
+    );
+    expect(created.code).toBe(0);
+    const body = JSON.parse(created.stdout);
+    expect(body.key).toMatchObject({ name: 'ci', userId: 'bot', permissions: ['xero:read', 'keys:admin'] });
+    expect(typeof body.token).toBe('string');
+
+    const listed = await run(['keys', 'list', '--org', 'acme', '--json'], env);
+    expect(JSON.parse(listed.stdout).map((k: { id: string }) => k.id)).toEqual([body.key.id]);
+    expect(JSON.parse((await run(['keys', 'list', '--org', 'other', '--json'], env)).stdout)).toEqual([]);
+    expect(listed.stdout).not.toContain(body.token);
+
+    // Another organisation cannot revoke it: "not found", exit 1.
+    const foreign = await run(['keys', 'revoke', body.key.id, '--org', 'other'], env);
+    expect(foreign).toMatchObject({ code: 1, stdout: '' });
+    expect(foreign.stderr).toContain('not found');
+
+    expect((await run(['keys', 'revoke', body.key.id, '--org', 'acme', '--reason', 'done'], env)).code).toBe(
+      0,
+    );
+    const after = JSON.parse((await run(['keys', 'list', '--org', 'acme', '--json'], env)).stdout);
+    expect(after[0]).toMatchObject({ status: 'revoked', revokedReason: 'done' });
+  });
+
+  it.each([
+    [[]],
+    [['bogus']],
+    [['keys']],
+    [['keys', 'create', '--name', 'x', '--permissions', 'admin']],
+    [['keys', 'create', '--org', 'acme', '--name', 'x', '--permissions', 'root']],
+    [['keys', 'create', '--org', 'acme', '--name', 'x', '--permissions', 'admin', '--expires', 'soon']],
+    [['keys', 'create', '--org', 'acme', '--nme', 'x']],
+    [['keys', 'revoke', '--org', 'acme']],
+    [['migrate', 'now']],
+  ])('usage error %j → exit 2, nothing on stdout', async (argv) => {
+    const res = await run(argv, env);
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr.length).toBeGreaterThan(0);
+  });
+
+  it('names the bad option in a usage error', async () => {
+    const res = await run(['keys', 'create', '--org', 'acme', '--name', 'x', '--permissions', 'root'], env);
+    expect(res.stderr).toContain('--permissions');
+  });
+
+  it('migrate applies the schema once, then has nothing to do', async () => {
+    const first = await run(['migrate'], env);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain('Applied InitialSchema');
+    expect((await run(['migrate'], env)).stderr).toContain('No pending migrations');
+  });
+
+  it('a configuration error exits 1 and names the variable', async () => {
+    const res = await run(['keys', 'list', '--org', 'acme'], { ...env, NODE_ENV: 'production' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('JWT_SECRET');
+  });
+});

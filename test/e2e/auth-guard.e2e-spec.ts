@@ -1,0 +1,280 @@
+import { Logger } from '@nestjs/common';
+import request from 'supertest';
+import { API_KEY_TOKEN_TYPE } from '../../src/auth/tokens/api-key-token.service';
+import { PERMISSIONS } from '../../src/auth/tokens/permissions';
+import { KeyUsageRecorder } from '../../src/auth/key-usage.recorder';
+import { ApiKeysService } from '../../src/auth/api-keys.service';
+import { startApp, StartedApp } from '../support/start-app';
+import {
+  AUTH_ENV,
+  bearer,
+  decodeHeader,
+  decodePayload,
+  forge,
+  issueKey,
+  nowSeconds,
+  systemActor,
+} from './auth-helpers';
+
+const BASE = AUTH_ENV.PUBLIC_BASE_URL;
+const RESOURCE_METADATA = `resource_metadata="${BASE}/.well-known/oauth-protected-resource"`;
+
+describe('AuthGuard over HTTP (SQLite + memory store)', () => {
+  let started: StartedApp;
+  let admin: { token: string; id: string };
+  let revoked: { token: string; id: string };
+  let header: Record<string, unknown>;
+  let claims: Record<string, unknown>;
+
+  beforeAll(async () => {
+    started = await startApp(AUTH_ENV);
+    const a = await issueKey(started, 'org-a', ['admin']);
+    admin = { token: a.token, id: a.key.id };
+    const r = await issueKey(started, 'org-a', ['admin'], 'to revoke');
+    revoked = { token: r.token, id: r.key.id };
+    await started.app.get(ApiKeysService).revoke(systemActor('org-a'), r.key.id, 'e2e');
+    // Claims and header of a genuine token, to forge variants from.
+    header = decodeHeader(admin.token);
+    claims = decodePayload(admin.token);
+  });
+
+  afterAll(async () => {
+    await started?.close();
+  });
+
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    request(started.url).get(path).set(headers);
+  const withClaims = (over: Record<string, unknown>) => forge(header, { ...claims, ...over });
+  const flipPayloadByte = (token: string) => {
+    const [h, p, s] = token.split('.');
+    const at = Math.floor(p.length / 2);
+    return `${h}.${p.slice(0, at)}${p[at] === 'A' ? 'B' : 'A'}${p.slice(at + 1)}.${s}`;
+  };
+
+  type Row = [name: string, request: () => request.Test, reason: string, presented: boolean];
+  const rows: Row[] = [
+    ['no token', () => get('/admin/api-keys'), 'missing', false],
+    ['"Bearer " with nothing', () => get('/admin/api-keys', { authorization: 'Bearer ' }), 'malformed', true],
+    ['Basic credentials', () => get('/admin/api-keys', { authorization: 'Basic dTpw' }), 'malformed', true],
+    [
+      'alg none',
+      () =>
+        get(
+          '/admin/api-keys',
+          bearer(
+            `${forge({ ...header, alg: 'none' }, claims)
+              .split('.')
+              .slice(0, 2)
+              .join('.')}.`,
+          ),
+        ),
+      'invalid',
+      true,
+    ],
+    [
+      'wrong secret',
+      () => get('/admin/api-keys', bearer(forge(header, claims, 'w'.repeat(40)))),
+      'invalid',
+      true,
+    ],
+    [
+      'flipped payload byte',
+      () => get('/admin/api-keys', bearer(flipPayloadByte(admin.token))),
+      'invalid',
+      true,
+    ],
+    [
+      'expired',
+      () => get('/admin/api-keys', bearer(withClaims({ exp: nowSeconds() - 3600 }))),
+      'expired',
+      true,
+    ],
+    [
+      'nbf in the future',
+      () => get('/admin/api-keys', bearer(withClaims({ nbf: nowSeconds() + 3600 }))),
+      'invalid',
+      true,
+    ],
+    ['wrong iss', () => get('/admin/api-keys', bearer(withClaims({ iss: 'someone-else' }))), 'invalid', true],
+    [
+      'wrong aud',
+      () => get('/admin/api-keys', bearer(withClaims({ aud: 'https://evil.example' }))),
+      'invalid',
+      true,
+    ],
+    [
+      'wrong typ',
+      () => get('/admin/api-keys', bearer(forge({ ...header, typ: 'JWT' }, claims))),
+      'invalid',
+      true,
+    ],
+    [
+      'unknown kid',
+      () => get('/admin/api-keys', bearer(forge({ ...header, kid: 'nope' }, claims))),
+      'invalid',
+      true,
+    ],
+    [
+      'token only in the query string',
+      () => get(`/admin/api-keys?access_token=${admin.token}`),
+      'malformed',
+      true,
+    ],
+    [
+      'token in the query string and a valid header',
+      () => get(`/admin/api-keys?token=${admin.token}`, bearer(admin.token)),
+      'malformed',
+      true,
+    ],
+    [
+      'a JWS under any query name',
+      () => get(`/admin/api-keys?x=${admin.token}`, bearer(admin.token)),
+      'malformed',
+      true,
+    ],
+    ['revoked key', () => get('/admin/api-keys', bearer(revoked.token)), 'revoked', true],
+    [
+      'well-signed token whose key id has no record',
+      () => get('/admin/api-keys', bearer(withClaims({ jti: 'key_doesNotExist000000000' }))),
+      'invalid',
+      true,
+    ],
+    [
+      'well-signed token naming an existing key in another organisation',
+      () => get('/admin/api-keys', bearer(withClaims({ org: 'org-b' }))),
+      'invalid',
+      true,
+    ],
+    ['/mcp without a key', () => request(started.url).post('/mcp').send({}), 'missing', false],
+    [
+      '/mcp with an expired key',
+      () =>
+        request(started.url)
+          .post('/mcp')
+          .set(bearer(withClaims({ exp: nowSeconds() - 3600 })))
+          .send({}),
+      'expired',
+      true,
+    ],
+  ];
+
+  it.each(rows.map(([name, req, reason, presented]) => ({ name, req, reason, presented })))(
+    '$name → 401 $reason',
+    async ({ req, reason, presented }) => {
+      const res = await req();
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({
+        statusCode: 401,
+        error: 'Unauthorized',
+        reason,
+        message: expect.any(String),
+      });
+      const www = res.headers['www-authenticate'];
+      expect(www).toMatch(/^Bearer /);
+      expect(www).toContain(RESOURCE_METADATA);
+      if (presented) expect(www).toContain('error="invalid_token"');
+      else expect(www).not.toContain('error=');
+      expect(JSON.stringify(res.body)).not.toContain(admin.token.split('.')[2]);
+    },
+  );
+
+  it('admits the genuine key (the baseline of the table)', async () => {
+    const res = await get('/admin/api-keys', bearer(admin.token));
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((k: { id: string }) => k.id)).toContain(admin.id);
+  });
+
+  it('admits an MCP client with a key', async () => {
+    const res = await request(started.url)
+      .post('/mcp')
+      .set(bearer(admin.token))
+      .set('accept', 'application/json, text/event-stream')
+      .send({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: {
+          protocolVersion: '2025-06-18',
+          capabilities: {},
+          clientInfo: { name: 'e2e', version: '1' },
+        },
+      });
+    expect(res.status).toBe(200);
+  });
+
+  it('403 insufficient_scope names the permission the route needs', async () => {
+    const weak = await issueKey(started, 'org-a', ['xero:read']);
+    const res = await get('/admin/api-keys', bearer(weak.token));
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({
+      statusCode: 403,
+      reason: 'insufficient_scope',
+      permission: 'keys:admin',
+    });
+    expect(res.body.message).toContain('keys:admin');
+    expect(res.headers['www-authenticate']).toBe(
+      `Bearer error="insufficient_scope", scope="keys:admin", ${RESOURCE_METADATA}`,
+    );
+  });
+
+  it('leaves public routes open: /health and the RFC 9728 documents', async () => {
+    expect((await get('/health')).status).toBe(200);
+    for (const path of [
+      '/.well-known/oauth-protected-resource',
+      '/.well-known/oauth-protected-resource/mcp',
+    ]) {
+      const res = await get(path);
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        resource: BASE,
+        authorization_servers: [],
+        scopes_supported: [...PERMISSIONS],
+        bearer_methods_supported: ['header'],
+        resource_name: 'Sentia MCP',
+      });
+    }
+  });
+
+  it('the token the service signs has the documented header and audience', () => {
+    expect(header).toEqual({ alg: 'HS256', typ: API_KEY_TOKEN_TYPE, kid: 'k1' });
+    expect(claims).toMatchObject({ aud: BASE, org: 'org-a', jti: admin.id });
+  });
+
+  it('logs refusals as security events at warn with the verified key id, never the token', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      await get('/admin/api-keys', bearer(revoked.token));
+      await get('/admin/api-keys', bearer(withClaims({ exp: nowSeconds() - 3600 })));
+      await get('/admin/api-keys', bearer(forge(header, claims, 'w'.repeat(40))));
+      await get(`/admin/api-keys?access_token=${admin.token}`);
+      const events = warn.mock.calls
+        .map(([m]) => m as Record<string, unknown>)
+        .filter((m) => m?.message === 'Security event');
+      expect(events).toEqual([
+        expect.objectContaining({
+          event: 'auth.refused',
+          reason: 'revoked',
+          keyId: revoked.id,
+          path: '/admin/api-keys',
+        }),
+        expect.objectContaining({ event: 'auth.refused', reason: 'expired', keyId: admin.id }),
+        expect.objectContaining({ event: 'auth.refused', reason: 'invalid' }),
+        expect.objectContaining({ event: 'auth.refused', reason: 'malformed' }),
+      ]);
+      expect(events[2]).not.toHaveProperty('keyId'); // a forged token's claims are not trusted, not even for logs
+      const logged = JSON.stringify(warn.mock.calls);
+      for (const t of [admin.token, revoked.token]) expect(logged).not.toContain(t.split('.')[2]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('records last use in memory and writes it in the next batch', async () => {
+    const fresh = await issueKey(started, 'org-a', ['keys:admin']);
+    const before = Date.now();
+    expect((await get(`/admin/api-keys/${fresh.key.id}`, bearer(fresh.token))).body.lastUsedAt).toBeNull();
+    await started.app.get(KeyUsageRecorder).flush();
+    const after = await get(`/admin/api-keys/${fresh.key.id}`, bearer(admin.token));
+    expect(new Date(after.body.lastUsedAt).getTime()).toBeGreaterThanOrEqual(before - 1000);
+  });
+});

@@ -1,0 +1,265 @@
+/**
+ * /credentials over HTTP on the whole app (SQLite + memory store), with real
+ * API keys: permissions, organisation scoping, per-service validation, and a
+ * final sweep proving that no secret sent during the run came back in any
+ * response, log line (debug level), metric or audit row.
+ */
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { CredentialsService } from '../../src/credentials/credentials.service';
+import { startApp, StartedApp } from '../support/start-app';
+import { AUTH_ENV, bearer, issueKey } from './auth-helpers';
+
+const XERO = {
+  clientId: 'XERO-CLIENT-ID-e2e',
+  clientSecret: 'xero-client-secret-E2E-0001',
+  refreshToken: 'xero-refresh-token-E2E-0002',
+  tenantIds: ['9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a'],
+};
+const SHOPIFY = {
+  shop: 'e2e-store.myshopify.com',
+  accessToken: 'shpat_E2E_SECRET_0003',
+  apiVersion: '2025-10',
+};
+const UNLEASHED = { apiId: '2f6c4e1a-0b7d-4c1e-9a55-3c2b1d0e9f87', apiKey: 'unleashed-key-E2E-0004' };
+const ANTHROPIC_USER = { apiKey: 'sk-ant-E2E-user-0005' };
+const OPENAI_B = { apiKey: 'sk-openai-E2E-orgb-0006' };
+const REJECTED = 'shpat_E2E_REJECTED_0007';
+
+/** Every secret value sent in this run; none may ever come back. */
+const SECRETS = [
+  XERO.clientSecret,
+  XERO.refreshToken,
+  SHOPIFY.accessToken,
+  UNLEASHED.apiKey,
+  ANTHROPIC_USER.apiKey,
+  OPENAI_B.apiKey,
+  REJECTED,
+];
+const forms = (s: string) => [s, Buffer.from(s).toString('base64'), Buffer.from(s).toString('hex')];
+
+describe('REST /credentials (whole app, SQLite + memory store)', () => {
+  let started: StartedApp;
+  let adminA: string;
+  let readerA: string;
+  let writerA: string;
+  let xeroOnlyA: string;
+  let adminB: string;
+  const responses: string[] = [];
+  const output: string[] = [];
+  const restore: (() => void)[] = [];
+
+  /**
+   * Captures everything written to stdout/stderr (the logger's transports) during the run;
+   * stdout (the debug-level JSON log) is kept out of the test output, stderr still shows.
+   */
+  const tap = (stream: NodeJS.WriteStream, forward: boolean) => {
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      output.push(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
+      if (forward) return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+      const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      done?.();
+      return true;
+    }) as typeof stream.write;
+    restore.push(() => (stream.write = write as typeof stream.write));
+  };
+
+  /** A supertest call whose response (status line, headers, body) is kept for the final sweep. */
+  const call = async (test: request.Test) => {
+    const res = await test;
+    responses.push(`${res.status} ${JSON.stringify(res.headers)} ${res.text ?? ''}`);
+    return res;
+  };
+  const api = () => request(started.url);
+
+  beforeAll(async () => {
+    tap(process.stdout, false);
+    tap(process.stderr, true);
+    started = await startApp({ ...AUTH_ENV, LOG_LEVEL: 'debug' });
+    adminA = (await issueKey(started, 'org-a', ['admin'], 'admin a')).token;
+    readerA = (await issueKey(started, 'org-a', ['credentials:read'], 'reader a')).token;
+    writerA = (await issueKey(started, 'org-a', ['credentials:write'], 'writer a')).token;
+    xeroOnlyA = (await issueKey(started, 'org-a', ['xero:read'], 'xero a')).token;
+    adminB = (await issueKey(started, 'org-b', ['admin'], 'admin b')).token;
+  });
+
+  afterAll(async () => {
+    await started?.close();
+    for (const r of restore) r();
+  });
+
+  it('PUT stores each service and answers with metadata only', async () => {
+    for (const [service, body] of [
+      ['xero', XERO],
+      ['shopify', SHOPIFY],
+      ['unleashed', UNLEASHED],
+    ] as const) {
+      const res = await call(api().put(`/credentials/${service}`).set(bearer(writerA)).send(body));
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        service,
+        userId: null,
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
+        keyId: 'mk1',
+        fingerprint: expect.stringMatching(/^[0-9a-f]{8}$/),
+      });
+    }
+    const mine = await call(
+      api().put('/credentials/anthropic?userId=u-7').set(bearer(adminA)).send(ANTHROPIC_USER),
+    );
+    expect(mine.status).toBe(200);
+    expect(mine.body.userId).toBe('u-7');
+    const b = await call(api().put('/credentials/openai').set(bearer(adminB)).send(OPENAI_B));
+    expect(b.status).toBe(200);
+  });
+
+  it('connectors read back exactly what was stored, per organisation and user', async () => {
+    const vault = started.app.get(CredentialsService);
+    expect(await vault.getDecrypted('org-a', 'xero')).toEqual({ grantType: 'authorization_code', ...XERO });
+    expect(await vault.getDecrypted('org-a', 'shopify')).toEqual(SHOPIFY);
+    expect(await vault.getDecrypted('org-a', 'anthropic', 'u-7')).toEqual(ANTHROPIC_USER);
+    expect(await vault.getDecrypted('org-b', 'openai')).toEqual(OPENAI_B);
+    await expect(vault.getDecrypted('org-b', 'xero')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('GET lists and shows metadata of the caller organisation only', async () => {
+    const list = await call(api().get('/credentials').set(bearer(readerA)));
+    expect(list.status).toBe(200);
+    expect(
+      list.body.items.map((m: { service: string; userId: string | null }) => [m.service, m.userId]),
+    ).toEqual([
+      ['anthropic', 'u-7'],
+      ['shopify', null],
+      ['unleashed', null],
+      ['xero', null],
+    ]);
+    const one = await call(api().get('/credentials/xero').set(bearer(readerA)));
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual(list.body.items[3]);
+    expect((await call(api().get('/credentials/anthropic?userId=u-7').set(bearer(readerA)))).status).toBe(
+      200,
+    );
+    expect((await call(api().get('/credentials/anthropic').set(bearer(readerA)))).status).toBe(404);
+
+    const listB = await call(api().get('/credentials').set(bearer(adminB)));
+    expect(listB.body.items.map((m: { service: string }) => m.service)).toEqual(['openai']);
+  });
+
+  it("another organisation's data is invisible and untouchable", async () => {
+    const get = await call(api().get('/credentials/xero').set(bearer(adminB)));
+    expect(get.status).toBe(404);
+    expect(get.body).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await call(api().delete('/credentials/xero').set(bearer(adminB)))).status).toBe(404);
+    expect((await call(api().get('/credentials/openai').set(bearer(adminA)))).status).toBe(404);
+    expect((await call(api().get('/credentials/xero').set(bearer(readerA)))).status).toBe(200);
+  });
+
+  it('needs the right permission: 401 without a key, 403 naming the permission', async () => {
+    expect((await call(api().get('/credentials'))).status).toBe(401);
+    expect((await call(api().put('/credentials/openai').send({ apiKey: 'x' }))).status).toBe(401);
+    const cases = [
+      [
+        api().put('/credentials/openai').set(bearer(readerA)).send({ apiKey: 'sk-denied' }),
+        'credentials:write',
+      ],
+      [api().delete('/credentials/xero').set(bearer(readerA)), 'credentials:write'],
+      [api().get('/credentials').set(bearer(writerA)), 'credentials:read'],
+      [api().get('/credentials/xero').set(bearer(xeroOnlyA)), 'credentials:read'],
+    ] as const;
+    for (const [test, permission] of cases) {
+      const res = await call(test);
+      expect(res.status).toBe(403);
+      expect(JSON.stringify(res.body) + JSON.stringify(res.headers)).toContain(permission);
+    }
+    expect((await call(api().get('/credentials/xero').set(bearer(readerA)))).status).toBe(200);
+  });
+
+  it('400 for an unknown service names it and the allowed list', async () => {
+    const res = await call(api().put('/credentials/github').set(bearer(writerA)).send({ apiKey: 'x' }));
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({
+      statusCode: 400,
+      code: 'UNKNOWN_SERVICE',
+      message: 'unknown service "github": must be one of xero, shopify, unleashed, anthropic, openai',
+    });
+    expect((await call(api().get('/credentials/github').set(bearer(readerA)))).body.code).toBe(
+      'UNKNOWN_SERVICE',
+    );
+  });
+
+  it('400 for an invalid body names each field, never echoing a value', async () => {
+    const res = await call(
+      api()
+        .put('/credentials/shopify')
+        .set(bearer(writerA))
+        .send({ shop: 'shop.example.com', accessToken: REJECTED, apiVersion: '2025-02', note: REJECTED }),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('INVALID_CREDENTIALS');
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['shop', 'apiVersion', 'note']);
+    for (const field of ['shop', 'apiVersion', 'note']) expect(res.body.message).toContain(field);
+
+    const xero = await call(
+      api().put('/credentials/xero').set(bearer(writerA)).send({ clientId: 'x', tenantIds: 'all' }),
+    );
+    expect(xero.body.errors.map((e: { field: string }) => e.field)).toEqual(['clientSecret', 'tenantIds']);
+    const custom = await call(
+      api()
+        .put('/credentials/xero')
+        .set(bearer(writerA))
+        .send({ grantType: 'client_credentials', clientId: 'x', clientSecret: 'y', refreshToken: 'z' }),
+    );
+    expect(custom.body.errors).toEqual([{ field: 'refreshToken', message: 'is not a known field' }]);
+    const empty = await call(api().put('/credentials/openai').set(bearer(writerA)));
+    expect(empty.status).toBe(400);
+    expect(empty.body.errors).toEqual([{ field: '(body)', message: 'must be a JSON object' }]);
+    const badUser = await call(
+      api().put('/credentials/openai?userId=').set(bearer(writerA)).send({ apiKey: 'x' }),
+    );
+    expect(badUser.body.code).toBe('INVALID_USER_ID');
+    // Nothing was stored by any refused request.
+    expect((await call(api().get('/credentials').set(bearer(readerA)))).body.items).toHaveLength(4);
+  });
+
+  it('DELETE removes a credential (204), then 404', async () => {
+    expect((await call(api().delete('/credentials/unleashed').set(bearer(writerA)))).status).toBe(204);
+    expect((await call(api().get('/credentials/unleashed').set(bearer(readerA)))).status).toBe(404);
+    expect((await call(api().delete('/credentials/unleashed').set(bearer(writerA)))).status).toBe(404);
+    await expect(
+      started.app.get(CredentialsService).getDecrypted('org-a', 'unleashed'),
+    ).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('is described in the OpenAPI document', async () => {
+    const res = await call(api().get('/docs/openapi.json'));
+    expect(res.status).toBe(200);
+    const paths = res.body.paths;
+    expect(Object.keys(paths['/credentials/{service}']).sort()).toEqual(['delete', 'get', 'put']);
+    expect(paths['/credentials'].get).toBeDefined();
+    expect(
+      paths['/credentials/{service}'].put.requestBody.content['application/json'].schema.oneOf,
+    ).toHaveLength(5);
+  });
+
+  it('no secret sent during the run appears in any response, log line, metric or audit row', async () => {
+    responses.push((await call(api().get('/metrics').set(bearer(adminA)))).text ?? '');
+    const ds = started.app.get(DataSource);
+    const auditRows: unknown[] = await ds.query('SELECT * FROM audit_logs');
+    const audit = JSON.stringify(auditRows);
+    const logs = output.join('');
+    expect(responses.length).toBeGreaterThan(30);
+    expect(logs).toContain('CredentialsController'); // debug logging was on and captured
+    const haystacks = { responses: responses.join('\n'), logs, audit };
+    for (const [where, text] of Object.entries(haystacks)) {
+      for (const secret of SECRETS) {
+        for (const form of forms(secret)) {
+          if (text.includes(form)) throw new Error(`a secret appeared in ${where}`);
+        }
+      }
+    }
+  });
+});

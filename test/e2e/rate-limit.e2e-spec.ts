@@ -1,0 +1,157 @@
+jest.setTimeout(60_000);
+
+import { startApp, StartedApp } from '../support/start-app';
+import { authHeaders, TestKey } from '../support/test-keys';
+import { AUTH_ENV, decodeHeader, decodePayload, forge } from './auth-helpers';
+import { awayFromWindowEdge, count, freshIp, send, statuses } from './rate-limit-helpers';
+
+/**
+ * Rate limits over HTTP against the embedded shape (SQLite + memory store),
+ * with RATE_LIMIT_MAX=5 per key and RATE_LIMIT_IP_MAX=8 per IP. Each test
+ * uses its own keys and client addresses (127.x.y.z), so the limits of one
+ * test never touch another's.
+ */
+describe('rate limits (embedded shape)', () => {
+  let app: StartedApp;
+  const KEY_MAX = 5;
+  const IP_MAX = 8;
+  const keysRoute = '/admin/api-keys?limit=1';
+
+  beforeAll(async () => {
+    app = await startApp({ ...AUTH_ENV, RATE_LIMIT_MAX: String(KEY_MAX), RATE_LIMIT_IP_MAX: String(IP_MAX) });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+  beforeEach(() => awayFromWindowEdge());
+
+  const adminKey = () => TestKey.create(app, { permissions: ['keys:admin'] });
+
+  it('admits exactly RATE_LIMIT_MAX requests of a key, counting down, then 429 with Retry-After naming the key limit', async () => {
+    const key = await adminKey();
+    const ip = freshIp();
+    const replies = [];
+    for (let i = 0; i < KEY_MAX + 2; i++) replies.push(await send(app.url, keysRoute, { from: ip, headers: authHeaders(key) }));
+
+    expect(statuses(replies)).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    // The key limit is the tighter one here (5 < 8), so the headers report it.
+    expect(replies.map((r) => r.headers['ratelimit-limit'])).toEqual(Array(KEY_MAX + 2).fill(String(KEY_MAX)));
+    expect(replies.map((r) => r.headers['ratelimit-remaining'])).toEqual(['4', '3', '2', '1', '0', '0', '0']);
+    for (const r of replies) {
+      const reset = Number(r.headers['ratelimit-reset']);
+      expect(reset).toBeGreaterThanOrEqual(1);
+      expect(reset).toBeLessThanOrEqual(60);
+    }
+    const refused = replies[KEY_MAX];
+    expect(refused.headers['retry-after']).toBe(refused.headers['ratelimit-reset']);
+    expect(refused.headers['content-type']).toMatch(/application\/json/);
+    expect(refused.body).toEqual({
+      statusCode: 429,
+      error: 'Too Many Requests',
+      reason: 'rate_limited',
+      limit: 'key',
+      retryAfterSeconds: Number(refused.headers['retry-after']),
+      message: expect.stringContaining('per API key'),
+    });
+    expect(refused.body.message).toContain(`retry after ${refused.headers['retry-after']} s`);
+    expect(JSON.stringify(refused.body)).not.toContain(key.token);
+
+    const metrics = await send(app.url, '/metrics', { from: freshIp(), headers: { accept: 'text/plain' } });
+    expect(String(metrics.body)).toMatch(/rate_limited_total\{scope="key"\} [2-9]/);
+  });
+
+  it('counts a key across client addresses and routes, and each key on its own; on /mcp the 429 is a JSON-RPC error', async () => {
+    const shared = await adminKey();
+    const other = await adminKey();
+    const [ip1, ip2, ip3] = [freshIp(), freshIp(), freshIp()];
+
+    const first = [];
+    for (let i = 0; i < 3; i++) first.push(await send(app.url, keysRoute, { from: ip1, headers: authHeaders(shared) }));
+    for (let i = 0; i < 2; i++) first.push(await send(app.url, keysRoute, { from: ip2, headers: authHeaders(shared) }));
+    expect(statuses(first)).toEqual([200, 200, 200, 200, 200]);
+
+    // Sixth request of the key, from the second address (3 of its 8), to another route.
+    const mcp = await send(app.url, '/mcp', {
+      method: 'POST',
+      from: ip2,
+      headers: authHeaders(shared),
+      body: { jsonrpc: '2.0', id: 1, method: 'tools/list' },
+    });
+    expect(mcp.status).toBe(429);
+    expect(mcp.headers['retry-after']).toMatch(/^\d+$/);
+    expect(mcp.body).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: {
+        code: -32000,
+        message: expect.stringMatching(/per API key .*retry after \d+ s/),
+        data: { limit: 'key', retryAfterSeconds: Number(mcp.headers['retry-after']) },
+      },
+    });
+
+    // Another key is untouched by the first one's exhaustion.
+    const others = [];
+    for (let i = 0; i < KEY_MAX + 1; i++) others.push(await send(app.url, keysRoute, { from: ip3, headers: authHeaders(other) }));
+    expect(statuses(others)).toEqual([200, 200, 200, 200, 200, 429]);
+    expect(others[KEY_MAX].body.limit).toBe('key');
+  });
+
+  it('applies the IP limit before authentication: requests without a key are limited, and never reach the key limit', async () => {
+    const ip = freshIp();
+    const anonymous = [];
+    for (let i = 0; i < IP_MAX + 2; i++) anonymous.push(await send(app.url, keysRoute, { from: ip }));
+    expect(statuses(anonymous)).toEqual([...Array(IP_MAX).fill(401), 429, 429]);
+    expect(anonymous.map((r) => r.headers['ratelimit-remaining'])).toEqual(['7', '6', '5', '4', '3', '2', '1', '0', '0', '0']);
+    expect(anonymous[0].headers['ratelimit-limit']).toBe(String(IP_MAX));
+    const refused = anonymous[IP_MAX];
+    expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+    expect(refused.body).toMatchObject({ statusCode: 429, limit: 'ip', message: expect.stringContaining('per client IP address') });
+
+    // A valid key from the exhausted address is refused by the IP limit too: before
+    // authentication, so its own counter is not touched.
+    const key = await adminKey();
+    const blocked = await send(app.url, keysRoute, { from: ip, headers: authHeaders(key) });
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.limit).toBe('ip');
+    const elsewhere = [];
+    for (let i = 0; i < KEY_MAX + 1; i++) elsewhere.push(await send(app.url, keysRoute, { from: freshIp(), headers: authHeaders(key) }));
+    expect(statuses(elsewhere)).toEqual([200, 200, 200, 200, 200, 429]);
+  });
+
+  it('counts a key only after authentication: forged tokens naming a key do not use up its limit', async () => {
+    const victim = await adminKey();
+    const forged = forge(decodeHeader(victim.token), decodePayload(victim.token), 'not-the-server-secret-not-the-server-secret');
+    const ip = freshIp();
+    const attempts = [];
+    for (let i = 0; i < KEY_MAX + 2; i++) attempts.push(await send(app.url, keysRoute, { from: ip, headers: { authorization: `Bearer ${forged}` } }));
+    expect(statuses(attempts)).toEqual(Array(KEY_MAX + 2).fill(401)); // more than the key limit, fewer than the IP limit
+
+    const real = [];
+    for (let i = 0; i < KEY_MAX + 1; i++) real.push(await send(app.url, keysRoute, { from: freshIp(), headers: authHeaders(victim) }));
+    expect(statuses(real)).toEqual([200, 200, 200, 200, 200, 429]);
+  });
+
+  it('does not limit the probes (/health, /health/ready, /metrics) and they use up no IP budget', async () => {
+    const ip = freshIp();
+    const probes = [];
+    for (let i = 0; i < IP_MAX + 4; i++) {
+      probes.push(await send(app.url, '/health', { from: ip }));
+      probes.push(await send(app.url, '/health/ready', { from: ip }));
+      probes.push(await send(app.url, '/metrics', { from: ip }));
+    }
+    expect(count(probes, 200)).toBe(probes.length);
+    expect(probes.some((r) => r.headers['ratelimit-limit'] !== undefined)).toBe(false);
+
+    const next = await send(app.url, '/.well-known/oauth-protected-resource', { from: ip });
+    expect(next.status).toBe(200);
+    expect(next.headers['ratelimit-remaining']).toBe(String(IP_MAX - 1));
+  });
+
+  it('limits unknown routes per IP as well', async () => {
+    const ip = freshIp();
+    const replies = [];
+    for (let i = 0; i < IP_MAX + 1; i++) replies.push(await send(app.url, '/no/such/route', { from: ip }));
+    expect(replies[IP_MAX].status).toBe(429);
+    expect(count(replies, 429)).toBe(1);
+  });
+});

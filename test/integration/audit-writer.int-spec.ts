@@ -1,0 +1,325 @@
+/**
+ * The audit writer against the real databases (SQLite file and PostgreSQL):
+ * group commit, hash chains and their verification, admin records in the
+ * caller's transaction, the spool when the database is unreachable and its
+ * replay, and refusal when nothing can be written. Query and pagination too.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { AddressInfo, createServer, Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { AuditRecord, argsDigest } from '../../src/audit/audit-record';
+import { parseAuditQuery } from '../../src/audit/audit-query';
+import { storedTimeIso } from '../../src/audit/audit-sql';
+import { verifyAuditChains } from '../../src/audit/audit-verify';
+import { AuditUnavailableError } from '../../src/audit/audit.errors';
+import { AuditOptions, resolveAuditOptions } from '../../src/audit/audit.options';
+import { AuditService } from '../../src/audit/audit.service';
+import { AuditWriter } from '../../src/audit/audit.writer';
+import type { AppConfig } from '../../src/config/config.types';
+import { loadConfig } from '../../src/config/load-config';
+import { openDataSource } from '../../src/database/open-data-source';
+import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function configFor(dataDir: string, env: Record<string, string> = {}): AppConfig {
+  return loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, JWT_SECRET: 'x'.repeat(40), MASTER_ENCRYPTION_KEY: 'ab'.repeat(32), ...env });
+}
+
+/** Forwards TCP to PostgreSQL until cut; `restore` listens on the same port again. */
+class CuttableProxy {
+  private readonly sockets = new Set<Socket>();
+  private server?: Server;
+  port = 0;
+
+  constructor(private readonly target: URL) {}
+
+  async start(): Promise<number> {
+    this.server = createServer((client) => {
+      const upstream = new Socket().connect(Number(this.target.port || 5432), this.target.hostname);
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on('error', () => s.destroy());
+        s.on('close', () => this.sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this.port;
+  }
+
+  async cut(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server = undefined;
+  }
+
+  restore(): Promise<number> {
+    return this.start();
+  }
+}
+
+const rec = (i: number, extra: Partial<AuditRecord> = {}): AuditRecord => ({
+  kind: 'tool_call',
+  action: 'xero_list_invoices',
+  outcome: 'success',
+  organizationId: 'org-a',
+  userId: 'user-1',
+  keyId: 'key-1',
+  requestId: `req-${i}`,
+  durationMs: 1.4,
+  args: { page: i, filter: { status: 'PAID' } },
+  ...extra,
+});
+
+interface Rig {
+  ds: DataSource;
+  /** A second connection whose database can be made unreachable and brought back. */
+  breakable: DataSource;
+  breakDb(): Promise<void>;
+  healDb(): Promise<void>;
+}
+
+jest.setTimeout(30_000);
+
+function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
+  let rig: Rig;
+  let spoolDir: string;
+  const writers: AuditWriter[] = [];
+  const makeWriter = (ds: DataSource, o: Partial<AuditOptions> = {}) => {
+    const w = new AuditWriter(ds, resolveAuditOptions({ spoolDir, replayBaseDelayMs: 50, replayMaxDelayMs: 200, ...o }));
+    writers.push(w);
+    return w;
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw rows of ad hoc SQL
+  const rows = async (writerId?: string): Promise<Array<Record<string, any>>> =>
+    (
+      (await rig.ds.query(
+        `SELECT * FROM audit_logs ${writerId ? `WHERE writer_id = '${writerId}'` : ''} ORDER BY writer_id, seq`,
+      )) as Array<Record<string, unknown>>
+    ).map((r) => ({ ...r, id: String(r.id), seq: Number(r.seq) }));
+
+  beforeAll(async () => {
+    rig = await setup();
+  });
+  afterAll(async () => {
+    await teardown();
+  });
+  beforeEach(async () => {
+    spoolDir = mkdtempSync(join(tmpdir(), 'audit-spool-'));
+    await rig.ds.query('DELETE FROM audit_logs');
+  });
+  afterEach(async () => {
+    for (const w of writers.splice(0)) await w.onApplicationShutdown();
+    rmSync(spoolDir, { recursive: true, force: true });
+  });
+
+  it('group-commits 200 concurrent records in far fewer INSERT batches, with every row stored once', async () => {
+    const w = makeWriter(rig.ds);
+    await Promise.all(Array.from({ length: 200 }, (_, i) => w.record(rec(i))));
+    expect(w.stats.rowsWritten).toBe(200);
+    expect(w.stats.batches).toBeLessThanOrEqual(10);
+    const stored = await rows(w.writerId);
+    expect(stored.map((r) => r.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(new Set(stored.map((r) => r.request_id)).size).toBe(200);
+    const first = stored.find((r) => r.request_id === 'req-7')!;
+    expect(first).toMatchObject({
+      organization_id: 'org-a', user_id: 'user-1', key_id: 'key-1', kind: 'tool_call',
+      action: 'xero_list_invoices', outcome: 'success', duration_ms: 1, args: null,
+      args_digest: argsDigest({ filter: { status: 'PAID' }, page: 7 }),
+    });
+    expect((await verifyAuditChains(rig.ds)).ok).toBe(true);
+  });
+
+  it('stores redacted arguments only when storeArgs is on', async () => {
+    const w = makeWriter(rig.ds, { storeArgs: true });
+    await w.record(rec(1, { args: { query: 'x', apiKey: 'sk-live-123', nested: { password: 'p' } } }));
+    const [row] = await rows(w.writerId);
+    expect(JSON.parse(String(row.args))).toEqual({ apiKey: '[REDACTED]', nested: { password: '[REDACTED]' }, query: 'x' });
+    expect(row.args_digest).toBe(argsDigest({ query: 'x', apiKey: 'sk-live-123', nested: { password: 'p' } }));
+  });
+
+  it('in async mode resolves at once and writes on flush', async () => {
+    const w = makeWriter(rig.ds, { mode: 'async', batchWindowMs: 1000 });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => w.record(rec(i))));
+    expect(await rows(w.writerId)).toHaveLength(0);
+    await w.flush();
+    expect(await rows(w.writerId)).toHaveLength(20);
+  });
+
+  it('verify passes on a clean log and names the row after an UPDATE or a DELETE', async () => {
+    const w = makeWriter(rig.ds, { batchMaxRows: 7 });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => w.record(rec(i))));
+    const stored = await rows(w.writerId);
+    expect(await verifyAuditChains(rig.ds, { pageSize: 8 })).toMatchObject({ ok: true, checked: 30, chains: 1 });
+
+    const edited = stored[11];
+    await rig.ds.query(`UPDATE audit_logs SET outcome = 'denied' WHERE id = ${edited.id}`);
+    expect((await verifyAuditChains(rig.ds, { pageSize: 8 })).firstBroken).toMatchObject({
+      id: edited.id, seq: 12, writerId: w.writerId, reason: 'hash_mismatch',
+    });
+    await rig.ds.query(`UPDATE audit_logs SET outcome = 'success' WHERE id = ${edited.id}`);
+    expect((await verifyAuditChains(rig.ds)).ok).toBe(true);
+
+    await rig.ds.query(`DELETE FROM audit_logs WHERE id = ${stored[19].id}`);
+    expect((await verifyAuditChains(rig.ds, { pageSize: 8 })).firstBroken).toMatchObject({
+      id: stored[20].id, seq: 21, reason: 'missing_link',
+    });
+    // A range starting after the deleted row still sees the link from its first row back to seq 20... which is gone.
+    const from = new Date(storedTimeIso(stored[20].occurred_at as Date | string));
+    const ranged = await verifyAuditChains(rig.ds, { from });
+    expect(ranged.ok).toBe(false);
+  });
+
+  it('writes admin records in the caller transaction: committed with it, gone with a rollback', async () => {
+    const w = makeWriter(rig.ds);
+    await rig.ds.transaction(async (m) => {
+      await w.recordInTransaction(m, rec(1, { kind: 'admin', action: 'api_key.create' }));
+      await w.recordInTransaction(m, rec(2, { kind: 'admin', action: 'api_key.revoke' }));
+    });
+    await expect(
+      rig.ds.transaction(async (m) => {
+        await w.recordInTransaction(m, rec(3, { kind: 'admin', action: 'api_key.rotate' }));
+        throw new Error('the change failed');
+      }),
+    ).rejects.toThrow('the change failed');
+    await w.record(rec(4));
+    const stored = await rows();
+    expect(stored.map((r) => r.action).sort()).toEqual(['api_key.create', 'api_key.revoke', 'xero_list_invoices']);
+    const admin = stored.filter((r) => r.kind === 'admin');
+    expect(admin[0].writer_id).toBe(admin[1].writer_id);
+    expect(admin.map((r) => r.seq)).toEqual([1, 2]);
+    expect(await verifyAuditChains(rig.ds)).toMatchObject({ ok: true, checked: 3, chains: 2 });
+  });
+
+  it('spools while the database is unreachable and replays every record exactly once when it returns', async () => {
+    const w = makeWriter(rig.breakable);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => w.record(rec(i))));
+    await rig.breakDb();
+    // Every call still succeeds: the spool is durable.
+    await Promise.all(Array.from({ length: 50 }, (_, i) => w.record(rec(100 + i))));
+    await Promise.all(Array.from({ length: 5 }, (_, i) => w.record(rec(200 + i))));
+    expect(w.isSpooling).toBe(true);
+    const spooled = readFileSync(w.spoolPath, 'utf8');
+    expect(spooled.trim().split('\n')).toHaveLength(55);
+    expect(await rows(w.writerId)).toHaveLength(10);
+
+    await rig.healDb();
+    for (let i = 0; i < 200 && w.isSpooling; i++) await sleep(50); // the background replay
+    expect(w.isSpooling).toBe(false);
+    await w.record(rec(300));
+    let stored = await rows(w.writerId);
+    expect(stored.map((r) => r.seq)).toEqual(Array.from({ length: 66 }, (_, i) => i + 1));
+    expect(readFileSync(w.spoolPath, 'utf8')).toBe('');
+
+    // A crash between the replay's insert and the spool's truncation replays it again: no duplicates.
+    writeFileSync(w.spoolPath, spooled);
+    const next = makeWriter(rig.ds);
+    await next.onApplicationBootstrap();
+    expect(await next.replayNow()).toBe(true);
+    stored = await rows(w.writerId);
+    expect(stored).toHaveLength(66);
+    expect(await verifyAuditChains(rig.ds)).toMatchObject({ ok: true, checked: 66 });
+  });
+
+  it('refuses with AuditUnavailableError when neither the database nor the spool can be written, and recovers', async () => {
+    const blocker = join(spoolDir, 'not-a-dir');
+    writeFileSync(blocker, 'x');
+    const w = makeWriter(rig.breakable, { spoolDir: join(blocker, 'spool') });
+    await w.record(rec(1));
+    const firstChain = w.writerId;
+    await rig.breakDb();
+    const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => w.record(rec(10 + i))));
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof AuditUnavailableError)).toBe(true);
+    expect(w.stats.unavailableRows).toBe(5);
+    expect(w.writerId).not.toBe(firstChain);
+
+    await rig.healDb();
+    for (let i = 0; i < 200 && w.isSpooling; i++) await sleep(50);
+    await w.record(rec(20));
+    expect((await rows()).map((r) => r.request_id).sort()).toEqual(['req-1', 'req-20']);
+    expect(await verifyAuditChains(rig.ds)).toMatchObject({ ok: true, chains: 2 });
+  });
+
+  it('lists an organisation\'s records newest first with filters and keyset pagination', async () => {
+    const w = makeWriter(rig.ds);
+    const base = Date.parse('2026-03-01T00:00:00Z');
+    for (let i = 0; i < 12; i++) {
+      await w.record(rec(i, { occurredAt: new Date(base + Math.floor(i / 2) * 1000), outcome: i % 3 === 0 ? 'denied' : 'success' }));
+    }
+    await w.record(rec(99, { organizationId: 'org-b', occurredAt: new Date(base) }));
+    const service = new AuditService(w, rig.ds);
+    const principal = { keyId: 'k', userId: 'u', organizationId: 'org-a', permissions: ['audit:read'] };
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await service.list(principal, parseAuditQuery({ limit: '5', ...(cursor ? { cursor } : {}) }));
+      seen.push(...page.items.map((e) => e.requestId!));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toHaveLength(12);
+    expect(new Set(seen).size).toBe(12);
+    expect(seen).not.toContain('req-99');
+    expect(seen.slice(0, 2).sort()).toEqual(['req-10', 'req-11']);
+
+    const denied = await service.list(principal, parseAuditQuery({ outcome: 'denied', from: '2026-03-01T00:00:02Z', to: '2026-03-01T00:00:05Z' }));
+    expect(denied.items.map((e) => e.requestId).sort()).toEqual(['req-6', 'req-9']);
+    expect(() => parseAuditQuery({ kind: 'bogus' })).toThrow(/"kind"/);
+    expect(() => parseAuditQuery({ from: 'yesterday' })).toThrow(/"from"/);
+  });
+}
+
+describe('audit writer (SQLite)', () => {
+  let dir: string;
+  let ds: DataSource;
+  writerSuite(
+    async () => {
+      dir = mkdtempSync(join(tmpdir(), 'audit-sqlite-'));
+      ds = await openDataSource(configFor(dir), { migrationsRun: true });
+      return {
+        ds,
+        breakable: ds,
+        // Every insert into audit_logs fails while the trigger exists; reads still work.
+        breakDb: () =>
+          ds.query(`CREATE TRIGGER audit_down BEFORE INSERT ON audit_logs BEGIN SELECT RAISE(ABORT, 'database down'); END`),
+        healDb: () => ds.query('DROP TRIGGER audit_down'),
+      };
+    },
+    async () => {
+      await ds?.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  );
+});
+
+describeWithPostgres('audit writer (PostgreSQL)', () => {
+  const schema = uniqueName('audit');
+  let dir: string;
+  let ds: DataSource;
+  let proxied: DataSource;
+  const proxy = new CuttableProxy(new URL(TEST_DATABASE_URL));
+  writerSuite(
+    async () => {
+      dir = mkdtempSync(join(tmpdir(), 'audit-pg-'));
+      ds = await openDataSource(configFor(dir, { DATABASE_URL: TEST_DATABASE_URL }), { schema, migrationsRun: true });
+      const port = await proxy.start();
+      const url = new URL(TEST_DATABASE_URL);
+      url.hostname = '127.0.0.1';
+      url.port = String(port);
+      proxied = await openDataSource(configFor(dir, { DATABASE_URL: url.toString() }), { schema, migrationsRun: false });
+      return { ds, breakable: proxied, breakDb: () => proxy.cut(), healDb: async () => void (await proxy.restore()) };
+    },
+    async () => {
+      await proxy.cut();
+      await proxied?.destroy().catch(() => undefined);
+      await ds?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+      await ds?.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  );
+});

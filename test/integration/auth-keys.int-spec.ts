@@ -1,0 +1,286 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Test, TestingModule } from '@nestjs/testing';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { ApiKeyRepository } from '../../src/auth/api-key.repository';
+import { ApiKeysModule } from '../../src/auth/api-keys.module';
+import { ApiKeysService, SystemActor } from '../../src/auth/api-keys.service';
+import { KeyUsageRecorder } from '../../src/auth/key-usage.recorder';
+import { KnownKeysCache } from '../../src/auth/known-keys.cache';
+import { REVOCATIONS_CHANNEL } from '../../src/auth/revocation.notifier';
+import { REVOCATION_OPTIONS, RevocationService } from '../../src/auth/revocation.service';
+import { ConfigModule } from '../../src/config/config.module';
+import { AppConfig } from '../../src/config/config.types';
+import { loadConfig } from '../../src/config/load-config';
+import { DatabaseModule } from '../../src/database/database.module';
+import { KeyValueStore } from '../../src/store/key-value-store';
+import { StoreModule } from '../../src/store/store.module';
+import {
+  describeWithPostgres,
+  describeWithRedis,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueName,
+} from '../support/backends';
+
+jest.setTimeout(20_000);
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const actor = (organizationId: string): SystemActor => ({
+  kind: 'system',
+  tool: 'test',
+  organizationId,
+  userId: 'u1',
+});
+
+interface Backend {
+  name: string;
+  config: () => AppConfig;
+  schema?: string;
+  keyPrefix?: string;
+  /** SQL that makes api_keys unreadable, and the SQL that restores it. */
+  breakTable: string;
+  restoreTable: string;
+  cleanup: () => Promise<void>;
+}
+
+async function boot(b: Backend): Promise<TestingModule> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      ConfigModule.forRoot(b.config()),
+      DatabaseModule.forRoot({ schema: b.schema, retryAttempts: 1 }),
+      StoreModule.forRoot({ keyPrefix: b.keyPrefix }),
+      ApiKeysModule,
+    ],
+    providers: [
+      RevocationService,
+      KnownKeysCache,
+      KeyUsageRecorder,
+      { provide: REVOCATION_OPTIONS, useValue: { pollIntervalMs: 100, staleAfterMs: 400 } },
+    ],
+  }).compile();
+  moduleRef.useLogger(false);
+  await moduleRef.init();
+  return moduleRef;
+}
+
+async function waitUntil(probe: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await probe()) return true;
+    await sleep(25);
+  }
+  return false;
+}
+
+function behaves(backend: () => Backend) {
+  let b: Backend;
+  let app: TestingModule;
+  let keys: ApiKeysService;
+  let repo: ApiKeyRepository;
+
+  beforeAll(async () => {
+    b = backend();
+    app = await boot(b);
+    keys = app.get(ApiKeysService);
+    repo = app.get(ApiKeyRepository);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await b?.cleanup();
+  });
+
+  it('lists one organisation in pages, newest first, with status and name filters', async () => {
+    const made = [];
+    for (const name of ['Alpha', 'beta_1', 'beta%2', 'gamma']) {
+      made.push((await keys.create(actor('org-list'), { name, permissions: ['xero:read'] })).key);
+      await sleep(3);
+    }
+    await keys.create(actor('org-other'), { name: 'Alpha', permissions: ['xero:read'] });
+    const first = await keys.list(actor('org-list'), { limit: 3 });
+    const second = await keys.list(actor('org-list'), { limit: 3, cursor: first.nextCursor! });
+    expect([...first.items, ...second.items].map((k) => k.id)).toEqual(made.map((k) => k.id).reverse());
+    expect(second.nextCursor).toBeNull();
+
+    const names = async (q: object) =>
+      (await keys.list(actor('org-list'), { limit: 100, ...q })).items.map((k) => k.name);
+    expect(await names({ name: 'ALPHA' })).toEqual(['Alpha']);
+    expect(await names({ name: 'beta_' })).toEqual(['beta_1']); // _ and % are literal
+    expect(await names({ name: '%' })).toEqual(['beta%2']);
+    await keys.revoke(actor('org-list'), made[0].id, 'r');
+    expect(await names({ status: 'revoked' })).toEqual(['Alpha']);
+    expect((await names({ status: 'active' })).sort()).toEqual(['beta%2', 'beta_1', 'gamma']);
+  });
+
+  it('scopes by organisation, revokes once, and rotates in one transaction', async () => {
+    const { key } = await keys.create(actor('org-r'), { name: 'k', permissions: ['admin'], expiresIn: 3600 });
+    expect(await repo.findInOrg('org-x', key.id)).toBeNull();
+    expect(await repo.revoke('org-x', key.id, 'nope', new Date())).toBe(false);
+
+    const rotated = await keys.rotate(actor('org-r'), key.id, { graceSeconds: 60 });
+    const old = await repo.findInOrg('org-r', key.id);
+    expect(old!.revokedAt!.getTime()).toBeGreaterThan(Date.now() + 50_000);
+    expect(old!.revokedReason).toBe(`rotated to ${rotated.key.id}`);
+    const successor = await repo.findInOrg('org-r', rotated.key.id);
+    expect(successor).toMatchObject({ permissions: ['admin'], name: 'k', userId: 'u1' });
+    // The lifetime carries over (an hour from the rotation).
+    expect(Math.abs(successor!.expiresAt!.getTime() - (Date.now() + 3600_000))).toBeLessThan(5000);
+    // Already rotating: refused, and no second successor is written.
+    await expect(keys.rotate(actor('org-r'), key.id)).rejects.toMatchObject({ code: 'not_rotatable' });
+    expect((await keys.list(actor('org-r'), { limit: 100 })).items).toHaveLength(2);
+
+    // Revoking now brings the scheduled revocation forward.
+    await keys.revoke(actor('org-r'), key.id, 'now');
+    expect((await repo.findInOrg('org-r', key.id))!.revokedAt!.getTime()).toBeLessThanOrEqual(Date.now());
+    await expect(keys.revoke(actor('org-r'), key.id)).rejects.toMatchObject({ code: 'not_revocable' });
+    expect((await repo.listRevoked()).map((r) => r.id)).toEqual(expect.arrayContaining([key.id]));
+  });
+
+  it('touchLastUsed writes each key its own time in one batch and never moves a time backwards', async () => {
+    const ids = [];
+    for (let i = 0; i < 3; i++)
+      ids.push((await keys.create(actor('org-t'), { name: `t${i}`, permissions: ['xero:read'] })).key.id);
+    const t = (s: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, s, 123));
+    await repo.touchLastUsed(ids.map((id, i) => ({ id, at: t(10 + i) })));
+    await repo.touchLastUsed([
+      { id: ids[0], at: t(1) },
+      { id: ids[1], at: t(30) },
+    ]);
+    const got = await Promise.all(ids.map((id) => repo.findInOrg('org-t', id)));
+    expect(got.map((k) => k!.lastUsedAt!.toISOString())).toEqual(
+      [t(10), t(30), t(12)].map((d) => d.toISOString()),
+    );
+  });
+
+  it('revocations arrive over the store channel; malformed messages change nothing; scheduled ones take effect later', async () => {
+    const revocation = app.get(RevocationService);
+    const store = app.get(KeyValueStore);
+    expect(revocation.check('key_channel')).toBe('active');
+    await store.publish(REVOCATIONS_CHANNEL, 'not json');
+    await store.publish(REVOCATIONS_CHANNEL, JSON.stringify({ keyId: 'key_channel', revokedAt: 'never' }));
+    await store.publish(
+      REVOCATIONS_CHANNEL,
+      JSON.stringify({ keyId: 'key_channel', revokedAt: new Date().toISOString() }),
+    );
+    expect(await waitUntil(() => revocation.check('key_channel') === 'revoked')).toBe(true);
+
+    revocation.apply({ keyId: 'key_later', revokedAt: new Date(Date.now() + 300) });
+    expect(revocation.check('key_later')).toBe('active');
+    await sleep(350);
+    expect(revocation.check('key_later')).toBe('revoked');
+  });
+
+  it("known-key lookup: a record in the token's organisation is known; another organisation or no record is not", async () => {
+    const cache = app.get(KnownKeysCache);
+    const { key } = await keys.create(actor('org-k'), { name: 'k', permissions: ['xero:read'] });
+    expect(await cache.lookup(key.id, 'org-k')).toBe('known');
+    expect(await cache.lookup(key.id, 'org-other')).toBe('unknown');
+    expect(await cache.lookup('key_missing', 'org-k')).toBe('unknown');
+  });
+
+  it('with api_keys unreadable: fails closed once stale on the memory store (Redis keeps it fresh), and recovers', async () => {
+    const revocation = app.get(RevocationService);
+    const cache = app.get(KnownKeysCache);
+    const ds = app.get(DataSource);
+    const { key } = await keys.create(actor('org-f'), { name: 'k', permissions: ['xero:read'] });
+    expect(await cache.lookup(key.id, 'org-f')).toBe('known');
+    await ds.query(b.breakTable);
+    try {
+      // A key already known needs no database; an unseen one cannot be checked.
+      expect(await cache.lookup(key.id, 'org-f')).toBe('known');
+      expect(await cache.lookup('key_unseen', 'org-f')).toBe('unavailable');
+      const store = app.get(KeyValueStore);
+      if (store.kind === 'memory') {
+        expect(await waitUntil(() => revocation.check(key.id) === 'unknown', 3000)).toBe(true);
+        expect(revocation.status()).toMatchObject({ loaded: true, fresh: false });
+      } else {
+        // Redis still answers, so its channel still delivers revocations: the set stays usable.
+        await sleep(600);
+        expect(revocation.check(key.id)).toBe('active');
+      }
+    } finally {
+      await ds.query(b.restoreTable);
+    }
+    expect(await waitUntil(() => revocation.check(key.id) === 'active', 3000)).toBe(true);
+  });
+
+  it('flushes recorded key use at shutdown', async () => {
+    const { key } = await keys.create(actor('org-u'), { name: 'u', permissions: ['xero:read'] });
+    const at = new Date(Date.UTC(2031, 5, 1, 12, 0, 0, 0));
+    app.get(KeyUsageRecorder).record(key.id, at);
+    await app.close();
+    app = await boot(b);
+    keys = app.get(ApiKeysService);
+    repo = app.get(ApiKeyRepository);
+    expect((await repo.findInOrg('org-u', key.id))!.lastUsedAt!.toISOString()).toBe(at.toISOString());
+  });
+}
+
+describe('api keys on SQLite with the memory store', () => {
+  behaves(() => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentia-auth-int-'));
+    return {
+      name: 'sqlite',
+      config: () =>
+        loadConfig({
+          NODE_ENV: 'test',
+          DATA_DIR: dir,
+          JWT_SECRET: 'i'.repeat(40),
+          MASTER_ENCRYPTION_KEY: 'ab'.repeat(32),
+        }),
+      breakTable: 'ALTER TABLE api_keys RENAME TO api_keys_off',
+      restoreTable: 'ALTER TABLE api_keys_off RENAME TO api_keys',
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  });
+});
+
+async function dropSchema(schema: string): Promise<void> {
+  const pg = new Client({ connectionString: TEST_DATABASE_URL });
+  await pg.connect();
+  try {
+    await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await pg.end();
+  }
+}
+
+function pgBackend(withRedis: boolean): () => Backend {
+  return () => {
+    const schema = uniqueName('auth_int');
+    const dir = mkdtempSync(join(tmpdir(), 'sentia-auth-int-'));
+    return {
+      name: withRedis ? 'postgres+redis' : 'postgres',
+      schema,
+      keyPrefix: withRedis ? `${schema}:` : undefined,
+      config: () =>
+        loadConfig({
+          NODE_ENV: 'test',
+          DATA_DIR: dir,
+          DATABASE_URL: TEST_DATABASE_URL,
+          ...(withRedis ? { REDIS_URL: TEST_REDIS_URL } : {}),
+          JWT_SECRET: 'i'.repeat(40),
+          MASTER_ENCRYPTION_KEY: 'ab'.repeat(32),
+        }),
+      breakTable: `ALTER TABLE "${schema}".api_keys RENAME TO api_keys_off`,
+      restoreTable: `ALTER TABLE "${schema}".api_keys_off RENAME TO api_keys`,
+      cleanup: async () => {
+        await dropSchema(schema);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+}
+
+describeWithPostgres('api keys on PostgreSQL with the memory store', () => {
+  behaves(pgBackend(false));
+});
+
+describeWithPostgres('api keys on PostgreSQL with Redis', () => {
+  describeWithRedis('(redis)', () => {
+    behaves(pgBackend(true));
+  });
+});

@@ -1,0 +1,148 @@
+/**
+ * Online master key rotation on real databases: records under mk-a, then
+ * [mk-b, mk-a] and `rotate` (resumable batches, the rotate-key command), then
+ * [mk-b] alone: every rotated record reads, a record left behind names its key.
+ */
+import { runRotateKeyCommand } from '../../src/credentials/rotate-key.command';
+import { uniqueName } from '../support/backends';
+import {
+  failureOf,
+  flipBit,
+  KEY_A,
+  KEY_B,
+  onBothDatabases,
+  openVault,
+  principal,
+  renderings,
+  rowsOf,
+  tempDir,
+  Vault,
+} from './credentials-harness';
+
+onBothDatabases((label, backend) => {
+  describe(`master key rotation (${label})`, () => {
+    const dir = tempDir('sentia-rot-');
+    let vault: Vault | undefined;
+    const org = uniqueName('rot');
+    const secrets = Array.from({ length: 7 }, (_, i) => ({
+      user: i % 2 ? `u${i}` : null,
+      service: (['openai', 'anthropic'] as const)[i % 2],
+      key: `sk-rot-${i}-SECRET`,
+    }));
+    const place = (i: number) => ({ org: `${org}_${i}`, ...secrets[i] });
+    let damagedId: string;
+
+    const reopen = async (keys: string) => {
+      await vault?.ref.close();
+      vault = await openVault(dir(), backend(), keys);
+      return vault;
+    };
+
+    afterAll(async () => {
+      await vault?.ref.close();
+    });
+
+    it('A: records are sealed under mk-a (one of them then damaged)', async () => {
+      const v = await reopen(KEY_A);
+      for (let i = 0; i < secrets.length; i++) {
+        const p = place(i);
+        await v.service.put(principal(p.org), p.service, { apiKey: p.key }, { userId: p.user });
+      }
+      await v.service.put(principal(`${org}_bad`), 'openai', { apiKey: 'sk-damaged' });
+      damagedId = (await rowsOf(v.ds, `${org}_bad`))[0].id;
+      await flipBit(v.ds, `${org}_bad`, 'ciphertext');
+      expect((await v.rotation.status()).keys).toEqual(
+        expect.arrayContaining([
+          { keyId: 'mk-a', count: expect.any(Number), current: true, configured: true },
+        ]),
+      );
+    });
+
+    it('[B, A]: rotation re-wraps in resumable batches, keeps ciphertexts, and reports the damaged record', async () => {
+      const v = await reopen(`${KEY_B},${KEY_A}`);
+      const onA = (await v.rotation.status()).remainingOnOldKeys;
+      expect(onA).toBe(secrets.length + 1);
+      const before = await rowsOf(v.ds, place(0).org);
+
+      const partial = await v.rotation.rotate({ batchSize: 3, maxBatches: 1 });
+      expect(partial.currentKeyId).toBe('mk-b');
+      expect(partial.rewrapped + partial.failures.length).toBe(3);
+      expect(partial.remainingOnOldKeys).toBe(onA - partial.rewrapped);
+
+      const out: string[] = [];
+      const code = await runRotateKeyCommand(v.ref, ['--batch-size', '3'], {
+        write: (t: string) => out.push(t),
+      });
+      const text = out.join('');
+      expect(code).toBe(1);
+      expect(text).toContain('under master key mk-b');
+      expect(text).toContain('Remaining on old keys: 1');
+      expect(text).toContain(`${damagedId} (key mk-a): DECRYPT_FAILED`);
+      expect(text).not.toMatch(/SECRET|sk-damaged/);
+
+      const again = await v.rotation.rotate({ batchSize: 3 });
+      expect(again).toEqual({
+        currentKeyId: 'mk-b',
+        rewrapped: 0,
+        remainingOnOldKeys: 1,
+        failures: [{ id: damagedId, keyId: 'mk-a', error: 'DECRYPT_FAILED' }],
+      });
+
+      const after = await rowsOf(v.ds, place(0).org);
+      expect(after[0]).toMatchObject({
+        id: before[0].id,
+        key_id: 'mk-b',
+        ciphertext: before[0].ciphertext,
+        iv: before[0].iv,
+        auth_tag: before[0].auth_tag,
+      });
+      expect(after[0].wrapped_key).not.toBe(before[0].wrapped_key);
+      expect(after[0].updated_at).toEqual(before[0].updated_at);
+
+      const statusOut: string[] = [];
+      expect(
+        await runRotateKeyCommand(v.ref, ['--status', '--json'], { write: (t: string) => statusOut.push(t) }),
+      ).toBe(0);
+      expect(JSON.parse(statusOut.join(''))).toMatchObject({
+        currentKeyId: 'mk-b',
+        configuredKeyIds: ['mk-b', 'mk-a'],
+        keys: [
+          { keyId: 'mk-a', count: 1, current: false, configured: true },
+          { keyId: 'mk-b', count: expect.any(Number), current: true, configured: true },
+        ],
+        remainingOnOldKeys: 1,
+      });
+      expect(await runRotateKeyCommand(v.ref, ['--batch-size', 'x'], { write: () => undefined })).toBe(2);
+    });
+
+    it('[B]: every rotated record still reads, with the fingerprint a fresh store under mk-b gives', async () => {
+      const v = await reopen(KEY_B);
+      for (let i = 0; i < secrets.length; i++) {
+        const p = place(i);
+        expect(await v.service.getDecrypted(p.org, p.service, p.user)).toEqual({ apiKey: p.key });
+      }
+      const p = place(0);
+      const rotated = await v.service.get(principal(p.org), p.service, { userId: p.user });
+      expect(rotated.keyId).toBe('mk-b');
+      const fresh = await v.service.put(principal(`${org}_fresh`), p.service, { apiKey: p.key });
+      expect(fresh.fingerprint).toBe(rotated.fingerprint);
+    });
+
+    it('[B]: a record left under the removed key gives an error naming the key id', async () => {
+      const v = vault!;
+      const err = await failureOf(v.service.getDecrypted(`${org}_bad`, 'openai'));
+      expect(err).toMatchObject({ code: 'MASTER_KEY_UNKNOWN', keyId: 'mk-a' });
+      expect(err.message).toContain('"mk-a"');
+      expect(renderings(err)).not.toContain('sk-damaged');
+      const status = await v.rotation.status();
+      expect(status.keys).toContainEqual({ keyId: 'mk-a', count: 1, current: false, configured: false });
+      expect((await v.rotation.rotate()).failures).toEqual([
+        { id: damagedId, keyId: 'mk-a', error: 'MASTER_KEY_UNKNOWN' },
+      ]);
+      // An admin replaces it; nothing is left on old keys.
+      await v.service.put(principal(`${org}_bad`), 'openai', { apiKey: 'sk-replaced' });
+      expect((await v.rotation.status()).remainingOnOldKeys).toBe(0);
+      expect(await v.service.getDecrypted(`${org}_bad`, 'openai')).toEqual({ apiKey: 'sk-replaced' });
+    });
+  });
+});
