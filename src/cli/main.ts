@@ -4,6 +4,7 @@ import { ApiKeyError } from '../auth/api-key.errors';
 import { ConfigError, loadConfig } from '../config/load-config';
 import { openDataSource } from '../database/open-data-source';
 import { CliIo, processIo, StderrLogger, UsageError } from './cli-io';
+import { AUDIT_USAGE, runAudit } from './audit.command';
 import { CliModule } from './cli.module';
 import { KEYS_NOTES, KEYS_USAGE, parseKeysArgs, runKeys } from './keys.command';
 
@@ -11,6 +12,7 @@ export const USAGE = `sentia-mcp: operate a Sentia MCP installation (same config
 
 Usage:
 ${KEYS_USAGE}
+${AUDIT_USAGE}
   sentia-mcp migrate    run pending database migrations
   sentia-mcp help
 
@@ -33,6 +35,9 @@ export async function main(argv: string[], env: Env = process.env, io: CliIo = p
     if (command === 'migrate') {
       if (rest.length > 0) throw new UsageError(`migrate: unexpected argument "${rest[0]}"`);
       return await migrate(env, io);
+    }
+    if (command === 'audit') {
+      return await runAudit(loadConfig(env), rest, io);
     }
     if (command === 'keys') {
       if (rest.length === 1 && ['help', '--help', '-h'].includes(rest[0])) {

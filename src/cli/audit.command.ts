@@ -1,0 +1,52 @@
+import { parseArgs } from 'node:util';
+import type { AppConfig } from '../config/config.types';
+import { openDataSource } from '../database/open-data-source';
+import { verifyAuditChains } from '../audit/audit-verify';
+import { CliIo, UsageError } from './cli-io';
+
+export const AUDIT_USAGE = `  sentia-mcp audit verify [--from ISO] [--to ISO] [--json]
+                       walk every audit hash chain; exit 1 naming the first broken or missing link`;
+
+function parseDate(flag: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`audit verify: --${flag} must be an ISO date or time (got "${value}")`);
+  return d;
+}
+
+/** `sentia-mcp audit verify`: 0 when every chain is intact, 1 at the first break. */
+export async function runAudit(config: AppConfig, argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'verify') throw new UsageError(sub ? `audit: unknown subcommand "${sub}"` : 'audit: missing subcommand (verify)');
+  let values: { from?: string; to?: string; json?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: { from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    throw new UsageError(`audit verify: ${(e as Error).message}`);
+  }
+  const from = parseDate('from', values.from);
+  const to = parseDate('to', values.to);
+  const ds = await openDataSource(config, { migrationsRun: false });
+  try {
+    const result = await verifyAuditChains(ds, { from, to });
+    if (values.json) {
+      io.out(`${JSON.stringify(result)}\n`);
+    } else if (result.ok) {
+      io.out(`OK: ${result.checked} audit records in ${result.chains} chains verified\n`);
+    } else {
+      const b = result.firstBroken!;
+      io.out(
+        `BROKEN: audit record id ${b.id} (writer ${b.writerId}, seq ${b.seq}, ${b.occurredAt}): ${b.reason.replace('_', ' ')}\n` +
+          `${result.checked} records checked in ${result.chains} chains\n`,
+      );
+    }
+    return result.ok ? 0 : 1;
+  } finally {
+    await ds.destroy();
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * `sentia-mcp audit verify` against a real installation's audit trail: it
+ * passes on a clean log and names the row after a manual UPDATE or DELETE.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { DataSource } from 'typeorm';
+import { main } from '../../src/cli/main';
+import { AuditWriter } from '../../src/audit/audit.writer';
+import { startApp, StartedApp } from '../support/start-app';
+import { authHeaders, TestKey } from '../support/test-keys';
+
+describe('sentia-mcp audit verify', () => {
+  let started: StartedApp;
+  let env: Record<string, string>;
+
+  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await main(argv, env, { out: (t) => void (out += t), err: (t) => void (err += t) });
+    return { code, out, err };
+  }
+
+  beforeAll(async () => {
+    started = await startApp();
+    env = { NODE_ENV: 'test', DATA_DIR: started.config.dataDir, LOG_LEVEL: 'error' };
+    const key = await TestKey.create(started, { permissions: ['ai:invoke'] });
+    const client = new Client({ name: 'audit-cli', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${started.url}/mcp`), { requestInit: { headers: authHeaders(key) } }));
+    for (let i = 0; i < 5; i++) await client.callTool({ name: 'server_info', arguments: {} });
+    await client.close();
+    await started.app.get(AuditWriter).flush();
+  });
+  afterAll(async () => started?.close());
+
+  it('passes on a clean log', async () => {
+    const r = await cli('audit', 'verify');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^OK: \d+ audit records in \d+ chains verified/);
+    const json = await cli('audit', 'verify', '--json');
+    expect(JSON.parse(json.out)).toMatchObject({ ok: true });
+  });
+
+  it('names the row after a manual UPDATE, then after a DELETE', async () => {
+    const ds = started.app.get(DataSource);
+    const rows = (await ds.query(`SELECT id, writer_id, seq FROM audit_logs WHERE kind = 'tool_call' ORDER BY seq`)) as {
+      id: number;
+      seq: number;
+    }[];
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    const victim = rows[2];
+    await ds.query(`UPDATE audit_logs SET outcome = 'success', status = 299 WHERE id = ?`, [victim.id]);
+    const updated = await cli('audit', 'verify');
+    expect(updated.code).toBe(1);
+    expect(updated.out).toContain(`BROKEN: audit record id ${victim.id}`);
+    expect(updated.out).toContain('hash mismatch');
+
+    const next = rows[3];
+    await ds.query(`DELETE FROM audit_logs WHERE id = ?`, [victim.id]);
+    const deleted = await cli('audit', 'verify');
+    expect(deleted.code).toBe(1);
+    expect(deleted.out).toContain(`BROKEN: audit record id ${next.id}`);
+    expect(deleted.out).toContain('missing link');
+  });
+
+  it('refuses bad arguments with a usage error (exit 2)', async () => {
+    expect((await cli('audit', 'verify', '--from', 'yesterday')).code).toBe(2);
+    expect((await cli('audit', 'check')).code).toBe(2);
+  });
+});
