@@ -7,6 +7,7 @@ import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.types';
 import { jsonBodyParser } from './common/body-parser';
 import { RequestIdMiddleware } from './observability/request-id.middleware';
+import { IpRateLimitMiddleware } from './rate-limit/ip-rate-limit.middleware';
 
 /**
  * Builds the whole application for a configuration: used by main.ts, the
@@ -23,6 +24,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.set('trust proxy', config.env === 'production' || config.env === 'staging' ? 1 : false);
   const requestId = new RequestIdMiddleware();
   app.use(requestId.use.bind(requestId));
+  // Per-IP limit before anything reads the body (the per-key limit runs after authentication).
+  const ipLimit = app.get(IpRateLimitMiddleware);
+  app.use(ipLimit.use.bind(ipLimit));
   for (const handler of jsonBodyParser(config.mcp.maxBodyBytes)) app.use(handler);
 
   const openapi = new DocumentBuilder()

@@ -6,7 +6,11 @@ import type { NextFunction, Request, Response } from 'express';
 export interface AuditRequestState {
   ip?: string;
   userAgent?: string;
-  /** Set by `AuditWriter.recordInTransaction`: the admin action is already audited, the interceptor adds no row. */
+  /**
+   * Set by `AuditWriter.recordInTransaction`: the admin action is already
+   * audited, the interceptor adds no row if the call succeeds (it still
+   * records a failed call, whose transaction may have rolled back).
+   */
   recordedInTransaction?: boolean;
 }
 

@@ -19,8 +19,25 @@ export function outcomeForStatus(status: number): string {
   return 'server_error';
 }
 
+/**
+ * A feature's domain error that its exception filter answers with an HTTP
+ * status carries it as `status` (and its code as `code`), so the record shows
+ * the status the caller got, not a 500.
+ */
+function domainStatusOf(err: unknown): number | undefined {
+  if (err instanceof HttpException || !(err instanceof Error)) return undefined;
+  const status = (err as { status?: unknown }).status;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599
+    ? status
+    : undefined;
+}
+
+function statusOf(err: unknown): number {
+  return err instanceof HttpException ? err.getStatus() : (domainStatusOf(err) ?? 500);
+}
+
 function errorCodeOf(err: unknown, status: number): string {
-  const body = err instanceof HttpException ? err.getResponse() : undefined;
+  const body = err instanceof HttpException ? err.getResponse() : domainStatusOf(err) ? err : undefined;
   const code = body && typeof body === 'object' ? (body as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : status >= 500 ? 'internal_error' : `http_${status}`;
 }
@@ -30,9 +47,15 @@ function errorCodeOf(err: unknown, status: number): string {
  * audit row (action `METHOD /route/pattern`, status, duration, outcome by
  * status, digest of {params, query, body}), so controllers carry no audit
  * code. The answer waits for the record to be durable (sync mode); if it
- * cannot be written the call answers 503. A handler that already wrote its
- * record with `AuditWriter.recordInTransaction` gets no second row.
- * Registered globally (APP_INTERCEPTOR) by AuditModule.
+ * cannot be written the call answers 503.
+ *
+ * A handler that wrote its own record with `AuditWriter.recordInTransaction`
+ * (which sets `recordedInTransaction` on this request's AuditRequestContext)
+ * gets no second row when it succeeds. When it fails, this row is written
+ * anyway: the failure usually rolled that transaction (and its record) back,
+ * so skipping would leave a failed admin call unaudited. At worst (a failure
+ * after the commit) the call has two rows, the change and the failed answer;
+ * never none. Registered globally (APP_INTERCEPTOR) by AuditModule.
  */
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
@@ -46,8 +69,10 @@ export class AuditInterceptor implements NestInterceptor {
 
     const started = performance.now();
     const scope = { ...AuditRequestContext.current(), recordedInTransaction: false };
+    /** `errorCode` is given exactly when the handler failed. */
     const audit = (status: number, errorCode?: string) => {
-      if (scope.recordedInTransaction) return Promise.resolve();
+      const failed = errorCode !== undefined;
+      if (!failed && scope.recordedInTransaction) return Promise.resolve();
       const principal = req[PRINCIPAL_REQUEST_KEY];
       const route = (req.route as { path?: string } | undefined)?.path;
       const ua = req.headers['user-agent'];
@@ -73,7 +98,7 @@ export class AuditInterceptor implements NestInterceptor {
         try {
           value = await lastValueFrom(next.handle(), { defaultValue: undefined });
         } catch (err) {
-          const status = err instanceof HttpException ? err.getStatus() : 500;
+          const status = statusOf(err);
           await audit(status, errorCodeOf(err, status));
           throw err;
         }

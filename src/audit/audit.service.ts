@@ -18,8 +18,8 @@ export interface SecurityEvent {
   errorCode?: string;
   /** HTTP status answered (401, 403, 429 ...). */
   status?: number;
-  /** The caller when known (for example a valid key lacking a permission). */
-  principal?: Pick<Principal, 'keyId' | 'userId' | 'organizationId'>;
+  /** The caller as far as known from a verified token (for example a valid key lacking a permission). */
+  principal?: Partial<Pick<Principal, 'keyId' | 'userId' | 'organizationId'>>;
   /** Defaults: from the current request. */
   ip?: string;
   userAgent?: string;
@@ -74,8 +74,9 @@ export class AuditService {
 
   /**
    * Records an authentication or security event. Resolves once durable (sync
-   * mode); rejects with AuditUnavailableError when it cannot be written. A
-   * caller that must answer anyway (a 401 stays a 401) can `.catch()` it.
+   * mode); rejects with AuditUnavailableError when it cannot be written.
+   * Code on the request path uses SecurityEventRecorder.report instead (no
+   * waiting, flood-limited), which calls this.
    */
   securityEvent(event: SecurityEvent): Promise<void> {
     return this.writer.record({

@@ -10,7 +10,19 @@
 export type ApiKeyErrorCode =
   'not_found' | 'permission_not_held' | 'not_revocable' | 'not_rotatable' | 'invalid_cursor';
 
+/** HTTP status and reason phrase of each code (the filter answers with them; the audit interceptor records the status). */
+export const API_KEY_ERROR_STATUS: Record<ApiKeyErrorCode, [number, string]> = {
+  not_found: [404, 'Not Found'],
+  permission_not_held: [403, 'Forbidden'],
+  not_revocable: [409, 'Conflict'],
+  not_rotatable: [409, 'Conflict'],
+  invalid_cursor: [400, 'Bad Request'],
+};
+
 export class ApiKeyError extends Error {
+  /** The HTTP status this error answers with. */
+  readonly status: number;
+
   constructor(
     readonly code: ApiKeyErrorCode,
     message: string,
@@ -19,6 +31,7 @@ export class ApiKeyError extends Error {
   ) {
     super(message);
     this.name = 'ApiKeyError';
+    this.status = API_KEY_ERROR_STATUS[code][0];
   }
 
   static notFound(): ApiKeyError {

@@ -9,7 +9,8 @@ import { RevocationNotifier } from './revocation.notifier';
 /**
  * API-key records and their administration, without HTTP: the command line
  * imports this module alone; AuthModule adds the guard and the controllers.
- * Needs the global ConfigModule, DatabaseModule and StoreModule.
+ * Needs the global ConfigModule, DatabaseModule, StoreModule and AuditModule
+ * (every key change is audited in its own transaction, from REST and CLI alike).
  */
 @Module({
   imports: [TypeOrmModule.forFeature([ApiKey])],

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AuditWriter } from '../audit/audit.writer';
 import type { Principal } from './principal';
 import { ApiKeyTokenService } from './tokens/api-key-token.service';
 import { hasPermission, Permission } from './tokens/permissions';
@@ -70,6 +72,7 @@ export class ApiKeysService {
     private readonly keys: ApiKeyRepository,
     private readonly tokens: ApiKeyTokenService,
     private readonly notifier: RevocationNotifier,
+    private readonly audit: AuditWriter,
   ) {}
 
   async create(actor: Actor, input: CreateApiKeyInput): Promise<CreatedApiKeyDto> {
@@ -89,7 +92,16 @@ export class ApiKeysService {
       revokedReason: null,
     });
     const token = this.sign(key);
-    await this.keys.create(key);
+    await this.keys.transaction(async (tx) => {
+      await this.keys.create(key, tx);
+      await this.recordAdmin(tx, actor, 'api_key.create', {
+        keyId: key.id,
+        name: key.name,
+        userId: key.userId,
+        permissions: key.permissions,
+        expiresAt: key.expiresAt,
+      });
+    });
     this.logger.log({
       message: 'API key created',
       keyId: key.id,
@@ -125,9 +137,12 @@ export class ApiKeysService {
     if (statusOf(key, now) === 'revoked')
       throw new ApiKeyError('not_revocable', 'API key is already revoked');
     const why = reason ?? 'revoked';
-    if (!(await this.keys.revoke(key.organizationId, key.id, why, now))) {
-      throw new ApiKeyError('not_revocable', 'API key is already revoked');
-    }
+    await this.keys.transaction(async (tx) => {
+      if (!(await this.keys.revoke(key.organizationId, key.id, why, now, tx))) {
+        throw new ApiKeyError('not_revocable', 'API key is already revoked');
+      }
+      await this.recordAdmin(tx, actor, 'api_key.revoke', { keyId: key.id, reason: why, revokedAt: now });
+    });
     await this.notifier.announce({ keyId: key.id, revokedAt: now });
     this.logger.warn({
       message: 'API key revoked',
@@ -169,12 +184,20 @@ export class ApiKeysService {
     const token = this.sign(successor);
     const revokeAt = new Date(now + (input.graceSeconds ?? 0) * 1000);
     const reason = `rotated to ${successor.id}`;
-    if (!(await this.keys.rotate(old, successor, revokeAt, reason))) {
-      throw new ApiKeyError(
-        'not_rotatable',
-        'Only an active key that is not already being rotated can be rotated',
-      );
-    }
+    await this.keys.transaction(async (tx) => {
+      if (!(await this.keys.rotate(old, successor, revokeAt, reason, tx))) {
+        throw new ApiKeyError(
+          'not_rotatable',
+          'Only an active key that is not already being rotated can be rotated',
+        );
+      }
+      await this.recordAdmin(tx, actor, 'api_key.rotate', {
+        keyId: old.id,
+        successorId: successor.id,
+        revokedAt: revokeAt,
+        graceSeconds: input.graceSeconds ?? 0,
+      });
+    });
     await this.notifier.announce({ keyId: old.id, revokedAt: revokeAt });
     this.logger.warn({
       message: 'API key rotated',
@@ -190,6 +213,30 @@ export class ApiKeysService {
       token,
       previous: toApiKeyDto(Object.assign(old, { revokedAt: revokeAt, revokedReason: reason }), nowDate),
     };
+  }
+
+  /**
+   * The audit record of a key change, written in the change's transaction
+   * (both commit or neither does). The actor's key (or `system:<tool>` for
+   * the command line) is `key_id`; the target key and the change's facts go
+   * into the argument digest. Never a token. Request fields (ip, user agent,
+   * request id) come from the current request, when there is one.
+   */
+  private recordAdmin(
+    tx: EntityManager,
+    actor: Actor,
+    action: string,
+    facts: Record<string, unknown>,
+  ): Promise<void> {
+    return this.audit.recordInTransaction(tx, {
+      kind: 'admin',
+      action,
+      outcome: 'success',
+      organizationId: actor.organizationId,
+      userId: actor.userId,
+      keyId: this.creatorOf(actor),
+      args: facts,
+    });
   }
 
   private async findOwn(actor: Actor, id: string): Promise<ApiKey> {

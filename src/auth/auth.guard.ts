@@ -1,10 +1,16 @@
-import { CanActivate, ExecutionContext, HttpException, Injectable, Logger } from '@nestjs/common';
+import { CanActivate, ExecutionContext, HttpException, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { IS_PUBLIC } from '../common/public.decorator';
 import { REQUIRED_PERMISSION } from './auth.decorators';
+import {
+  AuthEventsReporter,
+  RefusalCause,
+  unauthorizedReason,
+  VerifiedKeyFacts,
+} from './auth-events.reporter';
 import { authUnavailable, insufficientScope, unauthorized } from './auth-responses';
 import { KeyUsageRecorder } from './key-usage.recorder';
 import { KnownKeysCache } from './known-keys.cache';
@@ -34,19 +40,19 @@ const JWS_LIKE = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
  * 4. The principal goes on the request; the key's use is recorded (batched).
  * 5. `@RequirePermission` is checked: 403 insufficient_scope naming it.
  *
- * Refusals are security events logged at warn with the key id when one is
- * known (verified), never the token; the path is logged without its query.
+ * Refusals are security events (AuthEventsReporter): logged at warn with the
+ * key id when one is known (verified), never the token, the path without its
+ * query; counted in `auth_failures_total{reason}`; audited in the background.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
-  private readonly logger = new Logger(AuthGuard.name);
-
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: ApiKeyTokenService,
     private readonly revocation: RevocationService,
     private readonly knownKeys: KnownKeysCache,
     private readonly usage: KeyUsageRecorder,
+    private readonly events: AuthEventsReporter,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -66,11 +72,7 @@ export class AuthGuard implements CanActivate {
       ctx.getClass(),
     ]);
     if (needed && !hasPermission(principal.permissions, needed)) {
-      this.securityEvent(req, res, 'auth.denied', {
-        reason: 'insufficient_scope',
-        permission: needed,
-        keyId: principal.keyId,
-      });
+      this.events.forbidden(req, res, principal, needed);
       throw insufficientScope(res, this.config.publicBaseUrl, needed);
     }
     return true;
@@ -78,7 +80,7 @@ export class AuthGuard implements CanActivate {
 
   private async authenticate(req: Request, res: Response): Promise<Principal> {
     if (tokenInQuery(req)) {
-      this.securityEvent(req, res, 'auth.refused', { reason: 'malformed', detail: 'token in query string' });
+      this.events.unauthorized(req, res, 'token_in_query');
       throw unauthorized(
         res,
         this.config.publicBaseUrl,
@@ -93,29 +95,27 @@ export class AuthGuard implements CanActivate {
       key = this.tokens.verify(token);
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
-      const keyId = err.reason === 'expired' && token ? verifiedKeyIdOf(token) : undefined;
-      throw this.refuse(req, res, err, keyId);
+      const facts = err.reason === 'expired' && token ? verifiedFactsOf(token) : {};
+      throw this.refuse(req, res, err.reason, facts);
     }
 
     const verdict = this.revocation.check(key.keyId);
     if (verdict === 'unknown') {
-      this.securityEvent(req, res, 'auth.unavailable', {
-        reason: 'revocation_state_unknown',
-        keyId: key.keyId,
-      });
+      this.events.unavailable(req, res, 'revocation_state_unknown', key.keyId);
       throw authUnavailable(res);
     }
-    if (verdict === 'revoked') throw this.refuse(req, res, new TokenError('revoked'), key.keyId);
+    const facts = factsOf(key);
+    if (verdict === 'revoked') throw this.refuse(req, res, 'revoked', facts);
 
     const record = await this.knownKeys.lookup(key.keyId, key.organizationId);
     if (record === 'unavailable') {
-      this.securityEvent(req, res, 'auth.unavailable', { reason: 'key_lookup_failed', keyId: key.keyId });
+      this.events.unavailable(req, res, 'key_lookup_failed', key.keyId);
       throw authUnavailable(res);
     }
-    if (record === 'unknown') throw this.refuse(req, res, new TokenError('unknown_key'), key.keyId);
+    if (record === 'unknown') throw this.refuse(req, res, 'unknown_key', facts);
     // A revoked key found by the lookup was added to the revoked set just now.
     if (this.revocation.check(key.keyId) === 'revoked') {
-      throw this.refuse(req, res, new TokenError('revoked'), key.keyId);
+      throw this.refuse(req, res, 'revoked', facts);
     }
     return {
       keyId: key.keyId,
@@ -125,13 +125,10 @@ export class AuthGuard implements CanActivate {
     };
   }
 
-  private refuse(req: Request, res: Response, err: TokenError, keyId?: string): HttpException {
-    const reason = err.reason === 'unknown_key' ? 'invalid' : err.reason;
-    this.securityEvent(req, res, 'auth.refused', {
-      reason: err.reason,
-      ...(keyId ? { keyId } : {}),
-    });
-    return unauthorized(res, this.config.publicBaseUrl, reason, err.message);
+  private refuse(req: Request, res: Response, cause: RefusalCause, key: VerifiedKeyFacts): HttpException {
+    this.events.unauthorized(req, res, cause, key);
+    const message = new TokenError(cause === 'token_in_query' ? 'malformed' : cause).message;
+    return unauthorized(res, this.config.publicBaseUrl, unauthorizedReason(cause), message);
   }
 
   private isPublic(ctx: ExecutionContext, req: Request): boolean {
@@ -143,18 +140,6 @@ export class AuthGuard implements CanActivate {
       path.startsWith('/.well-known/') ||
       (this.config.metricsPublic && path === '/metrics')
     );
-  }
-
-  private securityEvent(req: Request, res: Response, event: string, fields: Record<string, unknown>): void {
-    this.logger.warn({
-      message: 'Security event',
-      event,
-      ...fields,
-      method: req.method,
-      path: req.path,
-      ip: req.ip,
-      requestId: res.getHeader('x-request-id'),
-    });
   }
 }
 
@@ -175,12 +160,18 @@ function tokenInQuery(req: Request): boolean {
   return false;
 }
 
+/** The caller facts of a verified token. */
+function factsOf(key: VerifiedApiKey): VerifiedKeyFacts {
+  return { keyId: key.keyId, userId: key.userId, organizationId: key.organizationId };
+}
+
 /**
- * The key id of a token the service refused as `expired`: that reason is
- * only given after the signature, header and claims all checked out, so the
- * payload is genuine and its jti may be logged.
+ * The key id, user and organisation of a token the service refused as
+ * `expired`: that reason is only given after the signature, header and claims
+ * all checked out, so the payload is genuine and may be logged and audited.
  */
-function verifiedKeyIdOf(token: string): string | undefined {
+function verifiedFactsOf(token: string): VerifiedKeyFacts {
   const payload = decodeJsonObject(token.split('.')[1] ?? '');
-  return typeof payload?.jti === 'string' ? payload.jti : undefined;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return { keyId: str(payload?.jti), userId: str(payload?.sub), organizationId: str(payload?.org) };
 }

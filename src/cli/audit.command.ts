@@ -10,14 +10,16 @@ export const AUDIT_USAGE = `  sentia-mcp audit verify [--from ISO] [--to ISO] [-
 function parseDate(flag: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
   const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`audit verify: --${flag} must be an ISO date or time (got "${value}")`);
+  if (Number.isNaN(d.getTime()))
+    throw new UsageError(`audit verify: --${flag} must be an ISO date or time (got "${value}")`);
   return d;
 }
 
 /** `sentia-mcp audit verify`: 0 when every chain is intact, 1 at the first break. */
 export async function runAudit(config: AppConfig, argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'verify') throw new UsageError(sub ? `audit: unknown subcommand "${sub}"` : 'audit: missing subcommand (verify)');
+  if (sub !== 'verify')
+    throw new UsageError(sub ? `audit: unknown subcommand "${sub}"` : 'audit: missing subcommand (verify)');
   let values: { from?: string; to?: string; json?: boolean };
   try {
     ({ values } = parseArgs({

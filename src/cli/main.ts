@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { runRotateKeyCommand } from '../credentials/rotate-key.command';
 import { ApiKeyError } from '../auth/api-key.errors';
 import { ConfigError, loadConfig } from '../config/load-config';
 import { openDataSource } from '../database/open-data-source';
@@ -13,6 +15,8 @@ export const USAGE = `sentia-mcp: operate a Sentia MCP installation (same config
 Usage:
 ${KEYS_USAGE}
 ${AUDIT_USAGE}
+  sentia-mcp credentials rotate-key [--status] [--batch-size N] [--max-batches N] [--json]
+                       re-wrap stored credentials under the current master key (online, resumable)
   sentia-mcp migrate    run pending database migrations
   sentia-mcp help
 
@@ -39,26 +43,45 @@ export async function main(argv: string[], env: Env = process.env, io: CliIo = p
     if (command === 'audit') {
       return await runAudit(loadConfig(env), rest, io);
     }
+    if (command === 'credentials') {
+      const [sub, ...args] = rest;
+      if (sub !== 'rotate-key') {
+        throw new UsageError(
+          sub ? `credentials: unknown subcommand "${sub}"` : 'credentials: missing subcommand (rotate-key)',
+        );
+      }
+      return await withContext(env, io, false, (app) => runRotateKeyCommand(app, args, io.out));
+    }
     if (command === 'keys') {
       if (rest.length === 1 && ['help', '--help', '-h'].includes(rest[0])) {
         io.out(`Usage:\n${KEYS_USAGE}\n\n${KEYS_NOTES}\n`);
         return 0;
       }
       const args = parseKeysArgs(rest);
-      const config = loadConfig(env);
-      const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), {
-        logger: new StderrLogger(io, args.verbose),
-        abortOnError: false,
-      });
-      try {
-        return await runKeys(app, args, io);
-      } finally {
-        await app.close();
-      }
+      return await withContext(env, io, args.verbose, (app) => runKeys(app, args, io));
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (e) {
     return report(e, io);
+  }
+}
+
+/** Runs `fn` on an application context (config, database, store, keys, credentials; no HTTP). */
+async function withContext(
+  env: Env,
+  io: CliIo,
+  verbose: boolean,
+  fn: (app: INestApplicationContext) => Promise<number>,
+): Promise<number> {
+  const config = loadConfig(env);
+  const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), {
+    logger: new StderrLogger(io, verbose),
+    abortOnError: false,
+  });
+  try {
+    return await fn(app);
+  } finally {
+    await app.close();
   }
 }
 

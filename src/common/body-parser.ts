@@ -13,7 +13,9 @@ interface BodyParserError extends Error {
  * oversized body gets a precise answer in the dialect of its route (JSON-RPC
  * on /mcp, a JSON error elsewhere) and never a stack trace.
  */
-export function jsonBodyParser(limitBytes: number): [RequestHandler, (err: BodyParserError, req: Request, res: Response, next: NextFunction) => void] {
+export function jsonBodyParser(
+  limitBytes: number,
+): [RequestHandler, (err: BodyParserError, req: Request, res: Response, next: NextFunction) => void] {
   const parser = json({ limit: limitBytes, type: ['application/json', 'application/*+json'] });
   const onError = (err: BodyParserError, req: Request, res: Response, next: NextFunction): void => {
     if (!err || typeof err.type !== 'string') return next(err);
@@ -35,7 +37,9 @@ export function jsonBodyParser(limitBytes: number): [RequestHandler, (err: BodyP
       jsonRpcError(res, status, rpcCode, message);
       return;
     }
-    res.status(status).json({ statusCode: status, error: status === 413 ? 'Payload Too Large' : 'Bad Request', message });
+    res
+      .status(status)
+      .json({ statusCode: status, error: status === 413 ? 'Payload Too Large' : 'Bad Request', message });
   };
   return [parser, onError];
 }

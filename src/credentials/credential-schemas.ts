@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FieldError, fieldErrors } from '../common/field-errors';
 
 /**
  * What each service's credentials look like, checked on every write (REST PUT
@@ -74,10 +75,7 @@ export function isCredentialService(value: unknown): value is CredentialService 
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(CREDENTIAL_SCHEMAS, value);
 }
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type { FieldError } from '../common/field-errors';
 
 export type ParsedCredential<S extends CredentialService> =
   { ok: true; value: CredentialValue<S> } | { ok: false; errors: FieldError[] };
@@ -95,23 +93,6 @@ export function parseCredential<S extends CredentialService>(service: S, body: u
   const result = schema.safeParse(body);
   if (result.success) return { ok: true, value: result.data as CredentialValue<S> };
   return { ok: false, errors: fieldErrors(result.error) };
-}
-
-/** One entry per bad field (unknown keys named one by one); paths joined with dots. */
-export function fieldErrors(error: z.ZodError): FieldError[] {
-  const out: FieldError[] = [];
-  for (const issue of error.issues) {
-    const base = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys)
-        out.push({ field: base ? `${base}.${key}` : key, message: 'is not a known field' });
-    } else if (issue.code === 'invalid_type' && issue.path.length === 0) {
-      out.push({ field: '(body)', message: 'must be a JSON object' });
-    } else {
-      out.push({ field: base || '(body)', message: issue.message });
-    }
-  }
-  return out;
 }
 
 /** JSON Schema (OpenAPI 3.0 dialect) of each service's body, for the OpenAPI document. */

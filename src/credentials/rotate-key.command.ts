@@ -1,9 +1,8 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { CredentialsKeyRotation, RotationReport, RotationStatus } from './credentials-key-rotation.service';
 
-export interface CommandOutput {
-  write(text: string): unknown;
-}
+/** Where the report goes: the CLI passes its `io.out` (stdout carries only results). */
+export type CommandOutput = (text: string) => void;
 
 export const ROTATE_KEY_USAGE = `Usage: sentia-mcp credentials rotate-key [--batch-size N] [--max-batches N] [--status] [--json]
 
@@ -34,27 +33,27 @@ interface Parsed {
 export async function runRotateKeyCommand(
   app: INestApplicationContext,
   args: readonly string[],
-  out: CommandOutput = process.stdout,
+  out: CommandOutput = (text) => void process.stdout.write(text),
 ): Promise<number> {
   let parsed: Parsed;
   try {
     parsed = parseArgs(args);
   } catch (err) {
-    out.write(`${(err as Error).message}\n\n${ROTATE_KEY_USAGE}`);
+    out(`${(err as Error).message}\n\n${ROTATE_KEY_USAGE}`);
     return 2;
   }
   if (parsed.help) {
-    out.write(ROTATE_KEY_USAGE);
+    out(ROTATE_KEY_USAGE);
     return 0;
   }
   const rotation = app.get(CredentialsKeyRotation, { strict: false });
   if (parsed.status) {
     const status = await rotation.status();
-    out.write(parsed.json ? `${JSON.stringify(status)}\n` : formatStatus(status));
+    out(parsed.json ? `${JSON.stringify(status)}\n` : formatStatus(status));
     return 0;
   }
   const report = await rotation.rotate({ batchSize: parsed.batchSize, maxBatches: parsed.maxBatches });
-  out.write(parsed.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+  out(parsed.json ? `${JSON.stringify(report)}\n` : formatReport(report));
   return report.failures.length > 0 ? 1 : 0;
 }
 

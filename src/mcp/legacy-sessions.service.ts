@@ -100,7 +100,11 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       onsessioninitialized: async (id) => {
         const now = Date.now();
         this.live.set(id, { transport, server, owner, lastSeen: now, lastTouched: now });
-        const record: SessionRecord = { owner, createdAt: new Date(now).toISOString(), instance: this.instanceId };
+        const record: SessionRecord = {
+          owner,
+          createdAt: new Date(now).toISOString(),
+          instance: this.instanceId,
+        };
         await this.store.set(SESSION_KEY_PREFIX + id, JSON.stringify(record), { ttlMs: this.ttlMs });
       },
       onsessionclosed: async (id) => {

@@ -41,7 +41,10 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
       onerror,
       maxRequestBodySize: this.config.mcp.maxBodyBytes,
     });
-    this.modernNode = toNodeHandler(this.modern, { onerror, maxRequestBodySize: this.config.mcp.maxBodyBytes });
+    this.modernNode = toNodeHandler(this.modern, {
+      onerror,
+      maxRequestBodySize: this.config.mcp.maxBodyBytes,
+    });
   }
 
   async handle(req: Request, res: Response): Promise<void> {
@@ -51,7 +54,9 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     if (!['GET', 'POST', 'DELETE'].includes(req.method)) {
-      jsonRpcError(res, 405, -32000, `Method not allowed: use ${ALLOWED_METHODS}`, { Allow: ALLOWED_METHODS });
+      jsonRpcError(res, 405, -32000, `Method not allowed: use ${ALLOWED_METHODS}`, {
+        Allow: ALLOWED_METHODS,
+      });
       return;
     }
     if (req.method === 'POST' && !req.is('application/json')) {
@@ -73,7 +78,10 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
         await this.modernNode(req, res, parsedBody);
       }
     } catch (e) {
-      this.logger.error({ message: 'MCP request failed', requestId: auth.requestId, error: e }, (e as Error)?.stack);
+      this.logger.error(
+        { message: 'MCP request failed', requestId: auth.requestId, error: e },
+        (e as Error)?.stack,
+      );
       jsonRpcError(res, 500, -32603, `Internal error (request id ${auth.requestId})`);
     }
   }

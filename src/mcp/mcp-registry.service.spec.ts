@@ -17,12 +17,21 @@ async function registryWith(...providers: (new (...args: never[]) => unknown)[])
 
 @Injectable()
 class Greeter {
-  @Tool({ name: 'greet', description: 'Greets', input: z.object({ name: z.string().describe('who') }), permission: 'ai:invoke' })
+  @Tool({
+    name: 'greet',
+    description: 'Greets',
+    input: z.object({ name: z.string().describe('who') }),
+    permission: 'ai:invoke',
+  })
   greet(_ctx: unknown, args: { name: string }) {
     return `hello ${args.name}`;
   }
 
-  @Resource({ uriTemplate: 'greeting://{lang}/{name}', name: 'greeting', complete: { lang: () => ['en', 'fr'] } })
+  @Resource({
+    uriTemplate: 'greeting://{lang}/{name}',
+    name: 'greeting',
+    complete: { lang: () => ['en', 'fr'] },
+  })
   greeting() {
     return { contents: [] };
   }
@@ -93,7 +102,10 @@ describe('McpRegistry', () => {
   });
 
   it.each([
-    [DuplicateGreeter, /Duplicate MCP tool name "greet": declared by Greeter.greet and DuplicateGreeter.greet/],
+    [
+      DuplicateGreeter,
+      /Duplicate MCP tool name "greet": declared by Greeter.greet and DuplicateGreeter.greet/,
+    ],
     [BadName, /Invalid MCP tool name "has space" on BadName.run/],
     [BadSchema, /input schema of MCP tool "bad_schema" on BadSchema.run must be a zod object schema/],
     [Unrepresentable, /MCP tool "dates" on Unrepresentable.run cannot be expressed as JSON Schema/],

@@ -105,16 +105,25 @@ export class McpRegistry implements OnModuleInit {
       throw new McpDeclarationError(`MCP tool "${options.name}" on ${owner} has no description`);
     }
     const input = options.input ?? EMPTY_INPUT;
-    const inputJsonSchema = toObjectJsonSchema(input, `input schema of MCP tool "${options.name}" on ${owner}`);
+    const inputJsonSchema = toObjectJsonSchema(
+      input,
+      `input schema of MCP tool "${options.name}" on ${owner}`,
+    );
     const outputJsonSchema = options.output
-      ? toObjectJsonSchema(options.output, `output schema of MCP tool "${options.name}" on ${owner}`, 'output')
+      ? toObjectJsonSchema(
+          options.output,
+          `output schema of MCP tool "${options.name}" on ${owner}`,
+          'output',
+        )
       : undefined;
     this.tools.set(options.name, { options, input, inputJsonSchema, outputJsonSchema, handler, owner });
   }
 
   private addResource(options: ResourceOptions, handler: Handler, owner: string): void {
     if (Boolean(options.uri) === Boolean(options.uriTemplate)) {
-      throw new McpDeclarationError(`MCP resource "${options.name}" on ${owner} needs exactly one of uri or uriTemplate`);
+      throw new McpDeclarationError(
+        `MCP resource "${options.name}" on ${owner} needs exactly one of uri or uriTemplate`,
+      );
     }
     if (options.uri) {
       if (this.resources.has(options.uri)) {
@@ -124,13 +133,17 @@ export class McpRegistry implements OnModuleInit {
       return;
     }
     if (this.templates.some((t) => t.options.uriTemplate === options.uriTemplate)) {
-      throw new McpDeclarationError(`Duplicate MCP resource template "${options.uriTemplate}" (second one on ${owner})`);
+      throw new McpDeclarationError(
+        `Duplicate MCP resource template "${options.uriTemplate}" (second one on ${owner})`,
+      );
     }
     let template: UriTemplate;
     try {
       template = new UriTemplate(options.uriTemplate!);
     } catch (e) {
-      throw new McpDeclarationError(`Invalid URI template "${options.uriTemplate}" on ${owner}: ${(e as Error).message}`);
+      throw new McpDeclarationError(
+        `Invalid URI template "${options.uriTemplate}" on ${owner}: ${(e as Error).message}`,
+      );
     }
     this.templates.push({ options, template, handler, owner });
   }
@@ -141,7 +154,10 @@ export class McpRegistry implements OnModuleInit {
     }
     const args: RegisteredPrompt['arguments'] = [];
     if (options.args) {
-      const schema = toObjectJsonSchema(options.args, `arguments of MCP prompt "${options.name}" on ${owner}`);
+      const schema = toObjectJsonSchema(
+        options.args,
+        `arguments of MCP prompt "${options.name}" on ${owner}`,
+      );
       const props = (schema.properties ?? {}) as Record<string, { type?: string; description?: string }>;
       const required = new Set((schema.required as string[] | undefined) ?? []);
       for (const [name, prop] of Object.entries(props)) {
@@ -157,7 +173,9 @@ export class McpRegistry implements OnModuleInit {
   }
 
   /** Finds the handler for a resource URI: an exact URI first, then the first matching template. */
-  matchResource(uri: string): { resource: RegisteredResource; variables: Record<string, string | string[]> } | undefined {
+  matchResource(
+    uri: string,
+  ): { resource: RegisteredResource; variables: Record<string, string | string[]> } | undefined {
     const exact = this.resources.get(uri);
     if (exact) return { resource: exact, variables: {} };
     for (const resource of this.templates) {

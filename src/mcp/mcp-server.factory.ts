@@ -8,6 +8,7 @@ import {
   ServerContext,
   Tool as ToolDescriptor,
 } from '@modelcontextprotocol/server';
+import { describeFieldErrors, fieldErrors } from '../common/field-errors';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import type { Principal } from '../auth/principal';
@@ -189,10 +190,11 @@ export class McpServerFactory {
     if (!prompt.args) return raw ?? {};
     const parsed = prompt.args.safeParse(raw ?? {});
     if (!parsed.success) {
-      const detail = parsed.error.issues
-        .map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${i.message}`)
-        .join('; ');
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid arguments for prompt "${prompt.options.name}": ${detail}`);
+      const detail = describeFieldErrors(fieldErrors(parsed.error, '(arguments)'));
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Invalid arguments for prompt "${prompt.options.name}": ${detail}`,
+      );
     }
     return parsed.data;
   }

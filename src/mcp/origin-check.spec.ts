@@ -18,7 +18,10 @@ describe('OriginPolicy (DNS rebinding protection)', () => {
     expect(p.check('localhost:3000', undefined)).toEqual({ ok: true });
     expect(p.check('[::1]:3000', 'http://[::1]:3000')).toEqual({ ok: true });
     expect(p.check('127.0.0.1:3000', 'http://localhost:5173')).toEqual({ ok: true });
-    expect(p.check('evil.example.com', undefined)).toMatchObject({ ok: false, reason: expect.stringContaining('Host') });
+    expect(p.check('evil.example.com', undefined)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('Host'),
+    });
     expect(p.check('localhost:3000', 'http://evil.example.com')).toMatchObject({ ok: false });
     expect(p.check('localhost:3000', 'null')).toMatchObject({ ok: false });
     expect(p.check(undefined, undefined)).toMatchObject({ ok: false });

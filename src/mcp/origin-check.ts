@@ -32,7 +32,9 @@ export class OriginPolicy {
     );
     this.explicitOrigins = config.mcp.allowedOrigins.length > 0;
     this.origins = new Set(
-      (this.explicitOrigins ? config.mcp.allowedOrigins : [base.origin]).map((o) => o.toLowerCase().replace(/\/+$/, '')),
+      (this.explicitOrigins ? config.mcp.allowedOrigins : [base.origin]).map((o) =>
+        o.toLowerCase().replace(/\/+$/, ''),
+      ),
     );
   }
 

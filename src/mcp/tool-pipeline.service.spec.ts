@@ -5,11 +5,24 @@ import type { McpCallContext } from './mcp-context';
 import type { RegisteredTool } from './mcp-registry.service';
 import { ToolCallRecord, ToolError, ToolPipeline } from './tool-pipeline.service';
 
-const principal = (permissions: string[]): Principal => ({ keyId: 'k1', userId: 'u1', organizationId: 'o1', permissions });
+const principal = (permissions: string[]): Principal => ({
+  keyId: 'k1',
+  userId: 'u1',
+  organizationId: 'o1',
+  permissions,
+});
 const ctx = (p?: Principal): McpCallContext =>
-  ({ principal: p, requestId: 'req-1', signal: new AbortController().signal, era: 'legacy' }) as McpCallContext;
+  ({
+    principal: p,
+    requestId: 'req-1',
+    signal: new AbortController().signal,
+    era: 'legacy',
+  }) as McpCallContext;
 
-function tool(handler: (ctx: McpCallContext, args: never) => unknown, permission?: 'xero:read'): RegisteredTool {
+function tool(
+  handler: (ctx: McpCallContext, args: never) => unknown,
+  permission?: 'xero:read',
+): RegisteredTool {
   const input = z.object({ invoice: z.object({ id: z.string().uuid(), lines: z.array(z.number()).min(1) }) });
   return {
     options: { name: 'xero_invoice', description: 'x', input, permission },
@@ -37,13 +50,19 @@ describe('ToolPipeline', () => {
     const handler = jest.fn();
     const result = await pipeline.call(tool(handler, 'xero:read'), ctx(principal(['shopify:read'])), VALID);
     expect(result.isError).toBe(true);
-    expect(result.content[0]).toMatchObject({ text: expect.stringContaining('requires the permission "xero:read"') });
+    expect(result.content[0]).toMatchObject({
+      text: expect.stringContaining('requires the permission "xero:read"'),
+    });
     expect(handler).not.toHaveBeenCalled();
     expect(records[0]).toMatchObject({ outcome: 'denied', errorCode: 'insufficient_permission' });
   });
 
   it('admits admin for any permission', async () => {
-    const result = await pipeline.call(tool(() => 'ok', 'xero:read'), ctx(principal(['admin'])), VALID);
+    const result = await pipeline.call(
+      tool(() => 'ok', 'xero:read'),
+      ctx(principal(['admin'])),
+      VALID,
+    );
     expect(result).toEqual({ content: [{ type: 'text', text: 'ok' }] });
   });
 
@@ -60,16 +79,28 @@ describe('ToolPipeline', () => {
   });
 
   it('passes the parsed arguments and shapes plain values into text plus structured content', async () => {
-    const result = await pipeline.call(tool((_c, a: typeof VALID) => ({ got: a.invoice.lines })), ctx(), VALID);
+    const result = await pipeline.call(
+      tool((_c, a: typeof VALID) => ({ got: a.invoice.lines })),
+      ctx(),
+      VALID,
+    );
     expect(result.structuredContent).toEqual({ got: [1] });
     expect(JSON.parse((result.content[0] as { text: string }).text)).toEqual({ got: [1] });
-    expect(records[0]).toMatchObject({ outcome: 'success', args: VALID, tool: 'xero_invoice', requestId: 'req-1' });
+    expect(records[0]).toMatchObject({
+      outcome: 'success',
+      args: VALID,
+      tool: 'xero_invoice',
+      requestId: 'req-1',
+    });
   });
 
   it('turns a ToolError into an isError result with its message and code', async () => {
     const result = await pipeline.call(
       tool(() => {
-        throw new ToolError('Xero is rate limiting this organisation; retry after 30 seconds', 'upstream_rate_limited');
+        throw new ToolError(
+          'Xero is rate limiting this organisation; retry after 30 seconds',
+          'upstream_rate_limited',
+        );
       }),
       ctx(),
       VALID,
@@ -102,7 +133,13 @@ describe('ToolPipeline', () => {
     const gate = new Promise<void>((r) => (release = r));
     pipeline.addHook({ afterCall: () => gate });
     let done = false;
-    const call = pipeline.call(tool(() => 'ok'), ctx(), VALID).then(() => (done = true));
+    const call = pipeline
+      .call(
+        tool(() => 'ok'),
+        ctx(),
+        VALID,
+      )
+      .then(() => (done = true));
     await new Promise((r) => setTimeout(r, 20));
     expect(done).toBe(false);
     release();
@@ -114,6 +151,12 @@ describe('ToolPipeline', () => {
         throw new Error('audit unavailable');
       },
     });
-    await expect(pipeline.call(tool(() => 'ok'), ctx(), VALID)).rejects.toThrow('audit unavailable');
+    await expect(
+      pipeline.call(
+        tool(() => 'ok'),
+        ctx(),
+        VALID,
+      ),
+    ).rejects.toThrow('audit unavailable');
   });
 });

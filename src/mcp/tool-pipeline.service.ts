@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import type { z } from 'zod';
 import { hasPermission, Permission } from '../auth/tokens/permissions';
+import { describeFieldErrors, fieldErrors } from '../common/field-errors';
 import type { Principal } from '../auth/principal';
 import type { McpCallContext } from './mcp-context';
 import type { RegisteredTool } from './mcp-registry.service';
@@ -43,8 +43,6 @@ export interface ToolCallHook {
   afterCall(record: ToolCallRecord): void | Promise<void>;
 }
 
-const MAX_ISSUES = 5;
-
 /**
  * The single place every tool call passes through, whichever protocol era or
  * session it came from: permission → argument validation → the tool →
@@ -78,7 +76,9 @@ export class ToolPipeline {
       if (!parsed.success) {
         outcome = 'invalid_arguments';
         errorCode = 'invalid_arguments';
-        result = errorResult(`Invalid arguments for tool "${name}": ${describeIssues(parsed.error)}`);
+        result = errorResult(
+          `Invalid arguments for tool "${name}": ${describeFieldErrors(fieldErrors(parsed.error, '(arguments)'))}`,
+        );
       } else {
         args = parsed.data;
         try {
@@ -130,15 +130,6 @@ export function mayAccess(permission: Permission | undefined, principal: Princip
 
 export function errorResult(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
-}
-
-function describeIssues(error: z.ZodError): string {
-  const parts = error.issues.slice(0, MAX_ISSUES).map((issue) => {
-    const path = issue.path.length > 0 ? issue.path.map(String).join('.') : '(arguments)';
-    return `${path}: ${issue.message}`;
-  });
-  if (error.issues.length > MAX_ISSUES) parts.push(`and ${error.issues.length - MAX_ISSUES} more`);
-  return parts.join('; ');
 }
 
 /** Tools may return a full CallToolResult, a string, or any JSON value (sent as text and structured content). */

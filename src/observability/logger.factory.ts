@@ -4,6 +4,7 @@ import { createLogger as createWinstonLogger, transports } from 'winston';
 import type { Logger, LoggerOptions } from 'winston';
 import type TransportStream from 'winston-transport';
 import type { AppConfig } from '../config/config.types';
+import { ElasticsearchTransport } from './elasticsearch.transport';
 import { LOG_LEVELS, jsonLogFormat } from './log-format';
 
 /** Somewhere log lines can go besides stdout: a winston transport or any Writable (one JSON line per write). */
@@ -27,7 +28,8 @@ function toTransport(sink: LogSink): TransportStream {
 /**
  * The winston options for the application's logger: JSON lines on stdout,
  * optional size-rotated files (`error.log`, `combined.log` in config.log.dir),
- * and any extra sinks. The format (request id, timestamp, redaction,
+ * Elasticsearch (`sentia-mcp-logs-YYYY.MM.DD`) when config.log.elasticsearchUrl
+ * is set, and any extra sinks. The format (request id, timestamp, redaction,
  * serialisation) belongs to the logger, so it runs once before every transport.
  */
 export function createLoggerOptions(
@@ -44,6 +46,8 @@ export function createLoggerOptions(
     );
     sinks.push(new transports.File({ filename: join(config.log.dir, 'combined.log'), ...rotation }));
   }
+  if (config.log.elasticsearchUrl)
+    sinks.push(new ElasticsearchTransport({ url: config.log.elasticsearchUrl }));
   sinks.push(...(Array.isArray(extra) ? extra : [extra]).map(toTransport));
   return {
     levels: { ...LOG_LEVELS },

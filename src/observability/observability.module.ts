@@ -1,9 +1,22 @@
-import { DynamicModule, Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { WinstonModule } from 'nest-winston';
+import {
+  DynamicModule,
+  Global,
+  Inject,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  OnApplicationShutdown,
+} from '@nestjs/common';
+import { WINSTON_MODULE_PROVIDER, WinstonModule } from 'nest-winston';
+import type { Logger } from 'winston';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
+import { ElasticsearchTransport } from './elasticsearch.transport';
 import { createLoggerOptions, LoggerOutputOptions, LogSink } from './logger.factory';
 import { RequestIdMiddleware } from './request-id.middleware';
+
+/** How long shutdown waits for Elasticsearch to take the last buffered lines. */
+const SHUTDOWN_FLUSH_MS = 3_000;
 
 export interface ObservabilityOptions extends LoggerOutputOptions {
   /** Extra log sinks (tests capture lines with a PassThrough or a custom transport). */
@@ -18,11 +31,14 @@ export interface ObservabilityOptions extends LoggerOutputOptions {
  *   app.useLogger(app.get(WINSTON_MODULE_NEST_PROVIDER));
  *
  * then log with `private readonly logger = new Logger(MyService.name)`.
- * Requires ConfigModule (global) for APP_CONFIG.
+ * Requires ConfigModule (global) for APP_CONFIG. On shutdown, lines still
+ * buffered for Elasticsearch are sent (bounded by SHUTDOWN_FLUSH_MS).
  */
 @Global()
 @Module({})
-export class ObservabilityModule implements NestModule {
+export class ObservabilityModule implements NestModule, OnApplicationShutdown {
+  constructor(@Inject(WINSTON_MODULE_PROVIDER) private readonly logger: Logger) {}
+
   static forRoot(options: ObservabilityOptions = {}): DynamicModule {
     return {
       module: ObservabilityModule,
@@ -39,5 +55,12 @@ export class ObservabilityModule implements NestModule {
 
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(RequestIdMiddleware).forRoutes('{*path}');
+  }
+
+  /** Nest shuts global modules down after feature modules, so their shutdown lines ship too. Never throws. */
+  async onApplicationShutdown(): Promise<void> {
+    const shippers = this.logger.transports.filter((t) => t instanceof ElasticsearchTransport);
+    await Promise.all(shippers.map((transport) => transport.flush(SHUTDOWN_FLUSH_MS)));
+    for (const transport of shippers) transport.close();
   }
 }

@@ -62,7 +62,13 @@ export class IpRateLimitMiddleware implements NestMiddleware {
 
   private async check(req: Request, res: Response): Promise<boolean> {
     const ip = clientAddress(req);
-    const record = await this.storage.increment(ipLimitKey(ip), RATE_LIMIT_WINDOW_MS, this.limit, RATE_LIMIT_WINDOW_MS, 'ip');
+    const record = await this.storage.increment(
+      ipLimitKey(ip),
+      RATE_LIMIT_WINDOW_MS,
+      this.limit,
+      RATE_LIMIT_WINDOW_MS,
+      'ip',
+    );
     const decision = toDecision('ip', this.limit, record);
     rememberIpDecision(req, decision);
     setRateLimitHeaders(req, res, decision);

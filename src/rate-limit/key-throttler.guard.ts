@@ -11,7 +11,13 @@ import {
 import type { Request, Response } from 'express';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
 import { clientAddress } from './ip-rate-limit.middleware';
-import { isExemptPath, rateLimitBody, requestPath, setRateLimitHeaders, toDecision } from './rate-limit-decision';
+import {
+  isExemptPath,
+  rateLimitBody,
+  requestPath,
+  setRateLimitHeaders,
+  toDecision,
+} from './rate-limit-decision';
 import { RateLimitEvents } from './rate-limit-events';
 
 /** The name of the per-key throttler in ThrottlerModule's options (and of `@Throttle({ key: ... })`). */
@@ -68,7 +74,13 @@ export class KeyThrottlerGuard extends ThrottlerGuard {
     const res = context.switchToHttp().getResponse<Response>();
     const name = throttler.name ?? KEY_THROTTLER;
     const tracker = await getTracker(req, context);
-    const record = await this.storageService.increment(generateKey(context, tracker, name), ttl, limit, blockDuration, name);
+    const record = await this.storageService.increment(
+      generateKey(context, tracker, name),
+      ttl,
+      limit,
+      blockDuration,
+      name,
+    );
     const decision = toDecision('key', limit, record);
     setRateLimitHeaders(req, res, decision);
     if (!decision.exceeded) return true;

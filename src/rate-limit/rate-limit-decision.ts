@@ -27,7 +27,11 @@ export interface RateLimitDecision {
   firstRefusal: boolean;
 }
 
-export function toDecision(scope: RateLimitScope, limit: number, record: ThrottlerStorageRecord): RateLimitDecision {
+export function toDecision(
+  scope: RateLimitScope,
+  limit: number,
+  record: ThrottlerStorageRecord,
+): RateLimitDecision {
   const resetSeconds = Math.max(1, Math.ceil(record.timeToExpire));
   return {
     scope,

@@ -1,4 +1,4 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ThrottlerModule, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { APP_CONFIG } from '../config/config.module';
@@ -14,7 +14,8 @@ import { StoreThrottlerStorage } from './store-throttler.storage';
 /**
  * Rate limits, in this order on every request:
  *
- *   1. per IP   (RATE_LIMIT_IP_MAX/min)  IpRateLimitMiddleware   middleware: before every guard
+ *   1. per IP   (RATE_LIMIT_IP_MAX/min)  IpRateLimitMiddleware   mounted by app.factory before the body
+ *                                         parser, so a flood is refused before its body is read
  *   2. authentication                     AuthGuard (src/auth)    global guard
  *   3. per key  (RATE_LIMIT_MAX/min)     KeyThrottlerGuard       via a global interceptor: after every guard
  *
@@ -24,8 +25,7 @@ import { StoreThrottlerStorage } from './store-throttler.storage';
  * cluster shape, shared by every instance); if the store fails, per instance.
  * `/health`, `/health/*` and `/metrics` are exempt from both limits.
  *
- * Requires ConfigModule, StoreModule and MetricsModule (all global). Add it
- * to AppModule's imports; nothing else needs wiring.
+ * Requires ConfigModule, StoreModule and MetricsModule (all global).
  */
 @Module({
   imports: [
@@ -33,7 +33,9 @@ import { StoreThrottlerStorage } from './store-throttler.storage';
       imports: [RateLimitStorageModule],
       inject: [APP_CONFIG, StoreThrottlerStorage],
       useFactory: (config: AppConfig, storage: StoreThrottlerStorage): ThrottlerModuleOptions => ({
-        throttlers: [{ name: KEY_THROTTLER, limit: config.rateLimit.perKeyPerMinute, ttl: RATE_LIMIT_WINDOW_MS }],
+        throttlers: [
+          { name: KEY_THROTTLER, limit: config.rateLimit.perKeyPerMinute, ttl: RATE_LIMIT_WINDOW_MS },
+        ],
         storage,
       }),
     }),
@@ -44,9 +46,6 @@ import { StoreThrottlerStorage } from './store-throttler.storage';
     IpRateLimitMiddleware,
     { provide: APP_INTERCEPTOR, useClass: KeyRateLimitInterceptor },
   ],
+  exports: [IpRateLimitMiddleware],
 })
-export class RateLimitModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(IpRateLimitMiddleware).forRoutes('{*path}');
-  }
-}
+export class RateLimitModule {}

@@ -27,8 +27,10 @@ describe('StoreThrottlerStorage', () => {
   let warn: jest.SpyInstance;
   let log: jest.SpyInstance;
 
-  const hit = (key = 'rl:key:k1', limit = 3) => storage.increment(key, RATE_LIMIT_WINDOW_MS, limit, RATE_LIMIT_WINDOW_MS, 'key');
-  const gauge = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values[0]?.value;
+  const hit = (key = 'rl:key:k1', limit = 3) =>
+    storage.increment(key, RATE_LIMIT_WINDOW_MS, limit, RATE_LIMIT_WINDOW_MS, 'key');
+  const gauge = async (name: string) =>
+    (await metrics.registry.getSingleMetric(name)!.get()).values[0]?.value;
 
   beforeEach(() => {
     store = new SwitchableStore();
@@ -62,7 +64,10 @@ describe('StoreThrottlerStorage', () => {
     expect(records[3].timeToBlockExpire).toBe(records[3].timeToExpire);
     const [key] = await store.scan('rl:key:k1:');
     const window = Number(key.split(':').pop());
-    expect([Math.floor(Date.now() / RATE_LIMIT_WINDOW_MS), Math.floor(Date.now() / RATE_LIMIT_WINDOW_MS) - 1]).toContain(window);
+    expect([
+      Math.floor(Date.now() / RATE_LIMIT_WINDOW_MS),
+      Math.floor(Date.now() / RATE_LIMIT_WINDOW_MS) - 1,
+    ]).toContain(window);
     expect(await store.get(key)).toBe('5');
     expect(await store.ttl(key)).toBeGreaterThan(0);
     expect(await store.ttl(key)).toBeLessThanOrEqual(RATE_LIMIT_WINDOW_MS + 5_000);

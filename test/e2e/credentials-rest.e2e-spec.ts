@@ -4,9 +4,12 @@
  * final sweep proving that no secret sent during the run came back in any
  * response, log line (debug level), metric or audit row.
  */
+import { WINSTON_MODULE_PROVIDER } from 'nest-winston';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { Logger as WinstonLogger, transports } from 'winston';
 import { CredentialsService } from '../../src/credentials/credentials.service';
+import { LogCapture } from '../../src/observability/log-capture';
 import { startApp, StartedApp } from '../support/start-app';
 import { AUTH_ENV, bearer, issueKey } from './auth-helpers';
 
@@ -46,24 +49,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
   let xeroOnlyA: string;
   let adminB: string;
   const responses: string[] = [];
-  const output: string[] = [];
-  const restore: (() => void)[] = [];
-
-  /**
-   * Captures everything written to stdout/stderr (the logger's transports) during the run;
-   * stdout (the debug-level JSON log) is kept out of the test output, stderr still shows.
-   */
-  const tap = (stream: NodeJS.WriteStream, forward: boolean) => {
-    const write = stream.write.bind(stream);
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-      output.push(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
-      if (forward) return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
-      const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-      done?.();
-      return true;
-    }) as typeof stream.write;
-    restore.push(() => (stream.write = write as typeof stream.write));
-  };
+  const logs = new LogCapture();
 
   /** A supertest call whose response (status line, headers, body) is kept for the final sweep. */
   const call = async (test: request.Test) => {
@@ -74,9 +60,11 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
   const api = () => request(started.url);
 
   beforeAll(async () => {
-    tap(process.stdout, false);
-    tap(process.stderr, true);
     started = await startApp({ ...AUTH_ENV, LOG_LEVEL: 'debug' });
+    // Every log line from here on (debug level) goes to `logs` instead of stdout.
+    const logger = started.app.get<WinstonLogger>(WINSTON_MODULE_PROVIDER);
+    for (const t of logger.transports) if (t instanceof transports.Console) t.silent = true;
+    logger.add(new transports.Stream({ stream: logs.stream }));
     adminA = (await issueKey(started, 'org-a', ['admin'], 'admin a')).token;
     readerA = (await issueKey(started, 'org-a', ['credentials:read'], 'reader a')).token;
     writerA = (await issueKey(started, 'org-a', ['credentials:write'], 'writer a')).token;
@@ -86,7 +74,6 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
 
   afterAll(async () => {
     await started?.close();
-    for (const r of restore) r();
   });
 
   it('PUT stores each service and answers with metadata only', async () => {
@@ -250,10 +237,10 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     const ds = started.app.get(DataSource);
     const auditRows: unknown[] = await ds.query('SELECT * FROM audit_logs');
     const audit = JSON.stringify(auditRows);
-    const logs = output.join('');
+    const logText = await logs.text();
     expect(responses.length).toBeGreaterThan(30);
-    expect(logs).toContain('CredentialsController'); // debug logging was on and captured
-    const haystacks = { responses: responses.join('\n'), logs, audit };
+    expect(logText).toContain('/credentials'); // the run's log lines were captured
+    const haystacks = { responses: responses.join('\n'), logs: logText, audit };
     for (const [where, text] of Object.entries(haystacks)) {
       for (const secret of SECRETS) {
         for (const form of forms(secret)) {

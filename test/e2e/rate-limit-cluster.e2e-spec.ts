@@ -4,7 +4,13 @@ import { WINSTON_MODULE_PROVIDER } from 'nest-winston';
 import { Client } from 'pg';
 import { transports, type Logger as WinstonLogger } from 'winston';
 import { LogCapture } from '../../src/observability/log-capture';
-import { describeWithPostgres, describeWithRedis, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/backends';
+import {
+  describeWithPostgres,
+  describeWithRedis,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueName,
+} from '../support/backends';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
 import { AUTH_ENV } from './auth-helpers';
@@ -96,7 +102,8 @@ describeWithPostgres('rate limits across two instances', () => {
       const burst = async (app: StartedApp, n: number, headers?: Record<string, string>) => {
         const replies: Reply[] = [];
         const ips = [freshIp(), freshIp()];
-        for (let i = 0; i < n; i++) replies.push(await send(app.url, keysRoute, { from: ips[i % 2], headers }));
+        for (let i = 0; i < n; i++)
+          replies.push(await send(app.url, keysRoute, { from: ips[i % 2], headers }));
         all.push(...replies);
         return statuses(replies);
       };

@@ -11,6 +11,8 @@ import { RATE_LIMIT_WINDOW_MS } from '../../src/rate-limit/rate-limit-decision';
 export interface Reply {
   status: number;
   headers: IncomingHttpHeaders;
+  /** Parsed JSON when the body is JSON (any shape, as supertest's `body`), else the text. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
 }
 

@@ -31,11 +31,14 @@ describe('rate limits (embedded shape)', () => {
     const key = await adminKey();
     const ip = freshIp();
     const replies = [];
-    for (let i = 0; i < KEY_MAX + 2; i++) replies.push(await send(app.url, keysRoute, { from: ip, headers: authHeaders(key) }));
+    for (let i = 0; i < KEY_MAX + 2; i++)
+      replies.push(await send(app.url, keysRoute, { from: ip, headers: authHeaders(key) }));
 
     expect(statuses(replies)).toEqual([200, 200, 200, 200, 200, 429, 429]);
     // The key limit is the tighter one here (5 < 8), so the headers report it.
-    expect(replies.map((r) => r.headers['ratelimit-limit'])).toEqual(Array(KEY_MAX + 2).fill(String(KEY_MAX)));
+    expect(replies.map((r) => r.headers['ratelimit-limit'])).toEqual(
+      Array(KEY_MAX + 2).fill(String(KEY_MAX)),
+    );
     expect(replies.map((r) => r.headers['ratelimit-remaining'])).toEqual(['4', '3', '2', '1', '0', '0', '0']);
     for (const r of replies) {
       const reset = Number(r.headers['ratelimit-reset']);
@@ -66,8 +69,10 @@ describe('rate limits (embedded shape)', () => {
     const [ip1, ip2, ip3] = [freshIp(), freshIp(), freshIp()];
 
     const first = [];
-    for (let i = 0; i < 3; i++) first.push(await send(app.url, keysRoute, { from: ip1, headers: authHeaders(shared) }));
-    for (let i = 0; i < 2; i++) first.push(await send(app.url, keysRoute, { from: ip2, headers: authHeaders(shared) }));
+    for (let i = 0; i < 3; i++)
+      first.push(await send(app.url, keysRoute, { from: ip1, headers: authHeaders(shared) }));
+    for (let i = 0; i < 2; i++)
+      first.push(await send(app.url, keysRoute, { from: ip2, headers: authHeaders(shared) }));
     expect(statuses(first)).toEqual([200, 200, 200, 200, 200]);
 
     // Sixth request of the key, from the second address (3 of its 8), to another route.
@@ -91,7 +96,8 @@ describe('rate limits (embedded shape)', () => {
 
     // Another key is untouched by the first one's exhaustion.
     const others = [];
-    for (let i = 0; i < KEY_MAX + 1; i++) others.push(await send(app.url, keysRoute, { from: ip3, headers: authHeaders(other) }));
+    for (let i = 0; i < KEY_MAX + 1; i++)
+      others.push(await send(app.url, keysRoute, { from: ip3, headers: authHeaders(other) }));
     expect(statuses(others)).toEqual([200, 200, 200, 200, 200, 429]);
     expect(others[KEY_MAX].body.limit).toBe('key');
   });
@@ -101,11 +107,39 @@ describe('rate limits (embedded shape)', () => {
     const anonymous = [];
     for (let i = 0; i < IP_MAX + 2; i++) anonymous.push(await send(app.url, keysRoute, { from: ip }));
     expect(statuses(anonymous)).toEqual([...Array(IP_MAX).fill(401), 429, 429]);
-    expect(anonymous.map((r) => r.headers['ratelimit-remaining'])).toEqual(['7', '6', '5', '4', '3', '2', '1', '0', '0', '0']);
+    expect(anonymous.map((r) => r.headers['ratelimit-remaining'])).toEqual([
+      '7',
+      '6',
+      '5',
+      '4',
+      '3',
+      '2',
+      '1',
+      '0',
+      '0',
+      '0',
+    ]);
     expect(anonymous[0].headers['ratelimit-limit']).toBe(String(IP_MAX));
     const refused = anonymous[IP_MAX];
     expect(refused.headers['retry-after']).toMatch(/^\d+$/);
-    expect(refused.body).toMatchObject({ statusCode: 429, limit: 'ip', message: expect.stringContaining('per client IP address') });
+    expect(refused.body).toMatchObject({
+      statusCode: 429,
+      limit: 'ip',
+      message: expect.stringContaining('per client IP address'),
+    });
+
+    const mcp = await send(app.url, '/mcp', {
+      method: 'POST',
+      from: ip,
+      body: { jsonrpc: '2.0', id: 7, method: 'tools/list' },
+    });
+    expect(mcp.status).toBe(429);
+    expect(mcp.body).toMatchObject({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, data: { limit: 'ip' } },
+    });
+    expect(mcp.body.error.message).toMatch(/per client IP address .*retry after \d+ s/);
 
     // A valid key from the exhausted address is refused by the IP limit too: before
     // authentication, so its own counter is not touched.
@@ -114,20 +148,29 @@ describe('rate limits (embedded shape)', () => {
     expect(blocked.status).toBe(429);
     expect(blocked.body.limit).toBe('ip');
     const elsewhere = [];
-    for (let i = 0; i < KEY_MAX + 1; i++) elsewhere.push(await send(app.url, keysRoute, { from: freshIp(), headers: authHeaders(key) }));
+    for (let i = 0; i < KEY_MAX + 1; i++)
+      elsewhere.push(await send(app.url, keysRoute, { from: freshIp(), headers: authHeaders(key) }));
     expect(statuses(elsewhere)).toEqual([200, 200, 200, 200, 200, 429]);
   });
 
   it('counts a key only after authentication: forged tokens naming a key do not use up its limit', async () => {
     const victim = await adminKey();
-    const forged = forge(decodeHeader(victim.token), decodePayload(victim.token), 'not-the-server-secret-not-the-server-secret');
+    const forged = forge(
+      decodeHeader(victim.token),
+      decodePayload(victim.token),
+      'not-the-server-secret-not-the-server-secret',
+    );
     const ip = freshIp();
     const attempts = [];
-    for (let i = 0; i < KEY_MAX + 2; i++) attempts.push(await send(app.url, keysRoute, { from: ip, headers: { authorization: `Bearer ${forged}` } }));
+    for (let i = 0; i < KEY_MAX + 2; i++)
+      attempts.push(
+        await send(app.url, keysRoute, { from: ip, headers: { authorization: `Bearer ${forged}` } }),
+      );
     expect(statuses(attempts)).toEqual(Array(KEY_MAX + 2).fill(401)); // more than the key limit, fewer than the IP limit
 
     const real = [];
-    for (let i = 0; i < KEY_MAX + 1; i++) real.push(await send(app.url, keysRoute, { from: freshIp(), headers: authHeaders(victim) }));
+    for (let i = 0; i < KEY_MAX + 1; i++)
+      real.push(await send(app.url, keysRoute, { from: freshIp(), headers: authHeaders(victim) }));
     expect(statuses(real)).toEqual([200, 200, 200, 200, 200, 429]);
   });
 

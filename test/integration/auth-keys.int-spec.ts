@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { Test, TestingModule } from '@nestjs/testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
+import { argsDigest } from '../../src/audit/audit-record';
+import { AuditModule } from '../../src/audit/audit.module';
+import { AuditWriter } from '../../src/audit/audit.writer';
 import { ApiKeyRepository } from '../../src/auth/api-key.repository';
 import { ApiKeysModule } from '../../src/auth/api-keys.module';
 import { ApiKeysService, SystemActor } from '../../src/auth/api-keys.service';
@@ -43,6 +46,11 @@ interface Backend {
   /** SQL that makes api_keys unreadable, and the SQL that restores it. */
   breakTable: string;
   restoreTable: string;
+  /** SQL that makes every insert of an `api_key.*` audit row fail, and the SQL that lifts that. */
+  refuseKeyAudit: string[];
+  allowKeyAudit: string[];
+  /** PostgreSQL: a deferred check that fails at COMMIT (after the audit insert) for a key named `fails at commit`. */
+  failAtCommit?: string[];
   cleanup: () => Promise<void>;
 }
 
@@ -52,6 +60,7 @@ async function boot(b: Backend): Promise<TestingModule> {
       ConfigModule.forRoot(b.config()),
       DatabaseModule.forRoot({ schema: b.schema, retryAttempts: 1 }),
       StoreModule.forRoot({ keyPrefix: b.keyPrefix }),
+      AuditModule.forRoot(),
       ApiKeysModule,
     ],
     providers: [
@@ -207,6 +216,94 @@ function behaves(backend: () => Backend) {
     expect(await waitUntil(() => revocation.check(key.id) === 'active', 3000)).toBe(true);
   });
 
+  it('audits every key change (system actor, as the CLI) in the change transaction: one row each, never the token', async () => {
+    const ds = app.get(DataSource);
+    const writer = app.get(AuditWriter);
+    const org = 'org-audited';
+    const adminRows = async (): Promise<Array<Record<string, unknown>>> =>
+      ds.query(
+        `SELECT * FROM audit_logs WHERE kind = 'admin' AND organization_id = '${org}' ORDER BY occurred_at, seq`,
+      );
+
+    const created = await keys.create(actor(org), { name: 'audited', permissions: ['xero:read'] });
+    const other = await keys.create(actor(org), { name: 'to rotate', permissions: ['xero:read'] });
+    await keys.revoke(actor(org), created.key.id, 'done');
+    const rotated = await keys.rotate(actor(org), other.key.id, { graceSeconds: 30 });
+
+    const rows = await adminRows();
+    expect(rows.map((r) => r.action)).toEqual([
+      'api_key.create',
+      'api_key.create',
+      'api_key.revoke',
+      'api_key.rotate',
+    ]);
+    for (const r of rows) {
+      expect(r).toMatchObject({ outcome: 'success', user_id: 'u1', key_id: 'system:test' });
+      // Its own chain per transaction, not the group commit's: written through recordInTransaction.
+      expect(r.writer_id).not.toBe(writer.writerId);
+      expect(Number(r.seq)).toBe(1);
+    }
+    const revokedAt = (await repo.findInOrg(org, created.key.id))!.revokedAt!;
+    const previous = (await repo.findInOrg(org, other.key.id))!;
+    expect(rows.map((r) => r.args_digest)).toEqual([
+      argsDigest({
+        keyId: created.key.id,
+        name: 'audited',
+        userId: 'u1',
+        permissions: ['xero:read'],
+        expiresAt: null,
+      }),
+      argsDigest({
+        keyId: other.key.id,
+        name: 'to rotate',
+        userId: 'u1',
+        permissions: ['xero:read'],
+        expiresAt: null,
+      }),
+      argsDigest({ keyId: created.key.id, reason: 'done', revokedAt }),
+      argsDigest({
+        keyId: other.key.id,
+        successorId: rotated.key.id,
+        revokedAt: previous.revokedAt,
+        graceSeconds: 30,
+      }),
+    ]);
+    const text = JSON.stringify(await ds.query('SELECT * FROM audit_logs'));
+    for (const t of [created.token, other.token, rotated.token]) {
+      expect(text).not.toContain(t);
+      expect(text).not.toContain(t.split('.')[2]);
+    }
+
+    // With the audit insert refused, no change survives: each rolls back with its record.
+    const victim = await keys.create(actor(org), { name: 'victim', permissions: ['xero:read'] });
+    const before = (await keys.list(actor(org), { limit: 100 })).items;
+    for (const sql of b.refuseKeyAudit) await ds.query(sql);
+    try {
+      await expect(keys.create(actor(org), { name: 'doomed', permissions: ['xero:read'] })).rejects.toThrow();
+      await expect(keys.revoke(actor(org), victim.key.id)).rejects.toThrow();
+      await expect(keys.rotate(actor(org), victim.key.id)).rejects.toThrow();
+    } finally {
+      for (const sql of b.allowKeyAudit) await ds.query(sql);
+    }
+    expect((await keys.list(actor(org), { limit: 100 })).items).toEqual(before);
+    expect((await repo.findInOrg(org, victim.key.id))!.revokedAt).toBeNull();
+    expect(app.get(RevocationService).check(victim.key.id)).toBe('active');
+    expect((await adminRows()).map((r) => r.action)).toEqual([
+      ...rows.map((r) => r.action),
+      'api_key.create',
+    ]);
+
+    if (b.failAtCommit) {
+      // The audit row is inserted, then COMMIT fails: it must go with the key (same transaction).
+      for (const sql of b.failAtCommit) await ds.query(sql);
+      await expect(
+        keys.create(actor(org), { name: 'fails at commit', permissions: ['xero:read'] }),
+      ).rejects.toThrow();
+      expect((await keys.list(actor(org), { limit: 100, name: 'fails at commit' })).items).toEqual([]);
+      expect(await adminRows()).toHaveLength(rows.length + 1);
+    }
+  });
+
   it('flushes recorded key use at shutdown', async () => {
     const { key } = await keys.create(actor('org-u'), { name: 'u', permissions: ['xero:read'] });
     const at = new Date(Date.UTC(2031, 5, 1, 12, 0, 0, 0));
@@ -233,6 +330,11 @@ describe('api keys on SQLite with the memory store', () => {
         }),
       breakTable: 'ALTER TABLE api_keys RENAME TO api_keys_off',
       restoreTable: 'ALTER TABLE api_keys_off RENAME TO api_keys',
+      refuseKeyAudit: [
+        `CREATE TRIGGER refuse_key_audit BEFORE INSERT ON audit_logs WHEN NEW.action LIKE 'api_key.%'
+         BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END`,
+      ],
+      allowKeyAudit: ['DROP TRIGGER refuse_key_audit'],
       cleanup: async () => rmSync(dir, { recursive: true, force: true }),
     };
   });
@@ -267,6 +369,22 @@ function pgBackend(withRedis: boolean): () => Backend {
         }),
       breakTable: `ALTER TABLE "${schema}".api_keys RENAME TO api_keys_off`,
       restoreTable: `ALTER TABLE "${schema}".api_keys_off RENAME TO api_keys`,
+      refuseKeyAudit: [
+        `CREATE FUNCTION "${schema}".refuse_key_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.action LIKE 'api_key.%' THEN RAISE EXCEPTION 'audit refused by the test'; END IF; RETURN NEW; END $$`,
+        `CREATE TRIGGER refuse_key_audit BEFORE INSERT ON "${schema}".audit_logs
+         FOR EACH ROW EXECUTE FUNCTION "${schema}".refuse_key_audit()`,
+      ],
+      allowKeyAudit: [
+        `DROP TRIGGER refuse_key_audit ON "${schema}".audit_logs`,
+        `DROP FUNCTION "${schema}".refuse_key_audit()`,
+      ],
+      failAtCommit: [
+        `CREATE FUNCTION "${schema}".fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF NEW.name = 'fails at commit' THEN RAISE EXCEPTION 'commit refused by the test'; END IF; RETURN NULL; END $$`,
+        `CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON "${schema}".api_keys
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${schema}".fail_at_commit()`,
+      ],
       cleanup: async () => {
         await dropSchema(schema);
         rmSync(dir, { recursive: true, force: true });

@@ -70,9 +70,7 @@ onBothDatabases((label, backend) => {
       expect(partial.remainingOnOldKeys).toBe(onA - partial.rewrapped);
 
       const out: string[] = [];
-      const code = await runRotateKeyCommand(v.ref, ['--batch-size', '3'], {
-        write: (t: string) => out.push(t),
-      });
+      const code = await runRotateKeyCommand(v.ref, ['--batch-size', '3'], (t) => out.push(t));
       const text = out.join('');
       expect(code).toBe(1);
       expect(text).toContain('under master key mk-b');
@@ -100,9 +98,7 @@ onBothDatabases((label, backend) => {
       expect(after[0].updated_at).toEqual(before[0].updated_at);
 
       const statusOut: string[] = [];
-      expect(
-        await runRotateKeyCommand(v.ref, ['--status', '--json'], { write: (t: string) => statusOut.push(t) }),
-      ).toBe(0);
+      expect(await runRotateKeyCommand(v.ref, ['--status', '--json'], (t) => statusOut.push(t))).toBe(0);
       expect(JSON.parse(statusOut.join(''))).toMatchObject({
         currentKeyId: 'mk-b',
         configuredKeyIds: ['mk-b', 'mk-a'],
@@ -112,7 +108,7 @@ onBothDatabases((label, backend) => {
         ],
         remainingOnOldKeys: 1,
       });
-      expect(await runRotateKeyCommand(v.ref, ['--batch-size', 'x'], { write: () => undefined })).toBe(2);
+      expect(await runRotateKeyCommand(v.ref, ['--batch-size', 'x'], () => undefined)).toBe(2);
     });
 
     it('[B]: every rotated record still reads, with the fingerprint a fresh store under mk-b gives', async () => {

@@ -31,7 +31,6 @@ export default async function globalSetup(): Promise<void> {
     if (ok) continue;
     const msg = `${name} is not reachable at ${new URL(url).host}`;
     if (process.env.CI === 'true') throw new Error(`${msg}: under CI=true the ${name} tests must run`);
-    // eslint-disable-next-line no-console
     console.warn(`\n!!! SKIPPING ${name} TESTS: ${msg}. Start it (see .ci/run) to run them. !!!\n`);
   }
 }

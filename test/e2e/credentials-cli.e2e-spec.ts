@@ -1,0 +1,56 @@
+/**
+ * `sentia-mcp credentials rotate-key` on a real installation: credentials
+ * stored under master key A, B added first in the configuration, the command
+ * re-wraps everything under B and reports none left on old keys.
+ */
+import { main } from '../../src/cli/main';
+import { CredentialsService } from '../../src/credentials/credentials.service';
+import { startApp, StartedApp } from '../support/start-app';
+
+const A = `mk-a:${'a1'.repeat(32)}`;
+const B = `mk-b:${'b2'.repeat(32)}`;
+const principal = { keyId: 'k1', userId: 'u1', organizationId: 'org-rot', permissions: ['admin'] };
+
+describe('sentia-mcp credentials rotate-key', () => {
+  let started: StartedApp;
+
+  async function cli(keys: string, ...argv: string[]) {
+    let out = '';
+    let err = '';
+    const env = { NODE_ENV: 'test', DATA_DIR: started.config.dataDir, LOG_LEVEL: 'error', MASTER_ENCRYPTION_KEYS: keys };
+    const code = await main(argv, env, { out: (t) => void (out += t), err: (t) => void (err += t) });
+    return { code, out, err };
+  }
+
+  beforeAll(async () => {
+    started = await startApp({ MASTER_ENCRYPTION_KEYS: A });
+    const creds = started.app.get(CredentialsService);
+    await creds.put(principal, 'openai', { apiKey: 'sk-test-openai-secret-1' });
+    await creds.put(principal, 'anthropic', { apiKey: 'sk-ant-secret-2' });
+  });
+  afterAll(async () => started?.close());
+
+  it('re-wraps every record under the new first key and reports 0 remaining', async () => {
+    const before = await cli(`${B},${A}`, 'credentials', 'rotate-key', '--status', '--json');
+    expect(before.err).toBe("");
+    expect(before.code).toBe(0);
+    expect(before.out).toContain('mk-a');
+
+    const run = await cli(`${B},${A}`, 'credentials', 'rotate-key', '--json');
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.out)).toMatchObject({ currentKeyId: 'mk-b', rewrapped: 2, remainingOnOldKeys: 0, failures: [] });
+    expect(run.out + run.err).not.toContain('sk-test-openai-secret-1');
+
+    // With A removed from the configuration, a fresh process still reads everything.
+    const after = await cli(B, 'credentials', 'rotate-key', '--status', '--json');
+    expect(after.code).toBe(0);
+    expect(after.out).not.toContain('mk-a');
+  });
+
+  it('refuses unknown subcommands and bad flags (exit 2)', async () => {
+    const bad = await cli(A, 'credentials', 'rotate');
+    expect(bad.err).toContain('unknown subcommand');
+    expect(bad.code).toBe(2);
+    expect((await cli(A, 'credentials', 'rotate-key', '--batch-size', 'lots')).code).toBe(2);
+  });
+});
