@@ -21,17 +21,27 @@ import { AuditWriter } from '../src/audit/audit.writer';
 import { loadConfig } from '../src/config/load-config';
 import { openDataSource } from '../src/database/open-data-source';
 
-const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const url =
+  process.env.BENCH_DATABASE_URL ??
+  process.env.TEST_DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/test';
 const seconds = Number(process.env.AUDIT_BENCH_SECONDS ?? 5);
 const producerCounts = (process.env.AUDIT_BENCH_PRODUCERS ?? '16,64,256,1024').split(',').map(Number);
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error']);
   const schema = `audit_bench_${process.pid}_${Date.now().toString(36)}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'audit-bench-'));
-  const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, DATABASE_URL: url, JWT_SECRET: 'x'.repeat(40), MASTER_ENCRYPTION_KEY: 'ab'.repeat(32) });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    DATABASE_URL: url,
+    JWT_SECRET: 'x'.repeat(40),
+    MASTER_ENCRYPTION_KEY: 'ab'.repeat(32),
+  });
   const ds = await openDataSource(config, { schema, migrationsRun: true });
   try {
     console.log(`audit bench: PostgreSQL, ${seconds} s per run, sync mode, window 2 ms, batch max 500`);
@@ -45,9 +55,17 @@ async function main(): Promise<void> {
       const produce = async (p: number) => {
         while (performance.now() < deadline) {
           const rec: AuditRecord = {
-            kind: 'tool_call', action: 'xero_list_invoices', outcome: 'success', organizationId: 'org-bench',
-            userId: `user-${p}`, keyId: `key-${p}`, requestId: `r-${p}-${n++}`, durationMs: 12, ip: '10.0.0.1',
-            userAgent: 'bench/1', args: { page: n, where: { status: 'PAID', contact: 'Acme' } },
+            kind: 'tool_call',
+            action: 'xero_list_invoices',
+            outcome: 'success',
+            organizationId: 'org-bench',
+            userId: `user-${p}`,
+            keyId: `key-${p}`,
+            requestId: `r-${p}-${n++}`,
+            durationMs: 12,
+            ip: '10.0.0.1',
+            userAgent: 'bench/1',
+            args: { page: n, where: { status: 'PAID', contact: 'Acme' } },
           };
           const t = performance.now();
           await writer.record(rec);
@@ -62,7 +80,9 @@ async function main(): Promise<void> {
       console.log(
         [
           String(producers).padStart(9),
-          Math.round(s.rowsWritten / elapsed).toString().padStart(10),
+          Math.round(s.rowsWritten / elapsed)
+            .toString()
+            .padStart(10),
           String(s.batches).padStart(9),
           (s.rowsWritten / Math.max(1, s.batches)).toFixed(1).padStart(11),
           percentile(latencies, 50).toFixed(2).padStart(7),
@@ -70,7 +90,8 @@ async function main(): Promise<void> {
           latencies[latencies.length - 1].toFixed(2).padStart(7),
         ].join(' '),
       );
-      if (s.spooledRows > 0 || s.unavailableRows > 0) console.log(`  (spooled ${s.spooledRows}, refused ${s.unavailableRows})`);
+      if (s.spooledRows > 0 || s.unavailableRows > 0)
+        console.log(`  (spooled ${s.spooledRows}, refused ${s.unavailableRows})`);
     }
     const verified = await verifyAuditChains(ds);
     console.log(`verify: ok=${verified.ok} checked=${verified.checked} chains=${verified.chains}`);

@@ -14,7 +14,11 @@ export interface LoadResult {
 }
 
 /** Runs `fn` with `concurrency` workers until `total` calls are done; latencies in ms. */
-export async function load(total: number, concurrency: number, fn: (i: number) => Promise<void>): Promise<LoadResult> {
+export async function load(
+  total: number,
+  concurrency: number,
+  fn: (i: number) => Promise<void>,
+): Promise<LoadResult> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
@@ -35,7 +39,14 @@ export async function load(total: number, concurrency: number, fn: (i: number) =
   );
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { requests: total, seconds, perSecond: total / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+  return {
+    requests: total,
+    seconds,
+    perSecond: total / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
+  };
 }
 
 export function report(name: string, r: LoadResult): void {

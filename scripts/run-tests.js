@@ -10,9 +10,13 @@ const { tmpdir } = require('node:os');
 
 // The e2e tier also starts the built server (dist/), as `npm start` does; building
 // first doubles as the type check.
-const build = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-  stdio: 'inherit',
-});
+const build = spawnSync(
+  process.execPath,
+  [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+  {
+    stdio: 'inherit',
+  },
+);
 if (build.status !== 0) {
   console.error('build (tsc -p tsconfig.build.json) failed');
   console.log('0 passed, 1 failed');
@@ -21,7 +25,14 @@ if (build.status !== 0) {
 
 const dir = mkdtempSync(join(tmpdir(), 'sentia-jest-'));
 const out = join(dir, 'results.json');
-const args = [require.resolve('jest/bin/jest'), '--ci', '--forceExit', '--json', `--outputFile=${out}`, ...process.argv.slice(2)];
+const args = [
+  require.resolve('jest/bin/jest'),
+  '--ci',
+  '--forceExit',
+  '--json',
+  `--outputFile=${out}`,
+  ...process.argv.slice(2),
+];
 const run = spawnSync(process.execPath, args, { stdio: 'inherit', env: process.env });
 
 let passed = 0;
@@ -31,7 +42,9 @@ try {
   const r = JSON.parse(readFileSync(out, 'utf8'));
   passed = r.numPassedTests;
   failed = r.numFailedTests;
-  suiteErrors = r.numRuntimeErrorTestSuites + (r.testResults || []).filter((t) => t.status === 'failed' && t.assertionResults.length === 0).length;
+  suiteErrors =
+    r.numRuntimeErrorTestSuites +
+    (r.testResults || []).filter((t) => t.status === 'failed' && t.assertionResults.length === 0).length;
 } catch (e) {
   console.error(`could not read jest results: ${e.message}`);
   suiteErrors = 1;

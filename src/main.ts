@@ -18,10 +18,15 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config);
   await app.listen(config.port, config.host);
   const logger = new Logger('Bootstrap');
-  const shape = config.redisUrl ? 'cluster (PostgreSQL + Redis)' : `embedded (SQLite in ${config.dataDir}, in-memory store)`;
-  logger.log(`Sentia MCP ${config.appVersion} listening on http://${config.host}:${config.port} [${config.env}, ${shape}]`);
+  const shape = config.redisUrl
+    ? 'cluster (PostgreSQL + Redis)'
+    : `embedded (SQLite in ${config.dataDir}, in-memory store)`;
+  logger.log(
+    `Sentia MCP ${config.appVersion} listening on http://${config.host}:${config.port} [${config.env}, ${shape}]`,
+  );
   logger.log(`MCP endpoint: ${config.publicBaseUrl}/mcp  health: /health, /health/ready  docs: /docs`);
-  if (config.generatedSecretsFile) logger.warn(`Development secrets are kept in ${config.generatedSecretsFile}`);
+  if (config.generatedSecretsFile)
+    logger.warn(`Development secrets are kept in ${config.generatedSecretsFile}`);
 
   // SIGTERM/SIGINT: stop accepting, let in-flight calls finish (bounded by
   // SHUTDOWN_GRACE_MS), run every module's shutdown hook (audit flush, pools),

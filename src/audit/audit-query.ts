@@ -28,7 +28,18 @@ export const MAX_PAGE_SIZE = 500;
 export const EXPORT_FORMATS = ['ndjson', 'csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-const KNOWN = new Set(['from', 'to', 'userId', 'keyId', 'kind', 'action', 'outcome', 'limit', 'cursor', 'format']);
+const KNOWN = new Set([
+  'from',
+  'to',
+  'userId',
+  'keyId',
+  'kind',
+  'action',
+  'outcome',
+  'limit',
+  'cursor',
+  'format',
+]);
 const ID = /^[A-Za-z0-9._:@-]{1,64}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
@@ -53,18 +64,27 @@ function time(query: Record<string, unknown>, field: string): Date | undefined {
   const v = single(query, field);
   if (v === undefined) return undefined;
   const d = new Date(v);
-  if (!ISO_TIME.test(v) || Number.isNaN(d.getTime())) invalid(field, 'must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z');
+  if (!ISO_TIME.test(v) || Number.isNaN(d.getTime()))
+    invalid(field, 'must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z');
   return d;
 }
 
-function text(query: Record<string, unknown>, field: string, pattern: RegExp, hint: string): string | undefined {
+function text(
+  query: Record<string, unknown>,
+  field: string,
+  pattern: RegExp,
+  hint: string,
+): string | undefined {
   const v = single(query, field);
   if (v !== undefined && !pattern.test(v)) invalid(field, hint);
   return v;
 }
 
 /** Parses and validates the filters, page size and cursor; a bad value is a 400 naming its field. */
-export function parseAuditQuery(query: Record<string, unknown>, allowFormat = false): AuditListQuery & { format?: ExportFormat } {
+export function parseAuditQuery(
+  query: Record<string, unknown>,
+  allowFormat = false,
+): AuditListQuery & { format?: ExportFormat } {
   for (const key of Object.keys(query)) {
     if (!KNOWN.has(key) || (key === 'format' && !allowFormat)) invalid(key, 'unknown parameter');
   }
@@ -79,7 +99,8 @@ export function parseAuditQuery(query: Record<string, unknown>, allowFormat = fa
   let limit = DEFAULT_PAGE_SIZE;
   if (limitRaw !== undefined) {
     limit = Number(limitRaw);
-    if (!/^\d+$/.test(limitRaw) || limit < 1 || limit > MAX_PAGE_SIZE) invalid('limit', `must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+    if (!/^\d+$/.test(limitRaw) || limit < 1 || limit > MAX_PAGE_SIZE)
+      invalid('limit', `must be an integer from 1 to ${MAX_PAGE_SIZE}`);
   }
   const cursorRaw = single(query, 'cursor');
   const format = allowFormat ? (single(query, 'format') ?? 'ndjson') : undefined;
@@ -107,7 +128,13 @@ export function encodeCursor(c: AuditCursor): string {
 function decodeCursor(raw: string): AuditCursor {
   try {
     const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string' && /^\d{1,19}$/.test(v[1])) {
+    if (
+      Array.isArray(v) &&
+      v.length === 2 &&
+      typeof v[0] === 'string' &&
+      typeof v[1] === 'string' &&
+      /^\d{1,19}$/.test(v[1])
+    ) {
       const t = new Date(v[0]);
       if (!Number.isNaN(t.getTime())) return { t: t.toISOString(), id: v[1] };
     }

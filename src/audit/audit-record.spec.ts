@@ -3,7 +3,9 @@ import { argsDigest, canonicalJson, chainHash } from './audit-record';
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and drops whitespace', () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' } })).toBe('{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: 'x' } })).toBe(
+      '{"a":{"c":"x","d":[3,{"y":2,"z":1}]},"b":1}',
+    );
   });
 
   it('writes the same text for equal values whatever the key order', () => {
@@ -11,9 +13,14 @@ describe('canonicalJson', () => {
   });
 
   it('follows JSON.stringify for undefined, non-finite numbers, dates and unicode', () => {
-    expect(canonicalJson({ a: undefined, b: [undefined, NaN, Infinity], c: new Date('2026-01-02T03:04:05.006Z'), d: 'ü"\n' })).toBe(
-      '{"b":[null,null,null],"c":"2026-01-02T03:04:05.006Z","d":"ü\\"\\n"}',
-    );
+    expect(
+      canonicalJson({
+        a: undefined,
+        b: [undefined, NaN, Infinity],
+        c: new Date('2026-01-02T03:04:05.006Z'),
+        d: 'ü"\n',
+      }),
+    ).toBe('{"b":[null,null,null],"c":"2026-01-02T03:04:05.006Z","d":"ü\\"\\n"}');
     expect(canonicalJson(undefined)).toBe('null');
     expect(canonicalJson(10n)).toBe('"10"');
   });
@@ -35,9 +42,23 @@ describe('argsDigest and chainHash', () => {
 
   it('chains: the hash changes with the previous hash and with any field', () => {
     const row = {
-      occurredAt: '2026-01-01T00:00:00.000Z', organizationId: 'o', userId: 'u', keyId: 'k', kind: 'tool_call',
-      action: 't', outcome: 'success', status: null, errorCode: null, durationMs: 3, ip: null, userAgent: null,
-      requestId: 'r', argsDigest: 'd', args: null, writerId: 'w', seq: 1,
+      occurredAt: '2026-01-01T00:00:00.000Z',
+      organizationId: 'o',
+      userId: 'u',
+      keyId: 'k',
+      kind: 'tool_call',
+      action: 't',
+      outcome: 'success',
+      status: null,
+      errorCode: null,
+      durationMs: 3,
+      ip: null,
+      userAgent: null,
+      requestId: 'r',
+      argsDigest: 'd',
+      args: null,
+      writerId: 'w',
+      seq: 1,
     };
     const first = chainHash(null, row);
     expect(first).toMatch(/^[0-9a-f]{64}$/);

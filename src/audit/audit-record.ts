@@ -69,7 +69,11 @@ export function canonicalJson(value: unknown): string {
 }
 
 function encode(value: unknown, path: Set<object>): string | undefined {
-  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { toJSON?: unknown }).toJSON === 'function'
+  ) {
     value = (value as { toJSON: () => unknown }).toJSON();
   }
   switch (typeof value) {

@@ -27,7 +27,8 @@ export const AuditRequestContext = {
 };
 
 /** The caller's address as Express sees it (honours `trust proxy`). */
-export const clientIp = (req: Request): string | undefined => req.ip ?? req.socket?.remoteAddress ?? undefined;
+export const clientIp = (req: Request): string | undefined =>
+  req.ip ?? req.socket?.remoteAddress ?? undefined;
 
 /**
  * Keeps the caller's IP and User-Agent for every request, so the tool-call
@@ -37,6 +38,8 @@ export const clientIp = (req: Request): string | undefined => req.ip ?? req.sock
 export class AuditRequestMiddleware implements NestMiddleware {
   use(req: Request, _res: Response, next: NextFunction): void {
     const ua = req.headers['user-agent'];
-    AuditRequestContext.run({ ip: clientIp(req), userAgent: typeof ua === 'string' ? ua : undefined }, () => next());
+    AuditRequestContext.run({ ip: clientIp(req), userAgent: typeof ua === 'string' ? ua : undefined }, () =>
+      next(),
+    );
   }
 }

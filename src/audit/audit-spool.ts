@@ -1,13 +1,26 @@
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AuditRow } from './audit-record';
-import { SPOOL_FILE_NAME } from './audit.options';
+import { SPOOL_FILE_NAME, SPOOL_LOCK_FILE_NAME } from './audit.options';
+
+/** A lock file older than this is left from a crashed process (the sections it guards take milliseconds). */
+export const SPOOL_LOCK_STALE_MS = 10_000;
+const LOCK_POLL_MS = 5;
 
 /**
  * The append-only spool the writer falls back to when the database cannot
  * be written: one JSON row per line (`audit-spool.ndjson` in DATA_DIR, mode
  * 0600). An append is fsync'd before it counts as durable; a failed append is
  * cut back to the previous size so a torn batch never stays in the file.
+ *
+ * Two processes may share the DATA_DIR (a server and the command line, or a
+ * restarted server beside a dying one). Appending, taking a snapshot for
+ * replay and cutting the replayed part off happen while holding
+ * `audit-spool.lock` (created with O_EXCL, removed after; one older than
+ * SPOOL_LOCK_STALE_MS is broken), so no process cuts off rows another one
+ * appended after its snapshot. The database inserts of a replay run outside
+ * the lock; they are idempotent on (writer_id, seq).
  */
 /** An append failed; `clean` says whether the file was cut back to its size before the append. */
 export class SpoolWriteError extends Error {
@@ -22,13 +35,64 @@ export class SpoolWriteError extends Error {
 
 export class AuditSpool {
   readonly path: string;
+  readonly lockPath: string;
 
-  constructor(dir: string) {
+  constructor(
+    dir: string,
+    private readonly lockStaleMs = SPOOL_LOCK_STALE_MS,
+  ) {
     this.path = join(dir, SPOOL_FILE_NAME);
+    this.lockPath = join(dir, SPOOL_LOCK_FILE_NAME);
   }
 
   /** Appends rows and fsyncs; throws SpoolWriteError if that fails (after trying to cut the file back). */
   async append(rows: readonly AuditRow[]): Promise<void> {
+    let release: () => Promise<void>;
+    try {
+      release = await this.lock();
+    } catch (err) {
+      throw new SpoolWriteError(true, err); // nothing was written
+    }
+    try {
+      await this.appendLocked(rows);
+    } finally {
+      await release();
+    }
+  }
+
+  /** The rows to replay and how many bytes of the file they came from (for `consume`). */
+  async snapshot(): Promise<{ rows: AuditRow[]; bytes: number }> {
+    if ((await this.size()) === 0) return { rows: [], bytes: 0 };
+    const release = await this.lock();
+    try {
+      let text: Buffer;
+      try {
+        text = await fs.readFile(this.path);
+      } catch (err) {
+        if (absent(err)) return { rows: [], bytes: 0 };
+        throw err;
+      }
+      return { rows: parseRows(text.toString('utf8')), bytes: text.length };
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * Drops the first `bytes` bytes (a replayed snapshot) and fsyncs, keeping
+   * whatever was appended after the snapshot.
+   */
+  async consume(bytes: number): Promise<void> {
+    if ((await this.size()) === 0) return;
+    const release = await this.lock();
+    try {
+      await this.consumeLocked(bytes);
+    } finally {
+      await release();
+    }
+  }
+
+  private async appendLocked(rows: readonly AuditRow[]): Promise<void> {
     const data = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n', 'utf8');
     let handle: fs.FileHandle;
     let created: boolean;
@@ -45,7 +109,15 @@ export class AuditSpool {
       await handle.write(data);
       await handle.sync();
     } catch (err) {
-      const clean = before >= 0 && (await handle.truncate(before).then(() => handle.sync()).then(() => true, () => false));
+      const clean =
+        before >= 0 &&
+        (await handle
+          .truncate(before)
+          .then(() => handle.sync())
+          .then(
+            () => true,
+            () => false,
+          ));
       await handle.close().catch(() => undefined);
       throw new SpoolWriteError(clean, err);
     }
@@ -55,23 +127,7 @@ export class AuditSpool {
 
   /** Every complete row in the spool, oldest first. A torn last line (never acknowledged) is skipped. */
   async read(): Promise<AuditRow[]> {
-    let text: string;
-    try {
-      text = await fs.readFile(this.path, 'utf8');
-    } catch (err) {
-      if (absent(err)) return [];
-      throw err;
-    }
-    const rows: AuditRow[] = [];
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        rows.push(JSON.parse(line) as AuditRow);
-      } catch {
-        // A line without its newline was cut short by a crash mid-append: it was never acknowledged.
-      }
-    }
-    return rows;
+    return (await this.snapshot()).rows;
   }
 
   async size(): Promise<number> {
@@ -83,8 +139,12 @@ export class AuditSpool {
     }
   }
 
-  /** Empties the spool (after a successful replay) and fsyncs; a spool that does not exist is empty. */
-  async clear(): Promise<void> {
+  /** Empties the spool and fsyncs; a spool that does not exist is empty. */
+  clear(): Promise<void> {
+    return this.consume(Number.MAX_SAFE_INTEGER);
+  }
+
+  private async consumeLocked(bytes: number): Promise<void> {
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(this.path, 'r+');
@@ -92,11 +152,64 @@ export class AuditSpool {
       if (absent(err)) return;
       throw err;
     }
+    let tail: Buffer;
     try {
-      await handle.truncate(0);
-      await handle.sync();
+      const size = (await handle.stat()).size;
+      if (size <= bytes) {
+        await handle.truncate(0);
+        await handle.sync();
+        return;
+      }
+      tail = Buffer.alloc(size - bytes);
+      await handle.read(tail, 0, tail.length, bytes);
     } finally {
       await handle.close();
+    }
+    // Rows appended after the snapshot stay: write them to a new file and move it into place.
+    const tmp = `${this.path}.tmp`;
+    const out = await fs.open(tmp, 'w', 0o600);
+    try {
+      await out.write(tail);
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    await fs.rename(tmp, this.path);
+    await syncDir(dirname(this.path));
+  }
+
+  /** Takes `audit-spool.lock` (O_EXCL), waiting for another holder; resolves to its release. */
+  private async lock(): Promise<() => Promise<void>> {
+    await fs.mkdir(dirname(this.lockPath), { recursive: true, mode: 0o700 });
+    const token = `${process.pid} ${randomUUID()}\n`;
+    const deadline = Date.now() + 2 * this.lockStaleMs;
+    for (;;) {
+      try {
+        await fs.writeFile(this.lockPath, token, { flag: 'wx', mode: 0o600 });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (await this.breakStaleLock()) continue;
+        if (Date.now() > deadline) throw new Error('audit spool lock is held by another process');
+        await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+      }
+    }
+    return async () => {
+      // Only our own lock: if it was broken as stale meanwhile, the file is someone else's now.
+      const held = await fs.readFile(this.lockPath, 'utf8').catch(() => undefined);
+      if (held === token) await fs.unlink(this.lockPath).catch(() => undefined);
+    };
+  }
+
+  /** Removes a lock file left by a crashed process; true when there is (now) none. */
+  private async breakStaleLock(): Promise<boolean> {
+    try {
+      const { mtimeMs } = await fs.stat(this.lockPath);
+      if (Date.now() - mtimeMs < this.lockStaleMs) return false;
+      await fs.unlink(this.lockPath);
+      return true;
+    } catch (err) {
+      return absent(err);
     }
   }
 
@@ -108,8 +221,22 @@ export class AuditSpool {
   }
 }
 
+function parseRows(text: string): AuditRow[] {
+  const rows: AuditRow[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      rows.push(JSON.parse(line) as AuditRow);
+    } catch {
+      // A line without its newline was cut short by a crash mid-append: it was never acknowledged.
+    }
+  }
+  return rows;
+}
+
 /** No spool file: it never existed, or its directory cannot exist (a file stands in its way). */
-const absent = (err: unknown): boolean => ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
+const absent = (err: unknown): boolean =>
+  ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
 
 async function syncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r').catch(() => undefined);

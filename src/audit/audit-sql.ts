@@ -29,12 +29,29 @@ export const AUDIT_COLUMNS = [
 ] as const;
 
 const PG_TYPES = [
-  'timestamptz', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'int4', 'varchar', 'int4',
-  'varchar', 'varchar', 'varchar', 'varchar', 'text', 'varchar', 'int8', 'varchar', 'varchar',
+  'timestamptz',
+  'varchar',
+  'varchar',
+  'varchar',
+  'varchar',
+  'varchar',
+  'varchar',
+  'int4',
+  'varchar',
+  'int4',
+  'varchar',
+  'varchar',
+  'varchar',
+  'varchar',
+  'text',
+  'varchar',
+  'int8',
+  'varchar',
+  'varchar',
 ];
 
 /** Rows per SQLite statement (17-19 parameters each; SQLite allows 32766). */
-const SQLITE_ROWS_PER_STATEMENT = 1000;
+export const SQLITE_ROWS_PER_STATEMENT = 1000;
 
 type Db = DataSource | EntityManager;
 
@@ -98,7 +115,11 @@ const pgJsonRow = (r: AuditRow) => ({
  * transaction. `ignoreDuplicates` (spool replay) skips rows whose
  * (writer_id, seq) is already stored, which makes a replay idempotent.
  */
-export async function insertAuditRows(db: Db, rows: readonly AuditRow[], ignoreDuplicates = false): Promise<void> {
+export async function insertAuditRows(
+  db: Db,
+  rows: readonly AuditRow[],
+  ignoreDuplicates = false,
+): Promise<void> {
   if (rows.length === 0) return;
   const cols = AUDIT_COLUMNS.join(', ');
   if (isPostgres(db)) {
@@ -190,4 +211,5 @@ export function placeholders(db: Db): (n: number) => string {
 }
 
 /** A time parameter in the dialect's stored form. */
-export const timeParam = (db: Db, d: Date): string => (isPostgres(db) ? d.toISOString() : sqliteTime(d.toISOString()));
+export const timeParam = (db: Db, d: Date): string =>
+  isPostgres(db) ? d.toISOString() : sqliteTime(d.toISOString());

@@ -47,7 +47,10 @@ type Row = ReturnType<typeof fromStored>;
  * (writer_id, seq) order. Limits: deleting the newest rows of a chain, or a
  * whole chain, leaves no trace in the chain itself.
  */
-export async function verifyAuditChains(dataSource: DataSource, options: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyAuditChains(
+  dataSource: DataSource,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
   const pageSize = options.pageSize ?? 5000;
   const p = placeholders(dataSource);
   const range: string[] = [];

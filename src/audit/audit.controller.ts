@@ -8,8 +8,26 @@ import { parseAuditQuery } from './audit-query';
 import { AuditEntryDto, AuditPage, AuditService } from './audit.service';
 
 const CSV_COLUMNS: Array<keyof AuditEntryDto> = [
-  'id', 'occurredAt', 'organizationId', 'userId', 'keyId', 'kind', 'action', 'outcome', 'status', 'errorCode',
-  'durationMs', 'ip', 'userAgent', 'requestId', 'argsDigest', 'args', 'writerId', 'seq', 'prevHash', 'hash',
+  'id',
+  'occurredAt',
+  'organizationId',
+  'userId',
+  'keyId',
+  'kind',
+  'action',
+  'outcome',
+  'status',
+  'errorCode',
+  'durationMs',
+  'ip',
+  'userAgent',
+  'requestId',
+  'argsDigest',
+  'args',
+  'writerId',
+  'seq',
+  'prevHash',
+  'hash',
 ];
 
 /** RFC 4180 field; a leading = + - @ tab or CR is prefixed with ' so spreadsheets do not run it as a formula. */
@@ -37,12 +55,17 @@ export class AuditController {
       'Filters: from, to (ISO 8601; from inclusive, to exclusive), userId, keyId, kind (tool_call|admin|auth|security), ' +
       'action, outcome; limit (1-500, default 100); cursor (nextCursor of the previous page).',
   })
-  list(@CurrentPrincipal() principal: Principal, @Query() query: Record<string, unknown>): Promise<AuditPage> {
+  list(
+    @CurrentPrincipal() principal: Principal,
+    @Query() query: Record<string, unknown>,
+  ): Promise<AuditPage> {
     return this.audit.list(principal, parseAuditQuery(query));
   }
 
   @Get('export')
-  @ApiOperation({ summary: 'Streams every matching audit record, newest first (format=ndjson|csv; same filters)' })
+  @ApiOperation({
+    summary: 'Streams every matching audit record, newest first (format=ndjson|csv; same filters)',
+  })
   @ApiProduces('application/x-ndjson', 'text/csv')
   async export(
     @CurrentPrincipal() principal: Principal,
@@ -64,7 +87,9 @@ export class AuditController {
       if (csv) await write(CSV_COLUMNS.join(',') + '\r\n');
       for await (const entry of this.audit.exportRows(principal, filter)) {
         if (closed) return;
-        await write(csv ? CSV_COLUMNS.map((c) => csvField(entry[c])).join(',') + '\r\n' : JSON.stringify(entry) + '\n');
+        await write(
+          csv ? CSV_COLUMNS.map((c) => csvField(entry[c])).join(',') + '\r\n' : JSON.stringify(entry) + '\n',
+        );
       }
       res.end();
     } catch (err) {

@@ -8,20 +8,27 @@ import { AuditInterceptor } from './audit.interceptor';
 import { AUDIT_OPTIONS, AuditOptions, resolveAuditOptions } from './audit.options';
 import { AuditService } from './audit.service';
 import { AuditWriter } from './audit.writer';
+import { SecurityEventLimits } from './security-event.limiter';
+import { SecurityEventRecorder } from './security-event.recorder';
 import { ToolCallAuditHook } from './tool-call-audit.hook';
 
-export type AuditModuleOptions = Partial<Omit<AuditOptions, 'spoolDir'>> & {
+export type AuditModuleOptions = Partial<Omit<AuditOptions, 'spoolDir' | 'securityEvents'>> & {
   /** Default: AppConfig.dataDir. */
   spoolDir?: string;
+  /** Default: DEFAULT_SECURITY_EVENT_LIMITS (20 per source and code, 1000 in all, per minute). */
+  securityEvents?: Partial<SecurityEventLimits>;
 };
 
 /**
  * The audit trail: AuditWriter (group commit, hash chain, spool), the
  * tool-call hook, the global AuditInterceptor for /admin and /credentials,
- * security events (AuditService.securityEvent) and GET /admin/audit[/export].
+ * security events (SecurityEventRecorder.report, fire and forget and
+ * flood-limited; AuditService.securityEvent, awaitable) and GET /admin/audit[/export].
  * Needs ConfigModule and DatabaseModule (both global).
  *
  *   AuditModule.forRoot({ mode: config.audit.mode, storeArgs: ..., batchWindowMs: ..., batchMaxRows: ... })
+ *
+ * `replaySpoolOnBoot: false` (the command line) leaves a spool found in DATA_DIR alone at startup.
  */
 @Global()
 @Module({})
@@ -39,11 +46,12 @@ export class AuditModule implements NestModule {
         },
         AuditWriter,
         AuditService,
+        SecurityEventRecorder,
         ToolCallAuditHook,
         AuditRequestMiddleware,
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
       ],
-      exports: [AuditWriter, AuditService],
+      exports: [AuditWriter, AuditService, SecurityEventRecorder],
     };
   }
 

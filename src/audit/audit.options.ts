@@ -1,3 +1,5 @@
+import { DEFAULT_SECURITY_EVENT_LIMITS, SecurityEventLimits } from './security-event.limiter';
+
 /**
  * Settings of the audit writer. AuditModule takes them as a module option
  * (the lead maps them from AppConfig: `audit.mode`, `audit.storeArgs`,
@@ -23,6 +25,15 @@ export interface AuditOptions {
   /** First delay before replaying the spool into the database; doubles up to `replayMaxDelayMs`. */
   replayBaseDelayMs: number;
   replayMaxDelayMs: number;
+  /**
+   * Replay a spool left in `spoolDir` by an earlier process when the
+   * application starts (default true). The command line turns it off: a
+   * server may be spooling into the same DATA_DIR at that very moment, and
+   * the spool is that server's to replay.
+   */
+  replaySpoolOnBoot: boolean;
+  /** How many security events are recorded one by one (SecurityEventRecorder); the rest are summarised. */
+  securityEvents: SecurityEventLimits;
 }
 
 export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
@@ -34,15 +45,30 @@ export const DEFAULT_AUDIT_OPTIONS: Omit<AuditOptions, 'spoolDir'> = {
   batchMaxRows: 500,
   replayBaseDelayMs: 250,
   replayMaxDelayMs: 30_000,
+  replaySpoolOnBoot: true,
+  securityEvents: DEFAULT_SECURITY_EVENT_LIMITS,
 };
 
 export const SPOOL_FILE_NAME = 'audit-spool.ndjson';
+/** Held (created with O_EXCL) by a process while it appends to, snapshots or cuts the spool. */
+export const SPOOL_LOCK_FILE_NAME = 'audit-spool.lock';
 
-export function resolveAuditOptions(options: Partial<AuditOptions> & { spoolDir: string }): AuditOptions {
+export function resolveAuditOptions(
+  options: Partial<Omit<AuditOptions, 'securityEvents'>> & {
+    spoolDir: string;
+    securityEvents?: Partial<SecurityEventLimits>;
+  },
+): AuditOptions {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o = { ...DEFAULT_AUDIT_OPTIONS, ...given } as AuditOptions;
+  o.securityEvents = { ...DEFAULT_SECURITY_EVENT_LIMITS, ...options.securityEvents };
+  for (const [name, v] of Object.entries(o.securityEvents)) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new RangeError(`audit securityEvents.${name} must be a positive integer`);
+  }
   if (o.mode !== 'sync' && o.mode !== 'async') throw new RangeError("audit mode must be 'sync' or 'async'");
-  if (!Number.isInteger(o.batchMaxRows) || o.batchMaxRows < 1) throw new RangeError('audit batchMaxRows must be a positive integer');
+  if (!Number.isInteger(o.batchMaxRows) || o.batchMaxRows < 1)
+    throw new RangeError('audit batchMaxRows must be a positive integer');
   if (!(o.batchWindowMs >= 0)) throw new RangeError('audit batchWindowMs must be >= 0');
   return o;
 }

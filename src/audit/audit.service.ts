@@ -102,7 +102,8 @@ export class AuditService {
     const last = items[items.length - 1];
     return {
       items: items.map(toDto),
-      nextCursor: rows.length > query.limit && last ? encodeCursor({ t: last.occurredAt, id: last.id }) : null,
+      nextCursor:
+        rows.length > query.limit && last ? encodeCursor({ t: last.occurredAt, id: last.id }) : null,
     };
   }
 
@@ -110,7 +111,11 @@ export class AuditService {
   async *exportRows(principal: Principal, filter: AuditFilter): AsyncGenerator<AuditEntryDto> {
     let cursor: AuditListQuery['cursor'];
     for (;;) {
-      const rows = await this.page(principal.organizationId, { ...filter, cursor, limit: EXPORT_PAGE }, EXPORT_PAGE);
+      const rows = await this.page(
+        principal.organizationId,
+        { ...filter, cursor, limit: EXPORT_PAGE },
+        EXPORT_PAGE,
+      );
       for (const row of rows) yield toDto(row);
       if (rows.length < EXPORT_PAGE) return;
       const last = rows[rows.length - 1];
@@ -118,7 +123,11 @@ export class AuditService {
     }
   }
 
-  private async page(organizationId: string, q: AuditListQuery, limit: number): Promise<Array<AuditRow & { id: string }>> {
+  private async page(
+    organizationId: string,
+    q: AuditListQuery,
+    limit: number,
+  ): Promise<Array<AuditRow & { id: string }>> {
     const ds = this.dataSource;
     const p = placeholders(ds);
     const params: unknown[] = [];

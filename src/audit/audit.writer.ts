@@ -6,14 +6,18 @@ import {
   Logger,
   OnApplicationBootstrap,
   OnApplicationShutdown,
+  OnModuleInit,
+  Optional,
 } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { DatabaseWriteGate } from '../database/database-write-gate';
+import { MetricsService } from '../metrics/metrics.service';
 import { redact } from '../observability/redact';
 import { RequestContext } from '../observability/request-context';
 import { AuditRecord, AuditRow, argsDigest, canonicalJson, chainHash } from './audit-record';
 import { AuditRequestContext } from './audit-request-context';
 import { AuditSpool } from './audit-spool';
-import { insertAuditRows } from './audit-sql';
+import { insertAuditRows, SQLITE_ROWS_PER_STATEMENT } from './audit-sql';
 import { AUDIT_OPTIONS, AuditOptions } from './audit.options';
 import { AuditUnavailableError } from './audit.errors';
 
@@ -69,14 +73,27 @@ const int32 = (v: number | null | undefined): number | null =>
  * order, until a background replay (backoff from `replayBaseDelayMs`) has
  * inserted the whole spool with ON CONFLICT DO NOTHING / INSERT OR IGNORE on
  * (writer_id, seq) and emptied it; a replay repeated after a crash therefore
- * adds nothing twice. A spool left by an earlier process is replayed at boot.
+ * adds nothing twice. A spool left by an earlier process is replayed at boot
+ * (unless `replaySpoolOnBoot` is off, as in the command line). Spool access
+ * is locked across processes (see AuditSpool).
+ *
+ * Batches go through the DatabaseWriteGate: on SQLite they wait while an
+ * admin transaction is open on the shared connection instead of joining it.
  *
  * Admin actions: `recordInTransaction` (see there) writes in the caller's transaction.
+ *
+ * Metrics (when MetricsModule is loaded): `audit_queue_depth` is read from
+ * `queueDepth` at each scrape; `audit_write_failures_total` and
+ * `audit_spooled_total` move where `stats.writeFailures` and
+ * `stats.spooledRows` do.
  */
 @Injectable()
-export class AuditWriter implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class AuditWriter
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger(AuditWriter.name);
   private readonly spool: AuditSpool;
+  private readonly gate: DatabaseWriteGate;
   private chain: Chain = { writerId: randomUUID(), seq: 0, lastHash: null };
   private pending: Waiter[] = [];
   private windowTimer?: NodeJS.Timeout;
@@ -100,8 +117,14 @@ export class AuditWriter implements OnApplicationBootstrap, BeforeApplicationShu
   constructor(
     private readonly dataSource: DataSource,
     @Inject(AUDIT_OPTIONS) readonly options: AuditOptions,
+    @Optional() private readonly metrics?: MetricsService,
   ) {
     this.spool = new AuditSpool(options.spoolDir);
+    this.gate = DatabaseWriteGate.of(dataSource);
+  }
+
+  onModuleInit(): void {
+    this.metrics?.auditQueueDepthFrom(() => this.queueDepth);
   }
 
   /** This process's current chain id (changes only after a batch could not be written anywhere). */
@@ -184,6 +207,7 @@ export class AuditWriter implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.options.replaySpoolOnBoot === false) return;
     if ((await this.spool.size().catch(() => 0)) === 0) return;
     this.logger.warn('Found an audit spool from an earlier run; replaying it into the database');
     this.spooling = true;
@@ -239,17 +263,23 @@ export class AuditWriter implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   private async commit(batch: Waiter[]): Promise<void> {
-    const rows = this.chainRows(this.chain, batch.map((w) => w.row));
+    const rows = this.chainRows(
+      this.chain,
+      batch.map((w) => w.row),
+    );
     let durable = false;
     if (!this.spooling) {
       try {
-        await insertAuditRows(this.dataSource, rows);
+        await this.insert(rows);
         this.stats.batches++;
         this.stats.rowsWritten += rows.length;
         durable = true;
       } catch (err) {
         this.stats.writeFailures++;
-        this.logger.warn(`Audit batch of ${rows.length} could not be written to the database (${describe(err)}); spooling`);
+        this.metrics?.auditWriteFailure(1);
+        this.logger.warn(
+          `Audit batch of ${rows.length} could not be written to the database (${describe(err)}); spooling`,
+        );
         this.spooling = true;
         this.scheduleReplay();
       }
@@ -259,9 +289,12 @@ export class AuditWriter implements OnApplicationBootstrap, BeforeApplicationShu
         await this.spool.append(rows);
         this.stats.spooledBatches++;
         this.stats.spooledRows += rows.length;
+        this.metrics?.auditSpooled(rows.length);
         durable = true;
       } catch (err) {
-        this.logger.error(`Audit batch of ${rows.length} could not be spooled either (${describe(err)}); refusing its calls`);
+        this.logger.error(
+          `Audit batch of ${rows.length} could not be spooled either (${describe(err)}); refusing its calls`,
+        );
         // A new chain: the refused rows leave no hole (a torn spool tail, if it could not be cut, is unparseable).
         this.chain = { writerId: randomUUID(), seq: 0, lastHash: null };
       }
@@ -276,11 +309,11 @@ export class AuditWriter implements OnApplicationBootstrap, BeforeApplicationShu
 
   private async replay(): Promise<void> {
     try {
-      const rows = await this.spool.read();
+      const { rows, bytes } = await this.spool.snapshot();
       for (let i = 0; i < rows.length; i += this.options.batchMaxRows) {
-        await insertAuditRows(this.dataSource, rows.slice(i, i + this.options.batchMaxRows), true);
+        await this.insert(rows.slice(i, i + this.options.batchMaxRows), true);
       }
-      await this.spool.clear();
+      await this.spool.consume(bytes);
       this.stats.replayedRows += rows.length;
       this.spooling = false;
       this.replayAttempts = 0;
@@ -290,6 +323,14 @@ export class AuditWriter implements OnApplicationBootstrap, BeforeApplicationShu
       this.logger.warn(`Audit spool replay failed (${describe(err)}); retrying`);
       this.scheduleReplay();
     }
+  }
+
+  /** A batch outside any transaction, through the write gate. */
+  private insert(rows: readonly AuditRow[], ignoreDuplicates = false): Promise<void> {
+    if (this.gate.serialises && rows.length > SQLITE_ROWS_PER_STATEMENT) {
+      return this.gate.transaction((tx) => insertAuditRows(tx, rows, ignoreDuplicates));
+    }
+    return this.gate.write(() => insertAuditRows(this.dataSource, rows, ignoreDuplicates));
   }
 
   private scheduleReplay(): void {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, Repository } from 'typeorm';
+import { Brackets, EntityManager, Repository } from 'typeorm';
+import { runInTransaction, runStandaloneWrite } from '../database/database-write-gate';
 import { ApiKey } from './api-key.entity';
 
 export type ApiKeyStatusFilter = 'active' | 'revoked' | 'expired';
@@ -50,8 +51,20 @@ const TOUCH_CHUNK = 500;
 export class ApiKeyRepository {
   constructor(@InjectRepository(ApiKey) private readonly repo: Repository<ApiKey>) {}
 
-  async create(key: ApiKey): Promise<ApiKey> {
-    await this.repo.insert(key);
+  /**
+   * Runs `work` in one database transaction. The writes below take its
+   * manager, so a change and the audit record of it (AuditWriter.recordInTransaction
+   * with the same manager) commit or roll back together. Goes through the
+   * write gate (src/database/database-write-gate.ts): on SQLite no other
+   * request's write slips into it.
+   */
+  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return runInTransaction(this.repo.manager.connection, work);
+  }
+
+  /** Inserts a key (in `tx` when given). */
+  async create(key: ApiKey, tx?: EntityManager): Promise<ApiKey> {
+    await this.writing(tx, (em) => em.insert(ApiKey, key));
     return key;
   }
 
@@ -98,25 +111,41 @@ export class ApiKeyRepository {
    * Sets the revocation time of a key that is not revoked by `at` (it may be
    * scheduled for later: revoking now brings it forward). False when no such
    * key exists in the organisation or it was already revoked by then.
+   * Runs in `tx` when given.
    */
-  async revoke(organizationId: string, id: string, reason: string, at: Date): Promise<boolean> {
-    const result = await this.repo
-      .createQueryBuilder()
-      .update(ApiKey)
-      .set({ revokedAt: at, revokedReason: reason })
-      .where('organization_id = :organizationId AND id = :id', { organizationId, id })
-      .andWhere('(revoked_at IS NULL OR revoked_at > :at)', { at })
-      .execute();
+  async revoke(
+    organizationId: string,
+    id: string,
+    reason: string,
+    at: Date,
+    tx?: EntityManager,
+  ): Promise<boolean> {
+    const result = await this.writing(tx, (em) =>
+      em
+        .createQueryBuilder()
+        .update(ApiKey)
+        .set({ revokedAt: at, revokedReason: reason })
+        .where('organization_id = :organizationId AND id = :id', { organizationId, id })
+        .andWhere('(revoked_at IS NULL OR revoked_at > :at)', { at })
+        .execute(),
+    );
     return (result.affected ?? 0) > 0;
   }
 
   /**
-   * Rotation in one transaction: inserts the successor and schedules the
-   * predecessor's revocation at `revokeAt` (now, or after a grace period).
-   * False (and nothing written) when the predecessor is no longer revocable.
+   * Rotation in one transaction (`tx`, or one of its own): inserts the
+   * successor and schedules the predecessor's revocation at `revokeAt` (now,
+   * or after a grace period). False (and nothing written) when the
+   * predecessor is no longer revocable.
    */
-  async rotate(predecessor: ApiKey, successor: ApiKey, revokeAt: Date, reason: string): Promise<boolean> {
-    return this.repo.manager.transaction(async (em) => {
+  async rotate(
+    predecessor: ApiKey,
+    successor: ApiKey,
+    revokeAt: Date,
+    reason: string,
+    tx?: EntityManager,
+  ): Promise<boolean> {
+    const run = async (em: EntityManager): Promise<boolean> => {
       const result = await em
         .createQueryBuilder()
         .update(ApiKey)
@@ -130,7 +159,8 @@ export class ApiKeyRepository {
       if ((result.affected ?? 0) === 0) return false;
       await em.insert(ApiKey, successor);
       return true;
-    });
+    };
+    return tx ? run(tx) : this.transaction(run);
   }
 
   /** Every key with a revocation time, past or scheduled (the partial index idx_api_keys_revoked). */
@@ -157,7 +187,11 @@ export class ApiKeyRepository {
    * Records when keys were last used: one UPDATE per 500 keys, never moving
    * a time backwards (another instance may have written a later one).
    */
-  async touchLastUsed(uses: readonly KeyUse[]): Promise<void> {
+  touchLastUsed(uses: readonly KeyUse[]): Promise<void> {
+    return runStandaloneWrite(this.repo.manager.connection, () => this.touchChunks(uses));
+  }
+
+  private async touchChunks(uses: readonly KeyUse[]): Promise<void> {
     for (let i = 0; i < uses.length; i += TOUCH_CHUNK) {
       const chunk = uses.slice(i, i + TOUCH_CHUNK);
       const params: Record<string, unknown> = {};
@@ -181,6 +215,12 @@ export class ApiKeyRepository {
         .setParameters(params)
         .execute();
     }
+  }
+
+  /** `work` in `tx` when given, else as a standalone write through the gate. */
+  private writing<T>(tx: EntityManager | undefined, work: (em: EntityManager) => Promise<T>): Promise<T> {
+    if (tx) return work(tx);
+    return runStandaloneWrite(this.repo.manager.connection, () => work(this.repo.manager));
   }
 
   private isPostgres(): boolean {

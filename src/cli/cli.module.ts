@@ -1,7 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ApiKeysModule } from '../auth/api-keys.module';
+import { AuditModule } from '../audit/audit.module';
 import { ConfigModule } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
+import { CredentialsModule } from '../credentials/credentials.module';
 import { DatabaseModule } from '../database/database.module';
 import { StoreModule } from '../store/store.module';
 
@@ -19,7 +21,10 @@ export class CliModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot({ retryAttempts: 1 }),
         StoreModule.forRoot(),
+        // A server may be spooling into the same DATA_DIR right now: its spool is not the CLI's to replay.
+        AuditModule.forRoot({ ...config.audit, replaySpoolOnBoot: false }),
         ApiKeysModule,
+        CredentialsModule,
       ],
     };
   }

@@ -25,7 +25,9 @@ describe('loadConfig', () => {
     const again = loadConfig({ DATA_DIR: dir });
     expect(again.jwtSigningKeys[0].secret.equals(c.jwtSigningKeys[0].secret)).toBe(true);
     expect(again.masterKeys[0].key.equals(c.masterKeys[0].key)).toBe(true);
-    expect(JSON.parse(readFileSync(file, 'utf8')).masterEncryptionKey).toBe(c.masterKeys[0].key.toString('hex'));
+    expect(JSON.parse(readFileSync(file, 'utf8')).masterEncryptionKey).toBe(
+      c.masterKeys[0].key.toString('hex'),
+    );
   });
 
   it('refuses to start in production without secrets and names every missing variable in one message', () => {
@@ -37,7 +39,8 @@ describe('loadConfig', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     const msg = (err as Error).message;
-    for (const name of ['JWT_SECRET', 'MASTER_ENCRYPTION_KEY', 'DATABASE_URL', 'REDIS_URL']) expect(msg).toContain(name);
+    for (const name of ['JWT_SECRET', 'MASTER_ENCRYPTION_KEY', 'DATABASE_URL', 'REDIS_URL'])
+      expect(msg).toContain(name);
     expect((err as ConfigError).problems).toHaveLength(4);
   });
 
@@ -80,10 +83,18 @@ describe('loadConfig', () => {
 
   it('prefers DATABASE_URL over DATABASE_URL_<ENV>, and falls back to the seed names', () => {
     const base = { DATA_DIR: tmp(), JWT_SECRET: SECRET, MASTER_ENCRYPTION_KEY: HEX };
-    const seed = loadConfig({ ...base, DATABASE_URL_DEVELOPMENT: 'postgres://a/dev', REDIS_URL_DEVELOPMENT: 'redis://r1' });
+    const seed = loadConfig({
+      ...base,
+      DATABASE_URL_DEVELOPMENT: 'postgres://a/dev',
+      REDIS_URL_DEVELOPMENT: 'redis://r1',
+    });
     expect(seed.database).toMatchObject({ kind: 'postgres', url: 'postgres://a/dev' });
     expect(seed.redisUrl).toBe('redis://r1');
-    const both = loadConfig({ ...base, DATABASE_URL: 'postgres://main/db', DATABASE_URL_DEVELOPMENT: 'postgres://a/dev' });
+    const both = loadConfig({
+      ...base,
+      DATABASE_URL: 'postgres://main/db',
+      DATABASE_URL_DEVELOPMENT: 'postgres://a/dev',
+    });
     expect(both.database).toMatchObject({ url: 'postgres://main/db' });
     const testEnv = loadConfig({ ...base, NODE_ENV: 'test', DATABASE_URL_TESTING: 'postgres://t/test' });
     expect(testEnv.database).toMatchObject({ url: 'postgres://t/test' });

@@ -6,8 +6,10 @@ import { AppConfig, DatabaseConfig, ENVIRONMENTS, Environment, MasterKey, Signin
 /** Thrown when the environment cannot be turned into a configuration; names every problem. */
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-      problems.map((p) => `  - ${p}`).join('\n'));
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
     this.name = 'ConfigError';
   }
 }
@@ -21,7 +23,10 @@ const ENV_SUFFIX: Record<Environment, string> = {
   production: 'PRODUCTION',
 };
 
-const DEFAULTS: Record<Environment, { logLevel: string; perKey: number; perIp: number; ssl: boolean; metricsPublic: boolean }> = {
+const DEFAULTS: Record<
+  Environment,
+  { logLevel: string; perKey: number; perIp: number; ssl: boolean; metricsPublic: boolean }
+> = {
   development: { logLevel: 'info', perKey: 1000, perIp: 100, ssl: false, metricsPublic: true },
   test: { logLevel: 'warn', perKey: 1000, perIp: 100, ssl: false, metricsPublic: true },
   staging: { logLevel: 'info', perKey: 1000, perIp: 100, ssl: true, metricsPublic: false },
@@ -77,7 +82,9 @@ class Reader {
       return raw;
     } catch {
       // Never echo the value: URLs carry passwords.
-      this.problems.push(`${name}: must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`);
+      this.problems.push(
+        `${name}: must be a URL with scheme ${protocols.map((p) => p.replace(':', '')).join(' or ')}`,
+      );
       return undefined;
     }
   }
@@ -120,12 +127,18 @@ function loadOrGenerateSecrets(dataDir: string): { secrets: GeneratedSecrets; fi
 function parseSigningKeys(r: Reader, single: string | undefined, multi: string | undefined): SigningKey[] {
   const keys: SigningKey[] = [];
   if (multi !== undefined) {
-    for (const [i, entry] of multi.split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+    for (const [i, entry] of multi
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .entries()) {
       const idx = entry.indexOf(':');
       const kid = idx > 0 ? entry.slice(0, idx) : '';
       const secret = idx > 0 ? entry.slice(idx + 1) : '';
       if (!KEY_ID.test(kid) || secret.length < 32) {
-        r.problems.push(`JWT_SECRETS: entry ${i + 1} must be "kid:secret" with a secret of at least 32 characters`);
+        r.problems.push(
+          `JWT_SECRETS: entry ${i + 1} must be "kid:secret" with a secret of at least 32 characters`,
+        );
         continue;
       }
       keys.push({ kid, secret: Buffer.from(secret, 'utf8') });
@@ -141,7 +154,11 @@ function parseMasterKeys(r: Reader, single: string | undefined, multi: string | 
   const keys: MasterKey[] = [];
   const hex64 = /^[0-9a-fA-F]{64}$/;
   if (multi !== undefined) {
-    for (const [i, entry] of multi.split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+    for (const [i, entry] of multi
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .entries()) {
       const idx = entry.indexOf(':');
       const id = idx > 0 ? entry.slice(0, idx) : '';
       const hex = idx > 0 ? entry.slice(idx + 1) : '';
@@ -149,7 +166,8 @@ function parseMasterKeys(r: Reader, single: string | undefined, multi: string | 
         r.problems.push(`MASTER_ENCRYPTION_KEYS: entry ${i + 1} must be "id:<64 hex characters>"`);
         continue;
       }
-      if (keys.some((k) => k.id === id)) r.problems.push(`MASTER_ENCRYPTION_KEYS: key id "${id}" appears twice`);
+      if (keys.some((k) => k.id === id))
+        r.problems.push(`MASTER_ENCRYPTION_KEYS: key id "${id}" appears twice`);
       keys.push({ id, key: Buffer.from(hex, 'hex') });
     }
   } else if (single !== undefined) {
@@ -169,7 +187,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const rawEnv = (r.str('NODE_ENV') ?? 'development').toLowerCase();
   const envName: Environment = (ENVIRONMENTS as readonly string[]).includes(rawEnv)
     ? (rawEnv as Environment)
-    : (r.problems.push(`NODE_ENV: must be one of ${ENVIRONMENTS.join(', ')} (got "${rawEnv}")`), 'production');
+    : (r.problems.push(`NODE_ENV: must be one of ${ENVIRONMENTS.join(', ')} (got "${rawEnv}")`),
+      'production');
   const defaults = DEFAULTS[envName];
   const strict = envName === 'production' || envName === 'staging';
   const suffix = ENV_SUFFIX[envName];
@@ -206,7 +225,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     const jwtGiven = r.str('JWT_SECRET') ?? r.str('JWT_SECRETS');
     const mkGiven = r.str('MASTER_ENCRYPTION_KEY') ?? r.str('MASTER_ENCRYPTION_KEYS');
     if (!jwtGiven) r.problems.push(`JWT_SECRET: required in ${envName} (or JWT_SECRETS)`);
-    if (!mkGiven) r.problems.push(`MASTER_ENCRYPTION_KEY: required in ${envName} (or MASTER_ENCRYPTION_KEYS)`);
+    if (!mkGiven)
+      r.problems.push(`MASTER_ENCRYPTION_KEY: required in ${envName} (or MASTER_ENCRYPTION_KEYS)`);
     if (!dbUrl && r.str(dbVar) === undefined)
       r.problems.push(`DATABASE_URL: required in ${envName} (or DATABASE_URL_${suffix})`);
     if (!redisUrl && r.str(redisVar) === undefined)

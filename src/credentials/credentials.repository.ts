@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { IsNull, Repository, WhereExpressionBuilder } from 'typeorm';
 import { base64Buffer } from '../database/column-transformers';
+import { runStandaloneWrite } from '../database/database-write-gate';
 import type { CredentialPlace, SealedSecret } from './crypto/envelope-cipher';
 import { EncryptedCredential } from './encrypted-credential.entity';
 
@@ -38,43 +39,47 @@ export class CredentialsRepository {
    */
   async upsert(place: CredentialPlace, sealed: SealedSecret, fingerprint: string): Promise<void> {
     const now = this.nowSql();
-    await this.query(
-      `INSERT INTO ${this.table()} (id, organization_id, user_id, service, ciphertext, iv, auth_tag,
+    await this.write(() =>
+      this.query(
+        `INSERT INTO ${this.table()} (id, organization_id, user_id, service, ciphertext, iv, auth_tag,
          wrapped_key, key_id, fingerprint, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${now}, ${now})
        ON CONFLICT (organization_id, (COALESCE(user_id, '')), service) DO UPDATE SET
          ciphertext = excluded.ciphertext, iv = excluded.iv, auth_tag = excluded.auth_tag,
          wrapped_key = excluded.wrapped_key, key_id = excluded.key_id, fingerprint = excluded.fingerprint,
          updated_at = ${now}`,
-      [
-        randomUUID(),
-        place.organizationId,
-        place.userId,
-        place.service,
-        ...this.sealedParams(sealed),
-        sealed.keyId,
-        fingerprint,
-      ],
+        [
+          randomUUID(),
+          place.organizationId,
+          place.userId,
+          place.service,
+          ...this.sealedParams(sealed),
+          sealed.keyId,
+          fingerprint,
+        ],
+      ),
     );
   }
 
   /** Replaces the sealed value of an existing record; false when there is none. */
   async replace(place: CredentialPlace, sealed: SealedSecret, fingerprint: string): Promise<boolean> {
-    const result = await this.scoped(
-      this.repo
-        .createQueryBuilder()
-        .update(EncryptedCredential)
-        .set({
-          ciphertext: sealed.ciphertext,
-          iv: sealed.iv,
-          authTag: sealed.authTag,
-          wrappedKey: sealed.wrappedKey,
-          keyId: sealed.keyId,
-          fingerprint,
-          updatedAt: () => this.nowSql(),
-        }),
-      place,
-    ).execute();
+    const result = await this.write(() =>
+      this.scoped(
+        this.repo
+          .createQueryBuilder()
+          .update(EncryptedCredential)
+          .set({
+            ciphertext: sealed.ciphertext,
+            iv: sealed.iv,
+            authTag: sealed.authTag,
+            wrappedKey: sealed.wrappedKey,
+            keyId: sealed.keyId,
+            fingerprint,
+            updatedAt: () => this.nowSql(),
+          }),
+        place,
+      ).execute(),
+    );
     return (result.affected ?? 0) > 0;
   }
 
@@ -104,10 +109,9 @@ export class CredentialsRepository {
   }
 
   async delete(place: CredentialPlace): Promise<boolean> {
-    const result = await this.scoped(
-      this.repo.createQueryBuilder().delete().from(EncryptedCredential),
-      place,
-    ).execute();
+    const result = await this.write(() =>
+      this.scoped(this.repo.createQueryBuilder().delete().from(EncryptedCredential), place).execute(),
+    );
     return (result.affected ?? 0) > 0;
   }
 
@@ -136,16 +140,18 @@ export class CredentialsRepository {
     from: { keyId: string; wrappedKey: Buffer },
     to: { keyId: string; wrappedKey: Buffer; fingerprint: string },
   ): Promise<boolean> {
-    const result = await this.repo
-      .createQueryBuilder()
-      .update(EncryptedCredential)
-      .set({ keyId: to.keyId, wrappedKey: to.wrappedKey, fingerprint: to.fingerprint })
-      .where('id = :id AND key_id = :fromKeyId AND wrapped_key = :fromWrapped', {
-        id,
-        fromKeyId: from.keyId,
-        fromWrapped: toBase64(from.wrappedKey),
-      })
-      .execute();
+    const result = await this.write(() =>
+      this.repo
+        .createQueryBuilder()
+        .update(EncryptedCredential)
+        .set({ keyId: to.keyId, wrappedKey: to.wrappedKey, fingerprint: to.fingerprint })
+        .where('id = :id AND key_id = :fromKeyId AND wrapped_key = :fromWrapped', {
+          id,
+          fromKeyId: from.keyId,
+          fromWrapped: toBase64(from.wrappedKey),
+        })
+        .execute(),
+    );
     return (result.affected ?? 0) > 0;
   }
 
@@ -176,6 +182,11 @@ export class CredentialsRepository {
 
   private sealedParams(sealed: SealedSecret): string[] {
     return [sealed.ciphertext, sealed.iv, sealed.authTag, sealed.wrappedKey].map(toBase64);
+  }
+
+  /** A write outside any transaction, through the write gate (on SQLite it waits out an open transaction). */
+  private write<T>(work: () => Promise<T>): Promise<T> {
+    return runStandaloneWrite(this.repo.manager.connection, work);
   }
 
   private get isPostgres(): boolean {

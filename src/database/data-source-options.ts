@@ -63,7 +63,8 @@ export function buildDataSourceOptions(
     };
   }
 
-  const schema = overrides.schema ?? (config.database.kind === 'postgres' ? config.database.schema : undefined);
+  const schema =
+    overrides.schema ?? (config.database.kind === 'postgres' ? config.database.schema : undefined);
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new Error('Database schema override must be a lower-case identifier');
   }

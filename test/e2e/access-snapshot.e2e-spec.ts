@@ -50,7 +50,9 @@ describe('access snapshot: every route and tool with the permission it needs', (
         const anonymous = await fetch(url, { method: method === 'ALL' ? 'POST' : method });
         await anonymous.arrayBuffer();
         const access = isPublic ? 'public' : permission ? `permission ${permission}` : 'any valid key';
-        rows.push(`${method.padEnd(6)} ${route.padEnd(44)} ${access.padEnd(28)} no key → ${anonymous.status === 401 ? 401 : 'served'}`);
+        rows.push(
+          `${method.padEnd(6)} ${route.padEnd(44)} ${access.padEnd(28)} no key → ${anonymous.status === 401 ? 401 : 'served'}`,
+        );
       }
     }
     rows.sort();
@@ -60,7 +62,10 @@ describe('access snapshot: every route and tool with the permission it needs', (
   it('MCP tools (fixtures off)', () => {
     const registry = started.app.get(McpRegistry);
     const rows = [...registry.tools.values()]
-      .map((t) => `${t.options.name.padEnd(32)} ${t.options.permission ? `permission ${t.options.permission}` : 'any valid key'}`)
+      .map(
+        (t) =>
+          `${t.options.name.padEnd(32)} ${t.options.permission ? `permission ${t.options.permission}` : 'any valid key'}`,
+      )
       .sort();
     expect(rows.join('\n')).toMatchSnapshot();
   });

@@ -26,7 +26,11 @@ describe('sentia-mcp audit verify', () => {
     env = { NODE_ENV: 'test', DATA_DIR: started.config.dataDir, LOG_LEVEL: 'error' };
     const key = await TestKey.create(started, { permissions: ['ai:invoke'] });
     const client = new Client({ name: 'audit-cli', version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${started.url}/mcp`), { requestInit: { headers: authHeaders(key) } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${started.url}/mcp`), {
+        requestInit: { headers: authHeaders(key) },
+      }),
+    );
     for (let i = 0; i < 5; i++) await client.callTool({ name: 'server_info', arguments: {} });
     await client.close();
     await started.app.get(AuditWriter).flush();
@@ -43,7 +47,9 @@ describe('sentia-mcp audit verify', () => {
 
   it('names the row after a manual UPDATE, then after a DELETE', async () => {
     const ds = started.app.get(DataSource);
-    const rows = (await ds.query(`SELECT id, writer_id, seq FROM audit_logs WHERE kind = 'tool_call' ORDER BY seq`)) as {
+    const rows = (await ds.query(
+      `SELECT id, writer_id, seq FROM audit_logs WHERE kind = 'tool_call' ORDER BY seq`,
+    )) as {
       id: number;
       seq: number;
     }[];

@@ -43,7 +43,9 @@ describe('audit trail (e2e)', () => {
   it('a tool call leaves exactly one tool_call row with the caller, request and argument digest', async () => {
     const client = new Client({ name: 'audit-e2e', version: '1.0.0' });
     const transport = new StreamableHTTPClientTransport(new URL(`${started.url}/mcp`), {
-      requestInit: { headers: { ...authHeaders(admin), 'x-request-id': 'e2e-tool-call-1', 'user-agent': 'audit-e2e/1' } },
+      requestInit: {
+        headers: { ...authHeaders(admin), 'x-request-id': 'e2e-tool-call-1', 'user-agent': 'audit-e2e/1' },
+      },
     });
     await client.connect(transport);
     const args = { name: 'Ada', address: { street: '1 Analytical Way', city: 'London' } };
@@ -71,14 +73,24 @@ describe('audit trail (e2e)', () => {
 
     const errors = await rows(`kind = 'tool_call' AND action = 'test_error_handling'`);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatchObject({ outcome: 'tool_error', error_code: 'conformance_test_error', args_digest: argsDigest({}) });
+    expect(errors[0]).toMatchObject({
+      outcome: 'tool_error',
+      error_code: 'conformance_test_error',
+      args_digest: argsDigest({}),
+    });
   });
 
   it('an admin REST call leaves exactly one admin row; a refused one (403 by the guard) leaves none', async () => {
     const res = await get('/admin/audit?kind=tool_call&limit=10', reader, { 'x-request-id': 'e2e-admin-1' });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { items: Array<{ action: string; keyId: string }>; nextCursor: string | null };
-    expect(body.items.map((i) => i.action).sort()).toEqual(['json_schema_2020_12_tool', 'test_error_handling']);
+    const body = (await res.json()) as {
+      items: Array<{ action: string; keyId: string }>;
+      nextCursor: string | null;
+    };
+    expect(body.items.map((i) => i.action).sort()).toEqual([
+      'json_schema_2020_12_tool',
+      'test_error_handling',
+    ]);
 
     const adminRows = await rows(`request_id = 'e2e-admin-1'`);
     expect(adminRows).toHaveLength(1);
@@ -110,7 +122,9 @@ describe('audit trail (e2e)', () => {
     const res = await get('/admin/audit?limit=500', otherOrg);
     const body = (await res.json()) as { items: Array<{ organizationId: string }> };
     expect(body.items.every((i) => i.organizationId === 'org-other')).toBe(true);
-    const mine = (await (await get('/admin/audit?limit=500', reader)).json()) as { items: Array<{ organizationId: string }> };
+    const mine = (await (await get('/admin/audit?limit=500', reader)).json()) as {
+      items: Array<{ organizationId: string }>;
+    };
     expect(mine.items.length).toBeGreaterThan(0);
     expect(mine.items.every((i) => i.organizationId === 'org-test')).toBe(true);
   });
@@ -119,7 +133,10 @@ describe('audit trail (e2e)', () => {
     const nd = await get('/admin/audit/export?format=ndjson&kind=tool_call', reader);
     expect(nd.status).toBe(200);
     expect(nd.headers.get('content-type')).toMatch(/application\/x-ndjson/);
-    const lines = (await nd.text()).trim().split('\n').map((l) => JSON.parse(l) as { action: string; argsDigest: string });
+    const lines = (await nd.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { action: string; argsDigest: string });
     expect(lines.map((l) => l.action).sort()).toEqual(['json_schema_2020_12_tool', 'test_error_handling']);
 
     const csv = await get('/admin/audit/export?format=csv&kind=tool_call&outcome=tool_error', reader);

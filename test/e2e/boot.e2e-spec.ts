@@ -21,9 +21,16 @@ function freePort(): Promise<number> {
   });
 }
 
-function run(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function run(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+} {
   let out = '';
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -46,14 +53,16 @@ async function waitFor(url: string, ms: number): Promise<void> {
 
 describe('the built server (npm start)', () => {
   beforeAll(() => {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" (npm test does it first)`);
+    if (!existsSync(MAIN))
+      throw new Error(`${MAIN} is missing: run "npm run build" (npm test does it first)`);
   });
 
   it('refuses to start in production without secrets, naming each missing variable in one message', async () => {
     const { exited, output } = run({ NODE_ENV: 'production' });
     expect(await exited).toBe(1);
     const text = output();
-    for (const name of ['JWT_SECRET', 'MASTER_ENCRYPTION_KEY', 'DATABASE_URL', 'REDIS_URL']) expect(text).toContain(name);
+    for (const name of ['JWT_SECRET', 'MASTER_ENCRYPTION_KEY', 'DATABASE_URL', 'REDIS_URL'])
+      expect(text).toContain(name);
     expect(text).toMatch(/Invalid configuration \(4 problems\)/);
     expect(text).not.toMatch(/\n\s+at /); // no stack trace
   });
@@ -75,7 +84,11 @@ describe('the built server (npm start)', () => {
           jsonrpc: '2.0',
           id: 1,
           method: 'initialize',
-          params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'boot', version: '1' } },
+          params: {
+            protocolVersion: '2025-11-25',
+            capabilities: {},
+            clientInfo: { name: 'boot', version: '1' },
+          },
         }),
       });
       // Without a key the server answers 401 once auth is on, 200 before: either way it is serving MCP.

@@ -17,7 +17,12 @@ describe('sentia-mcp credentials rotate-key', () => {
   async function cli(keys: string, ...argv: string[]) {
     let out = '';
     let err = '';
-    const env = { NODE_ENV: 'test', DATA_DIR: started.config.dataDir, LOG_LEVEL: 'error', MASTER_ENCRYPTION_KEYS: keys };
+    const env = {
+      NODE_ENV: 'test',
+      DATA_DIR: started.config.dataDir,
+      LOG_LEVEL: 'error',
+      MASTER_ENCRYPTION_KEYS: keys,
+    };
     const code = await main(argv, env, { out: (t) => void (out += t), err: (t) => void (err += t) });
     return { code, out, err };
   }
@@ -32,13 +37,18 @@ describe('sentia-mcp credentials rotate-key', () => {
 
   it('re-wraps every record under the new first key and reports 0 remaining', async () => {
     const before = await cli(`${B},${A}`, 'credentials', 'rotate-key', '--status', '--json');
-    expect(before.err).toBe("");
+    expect(before.err).toBe('');
     expect(before.code).toBe(0);
     expect(before.out).toContain('mk-a');
 
     const run = await cli(`${B},${A}`, 'credentials', 'rotate-key', '--json');
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.out)).toMatchObject({ currentKeyId: 'mk-b', rewrapped: 2, remainingOnOldKeys: 0, failures: [] });
+    expect(JSON.parse(run.out)).toMatchObject({
+      currentKeyId: 'mk-b',
+      rewrapped: 2,
+      remainingOnOldKeys: 0,
+      failures: [],
+    });
     expect(run.out + run.err).not.toContain('sk-test-openai-secret-1');
 
     // With A removed from the configuration, a fresh process still reads everything.

@@ -3,7 +3,13 @@
  * checks the database and (cluster shape) Redis, and names the failing check.
  */
 import { Client } from 'pg';
-import { describeWithPostgres, describeWithRedis, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../support/backends';
+import {
+  describeWithPostgres,
+  describeWithRedis,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueName,
+} from '../support/backends';
 import { startApp, StartedApp } from '../support/start-app';
 
 type Checks = Record<string, { status: string; kind?: string }>;
@@ -40,7 +46,11 @@ describeWithPostgres('health (cluster shape: PostgreSQL + Redis)', () => {
 
   describeWithRedis('with Redis', () => {
     it('is ready when both answer', async () => {
-      const started = await startApp({ DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, REDIS_URL: TEST_REDIS_URL });
+      const started = await startApp({
+        DATABASE_URL: TEST_DATABASE_URL,
+        DATABASE_SCHEMA: schema,
+        REDIS_URL: TEST_REDIS_URL,
+      });
       try {
         const res = await fetch(`${started.url}/health/ready`);
         expect(res.status).toBe(200);
@@ -54,7 +64,11 @@ describeWithPostgres('health (cluster shape: PostgreSQL + Redis)', () => {
   });
 
   it('answers 503 naming redis when Redis is unreachable, and keeps serving', async () => {
-    const started = await startApp({ DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema, REDIS_URL: 'redis://127.0.0.1:1' });
+    const started = await startApp({
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: schema,
+      REDIS_URL: 'redis://127.0.0.1:1',
+    });
     try {
       const res = await fetch(`${started.url}/health/ready`);
       expect(res.status).toBe(503);

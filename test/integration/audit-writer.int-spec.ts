@@ -25,7 +25,13 @@ import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function configFor(dataDir: string, env: Record<string, string> = {}): AppConfig {
-  return loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir, JWT_SECRET: 'x'.repeat(40), MASTER_ENCRYPTION_KEY: 'ab'.repeat(32), ...env });
+  return loadConfig({
+    NODE_ENV: 'test',
+    DATA_DIR: dataDir,
+    JWT_SECRET: 'x'.repeat(40),
+    MASTER_ENCRYPTION_KEY: 'ab'.repeat(32),
+    ...env,
+  });
 }
 
 /** Forwards TCP to PostgreSQL until cut; `restore` listens on the same port again. */
@@ -92,7 +98,10 @@ function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
   let spoolDir: string;
   const writers: AuditWriter[] = [];
   const makeWriter = (ds: DataSource, o: Partial<AuditOptions> = {}) => {
-    const w = new AuditWriter(ds, resolveAuditOptions({ spoolDir, replayBaseDelayMs: 50, replayMaxDelayMs: 200, ...o }));
+    const w = new AuditWriter(
+      ds,
+      resolveAuditOptions({ spoolDir, replayBaseDelayMs: 50, replayMaxDelayMs: 200, ...o }),
+    );
     writers.push(w);
     return w;
   };
@@ -129,8 +138,14 @@ function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
     expect(new Set(stored.map((r) => r.request_id)).size).toBe(200);
     const first = stored.find((r) => r.request_id === 'req-7')!;
     expect(first).toMatchObject({
-      organization_id: 'org-a', user_id: 'user-1', key_id: 'key-1', kind: 'tool_call',
-      action: 'xero_list_invoices', outcome: 'success', duration_ms: 1, args: null,
+      organization_id: 'org-a',
+      user_id: 'user-1',
+      key_id: 'key-1',
+      kind: 'tool_call',
+      action: 'xero_list_invoices',
+      outcome: 'success',
+      duration_ms: 1,
+      args: null,
       args_digest: argsDigest({ filter: { status: 'PAID' }, page: 7 }),
     });
     expect((await verifyAuditChains(rig.ds)).ok).toBe(true);
@@ -140,8 +155,14 @@ function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
     const w = makeWriter(rig.ds, { storeArgs: true });
     await w.record(rec(1, { args: { query: 'x', apiKey: 'sk-live-123', nested: { password: 'p' } } }));
     const [row] = await rows(w.writerId);
-    expect(JSON.parse(String(row.args))).toEqual({ apiKey: '[REDACTED]', nested: { password: '[REDACTED]' }, query: 'x' });
-    expect(row.args_digest).toBe(argsDigest({ query: 'x', apiKey: 'sk-live-123', nested: { password: 'p' } }));
+    expect(JSON.parse(String(row.args))).toEqual({
+      apiKey: '[REDACTED]',
+      nested: { password: '[REDACTED]' },
+      query: 'x',
+    });
+    expect(row.args_digest).toBe(
+      argsDigest({ query: 'x', apiKey: 'sk-live-123', nested: { password: 'p' } }),
+    );
   });
 
   it('in async mode resolves at once and writes on flush', async () => {
@@ -156,19 +177,28 @@ function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
     const w = makeWriter(rig.ds, { batchMaxRows: 7 });
     await Promise.all(Array.from({ length: 30 }, (_, i) => w.record(rec(i))));
     const stored = await rows(w.writerId);
-    expect(await verifyAuditChains(rig.ds, { pageSize: 8 })).toMatchObject({ ok: true, checked: 30, chains: 1 });
+    expect(await verifyAuditChains(rig.ds, { pageSize: 8 })).toMatchObject({
+      ok: true,
+      checked: 30,
+      chains: 1,
+    });
 
     const edited = stored[11];
     await rig.ds.query(`UPDATE audit_logs SET outcome = 'denied' WHERE id = ${edited.id}`);
     expect((await verifyAuditChains(rig.ds, { pageSize: 8 })).firstBroken).toMatchObject({
-      id: edited.id, seq: 12, writerId: w.writerId, reason: 'hash_mismatch',
+      id: edited.id,
+      seq: 12,
+      writerId: w.writerId,
+      reason: 'hash_mismatch',
     });
     await rig.ds.query(`UPDATE audit_logs SET outcome = 'success' WHERE id = ${edited.id}`);
     expect((await verifyAuditChains(rig.ds)).ok).toBe(true);
 
     await rig.ds.query(`DELETE FROM audit_logs WHERE id = ${stored[19].id}`);
     expect((await verifyAuditChains(rig.ds, { pageSize: 8 })).firstBroken).toMatchObject({
-      id: stored[20].id, seq: 21, reason: 'missing_link',
+      id: stored[20].id,
+      seq: 21,
+      reason: 'missing_link',
     });
     // A range starting after the deleted row still sees the link from its first row back to seq 20... which is gone.
     const from = new Date(storedTimeIso(stored[20].occurred_at as Date | string));
@@ -190,7 +220,11 @@ function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
     ).rejects.toThrow('the change failed');
     await w.record(rec(4));
     const stored = await rows();
-    expect(stored.map((r) => r.action).sort()).toEqual(['api_key.create', 'api_key.revoke', 'xero_list_invoices']);
+    expect(stored.map((r) => r.action).sort()).toEqual([
+      'api_key.create',
+      'api_key.revoke',
+      'xero_list_invoices',
+    ]);
     const admin = stored.filter((r) => r.kind === 'admin');
     expect(admin[0].writer_id).toBe(admin[1].writer_id);
     expect(admin.map((r) => r.seq)).toEqual([1, 2]);
@@ -235,7 +269,9 @@ function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
     const firstChain = w.writerId;
     await rig.breakDb();
     const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => w.record(rec(10 + i))));
-    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof AuditUnavailableError)).toBe(true);
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof AuditUnavailableError)).toBe(
+      true,
+    );
     expect(w.stats.unavailableRows).toBe(5);
     expect(w.writerId).not.toBe(firstChain);
 
@@ -246,11 +282,16 @@ function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
     expect(await verifyAuditChains(rig.ds)).toMatchObject({ ok: true, chains: 2 });
   });
 
-  it('lists an organisation\'s records newest first with filters and keyset pagination', async () => {
+  it("lists an organisation's records newest first with filters and keyset pagination", async () => {
     const w = makeWriter(rig.ds);
     const base = Date.parse('2026-03-01T00:00:00Z');
     for (let i = 0; i < 12; i++) {
-      await w.record(rec(i, { occurredAt: new Date(base + Math.floor(i / 2) * 1000), outcome: i % 3 === 0 ? 'denied' : 'success' }));
+      await w.record(
+        rec(i, {
+          occurredAt: new Date(base + Math.floor(i / 2) * 1000),
+          outcome: i % 3 === 0 ? 'denied' : 'success',
+        }),
+      );
     }
     await w.record(rec(99, { organizationId: 'org-b', occurredAt: new Date(base) }));
     const service = new AuditService(w, rig.ds);
@@ -258,7 +299,10 @@ function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
     const seen: string[] = [];
     let cursor: string | undefined;
     do {
-      const page = await service.list(principal, parseAuditQuery({ limit: '5', ...(cursor ? { cursor } : {}) }));
+      const page = await service.list(
+        principal,
+        parseAuditQuery({ limit: '5', ...(cursor ? { cursor } : {}) }),
+      );
       seen.push(...page.items.map((e) => e.requestId!));
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
@@ -267,7 +311,10 @@ function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
     expect(seen).not.toContain('req-99');
     expect(seen.slice(0, 2).sort()).toEqual(['req-10', 'req-11']);
 
-    const denied = await service.list(principal, parseAuditQuery({ outcome: 'denied', from: '2026-03-01T00:00:02Z', to: '2026-03-01T00:00:05Z' }));
+    const denied = await service.list(
+      principal,
+      parseAuditQuery({ outcome: 'denied', from: '2026-03-01T00:00:02Z', to: '2026-03-01T00:00:05Z' }),
+    );
     expect(denied.items.map((e) => e.requestId).sort()).toEqual(['req-6', 'req-9']);
     expect(() => parseAuditQuery({ kind: 'bogus' })).toThrow(/"kind"/);
     expect(() => parseAuditQuery({ from: 'yesterday' })).toThrow(/"from"/);
@@ -286,7 +333,9 @@ describe('audit writer (SQLite)', () => {
         breakable: ds,
         // Every insert into audit_logs fails while the trigger exists; reads still work.
         breakDb: () =>
-          ds.query(`CREATE TRIGGER audit_down BEFORE INSERT ON audit_logs BEGIN SELECT RAISE(ABORT, 'database down'); END`),
+          ds.query(
+            `CREATE TRIGGER audit_down BEFORE INSERT ON audit_logs BEGIN SELECT RAISE(ABORT, 'database down'); END`,
+          ),
         healDb: () => ds.query('DROP TRIGGER audit_down'),
       };
     },
@@ -306,13 +355,24 @@ describeWithPostgres('audit writer (PostgreSQL)', () => {
   writerSuite(
     async () => {
       dir = mkdtempSync(join(tmpdir(), 'audit-pg-'));
-      ds = await openDataSource(configFor(dir, { DATABASE_URL: TEST_DATABASE_URL }), { schema, migrationsRun: true });
+      ds = await openDataSource(configFor(dir, { DATABASE_URL: TEST_DATABASE_URL }), {
+        schema,
+        migrationsRun: true,
+      });
       const port = await proxy.start();
       const url = new URL(TEST_DATABASE_URL);
       url.hostname = '127.0.0.1';
       url.port = String(port);
-      proxied = await openDataSource(configFor(dir, { DATABASE_URL: url.toString() }), { schema, migrationsRun: false });
-      return { ds, breakable: proxied, breakDb: () => proxy.cut(), healDb: async () => void (await proxy.restore()) };
+      proxied = await openDataSource(configFor(dir, { DATABASE_URL: url.toString() }), {
+        schema,
+        migrationsRun: false,
+      });
+      return {
+        ds,
+        breakable: proxied,
+        breakDb: () => proxy.cut(),
+        healDb: async () => void (await proxy.restore()),
+      };
     },
     async () => {
       await proxy.cut();
