@@ -1,4 +1,5 @@
 import { CanActivate, ExecutionContext, HttpException, Injectable } from '@nestjs/common';
+import { RequestContext } from '../observability/request-context';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { InjectConfig } from '../config/config.module';
@@ -65,6 +66,12 @@ export class AuthGuard implements CanActivate {
 
     const principal = await this.authenticate(req, res);
     req[PRINCIPAL_REQUEST_KEY] = principal;
+    // Every later log line of this request names the caller (never the token).
+    RequestContext.setPrincipal({
+      keyId: principal.keyId,
+      organizationId: principal.organizationId,
+      userId: principal.userId,
+    });
     this.usage.record(principal.keyId);
 
     const needed = this.reflector.getAllAndOverride<Permission | undefined>(REQUIRED_PERMISSION, [

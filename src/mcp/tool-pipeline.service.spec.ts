@@ -159,4 +159,30 @@ describe('ToolPipeline', () => {
       ),
     ).rejects.toThrow('audit unavailable');
   });
+
+  it('logs one structured line per tool execution (name, outcome, duration; never the arguments)', async () => {
+    const log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    await pipeline.call(
+      tool(() => 'ok'),
+      ctx(),
+      VALID,
+    );
+    await pipeline.call(
+      tool(() => 'ok', 'xero:read'),
+      ctx(principal([])),
+      VALID,
+    );
+    const lines = log.mock.calls
+      .map((c) => c[0] as Record<string, unknown>)
+      .filter((l) => l.event === 'tool_execution');
+    expect(lines).toEqual([
+      expect.objectContaining({ tool: 'xero_invoice', outcome: 'success', durationMs: expect.any(Number) }),
+      expect.objectContaining({
+        tool: 'xero_invoice',
+        outcome: 'denied',
+        errorCode: 'insufficient_permission',
+      }),
+    ]);
+    expect(JSON.stringify(lines)).not.toContain(VALID.invoice.id);
+  });
 });

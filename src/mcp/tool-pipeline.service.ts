@@ -117,6 +117,15 @@ export class ToolPipeline {
       args,
       rawArgs,
     };
+    // One structured line per tool execution; request id and caller come from the request context.
+    this.logger.log({
+      message: `tool ${name} ${outcome}`,
+      event: 'tool_execution',
+      tool: name,
+      outcome,
+      errorCode,
+      durationMs: Math.round(record.durationMs * 100) / 100,
+    });
     if (this.hooks.length > 0) await Promise.all(this.hooks.map((h) => h.afterCall(record)));
     return result;
   }

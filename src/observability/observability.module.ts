@@ -13,6 +13,7 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { ElasticsearchTransport } from './elasticsearch.transport';
 import { createLoggerOptions, LoggerOutputOptions, LogSink } from './logger.factory';
+import { AccessLogMiddleware } from './access-log.middleware';
 import { RequestIdMiddleware } from './request-id.middleware';
 
 /** How long shutdown waits for Elasticsearch to take the last buffered lines. */
@@ -54,7 +55,7 @@ export class ObservabilityModule implements NestModule, OnApplicationShutdown {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestIdMiddleware).forRoutes('{*path}');
+    consumer.apply(RequestIdMiddleware, AccessLogMiddleware).forRoutes('{*path}');
   }
 
   /** Nest shuts global modules down after feature modules, so their shutdown lines ship too. Never throws. */
