@@ -141,5 +141,9 @@ export function canonicalRow(row: Omit<AuditRow, 'prevHash' | 'hash'>): string {
 
 /** h = SHA-256(prev_hash || canonical row), hex; a chain's first row has no prev_hash (''). */
 export function chainHash(prevHash: string | null, row: Omit<AuditRow, 'prevHash' | 'hash'>): string {
-  return sha256Hex((prevHash ?? '') + canonicalRow(row));
+  return chainHashOf(prevHash, canonicalRow(row));
 }
+
+/** chainHash from a row's canonicalRow text, for a caller that keeps that text (the writer sends it on). */
+export const chainHashOf = (prevHash: string | null, canonical: string): string =>
+  sha256Hex((prevHash ?? '') + canonical);

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import type { AuditRow } from './audit-record';
+import { type AuditRow, canonicalRow } from './audit-record';
 
 /**
  * SQL for `audit_logs` on both dialects (migrations/1795780800000-InitialSchema.ts).
@@ -27,28 +27,6 @@ export const AUDIT_COLUMNS = [
   'prev_hash',
   'hash',
 ] as const;
-
-const PG_TYPES = [
-  'timestamptz',
-  'varchar',
-  'varchar',
-  'varchar',
-  'varchar',
-  'varchar',
-  'varchar',
-  'int4',
-  'varchar',
-  'int4',
-  'varchar',
-  'varchar',
-  'varchar',
-  'varchar',
-  'text',
-  'varchar',
-  'int8',
-  'varchar',
-  'varchar',
-];
 
 /** Rows per SQLite statement (17-19 parameters each; SQLite allows 32766). */
 export const SQLITE_ROWS_PER_STATEMENT = 1000;
@@ -85,54 +63,75 @@ function values(row: AuditRow, pg: boolean): unknown[] {
   ];
 }
 
-/** A row keyed by column name, for json_to_recordset. */
-const pgJsonRow = (r: AuditRow) => ({
-  occurred_at: r.occurredAt,
-  organization_id: r.organizationId,
-  user_id: r.userId,
-  key_id: r.keyId,
-  kind: r.kind,
-  action: r.action,
-  outcome: r.outcome,
-  status: r.status,
-  error_code: r.errorCode,
-  duration_ms: r.durationMs,
-  ip: r.ip,
-  user_agent: r.userAgent,
-  request_id: r.requestId,
-  args_digest: r.argsDigest,
-  args: r.args,
-  writer_id: r.writerId,
-  seq: r.seq,
-  prev_hash: r.prevHash,
-  hash: r.hash,
-});
+/**
+ * On PostgreSQL a batch travels as one JSON array of arrays: each element is
+ * the row's canonical form (canonicalRow, the text its hash covers, which the
+ * writer has built anyway) with prev_hash and hash appended. Column i of
+ * PG_ROW_COLUMNS is element i.
+ */
+const PG_ROW_COLUMNS: ReadonlyArray<readonly [column: string, type: string]> = [
+  ['writer_id', 'varchar'],
+  ['seq', 'int8'],
+  ['occurred_at', 'timestamptz'],
+  ['organization_id', 'varchar'],
+  ['user_id', 'varchar'],
+  ['key_id', 'varchar'],
+  ['kind', 'varchar'],
+  ['action', 'varchar'],
+  ['outcome', 'varchar'],
+  ['status', 'int4'],
+  ['error_code', 'varchar'],
+  ['duration_ms', 'int4'],
+  ['ip', 'varchar'],
+  ['user_agent', 'varchar'],
+  ['request_id', 'varchar'],
+  ['args_digest', 'varchar'],
+  ['args', 'text'],
+  ['prev_hash', 'varchar'],
+  ['hash', 'varchar'],
+];
+
+const pgInsert = (ignoreDuplicates: boolean): string => {
+  const columns = PG_ROW_COLUMNS.map(([column]) => column).join(', ');
+  const fields = PG_ROW_COLUMNS.map(([, type], i) => `(r->>${i})::${type}`).join(', ');
+  const onConflict = ignoreDuplicates ? ' ON CONFLICT DO NOTHING' : '';
+  return `INSERT INTO audit_logs (${columns}) SELECT ${fields} FROM jsonb_array_elements($1::jsonb) AS r${onConflict}`;
+};
+const PG_INSERT = pgInsert(false);
+const PG_INSERT_IGNORE = pgInsert(true);
+
+/** A row's element of the PostgreSQL batch array, from its canonicalRow text (a JSON array). */
+const pgRowJson = (canonical: string, row: AuditRow): string =>
+  `${canonical.slice(0, -1)},${JSON.stringify(row.prevHash)},${JSON.stringify(row.hash)}]`;
 
 /**
  * Inserts rows in as few statements as possible: on PostgreSQL one
- * `INSERT ... SELECT FROM json_to_recordset($1)` (one JSON parameter whatever
- * the batch size); on SQLite multi-row VALUES statements in one
+ * `INSERT ... SELECT FROM jsonb_array_elements($1)` (one JSON parameter
+ * whatever the batch size); on SQLite multi-row VALUES statements in one
  * transaction. `ignoreDuplicates` (spool replay) skips rows whose
  * (writer_id, seq) is already stored, which makes a replay idempotent.
+ * `canonical[i]`, when given, is canonicalRow(rows[i]), already built for
+ * the hash (PostgreSQL sends it on instead of serialising the row again).
  */
 export async function insertAuditRows(
   db: Db,
   rows: readonly AuditRow[],
   ignoreDuplicates = false,
+  canonical?: readonly string[],
 ): Promise<void> {
   if (rows.length === 0) return;
-  const cols = AUDIT_COLUMNS.join(', ');
   if (isPostgres(db)) {
     // One JSON parameter: JSON.stringify and PostgreSQL's JSON parser are far cheaper than
     // the driver's per-element array escaping, and the statement text never changes.
-    const json = JSON.stringify(rows.map(pgJsonRow));
-    const typed = AUDIT_COLUMNS.map((c, i) => `${c} ${PG_TYPES[i]}`).join(', ');
-    await db.query(
-      `INSERT INTO audit_logs (${cols}) SELECT ${cols} FROM json_to_recordset($1::json) AS r(${typed})${ignoreDuplicates ? ' ON CONFLICT DO NOTHING' : ''}`,
-      [json],
-    );
+    let json = '[';
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0) json += ',';
+      json += pgRowJson(canonical?.[i] ?? canonicalRow(rows[i]), rows[i]);
+    }
+    await db.query(ignoreDuplicates ? PG_INSERT_IGNORE : PG_INSERT, [json + ']']);
     return;
   }
+  const cols = AUDIT_COLUMNS.join(', ');
   const statement = async (m: Db) => {
     for (let i = 0; i < rows.length; i += SQLITE_ROWS_PER_STATEMENT) {
       const chunk = rows.slice(i, i + SQLITE_ROWS_PER_STATEMENT);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   BeforeApplicationShutdown,
   Inject,
@@ -14,14 +15,15 @@ import { DatabaseWriteGate } from '../database/database-write-gate';
 import { MetricsService } from '../metrics/metrics.service';
 import { redact } from '../observability/redact';
 import { RequestContext } from '../observability/request-context';
-import { AuditRecord, AuditRow, argsDigest, canonicalJson, chainHash } from './audit-record';
+import { AuditRecord, AuditRow, argsDigest, canonicalJson, canonicalRow, chainHashOf } from './audit-record';
 import { AuditRequestContext } from './audit-request-context';
 import { AuditSpool } from './audit-spool';
 import { insertAuditRows, SQLITE_ROWS_PER_STATEMENT } from './audit-sql';
 import { AUDIT_OPTIONS, AuditOptions } from './audit.options';
 import { AuditUnavailableError } from './audit.errors';
 
-type UnchainedRow = Omit<AuditRow, 'writerId' | 'seq' | 'prevHash' | 'hash'>;
+/** A row whose chain fields (writerId, seq, prevHash, hash) are set only when its batch is sealed. */
+type UnchainedRow = AuditRow;
 interface Waiter {
   row: UnchainedRow;
   resolve: () => void;
@@ -31,6 +33,13 @@ interface Chain {
   writerId: string;
   seq: number;
   lastHash: string | null;
+}
+/** A batch with its chain positions and hashes: `canonical[i]` is the canonicalRow text of `rows[i]`. */
+interface Sealed {
+  waiters: Waiter[];
+  rows: AuditRow[];
+  canonical: string[];
+  chain: Chain;
 }
 
 /** Counters for metrics (`audit_queue_depth`, `audit_spooled_total`, `audit_write_failures_total`) and tests. */
@@ -62,10 +71,12 @@ const int32 = (v: number | null | undefined): number | null =>
  * Hash chain: the process writes as one writer (`writerId`, a UUID) whose
  * rows carry `seq` 1, 2, ... and `prev_hash` = the hash of the row before;
  * `hash` = SHA-256(prev_hash || canonical row). Batches are written one at a
- * time, so chain order is write order. If a batch can be written neither to
- * the database nor to the spool, its callers get AuditUnavailableError and the
- * writer starts a new chain (new writer id): the old chain simply ends, with
- * no hole `audit verify` would report as tampering.
+ * time, so chain order is write order; the next batch is sealed (given its
+ * chain positions and hashes) while the one before is being written. If a
+ * batch can be written neither to the database nor to the spool, its callers
+ * get AuditUnavailableError and the writer starts a new chain (new writer
+ * id), on which a batch sealed meanwhile is sealed again: the old chain
+ * simply ends, with no hole `audit verify` would report as tampering.
  *
  * Spool: when the database refuses a batch, the batch (with its chain
  * positions) is appended to `audit-spool.ndjson` in DATA_DIR and fsync'd,
@@ -96,6 +107,7 @@ export class AuditWriter
   private readonly gate: DatabaseWriteGate;
   private chain: Chain = { writerId: randomUUID(), seq: 0, lastHash: null };
   private pending: Waiter[] = [];
+  private sealedAhead = 0;
   private windowTimer?: NodeJS.Timeout;
   private busy = false;
   private idle: Array<() => void> = [];
@@ -134,7 +146,7 @@ export class AuditWriter
 
   /** Records waiting for their batch. */
   get queueDepth(): number {
-    return this.pending.length;
+    return this.pending.length + this.sealedAhead;
   }
 
   /** True while batches go to the spool because the database refused one. */
@@ -179,8 +191,9 @@ export class AuditWriter
   async recordInTransaction(manager: EntityManager, rec: AuditRecord): Promise<void> {
     const scope = AuditRequestContext.current();
     const chain = this.txChains.get(manager) ?? { writerId: randomUUID(), seq: 0, lastHash: null };
-    const [row] = this.chainRows(chain, [this.toRow(rec)]);
-    await insertAuditRows(manager, [row]);
+    const row = this.toRow(rec);
+    const canonical = this.chainRows(chain, [row]);
+    await insertAuditRows(manager, [row], false, canonical);
     this.txChains.set(manager, chain);
     if (scope) scope.recordedInTransaction = true;
   }
@@ -244,6 +257,9 @@ export class AuditWriter
     this.busy = true;
     if (this.windowTimer) clearTimeout(this.windowTimer);
     this.windowTimer = undefined;
+    // The next batch is sealed (chained and hashed) while the one before is being written; batches
+    // are still written one at a time, in chain order, so spool and database order stay chain order.
+    let ahead: Sealed | undefined;
     try {
       for (;;) {
         if (this.replayWanted) {
@@ -251,10 +267,26 @@ export class AuditWriter
           await this.replay();
           continue;
         }
-        if (this.pending.length === 0) break;
-        await this.commit(this.pending.splice(0, this.options.batchMaxRows));
+        const batch = ahead ?? (this.pending.length > 0 ? this.seal(this.take()) : undefined);
+        ahead = undefined;
+        this.sealedAhead = 0;
+        if (!batch) break;
+        const written = this.commit(batch);
+        if (this.pending.length > 0) {
+          written.catch(noop); // awaited below
+          await nextTurn(); // the batch's INSERT goes out before the CPU work of sealing the next
+          ahead = this.seal(this.take());
+          this.sealedAhead = ahead.waiters.length;
+        }
+        await written;
       }
     } finally {
+      if (ahead) {
+        // Only if a write threw: the sealed batch goes back, on a new chain (its positions were never written).
+        this.chain = { writerId: randomUUID(), seq: 0, lastHash: null };
+        this.pending.unshift(...ahead.waiters);
+        this.sealedAhead = 0;
+      }
       this.busy = false;
       const idle = this.idle;
       this.idle = [];
@@ -262,15 +294,29 @@ export class AuditWriter
     }
   }
 
-  private async commit(batch: Waiter[]): Promise<void> {
-    const rows = this.chainRows(
-      this.chain,
-      batch.map((w) => w.row),
-    );
+  private take(): Waiter[] {
+    const max = this.options.batchMaxRows;
+    if (this.pending.length <= max) {
+      const all = this.pending;
+      this.pending = [];
+      return all;
+    }
+    return this.pending.splice(0, max);
+  }
+
+  private seal(waiters: Waiter[]): Sealed {
+    const rows = waiters.map((w) => w.row);
+    return { waiters, rows, canonical: this.chainRows(this.chain, rows), chain: this.chain };
+  }
+
+  private async commit(sealed: Sealed): Promise<void> {
+    // Sealed before the chain restarted (the batch before could be written nowhere): chain it anew.
+    if (sealed.chain !== this.chain) sealed = this.seal(sealed.waiters);
+    const { waiters: batch, rows, canonical } = sealed;
     let durable = false;
     if (!this.spooling) {
       try {
-        await this.insert(rows);
+        await this.insert(rows, false, canonical);
         this.stats.batches++;
         this.stats.rowsWritten += rows.length;
         durable = true;
@@ -326,11 +372,15 @@ export class AuditWriter
   }
 
   /** A batch outside any transaction, through the write gate. */
-  private insert(rows: readonly AuditRow[], ignoreDuplicates = false): Promise<void> {
+  private insert(
+    rows: readonly AuditRow[],
+    ignoreDuplicates = false,
+    canonical?: readonly string[],
+  ): Promise<void> {
     if (this.gate.serialises && rows.length > SQLITE_ROWS_PER_STATEMENT) {
-      return this.gate.transaction((tx) => insertAuditRows(tx, rows, ignoreDuplicates));
+      return this.gate.transaction((tx) => insertAuditRows(tx, rows, ignoreDuplicates, canonical));
     }
-    return this.gate.write(() => insertAuditRows(this.dataSource, rows, ignoreDuplicates));
+    return this.gate.write(() => insertAuditRows(this.dataSource, rows, ignoreDuplicates, canonical));
   }
 
   private scheduleReplay(): void {
@@ -350,14 +400,19 @@ export class AuditWriter
     this.replayTimer = undefined;
   }
 
-  private chainRows(chain: Chain, rows: UnchainedRow[]): AuditRow[] {
-    return rows.map((row) => {
-      const unhashed = { ...row, writerId: chain.writerId, seq: ++chain.seq };
-      const hash = chainHash(chain.lastHash, unhashed);
-      const chained: AuditRow = { ...unhashed, prevHash: chain.lastHash, hash };
-      chain.lastHash = hash;
-      return chained;
-    });
+  /** Gives the rows (in place) their next chain positions and hashes; returns their canonicalRow texts. */
+  private chainRows(chain: Chain, rows: UnchainedRow[]): string[] {
+    const canonical = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      row.writerId = chain.writerId;
+      row.seq = ++chain.seq;
+      row.prevHash = chain.lastHash;
+      canonical[i] = canonicalRow(row);
+      row.hash = chainHashOf(chain.lastHash, canonical[i]);
+      chain.lastHash = row.hash;
+    }
+    return canonical;
   }
 
   /** Fills defaults from the request, digests the arguments and fits every value to its column. */
@@ -381,6 +436,10 @@ export class AuditWriter
       requestId: clip(rec.requestId ?? ctx?.requestId, 128),
       argsDigest: hasArgs ? argsDigest(rec.args) : clip(rec.argsDigest, 128),
       args: this.options.storeArgs && hasArgs ? canonicalJson(redact(rec.args)) : null,
+      writerId: '',
+      seq: 0,
+      prevHash: null,
+      hash: '',
     };
   }
 }
