@@ -1,5 +1,5 @@
 import { createApiKeySchema, listApiKeysSchema, parseDuration, rotateApiKeySchema } from './api-key.schemas';
-import { fieldErrors } from './zod-validation.pipe';
+import { fieldErrors } from '../common/field-errors';
 
 describe('api-key schemas', () => {
   it('parseDuration reads seconds and unit suffixes, nothing else', () => {

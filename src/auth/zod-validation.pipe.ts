@@ -1,25 +1,6 @@
 import { BadRequestException, PipeTransform } from '@nestjs/common';
 import type { z } from 'zod';
-
-export interface FieldError {
-  field: string;
-  message: string;
-}
-
-/** Flattens zod issues into `field: message` pairs (unknown keys are named one by one). */
-export function fieldErrors(error: z.ZodError): FieldError[] {
-  const out: FieldError[] = [];
-  for (const issue of error.issues) {
-    const base = issue.path.map(String).join('.');
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys)
-        out.push({ field: base ? `${base}.${key}` : key, message: 'is not a known field' });
-    } else {
-      out.push({ field: base || '(body)', message: issue.message });
-    }
-  }
-  return out;
-}
+import { fieldErrors } from '../common/field-errors';
 
 /**
  * Parses a body or query with a zod schema. A failure is a 400 whose message

@@ -9,7 +9,7 @@ import {
   rotateApiKeySchema,
 } from '../auth/api-key.schemas';
 import { ApiKeysService, SystemActor } from '../auth/api-keys.service';
-import { fieldErrors } from '../auth/zod-validation.pipe';
+import { fieldErrors } from '../common/field-errors';
 import { CliIo, UsageError } from './cli-io';
 
 export const KEYS_USAGE = `  sentia-mcp keys create --org ORG --name NAME --permissions a,b [--user USER] [--expires 30d] [--json]
