@@ -222,7 +222,7 @@ function behaves(backend: () => Backend) {
     const org = 'org-audited';
     const adminRows = async (): Promise<Array<Record<string, unknown>>> =>
       ds.query(
-        `SELECT * FROM audit_logs WHERE kind = 'admin' AND organization_id = '${org}' ORDER BY occurred_at, seq`,
+        `SELECT * FROM audit_logs WHERE kind = 'admin' AND organization_id = '${org}' ORDER BY occurred_at, id`,
       );
 
     const created = await keys.create(actor(org), { name: 'audited', permissions: ['xero:read'] });
