@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { argsDigest, canonicalJson, chainHash } from './audit-record';
+import { argsDigest, canonicalJson, canonicalRow, chainHash } from './audit-record';
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and drops whitespace', () => {
@@ -65,5 +65,32 @@ describe('argsDigest and chainHash', () => {
     expect(chainHash(first, row)).not.toBe(first);
     expect(chainHash(null, { ...row, outcome: 'denied' })).not.toBe(first);
     expect(chainHash(null, { ...row })).toBe(first);
+  });
+});
+
+describe('canonicalRow', () => {
+  it('is pinned: the hashed fields in their fixed order (stored chains depend on it)', () => {
+    const row = {
+      writerId: 'w1',
+      seq: 7,
+      occurredAt: '2026-01-02T03:04:05.006Z',
+      organizationId: 'o',
+      userId: null,
+      keyId: 'k',
+      kind: 'tool_call',
+      action: 'server_info',
+      outcome: 'success',
+      status: 200,
+      errorCode: null,
+      durationMs: 3,
+      ip: '127.0.0.1',
+      userAgent: 'ua',
+      requestId: 'r',
+      argsDigest: 'd',
+      args: null,
+    };
+    expect(canonicalRow(row)).toBe(
+      '["w1",7,"2026-01-02T03:04:05.006Z","o",null,"k","tool_call","server_info","success",200,null,3,"127.0.0.1","ua","r","d",null]',
+    );
   });
 });

@@ -113,30 +113,38 @@ export const sha256Hex = (text: string): string => createHash('sha256').update(t
 export const argsDigest = (args: unknown): string => sha256Hex(canonicalJson(args));
 
 /**
+ * The fields a row's hash covers, in their fixed canonical order, with their
+ * `audit_logs` columns and PostgreSQL types. The one list the hash, the
+ * SQLite insert and the PostgreSQL insert all read: changing it changes
+ * every hash, so never reorder it.
+ */
+export const CANONICAL_FIELDS = [
+  ['writerId', 'writer_id', 'varchar'],
+  ['seq', 'seq', 'int8'],
+  ['occurredAt', 'occurred_at', 'timestamptz'],
+  ['organizationId', 'organization_id', 'varchar'],
+  ['userId', 'user_id', 'varchar'],
+  ['keyId', 'key_id', 'varchar'],
+  ['kind', 'kind', 'varchar'],
+  ['action', 'action', 'varchar'],
+  ['outcome', 'outcome', 'varchar'],
+  ['status', 'status', 'int4'],
+  ['errorCode', 'error_code', 'varchar'],
+  ['durationMs', 'duration_ms', 'int4'],
+  ['ip', 'ip', 'varchar'],
+  ['userAgent', 'user_agent', 'varchar'],
+  ['requestId', 'request_id', 'varchar'],
+  ['argsDigest', 'args_digest', 'varchar'],
+  ['args', 'args', 'text'],
+] as const satisfies readonly (readonly [Exclude<keyof AuditRow, 'prevHash' | 'hash'>, string, string])[];
+
+/**
  * The fields a row's hash covers, in a fixed order (everything but id,
  * prev_hash and hash), as a JSON array. Every element is a string, a finite
  * integer or null, for which JSON.stringify already writes canonical JSON.
  */
 export function canonicalRow(row: Omit<AuditRow, 'prevHash' | 'hash'>): string {
-  return JSON.stringify([
-    row.writerId,
-    row.seq,
-    row.occurredAt,
-    row.organizationId,
-    row.userId,
-    row.keyId,
-    row.kind,
-    row.action,
-    row.outcome,
-    row.status,
-    row.errorCode,
-    row.durationMs,
-    row.ip,
-    row.userAgent,
-    row.requestId,
-    row.argsDigest,
-    row.args,
-  ]);
+  return JSON.stringify(CANONICAL_FIELDS.map(([field]) => row[field]));
 }
 
 /** h = SHA-256(prev_hash || canonical row), hex; a chain's first row has no prev_hash (''). */

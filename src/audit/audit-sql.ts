@@ -1,32 +1,13 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { type AuditRow, canonicalRow } from './audit-record';
+import { type AuditRow, CANONICAL_FIELDS, canonicalRow } from './audit-record';
 
 /**
  * SQL for `audit_logs` on both dialects (migrations/1795780800000-InitialSchema.ts).
  * Table names are unqualified: the DataSource's search_path (PostgreSQL schema
  * override) or the SQLite file decides where they resolve.
  */
-export const AUDIT_COLUMNS = [
-  'occurred_at',
-  'organization_id',
-  'user_id',
-  'key_id',
-  'kind',
-  'action',
-  'outcome',
-  'status',
-  'error_code',
-  'duration_ms',
-  'ip',
-  'user_agent',
-  'request_id',
-  'args_digest',
-  'args',
-  'writer_id',
-  'seq',
-  'prev_hash',
-  'hash',
-] as const;
+/** Every column the writer inserts: the canonical (hashed) fields, then the chain links. */
+export const AUDIT_COLUMNS = [...CANONICAL_FIELDS.map(([, column]) => column), 'prev_hash', 'hash'] as const;
 
 /** Rows per SQLite statement (17-19 parameters each; SQLite allows 32766). */
 export const SQLITE_ROWS_PER_STATEMENT = 1000;
@@ -39,28 +20,13 @@ export const isPostgres = (db: Db): boolean =>
 /** SQLite keeps datetimes as TypeORM's UTC text, `YYYY-MM-DD HH:MM:SS.SSS`, which sorts as time. */
 export const sqliteTime = (iso: string): string => iso.replace('T', ' ').replace('Z', '').slice(0, 23);
 
-function values(row: AuditRow, pg: boolean): unknown[] {
-  return [
-    pg ? row.occurredAt : sqliteTime(row.occurredAt),
-    row.organizationId,
-    row.userId,
-    row.keyId,
-    row.kind,
-    row.action,
-    row.outcome,
-    row.status,
-    row.errorCode,
-    row.durationMs,
-    row.ip,
-    row.userAgent,
-    row.requestId,
-    row.argsDigest,
-    row.args,
-    row.writerId,
-    row.seq,
-    row.prevHash,
-    row.hash,
-  ];
+/** A row's SQLite parameters, in AUDIT_COLUMNS order. */
+function sqliteValues(row: AuditRow): unknown[] {
+  const out: unknown[] = CANONICAL_FIELDS.map(([field]) =>
+    field === 'occurredAt' ? sqliteTime(row.occurredAt) : row[field],
+  );
+  out.push(row.prevHash, row.hash);
+  return out;
 }
 
 /**
@@ -70,23 +36,7 @@ function values(row: AuditRow, pg: boolean): unknown[] {
  * PG_ROW_COLUMNS is element i.
  */
 const PG_ROW_COLUMNS: ReadonlyArray<readonly [column: string, type: string]> = [
-  ['writer_id', 'varchar'],
-  ['seq', 'int8'],
-  ['occurred_at', 'timestamptz'],
-  ['organization_id', 'varchar'],
-  ['user_id', 'varchar'],
-  ['key_id', 'varchar'],
-  ['kind', 'varchar'],
-  ['action', 'varchar'],
-  ['outcome', 'varchar'],
-  ['status', 'int4'],
-  ['error_code', 'varchar'],
-  ['duration_ms', 'int4'],
-  ['ip', 'varchar'],
-  ['user_agent', 'varchar'],
-  ['request_id', 'varchar'],
-  ['args_digest', 'varchar'],
-  ['args', 'text'],
+  ...CANONICAL_FIELDS.map(([, column, type]) => [column, type] as const),
   ['prev_hash', 'varchar'],
   ['hash', 'varchar'],
 ];
@@ -138,7 +88,7 @@ export async function insertAuditRows(
       const tuple = `(${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
       await m.query(
         `INSERT ${ignoreDuplicates ? 'OR IGNORE ' : ''}INTO audit_logs (${cols}) VALUES ${chunk.map(() => tuple).join(', ')}`,
-        chunk.flatMap((r) => values(r, false)),
+        chunk.flatMap(sqliteValues),
       );
     }
   };
