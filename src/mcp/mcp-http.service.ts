@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { NodeMcpRequestHandler, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
+import { NodeMcpRequestHandler, toNodeHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isLegacyRequest, McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import { InjectConfig } from '../config/config.module';
@@ -12,6 +12,19 @@ import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory'
 import { OriginPolicy } from './origin-check';
 
 const ALLOWED_METHODS = 'GET, POST, DELETE';
+
+/**
+ * The request as the SDK's era classifier needs it when the body is already
+ * parsed: method, URL and headers only (no second serialisation of the body
+ * on every POST; the classifier reads the parsed value instead).
+ */
+function headersOnlyRequest(req: Request): globalThis.Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return new globalThis.Request(`http://localhost${req.originalUrl}`, { method: req.method, headers });
+}
 
 /**
  * The one Streamable HTTP endpoint for both protocol eras: 2026-07-28
@@ -69,8 +82,7 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
       requestId: RequestContext.requestId() ?? 'unknown',
     };
     try {
-      const legacy =
-        req.method !== 'POST' || (await isLegacyRequest(await toWebRequest(req, parsedBody), parsedBody));
+      const legacy = req.method !== 'POST' || (await isLegacyRequest(headersOnlyRequest(req), parsedBody));
       if (legacy) {
         await this.sessions.handle(req, res, parsedBody, auth);
       } else {
