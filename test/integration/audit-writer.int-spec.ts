@@ -17,22 +17,11 @@ import { AuditUnavailableError } from '../../src/audit/audit.errors';
 import { AuditOptions, resolveAuditOptions } from '../../src/audit/audit.options';
 import { AuditService } from '../../src/audit/audit.service';
 import { AuditWriter } from '../../src/audit/audit.writer';
-import type { AppConfig } from '../../src/config/config.types';
-import { loadConfig } from '../../src/config/load-config';
 import { openDataSource } from '../../src/database/open-data-source';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
+import { configFor } from '../support/test-config';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function configFor(dataDir: string, env: Record<string, string> = {}): AppConfig {
-  return loadConfig({
-    NODE_ENV: 'test',
-    DATA_DIR: dataDir,
-    JWT_SECRET: 'x'.repeat(40),
-    MASTER_ENCRYPTION_KEY: 'ab'.repeat(32),
-    ...env,
-  });
-}
 
 /** Forwards TCP to PostgreSQL until cut; `restore` listens on the same port again. */
 class CuttableProxy {

@@ -8,7 +8,6 @@ import { Test } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { ConfigModule } from '../../src/config/config.module';
 import { AppConfig } from '../../src/config/config.types';
-import { loadConfig } from '../../src/config/load-config';
 import {
   auditPartitionName,
   ensureAuditPartitions,
@@ -20,6 +19,7 @@ import { DatabaseHealthIndicator } from '../../src/database/database.health';
 import { DatabaseModule } from '../../src/database/database.module';
 import { openDataSource } from '../../src/database/open-data-source';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
+import { configFor } from '../support/test-config';
 
 const TABLES = ['api_keys', 'audit_logs', 'encrypted_credentials', 'migrations'];
 const INDEXES = [
@@ -34,16 +34,6 @@ const INDEXES = [
   'uq_audit_logs_writer_seq',
   'uq_encrypted_credentials_scope',
 ];
-
-function configFor(dataDir: string, env: Record<string, string> = {}): AppConfig {
-  return loadConfig({
-    NODE_ENV: 'test',
-    DATA_DIR: dataDir,
-    JWT_SECRET: 'x'.repeat(40),
-    MASTER_ENCRYPTION_KEY: 'ab'.repeat(32),
-    ...env,
-  });
-}
 
 /** Runs SQL written with `?` placeholders on either dialect. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows of ad hoc SQL

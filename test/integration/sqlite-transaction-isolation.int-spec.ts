@@ -17,8 +17,6 @@ import { AuditWriter } from '../../src/audit/audit.writer';
 import { ApiKey } from '../../src/auth/api-key.entity';
 import { ApiKeyRepository } from '../../src/auth/api-key.repository';
 import { KeyUsageRecorder } from '../../src/auth/key-usage.recorder';
-import type { AppConfig } from '../../src/config/config.types';
-import { loadConfig } from '../../src/config/load-config';
 import {
   DatabaseWriteGate,
   runInTransaction,
@@ -27,22 +25,13 @@ import {
 } from '../../src/database/database-write-gate';
 import { openDataSource } from '../../src/database/open-data-source';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
+import { configFor } from '../support/test-config';
 
 jest.setTimeout(20_000);
 
 /** Long enough for a write that does not wait for the transaction to reach the database. */
 const LET_OTHERS_RUN_MS = 100;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function configFor(dataDir: string, env: Record<string, string> = {}): AppConfig {
-  return loadConfig({
-    NODE_ENV: 'test',
-    DATA_DIR: dataDir,
-    JWT_SECRET: 'x'.repeat(40),
-    MASTER_ENCRYPTION_KEY: 'ab'.repeat(32),
-    ...env,
-  });
-}
 
 const rec = (action: string, extra: Partial<AuditRecord> = {}): AuditRecord => ({
   kind: 'tool_call',
