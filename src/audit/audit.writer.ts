@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import {
   BeforeApplicationShutdown,
@@ -13,33 +12,27 @@ import {
 import { DataSource, EntityManager } from 'typeorm';
 import { DatabaseWriteGate } from '../database/database-write-gate';
 import { MetricsService } from '../metrics/metrics.service';
-import { redact } from '../observability/redact';
-import { RequestContext } from '../observability/request-context';
-import { AuditRecord, AuditRow, argsDigest, canonicalJson, canonicalRow, chainHashOf } from './audit-record';
+import { AuditChain, chainRows, newAuditChain } from './audit-chain';
+import { AuditRecord, AuditRow } from './audit-record';
+import { toAuditRow } from './audit-row';
 import { AuditRequestContext } from './audit-request-context';
 import { AuditSpool } from './audit-spool';
 import { insertAuditRows, SQLITE_ROWS_PER_STATEMENT } from './audit-sql';
 import { AUDIT_OPTIONS, AuditOptions } from './audit.options';
 import { AuditUnavailableError } from './audit.errors';
 
-/** A row whose chain fields (writerId, seq, prevHash, hash) are set only when its batch is sealed. */
-type UnchainedRow = AuditRow;
 interface Waiter {
-  row: UnchainedRow;
+  /** Its chain fields (writerId, seq, prevHash, hash) are set only when its batch is sealed. */
+  row: AuditRow;
   resolve: () => void;
   reject: (err: Error) => void;
-}
-interface Chain {
-  writerId: string;
-  seq: number;
-  lastHash: string | null;
 }
 /** A batch with its chain positions and hashes: `canonical[i]` is the canonicalRow text of `rows[i]`. */
 interface Sealed {
   waiters: Waiter[];
   rows: AuditRow[];
   canonical: string[];
-  chain: Chain;
+  chain: AuditChain;
 }
 
 /** Counters for metrics (`audit_queue_depth`, `audit_spooled_total`, `audit_write_failures_total`) and tests. */
@@ -57,9 +50,6 @@ export interface AuditWriterStats {
 }
 
 const noop = () => undefined;
-const clip = (v: unknown, max: number): string | null => (v == null ? null : String(v).slice(0, max));
-const int32 = (v: number | null | undefined): number | null =>
-  v == null || !Number.isFinite(v) ? null : Math.max(-2147483648, Math.min(2147483647, Math.round(v)));
 
 /**
  * Writes audit records with group commit. Records of concurrent callers are
@@ -105,7 +95,7 @@ export class AuditWriter
   private readonly logger = new Logger(AuditWriter.name);
   private readonly spool: AuditSpool;
   private readonly gate: DatabaseWriteGate;
-  private chain: Chain = { writerId: randomUUID(), seq: 0, lastHash: null };
+  private chain: AuditChain = newAuditChain();
   private pending: Waiter[] = [];
   private sealedAhead = 0;
   private windowTimer?: NodeJS.Timeout;
@@ -115,7 +105,7 @@ export class AuditWriter
   private replayWanted = false;
   private replayTimer?: NodeJS.Timeout;
   private replayAttempts = 0;
-  private readonly txChains = new WeakMap<EntityManager, Chain>();
+  private readonly txChains = new WeakMap<EntityManager, AuditChain>();
   readonly stats: AuditWriterStats = {
     batches: 0,
     rowsWritten: 0,
@@ -164,9 +154,9 @@ export class AuditWriter
    * `async` mode resolves at once (a failure is only logged and counted).
    */
   record(rec: AuditRecord): Promise<void> {
-    let row: UnchainedRow;
+    let row: AuditRow;
     try {
-      row = this.toRow(rec);
+      row = toAuditRow(rec, this.options.storeArgs);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -190,9 +180,9 @@ export class AuditWriter
    */
   async recordInTransaction(manager: EntityManager, rec: AuditRecord): Promise<void> {
     const scope = AuditRequestContext.current();
-    const chain = this.txChains.get(manager) ?? { writerId: randomUUID(), seq: 0, lastHash: null };
-    const row = this.toRow(rec);
-    const canonical = this.chainRows(chain, [row]);
+    const chain = this.txChains.get(manager) ?? newAuditChain();
+    const row = toAuditRow(rec, this.options.storeArgs);
+    const canonical = chainRows(chain, [row]);
     await insertAuditRows(manager, [row], false, canonical);
     this.txChains.set(manager, chain);
     if (scope) scope.recordedInTransaction = true;
@@ -283,7 +273,7 @@ export class AuditWriter
     } finally {
       if (ahead) {
         // Only if a write threw: the sealed batch goes back, on a new chain (its positions were never written).
-        this.chain = { writerId: randomUUID(), seq: 0, lastHash: null };
+        this.chain = newAuditChain();
         this.pending.unshift(...ahead.waiters);
         this.sealedAhead = 0;
       }
@@ -306,7 +296,7 @@ export class AuditWriter
 
   private seal(waiters: Waiter[]): Sealed {
     const rows = waiters.map((w) => w.row);
-    return { waiters, rows, canonical: this.chainRows(this.chain, rows), chain: this.chain };
+    return { waiters, rows, canonical: chainRows(this.chain, rows), chain: this.chain };
   }
 
   private async commit(sealed: Sealed): Promise<void> {
@@ -342,7 +332,7 @@ export class AuditWriter
           `Audit batch of ${rows.length} could not be spooled either (${describe(err)}); refusing its calls`,
         );
         // A new chain: the refused rows leave no hole (a torn spool tail, if it could not be cut, is unparseable).
-        this.chain = { writerId: randomUUID(), seq: 0, lastHash: null };
+        this.chain = newAuditChain();
       }
     }
     if (durable) {
@@ -398,49 +388,6 @@ export class AuditWriter
   private clearReplayTimer(): void {
     if (this.replayTimer) clearTimeout(this.replayTimer);
     this.replayTimer = undefined;
-  }
-
-  /** Gives the rows (in place) their next chain positions and hashes; returns their canonicalRow texts. */
-  private chainRows(chain: Chain, rows: UnchainedRow[]): string[] {
-    const canonical = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i];
-      row.writerId = chain.writerId;
-      row.seq = ++chain.seq;
-      row.prevHash = chain.lastHash;
-      canonical[i] = canonicalRow(row);
-      row.hash = chainHashOf(chain.lastHash, canonical[i]);
-      chain.lastHash = row.hash;
-    }
-    return canonical;
-  }
-
-  /** Fills defaults from the request, digests the arguments and fits every value to its column. */
-  private toRow(rec: AuditRecord): UnchainedRow {
-    const ctx = RequestContext.current();
-    const scope = AuditRequestContext.current();
-    const hasArgs = rec.args !== undefined;
-    return {
-      occurredAt: (rec.occurredAt ?? new Date()).toISOString(),
-      organizationId: clip(rec.organizationId ?? ctx?.organizationId, 64),
-      userId: clip(rec.userId ?? ctx?.userId, 64),
-      keyId: clip(rec.keyId ?? ctx?.keyId, 64),
-      kind: rec.kind,
-      action: clip(rec.action, 200) ?? '',
-      outcome: clip(rec.outcome, 32) ?? '',
-      status: int32(rec.status),
-      errorCode: clip(rec.errorCode, 100),
-      durationMs: int32(rec.durationMs),
-      ip: clip(rec.ip ?? scope?.ip, 64),
-      userAgent: clip(rec.userAgent ?? scope?.userAgent, 512),
-      requestId: clip(rec.requestId ?? ctx?.requestId, 128),
-      argsDigest: hasArgs ? argsDigest(rec.args) : clip(rec.argsDigest, 128),
-      args: this.options.storeArgs && hasArgs ? canonicalJson(redact(rec.args)) : null,
-      writerId: '',
-      seq: 0,
-      prevHash: null,
-      hash: '',
-    };
   }
 }
 

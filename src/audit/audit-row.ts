@@ -1,0 +1,43 @@
+import { redact } from '../observability/redact';
+import { RequestContext } from '../observability/request-context';
+import { type AuditRecord, type AuditRow, argsDigest, canonicalJson } from './audit-record';
+import { AuditRequestContext } from './audit-request-context';
+
+const clip = (v: unknown, max: number): string | null => (v == null ? null : String(v).slice(0, max));
+const int32 = (v: number | null | undefined): number | null =>
+  v == null || !Number.isFinite(v) ? null : Math.max(-2147483648, Math.min(2147483647, Math.round(v)));
+
+/**
+ * The `audit_logs` row of a record, not yet on a chain (writerId '', seq 0,
+ * no hashes): fields the record leaves out come from the current request
+ * (principal and request id from RequestContext, IP and user agent from
+ * AuditRequestContext), the arguments become their digest (and, only when
+ * `storeArgs` is on, a redacted canonical copy), and every value is fitted
+ * to its column so a hostile value can never fail the batch it joins.
+ */
+export function toAuditRow(rec: AuditRecord, storeArgs: boolean): AuditRow {
+  const ctx = RequestContext.current();
+  const scope = AuditRequestContext.current();
+  const hasArgs = rec.args !== undefined;
+  return {
+    occurredAt: (rec.occurredAt ?? new Date()).toISOString(),
+    organizationId: clip(rec.organizationId ?? ctx?.organizationId, 64),
+    userId: clip(rec.userId ?? ctx?.userId, 64),
+    keyId: clip(rec.keyId ?? ctx?.keyId, 64),
+    kind: rec.kind,
+    action: clip(rec.action, 200) ?? '',
+    outcome: clip(rec.outcome, 32) ?? '',
+    status: int32(rec.status),
+    errorCode: clip(rec.errorCode, 100),
+    durationMs: int32(rec.durationMs),
+    ip: clip(rec.ip ?? scope?.ip, 64),
+    userAgent: clip(rec.userAgent ?? scope?.userAgent, 512),
+    requestId: clip(rec.requestId ?? ctx?.requestId, 128),
+    argsDigest: hasArgs ? argsDigest(rec.args) : clip(rec.argsDigest, 128),
+    args: storeArgs && hasArgs ? canonicalJson(redact(rec.args)) : null,
+    writerId: '',
+    seq: 0,
+    prevHash: null,
+    hash: '',
+  };
+}
