@@ -5,10 +5,19 @@
  *
  * Env (bench harness only): BENCH_DATABASE_URL or TEST_DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/test), AUDIT_BENCH_SECONDS (default 5),
- * AUDIT_BENCH_PRODUCERS (comma list, default 16,64,256,1024). Runs in its own
- * schema, dropped afterwards. For each producer count, every producer awaits
- * record() in a loop (sync mode, as a tool call does): records/s sustained
- * and the latency record() adds (p50/p99/max).
+ * AUDIT_BENCH_PRODUCERS (comma list, default 16,64,256,1024),
+ * AUDIT_BENCH_RATES (comma list of offered records/s, default
+ * 10000,20000,30000,40000). Runs in its own schema, dropped afterwards.
+ *
+ * Two views of the same writer, both in sync mode (record() resolves once
+ * the row is durable, as a tool call waits for it):
+ * - closed loop: N producers each await record() in a loop. Throughput is
+ *   then N / latency, so it shows how the batch grows with concurrency.
+ * - open loop: records are offered at a fixed rate whatever the writer does
+ *   (as independent clients do); latency runs from each record's scheduled
+ *   time, so a writer that falls behind shows it (no coordinated omission).
+ *   A rate is sustained when the achieved rate matches the offered one and
+ *   the queue stays bounded.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,9 +36,64 @@ const url =
   'postgres://postgres@127.0.0.1:5432/test';
 const seconds = Number(process.env.AUDIT_BENCH_SECONDS ?? 5);
 const producerCounts = (process.env.AUDIT_BENCH_PRODUCERS ?? '16,64,256,1024').split(',').map(Number);
+const offeredRates = (process.env.AUDIT_BENCH_RATES ?? '10000,20000,30000,40000').split(',').map(Number);
+
+let serial = 0;
+const benchRecord = (p: number): AuditRecord => ({
+  kind: 'tool_call',
+  action: 'xero_list_invoices',
+  outcome: 'success',
+  organizationId: 'org-bench',
+  userId: `user-${p}`,
+  keyId: `key-${p}`,
+  requestId: `r-${p}-${serial++}`,
+  durationMs: 12,
+  ip: '10.0.0.1',
+  userAgent: 'bench/1',
+  args: { page: serial, where: { status: 'PAID', contact: 'Acme' } },
+});
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/**
+ * Offers `rate` records/s for `seconds`: every tick issues the records whose
+ * scheduled time has come. Achieved = records durable within the run / run
+ * time (records still queued at the end do not count).
+ */
+async function openLoop(
+  writer: AuditWriter,
+  rate: number,
+  seconds: number,
+): Promise<{ achieved: number; latencies: number[]; maxQueue: number }> {
+  const latencies: number[] = [];
+  const waits: Promise<void>[] = [];
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  let issued = 0;
+  let durable = 0;
+  let maxQueue = 0;
+  while (performance.now() < end) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    for (; issued < due; issued++) {
+      const scheduled = started + (issued * 1000) / rate;
+      waits.push(
+        writer.record(benchRecord(issued % 64)).then(() => {
+          durable++;
+          latencies.push(performance.now() - scheduled);
+        }),
+      );
+    }
+    maxQueue = Math.max(maxQueue, writer.queueDepth);
+    await new Promise((r) => setImmediate(r));
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const achieved = durable / elapsed;
+  await Promise.all(waits);
+  await writer.flush();
+  latencies.sort((a, b) => a - b);
+  return { achieved, latencies, maxQueue };
+}
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error']);
@@ -51,22 +115,9 @@ async function main(): Promise<void> {
       const latencies: number[] = [];
       const deadline = performance.now() + seconds * 1000;
       const started = performance.now();
-      let n = 0;
       const produce = async (p: number) => {
         while (performance.now() < deadline) {
-          const rec: AuditRecord = {
-            kind: 'tool_call',
-            action: 'xero_list_invoices',
-            outcome: 'success',
-            organizationId: 'org-bench',
-            userId: `user-${p}`,
-            keyId: `key-${p}`,
-            requestId: `r-${p}-${n++}`,
-            durationMs: 12,
-            ip: '10.0.0.1',
-            userAgent: 'bench/1',
-            args: { page: n, where: { status: 'PAID', contact: 'Acme' } },
-          };
+          const rec = benchRecord(p);
           const t = performance.now();
           await writer.record(rec);
           latencies.push(performance.now() - t);
@@ -92,6 +143,27 @@ async function main(): Promise<void> {
       );
       if (s.spooledRows > 0 || s.unavailableRows > 0)
         console.log(`  (spooled ${s.spooledRows}, refused ${s.unavailableRows})`);
+    }
+    console.log(
+      '\nopen loop: offered records/s, achieved, p50/p99/max ms from the scheduled time, max queue',
+    );
+    console.log('  offered  achieved   batches  rows/batch  p50 ms  p99 ms  max ms  max queue');
+    for (const rate of offeredRates) {
+      const writer = new AuditWriter(ds, resolveAuditOptions({ spoolDir: dataDir }));
+      const r = await openLoop(writer, rate, seconds);
+      const s = writer.stats;
+      console.log(
+        [
+          String(rate).padStart(9),
+          Math.round(r.achieved).toString().padStart(9),
+          String(s.batches).padStart(9),
+          (s.rowsWritten / Math.max(1, s.batches)).toFixed(1).padStart(11),
+          percentile(r.latencies, 50).toFixed(2).padStart(7),
+          percentile(r.latencies, 99).toFixed(2).padStart(7),
+          r.latencies[r.latencies.length - 1].toFixed(2).padStart(7),
+          String(r.maxQueue).padStart(10),
+        ].join(' '),
+      );
     }
     const verified = await verifyAuditChains(ds);
     console.log(`verify: ok=${verified.ok} checked=${verified.checked} chains=${verified.chains}`);
