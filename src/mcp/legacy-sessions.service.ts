@@ -16,10 +16,9 @@ interface LiveSession {
   /** The API key that opened the session; only it may use the session. */
   owner: string;
   lastSeen: number;
-  lastTouched: number;
 }
 
-/** The record other instances (and a later portability layer) read from the store. */
+/** A session's record in the shared store: the truth every instance checks a session id against. */
 export interface SessionRecord {
   owner: string;
   createdAt: string;
@@ -31,8 +30,20 @@ export const SESSION_KEY_PREFIX = 'mcp:session:';
 /**
  * 2025-era (2025-06-18 / 2025-11-25) sessions: `initialize` opens one with an
  * `Mcp-Session-Id`, later requests must carry it, DELETE ends it, an unknown
- * id is 404. The live transport stays on the instance that opened it; the
- * session record goes to the store with a sliding TTL.
+ * id is 404.
+ *
+ * The session record in the store (Redis in the cluster shape) is the truth,
+ * read on every request, so sessions work behind a load balancer without
+ * sticky routing: the instance that opened a session keeps its live
+ * transport (SSE streams, resumable events); any other instance that gets a
+ * request for it serves that request with a one-off stateless transport
+ * after checking the record, and a DELETE on any instance ends the session
+ * on all of them (the opener forgets its transport on its next look at the
+ * missing record, or at the idle sweep). What does not travel: replaying
+ * missed SSE events (Last-Event-ID) works only on the opening instance, and
+ * `logging/setLevel` applies per instance. The record has a sliding TTL.
+ * If the store cannot be read, a session live on this instance goes on; any
+ * other gets 503, never an unchecked pass.
  */
 @Injectable()
 export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
@@ -41,6 +52,8 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
   private readonly instanceId = randomUUID();
   private sweeper?: NodeJS.Timeout;
   private readonly ttlMs: number;
+  /** When each session's record TTL was last extended by this instance. */
+  private readonly touched = new Map<string, number>();
 
   constructor(
     private readonly factory: McpServerFactory,
@@ -78,17 +91,74 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     }
 
     const session = this.live.get(sessionId);
-    if (!session || session.owner !== owner) {
+    let record: SessionRecord | null;
+    try {
+      record = await this.lookup(sessionId);
+    } catch (err) {
+      if (!session) {
+        this.logger.warn(`Session store unreachable (${(err as Error).name}); refusing a session request`);
+        res.setHeader('Retry-After', '1');
+        jsonRpcError(res, 503, -32000, 'Session store temporarily unavailable; retry shortly');
+        return;
+      }
+      record = { owner: session.owner, createdAt: '', instance: this.instanceId };
+    }
+    if (!record && session) await this.forget(sessionId); // ended on another instance, or expired
+    if (!record || record.owner !== owner) {
       // Another key's session is reported exactly like a missing one.
       jsonRpcError(res, 404, -32001, 'Session not found: it expired or was ended; initialize a new session');
       return;
     }
-    session.lastSeen = Date.now();
-    if (session.lastSeen - session.lastTouched > this.ttlMs / 4) {
-      session.lastTouched = session.lastSeen;
-      void this.store.expire(SESSION_KEY_PREFIX + sessionId, this.ttlMs).catch(() => undefined);
+    this.touch(sessionId);
+    if (session) {
+      session.lastSeen = Date.now();
+      await session.transport.handleRequest(req, res, parsedBody);
+      return;
     }
-    await session.transport.handleRequest(req, res, parsedBody);
+    await this.serveElsewhereOpened(sessionId, req, res, parsedBody);
+  }
+
+  /** The session's record, or null when it does not exist (ended, expired, never opened). */
+  private async lookup(sessionId: string): Promise<SessionRecord | null> {
+    const raw = await this.store.get(SESSION_KEY_PREFIX + sessionId);
+    if (raw === null) return null;
+    try {
+      return JSON.parse(raw) as SessionRecord;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Extends the record's TTL, at most every quarter TTL per session and instance. */
+  private touch(sessionId: string): void {
+    const now = Date.now();
+    if (now - (this.touched.get(sessionId) ?? 0) <= this.ttlMs / 4) return;
+    this.touched.set(sessionId, now);
+    void this.store.expire(SESSION_KEY_PREFIX + sessionId, this.ttlMs).catch(() => undefined);
+  }
+
+  /**
+   * A request for a session another instance opened (its record checked):
+   * DELETE ends it everywhere; anything else is served by a stateless
+   * transport and server that live for this request only.
+   */
+  private async serveElsewhereOpened(
+    sessionId: string,
+    req: Request,
+    res: Response,
+    body: unknown,
+  ): Promise<void> {
+    if (req.method === 'DELETE') {
+      await this.store.del(SESSION_KEY_PREFIX + sessionId);
+      this.touched.delete(sessionId);
+      res.status(200).end();
+      return;
+    }
+    const server = this.factory.create('legacy');
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.once('close', () => void server.close().catch(() => undefined));
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
   }
 
   private async open(req: Request, res: Response, body: unknown, owner: string): Promise<void> {
@@ -99,7 +169,8 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       retryInterval: 1000,
       onsessioninitialized: async (id) => {
         const now = Date.now();
-        this.live.set(id, { transport, server, owner, lastSeen: now, lastTouched: now });
+        this.live.set(id, { transport, server, owner, lastSeen: now });
+        this.touched.set(id, now);
         const record: SessionRecord = {
           owner,
           createdAt: new Date(now).toISOString(),
@@ -119,6 +190,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async forget(id: string): Promise<void> {
+    this.touched.delete(id);
     const session = this.live.get(id);
     if (!session) return;
     this.live.delete(id);
@@ -128,6 +200,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
 
   private async sweep(): Promise<void> {
     const cutoff = Date.now() - this.ttlMs;
+    for (const [id, at] of this.touched) if (at < cutoff && !this.live.has(id)) this.touched.delete(id);
     for (const [id, s] of this.live) {
       if (s.lastSeen < cutoff) {
         this.logger.debug(`Closing idle MCP session ${id}`);

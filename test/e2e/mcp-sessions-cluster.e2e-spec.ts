@@ -1,0 +1,150 @@
+/**
+ * 2025-era MCP sessions behind a load balancer without sticky routing: two
+ * instances share PostgreSQL (own schema) and Redis (through a proxy this
+ * test can cut), and a client's requests alternate between them.
+ */
+jest.setTimeout(60_000);
+
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { LegacySessions } from '../../src/mcp/legacy-sessions.service';
+import {
+  describeWithPostgres,
+  describeWithRedis,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueName,
+} from '../support/backends';
+import { startApp, StartedApp } from '../support/start-app';
+import { authHeaders, TestKey } from '../support/test-keys';
+import { AUTH_ENV } from './auth-helpers';
+import { TcpProxy } from './rate-limit-helpers';
+
+const ACCEPT = 'application/json, text/event-stream';
+const INIT = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
+const CALL = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'server_info', arguments: {} } };
+
+describeWithPostgres('MCP sessions across two instances', () => {
+  describeWithRedis('sharing Redis', () => {
+    let proxy: TcpProxy;
+    let a: StartedApp;
+    let b: StartedApp;
+    let key: TestKey;
+
+    beforeAll(async () => {
+      proxy = await TcpProxy.to(TEST_REDIS_URL);
+      const env = {
+        JWT_SECRET: AUTH_ENV.JWT_SECRET,
+        MASTER_ENCRYPTION_KEY: AUTH_ENV.MASTER_ENCRYPTION_KEY,
+        DATABASE_URL: TEST_DATABASE_URL,
+        DATABASE_SCHEMA: uniqueName('mcp_sessions'),
+        REDIS_URL: proxy.urlFor(TEST_REDIS_URL),
+      };
+      a = await startApp(env);
+      b = await startApp(env);
+      key = await TestKey.create(a, { permissions: ['ai:invoke'] });
+    });
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+      await proxy?.cut();
+    });
+
+    const post = (app: StartedApp, body: unknown, headers: Record<string, string> = {}, k = key) =>
+      fetch(`${app.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: ACCEPT,
+          'mcp-protocol-version': '2025-11-25',
+          ...authHeaders(k),
+          ...headers,
+        },
+        body: JSON.stringify(body),
+      });
+    async function openOn(app: StartedApp): Promise<string> {
+      const res = await post(app, INIT);
+      expect(res.status).toBe(200);
+      await res.text();
+      return res.headers.get('mcp-session-id')!;
+    }
+    const live = (app: StartedApp) => app.app.get(LegacySessions).size;
+
+    it('serves one client session whose requests alternate between the instances', async () => {
+      const servedBy: string[] = [];
+      let turn = 0;
+      // The load balancer: every request goes to the next instance in turn.
+      const roundRobin = (input: string | URL | Request, init?: RequestInit) => {
+        const target = [a, b][turn++ % 2];
+        servedBy.push(target.url);
+        const url = new URL(input instanceof Request ? input.url : String(input));
+        return fetch(`${target.url}${url.pathname}${url.search}`, init);
+      };
+      const client = new ClientV1({ name: 'e2e-lb', version: '1.0.0' });
+      const transport = new TransportV1(new URL(`${a.url}/mcp`), {
+        requestInit: { headers: authHeaders(key) },
+        fetch: roundRobin,
+      });
+      await client.connect(transport);
+      const sessionId = transport.sessionId!;
+      expect(sessionId).toBeTruthy();
+      for (let i = 0; i < 4; i++) {
+        const { tools } = await client.listTools();
+        expect(tools.map((t) => t.name)).toContain('server_info');
+        const result = await client.callTool({ name: 'server_info', arguments: {} });
+        expect(result.isError).toBeFalsy();
+      }
+      expect(new Set(servedBy)).toEqual(new Set([a.url, b.url]));
+
+      await transport.terminateSession();
+      for (const app of [a, b])
+        expect((await post(app, CALL, { 'mcp-session-id': sessionId })).status).toBe(404);
+      await client.close();
+    });
+
+    it('a DELETE on the other instance ends the session on the one that opened it', async () => {
+      const id = await openOn(a);
+      const before = live(a);
+      expect((await post(b, CALL, { 'mcp-session-id': id })).status).toBe(200);
+      const del = await fetch(`${b.url}/mcp`, {
+        method: 'DELETE',
+        headers: { 'mcp-session-id': id, ...authHeaders(key) },
+      });
+      expect(del.status).toBe(200);
+      const after = await post(a, CALL, { 'mcp-session-id': id });
+      expect(after.status).toBe(404);
+      expect(((await after.json()) as { error: { code: number } }).error.code).toBe(-32001);
+      expect(live(a)).toBe(before - 1);
+    });
+
+    it('another key cannot use a session on either instance (404, as if it did not exist)', async () => {
+      const other = await TestKey.create(a, { permissions: ['ai:invoke'] });
+      const id = await openOn(a);
+      for (const app of [a, b]) {
+        const res = await post(app, CALL, { 'mcp-session-id': id }, other);
+        expect(res.status).toBe(404);
+      }
+      expect((await post(b, CALL, { 'mcp-session-id': id })).status).toBe(200);
+    });
+
+    it('with the store cut, the opening instance keeps its session and the other answers 503, not an unchecked pass', async () => {
+      const id = await openOn(a);
+      await proxy.cut();
+      try {
+        const elsewhere = await post(b, CALL, { 'mcp-session-id': id });
+        expect(elsewhere.status).toBe(503);
+        expect(elsewhere.headers.get('retry-after')).toBe('1');
+        const body = (await elsewhere.json()) as { error: { message: string } };
+        expect(body.error.message).toMatch(/session store/i);
+        expect((await post(a, CALL, { 'mcp-session-id': id })).status).toBe(200);
+      } finally {
+        await proxy.restore();
+      }
+    });
+  });
+});
