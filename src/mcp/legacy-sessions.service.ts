@@ -96,9 +96,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       record = await this.lookup(sessionId);
     } catch (err) {
       if (!session) {
-        this.logger.warn(`Session store unreachable (${(err as Error).name}); refusing a session request`);
-        res.setHeader('Retry-After', '1');
-        jsonRpcError(res, 503, -32000, 'Session store temporarily unavailable; retry shortly');
+        this.storeUnavailable(res, err);
         return;
       }
       record = { owner: session.owner, createdAt: '', instance: this.instanceId };
@@ -161,38 +159,53 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     await transport.handleRequest(req, res, body);
   }
 
+  /**
+   * `initialize` without a session: the record is stored first, under an id
+   * chosen here, so a store that cannot be written answers 503 before any
+   * session exists; an initialize the transport refuses removes it again.
+   */
   private async open(req: Request, res: Response, body: unknown, owner: string): Promise<void> {
+    const id = randomUUID();
+    const record: SessionRecord = { owner, createdAt: new Date().toISOString(), instance: this.instanceId };
+    try {
+      await this.store.set(SESSION_KEY_PREFIX + id, JSON.stringify(record), { ttlMs: this.ttlMs });
+    } catch (err) {
+      this.storeUnavailable(res, err);
+      return;
+    }
     const server = this.factory.create('legacy');
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
+      sessionIdGenerator: () => id,
       eventStore: new MemoryEventStore(),
       retryInterval: 1000,
-      onsessioninitialized: async (id) => {
+      onsessioninitialized: () => {
         const now = Date.now();
         this.live.set(id, { transport, server, owner, lastSeen: now });
         this.touched.set(id, now);
-        const record: SessionRecord = {
-          owner,
-          createdAt: new Date(now).toISOString(),
-          instance: this.instanceId,
-        };
-        await this.store.set(SESSION_KEY_PREFIX + id, JSON.stringify(record), { ttlMs: this.ttlMs });
       },
-      onsessionclosed: async (id) => {
+      onsessionclosed: async () => {
         await this.forget(id);
       },
     });
-    transport.onclose = () => {
-      if (transport.sessionId) void this.forget(transport.sessionId);
-    };
+    transport.onclose = () => void this.forget(id);
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
+    if (!this.live.has(id)) {
+      await this.store.del(SESSION_KEY_PREFIX + id).catch(() => undefined);
+      await server.close().catch(() => undefined);
+    }
+  }
+
+  private storeUnavailable(res: Response, err: unknown): void {
+    this.logger.warn(`Session store unreachable (${(err as Error).name}); refusing a session request`);
+    res.setHeader('Retry-After', '1');
+    jsonRpcError(res, 503, -32000, 'Session store temporarily unavailable; retry shortly');
   }
 
   private async forget(id: string): Promise<void> {
-    this.touched.delete(id);
     const session = this.live.get(id);
     if (!session) return;
+    this.touched.delete(id);
     this.live.delete(id);
     await this.store.del(SESSION_KEY_PREFIX + id).catch(() => undefined);
     await session.server.close().catch(() => undefined);

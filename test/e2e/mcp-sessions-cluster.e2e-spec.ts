@@ -132,7 +132,7 @@ describeWithPostgres('MCP sessions across two instances', () => {
       expect((await post(b, CALL, { 'mcp-session-id': id })).status).toBe(200);
     });
 
-    it('with the store cut, the opening instance keeps its session and the other answers 503, not an unchecked pass', async () => {
+    it('with the store cut, the opening instance keeps its session; other instances and new sessions get 503, not an unchecked pass', async () => {
       const id = await openOn(a);
       await proxy.cut();
       try {
@@ -142,6 +142,12 @@ describeWithPostgres('MCP sessions across two instances', () => {
         const body = (await elsewhere.json()) as { error: { message: string } };
         expect(body.error.message).toMatch(/session store/i);
         expect((await post(a, CALL, { 'mcp-session-id': id })).status).toBe(200);
+        // A new session cannot be recorded: 503 naming the store, no driver message.
+        const init = await post(a, INIT);
+        expect(init.status).toBe(503);
+        const text = await init.text();
+        expect(text).toMatch(/session store temporarily unavailable/i);
+        expect(text).not.toMatch(/offline|stream|redis/i);
       } finally {
         await proxy.restore();
       }
