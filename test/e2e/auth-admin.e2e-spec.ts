@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { startApp, StartedApp } from '../support/start-app';
-import { AUTH_ENV, bearer, issueKey, sleep } from './auth-helpers';
+import { AUTH_ENV, bearer, issueKey, registerToken, sleep } from './auth-helpers';
 
 describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
   let started: StartedApp;
@@ -20,8 +20,11 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
   });
 
   const api = () => request(started.url);
-  const create = (token: string, body: Record<string, unknown>) =>
-    api().post('/admin/api-keys').set(bearer(token)).send(body);
+  const create = async (token: string, body: Record<string, unknown>) => {
+    const res = await api().post('/admin/api-keys').set(bearer(token)).send(body);
+    if (typeof res.body?.token === 'string') registerToken(res.body.token, 'POST /admin/api-keys');
+    return res;
+  };
 
   it('creates a key: 201 with the token once; the token works; no read shows it again', async () => {
     const res = await create(adminA, {
@@ -125,6 +128,7 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
     ).body;
     const now = await api().post(`/admin/api-keys/${key.id}/rotate`).set(bearer(adminA)).send({});
     expect(now.status).toBe(201);
+    registerToken(now.body.token, 'rotate');
     expect(now.body.key).toMatchObject({ name: 'rotating', permissions: ['keys:admin'], status: 'active' });
     expect(now.body.key.id).not.toBe(key.id);
     expect(now.body.previous).toMatchObject({ id: key.id, status: 'revoked' });
@@ -140,6 +144,7 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
       .set(bearer(adminA))
       .send({ graceSeconds: 2 });
     expect(graced.status).toBe(201);
+    registerToken(graced.body.token, 'rotate');
     expect((await api().get('/admin/api-keys').set(bearer(second.token))).status).toBe(200);
     await sleep(2300);
     const after = await api().get('/admin/api-keys').set(bearer(second.token));

@@ -6,6 +6,7 @@ import { createHmac } from 'node:crypto';
 import { ApiKeysService, SystemActor } from '../../src/auth/api-keys.service';
 import type { CreatedApiKeyDto } from '../../src/auth/api-key.dto';
 import type { CreateApiKeyInput } from '../../src/auth/api-key.schemas';
+import { registerSecret } from '../support/capture';
 import type { StartedApp } from '../support/start-app';
 
 /** Pass to startApp so tests know the signing secret. */
@@ -44,14 +45,24 @@ export function systemActor(organizationId: string, userId = 'u-e2e'): SystemAct
   return { kind: 'system', tool: 'e2e', organizationId, userId };
 }
 
-/** Issues a real key (as the CLI does) in `organizationId`. */
-export function issueKey(
+/** Issues a real key (as the CLI does) in `organizationId`; its token joins the secret sweep. */
+export async function issueKey(
   started: StartedApp,
   organizationId: string,
   permissions: CreateApiKeyInput['permissions'],
   name = 'e2e key',
 ): Promise<CreatedApiKeyDto> {
-  return started.app.get(ApiKeysService).create(systemActor(organizationId), { name, permissions });
+  const created = await started.app
+    .get(ApiKeysService)
+    .create(systemActor(organizationId), { name, permissions });
+  registerToken(created.token, 'issueKey');
+  return created;
+}
+
+/** A token the tests hold, and its signature on its own, for the whole-run secret sweep. */
+export function registerToken(token: string, source: string): void {
+  registerSecret(token, `${source} token`);
+  registerSecret(token.split('.').pop() ?? '', `${source} token signature`);
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });

@@ -5,10 +5,18 @@
  */
 import { main } from '../../src/cli/main';
 import { CredentialsService } from '../../src/credentials/credentials.service';
+import { registerSecret } from '../support/capture';
 import { startApp, StartedApp } from '../support/start-app';
 
 const A = `mk-a:${'a1'.repeat(32)}`;
 const B = `mk-b:${'b2'.repeat(32)}`;
+const OPENAI_SECRET = 'sk-test-openai-secret-1';
+const ANTHROPIC_SECRET = 'sk-ant-secret-2';
+// The whole-run sweep (test/sweep/) looks for these in every app's logs and audit rows (A is
+// registered by startApp, which gets it in its environment; B only ever reaches the CLI).
+registerSecret(OPENAI_SECRET, 'credentials-cli plaintext');
+registerSecret(ANTHROPIC_SECRET, 'credentials-cli plaintext');
+registerSecret(B.slice(B.indexOf(':') + 1), 'credentials-cli master key B');
 const principal = { keyId: 'k1', userId: 'u1', organizationId: 'org-rot', permissions: ['admin'] };
 
 describe('sentia-mcp credentials rotate-key', () => {
@@ -30,8 +38,8 @@ describe('sentia-mcp credentials rotate-key', () => {
   beforeAll(async () => {
     started = await startApp({ MASTER_ENCRYPTION_KEYS: A });
     const creds = started.app.get(CredentialsService);
-    await creds.put(principal, 'openai', { apiKey: 'sk-test-openai-secret-1' });
-    await creds.put(principal, 'anthropic', { apiKey: 'sk-ant-secret-2' });
+    await creds.put(principal, 'openai', { apiKey: OPENAI_SECRET });
+    await creds.put(principal, 'anthropic', { apiKey: ANTHROPIC_SECRET });
   });
   afterAll(async () => started?.close());
 
@@ -49,7 +57,7 @@ describe('sentia-mcp credentials rotate-key', () => {
       remainingOnOldKeys: 0,
       failures: [],
     });
-    expect(run.out + run.err).not.toContain('sk-test-openai-secret-1');
+    expect(run.out + run.err).not.toContain(OPENAI_SECRET);
 
     // With A removed from the configuration, a fresh process still reads everything.
     const after = await cli(B, 'credentials', 'rotate-key', '--status', '--json');

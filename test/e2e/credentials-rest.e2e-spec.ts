@@ -10,6 +10,7 @@ import { DataSource } from 'typeorm';
 import { Logger as WinstonLogger, transports } from 'winston';
 import { CredentialsService } from '../../src/credentials/credentials.service';
 import { LogCapture } from '../../src/observability/log-capture';
+import { registerSecret } from '../support/capture';
 import { startApp, StartedApp } from '../support/start-app';
 import { AUTH_ENV, bearer, issueKey } from './auth-helpers';
 
@@ -39,6 +40,8 @@ const SECRETS = [
   OPENAI_B.apiKey,
   REJECTED,
 ];
+// The whole-run sweep (test/sweep/) also looks for them in every app's logs and audit rows.
+for (const secret of SECRETS) registerSecret(secret, 'credentials-rest plaintext');
 const forms = (s: string) => [s, Buffer.from(s).toString('base64'), Buffer.from(s).toString('hex')];
 
 describe('REST /credentials (whole app, SQLite + memory store)', () => {

@@ -8,11 +8,23 @@
  *   await waitForOk(`http://127.0.0.1:${port}/health`, 30_000);
  *   ...
  *   await server.stop(); // SIGTERM, then waits for the exit code
+ *
+ * Under a whole-run capture (test/support/capture.ts) the process's whole
+ * output goes to the capture when it ends, and its secrets (given in `env` or
+ * generated into DATA_DIR/secrets.json) to the secrets registry.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import {
+  CAPTURE_LAYOUT,
+  captureDir,
+  captureId,
+  registerEnvSecrets,
+  registerSecretsFile,
+  writeCaptureFile,
+} from './capture';
 
 export const SERVER_MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
 
@@ -49,6 +61,7 @@ export function spawnServer(env: Record<string, string>): SpawnedServer {
   });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
+  if (captureDir()) captureSpawned(child, env, () => out);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stop = async (ms = 30_000): Promise<number | null> => {
     if (child.exitCode !== null || child.signalCode !== null) return exited;
@@ -61,6 +74,22 @@ export function spawnServer(env: Record<string, string>): SpawnedServer {
     }
   };
   return { child, output: () => out, exited, stop };
+}
+
+/**
+ * Registers the server's secrets and, once its output streams are closed,
+ * writes all it printed to `<capture>/spawned/<id>.log`. secrets.json is read
+ * at 'exit', before `exited` resolves, so before a test can remove DATA_DIR.
+ */
+function captureSpawned(child: ChildProcess, env: Record<string, string>, output: () => string): void {
+  const id = captureId('spawned');
+  registerEnvSecrets(env, `spawnServer ${id} env`);
+  const secretsFile = env.DATA_DIR ? join(env.DATA_DIR, 'secrets.json') : undefined;
+  child.once('exit', () => {
+    if (secretsFile && existsSync(secretsFile))
+      registerSecretsFile(readFileSync(secretsFile, 'utf8'), `spawnServer ${id}`);
+  });
+  child.once('close', () => writeCaptureFile(CAPTURE_LAYOUT.spawned, `${id}.log`, output()));
 }
 
 /** Polls `url` until it answers 2xx; throws after `ms` (or at once if `alive()` turns false). */

@@ -5,6 +5,7 @@
  */
 import { ApiKeysService } from '../../src/auth/api-keys.service';
 import type { Permission } from '../../src/auth/tokens/permissions';
+import { registerSecret } from './capture';
 import type { StartedApp } from './start-app';
 
 export class TestKey {
@@ -27,6 +28,9 @@ export class TestKey {
         { kind: 'system', tool: 'e2e', organizationId, userId: 'u-e2e' },
         { name: opts.name ?? 'e2e key', permissions: opts.permissions },
       );
+    // The whole-run secret sweep checks that neither the token nor its signature is ever logged.
+    registerSecret(created.token, 'TestKey token');
+    registerSecret(created.token.split('.').pop(), 'TestKey token signature');
     return new TestKey(created.token, created.key.id, organizationId, opts.permissions);
   }
 }
