@@ -4,61 +4,19 @@
  * production without secrets it refuses to start and names every missing
  * variable; SIGTERM stops it cleanly.
  */
-import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-const MAIN = join(__dirname, '..', '..', 'dist', 'src', 'main.js');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function run(env: Record<string, string>): {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-} {
-  let out = '';
-  const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(url: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > end) throw new Error(`${url} did not come up within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { freePort, SERVER_MAIN, spawnServer, waitForOk } from '../support/spawn-server';
 
 describe('the built server (npm start)', () => {
   beforeAll(() => {
-    if (!existsSync(MAIN))
-      throw new Error(`${MAIN} is missing: run "npm run build" (npm test does it first)`);
+    if (!existsSync(SERVER_MAIN))
+      throw new Error(`${SERVER_MAIN} is missing: run "npm run build" (npm test does it first)`);
   });
 
   it('refuses to start in production without secrets, naming each missing variable in one message', async () => {
-    const { exited, output } = run({ NODE_ENV: 'production' });
+    const { exited, output } = spawnServer({ NODE_ENV: 'production' });
     expect(await exited).toBe(1);
     const text = output();
     for (const name of ['JWT_SECRET', 'MASTER_ENCRYPTION_KEY', 'DATABASE_URL', 'REDIS_URL'])
@@ -71,9 +29,9 @@ describe('the built server (npm start)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sentia-boot-'));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const { child, exited, output } = run({ DATA_DIR: dataDir, PORT: String(port) });
+    const server = spawnServer({ DATA_DIR: dataDir, PORT: String(port) });
     try {
-      await waitFor(`${base}/health`, 20_000);
+      await waitForOk(`${base}/health`, 20_000, () => server.child.exitCode === null);
       const ready = await fetch(`${base}/health/ready`);
       expect(ready.status).toBe(200);
       expect(await ready.json()).toMatchObject({ status: 'ok', info: { database: { status: 'up' } } });
@@ -91,16 +49,16 @@ describe('the built server (npm start)', () => {
           },
         }),
       });
-      // Without a key the server answers 401 once auth is on, 200 before: either way it is serving MCP.
-      expect([200, 401]).toContain(init.status);
+      // No key: MCP answers with the challenge that points clients at the resource metadata.
+      expect(init.status).toBe(401);
+      expect(init.headers.get('www-authenticate')).toMatch(/^Bearer .*resource_metadata=/);
       await init.text();
       expect(existsSync(join(dataDir, 'sentia.sqlite'))).toBe(true);
       expect(existsSync(join(dataDir, 'secrets.json'))).toBe(true);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-      expect(output()).toContain('listening on http://127.0.0.1');
+      expect(await server.stop()).toBe(0);
+      expect(server.output()).toContain('listening on http://127.0.0.1');
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      await server.stop(1_000);
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
