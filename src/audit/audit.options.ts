@@ -16,7 +16,14 @@ export interface AuditOptions {
   mode: 'sync' | 'async';
   /** Also store the arguments, secrets redacted (default off: only the digest). */
   storeArgs: boolean;
-  /** How long the first record of a batch waits for others (ms, default 2). */
+  /**
+   * How long the first record of a batch waits for others when the writer is
+   * idle (ms). Default 0: an idle writer writes at once, and the records that
+   * arrive while that write is in flight form the next batch (group commit
+   * whose window is the write itself), so a quiet server adds only one
+   * INSERT to a call and a busy one still writes in large batches. A few ms
+   * trades that latency for fewer, larger batches at moderate load.
+   */
   batchWindowMs: number;
   /** A batch is written as soon as it holds this many records (default 500). */
   batchMaxRows: number;
@@ -41,7 +48,7 @@ export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
 export const DEFAULT_AUDIT_OPTIONS: Omit<AuditOptions, 'spoolDir'> = {
   mode: 'sync',
   storeArgs: false,
-  batchWindowMs: 2,
+  batchWindowMs: 0,
   batchMaxRows: 500,
   replayBaseDelayMs: 250,
   replayMaxDelayMs: 30_000,

@@ -34,6 +34,8 @@ export interface AppConfig {
   runMigrations: boolean;
   /** Undefined: the embedded shape (in-memory store). */
   redisUrl?: string;
+  /** Put before every Redis key and pub/sub channel, so deployments can share a Redis server. */
+  redisKeyPrefix: string;
   /** The first key signs; every key verifies. */
   jwtSigningKeys: SigningKey[];
   jwtIssuer: string;

@@ -67,6 +67,14 @@ describe('loadConfig', () => {
     }
   });
 
+  it('namespaces Redis with REDIS_KEY_PREFIX (default sentia:) and refuses a prefix with spaces or braces', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).redisKeyPrefix).toBe('sentia:');
+    expect(loadConfig({ DATA_DIR: tmp(), REDIS_KEY_PREFIX: 'staging:' }).redisKeyPrefix).toBe('staging:');
+    expect(() => loadConfig({ DATA_DIR: tmp(), REDIS_KEY_PREFIX: 'a b{c}' })).toThrow(
+      /REDIS_KEY_PREFIX: at most 64 characters/,
+    );
+  });
+
   it('accepts a complete production environment and binds 0.0.0.0', () => {
     const c = loadConfig({
       NODE_ENV: 'production',

@@ -216,6 +216,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const redisVar = r.str('REDIS_URL') !== undefined ? 'REDIS_URL' : `REDIS_URL_${suffix}`;
   const redisUrl = r.url(redisVar, ['redis:', 'rediss:']);
+  const redisKeyPrefix = r.str('REDIS_KEY_PREFIX') ?? 'sentia:';
+  if (!/^[A-Za-z0-9:_.-]{0,64}$/.test(redisKeyPrefix))
+    r.problems.push('REDIS_KEY_PREFIX: at most 64 characters of A-Z a-z 0-9 : _ . -');
 
   let jwtSigningKeys = parseSigningKeys(r, r.str('JWT_SECRET'), r.str('JWT_SECRETS'));
   let masterKeys = parseMasterKeys(r, r.str('MASTER_ENCRYPTION_KEY'), r.str('MASTER_ENCRYPTION_KEYS'));
@@ -268,6 +271,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     database,
     runMigrations: r.bool('RUN_MIGRATIONS', true),
     redisUrl,
+    redisKeyPrefix,
     jwtSigningKeys,
     jwtIssuer: r.str('JWT_ISSUER') ?? 'sentia-mcp',
     masterKeys,
@@ -295,7 +299,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     audit: {
       mode: auditMode === 'async' ? 'async' : 'sync',
       storeArgs: r.bool('AUDIT_STORE_ARGS', false),
-      batchWindowMs: r.int('AUDIT_BATCH_WINDOW_MS', 2, 0, 1000),
+      batchWindowMs: r.int('AUDIT_BATCH_WINDOW_MS', 0, 0, 1000),
       batchMaxRows: r.int('AUDIT_BATCH_MAX_ROWS', 500, 1, 10_000),
     },
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10_000, 0, 120_000),

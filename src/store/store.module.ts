@@ -13,7 +13,7 @@ export const STORE_COMMAND_CLIENT = 'store-command';
 export const STORE_SUBSCRIBER_CLIENT = 'store-subscriber';
 
 export interface StoreModuleOptions {
-  /** Prefix for every key and channel in the cluster shape (tests; shared Redis servers). */
+  /** Overrides config.redisKeyPrefix (REDIS_KEY_PREFIX) for every key and channel (tests). */
   keyPrefix?: string;
 }
 
@@ -54,7 +54,7 @@ export class StoreModule implements OnApplicationShutdown {
                 command: redis.getOrThrow(STORE_COMMAND_CLIENT),
                 subscriber: redis.getOrThrow(STORE_SUBSCRIBER_CLIENT),
               },
-              { keyPrefix: options.keyPrefix },
+              { keyPrefix: options.keyPrefix ?? config.redisKeyPrefix },
             );
             // Boot goes on without Redis (degraded, see the failure policy); it reconnects later.
             if (!(await store.waitUntilReady())) {
