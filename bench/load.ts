@@ -1,0 +1,342 @@
+/**
+ * Load-generation helpers for benchmarks that drive a separately spawned
+ * server over HTTP: an open-loop scheduler (requests go out at their
+ * scheduled time whatever the server does, latency counted from that time),
+ * a closed-loop probe for saturation, a keep-alive HTTP POST, a tools/call on
+ * the stateless 2026-07-28 path, and spawning the built server and CLI.
+ */
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { promisify } from 'node:util';
+import { percentile } from './bench-util';
+
+/** A small seeded PRNG (mulberry32), so both configurations get the same arrivals in a round. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Send times (ms from the start) of a Poisson arrival process at `rate` per
+ * second for `seconds`: independent clients do not arrive evenly spaced, and
+ * the bursts are what a group-commit writer has to absorb.
+ */
+export function poissonSchedule(rate: number, seconds: number, seed: number): number[] {
+  const random = seededRandom(seed);
+  const out: number[] = [];
+  for (let t = 0; ;) {
+    t += (-Math.log(1 - random()) / rate) * 1000;
+    if (t >= seconds * 1000) return out;
+    out.push(t);
+  }
+}
+
+export interface Sample {
+  /** Scheduled send time, ms from the start of the run. */
+  at: number;
+  /** From the scheduled send time to the end of the response body, ms. */
+  latency: number;
+  /** How late the request actually went out (the generator's own scheduling error), ms. */
+  lag: number;
+  /** Undefined when the call succeeded; else why it did not. */
+  error?: string;
+}
+
+/**
+ * Open loop: request i is sent at `start + schedule[i]` (or as soon after
+ * as the event loop allows), never held back by slow answers, and its
+ * latency runs from that scheduled time, so a stall shows up in every
+ * request it delays (no coordinated omission).
+ */
+export function openLoop(schedule: number[], send: (i: number) => Promise<void>): Promise<Sample[]> {
+  const samples: Sample[] = new Array(schedule.length);
+  const start = performance.now() + 10;
+  let next = 0;
+  let done = 0;
+  return new Promise((resolve) => {
+    if (schedule.length === 0) return resolve([]);
+    const fire = (i: number) => {
+      const due = start + schedule[i];
+      const lag = performance.now() - due;
+      const finish = (error?: string) => {
+        samples[i] = { at: schedule[i], latency: performance.now() - due, lag, error };
+        if (++done === schedule.length) resolve(samples);
+      };
+      send(i).then(
+        () => finish(),
+        (e: unknown) => finish((e as Error)?.message ?? String(e)),
+      );
+    };
+    const tick = () => {
+      const now = performance.now();
+      while (next < schedule.length && start + schedule[next] <= now) fire(next++);
+      if (next < schedule.length) setTimeout(tick, Math.max(0, start + schedule[next] - performance.now()));
+    };
+    setTimeout(tick, Math.max(0, start + schedule[0] - performance.now()));
+  });
+}
+
+/** Closed loop: `concurrency` callers back to back for `seconds`; completed calls per second. */
+export async function closedLoop(
+  concurrency: number,
+  seconds: number,
+  send: (i: number) => Promise<void>,
+): Promise<{ calls: number; perSecond: number; p50: number; errors: number }> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let i = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        try {
+          await send(i++);
+        } catch {
+          errors++;
+        }
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    calls: latencies.length,
+    perSecond: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    errors,
+  };
+}
+
+export interface Distribution {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export function distribution(values: number[]): Distribution {
+  const s = [...values].sort((a, b) => a - b);
+  return {
+    n: s.length,
+    p50: percentile(s, 50),
+    p95: percentile(s, 95),
+    p99: percentile(s, 99),
+    max: s.length ? s[s.length - 1] : NaN,
+  };
+}
+
+export const median = (values: number[]): number => {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+
+/**
+ * A 90% interval for p(a) - p(b), the difference of the `p`th percentiles,
+ * by block bootstrap: each side's blocks (e.g. one second of one run each)
+ * are drawn with replacement. Whole blocks, not single requests, because a
+ * stall (GC, fsync, a busy core) delays a run of neighbouring requests
+ * together; resampling requests one by one would pretend they were independent.
+ */
+export function bootstrapPercentileDiff(a: number[][], b: number[][], p: number, seed = 1, rounds = 1000) {
+  const random = seededRandom(seed);
+  const draw = (blocks: number[][]) => {
+    const out: number[] = [];
+    for (let i = 0; i < blocks.length; i++) out.push(...blocks[Math.floor(random() * blocks.length)]);
+    return percentile(
+      out.sort((x, y) => x - y),
+      p,
+    );
+  };
+  const diffs = Array.from({ length: rounds }, () => draw(a) - draw(b)).sort((x, y) => x - y);
+  return { low: percentile(diffs, 5), high: percentile(diffs, 95) };
+}
+
+/** POSTs `body` over a keep-alive agent; resolves with the status and the whole response body. */
+export function post(
+  agent: Agent,
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs = 10_000,
+): Promise<{ status: number; contentType: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A TCP port free on 127.0.0.1 at the time of asking. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  /** Everything the process wrote so far (shown only when it fails to start). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Runs `node <main>` with exactly `env` (plus PATH) and waits until `healthUrl` answers 2xx. */
+export async function startServer(
+  main: string,
+  env: Record<string, string>,
+  healthUrl: string,
+): Promise<ServerProcess> {
+  let out = '';
+  const child = spawn(process.execPath, [main], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const server = { child, output: () => out, stop };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const res = await fetch(healthUrl, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.ok) return server;
+    } catch {
+      /* not up yet */
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`server did not become healthy at ${healthUrl}:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Issues an API key with the built CLI (`sentia-mcp keys create --json`) under `env`. */
+export async function createApiKey(
+  cliMain: string,
+  env: Record<string, string>,
+  name: string,
+  permissions: string[],
+): Promise<{ token: string; id: string }> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      cliMain,
+      'keys',
+      'create',
+      '--org',
+      'bench',
+      '--name',
+      name,
+      '--permissions',
+      permissions.join(','),
+      '--json',
+    ],
+    { env: { PATH: process.env.PATH ?? '', ...env } },
+  );
+  const created = JSON.parse(stdout) as { token: string; key: { id: string } };
+  return { token: created.token, id: created.key.id };
+}
+
+const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+export interface ToolResult {
+  isError?: boolean;
+  structuredContent?: Record<string, unknown>;
+}
+
+/**
+ * One `tools/call` on the stateless 2026-07-28 path (no session, no
+ * initialize); resolves with the tool result once the whole body is in,
+ * throws on any HTTP, JSON-RPC or tool error.
+ */
+export async function callToolModern(
+  agent: Agent,
+  url: URL,
+  token: string,
+  tool: string,
+  id: number,
+): Promise<ToolResult> {
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    method: 'tools/call',
+    params: { name: tool, arguments: {}, _meta: MODERN_META },
+  });
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    authorization: `Bearer ${token}`,
+    'mcp-protocol-version': '2026-07-28',
+    'mcp-method': 'tools/call',
+    'mcp-name': tool,
+  };
+  const res = await post(agent, url, headers, body);
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+  // An SSE answer carries the JSON-RPC response as its last data line.
+  const json = res.contentType.includes('text/event-stream')
+    ? res.text
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .pop()
+        ?.slice(5)
+    : res.text;
+  const msg = JSON.parse(json ?? 'null') as { id?: number; error?: { code: number }; result?: ToolResult };
+  if (msg?.error) throw new Error(`JSON-RPC error ${msg.error.code}`);
+  if (msg?.id !== id || !msg.result) throw new Error('no result for this request id');
+  if (msg.result.isError) throw new Error('tool result isError');
+  return msg.result;
+}

@@ -1,0 +1,347 @@
+/**
+ * What the audit guarantee adds to tool-call latency (issue 4: "at most 5 ms
+ * on p99"), measured from outside the server.
+ *
+ *   npm run build && node dist/bench/tool-latency.bench.js
+ *
+ * Two built servers (`node dist/src/main.js`, NODE_ENV=production, PostgreSQL
+ * in a schema of their own, Redis on) run side by side, identical but for
+ * AUDIT_MODE: sync (a call is answered once its audit record is durable) and
+ * async (the record is queued). This process, separate from both, offers
+ * open-loop Poisson load at fixed rates (tools/call server_info, stateless
+ * 2026-07-28 path, HTTP keep-alive) to one server at a time, alternating
+ * sync/async each round (and swapping which goes first) so drift hits both.
+ * Each slice starts with BENCH_WARMUP_SECONDS of discarded load on a fresh
+ * connection pool. Latency runs from each request's scheduled send time to
+ * the end of its response body, so a stall counts in every request it
+ * delays. Every answer must be a successful server_info result and every
+ * call must leave exactly one audit row, else the bench fails (exit 1).
+ *
+ * Because sync mode waits for a PostgreSQL commit, the bench also measures
+ * the commit floor: single-row INSERT commits at the middle rate, open loop,
+ * before and after the slices. A sync p99 can never beat the disk's fsync tail.
+ *
+ * Env: BENCH_RATES (req/s, default 50,100,200), BENCH_SECONDS (measured per
+ * slice, default 6), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS (default
+ * 1), BENCH_DATABASE_URL or TEST_DATABASE_URL, BENCH_REDIS_URL or
+ * TEST_REDIS_URL (defaults: the local services); BENCH_SERVER_<NAME>=v is
+ * passed to both servers as <NAME>=v (e.g. BENCH_SERVER_AUDIT_BATCH_WINDOW_MS=0).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import {
+  bootstrapPercentileDiff,
+  callToolModern,
+  closedLoop,
+  createApiKey,
+  distribution,
+  freePort,
+  median,
+  openLoop,
+  poissonSchedule,
+  ServerProcess,
+  startServer,
+} from './load';
+
+const RATES = (process.env.BENCH_RATES ?? '50,100,200').split(',').map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+const DB_URL =
+  process.env.BENCH_DATABASE_URL ??
+  process.env.TEST_DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SERVER_EXTRA = Object.fromEntries(
+  Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_SERVER_'))
+    .map(([k, v]) => [k.slice('BENCH_SERVER_'.length), v ?? '']),
+);
+const TARGET_MS = 5;
+const DIST = join(__dirname, '..', 'src');
+const MODES = ['sync', 'async'] as const;
+type Mode = (typeof MODES)[number];
+
+interface Target {
+  mode: Mode;
+  url: URL;
+  token: string;
+  keyId: string;
+  server: ServerProcess;
+  /** Highest audit_logs.id counted for this target's key, so each slice counts only its own rows. */
+  lastAuditId: string;
+}
+
+interface SliceResult {
+  rate: number;
+  round: number;
+  mode: Mode;
+  latencies: number[];
+  /** The same latencies, one array per second of the measured run (for the block bootstrap). */
+  blocks: number[][];
+  errors: Map<string, number>;
+  lagP99: number;
+  cpuPercent: number;
+  batches: number;
+  rowsPerBatch: number;
+  auditProblem?: string;
+}
+
+async function callServerInfo(t: Target, agent: Agent, id: number): Promise<void> {
+  const result = await callToolModern(agent, t.url, t.token, 'server_info', id);
+  if (result.structuredContent?.name !== 'sentia-mcp') throw new Error('unexpected server_info result');
+}
+
+/** Server CPU seconds so far, from the JSON view of /metrics; NaN when unreadable (the calls then fail too). */
+async function serverCpu(t: Target): Promise<number> {
+  try {
+    const res = await fetch(new URL('/metrics', t.url), {
+      headers: { accept: 'application/json', authorization: `Bearer ${t.token}` },
+    });
+    if (!res.ok) return NaN;
+    const { cpu } = (await res.json()) as { cpu: { userSeconds: number; systemSeconds: number } };
+    return cpu.userSeconds + cpu.systemSeconds;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Waits until the `expected` successful calls since the last count have
+ * their audit rows (async mode writes just after answering), then counts the
+ * batches behind the rows from `from` on: each batch is one INSERT
+ * transaction, so one xmin.
+ */
+async function auditStats(pg: Client, t: Target, expected: number, from: Date) {
+  const deadline = Date.now() + 5_000;
+  let found = 0;
+  let last = t.lastAuditId;
+  for (;;) {
+    const { rows } = await pg.query(
+      `SELECT count(*)::int AS n, coalesce(max(id), $2)::text AS last FROM audit_logs
+        WHERE key_id = $1 AND kind = 'tool_call' AND id > $2`,
+      [t.keyId, t.lastAuditId],
+    );
+    ({ n: found, last } = rows[0]);
+    if (found >= expected || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const { rows } = await pg.query(
+    `SELECT count(*)::int AS rows, count(DISTINCT xmin::text)::int AS batches FROM audit_logs
+      WHERE key_id = $1 AND kind = 'tool_call' AND id > $2 AND id <= $3 AND occurred_at >= $4`,
+    [t.keyId, t.lastAuditId, last, from],
+  );
+  t.lastAuditId = last;
+  const problem = found === expected ? undefined : `${found} audit rows for ${expected} successful calls`;
+  return { batches: rows[0].batches as number, rows: rows[0].rows as number, problem };
+}
+
+async function runSlice(pg: Client, t: Target, rate: number, round: number): Promise<SliceResult> {
+  const agent = new Agent({ keepAlive: true });
+  const cpuBefore = await serverCpu(t);
+  const started = performance.now();
+  // Same seed for both modes within a round: the two see identical arrivals.
+  const schedule = poissonSchedule(rate, WARMUP + SECONDS, rate * 1009 + round);
+  const samples = await openLoop(schedule, (i) => callServerInfo(t, agent, i + 1));
+  agent.destroy();
+  const cpuPercent = (100 * ((await serverCpu(t)) - cpuBefore)) / ((performance.now() - started) / 1000);
+
+  const errors = new Map<string, number>();
+  for (const s of samples) if (s.error) errors.set(s.error, (errors.get(s.error) ?? 0) + 1);
+  const measured = samples.filter((s) => s.at >= WARMUP * 1000);
+  const succeeded = samples.filter((s) => !s.error).length;
+  const blocks: number[][] = [];
+  for (const s of measured) if (!s.error) (blocks[Math.floor(s.at / 1000 - WARMUP)] ??= []).push(s.latency);
+  const audit = await auditStats(
+    pg,
+    t,
+    succeeded,
+    new Date(performance.timeOrigin + started + WARMUP * 1000),
+  );
+  return {
+    rate,
+    round,
+    mode: t.mode,
+    latencies: measured.filter((s) => !s.error).map((s) => s.latency),
+    blocks: blocks.filter(Boolean),
+    errors,
+    lagP99: distribution(measured.map((s) => s.lag)).p99,
+    cpuPercent,
+    batches: audit.batches,
+    rowsPerBatch: audit.rows / Math.max(1, audit.batches),
+    auditProblem: audit.problem,
+  };
+}
+
+/** Single-row INSERT commits on one connection, open loop (one in flight at a time, as the audit writer). */
+async function commitFloor(pg: Client, rate: number, seconds: number): Promise<string> {
+  await pg.query('CREATE TABLE IF NOT EXISTS bench_commit_probe (id bigserial PRIMARY KEY)');
+  // One query at a time on the connection: each waits for the one before, as audit batches do.
+  let previous: Promise<unknown> = Promise.resolve();
+  const samples = await openLoop(poissonSchedule(rate, seconds, 7), () => {
+    const insert = previous.then(() => pg.query('INSERT INTO bench_commit_probe DEFAULT VALUES'));
+    previous = insert.catch(() => undefined);
+    return insert.then(() => undefined);
+  });
+  const d = distribution(samples.map((s) => s.latency));
+  return `PostgreSQL commit floor (1-row INSERT, ${rate}/s, ${seconds} s): p50 ${f(d.p50, 0)}  p95 ${f(d.p95, 0)}  p99 ${f(d.p99, 0)}  max ${f(d.max, 0)} ms`;
+}
+
+const f = (n: number, w = 8, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-').padStart(w);
+const signed = (n: number) => `${n >= 0 ? '+' : ''}${f(n, 0)}`;
+const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+function printRow(r: SliceResult): void {
+  const d = distribution(r.latencies);
+  console.log(
+    `${String(r.rate).padStart(5)}${String(r.round + 1).padStart(6)}  ${r.mode.padEnd(5)}${String(d.n).padStart(6)}` +
+      `${f(d.p50)}${f(d.p95)}${f(d.p99)}${f(d.max)}${String(total(r.errors)).padStart(7)}${f(r.lagP99, 7)}` +
+      `${f(r.cpuPercent, 6, 0)}${String(r.batches).padStart(8)}${f(r.rowsPerBatch, 7)}`,
+  );
+  for (const [message, count] of r.errors) console.log(`      ERROR x${count}: ${message}`);
+  if (r.auditProblem) console.log(`      AUDIT MISMATCH: ${r.auditProblem}`);
+}
+
+function printSummary(results: SliceResult[]): void {
+  console.log(
+    '\nper rate (ms): median over rounds of each round p99; paired = sync - async p99 in one round;\n' +
+      'pooled = all rounds together, with a 90% block-bootstrap interval (1-s blocks) for the difference',
+  );
+  for (const rate of RATES) {
+    const of = (mode: Mode) => results.filter((r) => r.rate === rate && r.mode === mode);
+    const per = (mode: Mode) => of(mode).map((r) => distribution(r.latencies));
+    const all = (mode: Mode) => distribution(of(mode).flatMap((r) => r.latencies));
+    const blocks = (mode: Mode) => of(mode).flatMap((r) => r.blocks);
+    const [sync99, async99] = [median(per('sync').map((d) => d.p99)), median(per('async').map((d) => d.p99))];
+    const paired = per('sync').map((d, i) => d.p99 - per('async')[i].p99);
+    const ci99 = bootstrapPercentileDiff(blocks('sync'), blocks('async'), 99, rate);
+    const ci50 = bootstrapPercentileDiff(blocks('sync'), blocks('async'), 50, rate);
+    const verdict =
+      ci99.high <= TARGET_MS
+        ? `within the ${TARGET_MS} ms target`
+        : ci99.low > TARGET_MS
+          ? `over the ${TARGET_MS} ms target`
+          : `cannot tell at ${TARGET_MS} ms: the interval spans it`;
+    const pooledDiff = all('sync').p99 - all('async').p99;
+    console.log(
+      `${String(rate).padStart(5)} req/s: sync p99 ${f(sync99, 0)}, async p99 ${f(async99, 0)}` +
+        ` -> audit adds ${f(sync99 - async99, 0)} ms to p99 (paired ${paired.map((d) => f(d, 0)).join(', ')})\n` +
+        `             pooled p99 ${f(all('sync').p99, 0)} vs ${f(all('async').p99, 0)}: ${signed(pooledDiff)}` +
+        ` [${f(ci99.low, 0)}, ${f(ci99.high, 0)}] -> ${verdict}\n` +
+        `             pooled p50 ${f(all('sync').p50, 0)} vs ${f(all('async').p50, 0)}:` +
+        ` ${signed(all('sync').p50 - all('async').p50)} [${f(ci50.low, 0)}, ${f(ci50.high, 0)}]`,
+    );
+  }
+}
+
+async function main(): Promise<number> {
+  const schema = `bench_latency_${process.pid}_${Date.now().toString(36)}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'sentia-latency-bench-'));
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    // One token audience for every process, so keys made by the CLI work on both servers (Host 127.0.0.1 is allowed).
+    PUBLIC_BASE_URL: 'https://sentia-bench.invalid',
+    DATABASE_URL: DB_URL,
+    DATABASE_SCHEMA: schema,
+    DATABASE_SSL: 'false',
+    REDIS_URL,
+    // Its own keys and channels: the bench's rate-limit counters never reach a test run sharing this Redis.
+    REDIS_KEY_PREFIX: `bench-${process.pid}:`,
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    MASTER_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '10000000',
+    RATE_LIMIT_IP_MAX: '10000000',
+    ...SERVER_EXTRA,
+  };
+  const pg = new Client({ connectionString: DB_URL, options: `-c search_path=${schema}` });
+  await pg.connect();
+  const targets: Target[] = [];
+  const results: SliceResult[] = [];
+  const midRate = RATES[Math.floor(RATES.length / 2)];
+  try {
+    console.log(
+      'tool-call latency, audit sync vs async: separate server processes (production, PostgreSQL, Redis),\n' +
+        `open-loop Poisson arrivals, latency from scheduled send to full body; rates ${RATES.join(', ')} req/s,\n` +
+        `${ROUNDS} rounds x ${SECONDS} s measured (+${WARMUP} s discarded) per mode and rate` +
+        (Object.keys(SERVER_EXTRA).length ? `; server env ${JSON.stringify(SERVER_EXTRA)}` : ''),
+    );
+    for (const mode of MODES) {
+      const port = await freePort();
+      const serverEnv = { ...env, PORT: String(port), AUDIT_MODE: mode, DATA_DIR: join(dataDir, mode) };
+      const key = await createApiKey(join(DIST, 'cli', 'main.js'), serverEnv, `bench-${mode}`, [
+        'ai:invoke',
+        'metrics:read',
+      ]);
+      const server = await startServer(join(DIST, 'main.js'), serverEnv, `http://127.0.0.1:${port}/health`);
+      const url = new URL(`http://127.0.0.1:${port}/mcp`);
+      targets.push({ mode, url, token: key.token, keyId: key.id, server, lastAuditId: '0' });
+    }
+
+    console.log('\nsaturation (closed loop, 32 concurrent callers, 3 s after 2 s warm-up):');
+    for (const t of targets) {
+      const agent = new Agent({ keepAlive: true });
+      const warm = await closedLoop(8, 2, (i) => callServerInfo(t, agent, i + 1));
+      const sat = await closedLoop(32, 3, (i) => callServerInfo(t, agent, i + 1));
+      agent.destroy();
+      console.log(`  ${t.mode.padEnd(5)} ${sat.perSecond.toFixed(0)} req/s, p50 ${sat.p50.toFixed(2)} ms`);
+      if (warm.errors + sat.errors > 0)
+        throw new Error(`${warm.errors + sat.errors} calls failed while warming up`);
+      if (Math.max(...RATES) > sat.perSecond / 2)
+        console.log(
+          `  WARNING: ${Math.max(...RATES)} req/s is over half of saturation: queueing will dominate`,
+        );
+      // Every probe call must be audited too; this also moves lastAuditId past the probe's rows.
+      const probe = await auditStats(pg, t, warm.calls + sat.calls, new Date());
+      if (probe.problem) throw new Error(`saturation probe: ${probe.problem}`);
+    }
+    console.log(`\n${await commitFloor(pg, midRate, 4)}`);
+
+    console.log(
+      '\n rate round  mode      n     p50     p95     p99     max errors  lag99  cpu% batches rows/b',
+    );
+    for (const rate of RATES) {
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
+          const r = await runSlice(pg, t, rate, round);
+          results.push(r);
+          printRow(r);
+        }
+      }
+    }
+    console.log(
+      '(ms; n = measured successful calls; errors over the whole slice; lag99 = p99 of how late the generator\n' +
+        ' sent; cpu% = server process CPU over the slice; batches = audit INSERTs behind the measured calls)',
+    );
+    console.log(`\n${await commitFloor(pg, midRate, 4)}`);
+    printSummary(results);
+  } finally {
+    await Promise.all(targets.map((t) => t.server.stop()));
+    await pg.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await pg.end();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const failed = results.reduce((n, r) => n + total(r.errors), 0);
+  const auditBad = results.filter((r) => r.auditProblem).length;
+  if (failed > 0 || auditBad > 0) {
+    console.error(
+      `\nFAILED: ${failed} tool calls did not succeed and ${auditBad} slices had missing or extra audit rows:` +
+        ' the figures above do not measure what they claim.',
+    );
+    return 1;
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`tool-latency bench failed: ${(e as Error)?.message ?? e}`);
+    process.exit(1);
+  },
+);
