@@ -184,7 +184,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
         this.touched.set(id, now);
       },
       onsessionclosed: async () => {
-        await this.forget(id);
+        await this.forget(id, true); // DELETE: the session ends on every instance
       },
     });
     transport.onclose = () => void this.forget(id);
@@ -202,12 +202,18 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     jsonRpcError(res, 503, -32000, 'Session store temporarily unavailable; retry shortly');
   }
 
-  private async forget(id: string): Promise<void> {
+  /**
+   * Drops this instance's live transport. Only an explicit end (DELETE)
+   * removes the shared record: an instance that idles its copy out, or shuts
+   * down, leaves the session to the others (the record expires on its own
+   * when nobody uses it for the TTL).
+   */
+  private async forget(id: string, endEverywhere = false): Promise<void> {
     const session = this.live.get(id);
     if (!session) return;
     this.touched.delete(id);
     this.live.delete(id);
-    await this.store.del(SESSION_KEY_PREFIX + id).catch(() => undefined);
+    if (endEverywhere) await this.store.del(SESSION_KEY_PREFIX + id).catch(() => undefined);
     await session.server.close().catch(() => undefined);
   }
 

@@ -35,10 +35,11 @@ describeWithPostgres('MCP sessions across two instances', () => {
     let a: StartedApp;
     let b: StartedApp;
     let key: TestKey;
+    let env: Record<string, string>;
 
     beforeAll(async () => {
       proxy = await TcpProxy.to(TEST_REDIS_URL);
-      const env = {
+      env = {
         JWT_SECRET: AUTH_ENV.JWT_SECRET,
         MASTER_ENCRYPTION_KEY: AUTH_ENV.MASTER_ENCRYPTION_KEY,
         DATABASE_URL: TEST_DATABASE_URL,
@@ -120,6 +121,21 @@ describeWithPostgres('MCP sessions across two instances', () => {
       expect(after.status).toBe(404);
       expect(((await after.json()) as { error: { code: number } }).error.code).toBe(-32001);
       expect(live(a)).toBe(before - 1);
+    });
+
+    it('an instance that shuts down leaves its sessions to the others', async () => {
+      const c = await startApp(env);
+      let closed = false;
+      try {
+        const id = await openOn(c);
+        await c.close();
+        closed = true;
+        const res = await post(b, CALL, { 'mcp-session-id': id });
+        expect(res.status).toBe(200);
+        expect(await res.text()).toContain('sentia-mcp'); // the server_info result (JSON or SSE)
+      } finally {
+        if (!closed) await c.close();
+      }
     });
 
     it('another key cannot use a session on either instance (404, as if it did not exist)', async () => {
