@@ -7,7 +7,8 @@
  * postgres://postgres@127.0.0.1:5432/test), AUDIT_BENCH_SECONDS (default 5),
  * AUDIT_BENCH_PRODUCERS (comma list, default 16,64,256,1024),
  * AUDIT_BENCH_RATES (comma list of offered records/s, default
- * 10000,20000,30000,40000). Runs in its own schema, dropped afterwards.
+ * 10000,20000,30000,40000), AUDIT_BENCH_ARRIVALS (poisson, the default, or
+ * uniform). Runs in its own schema, dropped afterwards.
  *
  * Two views of the same writer, both in sync mode (record() resolves once
  * the row is durable, as a tool call waits for it):
@@ -38,6 +39,7 @@ const url =
 const seconds = Number(process.env.AUDIT_BENCH_SECONDS ?? 5);
 const producerCounts = (process.env.AUDIT_BENCH_PRODUCERS ?? '16,64,256,1024').split(',').map(Number);
 const offeredRates = (process.env.AUDIT_BENCH_RATES ?? '10000,20000,30000,40000').split(',').map(Number);
+const arrivals = process.env.AUDIT_BENCH_ARRIVALS === 'uniform' ? 'uniform' : 'poisson';
 
 let serial = 0;
 const benchRecord = (p: number): AuditRecord => ({
@@ -74,11 +76,19 @@ async function openLoop(
   let issued = 0;
   let durable = 0;
   let maxQueue = 0;
+  // Arrivals `next` ms after the start: evenly spaced, or a Poisson process (independent
+  // callers; seeded, so runs are comparable) whose bursts are what group commit meets in practice.
+  let next = 0;
+  let random = 0x2545f491;
+  const gap = (): number => {
+    if (arrivals === 'uniform') return 1000 / rate;
+    random = (Math.imul(random, 1664525) + 1013904223) >>> 0;
+    return (-Math.log(1 - random / 2 ** 32) * 1000) / rate;
+  };
   while (performance.now() < end) {
-    // Record i is scheduled at i / rate s: every record scheduled by now is due.
-    const due = Math.floor(((performance.now() - started) / 1000) * rate) + 1;
-    for (; issued < due; issued++) {
-      const scheduled = started + (issued * 1000) / rate;
+    const now = performance.now() - started;
+    for (; next <= now; next += gap(), issued++) {
+      const scheduled = started + next;
       waits.push(
         writer.record(benchRecord(issued % 64)).then(() => {
           durable++;
