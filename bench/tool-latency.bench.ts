@@ -86,6 +86,8 @@ interface SliceResult {
   errors: Map<string, number>;
   lagP99: number;
   cpuPercent: number;
+  /** The server's own event-loop delay p99 over the slice (prom-client's monitor, reset at each scrape). */
+  serverLoopP99: number;
   batches: number;
   rowsPerBatch: number;
   auditProblem?: string;
@@ -105,6 +107,25 @@ async function serverCpu(t: Target): Promise<number> {
     if (!res.ok) return NaN;
     const { cpu } = (await res.json()) as { cpu: { userSeconds: number; systemSeconds: number } };
     return cpu.userSeconds + cpu.systemSeconds;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * The server's `nodejs_eventloop_lag_p99_seconds` in ms since the previous
+ * scrape (prom-client resets its event-loop histogram at each one); NaN when
+ * unreadable. Scraped before a slice to reset it, and after to read it.
+ */
+async function serverLoopP99(t: Target): Promise<number> {
+  try {
+    const res = await fetch(new URL('/metrics', t.url), {
+      headers: { accept: 'text/plain', authorization: `Bearer ${t.token}` },
+    });
+    const line = (await res.text())
+      .split('\n')
+      .find((l) => l.startsWith('nodejs_eventloop_lag_p99_seconds '));
+    return line ? Number(line.split(' ')[1]) * 1000 : NaN;
   } catch {
     return NaN;
   }
@@ -143,12 +164,14 @@ async function auditStats(pg: Client, t: Target, expected: number, from: Date) {
 async function runSlice(pg: Client, t: Target, rate: number, round: number): Promise<SliceResult> {
   const agent = new Agent({ keepAlive: true });
   const cpuBefore = await serverCpu(t);
+  await serverLoopP99(t);
   const started = performance.now();
   // Same seed for both modes within a round: the two see identical arrivals.
   const schedule = poissonSchedule(rate, WARMUP + SECONDS, rate * 1009 + round);
   const samples = await openLoop(schedule, (i) => callServerInfo(t, agent, i + 1));
   agent.destroy();
   const cpuPercent = (100 * ((await serverCpu(t)) - cpuBefore)) / ((performance.now() - started) / 1000);
+  const loopP99 = await serverLoopP99(t);
 
   const errors = new Map<string, number>();
   for (const s of samples) if (s.error) errors.set(s.error, (errors.get(s.error) ?? 0) + 1);
@@ -171,6 +194,7 @@ async function runSlice(pg: Client, t: Target, rate: number, round: number): Pro
     errors,
     lagP99: distribution(measured.map((s) => s.lag)).p99,
     cpuPercent,
+    serverLoopP99: loopP99,
     batches: audit.batches,
     rowsPerBatch: audit.rows / Math.max(1, audit.batches),
     auditProblem: audit.problem,
@@ -200,7 +224,7 @@ function printRow(r: SliceResult): void {
   console.log(
     `${String(r.rate).padStart(5)}${String(r.round + 1).padStart(6)}  ${r.mode.padEnd(5)}${String(d.n).padStart(6)}` +
       `${f(d.p50)}${f(d.p95)}${f(d.p99)}${f(d.max)}${String(total(r.errors)).padStart(7)}${f(r.lagP99, 7)}` +
-      `${f(r.cpuPercent, 6, 0)}${String(r.batches).padStart(8)}${f(r.rowsPerBatch, 7)}`,
+      `${f(r.cpuPercent, 6, 0)}${f(r.serverLoopP99, 7)}${String(r.batches).padStart(8)}${f(r.rowsPerBatch, 7)}`,
   );
   for (const [message, count] of r.errors) console.log(`      ERROR x${count}: ${message}`);
   if (r.auditProblem) console.log(`      AUDIT MISMATCH: ${r.auditProblem}`);
@@ -303,7 +327,7 @@ async function main(): Promise<number> {
     console.log(`\n${await commitFloor(pg, midRate, 4)}`);
 
     console.log(
-      '\n rate round  mode      n     p50     p95     p99     max errors  lag99  cpu% batches rows/b',
+      '\n rate round  mode      n     p50     p95     p99     max errors  lag99  cpu% loop99 batches rows/b',
     );
     for (const rate of RATES) {
       for (let round = 0; round < ROUNDS; round++) {
@@ -316,7 +340,9 @@ async function main(): Promise<number> {
     }
     console.log(
       '(ms; n = measured successful calls; errors over the whole slice; lag99 = p99 of how late the generator\n' +
-        ' sent; cpu% = server process CPU over the slice; batches = audit INSERTs behind the measured calls)',
+        ' sent; cpu% = server process CPU over the slice; loop99 = p99 of the server event-loop delay as\n' +
+        ' prom-client reports it (an idle process reads about 10.2: its 10 ms sampling interval);\n' +
+        ' batches = audit INSERTs behind the measured calls)',
     );
     console.log(`\n${await commitFloor(pg, midRate, 4)}`);
     printSummary(results);
