@@ -91,18 +91,18 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     }
 
     const session = this.live.get(sessionId);
-    let record: SessionRecord | null;
+    let recordOwner: string | undefined;
     try {
-      record = await this.lookup(sessionId);
+      recordOwner = (await this.lookup(sessionId))?.owner;
     } catch (err) {
       if (!session) {
         this.storeUnavailable(res, err);
         return;
       }
-      record = { owner: session.owner, createdAt: '', instance: this.instanceId };
+      recordOwner = session.owner; // the store is down: this instance's own session goes on
     }
-    if (!record && session) await this.forget(sessionId); // ended on another instance, or expired
-    if (!record || record.owner !== owner) {
+    if (recordOwner === undefined && session) await this.forget(sessionId); // ended elsewhere, or expired
+    if (recordOwner !== owner) {
       // Another key's session is reported exactly like a missing one.
       jsonRpcError(res, 404, -32001, 'Session not found: it expired or was ended; initialize a new session');
       return;
