@@ -125,9 +125,45 @@ export const jsonLine = format((info: Info) => {
   return info;
 });
 
-/** The whole pipeline, applied once at the logger before any transport. */
-export function jsonLogFormat(): Logform.Format {
+/** Whether any transport would write a line of `level`; see jsonLogFormat. */
+export type LevelWanted = (level: string) => boolean;
+
+/**
+ * The levels some transport writes, read at every line: `sinks` are the
+ * logger's transports (a transport without a level of its own takes the
+ * logger's, `loggerLevel`), and a transport's level may change while the
+ * process runs. An unknown level counts as wanted, so winston still reports it.
+ */
+export function levelWanted(sinks: ReadonlyArray<{ level?: string }>, loggerLevel: string): LevelWanted {
+  const rank = (level: string | undefined): number | undefined =>
+    level === undefined ? undefined : LOG_LEVELS[level as keyof typeof LOG_LEVELS];
+  return (level) => {
+    const wanted = rank(level);
+    if (wanted === undefined) return true;
+    return sinks.some((sink) => (rank(sink.level) ?? rank(loggerLevel) ?? Infinity) >= wanted);
+  };
+}
+
+/**
+ * Drops a line no transport would write before the rest of the pipeline runs:
+ * winston applies the logger's format to every line and filters by level only
+ * at each transport, so a server at `warn` would otherwise build, redact and
+ * serialise every info and verbose line (the tool-execution and access lines
+ * of each request) only to throw them away.
+ */
+const dropUnwanted = format((info: Info, opts: unknown) => {
+  const wanted = (opts as { wanted?: LevelWanted } | undefined)?.wanted;
+  return wanted && !wanted(String(info[LEVEL] ?? info.level)) ? false : info;
+});
+
+/**
+ * The whole pipeline, applied once at the logger before any transport.
+ * `wanted` (levelWanted over the logger's transports) skips it for lines no
+ * transport writes.
+ */
+export function jsonLogFormat(wanted?: LevelWanted): Logform.Format {
   return format.combine(
+    dropUnwanted({ wanted }),
     format.errors({ stack: true }),
     nestFields(),
     requestContextFields(),

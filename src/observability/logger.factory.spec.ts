@@ -104,6 +104,37 @@ describe('createLogger', () => {
     expect((await capture.lines()).map((l) => l.level)).toEqual(['error', 'fatal']);
   });
 
+  it('does not format a line that no transport writes, and formats it once a transport wants its level', async () => {
+    const capture = new LogCapture();
+    const { winston, nest } = nestLoggerWith(capture);
+    let formatted = 0;
+    // Redaction walks every nested field of a line, so the getter runs exactly when the pipeline formats it.
+    const payload = () => ({
+      message: 'per-request detail',
+      detail: {
+        get value() {
+          formatted++;
+          return 'x';
+        },
+      },
+    });
+    nest.verbose?.(payload(), 'X');
+    nest.debug?.(payload(), 'X');
+    expect(formatted).toBe(0);
+
+    // A transport turned more verbose while the logger runs (as the tests' log capture does).
+    winston.transports[0].level = 'verbose';
+    nest.verbose?.(payload(), 'X');
+    nest.debug?.(payload(), 'X');
+    nest.log('kept', 'X');
+    const lines = await capture.lines();
+    expect(lines.map((l) => [l.level, l.message, l.detail])).toEqual([
+      ['verbose', 'per-request detail', { value: 'x' }],
+      ['info', 'kept', undefined],
+    ]);
+    expect(formatted).toBeGreaterThan(0);
+  });
+
   it('never writes a secret from a realistic payload, and keeps the useful parts', async () => {
     const capture = new LogCapture();
     const { nest } = nestLoggerWith(capture);

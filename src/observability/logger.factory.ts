@@ -5,7 +5,7 @@ import type { Logger, LoggerOptions } from 'winston';
 import type TransportStream from 'winston-transport';
 import type { AppConfig } from '../config/config.types';
 import { ElasticsearchTransport } from './elasticsearch.transport';
-import { LOG_LEVELS, jsonLogFormat } from './log-format';
+import { LOG_LEVELS, jsonLogFormat, levelWanted } from './log-format';
 
 /** Somewhere log lines can go besides stdout: a winston transport or any Writable (one JSON line per write). */
 export type LogSink = TransportStream | Writable;
@@ -52,7 +52,7 @@ export function createLoggerOptions(
   return {
     levels: { ...LOG_LEVELS },
     level: config.log.level,
-    format: jsonLogFormat(),
+    format: jsonLogFormat(levelWanted(sinks, config.log.level)),
     transports: sinks,
     exitOnError: false,
   };
