@@ -24,6 +24,8 @@ import { AuditUnavailableError } from './audit.errors';
 interface Waiter {
   /** Its chain fields (writerId, seq, prevHash, hash) are set only when its batch is sealed. */
   row: AuditRow;
+  /** performance.now() when it was queued (for `audit_durable_seconds`). */
+  queuedAt: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -86,7 +88,8 @@ const noop = () => undefined;
  * Metrics (when MetricsModule is loaded): `audit_queue_depth` is read from
  * `queueDepth` at each scrape; `audit_write_failures_total` and
  * `audit_spooled_total` move where `stats.writeFailures` and
- * `stats.spooledRows` do.
+ * `stats.spooledRows` do; `audit_durable_seconds` observes each record's
+ * time from `record()` to durable (in sync mode, its caller's wait).
  */
 @Injectable()
 export class AuditWriter
@@ -161,10 +164,12 @@ export class AuditWriter
       return Promise.reject(err);
     }
     if (this.options.mode === 'async') {
-      this.enqueue({ row, resolve: noop, reject: noop });
+      this.enqueue({ row, queuedAt: performance.now(), resolve: noop, reject: noop });
       return Promise.resolve();
     }
-    return new Promise<void>((resolve, reject) => this.enqueue({ row, resolve, reject }));
+    return new Promise<void>((resolve, reject) =>
+      this.enqueue({ row, queuedAt: performance.now(), resolve, reject }),
+    );
   }
 
   /**
@@ -337,6 +342,10 @@ export class AuditWriter
     }
     if (durable) {
       for (const w of batch) w.resolve();
+      if (this.metrics) {
+        const now = performance.now();
+        this.metrics.auditDurable(batch.map((w) => (now - w.queuedAt) / 1000));
+      }
       return;
     }
     this.stats.unavailableRows += batch.length;

@@ -83,6 +83,7 @@ describe('GET /metrics (public: METRICS_PUBLIC=true)', () => {
       'audit_queue_depth',
       'audit_spooled_total',
       'audit_write_failures_total',
+      'audit_durable_seconds',
       'mcp_sessions_active',
       'upstream_requests_total',
       'cache_requests_total',
@@ -94,6 +95,7 @@ describe('GET /metrics (public: METRICS_PUBLIC=true)', () => {
   it('counts MCP tool calls by tool and outcome, and live sessions', async () => {
     const success = 'mcp_tool_calls_total{tool="server_info",outcome="success"}';
     const durations = 'mcp_tool_duration_seconds_count{tool="server_info"}';
+    const audited = 'audit_durable_seconds_count';
     const before = await scrape();
 
     const client = new Client({ name: 'metrics-e2e', version: '1.0.0' });
@@ -109,6 +111,12 @@ describe('GET /metrics (public: METRICS_PUBLIC=true)', () => {
       const during = await scrape();
       expect(series(during, success) - series(before, success)).toBe(2);
       expect(series(during, durations) - series(before, durations)).toBe(2);
+      // Each call's audit record was durable before the call was answered, and observed then.
+      expect(series(during, audited) - series(before, audited)).toBe(2);
+      expect(series(during, 'audit_durable_seconds_bucket{le="+Inf"}')).toBe(series(during, audited));
+      expect(series(during, 'audit_durable_seconds_sum')).toBeGreaterThan(
+        series(before, 'audit_durable_seconds_sum'),
+      );
       expect(series(during, 'mcp_sessions_active')).toBeGreaterThanOrEqual(1);
       expect(series(during, 'http_requests_total{method="POST",route="/mcp",status="200"}')).toBeGreaterThan(
         series(before, 'http_requests_total{method="POST",route="/mcp",status="200"}'),
