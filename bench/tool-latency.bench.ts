@@ -88,6 +88,8 @@ interface SliceResult {
   cpuPercent: number;
   /** The server's own event-loop delay p99 over the slice (prom-client's monitor, reset at each scrape). */
   serverLoopP99: number;
+  /** The server's audit_durable_seconds over the slice: cumulative counts by bucket bound (s). */
+  auditWait: Buckets;
   batches: number;
   rowsPerBatch: number;
   auditProblem?: string;
@@ -112,23 +114,55 @@ async function serverCpu(t: Target): Promise<number> {
   }
 }
 
+/** A Prometheus histogram's cumulative counts, by upper bound in seconds (+Inf included). */
+type Buckets = Map<number, number>;
+
+interface ServerScrape {
+  /** `nodejs_eventloop_lag_p99_seconds` in ms since the previous scrape (prom-client resets it at each). */
+  loopP99: number;
+  /** `audit_durable_seconds` so far. */
+  auditWait: Buckets;
+}
+
 /**
- * The server's `nodejs_eventloop_lag_p99_seconds` in ms since the previous
- * scrape (prom-client resets its event-loop histogram at each one); NaN when
- * unreadable. Scraped before a slice to reset it, and after to read it.
+ * The server's event-loop p99 and audit wait histogram from /metrics (NaN
+ * and empty when unreadable). Scraped before a slice, which also resets the
+ * event-loop histogram, and after it.
  */
-async function serverLoopP99(t: Target): Promise<number> {
+async function scrapeServer(t: Target): Promise<ServerScrape> {
+  const out: ServerScrape = { loopP99: NaN, auditWait: new Map() };
   try {
     const res = await fetch(new URL('/metrics', t.url), {
       headers: { accept: 'text/plain', authorization: `Bearer ${t.token}` },
     });
-    const line = (await res.text())
-      .split('\n')
-      .find((l) => l.startsWith('nodejs_eventloop_lag_p99_seconds '));
-    return line ? Number(line.split(' ')[1]) * 1000 : NaN;
+    for (const line of (await res.text()).split('\n')) {
+      if (line.startsWith('nodejs_eventloop_lag_p99_seconds '))
+        out.loopP99 = Number(line.split(' ')[1]) * 1000;
+      const bucket = /^audit_durable_seconds_bucket\{le="([^"]+)"\} (\S+)$/.exec(line);
+      if (bucket) out.auditWait.set(bucket[1] === '+Inf' ? Infinity : Number(bucket[1]), Number(bucket[2]));
+    }
   } catch {
-    return NaN;
+    /* unreadable: NaN and no buckets */
   }
+  return out;
+}
+
+/** after - before, bucket by bucket. */
+const bucketDelta = (after: Buckets, before: Buckets): Buckets =>
+  new Map([...after].map(([le, n]) => [le, n - (before.get(le) ?? 0)]));
+
+const bucketSum = (all: Buckets[]): Buckets => {
+  const sum: Buckets = new Map();
+  for (const b of all) for (const [le, n] of b) sum.set(le, (sum.get(le) ?? 0) + n);
+  return sum;
+};
+
+/** Share of observations at or under `le` seconds, and the smallest bucket bound (ms) holding the p-th percentile. */
+function bucketStats(b: Buckets, le: number, p: number): { share: number; boundMs: number } {
+  const n = b.get(Infinity) ?? 0;
+  const bounds = [...b.keys()].sort((x, y) => x - y);
+  const bound = bounds.find((x) => (b.get(x) ?? 0) >= (p / 100) * n) ?? Infinity;
+  return { share: n > 0 ? (b.get(le) ?? 0) / n : NaN, boundMs: bound * 1000 };
 }
 
 /**
@@ -164,14 +198,14 @@ async function auditStats(pg: Client, t: Target, expected: number, from: Date) {
 async function runSlice(pg: Client, t: Target, rate: number, round: number): Promise<SliceResult> {
   const agent = new Agent({ keepAlive: true });
   const cpuBefore = await serverCpu(t);
-  await serverLoopP99(t);
+  const scrapeBefore = await scrapeServer(t);
   const started = performance.now();
   // Same seed for both modes within a round: the two see identical arrivals.
   const schedule = poissonSchedule(rate, WARMUP + SECONDS, rate * 1009 + round);
   const samples = await openLoop(schedule, (i) => callServerInfo(t, agent, i + 1));
   agent.destroy();
   const cpuPercent = (100 * ((await serverCpu(t)) - cpuBefore)) / ((performance.now() - started) / 1000);
-  const loopP99 = await serverLoopP99(t);
+  const scrapeAfter = await scrapeServer(t);
 
   const errors = new Map<string, number>();
   for (const s of samples) if (s.error) errors.set(s.error, (errors.get(s.error) ?? 0) + 1);
@@ -194,7 +228,8 @@ async function runSlice(pg: Client, t: Target, rate: number, round: number): Pro
     errors,
     lagP99: distribution(measured.map((s) => s.lag)).p99,
     cpuPercent,
-    serverLoopP99: loopP99,
+    serverLoopP99: scrapeAfter.loopP99,
+    auditWait: bucketDelta(scrapeAfter.auditWait, scrapeBefore.auditWait),
     batches: audit.batches,
     rowsPerBatch: audit.rows / Math.max(1, audit.batches),
     auditProblem: audit.problem,
@@ -219,12 +254,19 @@ const f = (n: number, w = 8, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-')
 const signed = (n: number) => `${n >= 0 ? '+' : ''}${f(n, 0)}`;
 const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
+/** The audit wait columns: share of records durable within TARGET_MS, and the bucket bound of their p99. */
+function waitColumns(b: Buckets): string {
+  const { share, boundMs } = bucketStats(b, TARGET_MS / 1000, 99);
+  return `${f(100 * share, 7, 1)}${f(boundMs, 7, 1)}`;
+}
+
 function printRow(r: SliceResult): void {
   const d = distribution(r.latencies);
   console.log(
     `${String(r.rate).padStart(5)}${String(r.round + 1).padStart(6)}  ${r.mode.padEnd(5)}${String(d.n).padStart(6)}` +
       `${f(d.p50)}${f(d.p95)}${f(d.p99)}${f(d.max)}${String(total(r.errors)).padStart(7)}${f(r.lagP99, 7)}` +
-      `${f(r.cpuPercent, 6, 0)}${f(r.serverLoopP99, 7)}${String(r.batches).padStart(8)}${f(r.rowsPerBatch, 7)}`,
+      `${f(r.cpuPercent, 6, 0)}${f(r.serverLoopP99, 7)}${String(r.batches).padStart(8)}${f(r.rowsPerBatch, 7)}` +
+      `${waitColumns(r.auditWait)}`,
   );
   for (const [message, count] of r.errors) console.log(`      ERROR x${count}: ${message}`);
   if (r.auditProblem) console.log(`      AUDIT MISMATCH: ${r.auditProblem}`);
@@ -251,13 +293,16 @@ function printSummary(results: SliceResult[]): void {
           ? `over the ${TARGET_MS} ms target`
           : `cannot tell at ${TARGET_MS} ms: the interval spans it`;
     const pooledDiff = all('sync').p99 - all('async').p99;
+    const wait = bucketStats(bucketSum(of('sync').map((r) => r.auditWait)), TARGET_MS / 1000, 99);
     console.log(
       `${String(rate).padStart(5)} req/s: sync p99 ${f(sync99, 0)}, async p99 ${f(async99, 0)}` +
         ` -> audit adds ${f(sync99 - async99, 0)} ms to p99 (paired ${paired.map((d) => f(d, 0)).join(', ')})\n` +
         `             pooled p99 ${f(all('sync').p99, 0)} vs ${f(all('async').p99, 0)}: ${signed(pooledDiff)}` +
         ` [${f(ci99.low, 0)}, ${f(ci99.high, 0)}] -> ${verdict}\n` +
         `             pooled p50 ${f(all('sync').p50, 0)} vs ${f(all('async').p50, 0)}:` +
-        ` ${signed(all('sync').p50 - all('async').p50)} [${f(ci50.low, 0)}, ${f(ci50.high, 0)}]`,
+        ` ${signed(all('sync').p50 - all('async').p50)} [${f(ci50.low, 0)}, ${f(ci50.high, 0)}]\n` +
+        `             what sync calls waited for their audit record (server histogram, all rounds):` +
+        ` ${f(100 * wait.share, 0, 1)}% within ${TARGET_MS} ms, p99 in the bucket <= ${f(wait.boundMs, 0, 1)} ms`,
     );
   }
 }
@@ -327,7 +372,8 @@ async function main(): Promise<number> {
     console.log(`\n${await commitFloor(pg, midRate, 4)}`);
 
     console.log(
-      '\n rate round  mode      n     p50     p95     p99     max errors  lag99  cpu% loop99 batches rows/b',
+      '\n rate round  mode      n     p50     p95     p99     max errors  lag99  cpu% loop99 batches rows/b' +
+        '  w<=5%  w99<=',
     );
     for (const rate of RATES) {
       for (let round = 0; round < ROUNDS; round++) {
@@ -342,7 +388,9 @@ async function main(): Promise<number> {
       '(ms; n = measured successful calls; errors over the whole slice; lag99 = p99 of how late the generator\n' +
         ' sent; cpu% = server process CPU over the slice; loop99 = p99 of the server event-loop delay as\n' +
         ' prom-client reports it (an idle process reads about 10.2: its 10 ms sampling interval);\n' +
-        ' batches = audit INSERTs behind the measured calls)',
+        " batches = audit INSERTs behind the measured calls; w<=5% = share of the slice's audit records\n" +
+        ' durable within 5 ms of being queued and w99<= = the histogram bucket holding their p99, from the\n' +
+        " server's audit_durable_seconds (warm-up included): in sync mode, what each call waited for its audit)",
     );
     console.log(`\n${await commitFloor(pg, midRate, 4)}`);
     printSummary(results);
