@@ -10,14 +10,13 @@ import {
   Optional,
 } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { DatabaseWriteGate } from '../database/database-write-gate';
 import { MetricsService } from '../metrics/metrics.service';
 import { AuditChain, chainRows, newAuditChain } from './audit-chain';
 import { AuditRecord, AuditRow } from './audit-record';
 import { toAuditRow } from './audit-row';
 import { AuditRequestContext } from './audit-request-context';
-import { AuditSpool } from './audit-spool';
-import { insertAuditRows, SQLITE_ROWS_PER_STATEMENT } from './audit-sql';
+import { AuditSink, AuditWriterStats } from './audit-sink';
+import { insertAuditRows } from './audit-sql';
 import { AUDIT_OPTIONS, AuditOptions } from './audit.options';
 import { AuditUnavailableError } from './audit.errors';
 
@@ -37,19 +36,7 @@ interface Sealed {
   chain: AuditChain;
 }
 
-/** Counters for metrics (`audit_queue_depth`, `audit_spooled_total`, `audit_write_failures_total`) and tests. */
-export interface AuditWriterStats {
-  /** Multi-row INSERT batches the database accepted. */
-  batches: number;
-  rowsWritten: number;
-  spooledBatches: number;
-  spooledRows: number;
-  replayedRows: number;
-  /** Batches the database refused (they went to the spool, or failed). */
-  writeFailures: number;
-  /** Records refused with AuditUnavailableError (neither database nor spool). */
-  unavailableRows: number;
-}
+export type { AuditWriterStats } from './audit-sink';
 
 const noop = () => undefined;
 
@@ -70,18 +57,10 @@ const noop = () => undefined;
  * id), on which a batch sealed meanwhile is sealed again: the old chain
  * simply ends, with no hole `audit verify` would report as tampering.
  *
- * Spool: when the database refuses a batch, the batch (with its chain
- * positions) is appended to `audit-spool.ndjson` in DATA_DIR and fsync'd,
- * which counts as durable. From then on every batch goes to the spool, in
- * order, until a background replay (backoff from `replayBaseDelayMs`) has
- * inserted the whole spool with ON CONFLICT DO NOTHING / INSERT OR IGNORE on
- * (writer_id, seq) and emptied it; a replay repeated after a crash therefore
- * adds nothing twice. A spool left by an earlier process is replayed at boot
- * (unless `replaySpoolOnBoot` is off, as in the command line). Spool access
- * is locked across processes (see AuditSpool).
- *
- * Batches go through the DatabaseWriteGate: on SQLite they wait while an
- * admin transaction is open on the shared connection instead of joining it.
+ * Durability is the AuditSink's: the database, else the fsync'd spool in
+ * DATA_DIR (which counts as durable), replayed into the database in the
+ * background; see there. A spool left by an earlier process is replayed at
+ * boot (unless `replaySpoolOnBoot` is off, as in the command line).
  *
  * Admin actions: `recordInTransaction` (see there) writes in the caller's transaction.
  *
@@ -96,18 +75,13 @@ export class AuditWriter
   implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
 {
   private readonly logger = new Logger(AuditWriter.name);
-  private readonly spool: AuditSpool;
-  private readonly gate: DatabaseWriteGate;
+  private readonly sink: AuditSink;
   private chain: AuditChain = newAuditChain();
   private pending: Waiter[] = [];
   private sealedAhead = 0;
   private windowTimer?: NodeJS.Timeout;
   private busy = false;
   private idle: Array<() => void> = [];
-  private spooling = false;
-  private replayWanted = false;
-  private replayTimer?: NodeJS.Timeout;
-  private replayAttempts = 0;
   private readonly txChains = new WeakMap<EntityManager, AuditChain>();
   readonly stats: AuditWriterStats = {
     batches: 0,
@@ -124,8 +98,7 @@ export class AuditWriter
     @Inject(AUDIT_OPTIONS) readonly options: AuditOptions,
     @Optional() private readonly metrics?: MetricsService,
   ) {
-    this.spool = new AuditSpool(options.spoolDir);
-    this.gate = DatabaseWriteGate.of(dataSource);
+    this.sink = new AuditSink(dataSource, options, this.stats, () => void this.drain(), metrics);
   }
 
   onModuleInit(): void {
@@ -144,11 +117,11 @@ export class AuditWriter
 
   /** True while batches go to the spool because the database refused one. */
   get isSpooling(): boolean {
-    return this.spooling;
+    return this.sink.isSpooling;
   }
 
   get spoolPath(): string {
-    return this.spool.path;
+    return this.sink.spool.path;
   }
 
   /**
@@ -203,23 +176,18 @@ export class AuditWriter
 
   /** Replays the spool now (tests, CLI); resolves true when it is empty afterwards. */
   async replayNow(): Promise<boolean> {
-    if ((await this.spool.size()) > 0) this.spooling = true;
-    if (!this.spooling) return true;
-    this.clearReplayTimer();
-    this.replayWanted = true;
+    if (!(await this.sink.resumeLeftSpool())) return true;
     await new Promise<void>((resolve) => {
       this.idle.push(resolve);
       void this.drain();
     });
-    return !this.spooling;
+    return !this.sink.isSpooling;
   }
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.options.replaySpoolOnBoot === false) return;
-    if ((await this.spool.size().catch(() => 0)) === 0) return;
+    if (!(await this.sink.resumeLeftSpool().catch(() => false))) return;
     this.logger.warn('Found an audit spool from an earlier run; replaying it into the database');
-    this.spooling = true;
-    this.replayWanted = true;
     void this.drain();
   }
 
@@ -230,7 +198,7 @@ export class AuditWriter
 
   /** Records that arrived after the first flush (late in-flight calls) go too, to the spool if need be. */
   async onApplicationShutdown(): Promise<void> {
-    this.clearReplayTimer();
+    this.sink.clearReplayTimer();
     await this.flush();
   }
 
@@ -257,9 +225,8 @@ export class AuditWriter
     let ahead: Sealed | undefined;
     try {
       for (;;) {
-        if (this.replayWanted) {
-          this.replayWanted = false;
-          await this.replay();
+        if (this.sink.takeReplayDue()) {
+          await this.sink.replay();
           continue;
         }
         const batch = ahead ?? (this.pending.length > 0 ? this.seal(this.take()) : undefined);
@@ -308,39 +275,7 @@ export class AuditWriter
     // Sealed before the chain restarted (the batch before could be written nowhere): chain it anew.
     if (sealed.chain !== this.chain) sealed = this.seal(sealed.waiters);
     const { waiters: batch, rows, canonical } = sealed;
-    let durable = false;
-    if (!this.spooling) {
-      try {
-        await this.insert(rows, false, canonical);
-        this.stats.batches++;
-        this.stats.rowsWritten += rows.length;
-        durable = true;
-      } catch (err) {
-        this.stats.writeFailures++;
-        this.metrics?.auditWriteFailure(1);
-        this.logger.warn(
-          `Audit batch of ${rows.length} could not be written to the database (${describe(err)}); spooling`,
-        );
-        this.spooling = true;
-        this.scheduleReplay();
-      }
-    }
-    if (!durable) {
-      try {
-        await this.spool.append(rows);
-        this.stats.spooledBatches++;
-        this.stats.spooledRows += rows.length;
-        this.metrics?.auditSpooled(rows.length);
-        durable = true;
-      } catch (err) {
-        this.logger.error(
-          `Audit batch of ${rows.length} could not be spooled either (${describe(err)}); refusing its calls`,
-        );
-        // A new chain: the refused rows leave no hole (a torn spool tail, if it could not be cut, is unparseable).
-        this.chain = newAuditChain();
-      }
-    }
-    if (durable) {
+    if (await this.sink.write(rows, canonical)) {
       for (const w of batch) w.resolve();
       if (this.metrics) {
         const now = performance.now();
@@ -348,60 +283,9 @@ export class AuditWriter
       }
       return;
     }
+    // Written nowhere: a new chain, so the refused rows leave no hole (a torn spool tail, if it could not be cut, is unparseable).
+    this.chain = newAuditChain();
     this.stats.unavailableRows += batch.length;
     for (const w of batch) w.reject(new AuditUnavailableError());
   }
-
-  private async replay(): Promise<void> {
-    try {
-      const { rows, bytes } = await this.spool.snapshot();
-      for (let i = 0; i < rows.length; i += this.options.batchMaxRows) {
-        await this.insert(rows.slice(i, i + this.options.batchMaxRows), true);
-      }
-      await this.spool.consume(bytes);
-      this.stats.replayedRows += rows.length;
-      this.spooling = false;
-      this.replayAttempts = 0;
-      if (rows.length > 0) this.logger.log(`Replayed ${rows.length} spooled audit records into the database`);
-    } catch (err) {
-      this.replayAttempts++;
-      this.logger.warn(`Audit spool replay failed (${describe(err)}); retrying`);
-      this.scheduleReplay();
-    }
-  }
-
-  /** A batch outside any transaction, through the write gate. */
-  private insert(
-    rows: readonly AuditRow[],
-    ignoreDuplicates = false,
-    canonical?: readonly string[],
-  ): Promise<void> {
-    if (this.gate.serialises && rows.length > SQLITE_ROWS_PER_STATEMENT) {
-      return this.gate.transaction((tx) => insertAuditRows(tx, rows, ignoreDuplicates, canonical));
-    }
-    return this.gate.write(() => insertAuditRows(this.dataSource, rows, ignoreDuplicates, canonical));
-  }
-
-  private scheduleReplay(): void {
-    if (this.replayTimer) return;
-    const { replayBaseDelayMs: base, replayMaxDelayMs: max } = this.options;
-    const delay = Math.min(max, base * 2 ** Math.min(this.replayAttempts, 20));
-    this.replayTimer = setTimeout(() => {
-      this.replayTimer = undefined;
-      this.replayWanted = true;
-      void this.drain();
-    }, delay);
-    this.replayTimer.unref();
-  }
-
-  private clearReplayTimer(): void {
-    if (this.replayTimer) clearTimeout(this.replayTimer);
-    this.replayTimer = undefined;
-  }
-}
-
-/** A driver message without hosts or parameters: only its class and code. */
-function describe(err: unknown): string {
-  const e = err as { name?: string; code?: string };
-  return [e?.name ?? 'Error', e?.code].filter(Boolean).join(' ');
 }

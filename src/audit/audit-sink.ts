@@ -1,0 +1,177 @@
+import { Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { DatabaseWriteGate } from '../database/database-write-gate';
+import type { MetricsService } from '../metrics/metrics.service';
+import type { AuditRow } from './audit-record';
+import { AuditSpool } from './audit-spool';
+import { insertAuditRows, SQLITE_ROWS_PER_STATEMENT } from './audit-sql';
+import type { AuditOptions } from './audit.options';
+
+/** Counters for metrics (`audit_queue_depth`, `audit_spooled_total`, `audit_write_failures_total`) and tests. */
+export interface AuditWriterStats {
+  /** Multi-row INSERT batches the database accepted. */
+  batches: number;
+  rowsWritten: number;
+  spooledBatches: number;
+  spooledRows: number;
+  replayedRows: number;
+  /** Batches the database refused (they went to the spool, or failed). */
+  writeFailures: number;
+  /** Records refused with AuditUnavailableError (neither database nor spool). */
+  unavailableRows: number;
+}
+
+/**
+ * Where the AuditWriter's batches become durable: the database, or, once the
+ * database has refused a batch, the spool file (`audit-spool.ndjson` in
+ * DATA_DIR, appended and fsync'd). From that refusal on every batch goes to
+ * the spool, in order, until a replay has inserted the whole spool with
+ * ON CONFLICT DO NOTHING / INSERT OR IGNORE on (writer_id, seq) and emptied
+ * it; a replay repeated after a crash therefore adds nothing twice. Spool
+ * access is locked across processes (see AuditSpool).
+ *
+ * The sink never writes two things at once: the writer calls `write` and
+ * `replay` one at a time from its drain loop, which asks `takeReplayDue()`
+ * between batches. A failed replay is retried with backoff (from
+ * `replayBaseDelayMs`); when one is due, `wake` is called so the writer
+ * drains even when no record arrives.
+ *
+ * Database writes go through the DatabaseWriteGate: on SQLite they wait
+ * while an admin transaction is open on the shared connection instead of
+ * joining it.
+ */
+export class AuditSink {
+  // Lines keep the writer's context: the sink is the writer's durable half.
+  private readonly logger = new Logger('AuditWriter');
+  readonly spool: AuditSpool;
+  private readonly gate: DatabaseWriteGate;
+  private spooling = false;
+  private replayDue = false;
+  private replayTimer?: NodeJS.Timeout;
+  private replayAttempts = 0;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly options: AuditOptions,
+    private readonly stats: AuditWriterStats,
+    private readonly wake: () => void,
+    private readonly metrics?: MetricsService,
+  ) {
+    this.spool = new AuditSpool(options.spoolDir);
+    this.gate = DatabaseWriteGate.of(dataSource);
+  }
+
+  /** True while batches go to the spool because the database refused one. */
+  get isSpooling(): boolean {
+    return this.spooling;
+  }
+
+  /**
+   * Writes one sealed batch (`canonical[i]` is canonicalRow(rows[i])) to the
+   * database, or to the spool while spooling or when the database refuses it.
+   * Resolves true once it is durable, false when it could be written nowhere.
+   */
+  async write(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {
+    if (!this.spooling) {
+      try {
+        await this.insert(rows, false, canonical);
+        this.stats.batches++;
+        this.stats.rowsWritten += rows.length;
+        return true;
+      } catch (err) {
+        this.stats.writeFailures++;
+        this.metrics?.auditWriteFailure(1);
+        this.logger.warn(
+          `Audit batch of ${rows.length} could not be written to the database (${describe(err)}); spooling`,
+        );
+        this.spooling = true;
+        this.scheduleReplay();
+      }
+    }
+    try {
+      await this.spool.append(rows);
+      this.stats.spooledBatches++;
+      this.stats.spooledRows += rows.length;
+      this.metrics?.auditSpooled(rows.length);
+      return true;
+    } catch (err) {
+      this.logger.error(
+        `Audit batch of ${rows.length} could not be spooled either (${describe(err)}); refusing its calls`,
+      );
+      return false;
+    }
+  }
+
+  /**
+   * A spool left by an earlier process (boot, `replayNow`): spool from now
+   * on and replay at the next turn. Resolves false when there is nothing to replay.
+   */
+  async resumeLeftSpool(): Promise<boolean> {
+    if ((await this.spool.size()) > 0) this.spooling = true;
+    if (!this.spooling) return false;
+    this.clearReplayTimer();
+    this.replayDue = true;
+    return true;
+  }
+
+  /** True once a replay is due; the caller then runs `replay()` before its next batch. */
+  takeReplayDue(): boolean {
+    const due = this.replayDue;
+    this.replayDue = false;
+    return due;
+  }
+
+  /** Inserts the whole spool and empties it; on failure retries later (backoff). */
+  async replay(): Promise<void> {
+    try {
+      const { rows, bytes } = await this.spool.snapshot();
+      for (let i = 0; i < rows.length; i += this.options.batchMaxRows) {
+        await this.insert(rows.slice(i, i + this.options.batchMaxRows), true);
+      }
+      await this.spool.consume(bytes);
+      this.stats.replayedRows += rows.length;
+      this.spooling = false;
+      this.replayAttempts = 0;
+      if (rows.length > 0) this.logger.log(`Replayed ${rows.length} spooled audit records into the database`);
+    } catch (err) {
+      this.replayAttempts++;
+      this.logger.warn(`Audit spool replay failed (${describe(err)}); retrying`);
+      this.scheduleReplay();
+    }
+  }
+
+  clearReplayTimer(): void {
+    if (this.replayTimer) clearTimeout(this.replayTimer);
+    this.replayTimer = undefined;
+  }
+
+  /** A batch outside any transaction, through the write gate. */
+  private insert(
+    rows: readonly AuditRow[],
+    ignoreDuplicates = false,
+    canonical?: readonly string[],
+  ): Promise<void> {
+    if (this.gate.serialises && rows.length > SQLITE_ROWS_PER_STATEMENT) {
+      return this.gate.transaction((tx) => insertAuditRows(tx, rows, ignoreDuplicates, canonical));
+    }
+    return this.gate.write(() => insertAuditRows(this.dataSource, rows, ignoreDuplicates, canonical));
+  }
+
+  private scheduleReplay(): void {
+    if (this.replayTimer) return;
+    const { replayBaseDelayMs: base, replayMaxDelayMs: max } = this.options;
+    const delay = Math.min(max, base * 2 ** Math.min(this.replayAttempts, 20));
+    this.replayTimer = setTimeout(() => {
+      this.replayTimer = undefined;
+      this.replayDue = true;
+      this.wake();
+    }, delay);
+    this.replayTimer.unref();
+  }
+}
+
+/** A driver message without hosts or parameters: only its class and code. */
+function describe(err: unknown): string {
+  const e = err as { name?: string; code?: string };
+  return [e?.name ?? 'Error', e?.code].filter(Boolean).join(' ');
+}
