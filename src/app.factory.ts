@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -20,6 +21,10 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     abortOnError: false,
   });
   app.useLogger(app.get(WINSTON_MODULE_NEST_PROVIDER));
+  const server = app.getHttpServer() as Server;
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  // A request's headers may arrive on a connection idle for up to keepAliveTimeout; Node wants this longer.
+  server.headersTimeout = config.keepAliveTimeoutMs + 1_000;
   app.disable('x-powered-by');
   app.set('trust proxy', config.env === 'production' || config.env === 'staging' ? 1 : false);
   const requestId = new RequestIdMiddleware();

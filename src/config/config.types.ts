@@ -64,4 +64,6 @@ export interface AppConfig {
     batchMaxRows: number;
   };
   shutdownGraceMs: number;
+  /** How long the HTTP server keeps an idle keep-alive connection open (HTTP_KEEP_ALIVE_TIMEOUT_MS). */
+  keepAliveTimeoutMs: number;
 }

@@ -75,6 +75,19 @@ describe('loadConfig', () => {
     );
   });
 
+  it('keeps idle keep-alive connections 65 s by default (above load balancers) and bounds HTTP_KEEP_ALIVE_TIMEOUT_MS', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).keepAliveTimeoutMs).toBe(65_000);
+    expect(loadConfig({ DATA_DIR: tmp(), HTTP_KEEP_ALIVE_TIMEOUT_MS: '120000' }).keepAliveTimeoutMs).toBe(
+      120_000,
+    );
+    expect(() => loadConfig({ DATA_DIR: tmp(), HTTP_KEEP_ALIVE_TIMEOUT_MS: '500' })).toThrow(
+      /HTTP_KEEP_ALIVE_TIMEOUT_MS/,
+    );
+    expect(() => loadConfig({ DATA_DIR: tmp(), HTTP_KEEP_ALIVE_TIMEOUT_MS: 'soon' })).toThrow(
+      /HTTP_KEEP_ALIVE_TIMEOUT_MS: must be an integer/,
+    );
+  });
+
   it('accepts a complete production environment and binds 0.0.0.0', () => {
     const c = loadConfig({
       NODE_ENV: 'production',

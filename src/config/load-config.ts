@@ -303,6 +303,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       batchMaxRows: r.int('AUDIT_BATCH_MAX_ROWS', 500, 1, 10_000),
     },
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10_000, 0, 120_000),
+    // Longer than a load balancer's idle timeout (commonly 60 s), so the balancer, not the server,
+    // closes an idle keep-alive connection: Node's 5 s default races it into 502s and resets.
+    keepAliveTimeoutMs: r.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1_000, 290_000),
   };
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);

@@ -1,0 +1,65 @@
+/**
+ * Idle keep-alive connections, as a load balancer holds them: the server must
+ * not close one before the balancer does (Node's own 5 s default races a
+ * balancer's 60 s idle timeout into resets and 502s), and
+ * HTTP_KEEP_ALIVE_TIMEOUT_MS sets how long it keeps one.
+ */
+import { connect, Socket } from 'node:net';
+import { startApp, StartedApp } from '../support/start-app';
+
+/** A raw keep-alive connection to `url`, with the bytes it has received and whether the server closed it. */
+async function openConnection(url: string) {
+  const { hostname, port } = new URL(url);
+  const socket: Socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const state = { received: '', closed: false };
+  socket.on('data', (d: Buffer) => (state.received += d.toString('latin1')));
+  socket.on('close', () => (state.closed = true));
+  socket.on('error', () => undefined);
+  const get = async (path: string) => {
+    const before = state.received.length;
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: keep-alive\r\n\r\n`);
+    const deadline = Date.now() + 5_000;
+    while (!/\r\n\r\n/.test(state.received.slice(before)) && !state.closed && Date.now() < deadline)
+      await sleep(10);
+    return state.received.slice(before);
+  };
+  return { socket, state, get };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('HTTP keep-alive', () => {
+  let started: StartedApp | undefined;
+  afterEach(async () => {
+    await started?.close();
+    started = undefined;
+  });
+
+  it('keeps an idle connection open past Node’s 5 s default and answers on it again', async () => {
+    started = await startApp();
+    const conn = await openConnection(started.url);
+    try {
+      expect(await conn.get('/health')).toMatch(/^HTTP\/1\.1 200 /);
+      await sleep(7_000); // Node closes at its 5 s default plus a 1 s grace
+      expect(conn.state.closed).toBe(false);
+      expect(await conn.get('/health')).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      conn.socket.destroy();
+    }
+  }, 20_000);
+
+  it('closes an idle connection after HTTP_KEEP_ALIVE_TIMEOUT_MS', async () => {
+    started = await startApp({ HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000' });
+    const conn = await openConnection(started.url);
+    try {
+      expect(await conn.get('/health')).toMatch(/^HTTP\/1\.1 200 /);
+      expect(conn.state.closed).toBe(false);
+      const deadline = Date.now() + 4_000;
+      while (!conn.state.closed && Date.now() < deadline) await sleep(50);
+      expect(conn.state.closed).toBe(true);
+    } finally {
+      conn.socket.destroy();
+    }
+  }, 20_000);
+});
