@@ -7,6 +7,7 @@ import { WINSTON_MODULE_NEST_PROVIDER } from 'nest-winston';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.types';
 import { jsonBodyParser } from './common/body-parser';
+import { ExpressServerAdapter } from './common/express-server.adapter';
 import { RequestIdMiddleware } from './observability/request-id.middleware';
 import { IpRateLimitMiddleware } from './rate-limit/ip-rate-limit.middleware';
 
@@ -15,11 +16,15 @@ import { IpRateLimitMiddleware } from './rate-limit/ip-rate-limit.middleware';
  * CLI and the e2e tests, so they all run the same wiring.
  */
 export async function createApp(config: AppConfig): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    bufferLogs: true,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config),
+    new ExpressServerAdapter(),
+    {
+      bodyParser: false,
+      bufferLogs: true,
+      abortOnError: false,
+    },
+  );
   app.useLogger(app.get(WINSTON_MODULE_NEST_PROVIDER));
   const server = app.getHttpServer() as Server;
   server.keepAliveTimeout = config.keepAliveTimeoutMs;

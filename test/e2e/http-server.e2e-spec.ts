@@ -1,10 +1,15 @@
 /**
- * Idle keep-alive connections, as a load balancer holds them: the server must
- * not close one before the balancer does (Node's own 5 s default races a
- * balancer's 60 s idle timeout into resets and 502s), and
- * HTTP_KEEP_ALIVE_TIMEOUT_MS sets how long it keeps one.
+ * The HTTP server under the application:
+ * - idle keep-alive connections, as a load balancer holds them: the server
+ *   must not close one before the balancer does (Node's own 5 s default races
+ *   a balancer's 60 s idle timeout into resets and 502s), and
+ *   HTTP_KEEP_ALIVE_TIMEOUT_MS sets how long it keeps one;
+ * - requests and responses are built with Express's prototypes, so Express
+ *   never swaps a live object's prototype (see ExpressServerAdapter).
  */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, Socket } from 'node:net';
+import type { Express } from 'express';
 import { startApp, StartedApp } from '../support/start-app';
 
 /** A raw keep-alive connection to `url`, with the bytes it has received and whether the server closed it. */
@@ -62,4 +67,32 @@ describe('HTTP keep-alive', () => {
       conn.socket.destroy();
     }
   }, 20_000);
+});
+
+describe('HTTP server objects', () => {
+  let started: StartedApp | undefined;
+  afterAll(async () => started?.close());
+
+  it("builds each request and response with Express's prototypes before Express sees them", async () => {
+    started = await startApp();
+    const express = started.app.getHttpAdapter().getInstance() as Express;
+    const server = started.app.getHttpServer() as Server;
+    const seen: boolean[] = [];
+    const probe = (req: IncomingMessage, res: ServerResponse) =>
+      seen.push(
+        Object.getPrototypeOf(req) === express.request && Object.getPrototypeOf(res) === express.response,
+      );
+    server.prependListener('request', probe);
+    try {
+      const res = await fetch(`${started.url}/health`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ status: 'ok' });
+      const missing = await fetch(`${started.url}/no-such-route`);
+      expect(missing.status).toBe(404);
+      await missing.arrayBuffer();
+    } finally {
+      server.removeListener('request', probe);
+    }
+    expect(seen).toEqual([true, true]);
+  });
 });
