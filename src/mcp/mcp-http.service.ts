@@ -1,11 +1,12 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { NodeMcpRequestHandler, toNodeHandler } from '@modelcontextprotocol/node';
+import type { NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isLegacyRequest, McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
 import { RequestContext } from '../observability/request-context';
+import { toNodeHandlerWithoutSignalRegistry } from './fetch-handler-adapter';
 import { jsonRpcError } from './json-rpc-error';
 import { LegacySessions } from './legacy-sessions.service';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
@@ -54,10 +55,7 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
       onerror,
       maxRequestBodySize: this.config.mcp.maxBodyBytes,
     });
-    this.modernNode = toNodeHandler(this.modern, {
-      onerror,
-      maxRequestBodySize: this.config.mcp.maxBodyBytes,
-    });
+    this.modernNode = toNodeHandlerWithoutSignalRegistry(this.modern, onerror);
   }
 
   async handle(req: Request, res: Response): Promise<void> {
