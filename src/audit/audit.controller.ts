@@ -5,6 +5,7 @@ import type { Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { parseAuditQuery } from './audit-query';
+import { Audited } from './audit.interceptor';
 import { AuditEntryDto, AuditPage, AuditService } from './audit.service';
 
 const CSV_COLUMNS: Array<keyof AuditEntryDto> = [
@@ -42,6 +43,7 @@ function csvField(value: unknown): string {
 @ApiTags('audit')
 @ApiBearerAuth()
 @RequirePermission('audit:read')
+@Audited()
 @Controller('admin/audit')
 export class AuditController {
   private readonly logger = new Logger(AuditController.name);

@@ -1,4 +1,11 @@
-import { CallHandler, ExecutionContext, HttpException, Injectable, NestInterceptor } from '@nestjs/common';
+import {
+  CallHandler,
+  ExecutionContext,
+  HttpException,
+  Injectable,
+  NestInterceptor,
+  UseInterceptors,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Observable, from, lastValueFrom } from 'rxjs';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
@@ -55,7 +62,14 @@ function errorCodeOf(err: unknown, status: number): string {
  * anyway: the failure usually rolled that transaction (and its record) back,
  * so skipping would leave a failed admin call unaudited. At worst (a failure
  * after the commit) the call has two rows, the change and the failed answer;
- * never none. Registered globally (APP_INTERCEPTOR) by AuditModule.
+ * never none.
+ *
+ * Applied with `@Audited()` to every controller under an audited prefix, not
+ * globally: Nest binds each interceptor of a route into the request's async
+ * context (AsyncResource.bind), which on Node 20 keeps the request alive
+ * through young-generation collections, and /mcp needs none of it.
+ * test/e2e/audited-routes.e2e-spec.ts fails when a controller under an
+ * audited prefix lacks it.
  */
 @Injectable()
 export class AuditInterceptor implements NestInterceptor {
@@ -108,3 +122,6 @@ export class AuditInterceptor implements NestInterceptor {
     );
   }
 }
+
+/** Audits every call of the controller it decorates (see AuditInterceptor). */
+export const Audited = (): ClassDecorator & MethodDecorator => UseInterceptors(AuditInterceptor);

@@ -1,10 +1,8 @@
 import { DynamicModule, Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { AuditRequestMiddleware } from './audit-request-context';
 import { AuditController } from './audit.controller';
-import { AuditInterceptor } from './audit.interceptor';
 import { AUDIT_OPTIONS, AuditOptions, resolveAuditOptions } from './audit.options';
 import { AuditService } from './audit.service';
 import { AuditWriter } from './audit.writer';
@@ -49,7 +47,6 @@ export class AuditModule implements NestModule {
         SecurityEventRecorder,
         ToolCallAuditHook,
         AuditRequestMiddleware,
-        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
       ],
       exports: [AuditWriter, AuditService, SecurityEventRecorder],
     };

@@ -23,6 +23,7 @@ import {
   RevokeApiKeyBody,
   RotateApiKeyBody,
 } from './api-key.dto';
+import { Audited } from '../audit/audit.interceptor';
 import { ApiKeyErrorFilter } from './api-key-error.filter';
 import {
   createApiKeySchema,
@@ -45,6 +46,7 @@ import { ZodValidationPipe } from './zod-validation.pipe';
 @ApiForbiddenResponse({ description: 'The key lacks keys:admin, or a permission it tried to grant' })
 @RequirePermission('keys:admin')
 @UseFilters(ApiKeyErrorFilter)
+@Audited()
 @Controller('admin/api-keys')
 export class ApiKeysController {
   constructor(private readonly apiKeys: ApiKeysService) {}

@@ -28,6 +28,15 @@ const QUERY_TOKEN_PARAMS = new Set(['access_token', 'token', 'api_key', 'apikey'
 const JWS_LIKE = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
 
 /**
+ * Runs on every authenticated request once its principal is on the request
+ * and its permission checked; refuses the request by throwing (an
+ * HttpException becomes the answer). Registered with `AuthGuard.addCheck`.
+ */
+export interface AuthenticatedRequestCheck {
+  afterAuthentication(ctx: ExecutionContext): Promise<void>;
+}
+
+/**
  * The global guard (APP_GUARD). Every route needs a valid API key unless it
  * is `@Public()` or under `/health`, `/.well-known/` (or `/metrics` when
  * METRICS_PUBLIC): then it passes untouched.
@@ -40,6 +49,9 @@ const JWS_LIKE = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
  *    While revocation state is unknown: 503 + Retry-After, never admission.
  * 4. The principal goes on the request; the key's use is recorded (batched).
  * 5. `@RequirePermission` is checked: 403 insufficient_scope naming it.
+ * 6. The checks registered with `addCheck` run (the per-key rate limit):
+ *    guards run in no promised order, so a check that needs the principal
+ *    runs here, right after it is known, rather than as a guard of its own.
  *
  * Refusals are security events (AuthEventsReporter): logged at warn with the
  * key id when one is known (verified), never the token, the path without its
@@ -47,6 +59,8 @@ const JWS_LIKE = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
+  private readonly checks: AuthenticatedRequestCheck[] = [];
+
   constructor(
     private readonly reflector: Reflector,
     private readonly tokens: ApiKeyTokenService,
@@ -82,7 +96,13 @@ export class AuthGuard implements CanActivate {
       this.events.forbidden(req, res, principal, needed);
       throw insufficientScope(res, this.config.publicBaseUrl, needed);
     }
+    for (const check of this.checks) await check.afterAuthentication(ctx);
     return true;
+  }
+
+  /** Adds a check run on every authenticated request after authentication (see AuthenticatedRequestCheck). */
+  addCheck(check: AuthenticatedRequestCheck): void {
+    this.checks.push(check);
   }
 
   private async authenticate(req: Request, res: Response): Promise<Principal> {

@@ -13,6 +13,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import { Audited } from '../audit/audit.interceptor';
 import { CurrentPrincipal, RequirePermission } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { CREDENTIAL_SERVICES, credentialJsonSchemas } from './credential-schemas';
@@ -41,6 +42,7 @@ const UserIdQuery = () =>
 @ApiUnauthorizedResponse({ description: 'Missing, invalid or revoked API key' })
 @ApiForbiddenResponse({ description: 'The API key lacks the permission' })
 @UseFilters(CredentialsExceptionFilter)
+@Audited()
 @Controller('credentials')
 export class CredentialsController {
   constructor(private readonly credentials: CredentialsService) {}

@@ -18,7 +18,8 @@ const CACHE_ENTRIES = 1000;
 /**
  * The credentials vault: REST under /credentials, CredentialsService for
  * connectors, CredentialsKeyRotation for the CLI. Needs the global
- * ConfigModule, DatabaseModule and StoreModule. EnvelopeCipher runs its
+ * ConfigModule, DatabaseModule, StoreModule and AuditModule (the REST
+ * controller is @Audited). EnvelopeCipher runs its
  * self-test at init, so a bad master key stops the boot.
  */
 @Module({

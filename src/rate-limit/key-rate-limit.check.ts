@@ -1,28 +1,42 @@
-import { CallHandler, ExecutionContext, HttpException, Injectable, NestInterceptor } from '@nestjs/common';
-import { from, Observable, switchMap } from 'rxjs';
+import { ExecutionContext, HttpException, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { AuthenticatedRequestCheck, AuthGuard } from '../auth/auth.guard';
 import { KeyThrottlerGuard } from './key-throttler.guard';
 import { RateLimitEvents } from './rate-limit-events';
 
 /**
- * Runs the per-key limit (KeyThrottlerGuard) for every route. An interceptor
- * because Nest's request lifecycle runs every guard before any interceptor:
- * the global AuthGuard has set the principal by now, whatever the order in
- * which modules register their global guards. A 429 is thrown as an
- * HttpException; any other failure of the limiter admits the request.
+ * Runs the per-key limit (KeyThrottlerGuard) on every authenticated request,
+ * as a check of the global AuthGuard: right after authentication, when the
+ * principal is known. Not a guard of its own (Nest promises no order among
+ * global guards) and not a global interceptor: Nest binds every interceptor
+ * of a route into the request's async context (AsyncResource.bind), and on
+ * Node 20 each bound function and what it holds (the request) outlives the
+ * young-generation collection; one interceptor on every route made /mcp
+ * markedly slower. A 429 is thrown as an HttpException; any other failure
+ * of the limiter admits the request.
  */
 @Injectable()
-export class KeyRateLimitInterceptor implements NestInterceptor {
+export class KeyRateLimitCheck implements AuthenticatedRequestCheck, OnModuleInit {
+  private readonly logger = new Logger(KeyRateLimitCheck.name);
+
   constructor(
     private readonly keyLimit: KeyThrottlerGuard,
     private readonly events: RateLimitEvents,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
-    return from(this.check(context)).pipe(switchMap(() => next.handle()));
+  onModuleInit(): void {
+    let guard: AuthGuard | undefined;
+    try {
+      guard = this.moduleRef.get(AuthGuard, { strict: false });
+    } catch {
+      guard = undefined;
+    }
+    if (guard) guard.addCheck(this);
+    else this.logger.warn('No AuthGuard in this application: the per-key rate limit is not applied');
   }
 
-  private async check(context: ExecutionContext): Promise<void> {
+  async afterAuthentication(context: ExecutionContext): Promise<void> {
     try {
       await this.keyLimit.canActivate(context);
     } catch (err) {

@@ -37,7 +37,7 @@ export function keyLimitKey(keyId: string): string {
  *
  * NOT registered as a guard: Nest does not promise an order among global
  * guards, and this one must run after the AuthGuard has set the principal.
- * KeyRateLimitInterceptor calls it; interceptors always run after every guard.
+ * KeyRateLimitCheck calls it from the AuthGuard, right after authentication.
  *
  * Over the limit: 429 with Retry-After and a JSON body naming the `key` limit
  * (a JSON-RPC error on /mcp); the RateLimit-* headers report the tighter of

@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
 import { ThrottlerModule, ThrottlerModuleOptions } from '@nestjs/throttler';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { IpRateLimitMiddleware } from './ip-rate-limit.middleware';
 import { KEY_THROTTLER, KeyThrottlerGuard } from './key-throttler.guard';
-import { KeyRateLimitInterceptor } from './key-rate-limit.interceptor';
+import { KeyRateLimitCheck } from './key-rate-limit.check';
 import { RATE_LIMIT_WINDOW_MS } from './rate-limit-decision';
 import { RateLimitEvents } from './rate-limit-events';
 import { RateLimitStorageModule } from './rate-limit-storage.module';
@@ -17,10 +16,11 @@ import { StoreThrottlerStorage } from './store-throttler.storage';
  *   1. per IP   (RATE_LIMIT_IP_MAX/min)  IpRateLimitMiddleware   mounted by app.factory before the body
  *                                         parser, so a flood is refused before its body is read
  *   2. authentication                     AuthGuard (src/auth)    global guard
- *   3. per key  (RATE_LIMIT_MAX/min)     KeyThrottlerGuard       via a global interceptor: after every guard
+ *   3. per key  (RATE_LIMIT_MAX/min)     KeyThrottlerGuard       a check the AuthGuard runs right after
+ *                                         authentication (KeyRateLimitCheck)
  *
- * The order comes from Nest's request lifecycle (middleware → guards →
- * interceptors), not from the order modules register global guards in.
+ * The order comes from Nest's request lifecycle (middleware → guards) and
+ * from the AuthGuard itself, not from the order modules register global guards in.
  * Counting is in fixed one-minute windows in the KeyValueStore (Redis in the
  * cluster shape, shared by every instance); if the store fails, per instance.
  * `/health`, `/health/*` and `/metrics` are exempt from both limits.
@@ -40,12 +40,7 @@ import { StoreThrottlerStorage } from './store-throttler.storage';
       }),
     }),
   ],
-  providers: [
-    RateLimitEvents,
-    KeyThrottlerGuard,
-    IpRateLimitMiddleware,
-    { provide: APP_INTERCEPTOR, useClass: KeyRateLimitInterceptor },
-  ],
+  providers: [RateLimitEvents, KeyThrottlerGuard, IpRateLimitMiddleware, KeyRateLimitCheck],
   exports: [IpRateLimitMiddleware],
 })
 export class RateLimitModule {}

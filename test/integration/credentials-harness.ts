@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { Test, TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
+import { AuditModule } from '../../src/audit/audit.module';
 import type { Principal } from '../../src/auth/principal';
 import { ConfigModule } from '../../src/config/config.module';
 import { loadConfig } from '../../src/config/load-config';
@@ -49,6 +50,8 @@ export async function openVault(dataDir: string, backend: Backend, masterKeys: s
       ConfigModule.forRoot(config),
       DatabaseModule.forRoot({ schema: backend.schema }),
       StoreModule.forRoot(),
+      // The credentials REST controller is audited (@Audited), as in the application.
+      AuditModule.forRoot(),
       CredentialsModule,
     ],
   }).compile();

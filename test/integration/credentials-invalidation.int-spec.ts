@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Test, TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import type { Principal } from '../../src/auth/principal';
+import { AuditModule } from '../../src/audit/audit.module';
 import { ConfigModule } from '../../src/config/config.module';
 import { loadConfig } from '../../src/config/load-config';
 import { CredentialsModule } from '../../src/credentials/credentials.module';
@@ -73,6 +74,8 @@ describeWithPostgres('credentials cache invalidation across instances', () => {
           ConfigModule.forRoot(config),
           DatabaseModule.forRoot({ schema }),
           StoreModule.forRoot({ keyPrefix }),
+          // The credentials REST controller is audited (@Audited), as in the application.
+          AuditModule.forRoot(),
           CredentialsModule,
         ],
       }).compile();
