@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import { findProvider } from '../common/find-provider';
 import { ToolCallHook, ToolCallRecord, ToolPipeline } from '../mcp/tool-pipeline.service';
 import { AuditWriter } from './audit.writer';
 
@@ -20,12 +21,7 @@ export class ToolCallAuditHook implements ToolCallHook, OnModuleInit {
 
   onModuleInit(): void {
     // Looked up rather than imported so AuditModule does not pull the MCP surface into the CLI.
-    let pipeline: ToolPipeline | undefined;
-    try {
-      pipeline = this.moduleRef.get(ToolPipeline, { strict: false });
-    } catch {
-      pipeline = undefined;
-    }
+    const pipeline = findProvider(this.moduleRef, ToolPipeline);
     if (pipeline) pipeline.addHook(this);
     else this.logger.debug('No MCP tool pipeline in this application; tool calls are not audited here');
   }

@@ -1,6 +1,7 @@
 import { ExecutionContext, HttpException, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AuthenticatedRequestCheck, AuthGuard } from '../auth/auth.guard';
+import { findProvider } from '../common/find-provider';
 import { KeyThrottlerGuard } from './key-throttler.guard';
 import { RateLimitEvents } from './rate-limit-events';
 
@@ -26,12 +27,7 @@ export class KeyRateLimitCheck implements AuthenticatedRequestCheck, OnModuleIni
   ) {}
 
   onModuleInit(): void {
-    let guard: AuthGuard | undefined;
-    try {
-      guard = this.moduleRef.get(AuthGuard, { strict: false });
-    } catch {
-      guard = undefined;
-    }
+    const guard = findProvider(this.moduleRef, AuthGuard);
     if (guard) guard.addCheck(this);
     else this.logger.warn('No AuthGuard in this application: the per-key rate limit is not applied');
   }
