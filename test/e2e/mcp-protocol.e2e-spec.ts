@@ -150,6 +150,17 @@ describe('/mcp protocol (e2e)', () => {
       });
     });
 
+    it('empty body → 400 with a JSON-RPC error, in either protocol era', async () => {
+      for (const headers of [{}, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' }]) {
+        const res = await post('', headers);
+        expect(res.status).toBe(400);
+        expect((await rpc(res)).error).toMatchObject({
+          code: -32600,
+          message: expect.stringContaining('not a valid JSON-RPC message'),
+        });
+      }
+    });
+
     it('wrong content type → 415', async () => {
       const res = await post(JSON.stringify(INIT), { 'content-type': 'text/plain' });
       expect(res.status).toBe(415);
