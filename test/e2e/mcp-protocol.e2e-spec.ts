@@ -151,7 +151,11 @@ describe('/mcp protocol (e2e)', () => {
     });
 
     it('empty body → 400 with a JSON-RPC error, in either protocol era', async () => {
-      for (const headers of [{}, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' }]) {
+      const eras: Record<string, string>[] = [
+        {},
+        { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' },
+      ];
+      for (const headers of eras) {
         const res = await post('', headers);
         expect(res.status).toBe(400);
         expect((await rpc(res)).error).toMatchObject({
