@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { AuditModule } from '../src/audit/audit.module';
 import { ConfigModule } from '../src/config/config.module';
 import { loadConfig } from '../src/config/load-config';
 import { CredentialsModule } from '../src/credentials/credentials.module';
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
       ConfigModule.forRoot(config),
       DatabaseModule.forRoot(),
       StoreModule.forRoot(),
+      AuditModule.forRoot(), // the credentials controller is @Audited
       CredentialsModule,
     ],
   })
