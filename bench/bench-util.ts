@@ -13,19 +13,30 @@ export interface LoadResult {
   errors: number;
 }
 
-/** Runs `fn` with `concurrency` workers until `total` calls are done; latencies in ms. */
-export async function load(
-  total: number,
+/** Latencies (ms, sorted), failures and elapsed seconds of a closed-loop run (see `workers`). */
+export interface WorkerRun {
+  latencies: number[];
+  errors: number;
+  seconds: number;
+}
+
+/**
+ * `concurrency` callers, each calling `fn` back to back for as long as
+ * `more()` says; a call that throws counts as an error and its time still
+ * counts. The shared loop of every closed-loop benchmark.
+ */
+export async function workers(
   concurrency: number,
+  more: (calls: number) => boolean,
   fn: (i: number) => Promise<void>,
-): Promise<LoadResult> {
+): Promise<WorkerRun> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < total) {
+      while (more(next)) {
         const i = next++;
         const t = performance.now();
         try {
@@ -37,8 +48,17 @@ export async function load(
       }
     }),
   );
-  const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
+  return { latencies, errors, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Runs `fn` with `concurrency` workers until `total` calls are done; latencies in ms. */
+export async function load(
+  total: number,
+  concurrency: number,
+  fn: (i: number) => Promise<void>,
+): Promise<LoadResult> {
+  const { latencies, errors, seconds } = await workers(concurrency, (calls) => calls < total, fn);
   return {
     requests: total,
     seconds,

@@ -9,7 +9,7 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
-import { percentile } from './bench-util';
+import { percentile, workers } from './bench-util';
 
 /** A small seeded PRNG (mulberry32), so both configurations get the same arrivals in a round. */
 export function seededRandom(seed: number): () => number {
@@ -89,31 +89,13 @@ export async function closedLoop(
   seconds: number,
   send: (i: number) => Promise<void>,
 ): Promise<{ calls: number; perSecond: number; p50: number; errors: number }> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let i = 0;
-  const started = performance.now();
-  const end = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        try {
-          await send(i++);
-        } catch {
-          errors++;
-        }
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  const end = performance.now() + seconds * 1000;
+  const run = await workers(concurrency, () => performance.now() < end, send);
   return {
-    calls: latencies.length,
-    perSecond: latencies.length / elapsed,
-    p50: percentile(latencies, 50),
-    errors,
+    calls: run.latencies.length,
+    perSecond: run.latencies.length / run.seconds,
+    p50: percentile(run.latencies, 50),
+    errors: run.errors,
   };
 }
 
