@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DatabaseWriteGate } from '../database/database-write-gate';
 import type { MetricsService } from '../metrics/metrics.service';
+import { AuditJournal } from './audit-journal';
 import type { AuditRow } from './audit-record';
 import { AuditSpool } from './audit-spool';
 import { insertAuditRows, SQLITE_ROWS_PER_STATEMENT } from './audit-sql';
@@ -15,6 +16,9 @@ export interface AuditWriterStats {
   spooledBatches: number;
   spooledRows: number;
   replayedRows: number;
+  /** Rows appended to the local journal (AUDIT_DURABILITY=journal) and shipped from it to the database. */
+  journaledRows: number;
+  shippedRows: number;
   /** Batches the database refused (they went to the spool, or failed). */
   writeFailures: number;
   /** Records refused with AuditUnavailableError (neither database nor spool). */
@@ -36,6 +40,13 @@ export interface AuditWriterStats {
  * `replayBaseDelayMs`); when one is due, `wake` is called so the writer
  * drains even when no record arrives.
  *
+ * With `durability: 'journal'` a batch is durable once appended to the
+ * local AuditJournal (synchronously, fdatasync'd); a ship loop inserts the
+ * journal into the database every `journalShipIntervalMs`, with the same
+ * backoff as replays while the database refuses. A batch the journal cannot
+ * take is written to the database directly, and refused only when that
+ * fails too. Journals left by processes that are gone are shipped at boot.
+ *
  * Database writes go through the DatabaseWriteGate: on SQLite they wait
  * while an admin transaction is open on the shared connection instead of
  * joining it.
@@ -44,11 +55,16 @@ export class AuditSink {
   // Lines keep the writer's context: the sink is the writer's durable half.
   private readonly logger = new Logger('AuditWriter');
   readonly spool: AuditSpool;
+  readonly journal?: AuditJournal;
   private readonly gate: DatabaseWriteGate;
   private spooling = false;
   private replayDue = false;
   private replayTimer?: NodeJS.Timeout;
   private replayAttempts = 0;
+  private shipTimer?: NodeJS.Timeout;
+  private shipping?: Promise<void>;
+  private shipAttempts = 0;
+  private recoverPending = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -59,6 +75,7 @@ export class AuditSink {
   ) {
     this.spool = new AuditSpool(options.spoolDir);
     this.gate = DatabaseWriteGate.of(dataSource);
+    if (options.durability === 'journal') this.journal = new AuditJournal(options.spoolDir);
   }
 
   /** True while batches go to the spool because the database refused one. */
@@ -72,6 +89,18 @@ export class AuditSink {
    * Resolves true once it is durable, false when it could be written nowhere.
    */
   async write(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {
+    if (this.journal) {
+      try {
+        this.journal.appendSync(rows);
+        this.stats.journaledRows += rows.length;
+        this.scheduleShip(this.options.journalShipIntervalMs);
+        return true;
+      } catch (err) {
+        this.logger.error(
+          `Audit batch of ${rows.length} could not be written to the journal (${describe(err)}); writing it to the database`,
+        );
+      }
+    }
     if (!this.spooling) {
       try {
         await this.insert(rows, false, canonical);
@@ -138,6 +167,91 @@ export class AuditSink {
       this.logger.warn(`Audit spool replay failed (${describe(err)}); retrying`);
       this.scheduleReplay();
     }
+  }
+
+  /** Boot: journals left by processes that are gone are shipped first, by the ship loop (so retried with it). */
+  recoverJournals(): void {
+    if (!this.journal) return;
+    this.recoverPending = true;
+    this.scheduleShip(0);
+  }
+
+  /** Ships what the journal holds now (waiting for a ship in progress); false when the database refused. */
+  async shipNow(): Promise<boolean> {
+    if (!this.journal) return true;
+    if (this.shipTimer) clearTimeout(this.shipTimer);
+    this.shipTimer = undefined;
+    await this.shipping;
+    await this.ship();
+    return this.journal.pendingRows === 0 && !this.recoverPending;
+  }
+
+  /**
+   * Shutdown: one last ship, then the journal is closed. Whatever the
+   * database did not take stays in DATA_DIR for the next process.
+   */
+  async closeJournal(): Promise<void> {
+    if (!this.journal) return;
+    if (!this.dataSource.isInitialized || !(await this.shipNow()))
+      this.logger.warn(
+        `${this.journal.pendingRows} audit records stay in ${this.journal.dir}; the next start ships them`,
+      );
+    if (this.shipTimer) clearTimeout(this.shipTimer);
+    this.shipTimer = undefined;
+    this.journal.close();
+  }
+
+  private scheduleShip(delay: number): void {
+    if (this.shipTimer || this.shipping) return;
+    this.shipTimer = setTimeout(() => {
+      this.shipTimer = undefined;
+      void this.ship();
+    }, delay);
+    this.shipTimer.unref();
+  }
+
+  private ship(): Promise<void> {
+    if (this.shipping) return this.shipping;
+    const journal = this.journal!;
+    this.shipping = (async () => {
+      try {
+        if (this.recoverPending) {
+          const rows = await journal.recoverOrphans(
+            (chunk) => this.insert(chunk, true),
+            this.options.batchMaxRows,
+          );
+          this.recoverPending = false;
+          this.stats.shippedRows += rows;
+          if (rows > 0)
+            this.logger.warn(`Shipped ${rows} audit records left in the journal by an earlier process`);
+        }
+        this.stats.shippedRows += await journal.ship(
+          (chunk) => this.insert(chunk, true),
+          this.options.batchMaxRows,
+        );
+        if (this.shipAttempts > 0) this.logger.log('The audit journal ships to the database again');
+        this.shipAttempts = 0;
+      } catch (err) {
+        this.stats.writeFailures++;
+        this.metrics?.auditWriteFailure(1);
+        if (this.shipAttempts === 0)
+          this.logger.warn(`Audit journal could not be shipped to the database (${describe(err)}); retrying`);
+        this.shipAttempts++;
+      } finally {
+        this.shipping = undefined;
+      }
+      if (journal.pendingRows > 0 || this.recoverPending) {
+        const {
+          replayBaseDelayMs: base,
+          replayMaxDelayMs: max,
+          journalShipIntervalMs: interval,
+        } = this.options;
+        this.scheduleShip(
+          this.shipAttempts === 0 ? interval : Math.min(max, base * 2 ** Math.min(this.shipAttempts - 1, 20)),
+        );
+      }
+    })();
+    return this.shipping;
   }
 
   clearReplayTimer(): void {

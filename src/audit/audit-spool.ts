@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { closeSync, fsyncSync, openSync, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AuditRow } from './audit-record';
 import { SPOOL_FILE_NAME, SPOOL_LOCK_FILE_NAME } from './audit.options';
@@ -221,7 +221,8 @@ export class AuditSpool {
   }
 }
 
-function parseRows(text: string): AuditRow[] {
+/** Every complete JSON row of an ndjson text; a torn line (cut short by a crash mid-append) is skipped. */
+export function parseRows(text: string): AuditRow[] {
   const rows: AuditRow[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
@@ -238,9 +239,22 @@ function parseRows(text: string): AuditRow[] {
 const absent = (err: unknown): boolean =>
   ['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
 
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r').catch(() => undefined);
   if (!handle) return;
   await handle.sync().catch(() => undefined);
   await handle.close().catch(() => undefined);
+}
+
+/** fsyncs a directory, so a file created or renamed in it stays after a crash. */
+export function syncDirSync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Some file systems cannot fsync a directory; the file itself was synced.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }

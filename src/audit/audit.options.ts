@@ -14,6 +14,18 @@ export interface AuditOptions {
    * call is not refused when the audit trail cannot be written.
    */
   mode: 'sync' | 'async';
+  /**
+   * Where a batch becomes durable. `database` (default): in the database
+   * (else the spool, while the database refuses writes). `journal`: in the
+   * local write-ahead journal (DATA_DIR/audit-journal, fdatasync'd on the
+   * event loop), shipped to the database in the background every
+   * `journalShipIntervalMs`; a sync call then waits only for the local disk.
+   * Needs DATA_DIR on a disk that outlives the process's machine: on an
+   * ephemeral disk a crash loses the records not yet shipped. See AuditJournal.
+   */
+  durability: 'database' | 'journal';
+  /** How long journaled records gather before they are shipped to the database (ms, default 20). */
+  journalShipIntervalMs: number;
   /** Also store the arguments, secrets redacted (default off: only the digest). */
   storeArgs: boolean;
   /**
@@ -47,6 +59,8 @@ export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
 
 export const DEFAULT_AUDIT_OPTIONS: Omit<AuditOptions, 'spoolDir'> = {
   mode: 'sync',
+  durability: 'database',
+  journalShipIntervalMs: 20,
   storeArgs: false,
   batchWindowMs: 0,
   batchMaxRows: 500,
@@ -74,6 +88,9 @@ export function resolveAuditOptions(
       throw new RangeError(`audit securityEvents.${name} must be a positive integer`);
   }
   if (o.mode !== 'sync' && o.mode !== 'async') throw new RangeError("audit mode must be 'sync' or 'async'");
+  if (o.durability !== 'database' && o.durability !== 'journal')
+    throw new RangeError("audit durability must be 'database' or 'journal'");
+  if (!(o.journalShipIntervalMs >= 0)) throw new RangeError('audit journalShipIntervalMs must be >= 0');
   if (!Number.isInteger(o.batchMaxRows) || o.batchMaxRows < 1)
     throw new RangeError('audit batchMaxRows must be a positive integer');
   if (!(o.batchWindowMs >= 0)) throw new RangeError('audit batchWindowMs must be >= 0');

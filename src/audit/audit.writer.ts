@@ -12,6 +12,7 @@ import {
 import { DataSource, EntityManager } from 'typeorm';
 import { MetricsService } from '../metrics/metrics.service';
 import { AuditChain, chainRows, newAuditChain } from './audit-chain';
+import type { AuditJournal } from './audit-journal';
 import { AuditRecord, AuditRow } from './audit-record';
 import { toAuditRow } from './audit-row';
 import { AuditRequestContext } from './audit-request-context';
@@ -59,7 +60,8 @@ const noop = () => undefined;
  *
  * Durability is the AuditSink's: the database, else the fsync'd spool in
  * DATA_DIR (which counts as durable), replayed into the database in the
- * background; see there. A spool left by an earlier process is replayed at
+ * background; or, with `durability: 'journal'`, the local journal shipped to
+ * the database in the background; see there. A spool left by an earlier process is replayed at
  * boot (unless `replaySpoolOnBoot` is off, as in the command line).
  *
  * Admin actions: `recordInTransaction` (see there) writes in the caller's transaction.
@@ -67,7 +69,8 @@ const noop = () => undefined;
  * Metrics (when MetricsModule is loaded): `audit_queue_depth` is read from
  * `queueDepth` at each scrape; `audit_write_failures_total` and
  * `audit_spooled_total` move where `stats.writeFailures` and
- * `stats.spooledRows` do; `audit_durable_seconds` observes each record's
+ * `stats.spooledRows` do; `audit_journal_pending` is read from the journal
+ * at each scrape; `audit_durable_seconds` observes each record's
  * time from `record()` to durable (in sync mode, its caller's wait).
  */
 @Injectable()
@@ -89,6 +92,8 @@ export class AuditWriter
     spooledBatches: 0,
     spooledRows: 0,
     replayedRows: 0,
+    journaledRows: 0,
+    shippedRows: 0,
     writeFailures: 0,
     unavailableRows: 0,
   };
@@ -103,6 +108,7 @@ export class AuditWriter
 
   onModuleInit(): void {
     this.metrics?.auditQueueDepthFrom(() => this.queueDepth);
+    this.metrics?.auditJournalPendingFrom(() => this.sink.journal?.pendingRows ?? 0);
   }
 
   /** This process's current chain id (changes only after a batch could not be written anywhere). */
@@ -122,6 +128,16 @@ export class AuditWriter
 
   get spoolPath(): string {
     return this.sink.spool.path;
+  }
+
+  /** The local journal (AUDIT_DURABILITY=journal), else undefined. */
+  get journal(): AuditJournal | undefined {
+    return this.sink.journal;
+  }
+
+  /** Ships the journal to the database now (tests, shutdown); true when nothing is left in it. */
+  shipJournal(): Promise<boolean> {
+    return this.sink.shipNow();
   }
 
   /**
@@ -186,6 +202,8 @@ export class AuditWriter
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.options.replaySpoolOnBoot === false) return;
+    // In the background: the server answers while a large journal left by a crash is shipped.
+    this.sink.recoverJournals();
     if (!(await this.sink.resumeLeftSpool().catch(() => false))) return;
     this.logger.warn('Found an audit spool from an earlier run; replaying it into the database');
     void this.drain();
@@ -194,12 +212,14 @@ export class AuditWriter
   /** SIGTERM: everything pending is written before the data source closes. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.flush();
+    await this.sink.shipNow(); // while the database is still open (journal durability)
   }
 
   /** Records that arrived after the first flush (late in-flight calls) go too, to the spool if need be. */
   async onApplicationShutdown(): Promise<void> {
     this.sink.clearReplayTimer();
     await this.flush();
+    await this.sink.closeJournal();
   }
 
   private enqueue(waiter: Waiter): void {

@@ -58,6 +58,8 @@ export interface AppConfig {
   audit: {
     /** sync: a call is answered once its audit record is durable; async: answered at once. */
     mode: 'sync' | 'async';
+    /** database: durable once in the database (default); journal: once fsync'd to DATA_DIR/audit-journal. */
+    durability: 'database' | 'journal';
     /** Store redacted arguments as well as their digest. */
     storeArgs: boolean;
     batchWindowMs: number;

@@ -88,6 +88,14 @@ describe('loadConfig', () => {
     );
   });
 
+  it('makes audit records durable in the database by default, in the local journal with AUDIT_DURABILITY=journal', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).audit).toMatchObject({ mode: 'sync', durability: 'database' });
+    expect(loadConfig({ DATA_DIR: tmp(), AUDIT_DURABILITY: 'Journal' }).audit.durability).toBe('journal');
+    expect(() => loadConfig({ DATA_DIR: tmp(), AUDIT_DURABILITY: 'disk' })).toThrow(
+      /AUDIT_DURABILITY: must be database or journal/,
+    );
+  });
+
   it('accepts a complete production environment and binds 0.0.0.0', () => {
     const c = loadConfig({
       NODE_ENV: 'production',

@@ -259,6 +259,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const auditMode = (r.str('AUDIT_MODE') ?? 'sync').toLowerCase();
   if (auditMode !== 'sync' && auditMode !== 'async') r.problems.push('AUDIT_MODE: must be sync or async');
+  const auditDurability = (r.str('AUDIT_DURABILITY') ?? 'database').toLowerCase();
+  if (auditDurability !== 'database' && auditDurability !== 'journal')
+    r.problems.push('AUDIT_DURABILITY: must be database or journal');
 
   const config: AppConfig = {
     env: envName,
@@ -298,6 +301,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     audit: {
       mode: auditMode === 'async' ? 'async' : 'sync',
+      durability: auditDurability === 'journal' ? 'journal' : 'database',
       storeArgs: r.bool('AUDIT_STORE_ARGS', false),
       batchWindowMs: r.int('AUDIT_BATCH_WINDOW_MS', 0, 0, 1000),
       batchMaxRows: r.int('AUDIT_BATCH_MAX_ROWS', 500, 1, 10_000),

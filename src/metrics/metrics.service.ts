@@ -37,12 +37,14 @@ export class MetricsService {
   readonly auditSpooledTotal: Counter;
   readonly auditWriteFailuresTotal: Counter;
   readonly auditDurableSeconds: Histogram;
+  readonly auditJournalPending: Gauge;
   readonly mcpSessionsActive: Gauge;
   readonly upstreamRequestsTotal: Counter<'service' | 'status'>;
   readonly cacheRequestsTotal: Counter<'result'>;
 
   private sessionsSource?: () => number;
   private auditQueueSource?: () => number;
+  private auditJournalSource?: () => number;
 
   constructor() {
     const registers = [this.registry];
@@ -104,6 +106,14 @@ export class MetricsService {
       name: 'audit_spooled_total',
       help: 'Audit records written to the spool file because the database refused them.',
       registers,
+    });
+    this.auditJournalPending = new Gauge({
+      name: 'audit_journal_pending',
+      help:
+        'Audit records durable in the local journal (AUDIT_DURABILITY=journal) and not yet shipped to the database; ' +
+        'they are lost with the disk if the machine is.',
+      registers,
+      collect: () => this.auditJournalPending.set(this.auditJournalSource?.() ?? 0),
     });
     this.auditWriteFailuresTotal = new Counter({
       name: 'audit_write_failures_total',
@@ -212,6 +222,11 @@ export class MetricsService {
   /** Reads the audit queue depth from `source` at each scrape. */
   auditQueueDepthFrom(source: () => number): void {
     this.auditQueueSource = source;
+  }
+
+  /** Reads the number of journaled, not yet shipped audit records from `source` at each scrape. */
+  auditJournalPendingFrom(source: () => number): void {
+    this.auditJournalSource = source;
   }
 
   /** `records` audit records went to the spool file. */

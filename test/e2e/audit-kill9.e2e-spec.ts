@@ -11,15 +11,18 @@
  * Once on SQLite in DATA_DIR (embedded shape), once on PostgreSQL (own schema),
  * and once on PostgreSQL with the audit table moved away halfway through the
  * load, so the calls answered last are durable only in the spool when the kill
- * comes and reach the table through the replay at the next boot.
+ * comes and reach the table through the replay at the next boot. The last
+ * again with AUDIT_DURABILITY=journal: every call is durable first in the
+ * local journal, which the next boot ships.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { main } from '../../src/cli/main';
+import { JOURNAL_DIR_NAME } from '../../src/audit/audit-journal';
 import { SPOOL_FILE_NAME } from '../../src/audit/audit.options';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
 import { freePort, spawnServer, SpawnedServer, waitForOk } from '../support/spawn-server';
@@ -135,7 +138,12 @@ async function loadUntil(done: () => boolean, ms: number, alive: () => boolean):
  * when the kill comes; the database accepts them again before the restart,
  * whose boot replays the spool.
  */
-function killUnderLoad(makeBackend: () => Promise<Backend>, title: string, spool = false): void {
+function killUnderLoad(
+  makeBackend: () => Promise<Backend>,
+  title: string,
+  spool = false,
+  durability: 'database' | 'journal' = 'database',
+): void {
   let dataDir: string;
   let backend: Backend | undefined;
   const servers: SpawnedServer[] = [];
@@ -168,6 +176,7 @@ function killUnderLoad(makeBackend: () => Promise<Backend>, title: string, spool
       RATE_LIMIT_MAX: '10000000',
       RATE_LIMIT_IP_MAX: '10000000',
       SHUTDOWN_GRACE_MS: '20000',
+      AUDIT_DURABILITY: durability,
       ...backend.env,
     };
 
@@ -215,20 +224,25 @@ function killUnderLoad(makeBackend: () => Promise<Backend>, title: string, spool
     first.child.kill('SIGKILL');
     await first.exited;
     await Promise.all(workers); // each ends within its fetch timeout at most
+    // What is durable only on the local disk: the spool, or with AUDIT_DURABILITY=journal the journal's segments.
     const spoolBytes = (() => {
       try {
-        return statSync(join(dataDir, SPOOL_FILE_NAME)).size;
+        if (durability === 'database') return statSync(join(dataDir, SPOOL_FILE_NAME)).size;
+        const dir = join(dataDir, JOURNAL_DIR_NAME);
+        return readdirSync(dir)
+          .filter((f) => f.endsWith('.ndjson'))
+          .reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
       } catch {
         return 0;
       }
     })();
 
     if (spool) {
-      expect(spoolBytes).toBeGreaterThan(0); // the last calls were durable only in the spool
+      expect(spoolBytes).toBeGreaterThan(0); // the last calls were durable only in the spool (or journal)
       await backend.refuseAuditWrites!(false);
     }
 
-    // Restart on the same data: it replays a spool left behind, if any; then a clean stop flushes.
+    // Restart on the same data: it replays a spool or ships a journal left behind, if any; then a clean stop flushes.
     const second = spawnServer(env);
     servers.push(second);
     await waitForOk(`${base}/health/ready`, BOOT_MS, alive(second)).catch((e: Error) => {
@@ -248,7 +262,8 @@ function killUnderLoad(makeBackend: () => Promise<Backend>, title: string, spool
         `kill -9 under load: ${state.sent.size} sent, ${state.answered.size} answered ` +
           `(${answeredBeforeKill} before the kill), ${inFlightAtKill} in flight when killed, ` +
           `${audited.size} audited (${auditedUnanswered.length} of them never answered), ` +
-          `${missing.length} answered but not audited, ${duplicated.length} duplicated, spool at kill ${spoolBytes} bytes` +
+          `${missing.length} answered but not audited, ${duplicated.length} duplicated, ` +
+          `${durability === 'journal' ? 'journal' : 'spool'} at kill ${spoolBytes} bytes` +
           (spool ? ` (database refused audit writes after ${answeredBeforeRefusal} answered)` : ''),
         `responses: ${JSON.stringify(Object.fromEntries(state.statuses))}`,
         `audit verify: ${verify.stdout.trim() || verify.stderr.trim()}`,
@@ -329,5 +344,11 @@ describeWithPostgres('audit trail across kill -9 under load: PostgreSQL', () => 
     postgresBackend,
     'with the database refusing audit writes, every answered call is in the spool at the kill and in the table once after the restart',
     true,
+  );
+  killUnderLoad(
+    postgresBackend,
+    'AUDIT_DURABILITY=journal, the database refusing audit writes: every answered call is in the journal at the kill and in the table once after the restart',
+    true,
+    'journal',
   );
 });

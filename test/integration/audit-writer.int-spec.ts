@@ -4,117 +4,26 @@
  * caller's transaction, the spool when the database is unreachable and its
  * replay, and refusal when nothing can be written. Query and pagination too.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { AddressInfo, createServer, Server, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataSource } from 'typeorm';
-import { AuditRecord, argsDigest } from '../../src/audit/audit-record';
+import { argsDigest } from '../../src/audit/audit-record';
 import { parseAuditQuery } from '../../src/audit/audit-query';
 import { storedTimeIso } from '../../src/audit/audit-sql';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
 import { AuditUnavailableError } from '../../src/audit/audit.errors';
-import { AuditOptions, resolveAuditOptions } from '../../src/audit/audit.options';
 import { AuditService } from '../../src/audit/audit.service';
-import { AuditWriter } from '../../src/audit/audit.writer';
-import { openDataSource } from '../../src/database/open-data-source';
-import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
-import { configFor } from '../support/test-config';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Forwards TCP to PostgreSQL until cut; `restore` listens on the same port again. */
-class CuttableProxy {
-  private readonly sockets = new Set<Socket>();
-  private server?: Server;
-  port = 0;
-
-  constructor(private readonly target: URL) {}
-
-  async start(): Promise<number> {
-    this.server = createServer((client) => {
-      const upstream = new Socket().connect(Number(this.target.port || 5432), this.target.hostname);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => s.destroy());
-        s.on('close', () => this.sockets.delete(s));
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this.port;
-  }
-
-  async cut(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server = undefined;
-  }
-
-  restore(): Promise<number> {
-    return this.start();
-  }
-}
-
-const rec = (i: number, extra: Partial<AuditRecord> = {}): AuditRecord => ({
-  kind: 'tool_call',
-  action: 'xero_list_invoices',
-  outcome: 'success',
-  organizationId: 'org-a',
-  userId: 'user-1',
-  keyId: 'key-1',
-  requestId: `req-${i}`,
-  durationMs: 1.4,
-  args: { page: i, filter: { status: 'PAID' } },
-  ...extra,
-});
-
-interface Rig {
-  ds: DataSource;
-  /** A second connection whose database can be made unreachable and brought back. */
-  breakable: DataSource;
-  breakDb(): Promise<void>;
-  healDb(): Promise<void>;
-}
+import { postgresRig, rec, Rig, RigFactory, sleep, sqliteRig, useAuditRig } from '../support/audit-rig';
+import { describeWithPostgres } from '../support/backends';
 
 jest.setTimeout(30_000);
 
-function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
+function writerSuite(factory: RigFactory) {
+  const { rig: getRig, makeWriter, rows, spoolDir: getSpoolDir } = useAuditRig(factory);
   let rig: Rig;
   let spoolDir: string;
-  const writers: AuditWriter[] = [];
-  const makeWriter = (ds: DataSource, o: Partial<AuditOptions> = {}) => {
-    const w = new AuditWriter(
-      ds,
-      resolveAuditOptions({ spoolDir, replayBaseDelayMs: 50, replayMaxDelayMs: 200, ...o }),
-    );
-    writers.push(w);
-    return w;
-  };
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw rows of ad hoc SQL
-  const rows = async (writerId?: string): Promise<Array<Record<string, any>>> =>
-    (
-      (await rig.ds.query(
-        `SELECT * FROM audit_logs ${writerId ? `WHERE writer_id = '${writerId}'` : ''} ORDER BY writer_id, seq`,
-      )) as Array<Record<string, unknown>>
-    ).map((r) => ({ ...r, id: String(r.id), seq: Number(r.seq) }));
-
-  beforeAll(async () => {
-    rig = await setup();
-  });
-  afterAll(async () => {
-    await teardown();
-  });
-  beforeEach(async () => {
-    spoolDir = mkdtempSync(join(tmpdir(), 'audit-spool-'));
-    await rig.ds.query('DELETE FROM audit_logs');
-  });
-  afterEach(async () => {
-    for (const w of writers.splice(0)) await w.onApplicationShutdown();
-    rmSync(spoolDir, { recursive: true, force: true });
+  beforeEach(() => {
+    rig = getRig();
+    spoolDir = getSpoolDir();
   });
 
   it('group-commits 200 concurrent records in far fewer INSERT batches, with every row stored once', async () => {
@@ -310,65 +219,6 @@ function writerSuite(setup: () => Promise<Rig>, teardown: () => Promise<void>) {
   });
 }
 
-describe('audit writer (SQLite)', () => {
-  let dir: string;
-  let ds: DataSource;
-  writerSuite(
-    async () => {
-      dir = mkdtempSync(join(tmpdir(), 'audit-sqlite-'));
-      ds = await openDataSource(configFor(dir), { migrationsRun: true });
-      return {
-        ds,
-        breakable: ds,
-        // Every insert into audit_logs fails while the trigger exists; reads still work.
-        breakDb: () =>
-          ds.query(
-            `CREATE TRIGGER audit_down BEFORE INSERT ON audit_logs BEGIN SELECT RAISE(ABORT, 'database down'); END`,
-          ),
-        healDb: () => ds.query('DROP TRIGGER audit_down'),
-      };
-    },
-    async () => {
-      await ds?.destroy();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  );
-});
+describe('audit writer (SQLite)', () => writerSuite(sqliteRig()));
 
-describeWithPostgres('audit writer (PostgreSQL)', () => {
-  const schema = uniqueName('audit');
-  let dir: string;
-  let ds: DataSource;
-  let proxied: DataSource;
-  const proxy = new CuttableProxy(new URL(TEST_DATABASE_URL));
-  writerSuite(
-    async () => {
-      dir = mkdtempSync(join(tmpdir(), 'audit-pg-'));
-      ds = await openDataSource(configFor(dir, { DATABASE_URL: TEST_DATABASE_URL }), {
-        schema,
-        migrationsRun: true,
-      });
-      const port = await proxy.start();
-      const url = new URL(TEST_DATABASE_URL);
-      url.hostname = '127.0.0.1';
-      url.port = String(port);
-      proxied = await openDataSource(configFor(dir, { DATABASE_URL: url.toString() }), {
-        schema,
-        migrationsRun: false,
-      });
-      return {
-        ds,
-        breakable: proxied,
-        breakDb: () => proxy.cut(),
-        healDb: async () => void (await proxy.restore()),
-      };
-    },
-    async () => {
-      await proxy.cut();
-      await proxied?.destroy().catch(() => undefined);
-      await ds?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
-      await ds?.destroy();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  );
-});
+describeWithPostgres('audit writer (PostgreSQL)', () => writerSuite(postgresRig('audit')));

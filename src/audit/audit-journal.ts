@@ -1,0 +1,287 @@
+import { randomUUID } from 'node:crypto';
+import {
+  closeSync,
+  fdatasyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  promises as fs,
+  readFileSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { AuditRow } from './audit-record';
+import { parseRows, syncDirSync } from './audit-spool';
+
+export const JOURNAL_DIR_NAME = 'audit-journal';
+/** An owner file not touched for this long belongs to a process that is gone (live ones touch it every 2 s). */
+export const JOURNAL_OWNER_STALE_MS = 10_000;
+const HEARTBEAT_MS = 2_000;
+
+/** Who owns a journal: written to `<journal id>.owner` when the journal starts. */
+interface Owner {
+  pid: number;
+  host: string;
+  journal: string;
+  /** The process's start time in clock ticks since boot (Linux /proc), telling a reused pid apart. */
+  started?: string;
+}
+
+/** Writes one batch of rows to the database (idempotent on writer_id, seq); throws when it cannot. */
+export type ShipRows = (rows: AuditRow[]) => Promise<void>;
+
+/**
+ * The local write-ahead journal of AUDIT_DURABILITY=journal: a batch is
+ * durable once appended to this process's open segment and fdatasync'd,
+ * which happens synchronously on the event loop (no thread-pool round trips:
+ * the wait is the disk's flush alone). A shipper then inserts closed
+ * segments into the database in order, idempotently on (writer_id, seq),
+ * and deletes them.
+ *
+ * Layout, in `DATA_DIR/audit-journal/`: `<id>.owner` (pid and host of the
+ * owning process, touched every 2 s) and segments `<id>.<n>.ndjson`, one
+ * JSON row per line. Only the owner appends to its segments. Segments whose
+ * owner file is missing, names a process on this host that no longer runs,
+ * or has not been touched for JOURNAL_OWNER_STALE_MS are orphans (a crash,
+ * or a shutdown while the database was down): `recoverOrphans` ships them at
+ * boot. Shipping is idempotent, so two processes recovering the same orphan
+ * at once store each row once.
+ *
+ * A failed append is cut back to the segment's previous size and the
+ * segment closed, so a torn batch never precedes a later one; if the cut
+ * fails too, the torn last line is unparseable and skipped when shipped.
+ */
+export class AuditJournal {
+  readonly id = randomUUID();
+  readonly dir: string;
+  private fd?: number;
+  /** The open segment's path (while `fd` is set). */
+  private openPath = '';
+  private segment = 0;
+  private openBytes = 0;
+  private openRows = 0;
+  /** Closed segments of this journal not yet shipped, oldest first. */
+  private readonly closed: Array<{ path: string; rows: number }> = [];
+  private started = false;
+  private heartbeat?: NodeJS.Timeout;
+  /** Rows appended and not yet shipped. */
+  pendingRows = 0;
+
+  constructor(
+    dataDir: string,
+    private readonly staleMs = JOURNAL_OWNER_STALE_MS,
+  ) {
+    this.dir = join(dataDir, JOURNAL_DIR_NAME);
+  }
+
+  get ownerPath(): string {
+    return join(this.dir, `${this.id}.owner`);
+  }
+
+  /** Appends the rows and fdatasyncs, synchronously; throws when that fails (nothing then counts as written). */
+  appendSync(rows: readonly AuditRow[]): void {
+    if (this.fd === undefined) this.openSegment();
+    const fd = this.fd!;
+    const data = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n', 'utf8');
+    try {
+      for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off);
+      fdatasyncSync(fd);
+    } catch (err) {
+      try {
+        ftruncateSync(fd, this.openBytes);
+        fdatasyncSync(fd);
+      } catch {
+        // The torn line has no newline and does not parse: it is skipped when shipped.
+      }
+      this.closeSegment();
+      throw err;
+    }
+    this.openBytes += data.length;
+    this.openRows += rows.length;
+    this.pendingRows += rows.length;
+  }
+
+  /**
+   * Closes the open segment (if it holds rows) and inserts every closed
+   * segment, oldest first, deleting each once stored. Throws when the
+   * database refuses; the segments not yet stored stay for the next try.
+   * Resolves with the number of rows shipped.
+   */
+  async ship(insert: ShipRows, batchMaxRows: number): Promise<number> {
+    if (this.openRows > 0) this.closeSegment();
+    let shipped = 0;
+    while (this.closed.length > 0) {
+      const seg = this.closed[0];
+      await shipFile(seg.path, insert, batchMaxRows);
+      this.closed.shift();
+      this.pendingRows -= seg.rows;
+      shipped += seg.rows;
+    }
+    return shipped;
+  }
+
+  /** Ships the segments of journals whose owner is gone; resolves with the rows found in them. */
+  async recoverOrphans(insert: ShipRows, batchMaxRows: number): Promise<number> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir);
+    } catch {
+      return 0;
+    }
+    const segments = new Map<string, Array<{ n: number; name: string }>>();
+    for (const name of names) {
+      const m = /^([0-9a-f-]{36})\.(\d+)\.ndjson$/.exec(name);
+      if (!m || m[1] === this.id) continue;
+      const list = segments.get(m[1]) ?? [];
+      list.push({ n: Number(m[2]), name });
+      segments.set(m[1], list);
+    }
+    let rows = 0;
+    for (const [id, list] of segments) {
+      if (!(await this.ownerGone(id))) continue;
+      list.sort((a, b) => a.n - b.n);
+      for (const { name } of list) rows += await shipFile(join(this.dir, name), insert, batchMaxRows);
+      await fs.unlink(join(this.dir, `${id}.owner`)).catch(() => undefined);
+    }
+    return rows;
+  }
+
+  /** Stops the heartbeat and closes the open segment; removes the owner file when nothing is left to ship. */
+  close(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+    if (this.fd !== undefined) this.closeSegment();
+    if (!this.started) return;
+    // Without an owner file, segments still here are orphans the next process recovers at once.
+    unlinkQuietly(this.ownerPath);
+    this.started = false;
+  }
+
+  private start(): void {
+    if (this.started) return;
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const owner: Owner = {
+      pid: process.pid,
+      host: hostname(),
+      journal: this.id,
+      started: processStart(process.pid),
+    };
+    writeFileSync(this.ownerPath, JSON.stringify(owner), { mode: 0o600, flag: 'wx' });
+    syncDirSync(this.dir);
+    this.started = true;
+    this.heartbeat = setInterval(() => {
+      const now = new Date();
+      try {
+        utimesSync(this.ownerPath, now, now);
+      } catch {
+        // The next append fails loudly if the directory is gone.
+      }
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref();
+  }
+
+  private openSegment(): void {
+    this.start();
+    const path = join(this.dir, `${this.id}.${String(++this.segment).padStart(8, '0')}.ndjson`);
+    this.fd = openSync(path, 'wx', 0o600);
+    syncDirSync(this.dir); // the segment's name is durable before any row in it counts
+    this.openPath = path;
+    this.openBytes = 0;
+    this.openRows = 0;
+  }
+
+  private closeSegment(): void {
+    if (this.fd === undefined) return;
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Its rows were fdatasync'd already.
+    }
+    this.fd = undefined;
+    if (this.openRows > 0) this.closed.push({ path: this.openPath, rows: this.openRows });
+    else unlinkQuietly(this.openPath);
+    this.openBytes = 0;
+    this.openRows = 0;
+  }
+
+  /**
+   * True when journal `id`'s owner is gone: its owner file is missing, or
+   * names a process of this host that no longer runs (by pid and, where
+   * /proc tells, start time), or, for another host or an unreadable file,
+   * has not been touched for `staleMs`.
+   */
+  private async ownerGone(id: string): Promise<boolean> {
+    const path = join(this.dir, `${id}.owner`);
+    let mtimeMs: number;
+    let text: string;
+    try {
+      mtimeMs = (await fs.stat(path)).mtimeMs;
+      text = await fs.readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+      throw err;
+    }
+    let owner: Owner | undefined;
+    try {
+      owner = JSON.parse(text) as Owner;
+    } catch {
+      // Torn by a crash while it was written: judged by its age below.
+    }
+    if (owner && owner.host === hostname()) {
+      // The same pid with another journal id is an earlier process (a container restarts as pid 1 again).
+      if (owner.pid === process.pid) return true;
+      if (!processRuns(owner.pid)) return true;
+      const started = processStart(owner.pid);
+      if (started !== undefined && owner.started !== undefined) return started !== owner.started;
+    }
+    return Date.now() - mtimeMs > this.staleMs;
+  }
+}
+
+/** Inserts a segment's rows in batches and deletes it; resolves with its row count. */
+async function shipFile(path: string, insert: ShipRows, batchMaxRows: number): Promise<number> {
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0; // shipped by another process
+    throw err;
+  }
+  const rows = parseRows(text);
+  for (let i = 0; i < rows.length; i += batchMaxRows) await insert(rows.slice(i, i + batchMaxRows));
+  // A deletion lost to a crash only ships the segment again, which stores nothing twice.
+  await fs.unlink(path).catch(() => undefined);
+  return rows.length;
+}
+
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22); undefined without /proc. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces: field 3 is [0].
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone.
+  }
+}

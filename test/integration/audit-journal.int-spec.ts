@@ -1,0 +1,173 @@
+/**
+ * AUDIT_DURABILITY=journal against the real databases (SQLite file and
+ * PostgreSQL): a record is durable once in the local journal and reaches the
+ * table exactly once when shipped; the journal outlives a database outage;
+ * journals left by processes that are gone are shipped at boot (and only
+ * those); a journal that cannot be written falls back to the database.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { JOURNAL_DIR_NAME } from '../../src/audit/audit-journal';
+import { verifyAuditChains } from '../../src/audit/audit-verify';
+import { AuditUnavailableError } from '../../src/audit/audit.errors';
+import { MetricsService } from '../../src/metrics/metrics.service';
+import type { AuditWriter } from '../../src/audit/audit.writer';
+import { postgresRig, rec, RigFactory, sleep, sqliteRig, useAuditRig } from '../support/audit-rig';
+import { describeWithPostgres } from '../support/backends';
+
+jest.setTimeout(30_000);
+
+const JOURNAL = { durability: 'journal' as const };
+/** Ships only when a test says so (or at shutdown). */
+const NO_AUTO_SHIP = { ...JOURNAL, journalShipIntervalMs: 600_000 };
+const seqs = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+function journalSuite(factory: RigFactory) {
+  const { rig, makeWriter, rows, spoolDir } = useAuditRig(factory);
+
+  const journalDir = () => join(spoolDir(), JOURNAL_DIR_NAME);
+  /** The journal's segment files (`<id>.<n>.ndjson`), of one journal or all. */
+  const segments = (w?: AuditWriter) =>
+    readdirSync(journalDir())
+      .filter((f) => f.endsWith('.ndjson') && (!w || f.startsWith(w.journal!.id)))
+      .sort();
+  const journaledLines = (w: AuditWriter) =>
+    segments(w).flatMap((f) =>
+      readFileSync(join(journalDir(), f), 'utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    );
+  const until = async (cond: () => boolean | Promise<boolean>, ms = 10_000) => {
+    for (const end = Date.now() + ms; !(await cond()) && Date.now() < end;) await sleep(20);
+  };
+
+  it('answers once a record is in the local journal, and ships each record to the table exactly once', async () => {
+    const w = makeWriter(rig().ds, NO_AUTO_SHIP);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => w.record(rec(i))));
+    // Durable before it is in the database: every row is in the journal, none in the table yet.
+    expect(journaledLines(w)).toHaveLength(50);
+    expect(await rows(w.writerId)).toHaveLength(0);
+    expect(w.stats.journaledRows).toBe(50);
+
+    expect(await w.shipJournal()).toBe(true);
+    expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(50));
+    expect(segments(w)).toEqual([]);
+    expect(w.journal!.pendingRows).toBe(0);
+
+    await Promise.all(Array.from({ length: 5 }, (_, i) => w.record(rec(100 + i))));
+    expect(await w.shipJournal()).toBe(true);
+    expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(55));
+    expect(await verifyAuditChains(rig().ds)).toMatchObject({ ok: true, checked: 55 });
+  });
+
+  it('ships in the background, keeps every record through a database outage, and ships them once it returns', async () => {
+    const metrics = new MetricsService();
+    const w = makeWriter(rig().breakable, { ...JOURNAL, journalShipIntervalMs: 5 }, metrics);
+    w.onModuleInit();
+    const pendingMetric = async () =>
+      Number(/^audit_journal_pending (\d+)$/m.exec(await metrics.registry.metrics())?.[1]);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => w.record(rec(i))));
+    await until(async () => (await rows(w.writerId)).length === 10);
+    expect(await rows(w.writerId)).toHaveLength(10);
+
+    await rig().breakDb();
+    // Every call still succeeds: the journal is durable.
+    await Promise.all(Array.from({ length: 40 }, (_, i) => w.record(rec(100 + i))));
+    await until(() => w.stats.writeFailures > 0);
+    expect(w.stats.writeFailures).toBeGreaterThan(0);
+    expect(w.journal!.pendingRows).toBe(40);
+    expect(await pendingMetric()).toBe(40);
+    expect(await rows(w.writerId)).toHaveLength(10);
+
+    await rig().healDb();
+    await until(() => w.journal!.pendingRows === 0);
+    expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(50));
+    expect(await pendingMetric()).toBe(0);
+    expect(segments(w)).toEqual([]);
+  });
+
+  it('ships at boot a journal left by a process that is gone, storing nothing twice', async () => {
+    const dead = makeWriter(rig().ds, NO_AUTO_SHIP);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => dead.record(rec(i))));
+    // A crash between a ship's INSERT and the segment's deletion: the segment comes back.
+    const [first] = segments(dead);
+    const kept = readFileSync(join(journalDir(), first));
+    expect(await dead.shipJournal()).toBe(true);
+    writeFileSync(join(journalDir(), first), kept);
+    await Promise.all(Array.from({ length: 10 }, (_, i) => dead.record(rec(100 + i))));
+    expect(segments(dead)).toHaveLength(2);
+
+    // Same pid, another journal id: an earlier process of this pid, so gone.
+    const next = makeWriter(rig().ds, NO_AUTO_SHIP);
+    await next.onApplicationBootstrap();
+    expect(await next.shipJournal()).toBe(true);
+    expect((await rows(dead.writerId)).map((r) => r.seq)).toEqual(seqs(30));
+    expect(readdirSync(journalDir()).filter((f) => f.startsWith(dead.journal!.id))).toEqual([]);
+    expect(await verifyAuditChains(rig().ds)).toMatchObject({ ok: true, checked: 30 });
+  });
+
+  it('leaves alone a journal whose owner still runs, and ships it once that process is gone', async () => {
+    const owner = makeWriter(rig().ds, NO_AUTO_SHIP);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => owner.record(rec(i))));
+    // Hand the journal to a live process of this host: its owner file now names that process.
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
+    const ownerFile = join(journalDir(), `${owner.journal!.id}.owner`);
+    const stat = readFileSync(`/proc/${other.pid}/stat`, 'utf8');
+    const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    writeFileSync(ownerFile, JSON.stringify({ pid: other.pid, host: hostname(), started }));
+    try {
+      const bystander = makeWriter(rig().ds, NO_AUTO_SHIP);
+      await bystander.onApplicationBootstrap();
+      expect(await bystander.shipJournal()).toBe(true);
+      expect(await rows(owner.writerId)).toHaveLength(0);
+      expect(segments(owner)).toHaveLength(1);
+    } finally {
+      other.kill('SIGKILL');
+      await new Promise((r) => other.once('exit', r));
+    }
+    const heir = makeWriter(rig().ds, NO_AUTO_SHIP);
+    await heir.onApplicationBootstrap();
+    expect(await heir.shipJournal()).toBe(true);
+    expect((await rows(owner.writerId)).map((r) => r.seq)).toEqual(seqs(5));
+  });
+
+  it("judges another host's journal by its owner file's age", async () => {
+    const owner = makeWriter(rig().ds, NO_AUTO_SHIP);
+    await owner.record(rec(1));
+    const ownerFile = join(journalDir(), `${owner.journal!.id}.owner`);
+    writeFileSync(ownerFile, JSON.stringify({ pid: 1, host: 'elsewhere.invalid' }));
+    const early = makeWriter(rig().ds, NO_AUTO_SHIP);
+    await early.onApplicationBootstrap();
+    await early.shipJournal();
+    expect(await rows(owner.writerId)).toHaveLength(0);
+
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(ownerFile, past, past);
+    const late = makeWriter(rig().ds, NO_AUTO_SHIP);
+    await late.onApplicationBootstrap();
+    expect(await late.shipJournal()).toBe(true);
+    expect(await rows(owner.writerId)).toHaveLength(1);
+  });
+
+  it('writes to the database when the journal cannot be written, and refuses when neither can', async () => {
+    const blocker = join(spoolDir(), 'not-a-dir');
+    writeFileSync(blocker, 'x');
+    const w = makeWriter(rig().breakable, { ...JOURNAL, spoolDir: join(blocker, 'data') });
+    await w.record(rec(1));
+    expect(w.stats).toMatchObject({ journaledRows: 0, rowsWritten: 1 });
+    expect(await rows(w.writerId)).toHaveLength(1);
+
+    await rig().breakDb();
+    try {
+      await expect(w.record(rec(2))).rejects.toBeInstanceOf(AuditUnavailableError);
+    } finally {
+      await rig().healDb();
+    }
+  });
+}
+
+describe('audit journal (SQLite)', () => journalSuite(sqliteRig()));
+
+describeWithPostgres('audit journal (PostgreSQL)', () => journalSuite(postgresRig('journal')));
