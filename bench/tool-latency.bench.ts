@@ -4,13 +4,16 @@
  *
  *   npm run build && node dist/bench/tool-latency.bench.js
  *
- * Two built servers (`node dist/src/main.js`, NODE_ENV=production, PostgreSQL
- * in a schema of their own, Redis on) run side by side, identical but for
- * AUDIT_MODE: sync (a call is answered once its audit record is durable) and
- * async (the record is queued). This process, separate from both, offers
- * open-loop Poisson load at fixed rates (tools/call server_info, stateless
- * 2026-07-28 path, HTTP keep-alive) to one server at a time, alternating
- * sync/async each round (and swapping which goes first) so drift hits both.
+ * Three built servers (`node dist/src/main.js`, NODE_ENV=production,
+ * PostgreSQL in a schema of their own, Redis on) run side by side, identical
+ * but for their audit settings: `sync` (AUDIT_MODE=sync: a call is answered
+ * once its audit record is committed to PostgreSQL), `journal` (sync, with
+ * AUDIT_DURABILITY=journal: once it is fsync'd to the local journal, shipped
+ * to PostgreSQL just after) and `async` (the record is queued; the baseline).
+ * This process, separate from all, offers open-loop Poisson load at fixed
+ * rates (tools/call server_info, stateless 2026-07-28 path, HTTP keep-alive)
+ * to one server at a time, rotating which goes first each round so drift
+ * hits all.
  * Each slice starts with BENCH_WARMUP_SECONDS of discarded load on a fresh
  * connection pool. Latency runs from each request's scheduled send time to
  * the end of its response body, so a stall counts in every request it
@@ -24,8 +27,9 @@
  * Env: BENCH_RATES (req/s, default 50,100,200), BENCH_SECONDS (measured per
  * slice, default 6), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS (default
  * 1), BENCH_DATABASE_URL or TEST_DATABASE_URL, BENCH_REDIS_URL or
- * TEST_REDIS_URL (defaults: the local services); BENCH_SERVER_<NAME>=v is
- * passed to both servers as <NAME>=v (e.g. BENCH_SERVER_AUDIT_BATCH_WINDOW_MS=0).
+ * TEST_REDIS_URL (defaults: the local services); BENCH_MODES (default
+ * sync,journal,async; async is always run); BENCH_SERVER_<NAME>=v is passed
+ * to every server as <NAME>=v (e.g. BENCH_SERVER_AUDIT_BATCH_WINDOW_MS=0).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -63,8 +67,19 @@ const SERVER_EXTRA = Object.fromEntries(
 );
 const TARGET_MS = 5;
 const DIST = join(__dirname, '..', 'src');
-const MODES = ['sync', 'async'] as const;
-type Mode = (typeof MODES)[number];
+const ALL_MODES = ['sync', 'journal', 'async'] as const;
+type Mode = (typeof ALL_MODES)[number];
+/** The server settings behind each mode. */
+const MODE_ENV: Record<Mode, Record<string, string>> = {
+  sync: { AUDIT_MODE: 'sync', AUDIT_DURABILITY: 'database' },
+  journal: { AUDIT_MODE: 'sync', AUDIT_DURABILITY: 'journal' },
+  async: { AUDIT_MODE: 'async', AUDIT_DURABILITY: 'database' },
+};
+const MODES = ALL_MODES.filter(
+  (m) => m === 'async' || (process.env.BENCH_MODES ?? ALL_MODES.join(',')).split(',').includes(m),
+);
+/** The modes that wait for their audit record, each compared with async. */
+const WAITING = MODES.filter((m) => m !== 'async');
 
 interface Target {
   mode: Mode;
@@ -263,7 +278,7 @@ function waitColumns(b: Buckets): string {
 function printRow(r: SliceResult): void {
   const d = distribution(r.latencies);
   console.log(
-    `${String(r.rate).padStart(5)}${String(r.round + 1).padStart(6)}  ${r.mode.padEnd(5)}${String(d.n).padStart(6)}` +
+    `${String(r.rate).padStart(5)}${String(r.round + 1).padStart(6)}  ${r.mode.padEnd(7)}${String(d.n).padStart(6)}` +
       `${f(d.p50)}${f(d.p95)}${f(d.p99)}${f(d.max)}${String(total(r.errors)).padStart(7)}${f(r.lagP99, 7)}` +
       `${f(r.cpuPercent, 6, 0)}${f(r.serverLoopP99, 7)}${String(r.batches).padStart(8)}${f(r.rowsPerBatch, 7)}` +
       `${waitColumns(r.auditWait)}`,
@@ -274,36 +289,39 @@ function printRow(r: SliceResult): void {
 
 function printSummary(results: SliceResult[]): void {
   console.log(
-    '\nper rate (ms): median over rounds of each round p99; paired = sync - async p99 in one round;\n' +
-      'pooled = all rounds together, with a 90% block-bootstrap interval (1-s blocks) for the difference',
+    '\nper rate (ms), each waiting mode against async: median over rounds of each round p99; paired = that\n' +
+      'mode - async p99 in one round; pooled = all rounds together, with a 90% block-bootstrap interval\n' +
+      '(1-s blocks) for the difference',
   );
   for (const rate of RATES) {
     const of = (mode: Mode) => results.filter((r) => r.rate === rate && r.mode === mode);
     const per = (mode: Mode) => of(mode).map((r) => distribution(r.latencies));
     const all = (mode: Mode) => distribution(of(mode).flatMap((r) => r.latencies));
     const blocks = (mode: Mode) => of(mode).flatMap((r) => r.blocks);
-    const [sync99, async99] = [median(per('sync').map((d) => d.p99)), median(per('async').map((d) => d.p99))];
-    const paired = per('sync').map((d, i) => d.p99 - per('async')[i].p99);
-    const ci99 = bootstrapPercentileDiff(blocks('sync'), blocks('async'), 99, rate);
-    const ci50 = bootstrapPercentileDiff(blocks('sync'), blocks('async'), 50, rate);
-    const verdict =
-      ci99.high <= TARGET_MS
-        ? `within the ${TARGET_MS} ms target`
-        : ci99.low > TARGET_MS
-          ? `over the ${TARGET_MS} ms target`
-          : `cannot tell at ${TARGET_MS} ms: the interval spans it`;
-    const pooledDiff = all('sync').p99 - all('async').p99;
-    const wait = bucketStats(bucketSum(of('sync').map((r) => r.auditWait)), TARGET_MS / 1000, 99);
-    console.log(
-      `${String(rate).padStart(5)} req/s: sync p99 ${f(sync99, 0)}, async p99 ${f(async99, 0)}` +
-        ` -> audit adds ${f(sync99 - async99, 0)} ms to p99 (paired ${paired.map((d) => f(d, 0)).join(', ')})\n` +
-        `             pooled p99 ${f(all('sync').p99, 0)} vs ${f(all('async').p99, 0)}: ${signed(pooledDiff)}` +
-        ` [${f(ci99.low, 0)}, ${f(ci99.high, 0)}] -> ${verdict}\n` +
-        `             pooled p50 ${f(all('sync').p50, 0)} vs ${f(all('async').p50, 0)}:` +
-        ` ${signed(all('sync').p50 - all('async').p50)} [${f(ci50.low, 0)}, ${f(ci50.high, 0)}]\n` +
-        `             what sync calls waited for their audit record (server histogram, all rounds):` +
-        ` ${f(100 * wait.share, 0, 1)}% within ${TARGET_MS} ms, p99 in the bucket <= ${f(wait.boundMs, 0, 1)} ms`,
-    );
+    for (const mode of WAITING) {
+      const [mode99, async99] = [median(per(mode).map((d) => d.p99)), median(per('async').map((d) => d.p99))];
+      const paired = per(mode).map((d, i) => d.p99 - per('async')[i].p99);
+      const ci99 = bootstrapPercentileDiff(blocks(mode), blocks('async'), 99, rate);
+      const ci50 = bootstrapPercentileDiff(blocks(mode), blocks('async'), 50, rate);
+      const verdict =
+        ci99.high <= TARGET_MS
+          ? `within the ${TARGET_MS} ms target`
+          : ci99.low > TARGET_MS
+            ? `over the ${TARGET_MS} ms target`
+            : `cannot tell at ${TARGET_MS} ms: the interval spans it`;
+      const pooledDiff = all(mode).p99 - all('async').p99;
+      const wait = bucketStats(bucketSum(of(mode).map((r) => r.auditWait)), TARGET_MS / 1000, 99);
+      console.log(
+        `${String(rate).padStart(5)} req/s, ${mode}: p99 ${f(mode99, 0)}, async p99 ${f(async99, 0)}` +
+          ` -> audit adds ${f(mode99 - async99, 0)} ms to p99 (paired ${paired.map((d) => f(d, 0)).join(', ')})\n` +
+          `             pooled p99 ${f(all(mode).p99, 0)} vs ${f(all('async').p99, 0)}: ${signed(pooledDiff)}` +
+          ` [${f(ci99.low, 0)}, ${f(ci99.high, 0)}] -> ${verdict}\n` +
+          `             pooled p50 ${f(all(mode).p50, 0)} vs ${f(all('async').p50, 0)}:` +
+          ` ${signed(all(mode).p50 - all('async').p50)} [${f(ci50.low, 0)}, ${f(ci50.high, 0)}]\n` +
+          `             what its calls waited for their audit record (server histogram, all rounds):` +
+          ` ${f(100 * wait.share, 0, 1)}% within ${TARGET_MS} ms, p99 in the bucket <= ${f(wait.boundMs, 0, 1)} ms`,
+      );
+    }
   }
 }
 
@@ -335,14 +353,14 @@ async function main(): Promise<number> {
   const midRate = RATES[Math.floor(RATES.length / 2)];
   try {
     console.log(
-      'tool-call latency, audit sync vs async: separate server processes (production, PostgreSQL, Redis),\n' +
+      `tool-call latency, audit ${WAITING.join(' and ')} vs async: separate server processes (production, PostgreSQL, Redis),\n` +
         `open-loop Poisson arrivals, latency from scheduled send to full body; rates ${RATES.join(', ')} req/s,\n` +
         `${ROUNDS} rounds x ${SECONDS} s measured (+${WARMUP} s discarded) per mode and rate` +
         (Object.keys(SERVER_EXTRA).length ? `; server env ${JSON.stringify(SERVER_EXTRA)}` : ''),
     );
     for (const mode of MODES) {
       const port = await freePort();
-      const serverEnv = { ...env, PORT: String(port), AUDIT_MODE: mode, DATA_DIR: join(dataDir, mode) };
+      const serverEnv = { ...env, ...MODE_ENV[mode], PORT: String(port), DATA_DIR: join(dataDir, mode) };
       const key = await createApiKey(join(DIST, 'cli', 'main.js'), serverEnv, `bench-${mode}`, [
         'ai:invoke',
         'metrics:read',
@@ -358,7 +376,7 @@ async function main(): Promise<number> {
       const warm = await closedLoop(8, 2, (i) => callServerInfo(t, agent, i + 1));
       const sat = await closedLoop(32, 3, (i) => callServerInfo(t, agent, i + 1));
       agent.destroy();
-      console.log(`  ${t.mode.padEnd(5)} ${sat.perSecond.toFixed(0)} req/s, p50 ${sat.p50.toFixed(2)} ms`);
+      console.log(`  ${t.mode.padEnd(7)} ${sat.perSecond.toFixed(0)} req/s, p50 ${sat.p50.toFixed(2)} ms`);
       if (warm.errors + sat.errors > 0)
         throw new Error(`${warm.errors + sat.errors} calls failed while warming up`);
       if (Math.max(...RATES) > sat.perSecond / 2)
@@ -372,12 +390,13 @@ async function main(): Promise<number> {
     console.log(`\n${await commitFloor(pg, midRate, 4)}`);
 
     console.log(
-      '\n rate round  mode      n     p50     p95     p99     max errors  lag99  cpu% loop99 batches rows/b' +
+      '\n rate round  mode        n     p50     p95     p99     max errors  lag99  cpu% loop99 batches rows/b' +
         '  w<=5%  w99<=',
     );
     for (const rate of RATES) {
       for (let round = 0; round < ROUNDS; round++) {
-        for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
+        const first = round % targets.length;
+        for (const t of [...targets.slice(first), ...targets.slice(0, first)]) {
           const r = await runSlice(pg, t, rate, round);
           results.push(r);
           printRow(r);
@@ -390,7 +409,7 @@ async function main(): Promise<number> {
         ' prom-client reports it (an idle process reads about 10.2: its 10 ms sampling interval);\n' +
         " batches = audit INSERTs behind the measured calls; w<=5% = share of the slice's audit records\n" +
         ' durable within 5 ms of being queued and w99<= = the histogram bucket holding their p99, from the\n' +
-        " server's audit_durable_seconds (warm-up included): in sync mode, what each call waited for its audit)",
+        " server's audit_durable_seconds (warm-up included): in sync and journal modes, what each call waited for its audit)",
     );
     console.log(`\n${await commitFloor(pg, midRate, 4)}`);
     printSummary(results);

@@ -21,8 +21,9 @@ export class CliModule {
         ConfigModule.forRoot(config),
         DatabaseModule.forRoot({ retryAttempts: 1 }),
         StoreModule.forRoot(),
-        // A server may be spooling into the same DATA_DIR right now: its spool is not the CLI's to replay.
-        AuditModule.forRoot({ ...config.audit, replaySpoolOnBoot: false }),
+        // A server may be spooling into the same DATA_DIR right now: its spool and journals are not the
+        // CLI's to replay. A short-lived command writes its records straight to the database.
+        AuditModule.forRoot({ ...config.audit, durability: 'database', replaySpoolOnBoot: false }),
         ApiKeysModule,
         CredentialsModule,
       ],
