@@ -16,6 +16,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AuditRow } from './audit-record';
 import { parseRows, syncDirSync } from './audit-spool';
+import { DEFAULT_AUDIT_OPTIONS } from './audit.options';
 
 export const JOURNAL_DIR_NAME = 'audit-journal';
 /** An owner file not touched for this long belongs to a process that is gone (live ones touch it every 2 s). */
@@ -31,8 +32,34 @@ interface Owner {
   started?: string;
 }
 
-/** Writes one batch of rows to the database (idempotent on writer_id, seq); throws when it cannot. */
-export type ShipRows = (rows: AuditRow[]) => Promise<void>;
+/**
+ * Writes one batch of rows to the database, idempotently on (writer_id,
+ * seq); `canonical[i]`, when given, is canonicalRow(rows[i]). Throws when it cannot.
+ */
+export type ShipRows = (rows: AuditRow[], canonical?: readonly string[]) => Promise<void>;
+
+interface Segment {
+  path: string;
+  /** Rows appended to it. */
+  rows: number;
+  /** How many of them are stored in the database (the oldest ones). */
+  shipped: number;
+}
+
+export interface JournalLimits {
+  /** An owner file not touched for this long belongs to a process that is gone. */
+  ownerStaleMs: number;
+  /** A new segment is started once the open one holds this many bytes. */
+  segmentBytes: number;
+  /** Rows kept in memory for shipping; beyond it (a long outage) shipping reads the segments. */
+  maxQueuedRows: number;
+}
+
+export const DEFAULT_JOURNAL_LIMITS: JournalLimits = {
+  ownerStaleMs: JOURNAL_OWNER_STALE_MS,
+  segmentBytes: DEFAULT_AUDIT_OPTIONS.journalSegmentBytes,
+  maxQueuedRows: DEFAULT_AUDIT_OPTIONS.journalMaxQueuedRows,
+};
 
 /**
  * The local write-ahead journal of AUDIT_DURABILITY=journal: a batch is
@@ -58,14 +85,17 @@ export type ShipRows = (rows: AuditRow[]) => Promise<void>;
 export class AuditJournal {
   readonly id = randomUUID();
   readonly dir: string;
+  /** This journal's segments with rows not yet shipped (and the open one), oldest first. */
+  private readonly segments: Segment[] = [];
+  /** The open segment's descriptor (the last of `segments`). */
   private fd?: number;
-  /** The open segment's path (while `fd` is set). */
-  private openPath = '';
-  private segment = 0;
   private openBytes = 0;
-  private openRows = 0;
-  /** Closed segments of this journal not yet shipped, oldest first. */
-  private readonly closed: Array<{ path: string; rows: number }> = [];
+  private segmentNo = 0;
+  /** Rows appended and not yet shipped, in order, while `fromMemory` (with their canonical texts). */
+  private queue: Array<{ rows: readonly AuditRow[]; canonical?: readonly string[] }> = [];
+  private queuedRows = 0;
+  /** False after the queue outgrew `maxQueuedRows` (a long outage): shipping then reads the segments. */
+  private fromMemory = true;
   private started = false;
   private heartbeat?: NodeJS.Timeout;
   /** Rows appended and not yet shipped. */
@@ -73,7 +103,7 @@ export class AuditJournal {
 
   constructor(
     dataDir: string,
-    private readonly staleMs = JOURNAL_OWNER_STALE_MS,
+    private readonly limits: JournalLimits = DEFAULT_JOURNAL_LIMITS,
   ) {
     this.dir = join(dataDir, JOURNAL_DIR_NAME);
   }
@@ -82,8 +112,13 @@ export class AuditJournal {
     return join(this.dir, `${this.id}.owner`);
   }
 
-  /** Appends the rows and fdatasyncs, synchronously; throws when that fails (nothing then counts as written). */
-  appendSync(rows: readonly AuditRow[]): void {
+  /**
+   * Appends the rows and fdatasyncs, synchronously; throws when that fails
+   * (nothing then counts as written). `canonical[i]`, when given, is
+   * canonicalRow(rows[i]), kept for the ship's INSERT.
+   */
+  appendSync(rows: readonly AuditRow[], canonical?: readonly string[]): void {
+    if (this.fd !== undefined && this.openBytes >= this.limits.segmentBytes) this.closeSegment();
     if (this.fd === undefined) this.openSegment();
     const fd = this.fd!;
     const data = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n', 'utf8');
@@ -101,27 +136,51 @@ export class AuditJournal {
       throw err;
     }
     this.openBytes += data.length;
-    this.openRows += rows.length;
+    this.segments[this.segments.length - 1].rows += rows.length;
     this.pendingRows += rows.length;
+    if (!this.fromMemory) return;
+    this.queue.push({ rows, canonical });
+    this.queuedRows += rows.length;
+    if (this.queuedRows > this.limits.maxQueuedRows) {
+      // The database has been away for a while: stop holding rows in memory, the segments have them.
+      this.fromMemory = false;
+      this.queue = [];
+      this.queuedRows = 0;
+    }
   }
 
   /**
-   * Closes the open segment (if it holds rows) and inserts every closed
-   * segment, oldest first, deleting each once stored. Throws when the
-   * database refuses; the segments not yet stored stay for the next try.
+   * Inserts every row not yet shipped, oldest first, and deletes the closed
+   * segments whose rows are all stored. Rows come from memory; after a long
+   * outage, from the segments (the open one is closed first). Throws when
+   * the database refuses; what was not stored stays for the next try.
    * Resolves with the number of rows shipped.
    */
   async ship(insert: ShipRows, batchMaxRows: number): Promise<number> {
-    if (this.openRows > 0) this.closeSegment();
-    let shipped = 0;
-    while (this.closed.length > 0) {
-      const seg = this.closed[0];
-      await shipFile(seg.path, insert, batchMaxRows);
-      this.closed.shift();
-      this.pendingRows -= seg.rows;
-      shipped += seg.rows;
+    const before = this.pendingRows;
+    if (this.fromMemory) {
+      while (this.queue.length > 0) {
+        const { rows, canonical } = this.peekQueued(batchMaxRows);
+        await insert(rows, canonical);
+        this.dropQueued(rows.length);
+        this.markShipped(rows.length);
+      }
+    } else {
+      if (this.fd !== undefined && this.openBytes > 0) this.closeSegment();
+      for (const seg of this.segments.filter((s) => s !== this.openSegmentEntry())) {
+        const rows = parseRows(await fs.readFile(seg.path, 'utf8')).slice(seg.shipped);
+        for (let i = 0; i < rows.length; i += batchMaxRows) {
+          const chunk = rows.slice(i, i + batchMaxRows);
+          await insert(chunk);
+          this.markShipped(chunk.length);
+        }
+        // A torn tail (cut short by a failed append) counted no rows; the segment is done.
+        if (seg.shipped < seg.rows) this.markShipped(seg.rows - seg.shipped);
+      }
+      if (this.pendingRows === 0) this.fromMemory = true;
     }
-    return shipped;
+    await this.dropShippedSegments();
+    return before - this.pendingRows;
   }
 
   /** Ships the segments of journals whose owner is gone; resolves with the rows found in them. */
@@ -132,16 +191,16 @@ export class AuditJournal {
     } catch {
       return 0;
     }
-    const segments = new Map<string, Array<{ n: number; name: string }>>();
+    const orphans = new Map<string, Array<{ n: number; name: string }>>();
     for (const name of names) {
       const m = /^([0-9a-f-]{36})\.(\d+)\.ndjson$/.exec(name);
       if (!m || m[1] === this.id) continue;
-      const list = segments.get(m[1]) ?? [];
+      const list = orphans.get(m[1]) ?? [];
       list.push({ n: Number(m[2]), name });
-      segments.set(m[1], list);
+      orphans.set(m[1], list);
     }
     let rows = 0;
-    for (const [id, list] of segments) {
+    for (const [id, list] of orphans) {
       if (!(await this.ownerGone(id))) continue;
       list.sort((a, b) => a.n - b.n);
       for (const { name } of list) rows += await shipFile(join(this.dir, name), insert, batchMaxRows);
@@ -150,13 +209,19 @@ export class AuditJournal {
     return rows;
   }
 
-  /** Stops the heartbeat and closes the open segment; removes the owner file when nothing is left to ship. */
+  /**
+   * Stops the heartbeat and closes the open segment; deletes the segments
+   * whose rows are all stored and the owner file. Segments still here are
+   * then orphans, which the next process ships at once.
+   */
   close(): void {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     if (this.fd !== undefined) this.closeSegment();
     if (!this.started) return;
-    // Without an owner file, segments still here are orphans the next process recovers at once.
+    for (const seg of this.segments.splice(0)) {
+      if (seg.shipped >= seg.rows) unlinkQuietly(seg.path);
+    }
     unlinkQuietly(this.ownerPath);
     this.started = false;
   }
@@ -186,12 +251,11 @@ export class AuditJournal {
 
   private openSegment(): void {
     this.start();
-    const path = join(this.dir, `${this.id}.${String(++this.segment).padStart(8, '0')}.ndjson`);
+    const path = join(this.dir, `${this.id}.${String(++this.segmentNo).padStart(8, '0')}.ndjson`);
     this.fd = openSync(path, 'wx', 0o600);
     syncDirSync(this.dir); // the segment's name is durable before any row in it counts
-    this.openPath = path;
+    this.segments.push({ path, rows: 0, shipped: 0 });
     this.openBytes = 0;
-    this.openRows = 0;
   }
 
   private closeSegment(): void {
@@ -202,17 +266,69 @@ export class AuditJournal {
       // Its rows were fdatasync'd already.
     }
     this.fd = undefined;
-    if (this.openRows > 0) this.closed.push({ path: this.openPath, rows: this.openRows });
-    else unlinkQuietly(this.openPath);
     this.openBytes = 0;
-    this.openRows = 0;
+  }
+
+  private openSegmentEntry(): Segment | undefined {
+    return this.fd === undefined ? undefined : this.segments[this.segments.length - 1];
+  }
+
+  /** Up to `max` queued rows, oldest first (they stay queued until `dropQueued`). */
+  private peekQueued(max: number): { rows: AuditRow[]; canonical?: string[] } {
+    const rows: AuditRow[] = [];
+    let canonical: string[] | undefined = [];
+    for (const entry of this.queue) {
+      if (rows.length >= max) break;
+      const n = Math.min(entry.rows.length, max - rows.length);
+      rows.push(...entry.rows.slice(0, n));
+      if (canonical && entry.canonical) canonical.push(...entry.canonical.slice(0, n));
+      else canonical = undefined;
+    }
+    return { rows, canonical };
+  }
+
+  /** Takes the `n` oldest rows off the queue (they are stored). */
+  private dropQueued(n: number): void {
+    this.queuedRows -= n;
+    while (n > 0) {
+      const head = this.queue[0];
+      if (head.rows.length <= n) {
+        this.queue.shift();
+        n -= head.rows.length;
+      } else {
+        this.queue[0] = { rows: head.rows.slice(n), canonical: head.canonical?.slice(n) };
+        n = 0;
+      }
+    }
+  }
+
+  /** `n` more rows are stored: they are the oldest unshipped ones, segment by segment. */
+  private markShipped(n: number): void {
+    this.pendingRows -= n;
+    for (const seg of this.segments) {
+      if (n === 0) break;
+      const take = Math.min(n, seg.rows - seg.shipped);
+      seg.shipped += take;
+      n -= take;
+    }
+  }
+
+  /** Deletes the closed segments whose rows are all stored (a deletion lost to a crash only ships them again). */
+  private async dropShippedSegments(): Promise<void> {
+    const open = this.openSegmentEntry();
+    while (this.segments.length > 0 && this.segments[0] !== open) {
+      const seg = this.segments[0];
+      if (seg.shipped < seg.rows) break;
+      this.segments.shift();
+      await fs.unlink(seg.path).catch(() => undefined);
+    }
   }
 
   /**
    * True when journal `id`'s owner is gone: its owner file is missing, or
    * names a process of this host that no longer runs (by pid and, where
    * /proc tells, start time), or, for another host or an unreadable file,
-   * has not been touched for `staleMs`.
+   * has not been touched for `limits.ownerStaleMs`.
    */
   private async ownerGone(id: string): Promise<boolean> {
     const path = join(this.dir, `${id}.owner`);
@@ -238,7 +354,7 @@ export class AuditJournal {
       const started = processStart(owner.pid);
       if (started !== undefined && owner.started !== undefined) return started !== owner.started;
     }
-    return Date.now() - mtimeMs > this.staleMs;
+    return Date.now() - mtimeMs > this.limits.ownerStaleMs;
   }
 }
 

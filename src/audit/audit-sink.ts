@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { DatabaseWriteGate } from '../database/database-write-gate';
 import type { MetricsService } from '../metrics/metrics.service';
-import { AuditJournal } from './audit-journal';
+import { AuditJournal, DEFAULT_JOURNAL_LIMITS } from './audit-journal';
 import type { AuditRow } from './audit-record';
 import { AuditSpool } from './audit-spool';
 import { insertAuditRows, SQLITE_ROWS_PER_STATEMENT } from './audit-sql';
@@ -75,7 +75,12 @@ export class AuditSink {
   ) {
     this.spool = new AuditSpool(options.spoolDir);
     this.gate = DatabaseWriteGate.of(dataSource);
-    if (options.durability === 'journal') this.journal = new AuditJournal(options.spoolDir);
+    if (options.durability === 'journal')
+      this.journal = new AuditJournal(options.spoolDir, {
+        ...DEFAULT_JOURNAL_LIMITS,
+        segmentBytes: options.journalSegmentBytes,
+        maxQueuedRows: options.journalMaxQueuedRows,
+      });
   }
 
   /** True while batches go to the spool because the database refused one. */
@@ -91,7 +96,7 @@ export class AuditSink {
   async write(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {
     if (this.journal) {
       try {
-        this.journal.appendSync(rows);
+        this.journal.appendSync(rows, canonical);
         this.stats.journaledRows += rows.length;
         this.scheduleShip(this.options.journalShipIntervalMs);
         return true;
@@ -226,7 +231,7 @@ export class AuditSink {
             this.logger.warn(`Shipped ${rows} audit records left in the journal by an earlier process`);
         }
         this.stats.shippedRows += await journal.ship(
-          (chunk) => this.insert(chunk, true),
+          (chunk, canonical) => this.insert(chunk, true, canonical),
           this.options.batchMaxRows,
         );
         if (this.shipAttempts > 0) this.logger.log('The audit journal ships to the database again');

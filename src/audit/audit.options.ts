@@ -26,6 +26,13 @@ export interface AuditOptions {
   durability: 'database' | 'journal';
   /** How long journaled records gather before they are shipped to the database (ms, default 20). */
   journalShipIntervalMs: number;
+  /** A new journal segment is started once the open one holds this many bytes (default 4 MiB). */
+  journalSegmentBytes: number;
+  /**
+   * Journaled rows kept in memory for shipping (default 50,000); beyond it,
+   * during a long database outage, shipping reads them back from the segments.
+   */
+  journalMaxQueuedRows: number;
   /** Also store the arguments, secrets redacted (default off: only the digest). */
   storeArgs: boolean;
   /**
@@ -61,6 +68,8 @@ export const DEFAULT_AUDIT_OPTIONS: Omit<AuditOptions, 'spoolDir'> = {
   mode: 'sync',
   durability: 'database',
   journalShipIntervalMs: 20,
+  journalSegmentBytes: 4 * 1024 * 1024,
+  journalMaxQueuedRows: 50_000,
   storeArgs: false,
   batchWindowMs: 0,
   batchMaxRows: 500,
@@ -91,6 +100,10 @@ export function resolveAuditOptions(
   if (o.durability !== 'database' && o.durability !== 'journal')
     throw new RangeError("audit durability must be 'database' or 'journal'");
   if (!(o.journalShipIntervalMs >= 0)) throw new RangeError('audit journalShipIntervalMs must be >= 0');
+  for (const name of ['journalSegmentBytes', 'journalMaxQueuedRows'] as const) {
+    if (!Number.isInteger(o[name]) || o[name] < 1)
+      throw new RangeError(`audit ${name} must be a positive integer`);
+  }
   if (!Number.isInteger(o.batchMaxRows) || o.batchMaxRows < 1)
     throw new RangeError('audit batchMaxRows must be a positive integer');
   if (!(o.batchWindowMs >= 0)) throw new RangeError('audit batchWindowMs must be >= 0');

@@ -53,13 +53,28 @@ function journalSuite(factory: RigFactory) {
 
     expect(await w.shipJournal()).toBe(true);
     expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(50));
-    expect(segments(w)).toEqual([]);
     expect(w.journal!.pendingRows).toBe(0);
 
     await Promise.all(Array.from({ length: 5 }, (_, i) => w.record(rec(100 + i))));
+    expect(w.journal!.pendingRows).toBe(5);
     expect(await w.shipJournal()).toBe(true);
     expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(55));
     expect(await verifyAuditChains(rig().ds)).toMatchObject({ ok: true, checked: 55 });
+    // A clean stop leaves nothing behind: every segment was shipped.
+    await w.onApplicationShutdown();
+    expect(readdirSync(journalDir())).toEqual([]);
+  });
+
+  it('starts a new segment once the open one is full, and deletes the full ones once shipped', async () => {
+    const w = makeWriter(rig().ds, { ...NO_AUTO_SHIP, journalSegmentBytes: 2_000 });
+    for (let i = 0; i < 12; i++) await w.record(rec(i));
+    const full = segments(w);
+    expect(full.length).toBeGreaterThan(2);
+    expect(journaledLines(w)).toHaveLength(12);
+    expect(await w.shipJournal()).toBe(true);
+    // Only the open segment stays; the full ones, all shipped, are gone.
+    expect(segments(w)).toEqual([full[full.length - 1]]);
+    expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(12));
   });
 
   it('ships in the background, keeps every record through a database outage, and ships them once it returns', async () => {
@@ -85,19 +100,35 @@ function journalSuite(factory: RigFactory) {
     await until(() => w.journal!.pendingRows === 0);
     expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(50));
     expect(await pendingMetric()).toBe(0);
-    expect(segments(w)).toEqual([]);
+    await w.onApplicationShutdown();
+    expect(readdirSync(journalDir())).toEqual([]);
+  });
+
+  it('after an outage longer than its memory holds, ships from the segments, each row once', async () => {
+    const w = makeWriter(rig().breakable, { ...JOURNAL, journalShipIntervalMs: 5, journalMaxQueuedRows: 8 });
+    await Promise.all(Array.from({ length: 5 }, (_, i) => w.record(rec(i))));
+    await until(() => w.journal!.pendingRows === 0);
+    await rig().breakDb();
+    // One at a time, so the memory limit is crossed part way (each record is a batch of its own).
+    for (let i = 0; i < 30; i++) await w.record(rec(100 + i));
+    await until(() => w.stats.writeFailures > 0);
+    expect(w.journal!.pendingRows).toBe(30);
+    await rig().healDb();
+    await until(() => w.journal!.pendingRows === 0);
+    expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(35));
+    // Back to shipping from memory: the next records are stored too.
+    for (let i = 0; i < 3; i++) await w.record(rec(200 + i));
+    await until(() => w.journal!.pendingRows === 0);
+    expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(38));
   });
 
   it('ships at boot a journal left by a process that is gone, storing nothing twice', async () => {
     const dead = makeWriter(rig().ds, NO_AUTO_SHIP);
     await Promise.all(Array.from({ length: 20 }, (_, i) => dead.record(rec(i))));
-    // A crash between a ship's INSERT and the segment's deletion: the segment comes back.
-    const [first] = segments(dead);
-    const kept = readFileSync(join(journalDir(), first));
+    // 20 rows stored, still in the open segment, as a process leaves them when killed.
     expect(await dead.shipJournal()).toBe(true);
-    writeFileSync(join(journalDir(), first), kept);
     await Promise.all(Array.from({ length: 10 }, (_, i) => dead.record(rec(100 + i))));
-    expect(segments(dead)).toHaveLength(2);
+    expect(journaledLines(dead)).toHaveLength(30);
 
     // Same pid, another journal id: an earlier process of this pid, so gone.
     const next = makeWriter(rig().ds, NO_AUTO_SHIP);
