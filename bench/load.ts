@@ -55,24 +55,43 @@ export interface Sample {
  * latency runs from that scheduled time, so a stall shows up in every
  * request it delays (no coordinated omission).
  */
-export function openLoop(schedule: number[], send: (i: number) => Promise<void>): Promise<Sample[]> {
-  const samples: Sample[] = new Array(schedule.length);
+export async function openLoop(schedule: number[], send: (i: number) => Promise<void>): Promise<Sample[]> {
+  return (await openLoopFanout(schedule, [send]))[0];
+}
+
+/**
+ * The open loop with each arrival sent to every target at the same moment
+ * (`sends[j]` is target j): a paired design, in which whatever slows the
+ * machine at that moment (another process, a disk flush, the generator
+ * itself) hits every target's request alike, so their difference keeps the
+ * targets' own costs and loses most of the shared noise. Which target goes
+ * first alternates from one arrival to the next. One Sample[] per target.
+ */
+export function openLoopFanout(
+  schedule: number[],
+  sends: ((i: number) => Promise<void>)[],
+): Promise<Sample[][]> {
+  const samples: Sample[][] = sends.map(() => new Array(schedule.length));
+  const total = schedule.length * sends.length;
   const start = performance.now() + 10;
   let next = 0;
   let done = 0;
   return new Promise((resolve) => {
-    if (schedule.length === 0) return resolve([]);
+    if (total === 0) return resolve(samples);
     const fire = (i: number) => {
       const due = start + schedule[i];
-      const lag = performance.now() - due;
-      const finish = (error?: string) => {
-        samples[i] = { at: schedule[i], latency: performance.now() - due, lag, error };
-        if (++done === schedule.length) resolve(samples);
-      };
-      send(i).then(
-        () => finish(),
-        (e: unknown) => finish((e as Error)?.message ?? String(e)),
-      );
+      for (let k = 0; k < sends.length; k++) {
+        const j = (i + k) % sends.length;
+        const lag = performance.now() - due;
+        const finish = (error?: string) => {
+          samples[j][i] = { at: schedule[i], latency: performance.now() - due, lag, error };
+          if (++done === total) resolve(samples);
+        };
+        sends[j](i).then(
+          () => finish(),
+          (e: unknown) => finish((e as Error)?.message ?? String(e)),
+        );
+      }
     };
     const tick = () => {
       const now = performance.now();
@@ -131,18 +150,39 @@ export const median = (values: number[]): number => {
  * are drawn with replacement. Whole blocks, not single requests, because a
  * stall (GC, fsync, a busy core) delays a run of neighbouring requests
  * together; resampling requests one by one would pretend they were independent.
+ * `paired`: a[k] and b[k] were measured over the same second (the fan-out
+ * open loop), so each draw takes the same k on both sides and the shared
+ * noise stays shared.
  */
-export function bootstrapPercentileDiff(a: number[][], b: number[][], p: number, seed = 1, rounds = 1000) {
+export function bootstrapPercentileDiff(
+  a: number[][],
+  b: number[][],
+  p: number,
+  seed = 1,
+  { rounds = 1000, paired = false }: { rounds?: number; paired?: boolean } = {},
+) {
+  if (paired && a.length !== b.length)
+    throw new Error('paired bootstrap: the two sides need the same blocks');
   const random = seededRandom(seed);
-  const draw = (blocks: number[][]) => {
-    const out: number[] = [];
-    for (let i = 0; i < blocks.length; i++) out.push(...blocks[Math.floor(random() * blocks.length)]);
-    return percentile(
-      out.sort((x, y) => x - y),
+  const pct = (values: number[]) =>
+    percentile(
+      values.sort((x, y) => x - y),
       p,
     );
-  };
-  const diffs = Array.from({ length: rounds }, () => draw(a) - draw(b)).sort((x, y) => x - y);
+  const diffs = Array.from({ length: rounds }, () => {
+    const [x, y]: number[][] = [[], []];
+    if (paired) {
+      for (let i = 0; i < a.length; i++) {
+        const k = Math.floor(random() * a.length);
+        x.push(...a[k]);
+        y.push(...b[k]);
+      }
+    } else {
+      for (let i = 0; i < a.length; i++) x.push(...a[Math.floor(random() * a.length)]);
+      for (let i = 0; i < b.length; i++) y.push(...b[Math.floor(random() * b.length)]);
+    }
+    return pct(x) - pct(y);
+  }).sort((u, v) => u - v);
   return { low: percentile(diffs, 5), high: percentile(diffs, 95) };
 }
 

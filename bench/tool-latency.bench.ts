@@ -11,9 +11,15 @@
  * AUDIT_DURABILITY=journal: once it is fsync'd to the local journal, shipped
  * to PostgreSQL just after) and `async` (the record is queued; the baseline).
  * This process, separate from all, offers open-loop Poisson load at fixed
- * rates (tools/call server_info, stateless 2026-07-28 path, HTTP keep-alive)
- * to one server at a time, rotating which goes first each round so drift
- * hits all.
+ * rates (tools/call server_info, stateless 2026-07-28 path, HTTP keep-alive).
+ * By default the load is paired: each arrival goes to every server at the
+ * same moment, so what slows the machine then (another process, a disk
+ * flush, the generator) slows all of them, and each second of one server
+ * is compared with the same second of the others (a paired block
+ * bootstrap). Run one after another (BENCH_SCHEDULE=sequential), servers
+ * a few seconds apart met different machines: on this 2-core box the
+ * async baseline's p99 alone moved between 19 and 40 ms from slice to
+ * slice, more than the 5 ms to be judged.
  * Each slice starts with BENCH_WARMUP_SECONDS of discarded load on a fresh
  * connection pool. Latency runs from each request's scheduled send time to
  * the end of its response body, so a stall counts in every request it
@@ -28,7 +34,9 @@
  * slice, default 6), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS (default
  * 1), BENCH_DATABASE_URL or TEST_DATABASE_URL, BENCH_REDIS_URL or
  * TEST_REDIS_URL (defaults: the local services); BENCH_MODES (default
- * sync,journal,async; async is always run); BENCH_SERVER_<NAME>=v is passed
+ * sync,journal,async; async is always run); BENCH_SCHEDULE (paired, the
+ * default, or sequential: one server at a time, rotating which goes first
+ * each round); BENCH_SERVER_<NAME>=v is passed
  * to every server as <NAME>=v (e.g. BENCH_SERVER_AUDIT_BATCH_WINDOW_MS=0).
  */
 import { randomBytes } from 'node:crypto';
@@ -46,6 +54,7 @@ import {
   freePort,
   median,
   openLoop,
+  openLoopFanout,
   poissonSchedule,
   ServerProcess,
   startServer,
@@ -55,6 +64,10 @@ const RATES = (process.env.BENCH_RATES ?? '50,100,200').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+const SCHEDULE = process.env.BENCH_SCHEDULE ?? 'paired';
+if (SCHEDULE !== 'paired' && SCHEDULE !== 'sequential')
+  throw new Error(`BENCH_SCHEDULE must be paired or sequential, not ${SCHEDULE}`);
+const PAIRED = SCHEDULE === 'paired';
 const DB_URL =
   process.env.BENCH_DATABASE_URL ??
   process.env.TEST_DATABASE_URL ??
@@ -210,45 +223,54 @@ async function auditStats(pg: Client, t: Target, expected: number, from: Date) {
   return { batches: rows[0].batches as number, rows: rows[0].rows as number, problem };
 }
 
-async function runSlice(pg: Client, t: Target, rate: number, round: number): Promise<SliceResult> {
-  const agent = new Agent({ keepAlive: true });
-  const cpuBefore = await serverCpu(t);
-  const scrapeBefore = await scrapeServer(t);
+/**
+ * One slice at `rate` on each of `ts`: one Poisson schedule, its arrivals
+ * sent to all of `ts` at once (fan-out; one target in sequential mode).
+ */
+async function runSlices(pg: Client, ts: Target[], rate: number, round: number): Promise<SliceResult[]> {
+  const agents = ts.map(() => new Agent({ keepAlive: true }));
+  const cpuBefore = await Promise.all(ts.map(serverCpu));
+  const scrapeBefore = await Promise.all(ts.map(scrapeServer));
   const started = performance.now();
-  // Same seed for both modes within a round: the two see identical arrivals.
+  // Same seed for every mode within a round: all see identical arrivals.
   const schedule = poissonSchedule(rate, WARMUP + SECONDS, rate * 1009 + round);
-  const samples = await openLoop(schedule, (i) => callServerInfo(t, agent, i + 1));
-  agent.destroy();
-  const cpuPercent = (100 * ((await serverCpu(t)) - cpuBefore)) / ((performance.now() - started) / 1000);
-  const scrapeAfter = await scrapeServer(t);
-
-  const errors = new Map<string, number>();
-  for (const s of samples) if (s.error) errors.set(s.error, (errors.get(s.error) ?? 0) + 1);
-  const measured = samples.filter((s) => s.at >= WARMUP * 1000);
-  const succeeded = samples.filter((s) => !s.error).length;
-  const blocks: number[][] = [];
-  for (const s of measured) if (!s.error) (blocks[Math.floor(s.at / 1000 - WARMUP)] ??= []).push(s.latency);
-  const audit = await auditStats(
-    pg,
-    t,
-    succeeded,
-    new Date(performance.timeOrigin + started + WARMUP * 1000),
+  const samples = await openLoopFanout(
+    schedule,
+    ts.map((t, j) => (i: number) => callServerInfo(t, agents[j], i + 1)),
   );
-  return {
-    rate,
-    round,
-    mode: t.mode,
-    latencies: measured.filter((s) => !s.error).map((s) => s.latency),
-    blocks: blocks.filter(Boolean),
-    errors,
-    lagP99: distribution(measured.map((s) => s.lag)).p99,
-    cpuPercent,
-    serverLoopP99: scrapeAfter.loopP99,
-    auditWait: bucketDelta(scrapeAfter.auditWait, scrapeBefore.auditWait),
-    batches: audit.batches,
-    rowsPerBatch: audit.rows / Math.max(1, audit.batches),
-    auditProblem: audit.problem,
-  };
+  for (const agent of agents) agent.destroy();
+  const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = await Promise.all(ts.map(serverCpu));
+  const scrapeAfter = await Promise.all(ts.map(scrapeServer));
+  const from = new Date(performance.timeOrigin + started + WARMUP * 1000);
+
+  const out: SliceResult[] = [];
+  for (const [j, t] of ts.entries()) {
+    const errors = new Map<string, number>();
+    for (const s of samples[j]) if (s.error) errors.set(s.error, (errors.get(s.error) ?? 0) + 1);
+    const measured = samples[j].filter((s) => s.at >= WARMUP * 1000);
+    // Every second of the run, empty or not, so that block k is the same second for every target.
+    const blocks: number[][] = Array.from({ length: SECONDS }, () => []);
+    for (const s of measured)
+      if (!s.error) blocks[Math.min(SECONDS - 1, Math.floor(s.at / 1000 - WARMUP))].push(s.latency);
+    const audit = await auditStats(pg, t, samples[j].filter((s) => !s.error).length, from);
+    out.push({
+      rate,
+      round,
+      mode: t.mode,
+      latencies: measured.filter((s) => !s.error).map((s) => s.latency),
+      blocks,
+      errors,
+      lagP99: distribution(measured.map((s) => s.lag)).p99,
+      cpuPercent: (100 * (cpuAfter[j] - cpuBefore[j])) / seconds,
+      serverLoopP99: scrapeAfter[j].loopP99,
+      auditWait: bucketDelta(scrapeAfter[j].auditWait, scrapeBefore[j].auditWait),
+      batches: audit.batches,
+      rowsPerBatch: audit.rows / Math.max(1, audit.batches),
+      auditProblem: audit.problem,
+    });
+  }
+  return out;
 }
 
 /** Single-row INSERT commits on one connection, open loop (one in flight at a time, as the audit writer). */
@@ -291,7 +313,7 @@ function printSummary(results: SliceResult[]): void {
   console.log(
     '\nper rate (ms), each waiting mode against async: median over rounds of each round p99; paired = that\n' +
       'mode - async p99 in one round; pooled = all rounds together, with a 90% block-bootstrap interval\n' +
-      '(1-s blocks) for the difference',
+      `(1-s blocks${PAIRED ? ', the same seconds drawn for both sides' : ''}) for the difference`,
   );
   for (const rate of RATES) {
     const of = (mode: Mode) => results.filter((r) => r.rate === rate && r.mode === mode);
@@ -301,8 +323,8 @@ function printSummary(results: SliceResult[]): void {
     for (const mode of WAITING) {
       const [mode99, async99] = [median(per(mode).map((d) => d.p99)), median(per('async').map((d) => d.p99))];
       const paired = per(mode).map((d, i) => d.p99 - per('async')[i].p99);
-      const ci99 = bootstrapPercentileDiff(blocks(mode), blocks('async'), 99, rate);
-      const ci50 = bootstrapPercentileDiff(blocks(mode), blocks('async'), 50, rate);
+      const ci99 = bootstrapPercentileDiff(blocks(mode), blocks('async'), 99, rate, { paired: PAIRED });
+      const ci50 = bootstrapPercentileDiff(blocks(mode), blocks('async'), 50, rate, { paired: PAIRED });
       const verdict =
         ci99.high <= TARGET_MS
           ? `within the ${TARGET_MS} ms target`
@@ -355,7 +377,10 @@ async function main(): Promise<number> {
     console.log(
       `tool-call latency, audit ${WAITING.join(' and ')} vs async: separate server processes (production, PostgreSQL, Redis),\n` +
         `open-loop Poisson arrivals, latency from scheduled send to full body; rates ${RATES.join(', ')} req/s,\n` +
-        `${ROUNDS} rounds x ${SECONDS} s measured (+${WARMUP} s discarded) per mode and rate` +
+        `${ROUNDS} rounds x ${SECONDS} s measured (+${WARMUP} s discarded) per mode and rate, ` +
+        (PAIRED
+          ? `paired (each arrival sent to all ${MODES.length} servers at once)`
+          : 'sequential (one server at a time)') +
         (Object.keys(SERVER_EXTRA).length ? `; server env ${JSON.stringify(SERVER_EXTRA)}` : ''),
     );
     for (const mode of MODES) {
@@ -379,10 +404,10 @@ async function main(): Promise<number> {
       console.log(`  ${t.mode.padEnd(7)} ${sat.perSecond.toFixed(0)} req/s, p50 ${sat.p50.toFixed(2)} ms`);
       if (warm.errors + sat.errors > 0)
         throw new Error(`${warm.errors + sat.errors} calls failed while warming up`);
-      if (Math.max(...RATES) > sat.perSecond / 2)
-        console.log(
-          `  WARNING: ${Math.max(...RATES)} req/s is over half of saturation: queueing will dominate`,
-        );
+      // Paired, the machine carries every server's load at once.
+      const offered = Math.max(...RATES) * (PAIRED ? targets.length : 1);
+      if (offered > sat.perSecond / 2)
+        console.log(`  WARNING: ${offered} req/s in all is over half of saturation: queueing will dominate`);
       // Every probe call must be audited too; this also moves lastAuditId past the probe's rows.
       const probe = await auditStats(pg, t, warm.calls + sat.calls, new Date());
       if (probe.problem) throw new Error(`saturation probe: ${probe.problem}`);
@@ -396,10 +421,14 @@ async function main(): Promise<number> {
     for (const rate of RATES) {
       for (let round = 0; round < ROUNDS; round++) {
         const first = round % targets.length;
-        for (const t of [...targets.slice(first), ...targets.slice(0, first)]) {
-          const r = await runSlice(pg, t, rate, round);
-          results.push(r);
-          printRow(r);
+        const rotated = [...targets.slice(first), ...targets.slice(0, first)];
+        const groups = PAIRED ? [rotated] : rotated.map((t) => [t]);
+        for (const group of groups) {
+          const slice = await runSlices(pg, group, rate, round);
+          // Printed and kept in the order of MODES, whoever went first.
+          slice.sort((x, y) => MODES.indexOf(x.mode) - MODES.indexOf(y.mode));
+          for (const r of slice) printRow(r);
+          results.push(...slice);
         }
       }
     }
