@@ -16,7 +16,8 @@ export interface AuditWriterStats {
   spooledBatches: number;
   spooledRows: number;
   replayedRows: number;
-  /** Rows appended to the local journal (AUDIT_DURABILITY=journal) and shipped from it to the database. */
+  /** Batches and rows appended to the local journal (AUDIT_DURABILITY=journal), one fdatasync per batch, and rows shipped from it to the database. */
+  journalAppends: number;
   journaledRows: number;
   shippedRows: number;
   /** Batches the database refused (they went to the spool, or failed). */
@@ -97,6 +98,7 @@ export class AuditSink {
     if (this.journal) {
       try {
         this.journal.appendSync(rows, canonical);
+        this.stats.journalAppends++;
         this.stats.journaledRows += rows.length;
         this.scheduleShip(this.options.journalShipIntervalMs);
         return true;

@@ -37,11 +37,13 @@ export interface AuditOptions {
   storeArgs: boolean;
   /**
    * How long the first record of a batch waits for others when the writer is
-   * idle (ms). Default 0: an idle writer writes at once, and the records that
-   * arrive while that write is in flight form the next batch (group commit
-   * whose window is the write itself), so a quiet server adds only one
-   * INSERT to a call and a busy one still writes in large batches. A few ms
-   * trades that latency for fewer, larger batches at moderate load.
+   * idle (ms). Default 0: an idle writer writes at the end of the current
+   * event-loop turn (setImmediate), so the records of every call that got
+   * there in the same turn share the write, and the records that arrive
+   * while that write is in flight form the next batch (group commit whose
+   * window is the write itself): a quiet server adds only one INSERT to a
+   * call and a busy one still writes in large batches. A few ms trades that
+   * latency for fewer, larger batches at moderate load.
    */
   batchWindowMs: number;
   /** A batch is written as soon as it holds this many records (default 500). */

@@ -83,6 +83,7 @@ export class AuditWriter
   private pending: Waiter[] = [];
   private sealedAhead = 0;
   private windowTimer?: NodeJS.Timeout;
+  private turnEnd?: NodeJS.Immediate;
   private busy = false;
   private idle: Array<() => void> = [];
   private readonly txChains = new WeakMap<EntityManager, AuditChain>();
@@ -92,6 +93,7 @@ export class AuditWriter
     spooledBatches: 0,
     spooledRows: 0,
     replayedRows: 0,
+    journalAppends: 0,
     journaledRows: 0,
     shippedRows: 0,
     writeFailures: 0,
@@ -225,8 +227,15 @@ export class AuditWriter
   private enqueue(waiter: Waiter): void {
     this.pending.push(waiter);
     if (this.busy) return; // the running drain takes it as soon as the current batch is written
-    if (this.pending.length >= this.options.batchMaxRows || this.options.batchWindowMs <= 0) {
+    if (this.pending.length >= this.options.batchMaxRows) {
       void this.drain();
+    } else if (this.options.batchWindowMs <= 0) {
+      // Window 0 ends with this event-loop turn: every call that reached its audit in the same turn
+      // shares one write (one fdatasync with the journal, which blocks the loop while it runs).
+      this.turnEnd ??= setImmediate(() => {
+        this.turnEnd = undefined;
+        void this.drain();
+      });
     } else if (!this.windowTimer) {
       this.windowTimer = setTimeout(() => {
         this.windowTimer = undefined;
@@ -240,6 +249,8 @@ export class AuditWriter
     this.busy = true;
     if (this.windowTimer) clearTimeout(this.windowTimer);
     this.windowTimer = undefined;
+    if (this.turnEnd) clearImmediate(this.turnEnd);
+    this.turnEnd = undefined;
     // The next batch is sealed (chained and hashed) while the one before is being written; batches
     // are still written one at a time, in chain order, so spool and database order stay chain order.
     let ahead: Sealed | undefined;

@@ -50,6 +50,8 @@ function journalSuite(factory: RigFactory) {
     expect(journaledLines(w)).toHaveLength(50);
     expect(await rows(w.writerId)).toHaveLength(0);
     expect(w.stats.journaledRows).toBe(50);
+    // Queued in one event-loop turn, the 50 share one append and one fdatasync (which blocks the loop).
+    expect(w.stats.journalAppends).toBe(1);
 
     expect(await w.shipJournal()).toBe(true);
     expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(50));
