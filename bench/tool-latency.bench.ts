@@ -16,9 +16,9 @@
  * arrival sent to both servers at the same moment, so what slows the
  * machine then (another process, a disk flush, the generator) slows both,
  * and each second of one is compared with the same second of the other (a
- * paired block bootstrap). Run one after another (BENCH_SCHEDULE=sequential), servers
- * a few seconds apart met different machines: on this 2-core box the
- * async baseline's p99 alone moved between 19 and 40 ms from slice to
+ * paired block bootstrap). Run one after another (BENCH_SCHEDULE=sequential),
+ * servers a few seconds apart met different machines: on this 2-core box
+ * the async baseline's p99 alone moved between 19 and 40 ms from slice to
  * slice, more than the 5 ms to be judged.
  * Each slice starts with BENCH_WARMUP_SECONDS of discarded load on a fresh
  * connection pool. Latency runs from each request's scheduled send time to
@@ -31,12 +31,12 @@
  * before and after the slices. A sync p99 can never beat the disk's fsync tail.
  *
  * Env: BENCH_RATES (req/s, default 50,100,200), BENCH_SECONDS (measured per
- * slice, default 6), BENCH_ROUNDS (default 3), BENCH_WARMUP_SECONDS (default
- * 1), BENCH_DATABASE_URL or TEST_DATABASE_URL, BENCH_REDIS_URL or
- * TEST_REDIS_URL (defaults: the local services); BENCH_MODES (default
- * sync,journal,async; async is always run); BENCH_SCHEDULE (paired, the
- * default, or sequential: one server at a time, rotating which goes first
- * each round); BENCH_SERVER_<NAME>=v is passed
+ * slice, default 10, so that 3 rounds are enough to judge), BENCH_ROUNDS
+ * (default 3), BENCH_WARMUP_SECONDS (default 1), BENCH_DATABASE_URL or
+ * TEST_DATABASE_URL, BENCH_REDIS_URL or TEST_REDIS_URL (defaults: the local
+ * services); BENCH_MODES (default sync,journal,async; async is always run);
+ * BENCH_SCHEDULE (paired, the default, or sequential: one server at a time,
+ * rotating which goes first each round); BENCH_SERVER_<NAME>=v is passed
  * to every server as <NAME>=v (e.g. BENCH_SERVER_AUDIT_BATCH_WINDOW_MS=0).
  */
 import { randomBytes } from 'node:crypto';
@@ -61,7 +61,7 @@ import {
 } from './load';
 
 const RATES = (process.env.BENCH_RATES ?? '50,100,200').split(',').map(Number);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 const SCHEDULE = process.env.BENCH_SCHEDULE ?? 'paired';
