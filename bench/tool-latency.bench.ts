@@ -29,6 +29,8 @@
  * Because sync mode waits for a PostgreSQL commit, the bench also measures
  * the commit floor: single-row INSERT commits at the middle rate, open loop,
  * before and after the slices. A sync p99 can never beat the disk's fsync tail.
+ * Likewise for the journal, its flush floor: a small append and fdatasync in
+ * the journal's file system at the same rate.
  *
  * Env: BENCH_RATES (req/s, default 50,100,200), BENCH_SECONDS (measured per
  * slice, default 10, so that 3 rounds are enough to judge), BENCH_ROUNDS
@@ -40,7 +42,7 @@
  * to every server as <NAME>=v (e.g. BENCH_SERVER_AUDIT_BATCH_WINDOW_MS=0).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -298,6 +300,26 @@ async function commitFloor(pg: Client, rate: number, seconds: number): Promise<s
   return `PostgreSQL commit floor (1-row INSERT, ${rate}/s, ${seconds} s): p50 ${f(d.p50, 0)}  p95 ${f(d.p95, 0)}  p99 ${f(d.p99, 0)}  max ${f(d.max, 0)} ms`;
 }
 
+/**
+ * What the journal waits for: a 600-byte append and fdatasync in `dir` (the
+ * journal's file system), paced like commitFloor; the call's own time.
+ */
+function flushFloor(dir: string, rate: number, seconds: number): Promise<string> {
+  const fd = openSync(join(dir, 'flush-probe'), 'w', 0o600);
+  const line = Buffer.from(`${'x'.repeat(599)}\n`);
+  const took: number[] = [];
+  return openLoop(poissonSchedule(rate, seconds, 11), async () => {
+    const t0 = performance.now();
+    writeSync(fd, line);
+    fdatasyncSync(fd);
+    took.push(performance.now() - t0);
+  }).then(() => {
+    closeSync(fd);
+    const d = distribution(took);
+    return `journal flush floor (600-byte append + fdatasync, ${rate}/s, ${seconds} s): p50 ${f(d.p50, 0)}  p95 ${f(d.p95, 0)}  p99 ${f(d.p99, 0)}  max ${f(d.max, 0)} ms`;
+  });
+}
+
 const f = (n: number, w = 8, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '-').padStart(w);
 const signed = (n: number) => `${n >= 0 ? '+' : ''}${f(n, 0)}`;
 const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
@@ -428,6 +450,7 @@ async function main(): Promise<number> {
       if (probe.problem) throw new Error(`saturation probe: ${probe.problem}`);
     }
     console.log(`\n${await commitFloor(pg, midRate, 4)}`);
+    if (MODES.includes('journal')) console.log(await flushFloor(dataDir, midRate, 4));
 
     console.log(
       '\n rate round  mode        n     p50     p95     p99     max errors  lag99  cpu% loop99 batches rows/b' +
@@ -459,6 +482,7 @@ async function main(): Promise<number> {
         " server's audit_durable_seconds (warm-up included): in sync and journal modes, what each call waited for its audit)",
     );
     console.log(`\n${await commitFloor(pg, midRate, 4)}`);
+    if (MODES.includes('journal')) console.log(await flushFloor(dataDir, midRate, 4));
     printSummary(results);
   } finally {
     await Promise.all(targets.map((t) => t.server.stop()));
