@@ -18,7 +18,7 @@ import {
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
 import { AUTH_ENV } from './auth-helpers';
-import { TcpProxy } from './rate-limit-helpers';
+import { TcpProxy } from '../support/tcp-proxy';
 
 const ACCEPT = 'application/json, text/event-stream';
 const INIT = {

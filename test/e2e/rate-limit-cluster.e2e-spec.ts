@@ -14,7 +14,8 @@ import {
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
 import { AUTH_ENV } from './auth-helpers';
-import { awayFromWindowEdge, count, freshIp, Reply, send, statuses, TcpProxy } from './rate-limit-helpers';
+import { TcpProxy } from '../support/tcp-proxy';
+import { awayFromWindowEdge, count, freshIp, Reply, send, statuses } from './rate-limit-helpers';
 
 /**
  * The cluster shape: two app instances sharing PostgreSQL (own schema) and

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, IncomingHttpHeaders } from 'node:http';
-import { AddressInfo, connect, createServer, Server, Socket } from 'node:net';
 import { RATE_LIMIT_WINDOW_MS } from '../../src/rate-limit/rate-limit-decision';
 
 export interface Reply {
@@ -83,69 +82,3 @@ export async function awayFromWindowEdge(marginMs = 10_000): Promise<void> {
 /** Status codes in the order of the replies. */
 export const statuses = (replies: Reply[]) => replies.map((r) => r.status);
 export const count = (replies: Reply[], status: number) => replies.filter((r) => r.status === status).length;
-
-/**
- * A TCP proxy to a backend we can cut and restore, to kill "Redis" mid-test
- * without touching the shared server: `cut()` refuses new connections and
- * drops the open ones; `restore()` listens on the same port again.
- */
-export class TcpProxy {
-  private server?: Server;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
-  ) {}
-
-  static async to(url: string): Promise<TcpProxy> {
-    const u = new URL(url);
-    const proxy = new TcpProxy(u.hostname, Number(u.port || 6379));
-    await proxy.listen(0);
-    return proxy;
-  }
-
-  /** The URL to give clients, with the target URL's scheme and credentials. */
-  urlFor(targetUrl: string): string {
-    const u = new URL(targetUrl);
-    u.hostname = '127.0.0.1';
-    u.port = String(this.port);
-    return u.toString();
-  }
-
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    await closed;
-  }
-
-  restore(): Promise<void> {
-    return this.listen(this.port);
-  }
-
-  private listen(port: number): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.targetPort, this.targetHost);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
-      }
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-      client.pipe(upstream).pipe(client);
-    });
-    this.server = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
-        this.port = (server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
-  }
-}

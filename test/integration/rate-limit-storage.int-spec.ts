@@ -6,7 +6,8 @@ import { RATE_LIMIT_WINDOW_MS } from '../../src/rate-limit/rate-limit-decision';
 import { StoreThrottlerStorage } from '../../src/rate-limit/store-throttler.storage';
 import { RedisStore } from '../../src/store/redis.store';
 import { describeWithRedis, TEST_REDIS_URL, uniqueName } from '../support/backends';
-import { awayFromWindowEdge, sleep, TcpProxy } from '../e2e/rate-limit-helpers';
+import { awayFromWindowEdge, sleep } from '../e2e/rate-limit-helpers';
+import { TcpProxy } from '../support/tcp-proxy';
 
 /**
  * StoreThrottlerStorage against the real Redis: atomic across instances

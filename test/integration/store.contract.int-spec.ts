@@ -1,5 +1,4 @@
 import { Redis } from 'ioredis';
-import { AddressInfo, createServer, Server, Socket } from 'node:net';
 import { Test } from '@nestjs/testing';
 import { ConfigModule } from '../../src/config/config.module';
 import type { AppConfig } from '../../src/config/config.types';
@@ -10,6 +9,7 @@ import { StoreHealthIndicator } from '../../src/store/store.health';
 import { StoreModule } from '../../src/store/store.module';
 import { describeWithRedis, TEST_REDIS_URL, uniqueName } from '../support/backends';
 import { collect, sleep, storeContract } from '../support/store-contract';
+import { TcpProxy } from '../support/tcp-proxy';
 
 /** Retries `check` until it passes or `ms` ran out (for reconnects, whose timing is the client's). */
 async function eventually(check: () => Promise<void>, ms = 8000): Promise<void> {
@@ -21,36 +21,6 @@ async function eventually(check: () => Promise<void>, ms = 8000): Promise<void> 
       if (Date.now() > until) throw err;
       await sleep(100);
     }
-  }
-}
-
-/** A TCP hop in front of Redis that the test can cut and restore: an outage without stopping Redis. */
-class RedisOutage {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  async open(): Promise<void> {
-    const target = new URL(TEST_REDIS_URL);
-    this.server = createServer((client) => {
-      const upstream = new Socket();
-      upstream.connect(Number(target.port || 6379), target.hostname);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => undefined);
-        s.on('close', () => this.sockets.delete(s));
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  async cut(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
   }
 }
 
@@ -163,8 +133,8 @@ describeWithRedis('KeyValueStore contract: RedisStore', () => {
     }, 5000);
 
     it('fails while Redis is away and recovers, subscriptions included, when it returns', async () => {
-      const outage = new RedisOutage();
-      await outage.open();
+      // A TCP hop in front of Redis, cut and restored: an outage without stopping Redis.
+      const outage = await TcpProxy.to(TEST_REDIS_URL);
       const prefix = `${filePrefix}outage:`;
       const store = await connect(prefix);
       const viaProxy = await RedisStore.connect(`redis://127.0.0.1:${outage.port}`, { keyPrefix: prefix });
@@ -179,7 +149,7 @@ describeWithRedis('KeyValueStore contract: RedisStore', () => {
       const during = collect(1, 10_000);
       await viaProxy.subscribe('during', during.handler); // made while down
 
-      await outage.open(); // same port
+      await outage.restore(); // same port
       await eventually(async () => expect(await viaProxy.get('k')).toBe('v'));
       await eventually(async () => {
         await store.publish('before', 'b');

@@ -4,7 +4,6 @@
  * SQLite (a trigger refuses audit inserts) and PostgreSQL (a TCP proxy is cut).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { AddressInfo, createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -14,43 +13,8 @@ import { AuditWriter } from '../../src/audit/audit.writer';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { openDataSource } from '../../src/database/open-data-source';
 import { TEST_DATABASE_URL, uniqueName } from './backends';
+import { TcpProxy } from './tcp-proxy';
 import { configFor } from './test-config';
-
-/** Forwards TCP to PostgreSQL until cut; `restore` listens on the same port again. */
-export class CuttableProxy {
-  private readonly sockets = new Set<Socket>();
-  private server?: Server;
-  port = 0;
-
-  constructor(private readonly target: URL) {}
-
-  async start(): Promise<number> {
-    this.server = createServer((client) => {
-      const upstream = new Socket().connect(Number(this.target.port || 5432), this.target.hostname);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('error', () => s.destroy());
-        s.on('close', () => this.sockets.delete(s));
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this.port;
-  }
-
-  async cut(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    this.server = undefined;
-  }
-
-  restore(): Promise<number> {
-    return this.start();
-  }
-}
 
 export const rec = (i: number, extra: Partial<AuditRecord> = {}): AuditRecord => ({
   kind: 'tool_call',
@@ -109,7 +73,7 @@ export function postgresRig(prefix: string): RigFactory {
   let dir: string;
   let ds: DataSource;
   let proxied: DataSource;
-  const proxy = new CuttableProxy(new URL(TEST_DATABASE_URL));
+  let proxy: TcpProxy | undefined;
   return {
     async setup() {
       dir = mkdtempSync(join(tmpdir(), 'audit-pg-'));
@@ -117,23 +81,20 @@ export function postgresRig(prefix: string): RigFactory {
         schema,
         migrationsRun: true,
       });
-      const port = await proxy.start();
-      const url = new URL(TEST_DATABASE_URL);
-      url.hostname = '127.0.0.1';
-      url.port = String(port);
-      proxied = await openDataSource(configFor(dir, { DATABASE_URL: url.toString() }), {
+      const cuttable = (proxy = await TcpProxy.to(TEST_DATABASE_URL));
+      proxied = await openDataSource(configFor(dir, { DATABASE_URL: cuttable.urlFor(TEST_DATABASE_URL) }), {
         schema,
         migrationsRun: false,
       });
       return {
         ds,
         breakable: proxied,
-        breakDb: () => proxy.cut(),
-        healDb: async () => void (await proxy.restore()),
+        breakDb: () => cuttable.cut(),
+        healDb: () => cuttable.restore(),
       };
     },
     async teardown() {
-      await proxy.cut();
+      await proxy?.cut();
       await proxied?.destroy().catch(() => undefined);
       await ds?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
       await ds?.destroy();
