@@ -65,9 +65,10 @@ export const DEFAULT_JOURNAL_LIMITS: JournalLimits = {
  * The local write-ahead journal of AUDIT_DURABILITY=journal: a batch is
  * durable once appended to this process's open segment and fdatasync'd,
  * which happens synchronously on the event loop (no thread-pool round trips:
- * the wait is the disk's flush alone). A shipper then inserts closed
- * segments into the database in order, idempotently on (writer_id, seq),
- * and deletes them.
+ * the wait is the disk's flush alone). A shipper then inserts the rows into
+ * the database in order, idempotently on (writer_id, seq), from memory (from
+ * the segments after an outage longer than `maxQueuedRows`); a segment is
+ * closed at `segmentBytes` and deleted once all its rows are stored.
  *
  * Layout, in `DATA_DIR/audit-journal/`: `<id>.owner` (pid and host of the
  * owning process, touched every 2 s) and segments `<id>.<n>.ndjson`, one
