@@ -40,6 +40,9 @@
  * BENCH_SCHEDULE (paired, the default, or sequential: one server at a time,
  * rotating which goes first each round); BENCH_SERVER_<NAME>=v is passed
  * to every server as <NAME>=v (e.g. BENCH_SERVER_AUDIT_BATCH_WINDOW_MS=0).
+ * The servers' DATA_DIR (and so the journal) is under the OS temp dir:
+ * TMPDIR=/dev/shm puts the journal in memory, a diagnostic of what the
+ * journal costs apart from the disk's flush (not a durable setting).
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
