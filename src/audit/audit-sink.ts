@@ -16,8 +16,9 @@ export interface AuditWriterStats {
   spooledBatches: number;
   spooledRows: number;
   replayedRows: number;
-  /** Batches and rows appended to the local journal (AUDIT_DURABILITY=journal), one fdatasync per batch, and rows shipped from it to the database. */
+  /** Batches appended to the local journal (AUDIT_DURABILITY=journal), one fdatasync each. */
   journalAppends: number;
+  /** Rows appended to the journal, and rows shipped from it to the database. */
   journaledRows: number;
   shippedRows: number;
   /** Batches the database refused (they went to the spool, or failed). */
