@@ -36,9 +36,10 @@ export interface AuditWriterStats {
  * it; a replay repeated after a crash therefore adds nothing twice. Spool
  * access is locked across processes (see AuditSpool).
  *
- * The sink never writes two things at once: the writer calls `write` and
- * `replay` one at a time from its drain loop, which asks `takeReplayDue()`
- * between batches. A failed replay is retried with backoff (from
+ * The writer runs `replay` only when no `write` is in flight (its drain
+ * loop asks `takeReplayDue()` between batches); several writes may be in
+ * flight at once, and each appends to the spool only after the one before
+ * it has had its first write (see `write`). A failed replay is retried with backoff (from
  * `replayBaseDelayMs`); when one is due, `wake` is called so the writer
  * drains even when no record arrives.
  *
@@ -94,8 +95,17 @@ export class AuditSink {
    * Writes one sealed batch (`canonical[i]` is canonicalRow(rows[i])) to the
    * database, or to the spool while spooling or when the database refuses it.
    * Resolves true once it is durable, false when it could be written nowhere.
+   *
+   * Several batches may be in the database at once (the writer's
+   * `batchesInFlight`); `inOrder` settles when the batch before this one has
+   * had its own first write, and this batch waits for it before it touches
+   * the spool, so spool order stays chain order.
    */
-  async write(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {
+  async write(
+    rows: readonly AuditRow[],
+    canonical: readonly string[],
+    inOrder: Promise<unknown> = Promise.resolve(),
+  ): Promise<boolean> {
     if (this.journal) {
       try {
         this.journal.appendSync(rows, canonical);
@@ -109,22 +119,39 @@ export class AuditSink {
         );
       }
     }
-    if (!this.spooling) {
-      try {
-        await this.insert(rows, false, canonical);
-        this.stats.batches++;
-        this.stats.rowsWritten += rows.length;
-        return true;
-      } catch (err) {
-        this.stats.writeFailures++;
-        this.metrics?.auditWriteFailure(1);
-        this.logger.warn(
-          `Audit batch of ${rows.length} could not be written to the database (${describe(err)}); spooling`,
-        );
-        this.spooling = true;
-        this.scheduleReplay();
-      }
+    if (!this.spooling && (await this.toDatabase(rows, canonical))) return true;
+    await inOrder;
+    return this.toSpool(rows);
+  }
+
+  /**
+   * A refused batch written once more, because a later batch of its chain
+   * was stored meanwhile (see AuditWriter): to the database even while
+   * spooling, else to the spool. True once it is durable.
+   */
+  async writeAgain(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {
+    return (await this.toDatabase(rows, canonical)) || this.toSpool(rows);
+  }
+
+  private async toDatabase(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {
+    try {
+      await this.insert(rows, false, canonical);
+      this.stats.batches++;
+      this.stats.rowsWritten += rows.length;
+      return true;
+    } catch (err) {
+      this.stats.writeFailures++;
+      this.metrics?.auditWriteFailure(1);
+      this.logger.warn(
+        `Audit batch of ${rows.length} could not be written to the database (${describe(err)}); spooling`,
+      );
+      this.spooling = true;
+      this.scheduleReplay();
+      return false;
     }
+  }
+
+  private async toSpool(rows: readonly AuditRow[]): Promise<boolean> {
     try {
       await this.spool.append(rows);
       this.stats.spooledBatches++;

@@ -3,7 +3,7 @@ import { DEFAULT_SECURITY_EVENT_LIMITS, SecurityEventLimits } from './security-e
 /**
  * Settings of the audit writer. AuditModule takes them as a module option
  * (the lead maps them from AppConfig: `audit.mode`, `audit.storeArgs`,
- * `audit.batchWindowMs`, `audit.batchMaxRows`); everything has a default.
+ * `audit.batchWindowMs`, `audit.batchMaxRows`, `audit.batchesInFlight`); everything has a default.
  */
 export interface AuditOptions {
   /**
@@ -48,6 +48,15 @@ export interface AuditOptions {
   batchWindowMs: number;
   /** A batch is written as soon as it holds this many records (default 500). */
   batchMaxRows: number;
+  /**
+   * How many batches may be written at once (default 2; 1 writes one batch
+   * at a time). With 2, records that arrive while a batch is being committed
+   * go at once on another connection instead of waiting for that commit
+   * first, which takes most of the wait out of a sync call's tail. Each one
+   * holds a database connection while it is written. SQLite writes one at a
+   * time whatever it is.
+   */
+  batchesInFlight: number;
   /** Directory of the spool file `audit-spool.ndjson` (AppConfig.dataDir). */
   spoolDir: string;
   /** First delay before replaying the spool into the database; doubles up to `replayMaxDelayMs`. */
@@ -75,6 +84,7 @@ export const DEFAULT_AUDIT_OPTIONS: Omit<AuditOptions, 'spoolDir'> = {
   storeArgs: false,
   batchWindowMs: 0,
   batchMaxRows: 500,
+  batchesInFlight: 2,
   replayBaseDelayMs: 250,
   replayMaxDelayMs: 30_000,
   replaySpoolOnBoot: true,
@@ -108,6 +118,8 @@ export function resolveAuditOptions(
   }
   if (!Number.isInteger(o.batchMaxRows) || o.batchMaxRows < 1)
     throw new RangeError('audit batchMaxRows must be a positive integer');
+  if (!Number.isInteger(o.batchesInFlight) || o.batchesInFlight < 1)
+    throw new RangeError('audit batchesInFlight must be a positive integer');
   if (!(o.batchWindowMs >= 0)) throw new RangeError('audit batchWindowMs must be >= 0');
   return o;
 }

@@ -36,6 +36,14 @@ interface Sealed {
   canonical: string[];
   chain: AuditChain;
 }
+/** A sealed batch being written. */
+interface InFlight {
+  batch: Sealed;
+  /** Settles once the batch has had its first write (database or spool); the next batch waits for it before spooling. */
+  firstWrite: Promise<boolean>;
+  /** Settles (never rejects) once the batch is durable (true) or refused (false); its callers are answered then. */
+  done: Promise<boolean>;
+}
 
 export type { AuditWriterStats } from './audit-sink';
 
@@ -44,19 +52,26 @@ const noop = () => undefined;
 /**
  * Writes audit records with group commit. Records of concurrent callers are
  * collected for `batchWindowMs` (or until `batchMaxRows`) and written in one
- * multi-row INSERT; while a batch is being written the next one gathers, and
- * goes as soon as the write returns. `record()` resolves once its batch is
- * durable, so a caller that awaits it answers only audited calls.
+ * multi-row INSERT. Up to `batchesInFlight` batches (default 2) are written
+ * at once: records that arrive while a batch is being written form the next
+ * batch at the end of their event-loop turn and go at once, on another
+ * connection, instead of waiting for the write before them to return; a
+ * call then waits for one commit, not for the rest of another's and then its
+ * own. Beyond that limit they gather until a write returns.
  *
  * Hash chain: the process writes as one writer (`writerId`, a UUID) whose
  * rows carry `seq` 1, 2, ... and `prev_hash` = the hash of the row before;
- * `hash` = SHA-256(prev_hash || canonical row). Batches are written one at a
- * time, so chain order is write order; the next batch is sealed (given its
- * chain positions and hashes) while the one before is being written. If a
- * batch can be written neither to the database nor to the spool, its callers
- * get AuditUnavailableError and the writer starts a new chain (new writer
- * id), on which a batch sealed meanwhile is sealed again: the old chain
- * simply ends, with no hole `audit verify` would report as tampering.
+ * `hash` = SHA-256(prev_hash || canonical row). A batch is sealed (given its
+ * chain positions and hashes) when it is sent; batches in flight together
+ * may commit in any order, which `audit verify` does not mind (it follows
+ * seq). If a batch can be written neither to the database nor to the spool,
+ * its callers get AuditUnavailableError and the writer starts a new chain
+ * (new writer id): the old chain simply ends, with no hole `audit verify`
+ * would report as tampering. Should a later batch of the old chain, in
+ * flight at the time, have been stored, the refused batch is written once
+ * more before its callers are refused; only if that fails too does the old
+ * chain keep a hole, which is logged as an error with its writer id and seq
+ * range (its calls were answered 503).
  *
  * Durability is the AuditSink's: the database, else the fsync'd spool in
  * DATA_DIR (which counts as durable), replayed into the database in the
@@ -81,10 +96,14 @@ export class AuditWriter
   private readonly sink: AuditSink;
   private chain: AuditChain = newAuditChain();
   private pending: Waiter[] = [];
-  private sealedAhead = 0;
+  private readonly inFlight = new Set<InFlight>();
   private windowTimer?: NodeJS.Timeout;
   private turnEnd?: NodeJS.Immediate;
   private busy = false;
+  /** The highest seq stored (database or spool) of each chain: a refused batch below it would be a hole. */
+  private readonly storedUpTo = new WeakMap<AuditChain, number>();
+  /** Set while the drain loop waits for a free slot or new records. */
+  private wakeDrain?: () => void;
   private idle: Array<() => void> = [];
   private readonly txChains = new WeakMap<EntityManager, AuditChain>();
   readonly stats: AuditWriterStats = {
@@ -118,9 +137,9 @@ export class AuditWriter
     return this.chain.writerId;
   }
 
-  /** Records waiting for their batch. */
+  /** Records waiting for their batch (not those being written). */
   get queueDepth(): number {
-    return this.pending.length + this.sealedAhead;
+    return this.pending.length;
   }
 
   /** True while batches go to the spool because the database refused one. */
@@ -226,16 +245,19 @@ export class AuditWriter
 
   private enqueue(waiter: Waiter): void {
     this.pending.push(waiter);
-    if (this.busy) return; // the running drain takes it as soon as the current batch is written
+    if (this.busy) {
+      // The running drain sends it when a write slot is free: at once once the batch is full, else
+      // at the end of this turn, so the records of every call that gets here in this turn share it.
+      if (this.pending.length >= this.options.batchMaxRows) this.wakeDrain?.();
+      else this.turnEnd ??= setImmediate(this.endOfTurn);
+      return;
+    }
     if (this.pending.length >= this.options.batchMaxRows) {
       void this.drain();
     } else if (this.options.batchWindowMs <= 0) {
       // Window 0 ends with this event-loop turn: every call that reached its audit in the same turn
       // shares one write (one fdatasync with the journal, which blocks the loop while it runs).
-      this.turnEnd ??= setImmediate(() => {
-        this.turnEnd = undefined;
-        void this.drain();
-      });
+      this.turnEnd ??= setImmediate(this.endOfTurn);
     } else if (!this.windowTimer) {
       this.windowTimer = setTimeout(() => {
         this.windowTimer = undefined;
@@ -244,6 +266,12 @@ export class AuditWriter
     }
   }
 
+  private readonly endOfTurn = (): void => {
+    this.turnEnd = undefined;
+    if (this.busy) this.wakeDrain?.();
+    else void this.drain();
+  };
+
   private async drain(): Promise<void> {
     if (this.busy) return;
     this.busy = true;
@@ -251,40 +279,48 @@ export class AuditWriter
     this.windowTimer = undefined;
     if (this.turnEnd) clearImmediate(this.turnEnd);
     this.turnEnd = undefined;
-    // The next batch is sealed (chained and hashed) while the one before is being written; batches
-    // are still written one at a time, in chain order, so spool and database order stay chain order.
-    let ahead: Sealed | undefined;
+    // The first write of the batch sent last: the next one spools only after it (chain order).
+    let previous: Promise<unknown> = Promise.resolve();
     try {
       for (;;) {
         if (this.sink.takeReplayDue()) {
+          // The spool is replayed and emptied with no write in flight (none can append to it meanwhile).
+          await Promise.all([...this.inFlight].map((f) => f.done));
           await this.sink.replay();
           continue;
         }
-        const batch = ahead ?? (this.pending.length > 0 ? this.seal(this.take()) : undefined);
-        ahead = undefined;
-        this.sealedAhead = 0;
-        if (!batch) break;
-        const written = this.commit(batch);
-        if (this.pending.length > 0) {
-          written.catch(noop); // awaited below
+        if (this.pending.length > 0 && this.inFlight.size < this.options.batchesInFlight) {
+          previous = this.send(this.seal(this.take()), previous);
           await nextTurn(); // the batch's INSERT goes out before the CPU work of sealing the next
-          ahead = this.seal(this.take());
-          this.sealedAhead = ahead.waiters.length;
+          continue;
         }
-        await written;
+        if (this.inFlight.size === 0) break;
+        // Records arriving from now on (at the end of their turn), or a write returning, wake the loop.
+        await new Promise<void>((resolve) => {
+          this.wakeDrain = resolve;
+          for (const f of this.inFlight) void f.done.then(() => resolve());
+        });
+        this.wakeDrain = undefined;
       }
     } finally {
-      if (ahead) {
-        // Only if a write threw: the sealed batch goes back, on a new chain (its positions were never written).
-        this.chain = newAuditChain();
-        this.pending.unshift(...ahead.waiters);
-        this.sealedAhead = 0;
-      }
+      this.wakeDrain = undefined;
       this.busy = false;
       const idle = this.idle;
       this.idle = [];
       for (const resolve of idle) resolve();
     }
+  }
+
+  /** Starts writing a sealed batch; returns its first write, for the batch after it to wait on. */
+  private send(batch: Sealed, previous: Promise<unknown>): Promise<boolean> {
+    const firstWrite = this.sink.write(batch.rows, batch.canonical, previous).catch((err: unknown) => {
+      this.logger.error(`Audit batch write failed unexpectedly (${(err as Error)?.name ?? 'Error'})`);
+      return false;
+    });
+    const flight: InFlight = { batch, firstWrite, done: firstWrite };
+    flight.done = this.settle(flight).finally(() => this.inFlight.delete(flight));
+    this.inFlight.add(flight);
+    return firstWrite;
   }
 
   private take(): Waiter[] {
@@ -302,21 +338,43 @@ export class AuditWriter
     return { waiters, rows, canonical: chainRows(this.chain, rows), chain: this.chain };
   }
 
-  private async commit(sealed: Sealed): Promise<void> {
-    // Sealed before the chain restarted (the batch before could be written nowhere): chain it anew.
-    if (sealed.chain !== this.chain) sealed = this.seal(sealed.waiters);
-    const { waiters: batch, rows, canonical } = sealed;
-    if (await this.sink.write(rows, canonical)) {
+  /** Answers a batch's callers once it is durable, or refused (see the class comment on chain holes). */
+  private async settle(flight: InFlight): Promise<boolean> {
+    const { waiters: batch, rows, canonical, chain } = flight.batch;
+    let durable = await flight.firstWrite;
+    if (!durable) {
+      // Written nowhere: a new chain, so the refused rows leave no hole... unless a later batch of the
+      // old chain, in flight now, is stored. Then this one is written once more (the database, or the
+      // spool, took that one).
+      if (this.chain === chain) this.chain = newAuditChain();
+      const lastSeq = rows[rows.length - 1].seq;
+      const later = [...this.inFlight].filter(
+        (f) => f.batch.chain === chain && f.batch.rows[0].seq > lastSeq,
+      );
+      const laterStored =
+        (this.storedUpTo.get(chain) ?? 0) > lastSeq ||
+        (await Promise.all(later.map((f) => f.firstWrite))).some(Boolean);
+      if (laterStored) {
+        durable = await this.sink.writeAgain(rows, canonical).catch(() => false);
+        if (!durable)
+          this.logger.error(
+            `Audit chain ${chain.writerId} has a hole: seq ${rows[0].seq}-${rows[rows.length - 1].seq} ` +
+              `(${rows.length} records) could be written nowhere and their calls were refused`,
+          );
+      }
+    }
+    if (durable) {
+      const last = rows[rows.length - 1].seq;
+      if (last > (this.storedUpTo.get(chain) ?? 0)) this.storedUpTo.set(chain, last);
       for (const w of batch) w.resolve();
       if (this.metrics) {
         const now = performance.now();
         this.metrics.auditDurable(batch.map((w) => (now - w.queuedAt) / 1000));
       }
-      return;
+      return true;
     }
-    // Written nowhere: a new chain, so the refused rows leave no hole (a torn spool tail, if it could not be cut, is unparseable).
-    this.chain = newAuditChain();
     this.stats.unavailableRows += batch.length;
     for (const w of batch) w.reject(new AuditUnavailableError());
+    return false;
   }
 }

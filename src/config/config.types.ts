@@ -64,6 +64,8 @@ export interface AppConfig {
     storeArgs: boolean;
     batchWindowMs: number;
     batchMaxRows: number;
+    /** Batches written at once (AUDIT_BATCHES_IN_FLIGHT, default 2). */
+    batchesInFlight: number;
   };
   shutdownGraceMs: number;
   /** How long the HTTP server keeps an idle keep-alive connection open (HTTP_KEEP_ALIVE_TIMEOUT_MS). */
