@@ -96,6 +96,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('writes up to 2 audit batches at once by default and bounds AUDIT_BATCHES_IN_FLIGHT to 1-16', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).audit.batchesInFlight).toBe(2);
+    expect(loadConfig({ DATA_DIR: tmp(), AUDIT_BATCHES_IN_FLIGHT: '1' }).audit.batchesInFlight).toBe(1);
+    for (const bad of ['0', '17', 'two'])
+      expect(() => loadConfig({ DATA_DIR: tmp(), AUDIT_BATCHES_IN_FLIGHT: bad })).toThrow(
+        /AUDIT_BATCHES_IN_FLIGHT: /,
+      );
+  });
+
   it('accepts a complete production environment and binds 0.0.0.0', () => {
     const c = loadConfig({
       NODE_ENV: 'production',
