@@ -19,6 +19,7 @@
  *   time, so a writer that falls behind shows it (no coordinated omission).
  *   A rate is sustained when the achieved rate matches the offered one and
  *   the queue stays bounded.
+ * `ckpt`: PostgreSQL checkpoints begun during the run (see `checkpoints`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -116,6 +117,31 @@ function benchOptions(dataDir: string) {
   });
 }
 
+/**
+ * PostgreSQL checkpoints so far (timed and requested). A checkpoint that
+ * starts during a run makes the next write of each page log a full page
+ * image, so WAL, and the commits waiting on it, grow for a while: runs are
+ * printed with how many began during them. PostgreSQL 17 moved the
+ * counters to pg_stat_checkpointer; undefined when neither view answers.
+ */
+async function checkpoints(ds: DataSource): Promise<number | undefined> {
+  for (const sql of [
+    'SELECT checkpoints_timed + checkpoints_req AS n FROM pg_stat_bgwriter',
+    'SELECT num_timed + num_requested AS n FROM pg_stat_checkpointer',
+  ]) {
+    try {
+      const [row] = (await ds.query(sql)) as Array<{ n: string | number }>;
+      return Number(row.n);
+    } catch {
+      /* the other view */
+    }
+  }
+  return undefined;
+}
+
+const during = (before: number | undefined, after: number | undefined): string =>
+  (before === undefined || after === undefined ? '-' : String(after - before)).padStart(5);
+
 /** Every run starts on an empty table, so its figures do not depend on the runs before it. */
 async function freshWriter(ds: DataSource, dataDir: string): Promise<AuditWriter> {
   await ds.query('TRUNCATE audit_logs');
@@ -140,9 +166,10 @@ async function main(): Promise<void> {
       `audit bench: PostgreSQL, ${seconds} s per run, ${o.mode} mode, window ${o.batchWindowMs} ms, ` +
         `batch max ${o.batchMaxRows}`,
     );
-    console.log('producers  records/s   batches  rows/batch  p50 ms  p99 ms  max ms');
+    console.log('producers  records/s   batches  rows/batch  p50 ms  p99 ms  max ms  ckpt');
     for (const producers of producerCounts) {
       const writer = await freshWriter(ds, dataDir);
+      const ckptBefore = await checkpoints(ds);
       const latencies: number[] = [];
       const deadline = performance.now() + seconds * 1000;
       const started = performance.now();
@@ -157,6 +184,7 @@ async function main(): Promise<void> {
       await Promise.all(Array.from({ length: producers }, (_, p) => produce(p)));
       await writer.flush();
       const elapsed = (performance.now() - started) / 1000;
+      const ckpt = during(ckptBefore, await checkpoints(ds));
       latencies.sort((a, b) => a - b);
       const s = writer.stats;
       console.log(
@@ -170,6 +198,7 @@ async function main(): Promise<void> {
           percentile(latencies, 50).toFixed(2).padStart(7),
           percentile(latencies, 99).toFixed(2).padStart(7),
           latencies[latencies.length - 1].toFixed(2).padStart(7),
+          ckpt,
         ].join(' '),
       );
       if (s.spooledRows > 0 || s.unavailableRows > 0)
@@ -178,10 +207,12 @@ async function main(): Promise<void> {
     console.log(
       '\nopen loop: offered records/s, achieved, p50/p99/max ms from the scheduled time, max queue',
     );
-    console.log('  offered  achieved   batches  rows/batch  p50 ms  p99 ms  max ms  max queue');
+    console.log('  offered  achieved   batches  rows/batch  p50 ms  p99 ms  max ms  max queue  ckpt');
     for (const rate of offeredRates) {
       const writer = await freshWriter(ds, dataDir);
+      const ckptBefore = await checkpoints(ds);
       const r = await openLoop(writer, rate, seconds);
+      const ckpt = during(ckptBefore, await checkpoints(ds));
       const s = writer.stats;
       console.log(
         [
@@ -193,6 +224,7 @@ async function main(): Promise<void> {
           percentile(r.latencies, 99).toFixed(2).padStart(7),
           r.latencies[r.latencies.length - 1].toFixed(2).padStart(7),
           String(r.maxQueue).padStart(10),
+          ckpt,
         ].join(' '),
       );
       if (s.spooledRows > 0) console.log(`  (spooled ${s.spooledRows} rows)`);
