@@ -318,7 +318,12 @@ export class AuditWriter
       return false;
     });
     const flight: InFlight = { batch, firstWrite, done: firstWrite };
-    flight.done = this.settle(flight).finally(() => this.inFlight.delete(flight));
+    flight.done = this.settle(flight)
+      .catch((err: unknown) => {
+        this.logger.error(`Audit batch could not be settled (${(err as Error)?.name ?? 'Error'})`);
+        return false;
+      })
+      .finally(() => this.inFlight.delete(flight));
     this.inFlight.add(flight);
     return firstWrite;
   }
