@@ -38,8 +38,7 @@ export interface AuditWriterStats {
  *
  * The writer runs `replay` only when no `write` is in flight (its drain
  * loop asks `takeReplayDue()` between batches); several writes may be in
- * flight at once, and each appends to the spool only after the one before
- * it has had its first write (see `write`). A failed replay is retried with backoff (from
+ * flight at once, each batch on a chain of its own. A failed replay is retried with backoff (from
  * `replayBaseDelayMs`); when one is due, `wake` is called so the writer
  * drains even when no record arrives.
  *
@@ -96,16 +95,11 @@ export class AuditSink {
    * database, or to the spool while spooling or when the database refuses it.
    * Resolves true once it is durable, false when it could be written nowhere.
    *
-   * Several batches may be in the database at once (the writer's
-   * `batchesInFlight`); `inOrder` settles when the batch before this one has
-   * had its own first write, and this batch waits for it before it touches
-   * the spool, so spool order stays chain order.
+   * Several batches may be written at once (the writer's `batchesInFlight`,
+   * each on a chain of its own); their spool appends take turns on the
+   * spool's lock, as those of two processes do.
    */
-  async write(
-    rows: readonly AuditRow[],
-    canonical: readonly string[],
-    inOrder: Promise<unknown> = Promise.resolve(),
-  ): Promise<boolean> {
+  async write(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {
     if (this.journal) {
       try {
         this.journal.appendSync(rows, canonical);
@@ -120,17 +114,7 @@ export class AuditSink {
       }
     }
     if (!this.spooling && (await this.toDatabase(rows, canonical))) return true;
-    await inOrder;
     return this.toSpool(rows);
-  }
-
-  /**
-   * A refused batch written once more, because a later batch of its chain
-   * was stored meanwhile (see AuditWriter): to the database even while
-   * spooling, else to the spool. True once it is durable.
-   */
-  async writeAgain(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {
-    return (await this.toDatabase(rows, canonical)) || this.toSpool(rows);
   }
 
   private async toDatabase(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {

@@ -36,11 +36,10 @@ interface Sealed {
   canonical: string[];
   chain: AuditChain;
 }
-/** A sealed batch being written. */
+/** A sealed batch being written, on write slot `slot` (whose chain it is sealed on). */
 interface InFlight {
   batch: Sealed;
-  /** Settles once the batch has had its first write (database or spool); the next batch waits for it before spooling. */
-  firstWrite: Promise<boolean>;
+  slot: number;
   /** Settles (never rejects) once the batch is durable (true) or refused (false); its callers are answered then. */
   done: Promise<boolean>;
 }
@@ -53,25 +52,23 @@ const noop = () => undefined;
  * Writes audit records with group commit. Records of concurrent callers are
  * collected for `batchWindowMs` (or until `batchMaxRows`) and written in one
  * multi-row INSERT. Up to `batchesInFlight` batches (default 2) are written
- * at once: records that arrive while a batch is being written form the next
- * batch at the end of their event-loop turn and go at once, on another
- * connection, instead of waiting for the write before them to return; a
- * call then waits for one commit, not for the rest of another's and then its
- * own. Beyond that limit they gather until a write returns.
+ * at once, each on a write slot of its own: records that arrive while a
+ * batch is being written form the next batch at the end of their event-loop
+ * turn and go at once on a free slot (another connection) instead of waiting
+ * for the write before them to return; a call then waits for one commit,
+ * not for the rest of another's and then its own. With every slot busy they
+ * gather until a write returns.
  *
- * Hash chain: the process writes as one writer (`writerId`, a UUID) whose
- * rows carry `seq` 1, 2, ... and `prev_hash` = the hash of the row before;
- * `hash` = SHA-256(prev_hash || canonical row). A batch is sealed (given its
- * chain positions and hashes) when it is sent; batches in flight together
- * may commit in any order, which `audit verify` does not mind (it follows
- * seq). If a batch can be written neither to the database nor to the spool,
- * its callers get AuditUnavailableError and the writer starts a new chain
- * (new writer id): the old chain simply ends, with no hole `audit verify`
- * would report as tampering. Should a later batch of the old chain, in
- * flight at the time, have been stored, the refused batch is written once
- * more before its callers are refused; only if that fails too does the old
- * chain keep a hole, which is logged as an error with its writer id and seq
- * range (its calls were answered 503).
+ * Hash chains: each write slot writes as a writer of its own (`writerIds`,
+ * UUIDs) whose rows carry `seq` 1, 2, ... and `prev_hash` = the hash of the
+ * row before; `hash` = SHA-256(prev_hash || canonical row). A slot writes
+ * one batch at a time, so each chain is committed in chain order and the
+ * table verifies at every instant: batches in flight together are on
+ * different chains, and a crash that lands one and not the other leaves
+ * each chain ending cleanly, never a hole `audit verify` would report as
+ * tampering. If a batch can be written neither to the database nor to the
+ * spool, its callers get AuditUnavailableError and its slot starts a new
+ * chain (new writer id): the old chain simply ends.
  *
  * Durability is the AuditSink's: the database, else the fsync'd spool in
  * DATA_DIR (which counts as durable), replayed into the database in the
@@ -94,14 +91,14 @@ export class AuditWriter
 {
   private readonly logger = new Logger(AuditWriter.name);
   private readonly sink: AuditSink;
-  private chain: AuditChain = newAuditChain();
+  /** The chain of each write slot; `slotBusy[i]` while slot i has a batch in flight. */
+  private readonly chains: AuditChain[];
+  private readonly slotBusy: boolean[];
   private pending: Waiter[] = [];
   private readonly inFlight = new Set<InFlight>();
   private windowTimer?: NodeJS.Timeout;
   private turnEnd?: NodeJS.Immediate;
   private busy = false;
-  /** The highest seq stored (database or spool) of each chain: a refused batch below it would be a hole. */
-  private readonly storedUpTo = new WeakMap<AuditChain, number>();
   /** Set while the drain loop waits for a free slot or new records. */
   private wakeDrain?: () => void;
   private idle: Array<() => void> = [];
@@ -125,6 +122,8 @@ export class AuditWriter
     @Optional() private readonly metrics?: MetricsService,
   ) {
     this.sink = new AuditSink(dataSource, options, this.stats, () => void this.drain(), metrics);
+    this.chains = Array.from({ length: options.batchesInFlight }, () => newAuditChain());
+    this.slotBusy = this.chains.map(() => false);
   }
 
   onModuleInit(): void {
@@ -132,9 +131,17 @@ export class AuditWriter
     this.metrics?.auditJournalPendingFrom(() => this.sink.journal?.pendingRows ?? 0);
   }
 
-  /** This process's current chain id (changes only after a batch could not be written anywhere). */
+  /**
+   * The chain id of the first write slot, the one an idle writer uses (it
+   * changes only after a batch of that slot could be written nowhere).
+   */
   get writerId(): string {
-    return this.chain.writerId;
+    return this.chains[0].writerId;
+  }
+
+  /** The chain ids of every write slot (`batchesInFlight` of them). */
+  get writerIds(): string[] {
+    return this.chains.map((c) => c.writerId);
   }
 
   /** Records waiting for their batch (not those being written). */
@@ -279,8 +286,6 @@ export class AuditWriter
     this.windowTimer = undefined;
     if (this.turnEnd) clearImmediate(this.turnEnd);
     this.turnEnd = undefined;
-    // The first write of the batch sent last: the next one spools only after it (chain order).
-    let previous: Promise<unknown> = Promise.resolve();
     try {
       for (;;) {
         if (this.sink.takeReplayDue()) {
@@ -290,7 +295,7 @@ export class AuditWriter
           continue;
         }
         if (this.pending.length > 0 && this.inFlight.size < this.options.batchesInFlight) {
-          previous = this.send(this.seal(this.take()), previous);
+          this.send(this.take());
           await nextTurn(); // the batch's INSERT goes out before the CPU work of sealing the next
           continue;
         }
@@ -311,21 +316,21 @@ export class AuditWriter
     }
   }
 
-  /** Starts writing a sealed batch; returns its first write, for the batch after it to wait on. */
-  private send(batch: Sealed, previous: Promise<unknown>): Promise<boolean> {
-    const firstWrite = this.sink.write(batch.rows, batch.canonical, previous).catch((err: unknown) => {
-      this.logger.error(`Audit batch write failed unexpectedly (${(err as Error)?.name ?? 'Error'})`);
-      return false;
-    });
-    const flight: InFlight = { batch, firstWrite, done: firstWrite };
+  /** Seals a batch on the chain of a free write slot and starts writing it. */
+  private send(waiters: Waiter[]): void {
+    const slot = this.slotBusy.indexOf(false);
+    this.slotBusy[slot] = true;
+    const flight: InFlight = { batch: this.seal(waiters, slot), slot, done: Promise.resolve(false) };
     flight.done = this.settle(flight)
       .catch((err: unknown) => {
         this.logger.error(`Audit batch could not be settled (${(err as Error)?.name ?? 'Error'})`);
         return false;
       })
-      .finally(() => this.inFlight.delete(flight));
+      .finally(() => {
+        this.slotBusy[slot] = false;
+        this.inFlight.delete(flight);
+      });
     this.inFlight.add(flight);
-    return firstWrite;
   }
 
   private take(): Waiter[] {
@@ -338,39 +343,22 @@ export class AuditWriter
     return this.pending.splice(0, max);
   }
 
-  private seal(waiters: Waiter[]): Sealed {
+  private seal(waiters: Waiter[], slot: number): Sealed {
     const rows = waiters.map((w) => w.row);
-    return { waiters, rows, canonical: chainRows(this.chain, rows), chain: this.chain };
+    const chain = this.chains[slot];
+    return { waiters, rows, canonical: chainRows(chain, rows), chain };
   }
 
-  /** Answers a batch's callers once it is durable, or refused (see the class comment on chain holes). */
-  private async settle(flight: InFlight): Promise<boolean> {
-    const { waiters: batch, rows, canonical, chain } = flight.batch;
-    let durable = await flight.firstWrite;
-    if (!durable) {
-      // Written nowhere: a new chain, so the refused rows leave no hole... unless a later batch of the
-      // old chain, in flight now, is stored. Then this one is written once more (the database, or the
-      // spool, took that one).
-      if (this.chain === chain) this.chain = newAuditChain();
-      const lastSeq = rows[rows.length - 1].seq;
-      const later = [...this.inFlight].filter(
-        (f) => f.batch.chain === chain && f.batch.rows[0].seq > lastSeq,
-      );
-      const laterStored =
-        (this.storedUpTo.get(chain) ?? 0) > lastSeq ||
-        (await Promise.all(later.map((f) => f.firstWrite))).some(Boolean);
-      if (laterStored) {
-        durable = await this.sink.writeAgain(rows, canonical).catch(() => false);
-        if (!durable)
-          this.logger.error(
-            `Audit chain ${chain.writerId} has a hole: seq ${rows[0].seq}-${rows[rows.length - 1].seq} ` +
-              `(${rows.length} records) could be written nowhere and their calls were refused`,
-          );
-      }
-    }
+  /** Writes a batch and answers its callers once it is durable, or refused. */
+  private async settle({
+    batch: { waiters: batch, rows, canonical, chain },
+    slot,
+  }: InFlight): Promise<boolean> {
+    const durable = await this.sink.write(rows, canonical).catch((err: unknown) => {
+      this.logger.error(`Audit batch write failed unexpectedly (${(err as Error)?.name ?? 'Error'})`);
+      return false;
+    });
     if (durable) {
-      const last = rows[rows.length - 1].seq;
-      if (last > (this.storedUpTo.get(chain) ?? 0)) this.storedUpTo.set(chain, last);
       for (const w of batch) w.resolve();
       if (this.metrics) {
         const now = performance.now();
@@ -378,6 +366,9 @@ export class AuditWriter
       }
       return true;
     }
+    // Written nowhere: the slot starts a new chain, so the refused rows leave no hole (nothing after
+    // them is on the old chain: a slot writes one batch at a time).
+    if (this.chains[slot] === chain) this.chains[slot] = newAuditChain();
     this.stats.unavailableRows += batch.length;
     for (const w of batch) w.reject(new AuditUnavailableError());
     return false;

@@ -1,9 +1,10 @@
 /**
  * Several audit batches in flight at once (AuditWriter `batchesInFlight`),
  * against PostgreSQL: a record that arrives while a batch is being committed
- * is written beside it instead of after it; batches refused together reach
- * the spool in chain order; and a refused batch whose successor was stored is
- * written once more rather than leave a hole in its chain.
+ * is written beside it, on its write slot's own chain, instead of after it,
+ * so the table verifies at every instant (what a crash would leave); batches
+ * refused together both reach the spool; a batch refused everywhere restarts
+ * only its slot's chain.
  *
  * A test trigger on audit_logs holds or refuses chosen rows: an action
  * starting `slow` waits for an advisory lock the test holds, one ending
@@ -13,6 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
+import { AuditUnavailableError } from '../../src/audit/audit.errors';
 import { postgresRig, rec, sleep, useAuditRig } from '../support/audit-rig';
 import { describeWithPostgres, TEST_DATABASE_URL } from '../support/backends';
 
@@ -42,11 +44,15 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
     for (let i = 0; i < 400 && !cond(); i++) await sleep(10);
     expect(cond()).toBe(true);
   };
-  const spooledSeqs = (path: string): number[] =>
+  /** The spool's rows as [writer id, seq, request id], in file order. */
+  const spooled = (path: string): Array<[string, number, string]> =>
     readFileSync(path, 'utf8')
       .trim()
       .split('\n')
-      .map((line) => Number((JSON.parse(line) as { seq: number }).seq));
+      .map((line) => {
+        const r = JSON.parse(line) as { writerId: string; seq: number; requestId: string };
+        return [r.writerId, Number(r.seq), r.requestId];
+      });
 
   beforeAll(async () => {
     holder = new Client({ connectionString: TEST_DATABASE_URL });
@@ -76,26 +82,34 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
     await getRig().ds.query('DROP TRIGGER IF EXISTS audit_test_gate ON audit_logs');
   });
 
-  it('writes a record that arrives during a commit beside it, not after it', async () => {
+  it('writes a record that arrives during a commit beside it, on a chain of its own, so the table verifies at every instant', async () => {
     const w = makeWriter(getRig().ds);
+    const [first, second] = w.writerIds;
+    expect(first).not.toBe(second);
     let slowDone = false;
     const slow = w.record(rec(1, { action: 'slow_call' })).then(() => (slowDone = true));
     await untilWaiting(1);
     await w.record(rec(2)); // durable while the first batch still waits in the database
     expect(slowDone).toBe(false);
-    expect((await rows(w.writerId)).map((r) => r.request_id)).toEqual(['req-2']);
+    expect((await rows()).map((r) => [r.writer_id, r.seq, r.request_id])).toEqual([[second, 1, 'req-2']]);
+    // What a crash now would leave behind verifies: the batch committed ahead starts a chain of its own.
+    expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 1, chains: 1 });
 
     await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
     await slow;
-    expect((await rows(w.writerId)).map((r) => [r.seq, r.request_id])).toEqual([
+    expect((await rows(first)).map((r) => [r.seq, r.request_id])).toEqual([[1, 'req-1']]);
+    expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2, chains: 2 });
+    // An idle writer goes on with the first slot's chain.
+    await w.record(rec(3));
+    expect((await rows(first)).map((r) => [r.seq, r.request_id])).toEqual([
       [1, 'req-1'],
-      [2, 'req-2'],
+      [2, 'req-3'],
     ]);
-    expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2, chains: 1 });
   });
 
   it('with batchesInFlight 1, a record waits for the batch being committed', async () => {
     const w = makeWriter(getRig().ds, { batchesInFlight: 1 });
+    expect(w.writerIds).toHaveLength(1);
     const slow = w.record(rec(1, { action: 'slow_call' }));
     await untilWaiting(1);
     const next = w.record(rec(2));
@@ -108,55 +122,48 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
     expect(w.stats.batches).toBe(2);
   });
 
-  it('spools batches refused together in chain order, and replays them once', async () => {
+  it('spools two batches refused together, each on its own chain, and replays them once', async () => {
     const w = makeWriter(getRig().ds);
     const first = w.record(rec(1, { action: 'slow_refused' }));
     await untilWaiting(1);
     const second = w.record(rec(2, { action: 'refused' })); // refused at once, while the first waits
-    await until(() => w.stats.writeFailures === 1);
+    await until(() => w.stats.spooledRows === 1);
     await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
     await Promise.all([first, second]); // both durable in the spool
     expect(w.stats.spooledRows).toBe(2);
-    expect(spooledSeqs(w.spoolPath)).toEqual([1, 2]);
+    expect(spooled(w.spoolPath)).toEqual([
+      [w.writerIds[1], 1, 'req-2'],
+      [w.writerIds[0], 1, 'req-1'],
+    ]);
 
     await getRig().ds.query('DROP TRIGGER audit_test_gate ON audit_logs');
     await until(() => !w.isSpooling); // the background replay
-    expect((await rows(w.writerId)).map((r) => r.seq)).toEqual([1, 2]);
-    expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2 });
+    expect(await rows()).toHaveLength(2);
+    expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2, chains: 2 });
   });
 
-  it('writes a refused batch once more when the batch after it was stored, so its chain keeps no hole', async () => {
+  it("refuses a batch that can be written nowhere and restarts only its slot's chain: no hole", async () => {
     const blocker = join(spoolDir(), 'not-a-dir');
     writeFileSync(blocker, 'x'); // the spool cannot be written
     const w = makeWriter(getRig().ds, { spoolDir: join(blocker, 'spool') });
-    const chain = w.writerId;
-    const first = w.record(rec(1, { action: 'slow_flaky' }));
+    const [first, second] = w.writerIds;
+    const refused = w.record(rec(1, { action: 'slow_refused' }));
     await untilWaiting(1);
-    await w.record(rec(2)); // stored while the first waits
+    await w.record(rec(2)); // stored on the other slot while the first waits
     await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
-    await first; // refused once (database and spool), then written again: its caller is answered
-    expect(w.stats).toMatchObject({ writeFailures: 1, unavailableRows: 0, batches: 2 });
-    expect((await rows(chain)).map((r) => [r.seq, r.request_id])).toEqual([
-      [1, 'req-1'],
-      [2, 'req-2'],
-    ]);
-    expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2 });
-  });
-
-  it('refuses a batch that cannot be written again either; the chain then names the hole', async () => {
-    const blocker = join(spoolDir(), 'not-a-dir');
-    writeFileSync(blocker, 'x');
-    const w = makeWriter(getRig().ds, { spoolDir: join(blocker, 'spool') });
-    const chain = w.writerId;
-    const first = w.record(rec(1, { action: 'slow_refused' }));
-    await untilWaiting(1);
-    await w.record(rec(2));
-    await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
-    await expect(first).rejects.toMatchObject({ name: 'AuditUnavailableError' });
+    await expect(refused).rejects.toBeInstanceOf(AuditUnavailableError);
     expect(w.stats.unavailableRows).toBe(1);
-    expect(await verifyAuditChains(getRig().ds)).toMatchObject({
-      ok: false,
-      firstBroken: { writerId: chain, seq: 2, reason: 'missing_link' },
-    });
+    expect(w.writerIds[0]).not.toBe(first);
+    expect(w.writerIds[1]).toBe(second);
+
+    await until(() => !w.isSpooling); // the replay of an empty spool ends spooling
+    await w.record(rec(3)); // the first slot, on its new chain
+    expect((await rows()).map((r) => [r.writer_id, r.seq, r.request_id]).sort()).toEqual(
+      [
+        [second, 1, 'req-2'],
+        [w.writerIds[0], 1, 'req-3'],
+      ].sort(),
+    );
+    expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2, chains: 2 });
   });
 });

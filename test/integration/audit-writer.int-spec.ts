@@ -73,7 +73,8 @@ function writerSuite(factory: RigFactory) {
   });
 
   it('verify passes on a clean log and names the row after an UPDATE or a DELETE', async () => {
-    const w = makeWriter(rig.ds, { batchMaxRows: 7 });
+    // One write slot, so the 5 batches form one chain to tamper with.
+    const w = makeWriter(rig.ds, { batchMaxRows: 7, batchesInFlight: 1 });
     await Promise.all(Array.from({ length: 30 }, (_, i) => w.record(rec(i))));
     const stored = await rows(w.writerId);
     expect(await verifyAuditChains(rig.ds, { pageSize: 8 })).toMatchObject({
