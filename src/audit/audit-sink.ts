@@ -38,9 +38,9 @@ export interface AuditWriterStats {
  *
  * The writer runs `replay` only when no `write` is in flight (its drain
  * loop asks `takeReplayDue()` between batches); several writes may be in
- * flight at once, each batch on a chain of its own. A failed replay is retried with backoff (from
- * `replayBaseDelayMs`); when one is due, `wake` is called so the writer
- * drains even when no record arrives.
+ * flight at once, each batch on a chain of its own. A failed replay is
+ * retried with backoff (from `replayBaseDelayMs`); when one is due, `wake`
+ * is called so the writer drains even when no record arrives.
  *
  * With `durability: 'journal'` a batch is durable once appended to the
  * local AuditJournal (synchronously, fdatasync'd); a ship loop inserts the

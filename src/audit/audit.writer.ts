@@ -91,15 +91,14 @@ export class AuditWriter
 {
   private readonly logger = new Logger(AuditWriter.name);
   private readonly sink: AuditSink;
-  /** The chain of each write slot; `slotBusy[i]` while slot i has a batch in flight. */
+  /** The chain of each write slot (a slot is busy while a batch of `inFlight` holds it). */
   private readonly chains: AuditChain[];
-  private readonly slotBusy: boolean[];
   private pending: Waiter[] = [];
   private readonly inFlight = new Set<InFlight>();
   private windowTimer?: NodeJS.Timeout;
   private turnEnd?: NodeJS.Immediate;
   private busy = false;
-  /** Set while the drain loop waits for a free slot or new records. */
+  /** Set while the drain loop waits for a free slot or new records; called when either comes. */
   private wakeDrain?: () => void;
   private idle: Array<() => void> = [];
   private readonly txChains = new WeakMap<EntityManager, AuditChain>();
@@ -123,7 +122,6 @@ export class AuditWriter
   ) {
     this.sink = new AuditSink(dataSource, options, this.stats, () => void this.drain(), metrics);
     this.chains = Array.from({ length: options.batchesInFlight }, () => newAuditChain());
-    this.slotBusy = this.chains.map(() => false);
   }
 
   onModuleInit(): void {
@@ -301,10 +299,7 @@ export class AuditWriter
         }
         if (this.inFlight.size === 0) break;
         // Records arriving from now on (at the end of their turn), or a write returning, wake the loop.
-        await new Promise<void>((resolve) => {
-          this.wakeDrain = resolve;
-          for (const f of this.inFlight) void f.done.then(() => resolve());
-        });
+        await new Promise<void>((resolve) => (this.wakeDrain = resolve));
         this.wakeDrain = undefined;
       }
     } finally {
@@ -318,18 +313,13 @@ export class AuditWriter
 
   /** Seals a batch on the chain of a free write slot and starts writing it. */
   private send(waiters: Waiter[]): void {
-    const slot = this.slotBusy.indexOf(false);
-    this.slotBusy[slot] = true;
+    const taken = new Set([...this.inFlight].map((f) => f.slot));
+    const slot = this.chains.findIndex((_, i) => !taken.has(i));
     const flight: InFlight = { batch: this.seal(waiters, slot), slot, done: Promise.resolve(false) };
-    flight.done = this.settle(flight)
-      .catch((err: unknown) => {
-        this.logger.error(`Audit batch could not be settled (${(err as Error)?.name ?? 'Error'})`);
-        return false;
-      })
-      .finally(() => {
-        this.slotBusy[slot] = false;
-        this.inFlight.delete(flight);
-      });
+    flight.done = this.settle(flight).finally(() => {
+      this.inFlight.delete(flight);
+      this.wakeDrain?.();
+    });
     this.inFlight.add(flight);
   }
 
@@ -349,26 +339,21 @@ export class AuditWriter
     return { waiters, rows, canonical: chainRows(chain, rows), chain };
   }
 
-  /** Writes a batch and answers its callers once it is durable, or refused. */
-  private async settle({
-    batch: { waiters: batch, rows, canonical, chain },
-    slot,
-  }: InFlight): Promise<boolean> {
+  /** Writes a batch and answers its callers once it is durable, or refused; never rejects. */
+  private async settle({ batch: { waiters: batch, rows, canonical }, slot }: InFlight): Promise<boolean> {
     const durable = await this.sink.write(rows, canonical).catch((err: unknown) => {
       this.logger.error(`Audit batch write failed unexpectedly (${(err as Error)?.name ?? 'Error'})`);
       return false;
     });
     if (durable) {
       for (const w of batch) w.resolve();
-      if (this.metrics) {
-        const now = performance.now();
-        this.metrics.auditDurable(batch.map((w) => (now - w.queuedAt) / 1000));
-      }
+      const now = performance.now();
+      this.metrics?.auditDurable(batch.map((w) => (now - w.queuedAt) / 1000));
       return true;
     }
     // Written nowhere: the slot starts a new chain, so the refused rows leave no hole (nothing after
     // them is on the old chain: a slot writes one batch at a time).
-    if (this.chains[slot] === chain) this.chains[slot] = newAuditChain();
+    this.chains[slot] = newAuditChain();
     this.stats.unavailableRows += batch.length;
     for (const w of batch) w.reject(new AuditUnavailableError());
     return false;

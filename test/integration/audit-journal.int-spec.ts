@@ -14,7 +14,7 @@ import { verifyAuditChains } from '../../src/audit/audit-verify';
 import { AuditUnavailableError } from '../../src/audit/audit.errors';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import type { AuditWriter } from '../../src/audit/audit.writer';
-import { postgresRig, rec, RigFactory, sleep, sqliteRig, useAuditRig } from '../support/audit-rig';
+import { postgresRig, rec, RigFactory, sqliteRig, until, useAuditRig } from '../support/audit-rig';
 import { describeWithPostgres } from '../support/backends';
 
 jest.setTimeout(30_000);
@@ -39,9 +39,6 @@ function journalSuite(factory: RigFactory) {
         .split('\n')
         .filter((l) => l !== ''),
     );
-  const until = async (cond: () => boolean | Promise<boolean>, ms = 10_000) => {
-    for (const end = Date.now() + ms; !(await cond()) && Date.now() < end;) await sleep(20);
-  };
 
   it('answers once a record is in the local journal, and ships each record to the table exactly once', async () => {
     const w = makeWriter(rig().ds, NO_AUTO_SHIP);

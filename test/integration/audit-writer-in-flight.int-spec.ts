@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
 import { AuditUnavailableError } from '../../src/audit/audit.errors';
-import { postgresRig, rec, sleep, useAuditRig } from '../support/audit-rig';
+import { postgresRig, rec, sleep, until, useAuditRig } from '../support/audit-rig';
 import { describeWithPostgres, TEST_DATABASE_URL } from '../support/backends';
 
 jest.setTimeout(30_000);
@@ -36,14 +36,9 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
       ).rows[0].n,
     );
   /** Until `n` inserts wait for the test's lock. */
-  const untilWaiting = async (n: number) => {
-    for (let i = 0; i < 400 && (await waiting()) < n; i++) await sleep(10);
-    expect(await waiting()).toBe(n);
-  };
-  const until = async (cond: () => boolean) => {
-    for (let i = 0; i < 400 && !cond(); i++) await sleep(10);
-    expect(cond()).toBe(true);
-  };
+  const untilWaiting = async (n: number) =>
+    expect(await until(async () => (await waiting()) === n)).toBe(true);
+  const untilTrue = async (cond: () => boolean) => expect(await until(cond)).toBe(true);
   /** The spool's rows as [writer id, seq, request id], in file order. */
   const spooled = (path: string): Array<[string, number, string]> =>
     readFileSync(path, 'utf8')
@@ -127,7 +122,7 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
     const first = w.record(rec(1, { action: 'slow_refused' }));
     await untilWaiting(1);
     const second = w.record(rec(2, { action: 'refused' })); // refused at once, while the first waits
-    await until(() => w.stats.spooledRows === 1);
+    await untilTrue(() => w.stats.spooledRows === 1);
     await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
     await Promise.all([first, second]); // both durable in the spool
     expect(w.stats.spooledRows).toBe(2);
@@ -137,7 +132,7 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
     ]);
 
     await getRig().ds.query('DROP TRIGGER audit_test_gate ON audit_logs');
-    await until(() => !w.isSpooling); // the background replay
+    await untilTrue(() => !w.isSpooling); // the background replay
     expect(await rows()).toHaveLength(2);
     expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2, chains: 2 });
   });
@@ -156,7 +151,7 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
     expect(w.writerIds[0]).not.toBe(first);
     expect(w.writerIds[1]).toBe(second);
 
-    await until(() => !w.isSpooling); // the replay of an empty spool ends spooling
+    await untilTrue(() => !w.isSpooling); // the replay of an empty spool ends spooling
     await w.record(rec(3)); // the first slot, on its new chain
     expect((await rows()).map((r) => [r.writer_id, r.seq, r.request_id]).sort()).toEqual(
       [

@@ -105,6 +105,14 @@ export function postgresRig(prefix: string): RigFactory {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `cond` every 20 ms until it holds or `ms` pass; resolves to its last value. */
+export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
+  for (const end = Date.now() + ms; ; await sleep(20)) {
+    const ok = await cond();
+    if (ok || Date.now() >= end) return ok;
+  }
+}
+
 /**
  * Sets up the rig for a describe block: the database once, a fresh spool
  * directory and an empty audit_logs per test, every writer made shut down
