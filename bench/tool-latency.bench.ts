@@ -31,6 +31,8 @@
  * before and after the slices. A sync p99 can never beat the disk's fsync tail.
  * Likewise for the journal, its flush floor: a small append and fdatasync in
  * the journal's file system at the same rate.
+ * Both again with one spinning process per core, beside a SELECT 1 round
+ * trip: what the machine's CPU load, rather than the disk, does to a commit.
  *
  * Env: BENCH_RATES (req/s, default 50,100,200), BENCH_SECONDS (measured per
  * slice, default 10, so that 3 rounds are enough to judge), BENCH_ROUNDS
@@ -38,7 +40,8 @@
  * TEST_DATABASE_URL, BENCH_REDIS_URL or TEST_REDIS_URL (defaults: the local
  * services); BENCH_MODES (default sync,journal,async; async is always run);
  * BENCH_SCHEDULE (paired, the default, or sequential: one server at a time,
- * rotating which goes first each round); BENCH_SERVER_<NAME>=v is passed
+ * rotating which goes first each round); BENCH_BUSY_LOOPS (spinning processes for
+ * the busy-cores floors; default the core count, 0 skips them); BENCH_SERVER_<NAME>=v is passed
  * to every server as <NAME>=v (e.g. BENCH_SERVER_AUDIT_BATCH_WINDOW_MS=0).
  * The servers' DATA_DIR (and so the journal) is under the OS temp dir:
  * TMPDIR=/dev/shm puts the journal in memory, a diagnostic of what the
@@ -46,8 +49,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { Agent } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import {
@@ -84,6 +88,8 @@ const SERVER_EXTRA = Object.fromEntries(
     .map(([k, v]) => [k.slice('BENCH_SERVER_'.length), v ?? '']),
 );
 const TARGET_MS = 5;
+/** Spinning processes for the floors measured with the cores busy (BENCH_BUSY_LOOPS, 0 skips them). */
+const BUSY_LOOPS = Number(process.env.BENCH_BUSY_LOOPS ?? availableParallelism());
 /** Fewer one-second blocks than this make the bootstrap interval meaningless. */
 const MIN_SECONDS_TO_JUDGE = 20;
 const DIST = join(__dirname, '..', 'src');
@@ -289,25 +295,60 @@ async function runSlices(
   return out;
 }
 
-/** Single-row INSERT commits on one connection, open loop (one in flight at a time, as the audit writer). */
-async function commitFloor(pg: Client, rate: number, seconds: number): Promise<string> {
+/**
+ * Single-row INSERT commits on one connection, open loop (one in flight at a
+ * time, as the audit writer); `sql` = 'SELECT 1' gives the round trip alone,
+ * without a commit's WAL flush.
+ */
+async function commitFloor(
+  pg: Client,
+  rate: number,
+  seconds: number,
+  sql = 'INSERT INTO bench_commit_probe DEFAULT VALUES',
+  note = '',
+): Promise<string> {
   await pg.query('CREATE TABLE IF NOT EXISTS bench_commit_probe (id bigserial PRIMARY KEY)');
   // One query at a time on the connection: each waits for the one before, as audit batches do.
   let previous: Promise<unknown> = Promise.resolve();
   const samples = await openLoop(poissonSchedule(rate, seconds, 7), () => {
-    const insert = previous.then(() => pg.query('INSERT INTO bench_commit_probe DEFAULT VALUES'));
-    previous = insert.catch(() => undefined);
-    return insert.then(() => undefined);
+    const query = previous.then(() => pg.query(sql));
+    previous = query.catch(() => undefined);
+    return query.then(() => undefined);
   });
   const d = distribution(samples.map((s) => s.latency));
-  return `PostgreSQL commit floor (1-row INSERT, ${rate}/s, ${seconds} s): p50 ${f(d.p50, 0)}  p95 ${f(d.p95, 0)}  p99 ${f(d.p99, 0)}  max ${f(d.max, 0)} ms`;
+  const what = sql.startsWith('INSERT')
+    ? 'PostgreSQL commit floor (1-row INSERT'
+    : `PostgreSQL round trip (${sql}`;
+  return `${what}, ${rate}/s, ${seconds} s${note}): p50 ${f(d.p50, 0)}  p95 ${f(d.p95, 0)}  p99 ${f(d.p99, 0)}  max ${f(d.max, 0)} ms`;
+}
+
+/**
+ * The floors again while `BUSY_LOOPS` processes spin, one per core: how much
+ * of a commit's time is the machine's CPU rather than the disk. On the
+ * 2-core VM these figures were measured on, a commit's p50 went from 0.6 to
+ * 2.9 ms with both cores busy, while SELECT 1 and an fdatasync alone did not
+ * move at the median (docs/design.md).
+ */
+async function floorsWithCoresBusy(pg: Client, dataDir: string, rate: number): Promise<void> {
+  const loops = Array.from({ length: BUSY_LOOPS }, () =>
+    spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+  );
+  try {
+    await new Promise((r) => setTimeout(r, 200));
+    const note = `, ${BUSY_LOOPS} busy loops`;
+    console.log(await commitFloor(pg, rate, 4, 'SELECT 1', note));
+    console.log(await commitFloor(pg, rate, 4, undefined, note));
+    if (MODES.includes('journal')) console.log(await flushFloor(dataDir, rate, 4, note));
+  } finally {
+    for (const l of loops) l.kill('SIGKILL');
+  }
 }
 
 /**
  * What the journal waits for: a 600-byte append and fdatasync in `dir` (the
  * journal's file system), paced like commitFloor; the call's own time.
  */
-function flushFloor(dir: string, rate: number, seconds: number): Promise<string> {
+function flushFloor(dir: string, rate: number, seconds: number, note = ''): Promise<string> {
   const fd = openSync(join(dir, 'flush-probe'), 'w', 0o600);
   const line = Buffer.from(`${'x'.repeat(599)}\n`);
   const took: number[] = [];
@@ -319,7 +360,7 @@ function flushFloor(dir: string, rate: number, seconds: number): Promise<string>
   }).then(() => {
     closeSync(fd);
     const d = distribution(took);
-    return `journal flush floor (600-byte append + fdatasync, ${rate}/s, ${seconds} s): p50 ${f(d.p50, 0)}  p95 ${f(d.p95, 0)}  p99 ${f(d.p99, 0)}  max ${f(d.max, 0)} ms`;
+    return `journal flush floor (600-byte append + fdatasync, ${rate}/s, ${seconds} s${note}): p50 ${f(d.p50, 0)}  p95 ${f(d.p95, 0)}  p99 ${f(d.p99, 0)}  max ${f(d.max, 0)} ms`;
   });
 }
 
@@ -452,8 +493,10 @@ async function main(): Promise<number> {
       const probe = await auditStats(pg, t, warm.calls + sat.calls, new Date());
       if (probe.problem) throw new Error(`saturation probe: ${probe.problem}`);
     }
-    console.log(`\n${await commitFloor(pg, midRate, 4)}`);
+    console.log(`\n${await commitFloor(pg, midRate, 4, 'SELECT 1')}`);
+    console.log(await commitFloor(pg, midRate, 4));
     if (MODES.includes('journal')) console.log(await flushFloor(dataDir, midRate, 4));
+    if (BUSY_LOOPS > 0) await floorsWithCoresBusy(pg, dataDir, midRate);
 
     console.log(
       '\n rate round  mode        n     p50     p95     p99     max errors  lag99  cpu% loop99 batches rows/b' +
