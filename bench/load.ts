@@ -323,7 +323,8 @@ export interface ToolResult {
 /**
  * One `tools/call` on the stateless 2026-07-28 path (no session, no
  * initialize); resolves with the tool result once the whole body is in,
- * throws on any HTTP, JSON-RPC or tool error.
+ * throws on any HTTP, JSON-RPC or tool error. `requestId` is sent as
+ * X-Request-Id (the audit row's request_id).
  */
 export async function callToolModern(
   agent: Agent,
@@ -331,6 +332,7 @@ export async function callToolModern(
   token: string,
   tool: string,
   id: number,
+  requestId?: string,
 ): Promise<ToolResult> {
   const body = JSON.stringify({
     jsonrpc: '2.0',
@@ -345,6 +347,8 @@ export async function callToolModern(
     'mcp-protocol-version': '2026-07-28',
     'mcp-method': 'tools/call',
     'mcp-name': tool,
+    // The server keeps a caller's X-Request-Id as the audit row's request_id.
+    ...(requestId !== undefined && { 'x-request-id': requestId }),
   };
   const res = await post(agent, url, headers, body);
   if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
