@@ -47,9 +47,9 @@
  * TMPDIR=/dev/shm puts the journal in memory, a diagnostic of what the
  * journal costs apart from the disk's flush (not a durable setting).
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { Agent } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
