@@ -33,16 +33,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { callToolModern, createApiKey, freePort, ServerProcess, startServer } from './load';
+import {
+  BENCH_DATABASE_URL,
+  callToolModern,
+  createApiKey,
+  freePort,
+  productionServerEnv,
+  ServerProcess,
+  startServer,
+} from './load';
 
 const ROUNDS = Number(process.env.BENCH_KILL_ROUNDS ?? 3);
 const WORKERS = Number(process.env.BENCH_KILL_WORKERS ?? 32);
 const LOAD_SECONDS = Number(process.env.BENCH_KILL_SECONDS ?? 4);
-const DB_URL =
-  process.env.BENCH_DATABASE_URL ??
-  process.env.TEST_DATABASE_URL ??
-  'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DIST = join(__dirname, '..', 'src');
 
 const MODE_ENV = {
@@ -101,22 +104,8 @@ async function loadThenKill(server: ServerProcess, url: URL, token: string, pref
 async function main(): Promise<number> {
   const schema = `bench_kill9_${process.pid}_${Date.now().toString(36)}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'sentia-kill9-bench-'));
-  const base: Record<string, string> = {
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    PUBLIC_BASE_URL: 'https://sentia-bench.invalid',
-    DATABASE_URL: DB_URL,
-    DATABASE_SCHEMA: schema,
-    DATABASE_SSL: 'false',
-    REDIS_URL,
-    REDIS_KEY_PREFIX: `bench-kill9-${process.pid}:`,
-    JWT_SECRET: randomBytes(48).toString('base64url'),
-    MASTER_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: '10000000',
-    RATE_LIMIT_IP_MAX: '10000000',
-  };
-  const pg = new Client({ connectionString: DB_URL });
+  const base = productionServerEnv(schema, `bench-kill9-${process.pid}:`);
+  const pg = new Client({ connectionString: BENCH_DATABASE_URL });
   await pg.connect();
   let failed = false;
   console.log(

@@ -6,6 +6,7 @@
  * the stateless 2026-07-28 path, and spawning the built server and CLI.
  */
 import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
@@ -241,6 +242,39 @@ export interface ServerProcess {
   /** Everything the process wrote so far (shown only when it fails to start). */
   output(): string;
   stop(): Promise<void>;
+}
+
+/** The PostgreSQL and Redis the benches use (BENCH_* first, then the tests' TEST_* settings, then the local services). */
+export const BENCH_DATABASE_URL =
+  process.env.BENCH_DATABASE_URL ??
+  process.env.TEST_DATABASE_URL ??
+  'postgres://postgres@127.0.0.1:5432/test';
+export const BENCH_REDIS_URL =
+  process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * The settings of a bench's built servers and CLI runs: the production shape
+ * (PostgreSQL in `schema`, Redis under `redisPrefix`), fresh secrets, and
+ * rate limits out of the way. One token audience for every process, so keys
+ * made by the CLI work on every server (Host 127.0.0.1 is allowed).
+ */
+export function productionServerEnv(schema: string, redisPrefix: string): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PUBLIC_BASE_URL: 'https://sentia-bench.invalid',
+    DATABASE_URL: BENCH_DATABASE_URL,
+    DATABASE_SCHEMA: schema,
+    DATABASE_SSL: 'false',
+    REDIS_URL: BENCH_REDIS_URL,
+    // Its own keys and channels: a bench's rate-limit counters never reach a test run sharing this Redis.
+    REDIS_KEY_PREFIX: redisPrefix,
+    JWT_SECRET: randomBytes(48).toString('base64url'),
+    MASTER_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '10000000',
+    RATE_LIMIT_IP_MAX: '10000000',
+  };
 }
 
 /** Runs `node <main>` with exactly `env` (plus PATH) and waits until `healthUrl` answers 2xx. */

@@ -48,13 +48,13 @@
  * journal costs apart from the disk's flush (not a durable setting).
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import {
+  BENCH_DATABASE_URL,
   bootstrapPercentileDiff,
   callToolModern,
   closedLoop,
@@ -65,6 +65,7 @@ import {
   openLoop,
   openLoopFanout,
   poissonSchedule,
+  productionServerEnv,
   ServerProcess,
   startServer,
 } from './load';
@@ -77,11 +78,6 @@ const SCHEDULE = process.env.BENCH_SCHEDULE ?? 'paired';
 if (SCHEDULE !== 'paired' && SCHEDULE !== 'sequential')
   throw new Error(`BENCH_SCHEDULE must be paired or sequential, not ${SCHEDULE}`);
 const PAIRED = SCHEDULE === 'paired';
-const DB_URL =
-  process.env.BENCH_DATABASE_URL ??
-  process.env.TEST_DATABASE_URL ??
-  'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SERVER_EXTRA = Object.fromEntries(
   Object.entries(process.env)
     .filter(([k]) => k.startsWith('BENCH_SERVER_'))
@@ -431,25 +427,8 @@ function printSummary(results: SliceResult[]): void {
 async function main(): Promise<number> {
   const schema = `bench_latency_${process.pid}_${Date.now().toString(36)}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'sentia-latency-bench-'));
-  const env: Record<string, string> = {
-    NODE_ENV: 'production',
-    HOST: '127.0.0.1',
-    // One token audience for every process, so keys made by the CLI work on both servers (Host 127.0.0.1 is allowed).
-    PUBLIC_BASE_URL: 'https://sentia-bench.invalid',
-    DATABASE_URL: DB_URL,
-    DATABASE_SCHEMA: schema,
-    DATABASE_SSL: 'false',
-    REDIS_URL,
-    // Its own keys and channels: the bench's rate-limit counters never reach a test run sharing this Redis.
-    REDIS_KEY_PREFIX: `bench-${process.pid}:`,
-    JWT_SECRET: randomBytes(48).toString('base64url'),
-    MASTER_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_MAX: '10000000',
-    RATE_LIMIT_IP_MAX: '10000000',
-    ...SERVER_EXTRA,
-  };
-  const pg = new Client({ connectionString: DB_URL, options: `-c search_path=${schema}` });
+  const env = { ...productionServerEnv(schema, `bench-${process.pid}:`), ...SERVER_EXTRA };
+  const pg = new Client({ connectionString: BENCH_DATABASE_URL, options: `-c search_path=${schema}` });
   await pg.connect();
   const targets: Target[] = [];
   const results: SliceResult[] = [];
