@@ -34,6 +34,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import {
+  AUDIT_MODE_ENV,
+  AuditMode,
   BENCH_DATABASE_URL,
   callToolModern,
   createApiKey,
@@ -48,19 +50,12 @@ const WORKERS = Number(process.env.BENCH_KILL_WORKERS ?? 32);
 const LOAD_SECONDS = Number(process.env.BENCH_KILL_SECONDS ?? 4);
 const DIST = join(__dirname, '..', 'src');
 
-const MODE_ENV = {
-  sync: { AUDIT_MODE: 'sync', AUDIT_DURABILITY: 'database' },
-  journal: { AUDIT_MODE: 'sync', AUDIT_DURABILITY: 'journal' },
-  async: { AUDIT_MODE: 'async', AUDIT_DURABILITY: 'database' },
-} as const;
-type Mode = keyof typeof MODE_ENV;
-const MODES = (process.env.BENCH_MODES ?? 'sync,journal,async').split(',') as Mode[];
-for (const m of MODES) if (!(m in MODE_ENV)) throw new Error(`BENCH_MODES: unknown mode ${m}`);
+const MODES = (process.env.BENCH_MODES ?? 'sync,journal,async').split(',') as AuditMode[];
+for (const m of MODES) if (!(m in AUDIT_MODE_ENV)) throw new Error(`BENCH_MODES: unknown mode ${m}`);
 
 interface Round {
   answered: Set<string>;
   inFlightAtKill: Set<string>;
-  sent: number;
   seconds: number;
 }
 
@@ -69,12 +64,10 @@ async function loadThenKill(server: ServerProcess, url: URL, token: string, pref
   const agent = new Agent({ keepAlive: true, maxSockets: WORKERS });
   const answered = new Set<string>();
   const inFlight = new Set<string>();
-  let sent = 0;
   let stopping = false;
   const caller = async (w: number) => {
     for (let n = 1; !stopping; n++) {
       const id = `${prefix}-${w}-${n}`;
-      sent++;
       inFlight.add(id);
       try {
         await callToolModern(agent, url, token, 'server_info', n, id);
@@ -98,7 +91,7 @@ async function loadThenKill(server: ServerProcess, url: URL, token: string, pref
   await exited;
   await Promise.all(callers);
   agent.destroy();
-  return { answered, inFlightAtKill, sent, seconds };
+  return { answered, inFlightAtKill, seconds };
 }
 
 async function main(): Promise<number> {
@@ -118,7 +111,7 @@ async function main(): Promise<number> {
   try {
     for (const mode of MODES) {
       const port = await freePort();
-      const env = { ...base, ...MODE_ENV[mode], PORT: String(port), DATA_DIR: join(dataDir, mode) };
+      const env = { ...base, ...AUDIT_MODE_ENV[mode], PORT: String(port), DATA_DIR: join(dataDir, mode) };
       const health = `http://127.0.0.1:${port}/health`;
       const url = new URL(`http://127.0.0.1:${port}/mcp`);
       const key = await createApiKey(join(DIST, 'cli', 'main.js'), env, `kill9-${mode}`, ['ai:invoke']);

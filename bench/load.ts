@@ -277,6 +277,14 @@ export function productionServerEnv(schema: string, redisPrefix: string): Record
   };
 }
 
+/** The benches' audit modes and the server settings behind each: `async` is the baseline that does not wait. */
+export const AUDIT_MODE_ENV = {
+  sync: { AUDIT_MODE: 'sync', AUDIT_DURABILITY: 'database' },
+  journal: { AUDIT_MODE: 'sync', AUDIT_DURABILITY: 'journal' },
+  async: { AUDIT_MODE: 'async', AUDIT_DURABILITY: 'database' },
+} as const;
+export type AuditMode = keyof typeof AUDIT_MODE_ENV;
+
 /** Runs `node <main>` with exactly `env` (plus PATH) and waits until `healthUrl` answers 2xx. */
 export async function startServer(
   main: string,

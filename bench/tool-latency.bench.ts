@@ -54,6 +54,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import {
+  AUDIT_MODE_ENV,
+  AuditMode,
   BENCH_DATABASE_URL,
   bootstrapPercentileDiff,
   callToolModern,
@@ -89,14 +91,8 @@ const BUSY_LOOPS = Number(process.env.BENCH_BUSY_LOOPS ?? availableParallelism()
 /** Fewer one-second blocks than this make the bootstrap interval meaningless. */
 const MIN_SECONDS_TO_JUDGE = 20;
 const DIST = join(__dirname, '..', 'src');
-const ALL_MODES = ['sync', 'journal', 'async'] as const;
-type Mode = (typeof ALL_MODES)[number];
-/** The server settings behind each mode. */
-const MODE_ENV: Record<Mode, Record<string, string>> = {
-  sync: { AUDIT_MODE: 'sync', AUDIT_DURABILITY: 'database' },
-  journal: { AUDIT_MODE: 'sync', AUDIT_DURABILITY: 'journal' },
-  async: { AUDIT_MODE: 'async', AUDIT_DURABILITY: 'database' },
-};
+const ALL_MODES = Object.keys(AUDIT_MODE_ENV) as AuditMode[];
+type Mode = AuditMode;
 const MODES = ALL_MODES.filter(
   (m) => m === 'async' || (process.env.BENCH_MODES ?? ALL_MODES.join(',')).split(',').includes(m),
 );
@@ -445,7 +441,12 @@ async function main(): Promise<number> {
     );
     for (const mode of MODES) {
       const port = await freePort();
-      const serverEnv = { ...env, ...MODE_ENV[mode], PORT: String(port), DATA_DIR: join(dataDir, mode) };
+      const serverEnv = {
+        ...env,
+        ...AUDIT_MODE_ENV[mode],
+        PORT: String(port),
+        DATA_DIR: join(dataDir, mode),
+      };
       const key = await createApiKey(join(DIST, 'cli', 'main.js'), serverEnv, `bench-${mode}`, [
         'ai:invoke',
         'metrics:read',
