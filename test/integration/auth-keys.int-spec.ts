@@ -375,9 +375,11 @@ function pgBackend(withRedis: boolean): () => Backend {
         `CREATE TRIGGER refuse_key_audit BEFORE INSERT ON "${schema}".audit_logs
          FOR EACH ROW EXECUTE FUNCTION "${schema}".refuse_key_audit()`,
       ],
+      // The function is replaced, not the trigger dropped: DROP TRIGGER on the partitioned table locks a
+      // partition before the parent and could deadlock with an audit INSERT in flight.
       allowKeyAudit: [
-        `DROP TRIGGER refuse_key_audit ON "${schema}".audit_logs`,
-        `DROP FUNCTION "${schema}".refuse_key_audit()`,
+        `CREATE OR REPLACE FUNCTION "${schema}".refuse_key_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RETURN NEW; END $$`,
       ],
       failAtCommit: [
         `CREATE FUNCTION "${schema}".fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
