@@ -32,7 +32,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   server.headersTimeout = config.keepAliveTimeoutMs + 1_000;
   app.disable('x-powered-by');
   app.set('trust proxy', config.env === 'production' || config.env === 'staging' ? 1 : false);
-  const requestId = new RequestIdMiddleware();
+  const requestId = new RequestIdMiddleware(config);
   app.use(requestId.use.bind(requestId));
   // Per-IP limit before anything reads the body (the per-key limit runs after authentication).
   const ipLimit = app.get(IpRateLimitMiddleware);

@@ -2,13 +2,15 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { findProvider } from '../common/find-provider';
 import { ToolCallHook, ToolCallRecord, ToolPipeline } from '../mcp/tool-pipeline.service';
+import { RequestContext } from '../observability/request-context';
 import { AuditWriter } from './audit.writer';
 
 /**
  * The one place tool calls are audited: a ToolPipeline hook. The answer of
  * every tool call waits for its record's batch to be durable (sync mode);
  * AuditUnavailableError from the writer fails the call (503), so no tool
- * call is answered unaudited.
+ * call is answered unaudited. With SERVER_TIMING on, that wait is reported
+ * to the caller as the `audit` metric of the `Server-Timing` header.
  */
 @Injectable()
 export class ToolCallAuditHook implements ToolCallHook, OnModuleInit {
@@ -27,6 +29,12 @@ export class ToolCallAuditHook implements ToolCallHook, OnModuleInit {
   }
 
   afterCall(record: ToolCallRecord): Promise<void> {
+    if (!RequestContext.reportsServerTiming()) return this.write(record);
+    const queued = performance.now();
+    return this.write(record).then(() => RequestContext.addServerTiming('audit', performance.now() - queued));
+  }
+
+  private write(record: ToolCallRecord): Promise<void> {
     return this.writer.record({
       kind: 'tool_call',
       action: record.tool,

@@ -47,6 +47,8 @@ export interface AppConfig {
   rateLimit: { perKeyPerMinute: number; perIpPerMinute: number };
   cacheTtlSeconds: number;
   metricsPublic: boolean;
+  /** Tool-call responses carry a `Server-Timing` header (`tool`, `audit`; SERVER_TIMING). */
+  serverTiming: boolean;
   authorizationServers: string[];
   mcp: {
     allowedOrigins: string[];

@@ -117,6 +117,15 @@ describe('loadConfig', () => {
     expect(c.database).toMatchObject({ kind: 'postgres', ssl: true });
     expect(c.redisUrl).toBe('redis://cache:6379');
     expect(c.metricsPublic).toBe(false);
+    expect(c.serverTiming).toBe(false);
+  });
+
+  it('reports Server-Timing by default outside staging and production, and reads SERVER_TIMING', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).serverTiming).toBe(true);
+    expect(loadConfig({ DATA_DIR: tmp(), SERVER_TIMING: 'off' }).serverTiming).toBe(false);
+    expect(() => loadConfig({ DATA_DIR: tmp(), SERVER_TIMING: 'sometimes' })).toThrow(
+      /SERVER_TIMING: must be true or false \(got "sometimes"\)/,
+    );
   });
 
   it('prefers DATABASE_URL over DATABASE_URL_<ENV>, and falls back to the seed names', () => {

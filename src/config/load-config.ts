@@ -25,12 +25,40 @@ const ENV_SUFFIX: Record<Environment, string> = {
 
 const DEFAULTS: Record<
   Environment,
-  { logLevel: string; perKey: number; perIp: number; ssl: boolean; metricsPublic: boolean }
+  {
+    logLevel: string;
+    perKey: number;
+    perIp: number;
+    ssl: boolean;
+    metricsPublic: boolean;
+    serverTiming: boolean;
+  }
 > = {
-  development: { logLevel: 'info', perKey: 1000, perIp: 100, ssl: false, metricsPublic: true },
-  test: { logLevel: 'warn', perKey: 1000, perIp: 100, ssl: false, metricsPublic: true },
-  staging: { logLevel: 'info', perKey: 1000, perIp: 100, ssl: true, metricsPublic: false },
-  production: { logLevel: 'info', perKey: 1000, perIp: 100, ssl: true, metricsPublic: false },
+  development: {
+    logLevel: 'info',
+    perKey: 1000,
+    perIp: 100,
+    ssl: false,
+    metricsPublic: true,
+    serverTiming: true,
+  },
+  test: { logLevel: 'warn', perKey: 1000, perIp: 100, ssl: false, metricsPublic: true, serverTiming: true },
+  staging: {
+    logLevel: 'info',
+    perKey: 1000,
+    perIp: 100,
+    ssl: true,
+    metricsPublic: false,
+    serverTiming: false,
+  },
+  production: {
+    logLevel: 'info',
+    perKey: 1000,
+    perIp: 100,
+    ssl: true,
+    metricsPublic: false,
+    serverTiming: false,
+  },
 };
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
@@ -291,6 +319,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     cacheTtlSeconds: r.int('CACHE_TTL', 300, 0, 86_400),
     metricsPublic: r.bool('METRICS_PUBLIC', defaults.metricsPublic),
+    serverTiming: r.bool('SERVER_TIMING', defaults.serverTiming),
     authorizationServers: r.list('AUTHORIZATION_SERVERS'),
     mcp: {
       allowedOrigins: r.list('ALLOWED_ORIGINS'),

@@ -3,6 +3,7 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import { hasPermission, Permission } from '../auth/tokens/permissions';
 import { describeFieldErrors, fieldErrors } from '../common/field-errors';
 import type { Principal } from '../auth/principal';
+import { RequestContext } from '../observability/request-context';
 import type { McpCallContext } from './mcp-context';
 import type { RegisteredTool } from './mcp-registry.service';
 
@@ -126,6 +127,7 @@ export class ToolPipeline {
       errorCode,
       durationMs: Math.round(record.durationMs * 100) / 100,
     });
+    RequestContext.addServerTiming('tool', record.durationMs);
     if (this.hooks.length > 0) await Promise.all(this.hooks.map((h) => h.afterCall(record)));
     return result;
   }

@@ -6,9 +6,14 @@ export interface RequestContextState {
   keyId?: string;
   organizationId?: string;
   userId?: string;
+  /**
+   * Present when SERVER_TIMING is on: adds one metric to the response's
+   * `Server-Timing` header, if its headers have not gone out yet.
+   */
+  serverTiming?: (name: string, ms: number) => void;
 }
 
-export type PrincipalFields = Partial<Omit<RequestContextState, 'requestId'>>;
+export type PrincipalFields = Partial<Pick<RequestContextState, 'keyId' | 'organizationId' | 'userId'>>;
 
 const storage = new AsyncLocalStorage<RequestContextState>();
 
@@ -29,6 +34,19 @@ export class RequestContext {
 
   static requestId(): string | undefined {
     return storage.getStore()?.requestId;
+  }
+
+  /** Whether this request reports `Server-Timing` metrics (SERVER_TIMING on); callers skip their timing when not. */
+  static reportsServerTiming(): boolean {
+    return storage.getStore()?.serverTiming !== undefined;
+  }
+
+  /**
+   * Adds `name;dur=ms` to the current response's `Server-Timing` header
+   * (when SERVER_TIMING is on and the headers are not yet sent); else nothing.
+   */
+  static addServerTiming(name: string, ms: number): void {
+    storage.getStore()?.serverTiming?.(name, ms);
   }
 
   /**

@@ -58,3 +58,39 @@ describe('RequestIdMiddleware', () => {
     expect(RequestContext.setPrincipal({ keyId: 'k' })).toBe(false);
   });
 });
+
+describe('RequestIdMiddleware with Server-Timing', () => {
+  function timedApp(serverTiming: boolean) {
+    const app = express();
+    const middleware = new RequestIdMiddleware({ serverTiming });
+    app.use((req, res, next) => middleware.use(req, res, next));
+    app.get('/timed', async (_req, res) => {
+      const reports = RequestContext.reportsServerTiming();
+      RequestContext.addServerTiming('tool', 1.234);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      RequestContext.addServerTiming('audit', 12);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // After the headers: dropped, and the response is not harmed.
+      RequestContext.addServerTiming('late', 1);
+      res.end(JSON.stringify({ reports }));
+    });
+    return app;
+  }
+
+  it('adds each metric the request reports before its headers leave, in order', async () => {
+    const res = await request(timedApp(true)).get('/timed').expect(200);
+    expect(res.body).toEqual({ reports: true });
+    expect(res.headers['server-timing']).toBe('tool;dur=1.23, audit;dur=12.00');
+  });
+
+  it('adds nothing when off, and tells callers so', async () => {
+    const res = await request(timedApp(false)).get('/timed').expect(200);
+    expect(res.body).toEqual({ reports: false });
+    expect(res.headers['server-timing']).toBeUndefined();
+  });
+
+  it('is a no-op outside a request', () => {
+    expect(RequestContext.reportsServerTiming()).toBe(false);
+    expect(() => RequestContext.addServerTiming('tool', 1)).not.toThrow();
+  });
+});

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, NestMiddleware } from '@nestjs/common';
+import { Injectable, NestMiddleware, Optional } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { RequestContext } from './request-context';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { RequestContext, RequestContextState } from './request-context';
 
 export const REQUEST_ID_HEADER = 'X-Request-Id';
 
@@ -18,15 +20,31 @@ export function resolveRequestId(incoming: string | string[] | undefined): strin
  * a safe token, otherwise a UUID. The id is echoed in the response header and
  * held in RequestContext for the rest of the request, so every log line
  * written on its behalf carries it.
+ *
+ * With SERVER_TIMING on, the context also carries a way to add metrics to
+ * the response's `Server-Timing` header (tool calls report `tool`, the
+ * tool's own run, and `audit`, the wait for its audit record to be durable),
+ * so a client sees what each part of its call cost.
  */
 @Injectable()
 export class RequestIdMiddleware implements NestMiddleware {
+  private readonly serverTiming: boolean;
+
+  constructor(@Optional() @InjectConfig() config?: Pick<AppConfig, 'serverTiming'>) {
+    this.serverTiming = config?.serverTiming ?? false;
+  }
+
   use(req: Request, res: Response, next: NextFunction): void {
     // Applied first thing in app.factory (so body-parser errors carry an id too) and
     // again by the module for apps built without it: the first one wins.
     if (RequestContext.current()) return next();
     const requestId = resolveRequestId(req.headers['x-request-id']);
     res.setHeader(REQUEST_ID_HEADER, requestId);
-    RequestContext.run({ requestId }, () => next());
+    const state: RequestContextState = { requestId };
+    if (this.serverTiming)
+      state.serverTiming = (name, ms) => {
+        if (!res.headersSent) res.appendHeader('Server-Timing', `${name};dur=${ms.toFixed(2)}`);
+      };
+    RequestContext.run(state, () => next());
   }
 }
