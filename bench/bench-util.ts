@@ -28,7 +28,7 @@ export interface WorkerRun {
 export async function workers(
   concurrency: number,
   more: (calls: number) => boolean,
-  fn: (i: number) => Promise<void>,
+  fn: (i: number) => Promise<unknown>,
 ): Promise<WorkerRun> {
   const latencies: number[] = [];
   let next = 0;

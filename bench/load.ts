@@ -48,6 +48,8 @@ export interface Sample {
   lag: number;
   /** Undefined when the call succeeded; else why it did not. */
   error?: string;
+  /** What the send resolved with, when a number (the tool-latency bench: the server's reported audit wait, ms). */
+  reported?: number;
 }
 
 /**
@@ -70,7 +72,7 @@ export async function openLoop(schedule: number[], send: (i: number) => Promise<
  */
 export function openLoopFanout(
   schedule: number[],
-  sends: ((i: number) => Promise<void>)[],
+  sends: ((i: number) => Promise<number | void>)[],
 ): Promise<Sample[][]> {
   const samples: Sample[][] = sends.map(() => new Array(schedule.length));
   const total = schedule.length * sends.length;
@@ -84,12 +86,12 @@ export function openLoopFanout(
       for (let k = 0; k < sends.length; k++) {
         const j = (i + k) % sends.length;
         const lag = performance.now() - due;
-        const finish = (error?: string) => {
-          samples[j][i] = { at: schedule[i], latency: performance.now() - due, lag, error };
+        const finish = (error?: string, reported?: number) => {
+          samples[j][i] = { at: schedule[i], latency: performance.now() - due, lag, error, reported };
           if (++done === total) resolve(samples);
         };
         sends[j](i).then(
-          () => finish(),
+          (value) => finish(undefined, typeof value === 'number' ? value : undefined),
           (e: unknown) => finish((e as Error)?.message ?? String(e)),
         );
       }
@@ -107,7 +109,7 @@ export function openLoopFanout(
 export async function closedLoop(
   concurrency: number,
   seconds: number,
-  send: (i: number) => Promise<void>,
+  send: (i: number) => Promise<unknown>,
 ): Promise<{ calls: number; perSecond: number; p50: number; errors: number }> {
   const end = performance.now() + seconds * 1000;
   const run = await workers(concurrency, () => performance.now() < end, send);
@@ -194,7 +196,7 @@ export function post(
   headers: Record<string, string>,
   body: string,
   timeoutMs = 10_000,
-): Promise<{ status: number; contentType: string; text: string }> {
+): Promise<{ status: number; contentType: string; text: string; serverTiming?: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -214,6 +216,7 @@ export function post(
             status: res.statusCode ?? 0,
             contentType: String(res.headers['content-type'] ?? ''),
             text: Buffer.concat(chunks).toString('utf8'),
+            serverTiming: [res.headers['server-timing'] ?? []].flat().join(', ') || undefined,
           }),
         );
         res.on('error', reject);
@@ -362,11 +365,22 @@ export interface ToolResult {
   structuredContent?: Record<string, unknown>;
 }
 
+/** A `Server-Timing` header's `name;dur=ms` metrics (SERVER_TIMING on the server); others are skipped. */
+export function serverTimings(header: string | undefined): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const entry of header?.split(',') ?? []) {
+    const [name, ...params] = entry.trim().split(';');
+    const dur = params.find((p) => p.startsWith('dur='));
+    if (name && dur !== undefined) out.set(name, Number(dur.slice(4)));
+  }
+  return out;
+}
+
 /**
  * One `tools/call` on the stateless 2026-07-28 path (no session, no
- * initialize); resolves with the tool result once the whole body is in,
- * throws on any HTTP, JSON-RPC or tool error. `requestId` is sent as
- * X-Request-Id (the audit row's request_id).
+ * initialize); resolves with the tool result and the answer's Server-Timing
+ * metrics once the whole body is in, throws on any HTTP, JSON-RPC or tool
+ * error. `requestId` is sent as X-Request-Id (the audit row's request_id).
  */
 export async function callToolModern(
   agent: Agent,
@@ -375,7 +389,7 @@ export async function callToolModern(
   tool: string,
   id: number,
   requestId?: string,
-): Promise<ToolResult> {
+): Promise<{ result: ToolResult; timing: Map<string, number> }> {
   const body = JSON.stringify({
     jsonrpc: '2.0',
     id,
@@ -406,5 +420,5 @@ export async function callToolModern(
   if (msg?.error) throw new Error(`JSON-RPC error ${msg.error.code}`);
   if (msg?.id !== id || !msg.result) throw new Error('no result for this request id');
   if (msg.result.isError) throw new Error('tool result isError');
-  return msg.result;
+  return { result: msg.result, timing: serverTimings(res.serverTiming) };
 }

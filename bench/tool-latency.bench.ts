@@ -26,6 +26,14 @@
  * delays. Every answer must be a successful server_info result and every
  * call must leave exactly one audit row, else the bench fails (exit 1).
  *
+ * A second reading needs no second server: every server runs with
+ * SERVER_TIMING on, so each answer reports how long that call waited for its
+ * audit record (`Server-Timing: audit;dur=`). For each waiting mode the
+ * summary also sets its calls' p99 against the p99 of the same calls with
+ * their own wait taken off (paired bootstrap over the same seconds): what
+ * the waits add, free of the noise between two processes, though blind to
+ * any cost a wait puts on other calls.
+ *
  * Because sync mode waits for a PostgreSQL commit, the bench also measures
  * the commit floor: single-row INSERT commits at the middle rate, open loop,
  * before and after the slices. A sync p99 can never beat the disk's fsync tail.
@@ -118,6 +126,13 @@ interface SliceResult {
   latencies: number[];
   /** The same latencies, one array per second of the measured run (for the block bootstrap). */
   blocks: number[][];
+  /**
+   * The same calls with the audit wait each reported (Server-Timing `audit`)
+   * taken off: what they would have taken had the answer not waited. Same blocks.
+   */
+  unwaitedBlocks: number[][];
+  /** Successful measured calls whose answer reported no audit wait (then not in unwaitedBlocks). */
+  unreported: number;
   errors: Map<string, number>;
   lagP99: number;
   cpuPercent: number;
@@ -130,9 +145,11 @@ interface SliceResult {
   auditProblem?: string;
 }
 
-async function callServerInfo(t: Target, agent: Agent, id: number): Promise<void> {
-  const result = await callToolModern(agent, t.url, t.token, 'server_info', id);
+/** One server_info call; resolves with the audit wait the server reported (Server-Timing `audit`, ms), if any. */
+async function callServerInfo(t: Target, agent: Agent, id: number): Promise<number | undefined> {
+  const { result, timing } = await callToolModern(agent, t.url, t.token, 'server_info', id);
   if (result.structuredContent?.name !== 'sentia-mcp') throw new Error('unexpected server_info result');
+  return timing.get('audit');
 }
 
 /** Server CPU seconds so far, from the JSON view of /metrics; NaN when unreadable (the calls then fail too). */
@@ -264,8 +281,15 @@ async function runSlices(
     const measured = samples[j].filter((s) => s.at >= WARMUP * 1000);
     // Every second of the run, empty or not, so that block k is the same second for every target.
     const blocks: number[][] = Array.from({ length: SECONDS }, () => []);
-    for (const s of measured)
-      if (!s.error) blocks[Math.min(SECONDS - 1, Math.floor(s.at / 1000 - WARMUP))].push(s.latency);
+    const unwaitedBlocks: number[][] = Array.from({ length: SECONDS }, () => []);
+    let unreported = 0;
+    for (const s of measured) {
+      if (s.error) continue;
+      const k = Math.min(SECONDS - 1, Math.floor(s.at / 1000 - WARMUP));
+      blocks[k].push(s.latency);
+      if (s.reported === undefined) unreported++;
+      else unwaitedBlocks[k].push(s.latency - s.reported);
+    }
     const audit = await auditStats(pg, t, samples[j].filter((s) => !s.error).length, from);
     out.push({
       rate,
@@ -274,6 +298,8 @@ async function runSlices(
       pair,
       latencies: measured.filter((s) => !s.error).map((s) => s.latency),
       blocks,
+      unwaitedBlocks,
+      unreported,
       errors,
       lagP99: distribution(measured.map((s) => s.lag)).p99,
       cpuPercent: (100 * (cpuAfter[j] - cpuBefore[j])) / seconds,
@@ -396,14 +422,7 @@ function printSummary(results: SliceResult[]): void {
       const paired = per(mode).map((d, i) => d.p99 - per('async')[i].p99);
       const ci99 = bootstrapPercentileDiff(blocks(mode), blocks('async'), 99, rate, { paired: PAIRED });
       const ci50 = bootstrapPercentileDiff(blocks(mode), blocks('async'), 50, rate, { paired: PAIRED });
-      const verdict =
-        blocks(mode).length < MIN_SECONDS_TO_JUDGE
-          ? `not judged: under ${MIN_SECONDS_TO_JUDGE} s measured (BENCH_SECONDS x BENCH_ROUNDS)`
-          : ci99.high <= TARGET_MS
-            ? `within the ${TARGET_MS} ms target`
-            : ci99.low > TARGET_MS
-              ? `over the ${TARGET_MS} ms target`
-              : `cannot tell at ${TARGET_MS} ms: the interval spans it`;
+      const verdict = judge(ci99, blocks(mode).length);
       const pooledDiff = all(mode).p99 - all('async').p99;
       const wait = bucketStats(bucketSum(of(mode).map((r) => r.auditWait)), TARGET_MS / 1000, 99);
       console.log(
@@ -414,16 +433,54 @@ function printSummary(results: SliceResult[]): void {
           `             pooled p50 ${f(all(mode).p50, 0)} vs ${f(all('async').p50, 0)}:` +
           ` ${signed(all(mode).p50 - all('async').p50)} [${f(ci50.low, 0)}, ${f(ci50.high, 0)}]\n` +
           `             what its calls waited for their audit record (server histogram, all rounds):` +
-          ` ${f(100 * wait.share, 0, 1)}% within ${TARGET_MS} ms, p99 in the bucket <= ${f(wait.boundMs, 0, 1)} ms`,
+          ` ${f(100 * wait.share, 0, 1)}% within ${TARGET_MS} ms, p99 in the bucket <= ${f(wait.boundMs, 0, 1)} ms\n` +
+          `             ${withoutOwnWait(of(mode), rate)}`,
       );
     }
   }
 }
 
+/** The verdict on a 90% interval for a p99 cost, from `seconds` one-second blocks. */
+function judge(ci: { low: number; high: number }, seconds: number): string {
+  if (seconds < MIN_SECONDS_TO_JUDGE)
+    return `not judged: under ${MIN_SECONDS_TO_JUDGE} s measured (BENCH_SECONDS x BENCH_ROUNDS)`;
+  if (ci.high <= TARGET_MS) return `within the ${TARGET_MS} ms target`;
+  if (ci.low > TARGET_MS) return `over the ${TARGET_MS} ms target`;
+  return `cannot tell at ${TARGET_MS} ms: the interval spans it`;
+}
+
+/**
+ * The second reading of the cost, within one server: its calls' p99 against
+ * the p99 of the same calls with the audit wait each one reported
+ * (Server-Timing `audit`) taken off, with a paired block-bootstrap interval.
+ * It has none of the noise between two processes (each with its own GC and
+ * scheduling), and counts only what the waits themselves add: not any CPU
+ * the writer takes from other calls (which async mode spends too, as it
+ * writes the same records).
+ */
+function withoutOwnWait(slices: SliceResult[], rate: number): string {
+  const unreported = slices.reduce((n, r) => n + r.unreported, 0);
+  if (unreported > 0)
+    return `${unreported} calls reported no audit wait (Server-Timing): no reading without it`;
+  const waited = slices.flatMap((r) => r.blocks);
+  const unwaited = slices.flatMap((r) => r.unwaitedBlocks);
+  const [a, b] = [distribution(waited.flat()), distribution(unwaited.flat())];
+  const ci = bootstrapPercentileDiff(waited, unwaited, 99, rate, { paired: true });
+  return (
+    `the same calls without their own audit wait (Server-Timing): p99 ${f(a.p99, 0)} vs ${f(b.p99, 0)}:` +
+    ` ${signed(a.p99 - b.p99)} [${f(ci.low, 0)}, ${f(ci.high, 0)}] -> ${judge(ci, waited.length)}`
+  );
+}
+
 async function main(): Promise<number> {
   const schema = `bench_latency_${process.pid}_${Date.now().toString(36)}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'sentia-latency-bench-'));
-  const env = { ...productionServerEnv(schema, `bench-${process.pid}:`), ...SERVER_EXTRA };
+  // SERVER_TIMING: each answer reports its own audit wait (for the reading without it).
+  const env = {
+    ...productionServerEnv(schema, `bench-${process.pid}:`),
+    SERVER_TIMING: 'true',
+    ...SERVER_EXTRA,
+  };
   const pg = new Client({ connectionString: BENCH_DATABASE_URL, options: `-c search_path=${schema}` });
   await pg.connect();
   const targets: Target[] = [];
