@@ -20,6 +20,9 @@ export interface AuditWriterStats {
   journalAppends: number;
   /** Rows appended to the journal, and rows shipped from it to the database. */
   journaledRows: number;
+  /** Batches (and their rows) also journaled because their database write was slow (`hedgeAfterMs`). */
+  hedgedBatches: number;
+  hedgedRows: number;
   shippedRows: number;
   /** Batches the database refused (they went to the spool, or failed). */
   writeFailures: number;
@@ -49,6 +52,12 @@ export interface AuditWriterStats {
  * take is written to the database directly, and refused only when that
  * fails too. Journals left by processes that are gone are shipped at boot.
  *
+ * With `hedgeAfterMs` (database durability, sync mode), the writer calls
+ * `hedge` for a batch whose database write has not returned in time: the
+ * batch is appended to the same kind of local journal, durable there, and
+ * shipped by the same loop (a no-op for the rows whose own INSERT has
+ * committed meanwhile: ON CONFLICT DO NOTHING on (writer_id, seq)).
+ *
  * Database writes go through the DatabaseWriteGate: on SQLite they wait
  * while an admin transaction is open on the shared connection instead of
  * joining it.
@@ -57,7 +66,13 @@ export class AuditSink {
   // Lines keep the writer's context: the sink is the writer's durable half.
   private readonly logger = new Logger('AuditWriter');
   readonly spool: AuditSpool;
-  readonly journal?: AuditJournal;
+  /**
+   * The local journal: where batches become durable with `durability:
+   * 'journal'`, where slow ones go when hedging, and in every case the
+   * owner of the orphan segments shipped at boot (a process that journaled
+   * and died; the setting may have changed since). Created lazily on disk.
+   */
+  readonly journal: AuditJournal;
   private readonly gate: DatabaseWriteGate;
   private spooling = false;
   private replayDue = false;
@@ -77,17 +92,44 @@ export class AuditSink {
   ) {
     this.spool = new AuditSpool(options.spoolDir);
     this.gate = DatabaseWriteGate.of(dataSource);
-    if (options.durability === 'journal')
-      this.journal = new AuditJournal(options.spoolDir, {
-        ...DEFAULT_JOURNAL_LIMITS,
-        segmentBytes: options.journalSegmentBytes,
-        maxQueuedRows: options.journalMaxQueuedRows,
-      });
+    this.journal = new AuditJournal(options.spoolDir, {
+      ...DEFAULT_JOURNAL_LIMITS,
+      segmentBytes: options.journalSegmentBytes,
+      maxQueuedRows: options.journalMaxQueuedRows,
+    });
   }
 
   /** True while batches go to the spool because the database refused one. */
   get isSpooling(): boolean {
     return this.spooling;
+  }
+
+  /** Whether slow database writes are hedged to the local journal (`hedgeAfterMs`, database durability, sync mode). */
+  get hedges(): boolean {
+    return (
+      this.options.hedgeAfterMs > 0 && this.options.durability === 'database' && this.options.mode === 'sync'
+    );
+  }
+
+  /**
+   * Appends a batch whose database write is still in flight to the local
+   * journal (synchronously, fdatasync'd) and schedules its shipping; true
+   * once it is durable there, false when the journal refused it (the batch
+   * then waits for its database write as before).
+   */
+  hedge(rows: readonly AuditRow[], canonical: readonly string[]): boolean {
+    if (!this.hedges) return false;
+    try {
+      this.journal.appendSync(rows, canonical);
+    } catch (err) {
+      this.logger.warn(`Slow audit batch of ${rows.length} could not be journaled either (${describe(err)})`);
+      return false;
+    }
+    this.stats.hedgedBatches++;
+    this.stats.hedgedRows += rows.length;
+    this.metrics?.auditHedged(rows.length);
+    this.scheduleShip(this.options.journalShipIntervalMs);
+    return true;
   }
 
   /**
@@ -100,7 +142,7 @@ export class AuditSink {
    * spool's lock, as those of two processes do.
    */
   async write(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {
-    if (this.journal) {
+    if (this.options.durability === 'journal') {
       try {
         this.journal.appendSync(rows, canonical);
         this.stats.journalAppends++;
@@ -190,14 +232,12 @@ export class AuditSink {
 
   /** Boot: journals left by processes that are gone are shipped first, by the ship loop (so retried with it). */
   recoverJournals(): void {
-    if (!this.journal) return;
     this.recoverPending = true;
     this.scheduleShip(0);
   }
 
   /** Ships what the journal holds now (waiting for a ship in progress); false when the database refused. */
   async shipNow(): Promise<boolean> {
-    if (!this.journal) return true;
     if (this.shipTimer) clearTimeout(this.shipTimer);
     this.shipTimer = undefined;
     await this.shipping;
@@ -210,8 +250,8 @@ export class AuditSink {
    * database did not take stays in DATA_DIR for the next process.
    */
   async closeJournal(): Promise<void> {
-    if (!this.journal) return;
-    if (!this.dataSource.isInitialized || !(await this.shipNow()))
+    const shipped = this.dataSource.isInitialized && (await this.shipNow());
+    if (!shipped && this.journal.pendingRows > 0)
       this.logger.warn(
         `${this.journal.pendingRows} audit records stay in ${this.journal.dir}; the next start ships them`,
       );
@@ -231,7 +271,7 @@ export class AuditSink {
 
   private ship(): Promise<void> {
     if (this.shipping) return this.shipping;
-    const journal = this.journal!;
+    const journal = this.journal;
     this.shipping = (async () => {
       try {
         if (this.recoverPending) {

@@ -24,6 +24,16 @@ export interface AuditOptions {
    * ephemeral disk a crash loses the records not yet shipped. See AuditJournal.
    */
   durability: 'database' | 'journal';
+  /**
+   * Database durability, sync mode: a batch whose database write has not
+   * returned after this many ms is also appended to the local journal
+   * (fdatasync'd), and its calls are answered as soon as either holds it;
+   * the journal's copy is shipped idempotently like any journaled row. This
+   * bounds a call's audit wait by about this plus one local flush when a
+   * commit is slow, at the price of the journal's trade-off for the records
+   * answered that way until their commit lands. 0 turns it off (default).
+   */
+  hedgeAfterMs: number;
   /** How long journaled records gather before they are shipped to the database (ms, default 20). */
   journalShipIntervalMs: number;
   /** A new journal segment is started once the open one holds this many bytes (default 4 MiB). */
@@ -78,6 +88,7 @@ export const AUDIT_OPTIONS = Symbol('AUDIT_OPTIONS');
 export const DEFAULT_AUDIT_OPTIONS: Omit<AuditOptions, 'spoolDir'> = {
   mode: 'sync',
   durability: 'database',
+  hedgeAfterMs: 0,
   journalShipIntervalMs: 20,
   journalSegmentBytes: 4 * 1024 * 1024,
   journalMaxQueuedRows: 50_000,
@@ -111,6 +122,7 @@ export function resolveAuditOptions(
   if (o.mode !== 'sync' && o.mode !== 'async') throw new RangeError("audit mode must be 'sync' or 'async'");
   if (o.durability !== 'database' && o.durability !== 'journal')
     throw new RangeError("audit durability must be 'database' or 'journal'");
+  if (!(o.hedgeAfterMs >= 0)) throw new RangeError('audit hedgeAfterMs must be >= 0');
   if (!(o.journalShipIntervalMs >= 0)) throw new RangeError('audit journalShipIntervalMs must be >= 0');
   for (const name of ['journalSegmentBytes', 'journalMaxQueuedRows'] as const) {
     if (!Number.isInteger(o[name]) || o[name] < 1)

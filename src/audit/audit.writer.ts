@@ -110,6 +110,8 @@ export class AuditWriter
     replayedRows: 0,
     journalAppends: 0,
     journaledRows: 0,
+    hedgedBatches: 0,
+    hedgedRows: 0,
     shippedRows: 0,
     writeFailures: 0,
     unavailableRows: 0,
@@ -126,7 +128,7 @@ export class AuditWriter
 
   onModuleInit(): void {
     this.metrics?.auditQueueDepthFrom(() => this.queueDepth);
-    this.metrics?.auditJournalPendingFrom(() => this.sink.journal?.pendingRows ?? 0);
+    this.metrics?.auditJournalPendingFrom(() => this.sink.journal.pendingRows);
   }
 
   /**
@@ -156,8 +158,8 @@ export class AuditWriter
     return this.sink.spool.path;
   }
 
-  /** The local journal (AUDIT_DURABILITY=journal), else undefined. */
-  get journal(): AuditJournal | undefined {
+  /** The local journal (AUDIT_DURABILITY=journal, hedged batches, orphans shipped at boot). */
+  get journal(): AuditJournal {
     return this.sink.journal;
   }
 
@@ -339,16 +341,35 @@ export class AuditWriter
     return { waiters, rows, canonical: chainRows(chain, rows), chain };
   }
 
-  /** Writes a batch and answers its callers once it is durable, or refused; never rejects. */
+  /**
+   * Writes a batch and answers its callers once it is durable, or refused;
+   * never rejects. With hedging (`hedgeAfterMs`), a write still in flight
+   * after that long is also journaled, and the callers are answered by
+   * whichever of the two holds the batch first; the slot stays busy until
+   * the database write returns, so its chain still commits in order.
+   */
   private async settle({ batch: { waiters: batch, rows, canonical }, slot }: InFlight): Promise<boolean> {
+    let answered = false;
+    const answer = () => {
+      if (answered) return;
+      answered = true;
+      for (const w of batch) w.resolve();
+      const now = performance.now();
+      this.metrics?.auditDurable(batch.map((w) => (now - w.queuedAt) / 1000));
+    };
+    const hedge = this.sink.hedges
+      ? setTimeout(() => {
+          if (this.sink.hedge(rows, canonical)) answer();
+        }, this.options.hedgeAfterMs)
+      : undefined;
     const durable = await this.sink.write(rows, canonical).catch((err: unknown) => {
       this.logger.error(`Audit batch write failed unexpectedly (${(err as Error)?.name ?? 'Error'})`);
       return false;
     });
-    if (durable) {
-      for (const w of batch) w.resolve();
-      const now = performance.now();
-      this.metrics?.auditDurable(batch.map((w) => (now - w.queuedAt) / 1000));
+    clearTimeout(hedge);
+    // Refused by the database and the spool, but already journaled by the hedge: durable all the same.
+    if (durable || answered) {
+      answer();
       return true;
     }
     // Written nowhere: the slot starts a new chain, so the refused rows leave no hole (nothing after

@@ -62,6 +62,8 @@ export interface AppConfig {
     mode: 'sync' | 'async';
     /** database: durable once in the database (default); journal: once fsync'd to DATA_DIR/audit-journal. */
     durability: 'database' | 'journal';
+    /** Database durability: after this many ms a slow batch is also journaled and answered from there; 0: never. */
+    hedgeAfterMs: number;
     /** Store redacted arguments as well as their digest. */
     storeArgs: boolean;
     batchWindowMs: number;

@@ -97,6 +97,10 @@ describe('loadConfig', () => {
   });
 
   it('writes up to 2 audit batches at once by default and bounds AUDIT_BATCHES_IN_FLIGHT to 1-16', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).audit.hedgeAfterMs).toBe(0);
+    expect(loadConfig({ DATA_DIR: tmp(), AUDIT_HEDGE_MS: '3' }).audit.hedgeAfterMs).toBe(3);
+    for (const bad of ['-1', '1001', 'soon'])
+      expect(() => loadConfig({ DATA_DIR: tmp(), AUDIT_HEDGE_MS: bad })).toThrow(/AUDIT_HEDGE_MS: /);
     expect(loadConfig({ DATA_DIR: tmp() }).audit.batchesInFlight).toBe(2);
     expect(loadConfig({ DATA_DIR: tmp(), AUDIT_BATCHES_IN_FLIGHT: '1' }).audit.batchesInFlight).toBe(1);
     for (const bad of ['0', '17', 'two'])

@@ -38,6 +38,7 @@ export class MetricsService {
   readonly auditWriteFailuresTotal: Counter;
   readonly auditDurableSeconds: Histogram;
   readonly auditJournalPending: Gauge;
+  readonly auditHedgedTotal: Counter;
   readonly mcpSessionsActive: Gauge;
   readonly upstreamRequestsTotal: Counter<'service' | 'status'>;
   readonly cacheRequestsTotal: Counter<'result'>;
@@ -114,6 +115,13 @@ export class MetricsService {
         'they are lost with the disk if the machine is.',
       registers,
       collect: () => this.auditJournalPending.set(this.auditJournalSource?.() ?? 0),
+    });
+    this.auditHedgedTotal = new Counter({
+      name: 'audit_hedged_total',
+      help:
+        'Audit records also written to the local journal because their database write was slow (AUDIT_HEDGE_MS); ' +
+        'their calls were answered from there.',
+      registers,
     });
     this.auditWriteFailuresTotal = new Counter({
       name: 'audit_write_failures_total',
@@ -232,6 +240,11 @@ export class MetricsService {
   /** `records` audit records went to the spool file. */
   auditSpooled(records = 1): void {
     if (records > 0) this.auditSpooledTotal.inc(records);
+  }
+
+  /** `records` audit records were hedged to the local journal (a slow database write). */
+  auditHedged(records = 1): void {
+    if (records > 0) this.auditHedgedTotal.inc(records);
   }
 
   /** A batch became durable: one observation per record, `seconds` after it was queued. */

@@ -13,7 +13,11 @@
  * load, so the calls answered last are durable only in the spool when the kill
  * comes and reach the table through the replay at the next boot. The last
  * again with AUDIT_DURABILITY=journal: every call is durable first in the
- * local journal, which the next boot ships.
+ * local journal, which the next boot ships. And with AUDIT_HEDGE_MS=1: calls
+ * whose commit is slower than 1 ms are answered from the local journal, so
+ * at the kill some answered calls' commits are still in flight (PostgreSQL
+ * rolls those back when the connection drops) and only the journal, shipped
+ * at the next boot, holds them.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -132,17 +136,27 @@ async function loadUntil(done: () => boolean, ms: number, alive: () => boolean):
   while (!done() && Date.now() < end && alive()) await new Promise((r) => setTimeout(r, 50));
 }
 
+/** `audit_hedged_total` from the server's /metrics (public in the test environment); 0 when unreadable. */
+async function hedgedSoFar(base: string): Promise<number> {
+  const text = await fetch(`${base}/metrics`)
+    .then((r) => r.text())
+    .catch(() => '');
+  return Number(/^audit_hedged_total (\S+)$/m.exec(text)?.[1] ?? 0);
+}
+
 /**
  * `spool`: halfway through the load the database starts refusing audit
  * inserts, so the calls answered from then on are durable only in the spool
  * when the kill comes; the database accepts them again before the restart,
- * whose boot replays the spool.
+ * whose boot replays the spool. `extraEnv` goes to the server; with
+ * AUDIT_HEDGE_MS in it, the load goes on until the server has hedged.
  */
 function killUnderLoad(
   makeBackend: () => Promise<Backend>,
   title: string,
   spool = false,
   durability: 'database' | 'journal' = 'database',
+  extraEnv: Env = {},
 ): void {
   let dataDir: string;
   let backend: Backend | undefined;
@@ -177,6 +191,7 @@ function killUnderLoad(
       RATE_LIMIT_IP_MAX: '10000000',
       SHUTDOWN_GRACE_MS: '20000',
       AUDIT_DURABILITY: durability,
+      ...extraEnv,
       ...backend.env,
     };
 
@@ -208,6 +223,14 @@ function killUnderLoad(
     let started = Date.now();
     const loaded = (min: number) => () => Date.now() - started >= MIN_LOAD_MS && state.answered.size >= min;
     await loadUntil(loaded(MIN_ANSWERED), MAX_LOAD_MS, alive(first));
+    let hedged = 0;
+    if (extraEnv.AUDIT_HEDGE_MS) {
+      // The load goes on until some calls were answered from the journal (and a little after).
+      for (const end = Date.now() + MAX_LOAD_MS; hedged === 0 && Date.now() < end && alive(first)();)
+        hedged = await hedgedSoFar(base);
+      expect(hedged).toBeGreaterThan(0);
+      await loadUntil(loaded(state.answered.size + MIN_ANSWERED), MAX_LOAD_MS, alive(first));
+    }
     let answeredBeforeRefusal = 0;
     if (spool) {
       await backend.refuseAuditWrites!(true);
@@ -224,10 +247,11 @@ function killUnderLoad(
     first.child.kill('SIGKILL');
     await first.exited;
     await Promise.all(workers); // each ends within its fetch timeout at most
-    // What is durable only on the local disk: the spool, or with AUDIT_DURABILITY=journal the journal's segments.
+    // What is durable only on the local disk: the spool, or the journal's segments (journal durability, hedging).
+    const local = durability === 'journal' || extraEnv.AUDIT_HEDGE_MS ? 'journal' : 'spool';
     const spoolBytes = (() => {
       try {
-        if (durability === 'database') return statSync(join(dataDir, SPOOL_FILE_NAME)).size;
+        if (local === 'spool') return statSync(join(dataDir, SPOOL_FILE_NAME)).size;
         const dir = join(dataDir, JOURNAL_DIR_NAME);
         return readdirSync(dir)
           .filter((f) => f.endsWith('.ndjson'))
@@ -263,7 +287,8 @@ function killUnderLoad(
           `(${answeredBeforeKill} before the kill), ${inFlightAtKill} in flight when killed, ` +
           `${audited.size} audited (${auditedUnanswered.length} of them never answered), ` +
           `${missing.length} answered but not audited, ${duplicated.length} duplicated, ` +
-          `${durability === 'journal' ? 'journal' : 'spool'} at kill ${spoolBytes} bytes` +
+          `${local} at kill ${spoolBytes} bytes` +
+          (hedged > 0 ? ` (${hedged} records hedged to the journal before the kill)` : '') +
           (spool ? ` (database refused audit writes after ${answeredBeforeRefusal} answered)` : ''),
         `responses: ${JSON.stringify(Object.fromEntries(state.statuses))}`,
         `audit verify: ${verify.stdout.trim() || verify.stderr.trim()}`,
@@ -350,5 +375,12 @@ describeWithPostgres('audit trail across kill -9 under load: PostgreSQL', () => 
     'AUDIT_DURABILITY=journal, the database refusing audit writes: every answered call is in the journal at the kill and in the table once after the restart',
     true,
     'journal',
+  );
+  killUnderLoad(
+    postgresBackend,
+    'AUDIT_HEDGE_MS=1: every call answered from the journal while its commit was slow is in the table once after the restart',
+    false,
+    'database',
+    { AUDIT_HEDGE_MS: '1' },
   );
 });

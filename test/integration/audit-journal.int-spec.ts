@@ -31,7 +31,7 @@ function journalSuite(factory: RigFactory) {
   /** The journal's segment files (`<id>.<n>.ndjson`), of one journal or all. */
   const segments = (w?: AuditWriter) =>
     readdirSync(journalDir())
-      .filter((f) => f.endsWith('.ndjson') && (!w || f.startsWith(w.journal!.id)))
+      .filter((f) => f.endsWith('.ndjson') && (!w || f.startsWith(w.journal.id)))
       .sort();
   const journaledLines = (w: AuditWriter) =>
     segments(w).flatMap((f) =>
@@ -52,10 +52,10 @@ function journalSuite(factory: RigFactory) {
 
     expect(await w.shipJournal()).toBe(true);
     expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(50));
-    expect(w.journal!.pendingRows).toBe(0);
+    expect(w.journal.pendingRows).toBe(0);
 
     await Promise.all(Array.from({ length: 5 }, (_, i) => w.record(rec(100 + i))));
-    expect(w.journal!.pendingRows).toBe(5);
+    expect(w.journal.pendingRows).toBe(5);
     expect(await w.shipJournal()).toBe(true);
     expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(55));
     expect(await verifyAuditChains(rig().ds)).toMatchObject({ ok: true, checked: 55 });
@@ -91,12 +91,12 @@ function journalSuite(factory: RigFactory) {
     await Promise.all(Array.from({ length: 40 }, (_, i) => w.record(rec(100 + i))));
     await until(() => w.stats.writeFailures > 0);
     expect(w.stats.writeFailures).toBeGreaterThan(0);
-    expect(w.journal!.pendingRows).toBe(40);
+    expect(w.journal.pendingRows).toBe(40);
     expect(await pendingMetric()).toBe(40);
     expect(await rows(w.writerId)).toHaveLength(10);
 
     await rig().healDb();
-    await until(() => w.journal!.pendingRows === 0);
+    await until(() => w.journal.pendingRows === 0);
     expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(50));
     expect(await pendingMetric()).toBe(0);
     await w.onApplicationShutdown();
@@ -106,18 +106,18 @@ function journalSuite(factory: RigFactory) {
   it('after an outage longer than its memory holds, ships from the segments, each row once', async () => {
     const w = makeWriter(rig().breakable, { ...JOURNAL, journalShipIntervalMs: 5, journalMaxQueuedRows: 8 });
     await Promise.all(Array.from({ length: 5 }, (_, i) => w.record(rec(i))));
-    await until(() => w.journal!.pendingRows === 0);
+    await until(() => w.journal.pendingRows === 0);
     await rig().breakDb();
     // One at a time, so the memory limit is crossed part way (each record is a batch of its own).
     for (let i = 0; i < 30; i++) await w.record(rec(100 + i));
     await until(() => w.stats.writeFailures > 0);
-    expect(w.journal!.pendingRows).toBe(30);
+    expect(w.journal.pendingRows).toBe(30);
     await rig().healDb();
-    await until(() => w.journal!.pendingRows === 0);
+    await until(() => w.journal.pendingRows === 0);
     expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(35));
     // Back to shipping from memory: the next records are stored too.
     for (let i = 0; i < 3; i++) await w.record(rec(200 + i));
-    await until(() => w.journal!.pendingRows === 0);
+    await until(() => w.journal.pendingRows === 0);
     expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(seqs(38));
   });
 
@@ -134,8 +134,18 @@ function journalSuite(factory: RigFactory) {
     await next.onApplicationBootstrap();
     expect(await next.shipJournal()).toBe(true);
     expect((await rows(dead.writerId)).map((r) => r.seq)).toEqual(seqs(30));
-    expect(readdirSync(journalDir()).filter((f) => f.startsWith(dead.journal!.id))).toEqual([]);
+    expect(readdirSync(journalDir()).filter((f) => f.startsWith(dead.journal.id))).toEqual([]);
     expect(await verifyAuditChains(rig().ds)).toMatchObject({ ok: true, checked: 30 });
+  });
+
+  it('ships such a journal at boot in database durability too (the setting changed since the crash)', async () => {
+    const dead = makeWriter(rig().ds, NO_AUTO_SHIP);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => dead.record(rec(i))));
+    const next = makeWriter(rig().ds); // durability: database, no hedging
+    await next.onApplicationBootstrap();
+    expect(await next.shipJournal()).toBe(true);
+    expect((await rows(dead.writerId)).map((r) => r.seq)).toEqual(seqs(5));
+    expect(segments(dead)).toEqual([]);
   });
 
   it('leaves alone a journal whose owner still runs, and ships it once that process is gone', async () => {
@@ -143,7 +153,7 @@ function journalSuite(factory: RigFactory) {
     await Promise.all(Array.from({ length: 5 }, (_, i) => owner.record(rec(i))));
     // Hand the journal to a live process of this host: its owner file now names that process.
     const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)'], { stdio: 'ignore' });
-    const ownerFile = join(journalDir(), `${owner.journal!.id}.owner`);
+    const ownerFile = join(journalDir(), `${owner.journal.id}.owner`);
     const stat = readFileSync(`/proc/${other.pid}/stat`, 'utf8');
     const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
     writeFileSync(ownerFile, JSON.stringify({ pid: other.pid, host: hostname(), started }));
@@ -166,7 +176,7 @@ function journalSuite(factory: RigFactory) {
   it("judges another host's journal by its owner file's age", async () => {
     const owner = makeWriter(rig().ds, NO_AUTO_SHIP);
     await owner.record(rec(1));
-    const ownerFile = join(journalDir(), `${owner.journal!.id}.owner`);
+    const ownerFile = join(journalDir(), `${owner.journal.id}.owner`);
     writeFileSync(ownerFile, JSON.stringify({ pid: 1, host: 'elsewhere.invalid' }));
     const early = makeWriter(rig().ds, NO_AUTO_SHIP);
     await early.onApplicationBootstrap();

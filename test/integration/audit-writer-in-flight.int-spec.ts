@@ -4,13 +4,14 @@
  * is written beside it, on its write slot's own chain, instead of after it,
  * so the table verifies at every instant (what a crash would leave); batches
  * refused together both reach the spool; a batch refused everywhere restarts
- * only its slot's chain.
+ * only its slot's chain. Hedging (`hedgeAfterMs`): a batch whose commit is
+ * held is answered from the local journal and stored once all the same.
  *
  * A test trigger on audit_logs holds or refuses chosen rows: an action
  * starting `slow` waits for an advisory lock the test holds, one ending
  * `refused` is always refused, one ending `flaky` is refused the first time.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
@@ -171,5 +172,59 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
       ].sort(),
     );
     expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2, chains: 2 });
+  });
+
+  describe('hedging a slow commit to the local journal (hedgeAfterMs)', () => {
+    const HEDGE = { hedgeAfterMs: 20 };
+
+    it('answers from the journal while the commit is held, and stores the record once when it lands', async () => {
+      const w = makeWriter(getRig().ds, HEDGE);
+      await w.record(rec(1)); // a quick commit: no hedge
+      expect(w.stats).toMatchObject({ rowsWritten: 1, hedgedRows: 0 });
+
+      await w.record(rec(2, { action: 'slow_call' })); // answered although its INSERT waits in the database
+      expect(await waiting()).toBeGreaterThanOrEqual(1);
+      expect(w.stats).toMatchObject({ rowsWritten: 1, hedgedBatches: 1, hedgedRows: 1 });
+      expect(w.journal.pendingRows).toBe(1);
+      expect(await rows(w.writerId)).toHaveLength(1);
+
+      await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
+      // The commit lands and the journal's copy is shipped too: one row, the chain intact.
+      await untilTrue(() => w.stats.rowsWritten === 2 && w.journal.pendingRows === 0);
+      expect((await rows(w.writerId)).map((r) => [r.seq, r.request_id])).toEqual([
+        [1, 'req-1'],
+        [2, 'req-2'],
+      ]);
+      expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2, chains: 1 });
+    });
+
+    it('keeps a hedged record whose commit is then refused: stored once, from the journal or the spool', async () => {
+      const w = makeWriter(getRig().ds, HEDGE);
+      await w.record(rec(1, { action: 'slow_flaky' })); // answered from the journal
+      expect(w.stats.hedgedRows).toBe(1);
+      await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
+      // One of the two INSERTs of the row (the writer's, the journal's ship) is refused, once.
+      await untilTrue(() => w.stats.writeFailures >= 1);
+      await untilTrue(() => w.journal.pendingRows === 0 && !w.isSpooling);
+      expect((await rows()).map((r) => [r.seq, r.request_id])).toEqual([[1, 'req-1']]);
+      expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 1 });
+    });
+
+    it('answers from the journal even when the commit and the spool both fail, and keeps the chain', async () => {
+      mkdirSync(join(spoolDir(), 'audit-spool.ndjson')); // the spool cannot be appended to; the journal can
+      const w = makeWriter(getRig().ds, HEDGE);
+      const chain = w.writerId;
+      await w.record(rec(1, { action: 'slow_refused' })); // answered from the journal
+      await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
+      await untilTrue(() => w.stats.writeFailures >= 1);
+      await w.flush(); // the writer's own INSERT was refused and its spool append failed: the journal holds it
+      expect(w.stats.unavailableRows).toBe(0);
+      expect(w.writerId).toBe(chain); // durable, so the chain goes on
+      expect(w.journal.pendingRows).toBe(1);
+
+      await openGate(); // the database takes the row again: the journal ships it
+      await untilTrue(() => w.journal.pendingRows === 0);
+      expect((await rows(chain)).map((r) => [r.seq, r.request_id])).toEqual([[1, 'req-1']]);
+    });
   });
 });
