@@ -75,6 +75,8 @@ export class AuditSink {
   readonly journal: AuditJournal;
   private readonly gate: DatabaseWriteGate;
   private spooling = false;
+  /** Set by a hedge: batches go to the journal until the ship loop has emptied it (see `hedge`). */
+  private journaling = false;
   private replayDue = false;
   private replayTimer?: NodeJS.Timeout;
   private replayAttempts = 0;
@@ -111,18 +113,37 @@ export class AuditSink {
     );
   }
 
+  /** True while batches go to the journal because a database write was slow (hedging), until it is shipped. */
+  get isJournaling(): boolean {
+    return this.journaling;
+  }
+
   /**
    * Appends a batch whose database write is still in flight to the local
    * journal (synchronously, fdatasync'd) and schedules its shipping; true
    * once it is durable there, false when the journal refused it (the batch
    * then waits for its database write as before).
+   *
+   * From then on every batch goes to the journal (`write`) until the ship
+   * loop has emptied it: the database is slow now, and a batch written to it
+   * directly could commit before an earlier one of its chain still waiting in
+   * the journal. The ship inserts in append order, and its INSERT of a row
+   * whose own INSERT is still in flight waits for that one to commit or roll
+   * back (the unique key on (writer_id, seq)), so once the journal is empty
+   * every journaled row is settled and direct writes resume in chain order.
    */
   hedge(rows: readonly AuditRow[], canonical: readonly string[]): boolean {
-    if (!this.hedges) return false;
+    if (!this.hedges || !this.toJournal(rows, canonical)) return false;
+    this.journaling = true;
+    return true;
+  }
+
+  /** A hedged or journaling-state append; false (logged) when the journal refused it. */
+  private toJournal(rows: readonly AuditRow[], canonical: readonly string[]): boolean {
     try {
       this.journal.appendSync(rows, canonical);
     } catch (err) {
-      this.logger.warn(`Slow audit batch of ${rows.length} could not be journaled either (${describe(err)})`);
+      this.logger.warn(`Slow audit batch of ${rows.length} could not be journaled (${describe(err)})`);
       return false;
     }
     this.stats.hedgedBatches++;
@@ -155,13 +176,15 @@ export class AuditSink {
         );
       }
     }
+    if (this.journaling && !this.spooling && this.toJournal(rows, canonical)) return true;
     if (!this.spooling && (await this.toDatabase(rows, canonical))) return true;
     return this.toSpool(rows);
   }
 
   private async toDatabase(rows: readonly AuditRow[], canonical: readonly string[]): Promise<boolean> {
     try {
-      await this.insert(rows, false, canonical);
+      // Hedging: the journal's ship may have stored this batch first (its own INSERT was slow to start).
+      await this.insert(rows, this.hedges, canonical);
       this.stats.batches++;
       this.stats.rowsWritten += rows.length;
       return true;
@@ -290,6 +313,8 @@ export class AuditSink {
         );
         if (this.shipAttempts > 0) this.logger.log('The audit journal ships to the database again');
         this.shipAttempts = 0;
+        // Every journaled row is stored (and any INSERT of one still in flight settled): write directly again.
+        if (journal.pendingRows === 0) this.journaling = false;
       } catch (err) {
         this.stats.writeFailures++;
         this.metrics?.auditWriteFailure(1);

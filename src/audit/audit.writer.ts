@@ -154,6 +154,11 @@ export class AuditWriter
     return this.sink.isSpooling;
   }
 
+  /** True while batches go to the local journal because a database write was slow (hedging). */
+  get isJournaling(): boolean {
+    return this.sink.isJournaling;
+  }
+
   get spoolPath(): string {
     return this.sink.spool.path;
   }

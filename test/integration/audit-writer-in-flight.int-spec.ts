@@ -198,6 +198,24 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
       expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2, chains: 1 });
     });
 
+    it('journals every batch after a hedge until the journal is shipped, then writes directly again', async () => {
+      const w = makeWriter(getRig().ds, HEDGE);
+      await w.record(rec(1, { action: 'slow_call' })); // hedged
+      expect(w.isJournaling).toBe(true);
+      // The database is slow now: these are answered from the journal, behind the first, not written directly.
+      await w.record(rec(2));
+      await w.record(rec(3));
+      expect(w.stats).toMatchObject({ rowsWritten: 0, hedgedRows: 3 });
+      expect(await rows()).toHaveLength(0); // the ship waits behind the held row, in append order
+
+      await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
+      await untilTrue(() => !w.isJournaling && w.journal.pendingRows === 0);
+      await w.record(rec(4)); // written directly again
+      expect(w.stats.hedgedRows).toBe(3);
+      expect((await rows()).map((r) => r.request_id).sort()).toEqual(['req-1', 'req-2', 'req-3', 'req-4']);
+      expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 4 });
+    });
+
     it('keeps a hedged record whose commit is then refused: stored once, from the journal or the spool', async () => {
       const w = makeWriter(getRig().ds, HEDGE);
       await w.record(rec(1, { action: 'slow_flaky' })); // answered from the journal
