@@ -48,7 +48,9 @@
  * TEST_DATABASE_URL, BENCH_REDIS_URL or TEST_REDIS_URL (defaults: the local
  * services); BENCH_MODES (default sync,journal,async; async is always run);
  * BENCH_SCHEDULE (paired, the default, or sequential: one server at a time,
- * rotating which goes first each round); BENCH_BUSY_LOOPS (spinning processes for
+ * rotating which goes first each round); BENCH_SLOW_COMMITS=P:MS (a trigger makes
+ * P% of audit rows, at random, hold their INSERT for MS ms: a database with a slow
+ * commit tail, as a remote one has, for trying AUDIT_HEDGE_MS); BENCH_BUSY_LOOPS (spinning processes for
  * the busy-cores floors; default the core count, 0 skips them); BENCH_SERVER_<NAME>=v is passed
  * to every server as <NAME>=v (e.g. BENCH_SERVER_AUDIT_BATCH_WINDOW_MS=0).
  * The servers' DATA_DIR (and so the journal) is under the OS temp dir:
@@ -96,6 +98,14 @@ const SERVER_EXTRA = Object.fromEntries(
 const TARGET_MS = 5;
 /** Spinning processes for the floors measured with the cores busy (BENCH_BUSY_LOOPS, 0 skips them). */
 const BUSY_LOOPS = Number(process.env.BENCH_BUSY_LOOPS ?? availableParallelism());
+const SLOW_COMMITS = (() => {
+  const raw = process.env.BENCH_SLOW_COMMITS;
+  if (!raw) return undefined;
+  const [percent, ms] = raw.split(':').map(Number);
+  if (!(percent > 0 && percent <= 100 && ms > 0 && ms <= 10_000))
+    throw new Error(`BENCH_SLOW_COMMITS must be P:MS (0 < P <= 100, 0 < MS <= 10000), not ${raw}`);
+  return { percent, ms };
+})();
 /** Fewer one-second blocks than this make the bootstrap interval meaningless. */
 const MIN_SECONDS_TO_JUDGE = 20;
 const DIST = join(__dirname, '..', 'src');
@@ -511,6 +521,20 @@ async function main(): Promise<number> {
       const server = await startServer(join(DIST, 'main.js'), serverEnv, `http://127.0.0.1:${port}/health`);
       const url = new URL(`http://127.0.0.1:${port}/mcp`);
       targets.push({ mode, url, token: key.token, keyId: key.id, server, lastAuditId: '0' });
+    }
+    if (SLOW_COMMITS) {
+      // After the servers' migrations: the table is theirs (this schema's) by now.
+      await pg.query(`
+        CREATE FUNCTION bench_slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF random() * 100 < ${SLOW_COMMITS.percent} THEN PERFORM pg_sleep(${SLOW_COMMITS.ms / 1000}); END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER bench_slow_commit BEFORE INSERT ON audit_logs FOR EACH ROW EXECUTE FUNCTION bench_slow_commit();
+      `);
+      console.log(
+        `slow commits: ${SLOW_COMMITS.percent}% of audit rows hold their INSERT for ${SLOW_COMMITS.ms} ms (BENCH_SLOW_COMMITS)`,
+      );
     }
 
     console.log('\nsaturation (closed loop, 32 concurrent callers, 3 s after 2 s warm-up):');
