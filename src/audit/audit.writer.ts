@@ -74,7 +74,15 @@ const noop = () => undefined;
  * DATA_DIR (which counts as durable), replayed into the database in the
  * background; or, with `durability: 'journal'`, the local journal shipped to
  * the database in the background; see there. A spool left by an earlier process is replayed at
- * boot (unless `replaySpoolOnBoot` is off, as in the command line).
+ * boot (unless `replaySpoolOnBoot` is off, as in the command line), and so
+ * are the journals of processes that are gone, whatever the durability.
+ *
+ * Hedging (`hedgeAfterMs` > 0, database durability, sync mode): a batch
+ * whose database write has not returned after that long is also appended
+ * to the local journal, and its callers are answered as soon as either
+ * holds it; until the journal is shipped, later batches go to the journal
+ * too (AuditSink.hedge says why), so a slow database holds no caller for
+ * longer than about `hedgeAfterMs` plus one local flush.
  *
  * Admin actions: `recordInTransaction` (see there) writes in the caller's transaction.
  *

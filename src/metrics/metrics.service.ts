@@ -111,7 +111,7 @@ export class MetricsService {
     this.auditJournalPending = new Gauge({
       name: 'audit_journal_pending',
       help:
-        'Audit records durable in the local journal (AUDIT_DURABILITY=journal) and not yet shipped to the database; ' +
+        'Audit records durable in the local journal (AUDIT_DURABILITY=journal, or hedged: AUDIT_HEDGE_MS) and not yet shipped to the database; ' +
         'they are lost with the disk if the machine is.',
       registers,
       collect: () => this.auditJournalPending.set(this.auditJournalSource?.() ?? 0),
