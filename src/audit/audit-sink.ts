@@ -20,7 +20,10 @@ export interface AuditWriterStats {
   journalAppends: number;
   /** Rows appended to the journal, and rows shipped from it to the database. */
   journaledRows: number;
-  /** Batches (and their rows) also journaled because their database write was slow (`hedgeAfterMs`). */
+  /**
+   * Batches (and their rows) answered from the journal because the database was slow (`hedgeAfterMs`):
+   * hedged while their INSERT was in flight, or journaled instead while an earlier hedge was being shipped.
+   */
   hedgedBatches: number;
   hedgedRows: number;
   shippedRows: number;
@@ -143,7 +146,9 @@ export class AuditSink {
     try {
       this.journal.appendSync(rows, canonical);
     } catch (err) {
-      this.logger.warn(`Slow audit batch of ${rows.length} could not be journaled (${describe(err)})`);
+      this.logger.warn(
+        `Audit batch of ${rows.length} could not be journaled while the database is slow (${describe(err)})`,
+      );
       return false;
     }
     this.stats.hedgedBatches++;
