@@ -21,7 +21,8 @@
  * answers before the record is stored, so a kill loses the records still
  * queued; its losses are printed, not failed on.
  *
- * Env: BENCH_MODES (default sync,journal,async), BENCH_KILL_ROUNDS (3),
+ * Env: BENCH_MODES (default sync,journal,hedged,async; `hedged` is sync with
+ * AUDIT_HEDGE_MS=3, some calls answered from the local journal), BENCH_KILL_ROUNDS (3),
  * BENCH_KILL_WORKERS (32), BENCH_KILL_SECONDS (4), BENCH_DATABASE_URL or
  * TEST_DATABASE_URL, BENCH_REDIS_URL or TEST_REDIS_URL.
  */
@@ -50,13 +51,25 @@ const WORKERS = Number(process.env.BENCH_KILL_WORKERS ?? 32);
 const LOAD_SECONDS = Number(process.env.BENCH_KILL_SECONDS ?? 4);
 const DIST = join(__dirname, '..', 'src');
 
-const MODES = (process.env.BENCH_MODES ?? 'sync,journal,async').split(',') as AuditMode[];
+const MODES = (process.env.BENCH_MODES ?? 'sync,journal,hedged,async').split(',') as AuditMode[];
 for (const m of MODES) if (!(m in AUDIT_MODE_ENV)) throw new Error(`BENCH_MODES: unknown mode ${m}`);
 
 interface Round {
   answered: Set<string>;
   inFlightAtKill: Set<string>;
   seconds: number;
+  /** Records the server had answered from the local journal (hedged) just before the kill. */
+  hedged: number;
+}
+
+/** `audit_hedged_total` from the server's /metrics (NaN when unreadable). */
+async function hedgedSoFar(url: URL, token: string): Promise<number> {
+  try {
+    const res = await fetch(new URL('/metrics', url), { headers: { authorization: `Bearer ${token}` } });
+    return Number(/^audit_hedged_total (\S+)$/m.exec(await res.text())?.[1] ?? NaN);
+  } catch {
+    return NaN;
+  }
 }
 
 /** Closed-loop callers until the server is killed under them; what was answered and what was in flight. */
@@ -82,6 +95,7 @@ async function loadThenKill(server: ServerProcess, url: URL, token: string, pref
   const started = performance.now();
   const callers = Array.from({ length: WORKERS }, (_, w) => caller(w));
   await new Promise((r) => setTimeout(r, LOAD_SECONDS * 1000));
+  const hedged = await hedgedSoFar(url, token);
   const seconds = (performance.now() - started) / 1000;
   const exited = new Promise((r) => server.child.once('exit', r));
   // No shutdown hook runs: whatever was not durable when the signal lands is gone.
@@ -91,7 +105,7 @@ async function loadThenKill(server: ServerProcess, url: URL, token: string, pref
   await exited;
   await Promise.all(callers);
   agent.destroy();
-  return { answered, inFlightAtKill, seconds };
+  return { answered, inFlightAtKill, seconds, hedged };
 }
 
 async function main(): Promise<number> {
@@ -106,7 +120,7 @@ async function main(): Promise<number> {
       `SIGKILL after ${LOAD_SECONDS} s, restart on the same DATA_DIR, then SIGTERM; ${ROUNDS} rounds per mode\n`,
   );
   console.log(
-    'mode     round  answered  calls/s  in flight at kill  (audited)  answered not audited  audited twice',
+    'mode     round  answered  calls/s  in flight at kill  (audited)  answered not audited  audited twice  hedged',
   );
   try {
     for (const mode of MODES) {
@@ -114,7 +128,10 @@ async function main(): Promise<number> {
       const env = { ...base, ...AUDIT_MODE_ENV[mode], PORT: String(port), DATA_DIR: join(dataDir, mode) };
       const health = `http://127.0.0.1:${port}/health`;
       const url = new URL(`http://127.0.0.1:${port}/mcp`);
-      const key = await createApiKey(join(DIST, 'cli', 'main.js'), env, `kill9-${mode}`, ['ai:invoke']);
+      const key = await createApiKey(join(DIST, 'cli', 'main.js'), env, `kill9-${mode}`, [
+        'ai:invoke',
+        'metrics:read',
+      ]);
       for (let round = 1; round <= ROUNDS; round++) {
         const prefix = `k9b-${mode}-${round}-${randomBytes(3).toString('hex')}`;
         const run = await loadThenKill(
@@ -141,6 +158,7 @@ async function main(): Promise<number> {
           `${mode.padEnd(8)} ${String(round).padStart(5)} ${String(run.answered.size).padStart(9)} ` +
             `${(run.answered.size / run.seconds).toFixed(0).padStart(8)} ${String(run.inFlightAtKill.size).padStart(18)} ` +
             `${`(${inFlightAudited})`.padStart(10)} ${String(lost).padStart(21)} ${String(twice).padStart(14)}` +
+            `${String(run.hedged).padStart(8)}` +
             (strays.length ? `  ${strays.length} audited calls neither answered nor in flight` : ''),
         );
         if (run.answered.size === 0)
@@ -166,7 +184,8 @@ async function main(): Promise<number> {
     console.log(
       '(answered = calls that got their result before the kill; in flight at kill: their callers got no answer,\n' +
         ' so either outcome is right, (audited) is how many of them were; async answers before storing, so its\n' +
-        ' answered-not-audited count is the records a kill -9 loses in that mode)',
+        ' answered-not-audited count is the records a kill -9 loses in that mode; hedged = records answered from\n' +
+        " the local journal because their commit took over 3 ms, read from the server's /metrics just before the kill)",
     );
   } finally {
     await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);

@@ -46,7 +46,8 @@
  * slice, default 10, so that 3 rounds are enough to judge), BENCH_ROUNDS
  * (default 3), BENCH_WARMUP_SECONDS (default 1), BENCH_DATABASE_URL or
  * TEST_DATABASE_URL, BENCH_REDIS_URL or TEST_REDIS_URL (defaults: the local
- * services); BENCH_MODES (default sync,journal,async; async is always run);
+ * services); BENCH_MODES (default sync,journal,async; async is always run; `hedged`
+ * is sync with AUDIT_HEDGE_MS=3);
  * BENCH_SCHEDULE (paired, the default, or sequential: one server at a time,
  * rotating which goes first each round); BENCH_SLOW_COMMITS=P:MS (a trigger makes
  * P% of audit rows, at random, hold their INSERT for MS ms: a database with a slow
@@ -71,6 +72,7 @@ import {
   callToolModern,
   closedLoop,
   createApiKey,
+  DEFAULT_AUDIT_MODES,
   distribution,
   freePort,
   median,
@@ -112,7 +114,7 @@ const DIST = join(__dirname, '..', 'src');
 const ALL_MODES = Object.keys(AUDIT_MODE_ENV) as AuditMode[];
 type Mode = AuditMode;
 const MODES = ALL_MODES.filter(
-  (m) => m === 'async' || (process.env.BENCH_MODES ?? ALL_MODES.join(',')).split(',').includes(m),
+  (m) => m === 'async' || (process.env.BENCH_MODES ?? DEFAULT_AUDIT_MODES).split(',').includes(m),
 );
 /** The modes that wait for their audit record, each compared with async. */
 const WAITING = MODES.filter((m) => m !== 'async');
