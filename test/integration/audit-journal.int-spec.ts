@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { JOURNAL_DIR_NAME } from '../../src/audit/audit-journal';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
 import { AuditUnavailableError } from '../../src/audit/audit.errors';
+import { DatabaseWriteGate } from '../../src/database/database-write-gate';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import type { AuditWriter } from '../../src/audit/audit.writer';
 import { postgresRig, rec, RigFactory, sqliteRig, until, useAuditRig } from '../support/audit-rig';
@@ -208,6 +209,29 @@ function journalSuite(factory: RigFactory) {
   });
 }
 
-describe('audit journal (SQLite)', () => journalSuite(sqliteRig()));
+describe('audit journal (SQLite)', () => {
+  journalSuite(sqliteRig());
+
+  describe('hedging (hedgeAfterMs) in the embedded shape', () => {
+    const { rig, makeWriter, rows } = useAuditRig(sqliteRig());
+
+    it('answers from the journal while an admin transaction holds the only connection, and stores once', async () => {
+      const w = makeWriter(rig().ds, { hedgeAfterMs: 20 });
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      // An admin transaction holds the write gate: the audit INSERT queues behind it.
+      const tx = DatabaseWriteGate.of(rig().ds).transaction(() => held);
+      await w.record(rec(1));
+      expect(w.stats).toMatchObject({ hedgedRows: 1, rowsWritten: 0 });
+      expect(await rows(w.writerId)).toHaveLength(0);
+
+      release();
+      await tx;
+      expect(await until(() => w.stats.rowsWritten === 1 && w.journal.pendingRows === 0)).toBe(true);
+      expect((await rows(w.writerId)).map((r) => r.request_id)).toEqual(['req-1']);
+      expect(await verifyAuditChains(rig().ds)).toMatchObject({ ok: true, checked: 1 });
+    });
+  });
+});
 
 describeWithPostgres('audit journal (PostgreSQL)', () => journalSuite(postgresRig('journal')));
