@@ -23,42 +23,25 @@ const ENV_SUFFIX: Record<Environment, string> = {
   production: 'PRODUCTION',
 };
 
-const DEFAULTS: Record<
-  Environment,
-  {
-    logLevel: string;
-    perKey: number;
-    perIp: number;
-    ssl: boolean;
-    metricsPublic: boolean;
-    serverTiming: boolean;
-  }
-> = {
-  development: {
-    logLevel: 'info',
-    perKey: 1000,
-    perIp: 100,
-    ssl: false,
-    metricsPublic: true,
-    serverTiming: true,
-  },
-  test: { logLevel: 'warn', perKey: 1000, perIp: 100, ssl: false, metricsPublic: true, serverTiming: true },
-  staging: {
-    logLevel: 'info',
-    perKey: 1000,
-    perIp: 100,
-    ssl: true,
-    metricsPublic: false,
-    serverTiming: false,
-  },
-  production: {
-    logLevel: 'info',
-    perKey: 1000,
-    perIp: 100,
-    ssl: true,
-    metricsPublic: false,
-    serverTiming: false,
-  },
+interface EnvDefaults {
+  logLevel: string;
+  perKey: number;
+  perIp: number;
+  ssl: boolean;
+  metricsPublic: boolean;
+  serverTiming: boolean;
+}
+
+/** On a developer's machine: no TLS to the database, /metrics open, Server-Timing on. */
+const LOCAL = { perKey: 1000, perIp: 100, ssl: false, metricsPublic: true, serverTiming: true };
+/** Deployed: TLS to the database, /metrics behind `metrics:read`, no Server-Timing. */
+const DEPLOYED = { perKey: 1000, perIp: 100, ssl: true, metricsPublic: false, serverTiming: false };
+
+const DEFAULTS: Record<Environment, EnvDefaults> = {
+  development: { ...LOCAL, logLevel: 'info' },
+  test: { ...LOCAL, logLevel: 'warn' },
+  staging: { ...DEPLOYED, logLevel: 'info' },
+  production: { ...DEPLOYED, logLevel: 'info' },
 };
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'];
