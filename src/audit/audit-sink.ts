@@ -348,16 +348,21 @@ export class AuditSink {
     this.replayTimer = undefined;
   }
 
-  /** A batch outside any transaction, through the write gate. */
+  /**
+   * A batch outside any transaction, through the write gate; rejects with
+   * AuditWriteTimeoutError once it has taken `writeTimeoutMs` (it may still
+   * commit later: every path that writes these rows again skips duplicates).
+   */
   private insert(
     rows: readonly AuditRow[],
     ignoreDuplicates = false,
     canonical?: readonly string[],
   ): Promise<void> {
-    if (this.gate.serialises && rows.length > SQLITE_ROWS_PER_STATEMENT) {
-      return this.gate.transaction((tx) => insertAuditRows(tx, rows, ignoreDuplicates, canonical));
-    }
-    return this.gate.write(() => insertAuditRows(this.dataSource, rows, ignoreDuplicates, canonical));
+    const write =
+      this.gate.serialises && rows.length > SQLITE_ROWS_PER_STATEMENT
+        ? this.gate.transaction((tx) => insertAuditRows(tx, rows, ignoreDuplicates, canonical))
+        : this.gate.write(() => insertAuditRows(this.dataSource, rows, ignoreDuplicates, canonical));
+    return withTimeout(write, this.options.writeTimeoutMs);
   }
 
   private scheduleReplay(): void {
@@ -371,6 +376,24 @@ export class AuditSink {
     }, delay);
     this.replayTimer.unref();
   }
+}
+
+/** An audit INSERT that did not return within `writeTimeoutMs`. */
+export class AuditWriteTimeoutError extends Error {
+  override name = 'AuditWriteTimeoutError';
+  constructor(ms: number) {
+    super(`audit write took over ${ms} ms`);
+  }
+}
+
+/** `work`, or AuditWriteTimeoutError after `ms`; a late failure of `work` is then ignored. */
+function withTimeout(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AuditWriteTimeoutError(ms)), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A driver message without hosts or parameters: only its class and code. */

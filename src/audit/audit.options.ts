@@ -34,6 +34,14 @@ export interface AuditOptions {
    * answered that way until their commit lands. 0 turns it off (default).
    */
   hedgeAfterMs: number;
+  /**
+   * How long one audit INSERT (a batch, a replay or ship chunk) may take
+   * before it counts as refused (ms, default 5,000): a database that hangs
+   * (a network partition, a lock held on audit_logs) then sends batches to
+   * the spool, as one that refuses does, instead of holding every call. The
+   * INSERT is not cancelled; if it commits later, replay skips its rows.
+   */
+  writeTimeoutMs: number;
   /** How long journaled records gather before they are shipped to the database (ms, default 20). */
   journalShipIntervalMs: number;
   /** A new journal segment is started once the open one holds this many bytes (default 4 MiB). */
@@ -89,6 +97,7 @@ export const DEFAULT_AUDIT_OPTIONS: Omit<AuditOptions, 'spoolDir'> = {
   mode: 'sync',
   durability: 'database',
   hedgeAfterMs: 0,
+  writeTimeoutMs: 5_000,
   journalShipIntervalMs: 20,
   journalSegmentBytes: 4 * 1024 * 1024,
   journalMaxQueuedRows: 50_000,
@@ -123,6 +132,7 @@ export function resolveAuditOptions(
   if (o.durability !== 'database' && o.durability !== 'journal')
     throw new RangeError("audit durability must be 'database' or 'journal'");
   if (!(o.hedgeAfterMs >= 0)) throw new RangeError('audit hedgeAfterMs must be >= 0');
+  if (!(o.writeTimeoutMs > 0)) throw new RangeError('audit writeTimeoutMs must be > 0');
   if (!(o.journalShipIntervalMs >= 0)) throw new RangeError('audit journalShipIntervalMs must be >= 0');
   for (const name of ['journalSegmentBytes', 'journalMaxQueuedRows'] as const) {
     if (!Number.isInteger(o[name]) || o[name] < 1)

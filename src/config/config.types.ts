@@ -64,6 +64,8 @@ export interface AppConfig {
     durability: 'database' | 'journal';
     /** Database durability: after this many ms a slow batch is also journaled and answered from there; 0: never. */
     hedgeAfterMs: number;
+    /** An audit INSERT slower than this counts as refused (the batch is spooled); AUDIT_WRITE_TIMEOUT_MS. */
+    writeTimeoutMs: number;
     /** Store redacted arguments as well as their digest. */
     storeArgs: boolean;
     batchWindowMs: number;

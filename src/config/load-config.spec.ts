@@ -97,6 +97,10 @@ describe('loadConfig', () => {
   });
 
   it('writes up to 2 audit batches at once by default and bounds AUDIT_BATCHES_IN_FLIGHT to 1-16', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).audit.writeTimeoutMs).toBe(5000);
+    expect(() => loadConfig({ DATA_DIR: tmp(), AUDIT_WRITE_TIMEOUT_MS: '50' })).toThrow(
+      /AUDIT_WRITE_TIMEOUT_MS: /,
+    );
     expect(loadConfig({ DATA_DIR: tmp() }).audit.hedgeAfterMs).toBe(0);
     expect(loadConfig({ DATA_DIR: tmp(), AUDIT_HEDGE_MS: '3' }).audit.hedgeAfterMs).toBe(3);
     for (const bad of ['-1', '1001', 'soon'])

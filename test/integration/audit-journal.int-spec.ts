@@ -212,7 +212,7 @@ function journalSuite(factory: RigFactory) {
 describe('audit journal (SQLite)', () => {
   journalSuite(sqliteRig());
 
-  describe('hedging (hedgeAfterMs) in the embedded shape', () => {
+  describe('slow writes in the embedded shape', () => {
     const { rig, makeWriter, rows } = useAuditRig(sqliteRig());
 
     it('answers from the journal while an admin transaction holds the only connection, and stores once', async () => {
@@ -228,6 +228,21 @@ describe('audit journal (SQLite)', () => {
       release();
       await tx;
       expect(await until(() => w.stats.rowsWritten === 1 && w.journal.pendingRows === 0)).toBe(true);
+      expect((await rows(w.writerId)).map((r) => r.request_id)).toEqual(['req-1']);
+      expect(await verifyAuditChains(rig().ds)).toMatchObject({ ok: true, checked: 1 });
+    });
+
+    it('spools a batch held past writeTimeoutMs by an admin transaction, and stores it once', async () => {
+      const w = makeWriter(rig().ds, { writeTimeoutMs: 200 });
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const tx = DatabaseWriteGate.of(rig().ds).transaction(() => held);
+      await w.record(rec(1)); // answered from the spool
+      expect(w.stats).toMatchObject({ spooledRows: 1, rowsWritten: 0 });
+
+      release();
+      await tx;
+      expect(await until(() => !w.isSpooling)).toBe(true);
       expect((await rows(w.writerId)).map((r) => r.request_id)).toEqual(['req-1']);
       expect(await verifyAuditChains(rig().ds)).toMatchObject({ ok: true, checked: 1 });
     });

@@ -6,6 +6,7 @@
  * refused together both reach the spool; a batch refused everywhere restarts
  * only its slot's chain. Hedging (`hedgeAfterMs`): a batch whose commit is
  * held is answered from the local journal and stored once all the same.
+ * A batch held past `writeTimeoutMs` goes to the spool like a refused one.
  *
  * A test trigger on audit_logs holds or refuses chosen rows: an action
  * starting `slow` waits for an advisory lock the test holds, one ending
@@ -172,6 +173,20 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
       ].sort(),
     );
     expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 2, chains: 2 });
+  });
+
+  it('spools a batch whose INSERT hangs past writeTimeoutMs, answers its caller, and stores it once', async () => {
+    const w = makeWriter(getRig().ds, { writeTimeoutMs: 200 });
+    await w.record(rec(1, { action: 'slow_call' })); // answered once the batch is in the spool
+    expect(await waiting()).toBeGreaterThanOrEqual(1); // its INSERT still hangs in the database
+    expect(w.stats.spooledRows).toBe(1);
+    expect(w.isSpooling).toBe(true);
+
+    await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
+    // The hung INSERT commits late and the replay skips its row (or the other way round): one row.
+    await untilTrue(() => !w.isSpooling);
+    expect((await rows(w.writerId)).map((r) => [r.seq, r.request_id])).toEqual([[1, 'req-1']]);
+    expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 1 });
   });
 
   describe('hedging a slow commit to the local journal (hedgeAfterMs)', () => {
