@@ -226,8 +226,10 @@ function killUnderLoad(
     let hedged = 0;
     if (extraEnv.AUDIT_HEDGE_MS) {
       // The load goes on until some calls were answered from the journal (and a little after).
-      for (const end = Date.now() + MAX_LOAD_MS; hedged === 0 && Date.now() < end && alive(first)();)
+      for (const end = Date.now() + MAX_LOAD_MS; hedged === 0 && Date.now() < end && alive(first)();) {
         hedged = await hedgedSoFar(base);
+        if (hedged === 0) await new Promise((r) => setTimeout(r, 50));
+      }
       expect(hedged).toBeGreaterThan(0);
       await loadUntil(loaded(state.answered.size + MIN_ANSWERED), MAX_LOAD_MS, alive(first));
     }
