@@ -3,7 +3,19 @@ export type Environment = (typeof ENVIRONMENTS)[number];
 
 export type DatabaseConfig =
   | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; url: string; ssl: boolean; poolSize: number; schema?: string };
+  | {
+      kind: 'postgres';
+      url: string;
+      ssl: boolean;
+      poolSize: number;
+      schema?: string;
+      /**
+       * The connections' `statement_timeout` (ms; 0 leaves the server's own):
+       * a statement still running after it is cancelled by PostgreSQL
+       * (DATABASE_STATEMENT_TIMEOUT_MS). Migrations run without it.
+       */
+      statementTimeoutMs: number;
+    };
 
 export interface SigningKey {
   /** Key id carried in the JWT header `kid`. */

@@ -113,6 +113,19 @@ describe('loadConfig', () => {
       );
   });
 
+  it('gives PostgreSQL statements 10 s by default; 0 leaves the server its own; 1-99 ms or junk is refused', () => {
+    const pg = (extra: Record<string, string> = {}) =>
+      loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'postgres://u@db/app', ...extra }).database;
+    expect(pg()).toMatchObject({ kind: 'postgres', statementTimeoutMs: 10_000 });
+    expect(pg({ DATABASE_STATEMENT_TIMEOUT_MS: '0' })).toMatchObject({ statementTimeoutMs: 0 });
+    expect(pg({ DATABASE_STATEMENT_TIMEOUT_MS: '250' })).toMatchObject({ statementTimeoutMs: 250 });
+    expect(() => pg({ DATABASE_STATEMENT_TIMEOUT_MS: '50' })).toThrow(
+      /DATABASE_STATEMENT_TIMEOUT_MS: must be 0 \(off\) or from 100 to 3600000 \(got "50"\)/,
+    );
+    for (const bad of ['-1', '3600001', 'soon'])
+      expect(() => pg({ DATABASE_STATEMENT_TIMEOUT_MS: bad })).toThrow(/DATABASE_STATEMENT_TIMEOUT_MS: /);
+  });
+
   it('accepts a complete production environment and binds 0.0.0.0', () => {
     const c = loadConfig({
       NODE_ENV: 'production',

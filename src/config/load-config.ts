@@ -188,6 +188,16 @@ function parseMasterKeys(r: Reader, single: string | undefined, multi: string | 
   return keys;
 }
 
+/** DATABASE_STATEMENT_TIMEOUT_MS: 0 (the server's own setting) or 100 ms to 1 hour; default 10 s. */
+function statementTimeout(r: Reader): number {
+  const name = 'DATABASE_STATEMENT_TIMEOUT_MS';
+  const ms = r.int(name, 10_000, 0, 3_600_000);
+  if (ms > 0 && ms < 100) {
+    r.problems.push(`${name}: must be 0 (off) or from 100 to 3600000 (got "${ms}")`);
+  }
+  return ms;
+}
+
 /**
  * Parses the environment into the typed configuration. In production every
  * missing or malformed variable is reported in one ConfigError; in
@@ -217,6 +227,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         ssl: r.bool('DATABASE_SSL', defaults.ssl),
         poolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 200),
         schema: r.str('DATABASE_SCHEMA'),
+        statementTimeoutMs: statementTimeout(r),
       }
     : { kind: 'sqlite', path: join(dataDir, r.str('SQLITE_FILE') ?? 'sentia.sqlite') };
 

@@ -78,6 +78,9 @@ export function buildDataSourceOptions(
     ...(schema ? { schema } : {}),
     extra: {
       max: db.poolSize,
+      // Sent in each connection's startup packet: a statement held by a lock or a slow server is
+      // cancelled by PostgreSQL itself, which frees its connection (a client-side timer would not).
+      ...(db.statementTimeoutMs > 0 ? { statement_timeout: db.statementTimeoutMs } : {}),
       // Raw SQL (migrations, reports) resolves unqualified names in the same schema as the entities.
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     },

@@ -1,4 +1,4 @@
-import { DataSource, DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
 import { AppConfig } from '../config/config.types';
 import { quoteIdent } from './audit-partitions';
 import { buildDataSourceOptions, DataSourceOverrides } from './data-source-options';
@@ -6,7 +6,9 @@ import { buildDataSourceOptions, DataSourceOverrides } from './data-source-optio
 /**
  * Initialises a DataSource from `options`: creates the PostgreSQL `schema`
  * override first when one is set, then runs pending migrations when
- * `migrationsRun` is on (each in its own transaction). DatabaseModule uses it
+ * `migrationsRun` is on (each in its own transaction, on PostgreSQL without
+ * the connections' statement_timeout: building an index over a large table
+ * may take longer than any request should). DatabaseModule uses it
  * as TypeORM's data source factory; the CLI and tests use `openDataSource`.
  */
 export async function initializeDataSource(options: DataSourceOptions): Promise<DataSource> {
@@ -16,7 +18,7 @@ export async function initializeDataSource(options: DataSourceOptions): Promise<
     if (options.type === 'postgres' && options.schema) {
       await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(options.schema)}`);
     }
-    if (options.migrationsRun) await dataSource.runMigrations({ transaction: 'each' });
+    if (options.migrationsRun) await runMigrations(dataSource);
     return dataSource;
   } catch (err) {
     await dataSource.destroy();
@@ -27,4 +29,23 @@ export async function initializeDataSource(options: DataSourceOptions): Promise<
 /** `initializeDataSource(buildDataSourceOptions(config, overrides))`; the caller destroys it. */
 export function openDataSource(config: AppConfig, overrides: DataSourceOverrides = {}): Promise<DataSource> {
   return initializeDataSource(buildDataSourceOptions(config, overrides));
+}
+
+/** Runs pending migrations, each in its own transaction, with no statement timeout on PostgreSQL. */
+async function runMigrations(dataSource: DataSource): Promise<void> {
+  const postgres = dataSource.options.type === 'postgres';
+  const runner = dataSource.createQueryRunner();
+  try {
+    if (postgres) await runner.query('SET statement_timeout = 0');
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    await executor.executePendingMigrations();
+  } finally {
+    // RESET returns to the connection's startup value before it goes back to the pool.
+    try {
+      if (postgres && !runner.isReleased) await runner.query('RESET statement_timeout');
+    } finally {
+      await runner.release();
+    }
+  }
 }

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HealthIndicatorService } from '@nestjs/terminus';
 import { Test } from '@nestjs/testing';
-import { DataSource } from 'typeorm';
+import { Client } from 'pg';
+import { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { ConfigModule } from '../../src/config/config.module';
 import { AppConfig } from '../../src/config/config.types';
 import {
@@ -17,7 +18,9 @@ import { buildDataSourceOptions } from '../../src/database/data-source-options';
 import { AuditPartitionsMaintainer } from '../../src/database/audit-partitions.maintainer';
 import { DatabaseHealthIndicator } from '../../src/database/database.health';
 import { DatabaseModule } from '../../src/database/database.module';
-import { openDataSource } from '../../src/database/open-data-source';
+import { isDatabaseUnavailable } from '../../src/database/database-errors';
+import { MIGRATIONS } from '../../src/database/migrations-list';
+import { initializeDataSource, openDataSource } from '../../src/database/open-data-source';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
 import { configFor } from '../support/test-config';
 
@@ -347,6 +350,92 @@ describeWithPostgres('database (PostgreSQL)', () => {
       'audit_logs_y2098m03',
     ]);
     await moduleRef.close();
+  });
+
+  describe('statement timeout (DATABASE_STATEMENT_TIMEOUT_MS)', () => {
+    /** A migration slower than the timeout under test: it must still run. */
+    class SlowMigration1999999999999 implements MigrationInterface {
+      name = 'SlowMigration1999999999999';
+      async up(q: QueryRunner): Promise<void> {
+        await q.query('SELECT pg_sleep(0.5)');
+        await q.query('CREATE TABLE slow_migration_ran (x int)');
+      }
+      async down(): Promise<void> {}
+    }
+    const timeoutSchema = uniqueName('db_stmt');
+    let short: DataSource | undefined;
+    let holder: DataSource | undefined;
+    afterEach(async () => {
+      await holder?.destroy().catch(() => undefined);
+      holder = undefined;
+    });
+    afterAll(async () => {
+      if (short?.isInitialized) {
+        await short.query(`DROP SCHEMA IF EXISTS "${timeoutSchema}" CASCADE`);
+        await short.destroy();
+      }
+    });
+
+    it('is 10 s by default, and 0 leaves the server its own setting', async () => {
+      expect(await ds.query('SHOW statement_timeout')).toEqual([{ statement_timeout: '10s' }]);
+      const off = await openDataSource(
+        configFor(root, { DATABASE_URL: TEST_DATABASE_URL, DATABASE_STATEMENT_TIMEOUT_MS: '0' }),
+        { schema, migrationsRun: false },
+      );
+      const plain = new Client({ connectionString: TEST_DATABASE_URL });
+      await plain.connect();
+      try {
+        const own = (await plain.query('SHOW statement_timeout')).rows;
+        expect(await off.query('SHOW statement_timeout')).toEqual(own);
+        expect(off.options).not.toHaveProperty('extra.statement_timeout');
+      } finally {
+        await plain.end();
+        await off.destroy();
+      }
+    });
+
+    it('runs migrations without it, then gives the same connection its timeout back', async () => {
+      // One pooled connection: the one the migrations ran on is the one every later query uses.
+      const cfg = configFor(root, {
+        DATABASE_URL: TEST_DATABASE_URL,
+        DATABASE_POOL_SIZE: '1',
+        DATABASE_STATEMENT_TIMEOUT_MS: '200',
+      });
+      short = await initializeDataSource({
+        ...buildDataSourceOptions(cfg, { schema: timeoutSchema, migrationsRun: true }),
+        migrations: [...MIGRATIONS, SlowMigration1999999999999],
+      });
+      expect(await short.query(`SELECT to_regclass('slow_migration_ran') IS NOT NULL AS ran`)).toEqual([
+        { ran: true },
+      ]);
+      expect(await short.query('SHOW statement_timeout')).toEqual([{ statement_timeout: '200ms' }]);
+      const slow = await short.query('SELECT pg_sleep(1)').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(slow).toMatchObject({ driverError: { code: '57014' } });
+      expect(isDatabaseUnavailable(slow)).toBe(true);
+    });
+
+    it('cancels a statement waiting on a lock, and the connection serves the next one', async () => {
+      expect(short).toBeDefined();
+      holder = await openDataSource(configFor(root, { DATABASE_URL: TEST_DATABASE_URL }), {
+        schema: timeoutSchema,
+        migrationsRun: false,
+      });
+      const runner = holder.createQueryRunner();
+      await runner.startTransaction();
+      await runner.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+      const blocked = await short!.query('SELECT count(*) FROM api_keys').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await runner.rollbackTransaction();
+      await runner.release();
+      expect(blocked).toMatchObject({ driverError: { code: '57014' } });
+      expect(isDatabaseUnavailable(blocked)).toBe(true);
+      expect(await short!.query('SELECT count(*)::int AS n FROM api_keys')).toEqual([{ n: 0 }]);
+    });
   });
 
   describe('health when the database goes away', () => {
