@@ -9,6 +9,7 @@ import {
 import type { Request, Response } from 'express';
 import { Observable, from, lastValueFrom } from 'rxjs';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
+import { isDatabaseUnavailable } from '../database/database-errors';
 import { AuditRequestContext, clientIp } from './audit-request-context';
 import { AuditWriter } from './audit.writer';
 
@@ -39,11 +40,17 @@ function domainStatusOf(err: unknown): number | undefined {
     : undefined;
 }
 
+/** A failure the database caused answers 503 database_unavailable (DatabaseUnavailableFilter). */
+const databaseUnavailable = (err: unknown): boolean =>
+  !(err instanceof HttpException) && isDatabaseUnavailable(err);
+
 function statusOf(err: unknown): number {
+  if (databaseUnavailable(err)) return 503;
   return err instanceof HttpException ? err.getStatus() : (domainStatusOf(err) ?? 500);
 }
 
 function errorCodeOf(err: unknown, status: number): string {
+  if (databaseUnavailable(err)) return 'database_unavailable';
   const body = err instanceof HttpException ? err.getResponse() : domainStatusOf(err) ? err : undefined;
   const code = body && typeof body === 'object' ? (body as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : status >= 500 ? 'internal_error' : `http_${status}`;

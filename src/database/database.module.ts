@@ -1,4 +1,5 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSourceOptions } from 'typeorm';
@@ -6,6 +7,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { AppConfig } from '../config/config.types';
 import { AuditPartitionsMaintainer } from './audit-partitions.maintainer';
 import { buildDataSourceOptions, DataSourceOverrides } from './data-source-options';
+import { DatabaseUnavailableFilter } from './database-unavailable.filter';
 import { DatabaseHealthIndicator } from './database.health';
 import { initializeDataSource } from './open-data-source';
 
@@ -21,7 +23,9 @@ export interface DatabaseModuleOptions {
  * The TypeORM data source for the configured shape, global. Feature modules
  * register their entities with `TypeOrmModule.forFeature([...])`
  * (`autoLoadEntities`) and inject repositories or the `DataSource`.
- * Migrations run at boot when `config.runMigrations` is on.
+ * Migrations run at boot when `config.runMigrations` is on. A request the
+ * database failed (unreachable, overloaded, timed out) answers 503
+ * `database_unavailable` (DatabaseUnavailableFilter).
  */
 @Global()
 @Module({})
@@ -43,7 +47,12 @@ export class DatabaseModule {
         }),
         TerminusModule,
       ],
-      providers: [DatabaseHealthIndicator, AuditPartitionsMaintainer],
+      providers: [
+        DatabaseHealthIndicator,
+        AuditPartitionsMaintainer,
+        // Requests the database failed answer 503 database_unavailable, not 500.
+        { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
+      ],
       exports: [DatabaseHealthIndicator, AuditPartitionsMaintainer],
     };
   }
