@@ -20,13 +20,14 @@ const REFUSAL_ACTIONS: Record<RefusalCause, string> = {
   token_in_query: 'auth.token_in_query',
   invalid: 'auth.invalid_token',
   unknown_key: 'auth.unknown_key',
+  wrong_audience: 'auth.wrong_audience',
   expired: 'auth.expired_token',
   revoked: 'auth.revoked_key',
 };
 
-/** The `reason` a 401 names for a cause (an unknown key is just invalid to the client). */
+/** The `reason` a 401 names for a cause (an unknown key or another audience is just invalid to the client). */
 export function unauthorizedReason(cause: RefusalCause): UnauthorizedReason {
-  if (cause === 'unknown_key') return 'invalid';
+  if (cause === 'unknown_key' || cause === 'wrong_audience') return 'invalid';
   if (cause === 'token_in_query') return 'malformed';
   return cause;
 }
@@ -52,12 +53,18 @@ export class AuthEventsReporter {
     private readonly events: SecurityEventRecorder,
   ) {}
 
-  /** A 401. */
-  unauthorized(req: Request, res: Response, cause: RefusalCause, key: VerifiedKeyFacts = {}): void {
+  /** A 401; `detail` is for the log only (the operator's view of why). */
+  unauthorized(
+    req: Request,
+    res: Response,
+    cause: RefusalCause,
+    key: VerifiedKeyFacts = {},
+    detail?: string,
+  ): void {
     const reason = unauthorizedReason(cause);
     this.log(req, res, 'auth.refused', {
       reason: cause === 'token_in_query' ? 'malformed' : cause,
-      ...(cause === 'token_in_query' ? { detail: 'token in query string' } : {}),
+      ...(cause === 'token_in_query' ? { detail: 'token in query string' } : detail ? { detail } : {}),
       ...(key.keyId ? { keyId: key.keyId } : {}),
     });
     this.report(req, res, { action: REFUSAL_ACTIONS[cause], status: 401, reason, key, kind: 'auth' });

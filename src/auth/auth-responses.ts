@@ -2,8 +2,8 @@ import { HttpException, HttpStatus } from '@nestjs/common';
 import type { Response } from 'express';
 import type { TokenErrorReason } from './tokens/token-errors';
 
-/** The reason classes a 401 names (the guard folds `unknown_key` into `invalid`). */
-export type UnauthorizedReason = Exclude<TokenErrorReason, 'unknown_key'>;
+/** The reason classes a 401 names (the guard folds `unknown_key` and `wrong_audience` into `invalid`). */
+export type UnauthorizedReason = Exclude<TokenErrorReason, 'unknown_key' | 'wrong_audience'>;
 
 /** Seconds a client should wait when the revocation state is not established. */
 export const REVOCATION_RETRY_AFTER_SECONDS = 5;

@@ -122,8 +122,15 @@ export class AuthGuard implements CanActivate {
       key = this.tokens.verify(token);
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
-      const facts = err.reason === 'expired' && token ? verifiedFactsOf(token) : {};
-      throw this.refuse(req, res, err.reason, facts);
+      // Both come after the signature check: the token's claims are ours.
+      const signed = err.reason === 'expired' || err.reason === 'wrong_audience';
+      const facts = signed && token ? verifiedFactsOf(token) : {};
+      const detail =
+        err.reason === 'wrong_audience'
+          ? `issued for ${JSON.stringify((err.audience ?? '').slice(0, 200))}, not for this server's ` +
+            `PUBLIC_BASE_URL ${JSON.stringify(this.config.publicBaseUrl)}`
+          : undefined;
+      throw this.refuse(req, res, err.reason, facts, detail);
     }
 
     const verdict = this.revocation.check(key.keyId);
@@ -152,8 +159,14 @@ export class AuthGuard implements CanActivate {
     };
   }
 
-  private refuse(req: Request, res: Response, cause: RefusalCause, key: VerifiedKeyFacts): HttpException {
-    this.events.unauthorized(req, res, cause, key);
+  private refuse(
+    req: Request,
+    res: Response,
+    cause: RefusalCause,
+    key: VerifiedKeyFacts,
+    detail?: string,
+  ): HttpException {
+    this.events.unauthorized(req, res, cause, key, detail);
     const message = new TokenError(cause === 'token_in_query' ? 'malformed' : cause).message;
     return unauthorized(res, this.config.publicBaseUrl, unauthorizedReason(cause), message);
   }

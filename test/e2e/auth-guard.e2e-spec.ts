@@ -245,6 +245,7 @@ describe('AuthGuard over HTTP (SQLite + memory store)', () => {
     try {
       await get('/admin/api-keys', bearer(revoked.token));
       await get('/admin/api-keys', bearer(withClaims({ exp: nowSeconds() - 3600 })));
+      await get('/admin/api-keys', bearer(withClaims({ aud: 'http://127.0.0.1:3000' })));
       await get('/admin/api-keys', bearer(forge(header, claims, 'w'.repeat(40))));
       await get(`/admin/api-keys?access_token=${admin.token}`);
       const events = warn.mock.calls
@@ -258,10 +259,18 @@ describe('AuthGuard over HTTP (SQLite + memory store)', () => {
           path: '/admin/api-keys',
         }),
         expect.objectContaining({ event: 'auth.refused', reason: 'expired', keyId: admin.id }),
+        // Signed by this server's key for another URL (a key minted with another PORT or PUBLIC_BASE_URL):
+        // the client is told `invalid`, the operator which audience it names.
+        expect.objectContaining({
+          event: 'auth.refused',
+          reason: 'wrong_audience',
+          keyId: admin.id,
+          detail: `issued for "http://127.0.0.1:3000", not for this server's PUBLIC_BASE_URL "${BASE}"`,
+        }),
         expect.objectContaining({ event: 'auth.refused', reason: 'invalid' }),
         expect.objectContaining({ event: 'auth.refused', reason: 'malformed' }),
       ]);
-      expect(events[2]).not.toHaveProperty('keyId'); // a forged token's claims are not trusted, not even for logs
+      expect(events[3]).not.toHaveProperty('keyId'); // a forged token's claims are not trusted, not even for logs
       const logged = JSON.stringify(warn.mock.calls);
       for (const t of [admin.token, revoked.token]) expect(logged).not.toContain(t.split('.')[2]);
     } finally {

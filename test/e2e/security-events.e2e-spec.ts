@@ -213,9 +213,10 @@ describe('security events and audited key changes (e2e, SQLite + memory store)',
       const expired = forge(header, { ...claims, iat: nowSeconds() - 7200, exp: nowSeconds() - 3600 });
       const forged = forge(header, claims, 'w'.repeat(40));
       const unknown = forge(header, { ...claims, jti: 'key_AAAAAAAAAAAAAAAAAAAAAA' });
+      const elsewhere = forge(header, { ...claims, aud: 'https://another-server.example' });
       const gone = await issueKey(started, 'org-sec', ['admin'], 'gone');
       await api().post(`/admin/api-keys/${gone.key.id}/revoke`).set(bearer(admin.token)).send({});
-      tokens.push(expired, forged, unknown, gone.token);
+      tokens.push(expired, forged, unknown, elsewhere, gone.token);
 
       const cases: Array<
         [
@@ -259,6 +260,15 @@ describe('security events and audited key changes (e2e, SQLite + memory store)',
         ],
         ['sec-expired', bearer(expired), '/admin/api-keys', 401, 'expired', 'auth.expired_token', admin.id],
         [
+          'sec-audience',
+          bearer(elsewhere),
+          '/admin/api-keys',
+          401,
+          'invalid',
+          'auth.wrong_audience',
+          admin.id,
+        ],
+        [
           'sec-revoked',
           bearer(gone.token),
           '/admin/api-keys',
@@ -288,7 +298,7 @@ describe('security events and audited key changes (e2e, SQLite + memory store)',
       expect(delta(before, await authFailures())).toEqual({
         missing: 1,
         malformed: 2,
-        invalid: 2,
+        invalid: 3,
         expired: 1,
         revoked: 1,
         insufficient_scope: 1,

@@ -233,8 +233,24 @@ describe('ApiKeyTokenService', () => {
     ['iat in the future', () => forge(HEADER, claims({ iat: now() + 3600 })), 'invalid'],
     ['wrong iss', () => forge(HEADER, claims({ iss: 'someone-else' })), 'invalid'],
     ['missing iss', () => forge(HEADER, without('iss')), 'invalid'],
-    ['wrong aud', () => forge(HEADER, claims({ aud: 'https://evil.example' })), 'invalid'],
+    ['wrong aud', () => forge(HEADER, claims({ aud: 'https://evil.example' })), 'wrong_audience'],
+    [
+      'wrong aud and expired',
+      () => forge(HEADER, claims({ aud: 'https://evil.example', exp: 1 })),
+      'wrong_audience',
+    ],
+    [
+      'wrong aud and a bad claim type',
+      () => forge(HEADER, claims({ aud: 'https://evil.example', permissions: 'admin' })),
+      'invalid',
+    ],
+    [
+      'wrong aud signed with the wrong secret',
+      () => forge(HEADER, claims({ aud: 'https://evil.example' }), 'x'.repeat(40)),
+      'invalid',
+    ],
     ['aud as an array', () => forge(HEADER, claims({ aud: [BASE] })), 'invalid'],
+    ['missing aud', () => forge(HEADER, without('aud')), 'invalid'],
     ['wrong typ', () => forge({ ...HEADER, typ: 'JWT' }, claims()), 'invalid'],
     [
       'typ differing in case',
@@ -363,6 +379,19 @@ describe('ApiKeyTokenService', () => {
   it('every reason has a fixed message', () => {
     expect(new TokenError('expired').message).toBe('The API key has expired');
     expect(new TokenError('unknown_key').message).toBe(new TokenError('invalid').message);
+    expect(new TokenError('wrong_audience').message).toBe(new TokenError('invalid').message);
+  });
+
+  it('a token of ours for another audience names that audience for the log, not in its message', () => {
+    let err: unknown;
+    try {
+      service.verify(forge(HEADER, claims({ aud: 'http://127.0.0.1:3000' })));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TokenError);
+    expect(err).toMatchObject({ reason: 'wrong_audience', audience: 'http://127.0.0.1:3000' });
+    expect((err as Error).message).toBe('The API key is invalid');
   });
 });
 

@@ -133,7 +133,7 @@ export class ApiKeyTokenService {
     if (
       !p ||
       p.iss !== this.issuer ||
-      p.aud !== this.audience ||
+      typeof p.aud !== 'string' ||
       !isId(p.jti) ||
       !isId(p.sub) ||
       !isId(p.org) ||
@@ -145,6 +145,8 @@ export class ApiKeyTokenService {
     ) {
       throw new TokenError('invalid');
     }
+    // Signed by one of our keys and well-formed, but for another resource (no token passthrough).
+    if (p.aud !== this.audience) throw new TokenError('wrong_audience', p.aud);
 
     // 4. Times, with the tolerance.
     const now = Date.now() / 1000;

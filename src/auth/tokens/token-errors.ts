@@ -1,6 +1,6 @@
 /**
- * Why a bearer token was refused. The service raises the first four; the
- * auth guard adds `revoked` (the key id is in the revoked set) and
+ * Why a bearer token was refused. The service raises the first four and
+ * `wrong_audience`; the auth guard adds `revoked` (the key id is in the revoked set) and
  * `unknown_key` (a well-signed token whose key id has no record).
  *
  * - missing:   no Authorization header / empty token
@@ -10,6 +10,12 @@
  *              iat/nbf in the future; deliberately one class so a forged token
  *              learns nothing about which check it failed
  * - expired:   correctly signed, all other checks passed, past `exp`
+ * - wrong_audience: correctly signed by one of this server's keys, every other
+ *              claim well-formed, but issued for another resource (`aud` is
+ *              not this server's PUBLIC_BASE_URL: a key minted by a CLI or an
+ *              instance configured with another URL or port). The client is
+ *              told `invalid`, like any refused audience; the log says which
+ *              audience the token names, so an operator can see the mismatch.
  */
 export const TOKEN_ERROR_REASONS = [
   'missing',
@@ -18,6 +24,7 @@ export const TOKEN_ERROR_REASONS = [
   'expired',
   'revoked',
   'unknown_key',
+  'wrong_audience',
 ] as const;
 
 export type TokenErrorReason = (typeof TOKEN_ERROR_REASONS)[number];
@@ -29,6 +36,7 @@ const MESSAGES: Record<TokenErrorReason, string> = {
   expired: 'The API key has expired',
   revoked: 'The API key has been revoked',
   unknown_key: 'The API key is invalid',
+  wrong_audience: 'The API key is invalid',
 };
 
 /**
@@ -36,7 +44,14 @@ const MESSAGES: Record<TokenErrorReason, string> = {
  * token, a claim value or the detail of which check failed.
  */
 export class TokenError extends Error {
-  constructor(readonly reason: TokenErrorReason) {
+  /**
+   * `audience`: for `wrong_audience`, the `aud` the (genuinely signed) token
+   * names, for the server's log; never part of the message.
+   */
+  constructor(
+    readonly reason: TokenErrorReason,
+    readonly audience?: string,
+  ) {
     super(MESSAGES[reason]);
     this.name = 'TokenError';
   }
