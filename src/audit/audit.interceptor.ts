@@ -1,4 +1,5 @@
 import {
+  applyDecorators,
   CallHandler,
   ExecutionContext,
   HttpException,
@@ -6,6 +7,7 @@ import {
   NestInterceptor,
   UseInterceptors,
 } from '@nestjs/common';
+import { ApiServiceUnavailableResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Observable, from, lastValueFrom } from 'rxjs';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
@@ -130,5 +132,19 @@ export class AuditInterceptor implements NestInterceptor {
   }
 }
 
-/** Audits every call of the controller it decorates (see AuditInterceptor). */
-export const Audited = (): ClassDecorator & MethodDecorator => UseInterceptors(AuditInterceptor);
+/**
+ * Audits every call of the controller it decorates (see AuditInterceptor),
+ * and documents the 503 such a call may answer: its audit record could be
+ * written nowhere, and every audited route also needs the database and a
+ * checked key.
+ */
+export const Audited = (): ClassDecorator & MethodDecorator =>
+  applyDecorators(
+    UseInterceptors(AuditInterceptor),
+    ApiServiceUnavailableResponse({
+      description:
+        'Unavailable right now; retry later (after Retry-After when given): the database ' +
+        '(code database_unavailable), the audit trail (code audit_unavailable) or the key check ' +
+        '(reason auth_unavailable)',
+    }),
+  );

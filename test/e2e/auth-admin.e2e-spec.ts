@@ -203,5 +203,19 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
         '/admin/api-keys/{id}/rotate',
       ]),
     );
+    // Every audited operation documents its 503 (database, audit trail or key check unavailable).
+    const audited = Object.entries(doc.paths as Record<string, Record<string, { responses: object }>>).filter(
+      ([path]) => path.startsWith('/admin/') || path.startsWith('/credentials'),
+    );
+    const operations = audited.flatMap(([path, ops]) =>
+      Object.entries(ops).map(([m, op]) => [`${m} ${path}`, op]),
+    );
+    expect(operations.length).toBeGreaterThanOrEqual(11);
+    for (const [name, op] of operations) {
+      expect([
+        name,
+        (op as { responses: Record<string, { description?: string }> }).responses['503']?.description,
+      ]).toEqual([name, expect.stringContaining('database_unavailable')]);
+    }
   });
 });
