@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { runRotateKeyCommand } from '../credentials/rotate-key.command';
 import { ApiKeyError } from '../auth/api-key.errors';
 import { ConfigError, loadConfig } from '../config/load-config';
-import { openDataSource } from '../database/open-data-source';
+import { openDataSource, runMigrations } from '../database/open-data-source';
 import { CliIo, processIo, StderrLogger, UsageError } from './cli-io';
 import { AUDIT_USAGE, runAudit } from './audit.command';
 import { CliModule } from './cli.module';
@@ -88,7 +88,7 @@ async function withContext(
 async function migrate(env: Env, io: CliIo): Promise<number> {
   const ds = await openDataSource(loadConfig(env), { migrationsRun: false });
   try {
-    const applied = await ds.runMigrations({ transaction: 'each' });
+    const applied = await runMigrations(ds);
     if (applied.length === 0) io.err('No pending migrations.\n');
     for (const m of applied) io.err(`Applied ${m.name}\n`);
     return 0;

@@ -1,4 +1,4 @@
-import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
+import { DataSource, DataSourceOptions, Migration, MigrationExecutor } from 'typeorm';
 import { AppConfig } from '../config/config.types';
 import { quoteIdent } from './audit-partitions';
 import { buildDataSourceOptions, DataSourceOverrides } from './data-source-options';
@@ -31,15 +31,20 @@ export function openDataSource(config: AppConfig, overrides: DataSourceOverrides
   return initializeDataSource(buildDataSourceOptions(config, overrides));
 }
 
-/** Runs pending migrations, each in its own transaction, with no statement timeout on PostgreSQL. */
-async function runMigrations(dataSource: DataSource): Promise<void> {
+/**
+ * Runs pending migrations, each in its own transaction, with no statement
+ * timeout on PostgreSQL (building an index over a large table may take
+ * longer than any request should); resolves with those applied. The boot
+ * and the `migrate` command both use it.
+ */
+export async function runMigrations(dataSource: DataSource): Promise<Migration[]> {
   const postgres = dataSource.options.type === 'postgres';
   const runner = dataSource.createQueryRunner();
   try {
     if (postgres) await runner.query('SET statement_timeout = 0');
     const executor = new MigrationExecutor(dataSource, runner);
     executor.transaction = 'each';
-    await executor.executePendingMigrations();
+    return await executor.executePendingMigrations();
   } finally {
     // RESET returns to the connection's startup value before it goes back to the pool.
     try {
