@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.types';
 import { jsonBodyParser } from './common/body-parser';
 import { ExpressServerAdapter } from './common/express-server.adapter';
+import { createBootstrapLogger } from './observability/logger.factory';
 import { RequestIdMiddleware } from './observability/request-id.middleware';
 import { IpRateLimitMiddleware } from './rate-limit/ip-rate-limit.middleware';
 
@@ -22,6 +23,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     {
       bodyParser: false,
       bufferLogs: true,
+      // Until the app's own logger takes over below, and for a boot that fails before it does (the
+      // buffered lines are then flushed here): the same redacted JSON lines, not coloured text.
+      logger: createBootstrapLogger(config),
       abortOnError: false,
     },
   );

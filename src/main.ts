@@ -53,7 +53,7 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((e: unknown) => {
-  // eslint-disable-next-line no-console
-  console.error(`Sentia MCP failed to start: ${(e as Error)?.message ?? e}`);
+  // A JSON line like the rest (the bootstrap logger, or the app's own once it took over).
+  new Logger('Bootstrap').error(`Sentia MCP failed to start: ${(e as Error)?.message ?? e}`);
   process.exit(1);
 });

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { LoggerService } from '@nestjs/common';
+import { WinstonModule } from 'nest-winston';
 import { createLogger as createWinstonLogger, transports } from 'winston';
 import type { Logger, LoggerOptions } from 'winston';
 import type TransportStream from 'winston-transport';
@@ -65,4 +67,15 @@ export function createLogger(
   output: LoggerOutputOptions = {},
 ): Logger {
   return createWinstonLogger(createLoggerOptions(config, extra, output));
+}
+
+/**
+ * The logger Nest uses while the application is being built, before the
+ * app's own logger takes over, and for a boot that fails before it does:
+ * the same JSON lines and redaction on stdout, no files or Elasticsearch
+ * (the app's logger owns those; two writers must not rotate one file).
+ */
+export function createBootstrapLogger(config: AppConfig): LoggerService {
+  const stdoutOnly = { ...config, log: { ...config.log, files: false, elasticsearchUrl: undefined } };
+  return WinstonModule.createLogger(createLoggerOptions(stdoutOnly));
 }

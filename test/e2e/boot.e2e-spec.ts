@@ -2,7 +2,8 @@
  * The built server as an operator starts it (`node dist/src/main.js`, what
  * `npm start` runs): with no settings it serves in the embedded shape; in
  * production without secrets it refuses to start and names every missing
- * variable; SIGTERM stops it cleanly.
+ * variable; with a database it cannot reach it exits 1 after its retries,
+ * every line JSON; SIGTERM stops it cleanly.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,47 @@ describe('the built server (npm start)', () => {
       expect(text).toContain(name);
     expect(text).toMatch(/Invalid configuration \(4 problems\)/);
     expect(text).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('exits 1 when the database refuses connections: JSON lines naming the failure, never the password', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sentia-boot-'));
+    const closed = await freePort();
+    const password = 'boot-db-password-0001';
+    try {
+      const { exited, output } = spawnServer({
+        DATA_DIR: dataDir,
+        PORT: String(await freePort()),
+        DATABASE_URL: `postgres://sentia:${password}@127.0.0.1:${closed}/x`,
+      });
+      expect(await exited).toBe(1);
+      const text = output();
+      expect(text).not.toContain(password);
+      expect(text).not.toContain('\u001b['); // no colour codes: log collectors get plain JSON
+      const lines = text.split('\n').filter((l) => l.trim() !== '');
+      const parsed = lines.map((l) => {
+        try {
+          return JSON.parse(l) as { level?: string; context?: string; message?: string };
+        } catch {
+          throw new Error(`not a JSON log line: ${l}`);
+        }
+      });
+      expect(parsed).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            level: 'error',
+            message: expect.stringMatching(/Unable to connect to the database/),
+          }),
+          {
+            timestamp: expect.any(String),
+            level: 'error',
+            context: 'Bootstrap',
+            message: `Sentia MCP failed to start: connect ECONNREFUSED 127.0.0.1:${closed}`,
+          },
+        ]),
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('serves /health, /health/ready and /mcp with no settings, then stops cleanly on SIGTERM', async () => {
