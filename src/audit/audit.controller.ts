@@ -76,6 +76,10 @@ export class AuditController {
   ): Promise<void> {
     const { format, limit: _limit, cursor: _cursor, ...filter } = parseAuditQuery(query, true);
     const csv = format === 'csv';
+    // The first page before any byte goes out: a failure now still gets a proper answer (503
+    // database_unavailable when the database cannot be read), not a stream cut after a 200.
+    const rows = this.audit.exportRows(principal, filter);
+    let next = await rows.next();
     res.status(200);
     res.setHeader('Content-Type', csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="audit.${csv ? 'csv' : 'ndjson'}"`);
@@ -87,8 +91,12 @@ export class AuditController {
     };
     try {
       if (csv) await write(CSV_COLUMNS.join(',') + '\r\n');
-      for await (const entry of this.audit.exportRows(principal, filter)) {
-        if (closed) return;
+      for (; !next.done; next = await rows.next()) {
+        if (closed) {
+          await rows.return(undefined);
+          return;
+        }
+        const entry = next.value;
         await write(
           csv ? CSV_COLUMNS.map((c) => csvField(entry[c])).join(',') + '\r\n' : JSON.stringify(entry) + '\n',
         );

@@ -8,8 +8,9 @@
  * with the status it got; the change they asked for did not happen; calls
  * that do not need the locked tables keep working; once the lock goes, the
  * same calls succeed again on the same pooled connections. And with the
- * database gone altogether (a proxy cut), the same 503, audited through the
- * spool.
+ * database gone altogether (a proxy cut), the same 503 (also for a streaming
+ * export, which reads its first page before it answers), audited through
+ * the spool.
  */
 import { Client } from 'pg';
 import request from 'supertest';
@@ -159,12 +160,27 @@ describeWithPostgres('a database holding statements (PostgreSQL, DATABASE_STATEM
       expect(res.headers['retry-after']).toBe('5');
       expect(res.body).toMatchObject({ statusCode: 503, code: 'database_unavailable' });
       expect(res.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|terminated|postgres/i);
+      // A streaming export reads its first page before it answers: a clean 503, not a 200 cut short.
+      const exported = await request(cut.url)
+        .get('/admin/audit/export?format=ndjson')
+        .set({ ...bearer(token), 'x-request-id': 'dbt-export' });
+      expect(exported.status).toBe(503);
+      expect(exported.headers['retry-after']).toBe('5');
+      expect(exported.body).toMatchObject({ statusCode: 503, code: 'database_unavailable' });
 
       await proxy.restore();
       expect(await cut.app.get(AuditWriter).replayNow()).toBe(true);
       expect(await rowsFor('dbt-unreachable')).toEqual([
         {
           action: 'GET /credentials',
+          status: 503,
+          outcome: 'server_error',
+          error_code: 'database_unavailable',
+        },
+      ]);
+      expect(await rowsFor('dbt-export')).toEqual([
+        {
+          action: 'GET /admin/audit/export',
           status: 503,
           outcome: 'server_error',
           error_code: 'database_unavailable',
