@@ -7,7 +7,7 @@
  * names, driver text) reaches the caller; each failed call is audited once
  * with the status it got; the change they asked for did not happen; calls
  * that do not need the locked tables keep working; once the lock goes, the
- * same calls succeed again on the same pooled connections. And with the
+ * same calls succeed again. And with the
  * database gone altogether (a proxy cut), the same 503 (also for a streaming
  * export, which reads its first page before it answers), audited through
  * the spool.
@@ -33,7 +33,7 @@ interface AuditRow {
   error_code: string | null;
 }
 
-describeWithPostgres('a database holding statements (PostgreSQL, DATABASE_STATEMENT_TIMEOUT_MS=300)', () => {
+describeWithPostgres('a database that holds statements or goes away (PostgreSQL)', () => {
   const schema = uniqueName('db_timeout');
   let started: StartedApp;
   let pg: Client;
