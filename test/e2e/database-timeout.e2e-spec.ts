@@ -33,6 +33,11 @@ interface AuditRow {
   error_code: string | null;
 }
 
+/** The audit rows of one call answered 503 database_unavailable: exactly one. */
+const refusedOnce = (action: string): AuditRow[] => [
+  { action, status: 503, outcome: 'server_error', error_code: 'database_unavailable' },
+];
+
 describeWithPostgres('a database that holds statements or goes away (PostgreSQL)', () => {
   const schema = uniqueName('db_timeout');
   let started: StartedApp;
@@ -110,22 +115,8 @@ describeWithPostgres('a database that holds statements or goes away (PostgreSQL)
     expect(audit.status).toBe(200);
     expect(health.status).toBe(200);
 
-    expect(await rowsFor('dbt-list')).toEqual([
-      {
-        action: 'GET /credentials',
-        status: 503,
-        outcome: 'server_error',
-        error_code: 'database_unavailable',
-      },
-    ]);
-    expect(await rowsFor('dbt-create')).toEqual([
-      {
-        action: 'POST /admin/api-keys',
-        status: 503,
-        outcome: 'server_error',
-        error_code: 'database_unavailable',
-      },
-    ]);
+    expect(await rowsFor('dbt-list')).toEqual(refusedOnce('GET /credentials'));
+    expect(await rowsFor('dbt-create')).toEqual(refusedOnce('POST /admin/api-keys'));
 
     // The lock is gone: the same calls work, and the refused create left no key behind.
     const again = await api().get('/credentials').set(bearer(admin));
@@ -170,22 +161,8 @@ describeWithPostgres('a database that holds statements or goes away (PostgreSQL)
 
       await proxy.restore();
       expect(await cut.app.get(AuditWriter).replayNow()).toBe(true);
-      expect(await rowsFor('dbt-unreachable')).toEqual([
-        {
-          action: 'GET /credentials',
-          status: 503,
-          outcome: 'server_error',
-          error_code: 'database_unavailable',
-        },
-      ]);
-      expect(await rowsFor('dbt-export')).toEqual([
-        {
-          action: 'GET /admin/audit/export',
-          status: 503,
-          outcome: 'server_error',
-          error_code: 'database_unavailable',
-        },
-      ]);
+      expect(await rowsFor('dbt-unreachable')).toEqual(refusedOnce('GET /credentials'));
+      expect(await rowsFor('dbt-export')).toEqual(refusedOnce('GET /admin/audit/export'));
       expect((await request(cut.url).get('/credentials').set(bearer(token))).status).toBe(200);
     } finally {
       await cut.close();
