@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DatabaseError, Pool } from 'pg';
 import { QueryFailedError } from 'typeorm';
-import { isDatabaseUnavailable } from './database-errors';
+import { databaseErrorCode, isDatabaseUnavailable } from './database-errors';
 
 /** A PostgreSQL error as node-postgres builds it from the server's ErrorResponse. */
 function pgError(code: string, message: string): DatabaseError {
@@ -55,6 +55,19 @@ describe('isDatabaseUnavailable', () => {
         new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ECONNREFUSED' }) }),
       ),
     ).toBe(false);
+  });
+
+  it('names an error for the log by its driver code, its own code or its class, never its message', () => {
+    expect(databaseErrorCode(failed(pgError('57014', 'canceling statement due to statement timeout')))).toBe(
+      '57014',
+    );
+    expect(
+      databaseErrorCode(
+        Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' }),
+      ),
+    ).toBe('ECONNREFUSED');
+    expect(databaseErrorCode(new TypeError('secret value in a message'))).toBe('TypeError');
+    expect(databaseErrorCode('a string')).toBe('unknown');
   });
 
   describe('with real sockets and files', () => {

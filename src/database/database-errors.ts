@@ -65,6 +65,17 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
+/** The driver's error code (or the error's own, or its class name) for a log line: never its message. */
+export function databaseErrorCode(err: unknown): string {
+  if (err === null || typeof err !== 'object') return 'unknown';
+  const driverError = (err as { driverError?: unknown }).driverError;
+  const code =
+    (driverError !== null && typeof driverError === 'object' ? codeOf(driverError) : undefined) ??
+    codeOf(err);
+  const name = (err as { name?: unknown }).name;
+  return code ?? (typeof name === 'string' ? name : 'unknown');
+}
+
 /**
  * 503 `database_unavailable`: what a REST call answers when the database
  * failed it that way (the caller should also get `Retry-After`). Its message

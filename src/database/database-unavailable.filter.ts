@@ -3,6 +3,7 @@ import { BaseExceptionFilter } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import {
   DATABASE_RETRY_AFTER_SECONDS,
+  databaseErrorCode,
   DatabaseUnavailableException,
   isDatabaseUnavailable,
 } from './database-errors';
@@ -32,16 +33,9 @@ export class DatabaseUnavailableFilter extends BaseExceptionFilter {
     const req = host.switchToHttp().getRequest<Request>();
     const res = host.switchToHttp().getResponse<Response>();
     this.logger.warn(
-      `${req.method} ${req.path} answered 503: the database is unavailable (${errorCode(exception)})`,
+      `${req.method} ${req.path} answered 503: the database is unavailable (${databaseErrorCode(exception)})`,
     );
     if (!res.headersSent) res.setHeader('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
     super.catch(new DatabaseUnavailableException(), host);
   }
-}
-
-/** The driver's error code, or the error's class name: never its message, which may quote data. */
-function errorCode(err: unknown): string {
-  const e = err as { code?: unknown; driverError?: { code?: unknown }; name?: unknown };
-  const code = e.driverError?.code ?? e.code;
-  return typeof code === 'string' ? code : typeof e.name === 'string' ? e.name : 'unknown';
 }

@@ -33,6 +33,21 @@ interface AuditRow {
   error_code: string | null;
 }
 
+/** A 503 database_unavailable with Retry-After, naming nothing internal (SQL, tables, driver, address). */
+function expectDatabaseUnavailable(res: request.Response): void {
+  expect(res.status).toBe(503);
+  expect(res.headers['retry-after']).toBe('5');
+  expect(res.body).toEqual({
+    statusCode: 503,
+    error: 'Service Unavailable',
+    code: 'database_unavailable',
+    message: 'The database is unavailable or did not answer in time; retry shortly',
+  });
+  expect(res.text).not.toMatch(
+    /statement|timeout|lock|api_keys|credentials"|canceling|SELECT|INSERT|ECONNREFUSED|127\.0\.0\.1|terminated|postgres/i,
+  );
+}
+
 /** The audit rows of one call answered 503 database_unavailable: exactly one. */
 const refusedOnce = (action: string): AuditRow[] => [
   { action, status: 503, outcome: 'server_error', error_code: 'database_unavailable' },
@@ -101,17 +116,7 @@ describeWithPostgres('a database that holds statements or goes away (PostgreSQL)
       await pg.query('ROLLBACK');
     }
 
-    for (const res of [list, create]) {
-      expect(res.status).toBe(503);
-      expect(res.headers['retry-after']).toBe('5');
-      expect(res.body).toEqual({
-        statusCode: 503,
-        error: 'Service Unavailable',
-        code: 'database_unavailable',
-        message: 'The database is unavailable or did not answer in time; retry shortly',
-      });
-      expect(res.text).not.toMatch(/statement|timeout|lock|api_keys|credentials"|canceling|SELECT|INSERT/i);
-    }
+    for (const res of [list, create]) expectDatabaseUnavailable(res);
     expect(audit.status).toBe(200);
     expect(health.status).toBe(200);
 
@@ -147,17 +152,12 @@ describeWithPostgres('a database that holds statements or goes away (PostgreSQL)
       const res = await request(cut.url)
         .get('/credentials')
         .set({ ...bearer(token), 'x-request-id': 'dbt-unreachable' });
-      expect(res.status).toBe(503);
-      expect(res.headers['retry-after']).toBe('5');
-      expect(res.body).toMatchObject({ statusCode: 503, code: 'database_unavailable' });
-      expect(res.text).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|terminated|postgres/i);
+      expectDatabaseUnavailable(res);
       // A streaming export reads its first page before it answers: a clean 503, not a 200 cut short.
       const exported = await request(cut.url)
         .get('/admin/audit/export?format=ndjson')
         .set({ ...bearer(token), 'x-request-id': 'dbt-export' });
-      expect(exported.status).toBe(503);
-      expect(exported.headers['retry-after']).toBe('5');
-      expect(exported.body).toMatchObject({ statusCode: 503, code: 'database_unavailable' });
+      expectDatabaseUnavailable(exported);
 
       await proxy.restore();
       expect(await cut.app.get(AuditWriter).replayNow()).toBe(true);
