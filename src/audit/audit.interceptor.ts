@@ -15,7 +15,12 @@ import { isDatabaseUnavailable } from '../database/database-errors';
 import { AuditRequestContext, clientIp } from './audit-request-context';
 import { AuditWriter } from './audit.writer';
 
-/** Path prefixes whose REST calls are admin actions. */
+/**
+ * Path prefixes whose controllers must be `@Audited()` (checked by
+ * test/e2e/audited-routes.e2e-spec.ts). The interceptor itself audits every
+ * call of the routes it is bound to and never looks at the request's path,
+ * whose spelling the router need not share.
+ */
 export const AUDITED_PREFIXES = ['/admin', '/credentials'];
 
 export function isAuditedPath(path: string): boolean {
@@ -88,7 +93,6 @@ export class AuditInterceptor implements NestInterceptor {
     if (context.getType() !== 'http') return next.handle();
     const req = context.switchToHttp().getRequest<Request & RequestWithPrincipal>();
     const res = context.switchToHttp().getResponse<Response>();
-    if (!isAuditedPath(req.path)) return next.handle();
 
     const started = performance.now();
     const scope = { ...AuditRequestContext.current(), recordedInTransaction: false };

@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
-import type { Express } from 'express';
+import express, { type Express } from 'express';
 
 /**
  * A constructor whose instances are initialised by `base` (Node's own
@@ -22,7 +22,10 @@ function withPrototype<C extends typeof IncomingMessage | typeof ServerResponse>
 }
 
 /**
- * Nest's Express adapter, with one change: the HTTP server builds every
+ * Nest's Express adapter, with two changes. Routes match case-sensitively:
+ * `/Credentials` is not `/credentials` but a 404, so every check made on a
+ * request's path (public probes, rate-limit exemptions, the /mcp body
+ * dialect) sees the spelling the router matched. And the HTTP server builds every
  * request and response with Express's own prototypes (`app.request`,
  * `app.response`), so the `Object.setPrototypeOf(req, app.request)` that
  * Express runs on each request finds the prototype already in place and
@@ -38,6 +41,13 @@ function withPrototype<C extends typeof IncomingMessage | typeof ServerResponse>
  * HTTPS (which this service leaves to its load balancer) keeps Nest's own server.
  */
 export class ExpressServerAdapter extends ExpressAdapter {
+  constructor() {
+    // Before Nest's adapter adds its first middleware, which creates the app's router with this setting.
+    const app = express();
+    app.set('case sensitive routing', true);
+    super(app);
+  }
+
   override initHttpServer(options: NestApplicationOptions): void {
     if (options?.httpsOptions || options?.forceCloseConnections) {
       super.initHttpServer(options);

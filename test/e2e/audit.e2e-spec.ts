@@ -109,6 +109,28 @@ describe('audit trail (e2e)', () => {
     expect(await rows(`request_id = 'e2e-admin-403' AND kind = 'admin'`)).toHaveLength(0);
   });
 
+  it('matches routes in their own case only, so no other spelling of an audited route runs unaudited', async () => {
+    const before = (await rows(`kind = 'admin'`)).length;
+    const attempts: Array<[string, string]> = [
+      ['GET', '/Admin/Audit'],
+      ['GET', '/ADMIN/AUDIT/EXPORT?format=csv'],
+      ['PUT', '/Credentials/openai'],
+      ['DELETE', '/CREDENTIALS/openai'],
+      ['POST', '/admin/API-KEYS'],
+    ];
+    for (const [method, path] of attempts) {
+      const res = await fetch(`${started.url}${path}`, {
+        method,
+        headers: { ...authHeaders(admin), 'content-type': 'application/json' },
+        body: method === 'GET' || method === 'DELETE' ? undefined : JSON.stringify({ apiKey: 'sk-case' }),
+      });
+      expect([method, path, res.status]).toEqual([method, path, 404]);
+    }
+    expect(await rows(`kind = 'admin'`)).toHaveLength(before);
+    const stored = (await (await get('/credentials', admin)).json()) as { items: unknown[] };
+    expect(stored.items).toEqual([]);
+  });
+
   it('answers 400 naming the field for a bad filter, and records that call as a client error', async () => {
     const res = await get('/admin/audit?from=last-week', reader, { 'x-request-id': 'e2e-admin-400' });
     expect(res.status).toBe(400);
