@@ -15,9 +15,12 @@ describe('credentialsErrorResponse', () => {
     [CredentialsError.masterKeyUnknown('mk-old'), 409, 'MASTER_KEY_UNKNOWN'],
     [CredentialsError.decryptFailed('mk1'), 409, 'DECRYPT_FAILED'],
     [CredentialsError.malformed('iv must be 12 bytes (got 3)'), 500, 'MALFORMED_RECORD'],
+    [CredentialsError.selfTestFailed('mk1'), 500, 'SELF_TEST_FAILED'],
   ])('maps %s', (err, status, code) => {
     const r = credentialsErrorResponse(err);
     expect(r.status).toBe(status);
+    // The audit interceptor records the error's own `status`: the same one the caller gets.
+    expect(err.status).toBe(status);
     expect(r.body).toMatchObject({ statusCode: status, code, message: err.message });
   });
 

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { CredentialsRequestError } from './credentials.errors';
-import { CredentialsError, CredentialsErrorCode } from './crypto/credential-errors';
+import { CredentialsError } from './crypto/credential-errors';
 
 export interface CredentialsErrorResponse {
   status: number;
@@ -15,20 +15,7 @@ export interface CredentialsErrorResponse {
   };
 }
 
-const STATUS_BY_CODE: Record<string, HttpStatus> = {
-  UNKNOWN_SERVICE: HttpStatus.BAD_REQUEST,
-  INVALID_CREDENTIALS: HttpStatus.BAD_REQUEST,
-  INVALID_USER_ID: HttpStatus.BAD_REQUEST,
-  NOT_FOUND: HttpStatus.NOT_FOUND,
-  // The record exists but cannot be read with this configuration, or was altered:
-  // a conflict between the stored state and the server, not a server bug.
-  [CredentialsErrorCode.MasterKeyUnknown]: HttpStatus.CONFLICT,
-  [CredentialsErrorCode.DecryptFailed]: HttpStatus.CONFLICT,
-  [CredentialsErrorCode.MalformedRecord]: HttpStatus.INTERNAL_SERVER_ERROR,
-  [CredentialsErrorCode.SelfTestFailed]: HttpStatus.INTERNAL_SERVER_ERROR,
-};
-
-const REASON: Partial<Record<HttpStatus, string>> = {
+const REASON: Partial<Record<number, string>> = {
   [HttpStatus.BAD_REQUEST]: 'Bad Request',
   [HttpStatus.NOT_FOUND]: 'Not Found',
   [HttpStatus.CONFLICT]: 'Conflict',
@@ -39,7 +26,7 @@ const REASON: Partial<Record<HttpStatus, string>> = {
 export function credentialsErrorResponse(
   err: CredentialsRequestError | CredentialsError,
 ): CredentialsErrorResponse {
-  const status = STATUS_BY_CODE[err.code] ?? HttpStatus.INTERNAL_SERVER_ERROR;
+  const status = err.status;
   const body: CredentialsErrorResponse['body'] = {
     statusCode: status,
     error: REASON[status] ?? 'Error',

@@ -12,7 +12,18 @@ import type { FieldError } from './credential-schemas';
 export type CredentialsRequestErrorCode =
   'UNKNOWN_SERVICE' | 'INVALID_CREDENTIALS' | 'INVALID_USER_ID' | 'NOT_FOUND';
 
+/** The HTTP status each code answers with (the filter sends it; the audit interceptor records it). */
+export const CREDENTIALS_REQUEST_ERROR_STATUS: Record<CredentialsRequestErrorCode, number> = {
+  UNKNOWN_SERVICE: 400,
+  INVALID_CREDENTIALS: 400,
+  INVALID_USER_ID: 400,
+  NOT_FOUND: 404,
+};
+
 export class CredentialsRequestError extends Error {
+  /** The HTTP status this error answers with. */
+  readonly status: number;
+
   constructor(
     readonly code: CredentialsRequestErrorCode,
     message: string,
@@ -20,6 +31,7 @@ export class CredentialsRequestError extends Error {
   ) {
     super(message);
     this.name = 'CredentialsRequestError';
+    this.status = CREDENTIALS_REQUEST_ERROR_STATUS[code];
   }
 
   static unknownService(service: string, allowed: readonly string[]): CredentialsRequestError {

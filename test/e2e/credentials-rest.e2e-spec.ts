@@ -137,10 +137,29 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     expect(listB.body.items.map((m: { service: string }) => m.service)).toEqual(['openai']);
   });
 
+  /** The one audit row of the request sent with `x-request-id: id`. */
+  const auditRowOf = async (id: string) => {
+    const rows: Array<Record<string, unknown>> = await started.app
+      .get(DataSource)
+      .query(`SELECT kind, action, outcome, status, error_code FROM audit_logs WHERE request_id = ?`, [id]);
+    expect(rows).toHaveLength(1);
+    return rows[0];
+  };
+
   it("another organisation's data is invisible and untouchable", async () => {
-    const get = await call(api().get('/credentials/xero').set(bearer(adminB)));
+    const get = await call(
+      api().get('/credentials/xero').set(bearer(adminB)).set('x-request-id', 'cred-e2e-404'),
+    );
     expect(get.status).toBe(404);
     expect(get.body).toMatchObject({ code: 'NOT_FOUND' });
+    // The audit trail shows the answer the caller got: a client error, not a server fault.
+    expect(await auditRowOf('cred-e2e-404')).toMatchObject({
+      kind: 'admin',
+      action: 'GET /credentials/:service',
+      outcome: 'client_error',
+      status: 404,
+      error_code: 'NOT_FOUND',
+    });
     expect((await call(api().delete('/credentials/xero').set(bearer(adminB)))).status).toBe(404);
     expect((await call(api().get('/credentials/openai').set(bearer(adminA)))).status).toBe(404);
     expect((await call(api().get('/credentials/xero').set(bearer(readerA)))).status).toBe(200);
@@ -167,8 +186,19 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
   });
 
   it('400 for an unknown service names it and the allowed list', async () => {
-    const res = await call(api().put('/credentials/github').set(bearer(writerA)).send({ apiKey: 'x' }));
+    const res = await call(
+      api()
+        .put('/credentials/github')
+        .set(bearer(writerA))
+        .set('x-request-id', 'cred-e2e-400')
+        .send({ apiKey: 'x' }),
+    );
     expect(res.status).toBe(400);
+    expect(await auditRowOf('cred-e2e-400')).toMatchObject({
+      outcome: 'client_error',
+      status: 400,
+      error_code: 'UNKNOWN_SERVICE',
+    });
     expect(res.body).toMatchObject({
       statusCode: 400,
       code: 'UNKNOWN_SERVICE',

@@ -18,7 +18,23 @@ export type CredentialsErrorCode = (typeof CredentialsErrorCode)[keyof typeof Cr
 export const DECRYPT_FAILED_MESSAGE =
   'credential could not be decrypted: it was altered or does not belong to this organisation/service';
 
+/**
+ * The HTTP status of each code. A record that exists but cannot be read with
+ * this configuration (a removed master key), or was altered, is a conflict
+ * between the stored state and the server (409), not a server bug; a
+ * malformed record or a failed self-test is (500).
+ */
+export const CREDENTIALS_ERROR_STATUS: Record<CredentialsErrorCode, number> = {
+  [CredentialsErrorCode.MasterKeyUnknown]: 409,
+  [CredentialsErrorCode.DecryptFailed]: 409,
+  [CredentialsErrorCode.MalformedRecord]: 500,
+  [CredentialsErrorCode.SelfTestFailed]: 500,
+};
+
 export class CredentialsError extends Error {
+  /** The HTTP status this error answers with (the filter sends it; the audit interceptor records it). */
+  readonly status: number;
+
   constructor(
     readonly code: CredentialsErrorCode,
     message: string,
@@ -27,6 +43,7 @@ export class CredentialsError extends Error {
   ) {
     super(message);
     this.name = 'CredentialsError';
+    this.status = CREDENTIALS_ERROR_STATUS[code];
   }
 
   static masterKeyUnknown(keyId: string): CredentialsError {
