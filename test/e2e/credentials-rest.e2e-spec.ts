@@ -243,6 +243,25 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     expect((await call(api().get('/credentials').set(bearer(readerA)))).body.items).toHaveLength(4);
   });
 
+  it('400 for a body nested past the depth limit, before anything walks it; the server keeps serving', async () => {
+    // 100,000 levels (600 KB, under the 1 MB limit) would overflow any recursive walk of the body.
+    const deep = '{"apiKey":'.repeat(1) + '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_001);
+    const res = await call(
+      api()
+        .put('/credentials/anthropic')
+        .set(bearer(writerA))
+        .set('content-type', 'application/json')
+        .send(deep),
+    );
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      message: 'Request body nests arrays or objects more than 64 levels deep',
+    });
+    expect((await call(api().get('/credentials/anthropic').set(bearer(readerA)))).status).toBe(404);
+  });
+
   it('DELETE removes a credential (204), then 404', async () => {
     expect((await call(api().delete('/credentials/unleashed').set(bearer(writerA)))).status).toBe(204);
     expect((await call(api().get('/credentials/unleashed').set(bearer(readerA)))).status).toBe(404);
