@@ -13,6 +13,7 @@ import { Observable, from, lastValueFrom } from 'rxjs';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
 import { isDatabaseUnavailable } from '../database/database-errors';
 import { AuditRequestContext, clientIp } from './audit-request-context';
+import { AUDIT_RETRY_AFTER_SECONDS, AuditUnavailableError } from './audit.errors';
 import { AuditWriter } from './audit.writer';
 
 /**
@@ -119,19 +120,27 @@ export class AuditInterceptor implements NestInterceptor {
       });
     };
 
+    const run = async () => {
+      let value: unknown;
+      try {
+        value = await lastValueFrom(next.handle(), { defaultValue: undefined });
+      } catch (err) {
+        const status = statusOf(err);
+        await audit(status, errorCodeOf(err, status));
+        throw err;
+      }
+      await audit(res.statusCode);
+      return value;
+    };
     return from(
-      AuditRequestContext.run(scope, async () => {
-        let value: unknown;
-        try {
-          value = await lastValueFrom(next.handle(), { defaultValue: undefined });
-        } catch (err) {
-          const status = statusOf(err);
-          await audit(status, errorCodeOf(err, status));
+      AuditRequestContext.run(scope, () =>
+        run().catch((err: unknown) => {
+          // The record could be written nowhere: the 503 tells the caller when to try again.
+          if (err instanceof AuditUnavailableError && !res.headersSent)
+            res.setHeader('Retry-After', String(AUDIT_RETRY_AFTER_SECONDS));
           throw err;
-        }
-        await audit(res.statusCode);
-        return value;
-      }),
+        }),
+      ),
     );
   }
 }

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { FetchLikeMcpHandler, NodeMcpRequestHandler, toWebRequest } from '@modelcontextprotocol/node';
+import { RequestContext } from '../observability/request-context';
 
 /**
  * Serves Node requests with a fetch-style MCP handler, as the SDK's
@@ -55,7 +56,19 @@ export function toNodeHandlerWithoutSignalRegistry(
 
     const headers: Record<string, string> = {};
     response.headers.forEach((value, name) => (headers[name] = value));
-    res.writeHead(response.status, headers);
+    let status = response.status;
+    // The call was refused for unavailability (McpServerFactory): a single JSON answer says so in its
+    // status too, so clients and load balancers can retry; a stream's status has no such meaning.
+    const retryAfter = RequestContext.current()?.unavailableRetryAfterSeconds;
+    if (
+      retryAfter !== undefined &&
+      status === 200 &&
+      /^application\/json/i.test(headers['content-type'] ?? '')
+    ) {
+      status = 503;
+      headers['retry-after'] = String(retryAfter);
+    }
+    res.writeHead(status, headers);
     if (response.body === null) {
       finished = true;
       res.end();

@@ -1,4 +1,4 @@
-import { HttpException, Injectable } from '@nestjs/common';
+import { HttpException, Injectable, Logger } from '@nestjs/common';
 import {
   AuthInfo,
   ProtocolError,
@@ -8,7 +8,9 @@ import {
   ServerContext,
   Tool as ToolDescriptor,
 } from '@modelcontextprotocol/server';
+import { AUDIT_RETRY_AFTER_SECONDS } from '../audit/audit.errors';
 import { describeFieldErrors, fieldErrors } from '../common/field-errors';
+import { RequestContext } from '../observability/request-context';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import type { Principal } from '../auth/principal';
@@ -40,6 +42,7 @@ const COMPLETION_LIMIT = 100;
  */
 @Injectable()
 export class McpServerFactory {
+  private readonly logger = new Logger('McpServer');
   private readonly info: { name: string; version: string; title: string };
 
   constructor(
@@ -90,14 +93,29 @@ export class McpServerFactory {
       try {
         return await this.pipeline.call(tool, ctx, req.params.arguments);
       } catch (e) {
-        // A hook that must not be skipped (the audit trail) refused: the call is not answered.
+        // A hook that must not be skipped (the audit trail) refused: the call is not answered, and
+        // its JSON answer goes out as 503 with Retry-After (toNodeHandlerWithoutSignalRegistry).
         if (e instanceof HttpException && e.getStatus() === 503) {
+          RequestContext.refuseAsUnavailable(AUDIT_RETRY_AFTER_SECONDS);
           throw new ProtocolError(
             ProtocolErrorCode.InternalError,
             `Service unavailable: ${(e.getResponse() as { message?: string }).message ?? 'retry later'}`,
           );
         }
-        throw e;
+        if (e instanceof ProtocolError) throw e;
+        // Anything else is a fault of ours: logged here, answered without its (engine or library) text.
+        this.logger.error(
+          {
+            message: `tools/call ${tool.options.name} failed after the tool ran`,
+            requestId: ctx.requestId,
+            error: e,
+          },
+          (e as Error)?.stack,
+        );
+        throw new ProtocolError(
+          ProtocolErrorCode.InternalError,
+          `Internal error; quote request id ${ctx.requestId} when reporting it`,
+        );
       }
     });
 

@@ -11,6 +11,13 @@ export interface RequestContextState {
    * `Server-Timing` header, if its headers have not gone out yet.
    */
   serverTiming?: (name: string, ms: number) => void;
+  /**
+   * Set when the request's work was refused because something it must not
+   * skip is unavailable (the audit trail): the seconds a client should wait.
+   * The /mcp transport then answers a single JSON reply with 503 and
+   * `Retry-After` instead of 200.
+   */
+  unavailableRetryAfterSeconds?: number;
 }
 
 export type PrincipalFields = Partial<Pick<RequestContextState, 'keyId' | 'organizationId' | 'userId'>>;
@@ -47,6 +54,12 @@ export class RequestContext {
    */
   static addServerTiming(name: string, ms: number): void {
     storage.getStore()?.serverTiming?.(name, ms);
+  }
+
+  /** Marks the current request as refused for unavailability (see `unavailableRetryAfterSeconds`). */
+  static refuseAsUnavailable(retryAfterSeconds: number): void {
+    const state = storage.getStore();
+    if (state) state.unavailableRetryAfterSeconds = retryAfterSeconds;
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { mkdirSync, rmSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { argsDigest } from '../../src/audit/audit-record';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
@@ -167,6 +168,85 @@ describe('audit trail (e2e)', () => {
     expect(header.split(',')).toEqual(expect.arrayContaining(['occurredAt', 'action', 'argsDigest', 'hash']));
     expect(records).toHaveLength(1);
     expect(records[0]).toContain('test_error_handling');
+  });
+
+  it('refuses a tool call or an admin call whose audit record can be written nowhere: 503, Retry-After, no detail', async () => {
+    const writer = started.app.get(AuditWriter);
+    await writer.flush();
+    // The database refuses the rows of this test's calls, and the spool file's place is taken by a directory.
+    await ds.query(
+      `CREATE TRIGGER refuse_test_audit BEFORE INSERT ON audit_logs WHEN NEW.request_id LIKE 'e2e-audit-nowhere%'
+       BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END`,
+    );
+    mkdirSync(writer.spoolPath, { recursive: true });
+    const call = () =>
+      fetch(`${started.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          ...authHeaders(admin),
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'tools/call',
+          'mcp-name': 'server_info',
+          'x-request-id': 'e2e-audit-nowhere',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: {
+            name: 'server_info',
+            arguments: {},
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientInfo': { name: 'audit-e2e', version: '1' },
+              'io.modelcontextprotocol/clientCapabilities': {},
+            },
+          },
+        }),
+      });
+    let res: Response;
+    let text: string;
+    let rest: Response;
+    let restText: string;
+    try {
+      res = await call();
+      text = await res.text();
+      rest = await get('/admin/audit?limit=1', admin, { 'x-request-id': 'e2e-audit-nowhere-rest' });
+      restText = await rest.text();
+    } finally {
+      await ds.query('DROP TRIGGER refuse_test_audit');
+      rmSync(writer.spoolPath, { recursive: true, force: true });
+    }
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(JSON.parse(text)).toMatchObject({
+      jsonrpc: '2.0',
+      id: 1,
+      error: {
+        code: -32603,
+        message: expect.stringContaining('The audit trail cannot be written right now'),
+      },
+    });
+    expect(text).not.toMatch(/refused by the test|SQLITE|EISDIR|audit_logs|spool/i);
+    expect(text).not.toContain('"result"');
+    expect(await rows(`request_id = 'e2e-audit-nowhere'`)).toHaveLength(0);
+    expect(rest.status).toBe(503);
+    expect(rest.headers.get('retry-after')).toBe('5');
+    expect(JSON.parse(restText)).toEqual({
+      statusCode: 503,
+      error: 'Service Unavailable',
+      code: 'audit_unavailable',
+      message: 'The audit trail cannot be written right now, so the request was refused. Retry later.',
+    });
+    expect(restText).not.toMatch(/refused by the test|SQLITE|EISDIR|audit_logs|spool/i);
+    // Once either store works again, calls are answered (and audited) as before.
+    await writer.replayNow();
+    const again = await call();
+    expect(again.status).toBe(200);
+    expect(again.headers.get('retry-after')).toBeNull();
+    expect(await rows(`request_id = 'e2e-audit-nowhere' AND kind = 'tool_call'`)).toHaveLength(1);
   });
 
   it('leaves hash chains that verify', async () => {

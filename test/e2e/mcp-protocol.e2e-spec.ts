@@ -10,6 +10,8 @@ import {
   Client as ClientV2,
   StreamableHTTPClientTransport as TransportV2,
 } from '@modelcontextprotocol/client';
+import { ToolPipeline } from '../../src/mcp/tool-pipeline.service';
+import { RequestContext } from '../../src/observability/request-context';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
 
@@ -256,6 +258,39 @@ describe('/mcp protocol (e2e)', () => {
       expect(payload.result.content[0].text).toMatch(/unexpected/);
     });
 
+    it('arguments nested past the depth limit → 400 naming it; at the limit they reach the tool', async () => {
+      const id = await openSession();
+      const nest = (levels: number) => {
+        let v: unknown = 1;
+        for (let i = 0; i < levels; i++) v = { a: v };
+        return v;
+      };
+      const callWith = (levels: number) =>
+        post(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 9,
+            method: 'tools/call',
+            params: { name: 'server_info', arguments: nest(levels) },
+          }),
+          { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
+        );
+      // The message and its params take 2 levels: arguments of 62 levels make 64 in all.
+      const within = await rpc(await callWith(62));
+      expect(within.result.isError).toBe(true);
+      expect(within.result.content[0].text).toMatch(/Invalid arguments for tool "server_info"/);
+      for (const levels of [63, 600]) {
+        const res = await callWith(levels);
+        expect(res.status).toBe(400);
+        expect((await rpc(res)).error).toEqual(
+          expect.objectContaining({
+            code: -32600,
+            message: 'Request body nests arrays or objects more than 64 levels deep',
+          }),
+        );
+      }
+    });
+
     it('an unknown tool is a JSON-RPC invalid-params error', async () => {
       const id = await openSession();
       const call = await post(
@@ -270,6 +305,32 @@ describe('/mcp protocol (e2e)', () => {
       const payload = await rpc(call);
       expect(payload.error!.code).toBe(-32602);
       expect(payload.error!.message).toContain('no_such_tool');
+    });
+
+    it('a fault of ours after the tool ran → -32603 naming the request id, never the fault', async () => {
+      // A pipeline hook that faults with an engine error for one request only.
+      started.app.get(ToolPipeline).addHook({
+        afterCall: () =>
+          RequestContext.requestId() === 'e2e-hook-fault'
+            ? Promise.reject(new RangeError('Maximum call stack size exceeded'))
+            : Promise.resolve(),
+      });
+      const id = await openSession();
+      const res = await post(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 11,
+          method: 'tools/call',
+          params: { name: 'server_info', arguments: {} },
+        }),
+        { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25', 'x-request-id': 'e2e-hook-fault' },
+      );
+      const text = await res.text();
+      expect(text).not.toMatch(/call stack|RangeError|"result"/);
+      expect((await rpc(new Response(text))).error).toEqual({
+        code: -32603,
+        message: 'Internal error; quote request id e2e-hook-fault when reporting it',
+      });
     });
 
     it('still serves after all of the above', async () => {
