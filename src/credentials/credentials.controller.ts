@@ -19,9 +19,12 @@ import type { Principal } from '../auth/principal';
 import { CREDENTIAL_SERVICES, credentialJsonSchemas } from './credential-schemas';
 import { CredentialsExceptionFilter } from './credentials-exception.filter';
 import { CredentialListDto, CredentialMetadataDto, CredentialsErrorDto } from './credentials.dto';
-import { CredentialsService } from './credentials.service';
+import { CredentialQueryPipe } from './credential-query.pipe';
+import { CredentialScopeOptions, CredentialsService } from './credentials.service';
 
 const BODY_SCHEMAS = credentialJsonSchemas();
+const WITH_USER_ID = new CredentialQueryPipe(true);
+const NO_QUERY = new CredentialQueryPipe(false);
 
 const ServiceParam = () =>
   ApiParam({ name: 'service', enum: CREDENTIAL_SERVICES, description: 'The third-party service' });
@@ -78,16 +81,19 @@ export class CredentialsController {
     @CurrentPrincipal() principal: Principal,
     @Param('service') service: string,
     @Body() body: unknown,
-    @Query('userId') userId?: string,
+    @Query(WITH_USER_ID) scope: CredentialScopeOptions,
   ): Promise<CredentialMetadataDto> {
-    return this.credentials.put(principal, service, body, { userId });
+    return this.credentials.put(principal, service, body, scope);
   }
 
   @Get()
   @RequirePermission('credentials:read')
   @ApiOperation({ summary: "List the organisation's stored credentials (metadata only)" })
   @ApiOkResponse({ type: CredentialListDto })
-  async list(@CurrentPrincipal() principal: Principal): Promise<CredentialListDto> {
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Query(NO_QUERY) _query: CredentialScopeOptions,
+  ): Promise<CredentialListDto> {
     return { items: await this.credentials.list(principal) };
   }
 
@@ -102,9 +108,9 @@ export class CredentialsController {
   get(
     @CurrentPrincipal() principal: Principal,
     @Param('service') service: string,
-    @Query('userId') userId?: string,
+    @Query(WITH_USER_ID) scope: CredentialScopeOptions,
   ): Promise<CredentialMetadataDto> {
-    return this.credentials.get(principal, service, { userId });
+    return this.credentials.get(principal, service, scope);
   }
 
   @Delete(':service')
@@ -119,8 +125,8 @@ export class CredentialsController {
   delete(
     @CurrentPrincipal() principal: Principal,
     @Param('service') service: string,
-    @Query('userId') userId?: string,
+    @Query(WITH_USER_ID) scope: CredentialScopeOptions,
   ): Promise<void> {
-    return this.credentials.delete(principal, service, { userId });
+    return this.credentials.delete(principal, service, scope);
   }
 }

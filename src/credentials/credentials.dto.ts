@@ -55,6 +55,7 @@ export class CredentialsErrorDto {
       'UNKNOWN_SERVICE',
       'INVALID_CREDENTIALS',
       'INVALID_USER_ID',
+      'INVALID_QUERY',
       'NOT_FOUND',
       'MASTER_KEY_UNKNOWN',
       'DECRYPT_FAILED',

@@ -6,19 +6,24 @@ import type { FieldError } from './credential-schemas';
  * CredentialsExceptionFilter maps both to HTTP. Messages never contain a secret.
  * - UNKNOWN_SERVICE:     the service is not one the vault knows (400)
  * - INVALID_CREDENTIALS: the body does not fit the service's schema; `errors` names each field (400)
- * - INVALID_USER_ID:     the `userId` given is empty or too long (400)
+ * - INVALID_USER_ID:     the `userId` given is not 1-64 characters of A-Z a-z 0-9 . _ : @ - (400)
+ * - INVALID_QUERY:       a query parameter the route does not take, or `userId` given twice (400)
  * - NOT_FOUND:           nothing stored at that place in the caller's organisation (404)
  */
 export type CredentialsRequestErrorCode =
-  'UNKNOWN_SERVICE' | 'INVALID_CREDENTIALS' | 'INVALID_USER_ID' | 'NOT_FOUND';
+  'UNKNOWN_SERVICE' | 'INVALID_CREDENTIALS' | 'INVALID_USER_ID' | 'INVALID_QUERY' | 'NOT_FOUND';
 
 /** The HTTP status each code answers with (the filter sends it; the audit interceptor records it). */
 export const CREDENTIALS_REQUEST_ERROR_STATUS: Record<CredentialsRequestErrorCode, number> = {
   UNKNOWN_SERVICE: 400,
   INVALID_CREDENTIALS: 400,
   INVALID_USER_ID: 400,
+  INVALID_QUERY: 400,
   NOT_FOUND: 404,
 };
+
+/** The rule for a credential's `userId`: the same as an API key's user id, which it belongs to. */
+export const USER_ID_RULE = 'must be 1-64 characters of A-Z a-z 0-9 . _ : @ -';
 
 export class CredentialsRequestError extends Error {
   /** The HTTP status this error answers with. */
@@ -52,9 +57,17 @@ export class CredentialsRequestError extends Error {
   }
 
   static invalidUserId(): CredentialsRequestError {
-    return new CredentialsRequestError('INVALID_USER_ID', 'userId: must be 1 to 64 characters', [
-      { field: 'userId', message: 'must be 1 to 64 characters' },
+    return new CredentialsRequestError('INVALID_USER_ID', `userId: ${USER_ID_RULE}`, [
+      { field: 'userId', message: USER_ID_RULE },
     ]);
+  }
+
+  static invalidQuery(errors: FieldError[]): CredentialsRequestError {
+    return new CredentialsRequestError(
+      'INVALID_QUERY',
+      errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+      errors,
+    );
   }
 
   static notFound(service: string, userId: string | null): CredentialsRequestError {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
+import { ID_PATTERN } from '../auth/api-key.schemas';
 import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
 import {
   CREDENTIAL_SERVICES,
@@ -22,8 +23,6 @@ export interface CredentialScopeOptions {
   /** A user's own credential; absent or null: the organisation's. */
   userId?: string | null;
 }
-
-const MAX_USER_ID = 64;
 
 /**
  * The credentials vault.
@@ -196,7 +195,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     if (!isCredentialService(service))
       throw CredentialsRequestError.unknownService(String(service), CREDENTIAL_SERVICES);
     if (userId !== undefined && userId !== null) {
-      if (typeof userId !== 'string' || userId.length === 0 || userId.length > MAX_USER_ID) {
+      if (typeof userId !== 'string' || !ID_PATTERN.test(userId)) {
         throw CredentialsRequestError.invalidUserId();
       }
     }

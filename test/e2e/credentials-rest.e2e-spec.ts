@@ -243,6 +243,44 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     expect((await call(api().get('/credentials').set(bearer(readerA)))).body.items).toHaveLength(4);
   });
 
+  it('400 for a query parameter a route does not take, or userId twice: a misspelling changes nothing', async () => {
+    const put = await call(
+      api()
+        .put('/credentials/xero?userid=bob')
+        .set(bearer(writerA))
+        .send({ ...XERO, clientId: 'REPLACED' }),
+    );
+    expect(put.status).toBe(400);
+    expect(put.body).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      code: 'INVALID_QUERY',
+      message: 'userid: is not a known query parameter (the only one is userId)',
+      errors: [{ field: 'userid', message: 'is not a known query parameter (the only one is userId)' }],
+    });
+    const del = await call(api().delete('/credentials/xero?user=bob').set(bearer(writerA)));
+    expect(del.status).toBe(400);
+    expect(del.body.errors).toEqual([
+      { field: 'user', message: 'is not a known query parameter (the only one is userId)' },
+    ]);
+    // The organisation's credential is neither replaced nor removed.
+    expect(await started.app.get(CredentialsService).getDecrypted('org-a', 'xero')).toMatchObject(XERO);
+
+    const twice = await call(api().get('/credentials/anthropic?userId=u-7&userId=u-8').set(bearer(readerA)));
+    expect(twice.status).toBe(400);
+    expect(twice.body.errors).toEqual([{ field: 'userId', message: 'must be given once' }]);
+    const list = await call(api().get('/credentials?userId=u-7').set(bearer(readerA)));
+    expect(list.status).toBe(400);
+    expect(list.body.message).toBe('userId: is not a known query parameter (this route takes none)');
+    for (const bad of ['%00', 'a%20b', 'a%2Fb', 'x'.repeat(65)]) {
+      const res = await call(api().get(`/credentials/anthropic?userId=${bad}`).set(bearer(readerA)));
+      expect([bad, res.status, res.body.code]).toEqual([bad, 400, 'INVALID_USER_ID']);
+    }
+    expect((await call(api().get('/credentials/anthropic?userId=u-7').set(bearer(readerA)))).status).toBe(
+      200,
+    );
+  });
+
   it('400 for a body nested past the depth limit, before anything walks it; the server keeps serving', async () => {
     // 100,000 levels (600 KB, under the 1 MB limit) would overflow any recursive walk of the body.
     const deep = '{"apiKey":'.repeat(1) + '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_001);
