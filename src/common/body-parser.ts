@@ -6,6 +6,83 @@ interface BodyParserError extends Error {
   type?: string;
   status?: number;
   limit?: number;
+  expose?: boolean;
+  /** The raw body text (set by the JSON parser when it refused it). */
+  body?: string;
+}
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+};
+
+const isMcpRequest = (req: Request) => req.path === '/mcp' || req.path.startsWith('/mcp/');
+
+/** Whether a request says it has a body of at least one byte (a `Content-Length: 0` POST has none). */
+const carriesBytes = (req: Request) =>
+  req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length']) > 0;
+
+const bodyError = (type: string): BodyParserError => Object.assign(new Error(type), { type });
+
+/** Whether `text` is JSON at all (the parser refuses valid scalars such as `42` as a syntax error). */
+function isJsonText(text: string | undefined): boolean {
+  if (typeof text !== 'string') return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The answer to a body the parser or the checks refused: never the library's own text. */
+function describeBodyError(
+  err: BodyParserError,
+  limitBytes: number,
+): { status: number; message: string; rpcCode: number } {
+  switch (err.type) {
+    case 'entity.too.large':
+      return {
+        status: 413,
+        message: `Request body exceeds the limit of ${limitBytes} bytes`,
+        rpcCode: -32600,
+      };
+    case 'entity.too.deep':
+      return {
+        status: 400,
+        message: `Request body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep`,
+        rpcCode: -32600,
+      };
+    case 'entity.parse.failed':
+      return isJsonText(err.body)
+        ? { status: 400, message: 'Request body must be a JSON object or array', rpcCode: -32600 }
+        : { status: 400, message: 'Parse error: request body is not valid JSON', rpcCode: -32700 };
+    case 'encoding.unsupported':
+      return {
+        status: 415,
+        message: 'Unsupported Content-Encoding: use gzip, deflate or br, or none',
+        rpcCode: -32600,
+      };
+    case 'charset.unsupported':
+      return {
+        status: 415,
+        message: 'Unsupported charset: a JSON body must be utf-8 (or another UTF encoding)',
+        rpcCode: -32600,
+      };
+    case 'content.type.unsupported':
+      return {
+        status: 415,
+        message: 'Unsupported Media Type: Content-Type must be application/json',
+        rpcCode: -32600,
+      };
+    default:
+      return {
+        status: 400,
+        message: 'Request body could not be read: it does not match its Content-Encoding or was cut short',
+        rpcCode: -32600,
+      };
+  }
 }
 
 /**
@@ -43,38 +120,27 @@ export function jsonBodyParser(
   RequestHandler,
   (err: BodyParserError, req: Request, res: Response, next: NextFunction) => void,
 ] {
-  const parser = json({ limit: limitBytes, type: ['application/json', 'application/*+json'] });
-  const depthCheck: RequestHandler = (req, _res, next) => {
-    if (req.body === null || typeof req.body !== 'object' || !nestsDeeperThan(req.body, MAX_JSON_DEPTH)) {
-      return next();
-    }
-    next(Object.assign(new Error('too deep'), { type: 'entity.too.deep' }));
+  const types = ['application/json', 'application/*+json'];
+  const parser = json({ limit: limitBytes, type: types });
+  const check: RequestHandler = (req, _res, next) => {
+    // A body the JSON parser left alone (another Content-Type, or none) would reach the route as no
+    // body at all, and its action would run on defaults: refused instead. /mcp answers this itself.
+    if (req.is(types) === false && carriesBytes(req) && !isMcpRequest(req))
+      return next(bodyError('content.type.unsupported'));
+    if (req.body !== null && typeof req.body === 'object' && nestsDeeperThan(req.body, MAX_JSON_DEPTH))
+      return next(bodyError('entity.too.deep'));
+    next();
   };
   const onError = (err: BodyParserError, req: Request, res: Response, next: NextFunction): void => {
-    if (!err || typeof err.type !== 'string') return next(err);
-    const mcp = req.path === '/mcp' || req.path.startsWith('/mcp/');
-    let status = 400;
-    let message = 'Request body could not be read';
-    let rpcCode = -32600;
-    if (err.type === 'entity.too.large') {
-      status = 413;
-      message = `Request body exceeds the limit of ${limitBytes} bytes`;
-    } else if (err.type === 'entity.too.deep') {
-      message = `Request body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep`;
-    } else if (err.type === 'entity.parse.failed') {
-      message = 'Parse error: request body is not valid JSON';
-      rpcCode = -32700;
-    } else if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
-      status = 415;
-      message = 'Unsupported body encoding or charset';
-    }
-    if (mcp) {
+    // Only this parser's errors: a `type`, or http-errors' `expose` (a body that could not be decoded).
+    if (!err || (typeof err.type !== 'string' && !(err.expose === true && err.status === 400)))
+      return next(err);
+    const { status, message, rpcCode } = describeBodyError(err, limitBytes);
+    if (isMcpRequest(req)) {
       jsonRpcError(res, status, rpcCode, message);
       return;
     }
-    res
-      .status(status)
-      .json({ statusCode: status, error: status === 413 ? 'Payload Too Large' : 'Bad Request', message });
+    res.status(status).json({ statusCode: status, error: REASONS[status], message });
   };
-  return [parser, depthCheck, onError];
+  return [parser, check, onError];
 }

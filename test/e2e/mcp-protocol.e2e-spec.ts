@@ -152,6 +152,14 @@ describe('/mcp protocol (e2e)', () => {
       });
     });
 
+    it('a JSON scalar body → 400 with JSON-RPC invalid request -32600, not a parse error', async () => {
+      const res = await post('42');
+      expect(res.status).toBe(400);
+      expect((await rpc(res)).error).toEqual(
+        expect.objectContaining({ code: -32600, message: 'Request body must be a JSON object or array' }),
+      );
+    });
+
     it('empty body → 400 with a JSON-RPC error, in either protocol era', async () => {
       const eras: Record<string, string>[] = [
         {},

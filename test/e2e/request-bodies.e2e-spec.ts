@@ -1,0 +1,122 @@
+/**
+ * Request bodies on the REST API, through the whole app: a body is JSON or
+ * it is refused with a precise answer, never dropped (so that an action runs
+ * on its defaults) and never answered with the parser's or zlib's own text.
+ */
+import { gzipSync } from 'node:zlib';
+import { startApp, StartedApp } from '../support/start-app';
+import { AUTH_ENV, issueKey } from './auth-helpers';
+
+describe('REST request bodies (e2e)', () => {
+  let started: StartedApp;
+  let admin: string;
+
+  beforeAll(async () => {
+    started = await startApp({ ...AUTH_ENV });
+    admin = (await issueKey(started, 'org-body', ['admin'], 'body admin')).token;
+  });
+  afterAll(async () => started?.close());
+
+  const send = (
+    method: string,
+    path: string,
+    body: string | Buffer | undefined,
+    headers: Record<string, string>,
+  ) =>
+    fetch(`${started.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, ...headers },
+      body,
+    });
+  const keyOf = async (id: string) =>
+    (await (await send('GET', `/admin/api-keys/${id}`, undefined, {})).json()) as {
+      status: string;
+      revokedAt: string | null;
+      revokedReason?: string | null;
+    };
+  const newKey = async (name: string) => (await issueKey(started, 'org-body', ['xero:read'], name)).key.id;
+
+  it('refuses a JSON body sent as another Content-Type (415), and the action does not run', async () => {
+    const id = await newKey('victim');
+    for (const [path, body] of [
+      [`/admin/api-keys/${id}/rotate`, '{"graceSeconds":3600}'],
+      [`/admin/api-keys/${id}/revoke`, 'because'],
+      ['/admin/api-keys', '{"name":"x","permissions":["xero:read"]}'],
+    ]) {
+      const res = await send('POST', path, body, { 'content-type': 'text/plain' });
+      expect([path, res.status, await res.json()]).toEqual([
+        path,
+        415,
+        {
+          statusCode: 415,
+          error: 'Unsupported Media Type',
+          message: 'Unsupported Media Type: Content-Type must be application/json',
+        },
+      ]);
+    }
+    // A body with no Content-Type at all is refused the same way.
+    const bare = await send('POST', `/admin/api-keys/${id}/revoke`, Buffer.from('{"reason":"x"}'), {});
+    expect(bare.status).toBe(415);
+    expect(await keyOf(id)).toMatchObject({ status: 'active', revokedAt: null });
+    const list = (await (await send('GET', '/admin/api-keys?limit=100', undefined, {})).json()) as {
+      items: Array<{ name: string }>;
+    };
+    expect(list.items.map((k) => k.name).sort()).toEqual(['body admin', 'victim']);
+  });
+
+  it('still takes a request with no body, and a gzip-compressed JSON body', async () => {
+    const id = await newKey('no body');
+    expect((await send('POST', `/admin/api-keys/${id}/revoke`, undefined, {})).status).toBe(200);
+    expect(await keyOf(id)).toMatchObject({ status: 'revoked', revokedReason: 'revoked' });
+
+    const zipped = await send(
+      'POST',
+      '/admin/api-keys',
+      gzipSync(JSON.stringify({ name: 'zipped', permissions: ['xero:read'] })),
+      { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    );
+    expect(zipped.status).toBe(201);
+    expect(await zipped.json()).toMatchObject({ key: { name: 'zipped' } });
+  });
+
+  it('answers a body it cannot decode, or in a charset or encoding it does not take, without library text', async () => {
+    const json = { 'content-type': 'application/json' };
+    const cases: Array<[string, string | Buffer, Record<string, string>, number, string]> = [
+      [
+        'gzip header on plain text',
+        '{"name":"x"}',
+        { ...json, 'content-encoding': 'gzip' },
+        400,
+        'Request body could not be read: it does not match its Content-Encoding or was cut short',
+      ],
+      [
+        'unknown encoding',
+        '{"name":"x"}',
+        { ...json, 'content-encoding': 'compress' },
+        415,
+        'Unsupported Content-Encoding: use gzip, deflate or br, or none',
+      ],
+      [
+        'latin-9 charset',
+        '{"name":"x"}',
+        { 'content-type': 'application/json; charset=latin9' },
+        415,
+        'Unsupported charset: a JSON body must be utf-8 (or another UTF encoding)',
+      ],
+      ['a JSON number', '42', json, 400, 'Request body must be a JSON object or array'],
+      ['a JSON null', 'null', json, 400, 'Request body must be a JSON object or array'],
+      ['not JSON', '{"name":', json, 400, 'Parse error: request body is not valid JSON'],
+    ];
+    for (const [what, body, headers, status, message] of cases) {
+      const res = await send('POST', '/admin/api-keys', body, headers);
+      const text = await res.text();
+      expect([what, res.status, JSON.parse(text)]).toEqual([
+        what,
+        status,
+        { statusCode: status, error: status === 415 ? 'Unsupported Media Type' : 'Bad Request', message },
+      ]);
+      expect(text).not.toMatch(/incorrect header check|zlib|SyntaxError|Unexpected token|at \w+ \(/);
+    }
+    expect((await send('GET', '/health', undefined, {})).status).toBe(200);
+  });
+});
