@@ -10,6 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, SERVER_MAIN, spawnServer, waitForOk } from '../support/spawn-server';
 
+// Each test spawns a server: a boot takes a few seconds on a busy machine, and a refused database is
+// retried 3 times, 2 s apart, before the process gives up.
+jest.setTimeout(60_000);
+
 describe('the built server (npm start)', () => {
   beforeAll(() => {
     if (!existsSync(SERVER_MAIN))
