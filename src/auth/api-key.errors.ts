@@ -3,17 +3,24 @@
  * (api-key-error.filter.ts) and the CLI map the codes to their transports.
  * - not_found:           no such key in the caller's organisation (also another organisation's key)
  * - permission_not_held: the caller tried to grant a permission it does not hold
+ * - lifetime_not_held:   an expiring caller asked for a key that would outlive it
  * - not_revocable:       the key is already revoked
  * - not_rotatable:       the key is revoked, scheduled for revocation or expired
  * - invalid_cursor:      a list cursor this server did not issue
  */
 export type ApiKeyErrorCode =
-  'not_found' | 'permission_not_held' | 'not_revocable' | 'not_rotatable' | 'invalid_cursor';
+  | 'not_found'
+  | 'permission_not_held'
+  | 'lifetime_not_held'
+  | 'not_revocable'
+  | 'not_rotatable'
+  | 'invalid_cursor';
 
 /** HTTP status and reason phrase of each code (the filter answers with them; the audit interceptor records the status). */
 export const API_KEY_ERROR_STATUS: Record<ApiKeyErrorCode, [number, string]> = {
   not_found: [404, 'Not Found'],
   permission_not_held: [403, 'Forbidden'],
+  lifetime_not_held: [403, 'Forbidden'],
   not_revocable: [409, 'Conflict'],
   not_rotatable: [409, 'Conflict'],
   invalid_cursor: [400, 'Bad Request'],

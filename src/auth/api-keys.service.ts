@@ -32,6 +32,13 @@ export class RotatedApiKeyDto extends CreatedApiKeyDto {
 }
 
 const isSystem = (actor: Actor): actor is SystemActor => (actor as SystemActor).kind === 'system';
+
+/** When an actor's own key expires (the command line's system actor never does). */
+const actorExpiry = (actor: Actor): Date | undefined => (isSystem(actor) ? undefined : actor.expiresAt);
+
+/** `expiresAt`, brought forward to `limit` when it is later (or never). */
+const capAt = (expiresAt: Date | null, limit: Date | undefined): Date | null =>
+  limit && (!expiresAt || expiresAt.getTime() > limit.getTime()) ? limit : expiresAt;
 const wholeSeconds = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000);
 
 export function newKeyId(): string {
@@ -78,6 +85,7 @@ export class ApiKeysService {
   async create(actor: Actor, input: CreateApiKeyInput): Promise<CreatedApiKeyDto> {
     this.assertMayGrant(actor, input.permissions);
     const now = Date.now();
+    const expiresAt = this.lifetimeFor(actor, now, input.expiresIn);
     const key = Object.assign(new ApiKey(), {
       id: newKeyId(),
       name: input.name,
@@ -86,7 +94,7 @@ export class ApiKeysService {
       permissions: [...input.permissions],
       createdBy: this.creatorOf(actor),
       createdAt: new Date(now),
-      expiresAt: input.expiresIn !== undefined ? wholeSeconds(now + input.expiresIn * 1000) : null,
+      expiresAt,
       lastUsedAt: null,
       revokedAt: null,
       revokedReason: null,
@@ -155,7 +163,8 @@ export class ApiKeysService {
 
   /**
    * A new key with the same name, user and grants (and the same lifetime,
-   * counted from now); the old one is revoked now or after `graceSeconds`.
+   * counted from now, but never past an expiring actor's own expiry); the
+   * old one is revoked now or after `graceSeconds`.
    */
   async rotate(actor: Actor, id: string, input: RotateApiKeyInput = {}): Promise<RotatedApiKeyDto> {
     const old = await this.findOwn(actor, id);
@@ -176,7 +185,10 @@ export class ApiKeysService {
       permissions: [...old.permissions],
       createdBy: this.creatorOf(actor),
       createdAt: new Date(now),
-      expiresAt: lifetime !== undefined ? wholeSeconds(now + Math.max(lifetime, 60_000)) : null,
+      expiresAt: capAt(
+        lifetime !== undefined ? wholeSeconds(now + Math.max(lifetime, 60_000)) : null,
+        actorExpiry(actor),
+      ),
       lastUsedAt: null,
       revokedAt: null,
       revokedReason: null,
@@ -253,6 +265,26 @@ export class ApiKeysService {
         throw new ApiKeyError('permission_not_held', `This key cannot grant "${p}": it does not hold it`, p);
       }
     }
+  }
+
+  /**
+   * The expiry of a key `actor` creates: `expiresIn` seconds from `now`
+   * (none: never). An expiring actor can only issue keys that expire no later
+   * than itself, as it can only grant permissions it holds: without
+   * `expiresIn` the new key expires with it; a longer `expiresIn` is refused.
+   */
+  private lifetimeFor(actor: Actor, now: number, expiresIn: number | undefined): Date | null {
+    const asked = expiresIn !== undefined ? wholeSeconds(now + expiresIn * 1000) : null;
+    const limit = actorExpiry(actor);
+    if (!limit) return asked;
+    if (!asked) return limit;
+    if (asked.getTime() <= limit.getTime()) return asked;
+    const most = Math.max(0, Math.floor((limit.getTime() - now) / 1000));
+    throw new ApiKeyError(
+      'lifetime_not_held',
+      `This key expires at ${limit.toISOString()}: it cannot issue a key that outlives it ` +
+        `(expiresIn of at most ${most} seconds)`,
+    );
   }
 
   private creatorOf(actor: Actor): string {

@@ -156,6 +156,7 @@ export class AuthGuard implements CanActivate {
       userId: key.userId,
       organizationId: key.organizationId,
       permissions: key.permissions,
+      ...(key.expiresAt ? { expiresAt: key.expiresAt } : {}),
     };
   }
 

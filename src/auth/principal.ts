@@ -10,6 +10,8 @@ export interface Principal {
   userId: string;
   organizationId: string;
   permissions: readonly string[];
+  /** When the key expires (its token's `exp`); absent: it does not. A key cannot issue one that outlives it. */
+  expiresAt?: Date;
 }
 
 /** Property on the HTTP request where the global auth guard leaves the principal. */

@@ -75,6 +75,59 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
     );
   });
 
+  it('an expiring key issues and rotates only keys that expire no later than itself', async () => {
+    const short = await create(adminA, {
+      name: 'short admin',
+      permissions: ['keys:admin', 'xero:read'],
+      expiresIn: '1h',
+    });
+    const limit = new Date(short.body.key.expiresAt).getTime();
+    const shortToken: string = short.body.token;
+
+    const longer = await create(shortToken, {
+      name: 'forever',
+      permissions: ['keys:admin'],
+      expiresIn: '2h',
+    });
+    expect(longer.status).toBe(403);
+    expect(longer.body).toMatchObject({ code: 'lifetime_not_held' });
+    expect(longer.body.message).toContain(new Date(limit).toISOString());
+    expect(longer.body.message).toMatch(/expiresIn of at most 3[45]\d\d seconds/);
+
+    // No expiresIn: the new key expires with its issuer, not never.
+    const implicit = await create(shortToken, { name: 'implicit', permissions: ['keys:admin'] });
+    expect(implicit.status).toBe(201);
+    expect(new Date(implicit.body.key.expiresAt).getTime()).toBe(limit);
+    const within = await create(shortToken, {
+      name: 'within',
+      permissions: ['keys:admin'],
+      expiresIn: '30m',
+    });
+    expect(within.status).toBe(201);
+    expect(new Date(within.body.key.expiresAt).getTime()).toBeLessThan(limit);
+
+    // Rotating itself (or a never-expiring key) gives a successor capped at the rotator's expiry.
+    const never = await create(adminA, { name: 'never', permissions: ['xero:read'] });
+    const self = await api()
+      .post(`/admin/api-keys/${short.body.key.id}/rotate`)
+      .set(bearer(shortToken))
+      .send({});
+    expect([self.status, self.body.code]).toEqual([201, undefined]);
+    registerToken(self.body.token, 'rotate');
+    expect(new Date(self.body.key.expiresAt).getTime()).toBeLessThanOrEqual(limit);
+    const rotated = await api()
+      .post(`/admin/api-keys/${never.body.key.id}/rotate`)
+      .set(bearer(self.body.token))
+      .send({});
+    expect([rotated.status, rotated.body.code]).toEqual([201, undefined]);
+    registerToken(rotated.body.token, 'rotate');
+    expect(new Date(rotated.body.key.expiresAt).getTime()).toBeLessThanOrEqual(limit);
+    // A key that never expires still issues keys that never expire.
+    expect(
+      (await create(adminA, { name: 'forever ok', permissions: ['xero:read'] })).body.key.expiresAt,
+    ).toBeNull();
+  });
+
   it('lists newest first in pages joined by a cursor, with filters', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++)
