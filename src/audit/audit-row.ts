@@ -1,9 +1,12 @@
-import { redact } from '../observability/redact';
+import { redact, redactString } from '../observability/redact';
 import { RequestContext } from '../observability/request-context';
 import { type AuditRecord, type AuditRow, argsDigest, canonicalJson } from './audit-record';
 import { AuditRequestContext } from './audit-request-context';
 
 const clip = (v: unknown, max: number): string | null => (v == null ? null : String(v).slice(0, max));
+/** A caller-chosen header value: secrets in it (a pasted token) are scrubbed before it is clipped. */
+const scrubbed = (v: unknown, max: number): string | null =>
+  v == null ? null : redactString(String(v).slice(0, 4 * max)).slice(0, max);
 const int32 = (v: number | null | undefined): number | null =>
   v == null || !Number.isFinite(v) ? null : Math.max(-2147483648, Math.min(2147483647, Math.round(v)));
 
@@ -13,7 +16,9 @@ const int32 = (v: number | null | undefined): number | null =>
  * (principal and request id from RequestContext, IP and user agent from
  * AuditRequestContext), the arguments become their digest (and, only when
  * `storeArgs` is on, a redacted canonical copy), and every value is fitted
- * to its column so a hostile value can never fail the batch it joins.
+ * to its column so a hostile value can never fail the batch it joins. The
+ * caller's own header values (user agent, request id) are scrubbed of
+ * secrets as log lines are: a token pasted into one never reaches the trail.
  */
 export function toAuditRow(rec: AuditRecord, storeArgs: boolean): AuditRow {
   const ctx = RequestContext.current();
@@ -31,8 +36,8 @@ export function toAuditRow(rec: AuditRecord, storeArgs: boolean): AuditRow {
     errorCode: clip(rec.errorCode, 100),
     durationMs: int32(rec.durationMs),
     ip: clip(rec.ip ?? scope?.ip, 64),
-    userAgent: clip(rec.userAgent ?? scope?.userAgent, 512),
-    requestId: clip(rec.requestId ?? ctx?.requestId, 128),
+    userAgent: scrubbed(rec.userAgent ?? scope?.userAgent, 512),
+    requestId: scrubbed(rec.requestId ?? ctx?.requestId, 128),
     argsDigest: hasArgs ? argsDigest(rec.args) : clip(rec.argsDigest, 128),
     args: storeArgs && hasArgs ? canonicalJson(redact(rec.args)) : null,
     writerId: '',
