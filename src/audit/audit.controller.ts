@@ -31,12 +31,18 @@ const CSV_COLUMNS: Array<keyof AuditEntryDto> = [
   'hash',
 ];
 
-/** RFC 4180 field; a leading = + - @ tab or CR is prefixed with ' so spreadsheets do not run it as a formula. */
-function csvField(value: unknown): string {
+/**
+ * RFC 4180 field. A leading = + - @ tab or CR is prefixed with ' so
+ * spreadsheets do not run it as a formula; a field holding a semicolon or a
+ * tab is quoted as well as one holding a comma, quote or line break, so a
+ * spreadsheet that splits on those (as many locales do) still sees one cell,
+ * and a formula after the separator stays text.
+ */
+export function csvField(value: unknown): string {
   if (value === undefined || value === null) return '';
   let s = typeof value === 'object' ? JSON.stringify(value) : String(value);
   if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return /[",;\t\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 /** The organisation's audit trail: query and streaming export. */
