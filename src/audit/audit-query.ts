@@ -60,12 +60,31 @@ function single(query: Record<string, unknown>, field: string): string | undefin
   return v;
 }
 
+/**
+ * Parses an ISO 8601 time as these filters take it, or undefined when it is
+ * not one. A date that does not exist (2026-02-30, 25:00) is refused, not
+ * rolled over into another day as `Date` would.
+ */
+export function parseIsoTime(v: string): Date | undefined {
+  const m = ISO_TIME.exec(v);
+  if (!m) return undefined;
+  const [y, mo, d] = v.slice(0, 10).split('-').map(Number);
+  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth) return undefined;
+  const clock = /T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(v);
+  if (clock && (Number(clock[1]) > 23 || Number(clock[2]) > 59 || Number(clock[3] ?? 0) > 59))
+    return undefined;
+  const offset = /([+-])(\d{2}):(\d{2})$/.exec(v);
+  if (offset && (Number(offset[2]) > 23 || Number(offset[3]) > 59)) return undefined;
+  const date = new Date(v);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
 function time(query: Record<string, unknown>, field: string): Date | undefined {
   const v = single(query, field);
   if (v === undefined) return undefined;
-  const d = new Date(v);
-  if (!ISO_TIME.test(v) || Number.isNaN(d.getTime()))
-    invalid(field, 'must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z');
+  const d = parseIsoTime(v);
+  if (!d) invalid(field, 'must be an ISO 8601 time that exists, e.g. 2026-03-01T00:00:00Z');
   return d;
 }
 
@@ -80,13 +99,19 @@ function text(
   return v;
 }
 
-/** Parses and validates the filters, page size and cursor; a bad value is a 400 naming its field. */
+/**
+ * Parses and validates the filters, page size and cursor (the export,
+ * `allowFormat`: the filters and format, no page); a bad value is a 400
+ * naming its field.
+ */
 export function parseAuditQuery(
   query: Record<string, unknown>,
   allowFormat = false,
 ): AuditListQuery & { format?: ExportFormat } {
   for (const key of Object.keys(query)) {
     if (!KNOWN.has(key) || (key === 'format' && !allowFormat)) invalid(key, 'unknown parameter');
+    if (allowFormat && (key === 'limit' || key === 'cursor'))
+      invalid(key, 'not taken by the export, which streams every matching record (narrow it with from/to)');
   }
   const from = time(query, 'from');
   const to = time(query, 'to');

@@ -1,17 +1,21 @@
 import { parseArgs } from 'node:util';
 import type { AppConfig } from '../config/config.types';
 import { openDataSource } from '../database/open-data-source';
+import { parseIsoTime } from '../audit/audit-query';
 import { verifyAuditChains } from '../audit/audit-verify';
 import { CliIo, UsageError } from './cli-io';
 
 export const AUDIT_USAGE = `  sentia-mcp audit verify [--from ISO] [--to ISO] [--json]
                        walk every audit hash chain; exit 1 naming the first broken or missing link`;
 
+/** The same times the REST filters take (parseIsoTime): a date that does not exist is refused. */
 function parseDate(flag: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime()))
-    throw new UsageError(`audit verify: --${flag} must be an ISO date or time (got "${value}")`);
+  const d = parseIsoTime(value);
+  if (!d)
+    throw new UsageError(
+      `audit verify: --${flag} must be an ISO 8601 date or time that exists, e.g. 2026-03-01T00:00:00Z (got "${value}")`,
+    );
   return d;
 }
 
@@ -33,6 +37,9 @@ export async function runAudit(config: AppConfig, argv: string[], io: CliIo): Pr
   }
   const from = parseDate('from', values.from);
   const to = parseDate('to', values.to);
+  // A reversed range holds no record: "OK: 0 records verified" would vouch for nothing.
+  if (from && to && from.getTime() > to.getTime())
+    throw new UsageError('audit verify: --to must not be before --from');
   const ds = await openDataSource(config, { migrationsRun: false });
   try {
     const result = await verifyAuditChains(ds, { from, to });

@@ -72,5 +72,22 @@ describe('sentia-mcp audit verify', () => {
   it('refuses bad arguments with a usage error (exit 2)', async () => {
     expect((await cli('audit', 'verify', '--from', 'yesterday')).code).toBe(2);
     expect((await cli('audit', 'check')).code).toBe(2);
+    // A date that does not exist, and a range that holds nothing, are refused rather than "OK: 0 records".
+    const feb30 = await cli('audit', 'verify', '--from', '2026-02-30');
+    expect([feb30.code, feb30.out]).toEqual([2, '']);
+    expect(feb30.err).toContain('--from must be an ISO 8601 date or time that exists');
+    const reversed = await cli(
+      'audit',
+      'verify',
+      '--from',
+      '2027-01-01T00:00:00Z',
+      '--to',
+      '2026-01-01T00:00:00Z',
+    );
+    expect([reversed.code, reversed.out]).toEqual([2, '']);
+    expect(reversed.err).toContain('--to must not be before --from');
+    expect(
+      (await cli('audit', 'verify', '--from', '2026-02-28', '--to', '2026-03-01T00:00:00+01:00')).code,
+    ).toBe(0);
   });
 });

@@ -139,6 +139,26 @@ describe('audit trail (e2e)', () => {
     const [row] = await rows(`request_id = 'e2e-admin-400'`);
     expect(row).toMatchObject({ status: 400, outcome: 'client_error', error_code: 'invalid_query' });
     expect((await get('/admin/audit/export?format=xml', reader)).status).toBe(400);
+    for (const [query, field] of [
+      ['from=2026-02-30', 'from'],
+      ['to=2026-04-31T00:00:00Z', 'to'],
+      ['from=2026-03-01T24:00:00Z', 'from'],
+      ['from=2026-03-01T10:00:00+25:00', 'from'],
+    ]) {
+      const bad = await get(`/admin/audit?${query}`, reader);
+      expect([query, bad.status, ((await bad.json()) as { field: string }).field]).toEqual([
+        query,
+        400,
+        field,
+      ]);
+    }
+    expect((await get('/admin/audit?from=2028-02-29', reader)).status).toBe(200);
+    // The export streams every match: a page size or cursor is refused, not silently ignored.
+    for (const field of ['limit', 'cursor']) {
+      const bad = await get(`/admin/audit/export?${field}=1`, reader);
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ field, message: expect.stringContaining('streams every') });
+    }
   });
 
   it('keeps every organisation to its own rows', async () => {
