@@ -43,14 +43,17 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.use(ipLimit.use.bind(ipLimit));
   for (const handler of jsonBodyParser(config.mcp.maxBodyBytes)) app.use(handler);
 
-  const openapi = new DocumentBuilder()
-    .setTitle('Sentia MCP')
-    .setDescription('Admin and operations API of the Sentia MCP server. MCP clients use POST /mcp.')
-    .setVersion(config.appVersion)
-    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An API key' })
-    .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), {
-    jsonDocumentUrl: 'docs/openapi.json',
-  });
+  // The API's map, served without a key: on by default only on a developer's machine (API_DOCS).
+  if (config.apiDocs) {
+    const openapi = new DocumentBuilder()
+      .setTitle('Sentia MCP')
+      .setDescription('Admin and operations API of the Sentia MCP server. MCP clients use POST /mcp.')
+      .setVersion(config.appVersion)
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An API key' })
+      .build();
+    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), {
+      jsonDocumentUrl: 'docs/openapi.json',
+    });
+  }
   return app;
 }

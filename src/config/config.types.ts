@@ -59,6 +59,8 @@ export interface AppConfig {
   rateLimit: { perKeyPerMinute: number; perIpPerMinute: number };
   cacheTtlSeconds: number;
   metricsPublic: boolean;
+  /** Serve the OpenAPI document and Swagger UI at /docs, without a key (API_DOCS; default: outside staging and production). */
+  apiDocs: boolean;
   /** Tool-call responses carry a `Server-Timing` header (`tool`, `audit`; SERVER_TIMING). */
   serverTiming: boolean;
   authorizationServers: string[];

@@ -139,6 +139,15 @@ describe('loadConfig', () => {
     expect(c.redisUrl).toBe('redis://cache:6379');
     expect(c.metricsPublic).toBe(false);
     expect(c.serverTiming).toBe(false);
+    expect(c.apiDocs).toBe(false);
+  });
+
+  it('serves /docs by default outside staging and production, and reads API_DOCS', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).apiDocs).toBe(true);
+    expect(loadConfig({ DATA_DIR: tmp(), API_DOCS: 'false' }).apiDocs).toBe(false);
+    expect(() => loadConfig({ DATA_DIR: tmp(), API_DOCS: 'maybe' })).toThrow(
+      /API_DOCS: must be true or false/,
+    );
   });
 
   it('reports Server-Timing by default outside staging and production, and reads SERVER_TIMING', () => {

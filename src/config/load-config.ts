@@ -30,12 +30,27 @@ interface EnvDefaults {
   ssl: boolean;
   metricsPublic: boolean;
   serverTiming: boolean;
+  apiDocs: boolean;
 }
 
-/** On a developer's machine: no TLS to the database, /metrics open, Server-Timing on. */
-const LOCAL = { perKey: 1000, perIp: 100, ssl: false, metricsPublic: true, serverTiming: true };
-/** Deployed: TLS to the database, /metrics behind `metrics:read`, no Server-Timing. */
-const DEPLOYED = { perKey: 1000, perIp: 100, ssl: true, metricsPublic: false, serverTiming: false };
+/** On a developer's machine: no TLS to the database, /metrics open, Server-Timing on, /docs served. */
+const LOCAL = {
+  perKey: 1000,
+  perIp: 100,
+  ssl: false,
+  metricsPublic: true,
+  serverTiming: true,
+  apiDocs: true,
+};
+/** Deployed: TLS to the database, /metrics behind `metrics:read`, no Server-Timing, no /docs. */
+const DEPLOYED = {
+  perKey: 1000,
+  perIp: 100,
+  ssl: true,
+  metricsPublic: false,
+  serverTiming: false,
+  apiDocs: false,
+};
 
 const DEFAULTS: Record<Environment, EnvDefaults> = {
   development: { ...LOCAL, logLevel: 'info' },
@@ -313,6 +328,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     cacheTtlSeconds: r.int('CACHE_TTL', 300, 0, 86_400),
     metricsPublic: r.bool('METRICS_PUBLIC', defaults.metricsPublic),
+    apiDocs: r.bool('API_DOCS', defaults.apiDocs),
     serverTiming: r.bool('SERVER_TIMING', defaults.serverTiming),
     authorizationServers: r.list('AUTHORIZATION_SERVERS'),
     mcp: {

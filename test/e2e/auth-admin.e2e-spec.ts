@@ -246,6 +246,20 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
     expect((await api().get(`/admin/api-keys/${foreign.id}`).set(bearer(adminA))).body.status).toBe('active');
   });
 
+  it('serves no /docs with API_DOCS=false (the default in staging and production)', async () => {
+    const closed = await startApp({ ...AUTH_ENV, API_DOCS: 'false' });
+    try {
+      for (const path of ['/docs', '/docs/openapi.json']) {
+        const res = await request(closed.url).get(path);
+        expect([path, res.status]).toEqual([path, 404]);
+        expect(res.text).not.toContain('/admin/api-keys');
+      }
+      expect((await request(closed.url).get('/health')).status).toBe(200);
+    } finally {
+      await closed.close();
+    }
+  });
+
   it('documents the routes in OpenAPI', async () => {
     const doc = (await api().get('/docs/openapi.json')).body;
     expect(Object.keys(doc.paths)).toEqual(
