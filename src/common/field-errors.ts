@@ -6,10 +6,14 @@ export interface FieldError {
   message: string;
 }
 
+/** zod's wording for a field that is absent ("Invalid input: expected string, received undefined"). */
+const MISSING = /received undefined$/;
+
 /**
  * Flattens zod issues into one entry per bad field, the shape every endpoint
  * and tool uses to name what to fix: paths joined with dots, unknown keys
- * named one by one, a non-object body called out as such.
+ * named one by one, a missing field called "is required", a non-object body
+ * called out as such.
  */
 export function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
   const out: FieldError[] = [];
@@ -20,6 +24,8 @@ export function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
         out.push({ field: base ? `${base}.${key}` : key, message: 'is not a known field' });
     } else if (issue.code === 'invalid_type' && issue.path.length === 0) {
       out.push({ field: root, message: 'must be a JSON object' });
+    } else if (issue.code === 'invalid_type' && MISSING.test(issue.message)) {
+      out.push({ field: base || root, message: 'is required' });
     } else {
       out.push({ field: base || root, message: issue.message });
     }

@@ -134,6 +134,9 @@ describe('sentia-mcp command line on a fresh install (SQLite, generated secrets)
   it('names the bad option in a usage error', async () => {
     const res = await run(['keys', 'create', '--org', 'acme', '--name', 'x', '--permissions', 'root'], env);
     expect(res.stderr).toContain('--permissions');
+    const missing = await run(['keys', 'create', '--org', 'acme'], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--name: is required; --permissions: is required');
   });
 
   it('migrate applies the schema once, then has nothing to do', async () => {
