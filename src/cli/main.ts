@@ -50,7 +50,7 @@ export async function main(argv: string[], env: Env = process.env, io: CliIo = p
           sub ? `credentials: unknown subcommand "${sub}"` : 'credentials: missing subcommand (rotate-key)',
         );
       }
-      return await withContext(env, io, false, (app) => runRotateKeyCommand(app, args, io.out));
+      return await withContext(env, io, false, (app) => runRotateKeyCommand(app, args, io.out, io.err));
     }
     if (command === 'keys') {
       if (rest.length === 1 && ['help', '--help', '-h'].includes(rest[0])) {

@@ -27,19 +27,21 @@ interface Parsed {
 
 /**
  * `sentia-mcp credentials rotate-key [args]` on an application context that
- * includes CredentialsModule. Writes a report to `out` and returns the exit
+ * includes CredentialsModule. Writes a report to `out` (a usage error to
+ * `err`, as every command does) and returns the exit
  * code: 0 done (or --status), 1 some records could not be re-wrapped, 2 bad arguments.
  */
 export async function runRotateKeyCommand(
   app: INestApplicationContext,
   args: readonly string[],
   out: CommandOutput = (text) => void process.stdout.write(text),
+  err: CommandOutput = (text) => void process.stderr.write(text),
 ): Promise<number> {
   let parsed: Parsed;
   try {
     parsed = parseArgs(args);
-  } catch (err) {
-    out(`${(err as Error).message}\n\n${ROTATE_KEY_USAGE}`);
+  } catch (e) {
+    err(`sentia-mcp: credentials rotate-key: ${(e as Error).message}\n\n${ROTATE_KEY_USAGE}`);
     return 2;
   }
   if (parsed.help) {

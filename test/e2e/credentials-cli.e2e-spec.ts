@@ -69,6 +69,10 @@ describe('sentia-mcp credentials rotate-key', () => {
     const bad = await cli(A, 'credentials', 'rotate');
     expect(bad.err).toContain('unknown subcommand');
     expect(bad.code).toBe(2);
-    expect((await cli(A, 'credentials', 'rotate-key', '--batch-size', 'lots')).code).toBe(2);
+    const lots = await cli(A, 'credentials', 'rotate-key', '--batch-size', 'lots');
+    // Like every command's usage error: on stderr, stdout left for results.
+    expect([lots.code, lots.out]).toEqual([2, '']);
+    expect(lots.err).toContain('--batch-size needs a positive integer');
+    expect(lots.err).toContain('Usage: sentia-mcp credentials rotate-key');
   });
 });

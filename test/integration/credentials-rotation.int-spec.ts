@@ -108,7 +108,14 @@ onBothDatabases((label, backend) => {
         ],
         remainingOnOldKeys: 1,
       });
-      expect(await runRotateKeyCommand(v.ref, ['--batch-size', 'x'], () => undefined)).toBe(2);
+      expect(
+        await runRotateKeyCommand(
+          v.ref,
+          ['--batch-size', 'x'],
+          () => undefined,
+          () => undefined,
+        ),
+      ).toBe(2);
     });
 
     it('[B]: every rotated record still reads, with the fingerprint a fresh store under mk-b gives', async () => {
