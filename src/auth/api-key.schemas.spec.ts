@@ -45,6 +45,21 @@ describe('api-key schemas', () => {
     expect(listApiKeysSchema.parse({})).toEqual({ limit: 20 });
     expect(listApiKeysSchema.safeParse({ limit: '101' }).success).toBe(false);
     expect(listApiKeysSchema.safeParse({ status: 'gone' }).success).toBe(false);
+    expect(listApiKeysSchema.parse({ limit: 7 })).toEqual({ limit: 7 }); // the command line passes a number
+  });
+
+  it('list: refuses a limit that is not plain digits given once, and an empty cursor', () => {
+    for (const limit of ['1e1', '0x10', ' 5', '5.0', '', ['1', '2']]) {
+      const r = listApiKeysSchema.safeParse({ limit });
+      expect([limit, r.success]).toEqual([limit, false]);
+      expect(fieldErrors(r.error!)).toEqual([{ field: 'limit', message: expect.any(String) }]);
+    }
+    expect(fieldErrors(listApiKeysSchema.safeParse({ limit: ['1', '2'] }).error!)[0].message).toBe(
+      'must be a whole number, given once',
+    );
+    expect(fieldErrors(listApiKeysSchema.safeParse({ cursor: '' }).error!)).toEqual([
+      { field: 'cursor', message: 'must not be empty' },
+    ]);
   });
 
   it('rotate: grace is whole seconds up to 7 days', () => {

@@ -68,13 +68,19 @@ export const rotateApiKeySchema = z.strictObject({
 export type RotateApiKeyInput = z.output<typeof rotateApiKeySchema>;
 
 export const listApiKeysSchema = z.strictObject({
-  limit: z.coerce
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`)
-    .default(DEFAULT_PAGE_SIZE),
-  cursor: z.string().max(512).optional(),
+  // From a query string: digits only (not 1e1, 0x10 or " 5"), given once.
+  limit: z
+    .preprocess(
+      (v) => (typeof v === 'string' && /^\d{1,6}$/.test(v) ? Number(v) : v),
+      z
+        .number({ error: 'must be a whole number, given once' })
+        .int('must be a whole number')
+        .min(1, 'must be at least 1')
+        .max(MAX_PAGE_SIZE, `must be at most ${MAX_PAGE_SIZE}`),
+    )
+    .optional()
+    .transform((v) => v ?? DEFAULT_PAGE_SIZE),
+  cursor: z.string().min(1, 'must not be empty').max(512).optional(),
   status: z.enum(['active', 'revoked', 'expired']).optional(),
   name: z.string().max(200).optional(),
 });
