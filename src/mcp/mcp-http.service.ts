@@ -84,6 +84,12 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
       if (legacy) {
         await this.sessions.handle(req, res, parsedBody, auth);
       } else {
+        // The SDK's stateless handler answers JSON whatever Accept says; a client that takes neither
+        // JSON nor an event stream is told so, as the 2025 era's transport does (no Accept: anything).
+        if (!req.accepts(['application/json', 'text/event-stream'])) {
+          jsonRpcError(res, 406, -32000, 'Not Acceptable: Accept must allow application/json');
+          return;
+        }
         (req as Request & { auth?: unknown }).auth = toAuthInfo(auth);
         await this.modernNode(req, res, parsedBody);
       }

@@ -129,6 +129,18 @@ describe('/mcp protocol (e2e)', () => {
     const mismatchBody = await rpc(mismatch);
     expect(mismatchBody.error!.code).toBe(-32020);
 
+    // A client that accepts neither JSON nor an event stream is refused (406), as in the 2025 era.
+    const listing = JSON.stringify({ jsonrpc: '2.0', id: 10, method: 'tools/list', params: { _meta: meta } });
+    const modern = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' };
+    const html = await post(listing, { ...modern, accept: 'text/html' });
+    expect(html.status).toBe(406);
+    expect((await rpc(html)).error!.message).toBe('Not Acceptable: Accept must allow application/json');
+    for (const accept of ['application/json', '*/*', 'application/json;q=0.5, text/html']) {
+      const ok = await post(listing, { ...modern, accept });
+      expect([accept, ok.status]).toEqual([accept, 200]);
+      await ok.text();
+    }
+
     // server/discover describes the server.
     const discover = await post(
       JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'server/discover', params: { _meta: meta } }),
