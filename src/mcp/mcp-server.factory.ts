@@ -16,6 +16,7 @@ import type { AppConfig } from '../config/config.types';
 import type { Principal } from '../auth/principal';
 import type { McpCallContext } from './mcp-context';
 import { McpRegistry, RegisteredPrompt } from './mcp-registry.service';
+import { withReadableProtocolErrors } from './readable-protocol-errors';
 import { mayAccess, ToolPipeline } from './tool-pipeline.service';
 
 /** What the HTTP layer hands the SDK for each request (never the caller's token). */
@@ -67,6 +68,9 @@ export class McpServerFactory {
         'Tools you may call are listed by tools/list; each error message says what to change.',
     });
     const context = (sdk: ServerContext): McpCallContext => this.context(sdk, era);
+    // Both eras connect each server to its transport here: its error answers name bad fields in one line.
+    const connect = server.connect.bind(server);
+    server.connect = (transport) => connect(withReadableProtocolErrors(transport));
 
     server.setRequestHandler('tools/list', (_req, sdk) => {
       const principal = context(sdk).principal;

@@ -311,6 +311,55 @@ describe('/mcp protocol (e2e)', () => {
       }
     });
 
+    it('params that fail the protocol schema → -32602 naming each field in one line, in both eras', async () => {
+      const id = await openSession();
+      const legacy = await rpc(
+        await post(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 12,
+            method: 'tools/call',
+            params: { name: 123, arguments: 'str' },
+          }),
+          { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
+        ),
+      );
+      expect(legacy.error).toEqual({
+        code: -32602,
+        message:
+          'Invalid tools/call request: params.name: expected string, received number; params.arguments: expected record, received string',
+      });
+      const complete = await rpc(
+        await post(JSON.stringify({ jsonrpc: '2.0', id: 13, method: 'completion/complete', params: {} }), {
+          'mcp-session-id': id,
+          'mcp-protocol-version': '2025-11-25',
+        }),
+      );
+      expect(complete.error).toEqual({
+        code: -32602,
+        message: 'Invalid request: params.ref: is required; params.argument: is required',
+      });
+      const meta = {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+      };
+      const modern = await rpc(
+        await post(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 14,
+            method: 'tools/call',
+            params: { name: 123, _meta: meta },
+          }),
+          { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call' },
+        ),
+      );
+      expect(modern.error!.code).toBe(-32602);
+      expect(modern.error!.message).not.toContain('\n');
+      expect(modern.error!.message).toContain('params.name: expected string, received number');
+    });
+
     it('an unknown tool is a JSON-RPC invalid-params error', async () => {
       const id = await openSession();
       const call = await post(
