@@ -82,6 +82,10 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
         await this.open(req, res, parsedBody, owner);
         return;
       }
+      if (req.method === 'POST' && (parsedBody as { method?: unknown } | null)?.method === 'initialize') {
+        jsonRpcError(res, 400, -32602, initializeProblem(parsedBody));
+        return;
+      }
       const message =
         req.method === 'POST'
           ? 'Bad Request: the Mcp-Session-Id header is required (send initialize first to open a session)'
@@ -232,4 +236,18 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     if (this.sweeper) clearInterval(this.sweeper);
     await Promise.all([...this.live.keys()].map((id) => this.forget(id)));
   }
+}
+
+/** Why an `initialize` message is not one the session manager can open a session with. */
+function initializeProblem(body: unknown): string {
+  const params = (body as { params?: unknown }).params;
+  const fields = ['protocolVersion', 'capabilities', 'clientInfo'];
+  const missing =
+    params !== null && typeof params === 'object' && !Array.isArray(params)
+      ? fields.filter((f) => (params as Record<string, unknown>)[f] === undefined)
+      : fields;
+  const problems = missing.length
+    ? missing.map((f) => `params.${f}: is required`).join('; ')
+    : 'params must be { protocolVersion: string, capabilities: object, clientInfo: { name, version } }, with an id';
+  return `Invalid initialize request: ${problems}`;
 }

@@ -187,6 +187,29 @@ describe('/mcp protocol (e2e)', () => {
       }
     });
 
+    it('an initialize without its params → 400 -32602 naming each missing one, not "send initialize first"', async () => {
+      const cases: Array<[unknown, string]> = [
+        [
+          undefined,
+          'params.protocolVersion: is required; params.capabilities: is required; params.clientInfo: is required',
+        ],
+        [
+          {},
+          'params.protocolVersion: is required; params.capabilities: is required; params.clientInfo: is required',
+        ],
+        [{ protocolVersion: '2025-11-25', capabilities: {} }, 'params.clientInfo: is required'],
+      ];
+      for (const [params, problems] of cases) {
+        const res = await post(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params }));
+        expect(res.status).toBe(400);
+        expect(res.headers.get('mcp-session-id')).toBeNull();
+        expect((await rpc(res)).error).toEqual({
+          code: -32602,
+          message: `Invalid initialize request: ${problems}`,
+        });
+      }
+    });
+
     it('wrong content type → 415', async () => {
       const res = await post(JSON.stringify(INIT), { 'content-type': 'text/plain' });
       expect(res.status).toBe(415);
