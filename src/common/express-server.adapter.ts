@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
-import express, { type Express } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 
 /**
  * A constructor whose instances are initialised by `base` (Node's own
@@ -21,8 +21,29 @@ function withPrototype<C extends typeof IncomingMessage | typeof ServerResponse>
   return Built as unknown as C;
 }
 
+/** What this adapter reads of Express's router (router 2.x): its layers, and each route's methods. */
+interface RouterLayer {
+  route?: { methods: Record<string, boolean | undefined> };
+  match(path: string): unknown;
+}
+
+/** The methods some route of `app` answers on `path` (HEAD wherever GET is); none: no such path. */
+export function allowedMethods(app: Express, path: string): string[] {
+  const stack = (app as unknown as { router?: { stack?: RouterLayer[] } }).router?.stack ?? [];
+  const methods = new Set<string>();
+  for (const layer of stack) {
+    if (!layer.route || !layer.match(path)) continue;
+    for (const [method, on] of Object.entries(layer.route.methods))
+      if (on && method !== '_all') methods.add(method.toUpperCase());
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
+}
+
 /**
- * Nest's Express adapter, with two changes. Routes match case-sensitively:
+ * Nest's Express adapter, with three changes. A request for a path that
+ * exists, with a method it does not take, gets 405 with `Allow` (not 404
+ * "Cannot PUT /health"). Routes match case-sensitively:
  * `/Credentials` is not `/credentials` but a 404, so every check made on a
  * request's path (public probes, rate-limit exemptions, the /mcp body
  * dialect) sees the spelling the router matched. And the HTTP server builds every
@@ -46,6 +67,23 @@ export class ExpressServerAdapter extends ExpressAdapter {
     const app = express();
     app.set('case sensitive routing', true);
     super(app);
+  }
+
+  override setNotFoundHandler(
+    handler: (req: Request, res: Response, next: NextFunction) => unknown,
+    prefix?: string,
+  ) {
+    const app = this.getInstance<Express>();
+    return super.setNotFoundHandler((req: Request, res: Response, next: NextFunction) => {
+      const allowed = allowedMethods(app, req.path);
+      if (allowed.length === 0) return handler(req, res, next);
+      res.setHeader('Allow', allowed.join(', '));
+      res.status(405).json({
+        statusCode: 405,
+        error: 'Method Not Allowed',
+        message: `${req.method} is not allowed on ${req.path}: use ${allowed.join(', ')}`,
+      });
+    }, prefix);
   }
 
   override initHttpServer(options: NestApplicationOptions): void {

@@ -96,3 +96,39 @@ describe('HTTP server objects', () => {
     expect(seen).toEqual([true, true]);
   });
 });
+
+describe('methods and paths', () => {
+  let started: StartedApp;
+  beforeAll(async () => {
+    started = await startApp();
+  });
+  afterAll(async () => started?.close());
+
+  it('answers a method a path does not take with 405 and Allow, before any key check', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['PUT', '/health', 'GET, HEAD'],
+      ['POST', '/metrics', 'GET, HEAD'],
+      ['PATCH', '/credentials/xero', 'DELETE, GET, HEAD, PUT'],
+      ['DELETE', '/admin/api-keys/key_x', 'GET, HEAD'],
+      ['PUT', '/admin/api-keys', 'GET, HEAD, POST'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await fetch(`${started.url}${path}`, { method });
+      expect([method, path, res.status, res.headers.get('allow')]).toEqual([method, path, 405, allow]);
+      expect(await res.json()).toEqual({
+        statusCode: 405,
+        error: 'Method Not Allowed',
+        message: `${method} is not allowed on ${path}: use ${allow}`,
+      });
+    }
+  });
+
+  it('still answers 404 for a path no route has, in any spelling of its case', async () => {
+    for (const path of ['/no-such-route', '/HEALTH', '/Admin/Api-Keys']) {
+      const res = await fetch(`${started.url}${path}`, { method: 'PUT' });
+      expect([path, res.status]).toEqual([path, 404]);
+      expect(res.headers.get('allow')).toBeNull();
+      await res.arrayBuffer();
+    }
+  });
+});
