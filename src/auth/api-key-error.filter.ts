@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import { API_KEY_ERROR_STATUS, ApiKeyError } from './api-key.errors';
 
-/** Maps ApiKeyError codes to HTTP answers: `{ statusCode, error, code, message[, permission] }`. */
+/** Maps ApiKeyError codes to HTTP answers: `{ statusCode, error, code, message[, permission][, field] }`. */
 @Catch(ApiKeyError)
 export class ApiKeyErrorFilter implements ExceptionFilter<ApiKeyError> {
   catch(err: ApiKeyError, host: ArgumentsHost): void {
@@ -17,6 +17,8 @@ export class ApiKeyErrorFilter implements ExceptionFilter<ApiKeyError> {
         code: err.code,
         message: err.message,
         ...(err.permission ? { permission: err.permission } : {}),
+        // A bad query parameter is named as `field`, as every REST route names its own.
+        ...(err.code === 'invalid_cursor' ? { field: 'cursor' } : {}),
       });
   }
 }

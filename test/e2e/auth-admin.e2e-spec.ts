@@ -59,7 +59,12 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
     expect((await api().get('/admin/api-keys?limit=500').set(bearer(adminA))).body.message).toContain(
       'limit',
     );
-    expect((await api().get('/admin/api-keys?cursor=bogus').set(bearer(adminA))).status).toBe(400);
+    const cursor = await api().get('/admin/api-keys?cursor=bogus').set(bearer(adminA));
+    expect(cursor.status).toBe(400);
+    expect(cursor.body).toMatchObject({ code: 'invalid_cursor', field: 'cursor' });
+    const repeated = await api().get('/admin/api-keys?limit=1&limit=2').set(bearer(adminA));
+    expect(repeated.status).toBe(400);
+    expect(repeated.body.message).toBe('limit: must be a whole number, given once');
   });
 
   it('a key may grant only permissions it holds (403 names the permission); admin grants anything', async () => {
