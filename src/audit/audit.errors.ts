@@ -1,5 +1,8 @@
 import { ServiceUnavailableException } from '@nestjs/common';
 
+/** Seconds a refused caller is told to wait (`Retry-After`), as for database_unavailable. */
+export const AUDIT_RETRY_AFTER_SECONDS = 5;
+
 /**
  * The audit record could be written neither to the database nor to the
  * spool file, so the call it records must not be answered as a success:
@@ -7,9 +10,6 @@ import { ServiceUnavailableException } from '@nestjs/common';
  * interceptor adds the header), and a refused tool call's JSON answer on /mcp
  * goes out as 503 with `Retry-After` too (see McpServerFactory).
  */
-/** Seconds a refused caller is told to wait (`Retry-After`), as for database_unavailable. */
-export const AUDIT_RETRY_AFTER_SECONDS = 5;
-
 export class AuditUnavailableError extends ServiceUnavailableException {
   readonly code = 'audit_unavailable';
   constructor() {
