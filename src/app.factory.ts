@@ -35,7 +35,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   // A request's headers may arrive on a connection idle for up to keepAliveTimeout; Node wants this longer.
   server.headersTimeout = config.keepAliveTimeoutMs + 1_000;
   app.disable('x-powered-by');
-  app.set('trust proxy', config.env === 'production' || config.env === 'staging' ? 1 : false);
+  // Only as many X-Forwarded-For hops as there are proxies: a client reaching the server directly
+  // could otherwise name any address, escaping the per-IP limit and forging the audit trail's ip.
+  app.set('trust proxy', config.trustProxyHops > 0 ? config.trustProxyHops : false);
   const requestId = new RequestIdMiddleware(config);
   app.use(requestId.use.bind(requestId));
   // Per-IP limit before anything reads the body (the per-key limit runs after authentication).

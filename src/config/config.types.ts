@@ -90,4 +90,10 @@ export interface AppConfig {
   shutdownGraceMs: number;
   /** How long the HTTP server keeps an idle keep-alive connection open (HTTP_KEEP_ALIVE_TIMEOUT_MS). */
   keepAliveTimeoutMs: number;
+  /**
+   * How many proxies in front of the server to believe about the client's
+   * address (`X-Forwarded-For`, TRUST_PROXY_HOPS): the per-IP limit and the
+   * audit trail's `ip` use it. 0: the socket's own address.
+   */
+  trustProxyHops: number;
 }

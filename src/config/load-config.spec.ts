@@ -39,9 +39,16 @@ describe('loadConfig', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     const msg = (err as Error).message;
-    for (const name of ['JWT_SECRET', 'MASTER_ENCRYPTION_KEY', 'DATABASE_URL', 'REDIS_URL'])
+    for (const name of [
+      'JWT_SECRET',
+      'MASTER_ENCRYPTION_KEY',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'PUBLIC_BASE_URL',
+    ])
       expect(msg).toContain(name);
-    expect((err as ConfigError).problems).toHaveLength(4);
+    expect(msg).toContain('the same on every instance');
+    expect((err as ConfigError).problems).toHaveLength(5);
   });
 
   it('reports malformed values without echoing secrets', () => {
@@ -133,13 +140,23 @@ describe('loadConfig', () => {
       MASTER_ENCRYPTION_KEY: HEX,
       DATABASE_URL: 'postgres://u@db:5432/app',
       REDIS_URL: 'redis://cache:6379',
+      PUBLIC_BASE_URL: 'https://mcp.example.com',
     });
+    expect(c.publicBaseUrl).toBe('https://mcp.example.com');
+    expect(c.trustProxyHops).toBe(1);
     expect(c.host).toBe('0.0.0.0');
     expect(c.database).toMatchObject({ kind: 'postgres', ssl: true });
     expect(c.redisUrl).toBe('redis://cache:6379');
     expect(c.metricsPublic).toBe(false);
     expect(c.serverTiming).toBe(false);
     expect(c.apiDocs).toBe(false);
+  });
+
+  it('believes no proxy outside staging and production, and reads TRUST_PROXY_HOPS (0-10)', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).trustProxyHops).toBe(0);
+    expect(loadConfig({ DATA_DIR: tmp(), TRUST_PROXY_HOPS: '2' }).trustProxyHops).toBe(2);
+    for (const bad of ['-1', '11', 'yes'])
+      expect(() => loadConfig({ DATA_DIR: tmp(), TRUST_PROXY_HOPS: bad })).toThrow(/TRUST_PROXY_HOPS: /);
   });
 
   it('serves /docs by default outside staging and production, and reads API_DOCS', () => {

@@ -271,6 +271,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
       r.problems.push(`DATABASE_URL: required in ${envName} (or DATABASE_URL_${suffix})`);
     if (!redisUrl && r.str(redisVar) === undefined)
       r.problems.push(`REDIS_URL: required in ${envName} (or REDIS_URL_${suffix})`);
+    // Every instance must name the same URL: API keys are bound to it, and the default names the port.
+    if (r.str('PUBLIC_BASE_URL') === undefined)
+      r.problems.push(
+        `PUBLIC_BASE_URL: required in ${envName} (the URL clients reach the server at, e.g. https://mcp.example.com; ` +
+          'the same on every instance: API keys are bound to it)',
+      );
   } else if (jwtSigningKeys.length === 0 || masterKeys.length === 0) {
     const noJwt = !r.str('JWT_SECRET') && !r.str('JWT_SECRETS');
     const noMk = !r.str('MASTER_ENCRYPTION_KEY') && !r.str('MASTER_ENCRYPTION_KEYS');
@@ -352,6 +358,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     // Longer than a load balancer's idle timeout (commonly 60 s), so the balancer, not the server,
     // closes an idle keep-alive connection: Node's 5 s default races it into 502s and resets.
     keepAliveTimeoutMs: r.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1_000, 290_000),
+    trustProxyHops: r.int('TRUST_PROXY_HOPS', strict ? 1 : 0, 0, 10),
   };
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);

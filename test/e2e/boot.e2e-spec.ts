@@ -24,9 +24,15 @@ describe('the built server (npm start)', () => {
     const { exited, output } = spawnServer({ NODE_ENV: 'production' });
     expect(await exited).toBe(1);
     const text = output();
-    for (const name of ['JWT_SECRET', 'MASTER_ENCRYPTION_KEY', 'DATABASE_URL', 'REDIS_URL'])
+    for (const name of [
+      'JWT_SECRET',
+      'MASTER_ENCRYPTION_KEY',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'PUBLIC_BASE_URL',
+    ])
       expect(text).toContain(name);
-    expect(text).toMatch(/Invalid configuration \(4 problems\)/);
+    expect(text).toMatch(/Invalid configuration \(5 problems\)/);
     expect(text).not.toMatch(/\n\s+at /); // no stack trace
   });
 

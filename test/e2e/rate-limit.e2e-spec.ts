@@ -198,3 +198,39 @@ describe('rate limits (embedded shape)', () => {
     expect(count(replies, 429)).toBe(1);
   });
 });
+
+describe('client address behind proxies (TRUST_PROXY_HOPS)', () => {
+  const IP_MAX = 3;
+  const forwarded = (i: number) => ({ 'x-forwarded-for': `198.51.100.${i}` });
+
+  it('by default (0 hops outside staging and production) a forged X-Forwarded-For escapes nothing', async () => {
+    const app = await startApp({ RATE_LIMIT_IP_MAX: String(IP_MAX) });
+    try {
+      const ip = freshIp();
+      const replies = [];
+      for (let i = 0; i < IP_MAX + 2; i++)
+        replies.push(await send(app.url, '/admin/api-keys', { from: ip, headers: forwarded(i) }));
+      expect(statuses(replies)).toEqual([401, 401, 401, 429, 429]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('with TRUST_PROXY_HOPS=1, each address the proxy names is counted on its own', async () => {
+    const app = await startApp({ RATE_LIMIT_IP_MAX: String(IP_MAX), TRUST_PROXY_HOPS: '1' });
+    try {
+      const proxy = freshIp();
+      const replies = [];
+      for (let i = 0; i < IP_MAX + 2; i++)
+        replies.push(await send(app.url, '/admin/api-keys', { from: proxy, headers: forwarded(i) }));
+      expect(statuses(replies)).toEqual([401, 401, 401, 401, 401]);
+      // The same forwarded client through the same proxy is limited as one client.
+      const same = [];
+      for (let i = 0; i < IP_MAX + 1; i++)
+        same.push(await send(app.url, '/admin/api-keys', { from: proxy, headers: forwarded(99) }));
+      expect(statuses(same)).toEqual([401, 401, 401, 429]);
+    } finally {
+      await app.close();
+    }
+  });
+});
