@@ -34,23 +34,36 @@ export function openDataSource(config: AppConfig, overrides: DataSourceOverrides
 /**
  * Runs pending migrations, each in its own transaction, with no statement
  * timeout on PostgreSQL (building an index over a large table may take
- * longer than any request should); resolves with those applied. The boot
- * and the `migrate` command both use it.
+ * longer than any request should), one process at a time (an advisory
+ * lock); resolves with those applied. The boot and the `migrate` command
+ * both use it.
  */
 export async function runMigrations(dataSource: DataSource): Promise<Migration[]> {
   const postgres = dataSource.options.type === 'postgres';
   const runner = dataSource.createQueryRunner();
+  let locked = false;
   try {
-    if (postgres) await runner.query('SET statement_timeout = 0');
+    if (postgres) {
+      await runner.query('SET statement_timeout = 0');
+      // Instances booting together take turns: the first migrates, the others then find nothing
+      // pending (without the lock, two created the migrations table at once and one failed).
+      await runner.query('SELECT pg_advisory_lock($1)', [MIGRATIONS_LOCK_KEY]);
+      locked = true;
+    }
     const executor = new MigrationExecutor(dataSource, runner);
     executor.transaction = 'each';
     return await executor.executePendingMigrations();
   } finally {
-    // RESET returns to the connection's startup value before it goes back to the pool.
+    // Unlock, and RESET to the connection's startup value, before it goes back to the pool.
     try {
+      if (locked && !runner.isReleased)
+        await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATIONS_LOCK_KEY]);
       if (postgres && !runner.isReleased) await runner.query('RESET statement_timeout');
     } finally {
       await runner.release();
     }
   }
 }
+
+/** The PostgreSQL advisory lock (session level) under which migrations run ("SENT"). */
+export const MIGRATIONS_LOCK_KEY = 0x53454e54;

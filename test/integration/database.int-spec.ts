@@ -20,7 +20,12 @@ import { DatabaseHealthIndicator } from '../../src/database/database.health';
 import { DatabaseModule } from '../../src/database/database.module';
 import { isDatabaseUnavailable } from '../../src/database/database-errors';
 import { MIGRATIONS } from '../../src/database/migrations-list';
-import { initializeDataSource, openDataSource } from '../../src/database/open-data-source';
+import {
+  initializeDataSource,
+  MIGRATIONS_LOCK_KEY,
+  openDataSource,
+  runMigrations,
+} from '../../src/database/open-data-source';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
 import { configFor } from '../support/test-config';
 
@@ -350,6 +355,46 @@ describeWithPostgres('database (PostgreSQL)', () => {
       'audit_logs_y2098m03',
     ]);
     await moduleRef.close();
+  });
+
+  it('runs migrations one instance at a time: the others wait, then find nothing pending', async () => {
+    const raceSchema = uniqueName('db_race');
+    const [a, b] = await Promise.all([
+      openDataSource(config, { schema: raceSchema, migrationsRun: false }),
+      openDataSource(config, { schema: raceSchema, migrationsRun: false }),
+    ]);
+    const holder = new Client({ connectionString: TEST_DATABASE_URL });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1)', [MIGRATIONS_LOCK_KEY]);
+      const runs = [runMigrations(a), runMigrations(b)];
+      const waiting = async () =>
+        Number(
+          (
+            await holder.query(
+              `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1`,
+              [MIGRATIONS_LOCK_KEY],
+            )
+          ).rows[0].n,
+        );
+      for (let i = 0; i < 100 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await waiting()).toBe(2);
+      expect(await a.query(`SELECT to_regclass($1) AS t`, [`"${raceSchema}".migrations`])).toEqual([
+        { t: null },
+      ]);
+      await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATIONS_LOCK_KEY]);
+      const applied = (await Promise.all(runs)).map((m) => m.length).sort((x, y) => x - y);
+      expect(applied).toEqual([0, MIGRATIONS.length]);
+      // Neither kept the lock, nor its connection's statement timeout off.
+      expect(await waiting()).toBe(0);
+      expect(
+        (await holder.query('SELECT pg_try_advisory_lock($1) AS got', [MIGRATIONS_LOCK_KEY])).rows,
+      ).toEqual([{ got: true }]);
+    } finally {
+      await holder.end();
+      await a.query(`DROP SCHEMA IF EXISTS "${raceSchema}" CASCADE`);
+      await Promise.all([a.destroy(), b.destroy()]);
+    }
   });
 
   describe('statement timeout (DATABASE_STATEMENT_TIMEOUT_MS)', () => {
