@@ -8,7 +8,9 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { main } from '../../src/cli/main';
 import { freePort, SERVER_MAIN, spawnServer, waitForOk } from '../support/spawn-server';
+import { registerToken } from './auth-helpers';
 
 // Each test spawns a server: a boot takes a few seconds on a busy machine, and a refused database is
 // retried 3 times, 2 s apart, before the process gives up.
@@ -109,6 +111,70 @@ describe('the built server (npm start)', () => {
       expect(existsSync(join(dataDir, 'secrets.json'))).toBe(true);
       expect(await server.stop()).toBe(0);
       expect(server.output()).toContain('listening on http://127.0.0.1');
+    } finally {
+      await server.stop(1_000);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('on SIGTERM ends open event streams instead of waiting out the grace with them', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sentia-boot-'));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const env = { DATA_DIR: dataDir, PORT: String(port), SHUTDOWN_GRACE_MS: '45000', LOG_LEVEL: 'error' };
+    const server = spawnServer(env);
+    try {
+      await waitForOk(`${base}/health`, 20_000, () => server.child.exitCode === null);
+      let token = '';
+      expect(
+        await main(['keys', 'create', '--org', 'boot', '--name', 'sse', '--permissions', 'admin'], env, {
+          out: (t) => void (token += t.trim()),
+          err: () => undefined,
+        }),
+      ).toBe(0);
+      registerToken(token, 'boot sse');
+      const headers = {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+      };
+      const init = await fetch(`${base}/mcp`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: {
+            protocolVersion: '2025-11-25',
+            capabilities: {},
+            clientInfo: { name: 'boot', version: '1' },
+          },
+        }),
+      });
+      expect(init.status).toBe(200);
+      const session = init.headers.get('mcp-session-id')!;
+      await init.text();
+      await fetch(`${base}/mcp`, {
+        method: 'POST',
+        headers: { ...headers, 'mcp-session-id': session },
+        body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+      }).then((r) => r.text());
+      const stream = await fetch(`${base}/mcp`, {
+        headers: { ...headers, 'mcp-session-id': session, accept: 'text/event-stream' },
+      });
+      expect(stream.status).toBe(200);
+      const reading = stream.text().then(
+        () => 'ended',
+        () => 'cut',
+      );
+
+      const started = Date.now();
+      expect(await server.stop(60_000)).toBe(0);
+      // Well inside SHUTDOWN_GRACE_MS (45 s): the open stream did not hold the shutdown.
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(await reading).toBe('ended');
     } finally {
       await server.stop(1_000);
       rmSync(dataDir, { recursive: true, force: true });
