@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/config.types';
@@ -52,7 +52,12 @@ export function buildDataSourceOptions(
   const db = config.database;
 
   if (db.kind === 'sqlite') {
-    if (db.path !== ':memory:') mkdirSync(dirname(db.path), { recursive: true, mode: 0o700 });
+    if (db.path !== ':memory:') {
+      mkdirSync(dirname(db.path), { recursive: true, mode: 0o700 });
+      // Owner-only, like the secrets beside it; SQLite gives its -wal and -shm files the same mode.
+      closeSync(openSync(db.path, 'a', 0o600));
+      chmodSync(db.path, 0o600);
+    }
     return {
       ...common,
       type: 'better-sqlite3',

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { AddressInfo, createServer, Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,6 +146,24 @@ describe('database (SQLite)', () => {
     expect(await ds.query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
     expect(await ds.query('PRAGMA foreign_keys')).toEqual([{ foreign_keys: 1 }]);
     expect(await ds.query('PRAGMA busy_timeout')).toEqual([{ timeout: 5000 }]);
+  });
+
+  it('keeps the database file and its WAL owner-only (0600), as the secrets beside it', async () => {
+    const path = config.database.kind === 'sqlite' ? config.database.path : '';
+    await ds.query('CREATE TABLE IF NOT EXISTS mode_probe (x int)'); // a write: the WAL file exists
+    for (const file of [path, `${path}-wal`])
+      expect([file, statSync(file).mode & 0o777]).toEqual([file, 0o600]);
+    // A file left readable by an earlier version is tightened at the next open.
+    const other = configFor(join(root, 'loose'));
+    const loosePath = other.database.kind === 'sqlite' ? other.database.path : '';
+    mkdirSync(join(root, 'loose'), { recursive: true });
+    writeFileSync(loosePath, '', { mode: 0o644 });
+    const reopened = await openDataSource(other);
+    try {
+      expect(statSync(loosePath).mode & 0o777).toBe(0o600);
+    } finally {
+      await reopened.destroy();
+    }
   });
 
   const names = async (type: 'table' | 'index'): Promise<string[]> =>
