@@ -8,7 +8,7 @@ import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.types';
 import { jsonBodyParser } from './common/body-parser';
 import { ExpressServerAdapter } from './common/express-server.adapter';
-import { createBootstrapLogger } from './observability/logger.factory';
+import { createBootstrapLogger, withQuietFrameworkBoot } from './observability/logger.factory';
 import { RequestIdMiddleware } from './observability/request-id.middleware';
 import { IpRateLimitMiddleware } from './rate-limit/ip-rate-limit.middleware';
 
@@ -22,14 +22,14 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
     new ExpressServerAdapter(),
     {
       bodyParser: false,
-      bufferLogs: true,
-      // Until the app's own logger takes over below, and for a boot that fails before it does (the
-      // buffered lines are then flushed here): the same redacted JSON lines, not coloured text.
+      // Until the app's own logger takes over below, and for a boot that fails before it does: the
+      // same redacted JSON lines, not coloured text, each written when it happens (not buffered).
+      bufferLogs: false,
       logger: createBootstrapLogger(config),
       abortOnError: false,
     },
   );
-  app.useLogger(app.get(WINSTON_MODULE_NEST_PROVIDER));
+  app.useLogger(withQuietFrameworkBoot(app.get(WINSTON_MODULE_NEST_PROVIDER)));
   const server = app.getHttpServer() as Server;
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
   // A request's headers may arrive on a connection idle for up to keepAliveTimeout; Node wants this longer.

@@ -18,13 +18,25 @@ async function bootstrap(): Promise<void> {
   const app = await createApp(config);
   await app.listen(config.port, config.host);
   const logger = new Logger('Bootstrap');
-  const shape = config.redisUrl
-    ? 'cluster (PostgreSQL + Redis)'
-    : `embedded (SQLite in ${config.dataDir}, in-memory store)`;
+  const database =
+    config.database.kind === 'postgres'
+      ? `PostgreSQL${config.database.schema ? ` (schema ${config.database.schema})` : ''}`
+      : `SQLite ${config.database.path}`;
+  const store = config.redisUrl ? 'Redis' : 'in-memory store';
   logger.log(
-    `Sentia MCP ${config.appVersion} listening on http://${config.host}:${config.port} [${config.env}, ${shape}]`,
+    `Sentia MCP ${config.appVersion} listening on http://${config.host}:${config.port} [${config.env}: ${database}, ${store}]`,
   );
-  logger.log(`MCP endpoint: ${config.publicBaseUrl}/mcp  health: /health, /health/ready  docs: /docs`);
+  logger.log(
+    `MCP endpoint: ${config.publicBaseUrl}/mcp  health: /health, /health/ready  ` +
+      `metrics: /metrics (${config.metricsPublic ? 'public' : 'metrics:read'})` +
+      (config.apiDocs ? '  docs: /docs' : ''),
+  );
+  logger.log(
+    `Audit: ${config.audit.mode}` +
+      (config.audit.mode === 'sync'
+        ? `, durable in the ${config.audit.durability}`
+        : ', answered before durable'),
+  );
   if (config.generatedSecretsFile)
     logger.warn(`Development secrets are kept in ${config.generatedSecretsFile}`);
 

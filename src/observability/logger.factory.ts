@@ -77,5 +77,30 @@ export function createLogger(
  */
 export function createBootstrapLogger(config: AppConfig): LoggerService {
   const stdoutOnly = { ...config, log: { ...config.log, files: false, elasticsearchUrl: undefined } };
-  return WinstonModule.createLogger(createLoggerOptions(stdoutOnly));
+  return withQuietFrameworkBoot(WinstonModule.createLogger(createLoggerOptions(stdoutOnly)));
+}
+
+/** Nest's per-module and per-route lines at boot (about 50 of them): detail, not news. */
+const FRAMEWORK_BOOT_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
+
+/**
+ * `inner`, with Nest's boot inventory (modules initialised, routes mapped)
+ * logged at debug instead of info: an operator's log starts with what the
+ * server says about itself, and `LOG_LEVEL=debug` still shows every route.
+ */
+export function withQuietFrameworkBoot(inner: LoggerService): LoggerService {
+  return {
+    log: (message: unknown, ...rest: unknown[]) => {
+      const context = rest[rest.length - 1];
+      if (typeof context === 'string' && FRAMEWORK_BOOT_CONTEXTS.has(context))
+        inner.debug?.(message, ...rest);
+      else inner.log(message, ...rest);
+    },
+    error: (message: unknown, ...rest: unknown[]) => inner.error(message, ...rest),
+    warn: (message: unknown, ...rest: unknown[]) => inner.warn(message, ...rest),
+    debug: (message: unknown, ...rest: unknown[]) => inner.debug?.(message, ...rest),
+    verbose: (message: unknown, ...rest: unknown[]) => inner.verbose?.(message, ...rest),
+    fatal: (message: unknown, ...rest: unknown[]) =>
+      (inner.fatal ?? inner.error).call(inner, message, ...rest),
+  };
 }

@@ -60,6 +60,12 @@ describe('the built server (npm start)', () => {
           throw new Error(`not a JSON log line: ${l}`);
         }
       });
+      // Each line is written when it happens (not buffered until the end): the retries are 2 s apart.
+      const retries = parsed
+        .filter((l) => /Retrying \(\d\)/.test(String(l.message)))
+        .map((l) => Date.parse(String((l as { timestamp?: string }).timestamp)));
+      expect(retries.length).toBeGreaterThanOrEqual(2);
+      expect(retries[1] - retries[0]).toBeGreaterThan(1_500);
       expect(parsed).toEqual(
         expect.arrayContaining([
           expect.objectContaining({
@@ -110,7 +116,15 @@ describe('the built server (npm start)', () => {
       expect(existsSync(join(dataDir, 'sentia.sqlite'))).toBe(true);
       expect(existsSync(join(dataDir, 'secrets.json'))).toBe(true);
       expect(await server.stop()).toBe(0);
-      expect(server.output()).toContain('listening on http://127.0.0.1');
+      const out = server.output();
+      expect(out).toMatch(
+        /listening on http:\/\/127\.0\.0\.1:\d+ \[development: SQLite .*sentia\.sqlite, in-memory store\]/,
+      );
+      expect(out).toContain('metrics: /metrics (public)  docs: /docs');
+      expect(out).toContain('Audit: sync, durable in the database');
+      // Nest's per-module and per-route inventory is debug detail, not part of an info-level boot.
+      expect(out).toContain('"context":"NestApplication"');
+      expect(out).not.toMatch(/"context":"(InstanceLoader|RoutesResolver|RouterExplorer)"/);
     } finally {
       await server.stop(1_000);
       rmSync(dataDir, { recursive: true, force: true });

@@ -10,6 +10,9 @@ import {
   TEST_REDIS_URL,
   uniqueName,
 } from '../support/backends';
+import { WINSTON_MODULE_PROVIDER } from 'nest-winston';
+import { Logger as WinstonLogger, transports } from 'winston';
+import { LogCapture } from '../../src/observability/log-capture';
 import { startApp, StartedApp } from '../support/start-app';
 
 type Checks = Record<string, { status: string; kind?: string }>;
@@ -68,7 +71,12 @@ describeWithPostgres('health (cluster shape: PostgreSQL + Redis)', () => {
       DATABASE_URL: TEST_DATABASE_URL,
       DATABASE_SCHEMA: schema,
       REDIS_URL: 'redis://127.0.0.1:1',
+      LOG_LEVEL: 'warn',
     });
+    const logs = new LogCapture();
+    started.app
+      .get<WinstonLogger>(WINSTON_MODULE_PROVIDER)
+      .add(new transports.Stream({ stream: logs.stream }));
     try {
       const res = await fetch(`${started.url}/health/ready`);
       expect(res.status).toBe(503);
@@ -76,6 +84,14 @@ describeWithPostgres('health (cluster shape: PostgreSQL + Redis)', () => {
       expect(body.error.redis.status).toBe('down');
       expect(body.info.database.status).toBe('up');
       expect((await fetch(`${started.url}/health`)).status).toBe(200);
+      // A probe's 503 is a warning naming the failing store, with a context; not an error line.
+      const lines = (await logs.lines()).filter((l) => String(l.message).includes('Health Check has failed'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({
+        level: 'warn',
+        context: 'Health',
+        message: expect.stringContaining('redis'),
+      });
     } finally {
       await started.close();
     }
