@@ -9,8 +9,14 @@ async function bootstrap(): Promise<void> {
     config = loadConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
-      // eslint-disable-next-line no-console
-      console.error(e.message);
+      // One JSON line like every other (no logger exists without a configuration); values never echoed.
+      const line = {
+        timestamp: new Date().toISOString(),
+        level: 'error',
+        context: 'Bootstrap',
+        message: e.message,
+      };
+      process.stderr.write(`${JSON.stringify(line)}\n`);
       process.exit(1);
     }
     throw e;

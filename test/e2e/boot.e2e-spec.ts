@@ -36,6 +36,8 @@ describe('the built server (npm start)', () => {
       expect(text).toContain(name);
     expect(text).toMatch(/Invalid configuration \(5 problems\)/);
     expect(text).not.toMatch(/\n\s+at /); // no stack trace
+    // One JSON line, like the rest of the server's output.
+    expect(JSON.parse(text.trim())).toMatchObject({ level: 'error', context: 'Bootstrap' });
   });
 
   it('exits 1 when the database refuses connections: JSON lines naming the failure, never the password', async () => {
