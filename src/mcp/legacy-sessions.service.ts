@@ -207,7 +207,9 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
   }
 
   private storeUnavailable(res: Response, err: unknown): void {
-    this.logger.warn(`Session store unreachable (${(err as Error).name}); refusing a session request`);
+    // The error's own message (e.g. "connect ECONNREFUSED 127.0.0.1:6379"); the logger redacts URLs' passwords.
+    const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    this.logger.warn(`Session store unreachable (${why.slice(0, 300)}); refusing a session request`);
     res.setHeader('Retry-After', '1');
     jsonRpcError(res, 503, -32000, 'Session store temporarily unavailable; retry shortly');
   }

@@ -7,7 +7,10 @@ jest.setTimeout(60_000);
 
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { WINSTON_MODULE_NEST_PROVIDER, WINSTON_MODULE_PROVIDER } from 'nest-winston';
+import { Logger as WinstonLogger, transports } from 'winston';
 import { LegacySessions } from '../../src/mcp/legacy-sessions.service';
+import { LogCapture } from '../../src/observability/log-capture';
 import {
   describeWithPostgres,
   describeWithRedis,
@@ -45,6 +48,7 @@ describeWithPostgres('MCP sessions across two instances', () => {
         DATABASE_URL: TEST_DATABASE_URL,
         DATABASE_SCHEMA: uniqueName('mcp_sessions'),
         REDIS_URL: proxy.urlFor(TEST_REDIS_URL),
+        LOG_LEVEL: 'warn',
       };
       a = await startApp(env);
       b = await startApp(env);
@@ -150,9 +154,20 @@ describeWithPostgres('MCP sessions across two instances', () => {
 
     it('with the store cut, the opening instance keeps its session; other instances and new sessions get 503, not an unchecked pass', async () => {
       const id = await openOn(a);
+      const logs = new LogCapture();
+      const bLogger = b.app.get<WinstonLogger>(WINSTON_MODULE_PROVIDER);
+      bLogger.add(new transports.Stream({ stream: logs.stream }));
+      // Nest's Logger writes to the process's one global logger: the last app started here (a closed
+      // one, after the test above). A server process has one app; point it back at b's.
+      b.app.useLogger(b.app.get(WINSTON_MODULE_NEST_PROVIDER));
       await proxy.cut();
       try {
         const elsewhere = await post(b, CALL, { 'mcp-session-id': id });
+        // The operator's line says why (the client's answer does not).
+        const refusals = (await logs.lines()).filter((l) =>
+          /Session store unreachable/.test(String(l.message)),
+        );
+        expect(refusals[0]?.message).toMatch(/Session store unreachable \(\w*Error: .+\); refusing/);
         expect(elsewhere.status).toBe(503);
         expect(elsewhere.headers.get('retry-after')).toBe('1');
         const body = (await elsewhere.json()) as { error: { message: string } };
