@@ -92,7 +92,11 @@ export class McpServerFactory {
     server.setRequestHandler('tools/call', async (req, sdk) => {
       const tool = this.registry.tools.get(req.params.name);
       const ctx = context(sdk);
-      if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${req.params.name}`);
+      if (!tool) {
+        // Named back in part only: a huge name echoed whole would be kept by the session's event log.
+        const name = req.params.name.length > 100 ? `${req.params.name.slice(0, 100)}...` : req.params.name;
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      }
       // A tool the key may not call is answered by the pipeline with the permission it needs.
       try {
         return await this.pipeline.call(tool, ctx, req.params.arguments);

@@ -6,19 +6,39 @@ type StreamId = string;
 /**
  * Per-session SSE event log so a client can resume a stream with
  * Last-Event-ID (and so the server can close a stream and let the client poll).
- * Bounded: the oldest events are dropped past `maxEvents`.
+ * Bounded by count and by bytes: the oldest events are dropped past
+ * `maxEvents` or `maxBytes` (their JSON size), and a message larger than
+ * `maxBytes` on its own is sent but not kept (it cannot be replayed). Without
+ * the byte bound one session could keep 1000 answers of any size for as long
+ * as it lives.
  */
 export class MemoryEventStore implements EventStore {
-  private readonly events = new Map<EventId, { streamId: StreamId; message: JSONRPCMessage }>();
+  private readonly events = new Map<
+    EventId,
+    { streamId: StreamId; message: JSONRPCMessage; bytes: number }
+  >();
+  private bytes = 0;
 
-  constructor(private readonly maxEvents = 1000) {}
+  constructor(
+    private readonly maxEvents = 1000,
+    private readonly maxBytes = 512 * 1024,
+  ) {}
+
+  /** The JSON bytes of the events kept (for tests and metrics). */
+  get size(): { events: number; bytes: number } {
+    return { events: this.events.size, bytes: this.bytes };
+  }
 
   async storeEvent(streamId: StreamId, message: JSONRPCMessage): Promise<EventId> {
     const id = `${streamId}_${Date.now().toString(36)}_${randomUUID().slice(0, 8)}`;
-    this.events.set(id, { streamId, message });
-    if (this.events.size > this.maxEvents) {
-      const oldest = this.events.keys().next().value;
-      if (oldest !== undefined) this.events.delete(oldest);
+    const bytes = Buffer.byteLength(JSON.stringify(message));
+    if (bytes > this.maxBytes) return id;
+    this.events.set(id, { streamId, message, bytes });
+    this.bytes += bytes;
+    while (this.events.size > this.maxEvents || this.bytes > this.maxBytes) {
+      const [oldest, event] = this.events.entries().next().value!;
+      this.events.delete(oldest);
+      this.bytes -= event.bytes;
     }
     return id;
   }

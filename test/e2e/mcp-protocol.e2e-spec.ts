@@ -397,6 +397,19 @@ describe('/mcp protocol (e2e)', () => {
       const payload = await rpc(call);
       expect(payload.error!.code).toBe(-32602);
       expect(payload.error!.message).toContain('no_such_tool');
+      // A long name is echoed in part: the answer (kept by the session for replay) stays small.
+      const long = await rpc(
+        await post(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 7,
+            method: 'tools/call',
+            params: { name: 'n'.repeat(3_000), arguments: {} },
+          }),
+          { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
+        ),
+      );
+      expect(long.error!.message).toBe(`Unknown tool: ${'n'.repeat(100)}...`);
     });
 
     it('a fault of ours after the tool ran → -32603 naming the request id, never the fault', async () => {
