@@ -6,11 +6,33 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { WINSTON_MODULE_NEST_PROVIDER } from 'nest-winston';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.types';
-import { jsonBodyParser } from './common/body-parser';
+import { ApiKeyTokenService } from './auth/tokens/api-key-token.service';
+import { jsonBodyParser, MayReadBody } from './common/body-parser';
 import { ExpressServerAdapter } from './common/express-server.adapter';
 import { createBootstrapLogger, withQuietFrameworkBoot } from './observability/logger.factory';
 import { RequestIdMiddleware } from './observability/request-id.middleware';
 import { IpRateLimitMiddleware } from './rate-limit/ip-rate-limit.middleware';
+
+/** Where a request body is taken: MCP, and the admin and credentials REST routes. */
+const BODY_PATHS = /^\/(mcp|admin|credentials)(\/|$)/;
+
+/**
+ * Reads a body only on a route that takes one and only for a caller whose
+ * key verifies (signature, audience, expiry: microseconds; the guard still
+ * checks revocation and the rest), so parsing a large body costs an attacker
+ * a valid key. Every route that takes a body needs one.
+ */
+function bodyReader(tokens: ApiKeyTokenService): MayReadBody {
+  return (req) => {
+    if (!BODY_PATHS.test(req.path)) return false;
+    try {
+      tokens.verify(tokens.extractBearer(req.headers.authorization));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+}
 
 /**
  * Builds the whole application for a configuration: used by main.ts, the
@@ -43,7 +65,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   // Per-IP limit before anything reads the body (the per-key limit runs after authentication).
   const ipLimit = app.get(IpRateLimitMiddleware);
   app.use(ipLimit.use.bind(ipLimit));
-  for (const handler of jsonBodyParser(config.mcp.maxBodyBytes)) app.use(handler);
+  for (const handler of jsonBodyParser(config.mcp.maxBodyBytes, bodyReader(app.get(ApiKeyTokenService))))
+    app.use(handler);
 
   // The API's map, served without a key: on by default only on a developer's machine (API_DOCS).
   if (config.apiDocs) {

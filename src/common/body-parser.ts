@@ -107,14 +107,24 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
+/** Whether a request's body may be read and parsed (see jsonBodyParser). */
+export type MayReadBody = (req: Request) => boolean;
+
+const READ = Symbol('sentia.body.read');
+type Marked = Request & { [READ]?: boolean };
+
 /**
- * JSON bodies for every route, bounded by `limitBytes` and MAX_JSON_DEPTH. A
- * malformed, oversized or too deeply nested body gets a precise answer in the
- * dialect of its route (JSON-RPC on /mcp, a JSON error elsewhere) and never a
- * stack trace.
+ * JSON bodies, bounded by `limitBytes` and MAX_JSON_DEPTH, read only where
+ * `mayRead` says (the app: routes that take a body, for a caller whose key
+ * verifies), so a client without a key cannot make the server parse a large
+ * body; an unread body is discarded by Node and the route answers as it would
+ * (401, 404). A malformed, oversized or too deeply nested body gets a precise
+ * answer in the dialect of its route (JSON-RPC on /mcp, a JSON error
+ * elsewhere) and never a stack trace.
  */
 export function jsonBodyParser(
   limitBytes: number,
+  mayRead: MayReadBody = () => true,
 ): [
   RequestHandler,
   RequestHandler,
@@ -122,7 +132,13 @@ export function jsonBodyParser(
 ] {
   const types = ['application/json', 'application/*+json'];
   const parser = json({ limit: limitBytes, type: types });
+  const read: RequestHandler = (req, res, next) => {
+    if (!mayRead(req)) return next();
+    (req as Marked)[READ] = true;
+    parser(req, res, next);
+  };
   const check: RequestHandler = (req, _res, next) => {
+    if (!(req as Marked)[READ]) return next();
     // A body the JSON parser left alone (another Content-Type, or none) would reach the route as no
     // body at all, and its action would run on defaults: refused instead. /mcp answers this itself.
     if (req.is(types) === false && carriesBytes(req) && !isMcpRequest(req))
@@ -142,5 +158,5 @@ export function jsonBodyParser(
     }
     res.status(status).json({ statusCode: status, error: REASONS[status], message });
   };
-  return [parser, check, onError];
+  return [read, check, onError];
 }

@@ -119,4 +119,35 @@ describe('REST request bodies (e2e)', () => {
     }
     expect((await send('GET', '/health', undefined, {})).status).toBe(200);
   });
+
+  it('reads no body for a caller without a valid key, nor on a route that takes none', async () => {
+    const junk = '{"name":' + '['.repeat(100) + ' not json';
+    const json = { 'content-type': 'application/json' };
+    // Not parsed (no 400 parse error): the guard's 401 is the answer.
+    for (const authorization of [undefined, 'Bearer not-a-token', `Bearer ${admin.slice(0, -4)}AAAA`]) {
+      const res = await fetch(`${started.url}/admin/api-keys`, {
+        method: 'POST',
+        headers: { ...json, ...(authorization ? { authorization } : {}) },
+        body: junk,
+      });
+      expect([authorization?.slice(0, 12), res.status]).toEqual([authorization?.slice(0, 12), 401]);
+      await res.arrayBuffer();
+    }
+    const mcp = await fetch(`${started.url}/mcp`, {
+      method: 'POST',
+      headers: { ...json, accept: 'application/json, text/event-stream' },
+      body: junk,
+    });
+    expect(mcp.status).toBe(401);
+    expect(mcp.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    await mcp.arrayBuffer();
+    // A path that takes no body: the method's answer, the body never looked at.
+    const health = await send('POST', '/health', junk, json);
+    expect(health.status).toBe(405);
+    await health.arrayBuffer();
+    // With a valid key the same body is read, and refused for what it is.
+    const parsed = await send('POST', '/admin/api-keys', junk, json);
+    expect(parsed.status).toBe(400);
+    expect(await parsed.json()).toMatchObject({ message: 'Parse error: request body is not valid JSON' });
+  });
 });
