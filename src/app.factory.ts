@@ -54,8 +54,10 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.useLogger(withQuietFrameworkBoot(app.get(WINSTON_MODULE_NEST_PROVIDER)));
   const server = app.getHttpServer() as Server;
   server.keepAliveTimeout = config.keepAliveTimeoutMs;
-  // A request's headers may arrive on a connection idle for up to keepAliveTimeout; Node wants this longer.
-  server.headersTimeout = config.keepAliveTimeoutMs + 1_000;
+  // Counted from a request's first byte, not over a kept-alive connection's idle time (which
+  // keepAliveTimeout bounds): a sender that dribbles its headers or body is cut off with 408.
+  server.headersTimeout = config.headersTimeoutMs;
+  server.requestTimeout = config.requestTimeoutMs;
   app.disable('x-powered-by');
   // Only as many X-Forwarded-For hops as there are proxies: a client reaching the server directly
   // could otherwise name any address, escaping the per-IP limit and forging the audit trail's ip.

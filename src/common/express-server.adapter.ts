@@ -96,6 +96,9 @@ export class ExpressServerAdapter extends ExpressAdapter {
       {
         IncomingMessage: withPrototype(IncomingMessage, app.request),
         ServerResponse: withPrototype(ServerResponse, app.response),
+        // How often Node checks headersTimeout and requestTimeout: its 30 s default let a slow
+        // sender keep a socket up to 30 s past either.
+        connectionsCheckingInterval: 1_000,
       },
       app,
     );

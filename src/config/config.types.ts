@@ -96,4 +96,8 @@ export interface AppConfig {
    * audit trail's `ip` use it. 0: the socket's own address.
    */
   trustProxyHops: number;
+  /** How long a client may take to send a request's headers (HTTP_HEADERS_TIMEOUT_MS); then 408. */
+  headersTimeoutMs: number;
+  /** How long a client may take to send a whole request, body included (HTTP_REQUEST_TIMEOUT_MS); then 408. */
+  requestTimeoutMs: number;
 }

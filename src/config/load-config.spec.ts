@@ -152,6 +152,22 @@ describe('loadConfig', () => {
     expect(c.apiDocs).toBe(false);
   });
 
+  it('gives a client 15 s for its headers and 60 s for its whole request, and checks the pair', () => {
+    expect(loadConfig({ DATA_DIR: tmp() })).toMatchObject({
+      headersTimeoutMs: 15_000,
+      requestTimeoutMs: 60_000,
+    });
+    expect(
+      loadConfig({ DATA_DIR: tmp(), HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '20000' }),
+    ).toMatchObject({ headersTimeoutMs: 5_000, requestTimeoutMs: 20_000 });
+    expect(() =>
+      loadConfig({ DATA_DIR: tmp(), HTTP_HEADERS_TIMEOUT_MS: '30000', HTTP_REQUEST_TIMEOUT_MS: '20000' }),
+    ).toThrow(/HTTP_REQUEST_TIMEOUT_MS: must not be shorter than HTTP_HEADERS_TIMEOUT_MS/);
+    expect(() => loadConfig({ DATA_DIR: tmp(), HTTP_HEADERS_TIMEOUT_MS: '10' })).toThrow(
+      /HTTP_HEADERS_TIMEOUT_MS: /,
+    );
+  });
+
   it('believes no proxy outside staging and production, and reads TRUST_PROXY_HOPS (0-10)', () => {
     expect(loadConfig({ DATA_DIR: tmp() }).trustProxyHops).toBe(0);
     expect(loadConfig({ DATA_DIR: tmp(), TRUST_PROXY_HOPS: '2' }).trustProxyHops).toBe(2);

@@ -295,6 +295,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     r.url('PUBLIC_BASE_URL', ['http:', 'https:']) ??
     `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
 
+  // A client gets this long to send a request's headers, and its whole request: past them, 408 and
+  // the connection closes (a slow sender no longer holds a socket for minutes).
+  const headersTimeoutMs = r.int('HTTP_HEADERS_TIMEOUT_MS', 15_000, 1_000, 120_000);
+  const requestTimeoutMs = r.int('HTTP_REQUEST_TIMEOUT_MS', 60_000, 1_000, 600_000);
+  if (requestTimeoutMs < headersTimeoutMs)
+    r.problems.push('HTTP_REQUEST_TIMEOUT_MS: must not be shorter than HTTP_HEADERS_TIMEOUT_MS');
+
   const conformanceFixtures = r.bool('MCP_CONFORMANCE_FIXTURES', false);
   if (conformanceFixtures && envName === 'production') {
     r.problems.push('MCP_CONFORMANCE_FIXTURES: test fixtures are refused in production');
@@ -359,6 +366,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     // closes an idle keep-alive connection: Node's 5 s default races it into 502s and resets.
     keepAliveTimeoutMs: r.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1_000, 290_000),
     trustProxyHops: r.int('TRUST_PROXY_HOPS', strict ? 1 : 0, 0, 10),
+    headersTimeoutMs,
+    requestTimeoutMs,
   };
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);

@@ -11,6 +11,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, Socket } from 'node:net';
 import type { Express } from 'express';
 import { startApp, StartedApp } from '../support/start-app';
+import { TestKey } from '../support/test-keys';
 
 /** A raw keep-alive connection to `url`, with the bytes it has received and whether the server closed it. */
 async function openConnection(url: string) {
@@ -67,6 +68,39 @@ describe('HTTP keep-alive', () => {
       conn.socket.destroy();
     }
   }, 20_000);
+
+  it('cuts off a client that dribbles its headers or body (408), but not an idle kept-alive connection', async () => {
+    started = await startApp({ HTTP_HEADERS_TIMEOUT_MS: '1500', HTTP_REQUEST_TIMEOUT_MS: '3000' });
+    const idle = await openConnection(started.url);
+    const headers = await openConnection(started.url);
+    const body = await openConnection(started.url);
+    try {
+      expect(await idle.get('/health')).toMatch(/^HTTP\/1\.1 200 /);
+      const { hostname, port } = new URL(started.url);
+      headers.socket.write(`GET /health HTTP/1.1\r\nHost: ${hostname}:${port}\r\nX-Slow: `);
+      // A body is read only for a key that verifies (else the 401 comes at once, the body unread).
+      const key = await TestKey.create(started, { permissions: ['ai:invoke'] });
+      body.socket.write(
+        `POST /mcp HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\n` +
+          `Authorization: Bearer ${key.token}\r\nContent-Length: 1000\r\n\r\n{"jsonrpc":`,
+      );
+      const deadline = Date.now() + 10_000;
+      while ((!headers.state.closed || !body.state.closed) && Date.now() < deadline) await sleep(100);
+      expect([headers.state.closed, headers.state.received.split('\r\n')[0]]).toEqual([
+        true,
+        'HTTP/1.1 408 Request Timeout',
+      ]);
+      expect([body.state.closed, body.state.received.split('\r\n')[0]]).toEqual([
+        true,
+        'HTTP/1.1 408 Request Timeout',
+      ]);
+      // Idle well past the headers timeout between requests: still served.
+      expect(idle.state.closed).toBe(false);
+      expect(await idle.get('/health')).toMatch(/^HTTP\/1\.1 200 /);
+    } finally {
+      for (const c of [idle, headers, body]) c.socket.destroy();
+    }
+  }, 30_000);
 });
 
 describe('HTTP server objects', () => {
