@@ -75,6 +75,17 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     const parsedBody: unknown = req.method === 'POST' ? req.body : undefined;
+    // Every protocol version served here (2025-06-18 on) sends one message per POST; a batch would
+    // also run up to 100 tool calls for one request's worth of rate limit.
+    if (Array.isArray(parsedBody)) {
+      jsonRpcError(
+        res,
+        400,
+        -32600,
+        'Invalid Request: JSON-RPC batches are not supported (MCP 2025-06-18 and later send one message per request)',
+      );
+      return;
+    }
     const auth: RequestAuth = {
       principal: (req as RequestWithPrincipal)[PRINCIPAL_REQUEST_KEY],
       requestId: RequestContext.requestId() ?? 'unknown',

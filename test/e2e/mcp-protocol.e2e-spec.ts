@@ -10,6 +10,7 @@ import {
   Client as ClientV2,
   StreamableHTTPClientTransport as TransportV2,
 } from '@modelcontextprotocol/client';
+import { DataSource } from 'typeorm';
 import { ToolPipeline } from '../../src/mcp/tool-pipeline.service';
 import { RequestContext } from '../../src/observability/request-context';
 import { startApp, StartedApp } from '../support/start-app';
@@ -208,6 +209,34 @@ describe('/mcp protocol (e2e)', () => {
           message: `Invalid initialize request: ${problems}`,
         });
       }
+    });
+
+    it('a JSON-RPC batch → 400 -32600, in a session or out of one: no call in it runs', async () => {
+      const id = await openSession();
+      const ds = started.app.get(DataSource);
+      const toolRows = async () =>
+        Number((await ds.query(`SELECT count(*) AS n FROM audit_logs WHERE kind = 'tool_call'`))[0].n);
+      const before = await toolRows();
+      const call = (n: number) => ({
+        jsonrpc: '2.0',
+        id: n,
+        method: 'tools/call',
+        params: { name: 'server_info' },
+      });
+      const sessions: Array<Record<string, string>> = [
+        { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
+        {},
+      ];
+      for (const headers of sessions) {
+        const res = await post(JSON.stringify([call(21), call(22)]), headers);
+        expect(res.status).toBe(400);
+        expect((await rpc(res)).error).toEqual({
+          code: -32600,
+          message:
+            'Invalid Request: JSON-RPC batches are not supported (MCP 2025-06-18 and later send one message per request)',
+        });
+      }
+      expect(await toolRows()).toBe(before);
     });
 
     it('wrong content type → 415', async () => {
