@@ -48,6 +48,12 @@ function describeBodyError(
         message: `Request body exceeds the limit of ${limitBytes} bytes`,
         rpcCode: -32600,
       };
+    case 'entity.too.many':
+      return {
+        status: 413,
+        message: `Request body holds more than ${MAX_JSON_VALUES} values (object members and array items)`,
+        rpcCode: -32600,
+      };
     case 'entity.too.deep':
       return {
         status: 400,
@@ -93,18 +99,43 @@ function describeBodyError(
  */
 export const MAX_JSON_DEPTH = 64;
 
-/** Whether `value` nests arrays/objects more than `max` levels deep (iterative: no recursion to overflow). */
-export function nestsDeeperThan(value: unknown, max: number): boolean {
+/**
+ * How many values (object members and array items, at every depth) a request
+ * body may hold. A tool's arguments or an admin body hold dozens to a few
+ * thousand; each value costs validation, audit digest and parse time, so a
+ * 600 KB body of 60,000 tiny ones took half a second of the event loop.
+ */
+export const MAX_JSON_VALUES = 20_000;
+
+/**
+ * What is wrong with the shape of `value`, if anything: arrays/objects nested
+ * more than `maxDepth` levels, or more than `maxValues` values in all.
+ * Iterative (no recursion to overflow), and it stops at the first excess.
+ */
+export function jsonShapeProblem(
+  value: unknown,
+  maxDepth: number,
+  maxValues = Infinity,
+): 'too_deep' | 'too_many_values' | undefined {
   const stack: Array<[unknown, number]> = [[value, 0]];
+  let values = 0;
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
     if (v === null || typeof v !== 'object') continue;
-    if (depth + 1 > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v as object)) {
+    if (depth + 1 > maxDepth) return 'too_deep';
+    const children = Array.isArray(v) ? v : Object.values(v as object);
+    values += children.length;
+    if (values > maxValues) return 'too_many_values';
+    for (const child of children) {
       if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
     }
   }
-  return false;
+  return undefined;
+}
+
+/** Whether `value` nests arrays/objects more than `max` levels deep. */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  return jsonShapeProblem(value, max) === 'too_deep';
 }
 
 /** Whether a request's body may be read and parsed (see jsonBodyParser). */
@@ -114,7 +145,7 @@ const READ = Symbol('sentia.body.read');
 type Marked = Request & { [READ]?: boolean };
 
 /**
- * JSON bodies, bounded by `limitBytes` and MAX_JSON_DEPTH, read only where
+ * JSON bodies, bounded by `limitBytes`, MAX_JSON_DEPTH and MAX_JSON_VALUES, read only where
  * `mayRead` says (the app: routes that take a body, for a caller whose key
  * verifies), so a client without a key cannot make the server parse a large
  * body; an unread body is discarded by Node and the route answers as it would
@@ -143,8 +174,11 @@ export function jsonBodyParser(
     // body at all, and its action would run on defaults: refused instead. /mcp answers this itself.
     if (req.is(types) === false && carriesBytes(req) && !isMcpRequest(req))
       return next(bodyError('content.type.unsupported'));
-    if (req.body !== null && typeof req.body === 'object' && nestsDeeperThan(req.body, MAX_JSON_DEPTH))
-      return next(bodyError('entity.too.deep'));
+    if (req.body !== null && typeof req.body === 'object') {
+      const problem = jsonShapeProblem(req.body, MAX_JSON_DEPTH, MAX_JSON_VALUES);
+      if (problem === 'too_deep') return next(bodyError('entity.too.deep'));
+      if (problem === 'too_many_values') return next(bodyError('entity.too.many'));
+    }
     next();
   };
   const onError = (err: BodyParserError, req: Request, res: Response, next: NextFunction): void => {

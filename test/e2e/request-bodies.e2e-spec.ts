@@ -150,4 +150,23 @@ describe('REST request bodies (e2e)', () => {
     expect(parsed.status).toBe(400);
     expect(await parsed.json()).toMatchObject({ message: 'Parse error: request body is not valid JSON' });
   });
+
+  it('refuses a body of more than 20,000 values (413) before validating or auditing it', async () => {
+    const many = JSON.stringify({
+      name: 'many',
+      permissions: ['xero:read'],
+      extra: Object.fromEntries(Array.from({ length: 20_001 }, (_, i) => [`k${i}`, 0])),
+    });
+    const res = await send('POST', '/admin/api-keys', many, { 'content-type': 'application/json' });
+    expect(res.status).toBe(413);
+    expect(await res.json()).toEqual({
+      statusCode: 413,
+      error: 'Payload Too Large',
+      message: 'Request body holds more than 20000 values (object members and array items)',
+    });
+    const list = (await (await send('GET', '/admin/api-keys?limit=100', undefined, {})).json()) as {
+      items: Array<{ name: string }>;
+    };
+    expect(list.items.map((k) => k.name)).not.toContain('many');
+  });
 });
