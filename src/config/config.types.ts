@@ -69,6 +69,8 @@ export interface AppConfig {
     allowedHosts: string[];
     maxBodyBytes: number;
     sessionTtlSeconds: number;
+    /** Live 2025-era sessions one key may hold on one instance; past it the least recently used closes here. */
+    maxSessionsPerKey: number;
     conformanceFixtures: boolean;
   };
   audit: {

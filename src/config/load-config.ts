@@ -349,6 +349,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       allowedHosts: r.list('ALLOWED_HOSTS'),
       maxBodyBytes: r.int('MCP_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
       sessionTtlSeconds: r.int('MCP_SESSION_TTL', 3600, 60, 7 * 86_400),
+      maxSessionsPerKey: r.int('MCP_MAX_SESSIONS_PER_KEY', 100, 1, 100_000),
       conformanceFixtures,
     },
     audit: {

@@ -58,6 +58,7 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
   private readonly instanceId = randomUUID();
   private sweeper?: NodeJS.Timeout;
   private readonly ttlMs: number;
+  private readonly maxPerKey: number;
   /** When each session's record TTL was last extended by this instance. */
   private readonly touched = new Map<string, number>();
 
@@ -67,6 +68,7 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
     @InjectConfig() config: AppConfig,
   ) {
     this.ttlMs = config.mcp.sessionTtlSeconds * 1000;
+    this.maxPerKey = config.mcp.maxSessionsPerKey;
   }
 
   onModuleInit(): void {
@@ -190,6 +192,7 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
       retryInterval: 1000,
       onsessioninitialized: () => {
         const now = Date.now();
+        this.evictBeyondCap(owner);
         this.live.set(id, { transport, server, owner, lastSeen: now });
         this.touched.set(id, now);
       },
@@ -220,6 +223,27 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
    * down, leaves the session to the others (the record expires on its own
    * when nobody uses it for the TTL).
    */
+  /**
+   * Keeps at most `maxPerKey - 1` live sessions of `owner` before it opens
+   * another, closing the least recently used here. Only this instance's
+   * transport goes (memory, event log): the session's record stays, so its
+   * next request is still served, statelessly, as on any other instance;
+   * what it loses is replaying missed events. A key opening session after
+   * session without ending them (or a client that never sends DELETE)
+   * otherwise holds memory for every one of them until the idle TTL.
+   */
+  private evictBeyondCap(owner: string): void {
+    const mine = [...this.live.entries()].filter(([, s]) => s.owner === owner);
+    if (mine.length < this.maxPerKey) return;
+    mine.sort(([, a], [, b]) => a.lastSeen - b.lastSeen);
+    for (const [id] of mine.slice(0, mine.length - this.maxPerKey + 1)) {
+      this.logger.debug(
+        `Closing the least recently used MCP session ${id} of its key (cap ${this.maxPerKey})`,
+      );
+      void this.forget(id);
+    }
+  }
+
   private async forget(id: string, endEverywhere = false): Promise<void> {
     const session = this.live.get(id);
     if (!session) return;

@@ -8,6 +8,7 @@ const policy = (over: { allowedHosts?: string[]; allowedOrigins?: string[]; base
       allowedOrigins: over.allowedOrigins ?? [],
       maxBodyBytes: 1,
       sessionTtlSeconds: 60,
+      maxSessionsPerKey: 100,
       conformanceFixtures: false,
     },
   });

@@ -11,6 +11,7 @@ import {
   StreamableHTTPClientTransport as TransportV2,
 } from '@modelcontextprotocol/client';
 import { DataSource } from 'typeorm';
+import { LegacySessions } from '../../src/mcp/legacy-sessions.service';
 import { ToolPipeline } from '../../src/mcp/tool-pipeline.service';
 import { RequestContext } from '../../src/observability/request-context';
 import { startApp, StartedApp } from '../support/start-app';
@@ -472,5 +473,42 @@ describe('/mcp protocol (e2e)', () => {
       expect(res.status).toBe(200);
       await openSession();
     });
+  });
+});
+
+describe('/mcp sessions per key (MCP_MAX_SESSIONS_PER_KEY)', () => {
+  it('keeps at most the cap live per key, closing the least recently used, which is still served', async () => {
+    const app = await startApp({ MCP_MAX_SESSIONS_PER_KEY: '2' });
+    try {
+      const key = await TestKey.create(app, { permissions: ['ai:invoke'] });
+      const other = await TestKey.create(app, { permissions: ['ai:invoke'] });
+      const post = (k: TestKey, body: unknown, headers: Record<string, string> = {}) =>
+        fetch(`${app.url}/mcp`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: ACCEPT, ...authHeaders(k), ...headers },
+          body: JSON.stringify(body),
+        });
+      const open = async (k: TestKey) => {
+        const res = await post(k, INIT);
+        expect(res.status).toBe(200);
+        await res.text();
+        return res.headers.get('mcp-session-id')!;
+      };
+      const first = await open(key);
+      await open(key);
+      await open(key);
+      await open(other);
+      // Two of `key` (the newest) and the other key's one: the first was closed on this instance.
+      expect(app.app.get(LegacySessions).size).toBe(3);
+      const call = await post(
+        key,
+        { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'server_info', arguments: {} } },
+        { 'mcp-session-id': first, 'mcp-protocol-version': '2025-11-25' },
+      );
+      expect(call.status).toBe(200);
+      expect((await rpc(call)).result.structuredContent).toMatchObject({ name: 'sentia-mcp' });
+    } finally {
+      await app.close();
+    }
   });
 });
