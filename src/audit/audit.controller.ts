@@ -1,9 +1,11 @@
-import { once } from 'node:events';
 import { Controller, Get, Logger, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { writeOrGiveUp } from '../common/write-or-give-up';
 import { parseAuditQuery } from './audit-query';
 import { Audited } from './audit.interceptor';
 import { AuditEntryDto, AuditPage, AuditService } from './audit.service';
@@ -54,7 +56,10 @@ export function csvField(value: unknown): string {
 export class AuditController {
   private readonly logger = new Logger(AuditController.name);
 
-  constructor(private readonly audit: AuditService) {}
+  constructor(
+    private readonly audit: AuditService,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
 
   @Get()
   @ApiOperation({
@@ -92,13 +97,13 @@ export class AuditController {
     res.setHeader('Cache-Control', 'no-store');
     let closed = false;
     res.once('close', () => (closed = true));
-    const write = async (chunk: string) => {
-      if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
-    };
+    // A client that stops reading is cut off after AUDIT_EXPORT_STALL_MS: it would otherwise hold its
+    // page of rows and its socket for as long as it keeps the connection open.
+    const write = (chunk: string) => writeOrGiveUp(res, chunk, this.config.audit.exportStallMs);
     try {
       if (csv) await write(CSV_COLUMNS.join(',') + '\r\n');
       for (; !next.done; next = await rows.next()) {
-        if (closed) {
+        if (closed || res.destroyed) {
           await rows.return(undefined);
           return;
         }

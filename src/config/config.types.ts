@@ -82,6 +82,8 @@ export interface AppConfig {
     hedgeAfterMs: number;
     /** An audit INSERT slower than this counts as refused (the batch is spooled); AUDIT_WRITE_TIMEOUT_MS. */
     writeTimeoutMs: number;
+    /** An export whose client has not read for this long is cut off (AUDIT_EXPORT_STALL_MS). */
+    exportStallMs: number;
     /** Store redacted arguments as well as their digest. */
     storeArgs: boolean;
     batchWindowMs: number;

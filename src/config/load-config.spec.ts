@@ -168,6 +168,14 @@ describe('loadConfig', () => {
     );
   });
 
+  it('cuts off a stalled audit export after 60 s by default, AUDIT_EXPORT_STALL_MS (1 s to 1 h)', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).audit.exportStallMs).toBe(60_000);
+    expect(loadConfig({ DATA_DIR: tmp(), AUDIT_EXPORT_STALL_MS: '5000' }).audit.exportStallMs).toBe(5_000);
+    expect(() => loadConfig({ DATA_DIR: tmp(), AUDIT_EXPORT_STALL_MS: '10' })).toThrow(
+      /AUDIT_EXPORT_STALL_MS: /,
+    );
+  });
+
   it('believes no proxy outside staging and production, and reads TRUST_PROXY_HOPS (0-10)', () => {
     expect(loadConfig({ DATA_DIR: tmp() }).trustProxyHops).toBe(0);
     expect(loadConfig({ DATA_DIR: tmp(), TRUST_PROXY_HOPS: '2' }).trustProxyHops).toBe(2);

@@ -357,6 +357,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       durability: auditDurability === 'journal' ? 'journal' : 'database',
       hedgeAfterMs: r.int('AUDIT_HEDGE_MS', 0, 0, 1000),
       writeTimeoutMs: r.int('AUDIT_WRITE_TIMEOUT_MS', 5_000, 100, 600_000),
+      exportStallMs: r.int('AUDIT_EXPORT_STALL_MS', 60_000, 1_000, 3_600_000),
       storeArgs: r.bool('AUDIT_STORE_ARGS', false),
       batchWindowMs: r.int('AUDIT_BATCH_WINDOW_MS', 0, 0, 1000),
       batchMaxRows: r.int('AUDIT_BATCH_MAX_ROWS', 500, 1, 10_000),
