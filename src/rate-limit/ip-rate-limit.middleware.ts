@@ -40,6 +40,7 @@ export function clientAddress(req: Request): string {
 @Injectable()
 export class IpRateLimitMiddleware implements NestMiddleware {
   private readonly limit: number;
+  private readonly metricsPublic: boolean;
 
   constructor(
     @InjectThrottlerStorage() private readonly storage: ThrottlerStorage,
@@ -47,10 +48,11 @@ export class IpRateLimitMiddleware implements NestMiddleware {
     @InjectConfig() config: AppConfig,
   ) {
     this.limit = config.rateLimit.perIpPerMinute;
+    this.metricsPublic = config.metricsPublic;
   }
 
   use(req: Request, res: Response, next: NextFunction): void {
-    if (isExemptPath(requestPath(req))) return next();
+    if (isExemptPath(requestPath(req), this.metricsPublic)) return next();
     this.check(req, res).then(
       (admitted) => admitted && next(),
       (err: unknown) => {

@@ -10,6 +10,8 @@ import {
 } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
 import { clientAddress } from './ip-rate-limit.middleware';
 import {
   isExemptPath,
@@ -50,6 +52,7 @@ export class KeyThrottlerGuard extends ThrottlerGuard {
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
     private readonly events: RateLimitEvents,
+    @InjectConfig() private readonly config: AppConfig,
   ) {
     super(options, storage, reflector);
   }
@@ -57,7 +60,7 @@ export class KeyThrottlerGuard extends ThrottlerGuard {
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const req = context.switchToHttp().getRequest<Request & RequestWithPrincipal>();
-    return !req[PRINCIPAL_REQUEST_KEY] || isExemptPath(requestPath(req));
+    return !req[PRINCIPAL_REQUEST_KEY] || isExemptPath(requestPath(req), this.config.metricsPublic);
   }
 
   protected override async getTracker(req: Record<string, unknown>): Promise<string> {

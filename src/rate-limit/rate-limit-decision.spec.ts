@@ -80,10 +80,12 @@ describe('rate-limit decisions', () => {
     });
   });
 
-  it('exempts exactly the probe paths', () => {
-    expect(['/health', '/health/ready', '/metrics'].map(isExemptPath)).toEqual([true, true, true]);
+  it('exempts exactly the probe paths, /metrics only while it is public', () => {
+    const exempt = (metricsPublic: boolean) => (p: string) => isExemptPath(p, metricsPublic);
+    expect(['/health', '/health/ready', '/metrics'].map(exempt(true))).toEqual([true, true, true]);
+    expect(['/health', '/health/ready', '/metrics'].map(exempt(false))).toEqual([true, true, false]);
     expect(
-      ['/healthz', '/metrics/x', '/mcp', '/.well-known/oauth-protected-resource'].map(isExemptPath),
+      ['/healthz', '/metrics/x', '/mcp', '/.well-known/oauth-protected-resource'].map(exempt(true)),
     ).toEqual([false, false, false, false]);
   });
 });

@@ -51,13 +51,16 @@ export function requestPath(req: Request): string {
 }
 
 /**
- * Probes and scrapes (`/health`, `/health/*`, `/metrics`) are limited by
- * neither the IP nor the key limit: load balancers and Prometheus call every
- * instance from a handful of addresses, and a 429 there would take healthy
- * instances out of rotation. Keep these paths off the public internet.
+ * Probes and scrapes (`/health`, `/health/*`, and `/metrics` while it is
+ * public) are limited by neither the IP nor the key limit: load balancers
+ * and Prometheus call every instance from a handful of addresses, and a 429
+ * there would take healthy instances out of rotation. Keep these paths off
+ * the public internet. A `/metrics` that needs a key is limited like any
+ * other route: otherwise a client could send it bad keys without end, each
+ * a refused-key warning and a security event.
  */
-export function isExemptPath(path: string): boolean {
-  return path === '/health' || path.startsWith('/health/') || path === '/metrics';
+export function isExemptPath(path: string, metricsPublic: boolean): boolean {
+  return path === '/health' || path.startsWith('/health/') || (metricsPublic && path === '/metrics');
 }
 
 export function isMcpPath(path: string): boolean {

@@ -199,6 +199,23 @@ describe('rate limits (embedded shape)', () => {
   });
 });
 
+describe('/metrics behind a key (METRICS_PUBLIC=false)', () => {
+  it('is limited like any route: bad keys from one address run into the IP limit', async () => {
+    const app = await startApp({ ...AUTH_ENV, METRICS_PUBLIC: 'false', RATE_LIMIT_IP_MAX: '3' });
+    try {
+      const ip = freshIp();
+      const replies = [];
+      for (let i = 0; i < 5; i++)
+        replies.push(
+          await send(app.url, '/metrics', { from: ip, headers: { authorization: 'Bearer nope' } }),
+        );
+      expect(statuses(replies)).toEqual([401, 401, 401, 429, 429]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('client address behind proxies (TRUST_PROXY_HOPS)', () => {
   const IP_MAX = 3;
   const forwarded = (i: number) => ({ 'x-forwarded-for': `198.51.100.${i}` });
