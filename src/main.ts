@@ -43,6 +43,11 @@ async function bootstrap(): Promise<void> {
         ? `, durable in the ${config.audit.durability}`
         : ', answered before durable'),
   );
+  if (config.unknownSettings?.length)
+    logger.warn(
+      `Ignored settings this server does not know (misspelt?): ${config.unknownSettings.join(', ')}; ` +
+        'the README lists every setting',
+    );
   if (config.generatedSecretsFile)
     logger.warn(`Development secrets are kept in ${config.generatedSecretsFile}`);
 

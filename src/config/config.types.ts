@@ -55,6 +55,8 @@ export interface AppConfig {
   masterKeys: MasterKey[];
   /** Where generated development secrets came from, for the boot log. */
   generatedSecretsFile?: string;
+  /** Set variables that look like settings but are not read (a misspelling); the boot warns about them. */
+  unknownSettings?: string[];
   log: { level: string; files: boolean; dir: string; elasticsearchUrl?: string };
   rateLimit: { perKeyPerMinute: number; perIpPerMinute: number };
   cacheTtlSeconds: number;

@@ -176,6 +176,19 @@ describe('loadConfig', () => {
     );
   });
 
+  it('names set variables that look like settings but are read by nothing (a misspelling)', () => {
+    const c = loadConfig({
+      DATA_DIR: tmp(),
+      MCP_SESSION_TTL_SECONDS: '60',
+      AUDIT_MOD: 'async',
+      DATABASE_SSL: 'false', // a PostgreSQL setting, known though this is the SQLite shape
+      DATABASE_URL_STAGING: 'postgres://u@db/app', // another environment's
+      HOME: '/root', // not a setting at all
+    });
+    expect(c.unknownSettings).toEqual(['AUDIT_MOD', 'MCP_SESSION_TTL_SECONDS']);
+    expect(loadConfig({ DATA_DIR: tmp(), MCP_SESSION_TTL: '60' }).unknownSettings).toEqual([]);
+  });
+
   it('believes no proxy outside staging and production, and reads TRUST_PROXY_HOPS (0-10)', () => {
     expect(loadConfig({ DATA_DIR: tmp() }).trustProxyHops).toBe(0);
     expect(loadConfig({ DATA_DIR: tmp(), TRUST_PROXY_HOPS: '2' }).trustProxyHops).toBe(2);

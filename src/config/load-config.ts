@@ -65,9 +65,12 @@ const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** Collects problems while reading variables, so one error can name all of them. */
 class Reader {
   readonly problems: string[] = [];
+  /** Every variable asked for, set or not (see unknownSettings). */
+  readonly asked = new Set<string>();
   constructor(private readonly env: Env) {}
 
   str(name: string): string | undefined {
+    this.asked.add(name);
     const v = this.env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   }
@@ -373,5 +376,55 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);
+  config.unknownSettings = unknownSettings(env, r.asked);
   return config;
+}
+
+/** The prefixes of this server's settings: a set variable with one of them that nothing reads is a typo. */
+const SETTING_PREFIXES = [
+  'ALLOWED_',
+  'API_DOCS',
+  'APP_VERSION',
+  'AUDIT_',
+  'AUTHORIZATION_SERVERS',
+  'CACHE_TTL',
+  'DATABASE_',
+  'ELASTICSEARCH_',
+  'HTTP_',
+  'JWT_',
+  'LOG_',
+  'MASTER_ENCRYPTION_',
+  'MCP_',
+  'METRICS_',
+  'PUBLIC_BASE_URL',
+  'RATE_LIMIT_',
+  'REDIS_',
+  'RUN_MIGRATIONS',
+  'SERVER_TIMING',
+  'SHUTDOWN_',
+  'SQLITE_',
+  'TRUST_PROXY',
+];
+
+/**
+ * Variables set in `env` that look like this server's settings (a known
+ * prefix) but that it does not read: `MCP_SESSION_TTL_SECONDS` for
+ * `MCP_SESSION_TTL`, say. Ignored as before, but the boot names them.
+ */
+function unknownSettings(env: Env, asked: ReadonlySet<string>): string[] {
+  // Read only in the shape they belong to: known all the same.
+  const known = new Set([
+    ...asked,
+    'DATABASE_SSL',
+    'DATABASE_POOL_SIZE',
+    'DATABASE_SCHEMA',
+    'DATABASE_STATEMENT_TIMEOUT_MS',
+    'SQLITE_FILE',
+  ]);
+  for (const base of ['DATABASE_URL', 'REDIS_URL'])
+    for (const suffix of Object.values(ENV_SUFFIX)) known.add(`${base}_${suffix}`);
+  return Object.keys(env)
+    .filter((name) => env[name] !== undefined && !known.has(name))
+    .filter((name) => SETTING_PREFIXES.some((prefix) => name.startsWith(prefix)))
+    .sort();
 }

@@ -91,7 +91,7 @@ describe('the built server (npm start)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sentia-boot-'));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const server = spawnServer({ DATA_DIR: dataDir, PORT: String(port) });
+    const server = spawnServer({ DATA_DIR: dataDir, PORT: String(port), MCP_SESSION_TTL_SECONDS: '60' });
     try {
       await waitForOk(`${base}/health`, 20_000, () => server.child.exitCode === null);
       const ready = await fetch(`${base}/health/ready`);
@@ -124,6 +124,9 @@ describe('the built server (npm start)', () => {
       );
       expect(out).toContain('metrics: /metrics (public)  docs: /docs');
       expect(out).toContain('Audit: sync, durable in the database');
+      expect(out).toContain(
+        'Ignored settings this server does not know (misspelt?): MCP_SESSION_TTL_SECONDS',
+      );
       // Nest's per-module and per-route inventory is debug detail, not part of an info-level boot.
       expect(out).toContain('"context":"NestApplication"');
       expect(out).not.toMatch(/"context":"(InstanceLoader|RoutesResolver|RouterExplorer)"/);
