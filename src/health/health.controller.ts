@@ -4,6 +4,10 @@ import { HealthCheck, HealthCheckService, HealthIndicatorFunction } from '@nestj
 import { Public } from '../common/public.decorator';
 import { DatabaseHealthIndicator } from '../database/database.health';
 import { StoreHealthIndicator } from '../store/store.health';
+import { cachedFor } from './cached-for';
+
+/** How long one readiness answer of each store is reused. */
+const READINESS_CACHE_MS = 1_000;
 
 @ApiTags('health')
 @Public()
@@ -16,7 +20,11 @@ export class HealthController {
     database: DatabaseHealthIndicator,
     store: StoreHealthIndicator,
   ) {
-    this.readiness = [() => database.check(), () => store.check()];
+    // Each store is asked at most once a second, however often probes (or anyone) call.
+    this.readiness = [
+      cachedFor(() => database.check(), READINESS_CACHE_MS),
+      cachedFor(() => store.check(), READINESS_CACHE_MS),
+    ];
   }
 
   /** Liveness: 200 while the process serves HTTP. */
