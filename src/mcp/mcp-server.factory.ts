@@ -92,13 +92,14 @@ export class McpServerFactory {
     server.setRequestHandler('tools/call', async (req, sdk) => {
       const tool = this.registry.tools.get(req.params.name);
       const ctx = context(sdk);
-      if (!tool) {
-        // Named back in part only: a huge name echoed whole would be kept by the session's event log.
-        const name = req.params.name.length > 100 ? `${req.params.name.slice(0, 100)}...` : req.params.name;
-        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
-      }
       // A tool the key may not call is answered by the pipeline with the permission it needs.
       try {
+        if (!tool) {
+          // Named back in part only: a huge name echoed whole would be kept by the session's event log.
+          const name = req.params.name.length > 100 ? `${req.params.name.slice(0, 100)}...` : req.params.name;
+          await this.pipeline.refuseUnknown(name, ctx, req.params.arguments);
+          throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+        }
         return await this.pipeline.call(tool, ctx, req.params.arguments);
       } catch (e) {
         // A hook that must not be skipped (the audit trail) refused: the call is not answered, and
@@ -114,7 +115,7 @@ export class McpServerFactory {
         // Anything else is a fault of ours: logged here, answered without its (engine or library) text.
         this.logger.error(
           {
-            message: `tools/call ${tool.options.name} failed after the tool ran`,
+            message: `tools/call ${tool?.options.name ?? 'of an unknown tool'} failed after the tool ran`,
             requestId: ctx.requestId,
             error: e,
           },

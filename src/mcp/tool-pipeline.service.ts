@@ -19,7 +19,8 @@ export class ToolError extends Error {
   }
 }
 
-export type ToolOutcome = 'success' | 'denied' | 'invalid_arguments' | 'tool_error' | 'internal_error';
+export type ToolOutcome =
+  'success' | 'denied' | 'invalid_arguments' | 'tool_error' | 'internal_error' | 'unknown_tool';
 
 /** What a hook learns of each finished tool call. */
 export interface ToolCallRecord {
@@ -56,6 +57,31 @@ export class ToolPipeline {
 
   addHook(hook: ToolCallHook): void {
     this.hooks.push(hook);
+  }
+
+  /**
+   * A call naming a tool that does not exist (`name` already shortened by
+   * the caller): recorded by every hook like any other call (an audit row,
+   * outcome `unknown_tool`; metrics count it under one label), so probing
+   * for tools leaves a trail; the caller then answers the protocol error.
+   */
+  async refuseUnknown(name: string, ctx: McpCallContext, rawArgs: unknown): Promise<void> {
+    const record: ToolCallRecord = {
+      tool: name,
+      principal: ctx.principal,
+      requestId: ctx.requestId,
+      outcome: 'unknown_tool',
+      errorCode: 'unknown_tool',
+      durationMs: 0,
+      rawArgs,
+    };
+    this.logger.log({
+      message: 'tool call of an unknown tool',
+      event: 'tool_execution',
+      tool: name,
+      outcome: 'unknown_tool',
+    });
+    if (this.hooks.length > 0) await Promise.all(this.hooks.map((h) => h.afterCall(record)));
   }
 
   async call(tool: RegisteredTool, ctx: McpCallContext, rawArgs: unknown): Promise<CallToolResult> {

@@ -4,7 +4,8 @@ import { boundedLabel, methodLabel, routeLabel, statusLabel } from './metric-lab
 import { MetricsSummary, summarize } from './metrics-summary';
 
 /** Outcomes of a tool call, as the tool pipeline names them. */
-export type ToolCallOutcome = 'success' | 'denied' | 'invalid_arguments' | 'tool_error' | 'internal_error';
+export type ToolCallOutcome =
+  'success' | 'denied' | 'invalid_arguments' | 'tool_error' | 'internal_error' | 'unknown_tool';
 /** What a cache lookup found. */
 export type CacheResult = 'hit' | 'miss' | 'stale' | 'error';
 

@@ -24,7 +24,10 @@ export class ToolCallMetricsHook implements ToolCallHook, OnModuleInit {
   /** Never throws: a throwing hook would turn the tool's answer into an error. */
   afterCall(record: ToolCallRecord): void {
     try {
-      this.metrics.toolCall(record.tool, record.outcome, record.durationMs / 1000);
+      // An unknown tool's name is the caller's to choose: one label for all of them, or any client
+      // could add series to /metrics without end.
+      const tool = record.outcome === 'unknown_tool' ? 'unknown' : record.tool;
+      this.metrics.toolCall(tool, record.outcome, record.durationMs / 1000);
     } catch {
       // A metric must never fail a tool call.
     }

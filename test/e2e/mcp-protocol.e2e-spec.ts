@@ -440,6 +440,24 @@ describe('/mcp protocol (e2e)', () => {
         ),
       );
       expect(long.error!.message).toBe(`Unknown tool: ${'n'.repeat(100)}...`);
+      // Both calls are audited, as every tool call is; metrics count them under one label.
+      const rows: Array<Record<string, unknown>> = await started.app
+        .get(DataSource)
+        .query(
+          `SELECT action, outcome, error_code, key_id FROM audit_logs WHERE outcome = 'unknown_tool' ORDER BY id`,
+        );
+      expect(rows).toEqual([
+        { action: 'no_such_tool', outcome: 'unknown_tool', error_code: 'unknown_tool', key_id: key.keyId },
+        {
+          action: `${'n'.repeat(100)}...`,
+          outcome: 'unknown_tool',
+          error_code: 'unknown_tool',
+          key_id: key.keyId,
+        },
+      ]);
+      const metrics = await (await fetch(`${started.url}/metrics`)).text();
+      expect(metrics).toMatch(/mcp_tool_calls_total\{tool="unknown",outcome="unknown_tool"\} 2/);
+      expect(metrics).not.toContain('no_such_tool');
     });
 
     it('a fault of ours after the tool ran → -32603 naming the request id, never the fault', async () => {
