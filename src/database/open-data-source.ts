@@ -2,6 +2,7 @@ import { DataSource, DataSourceOptions, Migration, MigrationExecutor } from 'typ
 import { AppConfig } from '../config/config.types';
 import { quoteIdent } from './audit-partitions';
 import { buildDataSourceOptions, DataSourceOverrides } from './data-source-options';
+import { databaseErrorCode } from './database-errors';
 
 /**
  * Initialises a DataSource from `options`: creates the PostgreSQL `schema`
@@ -16,7 +17,11 @@ export async function initializeDataSource(options: DataSourceOptions): Promise<
   await dataSource.initialize();
   try {
     if (options.type === 'postgres' && options.schema) {
-      await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(options.schema)}`);
+      await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(options.schema)}`).catch((err) => {
+        // IF NOT EXISTS is not atomic: of two instances booting together on a new schema, one can
+        // fail on pg_namespace's unique index (23505) or find it just made (42P06). Either way it exists.
+        if (!['23505', '42P06'].includes(databaseErrorCode(err))) throw err;
+      });
     }
     if (options.migrationsRun) await runMigrations(dataSource);
     return dataSource;

@@ -375,6 +375,38 @@ describeWithPostgres('database (PostgreSQL)', () => {
     await moduleRef.close();
   });
 
+  it('opens a new schema that another instance is creating at the same moment', async () => {
+    const fresh = uniqueName('db_new');
+    // Another instance's CREATE SCHEMA, not yet committed: ours wait on it, then find it made.
+    const other = new Client({ connectionString: TEST_DATABASE_URL });
+    await other.connect();
+    let opened: DataSource[] = [];
+    try {
+      await other.query('BEGIN');
+      await other.query(`CREATE SCHEMA "${fresh}"`);
+      const opening = Promise.all(
+        [1, 2].map(() => openDataSource(config, { schema: fresh, migrationsRun: false })),
+      );
+      const waiting = async () =>
+        Number(
+          (
+            await ds.query(
+              `SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE SCHEMA IF NOT EXISTS%'`,
+            )
+          )[0].n,
+        );
+      for (let i = 0; i < 100 && (await waiting()) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await waiting()).toBe(2);
+      await other.query('COMMIT');
+      opened = await opening;
+      for (const d of opened) expect(await d.query('SELECT current_schema() AS s')).toEqual([{ s: fresh }]);
+    } finally {
+      await other.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`).catch(() => undefined);
+      await other.end();
+      await Promise.all(opened.map((d) => d.destroy()));
+    }
+  });
+
   it('runs migrations one instance at a time: the others wait, then find nothing pending', async () => {
     const raceSchema = uniqueName('db_race');
     const [a, b] = await Promise.all([
