@@ -26,7 +26,7 @@ function bodyReader(tokens: ApiKeyTokenService): MayReadBody {
   return (req) => {
     if (!BODY_PATHS.test(req.path)) return false;
     try {
-      tokens.verify(tokens.extractBearer(req.headers.authorization));
+      tokens.verifyRequest(req); // remembered: the guard does not verify it again
       return true;
     } catch {
       return false;

@@ -115,16 +115,15 @@ export class AuthGuard implements CanActivate {
         'API keys are accepted only in the Authorization header, never in the query string',
       );
     }
-    let token: string | undefined;
     let key: VerifiedApiKey;
     try {
-      token = this.tokens.extractBearer(req.headers.authorization);
-      key = this.tokens.verify(token);
+      // Usually verified already, by the body reader: once per request.
+      key = this.tokens.verifyRequest(req);
     } catch (err) {
       if (!(err instanceof TokenError)) throw err;
-      // Both come after the signature check: the token's claims are ours.
+      // Both come after the bearer was read and its signature checked: the token's claims are ours.
       const signed = err.reason === 'expired' || err.reason === 'wrong_audience';
-      const facts = signed && token ? verifiedFactsOf(token) : {};
+      const facts = signed ? verifiedFactsOf(this.tokens.extractBearer(req.headers.authorization)) : {};
       const detail =
         err.reason === 'wrong_audience'
           ? `issued for ${JSON.stringify((err.audience ?? '').slice(0, 200))}, not for this server's ` +

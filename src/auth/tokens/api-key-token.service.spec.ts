@@ -97,6 +97,28 @@ describe('ApiKeyTokenService', () => {
   const service = new ApiKeyTokenService(config(`new:${NEW_SECRET},old:${OLD_SECRET}`));
   const good = (): string => forge(HEADER, claims());
 
+  it('verifies a request once: the same request and header reuse the result, a failure is never kept', () => {
+    const spy = jest.spyOn(service, 'verify');
+    try {
+      const req = { headers: { authorization: `Bearer ${good()}` } };
+      const first = service.verifyRequest(req);
+      expect(service.verifyRequest(req)).toBe(first);
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(first).toEqual(service.verify(good()));
+      // Another header on the same request object is verified afresh (and refused).
+      req.headers.authorization = 'Bearer not.a.token';
+      expect(() => service.verifyRequest(req)).toThrow(TokenError);
+      expect(() => service.verifyRequest(req)).toThrow(TokenError);
+      const missing = { headers: {} };
+      expect(() => service.verifyRequest(missing)).toThrow(expect.objectContaining({ reason: 'missing' }));
+      // Another request is its own.
+      const other = { headers: { authorization: `Bearer ${good()}` } };
+      expect(service.verifyRequest(other)).not.toBe(first);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('round-trips: what it signs it verifies, with every claim', () => {
     const expiresAt = new Date(Date.now() + 3600_000);
     const token = service.sign({

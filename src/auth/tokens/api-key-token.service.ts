@@ -168,6 +168,26 @@ export class ApiKeyTokenService {
   extractBearer(authorizationHeader: string | undefined): string {
     return extractBearer(authorizationHeader);
   }
+
+  /**
+   * `verify(extractBearer(req.headers.authorization))`, done once per
+   * request: the body reader (before the body is read) and the auth guard
+   * both ask, and a success is remembered for that request and header. A
+   * failure is not remembered: it throws each time, as `verify` does.
+   */
+  verifyRequest(req: { headers: { authorization?: string } }): VerifiedApiKey {
+    const header = req.headers.authorization;
+    const known = this.verifiedRequests.get(req);
+    if (known && known.header === header) return known.key;
+    const key = this.verify(this.extractBearer(header));
+    this.verifiedRequests.set(req, { header, key });
+    return key;
+  }
+
+  private readonly verifiedRequests = new WeakMap<
+    object,
+    { header: string | undefined; key: VerifiedApiKey }
+  >();
 }
 
 /** RFC 6750 b64token: the only characters a bearer credential may contain. */
