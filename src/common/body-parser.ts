@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { json } from 'express';
 import { jsonRpcError } from '../mcp/json-rpc-error';
+import { isMcpPath } from '../rate-limit/rate-limit-decision';
 
 interface BodyParserError extends Error {
   type?: string;
@@ -17,7 +18,7 @@ const REASONS: Record<number, string> = {
   415: 'Unsupported Media Type',
 };
 
-const isMcpRequest = (req: Request) => req.path === '/mcp' || req.path.startsWith('/mcp/');
+const isMcpRequest = (req: Request) => isMcpPath(req.path);
 
 /** Whether a request says it has a body of at least one byte (a `Content-Length: 0` POST has none). */
 const carriesBytes = (req: Request) =>

@@ -7,7 +7,7 @@ export interface FieldError {
 }
 
 /** zod's wording for a field that is absent ("Invalid input: expected string, received undefined"). */
-const MISSING = /received undefined$/;
+export const MISSING_FIELD_MESSAGE = /received undefined$/;
 
 /**
  * Flattens zod issues into one entry per bad field, the shape every endpoint
@@ -24,7 +24,7 @@ export function fieldErrors(error: z.ZodError, root = '(body)'): FieldError[] {
         out.push({ field: base ? `${base}.${key}` : key, message: 'is not a known field' });
     } else if (issue.code === 'invalid_type' && issue.path.length === 0) {
       out.push({ field: root, message: 'must be a JSON object' });
-    } else if (issue.code === 'invalid_type' && MISSING.test(issue.message)) {
+    } else if (issue.code === 'invalid_type' && MISSING_FIELD_MESSAGE.test(issue.message)) {
       out.push({ field: base || root, message: 'is required' });
     } else {
       out.push({ field: base || root, message: issue.message });

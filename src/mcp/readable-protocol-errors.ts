@@ -1,3 +1,5 @@
+import { MISSING_FIELD_MESSAGE } from '../common/field-errors';
+
 /** The JSON-RPC codes this rewrite deals with. */
 const INVALID_PARAMS = -32602;
 const INTERNAL_ERROR = -32603;
@@ -10,14 +12,12 @@ interface IssueLike {
   errors?: IssueLike[][];
 }
 
-const MISSING = /received undefined$/;
-
 /** A union whose every alternative failed only because the value is absent. */
 const absentUnion = (issue: IssueLike): boolean =>
   Array.isArray(issue.errors) &&
   issue.errors.length > 0 &&
   issue.errors.every(
-    (branch) => Array.isArray(branch) && branch.every((i) => MISSING.test(String(i?.message))),
+    (branch) => Array.isArray(branch) && branch.every((i) => MISSING_FIELD_MESSAGE.test(String(i?.message))),
   );
 
 const isIssue = (v: unknown): v is IssueLike =>
@@ -31,7 +31,8 @@ const isIssue = (v: unknown): v is IssueLike =>
 function describeIssue(issue: IssueLike): string {
   const field = issue.path.length > 0 ? issue.path.join('.') : '(message)';
   let what = issue.message.replace(/^Invalid input: /, '');
-  if (MISSING.test(what) || (issue.code === 'invalid_union' && absentUnion(issue))) what = 'is required';
+  if (MISSING_FIELD_MESSAGE.test(what) || (issue.code === 'invalid_union' && absentUnion(issue)))
+    what = 'is required';
   else if (issue.code === 'invalid_union') what = 'matches none of the allowed shapes';
   else if (what === 'Invalid input') what = 'is not valid';
   return `${field}: ${what}`;
