@@ -242,6 +242,26 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATA_DIR: tmp(), MASTER_ENCRYPTION_KEYS: 'a:abc' })).toThrow(
       /MASTER_ENCRYPTION_KEYS: entry 1 must be "id:<64 hex characters>"/,
     );
+    expect(() => loadConfig({ DATA_DIR: tmp(), JWT_SECRETS: `k:${SECRET},short:abc` })).toThrow(
+      /JWT_SECRETS: entry 2 must be "kid:secret" with a secret of at least 32 characters/,
+    );
+  });
+
+  it('refuses a key id given twice in a key list: which key a token or credential names would be a guess', () => {
+    const twice = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'loaded';
+    };
+    const jwt = twice(() => loadConfig({ DATA_DIR: tmp(), JWT_SECRETS: `k:${SECRET},k:${'y'.repeat(32)}` }));
+    expect(jwt).toMatch(/JWT_SECRETS: key id "k" appears twice/);
+    expect(jwt).not.toContain('y'.repeat(32));
+    expect(
+      twice(() => loadConfig({ DATA_DIR: tmp(), MASTER_ENCRYPTION_KEYS: `a:${HEX},a:${'b'.repeat(64)}` })),
+    ).toMatch(/MASTER_ENCRYPTION_KEYS: key id "a" appears twice/);
   });
 
   it('refuses the conformance fixtures in production and rejects unknown environments', () => {

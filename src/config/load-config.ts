@@ -153,57 +153,72 @@ function loadOrGenerateSecrets(dataDir: string): { secrets: GeneratedSecrets; fi
   return { secrets, file };
 }
 
-function parseSigningKeys(r: Reader, single: string | undefined, multi: string | undefined): SigningKey[] {
-  const keys: SigningKey[] = [];
-  if (multi !== undefined) {
-    for (const [i, entry] of multi
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean)
-      .entries()) {
-      const idx = entry.indexOf(':');
-      const kid = idx > 0 ? entry.slice(0, idx) : '';
-      const secret = idx > 0 ? entry.slice(idx + 1) : '';
-      if (!KEY_ID.test(kid) || secret.length < 32) {
-        r.problems.push(
-          `JWT_SECRETS: entry ${i + 1} must be "kid:secret" with a secret of at least 32 characters`,
-        );
-        continue;
-      }
-      keys.push({ kid, secret: Buffer.from(secret, 'utf8') });
+/**
+ * A comma-separated list of `id:value` entries (JWT_SECRETS,
+ * MASTER_ENCRYPTION_KEYS): each id a KEY_ID, each value accepted by `valid`,
+ * no id twice. Problems name the variable and the entry, never the value.
+ */
+function parseIdList(
+  r: Reader,
+  name: string,
+  raw: string,
+  valid: (value: string) => boolean,
+  shape: string,
+): { id: string; value: string }[] {
+  const out: { id: string; value: string }[] = [];
+  const entries = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const [i, entry] of entries.entries()) {
+    const idx = entry.indexOf(':');
+    const id = idx > 0 ? entry.slice(0, idx) : '';
+    const value = idx > 0 ? entry.slice(idx + 1) : '';
+    if (!KEY_ID.test(id) || !valid(value)) {
+      r.problems.push(`${name}: entry ${i + 1} must be ${shape}`);
+      continue;
     }
-  } else if (single !== undefined) {
-    if (single.length < 32) r.problems.push('JWT_SECRET: must be at least 32 characters');
-    else keys.push({ kid: 'k1', secret: Buffer.from(single, 'utf8') });
+    if (out.some((e) => e.id === id)) r.problems.push(`${name}: key id "${id}" appears twice`);
+    out.push({ id, value });
   }
-  return keys;
+  return out;
+}
+
+function parseSigningKeys(r: Reader, single: string | undefined, multi: string | undefined): SigningKey[] {
+  if (multi !== undefined) {
+    return parseIdList(
+      r,
+      'JWT_SECRETS',
+      multi,
+      (secret) => secret.length >= 32,
+      '"kid:secret" with a secret of at least 32 characters',
+    ).map(({ id, value }) => ({ kid: id, secret: Buffer.from(value, 'utf8') }));
+  }
+  if (single === undefined) return [];
+  if (single.length < 32) {
+    r.problems.push('JWT_SECRET: must be at least 32 characters');
+    return [];
+  }
+  return [{ kid: 'k1', secret: Buffer.from(single, 'utf8') }];
 }
 
 function parseMasterKeys(r: Reader, single: string | undefined, multi: string | undefined): MasterKey[] {
-  const keys: MasterKey[] = [];
   const hex64 = /^[0-9a-fA-F]{64}$/;
   if (multi !== undefined) {
-    for (const [i, entry] of multi
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean)
-      .entries()) {
-      const idx = entry.indexOf(':');
-      const id = idx > 0 ? entry.slice(0, idx) : '';
-      const hex = idx > 0 ? entry.slice(idx + 1) : '';
-      if (!KEY_ID.test(id) || !hex64.test(hex)) {
-        r.problems.push(`MASTER_ENCRYPTION_KEYS: entry ${i + 1} must be "id:<64 hex characters>"`);
-        continue;
-      }
-      if (keys.some((k) => k.id === id))
-        r.problems.push(`MASTER_ENCRYPTION_KEYS: key id "${id}" appears twice`);
-      keys.push({ id, key: Buffer.from(hex, 'hex') });
-    }
-  } else if (single !== undefined) {
-    if (!hex64.test(single)) r.problems.push('MASTER_ENCRYPTION_KEY: must be 64 hex characters (32 bytes)');
-    else keys.push({ id: 'mk1', key: Buffer.from(single, 'hex') });
+    return parseIdList(
+      r,
+      'MASTER_ENCRYPTION_KEYS',
+      multi,
+      (hex) => hex64.test(hex),
+      '"id:<64 hex characters>"',
+    ).map(({ id, value }) => ({ id, key: Buffer.from(value, 'hex') }));
   }
-  return keys;
+  if (single === undefined) return [];
+  if (!hex64.test(single)) {
+    r.problems.push('MASTER_ENCRYPTION_KEY: must be 64 hex characters (32 bytes)');
+    return [];
+  }
+  return [{ id: 'mk1', key: Buffer.from(single, 'hex') }];
 }
 
 /** DATABASE_STATEMENT_TIMEOUT_MS: 0 (the server's own setting) or 100 ms to 1 hour; default 10 s. */
