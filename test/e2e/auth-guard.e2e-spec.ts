@@ -15,6 +15,7 @@ import {
   nowSeconds,
   systemActor,
 } from './auth-helpers';
+import { initializeRequest } from '../support/mcp-messages';
 
 const BASE = AUTH_ENV.PUBLIC_BASE_URL;
 const RESOURCE_METADATA = `resource_metadata="${BASE}/.well-known/oauth-protected-resource"`;
@@ -189,16 +190,7 @@ describe('AuthGuard over HTTP (SQLite + memory store)', () => {
       .post('/mcp')
       .set(bearer(admin.token))
       .set('accept', 'application/json, text/event-stream')
-      .send({
-        jsonrpc: '2.0',
-        id: 1,
-        method: 'initialize',
-        params: {
-          protocolVersion: '2025-06-18',
-          capabilities: {},
-          clientInfo: { name: 'e2e', version: '1' },
-        },
-      });
+      .send(initializeRequest('2025-06-18', 'e2e'));
     expect(res.status).toBe(200);
   });
 

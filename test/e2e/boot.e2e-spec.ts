@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { main } from '../../src/cli/main';
 import { freePort, SERVER_MAIN, spawnServer, waitForOk } from '../support/spawn-server';
 import { registerToken } from './auth-helpers';
+import { initializeRequest } from '../support/mcp-messages';
 
 // Each test spawns a server: a boot takes a few seconds on a busy machine, and a refused database is
 // retried 3 times, 2 s apart, before the process gives up.
@@ -100,16 +101,7 @@ describe('the built server (npm start)', () => {
       const init = await fetch(`${base}/mcp`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'initialize',
-          params: {
-            protocolVersion: '2025-11-25',
-            capabilities: {},
-            clientInfo: { name: 'boot', version: '1' },
-          },
-        }),
+        body: JSON.stringify(initializeRequest('2025-11-25', 'boot')),
       });
       // No key: MCP answers with the challenge that points clients at the resource metadata.
       expect(init.status).toBe(401);
@@ -161,16 +153,7 @@ describe('the built server (npm start)', () => {
       const init = await fetch(`${base}/mcp`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'initialize',
-          params: {
-            protocolVersion: '2025-11-25',
-            capabilities: {},
-            clientInfo: { name: 'boot', version: '1' },
-          },
-        }),
+        body: JSON.stringify(initializeRequest('2025-11-25', 'boot')),
       });
       expect(init.status).toBe(200);
       const session = init.headers.get('mcp-session-id')!;

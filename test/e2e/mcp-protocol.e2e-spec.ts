@@ -16,13 +16,9 @@ import { ToolPipeline } from '../../src/mcp/tool-pipeline.service';
 import { RequestContext } from '../../src/observability/request-context';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
+import { initializeRequest } from '../support/mcp-messages';
 
-const INIT = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-};
+const INIT = initializeRequest();
 const ACCEPT = 'application/json, text/event-stream';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

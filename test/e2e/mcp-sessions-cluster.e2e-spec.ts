@@ -22,14 +22,10 @@ import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
 import { AUTH_ENV } from './auth-helpers';
 import { TcpProxy } from '../support/tcp-proxy';
+import { initializeRequest } from '../support/mcp-messages';
 
 const ACCEPT = 'application/json, text/event-stream';
-const INIT = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-};
+const INIT = initializeRequest();
 const CALL = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'server_info', arguments: {} } };
 
 describeWithPostgres('MCP sessions across two instances', () => {
