@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { REQUIRED_IN_PRODUCTION } from '../../test/support/test-config';
 import { ConfigError, loadConfig } from './load-config';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'sentia-config-'));
@@ -39,14 +40,7 @@ describe('loadConfig', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     const msg = (err as Error).message;
-    for (const name of [
-      'JWT_SECRET',
-      'MASTER_ENCRYPTION_KEY',
-      'DATABASE_URL',
-      'REDIS_URL',
-      'PUBLIC_BASE_URL',
-    ])
-      expect(msg).toContain(name);
+    for (const name of REQUIRED_IN_PRODUCTION) expect(msg).toContain(name);
     expect(msg).toContain('the same on every instance');
     expect((err as ConfigError).problems).toHaveLength(5);
   });

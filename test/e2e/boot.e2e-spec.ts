@@ -12,6 +12,7 @@ import { main } from '../../src/cli/main';
 import { freePort, SERVER_MAIN, spawnServer, waitForOk } from '../support/spawn-server';
 import { registerToken } from './auth-helpers';
 import { initializeRequest } from '../support/mcp-messages';
+import { REQUIRED_IN_PRODUCTION } from '../support/test-config';
 
 // Each test spawns a server: a boot takes a few seconds on a busy machine, and a refused database is
 // retried 3 times, 2 s apart, before the process gives up.
@@ -27,14 +28,7 @@ describe('the built server (npm start)', () => {
     const { exited, output } = spawnServer({ NODE_ENV: 'production' });
     expect(await exited).toBe(1);
     const text = output();
-    for (const name of [
-      'JWT_SECRET',
-      'MASTER_ENCRYPTION_KEY',
-      'DATABASE_URL',
-      'REDIS_URL',
-      'PUBLIC_BASE_URL',
-    ])
-      expect(text).toContain(name);
+    for (const name of REQUIRED_IN_PRODUCTION) expect(text).toContain(name);
     expect(text).toMatch(/Invalid configuration \(5 problems\)/);
     expect(text).not.toMatch(/\n\s+at /); // no stack trace
     // One JSON line, like the rest of the server's output.

@@ -11,3 +11,12 @@ export function configFor(dataDir: string, env: Record<string, string> = {}): Ap
     ...env,
   });
 }
+
+/** What production refuses to start without (README, "Configuration"): each must be named when missing. */
+export const REQUIRED_IN_PRODUCTION = [
+  'JWT_SECRET',
+  'MASTER_ENCRYPTION_KEY',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'PUBLIC_BASE_URL',
+] as const;
