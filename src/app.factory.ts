@@ -9,6 +9,8 @@ import type { AppConfig } from './config/config.types';
 import { ApiKeyTokenService } from './auth/tokens/api-key-token.service';
 import { jsonBodyParser, MayReadBody } from './common/body-parser';
 import { ExpressServerAdapter } from './common/express-server.adapter';
+import { OriginPolicy } from './mcp/origin-check';
+import { mcpOriginGate } from './mcp/origin.middleware';
 import { createBootstrapLogger, withQuietFrameworkBoot } from './observability/logger.factory';
 import { RequestIdMiddleware } from './observability/request-id.middleware';
 import { IpRateLimitMiddleware } from './rate-limit/ip-rate-limit.middleware';
@@ -64,6 +66,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.set('trust proxy', config.trustProxyHops > 0 ? config.trustProxyHops : false);
   const requestId = new RequestIdMiddleware(config);
   app.use(requestId.use.bind(requestId));
+  // Host and Origin of /mcp before the key: a page of a foreign site gets 403, not a 401 to probe.
+  app.use(mcpOriginGate(new OriginPolicy(config)));
   // Per-IP limit before anything reads the body (the per-key limit runs after authentication).
   const ipLimit = app.get(IpRateLimitMiddleware);
   app.use(ipLimit.use.bind(ipLimit));

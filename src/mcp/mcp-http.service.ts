@@ -10,7 +10,6 @@ import { toNodeHandlerWithoutSignalRegistry } from './fetch-handler-adapter';
 import { jsonRpcError } from './json-rpc-error';
 import { LegacySessions } from './legacy-sessions.service';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
-import { OriginPolicy } from './origin-check';
 
 const ALLOWED_METHODS = 'GET, POST, DELETE';
 
@@ -38,15 +37,11 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(McpHttpService.name);
   private modern!: McpHttpHandler;
   private modernNode!: NodeMcpRequestHandler;
-  readonly originPolicy: OriginPolicy;
-
   constructor(
     private readonly factory: McpServerFactory,
     private readonly sessions: LegacySessions,
     @InjectConfig() private readonly config: AppConfig,
-  ) {
-    this.originPolicy = new OriginPolicy(config);
-  }
+  ) {}
 
   onModuleInit(): void {
     const onerror = (e: Error) => this.logger.warn(`MCP request rejected: ${e.message}`);
@@ -59,11 +54,6 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async handle(req: Request, res: Response): Promise<void> {
-    const verdict = this.originPolicy.check(req.headers.host, req.headers.origin);
-    if (!verdict.ok) {
-      jsonRpcError(res, 403, -32000, `Forbidden: ${verdict.reason}`);
-      return;
-    }
     if (!['GET', 'POST', 'DELETE'].includes(req.method)) {
       jsonRpcError(res, 405, -32000, `Method not allowed: use ${ALLOWED_METHODS}`, {
         Allow: ALLOWED_METHODS,

@@ -300,7 +300,66 @@ describe('/mcp protocol (e2e)', () => {
       expect(host).toBe(403);
       const ok = await post(JSON.stringify(INIT), { origin: 'http://localhost:5173' });
       expect(ok.status).toBe(200);
+      // A trusted browser origin may read the answer and its session id.
+      expect(ok.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+      expect(ok.headers.get('access-control-expose-headers')).toMatch(/Mcp-Session-Id/);
       await ok.text();
+    });
+
+    it('a foreign Origin or Host gets 403 before any key is looked at: no 401 for a page to probe', async () => {
+      const noKey = await fetch(mcp, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: ACCEPT, origin: 'https://evil.example' },
+        body: JSON.stringify(INIT),
+      });
+      expect(noKey.status).toBe(403);
+      expect(noKey.headers.get('www-authenticate')).toBeNull();
+      expect(noKey.headers.get('access-control-allow-origin')).toBeNull();
+      expect((await rpc(noKey)).error).toEqual({
+        code: -32000,
+        message: 'Forbidden: Origin is not allowed for this server',
+      });
+      const badHost = await new Promise<number>((resolve, reject) => {
+        const req = request(mcp, { method: 'GET', headers: { host: 'evil.example' } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(badHost).toBe(403);
+      // A trusted origin without a key is still refused by the key check.
+      const trusted = await fetch(mcp, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: ACCEPT, origin: 'http://localhost:5173' },
+        body: JSON.stringify(INIT),
+      });
+      expect(trusted.status).toBe(401);
+      expect(trusted.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+      await trusted.text();
+    });
+
+    it('answers the CORS preflight of a trusted origin without a key, and refuses a foreign one', async () => {
+      const preflight = (origin: string) =>
+        fetch(mcp, {
+          method: 'OPTIONS',
+          headers: {
+            origin,
+            'access-control-request-method': 'POST',
+            'access-control-request-headers': 'authorization, content-type, mcp-protocol-version',
+          },
+        });
+      const ok = await preflight('http://localhost:6274');
+      expect(ok.status).toBe(204);
+      expect(ok.headers.get('access-control-allow-origin')).toBe('http://localhost:6274');
+      expect(ok.headers.get('access-control-allow-methods')).toBe('GET, POST, DELETE');
+      const allowed = ok.headers.get('access-control-allow-headers')!.toLowerCase();
+      for (const h of ['authorization', 'content-type', 'mcp-protocol-version', 'mcp-session-id'])
+        expect(allowed).toContain(h);
+      const evil = await preflight('https://evil.example');
+      expect(evil.status).toBe(403);
+      expect(evil.headers.get('access-control-allow-origin')).toBeNull();
+      await evil.text();
     });
 
     it('oversized body → 413 naming the limit', async () => {
