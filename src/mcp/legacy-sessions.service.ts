@@ -218,11 +218,14 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
   }
 
   /**
-   * Drops this instance's live transport. Only an explicit end (DELETE)
-   * removes the shared record: an instance that idles its copy out, or shuts
-   * down, leaves the session to the others (the record expires on its own
-   * when nobody uses it for the TTL).
+   * Ends every session `keyId` opened here, on every instance (its records
+   * go): its key was revoked or expired, so no request could use them again.
    */
+  async endSessionsOf(keyId: string): Promise<void> {
+    const ids = [...this.live.entries()].filter(([, s]) => s.owner === keyId).map(([id]) => id);
+    await Promise.all(ids.map((id) => this.forget(id, true)));
+  }
+
   /**
    * Keeps at most `maxPerKey - 1` live sessions of `owner` before it opens
    * another, closing the least recently used here. Only this instance's
@@ -244,6 +247,12 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
     }
   }
 
+  /**
+   * Drops this instance's live transport. Only an explicit end (DELETE, a
+   * revoked key) removes the shared record: an instance that idles its copy
+   * out, or shuts down, leaves the session to the others (the record expires
+   * on its own when nobody uses it for the TTL).
+   */
   private async forget(id: string, endEverywhere = false): Promise<void> {
     const session = this.live.get(id);
     if (!session) return;

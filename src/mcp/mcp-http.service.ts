@@ -1,17 +1,33 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationShutdown,
+  OnModuleInit,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import type { NodeMcpRequestHandler } from '@modelcontextprotocol/node';
 import { createMcpHandler, isLegacyRequest, McpHttpHandler } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
+import { RevocationService } from '../auth/revocation.service';
+import { findProvider } from '../common/find-provider';
 import { RequestContext } from '../observability/request-context';
 import { toNodeHandlerWithoutSignalRegistry } from './fetch-handler-adapter';
+import { HeldStreams } from './held-streams';
 import { jsonRpcError } from './json-rpc-error';
 import { LegacySessions } from './legacy-sessions.service';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
 
 const ALLOWED_METHODS = 'GET, POST, DELETE';
+/** How often open event streams are checked against their key's revocation and expiry. */
+export const HELD_STREAM_CHECK_MS = 1000;
+
+/** A request that opens a stream the client holds open: the 2025 era's GET, 2026-07-28's listen. */
+const opensStream = (req: Request, body: unknown): boolean =>
+  req.method === 'GET' || (body as { method?: unknown } | undefined)?.method === 'subscriptions/listen';
 
 /**
  * The request as the SDK's era classifier needs it when the body is already
@@ -33,17 +49,32 @@ function headersOnlyRequest(req: Request): globalThis.Request {
  * session manager. The SDK's own classifier decides, so the two never disagree.
  */
 @Injectable()
-export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
+export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(McpHttpService.name);
   private modern!: McpHttpHandler;
   private modernNode!: NodeMcpRequestHandler;
+  readonly streams = new HeldStreams();
+  private streamCheck?: NodeJS.Timeout;
+
   constructor(
     private readonly factory: McpServerFactory,
     private readonly sessions: LegacySessions,
     @InjectConfig() private readonly config: AppConfig,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   onModuleInit(): void {
+    // Looked up, not injected: the MCP surface can be built without the auth module (its unit tests).
+    const revocation = findProvider(this.moduleRef, RevocationService);
+    this.streamCheck = setInterval(() => {
+      if (this.streams.size === 0) return;
+      const ended = this.streams.endInvalid((keyId) => revocation?.check(keyId) === 'revoked');
+      for (const [keyId, reason] of ended) {
+        this.logger.log(`Ended the open MCP streams and sessions of key ${keyId}: it was ${reason}`);
+        void this.sessions.endSessionsOf(keyId);
+      }
+    }, HELD_STREAM_CHECK_MS);
+    this.streamCheck.unref();
     const onerror = (e: Error) => this.logger.warn(`MCP request rejected: ${e.message}`);
     this.modern = createMcpHandler(() => this.factory.create('modern'), {
       legacy: 'reject',
@@ -80,6 +111,7 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
       principal: (req as RequestWithPrincipal)[PRINCIPAL_REQUEST_KEY],
       requestId: RequestContext.requestId() ?? 'unknown',
     };
+    if (auth.principal && opensStream(req, parsedBody)) this.streams.hold(res, auth.principal);
     try {
       const legacy = req.method !== 'POST' || (await isLegacyRequest(headersOnlyRequest(req), parsedBody));
       if (legacy) {
@@ -101,6 +133,12 @@ export class McpHttpService implements OnModuleInit, OnApplicationShutdown {
       );
       jsonRpcError(res, 500, -32603, `Internal error (request id ${auth.requestId})`);
     }
+  }
+
+  /** Before the HTTP server waits for open responses: streams would hold it for the whole grace period. */
+  beforeApplicationShutdown(): void {
+    if (this.streamCheck) clearInterval(this.streamCheck);
+    this.streams.endAll();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -16,17 +16,17 @@ export class TestKey {
     readonly permissions: readonly Permission[],
   ) {}
 
-  /** Issues a key in `organizationId` (default `org-test`) holding `permissions` (at least one). */
+  /** Issues a key in `organizationId` (default `org-test`) holding `permissions` (at least one), expiring if asked. */
   static async create(
     started: StartedApp,
-    opts: { permissions: Permission[]; organizationId?: string; name?: string },
+    opts: { permissions: Permission[]; organizationId?: string; name?: string; expiresInSeconds?: number },
   ): Promise<TestKey> {
     const organizationId = opts.organizationId ?? 'org-test';
     const created = await started.app
       .get(ApiKeysService)
       .create(
         { kind: 'system', tool: 'e2e', organizationId, userId: 'u-e2e' },
-        { name: opts.name ?? 'e2e key', permissions: opts.permissions },
+        { name: opts.name ?? 'e2e key', permissions: opts.permissions, expiresIn: opts.expiresInSeconds },
       );
     // The whole-run secret sweep checks that neither the token nor its signature is ever logged.
     registerSecret(created.token, 'TestKey token');

@@ -1,0 +1,51 @@
+import type { ServerResponse } from 'node:http';
+import type { Principal } from '../auth/principal';
+
+/** Why a held stream was ended: its key was revoked, or it expired. */
+export type EndReason = 'revoked' | 'expired';
+
+/**
+ * The long-lived /mcp responses (a 2025-era session's GET event stream, a
+ * 2026-07-28 `subscriptions/listen` stream) and the key each was opened with.
+ * Every request is authenticated when it arrives, but a stream, once open,
+ * runs for as long as the client keeps it: without this, a revoked or expired
+ * key kept receiving on the streams it already had. `endInvalid` ends them.
+ */
+export class HeldStreams {
+  private readonly held = new Map<ServerResponse, Principal>();
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  hold(res: ServerResponse, principal: Principal): void {
+    this.held.set(res, principal);
+    res.once('close', () => this.held.delete(res));
+  }
+
+  /**
+   * Ends every held stream whose key `isRevoked` says is revoked, or whose
+   * expiry has passed at `now`; returns each ended key with its reason.
+   */
+  endInvalid(isRevoked: (keyId: string) => boolean, now = Date.now()): Map<string, EndReason> {
+    const ended = new Map<string, EndReason>();
+    for (const [res, p] of this.held) {
+      const reason: EndReason | undefined = isRevoked(p.keyId)
+        ? 'revoked'
+        : p.expiresAt !== undefined && p.expiresAt.getTime() <= now
+          ? 'expired'
+          : undefined;
+      if (!reason) continue;
+      ended.set(p.keyId, reason);
+      this.held.delete(res);
+      res.end();
+    }
+    return ended;
+  }
+
+  /** Ends every held stream (shutdown). */
+  endAll(): void {
+    for (const res of this.held.keys()) res.end();
+    this.held.clear();
+  }
+}

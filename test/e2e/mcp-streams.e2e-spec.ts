@@ -1,0 +1,158 @@
+/**
+ * A stream the client holds open (a 2025-era session's GET stream, a
+ * 2026-07-28 `subscriptions/listen`) was authenticated once, when it opened.
+ * Revoking its key, or the key expiring, must end it: revocation is the brake
+ * on a leaked key, and a leaked key's open streams are part of what it holds.
+ */
+import { LegacySessions } from '../../src/mcp/legacy-sessions.service';
+import { initializeRequest } from '../support/mcp-messages';
+import { startApp, StartedApp } from '../support/start-app';
+import { authHeaders, TestKey } from '../support/test-keys';
+
+jest.setTimeout(20_000);
+
+const ACCEPT = 'application/json, text/event-stream';
+const MODERN_META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'streams', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+/** Reads `res`'s body to its end; resolves with when it ended (ms since epoch). */
+async function endOf(res: Response): Promise<number> {
+  const reader = res.body!.getReader();
+  for (;;) {
+    const { done } = await reader.read();
+    if (done) return Date.now();
+  }
+}
+
+describe('open MCP streams end when their key is revoked or expires', () => {
+  let started: StartedApp;
+  let admin: TestKey;
+  let mcp: string;
+
+  beforeAll(async () => {
+    started = await startApp();
+    admin = await TestKey.create(started, { permissions: ['keys:admin'], name: 'admin' });
+    mcp = `${started.url}/mcp`;
+  });
+  afterAll(async () => started?.close());
+
+  /** Opens a 2025-era session with `key` and its GET stream; returns the stream's response and the session id. */
+  async function sessionStream(key: TestKey): Promise<{ stream: Response; session: string }> {
+    const headers = { ...authHeaders(key), 'content-type': 'application/json', accept: ACCEPT };
+    const init = await fetch(mcp, { method: 'POST', headers, body: JSON.stringify(initializeRequest()) });
+    expect(init.status).toBe(200);
+    await init.text();
+    const session = init.headers.get('mcp-session-id')!;
+    const sessionHeaders = { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+    const note = await fetch(mcp, {
+      method: 'POST',
+      headers: sessionHeaders,
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
+    expect(note.status).toBe(202);
+    const stream = await fetch(mcp, {
+      method: 'GET',
+      headers: { ...authHeaders(key), accept: 'text/event-stream', 'mcp-session-id': session },
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
+    return { stream, session };
+  }
+
+  it('revoking a key ends its GET stream and its session, and leaves the streams of other keys alone', async () => {
+    const leaked = await TestKey.create(started, { permissions: ['ai:invoke'], name: 'leaked' });
+    const other = await TestKey.create(started, { permissions: ['ai:invoke'], name: 'other' });
+    const sessions = started.app.get(LegacySessions);
+    const before = sessions.size;
+    const { stream } = await sessionStream(leaked);
+    const bystander = await sessionStream(other);
+    expect(sessions.size).toBe(before + 2);
+    const ended = endOf(stream);
+    let bystanderEnded = false;
+    const bystanderEnd = endOf(bystander.stream).then(() => (bystanderEnded = true));
+
+    const revokedAt = Date.now();
+    const revoke = await fetch(`${started.url}/admin/api-keys/${leaked.keyId}/revoke`, {
+      method: 'POST',
+      headers: { ...authHeaders(admin), 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'leaked' }),
+    });
+    expect(revoke.status).toBe(200);
+    // Checked every second: the stream ends within a few, not at the client's own timeout.
+    expect((await ended) - revokedAt).toBeLessThan(5_000);
+    expect(sessions.size).toBe(before + 1);
+    expect(bystanderEnded).toBe(false);
+
+    // The bystander's session still serves.
+    const list = await fetch(mcp, {
+      method: 'POST',
+      headers: {
+        ...authHeaders(other),
+        'content-type': 'application/json',
+        accept: ACCEPT,
+        'mcp-session-id': bystander.session,
+        'mcp-protocol-version': '2025-11-25',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
+    expect(list.status).toBe(200);
+    await list.text();
+    await fetch(mcp, {
+      method: 'DELETE',
+      headers: { ...authHeaders(other), 'mcp-session-id': bystander.session },
+    });
+    await bystanderEnd;
+  });
+
+  it('a key that expires while its GET stream is open has the stream ended at its expiry', async () => {
+    const shortLived = await TestKey.create(started, {
+      permissions: ['ai:invoke'],
+      name: 'short',
+      expiresInSeconds: 3,
+    });
+    const opened = Date.now();
+    const { stream } = await sessionStream(shortLived);
+    const endedAt = await endOf(stream);
+    // Not before the key's expiry (3 s, to the second), and soon after it.
+    expect(endedAt - opened).toBeGreaterThanOrEqual(1_000);
+    expect(endedAt - opened).toBeLessThan(8_000);
+  });
+
+  it('revoking a key ends its 2026-07-28 subscriptions/listen stream', async () => {
+    const leaked = await TestKey.create(started, { permissions: ['ai:invoke'], name: 'listener' });
+    const listen = await fetch(mcp, {
+      method: 'POST',
+      headers: {
+        ...authHeaders(leaked),
+        'content-type': 'application/json',
+        accept: ACCEPT,
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'subscriptions/listen',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'subscriptions/listen',
+        // A resource subscription keeps the stream open (with nothing to listen to, it ends at once).
+        params: { notifications: { resourceSubscriptions: ['sentia://watched'] }, _meta: MODERN_META },
+      }),
+    });
+    expect(listen.status).toBe(200);
+    expect(listen.headers.get('content-type')).toMatch(/text\/event-stream/);
+    let endedEarly = false;
+    const ended = endOf(listen).then((at) => ((endedEarly = true), at));
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(endedEarly).toBe(false); // open until revoked
+    const revokedAt = Date.now();
+    const revoke = await fetch(`${started.url}/admin/api-keys/${leaked.keyId}/revoke`, {
+      method: 'POST',
+      headers: { ...authHeaders(admin), 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(revoke.status).toBe(200);
+    expect((await ended) - revokedAt).toBeLessThan(5_000);
+  });
+});
