@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { AUDIT_KINDS, AuditKind } from './audit-record';
+import { AUDIT_KINDS, AUDIT_OUTCOMES, AuditKind, AuditOutcome } from './audit-record';
 
 /** Filters of `GET /admin/audit` and its export (the organisation comes from the principal). */
 export interface AuditFilter {
@@ -9,7 +9,7 @@ export interface AuditFilter {
   keyId?: string;
   kind?: AuditKind;
   action?: string;
-  outcome?: string;
+  outcome?: AuditOutcome;
 }
 
 export interface AuditCursor {
@@ -69,6 +69,7 @@ export function parseIsoTime(v: string): Date | undefined {
   const m = ISO_TIME.exec(v);
   if (!m) return undefined;
   const [y, mo, d] = v.slice(0, 10).split('-').map(Number);
+  if (y < 1) return undefined; // there is no year 0 (PostgreSQL refuses it)
   const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth) return undefined;
   const clock = /T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(v);
@@ -86,6 +87,18 @@ function time(query: Record<string, unknown>, field: string): Date | undefined {
   const d = parseIsoTime(v);
   if (!d) invalid(field, 'must be an ISO 8601 time that exists, e.g. 2026-03-01T00:00:00Z');
   return d;
+}
+
+/** The field's value when it is one of `allowed`; a 400 that lists them otherwise. */
+function oneOf<T extends string>(
+  query: Record<string, unknown>,
+  field: string,
+  allowed: readonly T[],
+): T | undefined {
+  const v = single(query, field);
+  if (v !== undefined && !(allowed as readonly string[]).includes(v))
+    invalid(field, `must be one of ${allowed.join(', ')}`);
+  return v as T | undefined;
 }
 
 function text(
@@ -116,10 +129,7 @@ export function parseAuditQuery(
   const from = time(query, 'from');
   const to = time(query, 'to');
   if (from && to && from.getTime() > to.getTime()) invalid('to', 'must not be before "from"');
-  const kind = single(query, 'kind');
-  if (kind !== undefined && !(AUDIT_KINDS as readonly string[]).includes(kind)) {
-    invalid('kind', `must be one of ${AUDIT_KINDS.join(', ')}`);
-  }
+  const kind = oneOf(query, 'kind', AUDIT_KINDS);
   const limitRaw = single(query, 'limit');
   let limit = DEFAULT_PAGE_SIZE;
   if (limitRaw !== undefined) {
@@ -137,9 +147,9 @@ export function parseAuditQuery(
     to,
     userId: text(query, 'userId', ID, 'must be an id of 1-64 characters'),
     keyId: text(query, 'keyId', ID, 'must be an id of 1-64 characters'),
-    kind: kind as AuditKind | undefined,
+    kind,
     action: text(query, 'action', /^[\x20-\x7e]{1,200}$/, 'must be 1-200 printable characters'),
-    outcome: text(query, 'outcome', /^[a-z_]{1,32}$/, 'must be 1-32 lower-case letters or underscores'),
+    outcome: oneOf(query, 'outcome', AUDIT_OUTCOMES),
     limit,
     cursor: cursorRaw === undefined ? undefined : decodeCursor(cursorRaw),
     format: format as ExportFormat | undefined,
@@ -150,6 +160,9 @@ export function encodeCursor(c: AuditCursor): string {
   return Buffer.from(JSON.stringify([c.t, c.id]), 'utf8').toString('base64url');
 }
 
+/** The largest audit_logs.id (PostgreSQL bigint). */
+const MAX_BIGINT = 9223372036854775807n;
+
 function decodeCursor(raw: string): AuditCursor {
   try {
     const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
@@ -158,10 +171,12 @@ function decodeCursor(raw: string): AuditCursor {
       v.length === 2 &&
       typeof v[0] === 'string' &&
       typeof v[1] === 'string' &&
-      /^\d{1,19}$/.test(v[1])
+      /^\d{1,19}$/.test(v[1]) &&
+      BigInt(v[1]) <= MAX_BIGINT
     ) {
       const t = new Date(v[0]);
-      if (!Number.isNaN(t.getTime())) return { t: t.toISOString(), id: v[1] };
+      const year = t.getUTCFullYear();
+      if (!Number.isNaN(t.getTime()) && year >= 1 && year <= 9999) return { t: t.toISOString(), id: v[1] };
     }
   } catch {
     // fall through

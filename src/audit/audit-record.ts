@@ -5,6 +5,25 @@ export const AUDIT_KINDS = ['tool_call', 'admin', 'auth', 'security'] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
 /**
+ * Every outcome a record can have: a tool call's (ToolOutcome), a REST
+ * call's by status (`success`, `denied`, `client_error`, `server_error`), a
+ * security event's (`denied`), and a window's summary of the events it did
+ * not record one by one (`suppressed`).
+ */
+export const AUDIT_OUTCOMES = [
+  'success',
+  'denied',
+  'invalid_arguments',
+  'tool_error',
+  'internal_error',
+  'unknown_tool',
+  'client_error',
+  'server_error',
+  'suppressed',
+] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+/**
  * One audited event, as callers hand it to the AuditWriter. Times are UTC.
  * `args` is never stored by default: the writer keeps its digest and, only
  * when `storeArgs` is on, a redacted copy.
@@ -18,8 +37,7 @@ export interface AuditRecord {
   kind: AuditKind;
   /** Tool name, `METHOD /route/pattern`, or an event name (`auth.invalid_token`). */
   action: string;
-  /** `success`, `denied`, `invalid_arguments`, `tool_error`, `internal_error`, `client_error`, `failure` ... */
-  outcome: string;
+  outcome: AuditOutcome;
   status?: number | null;
   errorCode?: string | null;
   durationMs?: number | null;

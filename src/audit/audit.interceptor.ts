@@ -12,6 +12,7 @@ import type { Request, Response } from 'express';
 import { Observable, from, lastValueFrom } from 'rxjs';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
 import { isDatabaseUnavailable } from '../database/database-errors';
+import { AuditOutcome } from './audit-record';
 import { AuditRequestContext, clientIp } from './audit-request-context';
 import { AUDIT_RETRY_AFTER_SECONDS, AuditUnavailableError } from './audit.errors';
 import { AuditWriter } from './audit.writer';
@@ -28,7 +29,7 @@ export function isAuditedPath(path: string): boolean {
   return AUDITED_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
 }
 
-export function outcomeForStatus(status: number): string {
+export function outcomeForStatus(status: number): AuditOutcome {
   if (status < 400) return 'success';
   if (status === 401 || status === 403) return 'denied';
   if (status < 500) return 'client_error';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Principal } from '../auth/principal';
-import { AuditKind, AuditRow } from './audit-record';
+import { AuditKind, AuditOutcome, AuditRow } from './audit-record';
 import { AuditFilter, AuditListQuery, encodeCursor } from './audit-query';
 import { fromStored, placeholders, StoredAuditRow, timeParam } from './audit-sql';
 import { AuditWriter } from './audit.writer';
@@ -13,7 +13,7 @@ export interface SecurityEvent {
   /** What happened: `auth.invalid_token`, `auth.expired_token`, `auth.revoked_key`, `auth.insufficient_scope`, `rate_limited` ... */
   action: string;
   /** Default `denied`. */
-  outcome?: string;
+  outcome?: AuditOutcome;
   /** Machine-readable reason (`invalid_token`, `insufficient_scope`, ...). */
   errorCode?: string;
   /** HTTP status answered (401, 403, 429 ...). */

@@ -16,6 +16,9 @@ import { authHeaders, TestKey } from '../support/test-keys';
 
 type Row = Record<string, unknown>;
 
+/** A cursor as the endpoint encodes one (base64url JSON `[time, id]`), with values of the test's choosing. */
+const cursorOf = (v: [string, string]) => Buffer.from(JSON.stringify(v), 'utf8').toString('base64url');
+
 describe('audit trail (e2e)', () => {
   let started: StartedApp;
   let ds: DataSource;
@@ -144,6 +147,11 @@ describe('audit trail (e2e)', () => {
       ['to=2026-04-31T00:00:00Z', 'to'],
       ['from=2026-03-01T24:00:00Z', 'from'],
       ['from=2026-03-01T10:00:00+25:00', 'from'],
+      // Beyond what the database's types hold: PostgreSQL had answered these with a 500.
+      ['from=0000-01-01T00:00:00Z', 'from'],
+      ['outcome=nope', 'outcome'], // not an outcome any record has: an empty page would mislead
+      ['cursor=' + cursorOf(['2026-12-04T20:15:29.668Z', '9223372036854775808']), 'cursor'],
+      ['cursor=' + cursorOf(['+275760-09-13T00:00:00.000Z', '1']), 'cursor'],
     ]) {
       const bad = await get(`/admin/audit?${query}`, reader);
       expect([query, bad.status, ((await bad.json()) as { field: string }).field]).toEqual([

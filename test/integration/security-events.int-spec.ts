@@ -122,7 +122,7 @@ describe('security events and audit metrics (SQLite)', () => {
 
     // Two records wait in the 50 ms batch window: the scrape reads the writer's queue, not a stale value.
     const pending = [1, 2].map((i) =>
-      writer.record({ kind: 'security', action: 'queued', outcome: 'x', requestId: `q${i}` }),
+      writer.record({ kind: 'security', action: 'queued', outcome: 'denied', requestId: `q${i}` }),
     );
     expect(writer.queueDepth).toBe(2);
     expect(await sample('audit_queue_depth')).toBe(2);
@@ -136,7 +136,7 @@ describe('security events and audit metrics (SQLite)', () => {
     try {
       await Promise.all(
         [1, 2, 3].map((i) =>
-          writer.record({ kind: 'security', action: 'refused', outcome: 'x', requestId: `r${i}` }),
+          writer.record({ kind: 'security', action: 'refused', outcome: 'denied', requestId: `r${i}` }),
         ),
       );
       expect(writer.isSpooling).toBe(true);
