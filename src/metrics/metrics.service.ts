@@ -60,7 +60,7 @@ export class MetricsService {
     });
     this.toolDurationSeconds = new Histogram({
       name: 'mcp_tool_duration_seconds',
-      help: 'Duration of MCP tool calls through the tool pipeline, including audit.',
+      help: 'Duration of MCP tool calls through the tool pipeline (permission check, validation, the tool), without the wait for the audit record (audit_durable_seconds).',
       labelNames: ['tool'],
       buckets: DURATION_BUCKETS,
       registers,
