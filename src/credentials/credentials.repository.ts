@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { IsNull, Repository, WhereExpressionBuilder } from 'typeorm';
+import { EntityManager, IsNull, Repository, WhereExpressionBuilder } from 'typeorm';
 import { base64Buffer } from '../database/column-transformers';
-import { runStandaloneWrite } from '../database/database-write-gate';
+import { runInTransaction, runStandaloneWrite } from '../database/database-write-gate';
 import type { CredentialPlace, SealedSecret } from './crypto/envelope-cipher';
 import { EncryptedCredential } from './encrypted-credential.entity';
 
@@ -33,14 +33,29 @@ export class CredentialsRepository {
   ) {}
 
   /**
+   * Runs `work` in one database transaction: `upsert` and `delete` given its
+   * manager write in it, so a change and its audit record
+   * (AuditWriter.recordInTransaction with the same manager) commit together.
+   */
+  transaction<T>(work: (tx: EntityManager) => Promise<T>): Promise<T> {
+    return runInTransaction(this.repo.manager.connection, work);
+  }
+
+  /**
    * Stores or replaces the record at `place` in one statement (the seed's
    * upsert on (organization_id, user_id, service), NULL user as one value):
    * a replacement keeps `id` and `created_at` and moves `updated_at`.
    */
-  async upsert(place: CredentialPlace, sealed: SealedSecret, fingerprint: string): Promise<void> {
+  async upsert(
+    place: CredentialPlace,
+    sealed: SealedSecret,
+    fingerprint: string,
+    tx?: EntityManager,
+  ): Promise<void> {
     const now = this.nowSql();
-    await this.write(() =>
+    await this.write(tx, (em) =>
       this.query(
+        em,
         `INSERT INTO ${this.table()} (id, organization_id, user_id, service, ciphertext, iv, auth_tag,
          wrapped_key, key_id, fingerprint, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${now}, ${now})
@@ -63,7 +78,7 @@ export class CredentialsRepository {
 
   /** Replaces the sealed value of an existing record; false when there is none. */
   async replace(place: CredentialPlace, sealed: SealedSecret, fingerprint: string): Promise<boolean> {
-    const result = await this.write(() =>
+    const result = await this.write(undefined, () =>
       this.scoped(
         this.repo
           .createQueryBuilder()
@@ -108,9 +123,9 @@ export class CredentialsRepository {
       .getMany();
   }
 
-  async delete(place: CredentialPlace): Promise<boolean> {
-    const result = await this.write(() =>
-      this.scoped(this.repo.createQueryBuilder().delete().from(EncryptedCredential), place).execute(),
+  async delete(place: CredentialPlace, tx?: EntityManager): Promise<boolean> {
+    const result = await this.write(tx, (em) =>
+      this.scoped(em.createQueryBuilder().delete().from(EncryptedCredential), place).execute(),
     );
     return (result.affected ?? 0) > 0;
   }
@@ -140,7 +155,7 @@ export class CredentialsRepository {
     from: { keyId: string; wrappedKey: Buffer },
     to: { keyId: string; wrappedKey: Buffer; fingerprint: string },
   ): Promise<boolean> {
-    const result = await this.write(() =>
+    const result = await this.write(undefined, () =>
       this.repo
         .createQueryBuilder()
         .update(EncryptedCredential)
@@ -184,9 +199,13 @@ export class CredentialsRepository {
     return [sealed.ciphertext, sealed.iv, sealed.authTag, sealed.wrappedKey].map(toBase64);
   }
 
-  /** A write outside any transaction, through the write gate (on SQLite it waits out an open transaction). */
-  private write<T>(work: () => Promise<T>): Promise<T> {
-    return runStandaloneWrite(this.repo.manager.connection, work);
+  /**
+   * A write in `tx` when given; else outside any transaction, through the
+   * write gate (on SQLite it waits out an open transaction).
+   */
+  private write<T>(tx: EntityManager | undefined, work: (em: EntityManager) => Promise<T>): Promise<T> {
+    if (tx) return work(tx);
+    return runStandaloneWrite(this.repo.manager.connection, () => work(this.repo.manager));
   }
 
   private get isPostgres(): boolean {
@@ -207,10 +226,10 @@ export class CredentialsRepository {
       .join('.');
   }
 
-  /** Runs SQL written with `?` placeholders on either dialect. */
-  private query(sql: string, params: unknown[]): Promise<unknown> {
+  /** Runs SQL written with `?` placeholders on either dialect, through `em`. */
+  private query(em: EntityManager, sql: string, params: unknown[]): Promise<unknown> {
     let n = 0;
     const text = this.isPostgres ? sql.replace(/\?/g, () => `$${++n}`) : sql;
-    return this.repo.query(text, params);
+    return em.query(text, params);
   }
 }

@@ -1,4 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AuditWriter } from '../audit/audit.writer';
 import type { Principal } from '../auth/principal';
 import { ID_PATTERN } from '../auth/api-key.schemas';
 import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
@@ -46,6 +48,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     private readonly repository: CredentialsRepository,
     private readonly cipher: EnvelopeCipher,
     private readonly store: KeyValueStore,
+    private readonly audit: AuditWriter,
     @Inject(CREDENTIALS_CACHE_OPTIONS) cacheOptions: CredentialsCacheOptions,
   ) {
     this.cache = new CredentialsCache<object>(cacheOptions);
@@ -61,7 +64,11 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     await this.unsubscribe?.();
   }
 
-  /** Stores or replaces the credential of `service` after validating `body` for it. */
+  /**
+   * Stores or replaces the credential of `service` after validating `body`
+   * for it; the write and its audit record (`credential.put`) commit
+   * together or not at all.
+   */
   async put(
     principal: Principal,
     service: string,
@@ -73,7 +80,11 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
     try {
       const sealed = this.cipher.seal(plaintext, place);
-      await this.repository.upsert(place, sealed, this.cipher.fingerprint(plaintext, sealed.keyId));
+      const fingerprint = this.cipher.fingerprint(plaintext, sealed.keyId);
+      await this.repository.transaction(async (tx) => {
+        await this.repository.upsert(place, sealed, fingerprint, tx);
+        await this.recordChange(tx, principal, 'credential.put', place);
+      });
     } finally {
       plaintext.fill(0);
     }
@@ -94,10 +105,14 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     return this.metadataAt(this.place(principal.organizationId, service, options.userId));
   }
 
-  /** Removes a credential; NOT_FOUND when none is stored. */
+  /** Removes a credential, audited in the same transaction (`credential.delete`); NOT_FOUND when none is stored. */
   async delete(principal: Principal, service: string, options: CredentialScopeOptions = {}): Promise<void> {
     const place = this.place(principal.organizationId, service, options.userId);
-    const deleted = await this.repository.delete(place);
+    const deleted = await this.repository.transaction(async (tx) => {
+      const gone = await this.repository.delete(place, tx);
+      if (gone) await this.recordChange(tx, principal, 'credential.delete', place);
+      return gone;
+    });
     await this.invalidate(place);
     if (!deleted) throw CredentialsRequestError.notFound(place.service, place.userId);
   }
@@ -174,6 +189,28 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
   /** Drops every cached value of this instance (benchmarks; operators after an incident). */
   clearCache(): void {
     this.cache.clear();
+  }
+
+  /**
+   * The audit record of a credential change, in the change's transaction:
+   * which credential (service, and user for a user's own), never its value.
+   * Request fields (ip, user agent, request id) come from the current request.
+   */
+  private recordChange(
+    tx: EntityManager,
+    principal: Principal,
+    action: 'credential.put' | 'credential.delete',
+    place: CredentialPlace,
+  ): Promise<void> {
+    return this.audit.recordInTransaction(tx, {
+      kind: 'admin',
+      action,
+      outcome: 'success',
+      organizationId: principal.organizationId,
+      userId: principal.userId,
+      keyId: principal.keyId,
+      args: { service: place.service, userId: place.userId },
+    });
   }
 
   private async metadataAt(place: CredentialPlace): Promise<CredentialMetadataDto> {

@@ -29,6 +29,8 @@ const UNLEASHED = { apiId: '2f6c4e1a-0b7d-4c1e-9a55-3c2b1d0e9f87', apiKey: 'unle
 const ANTHROPIC_USER = { apiKey: 'sk-ant-E2E-user-0005' };
 const OPENAI_B = { apiKey: 'sk-openai-E2E-orgb-0006' };
 const REJECTED = 'shpat_E2E_REJECTED_0007';
+/** Sent in the transaction tests: it must end up neither stored (on rollback) nor anywhere in the clear. */
+const TX_SECRET = 'sk-tx-0123456789abcdef';
 
 /** Every secret value sent in this run; none may ever come back. */
 const SECRETS = [
@@ -39,6 +41,7 @@ const SECRETS = [
   ANTHROPIC_USER.apiKey,
   OPENAI_B.apiKey,
   REJECTED,
+  TX_SECRET,
 ];
 // The whole-run sweep (test/sweep/) also looks for them in every app's logs and audit rows.
 for (const secret of SECRETS) registerSecret(secret, 'credentials-rest plaintext');
@@ -163,6 +166,57 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     expect((await call(api().delete('/credentials/xero').set(bearer(adminB)))).status).toBe(404);
     expect((await call(api().get('/credentials/openai').set(bearer(adminA)))).status).toBe(404);
     expect((await call(api().get('/credentials/xero').set(bearer(readerA)))).status).toBe(200);
+  });
+
+  it('a credential write and its audit record commit together: one row naming the change, never the value', async () => {
+    const put = await call(
+      api()
+        .put('/credentials/openai?userId=u-tx')
+        .set(bearer(writerA))
+        .set('x-request-id', 'cred-e2e-tx-put')
+        .send({ apiKey: TX_SECRET }),
+    );
+    expect(put.status).toBe(200);
+    expect(await auditRowOf('cred-e2e-tx-put')).toMatchObject({
+      kind: 'admin',
+      action: 'credential.put',
+      outcome: 'success',
+    });
+    const del = await call(
+      api()
+        .delete('/credentials/openai?userId=u-tx')
+        .set(bearer(writerA))
+        .set('x-request-id', 'cred-e2e-tx-delete'),
+    );
+    expect(del.status).toBe(204);
+    expect(await auditRowOf('cred-e2e-tx-delete')).toMatchObject({
+      action: 'credential.delete',
+      outcome: 'success',
+    });
+
+    // The record cannot be written: the change is rolled back with it, and the failed call is recorded.
+    const ds = started.app.get(DataSource);
+    await ds.query(
+      `CREATE TRIGGER refuse_credential_record BEFORE INSERT ON audit_logs WHEN NEW.action = 'credential.put'
+       BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+    );
+    try {
+      const refused = await call(
+        api()
+          .put('/credentials/openai?userId=u-tx')
+          .set(bearer(writerA))
+          .set('x-request-id', 'cred-e2e-tx-refused')
+          .send({ apiKey: TX_SECRET }),
+      );
+      expect(refused.status).toBeGreaterThanOrEqual(500);
+      expect(await auditRowOf('cred-e2e-tx-refused')).toMatchObject({
+        action: 'PUT /credentials/:service',
+        outcome: 'server_error',
+      });
+    } finally {
+      await ds.query('DROP TRIGGER refuse_credential_record');
+    }
+    expect((await call(api().get('/credentials/openai?userId=u-tx').set(bearer(readerA)))).status).toBe(404);
   });
 
   it('needs the right permission: 401 without a key, 403 naming the permission', async () => {
