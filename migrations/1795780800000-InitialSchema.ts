@@ -136,7 +136,7 @@ export class InitialSchema1795780800000 implements MigrationInterface {
 }
 
 /** Qualifies names with the DataSource's PostgreSQL schema when one is set. */
-function tableNamer(queryRunner: QueryRunner): (name: string) => string {
+export function tableNamer(queryRunner: QueryRunner): (name: string) => string {
   const schema = (queryRunner.connection.options as { schema?: string }).schema;
   return (name) => (schema ? `${quoteIdent(schema)}.${quoteIdent(name)}` : quoteIdent(name));
 }

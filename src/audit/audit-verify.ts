@@ -1,12 +1,13 @@
 import type { DataSource } from 'typeorm';
 import { chainHash } from './audit-record';
-import { fromStored, placeholders, StoredAuditRow, timeParam } from './audit-sql';
+import { fromStored, placeholders, StoredAuditRow, storedTimeIso, timeParam } from './audit-sql';
 
-export type ChainBreakReason = 'hash_mismatch' | 'missing_link' | 'prev_mismatch' | 'duplicate_seq';
+export type ChainBreakReason =
+  'hash_mismatch' | 'missing_link' | 'prev_mismatch' | 'duplicate_seq' | 'truncated' | 'head_mismatch';
 
 export interface ChainBreak {
-  /** `audit_logs.id` of the row at which the chain breaks. */
-  id: string;
+  /** `audit_logs.id` of the row at which the chain breaks; null when that row is gone (truncated). */
+  id: string | null;
   writerId: string;
   seq: number;
   occurredAt: string;
@@ -15,6 +16,10 @@ export interface ChainBreak {
    * missing_link:  the row before it in its chain (seq - 1) is gone (deleted row).
    * prev_mismatch: its `prev_hash` is not the previous row's hash (a row before it was edited and rehashed, or replaced).
    * duplicate_seq: a second row claims the same chain position (inserted row).
+   * truncated:     the row the chain's head (audit_chain_heads) names is gone: rows were deleted
+   *                from the end of the chain, or the whole chain. `seq` is the head's, `occurredAt`
+   *                the time the head last moved.
+   * head_mismatch: the chain's head does not match its last row (the head was edited).
    */
   reason: ChainBreakReason;
 }
@@ -25,6 +30,8 @@ export interface VerifyResult {
   checked: number;
   /** Chains (writer ids) seen. */
   chains: number;
+  /** Chain heads checked against their chain's last row. */
+  heads: number;
   /** The earliest break (by occurred_at) of any chain. */
   firstBroken?: ChainBreak;
 }
@@ -37,6 +44,8 @@ export interface VerifyOptions {
 }
 
 type Row = ReturnType<typeof fromStored>;
+/** Where a chain breaks. */
+type BreakAt = Omit<ChainBreak, 'reason'>;
 
 /**
  * Walks every writer's hash chain in `audit_logs` (`sentia-mcp audit verify
@@ -44,8 +53,12 @@ type Row = ReturnType<typeof fromStored>;
  * writer, and carry that row's hash as `prev_hash`; a chain starts at seq 1
  * with no prev_hash. With a time range, the first row of a chain inside it is
  * linked to its predecessor outside the range. Reads page by page in
- * (writer_id, seq) order. Limits: deleting the newest rows of a chain, or a
- * whole chain, leaves no trace in the chain itself.
+ * (writer_id, seq) order. Deleting the newest rows of a chain, or a whole
+ * chain, leaves no trace in the chain itself: each chain's head (kept by a
+ * trigger in `audit_chain_heads`) must still name its last row (with a time
+ * range, the heads that moved within it). What no check here can see is a
+ * chain deleted together with its head, or rows rewritten and rehashed by
+ * someone with write access to the database: ship the logs elsewhere too.
  */
 export async function verifyAuditChains(
   dataSource: DataSource,
@@ -68,7 +81,7 @@ export async function verifyAuditChains(
   let checked = 0;
   let chains = 0;
   let firstBroken: ChainBreak | undefined;
-  const broken = (row: Row, reason: ChainBreakReason) => {
+  const broken = (row: BreakAt, reason: ChainBreakReason) => {
     if (firstBroken && firstBroken.occurredAt <= row.occurredAt) return;
     firstBroken = { id: row.id, writerId: row.writerId, seq: row.seq, occurredAt: row.occurredAt, reason };
   };
@@ -112,8 +125,86 @@ export async function verifyAuditChains(
     const last = fromStored(page[page.length - 1]);
     after = { writerId: last.writerId, seq: last.seq, id: last.id };
   }
-  return { ok: firstBroken === undefined, checked, chains, ...(firstBroken ? { firstBroken } : {}) };
+  const heads = await checkHeads(dataSource, options, pageSize, broken);
+  return { ok: firstBroken === undefined, checked, chains, heads, ...(firstBroken ? { firstBroken } : {}) };
 }
+
+interface HeadRow {
+  writer_id: string;
+  seq: string | number;
+  hash: string;
+  updated_at: Date | string;
+  row_id: string | number | null;
+  row_hash: string | null;
+  max_seq: string | number | null;
+}
+
+/**
+ * Each chain head (in the range, by the time it last moved) against the
+ * rows: the row it names must exist with its hash, and no row may lie past
+ * it. Returns the heads checked; a database without the heads table (not
+ * migrated yet) has none.
+ */
+async function checkHeads(
+  dataSource: DataSource,
+  options: VerifyOptions,
+  pageSize: number,
+  broken: (at: BreakAt, reason: ChainBreakReason) => void,
+): Promise<number> {
+  const p = placeholders(dataSource);
+  let checked = 0;
+  let after: string | undefined;
+  for (;;) {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (after !== undefined) {
+      params.push(after);
+      where.push(`h.writer_id > ${p(params.length)}`);
+    }
+    if (options.from) {
+      params.push(timeParam(dataSource, options.from));
+      where.push(`h.updated_at >= ${p(params.length)}`);
+    }
+    if (options.to) {
+      params.push(timeParam(dataSource, options.to));
+      where.push(`h.updated_at < ${p(params.length)}`);
+    }
+    params.push(pageSize);
+    let page: HeadRow[];
+    try {
+      page = await dataSource.query(
+        `SELECT h.writer_id, h.seq, h.hash, h.updated_at, l.id AS row_id, l.hash AS row_hash,
+                (SELECT max(b.seq) FROM audit_logs b WHERE b.writer_id = h.writer_id) AS max_seq
+           FROM (SELECT * FROM audit_chain_heads h ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+                  ORDER BY h.writer_id LIMIT ${p(params.length)}) h
+           LEFT JOIN audit_logs l ON l.writer_id = h.writer_id AND l.seq = h.seq
+          ORDER BY h.writer_id`,
+        params,
+      );
+    } catch (err) {
+      if (checked === 0 && isMissingTable(err)) return 0;
+      throw err;
+    }
+    const byWriter = new Map<string, HeadRow[]>();
+    for (const r of page) byWriter.set(r.writer_id, [...(byWriter.get(r.writer_id) ?? []), r]);
+    for (const [writerId, rows] of byWriter) {
+      checked++;
+      const head = rows[0];
+      const at = { writerId, seq: Number(head.seq), occurredAt: storedTimeIso(head.updated_at) };
+      const named = rows.filter((r) => r.row_id !== null);
+      if (named.length === 0) broken({ id: null, ...at }, 'truncated');
+      else if (!named.some((r) => r.row_hash === head.hash) || Number(head.max_seq) > Number(head.seq))
+        broken({ id: String(named[0].row_id), ...at }, 'head_mismatch');
+    }
+    if (byWriter.size < pageSize) break;
+    after = page[page.length - 1].writer_id;
+  }
+  return checked;
+}
+
+/** "relation does not exist" (PostgreSQL 42P01) or "no such table" (SQLite). */
+const isMissingTable = (err: unknown): boolean =>
+  (err as { code?: string })?.code === '42P01' || /no such table/.test((err as Error)?.message ?? '');
 
 async function checkChainStart(
   dataSource: DataSource,

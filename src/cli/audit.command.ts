@@ -46,11 +46,15 @@ export async function runAudit(config: AppConfig, argv: string[], io: CliIo): Pr
     if (values.json) {
       io.out(`${JSON.stringify(result)}\n`);
     } else if (result.ok) {
-      io.out(`OK: ${result.checked} audit records in ${result.chains} chains verified\n`);
+      io.out(
+        `OK: ${result.checked} audit records in ${result.chains} chains verified, ${result.heads} chain heads matched\n`,
+      );
     } else {
       const b = result.firstBroken!;
       io.out(
-        `BROKEN: audit record id ${b.id} (writer ${b.writerId}, seq ${b.seq}, ${b.occurredAt}): ${b.reason.replace('_', ' ')}\n` +
+        (b.id === null
+          ? `BROKEN: chain ${b.writerId}: its last row, seq ${b.seq} (head moved ${b.occurredAt}), is gone: truncated\n`
+          : `BROKEN: audit record id ${b.id} (writer ${b.writerId}, seq ${b.seq}, ${b.occurredAt}): ${b.reason.replace('_', ' ')}\n`) +
           `${result.checked} records checked in ${result.chains} chains\n`,
       );
     }

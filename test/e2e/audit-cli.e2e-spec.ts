@@ -9,6 +9,7 @@ import { main } from '../../src/cli/main';
 import { AuditWriter } from '../../src/audit/audit.writer';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
+import { registerToken } from './auth-helpers';
 
 describe('sentia-mcp audit verify', () => {
   let started: StartedApp;
@@ -67,6 +68,34 @@ describe('sentia-mcp audit verify', () => {
     expect(deleted.code).toBe(1);
     expect(deleted.out).toContain(`BROKEN: audit record id ${next.id}`);
     expect(deleted.out).toContain('missing link');
+  });
+
+  it('names an admin action whose record was deleted: its one-row chain is gone, its head is not', async () => {
+    // After the breaks above: a range that starts now holds only what this test writes.
+    const since = new Date(Date.now() - 1).toISOString();
+    const created = await cli(
+      'keys',
+      'create',
+      '--org',
+      'org-cli',
+      '--name',
+      'gone',
+      '--permissions',
+      'ai:invoke',
+    );
+    expect(created.code).toBe(0);
+    registerToken(created.out.trim(), 'audit-cli key');
+    const clean = await cli('audit', 'verify', '--from', since);
+    expect(clean.out).toMatch(/^OK: 1 audit records in 1 chains verified, 1 chain heads matched/);
+    const ds = started.app.get(DataSource);
+    const [row] = (await ds.query(
+      `SELECT id, writer_id FROM audit_logs WHERE action = 'api_key.create' ORDER BY id DESC LIMIT 1`,
+    )) as { id: number; writer_id: string }[];
+    await ds.query(`DELETE FROM audit_logs WHERE id = ?`, [row.id]);
+    const r = await cli('audit', 'verify', '--from', since);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`BROKEN: chain ${row.writer_id}: its last row, seq 1`);
+    expect(r.out).toContain('is gone: truncated');
   });
 
   it('refuses bad arguments with a usage error (exit 2)', async () => {

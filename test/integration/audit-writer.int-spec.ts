@@ -106,6 +106,66 @@ function writerSuite(factory: RigFactory) {
     expect(ranged.ok).toBe(false);
   });
 
+  it('keeps the head of each chain in the database, and verify names a chain whose newest rows or whole self are gone', async () => {
+    const w = makeWriter(rig.ds, { batchMaxRows: 4, batchesInFlight: 1 });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => w.record(rec(i))));
+    await rig.ds.transaction((m) =>
+      w.recordInTransaction(m, rec(90, { kind: 'admin', action: 'api_key.revoke' })),
+    );
+    const stored = await rows(w.writerId);
+    const admin = (await rows()).find((r) => r.kind === 'admin')!;
+    const heads = async () =>
+      (
+        (await rig.ds.query('SELECT writer_id, seq, hash FROM audit_chain_heads ORDER BY writer_id')) as {
+          writer_id: string;
+          seq: number | string;
+          hash: string;
+        }[]
+      ).map((h) => [h.writer_id, Number(h.seq), h.hash]);
+    // Advanced by the database in the statements that inserted the rows: each chain's last row.
+    expect(await heads()).toEqual(
+      [
+        [w.writerId, 10, stored[9].hash],
+        [admin.writer_id, 1, admin.hash],
+      ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    );
+    expect(await verifyAuditChains(rig.ds, { pageSize: 3 })).toMatchObject({ ok: true, chains: 2, heads: 2 });
+
+    // The newest rows of a chain deleted: nothing in the chain shows it, its head does.
+    await rig.ds.query(`DELETE FROM audit_logs WHERE writer_id = '${w.writerId}' AND seq > 8`);
+    expect((await verifyAuditChains(rig.ds, { pageSize: 3 })).firstBroken).toMatchObject({
+      id: null,
+      writerId: w.writerId,
+      seq: 10,
+      reason: 'truncated',
+    });
+    // A whole chain deleted (an admin action's one-row chain).
+    await rig.ds.query(`DELETE FROM audit_logs WHERE writer_id = '${admin.writer_id}'`);
+    const both = await verifyAuditChains(rig.ds);
+    expect([both.ok, both.heads]).toEqual([false, 2]);
+    await rig.ds.query(`DELETE FROM audit_chain_heads WHERE writer_id = '${w.writerId}'`);
+    expect((await verifyAuditChains(rig.ds)).firstBroken).toMatchObject({
+      writerId: admin.writer_id,
+      seq: 1,
+      reason: 'truncated',
+    });
+
+    // A head moved back to hide a deletion no longer names the chain's last row.
+    await rig.ds.query(`DELETE FROM audit_chain_heads`);
+    const w2 = makeWriter(rig.ds, { batchesInFlight: 1 });
+    await Promise.all(Array.from({ length: 3 }, (_, i) => w2.record(rec(i))));
+    const [first] = await rows(w2.writerId);
+    await rig.ds.query(
+      `UPDATE audit_chain_heads SET seq = 1, hash = '${first.hash}' WHERE writer_id = '${w2.writerId}'`,
+    );
+    expect(
+      (await verifyAuditChains(rig.ds, { from: new Date(Date.now() - 60_000) })).firstBroken,
+    ).toMatchObject({
+      writerId: w2.writerId,
+      reason: 'head_mismatch',
+    });
+  });
+
   it('writes admin records in the caller transaction: committed with it, gone with a rollback', async () => {
     const w = makeWriter(rig.ds);
     await rig.ds.transaction(async (m) => {

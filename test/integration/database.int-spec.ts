@@ -29,7 +29,7 @@ import {
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
 import { configFor } from '../support/test-config';
 
-const TABLES = ['api_keys', 'audit_logs', 'encrypted_credentials', 'migrations'];
+const TABLES = ['api_keys', 'audit_chain_heads', 'audit_logs', 'encrypted_credentials', 'migrations'];
 const INDEXES = [
   'idx_api_keys_active',
   'idx_api_keys_org_created',
@@ -120,7 +120,10 @@ function behavesLikeTheSchema(
   it('has nothing pending on a second boot', async () => {
     expect(await getDs().showMigrations()).toBe(false);
     const rows = await getDs().query('SELECT name FROM migrations');
-    expect(rows.map((r: { name: string }) => r.name)).toEqual(['InitialSchema1795780800000']);
+    expect(rows.map((r: { name: string }) => r.name)).toEqual([
+      'InitialSchema1795780800000',
+      'AuditChainHeads1796428800000',
+    ]);
   });
 }
 
@@ -166,7 +169,7 @@ describe('database (SQLite)', () => {
     }
   });
 
-  const names = async (type: 'table' | 'index'): Promise<string[]> =>
+  const names = async (type: 'table' | 'index' | 'trigger'): Promise<string[]> =>
     (await ds.query(`SELECT name FROM sqlite_master WHERE type = ?`, [type])).map(
       (r: { name: string }) => r.name,
     );
@@ -187,7 +190,10 @@ describe('database (SQLite)', () => {
   });
 
   it('reverts with the down migration and migrates again', async () => {
-    await ds.undoLastMigration();
+    await ds.undoLastMigration(); // the chain heads: table and trigger
+    expect((await names('table')).filter((t) => TABLES.includes(t))).not.toContain('audit_chain_heads');
+    expect(await names('trigger')).toEqual([]);
+    await ds.undoLastMigration(); // the first schema
     expect((await names('table')).filter((t) => TABLES.includes(t))).toEqual(['migrations']);
     expect(await ds.showMigrations()).toBe(true);
     await ds.runMigrations();
@@ -351,7 +357,9 @@ describeWithPostgres('database (PostgreSQL)', () => {
   });
 
   it('reverts with the down migration and migrates again', async () => {
-    await ds.undoLastMigration();
+    await ds.undoLastMigration(); // the chain heads
+    expect(await relnames(['r', 'p'])).not.toContain('audit_chain_heads');
+    await ds.undoLastMigration(); // the first schema
     expect(await relnames(['r', 'p'])).toEqual(['migrations']);
     await ds.runMigrations();
     expect(await ds.showMigrations()).toBe(false);

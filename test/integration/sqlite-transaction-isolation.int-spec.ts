@@ -99,6 +99,7 @@ function isolationSuite(setup: () => Promise<DataSource>, teardown: () => Promis
     spoolDir = mkdtempSync(join(tmpdir(), 'tx-iso-spool-'));
     writer = new AuditWriter(ds, resolveAuditOptions({ spoolDir, batchWindowMs: 2 }));
     await ds.query('DELETE FROM audit_logs');
+    await ds.query('DELETE FROM audit_chain_heads');
     await ds.query('DELETE FROM api_keys');
   });
   afterEach(async () => {

@@ -147,7 +147,9 @@ export function useAuditRig({ setup, teardown }: RigFactory) {
   });
   beforeEach(async () => {
     spoolDir = mkdtempSync(join(tmpdir(), 'audit-spool-'));
+    // Each test starts with no chains: rows and the heads that name them (else verify reports them gone).
     await rig.ds.query('DELETE FROM audit_logs');
+    await rig.ds.query('DELETE FROM audit_chain_heads');
   });
   afterEach(async () => {
     for (const w of writers.splice(0)) await w.onApplicationShutdown();
