@@ -1,5 +1,7 @@
 jest.setTimeout(60_000);
 
+import { DataSource } from 'typeorm';
+import { AuditWriter } from '../../src/audit/audit.writer';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
 import { AUTH_ENV, decodeHeader, decodePayload, forge } from './auth-helpers';
@@ -61,6 +63,39 @@ describe('rate limits (embedded shape)', () => {
 
     const metrics = await send(app.url, '/metrics', { from: freshIp(), headers: { accept: 'text/plain' } });
     expect(String(metrics.body)).toMatch(/rate_limited_total\{scope="key"\} [2-9]/);
+  });
+
+  it('audits the first refusal of a window for each caller as a security event, not every refusal', async () => {
+    const key = await adminKey();
+    const keyIp = freshIp();
+    for (let i = 0; i < KEY_MAX + 3; i++)
+      await send(app.url, keysRoute, {
+        from: keyIp,
+        headers: { ...authHeaders(key), 'x-request-id': `rl-key-${i}` },
+      });
+    const anonIp = freshIp();
+    for (let i = 0; i < IP_MAX + 3; i++) await send(app.url, keysRoute, { from: anonIp });
+    await app.app.get(AuditWriter).flush();
+    const rows: Array<Record<string, unknown>> = await app.app.get(DataSource).query(
+      `SELECT kind, outcome, status, error_code, key_id, organization_id, ip, request_id, args_digest
+           FROM audit_logs WHERE action = 'rate_limit.exceeded' AND ip IN (?, ?) ORDER BY id`,
+      [keyIp, anonIp],
+    );
+    expect(rows).toEqual([
+      {
+        kind: 'security',
+        outcome: 'denied',
+        status: 429,
+        error_code: 'rate_limited',
+        key_id: key.keyId,
+        organization_id: key.organizationId,
+        ip: keyIp,
+        request_id: `rl-key-${KEY_MAX}`,
+        args_digest: expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
+      // Before authentication: who it was is only its address.
+      expect.objectContaining({ status: 429, error_code: 'rate_limited', key_id: null, ip: anonIp }),
+    ]);
   });
 
   it('counts a key across client addresses and routes, and each key on its own; on /mcp the 429 is a JSON-RPC error', async () => {
