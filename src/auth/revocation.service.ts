@@ -26,6 +26,9 @@ export interface RevocationOptions {
 }
 
 export const REVOCATION_OPTIONS = Symbol('REVOCATION_OPTIONS');
+/** How long shutdown waits for a load in flight. */
+const SHUTDOWN_WAIT_MS = 1000;
+
 export const DEFAULT_REVOCATION_OPTIONS: RevocationOptions = { pollIntervalMs: 5000, staleAfterMs: 15_000 };
 
 /** active: not revoked; revoked: refuse; unknown: the set is not established, fail closed. */
@@ -82,7 +85,11 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
     this.stopLocal = this.notifier.onRevoked((event) => this.apply(event));
     await this.trySubscribe();
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.options.pollIntervalMs);
+    this.timer = setInterval(() => {
+      // A load still waiting on the database must not let the store's own liveness go stale with it.
+      if (this.inFlight) void this.checkStore();
+      void this.refresh();
+    }, this.options.pollIntervalMs);
     this.timer.unref();
   }
 
@@ -93,7 +100,13 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
     const unsubscribe = this.unsubscribe;
     this.unsubscribe = undefined;
     await unsubscribe?.().catch(() => undefined);
-    await this.inFlight;
+    // A load the database does not answer ends at DATABASE_QUERY_TIMEOUT_MS; shutdown waits a second at most.
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.inFlight,
+      new Promise<void>((resolve) => (waited = setTimeout(resolve, SHUTDOWN_WAIT_MS).unref())),
+    ]);
+    clearTimeout(waited);
   }
 
   check(keyId: string): RevocationVerdict {
@@ -126,14 +139,7 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
 
   private async load(): Promise<void> {
     if (!this.unsubscribe) await this.trySubscribe();
-    if (this.store.kind === 'redis') {
-      try {
-        await this.store.ping();
-        this.lastStoreOkAt = Date.now();
-      } catch {
-        // The database poll below is the fallback.
-      }
-    }
+    await this.checkStore();
     const startedAt = Date.now();
     try {
       for (const row of await this.keys.listRevoked())
@@ -149,6 +155,17 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
         });
       }
       this.failing = true;
+    }
+  }
+
+  /** Notes when the store (Redis) last answered: while it does, its channel delivers revocations. */
+  private async checkStore(): Promise<void> {
+    if (this.store.kind !== 'redis') return;
+    try {
+      await this.store.ping();
+      this.lastStoreOkAt = Date.now();
+    } catch {
+      // The database poll is the fallback.
     }
   }
 

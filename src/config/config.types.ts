@@ -15,6 +15,13 @@ export type DatabaseConfig =
        * (DATABASE_STATEMENT_TIMEOUT_MS). Migrations run without it.
        */
       statementTimeoutMs: number;
+      /**
+       * How long the client waits for any query's answer (ms; 0: for ever)
+       * before it gives up and drops the connection
+       * (DATABASE_QUERY_TIMEOUT_MS): what bounds a call when the database's
+       * packets are lost rather than refused. Migrations run without it.
+       */
+      queryTimeoutMs: number;
     };
 
 export interface SigningKey {

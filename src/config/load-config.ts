@@ -232,6 +232,29 @@ function statementTimeout(r: Reader): number {
 }
 
 /**
+ * DATABASE_QUERY_TIMEOUT_MS: 0 (off) or 500 ms to 1 hour, and longer than the
+ * statement timeout (the server cancels a slow statement first and keeps the
+ * connection; this is for answers that never come); default that plus 5 s.
+ */
+function queryTimeout(r: Reader, statementMs: number): number {
+  const name = 'DATABASE_QUERY_TIMEOUT_MS';
+  const fallback = (statementMs > 0 ? statementMs : 10_000) + 5_000;
+  const ms = r.int(name, fallback, 0, 3_600_000);
+  if (ms > 0 && ms < 500) r.problems.push(`${name}: must be 0 (off) or from 500 to 3600000 (got "${ms}")`);
+  else if (ms > 0 && statementMs > 0 && ms <= statementMs)
+    r.problems.push(
+      `${name}: must be longer than DATABASE_STATEMENT_TIMEOUT_MS (${statementMs}), which cancels a slow statement first`,
+    );
+  return ms;
+}
+
+/** The PostgreSQL statement and query timeouts (the latter checked against the former). */
+function databaseTimeouts(r: Reader): { statementTimeoutMs: number; queryTimeoutMs: number } {
+  const statementTimeoutMs = statementTimeout(r);
+  return { statementTimeoutMs, queryTimeoutMs: queryTimeout(r, statementTimeoutMs) };
+}
+
+/**
  * Parses the environment into the typed configuration. In production every
  * missing or malformed variable is reported in one ConfigError; in
  * development and test, missing secrets are generated into DATA_DIR.
@@ -260,7 +283,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
         ssl: r.bool('DATABASE_SSL', defaults.ssl),
         poolSize: r.int('DATABASE_POOL_SIZE', 10, 1, 200),
         schema: r.str('DATABASE_SCHEMA'),
-        statementTimeoutMs: statementTimeout(r),
+        ...databaseTimeouts(r),
       }
     : { kind: 'sqlite', path: join(dataDir, r.str('SQLITE_FILE') ?? 'sentia.sqlite') };
 
@@ -434,6 +457,7 @@ function unknownSettings(env: Env, asked: ReadonlySet<string>): string[] {
     'DATABASE_POOL_SIZE',
     'DATABASE_SCHEMA',
     'DATABASE_STATEMENT_TIMEOUT_MS',
+    'DATABASE_QUERY_TIMEOUT_MS',
     'SQLITE_FILE',
   ]);
   for (const base of ['DATABASE_URL', 'REDIS_URL'])

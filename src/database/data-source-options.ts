@@ -1,3 +1,4 @@
+import { BoundedPgClient } from './bounded-pg-client';
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
@@ -86,6 +87,10 @@ export function buildDataSourceOptions(
       // Sent in each connection's startup packet: a statement held by a lock or a slow server is
       // cancelled by PostgreSQL itself, which frees its connection (a client-side timer would not).
       ...(db.statementTimeoutMs > 0 ? { statement_timeout: db.statementTimeoutMs } : {}),
+      // An answer that never comes (packets lost, not refused) is given up on the client, and the
+      // connection with it (BoundedPgClient), so a call cannot wait on it for TCP's own timeouts.
+      Client: BoundedPgClient,
+      ...(db.queryTimeoutMs > 0 ? { query_timeout: db.queryTimeoutMs } : {}),
       // Raw SQL (migrations, reports) resolves unqualified names in the same schema as the entities.
       ...(schema ? { options: `-c search_path=${schema}` } : {}),
     },

@@ -30,6 +30,7 @@ const NETWORK_CODES = new Set([
  */
 const PG_CLIENT_MESSAGES = [
   /^Connection terminated/,
+  /^Query read timeout$/, // no answer within DATABASE_QUERY_TIMEOUT_MS (BoundedPgClient drops the connection)
   /^timeout exceeded when trying to connect$/,
   /^Client has encountered a connection error and is not queryable$/,
 ];

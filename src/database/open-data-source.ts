@@ -1,4 +1,5 @@
-import { DataSource, DataSourceOptions, Migration, MigrationExecutor } from 'typeorm';
+import { DataSource, DataSourceOptions, Migration, MigrationExecutor, QueryRunner } from 'typeorm';
+import { BoundedPgClient } from './bounded-pg-client';
 import { AppConfig } from '../config/config.types';
 import { quoteIdent } from './audit-partitions';
 import { buildDataSourceOptions, DataSourceOverrides } from './data-source-options';
@@ -46,6 +47,17 @@ export function openDataSource(config: AppConfig, overrides: DataSourceOverrides
 export async function runMigrations(dataSource: DataSource): Promise<Migration[]> {
   const postgres = dataSource.options.type === 'postgres';
   const runner = dataSource.createQueryRunner();
+  if (postgres) {
+    // Nor the client-side query timeout: waiting for another instance's migrations is no lost answer.
+    const client: unknown = await runner.connect();
+    if (client instanceof BoundedPgClient)
+      return client.withoutQueryTimeout(() => migrate(dataSource, runner));
+  }
+  return migrate(dataSource, runner);
+}
+
+async function migrate(dataSource: DataSource, runner: QueryRunner): Promise<Migration[]> {
+  const postgres = dataSource.options.type === 'postgres';
   let locked = false;
   try {
     if (postgres) {

@@ -404,3 +404,38 @@ describeWithPostgres('api keys on PostgreSQL with Redis', () => {
     behaves(pgBackend(true));
   });
 });
+
+describeWithPostgres('the revoked set while the database does not answer', () => {
+  describeWithRedis('with Redis answering', () => {
+    let b: Backend;
+    let app: TestingModule;
+    beforeAll(async () => {
+      b = pgBackend(true)();
+      app = await boot(b);
+    });
+    afterAll(async () => {
+      await app?.close();
+      await b?.cleanup();
+    });
+
+    it('stays usable: a reload stuck on the database does not stop checking that Redis answers', async () => {
+      const revocation = app.get(RevocationService);
+      const { key } = await app
+        .get(ApiKeysService)
+        .create(actor('org-h'), { name: 'k', permissions: ['xero:read'] });
+      const holder = new Client({ connectionString: TEST_DATABASE_URL });
+      await holder.connect();
+      try {
+        // Every reload from here on waits on this lock, as behind a database that does not answer.
+        await holder.query('BEGIN');
+        await holder.query(`LOCK TABLE "${b.schema}".api_keys IN ACCESS EXCLUSIVE MODE`);
+        await sleep(1_200); // three times staleAfterMs (400)
+        expect(revocation.check(key.id)).toBe('active');
+        expect(revocation.status().fresh).toBe(true);
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await holder.end();
+      }
+    });
+  });
+});

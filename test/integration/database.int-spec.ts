@@ -460,7 +460,7 @@ describeWithPostgres('database (PostgreSQL)', () => {
     class SlowMigration1999999999999 implements MigrationInterface {
       name = 'SlowMigration1999999999999';
       async up(q: QueryRunner): Promise<void> {
-        await q.query('SELECT pg_sleep(0.5)');
+        await q.query('SELECT pg_sleep(0.8)');
         await q.query('CREATE TABLE slow_migration_ran (x int)');
       }
       async down(): Promise<void> {}
@@ -503,6 +503,8 @@ describeWithPostgres('database (PostgreSQL)', () => {
         DATABASE_URL: TEST_DATABASE_URL,
         DATABASE_POOL_SIZE: '1',
         DATABASE_STATEMENT_TIMEOUT_MS: '200',
+        // Shorter than the slow migration too: migrations run without the client's timeout as well.
+        DATABASE_QUERY_TIMEOUT_MS: '500',
       });
       short = await initializeDataSource({
         ...buildDataSourceOptions(cfg, { schema: timeoutSchema, migrationsRun: true }),
@@ -538,6 +540,46 @@ describeWithPostgres('database (PostgreSQL)', () => {
       expect(blocked).toMatchObject({ driverError: { code: '57014' } });
       expect(isDatabaseUnavailable(blocked)).toBe(true);
       expect(await short!.query('SELECT count(*)::int AS n FROM api_keys')).toEqual([{ n: 0 }]);
+    });
+  });
+
+  describe('a database whose answers stop coming (packets lost, not refused)', () => {
+    const proxy = new FlakyProxy();
+    let lossy: DataSource;
+
+    beforeAll(async () => {
+      const port = await proxy.start(new URL(TEST_DATABASE_URL));
+      lossy = await openDataSource(
+        configFor(root, {
+          DATABASE_URL: withPort(TEST_DATABASE_URL, port),
+          RUN_MIGRATIONS: 'false',
+          // One pooled connection: the one whose answer was lost is the one the next query would get.
+          DATABASE_POOL_SIZE: '1',
+          DATABASE_STATEMENT_TIMEOUT_MS: '500',
+          DATABASE_QUERY_TIMEOUT_MS: '1000',
+        }),
+      );
+    });
+    afterAll(async () => {
+      await proxy.close();
+      await lossy?.destroy().catch(() => undefined);
+    });
+
+    it('gives up at DATABASE_QUERY_TIMEOUT_MS as unavailable, and drops the connection: the next query gets a fresh one', async () => {
+      expect(await lossy.query('SELECT 1 AS n')).toEqual([{ n: 1 }]);
+      proxy.mode = 'blackhole';
+      const started = Date.now();
+      const lost = await lossy.query('SELECT 2 AS n').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect((lost as Error).message).toBe('Query read timeout');
+      expect(isDatabaseUnavailable(lost)).toBe(true);
+      // The network heals; the lost answer never comes. A connection still waiting for it would hold
+      // every later query to its own timeout.
+      proxy.mode = 'forward';
+      expect(await lossy.query('SELECT 3 AS n')).toEqual([{ n: 3 }]);
     });
   });
 
