@@ -127,6 +127,21 @@ describe('loadConfig', () => {
       expect(() => pg({ DATABASE_STATEMENT_TIMEOUT_MS: bad })).toThrow(/DATABASE_STATEMENT_TIMEOUT_MS: /);
   });
 
+  it('waits for an answer 5 s past the statement timeout by default; a query timeout that would act first is refused', () => {
+    const pg = (extra: Record<string, string> = {}) =>
+      loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'postgres://u@db/app', ...extra }).database;
+    expect(pg()).toMatchObject({ queryTimeoutMs: 15_000 });
+    expect(pg({ DATABASE_STATEMENT_TIMEOUT_MS: '250' })).toMatchObject({ queryTimeoutMs: 5_250 });
+    expect(pg({ DATABASE_STATEMENT_TIMEOUT_MS: '0' })).toMatchObject({ queryTimeoutMs: 15_000 });
+    expect(pg({ DATABASE_QUERY_TIMEOUT_MS: '0' })).toMatchObject({ queryTimeoutMs: 0 });
+    expect(() => pg({ DATABASE_QUERY_TIMEOUT_MS: '10000' })).toThrow(
+      /DATABASE_QUERY_TIMEOUT_MS: must be longer than DATABASE_STATEMENT_TIMEOUT_MS \(10000\)/,
+    );
+    expect(() => pg({ DATABASE_QUERY_TIMEOUT_MS: '100', DATABASE_STATEMENT_TIMEOUT_MS: '0' })).toThrow(
+      /DATABASE_QUERY_TIMEOUT_MS: must be 0 \(off\) or from 500/,
+    );
+  });
+
   it('accepts a complete production environment and binds 0.0.0.0', () => {
     const c = loadConfig({
       NODE_ENV: 'production',
