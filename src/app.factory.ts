@@ -64,6 +64,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   // Only as many X-Forwarded-For hops as there are proxies: a client reaching the server directly
   // could otherwise name any address, escaping the per-IP limit and forging the audit trail's ip.
   app.set('trust proxy', config.trustProxyHops > 0 ? config.trustProxyHops : false);
+  const adapter = app.getHttpAdapter() as ExpressServerAdapter;
+  app.use(adapter.closeAfterDraining());
   const requestId = new RequestIdMiddleware(config);
   app.use(requestId.use.bind(requestId));
   // Host and Origin of /mcp before the key: a page of a foreign site gets 403, not a 401 to probe.

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
+import { DRAIN_IDLE_GRACE_MS, ExpressServerAdapter } from './common/express-server.adapter';
 import { ConfigError, loadConfig } from './config/load-config';
 
 async function bootstrap(): Promise<void> {
@@ -60,7 +61,9 @@ async function bootstrap(): Promise<void> {
     stopping = true;
     logger.log(`${signal} received: draining and shutting down`);
     const server = app.getHttpServer() as import('node:http').Server;
-    server.closeIdleConnections();
+    // No new connections; kept-alive ones close after their next answer (Nest's own close, after the
+    // modules' shutdown hooks, would otherwise leave them taking calls until the grace runs out).
+    void (app.getHttpAdapter() as ExpressServerAdapter).stopAccepting(DRAIN_IDLE_GRACE_MS);
     const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
     force.unref();
     app.close().then(

@@ -1,4 +1,5 @@
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import type { NestApplicationOptions } from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
@@ -20,6 +21,9 @@ function withPrototype<C extends typeof IncomingMessage | typeof ServerResponse>
   Object.setPrototypeOf(Built, base);
   return Built as unknown as C;
 }
+
+/** How long, once a signal starts the drain, an idle kept-alive connection may still bring a last request. */
+export const DRAIN_IDLE_GRACE_MS = 1000;
 
 /** What this adapter reads of Express's router (router 2.x): its layers, and each route's methods. */
 interface RouterLayer {
@@ -84,6 +88,52 @@ export class ExpressServerAdapter extends ExpressAdapter {
         message: `${req.method} is not allowed on ${req.path}: use ${allowed.join(', ')}`,
       });
     }, prefix);
+  }
+
+  private closing?: Promise<void>;
+
+  /** True once the server has stopped taking connections (shutdown). */
+  get draining(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /**
+   * Shutdown's first step: no new connections, and the kept-alive ones wind
+   * down: every answer from now on says `Connection: close` (see
+   * `closeAfterDraining`), and connections that fall idle are closed as they
+   * do. Without this the server went on taking calls on kept-alive
+   * connections until the shutdown grace ran out, then cut them mid-call.
+   * Resolves once every connection has ended. Idempotent: Nest's own close at
+   * the end of the shutdown (no idle grace: tests, the CLI) waits for the same.
+   * The signal handler gives idle connections `idleGraceMs` (DRAIN_IDLE_GRACE_MS).
+   */
+  stopAccepting(idleGraceMs = 0): Promise<void> {
+    if (this.closing) return this.closing;
+    const server = this.httpServer as import('node:http').Server;
+    // net's close, not http's: http's also closes every idle kept-alive connection at once, and a
+    // client sending its next request on one at that moment has it reset, unanswered. Idle ones are
+    // left `idleGraceMs` to send a last request (answered, with Connection: close) first.
+    this.closing = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    const since = Date.now();
+    if (idleGraceMs <= 0) server.closeIdleConnections();
+    const sweep = setInterval(() => {
+      if (Date.now() - since >= idleGraceMs) server.closeIdleConnections();
+    }, 100);
+    sweep.unref();
+    void this.closing.finally(() => clearInterval(sweep));
+    return this.closing;
+  }
+
+  override close(): Promise<void> {
+    return this.stopAccepting();
+  }
+
+  /** Middleware: once draining, each answer closes its connection, so the client reconnects elsewhere. */
+  closeAfterDraining(): (req: Request, res: Response, next: NextFunction) => void {
+    return (_req, res, next) => {
+      if (this.draining) res.setHeader('Connection', 'close');
+      next();
+    };
   }
 
   override initHttpServer(options: NestApplicationOptions): void {

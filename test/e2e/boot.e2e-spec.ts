@@ -6,6 +6,7 @@
  * every line JSON; SIGTERM stops it cleanly.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
@@ -172,6 +173,60 @@ describe('the built server (npm start)', () => {
       expect(Date.now() - started).toBeLessThan(20_000);
       expect(await reading).toBe('ended');
     } finally {
+      await server.stop(1_000);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+  it('on SIGTERM closes kept-alive connections after their next answer, instead of serving on them for the whole grace', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sentia-boot-'));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const server = spawnServer({
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      SHUTDOWN_GRACE_MS: '30000',
+      LOG_LEVEL: 'error',
+    });
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    try {
+      await waitForOk(`${base}/health`, 20_000, () => server.child.exitCode === null);
+      let signalled = 0;
+      const afterSignal: string[] = []; // the Connection header of each answer sent after SIGTERM
+      const errors: string[] = [];
+      // Four callers in a closed loop on kept-alive connections, until the server is gone.
+      const caller = async () => {
+        for (;;) {
+          const outcome = await new Promise<string | undefined>((resolve) => {
+            const req = httpRequest(`${base}/health`, { agent }, (res) => {
+              res.resume();
+              res.on('end', () => {
+                if (signalled) afterSignal.push(String(res.headers.connection));
+                resolve(undefined);
+              });
+            });
+            req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+            req.end();
+          });
+          if (outcome) {
+            errors.push(outcome);
+            if (outcome === 'ECONNREFUSED') return;
+          }
+        }
+      };
+      const callers = Promise.all([caller(), caller(), caller(), caller()]);
+      await new Promise((r) => setTimeout(r, 300));
+      signalled = Date.now();
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      // Well inside SHUTDOWN_GRACE_MS: the kept-alive connections did not hold the shutdown.
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      await callers;
+      // Each caller's connection got one answer saying so (after those already under way when the
+      // signal landed), and then no more: its next connection was refused, never reset mid-request.
+      expect(afterSignal.filter((c) => c === 'close')).toHaveLength(4);
+      expect(errors).toEqual(['ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED', 'ECONNREFUSED']);
+    } finally {
+      agent.destroy();
       await server.stop(1_000);
       rmSync(dataDir, { recursive: true, force: true });
     }
