@@ -72,7 +72,8 @@ export class McpServerFactory {
     const connect = server.connect.bind(server);
     server.connect = (transport) => connect(withReadableProtocolErrors(transport));
 
-    server.setRequestHandler('tools/list', (_req, sdk) => {
+    server.setRequestHandler('tools/list', (req, sdk) => {
+      refuseCursor(req.params?.cursor);
       const principal = context(sdk).principal;
       const tools: ToolDescriptor[] = [];
       for (const t of this.registry.tools.values()) {
@@ -128,7 +129,8 @@ export class McpServerFactory {
       }
     });
 
-    server.setRequestHandler('resources/list', (_req, sdk) => {
+    server.setRequestHandler('resources/list', (req, sdk) => {
+      refuseCursor(req.params?.cursor);
       const principal = context(sdk).principal;
       const resources = [...this.registry.resources.values()]
         .filter((r) => mayAccess(r.options.permission, principal))
@@ -142,7 +144,8 @@ export class McpServerFactory {
       return { resources };
     });
 
-    server.setRequestHandler('resources/templates/list', (_req, sdk) => {
+    server.setRequestHandler('resources/templates/list', (req, sdk) => {
+      refuseCursor(req.params?.cursor);
       const principal = context(sdk).principal;
       const resourceTemplates = this.registry.templates
         .filter((r) => mayAccess(r.options.permission, principal))
@@ -169,7 +172,8 @@ export class McpServerFactory {
     server.setRequestHandler('resources/subscribe', () => ({}));
     server.setRequestHandler('resources/unsubscribe', () => ({}));
 
-    server.setRequestHandler('prompts/list', (_req, sdk) => {
+    server.setRequestHandler('prompts/list', (req, sdk) => {
+      refuseCursor(req.params?.cursor);
       const principal = context(sdk).principal;
       const prompts = [...this.registry.prompts.values()]
         .filter((p) => mayAccess(p.options.permission, principal))
@@ -245,4 +249,17 @@ export class McpServerFactory {
       sdk,
     };
   }
+}
+
+/**
+ * Every list here is answered in one page, so no cursor was ever issued: one
+ * that comes back is invalid (-32602, as the pagination spec asks), not
+ * silently taken as "from the start".
+ */
+function refuseCursor(cursor: unknown): void {
+  if (cursor === undefined) return;
+  throw new ProtocolError(
+    ProtocolErrorCode.InvalidParams,
+    'Invalid cursor: this server lists everything in one page and issues no cursors; omit it',
+  );
 }

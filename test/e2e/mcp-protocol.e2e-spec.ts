@@ -272,6 +272,40 @@ describe('/mcp protocol (e2e)', () => {
       expect(after.status).toBe(404);
     });
 
+    it('a list request with a cursor this server never issued → -32602, in both eras', async () => {
+      const id = await openSession();
+      const session = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' };
+      await (
+        await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), session)
+      ).text();
+      for (const method of ['tools/list', 'resources/list', 'resources/templates/list', 'prompts/list']) {
+        const res = await post(
+          JSON.stringify({ jsonrpc: '2.0', id: 5, method, params: { cursor: '!!garbage!!' } }),
+          session,
+        );
+        expect([method, (await rpc(res)).error]).toEqual([
+          method,
+          { code: -32602, message: expect.stringContaining('Invalid cursor') },
+        ]);
+      }
+      const meta = {
+        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+        'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+        'io.modelcontextprotocol/clientCapabilities': {},
+      };
+      const modern = await post(
+        JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'tools/list', params: { cursor: 'x', _meta: meta } }),
+        { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
+      );
+      expect((await rpc(modern)).error).toMatchObject({
+        code: -32602,
+        message: expect.stringContaining('Invalid cursor'),
+      });
+      // Without a cursor, the whole list.
+      const plain = await post(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/list' }), session);
+      expect((await rpc(plain)).result.tools.map((t: { name: string }) => t.name)).toContain('server_info');
+    });
+
     it('evil Origin or Host → 403 (DNS rebinding protection)', async () => {
       const origin = await post(JSON.stringify(INIT), { origin: 'http://evil.example.com' });
       expect(origin.status).toBe(403);
