@@ -7,34 +7,42 @@ import { PERMISSIONS } from './tokens/permissions';
 
 export interface ProtectedResourceMetadata {
   resource: string;
-  authorization_servers: string[];
+  authorization_servers?: string[];
   scopes_supported: string[];
   bearer_methods_supported: string[];
   resource_name: string;
-  resource_documentation: string;
+  resource_documentation?: string;
 }
 
 /**
  * OAuth 2.0 Protected Resource Metadata (RFC 9728), where every 401's
  * `WWW-Authenticate: Bearer resource_metadata=...` points. `resource` is the
- * audience the API-key tokens carry (PUBLIC_BASE_URL); the `/mcp` variant is
- * the path-suffixed well-known URL MCP clients try first.
+ * resource the well-known URL was derived from (RFC 9728 §3.3): the server
+ * (PUBLIC_BASE_URL, the audience the API-key tokens carry) at the root, and
+ * its MCP endpoint (`/mcp`) at the path-suffixed URL MCP clients try first.
+ * `authorization_servers` appears only when AUTHORIZATION_SERVERS names some
+ * (API keys need none), and `resource_documentation` only where /docs is
+ * served (API_DOCS).
  */
 @ApiTags('auth')
 @Public()
 @Controller('.well-known/oauth-protected-resource')
 export class ProtectedResourceController {
   private readonly metadata: ProtectedResourceMetadata;
+  private readonly mcpMetadata: ProtectedResourceMetadata;
 
   constructor(@InjectConfig() config: AppConfig) {
     this.metadata = {
       resource: config.publicBaseUrl,
-      authorization_servers: [...config.authorizationServers],
+      ...(config.authorizationServers.length > 0
+        ? { authorization_servers: [...config.authorizationServers] }
+        : {}),
       scopes_supported: [...PERMISSIONS],
       bearer_methods_supported: ['header'],
       resource_name: 'Sentia MCP',
-      resource_documentation: `${config.publicBaseUrl}/docs`,
+      ...(config.apiDocs ? { resource_documentation: `${config.publicBaseUrl}/docs` } : {}),
     };
+    this.mcpMetadata = { ...this.metadata, resource: `${config.publicBaseUrl}/mcp` };
   }
 
   @Get()
@@ -50,6 +58,6 @@ export class ProtectedResourceController {
   @ApiOperation({ summary: 'OAuth protected resource metadata for /mcp (RFC 9728)' })
   @ApiOkResponse({ description: 'The metadata document' })
   mcpDocument(): ProtectedResourceMetadata {
-    return this.metadata;
+    return this.mcpMetadata;
   }
 }

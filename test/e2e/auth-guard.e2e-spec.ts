@@ -211,19 +211,41 @@ describe('AuthGuard over HTTP (SQLite + memory store)', () => {
 
   it('leaves public routes open: /health and the RFC 9728 documents', async () => {
     expect((await get('/health')).status).toBe(200);
-    for (const path of [
-      '/.well-known/oauth-protected-resource',
-      '/.well-known/oauth-protected-resource/mcp',
+    // `resource` is what each well-known URL was derived from (RFC 9728 §3.3). No authorization server
+    // is configured: API keys need none, and an empty list would name none (so the field is left out).
+    for (const [path, resource] of [
+      ['/.well-known/oauth-protected-resource', BASE],
+      ['/.well-known/oauth-protected-resource/mcp', `${BASE}/mcp`],
     ]) {
       const res = await get(path);
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({
-        resource: BASE,
-        authorization_servers: [],
+      expect(res.body).toEqual({
+        resource,
+        scopes_supported: [...PERMISSIONS],
+        bearer_methods_supported: ['header'],
+        resource_name: 'Sentia MCP',
+        resource_documentation: `${BASE}/docs`,
+      });
+    }
+  });
+
+  it('names the configured authorization servers, and no documentation where /docs is not served', async () => {
+    const other = await startApp({
+      ...AUTH_ENV,
+      AUTHORIZATION_SERVERS: 'https://auth.e2e.test',
+      API_DOCS: 'false',
+    });
+    try {
+      const res = await request(other.url).get('/.well-known/oauth-protected-resource/mcp');
+      expect(res.body).toEqual({
+        resource: `${BASE}/mcp`,
+        authorization_servers: ['https://auth.e2e.test'],
         scopes_supported: [...PERMISSIONS],
         bearer_methods_supported: ['header'],
         resource_name: 'Sentia MCP',
       });
+    } finally {
+      await other.close();
     }
   });
 
