@@ -46,6 +46,13 @@ export interface AuditRecord {
   requestId?: string | null;
   /** The call's arguments: digested (SHA-256 of canonical JSON); stored redacted only when opted in. */
   args?: unknown;
+  /**
+   * `args` are this server's own facts about an event (a security event's
+   * method and path, a summary's count), not what a caller sent: stored
+   * (redacted as ever) whatever AUDIT_STORE_ARGS says, or the row would not
+   * say what happened.
+   */
+  argsAreServerFacts?: boolean;
   /** A digest computed elsewhere; used when `args` is absent. */
   argsDigest?: string | null;
 }

@@ -15,7 +15,8 @@ const int32 = (v: number | null | undefined): number | null =>
  * no hashes): fields the record leaves out come from the current request
  * (principal and request id from RequestContext, IP and user agent from
  * AuditRequestContext), the arguments become their digest (and, only when
- * `storeArgs` is on, a redacted canonical copy), and every value is fitted
+ * `storeArgs` is on or they are the server's own facts, a redacted canonical
+ * copy), and every value is fitted
  * to its column so a hostile value can never fail the batch it joins. The
  * caller's own header values (user agent, request id) are scrubbed of
  * secrets as log lines are: a token pasted into one never reaches the trail.
@@ -39,7 +40,7 @@ export function toAuditRow(rec: AuditRecord, storeArgs: boolean): AuditRow {
     userAgent: scrubbed(rec.userAgent ?? scope?.userAgent, 512),
     requestId: scrubbed(rec.requestId ?? ctx?.requestId, 128),
     argsDigest: hasArgs ? argsDigest(rec.args) : clip(rec.argsDigest, 128),
-    args: storeArgs && hasArgs ? canonicalJson(redact(rec.args)) : null,
+    args: (storeArgs || rec.argsAreServerFacts) && hasArgs ? canonicalJson(redact(rec.args)) : null,
     writerId: '',
     seq: 0,
     prevHash: null,

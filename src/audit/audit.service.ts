@@ -24,7 +24,11 @@ export interface SecurityEvent {
   ip?: string;
   userAgent?: string;
   requestId?: string;
-  /** Extra facts; only their digest is stored (redacted copy when storeArgs is on). Never put a token here. */
+  /**
+   * The server's own facts about the event (method and path, the permission
+   * missing, a limit, a count): stored with their digest, redacted, whatever
+   * AUDIT_STORE_ARGS says. Never what a caller sent, never a token.
+   */
   details?: unknown;
 }
 
@@ -92,6 +96,7 @@ export class AuditService {
       userAgent: event.userAgent,
       requestId: event.requestId,
       args: event.details,
+      argsAreServerFacts: true,
     });
   }
 

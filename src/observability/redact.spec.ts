@@ -163,6 +163,10 @@ describe('redactString', () => {
     ['GET /cb?code=1&access_token=abc123&state=2', `GET /cb?code=1&access_token=${REDACTED}&state=2`],
     ['host=db user=app password=pw dbname=x', `host=db user=app password=${REDACTED} dbname=x`],
     ['nothing to see at https://example.com/a@b', 'nothing to see at https://example.com/a@b'],
+    ['key sk-proj-AbC123dEf456_gh-ij in a note', `key ${REDACTED} in a note`],
+    ['sk-ant-api03-Zz9Yy8Xx7Ww6', REDACTED],
+    ['shop token shpat_0123456789abcdef0123', `shop token ${REDACTED}`],
+    ['risk-free task-list sk-short', 'risk-free task-list sk-short'],
   ])('%s', (input, expected) => {
     expect(redactString(input)).toBe(expected);
   });

@@ -67,6 +67,10 @@ const STRING_RULES: Array<[RegExp, string]> = [
   [/\b(Basic)(\s+)[A-Za-z0-9+/]{6,}={0,2}(?![A-Za-z0-9+/=])/g, `$1$2${REDACTED}`],
   // JWTs anywhere (header segments always start with base64url of '{"').
   [/\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED_JWT],
+  // The upstreams' own key formats, whatever field they turn up in: OpenAI and Anthropic (sk-, sk-proj-,
+  // sk-ant-...), Shopify access tokens (shpat_, shpca_, shppa_, shpss_).
+  [/\bsk-[A-Za-z0-9_-]{8,}/g, REDACTED],
+  [/\bshp(?:at|ca|pa|ss)_[A-Za-z0-9]{8,}/g, REDACTED],
   // user:password@ in URLs and DSNs.
   [/([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]*):([^\s@/]+)@/gi, `$1$2:${REDACTED}@`],
   // key=value secrets in query strings and libpq-style connection strings.
