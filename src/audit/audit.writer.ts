@@ -11,6 +11,7 @@ import {
 } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { MetricsService } from '../metrics/metrics.service';
+import { RequestContext } from '../observability/request-context';
 import { AuditChain, chainRows, newAuditChain } from './audit-chain';
 import type { AuditJournal } from './audit-journal';
 import { AuditRecord, AuditRow } from './audit-record';
@@ -293,6 +294,8 @@ export class AuditWriter
   };
 
   private async drain(): Promise<void> {
+    // Batches serve every request that joined them: none of their logs, retries or timers are one request's.
+    if (RequestContext.current()) return RequestContext.outside(() => this.drain());
     if (this.busy) return;
     this.busy = true;
     if (this.windowTimer) clearTimeout(this.windowTimer);

@@ -35,6 +35,15 @@ export class RequestContext {
     return storage.run({ ...state }, fn);
   }
 
+  /**
+   * Runs `fn` outside any request's context: shared background work a
+   * request happens to start (an audit batch, a spool replay) must not log,
+   * nor schedule its timers, under that one request's id.
+   */
+  static outside<T>(fn: () => T): T {
+    return storage.exit(fn);
+  }
+
   static current(): Readonly<RequestContextState> | undefined {
     return storage.getStore();
   }

@@ -6,7 +6,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import { argsDigest } from '../../src/audit/audit-record';
+import { RequestContext } from '../../src/observability/request-context';
 import { parseAuditQuery } from '../../src/audit/audit-query';
 import { storedTimeIso } from '../../src/audit/audit-sql';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
@@ -189,6 +191,33 @@ function writerSuite(factory: RigFactory) {
     expect(admin[0].writer_id).toBe(admin[1].writer_id);
     expect(admin.map((r) => r.seq)).toEqual([1, 2]);
     expect(await verifyAuditChains(rig.ds)).toMatchObject({ ok: true, checked: 3, chains: 2 });
+  });
+
+  it('writes, spools and replays outside the request that queued a record: no log line of it carries that request', async () => {
+    const logged: Array<[string, string | undefined]> = [];
+    const note = (level: string) => (message: unknown) =>
+      void logged.push([`${level} ${String(message)}`, RequestContext.requestId()]);
+    Logger.overrideLogger({
+      log: note('log'),
+      warn: note('warn'),
+      error: note('error'),
+      debug: note('debug'),
+      verbose: note('verbose'),
+    });
+    try {
+      const w = makeWriter(rig.breakable);
+      await rig.breakDb();
+      await RequestContext.run({ requestId: 'req-queued-it' }, () => w.record(rec(1)));
+      expect(w.isSpooling).toBe(true);
+      await rig.healDb();
+      for (let i = 0; i < 200 && w.isSpooling; i++) await sleep(50); // the background replay
+      expect(w.isSpooling).toBe(false);
+      const lines = logged.filter(([m]) => /spool|could not be written|Replayed/.test(m));
+      expect(lines.length).toBeGreaterThanOrEqual(2);
+      expect(lines.filter(([, requestId]) => requestId !== undefined)).toEqual([]);
+    } finally {
+      Logger.overrideLogger(false);
+    }
   });
 
   it('spools while the database is unreachable and replays every record exactly once when it returns', async () => {
