@@ -7,6 +7,8 @@ import { WINSTON_MODULE_NEST_PROVIDER } from 'nest-winston';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.types';
 import { ApiKeyTokenService } from './auth/tokens/api-key-token.service';
+import { AuditWriter } from './audit/audit.writer';
+import { auditUnroutedCalls } from './audit/unrouted-calls.audit';
 import { jsonBodyParser, MayReadBody } from './common/body-parser';
 import { ExpressServerAdapter } from './common/express-server.adapter';
 import { OriginPolicy } from './mcp/origin-check';
@@ -70,11 +72,21 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.use(requestId.use.bind(requestId));
   // Host and Origin of /mcp before the key: a page of a foreign site gets 403, not a 401 to probe.
   app.use(mcpOriginGate(new OriginPolicy(config)));
+  const tokens = app.get(ApiKeyTokenService);
+  // An authenticated admin call that no route takes (its body refused, a wrong method or path) is audited too.
+  app.use(
+    auditUnroutedCalls(app.get(AuditWriter), (req) => {
+      try {
+        return tokens.verifyRequest(req);
+      } catch {
+        return undefined;
+      }
+    }),
+  );
   // Per-IP limit before anything reads the body (the per-key limit runs after authentication).
   const ipLimit = app.get(IpRateLimitMiddleware);
   app.use(ipLimit.use.bind(ipLimit));
-  for (const handler of jsonBodyParser(config.mcp.maxBodyBytes, bodyReader(app.get(ApiKeyTokenService))))
-    app.use(handler);
+  for (const handler of jsonBodyParser(config.mcp.maxBodyBytes, bodyReader(tokens))) app.use(handler);
 
   // The API's map, served without a key: on by default only on a developer's machine (API_DOCS).
   if (config.apiDocs) {

@@ -4,6 +4,9 @@
  * on its defaults) and never answered with the parser's or zlib's own text.
  */
 import { gzipSync } from 'node:zlib';
+import { DataSource } from 'typeorm';
+import { AuditWriter } from '../../src/audit/audit.writer';
+import { ApiKeyTokenService } from '../../src/auth/tokens/api-key-token.service';
 import { startApp, StartedApp } from '../support/start-app';
 import { AUTH_ENV, issueKey } from './auth-helpers';
 
@@ -62,6 +65,50 @@ describe('REST request bodies (e2e)', () => {
       items: Array<{ name: string }>;
     };
     expect(list.items.map((k) => k.name).sort()).toEqual(['body admin', 'victim']);
+  });
+
+  it('audits the admin calls of a key refused before any route took them; nothing for a caller without a key', async () => {
+    const id = (name: string) => ({ 'x-request-id': `unrouted-${name}` });
+    const calls: Array<[string, number, Promise<Response>]> = [
+      [
+        '415',
+        415,
+        send('POST', '/admin/api-keys', '{"name":"x"}', { 'content-type': 'text/plain', ...id('415') }),
+      ],
+      [
+        '400',
+        400,
+        send('POST', '/admin/api-keys', '{"name":', { 'content-type': 'application/json', ...id('400') }),
+      ],
+      ['405', 405, send('DELETE', '/admin/audit/export', undefined, id('405'))],
+      ['404', 404, send('GET', '/admin/nothing-here', undefined, id('404'))],
+      ['case', 404, send('GET', '/Admin/api-keys', undefined, id('case'))],
+    ];
+    for (const [name, status, res] of calls) expect([name, (await res).status]).toEqual([name, status]);
+    const anonymous = await fetch(`${started.url}/admin/nothing-here`, { headers: id('anonymous') });
+    expect(anonymous.status).toBe(404);
+    await started.app.get(AuditWriter).flush();
+    const rows: Array<Record<string, unknown>> = await started.app.get(DataSource).query(
+      `SELECT request_id, kind, action, outcome, status, key_id, organization_id FROM audit_logs
+          WHERE request_id LIKE 'unrouted-%' ORDER BY request_id`,
+    );
+    const adminKeyId = (await started.app.get(ApiKeyTokenService).verify(admin)).keyId;
+    const row = (name: string, action: string, status: number) => ({
+      request_id: `unrouted-${name}`,
+      kind: 'admin',
+      action,
+      outcome: 'client_error',
+      status,
+      key_id: adminKeyId,
+      organization_id: 'org-body',
+    });
+    expect(rows).toEqual([
+      row('400', 'POST /admin/api-keys', 400),
+      row('404', 'GET /admin/nothing-here', 404),
+      row('405', 'DELETE /admin/audit/export', 405),
+      row('415', 'POST /admin/api-keys', 415),
+      row('case', 'GET /Admin/api-keys', 404),
+    ]);
   });
 
   it('still takes a request with no body, and a gzip-compressed JSON body', async () => {
@@ -151,7 +198,7 @@ describe('REST request bodies (e2e)', () => {
     expect(await parsed.json()).toMatchObject({ message: 'Parse error: request body is not valid JSON' });
   });
 
-  it('refuses a body of more than 20,000 values (413) before validating or auditing it', async () => {
+  it('refuses a body of more than 20,000 values (413) before validating it or digesting it for the audit', async () => {
     const many = JSON.stringify({
       name: 'many',
       permissions: ['xero:read'],

@@ -1,0 +1,53 @@
+import type { NextFunction, Request, Response } from 'express';
+import { RequestContext } from '../observability/request-context';
+import { AuditWriter } from './audit.writer';
+import { outcomeForStatus } from './audit.interceptor';
+import { clientIp } from './audit-request-context';
+
+/** Who a request's bearer token says it comes from, when its signature verifies; else undefined. */
+export type IdentifyCaller = (
+  req: Request,
+) => { keyId: string; userId: string; organizationId: string } | undefined;
+
+const ADMIN_PATH = /^\/(admin|credentials)(\/|$)/i;
+
+/**
+ * Admin and credentials calls refused before any route took them leave an
+ * `admin` row too: a body the parser refused (415, 400, 413), a method the
+ * path does not take (405), a path that does not exist (404). The audit
+ * interceptor never sees these (it runs on a matched route), and a matched
+ * route's refusals are its own or the auth guard's. Recorded only for a
+ * caller whose token verifies, so nobody can fill the trail without a key;
+ * after the answer, which changed nothing to wait for. The path is matched
+ * without regard to case, so `/Admin/...` attempts are recorded as well.
+ */
+export function auditUnroutedCalls(writer: AuditWriter, identify: IdentifyCaller) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!ADMIN_PATH.test(req.path)) return next();
+    const started = performance.now();
+    const requestId = RequestContext.requestId(); // 'finish' need not run in the request's context
+    res.once('finish', () => {
+      if (req.route) return; // a route took it: the interceptor or the guard recorded it
+      const caller = identify(req);
+      if (!caller) return;
+      const ua = req.headers['user-agent'];
+      void writer
+        .record({
+          kind: 'admin',
+          action: `${req.method} ${req.path}`,
+          outcome: outcomeForStatus(res.statusCode),
+          status: res.statusCode,
+          errorCode: null,
+          durationMs: performance.now() - started,
+          organizationId: caller.organizationId,
+          userId: caller.userId,
+          keyId: caller.keyId,
+          ip: clientIp(req),
+          userAgent: typeof ua === 'string' ? ua : undefined,
+          requestId,
+        })
+        .catch(() => undefined); // the writer logs and counts what it cannot write
+    });
+    next();
+  };
+}
