@@ -3,10 +3,15 @@ import type { AppConfig } from '../config/config.types';
 import { openDataSource } from '../database/open-data-source';
 import { parseIsoTime } from '../audit/audit-query';
 import { verifyAuditChains } from '../audit/audit-verify';
+import { redactString } from '../observability/redact';
 import { CliIo, UsageError } from './cli-io';
 
 export const AUDIT_USAGE = `  sentia-mcp audit verify [--from ISO] [--to ISO] [--json]
-                       walk every audit hash chain; exit 1 naming the first broken or missing link`;
+                       walk every audit hash chain; exit 1 naming the first broken or missing link,
+                       3 when the trail could not be read (database unreachable, say)`;
+
+/** Exit code of `audit verify` when it could not check (nothing is known of the chains): not 1, "broken". */
+export const VERIFY_COULD_NOT_CHECK = 3;
 
 /** The same times the REST filters take (parseIsoTime): a date that does not exist is refused. */
 function parseDate(flag: string, value: string | undefined): Date | undefined {
@@ -35,14 +40,28 @@ export async function runAudit(config: AppConfig, argv: string[], io: CliIo): Pr
   } catch (e) {
     throw new UsageError(`audit verify: ${(e as Error).message}`);
   }
+  for (const flag of ['from', 'to', 'json']) {
+    const given = rest.filter((a) => a === `--${flag}` || a.startsWith(`--${flag}=`)).length;
+    if (given > 1) throw new UsageError(`audit verify: --${flag} given ${given} times; give it once`);
+  }
   const from = parseDate('from', values.from);
   const to = parseDate('to', values.to);
   // A reversed range holds no record: "OK: 0 records verified" would vouch for nothing.
   if (from && to && from.getTime() > to.getTime())
     throw new UsageError('audit verify: --to must not be before --from');
-  const ds = await openDataSource(config, { migrationsRun: false });
+  let ds: Awaited<ReturnType<typeof openDataSource>>;
+  let result: Awaited<ReturnType<typeof verifyAuditChains>>;
   try {
-    const result = await verifyAuditChains(ds, { from, to });
+    ds = await openDataSource(config, { migrationsRun: false });
+  } catch (e) {
+    return couldNotCheck(io, e);
+  }
+  try {
+    try {
+      result = await verifyAuditChains(ds, { from, to });
+    } catch (e) {
+      return couldNotCheck(io, e);
+    }
     if (values.json) {
       io.out(`${JSON.stringify(result)}\n`);
     } else if (result.ok) {
@@ -62,4 +81,10 @@ export async function runAudit(config: AppConfig, argv: string[], io: CliIo): Pr
   } finally {
     await ds.destroy();
   }
+}
+
+function couldNotCheck(io: CliIo, e: unknown): number {
+  const why = redactString((e as Error)?.message ?? String(e));
+  io.err(`sentia-mcp: audit verify could not read the audit trail: ${why}\n`);
+  return VERIFY_COULD_NOT_CHECK;
 }

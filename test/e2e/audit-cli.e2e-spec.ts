@@ -98,9 +98,26 @@ describe('sentia-mcp audit verify', () => {
     expect(r.out).toContain('is gone: truncated');
   });
 
+  it('exits 3, not 1 ("broken"), when it cannot read the trail at all', async () => {
+    const saved = env;
+    env = { ...env, DATABASE_URL: 'postgres://audit:s3cret-pw@127.0.0.1:1/none', DATABASE_SSL: 'false' };
+    try {
+      const r = await cli('audit', 'verify');
+      expect([r.code, r.out]).toEqual([3, '']);
+      expect(r.err).toMatch(/^sentia-mcp: audit verify could not read the audit trail: .*ECONNREFUSED/);
+      expect(r.err).not.toContain('s3cret-pw');
+    } finally {
+      env = saved;
+    }
+  });
+
   it('refuses bad arguments with a usage error (exit 2)', async () => {
     expect((await cli('audit', 'verify', '--from', 'yesterday')).code).toBe(2);
     expect((await cli('audit', 'check')).code).toBe(2);
+    // A repeated flag is refused, not resolved by taking its last value.
+    const twice = await cli('audit', 'verify', '--from', '2026-01-01', '--from=2026-02-01');
+    expect([twice.code, twice.out]).toEqual([2, '']);
+    expect(twice.err).toContain('--from given 2 times; give it once');
     // A date that does not exist, and a range that holds nothing, are refused rather than "OK: 0 records".
     const feb30 = await cli('audit', 'verify', '--from', '2026-02-30');
     expect([feb30.code, feb30.out]).toEqual([2, '']);
