@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
@@ -300,6 +300,9 @@ describe('createLogger', () => {
     expect(combined.map((l) => l.message)).toEqual(['an info line', 'an error line']);
     expect(combined[0].token).toBe('[REDACTED]');
     expect(errors.map((l) => l.message)).toEqual(['an error line']);
+    // Readable by the server's own user only.
+    for (const file of ['combined.log', 'error.log'])
+      expect([file, statSync(join(logDir, file)).mode & 0o777]).toEqual([file, 0o600]);
   });
 });
 

@@ -42,7 +42,13 @@ export function createLoggerOptions(
   const sinks: TransportStream[] = [];
   if (output.stdout ?? true) sinks.push(new transports.Console({ stderrLevels: [], consoleWarnLevels: [] }));
   if (config.log.files) {
-    const rotation = { maxsize: ROTATE_BYTES, maxFiles: ROTATE_FILES, tailable: true };
+    // Owner-only, like the SQLite file: redacted as they are, logs name keys, users and addresses.
+    const rotation = {
+      maxsize: ROTATE_BYTES,
+      maxFiles: ROTATE_FILES,
+      tailable: true,
+      options: { flags: 'a', mode: 0o600 },
+    };
     sinks.push(
       new transports.File({ filename: join(config.log.dir, 'error.log'), level: 'error', ...rotation }),
     );
