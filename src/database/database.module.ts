@@ -9,7 +9,7 @@ import { AuditPartitionsMaintainer } from './audit-partitions.maintainer';
 import { buildDataSourceOptions, DataSourceOverrides } from './data-source-options';
 import { DatabaseUnavailableFilter } from './database-unavailable.filter';
 import { DatabaseHealthIndicator } from './database.health';
-import { initializeDataSource } from './open-data-source';
+import { initializeWithRetries } from './open-data-source';
 
 export interface DatabaseModuleOptions {
   /** PostgreSQL schema override (tests); see DataSourceOverrides.schema. */
@@ -39,11 +39,15 @@ export class DatabaseModule {
           useFactory: (config: AppConfig) => ({
             ...buildDataSourceOptions(config, { schema: options.schema }),
             autoLoadEntities: true,
-            retryAttempts: options.retryAttempts ?? 3,
-            retryDelay: options.retryDelayMs ?? 2000,
+            // The retries are initializeWithRetries' (its lines say which attempt, and give up once).
+            toRetry: () => false,
           }),
           dataSourceFactory: (dataSourceOptions?: DataSourceOptions) =>
-            initializeDataSource(dataSourceOptions as DataSourceOptions),
+            initializeWithRetries(
+              dataSourceOptions as DataSourceOptions,
+              options.retryAttempts ?? 3,
+              options.retryDelayMs ?? 2000,
+            ),
         }),
         TerminusModule,
       ],

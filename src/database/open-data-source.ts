@@ -1,9 +1,11 @@
+import { Logger } from '@nestjs/common';
+import { redactString } from '../observability/redact';
 import { DataSource, DataSourceOptions, Migration, MigrationExecutor, QueryRunner } from 'typeorm';
 import { BoundedPgClient } from './bounded-pg-client';
 import { AppConfig } from '../config/config.types';
 import { quoteIdent } from './audit-partitions';
 import { buildDataSourceOptions, DataSourceOverrides } from './data-source-options';
-import { databaseErrorCode } from './database-errors';
+import { databaseErrorCode, isDatabaseUnavailable } from './database-errors';
 
 /**
  * Initialises a DataSource from `options`: creates the PostgreSQL `schema`
@@ -29,6 +31,40 @@ export async function initializeDataSource(options: DataSourceOptions): Promise<
   } catch (err) {
     await dataSource.destroy();
     throw err;
+  }
+}
+
+/**
+ * `initializeDataSource`, tried `attempts` times `delayMs` apart while the
+ * database is unavailable (refused, unreachable, starting): one warning per
+ * failed attempt saying which it was and when the next comes, and an error
+ * when it gives up. Any other failure (a migration's SQL, a bad password) is
+ * not retried: the same attempt would fail the same way.
+ */
+export async function initializeWithRetries(
+  options: DataSourceOptions,
+  attempts: number,
+  delayMs: number,
+  logger: Pick<Logger, 'warn' | 'error'> = new Logger('Database'),
+): Promise<DataSource> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await initializeDataSource(options);
+    } catch (err) {
+      const why = redactString((err as Error)?.message ?? String(err));
+      if (!isDatabaseUnavailable(err) || attempt >= attempts) {
+        logger.error(
+          isDatabaseUnavailable(err)
+            ? `Database unavailable after ${attempts} attempt${attempts === 1 ? '' : 's'} (${why}); giving up`
+            : `Database could not be opened (${why})`,
+        );
+        throw err;
+      }
+      logger.warn(
+        `Database unavailable (attempt ${attempt} of ${attempts}: ${why}); retrying in ${delayMs / 1000} s`,
+      );
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
   }
 }
 

@@ -93,6 +93,9 @@ const FRAMEWORK_BOOT_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'Ro
  * `inner`, with Nest's boot inventory (modules initialised, routes mapped)
  * logged at debug instead of info: an operator's log starts with what the
  * server says about itself, and `LOG_LEVEL=debug` still shows every route.
+ * Likewise the stack Nest logs when the boot fails (`ExceptionHandler`): the
+ * failure itself is the one error line main.ts writes ("failed to start:
+ * ..."), after the module that failed has said why.
  */
 export function withQuietFrameworkBoot(inner: LoggerService): LoggerService {
   return {
@@ -102,7 +105,10 @@ export function withQuietFrameworkBoot(inner: LoggerService): LoggerService {
         inner.debug?.(message, ...rest);
       else inner.log(message, ...rest);
     },
-    error: (message: unknown, ...rest: unknown[]) => inner.error(message, ...rest),
+    error: (message: unknown, ...rest: unknown[]) => {
+      if (rest[rest.length - 1] === 'ExceptionHandler') inner.debug?.(message, ...rest);
+      else inner.error(message, ...rest);
+    },
     warn: (message: unknown, ...rest: unknown[]) => inner.warn(message, ...rest),
     debug: (message: unknown, ...rest: unknown[]) => inner.debug?.(message, ...rest),
     verbose: (message: unknown, ...rest: unknown[]) => inner.verbose?.(message, ...rest),

@@ -59,16 +59,24 @@ describe('the built server (npm start)', () => {
         }
       });
       // Each line is written when it happens (not buffered until the end): the retries are 2 s apart.
-      const retries = parsed
-        .filter((l) => /Retrying \(\d\)/.test(String(l.message)))
-        .map((l) => Date.parse(String((l as { timestamp?: string }).timestamp)));
-      expect(retries.length).toBeGreaterThanOrEqual(2);
-      expect(retries[1] - retries[0]).toBeGreaterThan(1_500);
+      const retries = parsed.filter((l) => /^Database unavailable \(attempt \d of 3/.test(String(l.message)));
+      // Two retries announced (attempts 1 and 2 failed), then one line giving up: no "Retrying (3)" that never comes.
+      expect(retries.map((l) => [l.level, l.context])).toEqual([
+        ['warn', 'Database'],
+        ['warn', 'Database'],
+      ]);
+      expect(retries[0].message).toBe(
+        `Database unavailable (attempt 1 of 3: connect ECONNREFUSED 127.0.0.1:${closed}); retrying in 2 s`,
+      );
+      const at = retries.map((l) => Date.parse(String((l as { timestamp?: string }).timestamp)));
+      expect(at[1] - at[0]).toBeGreaterThan(1_500);
+      expect(text).not.toContain('\\n    at '); // no stack traces at the default level
       expect(parsed).toEqual(
         expect.arrayContaining([
           expect.objectContaining({
             level: 'error',
-            message: expect.stringMatching(/Unable to connect to the database/),
+            context: 'Database',
+            message: `Database unavailable after 3 attempts (connect ECONNREFUSED 127.0.0.1:${closed}); giving up`,
           }),
           {
             timestamp: expect.any(String),
