@@ -1,7 +1,11 @@
+import type { Environment } from '../config/config.types';
 import { OriginPolicy } from './origin-check';
 
-const policy = (over: { allowedHosts?: string[]; allowedOrigins?: string[]; base?: string } = {}) =>
+const policy = (
+  over: { allowedHosts?: string[]; allowedOrigins?: string[]; base?: string; env?: Environment } = {},
+) =>
   new OriginPolicy({
+    env: over.env ?? 'development',
     publicBaseUrl: over.base ?? 'http://127.0.0.1:3000',
     mcp: {
       allowedHosts: over.allowedHosts ?? [],
@@ -32,6 +36,17 @@ describe('OriginPolicy (DNS rebinding protection)', () => {
     const p = policy({ base: 'https://mcp.example.com' });
     expect(p.check('mcp.example.com', 'https://mcp.example.com')).toEqual({ ok: true });
     expect(p.check('mcp.example.com', 'https://other.example.com')).toMatchObject({ ok: false });
+  });
+
+  it('in staging and production trusts no loopback origin by default: a local page has no business here', () => {
+    for (const env of ['production', 'staging'] as const) {
+      const p = policy({ base: 'https://mcp.example.com', env });
+      expect([env, p.check('mcp.example.com', 'http://localhost:8080')]).toMatchObject([env, { ok: false }]);
+      expect([env, p.check('mcp.example.com', 'https://mcp.example.com')]).toEqual([env, { ok: true }]);
+    }
+    // Named explicitly, it is trusted like any other.
+    const named = policy({ env: 'production', allowedOrigins: ['http://localhost:8080'] });
+    expect(named.check('127.0.0.1:3000', 'http://localhost:8080')).toEqual({ ok: true });
   });
 
   it('uses ALLOWED_HOSTS / ALLOWED_ORIGINS instead of the defaults when given', () => {

@@ -15,15 +15,22 @@ export type OriginVerdict = { ok: true } | { ok: false; reason: string };
 /**
  * DNS-rebinding protection for /mcp (MCP transport security rules): the Host
  * must name this server, and a browser's Origin, when present, must be one we
- * trust. Defaults: the public base URL's host plus loopback names; ALLOWED_HOSTS
- * and ALLOWED_ORIGINS replace them.
+ * trust. Defaults: the public base URL's host plus loopback names; the public
+ * base URL's origin, plus loopback origins (a local tool's page) outside
+ * staging and production, where a page on a user's own machine has no
+ * business calling the shared server with their key. ALLOWED_HOSTS and
+ * ALLOWED_ORIGINS replace them.
  */
 export class OriginPolicy {
   private readonly hosts: Set<string>;
   private readonly origins: Set<string>;
   private readonly explicitOrigins: boolean;
 
-  constructor(config: Pick<AppConfig, 'publicBaseUrl' | 'mcp'>) {
+  /** Loopback origins (a page served from this machine) are trusted by default only off staging and production. */
+  private readonly loopbackOrigins: boolean;
+
+  constructor(config: Pick<AppConfig, 'publicBaseUrl' | 'mcp' | 'env'>) {
+    this.loopbackOrigins = config.env !== 'production' && config.env !== 'staging';
     const base = new URL(config.publicBaseUrl);
     this.hosts = new Set(
       config.mcp.allowedHosts.length > 0
@@ -45,7 +52,7 @@ export class OriginPolicy {
     if (origin === undefined) return { ok: true };
     const o = origin.toLowerCase();
     if (this.origins.has(o)) return { ok: true };
-    if (!this.explicitOrigins) {
+    if (!this.explicitOrigins && this.loopbackOrigins) {
       try {
         if (LOCAL_HOSTNAMES.has(new URL(o).hostname)) return { ok: true };
       } catch {
