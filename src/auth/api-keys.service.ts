@@ -245,7 +245,8 @@ export class ApiKeysService {
       action,
       outcome: 'success',
       organizationId: actor.organizationId,
-      userId: actor.userId,
+      // Who acted: a key's holder; the command line is no user (the user a key is for is in the facts).
+      userId: isSystem(actor) ? null : actor.userId,
       keyId: this.creatorOf(actor),
       args: facts,
     });
