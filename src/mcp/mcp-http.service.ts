@@ -103,7 +103,7 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
         res,
         400,
         -32600,
-        'Invalid Request: JSON-RPC batches are not supported (MCP 2025-06-18 and later send one message per request)',
+        'Invalid Request: JSON-RPC batches are not served here (one message per request, as MCP 2025-06-18 and later send; a 2025-03-26 client must not batch)',
       );
       return;
     }

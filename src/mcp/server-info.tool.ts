@@ -6,7 +6,11 @@ import { Tool } from './mcp.decorators';
 
 /** The stateless protocol revision served beside the 2025-era ones (SDK v2 modern path). */
 export const MODERN_PROTOCOL_VERSION = '2026-07-28';
-const LEGACY_SERVED = SUPPORTED_PROTOCOL_VERSIONS.filter((v) => v >= '2025-06-18');
+/**
+ * Every session revision the SDK negotiates here (2025-11-25 down to
+ * 2024-11-05: older clients are served, batches excepted; see README).
+ */
+const LEGACY_SERVED = [...SUPPORTED_PROTOCOL_VERSIONS];
 
 @Injectable()
 export class ServerInfoTool {

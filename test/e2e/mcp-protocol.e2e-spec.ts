@@ -230,7 +230,7 @@ describe('/mcp protocol (e2e)', () => {
         expect((await rpc(res)).error).toEqual({
           code: -32600,
           message:
-            'Invalid Request: JSON-RPC batches are not supported (MCP 2025-06-18 and later send one message per request)',
+            'Invalid Request: JSON-RPC batches are not served here (one message per request, as MCP 2025-06-18 and later send; a 2025-03-26 client must not batch)',
         });
       }
       expect(await toolRows()).toBe(before);
@@ -270,6 +270,31 @@ describe('/mcp protocol (e2e)', () => {
         'mcp-session-id': id,
       });
       expect(after.status).toBe(404);
+    });
+
+    it('serves an older client the revision it asks for, and server_info lists every revision it serves', async () => {
+      const res = await post(JSON.stringify(initializeRequest('2025-03-26')));
+      expect(res.status).toBe(200);
+      const served = (await rpc(res)).result.protocolVersion as string;
+      expect(served).toBe('2025-03-26');
+      const session = {
+        'mcp-session-id': res.headers.get('mcp-session-id')!,
+        'mcp-protocol-version': served,
+      };
+      await (
+        await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), session)
+      ).text();
+      const info = await post(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'tools/call',
+          params: { name: 'server_info', arguments: {} },
+        }),
+        session,
+      );
+      const listed = (await rpc(info)).result.structuredContent.protocolVersions as string[];
+      expect(listed).toEqual(expect.arrayContaining(['2026-07-28', '2025-11-25', '2025-06-18', served]));
     });
 
     it('a list request with a cursor this server never issued → -32602, in both eras', async () => {
