@@ -24,10 +24,7 @@ export class InitialSchema1795780800000 implements MigrationInterface {
   name = 'InitialSchema1795780800000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const pg = queryRunner.connection.options.type === 'postgres';
-    const t = tableNamer(queryRunner);
-    const ts = pg ? 'timestamptz' : 'datetime';
-    const now = pg ? 'now()' : "(strftime('%Y-%m-%d %H:%M:%f', 'now'))";
+    const { pg, t, ts, now } = dialectOf(queryRunner);
 
     await queryRunner.query(`
       CREATE TABLE ${t('api_keys')} (
@@ -139,4 +136,19 @@ export class InitialSchema1795780800000 implements MigrationInterface {
 export function tableNamer(queryRunner: QueryRunner): (name: string) => string {
   const schema = (queryRunner.connection.options as { schema?: string }).schema;
   return (name) => (schema ? `${quoteIdent(schema)}.${quoteIdent(name)}` : quoteIdent(name));
+}
+
+/**
+ * What a migration writes differently per dialect: whether it is PostgreSQL,
+ * table names (schema-qualified there when the DataSource has a schema), the
+ * timestamp column type and the SQL for "now" in the form the entities read.
+ */
+export function dialectOf(queryRunner: QueryRunner) {
+  const pg = queryRunner.connection.options.type === 'postgres';
+  return {
+    pg,
+    t: tableNamer(queryRunner),
+    ts: pg ? 'timestamptz' : 'datetime',
+    now: pg ? 'now()' : "(strftime('%Y-%m-%d %H:%M:%f', 'now'))",
+  };
 }

@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { tableNamer } from './1795780800000-InitialSchema';
+import { dialectOf } from './1795780800000-InitialSchema';
 
 /**
  * `audit_chain_heads`: the last position (seq) and hash of every audit hash
@@ -19,10 +19,7 @@ export class AuditChainHeads1796428800000 implements MigrationInterface {
   name = 'AuditChainHeads1796428800000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
-    const pg = queryRunner.connection.options.type === 'postgres';
-    const t = tableNamer(queryRunner);
-    const ts = pg ? 'timestamptz' : 'datetime';
-    const now = pg ? 'now()' : "(strftime('%Y-%m-%d %H:%M:%f', 'now'))";
+    const { pg, t, ts, now } = dialectOf(queryRunner);
     await queryRunner.query(`
       CREATE TABLE ${t('audit_chain_heads')} (
         writer_id varchar(64) NOT NULL PRIMARY KEY,
@@ -63,8 +60,7 @@ export class AuditChainHeads1796428800000 implements MigrationInterface {
   }
 
   async down(queryRunner: QueryRunner): Promise<void> {
-    const pg = queryRunner.connection.options.type === 'postgres';
-    const t = tableNamer(queryRunner);
+    const { pg, t } = dialectOf(queryRunner);
     await queryRunner.query(
       pg
         ? `DROP TRIGGER audit_chain_heads_advance ON ${t('audit_logs')}`
