@@ -3,15 +3,16 @@ import { dialectOf } from './1795780800000-InitialSchema';
 
 /**
  * `audit_chain_heads`: the last position (seq) and hash of every audit hash
- * chain, kept by the database itself. A trigger on `audit_logs` advances a
- * chain's head in the statement that inserts its rows, whichever code path
- * inserts them (group commit, journal shipping, spool replay, an admin
- * action's transaction), so `audit verify` can tell that rows were deleted
- * from the end of a chain, or a whole chain (a one-row admin chain
- * included): its head still names them. Heads only move forward.
+ * chain, moved in the statement that inserts the chain's rows, whichever
+ * path inserts them (group commit, journal shipping, spool replay, an admin
+ * action's transaction: all go through insertAuditRows), so `audit verify`
+ * can tell that rows were deleted from the end of a chain, or a whole chain
+ * (a one-row admin chain included): its head still names them. Heads only
+ * move forward.
  *
- * - PostgreSQL: one statement-level trigger with a transition table (one
- *   upsert per batch, not per row), on the partitioned parent.
+ * - PostgreSQL: the batch INSERT itself upserts the heads (a data-modifying
+ *   WITH). A statement-level trigger with a transition table did the same
+ *   but copied every row once more (see src/audit/audit-sql.ts).
  * - SQLite: a row-level trigger.
  * Existing chains get their heads from the rows already stored.
  */
@@ -32,21 +33,8 @@ export class AuditChainHeads1796428800000 implements MigrationInterface {
        SELECT a.writer_id, a.seq, a.hash FROM ${t('audit_logs')} a
         WHERE a.seq = (SELECT max(b.seq) FROM ${t('audit_logs')} b WHERE b.writer_id = a.writer_id)`,
     );
-    if (pg) {
-      await queryRunner.query(`
-        CREATE FUNCTION ${t('audit_chain_heads_advance')}() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          INSERT INTO ${t('audit_chain_heads')} AS h (writer_id, seq, hash)
-          SELECT DISTINCT ON (writer_id) writer_id, seq, hash FROM new_rows ORDER BY writer_id, seq DESC
-          ON CONFLICT (writer_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = now()
-          WHERE h.seq < excluded.seq;
-          RETURN NULL;
-        END $$`);
-      await queryRunner.query(`
-        CREATE TRIGGER audit_chain_heads_advance AFTER INSERT ON ${t('audit_logs')}
-        REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
-        EXECUTE FUNCTION ${t('audit_chain_heads_advance')}()`);
-    } else {
+    // PostgreSQL: the batch INSERT moves the heads in the same statement (src/audit/audit-sql.ts).
+    if (!pg) {
       await queryRunner.query(`
         CREATE TRIGGER audit_chain_heads_advance AFTER INSERT ON audit_logs
         BEGIN
@@ -61,12 +49,7 @@ export class AuditChainHeads1796428800000 implements MigrationInterface {
 
   async down(queryRunner: QueryRunner): Promise<void> {
     const { pg, t } = dialectOf(queryRunner);
-    await queryRunner.query(
-      pg
-        ? `DROP TRIGGER audit_chain_heads_advance ON ${t('audit_logs')}`
-        : 'DROP TRIGGER audit_chain_heads_advance',
-    );
-    if (pg) await queryRunner.query(`DROP FUNCTION ${t('audit_chain_heads_advance')}()`);
+    if (!pg) await queryRunner.query('DROP TRIGGER audit_chain_heads_advance');
     await queryRunner.query(`DROP TABLE ${t('audit_chain_heads')}`);
   }
 }
