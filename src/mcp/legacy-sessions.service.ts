@@ -11,7 +11,7 @@ import { isInitializeRequest, Server } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
-import { KeyValueStore } from '../store/key-value-store';
+import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
 import { MemoryEventStore } from './memory-event-store';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
 import { jsonRpcError } from './json-rpc-error';
@@ -32,6 +32,9 @@ export interface SessionRecord {
 }
 
 export const SESSION_KEY_PREFIX = 'mcp:session:';
+/** Channel on which an instance that ends a session (DELETE, revoked key) names it to the others. */
+export const SESSIONS_ENDED_CHANNEL = 'mcp:sessions-ended';
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * 2025-era (2025-06-18 / 2025-11-25) sessions: `initialize` opens one with an
@@ -44,8 +47,9 @@ export const SESSION_KEY_PREFIX = 'mcp:session:';
  * transport (SSE streams, resumable events); any other instance that gets a
  * request for it serves that request with a one-off stateless transport
  * after checking the record, and a DELETE on any instance ends the session
- * on all of them (the opener forgets its transport on its next look at the
- * missing record, or at the idle sweep). What does not travel: replaying
+ * on all of them (the opener is told on the store's channel and closes its
+ * transport, GET stream included, at once; without the channel, at its next
+ * look at the missing record or the idle sweep). What does not travel: replaying
  * missed SSE events (Last-Event-ID) works only on the opening instance, and
  * `logging/setLevel` applies per instance. The record has a sliding TTL.
  * If the store cannot be read, a session live on this instance goes on; any
@@ -57,6 +61,7 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
   private readonly live = new Map<string, LiveSession>();
   private readonly instanceId = randomUUID();
   private sweeper?: NodeJS.Timeout;
+  private unsubscribe?: Unsubscribe;
   private readonly ttlMs: number;
   private readonly maxPerKey: number;
   /** When each session's record TTL was last extended by this instance. */
@@ -71,9 +76,20 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
     this.maxPerKey = config.mcp.maxSessionsPerKey;
   }
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     this.sweeper = setInterval(() => void this.sweep(), Math.min(60_000, this.ttlMs / 2));
     this.sweeper.unref();
+    // A session ended on another instance closes here at once (its GET stream with it), not at the sweep.
+    try {
+      this.unsubscribe = await this.store.subscribe(SESSIONS_ENDED_CHANNEL, (id) => {
+        if (SESSION_ID.test(id) && this.live.has(id)) void this.forget(id);
+      });
+    } catch (err) {
+      this.logger.warn(
+        `Subscribing to ended sessions failed (${(err as Error)?.message ?? 'error'}); ` +
+          'a session ended elsewhere closes here at its next request or the idle sweep',
+      );
+    }
   }
 
   get size(): number {
@@ -160,6 +176,7 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
   ): Promise<void> {
     if (req.method === 'DELETE') {
       await this.store.del(SESSION_KEY_PREFIX + sessionId);
+      this.announceEnded(sessionId);
       this.touched.delete(sessionId);
       res.status(200).end();
       return;
@@ -258,8 +275,16 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
     if (!session) return;
     this.touched.delete(id);
     this.live.delete(id);
-    if (endEverywhere) await this.store.del(SESSION_KEY_PREFIX + id).catch(() => undefined);
+    if (endEverywhere) {
+      await this.store.del(SESSION_KEY_PREFIX + id).catch(() => undefined);
+      this.announceEnded(id);
+    }
     await session.server.close().catch(() => undefined);
+  }
+
+  /** Tells the other instances (best effort: without the channel they notice at the next look). */
+  private announceEnded(id: string): void {
+    void this.store.publish(SESSIONS_ENDED_CHANNEL, id).catch(() => undefined);
   }
 
   private async sweep(): Promise<void> {
@@ -286,6 +311,7 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
 
   async onApplicationShutdown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    await this.unsubscribe?.().catch(() => undefined);
     await Promise.all([...this.live.keys()].map((id) => this.forget(id)));
   }
 }

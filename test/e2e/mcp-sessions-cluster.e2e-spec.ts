@@ -108,15 +108,30 @@ describeWithPostgres('MCP sessions across two instances', () => {
       await client.close();
     });
 
-    it('a DELETE on the other instance ends the session on the one that opened it', async () => {
+    it('a DELETE on the other instance ends the session on the one that opened it, its GET stream at once', async () => {
       const id = await openOn(a);
       const before = live(a);
       expect((await post(b, CALL, { 'mcp-session-id': id })).status).toBe(200);
+      await (
+        await post(a, { jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': id })
+      ).text();
+      const stream = await fetch(`${a.url}/mcp`, {
+        headers: { accept: 'text/event-stream', 'mcp-session-id': id, ...authHeaders(key) },
+      });
+      expect(stream.status).toBe(200);
+      const reader = stream.body!.getReader();
+      const streamEnded = (async () => {
+        while (!(await reader.read()).done);
+        return Date.now();
+      })();
       const del = await fetch(`${b.url}/mcp`, {
         method: 'DELETE',
         headers: { 'mcp-session-id': id, ...authHeaders(key) },
       });
       expect(del.status).toBe(200);
+      const deletedAt = Date.now();
+      // Told on the store's channel, not left open until the idle sweep.
+      expect((await streamEnded) - deletedAt).toBeLessThan(3_000);
       const after = await post(a, CALL, { 'mcp-session-id': id });
       expect(after.status).toBe(404);
       expect(((await after.json()) as { error: { code: number } }).error.code).toBe(-32001);
