@@ -102,7 +102,7 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
     (req as Request & { auth?: unknown }).auth = toAuthInfo(auth);
 
     if (!sessionId) {
-      if (req.method === 'POST' && isInitializeRequest(parsedBody)) {
+      if (req.method === 'POST' && isInitializeRequest(parsedBody) && hasRequestId(parsedBody)) {
         await this.open(req, res, parsedBody, owner);
         return;
       }
@@ -324,8 +324,21 @@ function initializeProblem(body: unknown): string {
     params !== null && typeof params === 'object' && !Array.isArray(params)
       ? fields.filter((f) => (params as Record<string, unknown>)[f] === undefined)
       : fields;
+  if (!hasRequestId(body)) missing.unshift('id');
   const problems = missing.length
-    ? missing.map((f) => `params.${f}: is required`).join('; ')
-    : 'params must be { protocolVersion: string, capabilities: object, clientInfo: { name, version } }, with an id';
+    ? missing
+        .map((f) =>
+          f === 'id'
+            ? 'id: is required (initialize is a request, not a notification)'
+            : `params.${f}: is required`,
+        )
+        .join('; ')
+    : 'params must be { protocolVersion: string, capabilities: object, clientInfo: { name, version } }';
   return `Invalid initialize request: ${problems}`;
+}
+
+/** A JSON-RPC request's id: a string or a number (a notification has none). */
+function hasRequestId(body: unknown): boolean {
+  const id = (body as { id?: unknown } | null)?.id;
+  return typeof id === 'string' || typeof id === 'number';
 }

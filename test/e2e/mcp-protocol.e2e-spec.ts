@@ -206,6 +206,15 @@ describe('/mcp protocol (e2e)', () => {
           message: `Invalid initialize request: ${problems}`,
         });
       }
+      // Without an id it is a notification, which opened no session and answered 202.
+      const { id: _id, ...notification } = initializeRequest();
+      const noId = await post(JSON.stringify(notification));
+      expect(noId.status).toBe(400);
+      expect(noId.headers.get('mcp-session-id')).toBeNull();
+      expect((await rpc(noId)).error).toEqual({
+        code: -32602,
+        message: 'Invalid initialize request: id: is required (initialize is a request, not a notification)',
+      });
     });
 
     it('a JSON-RPC batch → 400 -32600, in a session or out of one: no call in it runs', async () => {
