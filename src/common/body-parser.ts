@@ -167,6 +167,18 @@ export function jsonBodyParser(
   const read: RequestHandler = (req, res, next) => {
     if (!mayRead(req)) return next();
     (req as Marked)[READ] = true;
+    // `Expect: 100-continue`: the client sends its body only once told to. Told here, when this body
+    // is going to be read (a JSON body within the limit, from a caller whose key verifies), not by
+    // Node on arrival: a 401, 413 or 415 then goes out before any of the body is sent.
+    if (/^100-continue$/i.test(String(req.headers.expect ?? '')) && req.is(types)) {
+      if (Number(req.headers['content-length']) > limitBytes) {
+        // Refused unsent: the parser would wait to drain a body the client never sends. The
+        // connection cannot carry another request after it, so it closes with this answer.
+        res.setHeader('Connection', 'close');
+        return next(bodyError('entity.too.large'));
+      }
+      res.writeContinue();
+    }
     parser(req, res, next);
   };
   const check: RequestHandler = (req, _res, next) => {

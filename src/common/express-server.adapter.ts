@@ -152,5 +152,11 @@ export class ExpressServerAdapter extends ExpressAdapter {
       },
       app,
     );
+    // A request with `Expect: 100-continue` goes to the app like any other: the body parser answers
+    // `100 Continue` when it is going to read the body (Node would have sent it at once, so a client
+    // without a key, or with a body over the limit, uploaded it all before its 401 or 413).
+    this.httpServer.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
+      this.httpServer.emit('request', req, res),
+    );
   }
 }

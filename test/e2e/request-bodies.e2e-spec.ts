@@ -3,6 +3,7 @@
  * it is refused with a precise answer, never dropped (so that an action runs
  * on its defaults) and never answered with the parser's or zlib's own text.
  */
+import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { DataSource } from 'typeorm';
 import { AuditWriter } from '../../src/audit/audit.writer';
@@ -109,6 +110,47 @@ describe('REST request bodies (e2e)', () => {
       row('415', 'POST /admin/api-keys', 415),
       row('case', 'GET /Admin/api-keys', 404),
     ]);
+  });
+
+  it('answers Expect: 100-continue only when it will read the body: a 401 or 413 goes out before any is sent', async () => {
+    /** POSTs `body` the way curl does for large bodies: headers first, the body only after 100 Continue. */
+    const expectContinue = (path: string, body: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; continued: boolean }>((resolve, reject) => {
+        let continued = false;
+        const req = httpRequest(new URL(path, started.url), {
+          method: 'POST',
+          headers: {
+            expect: '100-continue',
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(body)),
+            ...headers,
+          },
+        });
+        req.on('continue', () => {
+          continued = true;
+          req.end(body);
+        });
+        req.on('response', (res) => {
+          res.resume();
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, continued });
+            if (!continued) req.destroy();
+          });
+        });
+        req.on('error', (e) => (continued ? reject(e) : undefined));
+        req.flushHeaders();
+      });
+    const create = JSON.stringify({ name: 'continued', permissions: ['xero:read'] });
+    expect(await expectContinue('/admin/api-keys', create, {})).toEqual({ status: 401, continued: false });
+    const huge = JSON.stringify({ name: 'x', pad: 'y'.repeat(2 * 1024 * 1024) });
+    expect(await expectContinue('/admin/api-keys', huge, { authorization: `Bearer ${admin}` })).toEqual({
+      status: 413,
+      continued: false,
+    });
+    expect(await expectContinue('/admin/api-keys', create, { authorization: `Bearer ${admin}` })).toEqual({
+      status: 201,
+      continued: true,
+    });
   });
 
   it('still takes a request with no body, and a gzip-compressed JSON body', async () => {
