@@ -17,8 +17,10 @@ const ADMIN_PATH = /^\/(admin|credentials)(\/|$)/i;
  * path does not take (405), a path that does not exist (404). The audit
  * interceptor never sees these (it runs on a matched route), and a matched
  * route's refusals are its own or the auth guard's. Recorded only for a
- * caller whose token verifies, so nobody can fill the trail without a key;
- * after the answer, which changed nothing to wait for. The path is matched
+ * caller whose token verifies, so nobody can fill the trail without a key,
+ * and not for the per-IP limit's 429s (each window's first is a rate-limit
+ * event; a row for every one would let a flood fill the trail); after the
+ * answer, which changed nothing to wait for. The path is matched
  * without regard to case, so `/Admin/...` attempts are recorded as well.
  */
 export function auditUnroutedCalls(writer: AuditWriter, identify: IdentifyCaller) {
@@ -28,6 +30,7 @@ export function auditUnroutedCalls(writer: AuditWriter, identify: IdentifyCaller
     const requestId = RequestContext.requestId(); // 'finish' need not run in the request's context
     res.once('finish', () => {
       if (req.route) return; // a route took it: the interceptor or the guard recorded it
+      if (res.statusCode === 429) return; // the per-IP limit: a rate-limit event, once a window, says so
       const caller = identify(req);
       if (!caller) return;
       const ua = req.headers['user-agent'];

@@ -75,6 +75,13 @@ describe('rate limits (embedded shape)', () => {
       });
     const anonIp = freshIp();
     for (let i = 0; i < IP_MAX + 3; i++) await send(app.url, keysRoute, { from: anonIp });
+    // A key refused by the per-IP limit too (its own limit, 5, comes first; the IP's, 8, after): no row per 429.
+    const flooder = await adminKey();
+    const floodIp = freshIp();
+    const flood = [];
+    for (let i = 0; i < IP_MAX + 3; i++)
+      flood.push(await send(app.url, keysRoute, { from: floodIp, headers: authHeaders(flooder) }));
+    expect(count(flood, 429)).toBe(6);
     await app.app.get(AuditWriter).flush();
     const rows: Array<Record<string, unknown>> = await app.app.get(DataSource).query(
       `SELECT kind, outcome, status, error_code, key_id, organization_id, ip, request_id, args_digest
@@ -96,6 +103,12 @@ describe('rate limits (embedded shape)', () => {
       // Before authentication: who it was is only its address.
       expect.objectContaining({ status: 429, error_code: 'rate_limited', key_id: null, ip: anonIp }),
     ]);
+    const floodRows: Array<Record<string, unknown>> = await app.app
+      .get(DataSource)
+      .query(`SELECT kind, action, status FROM audit_logs WHERE ip = ? ORDER BY id`, [floodIp]);
+    // One event for each limit's first refusal; none of the eleven answers has an admin row of its own.
+    expect(floodRows.filter((r) => r.kind === 'admin' && r.status === 429)).toEqual([]);
+    expect(floodRows.filter((r) => r.action === 'rate_limit.exceeded')).toHaveLength(2);
   });
 
   it('counts a key across client addresses and routes, and each key on its own; on /mcp the 429 is a JSON-RPC error', async () => {
