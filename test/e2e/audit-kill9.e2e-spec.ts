@@ -30,6 +30,7 @@ import { JOURNAL_DIR_NAME } from '../../src/audit/audit-journal';
 import { SPOOL_FILE_NAME } from '../../src/audit/audit.options';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
 import { freePort, spawnServer, SpawnedServer, waitForOk } from '../support/spawn-server';
+import { modernMeta } from '../support/mcp-messages';
 
 jest.setTimeout(240_000);
 
@@ -40,11 +41,7 @@ const MIN_ANSWERED = 200;
 const MAX_LOAD_MS = 30_000;
 const BOOT_MS = 90_000;
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientInfo': { name: 'kill9', version: '1' },
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
+const META = modernMeta('kill9');
 
 type Env = Record<string, string>;
 

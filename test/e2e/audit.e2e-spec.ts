@@ -13,6 +13,7 @@ import { verifyAuditChains } from '../../src/audit/audit-verify';
 import { AuditWriter } from '../../src/audit/audit.writer';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
+import { modernMeta } from '../support/mcp-messages';
 
 type Row = Record<string, unknown>;
 
@@ -231,11 +232,7 @@ describe('audit trail (e2e)', () => {
           params: {
             name: 'server_info',
             arguments: {},
-            _meta: {
-              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-              'io.modelcontextprotocol/clientInfo': { name: 'audit-e2e', version: '1' },
-              'io.modelcontextprotocol/clientCapabilities': {},
-            },
+            _meta: modernMeta('audit-e2e'),
           },
         }),
       });

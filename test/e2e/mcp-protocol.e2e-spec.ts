@@ -16,7 +16,7 @@ import { ToolPipeline } from '../../src/mcp/tool-pipeline.service';
 import { RequestContext } from '../../src/observability/request-context';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
-import { initializeRequest } from '../support/mcp-messages';
+import { initializeRequest, modernMeta, toolCallRequest } from '../support/mcp-messages';
 
 const INIT = initializeRequest();
 const ACCEPT = 'application/json, text/event-stream';
@@ -93,11 +93,7 @@ describe('/mcp protocol (e2e)', () => {
   });
 
   it('answers a raw 2026-07-28 request with Mcp-Method and Mcp-Name headers, and no session', async () => {
-    const meta = {
-      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-      'io.modelcontextprotocol/clientCapabilities': {},
-    };
+    const meta = modernMeta();
     const res = await post(
       JSON.stringify({
         jsonrpc: '2.0',
@@ -293,15 +289,7 @@ describe('/mcp protocol (e2e)', () => {
       await (
         await post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), session)
       ).text();
-      const info = await post(
-        JSON.stringify({
-          jsonrpc: '2.0',
-          id: 2,
-          method: 'tools/call',
-          params: { name: 'server_info', arguments: {} },
-        }),
-        session,
-      );
+      const info = await post(JSON.stringify(toolCallRequest('server_info', 2)), session);
       const listed = (await rpc(info)).result.structuredContent.protocolVersions as string[];
       expect(listed).toEqual(expect.arrayContaining(['2026-07-28', '2025-11-25', '2025-06-18', served]));
     });
@@ -322,11 +310,7 @@ describe('/mcp protocol (e2e)', () => {
           { code: -32602, message: expect.stringContaining('Invalid cursor') },
         ]);
       }
-      const meta = {
-        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-        'io.modelcontextprotocol/clientCapabilities': {},
-      };
+      const meta = modernMeta();
       const modern = await post(
         JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'tools/list', params: { cursor: 'x', _meta: meta } }),
         { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' },
@@ -515,11 +499,7 @@ describe('/mcp protocol (e2e)', () => {
         code: -32602,
         message: 'Invalid request: params.ref: is required; params.argument: is required',
       });
-      const meta = {
-        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-        'io.modelcontextprotocol/clientCapabilities': {},
-      };
+      const meta = modernMeta();
       const modern = await rpc(
         await post(
           JSON.stringify({
@@ -538,15 +518,10 @@ describe('/mcp protocol (e2e)', () => {
 
     it('an unknown tool is a JSON-RPC invalid-params error', async () => {
       const id = await openSession();
-      const call = await post(
-        JSON.stringify({
-          jsonrpc: '2.0',
-          id: 6,
-          method: 'tools/call',
-          params: { name: 'no_such_tool', arguments: {} },
-        }),
-        { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
-      );
+      const call = await post(JSON.stringify(toolCallRequest('no_such_tool', 6)), {
+        'mcp-session-id': id,
+        'mcp-protocol-version': '2025-11-25',
+      });
       const payload = await rpc(call);
       expect(payload.error!.code).toBe(-32602);
       expect(payload.error!.message).toContain('no_such_tool');
@@ -592,15 +567,11 @@ describe('/mcp protocol (e2e)', () => {
             : Promise.resolve(),
       });
       const id = await openSession();
-      const res = await post(
-        JSON.stringify({
-          jsonrpc: '2.0',
-          id: 11,
-          method: 'tools/call',
-          params: { name: 'server_info', arguments: {} },
-        }),
-        { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25', 'x-request-id': 'e2e-hook-fault' },
-      );
+      const res = await post(JSON.stringify(toolCallRequest('server_info', 11)), {
+        'mcp-session-id': id,
+        'mcp-protocol-version': '2025-11-25',
+        'x-request-id': 'e2e-hook-fault',
+      });
       const text = await res.text();
       expect(text).not.toMatch(/call stack|RangeError|"result"/);
       expect((await rpc(new Response(text))).error).toEqual({

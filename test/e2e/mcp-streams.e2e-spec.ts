@@ -5,18 +5,14 @@
  * on a leaked key, and a leaked key's open streams are part of what it holds.
  */
 import { LegacySessions } from '../../src/mcp/legacy-sessions.service';
-import { initializeRequest } from '../support/mcp-messages';
+import { initializeRequest, modernMeta } from '../support/mcp-messages';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
 
 jest.setTimeout(20_000);
 
 const ACCEPT = 'application/json, text/event-stream';
-const MODERN_META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientInfo': { name: 'streams', version: '1' },
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
+const MODERN_META = modernMeta('streams');
 
 /** Reads `res`'s body to its end; resolves with when it ended (ms since epoch). */
 async function endOf(res: Response): Promise<number> {

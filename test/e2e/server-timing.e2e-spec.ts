@@ -9,14 +9,11 @@
  */
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
+import { modernMeta } from '../support/mcp-messages';
 
 const WINDOW_MS = 60;
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientInfo': { name: 'server-timing-e2e', version: '1' },
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
+const META = modernMeta('server-timing-e2e');
 
 /** `Server-Timing` as name -> dur (ms); throws on an entry that is not `name;dur=<number>`. */
 function parseServerTiming(header: string | null): Map<string, number> {
