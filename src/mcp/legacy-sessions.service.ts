@@ -1,11 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  BeforeApplicationShutdown,
-  Injectable,
-  Logger,
-  OnApplicationShutdown,
-  OnModuleInit,
-} from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
 import { isInitializeRequest, Server } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
@@ -56,7 +50,7 @@ const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
  * other gets 503, never an unchecked pass.
  */
 @Injectable()
-export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(LegacySessions.name);
   private readonly live = new Map<string, LiveSession>();
   private readonly instanceId = randomUUID();
@@ -296,17 +290,6 @@ export class LegacySessions implements OnModuleInit, BeforeApplicationShutdown, 
         await this.forget(id);
       }
     }
-  }
-
-  /**
-   * Before the HTTP server closes (which waits for every open response):
-   * ends each session's server-to-client (GET) event stream, which would
-   * otherwise hold the shutdown for the whole grace period. The client
-   * reconnects, through the load balancer, to an instance that serves on;
-   * requests in flight on this instance still finish.
-   */
-  beforeApplicationShutdown(): void {
-    for (const session of this.live.values()) session.transport.closeStandaloneSSEStream();
   }
 
   async onApplicationShutdown(): Promise<void> {

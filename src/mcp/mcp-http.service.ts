@@ -135,7 +135,12 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
     }
   }
 
-  /** Before the HTTP server waits for open responses: streams would hold it for the whole grace period. */
+  /**
+   * Before the HTTP server waits for open responses: every held stream (a
+   * session's GET, a listen) ends, or it would hold the shutdown for the whole
+   * grace period. The client reconnects, through the load balancer, to an
+   * instance that serves on; requests in flight here still finish.
+   */
   beforeApplicationShutdown(): void {
     if (this.streamCheck) clearInterval(this.streamCheck);
     this.streams.endAll();
