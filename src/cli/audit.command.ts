@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/config.types';
 import { openDataSource } from '../database/open-data-source';
 import { parseIsoTime } from '../audit/audit-query';
@@ -52,12 +53,20 @@ export async function runAudit(config: AppConfig, argv: string[], io: CliIo): Pr
   let ds: Awaited<ReturnType<typeof openDataSource>>;
   let result: Awaited<ReturnType<typeof verifyAuditChains>>;
   try {
-    ds = await openDataSource(config, { migrationsRun: false });
+    // Reading only: a missing SQLite file or PostgreSQL schema is reported, not created empty.
+    ds = await openDataSource(config, { migrationsRun: false, existingOnly: true });
   } catch (e) {
     return couldNotCheck(io, e);
   }
   try {
     try {
+      if (!(await hasAuditTable(ds)))
+        return couldNotCheck(
+          io,
+          new Error(
+            'the database has no audit_logs table (never migrated: `sentia-mcp migrate`, or starting the server, creates it)',
+          ),
+        );
       result = await verifyAuditChains(ds, { from, to });
     } catch (e) {
       return couldNotCheck(io, e);
@@ -81,6 +90,15 @@ export async function runAudit(config: AppConfig, argv: string[], io: CliIo): Pr
   } finally {
     await ds.destroy();
   }
+}
+
+async function hasAuditTable(ds: DataSource): Promise<boolean> {
+  const rows = (await ds.query(
+    ds.options.type === 'postgres'
+      ? `SELECT 1 FROM pg_class WHERE oid = to_regclass('audit_logs')`
+      : `SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_logs'`,
+  )) as unknown[];
+  return rows.length > 0;
 }
 
 function couldNotCheck(io: CliIo, e: unknown): number {

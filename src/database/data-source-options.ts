@@ -1,5 +1,5 @@
 import { BoundedPgClient } from './bounded-pg-client';
-import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/config.types';
@@ -27,7 +27,16 @@ export interface DataSourceOverrides {
   entities?: NonNullable<DataSourceOptions['entities']>;
   /** Defaults to `config.runMigrations`. */
   migrationsRun?: boolean;
+  /**
+   * Open only a database that is already there: no SQLite file or directory is
+   * made (a missing file is a `DatabaseMissingError`) and no PostgreSQL schema
+   * is created. For commands that read, such as `audit verify`.
+   */
+  existingOnly?: boolean;
 }
+
+/** `existingOnly` was asked for and there is nothing to open. */
+export class DatabaseMissingError extends Error {}
 
 /**
  * TypeORM options for the configured shape: a SQLite file in DATA_DIR
@@ -53,6 +62,9 @@ export function buildDataSourceOptions(
   const db = config.database;
 
   if (db.kind === 'sqlite') {
+    if (overrides.existingOnly && db.path !== ':memory:' && !existsSync(db.path)) {
+      throw new DatabaseMissingError(`no SQLite database at ${db.path}`);
+    }
     if (db.path !== ':memory:') {
       mkdirSync(dirname(db.path), { recursive: true, mode: 0o700 });
       // Owner-only, like the secrets beside it; SQLite gives its -wal and -shm files the same mode.

@@ -15,11 +15,14 @@ import { databaseErrorCode, isDatabaseUnavailable } from './database-errors';
  * may take longer than any request should). DatabaseModule uses it
  * as TypeORM's data source factory; the CLI and tests use `openDataSource`.
  */
-export async function initializeDataSource(options: DataSourceOptions): Promise<DataSource> {
+export async function initializeDataSource(
+  options: DataSourceOptions,
+  { createSchema = true }: { createSchema?: boolean } = {},
+): Promise<DataSource> {
   const dataSource = new DataSource({ ...options, migrationsRun: false });
   await dataSource.initialize();
   try {
-    if (options.type === 'postgres' && options.schema) {
+    if (createSchema && options.type === 'postgres' && options.schema) {
       await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(options.schema)}`).catch((err) => {
         // IF NOT EXISTS is not atomic: of two instances booting together on a new schema, one can
         // fail on pg_namespace's unique index (23505) or find it just made (42P06). Either way it exists.
@@ -70,7 +73,9 @@ export async function initializeWithRetries(
 
 /** `initializeDataSource(buildDataSourceOptions(config, overrides))`; the caller destroys it. */
 export function openDataSource(config: AppConfig, overrides: DataSourceOverrides = {}): Promise<DataSource> {
-  return initializeDataSource(buildDataSourceOptions(config, overrides));
+  return initializeDataSource(buildDataSourceOptions(config, overrides), {
+    createSchema: !overrides.existingOnly,
+  });
 }
 
 /**

@@ -4,11 +4,15 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { main } from '../../src/cli/main';
 import { AuditWriter } from '../../src/audit/audit.writer';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
+import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
 import { registerToken } from './auth-helpers';
 
 describe('sentia-mcp audit verify', () => {
@@ -109,6 +113,50 @@ describe('sentia-mcp audit verify', () => {
     } finally {
       env = saved;
     }
+  });
+
+  it('exits 3 on a trail that is not there, and creates nothing where it looked', async () => {
+    const saved = env;
+    const empty = mkdtempSync(join(tmpdir(), 'audit-cli-empty-'));
+    try {
+      env = { ...env, DATA_DIR: empty };
+      const none = await cli('audit', 'verify');
+      expect([none.code, none.out]).toEqual([3, '']);
+      expect(none.err).toContain(
+        `could not read the audit trail: no SQLite database at ${join(empty, 'sentia.sqlite')}`,
+      );
+      expect(existsSync(join(empty, 'sentia.sqlite'))).toBe(false);
+
+      // A SQLite file that was never migrated: named as such, not "no such table" from the query.
+      env = { ...env, SQLITE_FILE: 'blank.db' };
+      writeFileSync(join(empty, 'blank.db'), '');
+      const blank = await cli('audit', 'verify');
+      expect([blank.code, blank.out]).toEqual([3, '']);
+      expect(blank.err).toContain('the database has no audit_logs table (never migrated');
+    } finally {
+      env = saved;
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  describeWithPostgres('on PostgreSQL', () => {
+    it('exits 3 on a schema that does not exist, and does not create it', async () => {
+      const schema = uniqueName('verify_absent');
+      const saved = env;
+      env = { ...env, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SSL: 'false', DATABASE_SCHEMA: schema };
+      const pg = new DataSource({ type: 'postgres', url: TEST_DATABASE_URL });
+      await pg.initialize();
+      try {
+        const r = await cli('audit', 'verify');
+        expect([r.code, r.out]).toEqual([3, '']);
+        expect(r.err).toContain('the database has no audit_logs table (never migrated');
+        expect(await pg.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).toEqual([]);
+      } finally {
+        env = saved;
+        await pg.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await pg.destroy();
+      }
+    });
   });
 
   it('refuses bad arguments with a usage error (exit 2)', async () => {
