@@ -2,13 +2,22 @@ import { Logger } from '@nestjs/common';
 import { MetricsService } from '../metrics/metrics.service';
 import { MemoryStore } from '../store/memory.store';
 import { RATE_LIMIT_WINDOW_MS } from './rate-limit-decision';
-import { STORE_RETRY_INTERVAL_MS, StoreThrottlerStorage } from './store-throttler.storage';
+import {
+  STORE_DECISION_BUDGET_MS,
+  STORE_RETRY_INTERVAL_MS,
+  StoreThrottlerStorage,
+} from './store-throttler.storage';
 
 /** A real memory store that can be switched to fail like an unreachable Redis. */
 class SwitchableStore extends MemoryStore {
   down = false;
+  /** Like a Redis whose packets are dropped: the command is sent and no answer comes. */
+  silent = false;
+  incrCalls = 0;
   override async incr(key: string, by?: number, ttlMs?: number): Promise<number> {
+    this.incrCalls++;
     if (this.down) throw new Error('Connection is closed.');
+    if (this.silent) return new Promise<number>(() => undefined);
     return super.incr(key, by, ttlMs);
   }
 }
@@ -94,12 +103,46 @@ describe('StoreThrottlerStorage', () => {
     store.down = false;
     expect((await hit('rl:ip:a')).totalHits).toBe(1); // no retry within the interval: still local
     await sleep(STORE_RETRY_INTERVAL_MS + 50);
-    expect((await hit('rl:ip:a')).totalHits).toBe(2); // the store again, where the first hit was
+    // The retry runs beside this request, which is counted locally; the store counts it as well.
+    expect((await hit('rl:ip:a')).totalHits).toBe(2);
+    await sleep(0);
     expect(storage.isDegraded).toBe(false);
     expect(await gauge('rate_limit_store_degraded')).toBe(0);
+    expect((await hit('rl:ip:a')).totalHits).toBe(3); // the store again: its first hit, the retry, this one
 
     store.down = true;
     await hit('rl:ip:c');
     expect(warn.mock.calls.filter(([m]) => m?.event === 'rate_limit.degraded')).toHaveLength(2); // a new outage
+  });
+
+  it('does not keep requests waiting on a store that does not answer: the budget, then retries beside them', async () => {
+    jest.useFakeTimers({ now: Date.now() });
+    try {
+      store.silent = true;
+      const first = hit('rl:ip:s');
+      await jest.advanceTimersByTimeAsync(STORE_DECISION_BUDGET_MS);
+      expect((await first).totalHits).toBe(1); // counted locally once the budget ran out
+      expect(storage.isDegraded).toBe(true);
+      const [degraded] = warn.mock.calls.filter(([m]) => m?.event === 'rate_limit.degraded');
+      expect(degraded[0].error).toBe(`no answer within ${STORE_DECISION_BUDGET_MS} ms`);
+
+      await jest.advanceTimersByTimeAsync(STORE_RETRY_INTERVAL_MS);
+      const calls = store.incrCalls;
+      // Answered with no timer moved: the retry that went to the silent store is not waited for.
+      expect((await hit('rl:ip:s')).totalHits).toBe(2);
+      expect(store.incrCalls).toBe(calls + 1);
+      expect((await hit('rl:ip:s')).totalHits).toBe(3);
+      expect(store.incrCalls).toBe(calls + 1); // one retry at a time
+
+      store.silent = false;
+      await jest.advanceTimersByTimeAsync(STORE_DECISION_BUDGET_MS + STORE_RETRY_INTERVAL_MS);
+      expect(storage.isDegraded).toBe(true); // that retry got no answer
+      await hit('rl:ip:s');
+      await jest.advanceTimersByTimeAsync(0);
+      expect(storage.isDegraded).toBe(false); // the next one did
+      expect(warn.mock.calls.filter(([m]) => m?.event === 'rate_limit.degraded')).toHaveLength(1);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });

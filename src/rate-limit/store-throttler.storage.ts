@@ -8,8 +8,21 @@ import type { ThrottlerStorageRecord } from './rate-limit-decision';
 
 /** Window keys outlive their window a little, so a slow clock never resurrects a count. */
 const EXPIRY_GRACE_MS = 5_000;
-/** While the store is failing, one request per interval tries it again; the rest count locally. */
+/** While the store is failing, one request per interval tries it again (in the background); all count locally. */
 export const STORE_RETRY_INTERVAL_MS = 1_000;
+/**
+ * How long a request waits for the shared count before it is counted locally
+ * instead. Far above a healthy Redis's answer (well under a millisecond), far
+ * below its 2 s command timeout: a Redis that swallows packets rather than
+ * refusing them costs the requests of that moment this much, once.
+ */
+export const STORE_DECISION_BUDGET_MS = 500;
+
+class StoreTooSlowError extends Error {
+  constructor() {
+    super(`no answer within ${STORE_DECISION_BUDGET_MS} ms`);
+  }
+}
 
 /**
  * `ThrottlerStorage` (of @nestjs/throttler) over our KeyValueStore: fixed
@@ -22,7 +35,10 @@ export const STORE_RETRY_INTERVAL_MS = 1_000;
  * in a per-instance memory store instead (each instance then admits up to
  * the limit on its own), a warning is logged once per outage, and
  * `rate_limit_store_degraded` is 1 and `rate_limit_local_counts_total` grows
- * until the store answers again. `increment` never throws.
+ * until the store answers again. `increment` never throws, and never waits
+ * long for the store: a count that takes longer than
+ * STORE_DECISION_BUDGET_MS is a failure too, and while degraded the
+ * retries run beside the requests (each counted locally), not in their way.
  */
 @Injectable()
 export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShutdown {
@@ -32,6 +48,7 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
   private readonly localCounts: Counter;
   private degraded = false;
   private nextRetryAt = 0;
+  private probing = false;
 
   constructor(
     private readonly store: KeyValueStore,
@@ -77,18 +94,41 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
   }
 
   private async count(key: string, ttlMs: number, now: number): Promise<number> {
-    if (!this.degraded || now >= this.nextRetryAt) {
-      if (this.degraded) this.nextRetryAt = now + STORE_RETRY_INTERVAL_MS;
+    if (this.degraded) {
+      if (now >= this.nextRetryAt && !this.probing) this.probe(key, ttlMs);
+    } else {
       try {
-        const hits = await this.store.incr(key, 1, ttlMs);
-        if (this.degraded) this.recovered();
-        return hits;
+        return await this.withinBudget(this.store.incr(key, 1, ttlMs));
       } catch (err) {
         this.failed(err);
       }
     }
     this.localCounts.inc();
     return this.local.incr(key, 1, ttlMs);
+  }
+
+  /** Counts this request in the store as well, in the background; its answer ends the outage. */
+  private probe(key: string, ttlMs: number): void {
+    this.probing = true;
+    this.withinBudget(this.store.incr(key, 1, ttlMs))
+      .then(
+        () => this.recovered(),
+        () => undefined,
+      )
+      .finally(() => {
+        this.probing = false;
+        this.nextRetryAt = Date.now() + STORE_RETRY_INTERVAL_MS;
+      });
+  }
+
+  private withinBudget<T>(answer: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreTooSlowError()), STORE_DECISION_BUDGET_MS);
+      timer.unref();
+    });
+    answer.catch(() => undefined); // answered after the budget: already counted locally
+    return Promise.race([answer, late]).finally(() => clearTimeout(timer));
   }
 
   private failed(err: unknown): void {
@@ -105,6 +145,7 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
   }
 
   private recovered(): void {
+    if (!this.degraded) return;
     this.degraded = false;
     this.degradedGauge.set(0);
     this.logger.log({

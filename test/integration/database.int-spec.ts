@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { AddressInfo, createServer, Server, Socket } from 'node:net';
+import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HealthIndicatorService } from '@nestjs/terminus';
@@ -28,6 +28,7 @@ import {
 } from '../../src/database/open-data-source';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
 import { configFor } from '../support/test-config';
+import { TcpProxy } from '../support/tcp-proxy';
 
 const TABLES = ['api_keys', 'audit_chain_heads', 'audit_logs', 'encrypted_credentials', 'migrations'];
 const INDEXES = [
@@ -215,38 +216,6 @@ describe('database (SQLite)', () => {
     await off.destroy();
   });
 });
-
-/** Forwards TCP to PostgreSQL, or swallows traffic, or refuses it: a database that dies on cue. */
-class FlakyProxy {
-  private readonly sockets = new Set<Socket>();
-  private server?: Server;
-  mode: 'forward' | 'blackhole' = 'forward';
-
-  async start(target: URL): Promise<number> {
-    this.server = createServer((client) => {
-      this.track(client);
-      const upstream = this.track(new Socket().connect(Number(target.port || 5432), target.hostname));
-      client.on('data', (d) => this.mode === 'forward' && upstream.write(d));
-      upstream.on('data', (d) => this.mode === 'forward' && client.write(d));
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return (this.server!.address() as AddressInfo).port;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
-
-  private track(socket: Socket): Socket {
-    this.sockets.add(socket);
-    socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.sockets.delete(socket));
-    return socket;
-  }
-}
 
 /** A local port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -544,14 +513,14 @@ describeWithPostgres('database (PostgreSQL)', () => {
   });
 
   describe('a database whose answers stop coming (packets lost, not refused)', () => {
-    const proxy = new FlakyProxy();
+    let proxy: TcpProxy;
     let lossy: DataSource;
 
     beforeAll(async () => {
-      const port = await proxy.start(new URL(TEST_DATABASE_URL));
+      proxy = await TcpProxy.to(TEST_DATABASE_URL);
       lossy = await openDataSource(
         configFor(root, {
-          DATABASE_URL: withPort(TEST_DATABASE_URL, port),
+          DATABASE_URL: proxy.urlFor(TEST_DATABASE_URL),
           RUN_MIGRATIONS: 'false',
           // One pooled connection: the one whose answer was lost is the one the next query would get.
           DATABASE_POOL_SIZE: '1',
@@ -561,13 +530,13 @@ describeWithPostgres('database (PostgreSQL)', () => {
       );
     });
     afterAll(async () => {
-      await proxy.close();
+      await proxy?.cut();
       await lossy?.destroy().catch(() => undefined);
     });
 
     it('gives up at DATABASE_QUERY_TIMEOUT_MS as unavailable, and drops the connection: the next query gets a fresh one', async () => {
       expect(await lossy.query('SELECT 1 AS n')).toEqual([{ n: 1 }]);
-      proxy.mode = 'blackhole';
+      proxy.blackhole();
       const started = Date.now();
       const lost = await lossy.query('SELECT 2 AS n').then(
         () => undefined,
@@ -576,38 +545,38 @@ describeWithPostgres('database (PostgreSQL)', () => {
       expect(Date.now() - started).toBeLessThan(5_000);
       expect((lost as Error).message).toBe('Query read timeout');
       expect(isDatabaseUnavailable(lost)).toBe(true);
-      // The network heals; the lost answer never comes. A connection still waiting for it would hold
-      // every later query to its own timeout.
-      proxy.mode = 'forward';
+      // The path comes back for new connections; the lost answer never comes. A connection still
+      // waiting for it would hold every later query to its own timeout.
+      proxy.heal({ forgetOpen: true });
       expect(await lossy.query('SELECT 3 AS n')).toEqual([{ n: 3 }]);
     });
   });
 
   describe('health when the database goes away', () => {
-    const proxy = new FlakyProxy();
+    let proxy: TcpProxy;
     let flaky: DataSource;
     let health: DatabaseHealthIndicator;
 
     beforeAll(async () => {
-      const port = await proxy.start(new URL(TEST_DATABASE_URL));
-      const env = { DATABASE_URL: withPort(TEST_DATABASE_URL, port), RUN_MIGRATIONS: 'false' };
+      proxy = await TcpProxy.to(TEST_DATABASE_URL);
+      const env = { DATABASE_URL: proxy.urlFor(TEST_DATABASE_URL), RUN_MIGRATIONS: 'false' };
       flaky = await openDataSource(configFor(root, env));
       health = new DatabaseHealthIndicator(flaky, new HealthIndicatorService());
     });
     afterAll(async () => {
-      await proxy.close();
+      await proxy?.cut();
       await flaky?.destroy().catch(() => undefined);
     });
 
     it('reports up, then down on a timeout when the server stops answering, then down when the port closes', async () => {
       expect((await health.isHealthy()).database.status).toBe('up');
 
-      proxy.mode = 'blackhole';
+      proxy.blackhole();
       expect(await health.isHealthy()).toEqual({
         database: { status: 'down', type: 'postgres', message: 'no answer within 1500 ms' },
       });
 
-      await proxy.close();
+      await proxy.cut();
       expect(await health.isHealthy()).toEqual({
         database: { status: 'down', type: 'postgres', message: 'query failed' },
       });

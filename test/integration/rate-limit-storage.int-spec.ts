@@ -3,8 +3,12 @@ jest.setTimeout(30_000);
 import { Logger } from '@nestjs/common';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { RATE_LIMIT_WINDOW_MS } from '../../src/rate-limit/rate-limit-decision';
-import { StoreThrottlerStorage } from '../../src/rate-limit/store-throttler.storage';
-import { RedisStore } from '../../src/store/redis.store';
+import {
+  STORE_DECISION_BUDGET_MS,
+  STORE_RETRY_INTERVAL_MS,
+  StoreThrottlerStorage,
+} from '../../src/rate-limit/store-throttler.storage';
+import { REDIS_COMMAND_TIMEOUT_MS, RedisStore } from '../../src/store/redis.store';
 import { describeWithRedis, TEST_REDIS_URL, uniqueName } from '../support/backends';
 import { awayFromWindowEdge, sleep } from '../e2e/rate-limit-helpers';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -78,6 +82,40 @@ describeWithRedis('StoreThrottlerStorage over Redis', () => {
       }
       expect(storage.isDegraded).toBe(false);
       expect((await hit(storage, 'rl:ip:cut', 3)).totalHits).toBe(2); // the count from before the cut
+    } finally {
+      await proxy.cut();
+    }
+  });
+
+  it('counts locally within its budget when Redis swallows commands, and retries beside the requests', async () => {
+    const proxy = await TcpProxy.to(TEST_REDIS_URL);
+    const { storage } = await connect(proxy.urlFor(TEST_REDIS_URL));
+    try {
+      expect((await hit(storage, 'rl:ip:hole', 3)).totalHits).toBe(1);
+      proxy.blackhole();
+      // Redis's own command timeout is 2 s: a request is answered before it, counted locally.
+      const first = await Promise.race([hit(storage, 'rl:ip:hole', 3), sleep(REDIS_COMMAND_TIMEOUT_MS)]);
+      expect(first).toMatchObject({ totalHits: 1 });
+      expect(storage.isDegraded).toBe(true);
+      const [degraded] = warn.mock.calls.filter(([m]) => m?.event === 'rate_limit.degraded');
+      expect(degraded[0].error).toBe(`no answer within ${STORE_DECISION_BUDGET_MS} ms`);
+
+      // Past the retry interval, requests go on being answered while the retry waits on Redis.
+      await sleep(STORE_RETRY_INTERVAL_MS + 50);
+      const during = await Promise.race([
+        Promise.all([1, 2, 3].map(() => hit(storage, 'rl:ip:hole', 3))),
+        sleep(STORE_DECISION_BUDGET_MS / 2),
+      ]);
+      expect((during as { totalHits: number }[]).map((r) => r.totalHits).sort()).toEqual([2, 3, 4]);
+      expect(storage.isDegraded).toBe(true);
+
+      proxy.heal();
+      const deadline = Date.now() + 15_000;
+      while (storage.isDegraded && Date.now() < deadline) {
+        await hit(storage, 'rl:ip:probe', 1000);
+        await sleep(200);
+      }
+      expect(storage.isDegraded).toBe(false);
     } finally {
       await proxy.cut();
     }

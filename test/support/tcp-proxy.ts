@@ -6,12 +6,21 @@ const DEFAULT_PORTS: Record<string, number> = { 'redis:': 6379, 'postgres:': 543
  * A TCP proxy to a backend we can cut and restore, to take Redis or
  * PostgreSQL away mid-test without touching the shared server: `cut()`
  * refuses new connections and drops the open ones; `restore()` listens on
- * the same port again.
+ * the same port again. `blackhole()` keeps every connection open and holds
+ * what either side sends: a path that loses packets rather than refusing
+ * them. `heal()` delivers what was held, in order, and forwards again, as
+ * TCP's retransmissions would once the path is back; `heal({ forgetOpen:
+ * true })` is a path back only for new connections (a NAT entry or a failover
+ * lost the old ones): what was held is gone and the old connections stay silent.
  */
 export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
   port = 0;
+  private holding = false;
+  /** Chunks held while black-holed, with the socket each was bound for. */
+  private held: { to: Socket; data: Buffer }[] = [];
+  private readonly silenced = new WeakSet<Socket>();
 
   constructor(
     private readonly targetHost: string,
@@ -42,6 +51,16 @@ export class TcpProxy {
     await closed;
   }
 
+  blackhole(): void {
+    this.holding = true;
+  }
+
+  heal({ forgetOpen = false }: { forgetOpen?: boolean } = {}): void {
+    this.holding = false;
+    if (forgetOpen) for (const s of this.sockets) this.silenced.add(s);
+    for (const { to, data } of this.held.splice(0)) if (!to.destroyed) relayTo(to, data, this.silenced);
+  }
+
   restore(): Promise<void> {
     return this.listen(this.port);
   }
@@ -56,7 +75,12 @@ export class TcpProxy {
       }
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
-      client.pipe(upstream).pipe(client);
+      const relay = (to: Socket) => (data: Buffer) => {
+        if (this.holding) this.held.push({ to, data });
+        else relayTo(to, data, this.silenced);
+      };
+      client.on('data', relay(upstream));
+      upstream.on('data', relay(client));
     });
     this.server = server;
     return new Promise((resolve, reject) => {
@@ -67,4 +91,8 @@ export class TcpProxy {
       });
     });
   }
+}
+
+function relayTo(to: Socket, data: Buffer, silenced: WeakSet<Socket>): void {
+  if (!silenced.has(to)) to.write(data);
 }
