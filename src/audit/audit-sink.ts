@@ -330,13 +330,10 @@ export class AuditSink {
         this.shipping = undefined;
       }
       if (journal.pendingRows > 0 || this.recoverPending) {
-        const {
-          replayBaseDelayMs: base,
-          replayMaxDelayMs: max,
-          journalShipIntervalMs: interval,
-        } = this.options;
         this.scheduleShip(
-          this.shipAttempts === 0 ? interval : Math.min(max, base * 2 ** Math.min(this.shipAttempts - 1, 20)),
+          this.shipAttempts === 0
+            ? this.options.journalShipIntervalMs
+            : replayDelayMs(this.shipAttempts - 1, this.options),
         );
       }
     })();
@@ -367,8 +364,7 @@ export class AuditSink {
 
   private scheduleReplay(): void {
     if (this.replayTimer) return;
-    const { replayBaseDelayMs: base, replayMaxDelayMs: max } = this.options;
-    const delay = Math.min(max, base * 2 ** Math.min(this.replayAttempts, 20));
+    const delay = replayDelayMs(this.replayAttempts, this.options);
     this.replayTimer = setTimeout(() => {
       this.replayTimer = undefined;
       this.replayDue = true;
@@ -376,6 +372,17 @@ export class AuditSink {
     }, delay);
     this.replayTimer.unref();
   }
+}
+
+/** The wait before the next replay after `failures` refused ones: doubling from the base, capped. */
+export function replayDelayMs(
+  failures: number,
+  {
+    replayBaseDelayMs: base,
+    replayMaxDelayMs: max,
+  }: Pick<AuditOptions, 'replayBaseDelayMs' | 'replayMaxDelayMs'>,
+): number {
+  return Math.min(max, base * 2 ** Math.min(failures, 20));
 }
 
 /** An audit INSERT that did not return within `writeTimeoutMs`. */

@@ -79,6 +79,12 @@ export interface AuditOptions {
   spoolDir: string;
   /** First delay before replaying the spool into the database; doubles up to `replayMaxDelayMs`. */
   replayBaseDelayMs: number;
+  /**
+   * The longest wait between replays while the database refuses them: after
+   * an outage of any length, the spool reaches the table (and `GET
+   * /admin/audit`) within this of the database's return. A refused replay is
+   * one failed connect or INSERT, so a short cap costs next to nothing.
+   */
   replayMaxDelayMs: number;
   /**
    * Replay a spool left in `spoolDir` by an earlier process when the
@@ -106,7 +112,7 @@ export const DEFAULT_AUDIT_OPTIONS: Omit<AuditOptions, 'spoolDir'> = {
   batchMaxRows: 500,
   batchesInFlight: 2,
   replayBaseDelayMs: 250,
-  replayMaxDelayMs: 30_000,
+  replayMaxDelayMs: 5_000,
   replaySpoolOnBoot: true,
   securityEvents: DEFAULT_SECURITY_EVENT_LIMITS,
 };
