@@ -5,6 +5,7 @@ import { ApiKey } from './api-key.entity';
 import { ApiKeyRepository } from './api-key.repository';
 import { ApiKeysService } from './api-keys.service';
 import { RevocationNotifier } from './revocation.notifier';
+import { SharedKnownKeys } from './shared-known-keys';
 
 /**
  * API-key records and their administration, without HTTP: the command line
@@ -14,7 +15,7 @@ import { RevocationNotifier } from './revocation.notifier';
  */
 @Module({
   imports: [TypeOrmModule.forFeature([ApiKey])],
-  providers: [ApiKeyRepository, ApiKeyTokenService, RevocationNotifier, ApiKeysService],
-  exports: [ApiKeysService, ApiKeyTokenService, ApiKeyRepository, RevocationNotifier],
+  providers: [ApiKeyRepository, ApiKeyTokenService, RevocationNotifier, SharedKnownKeys, ApiKeysService],
+  exports: [ApiKeysService, ApiKeyTokenService, ApiKeyRepository, RevocationNotifier, SharedKnownKeys],
 })
 export class ApiKeysModule {}

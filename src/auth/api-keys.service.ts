@@ -11,6 +11,7 @@ import { ApiKeyPosition, ApiKeyRepository } from './api-key.repository';
 import { ApiKeyDto, ApiKeyPageDto, CreatedApiKeyDto, statusOf, toApiKeyDto } from './api-key.dto';
 import { CreateApiKeyInput, KEY_ID_PATTERN, ListApiKeysInput, RotateApiKeyInput } from './api-key.schemas';
 import { RevocationNotifier } from './revocation.notifier';
+import { SharedKnownKeys } from './shared-known-keys';
 
 /**
  * The operator acting without a key (the `sentia-mcp` command line): it may
@@ -80,6 +81,7 @@ export class ApiKeysService {
     private readonly tokens: ApiKeyTokenService,
     private readonly notifier: RevocationNotifier,
     private readonly audit: AuditWriter,
+    private readonly sharedKnownKeys: SharedKnownKeys,
   ) {}
 
   async create(actor: Actor, input: CreateApiKeyInput): Promise<CreatedApiKeyDto> {
@@ -110,6 +112,7 @@ export class ApiKeysService {
         expiresAt: key.expiresAt,
       });
     });
+    await this.sharedKnownKeys.remember(key.id, key.organizationId);
     this.logger.log({
       message: 'API key created',
       keyId: key.id,
@@ -210,6 +213,7 @@ export class ApiKeysService {
         graceSeconds: input.graceSeconds ?? 0,
       });
     });
+    await this.sharedKnownKeys.remember(successor.id, successor.organizationId);
     await this.notifier.announce({ keyId: old.id, revokedAt: revokeAt });
     this.logger.warn({
       message: 'API key rotated',

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ApiKeyRepository, KeyRecordState } from './api-key.repository';
 import { RevocationService } from './revocation.service';
+import { SharedKnownKeys } from './shared-known-keys';
 
 /** known: a record exists in the token's organisation; unknown: none does; unavailable: the database did not answer. */
 export type KeyLookup = 'known' | 'unknown' | 'unavailable';
@@ -15,6 +16,9 @@ const MISSING_TTL_MS = 5000;
  * without a database round trip per request: a hit is answered from memory, a
  * miss costs one lookup whose result is cached (records are never deleted;
  * "no record" is remembered for 5 s). Concurrent misses share one lookup.
+ * When the database does not answer, a key another instance has read or
+ * created is still recognised from the store (SharedKnownKeys); only a key
+ * no instance has seen is then 'unavailable'.
  */
 @Injectable()
 export class KnownKeysCache {
@@ -26,6 +30,7 @@ export class KnownKeysCache {
   constructor(
     private readonly keys: ApiKeyRepository,
     private readonly revocation: RevocationService,
+    private readonly shared: SharedKnownKeys,
   ) {}
 
   async lookup(keyId: string, organizationId: string): Promise<KeyLookup> {
@@ -40,6 +45,11 @@ export class KnownKeysCache {
     try {
       state = await this.fetch(keyId);
     } catch (err) {
+      const sharedOrg = await this.shared.organizationOf(keyId);
+      if (sharedOrg !== null) {
+        remember(this.known, keyId, sharedOrg, MAX_KNOWN);
+        return sharedOrg === organizationId ? 'known' : 'unknown';
+      }
       this.logger.warn({ message: 'Key lookup failed', keyId, error: (err as Error)?.message ?? 'error' });
       return 'unavailable';
     }
@@ -48,6 +58,7 @@ export class KnownKeysCache {
       return 'unknown';
     }
     remember(this.known, keyId, state.organizationId, MAX_KNOWN);
+    void this.shared.remember(keyId, state.organizationId);
     if (state.revokedAt) this.revocation.apply({ keyId, revokedAt: state.revokedAt });
     return state.organizationId === organizationId ? 'known' : 'unknown';
   }

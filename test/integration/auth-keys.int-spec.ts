@@ -14,6 +14,7 @@ import { KeyUsageRecorder } from '../../src/auth/key-usage.recorder';
 import { KnownKeysCache } from '../../src/auth/known-keys.cache';
 import { REVOCATIONS_CHANNEL } from '../../src/auth/revocation.notifier';
 import { REVOCATION_OPTIONS, RevocationService } from '../../src/auth/revocation.service';
+import { SharedKnownKeys } from '../../src/auth/shared-known-keys';
 import { ConfigModule } from '../../src/config/config.module';
 import { AppConfig } from '../../src/config/config.types';
 import { loadConfig } from '../../src/config/load-config';
@@ -214,6 +215,35 @@ function behaves(backend: () => Backend) {
       await ds.query(b.restoreTable);
     }
     expect(await waitUntil(() => revocation.check(key.id) === 'active', 3000)).toBe(true);
+  });
+
+  it('with api_keys unreadable: a key another instance created, rotated or read is recognised through Redis; on the memory store it is not', async () => {
+    const ds = app.get(DataSource);
+    const store = app.get(KeyValueStore);
+    const created = await keys.create(actor('org-s'), { name: 'made here', permissions: ['xero:read'] });
+    const { key: successor } = await keys.rotate(actor('org-s'), created.key.id, { graceSeconds: 60 });
+    const readElsewhere = await keys.create(actor('org-s'), {
+      name: 'read here',
+      permissions: ['xero:read'],
+    });
+    await store.del(`auth:known:${readElsewhere.key.id}`);
+    // One instance reads the record from the database...
+    expect(await app.get(KnownKeysCache).lookup(readElsewhere.key.id, 'org-s')).toBe('known');
+    // ...another one, that has seen none of these keys, finds the database gone.
+    const fresh = new KnownKeysCache(repo, app.get(RevocationService), app.get(SharedKnownKeys));
+    await ds.query(b.breakTable);
+    try {
+      const lookups = await Promise.all(
+        [created.key.id, successor.id, readElsewhere.key.id].map((id) => fresh.lookup(id, 'org-s')),
+      );
+      const shared = store.kind === 'redis';
+      expect(lookups).toEqual(Array(3).fill(shared ? 'known' : 'unavailable'));
+      // The organisation still counts; an id nobody recorded cannot be checked.
+      expect(await fresh.lookup(created.key.id, 'org-other')).toBe(shared ? 'unknown' : 'unavailable');
+      expect(await fresh.lookup('key_nobody_saw', 'org-s')).toBe('unavailable');
+    } finally {
+      await ds.query(b.restoreTable);
+    }
   });
 
   it('audits every key change (system actor, as the CLI) in the change transaction: one row each, never the token', async () => {
