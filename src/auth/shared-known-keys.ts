@@ -33,7 +33,7 @@ export class SharedKnownKeys {
     try {
       await this.store.set(entry(keyId), organizationId, { ttlMs: SHARED_KNOWN_KEY_TTL_MS });
     } catch (err) {
-      this.logger.debug?.({ message: 'Sharing a known key failed', keyId, error: (err as Error)?.message });
+      this.logger.debug({ message: 'Sharing a known key failed', keyId, error: (err as Error)?.message });
     }
   }
 
