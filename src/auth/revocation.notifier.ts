@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { KeyValueStore } from '../store/key-value-store';
 
 /** Store channel every instance listens on for revocations. */
@@ -23,17 +23,26 @@ export function parseRevocationMessage(message: string): RevocationEvent | undef
   }
 }
 
+/** How long a revocation whose publish failed waits before it is published again. */
+export const REPUBLISH_INTERVAL_MS = 1000;
+/** Revocations kept for publishing again at most (the oldest beyond it are left to the database poll). */
+const MAX_UNPUBLISHED = 10_000;
+
 /**
  * Tells every instance that a key was revoked, after the database write:
  * first this process's listeners (synchronously, so the revoking instance
  * refuses the key at once), then the store channel. A failed publish is
  * logged, not thrown: the revocation is durable and the other instances'
- * database polling picks it up within its interval.
+ * database polling picks it up within its interval. It is also published
+ * again every second until the store takes it, for instances whose
+ * database is out of reach at the same time and that rely on the channel.
  */
 @Injectable()
-export class RevocationNotifier {
+export class RevocationNotifier implements OnModuleDestroy {
   private readonly logger = new Logger(RevocationNotifier.name);
   private readonly listeners = new Set<(event: RevocationEvent) => void>();
+  private readonly unpublished: RevocationEvent[] = [];
+  private retry?: NodeJS.Timeout;
 
   constructor(private readonly store: KeyValueStore) {}
 
@@ -43,19 +52,56 @@ export class RevocationNotifier {
     return () => this.listeners.delete(listener);
   }
 
+  /** Revocations whose publish failed and that wait to be published again. */
+  get pending(): number {
+    return this.unpublished.length;
+  }
+
   async announce(event: RevocationEvent): Promise<void> {
     for (const listener of this.listeners) listener(event);
     try {
-      await this.store.publish(
-        REVOCATIONS_CHANNEL,
-        JSON.stringify({ keyId: event.keyId, revokedAt: event.revokedAt.toISOString() }),
-      );
+      await this.publish(event);
     } catch (err) {
       this.logger.warn({
-        message: 'Publishing a revocation failed; other instances learn it from the database',
+        message:
+          'Publishing a revocation failed; other instances learn it from the database, and it is published again',
         keyId: event.keyId,
         error: (err as Error)?.message ?? 'error',
       });
+      if (this.unpublished.push(event) > MAX_UNPUBLISHED) this.unpublished.shift();
+      this.scheduleRetry();
     }
+  }
+
+  onModuleDestroy(): void {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = undefined;
+  }
+
+  private publish(event: RevocationEvent): Promise<void> {
+    return this.store.publish(
+      REVOCATIONS_CHANNEL,
+      JSON.stringify({ keyId: event.keyId, revokedAt: event.revokedAt.toISOString() }),
+    );
+  }
+
+  private scheduleRetry(): void {
+    if (this.retry) return;
+    this.retry = setTimeout(() => void this.republish(), REPUBLISH_INTERVAL_MS);
+    this.retry.unref();
+  }
+
+  private async republish(): Promise<void> {
+    this.retry = undefined;
+    while (this.unpublished.length > 0) {
+      try {
+        await this.publish(this.unpublished[0]);
+      } catch {
+        this.scheduleRetry();
+        return;
+      }
+      this.unpublished.shift();
+    }
+    this.logger.log('Revocations whose publish had failed are published now');
   }
 }

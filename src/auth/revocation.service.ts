@@ -56,8 +56,9 @@ export interface RevocationStatus {
  * - a revocation time may lie ahead (rotation with a grace period): the key
  *   counts as revoked from then on, on every instance, without a timer;
  * - fail closed: until the first load succeeds, or when the last one is older
- *   than `staleAfterMs` and the store does not answer either, `check` says
- *   `unknown` and the guard answers 503.
+ *   than `staleAfterMs` and the store cannot vouch for the time since (it
+ *   does not answer, or its subscription broke after that load, so messages
+ *   may have been lost), `check` says `unknown` and the guard answers 503.
  */
 @Injectable()
 export class RevocationService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -188,9 +189,15 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
     if (this.lastLoadedAt === undefined) return false;
     const now = Date.now();
     if (now - this.lastLoadedAt <= this.options.staleAfterMs) return true;
+    // Redis answering is not enough: its channel must have delivered every revocation since that
+    // load, i.e. the subscription has been unbroken from before it (pub/sub drops what is published
+    // while a subscriber reconnects).
+    const deliveringSince = this.store.deliveringSince(REVOCATIONS_CHANNEL);
     return (
       this.store.kind === 'redis' &&
       this.unsubscribe !== undefined &&
+      deliveringSince !== undefined &&
+      deliveringSince <= this.lastLoadedAt &&
       this.lastStoreOkAt !== undefined &&
       now - this.lastStoreOkAt <= this.options.staleAfterMs
     );

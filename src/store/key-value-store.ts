@@ -43,6 +43,13 @@ export abstract class KeyValueStore {
   abstract publish(channel: string, message: string): Promise<void>;
   /** Delivers every later message on `channel` to `handler`, on every instance. */
   abstract subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;
+  /**
+   * Since when (epoch ms) every message published on `channel` has been
+   * delivered here: the subscription has been in place, unbroken, from then
+   * on. Undefined while it is not (Redis's pub/sub drops what is published
+   * while a subscriber reconnects). 0 for a store that never loses a message.
+   */
+  abstract deliveringSince(channel: string): number | undefined;
   /** A mutual-exclusion lock across instances; null when another holder has it. */
   abstract tryLock(key: string, ttlMs: number): Promise<StoreLock | null>;
   /** Throws when the backing service is unreachable. */

@@ -125,6 +125,11 @@ export class MemoryStore extends KeyValueStore {
     }
   }
 
+  /** In process memory nothing published is lost. */
+  deliveringSince(): number {
+    return 0;
+  }
+
   async subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
     const subscription: Subscription = { handler, active: true };
     let set = this.channels.get(channel);

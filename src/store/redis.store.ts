@@ -84,6 +84,8 @@ export class RedisStore extends KeyValueStore {
   private readonly subscriber: Redis;
   private readonly prefix: string;
   private readonly channels = new Map<string, Set<Subscription>>();
+  /** When each channel's SUBSCRIBE last succeeded on the current subscriber connection. */
+  private readonly subscribedAt = new Map<string, number>();
   private reachable = true;
   private closed = false;
 
@@ -100,6 +102,8 @@ export class RedisStore extends KeyValueStore {
     this.subscriber.on('error', () => undefined);
     this.client.on('ready', () => this.onConnectionReady());
     this.subscriber.on('ready', () => this.resubscribeAll());
+    // Whatever is published until the next SUBSCRIBE succeeds is lost for this instance.
+    this.subscriber.on('close', () => this.subscribedAt.clear());
     this.subscriber.on('message', (channel: string, message: string) => this.deliver(channel, message));
   }
 
@@ -214,7 +218,7 @@ export class RedisStore extends KeyValueStore {
     // UNSUBSCRIBE issued synchronously here cannot overtake each other.
     if (first && this.subscriber.status === 'ready') {
       // On failure the 'ready' after the reconnect subscribes again.
-      await this.subscriber.subscribe(full).catch(() => undefined);
+      await this.subscribeNow([full]);
     }
     let done = false;
     return async () => {
@@ -223,6 +227,7 @@ export class RedisStore extends KeyValueStore {
       const current = this.channels.get(full);
       if (!current?.delete(subscription) || current.size > 0) return;
       this.channels.delete(full);
+      this.subscribedAt.delete(full);
       if (this.subscriber.status === 'ready') await this.subscriber.unsubscribe(full).catch(() => undefined);
     };
   }
@@ -263,10 +268,26 @@ export class RedisStore extends KeyValueStore {
     }
   }
 
+  deliveringSince(channel: string): number | undefined {
+    return this.subscribedAt.get(this.k(channel));
+  }
+
   private resubscribeAll(): void {
     const channels = [...this.channels.keys()];
     if (channels.length === 0 || this.closed) return;
-    this.subscriber.subscribe(...channels).catch(() => undefined);
+    void this.subscribeNow(channels);
+  }
+
+  private async subscribeNow(channels: string[]): Promise<void> {
+    try {
+      await this.subscriber.subscribe(...channels);
+    } catch {
+      return; // the 'ready' after the reconnect subscribes again
+    }
+    const now = Date.now();
+    // Unsubscribed meanwhile, or the connection dropped before the answer was read: not delivering.
+    if (this.subscriber.status !== 'ready') return;
+    for (const c of channels) if (this.channels.has(c)) this.subscribedAt.set(c, now);
   }
 
   private onConnectionError(err: Error): void {

@@ -12,7 +12,7 @@ import { ApiKeysModule } from '../../src/auth/api-keys.module';
 import { ApiKeysService, SystemActor } from '../../src/auth/api-keys.service';
 import { KeyUsageRecorder } from '../../src/auth/key-usage.recorder';
 import { KnownKeysCache } from '../../src/auth/known-keys.cache';
-import { REVOCATIONS_CHANNEL } from '../../src/auth/revocation.notifier';
+import { RevocationNotifier, REVOCATIONS_CHANNEL } from '../../src/auth/revocation.notifier';
 import { REVOCATION_OPTIONS, RevocationService } from '../../src/auth/revocation.service';
 import { SharedKnownKeys } from '../../src/auth/shared-known-keys';
 import { ConfigModule } from '../../src/config/config.module';
@@ -21,6 +21,8 @@ import { loadConfig } from '../../src/config/load-config';
 import { DatabaseModule } from '../../src/database/database.module';
 import { KeyValueStore } from '../../src/store/key-value-store';
 import { StoreModule } from '../../src/store/store.module';
+import { RedisStore } from '../../src/store/redis.store';
+import { TcpProxy } from '../support/tcp-proxy';
 import {
   describeWithPostgres,
   describeWithRedis,
@@ -447,6 +449,60 @@ describeWithPostgres('the revoked set while the database does not answer', () =>
     afterAll(async () => {
       await app?.close();
       await b?.cleanup();
+    });
+
+    it('fails closed once stale when its subscription to Redis broke after the last load: revocations may have been lost', async () => {
+      const ds = app.get(DataSource);
+      const { key } = await app
+        .get(ApiKeysService)
+        .create(actor('org-gap'), { name: 'k', permissions: ['xero:read'] });
+      // An instance of its own whose Redis connections pass through a proxy that can drop them.
+      const proxy = await TcpProxy.to(TEST_REDIS_URL);
+      const store = await RedisStore.connect(proxy.urlFor(TEST_REDIS_URL), { keyPrefix: b.keyPrefix });
+      const revocation = new RevocationService(
+        app.get(ApiKeyRepository),
+        store,
+        new RevocationNotifier(store),
+        {
+          pollIntervalMs: 100,
+          staleAfterMs: 400,
+        },
+      );
+      await revocation.onApplicationBootstrap();
+      try {
+        await ds.query(b.breakTable);
+        try {
+          await sleep(600); // stale as far as the database goes; Redis vouches
+          expect(revocation.check(key.id)).toBe('active');
+          // The subscription drops and comes back: whatever was published meanwhile is lost.
+          await proxy.cut();
+          await proxy.restore();
+          expect(
+            await waitUntil(
+              () =>
+                store.ping().then(
+                  () => true,
+                  () => false,
+                ),
+              8000,
+            ),
+          ).toBe(true);
+          expect(await waitUntil(() => store.deliveringSince(REVOCATIONS_CHANNEL) !== undefined, 8000)).toBe(
+            true,
+          );
+          await sleep(300); // two more pings answered
+          expect(revocation.check(key.id)).toBe('unknown');
+          expect(revocation.status().fresh).toBe(false);
+        } finally {
+          await ds.query(b.restoreTable);
+        }
+        // The next load from the database vouches again.
+        expect(await waitUntil(() => revocation.check(key.id) === 'active', 3000)).toBe(true);
+      } finally {
+        await revocation.onModuleDestroy();
+        await store.close();
+        await proxy.cut();
+      }
     });
 
     it('stays usable: a reload stuck on the database does not stop checking that Redis answers', async () => {

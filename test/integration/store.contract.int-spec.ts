@@ -140,14 +140,21 @@ describeWithRedis('KeyValueStore contract: RedisStore', () => {
       const viaProxy = await RedisStore.connect(`redis://127.0.0.1:${outage.port}`, { keyPrefix: prefix });
       opened.push(viaProxy);
       const before = collect(1, 10_000);
+      const subscribedAt = Date.now();
       await viaProxy.subscribe('before', before.handler);
+      const first = viaProxy.deliveringSince('before');
+      expect(first).toBeGreaterThanOrEqual(subscribedAt);
+      expect(viaProxy.deliveringSince('never')).toBeUndefined();
       await store.set('k', 'v');
 
       await outage.cut();
       await eventually(() => expect(viaProxy.get('k')).rejects.toThrow());
       await expect(viaProxy.ping()).rejects.toThrow();
+      // What is published now is lost to it: it no longer vouches for the channel.
+      await eventually(async () => expect(viaProxy.deliveringSince('before')).toBeUndefined());
       const during = collect(1, 10_000);
       await viaProxy.subscribe('during', during.handler); // made while down
+      expect(viaProxy.deliveringSince('during')).toBeUndefined();
 
       await outage.restore(); // same port
       await eventually(async () => expect(await viaProxy.get('k')).toBe('v'));
@@ -157,6 +164,9 @@ describeWithRedis('KeyValueStore contract: RedisStore', () => {
         expect(before.messages).toContain('b');
         expect(during.messages).toContain('d');
       });
+      // Delivering again, but only since it subscribed again.
+      expect(viaProxy.deliveringSince('before')).toBeGreaterThan(first!);
+      expect(viaProxy.deliveringSince('during')).toBeGreaterThan(first!);
       await viaProxy.close();
       await outage.cut();
     }, 20_000);

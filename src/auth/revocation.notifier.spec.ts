@@ -1,0 +1,65 @@
+import { Logger } from '@nestjs/common';
+import { MemoryStore } from '../store/memory.store';
+import { REPUBLISH_INTERVAL_MS, REVOCATIONS_CHANNEL, RevocationNotifier } from './revocation.notifier';
+
+/** A memory store whose publish can be made to fail, like a Redis out of reach. */
+class FlakyPublishStore extends MemoryStore {
+  down = false;
+  override async publish(channel: string, message: string): Promise<void> {
+    if (this.down) throw new Error('Connection is closed.');
+    return super.publish(channel, message);
+  }
+}
+
+describe('RevocationNotifier', () => {
+  let store: FlakyPublishStore;
+  let notifier: RevocationNotifier;
+  const received: string[] = [];
+
+  beforeEach(async () => {
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+    store = new FlakyPublishStore();
+    notifier = new RevocationNotifier(store);
+    received.length = 0;
+    await store.subscribe(REVOCATIONS_CHANNEL, (m) => void received.push(JSON.parse(m).keyId));
+  });
+  afterEach(async () => {
+    notifier.onModuleDestroy();
+    await store.close();
+    jest.restoreAllMocks();
+  });
+
+  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const revoke = (keyId: string) => notifier.announce({ keyId, revokedAt: new Date() });
+
+  it('tells this process at once, and publishes again every interval, in order, until the store takes it', async () => {
+    const local: string[] = [];
+    notifier.onRevoked((e) => void local.push(e.keyId));
+    jest.useFakeTimers();
+    try {
+      store.down = true;
+      await revoke('key_a');
+      await revoke('key_b');
+      expect(local).toEqual(['key_a', 'key_b']);
+      expect(notifier.pending).toBe(2);
+
+      await jest.advanceTimersByTimeAsync(REPUBLISH_INTERVAL_MS * 3);
+      expect(notifier.pending).toBe(2); // still refused
+      store.down = false;
+      await jest.advanceTimersByTimeAsync(REPUBLISH_INTERVAL_MS);
+    } finally {
+      jest.useRealTimers();
+    }
+    await settle();
+    expect(notifier.pending).toBe(0);
+    expect(received).toEqual(['key_a', 'key_b']);
+  });
+
+  it('publishes once when the store takes it the first time', async () => {
+    await revoke('key_c');
+    await settle();
+    expect(received).toEqual(['key_c']);
+    expect(notifier.pending).toBe(0);
+  });
+});
