@@ -6,7 +6,9 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { WINSTON_MODULE_NEST_PROVIDER } from 'nest-winston';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.types';
-import { ApiKeyTokenService } from './auth/tokens/api-key-token.service';
+import type { Request } from 'express';
+import { RevocationService } from './auth/revocation.service';
+import { ApiKeyTokenService, VerifiedApiKey } from './auth/tokens/api-key-token.service';
 import { AuditWriter } from './audit/audit.writer';
 import { auditUnroutedCalls } from './audit/unrouted-calls.audit';
 import { jsonBodyParser, MayReadBody } from './common/body-parser';
@@ -21,21 +23,30 @@ import { IpRateLimitMiddleware } from './rate-limit/ip-rate-limit.middleware';
 const BODY_PATHS = /^\/(mcp|admin|credentials)(\/|$)/;
 
 /**
- * Reads a body only on a route that takes one and only for a caller whose
- * key verifies (signature, audience, expiry: microseconds; the guard still
- * checks revocation and the rest), so parsing a large body costs an attacker
- * a valid key. Every route that takes a body needs one.
+ * The request's key when its token verifies (signature, audience, expiry:
+ * microseconds) and it is not revoked (the in-memory set; "unknown" while
+ * the set is stale counts as not): what may have its body read or its
+ * unrouted admin call audited as its own. The guard still checks the rest.
  */
-function bodyReader(tokens: ApiKeyTokenService): MayReadBody {
-  return (req) => {
-    if (!BODY_PATHS.test(req.path)) return false;
+function activeKeyOf(tokens: ApiKeyTokenService, revocation: RevocationService) {
+  return (req: Request): VerifiedApiKey | undefined => {
+    let key: VerifiedApiKey;
     try {
-      tokens.verifyRequest(req); // remembered: the guard does not verify it again
-      return true;
+      key = tokens.verifyRequest(req); // remembered: the guard does not verify it again
     } catch {
-      return false;
+      return undefined;
     }
+    return revocation.check(key.keyId) === 'active' ? key : undefined;
   };
+}
+
+/**
+ * Reads a body only on a route that takes one and only for a caller whose
+ * key is active (activeKeyOf), so parsing a large body costs an attacker a
+ * valid key. Every route that takes a body needs one.
+ */
+function bodyReader(activeKey: (req: Request) => VerifiedApiKey | undefined): MayReadBody {
+  return (req) => BODY_PATHS.test(req.path) && activeKey(req) !== undefined;
 }
 
 /**
@@ -72,21 +83,13 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.use(requestId.use.bind(requestId));
   // Host and Origin of /mcp before the key: a page of a foreign site gets 403, not a 401 to probe.
   app.use(mcpOriginGate(new OriginPolicy(config)));
-  const tokens = app.get(ApiKeyTokenService);
+  const activeKey = activeKeyOf(app.get(ApiKeyTokenService), app.get(RevocationService));
   // An authenticated admin call that no route takes (its body refused, a wrong method or path) is audited too.
-  app.use(
-    auditUnroutedCalls(app.get(AuditWriter), (req) => {
-      try {
-        return tokens.verifyRequest(req);
-      } catch {
-        return undefined;
-      }
-    }),
-  );
+  app.use(auditUnroutedCalls(app.get(AuditWriter), activeKey));
   // Per-IP limit before anything reads the body (the per-key limit runs after authentication).
   const ipLimit = app.get(IpRateLimitMiddleware);
   app.use(ipLimit.use.bind(ipLimit));
-  for (const handler of jsonBodyParser(config.mcp.maxBodyBytes, bodyReader(tokens))) app.use(handler);
+  for (const handler of jsonBodyParser(config.mcp.maxBodyBytes, bodyReader(activeKey))) app.use(handler);
 
   // The API's map, served without a key: on by default only on a developer's machine (API_DOCS).
   if (config.apiDocs) {

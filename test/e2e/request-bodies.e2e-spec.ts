@@ -222,6 +222,30 @@ describe('REST request bodies (e2e)', () => {
       expect([authorization?.slice(0, 12), res.status]).toEqual([authorization?.slice(0, 12), 401]);
       await res.arrayBuffer();
     }
+    // A revoked key's token still verifies; its body is not read either, and its unrouted calls are not
+    // recorded as an admin's.
+    const revokedToken = (await issueKey(started, 'org-body', ['admin'], 'revoked admin')).token;
+    const revokedId = (await started.app.get(ApiKeyTokenService).verify(revokedToken)).keyId;
+    expect((await send('POST', `/admin/api-keys/${revokedId}/revoke`, '{}', json)).status).toBe(200);
+    for (const [path, body] of [
+      ['/admin/api-keys', junk],
+      ['/admin/api-keys', JSON.stringify({ name: 'x'.repeat(64), pad: 'y'.repeat(2_000_000) })],
+      ['/admin/nothing-here', undefined],
+    ] as const) {
+      const res = await fetch(`${started.url}${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { ...json, authorization: `Bearer ${revokedToken}`, 'x-request-id': 'revoked-caller' },
+        body,
+      });
+      expect([path, res.status]).toEqual([path, path === '/admin/nothing-here' ? 404 : 401]);
+      await res.arrayBuffer();
+    }
+    await started.app.get(AuditWriter).flush();
+    const attributed: unknown[] = await started.app
+      .get(DataSource)
+      .query(`SELECT action, kind FROM audit_logs WHERE request_id = 'revoked-caller' AND kind = 'admin'`);
+    expect(attributed).toEqual([]);
+
     const mcp = await fetch(`${started.url}/mcp`, {
       method: 'POST',
       headers: { ...json, accept: 'application/json, text/event-stream' },
