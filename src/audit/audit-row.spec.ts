@@ -1,3 +1,6 @@
+import { MAX_JSON_DEPTH, MAX_JSON_VALUES } from '../common/body-parser';
+import { REDACTED } from '../observability/redact';
+import { argsDigest, sha256Hex } from './audit-record';
 import { toAuditRow } from './audit-row';
 
 const JWT =
@@ -32,5 +35,27 @@ describe('toAuditRow', () => {
       false,
     );
     expect(plain.userAgent).toBe('curl/8.5.0');
+  });
+
+  it('digests the arguments with their secrets redacted: a guessed secret cannot be tested against the digest', () => {
+    const body = { shop: 'acme.myshopify.com', accessToken: 'hunter2-weak', apiVersion: '2025-08' };
+    const args = { params: { service: 'shopify' }, query: {}, body };
+    const row = toAuditRow(
+      { kind: 'admin', action: 'PUT /credentials/:service', outcome: 'client_error', args },
+      true,
+    );
+    expect(row.argsDigest).not.toBe(argsDigest(args));
+    expect(row.argsDigest).toBe(argsDigest({ ...args, body: { ...body, accessToken: REDACTED } }));
+    // It is the digest of the stored copy, so that copy can be checked against it.
+    expect(row.argsDigest).toBe(sha256Hex(row.args!));
+    // Arguments without secrets digest as they are, however deep or long (within a request's bounds).
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < MAX_JSON_DEPTH; i++) deep = [deep];
+    const long = Array.from({ length: MAX_JSON_VALUES - 1 }, (_, i) => i);
+    for (const plain of [{ city: 'London', n: 1 }, { body: deep }, { body: long }]) {
+      expect(
+        toAuditRow({ kind: 'tool_call', action: 't', outcome: 'success', args: plain }, false).argsDigest,
+      ).toBe(argsDigest(plain));
+    }
   });
 });
