@@ -17,6 +17,7 @@ import { findProvider } from '../common/find-provider';
 import { RequestContext } from '../observability/request-context';
 import { toNodeHandlerWithoutSignalRegistry } from './fetch-handler-adapter';
 import { HeldStreams } from './held-streams';
+import { batchProblem } from './json-rpc-batch';
 import { jsonRpcError } from './json-rpc-error';
 import { LegacySessions } from './legacy-sessions.service';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
@@ -96,16 +97,12 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
       return;
     }
     const parsedBody: unknown = req.method === 'POST' ? req.body : undefined;
-    // Every protocol version served here (2025-06-18 on) sends one message per POST; a batch would
-    // also run up to 100 tool calls for one request's worth of rate limit.
     if (Array.isArray(parsedBody)) {
-      jsonRpcError(
-        res,
-        400,
-        -32600,
-        'Invalid Request: JSON-RPC batches are not served here (one message per request, as MCP 2025-06-18 and later send; a 2025-03-26 client must not batch)',
-      );
-      return;
+      const problem = batchProblem(parsedBody, req.header('mcp-protocol-version'));
+      if (problem) {
+        jsonRpcError(res, 400, -32600, problem);
+        return;
+      }
     }
     const auth: RequestAuth = {
       principal: (req as RequestWithPrincipal)[PRINCIPAL_REQUEST_KEY],
@@ -114,6 +111,15 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
     if (auth.principal && opensStream(req, parsedBody)) this.streams.hold(res, auth.principal);
     try {
       const legacy = req.method !== 'POST' || (await isLegacyRequest(headersOnlyRequest(req), parsedBody));
+      if (!legacy && Array.isArray(parsedBody)) {
+        jsonRpcError(
+          res,
+          400,
+          -32600,
+          'Invalid Request: MCP 2026-07-28 sends one message per request, not a batch',
+        );
+        return;
+      }
       if (legacy) {
         await this.sessions.handle(req, res, parsedBody, auth);
       } else {

@@ -8,7 +8,7 @@ import { Tool } from './mcp.decorators';
 export const MODERN_PROTOCOL_VERSION = '2026-07-28';
 /**
  * Every session revision the SDK negotiates here (2025-11-25 down to
- * 2024-10-07: older clients are served, batches excepted; see README).
+ * 2024-10-07: older clients are served, JSON-RPC batches included; see README).
  */
 const LEGACY_SERVED = [...SUPPORTED_PROTOCOL_VERSIONS];
 

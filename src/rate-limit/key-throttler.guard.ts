@@ -6,7 +6,6 @@ import {
   ThrottlerGuard,
   ThrottlerModuleOptions,
   ThrottlerRequest,
-  ThrottlerStorage,
 } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
@@ -21,6 +20,8 @@ import {
   toDecision,
 } from './rate-limit-decision';
 import { RateLimitEvents } from './rate-limit-events';
+import { StoreThrottlerStorage } from './store-throttler.storage';
+import { messagesIn } from '../mcp/json-rpc-batch';
 
 /** The name of the per-key throttler in ThrottlerModule's options (and of `@Throttle({ key: ... })`). */
 export const KEY_THROTTLER = 'key';
@@ -41,6 +42,8 @@ export function keyLimitKey(keyId: string): string {
  * guards, and this one must run after the AuthGuard has set the principal.
  * KeyRateLimitCheck calls it from the AuthGuard, right after authentication.
  *
+ * A JSON-RPC batch on /mcp counts as many requests as it holds messages.
+ *
  * Over the limit: 429 with Retry-After and a JSON body naming the `key` limit
  * (a JSON-RPC error on /mcp); the RateLimit-* headers report the tighter of
  * the IP and key limits.
@@ -49,7 +52,7 @@ export function keyLimitKey(keyId: string): string {
 export class KeyThrottlerGuard extends ThrottlerGuard {
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
-    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    @InjectThrottlerStorage() private readonly storage: StoreThrottlerStorage,
     reflector: Reflector,
     private readonly events: RateLimitEvents,
     @InjectConfig() private readonly config: AppConfig,
@@ -77,12 +80,15 @@ export class KeyThrottlerGuard extends ThrottlerGuard {
     const res = context.switchToHttp().getResponse<Response>();
     const name = throttler.name ?? KEY_THROTTLER;
     const tracker = await getTracker(req, context);
-    const record = await this.storageService.increment(
+    // A JSON-RPC batch on /mcp (2025-03-26 clients) counts one request per message it holds.
+    const hits = req.method === 'POST' && requestPath(req) === '/mcp' ? messagesIn(req.body) : 1;
+    const record = await this.storage.increment(
       generateKey(context, tracker, name),
       ttl,
       limit,
       blockDuration,
       name,
+      hits,
     );
     const decision = toDecision('key', limit, record);
     setRateLimitHeaders(req, res, decision);

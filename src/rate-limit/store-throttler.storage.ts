@@ -78,12 +78,14 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     limit: number,
     _blockDuration: number,
     _throttlerName: string,
+    /** How many requests this one counts as (a JSON-RPC batch: one per message). */
+    hits = 1,
   ): Promise<ThrottlerStorageRecord> {
     const now = Date.now();
     const windowMs = Math.max(1, Math.floor(ttl));
     const window = Math.floor(now / windowMs);
     const msLeft = (window + 1) * windowMs - now;
-    const totalHits = await this.count(`${key}:${window}`, msLeft + EXPIRY_GRACE_MS, now);
+    const totalHits = await this.count(`${key}:${window}`, msLeft + EXPIRY_GRACE_MS, now, hits);
     const timeToExpire = Math.max(1, Math.ceil(msLeft / 1000));
     const isBlocked = totalHits > limit;
     return { totalHits, timeToExpire, isBlocked, timeToBlockExpire: isBlocked ? timeToExpire : 0 };
@@ -93,24 +95,24 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     await this.local.close();
   }
 
-  private async count(key: string, ttlMs: number, now: number): Promise<number> {
+  private async count(key: string, ttlMs: number, now: number, hits: number): Promise<number> {
     if (this.degraded) {
-      if (now >= this.nextRetryAt && !this.probing) this.probe(key, ttlMs);
+      if (now >= this.nextRetryAt && !this.probing) this.probe(key, ttlMs, hits);
     } else {
       try {
-        return await this.withinBudget(this.store.incr(key, 1, ttlMs));
+        return await this.withinBudget(this.store.incr(key, hits, ttlMs));
       } catch (err) {
         this.failed(err);
       }
     }
-    this.localCounts.inc();
-    return this.local.incr(key, 1, ttlMs);
+    this.localCounts.inc(hits);
+    return this.local.incr(key, hits, ttlMs);
   }
 
   /** Counts this request in the store as well, in the background; its answer ends the outage. */
-  private probe(key: string, ttlMs: number): void {
+  private probe(key: string, ttlMs: number, hits: number): void {
     this.probing = true;
-    this.withinBudget(this.store.incr(key, 1, ttlMs))
+    this.withinBudget(this.store.incr(key, hits, ttlMs))
       .then(
         () => this.recovered(),
         () => undefined,

@@ -11,6 +11,7 @@ import {
   StreamableHTTPClientTransport as TransportV2,
 } from '@modelcontextprotocol/client';
 import { DataSource } from 'typeorm';
+import { AuditWriter } from '../../src/audit/audit.writer';
 import { LegacySessions } from '../../src/mcp/legacy-sessions.service';
 import { ToolPipeline } from '../../src/mcp/tool-pipeline.service';
 import { RequestContext } from '../../src/observability/request-context';
@@ -24,6 +25,17 @@ const ACCEPT = 'application/json, text/event-stream';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type RpcReply = { id?: number; result?: any; error?: { code: number; message: string } };
 /** Reads a JSON-RPC reply sent either as JSON or as one SSE message. */
+/** Every JSON-RPC reply of a response: one JSON value (or array), or an SSE stream's messages. */
+async function rpcAll(res: Response): Promise<RpcReply[]> {
+  const text = await res.text();
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('[') || trimmed.startsWith('{')) return [JSON.parse(text)].flat() as RpcReply[];
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('data: {'))
+    .map((l) => JSON.parse(l.slice(6)) as RpcReply);
+}
+
 async function rpc(res: Response): Promise<RpcReply> {
   const text = await res.text();
   if (text.trimStart().startsWith('{')) return JSON.parse(text) as RpcReply;
@@ -213,31 +225,82 @@ describe('/mcp protocol (e2e)', () => {
       });
     });
 
-    it('a JSON-RPC batch → 400 -32600, in a session or out of one: no call in it runs', async () => {
-      const id = await openSession();
+    it('serves a JSON-RPC batch to a 2025-03-26 session: every call answered and audited', async () => {
+      const open = await post(JSON.stringify(initializeRequest('2025-03-26', 'batcher')));
+      expect(open.status).toBe(200);
+      expect((await rpc(open)).result.protocolVersion).toBe('2025-03-26');
+      const session = open.headers.get('mcp-session-id')!;
       const ds = started.app.get(DataSource);
       const toolRows = async () =>
         Number((await ds.query(`SELECT count(*) AS n FROM audit_logs WHERE kind = 'tool_call'`))[0].n);
       const before = await toolRows();
-      const call = (n: number) => ({
-        jsonrpc: '2.0',
-        id: n,
-        method: 'tools/call',
-        params: { name: 'server_info' },
-      });
-      const sessions: Array<Record<string, string>> = [
-        { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
-        {},
+      // A 2025-03-26 client sends no MCP-Protocol-Version header; a notification rides along.
+      const res = await post(
+        JSON.stringify([
+          toolCallRequest('server_info', 31),
+          { jsonrpc: '2.0', method: 'notifications/initialized' },
+          { jsonrpc: '2.0', id: 32, method: 'tools/list' },
+          { jsonrpc: '2.0', id: 33, method: 'no/such-method' },
+          toolCallRequest('server_info', 34),
+        ]),
+        { 'mcp-session-id': session },
+      );
+      expect(res.status).toBe(200);
+      const replies = await rpcAll(res);
+      const byId = new Map(replies.map((r) => [r.id, r]));
+      expect([...byId.keys()].sort()).toEqual([31, 32, 33, 34]);
+      expect(byId.get(31)!.result.structuredContent.name).toBe('sentia-mcp');
+      expect(byId.get(32)!.result.tools.map((t: { name: string }) => t.name)).toContain('server_info');
+      expect(byId.get(33)!.error!.code).toBe(-32601); // one message's error leaves the others be
+      expect(byId.get(34)!.result.structuredContent.name).toBe('sentia-mcp');
+      await started.app.get(AuditWriter).flush();
+      expect(await toolRows()).toBe(before + 2); // the two tools/call, each on its own row
+    });
+
+    it('refuses any other JSON-RPC batch (400 -32600, naming why): no call in it runs', async () => {
+      const id = await openSession(); // 2025-11-25
+      const ds = started.app.get(DataSource);
+      const toolRows = async () =>
+        Number((await ds.query(`SELECT count(*) AS n FROM audit_logs WHERE kind = 'tool_call'`))[0].n);
+      const before = await toolRows();
+      const calls = [toolCallRequest('server_info', 21), toolCallRequest('server_info', 22)];
+      const modernCalls = calls.map((c) => ({ ...c, params: { ...c.params, _meta: modernMeta() } }));
+      const cases: Array<[string, unknown, Record<string, string>, string]> = [
+        [
+          'a 2025-11-25 session',
+          calls,
+          { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
+          'Invalid Request: JSON-RPC batches belong to MCP 2025-03-26 and older; MCP-Protocol-Version "2025-11-25" sends one message per request',
+        ],
+        [
+          '2026-07-28 envelopes',
+          modernCalls,
+          {},
+          'Invalid Request: MCP 2026-07-28 sends one message per request, not a batch',
+        ],
+        ['an empty batch', [], { 'mcp-session-id': id }, 'Invalid Request: an empty JSON-RPC batch'],
+        [
+          'initialize in a batch',
+          [initializeRequest('2025-03-26'), calls[0]],
+          {},
+          'Invalid Request: initialize must not be part of a JSON-RPC batch; send it alone to open a session',
+        ],
+        [
+          '101 messages',
+          Array(101).fill(0), // counted before anything in it is read (and small: this app takes 4 KB)
+          { 'mcp-session-id': id },
+          'Invalid Request: a JSON-RPC batch may hold at most 100 messages (this one holds 101)',
+        ],
       ];
-      for (const headers of sessions) {
-        const res = await post(JSON.stringify([call(21), call(22)]), headers);
-        expect(res.status).toBe(400);
-        expect((await rpc(res)).error).toEqual({
-          code: -32600,
-          message:
-            'Invalid Request: JSON-RPC batches are not served here (one message per request, as MCP 2025-06-18 and later send; a 2025-03-26 client must not batch)',
-        });
+      for (const [name, body, headers, message] of cases) {
+        const res = await post(JSON.stringify(body), headers);
+        expect([name, res.status, (await rpc(res)).error]).toEqual([name, 400, { code: -32600, message }]);
       }
+      // Without a session, a 2025-03-26 batch is told to initialize first.
+      const sessionless = await post(JSON.stringify(calls));
+      expect(sessionless.status).toBe(400);
+      expect((await rpc(sessionless)).error!.message).toContain('Mcp-Session-Id header is required');
+      await started.app.get(AuditWriter).flush();
       expect(await toolRows()).toBe(before);
     });
 

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AuditWriter } from '../../src/audit/audit.writer';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
+import { initializeRequest } from '../support/mcp-messages';
 import { AUTH_ENV, decodeHeader, decodePayload, forge } from './auth-helpers';
 import { awayFromWindowEdge, count, freshIp, send, statuses } from './rate-limit-helpers';
 
@@ -148,6 +149,27 @@ describe('rate limits (embedded shape)', () => {
       others.push(await send(app.url, keysRoute, { from: ip3, headers: authHeaders(other) }));
     expect(statuses(others)).toEqual([200, 200, 200, 200, 200, 429]);
     expect(others[KEY_MAX].body.limit).toBe('key');
+  });
+
+  it('counts a JSON-RPC batch (2025-03-26) as one request per message it holds', async () => {
+    const key = await TestKey.create(app, { permissions: ['ai:invoke'] });
+    const ip = freshIp();
+    const mcp = (body: unknown, session?: string) =>
+      send(app.url, '/mcp', {
+        method: 'POST',
+        from: ip,
+        headers: { ...authHeaders(key), ...(session ? { 'mcp-session-id': session } : {}) },
+        body,
+      });
+    const opened = await mcp(initializeRequest('2025-03-26'));
+    expect(opened.status).toBe(200);
+    const session = String(opened.headers['mcp-session-id']);
+    const ping = (id: number) => ({ jsonrpc: '2.0', id, method: 'ping' });
+    const three = await mcp([ping(1), ping(2), ping(3)], session);
+    expect([three.status, three.headers['ratelimit-remaining']]).toEqual([200, '1']); // 5 - 1 - 3
+    const two = await mcp([ping(4), ping(5)], session);
+    expect(two.status).toBe(429);
+    expect(two.body.error.data).toMatchObject({ limit: 'key' });
   });
 
   it('applies the IP limit before authentication: requests without a key are limited, and never reach the key limit', async () => {
