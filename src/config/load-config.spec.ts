@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REQUIRED_IN_PRODUCTION } from '../../test/support/test-config';
@@ -185,6 +185,38 @@ describe('loadConfig', () => {
     );
   });
 
+  it('names DATA_DIR, LOG_DIR or the secrets file when they cannot be used, instead of failing later', () => {
+    const problemsOf = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig(env);
+      } catch (e) {
+        if (e instanceof ConfigError) return e.problems;
+        throw e;
+      }
+      return [];
+    };
+    const dir = tmp();
+    const aFile = join(dir, 'a-file');
+    writeFileSync(aFile, '');
+    expect(problemsOf({ DATA_DIR: aFile })).toEqual([`DATA_DIR: ${aFile} exists and is not a directory`]);
+    expect(problemsOf({ DATA_DIR: dir, LOG_FILES: 'true', LOG_DIR: aFile })).toEqual([
+      `LOG_DIR: ${aFile} exists and is not a directory`,
+    ]);
+    expect(problemsOf({ DATA_DIR: dir, LOG_FILES: 'false', LOG_DIR: aFile })).toEqual([]); // not used
+
+    const broken = tmp();
+    writeFileSync(join(broken, 'secrets.json'), '{bad');
+    const [notJson] = problemsOf({ DATA_DIR: broken });
+    expect(notJson).toContain(`DATA_DIR: ${join(broken, 'secrets.json')} cannot be read as JSON`);
+    writeFileSync(join(broken, 'secrets.json'), '{}');
+    expect(problemsOf({ DATA_DIR: broken })).toEqual([
+      `DATA_DIR: ${join(broken, 'secrets.json')} must hold "jwtSecret" (32+ characters) and "masterEncryptionKey" ` +
+        '(64 hex characters); set JWT_SECRET and MASTER_ENCRYPTION_KEY, or move the file away to generate new ones',
+    ]);
+    // Secrets given in the environment: the file is not needed, so not read.
+    expect(problemsOf({ DATA_DIR: broken, JWT_SECRET: SECRET, MASTER_ENCRYPTION_KEY: HEX })).toEqual([]);
+  });
+
   it('names set variables that look like settings but are read by nothing (a misspelling)', () => {
     const c = loadConfig({
       DATA_DIR: tmp(),
@@ -193,6 +225,7 @@ describe('loadConfig', () => {
       DATABASE_SSL: 'false', // a PostgreSQL setting, known though this is the SQLite shape
       DATABASE_URL_STAGING: 'postgres://u@db/app', // another environment's
       HOME: '/root', // not a setting at all
+      HTTP_PROXY: 'http://proxy:3128', // another program's, despite the HTTP_ prefix
     });
     expect(c.unknownSettings).toEqual(['AUDIT_MOD', 'MCP_SESSION_TTL_SECONDS']);
     expect(loadConfig({ DATA_DIR: tmp(), MCP_SESSION_TTL: '60' }).unknownSettings).toEqual([]);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AppConfig, DatabaseConfig, ENVIRONMENTS, Environment, MasterKey, SigningKey } from './config.types';
 
@@ -137,20 +137,65 @@ interface GeneratedSecrets {
   masterEncryptionKey: string;
 }
 
-/** Development only: secrets made once and kept in DATA_DIR with mode 0600. */
-function loadOrGenerateSecrets(dataDir: string): { secrets: GeneratedSecrets; file: string } {
+/**
+ * Development only: secrets made once and kept in DATA_DIR with mode 0600.
+ * A file that cannot be used is a problem naming it, not a stack trace.
+ */
+function loadOrGenerateSecrets(
+  r: Reader,
+  dataDir: string,
+): { secrets: GeneratedSecrets; file: string } | undefined {
   const file = join(dataDir, 'secrets.json');
   if (existsSync(file)) {
-    return { secrets: JSON.parse(readFileSync(file, 'utf8')) as GeneratedSecrets, file };
+    let parsed: Partial<GeneratedSecrets> | undefined;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<GeneratedSecrets>;
+    } catch (e) {
+      r.problems.push(
+        `DATA_DIR: ${file} cannot be read as JSON (${(e as NodeJS.ErrnoException).code ?? 'not valid JSON'}); ` +
+          'set JWT_SECRET and MASTER_ENCRYPTION_KEY, or move the file away to generate new development secrets ' +
+          '(credentials stored under the old key can then no longer be read)',
+      );
+      return undefined;
+    }
+    const valid =
+      typeof parsed?.jwtSecret === 'string' &&
+      parsed.jwtSecret.length >= 32 &&
+      typeof parsed.masterEncryptionKey === 'string' &&
+      /^[0-9a-f]{64}$/i.test(parsed.masterEncryptionKey);
+    if (!valid) {
+      r.problems.push(
+        `DATA_DIR: ${file} must hold "jwtSecret" (32+ characters) and "masterEncryptionKey" (64 hex characters); ` +
+          'set JWT_SECRET and MASTER_ENCRYPTION_KEY, or move the file away to generate new ones',
+      );
+      return undefined;
+    }
+    return { secrets: parsed as GeneratedSecrets, file };
   }
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secrets: GeneratedSecrets = {
     jwtSecret: randomBytes(48).toString('base64url'),
     masterEncryptionKey: randomBytes(32).toString('hex'),
   };
-  writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
-  chmodSync(file, 0o600);
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    writeFileSync(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+    chmodSync(file, 0o600);
+  } catch (e) {
+    r.problems.push(
+      `DATA_DIR: cannot write development secrets to ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+    return undefined;
+  }
   return { secrets, file };
+}
+
+/** A problem when `path` exists and is not a directory (it would fail later, with a stack trace). */
+function checkDirectory(r: Reader, name: string, path: string): void {
+  try {
+    if (!statSync(path).isDirectory()) r.problems.push(`${name}: ${path} exists and is not a directory`);
+  } catch {
+    // Absent (made when needed) or unreadable (the write says so).
+  }
 }
 
 /**
@@ -271,6 +316,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const suffix = ENV_SUFFIX[envName];
 
   const dataDir = resolve(r.str('DATA_DIR') ?? './data');
+  checkDirectory(r, 'DATA_DIR', dataDir);
   const host = r.str('HOST') ?? (strict ? '0.0.0.0' : '127.0.0.1');
   const port = r.int('PORT', 3000, 0, 65535);
 
@@ -322,10 +368,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
     const noJwt = !r.str('JWT_SECRET') && !r.str('JWT_SECRETS');
     const noMk = !r.str('MASTER_ENCRYPTION_KEY') && !r.str('MASTER_ENCRYPTION_KEYS');
     if (noJwt || noMk) {
-      const { secrets, file } = loadOrGenerateSecrets(dataDir);
-      generatedSecretsFile = file;
-      if (noJwt) jwtSigningKeys = [{ kid: 'k1', secret: Buffer.from(secrets.jwtSecret, 'utf8') }];
-      if (noMk) masterKeys = [{ id: 'mk1', key: Buffer.from(secrets.masterEncryptionKey, 'hex') }];
+      const generated = r.problems.some((p) => p.startsWith('DATA_DIR:'))
+        ? undefined
+        : loadOrGenerateSecrets(r, dataDir);
+      if (generated) {
+        const { secrets, file } = generated;
+        generatedSecretsFile = file;
+        if (noJwt) jwtSigningKeys = [{ kid: 'k1', secret: Buffer.from(secrets.jwtSecret, 'utf8') }];
+        if (noMk) masterKeys = [{ id: 'mk1', key: Buffer.from(secrets.masterEncryptionKey, 'hex') }];
+      }
     }
   }
 
@@ -413,6 +464,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     requestTimeoutMs,
   };
 
+  if (config.log.files) checkDirectory(r, 'LOG_DIR', config.log.dir);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   config.unknownSettings = unknownSettings(env, r.asked);
   return config;
@@ -444,6 +496,9 @@ const SETTING_PREFIXES = [
   'TRUST_PROXY',
 ];
 
+/** Variables that share a prefix with this server's settings but belong to other programs. */
+const OTHERS_SETTINGS = new Set(['HTTP_PROXY']);
+
 /**
  * Variables set in `env` that look like this server's settings (a known
  * prefix) but that it does not read: `MCP_SESSION_TTL_SECONDS` for
@@ -463,7 +518,7 @@ function unknownSettings(env: Env, asked: ReadonlySet<string>): string[] {
   for (const base of ['DATABASE_URL', 'REDIS_URL'])
     for (const suffix of Object.values(ENV_SUFFIX)) known.add(`${base}_${suffix}`);
   return Object.keys(env)
-    .filter((name) => env[name] !== undefined && !known.has(name))
+    .filter((name) => env[name] !== undefined && !known.has(name) && !OTHERS_SETTINGS.has(name))
     .filter((name) => SETTING_PREFIXES.some((prefix) => name.startsWith(prefix)))
     .sort();
 }
