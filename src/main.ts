@@ -3,35 +3,43 @@ import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { DRAIN_IDLE_GRACE_MS, ExpressServerAdapter } from './common/express-server.adapter';
 import { ConfigError, loadConfig } from './config/load-config';
+import { redactString } from './observability/redact';
+import type { AddressInfo } from 'node:net';
+
+/** One JSON line like every other, for a failure before any logger exists (values never echoed). */
+function failBeforeLogger(message: string): never {
+  const line = { timestamp: new Date().toISOString(), level: 'error', context: 'Bootstrap', message };
+  process.stderr.write(`${JSON.stringify(line)}\n`);
+  process.exit(1);
+}
 
 async function bootstrap(): Promise<void> {
   let config;
   try {
     config = loadConfig();
   } catch (e) {
-    if (e instanceof ConfigError) {
-      // One JSON line like every other (no logger exists without a configuration); values never echoed.
-      const line = {
-        timestamp: new Date().toISOString(),
-        level: 'error',
-        context: 'Bootstrap',
-        message: e.message,
-      };
-      process.stderr.write(`${JSON.stringify(line)}\n`);
-      process.exit(1);
-    }
-    throw e;
+    failBeforeLogger(
+      e instanceof ConfigError
+        ? e.message
+        : `Sentia MCP failed to start: ${redactString(String((e as Error)?.message ?? e))}`,
+    );
   }
   const app = await createApp(config);
   await app.listen(config.port, config.host);
   const logger = new Logger('Bootstrap');
+  const { port } = (app.getHttpServer() as import('node:http').Server).address() as AddressInfo;
+  if (config.port === 0 && process.env.PUBLIC_BASE_URL === undefined)
+    logger.warn(
+      `PORT=0 took the free port ${port}, but API keys are bound to PUBLIC_BASE_URL, which names port 0 ` +
+        `(${config.publicBaseUrl}): set PORT, or PUBLIC_BASE_URL to the URL clients use`,
+    );
   const database =
     config.database.kind === 'postgres'
       ? `PostgreSQL${config.database.schema ? ` (schema ${config.database.schema})` : ''}`
       : `SQLite ${config.database.path}`;
   const store = config.redisUrl ? 'Redis' : 'in-memory store';
   logger.log(
-    `Sentia MCP ${config.appVersion} listening on http://${config.host}:${config.port} [${config.env}: ${database}, ${store}]`,
+    `Sentia MCP ${config.appVersion} listening on http://${config.host}:${port} [${config.env}: ${database}, ${store}]`,
   );
   logger.log(
     `MCP endpoint: ${config.publicBaseUrl}/mcp  health: /health, /health/ready  ` +

@@ -5,7 +5,7 @@
  * variable; with a database it cannot reach it exits 1 after its retries,
  * every line JSON; SIGTERM stops it cleanly.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +34,46 @@ describe('the built server (npm start)', () => {
     expect(text).not.toMatch(/\n\s+at /); // no stack trace
     // One JSON line, like the rest of the server's output.
     expect(JSON.parse(text.trim())).toMatchObject({ level: 'error', context: 'Bootstrap' });
+  });
+
+  it('refuses a DATA_DIR that is a file with one JSON line naming it (not a stack trace from mkdir)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sentia-boot-'));
+    const aFile = join(dir, 'not-a-dir');
+    writeFileSync(aFile, '');
+    try {
+      const { exited, output } = spawnServer({ DATA_DIR: aFile, PORT: String(await freePort()) });
+      expect(await exited).toBe(1);
+      expect(JSON.parse(output().trim())).toEqual({
+        timestamp: expect.any(String),
+        level: 'error',
+        context: 'Bootstrap',
+        message: `Invalid configuration (1 problem):\n  - DATA_DIR: ${aFile} exists and is not a directory`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with PORT=0 names the port it took, and warns that keys name port 0 unless PUBLIC_BASE_URL is set', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sentia-boot-'));
+    const server = spawnServer({ DATA_DIR: dataDir, PORT: '0' });
+    try {
+      let port: number | undefined;
+      const deadline = Date.now() + 20_000;
+      while (port === undefined && Date.now() < deadline && server.child.exitCode === null) {
+        port = Number(/listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(server.output())?.[1]) || undefined;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(port).toBeGreaterThan(0);
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      expect(server.output()).toContain(
+        `PORT=0 took the free port ${port}, but API keys are bound to PUBLIC_BASE_URL`,
+      );
+      expect(await server.stop()).toBe(0);
+    } finally {
+      await server.stop(1_000);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('exits 1 when the database refuses connections: JSON lines naming the failure, never the password', async () => {
