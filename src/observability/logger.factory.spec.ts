@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { WinstonLogger } from 'nest-winston';
 import { transports } from 'winston';
+import Transport from 'winston-transport';
 import type { AppConfig } from '../config/config.types';
 import { loadConfig } from '../config/load-config';
 import { LogCapture } from './log-capture';
@@ -303,6 +304,43 @@ describe('createLogger', () => {
     // Readable by the server's own user only.
     for (const file of ['combined.log', 'error.log'])
       expect([file, statSync(join(logDir, file)).mode & 0o777]).toEqual([file, 0o600]);
+  });
+
+  it('reports a sink that fails once on stderr and keeps logging to the others, instead of ending the process', async () => {
+    const failing = new (class extends Transport {
+      override log(_info: unknown, next: () => void): void {
+        this.emit('error', new Error('EACCES: permission denied, open /var/log/sentia/combined.log'));
+        next();
+      }
+    })();
+    const capture = new LogCapture();
+    const winston = createLogger(config, [capture.stream, failing], { stdout: false });
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      winston.info('first');
+      winston.info('second');
+      await new Promise((r) => setImmediate(r));
+      const reports = stderr.mock.calls
+        .map(([chunk]) => String(chunk))
+        .filter((l) => l.includes('A log sink failed'));
+      expect(reports).toHaveLength(1);
+      expect(JSON.parse(reports[0])).toMatchObject({
+        level: 'error',
+        context: 'Logger',
+        message:
+          'A log sink failed (EACCES: permission denied, open /var/log/sentia/combined.log); the other sinks carry on',
+      });
+      expect((await capture.lines()).map((l) => l.message)).toEqual(['first', 'second']);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+
+  it('names LOG_DIR when it cannot be created', () => {
+    const cfg = { ...config, log: { ...config.log, files: true, dir: '/sys/sentia-cannot-be-here' } };
+    expect(() => createLogger(cfg, [], { stdout: false })).toThrow(
+      /^LOG_DIR: cannot create \/sys\/sentia-cannot-be-here \((EPERM|EACCES|ENOENT|EROFS)\)$/,
+    );
   });
 });
 

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { LoggerService } from '@nestjs/common';
@@ -7,6 +8,7 @@ import type { Logger, LoggerOptions } from 'winston';
 import type TransportStream from 'winston-transport';
 import type { AppConfig } from '../config/config.types';
 import { ElasticsearchTransport } from './elasticsearch.transport';
+import { redactString } from './redact';
 import { LOG_LEVELS, jsonLogFormat, levelWanted } from './log-format';
 
 /** Somewhere log lines can go besides stdout: a winston transport or any Writable (one JSON line per write). */
@@ -42,6 +44,13 @@ export function createLoggerOptions(
   const sinks: TransportStream[] = [];
   if (output.stdout ?? true) sinks.push(new transports.Console({ stderrLevels: [], consoleWarnLevels: [] }));
   if (config.log.files) {
+    try {
+      mkdirSync(config.log.dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new Error(
+        `LOG_DIR: cannot create ${config.log.dir} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
     // Owner-only, like the SQLite file: redacted as they are, logs name keys, users and addresses.
     const rotation = {
       maxsize: ROTATE_BYTES,
@@ -72,7 +81,29 @@ export function createLogger(
   extra: LogSink | LogSink[] = [],
   output: LoggerOutputOptions = {},
 ): Logger {
-  return createWinstonLogger(createLoggerOptions(config, extra, output));
+  return reportSinkFailures(createWinstonLogger(createLoggerOptions(config, extra, output)));
+}
+
+/**
+ * Reports a sink that fails after the boot (a log file that cannot be
+ * written, a full disk) once, on stderr; winston would otherwise re-emit its
+ * error with no listener and end the process. The other sinks carry on.
+ */
+export function reportSinkFailures(logger: Logger): Logger {
+  const failed = new WeakSet<object>();
+  logger.on('error', (err: Error, sink?: object) => {
+    const key = sink ?? logger;
+    if (failed.has(key)) return;
+    failed.add(key);
+    const line = {
+      timestamp: new Date().toISOString(),
+      level: 'error',
+      context: 'Logger',
+      message: `A log sink failed (${redactString(err?.message ?? String(err))}); the other sinks carry on`,
+    };
+    process.stderr.write(`${JSON.stringify(line)}\n`);
+  });
+  return logger;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Logger } from 'winston';
 import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { ElasticsearchTransport } from './elasticsearch.transport';
-import { createLoggerOptions, LoggerOutputOptions, LogSink } from './logger.factory';
+import { createLoggerOptions, LoggerOutputOptions, LogSink, reportSinkFailures } from './logger.factory';
 import { AccessLogMiddleware } from './access-log.middleware';
 import { RequestIdMiddleware } from './request-id.middleware';
 
@@ -38,7 +38,9 @@ export interface ObservabilityOptions extends LoggerOutputOptions {
 @Global()
 @Module({})
 export class ObservabilityModule implements NestModule, OnApplicationShutdown {
-  constructor(@Inject(WINSTON_MODULE_PROVIDER) private readonly logger: Logger) {}
+  constructor(@Inject(WINSTON_MODULE_PROVIDER) private readonly logger: Logger) {
+    reportSinkFailures(logger);
+  }
 
   static forRoot(options: ObservabilityOptions = {}): DynamicModule {
     return {
