@@ -28,7 +28,7 @@ async function bootstrap(): Promise<void> {
   await app.listen(config.port, config.host);
   const logger = new Logger('Bootstrap');
   const { port } = (app.getHttpServer() as import('node:http').Server).address() as AddressInfo;
-  if (config.port === 0 && process.env.PUBLIC_BASE_URL === undefined)
+  if (config.port === 0 && new URL(config.publicBaseUrl).port === '0')
     logger.warn(
       `PORT=0 took the free port ${port}, but API keys are bound to PUBLIC_BASE_URL, which names port 0 ` +
         `(${config.publicBaseUrl}): set PORT, or PUBLIC_BASE_URL to the URL clients use`,
