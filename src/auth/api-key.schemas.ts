@@ -27,7 +27,15 @@ export const ID_PATTERN = /^[A-Za-z0-9._:@-]{1,64}$/;
 export const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 export const permissionsSchema = z
-  .array(z.enum(PERMISSIONS, { message: `must be one of: ${PERMISSIONS.join(', ')}` }))
+  .array(
+    z.enum(PERMISSIONS, {
+      // Names the value (an index alone says little): `"xero:write" is not a permission; ...`.
+      error: (issue) =>
+        typeof issue.input === 'string'
+          ? `${JSON.stringify(issue.input.slice(0, 64))} is not a permission; use one of: ${PERMISSIONS.join(', ')}`
+          : `must be one of: ${PERMISSIONS.join(', ')}`,
+    }),
+  )
   .min(1, 'must name at least one permission')
   .max(PERMISSIONS.length * 2)
   .transform((list) => [...new Set(list)]);

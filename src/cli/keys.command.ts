@@ -66,10 +66,11 @@ function zodUsage<T>(
   flags: Record<string, string>,
 ): T {
   if (result.success) return result.data;
-  const text = fieldErrors(result.error)
-    .map((e) => `${flags[e.field.split('.')[0]] ?? e.field}: ${e.message}`)
-    .join('; ');
-  throw new UsageError(text);
+  // One line per problem, each once: `--permissions: "foo" is not a permission; ...` (the flag, not `permissions.0`).
+  const lines = fieldErrors(result.error).map(
+    (e) => `${flags[e.field.split('.')[0]] ?? e.field}: ${e.message}`,
+  );
+  throw new UsageError([...new Set(lines)].join('; '));
 }
 
 function line(key: ApiKeyDto): string {
@@ -148,6 +149,10 @@ export async function runKeys(app: INestApplicationContext, args: KeysArgs, io: 
       return 0;
     }
     case 'rotate': {
+      if (args.grace !== undefined && !/^\d{1,9}$/.test(args.grace))
+        throw new UsageError(
+          `--grace: must be a whole number of seconds (got ${JSON.stringify(args.grace)})`,
+        );
       const input = zodUsage(
         rotateApiKeySchema.safeParse(args.grace !== undefined ? { graceSeconds: Number(args.grace) } : {}),
         { graceSeconds: '--grace' },

@@ -10,14 +10,25 @@ import { AUDIT_USAGE, runAudit } from './audit.command';
 import { CliModule } from './cli.module';
 import { KEYS_NOTES, KEYS_USAGE, parseKeysArgs, runKeys } from './keys.command';
 
+const CREDENTIALS_USAGE = `  sentia-mcp credentials rotate-key [--status] [--batch-size N] [--max-batches N] [--json]
+                       re-wrap stored credentials under the current master key (online, resumable)`;
+const MIGRATE_USAGE = `  sentia-mcp migrate    run pending database migrations`;
+
+/** Each command's own usage, printed for `<command> ... --help`. */
+const COMMAND_USAGE: Record<string, string> = {
+  keys: `${KEYS_USAGE}\n\n${KEYS_NOTES}`,
+  audit: AUDIT_USAGE,
+  credentials: CREDENTIALS_USAGE,
+  migrate: MIGRATE_USAGE,
+};
+
 export const USAGE = `sentia-mcp: operate a Sentia MCP installation (same configuration as the server).
 
 Usage:
 ${KEYS_USAGE}
 ${AUDIT_USAGE}
-  sentia-mcp credentials rotate-key [--status] [--batch-size N] [--max-batches N] [--json]
-                       re-wrap stored credentials under the current master key (online, resumable)
-  sentia-mcp migrate    run pending database migrations
+${CREDENTIALS_USAGE}
+${MIGRATE_USAGE}
   sentia-mcp help
 
 ${KEYS_NOTES}
@@ -36,6 +47,12 @@ export async function main(argv: string[], env: Env = process.env, io: CliIo = p
       (command ? io.out : io.err)(`${USAGE}\n`);
       return command ? 0 : 2;
     }
+    // `--help` at any level prints that command's usage (exit 0), whatever else was given.
+    const usage = COMMAND_USAGE[command];
+    if (usage && rest.some((a) => a === '--help' || a === '-h' || a === 'help')) {
+      io.out(`Usage:\n${usage}\n`);
+      return 0;
+    }
     if (command === 'migrate') {
       if (rest.length > 0) throw new UsageError(`migrate: unexpected argument "${rest[0]}"`);
       return await migrate(env, io);
@@ -53,10 +70,6 @@ export async function main(argv: string[], env: Env = process.env, io: CliIo = p
       return await withContext(env, io, false, (app) => runRotateKeyCommand(app, args, io.out, io.err));
     }
     if (command === 'keys') {
-      if (rest.length === 1 && ['help', '--help', '-h'].includes(rest[0])) {
-        io.out(`Usage:\n${KEYS_USAGE}\n\n${KEYS_NOTES}\n`);
-        return 0;
-      }
       const args = parseKeysArgs(rest);
       return await withContext(env, io, args.verbose, (app) => runKeys(app, args, io));
     }

@@ -56,6 +56,7 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
     expect(res.status).toBe(400);
     for (const field of ['name', 'permissions.0', 'expiresIn', 'extra'])
       expect(res.body.message).toContain(field);
+    expect(res.body.message).toContain('permissions.0: "root" is not a permission; use one of: xero:read');
     expect((await api().get('/admin/api-keys?limit=500').set(bearer(adminA))).body.message).toContain(
       'limit',
     );

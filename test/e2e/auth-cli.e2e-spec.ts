@@ -131,12 +131,38 @@ describe('sentia-mcp command line on a fresh install (SQLite, generated secrets)
     expect(res.stderr.length).toBeGreaterThan(0);
   });
 
-  it('names the bad option in a usage error', async () => {
-    const res = await run(['keys', 'create', '--org', 'acme', '--name', 'x', '--permissions', 'root'], env);
-    expect(res.stderr).toContain('--permissions');
+  it('names the bad option, and the bad value, in a usage error', async () => {
+    const res = await run(
+      ['keys', 'create', '--org', 'acme', '--name', 'x', '--permissions', 'root,foo'],
+      env,
+    );
+    // Each bad permission named once, not "--permissions: must be one of ..." twice.
+    expect(res.stderr).toMatch(
+      /--permissions: "root" is not a permission; use one of: xero:read,[^;]*; --permissions: "foo" is not a permission; use one of: /,
+    );
+    const grace = await run(['keys', 'rotate', 'key_x', '--org', 'acme', '--grace', 'abc'], env);
+    expect([grace.code, grace.stderr]).toEqual([
+      2,
+      expect.stringContaining('--grace: must be a whole number of seconds (got "abc")'),
+    ]);
     const missing = await run(['keys', 'create', '--org', 'acme'], env);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--name: is required; --permissions: is required');
+  });
+
+  it.each([
+    [['keys', 'create', '--help'], 'sentia-mcp keys create --org ORG'],
+    [['keys', 'list', '-h'], 'sentia-mcp keys list'],
+    [['keys', '--help'], 'sentia-mcp keys rotate ID'],
+    [['audit', 'verify', '--help'], 'sentia-mcp audit verify'],
+    [['migrate', '--help'], 'sentia-mcp migrate'],
+    [['credentials', '--help'], 'sentia-mcp credentials rotate-key'],
+    [['credentials', 'rotate-key', '--help'], 'sentia-mcp credentials rotate-key'],
+  ])("%j prints that command's usage on stdout and exits 0, touching nothing", async (argv, usage) => {
+    const res = await run(argv, env);
+    expect([res.code, res.stderr]).toEqual([0, '']);
+    expect(res.stdout).toMatch(/^Usage:\n/);
+    expect(res.stdout).toContain(usage);
   });
 
   it('migrate applies the schema once, then has nothing to do', async () => {
