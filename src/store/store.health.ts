@@ -18,9 +18,10 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * Readiness check for the store. Cluster shape: key `redis`, PING bounded by a
- * short timeout. Embedded shape: key `store`, always up (`kind: 'memory'`).
- * The result never carries client error messages.
+ * Readiness check for the store, under the key `store` in both shapes (so a
+ * probe or dashboard reads one name), its `kind` saying which: `redis`, PING
+ * bounded by a short timeout; `memory`, always up. The result never carries
+ * client error messages.
  */
 @Injectable()
 export class StoreHealthIndicator {
@@ -31,7 +32,7 @@ export class StoreHealthIndicator {
 
   async check(timeoutMs = STORE_HEALTH_TIMEOUT_MS): Promise<HealthIndicatorResult> {
     if (this.store.kind === 'memory') return this.health.check('store').up({ kind: 'memory' });
-    const indicator = this.health.check('redis');
+    const indicator = this.health.check('store');
     try {
       await withTimeout(this.store.ping(), timeoutMs);
       return indicator.up({ kind: 'redis' });

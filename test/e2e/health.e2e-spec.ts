@@ -59,14 +59,14 @@ describeWithPostgres('health (cluster shape: PostgreSQL + Redis)', () => {
         expect(res.status).toBe(200);
         const body = await health(res);
         expect(body.info.database.status).toBe('up');
-        expect(body.info.redis.status).toBe('up');
+        expect(body.info.store).toEqual({ status: 'up', kind: 'redis' });
       } finally {
         await started.close();
       }
     });
   });
 
-  it('answers 503 naming redis when Redis is unreachable, and keeps serving', async () => {
+  it('answers 503 naming the store (kind redis) when Redis is unreachable, and keeps serving', async () => {
     const started = await startApp({
       DATABASE_URL: TEST_DATABASE_URL,
       DATABASE_SCHEMA: schema,
@@ -81,7 +81,7 @@ describeWithPostgres('health (cluster shape: PostgreSQL + Redis)', () => {
       const res = await fetch(`${started.url}/health/ready`);
       expect(res.status).toBe(503);
       const body = await health(res);
-      expect(body.error.redis.status).toBe('down');
+      expect(body.error.store).toEqual({ status: 'down', kind: 'redis', message: 'unreachable' });
       expect(body.info.database.status).toBe('up');
       expect((await fetch(`${started.url}/health`)).status).toBe(200);
       // A probe's 503 is a warning naming the failing store, with a context; not an error line.
@@ -90,7 +90,7 @@ describeWithPostgres('health (cluster shape: PostgreSQL + Redis)', () => {
       expect(lines[0]).toMatchObject({
         level: 'warn',
         context: 'Health',
-        message: expect.stringContaining('redis'),
+        message: expect.stringContaining('store'),
       });
     } finally {
       await started.close();

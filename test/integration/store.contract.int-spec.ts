@@ -185,7 +185,7 @@ describeWithRedis('KeyValueStore contract: RedisStore', () => {
       await store.set('k', 'v');
       expect(await admin.get(`${filePrefix}module:k`)).toBe('v');
       expect(await moduleRef.get(StoreHealthIndicator).check()).toEqual({
-        redis: { status: 'up', kind: 'redis' },
+        store: { status: 'up', kind: 'redis' },
       });
       await moduleRef.close();
       await expect(store.get('k')).rejects.toThrow();
