@@ -20,7 +20,11 @@ export async function initializeDataSource(
   { createSchema = true }: { createSchema?: boolean } = {},
 ): Promise<DataSource> {
   const dataSource = new DataSource({ ...options, migrationsRun: false });
-  await dataSource.initialize();
+  try {
+    await dataSource.initialize();
+  } catch (err) {
+    throw withRemedy(err);
+  }
   try {
     if (createSchema && options.type === 'postgres' && options.schema) {
       await dataSource.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(options.schema)}`).catch((err) => {
@@ -35,6 +39,14 @@ export async function initializeDataSource(
     await dataSource.destroy();
     throw err;
   }
+}
+
+/** Names the setting that fixes a refusal the server's words alone do not explain. */
+function withRemedy(err: unknown): unknown {
+  if (err instanceof Error && /server does not support SSL connections/i.test(err.message))
+    err.message +=
+      ' (DATABASE_SSL is on, the default in staging and production: set DATABASE_SSL=false for a server without TLS, on a private network only)';
+  return err;
 }
 
 /**

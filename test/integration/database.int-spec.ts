@@ -591,5 +591,12 @@ describeWithPostgres('database (PostgreSQL)', () => {
         database: { status: 'down', type: 'postgres', message: 'not connected' },
       });
     });
+
+    it('names DATABASE_SSL when TLS is asked of a server without it (the production default)', async () => {
+      const env = { DATABASE_URL: TEST_DATABASE_URL, DATABASE_SSL: 'true' };
+      await expect(openDataSource(configFor(root, env), { migrationsRun: false })).rejects.toThrow(
+        /does not support SSL connections \(DATABASE_SSL is on, .*set DATABASE_SSL=false for a server without TLS/,
+      );
+    });
   });
 });
