@@ -73,14 +73,25 @@ export class ExpressServerAdapter extends ExpressAdapter {
     super(app);
   }
 
+  /**
+   * What no route takes: 405 with `Allow` when the path exists under other
+   * methods, else 404 naming the method and path. Not Nest's own 404 (the
+   * handler passed in), which names the whole URL, query string and all,
+   * where a client may have put a token (`?access_token=...`).
+   */
   override setNotFoundHandler(
-    handler: (req: Request, res: Response, next: NextFunction) => unknown,
+    _nestHandler: (req: Request, res: Response, next: NextFunction) => unknown,
     prefix?: string,
   ) {
     const app = this.getInstance<Express>();
-    return super.setNotFoundHandler((req: Request, res: Response, next: NextFunction) => {
+    return super.setNotFoundHandler((req: Request, res: Response) => {
       const allowed = allowedMethods(app, req.path);
-      if (allowed.length === 0) return handler(req, res, next);
+      if (allowed.length === 0) {
+        res
+          .status(404)
+          .json({ statusCode: 404, error: 'Not Found', message: `Cannot ${req.method} ${req.path}` });
+        return;
+      }
       res.setHeader('Allow', allowed.join(', '));
       res.status(405).json({
         statusCode: 405,

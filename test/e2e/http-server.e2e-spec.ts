@@ -165,4 +165,17 @@ describe('methods and paths', () => {
       await res.arrayBuffer();
     }
   });
+
+  it('names the method and path of what it did not find, never the query string (a token may be in it)', async () => {
+    const token = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+    const res = await fetch(`${started.url}/no-such-route?access_token=${token}&x=1`);
+    expect(res.status).toBe(404);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: 'Cannot GET /no-such-route',
+    });
+    expect(text).not.toContain('access_token');
+  });
 });
