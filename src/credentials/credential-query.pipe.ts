@@ -7,8 +7,8 @@ import type { CredentialScopeOptions } from './credentials.service';
  * it, and nothing else. A misspelt parameter (`?userid=bob`) must not fall
  * back silently to the organisation's credential (a PUT would replace it, a
  * DELETE remove it), so any other parameter is refused with 400
- * INVALID_QUERY naming it, and so is a `userId` given twice. The value
- * itself is checked by the service (INVALID_USER_ID).
+ * invalid_query naming it, and so is a `userId` given twice. The value
+ * itself is checked by the service (invalid_user_id).
  */
 export class CredentialQueryPipe implements PipeTransform<unknown, CredentialScopeOptions> {
   constructor(private readonly takesUserId: boolean) {}

@@ -4,17 +4,17 @@ import { CredentialsError } from './crypto/credential-errors';
 
 describe('credentialsErrorResponse', () => {
   it.each([
-    [CredentialsRequestError.unknownService('github', ['xero', 'shopify']), 400, 'UNKNOWN_SERVICE'],
+    [CredentialsRequestError.unknownService('github', ['xero', 'shopify']), 400, 'unknown_service'],
     [
       CredentialsRequestError.invalid('xero', [{ field: 'clientId', message: 'must not be empty' }]),
       400,
-      'INVALID_CREDENTIALS',
+      'invalid_credentials',
     ],
-    [CredentialsRequestError.invalidUserId(), 400, 'INVALID_USER_ID'],
-    [CredentialsRequestError.notFound('xero', null), 404, 'NOT_FOUND'],
-    [CredentialsError.masterKeyUnknown('mk-old'), 409, 'MASTER_KEY_UNKNOWN'],
-    [CredentialsError.decryptFailed('mk1'), 409, 'DECRYPT_FAILED'],
-    [CredentialsError.malformed('iv must be 12 bytes (got 3)'), 500, 'MALFORMED_RECORD'],
+    [CredentialsRequestError.invalidUserId(), 400, 'invalid_user_id'],
+    [CredentialsRequestError.notFound('xero', null), 404, 'not_found'],
+    [CredentialsError.masterKeyUnknown('mk-old'), 409, 'master_key_unknown'],
+    [CredentialsError.decryptFailed('mk1'), 409, 'decrypt_failed'],
+    [CredentialsError.malformed('iv must be 12 bytes (got 3)'), 500, 'malformed_record'],
     [CredentialsError.selfTestFailed('mk1'), 500, 'SELF_TEST_FAILED'],
   ])('maps %s', (err, status, code) => {
     const r = credentialsErrorResponse(err);

@@ -16,7 +16,7 @@ export interface RotationFailure {
   id: string;
   /** The master key id the record is still under. */
   keyId: string;
-  /** A CredentialsError code (MASTER_KEY_UNKNOWN, DECRYPT_FAILED, MALFORMED_RECORD) or UNEXPECTED. */
+  /** A CredentialsError code (master_key_unknown, decrypt_failed, malformed_record) or unexpected. */
   error: string;
 }
 
@@ -102,7 +102,7 @@ export class CredentialsKeyRotation {
           );
           if (done) rewrapped++;
         } catch (err) {
-          const error = err instanceof CredentialsError ? err.code : 'UNEXPECTED';
+          const error = err instanceof CredentialsError ? err.code : 'unexpected';
           // A driver error can carry the query's parameters (sealed bytes): log only its message.
           if (!(err instanceof CredentialsError)) {
             this.logger.error(`Re-wrapping record ${row.id} failed: ${(err as Error)?.message ?? 'error'}`);

@@ -50,16 +50,16 @@ export class CredentialsErrorDto {
   @ApiProperty({ example: 'Bad Request' })
   error: string;
   @ApiProperty({
-    example: 'INVALID_CREDENTIALS',
+    example: 'invalid_credentials',
     enum: [
-      'UNKNOWN_SERVICE',
-      'INVALID_CREDENTIALS',
-      'INVALID_USER_ID',
-      'INVALID_QUERY',
-      'NOT_FOUND',
-      'MASTER_KEY_UNKNOWN',
-      'DECRYPT_FAILED',
-      'MALFORMED_RECORD',
+      'unknown_service',
+      'invalid_credentials',
+      'invalid_user_id',
+      'invalid_query',
+      'not_found',
+      'master_key_unknown',
+      'decrypt_failed',
+      'malformed_record',
     ],
   })
   code: string;
@@ -67,6 +67,6 @@ export class CredentialsErrorDto {
   message: string;
   @ApiProperty({ type: CredentialsErrorFieldDto, isArray: true, required: false })
   errors?: CredentialsErrorFieldDto[];
-  @ApiProperty({ required: false, description: 'The master key id concerned (MASTER_KEY_UNKNOWN)' })
+  @ApiProperty({ required: false, description: 'The master key id concerned (master_key_unknown)' })
   keyId?: string;
 }

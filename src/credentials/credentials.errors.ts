@@ -4,22 +4,22 @@ import type { FieldError } from './credential-schemas';
  * Domain errors of the credentials vault's API (requests and connector calls).
  * Crypto failures of a stored record are `CredentialsError` (crypto/credential-errors.ts);
  * CredentialsExceptionFilter maps both to HTTP. Messages never contain a secret.
- * - UNKNOWN_SERVICE:     the service is not one the vault knows (400)
- * - INVALID_CREDENTIALS: the body does not fit the service's schema; `errors` names each field (400)
- * - INVALID_USER_ID:     the `userId` given is not 1-64 characters of A-Z a-z 0-9 . _ : @ - (400)
- * - INVALID_QUERY:       a query parameter the route does not take, or `userId` given twice (400)
- * - NOT_FOUND:           nothing stored at that place in the caller's organisation (404)
+ * - unknown_service:     the service is not one the vault knows (400)
+ * - invalid_credentials: the body does not fit the service's schema; `errors` names each field (400)
+ * - invalid_user_id:     the `userId` given is not 1-64 characters of A-Z a-z 0-9 . _ : @ - (400)
+ * - invalid_query:       a query parameter the route does not take, or `userId` given twice (400)
+ * - not_found:           nothing stored at that place in the caller's organisation (404)
  */
 export type CredentialsRequestErrorCode =
-  'UNKNOWN_SERVICE' | 'INVALID_CREDENTIALS' | 'INVALID_USER_ID' | 'INVALID_QUERY' | 'NOT_FOUND';
+  'unknown_service' | 'invalid_credentials' | 'invalid_user_id' | 'invalid_query' | 'not_found';
 
 /** The HTTP status each code answers with (the filter sends it; the audit interceptor records it). */
 export const CREDENTIALS_REQUEST_ERROR_STATUS: Record<CredentialsRequestErrorCode, number> = {
-  UNKNOWN_SERVICE: 400,
-  INVALID_CREDENTIALS: 400,
-  INVALID_USER_ID: 400,
-  INVALID_QUERY: 400,
-  NOT_FOUND: 404,
+  unknown_service: 400,
+  invalid_credentials: 400,
+  invalid_user_id: 400,
+  invalid_query: 400,
+  not_found: 404,
 };
 
 /** The rule for a credential's `userId`: the same as an API key's user id, which it belongs to. */
@@ -42,7 +42,7 @@ export class CredentialsRequestError extends Error {
   static unknownService(service: string, allowed: readonly string[]): CredentialsRequestError {
     const shown = JSON.stringify(service.length > 100 ? `${service.slice(0, 100)}...` : service);
     return new CredentialsRequestError(
-      'UNKNOWN_SERVICE',
+      'unknown_service',
       `unknown service ${shown}: must be one of ${allowed.join(', ')}`,
       [{ field: 'service', message: `must be one of ${allowed.join(', ')}` }],
     );
@@ -50,21 +50,21 @@ export class CredentialsRequestError extends Error {
 
   static invalid(service: string, errors: FieldError[]): CredentialsRequestError {
     return new CredentialsRequestError(
-      'INVALID_CREDENTIALS',
+      'invalid_credentials',
       `invalid ${service} credentials: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
       errors,
     );
   }
 
   static invalidUserId(): CredentialsRequestError {
-    return new CredentialsRequestError('INVALID_USER_ID', `userId: ${USER_ID_RULE}`, [
+    return new CredentialsRequestError('invalid_user_id', `userId: ${USER_ID_RULE}`, [
       { field: 'userId', message: USER_ID_RULE },
     ]);
   }
 
   static invalidQuery(errors: FieldError[]): CredentialsRequestError {
     return new CredentialsRequestError(
-      'INVALID_QUERY',
+      'invalid_query',
       errors.map((e) => `${e.field}: ${e.message}`).join('; '),
       errors,
     );
@@ -72,6 +72,6 @@ export class CredentialsRequestError extends Error {
 
   static notFound(service: string, userId: string | null): CredentialsRequestError {
     const whose = userId === null ? 'the organisation' : `user ${JSON.stringify(userId)}`;
-    return new CredentialsRequestError('NOT_FOUND', `no ${service} credentials stored for ${whose}`);
+    return new CredentialsRequestError('not_found', `no ${service} credentials stored for ${whose}`);
   }
 }

@@ -96,7 +96,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     return (await this.repository.listMetadata(principal.organizationId)).map(toMetadataDto);
   }
 
-  /** Metadata of one credential; NOT_FOUND when none is stored. */
+  /** Metadata of one credential; not_found when none is stored. */
   get(
     principal: Principal,
     service: string,
@@ -105,7 +105,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     return this.metadataAt(this.place(principal.organizationId, service, options.userId));
   }
 
-  /** Removes a credential, audited in the same transaction (`credential.delete`); NOT_FOUND when none is stored. */
+  /** Removes a credential, audited in the same transaction (`credential.delete`); not_found when none is stored. */
   async delete(principal: Principal, service: string, options: CredentialScopeOptions = {}): Promise<void> {
     const place = this.place(principal.organizationId, service, options.userId);
     const deleted = await this.repository.transaction(async (tx) => {
@@ -120,8 +120,8 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
   /**
    * The decrypted credentials stored for exactly this place (no fallback from
    * a user to the organisation). The object is frozen and shared: do not
-   * mutate it. Throws NOT_FOUND, or a CredentialsError (DECRYPT_FAILED,
-   * MASTER_KEY_UNKNOWN, MALFORMED_RECORD) for a record that cannot be read.
+   * mutate it. Throws not_found, or a CredentialsError (decrypt_failed,
+   * master_key_unknown, malformed_record) for a record that cannot be read.
    */
   async getDecrypted<S extends CredentialService>(
     organizationId: string,
@@ -159,7 +159,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Replaces the stored value of an existing credential (e.g. a rotated OAuth
-   * refresh token), validated like a PUT; NOT_FOUND when the credential was
+   * refresh token), validated like a PUT; not_found when the credential was
    * deleted meanwhile (a refresh never resurrects it).
    */
   async update<S extends CredentialService>(

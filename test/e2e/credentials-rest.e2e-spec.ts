@@ -114,7 +114,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     expect(await vault.getDecrypted('org-a', 'shopify')).toEqual(SHOPIFY);
     expect(await vault.getDecrypted('org-a', 'anthropic', 'u-7')).toEqual(ANTHROPIC_USER);
     expect(await vault.getDecrypted('org-b', 'openai')).toEqual(OPENAI_B);
-    await expect(vault.getDecrypted('org-b', 'xero')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(vault.getDecrypted('org-b', 'xero')).rejects.toMatchObject({ code: 'not_found' });
   });
 
   it('GET lists and shows metadata of the caller organisation only', async () => {
@@ -154,14 +154,14 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
       api().get('/credentials/xero').set(bearer(adminB)).set('x-request-id', 'cred-e2e-404'),
     );
     expect(get.status).toBe(404);
-    expect(get.body).toMatchObject({ code: 'NOT_FOUND' });
+    expect(get.body).toMatchObject({ code: 'not_found' });
     // The audit trail shows the answer the caller got: a client error, not a server fault.
     expect(await auditRowOf('cred-e2e-404')).toMatchObject({
       kind: 'admin',
       action: 'GET /credentials/:service',
       outcome: 'client_error',
       status: 404,
-      error_code: 'NOT_FOUND',
+      error_code: 'not_found',
     });
     expect((await call(api().delete('/credentials/xero').set(bearer(adminB)))).status).toBe(404);
     expect((await call(api().get('/credentials/openai').set(bearer(adminA)))).status).toBe(404);
@@ -251,15 +251,15 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     expect(await auditRowOf('cred-e2e-400')).toMatchObject({
       outcome: 'client_error',
       status: 400,
-      error_code: 'UNKNOWN_SERVICE',
+      error_code: 'unknown_service',
     });
     expect(res.body).toMatchObject({
       statusCode: 400,
-      code: 'UNKNOWN_SERVICE',
+      code: 'unknown_service',
       message: 'unknown service "github": must be one of xero, shopify, unleashed, anthropic, openai',
     });
     expect((await call(api().get('/credentials/github').set(bearer(readerA)))).body.code).toBe(
-      'UNKNOWN_SERVICE',
+      'unknown_service',
     );
   });
 
@@ -271,7 +271,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
         .send({ shop: 'shop.example.com', accessToken: REJECTED, apiVersion: '2025-02', note: REJECTED }),
     );
     expect(res.status).toBe(400);
-    expect(res.body.code).toBe('INVALID_CREDENTIALS');
+    expect(res.body.code).toBe('invalid_credentials');
     expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['shop', 'apiVersion', 'note']);
     for (const field of ['shop', 'apiVersion', 'note']) expect(res.body.message).toContain(field);
 
@@ -292,7 +292,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     const badUser = await call(
       api().put('/credentials/openai?userId=').set(bearer(writerA)).send({ apiKey: 'x' }),
     );
-    expect(badUser.body.code).toBe('INVALID_USER_ID');
+    expect(badUser.body.code).toBe('invalid_user_id');
     // Nothing was stored by any refused request.
     expect((await call(api().get('/credentials').set(bearer(readerA)))).body.items).toHaveLength(4);
   });
@@ -308,7 +308,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     expect(put.body).toEqual({
       statusCode: 400,
       error: 'Bad Request',
-      code: 'INVALID_QUERY',
+      code: 'invalid_query',
       message: 'userid: is not a known query parameter (the only one is userId)',
       errors: [{ field: 'userid', message: 'is not a known query parameter (the only one is userId)' }],
     });
@@ -328,7 +328,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     expect(list.body.message).toBe('userId: is not a known query parameter (this route takes none)');
     for (const bad of ['%00', 'a%20b', 'a%2Fb', 'x'.repeat(65)]) {
       const res = await call(api().get(`/credentials/anthropic?userId=${bad}`).set(bearer(readerA)));
-      expect([bad, res.status, res.body.code]).toEqual([bad, 400, 'INVALID_USER_ID']);
+      expect([bad, res.status, res.body.code]).toEqual([bad, 400, 'invalid_user_id']);
     }
     expect((await call(api().get('/credentials/anthropic?userId=u-7').set(bearer(readerA)))).status).toBe(
       200,
@@ -361,7 +361,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     await expect(
       started.app.get(CredentialsService).getDecrypted('org-a', 'unleashed'),
     ).rejects.toMatchObject({
-      code: 'NOT_FOUND',
+      code: 'not_found',
     });
   });
 

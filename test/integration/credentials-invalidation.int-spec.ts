@@ -157,7 +157,7 @@ describeWithPostgres('credentials cache invalidation across instances', () => {
         () => settle(vaultA.getDecrypted(org, 'xero', 'u1')),
         (v) => 'failed' in v,
       );
-      expect(gone).toEqual({ failed: 'NOT_FOUND' });
+      expect(gone).toEqual({ failed: 'not_found' });
     });
 
     it('publishes places only, never a secret', async () => {

@@ -75,7 +75,7 @@ onBothDatabases((label, backend) => {
       expect(code).toBe(1);
       expect(text).toContain('under master key mk-b');
       expect(text).toContain('Remaining on old keys: 1');
-      expect(text).toContain(`${damagedId} (key mk-a): DECRYPT_FAILED`);
+      expect(text).toContain(`${damagedId} (key mk-a): decrypt_failed`);
       expect(text).not.toMatch(/SECRET|sk-damaged/);
 
       const again = await v.rotation.rotate({ batchSize: 3 });
@@ -83,7 +83,7 @@ onBothDatabases((label, backend) => {
         currentKeyId: 'mk-b',
         rewrapped: 0,
         remainingOnOldKeys: 1,
-        failures: [{ id: damagedId, keyId: 'mk-a', error: 'DECRYPT_FAILED' }],
+        failures: [{ id: damagedId, keyId: 'mk-a', error: 'decrypt_failed' }],
       });
 
       const after = await rowsOf(v.ds, place(0).org);
@@ -134,13 +134,13 @@ onBothDatabases((label, backend) => {
     it('[B]: a record left under the removed key gives an error naming the key id', async () => {
       const v = vault!;
       const err = await failureOf(v.service.getDecrypted(`${org}_bad`, 'openai'));
-      expect(err).toMatchObject({ code: 'MASTER_KEY_UNKNOWN', keyId: 'mk-a' });
+      expect(err).toMatchObject({ code: 'master_key_unknown', keyId: 'mk-a' });
       expect(err.message).toContain('"mk-a"');
       expect(renderings(err)).not.toContain('sk-damaged');
       const status = await v.rotation.status();
       expect(status.keys).toContainEqual({ keyId: 'mk-a', count: 1, current: false, configured: false });
       expect((await v.rotation.rotate()).failures).toEqual([
-        { id: damagedId, keyId: 'mk-a', error: 'MASTER_KEY_UNKNOWN' },
+        { id: damagedId, keyId: 'mk-a', error: 'master_key_unknown' },
       ]);
       // An admin replaces it; nothing is left on old keys.
       await v.service.put(principal(`${org}_bad`), 'openai', { apiKey: 'sk-replaced' });

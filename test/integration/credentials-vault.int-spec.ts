@@ -123,13 +123,13 @@ onBothDatabases((label, backend) => {
       await vault.service.put(principal(org), 'openai', { apiKey: 'sk-user' }, { userId: 'u1' });
       expect(await vault.service.getDecrypted(org, 'openai')).toEqual({ apiKey: 'sk-org' });
       expect(await vault.service.getDecrypted(org, 'openai', 'u1')).toEqual({ apiKey: 'sk-user' });
-      expect((await failureOf(vault.service.getDecrypted(org, 'openai', 'u2'))).code).toBe('NOT_FOUND');
+      expect((await failureOf(vault.service.getDecrypted(org, 'openai', 'u2'))).code).toBe('not_found');
       expect((await vault.service.list(principal(org))).map((m) => m.userId)).toEqual([null, 'u1']);
 
       expect(await vault.service.list(principal(stranger))).toEqual([]);
-      expect((await failureOf(vault.service.get(principal(stranger), 'openai'))).code).toBe('NOT_FOUND');
-      expect((await failureOf(vault.service.delete(principal(stranger), 'openai'))).code).toBe('NOT_FOUND');
-      expect((await failureOf(vault.service.getDecrypted(stranger, 'openai'))).code).toBe('NOT_FOUND');
+      expect((await failureOf(vault.service.get(principal(stranger), 'openai'))).code).toBe('not_found');
+      expect((await failureOf(vault.service.delete(principal(stranger), 'openai'))).code).toBe('not_found');
+      expect((await failureOf(vault.service.getDecrypted(stranger, 'openai'))).code).toBe('not_found');
       expect(await vault.service.getDecrypted(org, 'openai')).toEqual({ apiKey: 'sk-org' });
     });
 
@@ -138,9 +138,9 @@ onBothDatabases((label, backend) => {
       await vault.service.put(principal(org), 'openai', { apiKey: 'sk-del' }, { userId: 'u1' });
       expect(await vault.service.getDecrypted(org, 'openai', 'u1')).toEqual({ apiKey: 'sk-del' });
       await vault.service.delete(principal(org), 'openai', { userId: 'u1' });
-      expect((await failureOf(vault.service.getDecrypted(org, 'openai', 'u1'))).code).toBe('NOT_FOUND');
+      expect((await failureOf(vault.service.getDecrypted(org, 'openai', 'u1'))).code).toBe('not_found');
       expect((await failureOf(vault.service.delete(principal(org), 'openai', { userId: 'u1' }))).code).toBe(
-        'NOT_FOUND',
+        'not_found',
       );
       expect(await rowsOf(vault.ds, org)).toEqual([]);
     });
@@ -163,12 +163,12 @@ onBothDatabases((label, backend) => {
     it('update validates, and never resurrects a deleted credential', async () => {
       const org = uniqueName('org');
       const err = await failureOf(vault.service.update(org, 'openai', { apiKey: 'sk-x' }));
-      expect(err.code).toBe('NOT_FOUND');
+      expect(err.code).toBe('not_found');
       expect(await rowsOf(vault.ds, org)).toEqual([]);
       await vault.service.put(principal(org), 'openai', { apiKey: 'sk-x' });
       const bad = await failureOf(vault.service.update(org, 'openai', { apiKey: '' }));
       expect(bad).toMatchObject({
-        code: 'INVALID_CREDENTIALS',
+        code: 'invalid_credentials',
         errors: [{ field: 'apiKey', message: 'must not be empty' }],
       });
     });
@@ -176,7 +176,7 @@ onBothDatabases((label, backend) => {
     it('refuses an unknown service, an invalid body and a bad user id, naming them', async () => {
       const p = principal(uniqueName('org'));
       const unknown = await failureOf(vault.service.put(p, 'github', { apiKey: 'x' }));
-      expect(unknown).toMatchObject({ code: 'UNKNOWN_SERVICE' });
+      expect(unknown).toMatchObject({ code: 'unknown_service' });
       expect(unknown.message).toBe(
         'unknown service "github": must be one of xero, shopify, unleashed, anthropic, openai',
       );
@@ -188,25 +188,25 @@ onBothDatabases((label, backend) => {
           extra: 1,
         }),
       );
-      expect(invalid).toMatchObject({ code: 'INVALID_CREDENTIALS' });
+      expect(invalid).toMatchObject({ code: 'invalid_credentials' });
       expect((invalid as unknown as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual([
         'shop',
         'extra',
       ]);
       expect(renderings(invalid)).not.toContain('shpat_SECRET');
       expect(await failureOf(vault.service.put(p, 'openai', { apiKey: 'x' }, { userId: '' }))).toMatchObject({
-        code: 'INVALID_USER_ID',
+        code: 'invalid_user_id',
       });
       expect(await vault.service.list(p)).toEqual([]);
     });
 
     describe('tampering in the database', () => {
-      it.each(SEALED_COLUMNS)('a flipped bit in %s gives DECRYPT_FAILED and no plaintext', async (column) => {
+      it.each(SEALED_COLUMNS)('a flipped bit in %s gives decrypt_failed and no plaintext', async (column) => {
         const org = uniqueName('org');
         await vault.service.put(principal(org), 'anthropic', { apiKey: SECRET });
         await flipBit(vault.ds, org, column, 5);
         const err = await failureOf(vault.service.getDecrypted(org, 'anthropic'));
-        expect(err).toMatchObject({ name: 'CredentialsError', code: 'DECRYPT_FAILED', keyId: 'mk-a' });
+        expect(err).toMatchObject({ name: 'CredentialsError', code: 'decrypt_failed', keyId: 'mk-a' });
         expect(renderings(err)).not.toContain(SECRET);
         // The damage is the only reason: a fresh PUT at the same place reads again.
         await vault.service.put(principal(org), 'anthropic', { apiKey: SECRET });
@@ -222,22 +222,22 @@ onBothDatabases((label, backend) => {
           [thief, org],
         );
         const moved = await failureOf(vault.service.getDecrypted(thief, 'openai'));
-        expect(moved).toMatchObject({ code: 'DECRYPT_FAILED' });
+        expect(moved).toMatchObject({ code: 'decrypt_failed' });
         expect(renderings(moved)).not.toContain(SECRET);
-        expect((await failureOf(vault.service.getDecrypted(org, 'openai'))).code).toBe('NOT_FOUND');
+        expect((await failureOf(vault.service.getDecrypted(org, 'openai'))).code).toBe('not_found');
 
         await sql(vault.ds, `UPDATE encrypted_credentials SET user_id = 'u9' WHERE organization_id = ?`, [
           thief,
         ]);
         expect((await failureOf(vault.service.getDecrypted(thief, 'openai', 'u9'))).code).toBe(
-          'DECRYPT_FAILED',
+          'decrypt_failed',
         );
         await sql(
           vault.ds,
           `UPDATE encrypted_credentials SET service = 'anthropic', user_id = NULL WHERE organization_id = ?`,
           [thief],
         );
-        expect((await failureOf(vault.service.getDecrypted(thief, 'anthropic'))).code).toBe('DECRYPT_FAILED');
+        expect((await failureOf(vault.service.getDecrypted(thief, 'anthropic'))).code).toBe('decrypt_failed');
       });
 
       it('sealed columns copied from another row do not open', async () => {
@@ -251,7 +251,7 @@ onBothDatabases((label, backend) => {
           [v.ciphertext, v.iv, v.auth_tag, v.wrapped_key, attacker],
         );
         const err = await failureOf(vault.service.getDecrypted(attacker, 'openai'));
-        expect(err).toMatchObject({ code: 'DECRYPT_FAILED' });
+        expect(err).toMatchObject({ code: 'decrypt_failed' });
         expect(renderings(err)).not.toContain(SECRET);
       });
     });

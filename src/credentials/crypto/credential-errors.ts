@@ -5,11 +5,11 @@
  */
 export const CredentialsErrorCode = {
   /** The record names a master key id that is not configured (a removed key). */
-  MasterKeyUnknown: 'MASTER_KEY_UNKNOWN',
+  MasterKeyUnknown: 'master_key_unknown',
   /** GCM authentication failed: the record was altered or read at another place. */
-  DecryptFailed: 'DECRYPT_FAILED',
+  DecryptFailed: 'decrypt_failed',
   /** A field of the record has the wrong type or length. */
-  MalformedRecord: 'MALFORMED_RECORD',
+  MalformedRecord: 'malformed_record',
   /** The startup round trip under a configured master key did not work. */
   SelfTestFailed: 'SELF_TEST_FAILED',
 } as const;

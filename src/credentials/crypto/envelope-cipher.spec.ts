@@ -129,10 +129,10 @@ describe('EnvelopeCipher', () => {
     const sealed = cipher.seal(SECRET, place);
     const fields = ['ciphertext', 'iv', 'authTag', 'wrappedKey'] as const;
 
-    it.each(fields)('a flipped bit anywhere in %s gives DECRYPT_FAILED and no plaintext', (field) => {
+    it.each(fields)('a flipped bit anywhere in %s gives decrypt_failed and no plaintext', (field) => {
       for (let i = 0; i < sealed[field].length; i++) {
         const err = failureOf(() => cipher.open({ ...sealed, [field]: flipBit(sealed[field], i) }, place));
-        expect(err.code).toBe('DECRYPT_FAILED');
+        expect(err.code).toBe('decrypt_failed');
         expect(err.message).toBe(DECRYPT_FAILED_MESSAGE);
         expectNoSecretIn(err, Buffer.from(SECRET), keyA.key);
       }
@@ -148,31 +148,31 @@ describe('EnvelopeCipher', () => {
       ['the organisation-wide slot', { userId: null }],
       ['another service', { service: 'shopify' }],
       ['a user id that looks like null', { userId: 'null' }],
-    ])('a record moved to %s gives DECRYPT_FAILED', (_name, change) => {
+    ])('a record moved to %s gives decrypt_failed', (_name, change) => {
       const err = failureOf(() => cipher.open(sealed, { ...place, ...change }));
-      expect(err.code).toBe('DECRYPT_FAILED');
+      expect(err.code).toBe('decrypt_failed');
       expectNoSecretIn(err, Buffer.from(SECRET));
     });
 
-    it('an organisation-wide record moved to a user gives DECRYPT_FAILED', () => {
+    it('an organisation-wide record moved to a user gives decrypt_failed', () => {
       const orgPlace = { ...place, userId: null };
-      expect(failureOf(() => cipher.open(cipher.seal(SECRET, orgPlace), place)).code).toBe('DECRYPT_FAILED');
+      expect(failureOf(() => cipher.open(cipher.seal(SECRET, orgPlace), place)).code).toBe('decrypt_failed');
     });
 
     it('a wrapped key from another record, or a ciphertext with another data key, is refused', () => {
       const other = cipher.seal(SECRET, place);
       expect(failureOf(() => cipher.open({ ...sealed, wrappedKey: other.wrappedKey }, place)).code).toBe(
-        'DECRYPT_FAILED',
+        'decrypt_failed',
       );
       const elsewhere = cipher.seal(SECRET, { ...place, organizationId: 'org-2' });
       expect(failureOf(() => cipher.open({ ...elsewhere, wrappedKey: sealed.wrappedKey }, place)).code).toBe(
-        'DECRYPT_FAILED',
+        'decrypt_failed',
       );
     });
 
-    it('relabelling the key id to another configured key gives DECRYPT_FAILED', () => {
+    it('relabelling the key id to another configured key gives decrypt_failed', () => {
       const both = cipherWith(keyA, keyB);
-      expect(failureOf(() => both.open({ ...sealed, keyId: 'mk-b' }, place)).code).toBe('DECRYPT_FAILED');
+      expect(failureOf(() => both.open({ ...sealed, keyId: 'mk-b' }, place)).code).toBe('decrypt_failed');
     });
   });
 
@@ -185,9 +185,9 @@ describe('EnvelopeCipher', () => {
       ['a long wrapped key', { wrappedKey: Buffer.concat([sealed.wrappedKey, Buffer.alloc(1)]) }],
       ['a ciphertext that is not bytes', { ciphertext: sealed.ciphertext.toString('hex') }],
       ['no key id', { keyId: '' }],
-    ])('%s gives MALFORMED_RECORD', (_name, change) => {
+    ])('%s gives malformed_record', (_name, change) => {
       const err = failureOf(() => cipher.open({ ...sealed, ...change } as SealedSecret, place));
-      expect(err.code).toBe('MALFORMED_RECORD');
+      expect(err.code).toBe('malformed_record');
       expectNoSecretIn(err, Buffer.from(SECRET));
     });
   });
@@ -208,33 +208,33 @@ describe('EnvelopeCipher', () => {
 
       expect(cipherWith(keyB).open(rewrapped, place).toString()).toBe(SECRET);
       const err = failureOf(() => cipherWith(keyA).open(rewrapped, place));
-      expect(err.code).toBe('MASTER_KEY_UNKNOWN');
+      expect(err.code).toBe('master_key_unknown');
     });
 
     it('a rewrapped record stays bound to its place', () => {
       const rewrapped = cipherWith(keyB, keyA).rewrap(cipherWith(keyA).seal(SECRET, place), place);
       expect(
         failureOf(() => cipherWith(keyB).open(rewrapped, { ...place, organizationId: 'org-2' })).code,
-      ).toBe('DECRYPT_FAILED');
+      ).toBe('decrypt_failed');
     });
 
     it('rewrap refuses a tampered record instead of blessing it under the new key', () => {
       const sealed = cipherWith(keyA).seal(SECRET, place);
       const tampered = { ...sealed, ciphertext: flipBit(sealed.ciphertext, 3) };
-      expect(failureOf(() => cipherWith(keyB, keyA).rewrap(tampered, place)).code).toBe('DECRYPT_FAILED');
+      expect(failureOf(() => cipherWith(keyB, keyA).rewrap(tampered, place)).code).toBe('decrypt_failed');
       expect(
         failureOf(() => cipherWith(keyB, keyA).rewrap(sealed, { ...place, service: 'shopify' })).code,
-      ).toBe('DECRYPT_FAILED');
+      ).toBe('decrypt_failed');
     });
 
-    it('a record under a removed key gives MASTER_KEY_UNKNOWN naming the key id', () => {
+    it('a record under a removed key gives master_key_unknown naming the key id', () => {
       const sealed = cipherWith(keyA).seal(SECRET, place);
       for (const read of [
         () => cipherWith(keyB).open(sealed, place),
         () => cipherWith(keyB).rewrap(sealed, place),
       ]) {
         const err = failureOf(read);
-        expect(err.code).toBe('MASTER_KEY_UNKNOWN');
+        expect(err.code).toBe('master_key_unknown');
         expect(err.keyId).toBe('mk-a');
         expect(err.message).toContain('"mk-a"');
         expectNoSecretIn(err, Buffer.from(SECRET), keyA.key, keyB.key);

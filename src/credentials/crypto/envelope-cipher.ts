@@ -61,7 +61,7 @@ export class EnvelopeCipher implements OnModuleInit {
     return this.sealUnder(this.ring.current, plaintext, place);
   }
 
-  /** The plaintext, or DECRYPT_FAILED / MASTER_KEY_UNKNOWN / MALFORMED_RECORD. */
+  /** The plaintext, or decrypt_failed / master_key_unknown / malformed_record. */
   open(sealed: SealedSecret, place: CredentialPlace): Buffer {
     assertPlace(place);
     const record = checkRecord(sealed);

@@ -49,7 +49,7 @@ describe('credentialFingerprint', () => {
     );
     expect(cipher.fingerprintMatches('known answer', '7a638e97')).toBe(true);
     expect(() => cipher.fingerprint('x', 'gone')).toThrow(
-      expect.objectContaining({ code: 'MASTER_KEY_UNKNOWN' }),
+      expect.objectContaining({ code: 'master_key_unknown' }),
     );
   });
 });

@@ -20,7 +20,7 @@ describe('MasterKeyRing', () => {
     expect(ring.has('mk-c')).toBe(false);
   });
 
-  it('throws MASTER_KEY_UNKNOWN naming an absent key id', () => {
+  it('throws master_key_unknown naming an absent key id', () => {
     const ring = new MasterKeyRing([keyA]);
     let err: unknown;
     try {
@@ -29,7 +29,7 @@ describe('MasterKeyRing', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(CredentialsError);
-    expect((err as CredentialsError).code).toBe('MASTER_KEY_UNKNOWN');
+    expect((err as CredentialsError).code).toBe('master_key_unknown');
     expect((err as CredentialsError).keyId).toBe('mk-old');
     expect((err as CredentialsError).message).toContain('"mk-old"');
   });
@@ -39,7 +39,7 @@ describe('MasterKeyRing', () => {
     const hostile = 'x\n' + 'y'.repeat(500);
     try {
       ring.get(hostile);
-      throw new Error('expected MASTER_KEY_UNKNOWN');
+      throw new Error('expected master_key_unknown');
     } catch (e) {
       expect((e as Error).message).not.toContain('\n');
       expect((e as Error).message.length).toBeLessThan(300);

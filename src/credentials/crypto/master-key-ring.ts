@@ -53,7 +53,7 @@ export class MasterKeyRing {
     return this.byId.has(id);
   }
 
-  /** Throws MASTER_KEY_UNKNOWN naming the id when the key is not configured. */
+  /** Throws master_key_unknown naming the id when the key is not configured. */
   get(id: string): MasterKey {
     const key = this.byId.get(id);
     if (!key) throw CredentialsError.masterKeyUnknown(id);
