@@ -43,20 +43,39 @@ const KNOWN = new Set([
 const ID = /^[A-Za-z0-9._:@-]{1,64}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
-function invalid(field: string, problem: string): never {
-  throw new BadRequestException({
-    statusCode: 400,
-    error: 'Bad Request',
-    code: 'invalid_query',
-    field,
-    message: `Invalid query parameter "${field}": ${problem}`,
-  });
+/**
+ * The problems of one query, collected so that one 400 names every bad
+ * parameter (`errors`, as a body's), with `field` the first of them.
+ */
+class Problems {
+  readonly list: { field: string; message: string }[] = [];
+
+  add(field: string, problem: string): undefined {
+    if (!this.list.some((e) => e.field === field)) this.list.push({ field, message: problem });
+    return undefined;
+  }
+
+  throwIfAny(): void {
+    if (this.list.length === 0) return;
+    const named = this.list.map((e) => `"${e.field}": ${e.message}`);
+    throw new BadRequestException({
+      statusCode: 400,
+      error: 'Bad Request',
+      code: 'invalid_query',
+      field: this.list[0].field,
+      message:
+        this.list.length === 1
+          ? `Invalid query parameter ${named[0]}`
+          : `Invalid query parameters: ${named.join('; ')}`,
+      errors: this.list,
+    });
+  }
 }
 
-function single(query: Record<string, unknown>, field: string): string | undefined {
+function single(p: Problems, query: Record<string, unknown>, field: string): string | undefined {
   const v = query[field];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') invalid(field, 'give it once, as a plain value');
+  if (typeof v !== 'string') return p.add(field, 'give it once, as a plain value');
   return v;
 }
 
@@ -81,79 +100,84 @@ export function parseIsoTime(v: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-function time(query: Record<string, unknown>, field: string): Date | undefined {
-  const v = single(query, field);
+function time(p: Problems, query: Record<string, unknown>, field: string): Date | undefined {
+  const v = single(p, query, field);
   if (v === undefined) return undefined;
   const d = parseIsoTime(v);
-  if (!d) invalid(field, 'must be an ISO 8601 time that exists, e.g. 2026-03-01T00:00:00Z');
+  if (!d) p.add(field, 'must be an ISO 8601 time that exists, e.g. 2026-03-01T00:00:00Z');
   return d;
 }
 
 /** The field's value when it is one of `allowed`; a 400 that lists them otherwise. */
 function oneOf<T extends string>(
+  p: Problems,
   query: Record<string, unknown>,
   field: string,
   allowed: readonly T[],
 ): T | undefined {
-  const v = single(query, field);
+  const v = single(p, query, field);
   if (v !== undefined && !(allowed as readonly string[]).includes(v))
-    invalid(field, `must be one of ${allowed.join(', ')}`);
+    return p.add(field, `must be one of ${allowed.join(', ')}`);
   return v as T | undefined;
 }
 
 function text(
+  p: Problems,
   query: Record<string, unknown>,
   field: string,
   pattern: RegExp,
   hint: string,
 ): string | undefined {
-  const v = single(query, field);
-  if (v !== undefined && !pattern.test(v)) invalid(field, hint);
+  const v = single(p, query, field);
+  if (v !== undefined && !pattern.test(v)) return p.add(field, hint);
   return v;
 }
 
 /**
  * Parses and validates the filters, page size and cursor (the export,
- * `allowFormat`: the filters and format, no page); a bad value is a 400
- * naming its field.
+ * `allowFormat`: the filters and format, no page); bad values are one 400
+ * naming each of them.
  */
 export function parseAuditQuery(
   query: Record<string, unknown>,
   allowFormat = false,
 ): AuditListQuery & { format?: ExportFormat } {
+  const p = new Problems();
   for (const key of Object.keys(query)) {
-    if (!KNOWN.has(key) || (key === 'format' && !allowFormat)) invalid(key, 'unknown parameter');
-    if (allowFormat && (key === 'limit' || key === 'cursor'))
-      invalid(key, 'not taken by the export, which streams every matching record (narrow it with from/to)');
+    if (!KNOWN.has(key) || (key === 'format' && !allowFormat)) p.add(key, 'unknown parameter');
+    else if (allowFormat && (key === 'limit' || key === 'cursor'))
+      p.add(key, 'not taken by the export, which streams every matching record (narrow it with from/to)');
   }
-  const from = time(query, 'from');
-  const to = time(query, 'to');
-  if (from && to && from.getTime() > to.getTime()) invalid('to', 'must not be before "from"');
-  const kind = oneOf(query, 'kind', AUDIT_KINDS);
-  const limitRaw = single(query, 'limit');
+  const from = time(p, query, 'from');
+  const to = time(p, query, 'to');
+  if (from && to && from.getTime() > to.getTime()) p.add('to', 'must not be before "from"');
+  const kind = oneOf(p, query, 'kind', AUDIT_KINDS);
+  const limitRaw = single(p, query, 'limit');
   let limit = DEFAULT_PAGE_SIZE;
   if (limitRaw !== undefined) {
     limit = Number(limitRaw);
     if (!/^\d+$/.test(limitRaw) || limit < 1 || limit > MAX_PAGE_SIZE)
-      invalid('limit', `must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+      p.add('limit', `must be an integer from 1 to ${MAX_PAGE_SIZE}`);
   }
-  const cursorRaw = single(query, 'cursor');
-  const format = allowFormat ? (single(query, 'format') ?? 'ndjson') : undefined;
+  const cursorRaw = single(p, query, 'cursor');
+  const format = allowFormat ? (single(p, query, 'format') ?? 'ndjson') : undefined;
   if (format !== undefined && !(EXPORT_FORMATS as readonly string[]).includes(format)) {
-    invalid('format', `must be one of ${EXPORT_FORMATS.join(', ')}`);
+    p.add('format', `must be one of ${EXPORT_FORMATS.join(', ')}`);
   }
-  return {
+  const parsed = {
     from,
     to,
-    userId: text(query, 'userId', ID, 'must be an id of 1-64 characters'),
-    keyId: text(query, 'keyId', ID, 'must be an id of 1-64 characters'),
+    userId: text(p, query, 'userId', ID, 'must be an id of 1-64 characters'),
+    keyId: text(p, query, 'keyId', ID, 'must be an id of 1-64 characters'),
     kind,
-    action: text(query, 'action', /^[\x20-\x7e]{1,200}$/, 'must be 1-200 printable characters'),
-    outcome: oneOf(query, 'outcome', AUDIT_OUTCOMES),
+    action: text(p, query, 'action', /^[\x20-\x7e]{1,200}$/, 'must be 1-200 printable characters'),
+    outcome: oneOf(p, query, 'outcome', AUDIT_OUTCOMES),
     limit,
-    cursor: cursorRaw === undefined ? undefined : decodeCursor(cursorRaw),
+    cursor: cursorRaw === undefined ? undefined : decodeCursor(p, cursorRaw),
     format: format as ExportFormat | undefined,
   };
+  p.throwIfAny();
+  return parsed;
 }
 
 export function encodeCursor(c: AuditCursor): string {
@@ -163,7 +187,7 @@ export function encodeCursor(c: AuditCursor): string {
 /** The largest audit_logs.id (PostgreSQL bigint). */
 const MAX_BIGINT = 9223372036854775807n;
 
-function decodeCursor(raw: string): AuditCursor {
+function decodeCursor(p: Problems, raw: string): AuditCursor | undefined {
   try {
     const v: unknown = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
     if (
@@ -181,5 +205,5 @@ function decodeCursor(raw: string): AuditCursor {
   } catch {
     // fall through
   }
-  invalid('cursor', 'is not a cursor this endpoint returned');
+  return p.add('cursor', 'is not a cursor this endpoint returned');
 }

@@ -148,6 +148,14 @@ describe('audit trail (e2e)', () => {
     const [row] = await rows(`request_id = 'e2e-admin-400'`);
     expect(row).toMatchObject({ status: 400, outcome: 'client_error', error_code: 'invalid_query' });
     expect((await get('/admin/audit/export?format=xml', reader)).status).toBe(400);
+    // Several bad parameters: one 400 naming each, not only the first.
+    const many = await get('/admin/audit?kind=bogus&from=yesterday&limit=900&outcome=x&colour=red', reader);
+    expect(many.status).toBe(400);
+    const body = (await many.json()) as { field: string; message: string; errors: { field: string }[] };
+    expect(body.errors.map((e) => e.field)).toEqual(['colour', 'from', 'kind', 'limit', 'outcome']);
+    expect(body.field).toBe('colour');
+    for (const field of ['colour', 'from', 'kind', 'limit', 'outcome'])
+      expect(body.message).toContain(`"${field}": `);
     for (const [query, field] of [
       ['from=2026-02-30', 'from'],
       ['to=2026-04-31T00:00:00Z', 'to'],
