@@ -155,7 +155,7 @@ export class ApiKeysService {
       await this.recordAdmin(tx, actor, 'api_key.revoke', { keyId: key.id, reason: why, revokedAt: now });
     });
     await this.notifier.announce({ keyId: key.id, revokedAt: now });
-    this.logger.warn({
+    this.logger.log({
       message: 'API key revoked',
       keyId: key.id,
       organizationId: key.organizationId,
@@ -215,7 +215,7 @@ export class ApiKeysService {
     });
     await this.sharedKnownKeys.remember(successor.id, successor.organizationId);
     await this.notifier.announce({ keyId: old.id, revokedAt: revokeAt });
-    this.logger.warn({
+    this.logger.log({
       message: 'API key rotated',
       keyId: old.id,
       successorId: successor.id,

@@ -107,9 +107,12 @@ describe('sentia-mcp command line on a fresh install (SQLite, generated secrets)
     expect(foreign).toMatchObject({ code: 1, stdout: '' });
     expect(foreign.stderr).toContain('not found');
 
-    expect((await run(['keys', 'revoke', body.key.id, '--org', 'acme', '--reason', 'done'], env)).code).toBe(
+    const revoked = await run(['keys', 'revoke', body.key.id, '--org', 'acme', '--reason', 'done'], env);
+    // Success reads as success: the command's own line, no "[warn]" from the service it called.
+    expect([revoked.code, revoked.stderr]).toEqual([
       0,
-    );
+      `Revoked API key ${body.key.id} (organisation acme).\n`,
+    ]);
     const after = JSON.parse((await run(['keys', 'list', '--org', 'acme', '--json'], env)).stdout);
     expect(after[0]).toMatchObject({ status: 'revoked', revokedReason: 'done' });
   });
