@@ -112,7 +112,7 @@ export class ApiKeysService {
         expiresAt: key.expiresAt,
       });
     });
-    await this.sharedKnownKeys.remember(key.id, key.organizationId);
+    void this.sharedKnownKeys.remember(key.id, key.organizationId);
     this.logger.log({
       message: 'API key created',
       keyId: key.id,
@@ -213,7 +213,7 @@ export class ApiKeysService {
         graceSeconds: input.graceSeconds ?? 0,
       });
     });
-    await this.sharedKnownKeys.remember(successor.id, successor.organizationId);
+    void this.sharedKnownKeys.remember(successor.id, successor.organizationId);
     await this.notifier.announce({ keyId: old.id, revokedAt: revokeAt });
     this.logger.log({
       message: 'API key rotated',

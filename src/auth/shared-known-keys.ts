@@ -27,7 +27,11 @@ export class SharedKnownKeys {
     return this.store.kind === 'redis';
   }
 
-  /** Records the key's organisation; a store that fails is logged, never thrown (the database holds the truth). */
+  /**
+   * Records the key's organisation; a store that fails is logged, never
+   * thrown (the database holds the truth). Callers need not wait for it:
+   * commands on the store's one connection run in the order they were sent.
+   */
   async remember(keyId: string, organizationId: string): Promise<void> {
     if (!this.shared) return;
     try {

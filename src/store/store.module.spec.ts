@@ -29,12 +29,12 @@ describe('StoreModule', () => {
     expect(await store.get('k')).toBeNull(); // closed at shutdown
   });
 
-  it('boots degraded when Redis is unreachable, and readiness says redis is down', async () => {
+  it('boots degraded when Redis is unreachable, and readiness says the store (redis) is down', async () => {
     const moduleRef = await boot({ redisUrl: 'redis://:secret-password@127.0.0.1:1' });
     const store = moduleRef.get(KeyValueStore);
     expect(store).toBeInstanceOf(RedisStore);
     const result = await moduleRef.get(StoreHealthIndicator).check();
-    expect(result).toEqual({ redis: { status: 'down', kind: 'redis', message: 'unreachable' } });
+    expect(result).toEqual({ store: { status: 'down', kind: 'redis', message: 'unreachable' } });
     expect(JSON.stringify(result)).not.toContain('secret-password');
     await moduleRef.close();
   }, 10_000);
