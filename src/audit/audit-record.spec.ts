@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { argsDigest, canonicalJson, canonicalRow, chainHash } from './audit-record';
+import { redact } from '../observability/redact';
+import { argsDigest, canonicalJson, canonicalRedactedJson, canonicalRow, chainHash } from './audit-record';
 
 describe('canonicalJson', () => {
   it('sorts keys at every depth and drops whitespace', () => {
@@ -31,6 +32,31 @@ describe('canonicalJson', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(() => canonicalJson(cyclic)).toThrow(/cyclic/);
+  });
+});
+
+describe('canonicalRedactedJson', () => {
+  const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+  it.each([
+    [
+      'secret-named entries',
+      { apiKey: 'sk-live-123', nested: { password: 'p', clientSecret: 'c' }, name: 'ok' },
+    ],
+    ['secrets inside strings', { note: `Bearer ${JWT}`, url: 'https://u:pw@host/x', q: 'token=abc&x=1' }],
+    ['counts under secret-sounding keys stay', { total_tokens: 120, tokenExpiresIn: 60, pin: 1234 }],
+    [
+      'arrays, nulls, booleans, dates',
+      { list: [1, 'a', null, { secret: 's' }], ok: true, none: null, at: new Date(0) },
+    ],
+    ['a top-level string', `key sk-abcdefghijklmnop`],
+    ['nothing to redact', { city: 'London', street: '1 Analytical Way' }],
+  ])('is canonicalJson(redact(value)) in one pass: %s', (_name, value) => {
+    expect(canonicalRedactedJson(value)).toBe(canonicalJson(redact(value)));
+  });
+
+  it('leaves out what canonicalJson leaves out, and keeps no secret', () => {
+    const text = canonicalRedactedJson({ a: undefined, b: 'shpat_0123456789abcdef', c: [undefined] });
+    expect(text).toBe('{"b":"[REDACTED]","c":[null]}');
   });
 });
 

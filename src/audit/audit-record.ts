@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isSensitiveEntry, REDACTED, redactString } from '../observability/redact';
 
 /** What an audit record is about. */
 export const AUDIT_KINDS = ['tool_call', 'admin', 'auth', 'security'] as const;
@@ -90,10 +91,23 @@ export interface AuditRow {
  * A top-level undefined is `null`. Cycles throw.
  */
 export function canonicalJson(value: unknown): string {
-  return encode(value, new Set()) ?? 'null';
+  return encode(value, new Set(), false) ?? 'null';
 }
 
-function encode(value: unknown, path: Set<object>): string | undefined {
+/**
+ * `canonicalJson(redact(value))` in one pass, without the redacted copy:
+ * secret-named entries become "[REDACTED]" and secrets inside strings are
+ * scrubbed (src/observability/redact), for the arguments digest of every
+ * audit record. The same text as the two steps for any JSON value within
+ * redact's limits.
+ */
+export function canonicalRedactedJson(value: unknown): string {
+  return encode(value, new Set(), true) ?? 'null';
+}
+
+const REDACTED_JSON = JSON.stringify(REDACTED);
+
+function encode(value: unknown, path: Set<object>, redacting: boolean): string | undefined {
   if (
     value !== null &&
     typeof value === 'object' &&
@@ -103,7 +117,7 @@ function encode(value: unknown, path: Set<object>): string | undefined {
   }
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value);
+      return JSON.stringify(redacting ? redactString(value) : value);
     case 'number':
       return Number.isFinite(value) ? JSON.stringify(value) : 'null';
     case 'boolean':
@@ -120,10 +134,11 @@ function encode(value: unknown, path: Set<object>): string | undefined {
   if (path.has(obj)) throw new TypeError('canonicalJson: cyclic value');
   path.add(obj);
   try {
-    if (Array.isArray(obj)) return `[${obj.map((v) => encode(v, path) ?? 'null').join(',')}]`;
+    if (Array.isArray(obj)) return `[${obj.map((v) => encode(v, path, redacting) ?? 'null').join(',')}]`;
     const parts: string[] = [];
     for (const key of Object.keys(obj).sort()) {
-      const encoded = encode((obj as Record<string, unknown>)[key], path);
+      const v = (obj as Record<string, unknown>)[key];
+      const encoded = redacting && isSensitiveEntry(key, v) ? REDACTED_JSON : encode(v, path, redacting);
       if (encoded !== undefined) parts.push(`${JSON.stringify(key)}:${encoded}`);
     }
     return `{${parts.join(',')}}`;

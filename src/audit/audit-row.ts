@@ -1,17 +1,19 @@
-import { MAX_JSON_DEPTH, MAX_JSON_VALUES } from '../common/body-parser';
 import { redact, redactString } from '../observability/redact';
 import { RequestContext } from '../observability/request-context';
-import { type AuditRecord, type AuditRow, argsDigest, canonicalJson } from './audit-record';
+import {
+  type AuditRecord,
+  type AuditRow,
+  canonicalJson,
+  canonicalRedactedJson,
+  sha256Hex,
+} from './audit-record';
 import { AuditRequestContext } from './audit-request-context';
 
-/**
+/*
  * The digest covers the arguments with their secrets redacted (as a stored
  * copy is): a digest of a credential body would otherwise let anyone who
- * reads the trail test guessed secrets offline. Large enough limits that
- * nothing a request can carry (MAX_JSON_DEPTH, MAX_JSON_VALUES, plus the
- * {params, query, body} wrapping of a REST call) is cut short.
+ * reads the trail test guessed secrets offline.
  */
-const DIGEST_LIMITS = { maxDepth: MAX_JSON_DEPTH + 8, maxArrayLength: MAX_JSON_VALUES };
 
 const clip = (v: unknown, max: number): string | null => (v == null ? null : String(v).slice(0, max));
 /** A caller-chosen header value: secrets in it (a pasted token) are scrubbed before it is clipped. */
@@ -25,7 +27,7 @@ const int32 = (v: number | null | undefined): number | null =>
  * no hashes): fields the record leaves out come from the current request
  * (principal and request id from RequestContext, IP and user agent from
  * AuditRequestContext), the arguments become the digest of their redacted
- * form (DIGEST_LIMITS; and, only when
+ * form (and, only when
  * `storeArgs` is on or they are the server's own facts, a redacted canonical
  * copy), and every value is fitted
  * to its column so a hostile value can never fail the batch it joins. The
@@ -50,7 +52,7 @@ export function toAuditRow(rec: AuditRecord, storeArgs: boolean): AuditRow {
     ip: clip(rec.ip ?? scope?.ip, 64),
     userAgent: scrubbed(rec.userAgent ?? scope?.userAgent, 512),
     requestId: scrubbed(rec.requestId ?? ctx?.requestId, 128),
-    argsDigest: hasArgs ? argsDigest(redact(rec.args, DIGEST_LIMITS)) : clip(rec.argsDigest, 128),
+    argsDigest: hasArgs ? sha256Hex(canonicalRedactedJson(rec.args)) : clip(rec.argsDigest, 128),
     args: (storeArgs || rec.argsAreServerFacts) && hasArgs ? canonicalJson(redact(rec.args)) : null,
     writerId: '',
     seq: 0,

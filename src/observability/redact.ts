@@ -52,7 +52,8 @@ export function isSensitiveKey(key: string): boolean {
   return !NAMING_SUFFIX.test(k);
 }
 
-function isSensitiveEntry(key: string, value: unknown): boolean {
+/** Whether `value` under `key` is a secret to redact (not null, undefined, a boolean, or a count under a counting key). */
+export function isSensitiveEntry(key: string, value: unknown): boolean {
   if (value === undefined || value === null || typeof value === 'boolean') return false;
   if (!isSensitiveKey(key)) return false;
   if (typeof value === 'number') {
@@ -80,8 +81,15 @@ const STRING_RULES: Array<[RegExp, string]> = [
   ],
 ];
 
+/**
+ * What every STRING_RULES match contains (a superset): text without any of it
+ * has nothing to scrub, and most text (names, ids, statuses) skips the rules.
+ */
+const MAY_HOLD_SECRET = /bearer|basic|eyJ|sk-|shp|:\/\/|=/i;
+
 /** Scrubs secrets embedded in free text: bearer credentials, JWTs, URL passwords, `password=` pairs. */
 export function redactString(text: string): string {
+  if (!MAY_HOLD_SECRET.test(text)) return text;
   let out = text;
   for (const [pattern, replacement] of STRING_RULES) out = out.replace(pattern, replacement);
   return out;
