@@ -35,7 +35,24 @@ export function batchProblem(
       `Invalid Request: JSON-RPC batches belong to MCP 2025-03-26 and older; MCP-Protocol-Version ` +
       `${JSON.stringify(protocolHeader.slice(0, 40))} sends one message per request`
     );
+  for (const [i, m] of batch.entries()) {
+    const problem = envelopeProblem(m);
+    if (problem) return `Invalid Request: message ${i + 1} of the batch: ${problem}`;
+  }
   if (batch.some((m) => (m as { method?: unknown } | null)?.method === 'initialize'))
     return 'Invalid Request: initialize must not be part of a JSON-RPC batch; send it alone to open a session';
+  return undefined;
+}
+
+/** Why a message is not JSON-RPC 2.0 at all (the -32600 message), or undefined. */
+export function envelopeProblem(message: unknown): string | undefined {
+  if (message === null || typeof message !== 'object' || Array.isArray(message))
+    return 'must be a JSON-RPC object';
+  if (Object.keys(message).length === 0) return 'not a valid JSON-RPC message (an empty body, or {})';
+  const version = (message as { jsonrpc?: unknown }).jsonrpc;
+  if (version !== '2.0')
+    return version === undefined
+      ? '"jsonrpc" is required and must be "2.0"'
+      : `"jsonrpc" must be "2.0" (got ${JSON.stringify(version).slice(0, 40)})`;
   return undefined;
 }

@@ -17,7 +17,7 @@ import { findProvider } from '../common/find-provider';
 import { RequestContext } from '../observability/request-context';
 import { toNodeHandlerWithoutSignalRegistry } from './fetch-handler-adapter';
 import { HeldStreams } from './held-streams';
-import { batchProblem } from './json-rpc-batch';
+import { batchProblem, envelopeProblem } from './json-rpc-batch';
 import { jsonRpcError } from './json-rpc-error';
 import { LegacySessions } from './legacy-sessions.service';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
@@ -101,6 +101,12 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
       const problem = batchProblem(parsedBody, req.header('mcp-protocol-version'));
       if (problem) {
         jsonRpcError(res, 400, -32600, problem);
+        return;
+      }
+    } else if (parsedBody !== null && typeof parsedBody === 'object') {
+      const problem = envelopeProblem(parsedBody);
+      if (problem) {
+        jsonRpcError(res, 400, -32600, `Invalid Request: ${problem}`);
         return;
       }
     }

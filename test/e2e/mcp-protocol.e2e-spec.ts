@@ -178,6 +178,21 @@ describe('/mcp protocol (e2e)', () => {
       );
     });
 
+    it('a message that is not JSON-RPC 2.0 → 400 -32600 saying what is wrong with it', async () => {
+      const cases: Array<[unknown, string]> = [
+        [{ jsonrpc: '1.0', id: 1, method: 'ping' }, 'Invalid Request: "jsonrpc" must be "2.0" (got "1.0")'],
+        [{ id: 1, method: 'ping' }, 'Invalid Request: "jsonrpc" is required and must be "2.0"'],
+        [
+          [{ jsonrpc: '2.0', id: 1, method: 'ping' }, 7],
+          'Invalid Request: message 2 of the batch: must be a JSON-RPC object',
+        ],
+      ];
+      for (const [body, message] of cases) {
+        const res = await post(JSON.stringify(body));
+        expect([res.status, (await rpc(res)).error]).toEqual([400, { code: -32600, message }]);
+      }
+    });
+
     it('empty body → 400 with a JSON-RPC error, in either protocol era', async () => {
       const eras: Record<string, string>[] = [
         {},
