@@ -42,7 +42,7 @@ export function keyLimitKey(keyId: string): string {
  * guards, and this one must run after the AuthGuard has set the principal.
  * KeyRateLimitCheck calls it from the AuthGuard, right after authentication.
  *
- * A JSON-RPC batch on /mcp counts as many requests as it holds messages.
+ * A JSON-RPC batch counts as many requests as it holds messages.
  *
  * Over the limit: 429 with Retry-After and a JSON body naming the `key` limit
  * (a JSON-RPC error on /mcp); the RateLimit-* headers report the tighter of
@@ -80,8 +80,9 @@ export class KeyThrottlerGuard extends ThrottlerGuard {
     const res = context.switchToHttp().getResponse<Response>();
     const name = throttler.name ?? KEY_THROTTLER;
     const tracker = await getTracker(req, context);
-    // A JSON-RPC batch on /mcp (2025-03-26 clients) counts one request per message it holds.
-    const hits = req.method === 'POST' && requestPath(req) === '/mcp' ? messagesIn(req.body) : 1;
+    // A JSON-RPC batch (2025-03-26 clients on /mcp, however its path is spelt) counts one request per
+    // message it holds; an array sent anywhere else is refused by its route all the same.
+    const hits = req.method === 'POST' ? messagesIn(req.body) : 1;
     const record = await this.storage.increment(
       generateKey(context, tracker, name),
       ttl,
