@@ -1,10 +1,9 @@
 /**
  * JSON-RPC batches on /mcp. MCP 2025-03-26 required servers to receive them;
  * 2025-06-18 removed them. So a batch is served only to a 2025-era session
- * whose client speaks 2025-03-26 or older: from 2025-06-18 on a client sends
- * `MCP-Protocol-Version` on every request after initialize, and a request
- * without that header is taken as 2025-03-26 (the spec's own fallback, and
- * the SDK transport's).
+ * that negotiated 2025-03-26 or older (LegacySessions checks the session's
+ * record), whose `MCP-Protocol-Version` header, if sent, names such a
+ * revision too (checked here, before anything else).
  */
 
 /** The most messages one batch may hold (the SDK transport's own bound). */
@@ -12,11 +11,6 @@ export const MAX_BATCH_MESSAGES = 100;
 
 /** The revisions that have JSON-RPC batches. */
 export const BATCHING_PROTOCOL_VERSIONS: readonly string[] = ['2025-03-26', '2024-11-05', '2024-10-07'];
-
-/** How many requests a body counts as against the per-key rate limit: one per message of a batch. */
-export function messagesIn(body: unknown): number {
-  return Array.isArray(body) ? Math.min(Math.max(body.length, 1), MAX_BATCH_MESSAGES) : 1;
-}
 
 /**
  * Why this batch is refused (the -32600 message), or undefined when it may be
@@ -35,24 +29,50 @@ export function batchProblem(
       `Invalid Request: JSON-RPC batches belong to MCP 2025-03-26 and older; MCP-Protocol-Version ` +
       `${JSON.stringify(protocolHeader.slice(0, 40))} sends one message per request`
     );
+  const requestIds = new Set<unknown>();
   for (const [i, m] of batch.entries()) {
     const problem = envelopeProblem(m);
     if (problem) return `Invalid Request: message ${i + 1} of the batch: ${problem}`;
+    const { id, method } = m as { id?: unknown; method?: unknown };
+    if (method === undefined || id === undefined) continue;
+    // Answers are matched to requests by id: a second request with the same id would run unanswered.
+    if (requestIds.has(id))
+      return `Invalid Request: message ${i + 1} of the batch reuses the id ${JSON.stringify(id)} of an earlier request in it`;
+    requestIds.add(id);
   }
   if (batch.some((m) => (m as { method?: unknown } | null)?.method === 'initialize'))
     return 'Invalid Request: initialize must not be part of a JSON-RPC batch; send it alone to open a session';
   return undefined;
 }
 
-/** Why a message is not JSON-RPC 2.0 at all (the -32600 message), or undefined. */
+const isId = (v: unknown): boolean => typeof v === 'string' || Number.isSafeInteger(v);
+
+/**
+ * Why a message is not a JSON-RPC 2.0 request, notification or response as
+ * MCP sends them (the -32600 message), or undefined.
+ */
 export function envelopeProblem(message: unknown): string | undefined {
   if (message === null || typeof message !== 'object' || Array.isArray(message))
     return 'must be a JSON-RPC object';
-  if (Object.keys(message).length === 0) return 'not a valid JSON-RPC message (an empty body, or {})';
-  const version = (message as { jsonrpc?: unknown }).jsonrpc;
-  if (version !== '2.0')
-    return version === undefined
+  const m = message as Record<string, unknown>;
+  if (Object.keys(m).length === 0) return 'not a valid JSON-RPC message (an empty body, or {})';
+  if (m.jsonrpc !== '2.0')
+    return m.jsonrpc === undefined
       ? '"jsonrpc" is required and must be "2.0"'
-      : `"jsonrpc" must be "2.0" (got ${JSON.stringify(version).slice(0, 40)})`;
+      : `"jsonrpc" must be "2.0" (got ${JSON.stringify(m.jsonrpc).slice(0, 40)})`;
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(m, k);
+  if (has('method')) {
+    if (typeof m.method !== 'string' || m.method === '') return '"method" must be a non-empty string';
+    if (has('id') && !isId(m.id)) return '"id" must be a string or an integer';
+    if (has('params') && (m.params === null || typeof m.params !== 'object' || Array.isArray(m.params)))
+      return '"params" must be an object';
+    if (has('result') || has('error'))
+      return 'a request has "method"; only a response has "result" or "error"';
+    return undefined;
+  }
+  if (!has('result') && !has('error'))
+    return 'has neither "method" (a request or notification) nor "result" or "error" (a response)';
+  if (has('result') && has('error')) return 'a response has "result" or "error", not both';
+  if (!isId(m.id) && !(has('error') && m.id === null)) return '"id" must be a string or an integer';
   return undefined;
 }

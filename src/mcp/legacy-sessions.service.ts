@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { isInitializeRequest, Server } from '@modelcontextprotocol/server';
+import { isInitializeRequest, Server, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
 import { MemoryEventStore } from './memory-event-store';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
+import { BATCHING_PROTOCOL_VERSIONS } from './json-rpc-batch';
 import { jsonRpcError } from './json-rpc-error';
 
 interface LiveSession {
@@ -15,6 +16,7 @@ interface LiveSession {
   server: Server;
   /** The API key that opened the session; only it may use the session. */
   owner: string;
+  protocolVersion: string;
   lastSeen: number;
 }
 
@@ -23,6 +25,22 @@ export interface SessionRecord {
   owner: string;
   createdAt: string;
   instance: string;
+  /** The revision initialize negotiated (absent in records written before it was kept). */
+  protocolVersion?: string;
+}
+
+/**
+ * Serves a JSON-RPC batch's other messages against the caller's rate limit
+ * (McpHttpService passes the per-key limit's `chargeBatch`); false when it
+ * has answered the request itself (a refusal).
+ */
+export type AdmitBatch = (req: Request, res: Response, messages: number) => Promise<boolean>;
+
+/** The revision the SDK's Server settles on for an initialize that asks for `requested`. */
+export function negotiatedVersion(requested: unknown): string {
+  return typeof requested === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(requested)
+    ? requested
+    : SUPPORTED_PROTOCOL_VERSIONS[0];
 }
 
 export const SESSION_KEY_PREFIX = 'mcp:session:';
@@ -90,7 +108,13 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     return this.live.size;
   }
 
-  async handle(req: Request, res: Response, parsedBody: unknown, auth: RequestAuth): Promise<void> {
+  async handle(
+    req: Request,
+    res: Response,
+    parsedBody: unknown,
+    auth: RequestAuth,
+    admitBatch?: AdmitBatch,
+  ): Promise<void> {
     const sessionId = req.header('mcp-session-id');
     const owner = auth.principal?.keyId ?? 'anonymous';
     (req as Request & { auth?: unknown }).auth = toAuthInfo(auth);
@@ -113,23 +137,37 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     }
 
     const session = this.live.get(sessionId);
-    let recordOwner: string | undefined;
+    let record: Pick<SessionRecord, 'owner' | 'protocolVersion'> | null;
     try {
-      recordOwner = (await this.lookup(sessionId))?.owner;
+      record = await this.lookup(sessionId);
     } catch (err) {
       if (!session) {
         this.storeUnavailable(res, err);
         return;
       }
-      recordOwner = session.owner; // the store is down: this instance's own session goes on
+      record = session; // the store is down: this instance's own session goes on
     }
-    if (recordOwner === undefined && session) await this.forget(sessionId); // ended elsewhere, or expired
-    if (recordOwner !== owner) {
+    if (record === null && session) await this.forget(sessionId); // ended elsewhere, or expired
+    if (record?.owner !== owner) {
       // Another key's session is reported exactly like a missing one.
       jsonRpcError(res, 404, -32001, 'Session not found: it expired or was ended; initialize a new session');
       return;
     }
     this.touch(sessionId);
+    if (Array.isArray(parsedBody)) {
+      const version = record.protocolVersion;
+      if (!version || !BATCHING_PROTOCOL_VERSIONS.includes(version)) {
+        jsonRpcError(
+          res,
+          400,
+          -32600,
+          `Invalid Request: this session speaks MCP ${version ?? '2025-06-18 or later'}, which sends one ` +
+            'message per request; JSON-RPC batches belong to 2025-03-26 and older',
+        );
+        return;
+      }
+      if (admitBatch && !(await admitBatch(req, res, parsedBody.length))) return;
+    }
     if (session) {
       session.lastSeen = Date.now();
       await session.transport.handleRequest(req, res, parsedBody);
@@ -189,7 +227,15 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
    */
   private async open(req: Request, res: Response, body: unknown, owner: string): Promise<void> {
     const id = randomUUID();
-    const record: SessionRecord = { owner, createdAt: new Date().toISOString(), instance: this.instanceId };
+    const protocolVersion = negotiatedVersion(
+      (body as { params?: { protocolVersion?: unknown } }).params?.protocolVersion,
+    );
+    const record: SessionRecord = {
+      owner,
+      createdAt: new Date().toISOString(),
+      instance: this.instanceId,
+      protocolVersion,
+    };
     try {
       await this.store.set(SESSION_KEY_PREFIX + id, JSON.stringify(record), { ttlMs: this.ttlMs });
     } catch (err) {
@@ -204,7 +250,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       onsessioninitialized: () => {
         const now = Date.now();
         this.evictBeyondCap(owner);
-        this.live.set(id, { transport, server, owner, lastSeen: now });
+        this.live.set(id, { transport, server, owner, protocolVersion, lastSeen: now });
         this.touched.set(id, now);
       },
       onsessionclosed: async () => {

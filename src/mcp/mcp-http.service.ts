@@ -19,7 +19,8 @@ import { toNodeHandlerWithoutSignalRegistry } from './fetch-handler-adapter';
 import { HeldStreams } from './held-streams';
 import { batchProblem, envelopeProblem } from './json-rpc-batch';
 import { jsonRpcError } from './json-rpc-error';
-import { LegacySessions } from './legacy-sessions.service';
+import { AdmitBatch, LegacySessions } from './legacy-sessions.service';
+import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
 
 const ALLOWED_METHODS = 'GET, POST, DELETE';
@@ -56,6 +57,7 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
   private modernNode!: NodeMcpRequestHandler;
   readonly streams = new HeldStreams();
   private streamCheck?: NodeJS.Timeout;
+  private admitBatch?: AdmitBatch;
 
   constructor(
     private readonly factory: McpServerFactory,
@@ -67,6 +69,12 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
   onModuleInit(): void {
     // Looked up, not injected: the MCP surface can be built without the auth module (its unit tests).
     const revocation = findProvider(this.moduleRef, RevocationService);
+    const keyLimit = findProvider(this.moduleRef, KeyThrottlerGuard);
+    this.admitBatch = async (req, res, messages) => {
+      const refusal = await keyLimit?.chargeBatch(req, res, messages);
+      if (refusal) res.status(refusal.status).json(refusal.body);
+      return refusal === undefined;
+    };
     this.streamCheck = setInterval(() => {
       if (this.streams.size === 0) return;
       const ended = this.streams.endInvalid((keyId) => revocation?.check(keyId) === 'revoked');
@@ -127,7 +135,7 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
         return;
       }
       if (legacy) {
-        await this.sessions.handle(req, res, parsedBody, auth);
+        await this.sessions.handle(req, res, parsedBody, auth, this.admitBatch);
       } else {
         // The SDK's stateless handler answers JSON whatever Accept says; a client that takes neither
         // JSON nor an event stream is told so, as the 2025 era's transport does (no Accept: anything).

@@ -14,6 +14,7 @@ import type { AppConfig } from '../config/config.types';
 import { clientAddress } from './ip-rate-limit.middleware';
 import {
   isExemptPath,
+  RATE_LIMIT_WINDOW_MS,
   rateLimitBody,
   requestPath,
   setRateLimitHeaders,
@@ -21,7 +22,6 @@ import {
 } from './rate-limit-decision';
 import { RateLimitEvents } from './rate-limit-events';
 import { StoreThrottlerStorage } from './store-throttler.storage';
-import { messagesIn } from '../mcp/json-rpc-batch';
 
 /** The name of the per-key throttler in ThrottlerModule's options (and of `@Throttle({ key: ... })`). */
 export const KEY_THROTTLER = 'key';
@@ -42,7 +42,8 @@ export function keyLimitKey(keyId: string): string {
  * guards, and this one must run after the AuthGuard has set the principal.
  * KeyRateLimitCheck calls it from the AuthGuard, right after authentication.
  *
- * A JSON-RPC batch counts as many requests as it holds messages.
+ * A JSON-RPC batch counts as many requests as it holds messages: the MCP
+ * layer charges the rest (`chargeBatch`) once it knows the batch is served.
  *
  * Over the limit: 429 with Retry-After and a JSON body naming the `key` limit
  * (a JSON-RPC error on /mcp); the RateLimit-* headers report the tighter of
@@ -80,21 +81,56 @@ export class KeyThrottlerGuard extends ThrottlerGuard {
     const res = context.switchToHttp().getResponse<Response>();
     const name = throttler.name ?? KEY_THROTTLER;
     const tracker = await getTracker(req, context);
-    // A JSON-RPC batch (2025-03-26 clients on /mcp, however its path is spelt) counts one request per
-    // message it holds; an array sent anywhere else is refused by its route all the same.
-    const hits = req.method === 'POST' ? messagesIn(req.body) : 1;
     const record = await this.storage.increment(
       generateKey(context, tracker, name),
       ttl,
       limit,
       blockDuration,
       name,
-      hits,
     );
     const decision = toDecision('key', limit, record);
     setRateLimitHeaders(req, res, decision);
     if (!decision.exceeded) return true;
     this.events.refused(req, res, decision, clientAddress(req), tracker);
     throw new HttpException(rateLimitBody(req, decision), HttpStatus.TOO_MANY_REQUESTS);
+  }
+
+  /**
+   * Charges the other messages of a JSON-RPC batch that is about to be served
+   * (the request itself counted at authentication). Undefined when the key's
+   * limit admits them; else the JSON-RPC answer to give, with its headers set:
+   * 400 for a batch larger than the key may ever send in a window, 429 when
+   * this window has too little left, the batch then costing one request, as
+   * any refused request does.
+   */
+  async chargeBatch(
+    req: Request,
+    res: Response,
+    messages: number,
+  ): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
+    const principal = (req as Request & RequestWithPrincipal)[PRINCIPAL_REQUEST_KEY];
+    const extra = messages - 1;
+    if (!principal || extra <= 0) return undefined;
+    const limit = this.config.rateLimit.perKeyPerMinute;
+    if (messages > limit) {
+      const message =
+        `Invalid Request: a batch of ${messages} messages is more than this key may send in a minute ` +
+        `(${limit} requests); send smaller batches`;
+      return { status: 400, body: { jsonrpc: '2.0', id: null, error: { code: -32600, message } } };
+    }
+    const key = keyLimitKey(principal.keyId);
+    const window = [RATE_LIMIT_WINDOW_MS, limit, RATE_LIMIT_WINDOW_MS, KEY_THROTTLER] as const;
+    const record = await this.storage.increment(key, ...window, extra);
+    const decision = toDecision('key', limit, record);
+    if (!decision.exceeded) {
+      setRateLimitHeaders(req, res, decision);
+      return undefined;
+    }
+    // Refused whole: only the request itself stays counted.
+    await this.storage.increment(key, ...window, -extra);
+    const refused = { ...decision, remaining: 0, firstRefusal: record.totalHits - extra <= limit };
+    setRateLimitHeaders(req, res, refused);
+    this.events.refused(req, res, refused, clientAddress(req), principal.keyId);
+    return { status: 429, body: rateLimitBody(req, refused) };
   }
 }

@@ -78,7 +78,7 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     limit: number,
     _blockDuration: number,
     _throttlerName: string,
-    /** How many requests this one counts as (a JSON-RPC batch: one per message). */
+    /** How many requests this one counts as (a JSON-RPC batch: one per message); negative refunds. */
     hits = 1,
   ): Promise<ThrottlerStorageRecord> {
     const now = Date.now();
@@ -97,7 +97,7 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
 
   private async count(key: string, ttlMs: number, now: number, hits: number): Promise<number> {
     if (this.degraded) {
-      if (now >= this.nextRetryAt && !this.probing) this.probe(key, ttlMs, hits);
+      if (hits > 0 && now >= this.nextRetryAt && !this.probing) this.probe(key, ttlMs, hits);
     } else {
       try {
         return await this.withinBudget(this.store.incr(key, hits, ttlMs));
@@ -105,7 +105,7 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
         this.failed(err);
       }
     }
-    this.localCounts.inc(hits);
+    if (hits > 0) this.localCounts.inc(hits); // a refund (negative) is no request
     return this.local.incr(key, hits, ttlMs);
   }
 

@@ -182,6 +182,16 @@ describe('/mcp protocol (e2e)', () => {
       const cases: Array<[unknown, string]> = [
         [{ jsonrpc: '1.0', id: 1, method: 'ping' }, 'Invalid Request: "jsonrpc" must be "2.0" (got "1.0")'],
         [{ id: 1, method: 'ping' }, 'Invalid Request: "jsonrpc" is required and must be "2.0"'],
+        [{ jsonrpc: '2.0', id: 1, method: 5 }, 'Invalid Request: "method" must be a non-empty string'],
+        [{ jsonrpc: '2.0', id: 1.5, method: 'ping' }, 'Invalid Request: "id" must be a string or an integer'],
+        [
+          { jsonrpc: '2.0', id: 1, method: 'ping', params: [1] },
+          'Invalid Request: "params" must be an object',
+        ],
+        [
+          { jsonrpc: '2.0', id: 1, result: {}, error: {} },
+          'Invalid Request: a response has "result" or "error", not both',
+        ],
         [
           [{ jsonrpc: '2.0', id: 1, method: 'ping' }, 7],
           'Invalid Request: message 2 of the batch: must be a JSON-RPC object',
@@ -292,6 +302,28 @@ describe('/mcp protocol (e2e)', () => {
           modernCalls,
           {},
           'Invalid Request: MCP 2026-07-28 sends one message per request, not a batch',
+        ],
+        [
+          'a 2025-11-25 session without the header',
+          calls,
+          { 'mcp-session-id': id },
+          'Invalid Request: this session speaks MCP 2025-11-25, which sends one message per request; JSON-RPC batches belong to 2025-03-26 and older',
+        ],
+        [
+          'a repeated request id',
+          [
+            calls[0],
+            { jsonrpc: '2.0', method: 'notifications/initialized' },
+            toolCallRequest('server_info', 21),
+          ],
+          { 'mcp-session-id': id },
+          'Invalid Request: message 3 of the batch reuses the id 21 of an earlier request in it',
+        ],
+        [
+          'an element that is no message',
+          [calls[0], { jsonrpc: '2.0', id: 3 }],
+          {},
+          'Invalid Request: message 2 of the batch: has neither "method" (a request or notification) nor "result" or "error" (a response)',
         ],
         ['an empty batch', [], { 'mcp-session-id': id }, 'Invalid Request: an empty JSON-RPC batch'],
         [

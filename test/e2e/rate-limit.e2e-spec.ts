@@ -151,25 +151,44 @@ describe('rate limits (embedded shape)', () => {
     expect(others[KEY_MAX].body.limit).toBe('key');
   });
 
-  it('counts a JSON-RPC batch (2025-03-26) as one request per message it holds', async () => {
-    const key = await TestKey.create(app, { permissions: ['ai:invoke'] });
-    const ip = freshIp();
-    const mcp = (body: unknown, session?: string, path = '/mcp') =>
-      send(app.url, path, {
-        method: 'POST',
-        from: ip,
-        headers: { ...authHeaders(key), ...(session ? { 'mcp-session-id': session } : {}) },
-        body,
-      });
-    const opened = await mcp(initializeRequest('2025-03-26'));
-    expect(opened.status).toBe(200);
-    const session = String(opened.headers['mcp-session-id']);
+  it('counts a served JSON-RPC batch (2025-03-26) as one request per message; a refused one as one request', async () => {
     const ping = (id: number) => ({ jsonrpc: '2.0', id, method: 'ping' });
-    const three = await mcp([ping(1), ping(2), ping(3)], session);
-    expect([three.status, three.headers['ratelimit-remaining']]).toEqual([200, '1']); // 5 - 1 - 3
-    const two = await mcp([ping(4), ping(5)], session, '/mcp/'); // the same route, however spelt
-    expect(two.status).toBe(429);
-    expect(two.body.error.data).toMatchObject({ limit: 'key' });
+    const pings = (n: number, from = 1) => Array.from({ length: n }, (_, i) => ping(from + i));
+    const openSession = async () => {
+      const key = await TestKey.create(app, { permissions: ['ai:invoke'] });
+      const ip = freshIp();
+      const mcp = (body: unknown, session?: string, path = '/mcp') =>
+        send(app.url, path, {
+          method: 'POST',
+          from: ip,
+          headers: { ...authHeaders(key), ...(session ? { 'mcp-session-id': session } : {}) },
+          body,
+        });
+      const opened = await mcp(initializeRequest('2025-03-26'));
+      expect(opened.status).toBe(200);
+      return { mcp, session: String(opened.headers['mcp-session-id']) };
+    };
+
+    const a = await openSession(); // 1 used
+    // More messages than the key may send in a minute: never servable, so 400, not a Retry-After.
+    const six = await a.mcp(pings(6), a.session);
+    expect([six.status, six.body.error.code]).toEqual([400, -32600]);
+    expect(six.body.error.message).toBe(
+      'Invalid Request: a batch of 6 messages is more than this key may send in a minute (5 requests); send smaller batches',
+    );
+    expect(six.headers['retry-after']).toBeUndefined();
+    // 2 used (the refused batch as one request); a batch of 3 takes the other 3, on the route however spelt.
+    const three = await a.mcp(pings(3), a.session, '/mcp/');
+    expect([three.status, three.headers['ratelimit-remaining']]).toEqual([200, '0']);
+    expect((await a.mcp(pings(2), a.session)).status).toBe(429);
+
+    const b = await openSession(); // 1 used
+    const five = await b.mcp(pings(5), b.session); // 1 + 5 > 5: refused whole, counted as one request
+    expect(five.status).toBe(429);
+    expect(five.headers['retry-after']).toMatch(/^\d+$/);
+    expect(five.body.error.data).toMatchObject({ limit: 'key' });
+    const after = await b.mcp(ping(9), b.session);
+    expect([after.status, after.headers['ratelimit-remaining']]).toEqual([200, '2']); // 5 - 3
   });
 
   it('applies the IP limit before authentication: requests without a key are limited, and never reach the key limit', async () => {
