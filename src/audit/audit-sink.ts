@@ -31,6 +31,8 @@ export interface AuditWriterStats {
   writeFailures: number;
   /** Records refused with AuditUnavailableError (neither database nor spool). */
   unavailableRows: number;
+  /** Scheduled replays not tried because the database did not answer a probe first. */
+  replayProbesFailed: number;
 }
 
 /**
@@ -362,15 +364,35 @@ export class AuditSink {
     return withTimeout(write, this.options.writeTimeoutMs);
   }
 
+  /**
+   * A replay runs in the writer's drain loop, which waits for it; so it is
+   * only asked for once the database answers a probe, made beside the calls.
+   * Against a database that swallows packets, a replay itself would hold
+   * every call for the write timeout each time it was tried.
+   */
   private scheduleReplay(): void {
     if (this.replayTimer) return;
     const delay = replayDelayMs(this.replayAttempts, this.options);
-    this.replayTimer = setTimeout(() => {
-      this.replayTimer = undefined;
-      this.replayDue = true;
-      this.wake();
-    }, delay);
+    this.replayTimer = setTimeout(() => void this.probeThenReplay(), delay);
     this.replayTimer.unref();
+  }
+
+  private async probeThenReplay(): Promise<void> {
+    try {
+      await withTimeout(
+        this.dataSource.query('SELECT 1').then(() => undefined),
+        this.options.writeTimeoutMs,
+      );
+    } catch {
+      this.replayTimer = undefined;
+      this.replayAttempts++;
+      this.stats.replayProbesFailed++;
+      this.scheduleReplay();
+      return;
+    }
+    this.replayTimer = undefined;
+    this.replayDue = true;
+    this.wake();
   }
 }
 

@@ -124,6 +124,7 @@ export class AuditWriter
     shippedRows: 0,
     writeFailures: 0,
     unavailableRows: 0,
+    replayProbesFailed: 0,
   };
 
   constructor(

@@ -14,7 +14,16 @@ import { storedTimeIso } from '../../src/audit/audit-sql';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
 import { AuditUnavailableError } from '../../src/audit/audit.errors';
 import { AuditService } from '../../src/audit/audit.service';
-import { postgresRig, rec, Rig, RigFactory, sleep, sqliteRig, useAuditRig } from '../support/audit-rig';
+import {
+  postgresRig,
+  rec,
+  Rig,
+  RigFactory,
+  sleep,
+  sqliteRig,
+  until,
+  useAuditRig,
+} from '../support/audit-rig';
 import { describeWithPostgres } from '../support/backends';
 
 jest.setTimeout(30_000);
@@ -315,3 +324,37 @@ function writerSuite(factory: RigFactory) {
 describe('audit writer (SQLite)', () => writerSuite(sqliteRig()));
 
 describeWithPostgres('audit writer (PostgreSQL)', () => writerSuite(postgresRig('audit')));
+
+describeWithPostgres('audit writer (PostgreSQL that swallows packets)', () => {
+  const { rig, makeWriter, rows } = useAuditRig(postgresRig('audit_hole'));
+
+  it('tries no replay until the database answers a probe, so calls go on spooling at once', async () => {
+    const warnings: string[] = [];
+    Logger.overrideLogger({
+      log: () => undefined,
+      warn: (m: unknown) => void warnings.push(String(m)),
+      error: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    });
+    try {
+      const w = makeWriter(rig().breakable, { writeTimeoutMs: 300 });
+      await w.record(rec(1));
+      const hole = rig().blackholeDb!();
+      await w.record(rec(2)); // its INSERT times out: spooled
+      expect(w.isSpooling).toBe(true);
+      // Replays fall due every 50-200 ms here; each would hold the writer for the 300 ms write timeout.
+      for (let i = 0; i < 15; i++) {
+        await w.record(rec(3 + i));
+        await sleep(60);
+      }
+      expect(w.stats.replayProbesFailed).toBeGreaterThan(0);
+      expect(warnings.filter((m) => m.includes('Audit spool replay failed'))).toEqual([]);
+      hole.heal();
+      expect(await until(() => !w.isSpooling)).toBe(true);
+      expect((await rows(w.writerId)).map((r) => r.seq)).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+    } finally {
+      Logger.overrideLogger(false);
+    }
+  });
+});

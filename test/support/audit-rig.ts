@@ -35,6 +35,8 @@ export interface Rig {
   breakable: DataSource;
   breakDb(): Promise<void>;
   healDb(): Promise<void>;
+  /** PostgreSQL only: the database stops answering without refusing (packets held); `heal` lets them through. */
+  blackholeDb?(): { heal(): void };
 }
 
 export interface RigFactory {
@@ -91,6 +93,10 @@ export function postgresRig(prefix: string): RigFactory {
         breakable: proxied,
         breakDb: () => cuttable.cut(),
         healDb: () => cuttable.restore(),
+        blackholeDb: () => {
+          cuttable.blackhole();
+          return { heal: () => cuttable.heal() };
+        },
       };
     },
     async teardown() {
