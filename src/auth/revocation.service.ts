@@ -6,6 +6,7 @@ import {
   OnModuleDestroy,
   Optional,
 } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
 import { ApiKeyRepository } from './api-key.repository';
 import {
@@ -57,8 +58,10 @@ export interface RevocationStatus {
  *   counts as revoked from then on, on every instance, without a timer;
  * - fail closed: until the first load succeeds, or when the last one is older
  *   than `staleAfterMs` and the store cannot vouch for the time since (it
- *   does not answer, or its subscription broke after that load, so messages
- *   may have been lost), `check` says `unknown` and the guard answers 503.
+ *   does not answer, its subscription broke after that load, so messages
+ *   may have been lost, or the instance's own heartbeat on the channel has
+ *   not come back within that bound), `check` says `unknown` and the guard
+ *   answers 503.
  */
 @Injectable()
 export class RevocationService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -72,6 +75,9 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
   private stopLocal: (() => void) | undefined;
   private inFlight: Promise<void> | undefined;
   private failing = false;
+  /** This instance's heartbeats on the revocations channel, and when it last heard one back. */
+  private readonly heartbeatId = randomUUID();
+  private lastHeardAt: number | undefined;
 
   constructor(
     private readonly keys: ApiKeyRepository,
@@ -86,9 +92,11 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
     this.stopLocal = this.notifier.onRevoked((event) => this.apply(event));
     await this.trySubscribe();
     await this.refresh();
+    this.heartbeat();
     this.timer = setInterval(() => {
       // A load still waiting on the database must not let the store's own liveness go stale with it.
       if (this.inFlight) void this.checkStore();
+      this.heartbeat();
       void this.refresh();
     }, this.options.pollIntervalMs);
     this.timer.unref();
@@ -170,9 +178,27 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
     }
   }
 
+  /**
+   * Publishes this instance's heartbeat on the revocations channel: hearing it
+   * back proves the subscription delivers now. A subscriber connection can die
+   * without closing (an idle connection dropped by a NAT or firewall); only a
+   * message that goes round shows it.
+   */
+  private heartbeat(): void {
+    if (this.store.kind !== 'redis' || !this.unsubscribe) return;
+    void this.store
+      .publish(REVOCATIONS_CHANNEL, JSON.stringify({ heartbeat: this.heartbeatId }))
+      .catch(() => undefined);
+  }
+
   private async trySubscribe(): Promise<void> {
     try {
       this.unsubscribe = await this.store.subscribe(REVOCATIONS_CHANNEL, (message) => {
+        const heartbeat = heartbeatOf(message);
+        if (heartbeat !== undefined) {
+          if (heartbeat === this.heartbeatId) this.lastHeardAt = Date.now();
+          return; // another instance's: nothing to do
+        }
         const event = parseRevocationMessage(message);
         if (event) this.apply(event);
         else this.logger.warn('Ignored a malformed message on the revocations channel');
@@ -192,14 +218,28 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
     // Redis answering is not enough: its channel must have delivered every revocation since that
     // load, i.e. the subscription has been unbroken from before it (pub/sub drops what is published
     // while a subscriber reconnects).
+    // And it must be delivering now: this instance's own heartbeat came back within the same bound.
     const deliveringSince = this.store.deliveringSince(REVOCATIONS_CHANNEL);
     return (
       this.store.kind === 'redis' &&
       this.unsubscribe !== undefined &&
       deliveringSince !== undefined &&
       deliveringSince <= this.lastLoadedAt &&
+      this.lastHeardAt !== undefined &&
+      now - this.lastHeardAt <= this.options.staleAfterMs &&
       this.lastStoreOkAt !== undefined &&
       now - this.lastStoreOkAt <= this.options.staleAfterMs
     );
+  }
+}
+
+/** The instance id of a heartbeat message (`{"heartbeat": id}`), or undefined for any other message. */
+function heartbeatOf(message: string): string | undefined {
+  if (!message.startsWith('{"heartbeat":')) return undefined;
+  try {
+    const v = JSON.parse(message) as { heartbeat?: unknown };
+    return typeof v.heartbeat === 'string' ? v.heartbeat : undefined;
+  } catch {
+    return undefined;
   }
 }

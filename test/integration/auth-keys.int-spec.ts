@@ -21,7 +21,8 @@ import { loadConfig } from '../../src/config/load-config';
 import { DatabaseModule } from '../../src/database/database.module';
 import { KeyValueStore } from '../../src/store/key-value-store';
 import { StoreModule } from '../../src/store/store.module';
-import { RedisStore } from '../../src/store/redis.store';
+import { Redis } from 'ioredis';
+import { RedisStore, redisStoreClientOptions } from '../../src/store/redis.store';
 import { TcpProxy } from '../support/tcp-proxy';
 import {
   describeWithPostgres,
@@ -501,6 +502,52 @@ describeWithPostgres('the revoked set while the database does not answer', () =>
         }
         // The next load from the database vouches again.
         expect(await waitUntil(() => revocation.check(key.id) === 'active', 3000)).toBe(true);
+      } finally {
+        await revocation.onModuleDestroy();
+        await store.close();
+        await proxy.cut();
+      }
+    });
+
+    it('fails closed once stale when its subscription silently stops delivering (no close), and recovers when it delivers again', async () => {
+      const ds = app.get(DataSource);
+      const { key } = await app
+        .get(ApiKeysService)
+        .create(actor('org-silent'), { name: 'k', permissions: ['xero:read'] });
+      // Commands go straight to Redis; only the subscriber's connection passes the proxy.
+      const proxy = await TcpProxy.to(TEST_REDIS_URL);
+      const store = new RedisStore(
+        {
+          command: new Redis(TEST_REDIS_URL, redisStoreClientOptions('command')),
+          subscriber: new Redis(proxy.urlFor(TEST_REDIS_URL), redisStoreClientOptions('subscriber')),
+        },
+        { keyPrefix: b.keyPrefix },
+      );
+      expect(await store.waitUntilReady()).toBe(true);
+      const revocation = new RevocationService(
+        app.get(ApiKeyRepository),
+        store,
+        new RevocationNotifier(store),
+        {
+          pollIntervalMs: 100,
+          staleAfterMs: 400,
+        },
+      );
+      await revocation.onApplicationBootstrap();
+      try {
+        await ds.query(b.breakTable);
+        try {
+          await sleep(600); // stale as far as the database goes; its heartbeats come back
+          expect(revocation.check(key.id)).toBe('active');
+          proxy.blackhole(); // the subscriber's connection stays open and delivers nothing
+          await sleep(50);
+          await store.ping(); // the command connection still answers
+          expect(await waitUntil(() => revocation.check(key.id) === 'unknown', 3000)).toBe(true);
+          proxy.heal();
+          expect(await waitUntil(() => revocation.check(key.id) === 'active', 3000)).toBe(true);
+        } finally {
+          await ds.query(b.restoreTable);
+        }
       } finally {
         await revocation.onModuleDestroy();
         await store.close();
