@@ -62,4 +62,29 @@ describe('RevocationNotifier', () => {
     expect(received).toEqual(['key_c']);
     expect(notifier.pending).toBe(0);
   });
+
+  it('at shutdown tries once more, and names in a warning what it still could not publish', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    store.down = true;
+    await revoke('key_d');
+    await revoke('key_e');
+    store.down = false; // back just before the end: the last try gets them out
+    await notifier.onModuleDestroy();
+    await settle();
+    expect(received).toEqual(['key_d', 'key_e']);
+    expect(notifier.pending).toBe(0);
+
+    const other = new RevocationNotifier(store);
+    store.down = true;
+    await other.announce({ keyId: 'key_f', revokedAt: new Date() });
+    warn.mockClear();
+    await other.onModuleDestroy();
+    expect(other.pending).toBe(1);
+    expect(warn.mock.calls.map(([m]) => m)).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining('1 revocation(s) could not be published before stopping'),
+        revokedKeys: ['key_f'],
+      }),
+    ]);
+  });
 });

@@ -25,6 +25,8 @@ export function parseRevocationMessage(message: string): RevocationEvent | undef
 
 /** How long a revocation whose publish failed waits before it is published again. */
 export const REPUBLISH_INTERVAL_MS = 1000;
+/** How long stopping waits for a last publish of revocations still unpublished. */
+const FINAL_PUBLISH_WAIT_MS = 1000;
 /** Revocations kept for publishing again at most (the oldest beyond it are left to the database poll). */
 const MAX_UNPUBLISHED = 10_000;
 
@@ -64,7 +66,7 @@ export class RevocationNotifier implements OnModuleDestroy {
     } catch (err) {
       this.logger.warn({
         message:
-          'Publishing a revocation failed; other instances learn it from the database, and it is published again',
+          'Publishing a revocation failed; other instances learn it from the database, and it is published again while this process runs',
         keyId: event.keyId,
         error: (err as Error)?.message ?? 'error',
       });
@@ -73,9 +75,28 @@ export class RevocationNotifier implements OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  /**
+   * Shutdown (or the end of a command): one last try for revocations still
+   * unpublished, bounded; any left are named in a warning, since the other
+   * instances then learn of them only from their database.
+   */
+  async onModuleDestroy(): Promise<void> {
     if (this.retry) clearTimeout(this.retry);
     this.retry = undefined;
+    if (this.unpublished.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.republish(false),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, FINAL_PUBLISH_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (this.unpublished.length > 0)
+      this.logger.warn({
+        message:
+          `${this.unpublished.length} revocation(s) could not be published before stopping: other instances ` +
+          'learn of them from their database only (an instance whose database is out of reach too keeps the key)',
+        revokedKeys: this.unpublished.map((e) => e.keyId).slice(0, 20),
+      });
   }
 
   private publish(event: RevocationEvent): Promise<void> {
@@ -91,13 +112,13 @@ export class RevocationNotifier implements OnModuleDestroy {
     this.retry.unref();
   }
 
-  private async republish(): Promise<void> {
+  private async republish(retryLater = true): Promise<void> {
     this.retry = undefined;
     while (this.unpublished.length > 0) {
       try {
         await this.publish(this.unpublished[0]);
       } catch {
-        this.scheduleRetry();
+        if (retryLater) this.scheduleRetry();
         return;
       }
       this.unpublished.shift();
