@@ -9,6 +9,22 @@ export type KeyLookup = 'known' | 'unknown' | 'unavailable';
 const MAX_KNOWN = 100_000;
 const MAX_MISSING = 10_000;
 const MISSING_TTL_MS = 5000;
+/** How long a lookup waits for the database before it asks the shared record (cluster shape). */
+export const SHARED_FALLBACK_AFTER_MS = 1000;
+
+/** Whether `work` settles (either way) within `ms`. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    work.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
 
 /**
  * Which key ids have a record, so a well-signed token for a key that does not
@@ -41,9 +57,19 @@ export class KnownKeysCache {
       if (missUntil > Date.now()) return 'unknown';
       this.missing.delete(keyId);
     }
+    const fetching = this.fetch(keyId);
+    // A database that is slow to answer (packets lost: the query waits for its timeout) need not hold
+    // a key another instance recorded: after a second, the shared record answers if there is one.
+    if (this.shared.enabled && (await settlesWithin(fetching, SHARED_FALLBACK_AFTER_MS)) === false) {
+      const sharedOrg = await this.shared.organizationOf(keyId);
+      if (sharedOrg !== null) {
+        remember(this.known, keyId, sharedOrg, MAX_KNOWN);
+        return sharedOrg === organizationId ? 'known' : 'unknown';
+      }
+    }
     let state: KeyRecordState | null;
     try {
-      state = await this.fetch(keyId);
+      state = await fetching;
     } catch (err) {
       const sharedOrg = await this.shared.organizationOf(keyId);
       if (sharedOrg !== null) {

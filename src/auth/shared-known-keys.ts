@@ -23,7 +23,8 @@ export class SharedKnownKeys {
 
   constructor(private readonly store: KeyValueStore) {}
 
-  private get shared(): boolean {
+  /** Whether there is anything shared: the store is Redis (in memory it is this process's own). */
+  get enabled(): boolean {
     return this.store.kind === 'redis';
   }
 
@@ -33,7 +34,7 @@ export class SharedKnownKeys {
    * commands on the store's one connection run in the order they were sent.
    */
   async remember(keyId: string, organizationId: string): Promise<void> {
-    if (!this.shared) return;
+    if (!this.enabled) return;
     try {
       await this.store.set(entry(keyId), organizationId, { ttlMs: SHARED_KNOWN_KEY_TTL_MS });
     } catch (err) {
@@ -43,7 +44,7 @@ export class SharedKnownKeys {
 
   /** The key's organisation as another instance (or this one) recorded it; null when none did or the store fails. */
   async organizationOf(keyId: string): Promise<string | null> {
-    if (!this.shared) return null;
+    if (!this.enabled) return null;
     try {
       return await this.store.get(entry(keyId));
     } catch {

@@ -555,6 +555,32 @@ describeWithPostgres('the revoked set while the database does not answer', () =>
       }
     });
 
+    it('recognises a key another instance recorded after a second, when the database is slow to answer', async () => {
+      const { key } = await app
+        .get(ApiKeysService)
+        .create(actor('org-slow'), { name: 'k', permissions: ['xero:read'] });
+      const fresh = new KnownKeysCache(
+        app.get(ApiKeyRepository),
+        app.get(RevocationService),
+        app.get(SharedKnownKeys),
+      );
+      const holder = new Client({ connectionString: TEST_DATABASE_URL });
+      await holder.connect();
+      try {
+        // The lookup's query waits on this lock, as on a database that does not answer (up to its timeouts).
+        await holder.query('BEGIN');
+        await holder.query(`LOCK TABLE "${b.schema}".api_keys IN ACCESS EXCLUSIVE MODE`);
+        const answer = await Promise.race([
+          fresh.lookup(key.id, 'org-slow'),
+          sleep(4_000).then(() => 'still waiting'),
+        ]);
+        expect(answer).toBe('known');
+      } finally {
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await holder.end();
+      }
+    });
+
     it('stays usable: a reload stuck on the database does not stop checking that Redis answers', async () => {
       const revocation = app.get(RevocationService);
       const { key } = await app
