@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { RequestContext } from '../observability/request-context';
 import { MemoryStore } from '../store/memory.store';
 import { REPUBLISH_INTERVAL_MS, REVOCATIONS_CHANNEL, RevocationNotifier } from './revocation.notifier';
 
@@ -86,5 +87,21 @@ describe('RevocationNotifier', () => {
         revokedKeys: ['key_f'],
       }),
     ]);
+  });
+
+  it("retries outside the context of the request that revoked the key (its lines carry no request's id)", async () => {
+    const seen: Array<string | undefined> = [];
+    jest.spyOn(Logger.prototype, 'log').mockImplementation(() => void seen.push(RequestContext.requestId()));
+    jest.useFakeTimers();
+    try {
+      store.down = true;
+      await RequestContext.run({ requestId: 'req-revoking' }, () => revoke('key_g'));
+      store.down = false;
+      await jest.advanceTimersByTimeAsync(REPUBLISH_INTERVAL_MS);
+    } finally {
+      jest.useRealTimers();
+    }
+    expect(notifier.pending).toBe(0);
+    expect(seen).toEqual([undefined]); // "published now", from the retry
   });
 });

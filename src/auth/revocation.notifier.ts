@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { RequestContext } from '../observability/request-context';
 import { KeyValueStore } from '../store/key-value-store';
 
 /** Store channel every instance listens on for revocations. */
@@ -108,7 +109,8 @@ export class RevocationNotifier implements OnModuleDestroy {
 
   private scheduleRetry(): void {
     if (this.retry) return;
-    this.retry = setTimeout(() => void this.republish(), REPUBLISH_INTERVAL_MS);
+    // Not under the request that revoked the key: its retries and their log lines belong to no request.
+    this.retry = RequestContext.outside(() => setTimeout(() => void this.republish(), REPUBLISH_INTERVAL_MS));
     this.retry.unref();
   }
 
