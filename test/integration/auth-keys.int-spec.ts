@@ -455,14 +455,8 @@ describeWithPostgres('the revoked set while the database does not answer', () =>
       await b?.cleanup();
     });
 
-    it('fails closed once stale when its subscription to Redis broke after the last load: revocations may have been lost', async () => {
-      const ds = app.get(DataSource);
-      const { key } = await app
-        .get(ApiKeysService)
-        .create(actor('org-gap'), { name: 'k', permissions: ['xero:read'] });
-      // An instance of its own whose Redis connections pass through a proxy that can drop them.
-      const proxy = await TcpProxy.to(TEST_REDIS_URL);
-      const store = await RedisStore.connect(proxy.urlFor(TEST_REDIS_URL), { keyPrefix: b.keyPrefix });
+    /** The revoked set of an instance of its own on `store`, loaded and polling, stale 400 ms after a load. */
+    const revocationOn = async (store: KeyValueStore): Promise<RevocationService> => {
       const revocation = new RevocationService(
         app.get(ApiKeyRepository),
         store,
@@ -473,6 +467,18 @@ describeWithPostgres('the revoked set while the database does not answer', () =>
         },
       );
       await revocation.onApplicationBootstrap();
+      return revocation;
+    };
+
+    it('fails closed once stale when its subscription to Redis broke after the last load: revocations may have been lost', async () => {
+      const ds = app.get(DataSource);
+      const { key } = await app
+        .get(ApiKeysService)
+        .create(actor('org-gap'), { name: 'k', permissions: ['xero:read'] });
+      // An instance of its own whose Redis connections pass through a proxy that can drop them.
+      const proxy = await TcpProxy.to(TEST_REDIS_URL);
+      const store = await RedisStore.connect(proxy.urlFor(TEST_REDIS_URL), { keyPrefix: b.keyPrefix });
+      const revocation = await revocationOn(store);
       try {
         await ds.query(b.breakTable);
         try {
@@ -524,16 +530,7 @@ describeWithPostgres('the revoked set while the database does not answer', () =>
         { keyPrefix: b.keyPrefix },
       );
       expect(await store.waitUntilReady()).toBe(true);
-      const revocation = new RevocationService(
-        app.get(ApiKeyRepository),
-        store,
-        new RevocationNotifier(store),
-        {
-          pollIntervalMs: 100,
-          staleAfterMs: 400,
-        },
-      );
-      await revocation.onApplicationBootstrap();
+      const revocation = await revocationOn(store);
       try {
         await ds.query(b.breakTable);
         try {
