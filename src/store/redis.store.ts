@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Redis, RedisOptions } from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { RequestContext } from '../observability/request-context';
 import { KeyValueStore, SetOptions, StoreLock, Unsubscribe } from './key-value-store';
 import { assertTtlMs } from './memory.store';
 
@@ -18,6 +19,19 @@ export interface RedisStoreClients {
 
 export const REDIS_CONNECT_TIMEOUT_MS = 5000;
 export const REDIS_COMMAND_TIMEOUT_MS = 2000;
+/** How often a stalled store (see RedisStore) asks Redis for a PING. */
+export const REDIS_STALL_PROBE_MS = 500;
+
+/** A command refused at once: Redis has stopped answering (see RedisStore). */
+export class RedisStalledError extends Error {
+  constructor() {
+    super(
+      `Redis is not answering (no reply within ${REDIS_COMMAND_TIMEOUT_MS} ms); retrying in the background`,
+    );
+    this.name = 'RedisStalledError';
+  }
+}
+
 /** SCAN batch size. */
 export const REDIS_SCAN_COUNT = 500;
 
@@ -88,6 +102,14 @@ export class RedisStore extends KeyValueStore {
   private readonly subscribedAt = new Map<string, number>();
   private reachable = true;
   private closed = false;
+  /**
+   * Set when a command got no reply within the command timeout (a Redis that
+   * swallows packets rather than refusing them: the connection stays open).
+   * Every command then fails at once instead of each waiting the timeout,
+   * until a background PING is answered.
+   */
+  private stalled = false;
+  private stallProbe?: NodeJS.Timeout;
 
   constructor(clients: RedisStoreClients, options: RedisStoreOptions = {}) {
     super();
@@ -155,39 +177,40 @@ export class RedisStore extends KeyValueStore {
   }
 
   async get(key: string): Promise<string | null> {
-    return this.client.get(this.k(key));
+    return this.run(() => this.client.get(this.k(key)));
   }
 
   async set(key: string, value: string, options: SetOptions = {}): Promise<boolean> {
     const k = this.k(key);
     const { ttlMs, ifAbsent } = options;
     if (ttlMs !== undefined) assertTtlMs(ttlMs);
-    let reply: string | null;
-    if (ttlMs !== undefined && ifAbsent) reply = await this.client.set(k, value, 'PX', ttlMs, 'NX');
-    else if (ttlMs !== undefined) reply = await this.client.set(k, value, 'PX', ttlMs);
-    else if (ifAbsent) reply = await this.client.set(k, value, 'NX');
-    else reply = await this.client.set(k, value);
+    const reply = await this.run(() => {
+      if (ttlMs !== undefined && ifAbsent) return this.client.set(k, value, 'PX', ttlMs, 'NX');
+      if (ttlMs !== undefined) return this.client.set(k, value, 'PX', ttlMs);
+      if (ifAbsent) return this.client.set(k, value, 'NX');
+      return this.client.set(k, value);
+    });
     return reply === 'OK';
   }
 
   async del(key: string): Promise<boolean> {
-    return (await this.client.del(this.k(key))) > 0;
+    return (await this.run(() => this.client.del(this.k(key)))) > 0;
   }
 
   async incr(key: string, by = 1, ttlMs?: number): Promise<number> {
     if (!Number.isSafeInteger(by)) throw new RangeError('by must be an integer');
-    if (ttlMs === undefined) return this.client.incrby(this.k(key), by);
+    if (ttlMs === undefined) return this.run(() => this.client.incrby(this.k(key), by));
     assertTtlMs(ttlMs);
-    return this.client.sentiaIncrWithTtl(this.k(key), by, ttlMs);
+    return this.run(() => this.client.sentiaIncrWithTtl(this.k(key), by, ttlMs));
   }
 
   async expire(key: string, ttlMs: number): Promise<boolean> {
     assertTtlMs(ttlMs);
-    return (await this.client.pexpire(this.k(key), ttlMs)) === 1;
+    return (await this.run(() => this.client.pexpire(this.k(key), ttlMs))) === 1;
   }
 
   async ttl(key: string): Promise<number> {
-    return this.client.pttl(this.k(key));
+    return this.run(() => this.client.pttl(this.k(key)));
   }
 
   async scan(prefix: string): Promise<string[]> {
@@ -195,7 +218,9 @@ export class RedisStore extends KeyValueStore {
     const found = new Set<string>(); // SCAN may return a key more than once
     let cursor = '0';
     do {
-      const [next, keys] = await this.client.scan(cursor, 'MATCH', match, 'COUNT', REDIS_SCAN_COUNT);
+      const [next, keys] = await this.run(() =>
+        this.client.scan(cursor, 'MATCH', match, 'COUNT', REDIS_SCAN_COUNT),
+      );
       for (const key of keys) found.add(key.slice(this.prefix.length));
       cursor = next;
     } while (cursor !== '0');
@@ -203,7 +228,7 @@ export class RedisStore extends KeyValueStore {
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    await this.client.publish(this.k(channel), message);
+    await this.run(() => this.client.publish(this.k(channel), message));
   }
 
   async subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe> {
@@ -237,19 +262,58 @@ export class RedisStore extends KeyValueStore {
     if (!(await this.set(key, token, { ttlMs, ifAbsent: true }))) return null;
     return {
       key,
-      release: async () => (await this.client.sentiaReleaseLock(this.k(key), token)) === 1,
+      release: async () => (await this.run(() => this.client.sentiaReleaseLock(this.k(key), token))) === 1,
     };
   }
 
   async ping(): Promise<void> {
-    await this.client.ping();
+    await this.run(() => this.client.ping());
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.stallProbe) clearTimeout(this.stallProbe);
     this.channels.clear();
     await Promise.all([quit(this.subscriber), quit(this.client)]);
+  }
+
+  /** Runs a command, or refuses it at once while Redis is stalled; a command that times out stalls it. */
+  private async run<T>(command: () => Promise<T>): Promise<T> {
+    if (this.stalled) throw new RedisStalledError();
+    try {
+      return await command();
+    } catch (err) {
+      if ((err as Error)?.message === 'Command timed out') this.stall();
+      throw err;
+    }
+  }
+
+  private stall(): void {
+    if (this.stalled || this.closed) return;
+    this.stalled = true;
+    this.logger.warn(
+      `Redis did not answer within ${REDIS_COMMAND_TIMEOUT_MS} ms; its commands fail at once until it answers a PING`,
+    );
+    this.probeStall();
+  }
+
+  private probeStall(): void {
+    // Not under the request whose command timed out: the probe and its log line belong to no request.
+    this.stallProbe = RequestContext.outside(() =>
+      setTimeout(() => {
+        this.client.ping().then(
+          () => {
+            this.stalled = false;
+            this.logger.log('Redis answers again');
+          },
+          () => {
+            if (!this.closed) this.probeStall();
+          },
+        );
+      }, REDIS_STALL_PROBE_MS),
+    );
+    this.stallProbe.unref();
   }
 
   private k(key: string): string {

@@ -4,7 +4,12 @@ import { ConfigModule } from '../../src/config/config.module';
 import type { AppConfig } from '../../src/config/config.types';
 import { KeyValueStore } from '../../src/store/key-value-store';
 import { MemoryStore } from '../../src/store/memory.store';
-import { RedisStore, redisStoreClientOptions } from '../../src/store/redis.store';
+import {
+  REDIS_COMMAND_TIMEOUT_MS,
+  RedisStalledError,
+  RedisStore,
+  redisStoreClientOptions,
+} from '../../src/store/redis.store';
 import { StoreHealthIndicator } from '../../src/store/store.health';
 import { StoreModule } from '../../src/store/store.module';
 import { describeWithRedis, TEST_REDIS_URL, uniqueName } from '../support/backends';
@@ -169,6 +174,36 @@ describeWithRedis('KeyValueStore contract: RedisStore', () => {
       expect(viaProxy.deliveringSince('during')).toBeGreaterThan(first!);
       await viaProxy.close();
       await outage.cut();
+    }, 20_000);
+  });
+
+  describe('when Redis swallows commands (the connection open, no reply)', () => {
+    it('waits the command timeout once, then refuses at once until Redis answers a PING again', async () => {
+      const hole = await TcpProxy.to(TEST_REDIS_URL);
+      const store = await RedisStore.connect(hole.urlFor(TEST_REDIS_URL), {
+        keyPrefix: `${filePrefix}stall:`,
+      });
+      opened.push(store);
+      try {
+        await store.set('k', 'v');
+        hole.blackhole();
+        await expect(store.get('k')).rejects.toThrow('Command timed out');
+        // Refused without waiting: well before another command timeout could pass.
+        const next = await Promise.race([
+          store.get('k').then(
+            () => 'answered',
+            (e: Error) => e.name,
+          ),
+          new Promise((resolve) => setTimeout(() => resolve('still waiting'), REDIS_COMMAND_TIMEOUT_MS / 2)),
+        ]);
+        expect(next).toBe('RedisStalledError');
+        await expect(store.ping()).rejects.toThrow(RedisStalledError);
+        hole.heal();
+        await eventually(async () => expect(await store.get('k')).toBe('v'));
+      } finally {
+        await store.close();
+        await hole.cut();
+      }
     }, 20_000);
   });
 
