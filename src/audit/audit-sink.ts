@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { withDeadline } from '../common/deadline';
 import { DatabaseWriteGate } from '../database/database-write-gate';
 import type { MetricsService } from '../metrics/metrics.service';
 import { AuditJournal, DEFAULT_JOURNAL_LIMITS } from './audit-journal';
@@ -361,7 +362,8 @@ export class AuditSink {
       this.gate.serialises && rows.length > SQLITE_ROWS_PER_STATEMENT
         ? this.gate.transaction((tx) => insertAuditRows(tx, rows, ignoreDuplicates, canonical))
         : this.gate.write(() => insertAuditRows(this.dataSource, rows, ignoreDuplicates, canonical));
-    return withTimeout(write, this.options.writeTimeoutMs);
+    const ms = this.options.writeTimeoutMs;
+    return withDeadline(write, ms, () => new AuditWriteTimeoutError(ms));
   }
 
   /**
@@ -379,10 +381,8 @@ export class AuditSink {
 
   private async probeThenReplay(): Promise<void> {
     try {
-      await withTimeout(
-        this.dataSource.query('SELECT 1').then(() => undefined),
-        this.options.writeTimeoutMs,
-      );
+      const ms = this.options.writeTimeoutMs;
+      await withDeadline(this.dataSource.query('SELECT 1'), ms, () => new AuditWriteTimeoutError(ms));
     } catch {
       this.replayTimer = undefined;
       this.replayAttempts++;
@@ -413,16 +413,6 @@ export class AuditWriteTimeoutError extends Error {
   constructor(ms: number) {
     super(`audit write took over ${ms} ms`);
   }
-}
-
-/** `work`, or AuditWriteTimeoutError after `ms`; a late failure of `work` is then ignored. */
-function withTimeout(work: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AuditWriteTimeoutError(ms)), ms);
-  });
-  work.catch(() => undefined);
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A driver message without hosts or parameters: only its class and code. */

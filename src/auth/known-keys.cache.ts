@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { settlesWithin } from '../common/deadline';
 import { ApiKeyRepository, KeyRecordState } from './api-key.repository';
 import { RevocationService } from './revocation.service';
 import { SharedKnownKeys } from './shared-known-keys';
@@ -11,20 +12,6 @@ const MAX_MISSING = 10_000;
 const MISSING_TTL_MS = 5000;
 /** How long a lookup waits for the database before it asks the shared record (cluster shape). */
 export const SHARED_FALLBACK_AFTER_MS = 1000;
-
-/** Whether `work` settles (either way) within `ms`. */
-async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([
-    work.then(
-      () => true,
-      () => true,
-    ),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-  ]);
-  clearTimeout(timer);
-  return settled;
-}
 
 /**
  * Which key ids have a record, so a well-signed token for a key that does not

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { settlesWithin } from '../common/deadline';
 import { RequestContext } from '../observability/request-context';
 import { KeyValueStore } from '../store/key-value-store';
 
@@ -85,12 +86,7 @@ export class RevocationNotifier implements OnModuleDestroy {
     if (this.retry) clearTimeout(this.retry);
     this.retry = undefined;
     if (this.unpublished.length === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.republish(false),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, FINAL_PUBLISH_WAIT_MS))),
-    ]);
-    clearTimeout(timer);
+    await settlesWithin(this.republish(false), FINAL_PUBLISH_WAIT_MS);
     if (this.unpublished.length > 0)
       this.logger.warn({
         message:

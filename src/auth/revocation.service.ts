@@ -7,6 +7,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { settlesWithin } from '../common/deadline';
 import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
 import { ApiKeyRepository } from './api-key.repository';
 import {
@@ -110,12 +111,7 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
     this.unsubscribe = undefined;
     await unsubscribe?.().catch(() => undefined);
     // A load the database does not answer ends at DATABASE_QUERY_TIMEOUT_MS; shutdown waits a second at most.
-    let waited: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.inFlight,
-      new Promise<void>((resolve) => (waited = setTimeout(resolve, SHUTDOWN_WAIT_MS).unref())),
-    ]);
-    clearTimeout(waited);
+    if (this.inFlight) await settlesWithin(this.inFlight, SHUTDOWN_WAIT_MS);
   }
 
   check(keyId: string): RevocationVerdict {

@@ -1,21 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { DataSource } from 'typeorm';
+import { withDeadline } from '../common/deadline';
 
 /** How long `SELECT 1` may take before the database counts as down. */
 export const DATABASE_HEALTH_TIMEOUT_MS = 1500;
 
 class HealthTimeoutError extends Error {}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HealthTimeoutError()), ms);
-  });
-  // A late failure of the abandoned query must not become an unhandled rejection.
-  work.catch(() => undefined);
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Readiness check for the database: `SELECT 1` bounded by a short timeout, so
@@ -39,7 +30,7 @@ export class DatabaseHealthIndicator {
     const type = this.dataSource.options.type;
     if (!this.dataSource.isInitialized) return indicator.down({ type, message: 'not connected' });
     try {
-      await withTimeout(this.dataSource.query('SELECT 1'), timeoutMs);
+      await withDeadline(this.dataSource.query('SELECT 1'), timeoutMs, () => new HealthTimeoutError());
       return indicator.up({ type });
     } catch (err) {
       const message = err instanceof HealthTimeoutError ? `no answer within ${timeoutMs} ms` : 'query failed';

@@ -4,6 +4,7 @@ import { Counter, Gauge } from 'prom-client';
 import { MetricsService } from '../metrics/metrics.service';
 import { KeyValueStore } from '../store/key-value-store';
 import { MemoryStore } from '../store/memory.store';
+import { withDeadline } from '../common/deadline';
 import type { ThrottlerStorageRecord } from './rate-limit-decision';
 
 /** Window keys outlive their window a little, so a slow clock never resurrects a count. */
@@ -23,6 +24,10 @@ class StoreTooSlowError extends Error {
     super(`no answer within ${STORE_DECISION_BUDGET_MS} ms`);
   }
 }
+
+/** The store's count, or StoreTooSlowError once the decision budget has passed. */
+const withinBudget = <T>(answer: Promise<T>): Promise<T> =>
+  withDeadline(answer, STORE_DECISION_BUDGET_MS, () => new StoreTooSlowError());
 
 /**
  * `ThrottlerStorage` (of @nestjs/throttler) over our KeyValueStore: fixed
@@ -100,7 +105,7 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
       if (hits > 0 && now >= this.nextRetryAt && !this.probing) this.probe(key, ttlMs, hits);
     } else {
       try {
-        return await this.withinBudget(this.store.incr(key, hits, ttlMs));
+        return await withinBudget(this.store.incr(key, hits, ttlMs));
       } catch (err) {
         this.failed(err);
       }
@@ -112,7 +117,7 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
   /** Counts this request in the store as well, in the background; its answer ends the outage. */
   private probe(key: string, ttlMs: number, hits: number): void {
     this.probing = true;
-    this.withinBudget(this.store.incr(key, hits, ttlMs))
+    withinBudget(this.store.incr(key, hits, ttlMs))
       .then(
         () => this.recovered(),
         () => undefined,
@@ -121,16 +126,6 @@ export class StoreThrottlerStorage implements ThrottlerStorage, OnApplicationShu
         this.probing = false;
         this.nextRetryAt = Date.now() + STORE_RETRY_INTERVAL_MS;
       });
-  }
-
-  private withinBudget<T>(answer: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreTooSlowError()), STORE_DECISION_BUDGET_MS);
-      timer.unref();
-    });
-    answer.catch(() => undefined); // answered after the budget: already counted locally
-    return Promise.race([answer, late]).finally(() => clearTimeout(timer));
   }
 
   private failed(err: unknown): void {

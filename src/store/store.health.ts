@@ -1,21 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { withDeadline } from '../common/deadline';
 import { KeyValueStore } from './key-value-store';
 
 /** How long PING may take before Redis counts as down. */
 export const STORE_HEALTH_TIMEOUT_MS = 1500;
 
 class StoreHealthTimeoutError extends Error {}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreHealthTimeoutError()), ms);
-  });
-  // A late failure of the abandoned ping must not become an unhandled rejection.
-  work.catch(() => undefined);
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Readiness check for the store, under the key `store` in both shapes (so a
@@ -34,7 +25,7 @@ export class StoreHealthIndicator {
     if (this.store.kind === 'memory') return this.health.check('store').up({ kind: 'memory' });
     const indicator = this.health.check('store');
     try {
-      await withTimeout(this.store.ping(), timeoutMs);
+      await withDeadline(this.store.ping(), timeoutMs, () => new StoreHealthTimeoutError());
       return indicator.up({ kind: 'redis' });
     } catch (err) {
       const message =
