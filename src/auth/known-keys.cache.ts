@@ -48,21 +48,15 @@ export class KnownKeysCache {
     // A database that is slow to answer (packets lost: the query waits for its timeout) need not hold
     // a key another instance recorded: after a second, the shared record answers if there is one.
     if (this.shared.enabled && (await settlesWithin(fetching, SHARED_FALLBACK_AFTER_MS)) === false) {
-      const sharedOrg = await this.shared.organizationOf(keyId);
-      if (sharedOrg !== null) {
-        remember(this.known, keyId, sharedOrg, MAX_KNOWN);
-        return sharedOrg === organizationId ? 'known' : 'unknown';
-      }
+      const shared = await this.fromShared(keyId, organizationId);
+      if (shared) return shared;
     }
     let state: KeyRecordState | null;
     try {
       state = await fetching;
     } catch (err) {
-      const sharedOrg = await this.shared.organizationOf(keyId);
-      if (sharedOrg !== null) {
-        remember(this.known, keyId, sharedOrg, MAX_KNOWN);
-        return sharedOrg === organizationId ? 'known' : 'unknown';
-      }
+      const shared = await this.fromShared(keyId, organizationId);
+      if (shared) return shared;
       this.logger.warn({ message: 'Key lookup failed', keyId, error: (err as Error)?.message ?? 'error' });
       return 'unavailable';
     }
@@ -74,6 +68,14 @@ export class KnownKeysCache {
     void this.shared.remember(keyId, state.organizationId);
     if (state.revokedAt) this.revocation.apply({ keyId, revokedAt: state.revokedAt });
     return state.organizationId === organizationId ? 'known' : 'unknown';
+  }
+
+  /** The answer from the record another instance shared (remembered here), or undefined when there is none. */
+  private async fromShared(keyId: string, organizationId: string): Promise<KeyLookup | undefined> {
+    const org = await this.shared.organizationOf(keyId);
+    if (org === null) return undefined;
+    remember(this.known, keyId, org, MAX_KNOWN);
+    return org === organizationId ? 'known' : 'unknown';
   }
 
   private fetch(keyId: string): Promise<KeyRecordState | null> {
