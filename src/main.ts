@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
+import { AuditWriter } from './audit/audit.writer';
 import { DRAIN_IDLE_GRACE_MS, ExpressServerAdapter } from './common/express-server.adapter';
+import { CONNECTIONS_CLOSE_BEFORE_MS, ShutdownClock } from './common/shutdown-clock';
 import { ConfigError, loadConfig } from './config/load-config';
 import { redactString } from './observability/redact';
 import type { AddressInfo } from 'node:net';
@@ -60,20 +62,46 @@ async function bootstrap(): Promise<void> {
   if (config.generatedSecretsFile)
     logger.warn(`Development secrets are kept in ${config.generatedSecretsFile}`);
 
-  // SIGTERM/SIGINT: stop accepting, let in-flight calls finish (bounded by
-  // SHUTDOWN_GRACE_MS), run every module's shutdown hook (audit flush, pools),
-  // then exit 0.
+  // SIGTERM/SIGINT: stop accepting, let in-flight calls finish, run every
+  // module's shutdown hook (audit flush, pools), then exit 0; the whole stop
+  // within SHUTDOWN_GRACE_MS (ShutdownClock: each step that waits on the
+  // database or Redis is bounded by what is left of it).
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal} received: draining and shutting down`);
+    const clock = app.get(ShutdownClock);
+    clock.begin(config.shutdownGraceMs);
     const server = app.getHttpServer() as import('node:http').Server;
     // No new connections; kept-alive ones close after their next answer (Nest's own close, after the
     // modules' shutdown hooks, would otherwise leave them taking calls until the grace runs out).
     void (app.getHttpAdapter() as ExpressServerAdapter).stopAccepting(DRAIN_IDLE_GRACE_MS);
-    const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+    // Calls still running then are cut, leaving the reserve to write their audit records.
+    const force = setTimeout(
+      () => server.closeAllConnections(),
+      Math.max(0, clock.remainingMs() - CONNECTIONS_CLOSE_BEFORE_MS),
+    );
     force.unref();
+    // The backstop: a step that outlived its bound (a pool still closing against a database that
+    // swallows packets) does not hold the process past the deadline.
+    const backstop = setTimeout(() => {
+      const audit = app.get(AuditWriter, { strict: false });
+      if (audit.settled) {
+        logger.warn(
+          `The stop reached SHUTDOWN_GRACE_MS (${config.shutdownGraceMs} ms) with a step still waiting ` +
+            '(closing the database or Redis connections, most likely); exiting. Every audit record was ' +
+            'written, to the database or the local spool or journal',
+        );
+        process.exit(0);
+      }
+      logger.error(
+        `The stop reached SHUTDOWN_GRACE_MS (${config.shutdownGraceMs} ms) with audit records not yet ` +
+          `written (${audit.queueDepth} queued, more in a batch being written); exiting`,
+      );
+      process.exit(1);
+    }, clock.remainingMs());
+    backstop.unref();
     app.close().then(
       () => process.exit(0),
       (e: unknown) => {

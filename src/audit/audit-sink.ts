@@ -88,6 +88,8 @@ export class AuditSink {
   private replayAttempts = 0;
   private shipTimer?: NodeJS.Timeout;
   private shipping?: Promise<void>;
+  /** How to end each write in flight early, should the process begin to stop (`cutWrites`). */
+  private readonly cuts = new Set<(afterMs: number) => void>();
   private shipAttempts = 0;
   private recoverPending = false;
 
@@ -97,6 +99,8 @@ export class AuditSink {
     private readonly stats: AuditWriterStats,
     private readonly wake: () => void,
     private readonly metrics?: MetricsService,
+    /** How long a write may wait, given its own bound: shorter once the process is stopping (ShutdownClock). */
+    private readonly allow: (capMs: number) => number = (capMs) => capMs,
   ) {
     this.spool = new AuditSpool(options.spoolDir);
     this.gate = DatabaseWriteGate.of(dataSource);
@@ -352,6 +356,8 @@ export class AuditSink {
    * A batch outside any transaction, through the write gate; rejects with
    * AuditWriteTimeoutError once it has taken `writeTimeoutMs` (it may still
    * commit later: every path that writes these rows again skips duplicates).
+   * During a stop the bound is what the stop's deadline leaves, so its
+   * records reach the spool in time rather than wait out the full timeout.
    */
   private insert(
     rows: readonly AuditRow[],
@@ -362,8 +368,24 @@ export class AuditSink {
       this.gate.serialises && rows.length > SQLITE_ROWS_PER_STATEMENT
         ? this.gate.transaction((tx) => insertAuditRows(tx, rows, ignoreDuplicates, canonical))
         : this.gate.write(() => insertAuditRows(this.dataSource, rows, ignoreDuplicates, canonical));
-    const ms = this.options.writeTimeoutMs;
-    return withDeadline(write, ms, () => new AuditWriteTimeoutError(ms));
+    const ms = this.allow(this.options.writeTimeoutMs);
+    let cut!: (afterMs: number) => void;
+    const cutShort = new Promise<never>((_, reject) => {
+      cut = (afterMs) => setTimeout(() => reject(new AuditWriteTimeoutError(afterMs)), afterMs).unref();
+    });
+    this.cuts.add(cut);
+    return withDeadline(Promise.race([write, cutShort]), ms, () => new AuditWriteTimeoutError(ms)).finally(
+      () => this.cuts.delete(cut),
+    );
+  }
+
+  /**
+   * The process began to stop: writes in flight give up within `ms` (their
+   * batches then go to the spool), not at the end of a write timeout begun
+   * before the signal.
+   */
+  cutWrites(ms: number): void {
+    for (const cut of this.cuts) cut(ms);
   }
 
   /**

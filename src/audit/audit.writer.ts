@@ -10,6 +10,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { ShutdownClock } from '../common/shutdown-clock';
 import { MetricsService } from '../metrics/metrics.service';
 import { RequestContext } from '../observability/request-context';
 import { AuditChain, chainRows, newAuditChain } from './audit-chain';
@@ -131,8 +132,17 @@ export class AuditWriter
     private readonly dataSource: DataSource,
     @Inject(AUDIT_OPTIONS) readonly options: AuditOptions,
     @Optional() private readonly metrics?: MetricsService,
+    @Optional() clock?: ShutdownClock,
   ) {
-    this.sink = new AuditSink(dataSource, options, this.stats, () => void this.drain(), metrics);
+    this.sink = new AuditSink(
+      dataSource,
+      options,
+      this.stats,
+      () => void this.drain(),
+      metrics,
+      (ms) => (clock ? clock.allow(ms) : ms),
+    );
+    clock?.onStop(() => this.sink.cutWrites(clock.allow(options.writeTimeoutMs)));
     this.chains = Array.from({ length: options.batchesInFlight }, () => newAuditChain());
   }
 
@@ -157,6 +167,11 @@ export class AuditWriter
   /** Records waiting for their batch (not those being written). */
   get queueDepth(): number {
     return this.pending.length;
+  }
+
+  /** No record waits for its batch and none is being written: whatever was recorded is durable (or refused). */
+  get settled(): boolean {
+    return !this.busy && this.pending.length === 0 && this.inFlight.size === 0;
   }
 
   /** True while batches go to the spool because the database refused one. */

@@ -1,4 +1,5 @@
 import { DynamicModule, Global, Inject, Module } from '@nestjs/common';
+import { ShutdownClock } from '../common/shutdown-clock';
 import { AppConfig } from './config.types';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -12,8 +13,9 @@ export class ConfigModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: ConfigModule,
-      providers: [{ provide: APP_CONFIG, useValue: config }],
-      exports: [APP_CONFIG],
+      // The process's stop deadline goes with its configuration: one per process, global.
+      providers: [{ provide: APP_CONFIG, useValue: config }, ShutdownClock],
+      exports: [APP_CONFIG, ShutdownClock],
     };
   }
 }
