@@ -76,6 +76,8 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
   private stopLocal: (() => void) | undefined;
   private inFlight: Promise<void> | undefined;
   private failing = false;
+  /** Whether this instance said it fails closed (so it says when it serves again). */
+  private reportedStale = false;
   /** This instance's heartbeats on the revocations channel, and when it last heard one back. */
   private readonly heartbeatId = randomUUID();
   private lastHeardAt: number | undefined;
@@ -99,6 +101,7 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
       if (this.inFlight) void this.checkStore();
       this.heartbeat();
       void this.refresh();
+      this.freshNow(); // without traffic too, the moment it starts failing closed is logged
     }, this.options.pollIntervalMs);
     this.timer.unref();
   }
@@ -115,7 +118,7 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
   }
 
   check(keyId: string): RevocationVerdict {
-    if (!this.isFresh()) return 'unknown';
+    if (!this.freshNow()) return 'unknown';
     const at = this.revokedAt.get(keyId);
     return at !== undefined && at <= Date.now() ? 'revoked' : 'active';
   }
@@ -205,6 +208,26 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
         error: (err as Error)?.message ?? 'error',
       });
     }
+  }
+
+  /**
+   * isFresh, logging each change after the first load: an operator sees the
+   * moment this instance starts answering authenticated requests 503, and
+   * when it stops (each refused request is also a security event).
+   */
+  private freshNow(): boolean {
+    const fresh = this.isFresh();
+    if (!fresh && !this.reportedStale && this.lastLoadedAt !== undefined) {
+      this.reportedStale = true;
+      this.logger.error(
+        `The revoked key set is stale: no load from the database for ${Math.round((Date.now() - this.lastLoadedAt) / 1000)} s, ` +
+          'and Redis cannot vouch for the time since. Authenticated requests get 503 until the database answers',
+      );
+    } else if (fresh && this.reportedStale) {
+      this.reportedStale = false;
+      this.logger.log('The revoked key set is fresh again: authenticated requests are served');
+    }
+    return fresh;
   }
 
   private isFresh(): boolean {

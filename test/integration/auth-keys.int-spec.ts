@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
@@ -106,6 +107,8 @@ function behaves(backend: () => Backend) {
     await b?.cleanup();
   });
 
+  afterEach(() => jest.restoreAllMocks());
+
   it('lists one organisation in pages, newest first, with status and name filters', async () => {
     const made = [];
     for (const name of ['Alpha', 'beta_1', 'beta%2', 'gamma']) {
@@ -201,6 +204,8 @@ function behaves(backend: () => Backend) {
     const revocation = app.get(RevocationService);
     const cache = app.get(KnownKeysCache);
     const ds = app.get(DataSource);
+    const errors = jest.spyOn(Logger.prototype, 'error').mockClear();
+    const logs = jest.spyOn(Logger.prototype, 'log').mockClear();
     const { key } = await keys.create(actor('org-f'), { name: 'k', permissions: ['xero:read'] });
     expect(await cache.lookup(key.id, 'org-f')).toBe('known');
     await ds.query(b.breakTable);
@@ -212,6 +217,11 @@ function behaves(backend: () => Backend) {
       if (store.kind === 'memory') {
         expect(await waitUntil(() => revocation.check(key.id) === 'unknown', 3000)).toBe(true);
         expect(revocation.status()).toMatchObject({ loaded: true, fresh: false });
+        revocation.check(key.id);
+        // Said once, when it began, not per request.
+        expect(errors.mock.calls.map(([m]) => m)).toEqual([
+          expect.stringMatching(/^The revoked key set is stale: .*Authenticated requests get 503/),
+        ]);
       } else {
         // Redis still answers, so its channel still delivers revocations: the set stays usable.
         await sleep(600);
@@ -221,6 +231,8 @@ function behaves(backend: () => Backend) {
       await ds.query(b.restoreTable);
     }
     expect(await waitUntil(() => revocation.check(key.id) === 'active', 3000)).toBe(true);
+    const recovered = logs.mock.calls.filter(([m]) => String(m).includes('fresh again'));
+    expect(recovered).toHaveLength(app.get(KeyValueStore).kind === 'memory' ? 1 : 0);
   });
 
   it('with api_keys unreadable: a key another instance created, rotated or read is recognised through Redis; on the memory store it is not', async () => {
