@@ -72,6 +72,12 @@ export class McpServerFactory {
     const connect = server.connect.bind(server);
     server.connect = (transport) => connect(withReadableProtocolErrors(transport));
 
+    // A method no handler serves: the SDK's own answer says only "Method not found".
+    server.fallbackRequestHandler = (req) =>
+      Promise.reject(
+        new ProtocolError(ProtocolErrorCode.MethodNotFound, `Method not found: ${echoed(req.method)}`),
+      );
+
     server.setRequestHandler('tools/list', (req, sdk) => {
       refuseCursor(req.params?.cursor);
       const principal = context(sdk).principal;
@@ -96,8 +102,7 @@ export class McpServerFactory {
       // A tool the key may not call is answered by the pipeline with the permission it needs.
       try {
         if (!tool) {
-          // Named back in part only: a huge name echoed whole would be kept by the session's event log.
-          const name = req.params.name.length > 100 ? `${req.params.name.slice(0, 100)}...` : req.params.name;
+          const name = echoed(req.params.name);
           await this.pipeline.refuseUnknown(name, ctx, req.params.arguments);
           throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
         }
@@ -262,4 +267,9 @@ function refuseCursor(cursor: unknown): void {
     ProtocolErrorCode.InvalidParams,
     'Invalid cursor: this server lists everything in one page and issues no cursors; omit it',
   );
+}
+
+/** A name from the caller, named back in part only: a huge one echoed whole would be kept by the session's event log. */
+function echoed(name: string): string {
+  return name.length > 100 ? `${name.slice(0, 100)}...` : name;
 }

@@ -276,7 +276,8 @@ describe('/mcp protocol (e2e)', () => {
       expect([...byId.keys()].sort()).toEqual([31, 32, 33, 34]);
       expect(byId.get(31)!.result.structuredContent.name).toBe('sentia-mcp');
       expect(byId.get(32)!.result.tools.map((t: { name: string }) => t.name)).toContain('server_info');
-      expect(byId.get(33)!.error!.code).toBe(-32601); // one message's error leaves the others be
+      // One message's error leaves the others be, and names the method.
+      expect(byId.get(33)!.error).toEqual({ code: -32601, message: 'Method not found: no/such-method' });
       expect(byId.get(34)!.result.structuredContent.name).toBe('sentia-mcp');
       await started.app.get(AuditWriter).flush();
       expect(await toolRows()).toBe(before + 2); // the two tools/call, each on its own row
@@ -624,6 +625,29 @@ describe('/mcp protocol (e2e)', () => {
       expect(modern.error!.code).toBe(-32602);
       expect(modern.error!.message).not.toContain('\n');
       expect(modern.error!.message).toContain('params.name: expected string, received number');
+    });
+
+    it('an unknown method → -32601 naming it (in part, when long), in both eras', async () => {
+      const id = await openSession();
+      const legacy = await rpc(
+        await post(JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tools/cal' }), {
+          'mcp-session-id': id,
+          'mcp-protocol-version': '2025-11-25',
+        }),
+      );
+      expect(legacy.error).toEqual({ code: -32601, message: 'Method not found: tools/cal' });
+      const modern = await rpc(
+        await post(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 9,
+            method: 'x'.repeat(500),
+            params: { _meta: modernMeta('m') },
+          }),
+          { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'x'.repeat(500) },
+        ),
+      );
+      expect(modern.error).toEqual({ code: -32601, message: `Method not found: ${'x'.repeat(100)}...` });
     });
 
     it('an unknown tool is a JSON-RPC invalid-params error', async () => {
