@@ -1,4 +1,4 @@
-import { replayDelayMs } from './audit-sink';
+import { AuditWriteTimeoutError, describe as describeFailure, replayDelayMs } from './audit-sink';
 import { DEFAULT_AUDIT_OPTIONS } from './audit.options';
 
 describe('replayDelayMs (spool replays and journal ships while the database refuses)', () => {
@@ -16,5 +16,43 @@ describe('replayDelayMs (spool replays and journal ships while the database refu
 
   it('keeps to the cap for counts whose doubling would overflow', () => {
     expect(replayDelayMs(10_000, { replayBaseDelayMs: 250, replayMaxDelayMs: 7_000 })).toBe(7_000);
+  });
+});
+
+describe('describe (why an audit write failed, in the log)', () => {
+  const withProps = (message: string, props: Record<string, unknown>) =>
+    Object.assign(new Error(message), props);
+
+  it("gives the database's own reason with its code", () => {
+    const pg = withProps('permission denied for table audit_logs', { code: '42501' });
+    const wrapped = Object.assign(new Error('query failed'), { name: 'QueryFailedError', driverError: pg });
+    expect(describeFailure(wrapped)).toBe('QueryFailedError 42501: permission denied for table audit_logs');
+    const sqlite = withProps('database or disk is full', { code: 'SQLITE_FULL' });
+    expect(describeFailure(sqlite)).toBe('Error SQLITE_FULL: database or disk is full');
+  });
+
+  it('names a system error by its code and call only: its message names the host', () => {
+    const refused = withProps('connect ECONNREFUSED 10.1.2.3:5432', {
+      code: 'ECONNREFUSED',
+      syscall: 'connect',
+    });
+    expect(describeFailure(refused)).toBe('Error ECONNREFUSED (connect)');
+    expect(describeFailure(withProps('getaddrinfo ENOTFOUND db.internal', { code: 'ENOTFOUND' }))).toBe(
+      'Error ENOTFOUND',
+    );
+  });
+
+  it('keeps any other message, with its addresses replaced and cut at 200 characters', () => {
+    expect(describeFailure(new Error('Connection terminated unexpectedly'))).toBe(
+      'Error: Connection terminated unexpectedly',
+    );
+    expect(describeFailure(new AuditWriteTimeoutError(5000))).toBe(
+      'AuditWriteTimeoutError: audit write took over 5000 ms',
+    );
+    expect(describeFailure(new Error('no route to db.internal:5432 or 10.0.0.7 or [fe80::1]:6379'))).toBe(
+      'Error: no route to (address) or (address) or (address)',
+    );
+    expect(describeFailure(new Error('x'.repeat(500)))).toBe(`Error: ${'x'.repeat(200)}...`);
+    expect(describeFailure(undefined)).toBe('Error');
   });
 });

@@ -437,8 +437,27 @@ export class AuditWriteTimeoutError extends Error {
   }
 }
 
-/** A driver message without hosts or parameters: only its class and code. */
-function describe(err: unknown): string {
-  const e = err as { name?: string; code?: string };
-  return [e?.name ?? 'Error', e?.code].filter(Boolean).join(' ');
+/**
+ * Why a write failed, for the operator, in one line without hosts or ports:
+ * - the database refused it (a SQLSTATE from PostgreSQL, a SQLITE_ code): the
+ *   class, the code and its reason ("permission denied for table audit_logs");
+ * - a system error (ECONNREFUSED): the class, the code and the call;
+ * - anything else ("Connection terminated unexpectedly", a write timeout):
+ *   the class and the message, any address in it replaced.
+ * Reasons are cut at 200 characters.
+ */
+export function describe(err: unknown): string {
+  const e = (err ?? {}) as { name?: string; code?: unknown; message?: unknown; driverError?: unknown };
+  const driver = (e.driverError ?? e) as { code?: unknown; message?: unknown; syscall?: unknown };
+  const code =
+    typeof driver.code === 'string' ? driver.code : typeof e.code === 'string' ? e.code : undefined;
+  const head = [e.name ?? 'Error', code].filter(Boolean).join(' ');
+  if (code !== undefined && !/^[0-9A-Z]{5}$/.test(code) && !code.startsWith('SQLITE_'))
+    return typeof driver.syscall === 'string' ? `${head} (${driver.syscall})` : head;
+  if (typeof driver.message !== 'string' || driver.message === '') return head;
+  const reason = driver.message
+    .replace(/\[[0-9a-f:.]+\](:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?|\b[\w.-]+:\d{2,5}\b/gi, '(address)')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return `${head}: ${reason.length > 200 ? `${reason.slice(0, 200)}...` : reason}`;
 }

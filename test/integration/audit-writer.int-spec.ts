@@ -226,6 +226,14 @@ function writerSuite(factory: RigFactory) {
       const lines = logged.filter(([m]) => /spool|could not be written|Replayed/.test(m));
       expect(lines.length).toBeGreaterThanOrEqual(2);
       expect(lines.filter(([, requestId]) => requestId !== undefined)).toEqual([]);
+      // The failure names the database's own reason when it gave one (SQLite: the trigger's), never a host or port.
+      const failed = lines.map(([m]) => m).find((m) => m.includes('could not be written to the database'));
+      expect(failed).toMatch(
+        rig.ds.options.type === 'better-sqlite3'
+          ? /\(QueryFailedError SQLITE_CONSTRAINT_TRIGGER: database down\); spooling$/
+          : /\((Error: Connection terminated unexpectedly|Error ECONNRE(SET|FUSED) \(\w+\))\); spooling$/,
+      );
+      expect(failed).not.toMatch(/127\.0\.0\.1|localhost|:\d{2,5}\b/);
     } finally {
       Logger.overrideLogger(false);
     }
