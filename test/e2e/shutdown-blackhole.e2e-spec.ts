@@ -8,14 +8,22 @@
  * answered once its record is in the spool, within what the stop leaves it,
  * and every call is in `audit_logs` exactly once after a restart on a
  * reachable database (its boot replays the spool, or ships the journal).
+ * Likewise with Redis swallowing packets while sessions are open (each of its
+ * closing steps waited its command timeout, 8 s in all with a 4 s grace).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { main } from '../../src/cli/main';
-import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
-import { modernMeta } from '../support/mcp-messages';
+import {
+  describeWithPostgres,
+  describeWithPostgresAndRedis,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueName,
+} from '../support/backends';
+import { initializeRequest, modernMeta } from '../support/mcp-messages';
 import { freePort, spawnServer, SpawnedServer, waitForOk } from '../support/spawn-server';
 import { TcpProxy } from '../support/tcp-proxy';
 import { registerToken, waitFor } from './auth-helpers';
@@ -140,4 +148,65 @@ describeWithPostgres('SIGTERM while the database swallows packets (PostgreSQL)',
       expect(await audited()).toEqual(everyCall);
     },
   );
+});
+
+describeWithPostgresAndRedis('SIGTERM while Redis swallows packets (PostgreSQL, Redis)', () => {
+  it('exits 0 within SHUTDOWN_GRACE_MS with sessions open', async () => {
+    const schema = uniqueName('shutdown_rbh');
+    const dataDir = mkdtempSync(join(tmpdir(), 'sentia-stop-'));
+    const redis = await TcpProxy.to(TEST_REDIS_URL);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const env = {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      PUBLIC_BASE_URL: base,
+      DATA_DIR: dataDir,
+      SHUTDOWN_GRACE_MS: String(GRACE_MS),
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: schema,
+      REDIS_KEY_PREFIX: `${schema}:`,
+    };
+    const server = spawnServer({ ...env, REDIS_URL: redis.urlFor(TEST_REDIS_URL) });
+    try {
+      let token = '';
+      await waitForOk(`${base}/health/ready`, 60_000, () => server.child.exitCode === null);
+      const created = await main(
+        ['keys', 'create', '--org', 'o', '--name', 'stop', '--permissions', 'ai:invoke'],
+        { ...env, REDIS_URL: TEST_REDIS_URL },
+        { out: (t) => void (token += t.trim()), err: () => undefined },
+      );
+      expect(created).toBe(0);
+      registerToken(token, 'shutdown black hole (Redis)');
+      for (let i = 0; i < 3; i++) {
+        const opened = await fetch(`${base}/mcp`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            authorization: `Bearer ${token}`,
+          },
+          body: JSON.stringify(initializeRequest('2025-11-25', 'stop')),
+        });
+        expect(opened.status).toBe(200);
+        await opened.text();
+      }
+      redis.blackhole();
+      const signalled = performance.now();
+      const code = await server.stop(60_000);
+      const tookMs = performance.now() - signalled;
+      expect({ code, output: code === 0 ? '' : server.output() }).toEqual({ code: 0, output: '' });
+      expect(tookMs).toBeLessThan(GRACE_MS + LATENESS_MS);
+    } finally {
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
+      await redis.cut();
+      const pg = new Client({ connectionString: TEST_DATABASE_URL });
+      await pg.connect();
+      await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pg.end();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

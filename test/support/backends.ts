@@ -17,6 +17,9 @@ export const hasRedis = (): boolean => process.env.SENTIA_TEST_REDIS !== '0';
 export const describeWithPostgres: jest.Describe = hasPostgres() ? describe : describe.skip;
 /** `describe` when Redis is reachable, otherwise a loudly skipped block. */
 export const describeWithRedis: jest.Describe = hasRedis() ? describe : describe.skip;
+/** `describe` when both are reachable, otherwise a loudly skipped block. */
+export const describeWithPostgresAndRedis: jest.Describe =
+  hasPostgres() && hasRedis() ? describe : describe.skip;
 
 /** A short unique name for per-test-file isolation (schemas, key prefixes). */
 export function uniqueName(prefix: string): string {
