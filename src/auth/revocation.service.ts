@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { settlesWithin } from '../common/deadline';
+import { MetricsService } from '../metrics/metrics.service';
 import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
 import { ApiKeyRepository } from './api-key.repository';
 import {
@@ -87,8 +88,10 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
     private readonly store: KeyValueStore,
     private readonly notifier: RevocationNotifier,
     @Optional() @Inject(REVOCATION_OPTIONS) options?: Partial<RevocationOptions>,
+    @Optional() metrics?: MetricsService,
   ) {
     this.options = { ...DEFAULT_REVOCATION_OPTIONS, ...options };
+    metrics?.revocationFreshFrom(() => this.freshNow());
   }
 
   async onApplicationBootstrap(): Promise<void> {

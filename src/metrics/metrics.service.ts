@@ -41,12 +41,14 @@ export class MetricsService {
   readonly auditJournalPending: Gauge;
   readonly auditHedgedTotal: Counter;
   readonly mcpSessionsActive: Gauge;
+  readonly authRevocationFresh: Gauge;
   readonly upstreamRequestsTotal: Counter<'service' | 'status'>;
   readonly cacheRequestsTotal: Counter<'result'>;
 
   private sessionsSource?: () => number;
   private auditQueueSource?: () => number;
   private auditJournalSource?: () => number;
+  private revocationFreshSource?: () => boolean;
 
   constructor() {
     const registers = [this.registry];
@@ -137,6 +139,17 @@ export class MetricsService {
       // Fine below 10 ms, where the commit of one batch lands; 0.005 is the p99 budget docs/design.md names.
       buckets: [0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
+    });
+    this.authRevocationFresh = new Gauge({
+      name: 'auth_revocation_fresh',
+      help:
+        '1 while the revoked-key set can be trusted (loaded from the database within 15 s, or Redis vouches for the time since); ' +
+        '0 while this instance fails closed: every authenticated request gets 503.',
+      registers,
+      collect: () => {
+        const fresh = this.revocationFreshSource?.();
+        if (fresh !== undefined) this.authRevocationFresh.set(fresh ? 1 : 0);
+      },
     });
     this.mcpSessionsActive = new Gauge({
       name: 'mcp_sessions_active',
@@ -256,6 +269,11 @@ export class MetricsService {
   /** The database refused `batches` audit batch writes. */
   auditWriteFailure(batches = 1): void {
     if (batches > 0) this.auditWriteFailuresTotal.inc(batches);
+  }
+
+  /** Reads whether the revoked-key set can be trusted from `source` at each scrape. */
+  revocationFreshFrom(source: () => boolean): void {
+    this.revocationFreshSource = source;
   }
 
   /** Reads the number of live MCP sessions from `source` at each scrape. */

@@ -85,6 +85,7 @@ describe('GET /metrics (public: METRICS_PUBLIC=true)', () => {
       'audit_write_failures_total',
       'audit_durable_seconds',
       'mcp_sessions_active',
+      'auth_revocation_fresh',
       'upstream_requests_total',
       'cache_requests_total',
     ]) {
@@ -118,6 +119,7 @@ describe('GET /metrics (public: METRICS_PUBLIC=true)', () => {
         series(before, 'audit_durable_seconds_sum'),
       );
       expect(series(during, 'mcp_sessions_active')).toBeGreaterThanOrEqual(1);
+      expect(series(during, 'auth_revocation_fresh')).toBe(1); // the database answers: keys are checked
       expect(series(during, 'http_requests_total{method="POST",route="/mcp",status="200"}')).toBeGreaterThan(
         series(before, 'http_requests_total{method="POST",route="/mcp",status="200"}'),
       );

@@ -20,6 +20,7 @@ import { ConfigModule } from '../../src/config/config.module';
 import { AppConfig } from '../../src/config/config.types';
 import { loadConfig } from '../../src/config/load-config';
 import { DatabaseModule } from '../../src/database/database.module';
+import { MetricsService } from '../../src/metrics/metrics.service';
 import { KeyValueStore } from '../../src/store/key-value-store';
 import { StoreModule } from '../../src/store/store.module';
 import { Redis } from 'ioredis';
@@ -72,6 +73,7 @@ async function boot(b: Backend): Promise<TestingModule> {
       RevocationService,
       KnownKeysCache,
       KeyUsageRecorder,
+      MetricsService,
       { provide: REVOCATION_OPTIONS, useValue: { pollIntervalMs: 100, staleAfterMs: 400 } },
     ],
   }).compile();
@@ -204,6 +206,8 @@ function behaves(backend: () => Backend) {
     const revocation = app.get(RevocationService);
     const cache = app.get(KnownKeysCache);
     const ds = app.get(DataSource);
+    const freshGauge = async () =>
+      Number(/^auth_revocation_fresh (\d+)$/m.exec(await app.get(MetricsService).registry.metrics())?.[1]);
     const errors = jest.spyOn(Logger.prototype, 'error').mockClear();
     const logs = jest.spyOn(Logger.prototype, 'log').mockClear();
     const { key } = await keys.create(actor('org-f'), { name: 'k', permissions: ['xero:read'] });
@@ -218,6 +222,7 @@ function behaves(backend: () => Backend) {
         expect(await waitUntil(() => revocation.check(key.id) === 'unknown', 3000)).toBe(true);
         expect(revocation.status()).toMatchObject({ loaded: true, fresh: false });
         revocation.check(key.id);
+        expect(await freshGauge()).toBe(0);
         // Said once, when it began, not per request.
         expect(errors.mock.calls.map(([m]) => m)).toEqual([
           expect.stringMatching(/^The revoked key set is stale: .*Authenticated requests get 503/),
@@ -231,6 +236,7 @@ function behaves(backend: () => Backend) {
       await ds.query(b.restoreTable);
     }
     expect(await waitUntil(() => revocation.check(key.id) === 'active', 3000)).toBe(true);
+    expect(await freshGauge()).toBe(1);
     const recovered = logs.mock.calls.filter(([m]) => String(m).includes('fresh again'));
     expect(recovered).toHaveLength(app.get(KeyValueStore).kind === 'memory' ? 1 : 0);
   });
