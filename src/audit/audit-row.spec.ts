@@ -24,6 +24,22 @@ describe('toAuditRow', () => {
     expect(row.requestId).toMatch(/^req-\[REDACTED/);
   });
 
+  it('scrubs a token pasted into the action (an unrouted path, an unknown tool name), keeping the rest', () => {
+    const path = toAuditRow(
+      { kind: 'admin', action: `DELETE /admin/api-keys/${JWT}`, outcome: 'client_error' },
+      false,
+    );
+    expect(path.action).toMatch(/^DELETE \/admin\/api-keys\/\[REDACTED/);
+    const tool = toAuditRow(
+      { kind: 'tool_call', action: `sk-ant-api03-${'x'.repeat(40)}`, outcome: 'unknown_tool' },
+      false,
+    );
+    expect(tool.action).toBe(REDACTED);
+    expect(
+      toAuditRow({ kind: 'tool_call', action: 'xero_list_invoices', outcome: 'success' }, false).action,
+    ).toBe('xero_list_invoices');
+  });
+
   it('still fits a long user agent to its column, token or not', () => {
     const row = toAuditRow(
       { kind: 'admin', action: 'x', outcome: 'success', userAgent: 'a'.repeat(5_000) + JWT },

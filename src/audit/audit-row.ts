@@ -44,7 +44,8 @@ export function toAuditRow(rec: AuditRecord, storeArgs: boolean): AuditRow {
     userId: clip(rec.userId ?? ctx?.userId, 64),
     keyId: clip(rec.keyId ?? ctx?.keyId, 64),
     kind: rec.kind,
-    action: clip(rec.action, 200) ?? '',
+    // A caller's too: an unrouted path or an unknown tool's name may hold a pasted secret.
+    action: scrubbed(rec.action, 200) ?? '',
     outcome: clip(rec.outcome, 32) ?? '',
     status: int32(rec.status),
     errorCode: clip(rec.errorCode, 100),

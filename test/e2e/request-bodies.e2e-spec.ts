@@ -9,7 +9,11 @@ import { DataSource } from 'typeorm';
 import { AuditWriter } from '../../src/audit/audit.writer';
 import { ApiKeyTokenService } from '../../src/auth/tokens/api-key-token.service';
 import { startApp, StartedApp } from '../support/start-app';
+import { registerSecret } from '../support/capture';
 import { AUTH_ENV, issueKey } from './auth-helpers';
+
+const PASTED_SECRET = 'sk-ant-api03-' + 'Pasted0Into0A0Path'.repeat(3);
+registerSecret(PASTED_SECRET, 'request-bodies pasted into a path');
 
 describe('REST request bodies (e2e)', () => {
   let started: StartedApp;
@@ -84,6 +88,8 @@ describe('REST request bodies (e2e)', () => {
       ['405', 405, send('DELETE', '/admin/audit/export', undefined, id('405'))],
       ['404', 404, send('GET', '/admin/nothing-here', undefined, id('404'))],
       ['case', 404, send('GET', '/Admin/api-keys', undefined, id('case'))],
+      // A secret pasted into a path is not kept by the trail (any audit:read key could read it).
+      ['secret', 404, send('GET', `/admin/${PASTED_SECRET}`, undefined, id('secret'))],
     ];
     for (const [name, status, res] of calls) expect([name, (await res).status]).toEqual([name, status]);
     const anonymous = await fetch(`${started.url}/admin/nothing-here`, { headers: id('anonymous') });
@@ -109,6 +115,7 @@ describe('REST request bodies (e2e)', () => {
       row('405', 'DELETE /admin/audit/export', 405),
       row('415', 'POST /admin/api-keys', 415),
       row('case', 'GET /Admin/api-keys', 404),
+      row('secret', 'GET /admin/[REDACTED]', 404),
     ]);
   });
 
