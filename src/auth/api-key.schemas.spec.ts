@@ -1,4 +1,10 @@
-import { createApiKeySchema, listApiKeysSchema, parseDuration, rotateApiKeySchema } from './api-key.schemas';
+import {
+  createApiKeySchema,
+  listApiKeysSchema,
+  parseDuration,
+  revokeApiKeySchema,
+  rotateApiKeySchema,
+} from './api-key.schemas';
 import { fieldErrors } from '../common/field-errors';
 
 describe('api-key schemas', () => {
@@ -60,6 +66,39 @@ describe('api-key schemas', () => {
     expect(fieldErrors(listApiKeysSchema.safeParse({ cursor: '' }).error!)).toEqual([
       { field: 'cursor', message: 'must not be empty' },
     ]);
+  });
+
+  it('list: a limit past the page size is named as such, however many digits', () => {
+    expect(fieldErrors(listApiKeysSchema.safeParse({ limit: '9999999' }).error!)).toEqual([
+      { field: 'limit', message: 'must be at most 100' },
+    ]);
+  });
+
+  it('names and reasons: no control or bidirectional-control character, no lone surrogate (each named where it is)', () => {
+    const problem = (schema: typeof createApiKeySchema | typeof revokeApiKeySchema, input: object) =>
+      fieldErrors(schema.safeParse(input).error!);
+    expect(problem(createApiKeySchema, { name: 'nul\u0000here', permissions: ['admin'] })).toEqual([
+      {
+        field: 'name',
+        message: 'must not contain control or bidirectional-control characters (U+0000 at position 4)',
+      },
+    ]);
+    expect(problem(createApiKeySchema, { name: 'line\nbreak', permissions: ['admin'] })[0].message).toContain(
+      'U+000A at position 5',
+    );
+    expect(
+      problem(createApiKeySchema, { name: 'gnp.\u202eexe', permissions: ['admin'] })[0].message,
+    ).toContain('U+202E');
+    expect(problem(createApiKeySchema, { name: '\ud800x', permissions: ['admin'] })).toEqual([
+      { field: 'name', message: 'must be well-formed Unicode (a lone surrogate at position 1)' },
+    ]);
+    expect(problem(revokeApiKeySchema, { reason: 'a\u0000b' })[0]).toMatchObject({ field: 'reason' });
+    expect(fieldErrors(listApiKeysSchema.safeParse({ name: 'a\u0000b' }).error!)[0]).toMatchObject({
+      field: 'name',
+    });
+    // Any other text is kept as given: accents, scripts, emoji (a surrogate pair), joiners.
+    for (const name of ['Schlüssel', 'ключ', '鍵 🔑', 'a\u200db', 'ops (eu-west)'])
+      expect(createApiKeySchema.parse({ name, permissions: ['admin'] }).name).toBe(name);
   });
 
   it('rotate: grace is whole seconds up to 7 days', () => {

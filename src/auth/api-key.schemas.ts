@@ -26,6 +26,39 @@ export function parseDuration(value: string | number): number | undefined {
 export const ID_PATTERN = /^[A-Za-z0-9._:@-]{1,64}$/;
 export const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
+/** C0 and C1 controls (NUL included: PostgreSQL cannot store it), and the bidirectional embeddings, overrides and isolates. */
+const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why `text` is not fit to be stored and shown back (in a terminal, a list,
+ * a log): a control character, a bidirectional control that would make it
+ * read otherwise than it is (U+202E), or a lone surrogate, which no database
+ * stores as given. Undefined when it is fit.
+ */
+export function unfitTextProblem(text: string): string | undefined {
+  const bad = UNSAFE_CHARACTER.exec(text);
+  if (bad) {
+    const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    return `must not contain control or bidirectional-control characters (U+${code} at position ${bad.index + 1})`;
+  }
+  const lone = LONE_SURROGATE.exec(text);
+  if (lone) return `must be well-formed Unicode (a lone surrogate at position ${lone.index + 1})`;
+  return undefined;
+}
+
+/** Free text a caller names things with: trimmed, 1 to `max` characters, fit to store and show. */
+const displayText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .superRefine((v, ctx) => {
+      const problem = unfitTextProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+
 export const permissionsSchema = z
   .array(
     z.enum(PERMISSIONS, {
@@ -53,7 +86,7 @@ export const expiresInSchema = z.union([z.string(), z.number()]).transform((v, c
 });
 
 export const createApiKeySchema = z.strictObject({
-  name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+  name: displayText(200),
   permissions: permissionsSchema,
   expiresIn: expiresInSchema.optional(),
   userId: z.string().regex(ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 . _ : @ -').optional(),
@@ -61,7 +94,7 @@ export const createApiKeySchema = z.strictObject({
 export type CreateApiKeyInput = z.output<typeof createApiKeySchema>;
 
 export const revokeApiKeySchema = z.strictObject({
-  reason: z.string().trim().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
+  reason: displayText(500).optional(),
 });
 export type RevokeApiKeyInput = z.output<typeof revokeApiKeySchema>;
 
@@ -79,7 +112,7 @@ export const listApiKeysSchema = z.strictObject({
   // From a query string: digits only (not 1e1, 0x10 or " 5"), given once.
   limit: z
     .preprocess(
-      (v) => (typeof v === 'string' && /^\d{1,6}$/.test(v) ? Number(v) : v),
+      (v) => (typeof v === 'string' && /^\d{1,15}$/.test(v) ? Number(v) : v),
       z
         .number({ error: 'must be a whole number, given once' })
         .int('must be a whole number')
@@ -90,6 +123,6 @@ export const listApiKeysSchema = z.strictObject({
     .transform((v) => v ?? DEFAULT_PAGE_SIZE),
   cursor: z.string().min(1, 'must not be empty').max(512).optional(),
   status: z.enum(['active', 'revoked', 'expired']).optional(),
-  name: z.string().max(200).optional(),
+  name: displayText(200).optional(),
 });
 export type ListApiKeysInput = z.output<typeof listApiKeysSchema>;
