@@ -1,4 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
+import { isStorableTime } from '../common/storable-time';
 import { AUDIT_KINDS, AUDIT_OUTCOMES, AuditKind, AuditOutcome } from './audit-record';
 
 /** Filters of `GET /admin/audit` and its export (the organisation comes from the principal). */
@@ -97,14 +98,18 @@ export function parseIsoTime(v: string): Date | undefined {
   const offset = /([+-])(\d{2}):(\d{2})$/.exec(v);
   if (offset && (Number(offset[2]) > 23 || Number(offset[3]) > 59)) return undefined;
   const date = new Date(v);
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  return isStorableTime(date) ? date : undefined;
 }
 
 function time(p: Problems, query: Record<string, unknown>, field: string): Date | undefined {
   const v = single(p, query, field);
   if (v === undefined) return undefined;
   const d = parseIsoTime(v);
-  if (!d) p.add(field, 'must be an ISO 8601 time that exists, e.g. 2026-03-01T00:00:00Z');
+  if (!d)
+    p.add(
+      field,
+      'must be an ISO 8601 time that exists, from year 1 to 9999 in UTC, e.g. 2026-03-01T00:00:00Z',
+    );
   return d;
 }
 
@@ -199,8 +204,7 @@ function decodeCursor(p: Problems, raw: string): AuditCursor | undefined {
       BigInt(v[1]) <= MAX_BIGINT
     ) {
       const t = new Date(v[0]);
-      const year = t.getUTCFullYear();
-      if (!Number.isNaN(t.getTime()) && year >= 1 && year <= 9999) return { t: t.toISOString(), id: v[1] };
+      if (isStorableTime(t)) return { t: t.toISOString(), id: v[1] };
     }
   } catch {
     // fall through

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditWriter } from '../audit/audit.writer';
+import { isStorableTime } from '../common/storable-time';
 import type { Principal } from './principal';
 import { ApiKeyTokenService } from './tokens/api-key-token.service';
 import { hasPermission, Permission } from './tokens/permissions';
@@ -56,6 +57,7 @@ function decodeCursor(cursor: string): ApiKeyPosition {
     if (
       typeof ms === 'number' &&
       Number.isSafeInteger(ms) &&
+      isStorableTime(new Date(ms)) &&
       typeof id === 'string' &&
       KEY_ID_PATTERN.test(id)
     ) {

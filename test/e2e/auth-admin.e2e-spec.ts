@@ -63,6 +63,16 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
     const cursor = await api().get('/admin/api-keys?cursor=bogus').set(bearer(adminA));
     expect(cursor.status).toBe(400);
     expect(cursor.body).toMatchObject({ code: 'invalid_cursor', field: 'cursor' });
+    // A well-formed cursor whose time no database stores (PostgreSQL answered 500, SQLite an empty page).
+    for (const ms of [
+      Number.MAX_SAFE_INTEGER,
+      -8_640_000_000_000_000,
+      Date.parse('+010000-01-01T00:00:00Z'),
+    ]) {
+      const forged = Buffer.from(JSON.stringify([ms, 'key_x'])).toString('base64url');
+      const res = await api().get(`/admin/api-keys?cursor=${forged}`).set(bearer(adminA));
+      expect([ms, res.status, res.body.code]).toEqual([ms, 400, 'invalid_cursor']);
+    }
     const repeated = await api().get('/admin/api-keys?limit=1&limit=2').set(bearer(adminA));
     expect(repeated.status).toBe(400);
     expect(repeated.body.message).toBe('limit: must be a whole number, given once');
