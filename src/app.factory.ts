@@ -13,6 +13,7 @@ import { AuditWriter } from './audit/audit.writer';
 import { auditUnroutedCalls } from './audit/unrouted-calls.audit';
 import { jsonBodyParser, MayReadBody } from './common/body-parser';
 import { ExpressServerAdapter } from './common/express-server.adapter';
+import { errorEnvelope } from './common/error-envelope';
 import { OriginPolicy } from './mcp/origin-check';
 import { mcpOriginGate } from './mcp/origin.middleware';
 import { createBootstrapLogger, withQuietFrameworkBoot } from './observability/logger.factory';
@@ -79,6 +80,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.set('trust proxy', config.trustProxyHops > 0 ? config.trustProxyHops : false);
   const adapter = app.getHttpAdapter() as ExpressServerAdapter;
   app.use(adapter.closeAfterDraining());
+  // Every JSON error, whoever answers it, with `error` and `code` (src/common/error-envelope.ts).
+  app.use(errorEnvelope());
   const requestId = new RequestIdMiddleware(config);
   app.use(requestId.use.bind(requestId));
   // Host and Origin of /mcp before the key: a page of a foreign site gets 403, not a 401 to probe.

@@ -11,6 +11,7 @@ import { ApiServiceUnavailableResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Observable, from, lastValueFrom } from 'rxjs';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
+import { statusErrorCode, withErrorEnvelope } from '../common/error-envelope';
 import { isDatabaseUnavailable } from '../database/database-errors';
 import { AuditOutcome } from './audit-record';
 import { AuditRequestContext, clientIp } from './audit-request-context';
@@ -61,8 +62,9 @@ function statusOf(err: unknown): number {
 function errorCodeOf(err: unknown, status: number): string {
   if (databaseUnavailable(err)) return 'database_unavailable';
   const body = err instanceof HttpException ? err.getResponse() : domainStatusOf(err) ? err : undefined;
-  const code = body && typeof body === 'object' ? (body as { code?: unknown }).code : undefined;
-  return typeof code === 'string' ? code : status >= 500 ? 'internal_error' : `http_${status}`;
+  // The code the caller was answered with (src/common/error-envelope.ts).
+  const code = (withErrorEnvelope(body, status) as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : statusErrorCode(status);
 }
 
 /**

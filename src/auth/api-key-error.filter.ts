@@ -17,8 +17,10 @@ export class ApiKeyErrorFilter implements ExceptionFilter<ApiKeyError> {
         code: err.code,
         message: err.message,
         ...(err.permission ? { permission: err.permission } : {}),
-        // A bad query parameter is named as `field`, as every REST route names its own.
-        ...(err.code === 'invalid_cursor' ? { field: 'cursor' } : {}),
+        // A bad cursor is named as every REST route names a bad query parameter (`field`, `errors`).
+        ...(err.code === 'invalid_query'
+          ? { field: 'cursor', errors: [{ field: 'cursor', message: 'not a cursor this server issued' }] }
+          : {}),
       });
   }
 }

@@ -6,7 +6,7 @@
  * - lifetime_not_held:   an expiring caller asked for a key that would outlive it
  * - not_revocable:       the key is already revoked
  * - not_rotatable:       the key is revoked, scheduled for revocation or expired
- * - invalid_cursor:      a list cursor this server did not issue
+ * - invalid_query:       a list cursor this server did not issue (the code of every bad query parameter)
  */
 export type ApiKeyErrorCode =
   | 'not_found'
@@ -14,7 +14,7 @@ export type ApiKeyErrorCode =
   | 'lifetime_not_held'
   | 'not_revocable'
   | 'not_rotatable'
-  | 'invalid_cursor';
+  | 'invalid_query';
 
 /** HTTP status and reason phrase of each code (the filter answers with them; the audit interceptor records the status). */
 export const API_KEY_ERROR_STATUS: Record<ApiKeyErrorCode, [number, string]> = {
@@ -23,7 +23,7 @@ export const API_KEY_ERROR_STATUS: Record<ApiKeyErrorCode, [number, string]> = {
   lifetime_not_held: [403, 'Forbidden'],
   not_revocable: [409, 'Conflict'],
   not_rotatable: [409, 'Conflict'],
-  invalid_cursor: [400, 'Bad Request'],
+  invalid_query: [400, 'Bad Request'],
 };
 
 export class ApiKeyError extends Error {

@@ -66,7 +66,7 @@ function decodeCursor(cursor: string): ApiKeyPosition {
   } catch {
     // fall through
   }
-  throw new ApiKeyError('invalid_cursor', 'cursor: not a cursor this server issued');
+  throw new ApiKeyError('invalid_query', 'cursor: not a cursor this server issued');
 }
 
 /**

@@ -41,51 +41,68 @@ function isJsonText(text: string | undefined): boolean {
 function describeBodyError(
   err: BodyParserError,
   limitBytes: number,
-): { status: number; message: string; rpcCode: number } {
+): { status: number; code: string; message: string; rpcCode: number } {
   switch (err.type) {
     case 'entity.too.large':
       return {
         status: 413,
+        code: 'body_too_large',
         message: `Request body exceeds the limit of ${limitBytes} bytes`,
         rpcCode: -32600,
       };
     case 'entity.too.many':
       return {
         status: 413,
+        code: 'too_many_values',
         message: `Request body holds more than ${MAX_JSON_VALUES} values (object members and array items)`,
         rpcCode: -32600,
       };
     case 'entity.too.deep':
       return {
         status: 400,
+        code: 'too_deep',
         message: `Request body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep`,
         rpcCode: -32600,
       };
     case 'entity.parse.failed':
       return isJsonText(err.body)
-        ? { status: 400, message: 'Request body must be a JSON object or array', rpcCode: -32600 }
-        : { status: 400, message: 'Parse error: request body is not valid JSON', rpcCode: -32700 };
+        ? {
+            status: 400,
+            code: 'invalid_json',
+            message: 'Request body must be a JSON object or array',
+            rpcCode: -32600,
+          }
+        : {
+            status: 400,
+            code: 'invalid_json',
+            message: 'Parse error: request body is not valid JSON',
+            rpcCode: -32700,
+          };
     case 'encoding.unsupported':
       return {
         status: 415,
+        code: 'unsupported_encoding',
         message: 'Unsupported Content-Encoding: use gzip, deflate or br, or none',
         rpcCode: -32600,
       };
     case 'charset.unsupported':
       return {
         status: 415,
+        code: 'unsupported_charset',
         message: 'Unsupported charset: a JSON body must be utf-8 (or another UTF encoding)',
         rpcCode: -32600,
       };
     case 'content.type.unsupported':
       return {
         status: 415,
+        code: 'unsupported_media_type',
         message: 'Unsupported Media Type: Content-Type must be application/json',
         rpcCode: -32600,
       };
     default:
       return {
         status: 400,
+        code: 'unreadable_body',
         message: 'Request body could not be read: it does not match its Content-Encoding or was cut short',
         rpcCode: -32600,
       };
@@ -198,12 +215,12 @@ export function jsonBodyParser(
     // Only this parser's errors: a `type`, or http-errors' `expose` (a body that could not be decoded).
     if (!err || (typeof err.type !== 'string' && !(err.expose === true && err.status === 400)))
       return next(err);
-    const { status, message, rpcCode } = describeBodyError(err, limitBytes);
+    const { status, code, message, rpcCode } = describeBodyError(err, limitBytes);
     if (isMcpRequest(req)) {
       jsonRpcError(res, status, rpcCode, message);
       return;
     }
-    res.status(status).json({ statusCode: status, error: REASONS[status], message });
+    res.status(status).json({ statusCode: status, error: REASONS[status], code, message });
   };
   return [read, check, onError];
 }

@@ -87,15 +87,19 @@ export class ExpressServerAdapter extends ExpressAdapter {
     return super.setNotFoundHandler((req: Request, res: Response) => {
       const allowed = allowedMethods(app, req.path);
       if (allowed.length === 0) {
-        res
-          .status(404)
-          .json({ statusCode: 404, error: 'Not Found', message: `Cannot ${req.method} ${req.path}` });
+        res.status(404).json({
+          statusCode: 404,
+          error: 'Not Found',
+          code: 'not_found',
+          message: `Cannot ${req.method} ${req.path}`,
+        });
         return;
       }
       res.setHeader('Allow', allowed.join(', '));
       res.status(405).json({
         statusCode: 405,
         error: 'Method Not Allowed',
+        code: 'method_not_allowed',
         message: `${req.method} is not allowed on ${req.path}: use ${allowed.join(', ')}`,
       });
     }, prefix);

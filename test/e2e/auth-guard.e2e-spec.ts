@@ -168,6 +168,7 @@ describe('AuthGuard over HTTP (SQLite + memory store)', () => {
         statusCode: 401,
         error: 'Unauthorized',
         reason,
+        code: reason,
         message: expect.any(String),
       });
       const www = res.headers['www-authenticate'];

@@ -349,6 +349,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     expect(res.body).toEqual({
       statusCode: 400,
       error: 'Bad Request',
+      code: 'too_deep',
       message: 'Request body nests arrays or objects more than 64 levels deep',
     });
     expect((await call(api().get('/credentials/anthropic').set(bearer(readerA)))).status).toBe(404);

@@ -152,6 +152,7 @@ describe('methods and paths', () => {
       expect(await res.json()).toEqual({
         statusCode: 405,
         error: 'Method Not Allowed',
+        code: 'method_not_allowed',
         message: `${method} is not allowed on ${path}: use ${allow}`,
       });
     }
@@ -174,6 +175,7 @@ describe('methods and paths', () => {
     expect(JSON.parse(text)).toEqual({
       statusCode: 404,
       error: 'Not Found',
+      code: 'not_found',
       message: 'Cannot GET /no-such-route',
     });
     expect(text).not.toContain('access_token');

@@ -55,6 +55,7 @@ describe('rate limits (embedded shape)', () => {
       statusCode: 429,
       error: 'Too Many Requests',
       reason: 'rate_limited',
+      code: 'rate_limited',
       limit: 'key',
       retryAfterSeconds: Number(refused.headers['retry-after']),
       message: expect.stringContaining('per API key'),

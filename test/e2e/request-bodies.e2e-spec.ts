@@ -58,6 +58,7 @@ describe('REST request bodies (e2e)', () => {
         {
           statusCode: 415,
           error: 'Unsupported Media Type',
+          code: 'unsupported_media_type',
           message: 'Unsupported Media Type: Content-Type must be application/json',
         },
       ]);
@@ -177,13 +178,14 @@ describe('REST request bodies (e2e)', () => {
 
   it('answers a body it cannot decode, or in a charset or encoding it does not take, without library text', async () => {
     const json = { 'content-type': 'application/json' };
-    const cases: Array<[string, string | Buffer, Record<string, string>, number, string]> = [
+    const cases: Array<[string, string | Buffer, Record<string, string>, number, string, string]> = [
       [
         'gzip header on plain text',
         '{"name":"x"}',
         { ...json, 'content-encoding': 'gzip' },
         400,
         'Request body could not be read: it does not match its Content-Encoding or was cut short',
+        'unreadable_body',
       ],
       [
         'unknown encoding',
@@ -191,6 +193,7 @@ describe('REST request bodies (e2e)', () => {
         { ...json, 'content-encoding': 'compress' },
         415,
         'Unsupported Content-Encoding: use gzip, deflate or br, or none',
+        'unsupported_encoding',
       ],
       [
         'latin-9 charset',
@@ -198,18 +201,24 @@ describe('REST request bodies (e2e)', () => {
         { 'content-type': 'application/json; charset=latin9' },
         415,
         'Unsupported charset: a JSON body must be utf-8 (or another UTF encoding)',
+        'unsupported_charset',
       ],
-      ['a JSON number', '42', json, 400, 'Request body must be a JSON object or array'],
-      ['a JSON null', 'null', json, 400, 'Request body must be a JSON object or array'],
-      ['not JSON', '{"name":', json, 400, 'Parse error: request body is not valid JSON'],
+      ['a JSON number', '42', json, 400, 'Request body must be a JSON object or array', 'invalid_json'],
+      ['a JSON null', 'null', json, 400, 'Request body must be a JSON object or array', 'invalid_json'],
+      ['not JSON', '{"name":', json, 400, 'Parse error: request body is not valid JSON', 'invalid_json'],
     ];
-    for (const [what, body, headers, status, message] of cases) {
+    for (const [what, body, headers, status, message, code] of cases) {
       const res = await send('POST', '/admin/api-keys', body, headers);
       const text = await res.text();
       expect([what, res.status, JSON.parse(text)]).toEqual([
         what,
         status,
-        { statusCode: status, error: status === 415 ? 'Unsupported Media Type' : 'Bad Request', message },
+        {
+          statusCode: status,
+          error: status === 415 ? 'Unsupported Media Type' : 'Bad Request',
+          code,
+          message,
+        },
       ]);
       expect(text).not.toMatch(/incorrect header check|zlib|SyntaxError|Unexpected token|at \w+ \(/);
     }
@@ -282,6 +291,7 @@ describe('REST request bodies (e2e)', () => {
     expect(await res.json()).toEqual({
       statusCode: 413,
       error: 'Payload Too Large',
+      code: 'too_many_values',
       message: 'Request body holds more than 20000 values (object members and array items)',
     });
     const list = (await (await send('GET', '/admin/api-keys?limit=100', undefined, {})).json()) as {

@@ -1,0 +1,42 @@
+import { statusErrorCode, withErrorEnvelope } from './error-envelope';
+
+describe('withErrorEnvelope (every REST error with statusCode, error, code, message)', () => {
+  it("gives a body without a code the authentication reason, or the status's own code", () => {
+    expect(
+      withErrorEnvelope({ statusCode: 401, error: 'Unauthorized', reason: 'expired', message: 'm' }, 401),
+    ).toEqual({
+      statusCode: 401,
+      error: 'Unauthorized',
+      reason: 'expired',
+      code: 'expired',
+      message: 'm',
+    });
+    // Nest's own answer to a fault of ours names neither the error nor a code.
+    expect(withErrorEnvelope({ statusCode: 500, message: 'Internal server error' }, 500)).toEqual({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      code: 'internal_error',
+      message: 'Internal server error',
+    });
+    expect(withErrorEnvelope({ statusCode: 400, error: 'Bad Request', message: 'm' }, 400)).toMatchObject({
+      code: 'bad_request',
+    });
+  });
+
+  it('keeps a code the answer names, and leaves anything that is not a REST error body as it is', () => {
+    const named = { statusCode: 404, error: 'Not Found', code: 'not_found', message: 'No such key' };
+    expect(withErrorEnvelope(named, 404)).toBe(named);
+    const rpc = { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } };
+    expect(withErrorEnvelope(rpc, 400)).toBe(rpc);
+    const batch = [{ jsonrpc: '2.0', id: 1, error: { code: -32600, message: 'x' } }];
+    expect(withErrorEnvelope(batch, 400)).toBe(batch);
+    expect(withErrorEnvelope(null, 500)).toBeNull();
+    expect(withErrorEnvelope('text', 500)).toBe('text');
+  });
+
+  it('names unlisted statuses by number, and any 5xx as internal_error', () => {
+    expect(statusErrorCode(418)).toBe('http_418');
+    expect(statusErrorCode(507)).toBe('internal_error');
+    expect(statusErrorCode(503)).toBe('service_unavailable');
+  });
+});
