@@ -58,7 +58,8 @@ export async function main(argv: string[], env: Env = process.env, io: CliIo = p
       return await migrate(env, io);
     }
     if (command === 'audit') {
-      return await runAudit(loadConfig(env), rest, io);
+      // `audit verify` reads an existing trail and creates nothing: no DATA_DIR, no development secrets.
+      return await runAudit(loadConfig(env, { generateSecrets: false }), rest, io);
     }
     if (command === 'credentials') {
       const [sub, ...args] = rest;

@@ -144,8 +144,10 @@ interface GeneratedSecrets {
 function loadOrGenerateSecrets(
   r: Reader,
   dataDir: string,
+  generate: boolean,
 ): { secrets: GeneratedSecrets; file: string } | undefined {
   const file = join(dataDir, 'secrets.json');
+  if (!generate && !existsSync(file)) return undefined;
   if (existsSync(file)) {
     let parsed: Partial<GeneratedSecrets> | undefined;
     try {
@@ -304,7 +306,17 @@ function databaseTimeouts(r: Reader): { statementTimeoutMs: number; queryTimeout
  * missing or malformed variable is reported in one ConfigError; in
  * development and test, missing secrets are generated into DATA_DIR.
  */
-export function loadConfig(env: Env = process.env): AppConfig {
+export interface LoadConfigOptions {
+  /**
+   * Without JWT and master-key settings outside staging and production,
+   * generate development secrets into DATA_DIR/secrets.json when it has none
+   * (default). Off for a command that must create nothing (`audit verify`):
+   * an existing file is still read, and the keys are otherwise left empty.
+   */
+  generateSecrets?: boolean;
+}
+
+export function loadConfig(env: Env = process.env, options: LoadConfigOptions = {}): AppConfig {
   const r = new Reader(env);
   const rawEnv = (r.str('NODE_ENV') ?? 'development').toLowerCase();
   const envName: Environment = (ENVIRONMENTS as readonly string[]).includes(rawEnv)
@@ -370,7 +382,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     if (noJwt || noMk) {
       const generated = r.problems.some((p) => p.startsWith('DATA_DIR:'))
         ? undefined
-        : loadOrGenerateSecrets(r, dataDir);
+        : loadOrGenerateSecrets(r, dataDir, options.generateSecrets !== false);
       if (generated) {
         const { secrets, file } = generated;
         generatedSecretsFile = file;

@@ -4,7 +4,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -126,6 +126,14 @@ describe('sentia-mcp audit verify', () => {
         `could not read the audit trail: no SQLite database at ${join(empty, 'sentia.sqlite')}`,
       );
       expect(existsSync(join(empty, 'sentia.sqlite'))).toBe(false);
+      // No secrets are set (development): a server would generate them into DATA_DIR; verify does not,
+      // nor the directory itself.
+      expect(readdirSync(empty)).toEqual([]);
+      env = { ...env, DATA_DIR: join(empty, 'mistyped') };
+      const mistyped = await cli('audit', 'verify');
+      expect([mistyped.code, mistyped.out]).toEqual([3, '']);
+      expect(existsSync(join(empty, 'mistyped'))).toBe(false);
+      env = { ...env, DATA_DIR: empty };
 
       // A SQLite file that was never migrated: named as such, not "no such table" from the query.
       env = { ...env, SQLITE_FILE: 'blank.db' };
