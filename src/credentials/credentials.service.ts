@@ -89,6 +89,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
       plaintext.fill(0);
     }
     await this.invalidate(place);
+    this.logChange('Credential stored', principal, place);
     return this.metadataAt(place);
   }
 
@@ -115,6 +116,18 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     });
     await this.invalidate(place);
     if (!deleted) throw CredentialsRequestError.notFound(place.service, place.userId);
+    this.logChange('Credential deleted', principal, place);
+  }
+
+  /** A change's log line, as API keys log theirs: a copy of the trail outside the database (never the value). */
+  private logChange(message: string, principal: Principal, place: CredentialPlace): void {
+    this.logger.log({
+      message,
+      service: place.service,
+      ...(place.userId ? { credentialUserId: place.userId } : {}),
+      organizationId: principal.organizationId,
+      keyId: principal.keyId,
+    });
   }
 
   /**

@@ -193,6 +193,20 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
       action: 'credential.delete',
       outcome: 'success',
     });
+    // Each change is also a log line (a copy of the trail outside the database), naming the credential only.
+    const changes = (await logs.lines()).filter(
+      (l) => l.requestId === 'cred-e2e-tx-put' || l.requestId === 'cred-e2e-tx-delete',
+    );
+    expect(changes.filter((l) => l.context === 'CredentialsService')).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        message: 'Credential stored',
+        service: 'openai',
+        credentialUserId: 'u-tx',
+        organizationId: 'org-a',
+      }),
+      expect.objectContaining({ level: 'info', message: 'Credential deleted', service: 'openai' }),
+    ]);
 
     // The record cannot be written: the change is rolled back with it, and the failed call is recorded.
     const ds = started.app.get(DataSource);

@@ -51,5 +51,7 @@ describe('render.yaml', () => {
     expect(config.env).toBe('production');
     expect(config.database.kind).toBe('postgres');
     expect(config.metricsPublic).toBe(false);
+    // The internal connection string is on Render's private network, without TLS (render.yaml's comment).
+    expect(config.database).toMatchObject({ kind: 'postgres', ssl: false });
   });
 });
