@@ -1,4 +1,4 @@
-// Three tiers (STYLE.md): unit specs beside the code, integration specs against
+// Three tiers (README, "Development"): unit specs beside the code, integration specs against
 // the real stores, e2e specs that start the app and talk to it over HTTP.
 const transform = {
   '^.+\\.ts$': [

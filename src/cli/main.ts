@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { runRotateKeyCommand } from '../credentials/rotate-key.command';
+import { ROTATE_KEY_USAGE, runRotateKeyCommand } from '../credentials/rotate-key.command';
 import { ApiKeyError } from '../auth/api-key.errors';
 import { ConfigError, loadConfig } from '../config/load-config';
 import { openDataSource, runMigrations } from '../database/open-data-source';
@@ -18,7 +18,8 @@ const MIGRATE_USAGE = `  sentia-mcp migrate    run pending database migrations`;
 const COMMAND_USAGE: Record<string, string> = {
   keys: `${KEYS_USAGE}\n\n${KEYS_NOTES}`,
   audit: AUDIT_USAGE,
-  credentials: CREDENTIALS_USAGE,
+  // The fuller text of rotate-key (each option, its default): `credentials rotate-key --help` prints it.
+  credentials: ROTATE_KEY_USAGE.replace(/^Usage: /, '  ').trimEnd(),
   migrate: MIGRATE_USAGE,
 };
 
@@ -32,7 +33,7 @@ ${MIGRATE_USAGE}
   sentia-mcp help
 
 ${KEYS_NOTES}
-Exit codes: 0 success, 1 failure, 2 usage error.`;
+Exit codes: 0 success, 1 failure, 2 usage error, 3 audit verify could not read the trail.`;
 
 type Env = Record<string, string | undefined>;
 

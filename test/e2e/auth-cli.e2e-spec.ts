@@ -160,12 +160,24 @@ describe('sentia-mcp command line on a fresh install (SQLite, generated secrets)
     [['audit', 'verify', '--help'], 'sentia-mcp audit verify'],
     [['migrate', '--help'], 'sentia-mcp migrate'],
     [['credentials', '--help'], 'sentia-mcp credentials rotate-key'],
-    [['credentials', 'rotate-key', '--help'], 'sentia-mcp credentials rotate-key'],
+    // Each option with its default, not only the synopsis.
+    [['credentials', 'rotate-key', '--help'], '--batch-size N   records per batch (default 100)'],
+    [['keys', 'revoke', '--help'], '--verbose (any keys command)'],
   ])("%j prints that command's usage on stdout and exits 0, touching nothing", async (argv, usage) => {
     const res = await run(argv, env);
     expect([res.code, res.stderr]).toEqual([0, '']);
     expect(res.stdout).toMatch(/^Usage:\n/);
     expect(res.stdout).toContain(usage);
+  });
+
+  it('--help lists every command and every exit code', async () => {
+    const res = await run(['--help'], env);
+    expect([res.code, res.stderr]).toEqual([0, '']);
+    for (const text of ['keys create', 'audit verify', 'credentials rotate-key', 'migrate'])
+      expect(res.stdout).toContain(`sentia-mcp ${text}`);
+    expect(res.stdout).toContain(
+      'Exit codes: 0 success, 1 failure, 2 usage error, 3 audit verify could not read',
+    );
   });
 
   it('migrate applies the schema once, then has nothing to do', async () => {

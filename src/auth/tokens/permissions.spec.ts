@@ -1,7 +1,7 @@
 import { PERMISSIONS, hasPermission, isPermission } from './permissions';
 
 describe('permissions', () => {
-  it('lists exactly the permissions of ARCHITECTURE.md', () => {
+  it('lists exactly the permissions the design names (README, docs/design.md)', () => {
     expect([...PERMISSIONS]).toEqual([
       'xero:read',
       'shopify:read',

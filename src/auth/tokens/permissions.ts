@@ -1,5 +1,5 @@
 /**
- * The named permissions an API key can carry (ARCHITECTURE.md, security
+ * The named permissions an API key can carry (the design's security
  * rules). `admin` grants every other permission within the key's organisation.
  * Adding a permission here is an access change: the route/tool snapshot test
  * and the RFC 9728 `scopes_supported` list follow this constant.
