@@ -1,4 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
+import { MAX_FIELD_ERRORS, unknownFieldMessage } from '../common/field-errors';
 import { isStorableTime } from '../common/storable-time';
 import { AUDIT_KINDS, AUDIT_OUTCOMES, AuditKind, AuditOutcome } from './audit-record';
 
@@ -41,6 +42,10 @@ const KNOWN = new Set([
   'cursor',
   'format',
 ]);
+const FILTERS = ['from', 'to', 'userId', 'keyId', 'kind', 'action', 'outcome'];
+/** What the list takes, and what the export takes (it streams every match: no page). */
+const LIST_PARAMETERS = [...FILTERS, 'limit', 'cursor'];
+const EXPORT_PARAMETERS = [...FILTERS, 'format'];
 const ID = /^[A-Za-z0-9._:@-]{1,64}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
@@ -58,7 +63,8 @@ class Problems {
 
   throwIfAny(): void {
     if (this.list.length === 0) return;
-    const named = this.list.map((e) => `"${e.field}": ${e.message}`);
+    const named = this.list.slice(0, MAX_FIELD_ERRORS).map((e) => `"${e.field}": ${e.message}`);
+    if (this.list.length > MAX_FIELD_ERRORS) named.push(`and ${this.list.length - MAX_FIELD_ERRORS} more`);
     throw new BadRequestException({
       statusCode: 400,
       error: 'Bad Request',
@@ -68,7 +74,7 @@ class Problems {
         this.list.length === 1
           ? `Invalid query parameter ${named[0]}`
           : `Invalid query parameters: ${named.join('; ')}`,
-      errors: this.list,
+      errors: this.list.slice(0, MAX_FIELD_ERRORS),
     });
   }
 }
@@ -149,7 +155,8 @@ export function parseAuditQuery(
 ): AuditListQuery & { format?: ExportFormat } {
   const p = new Problems();
   for (const key of Object.keys(query)) {
-    if (!KNOWN.has(key) || (key === 'format' && !allowFormat)) p.add(key, 'unknown parameter');
+    if (!KNOWN.has(key) || (key === 'format' && !allowFormat))
+      p.add(key, unknownFieldMessage(true, allowFormat ? EXPORT_PARAMETERS : LIST_PARAMETERS));
     else if (allowFormat && (key === 'limit' || key === 'cursor'))
       p.add(key, 'not taken by the export, which streams every matching record (narrow it with from/to)');
   }

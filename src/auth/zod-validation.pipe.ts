@@ -1,6 +1,6 @@
 import { ArgumentMetadata, BadRequestException, PipeTransform } from '@nestjs/common';
-import type { z } from 'zod';
-import { fieldErrors } from '../common/field-errors';
+import { z } from 'zod';
+import { describeFieldErrors, fieldErrors, MAX_FIELD_ERRORS } from '../common/field-errors';
 
 /**
  * Parses a body or query with a zod schema. A failure is a 400 whose message
@@ -13,7 +13,9 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
   transform(value: unknown, metadata?: ArgumentMetadata): z.output<S> {
     const result = this.schema.safeParse(value ?? {});
     if (result.success) return result.data;
-    const errors = fieldErrors(result.error);
+    const query = metadata?.type === 'query';
+    const known = query && this.schema instanceof z.ZodObject ? Object.keys(this.schema.shape) : undefined;
+    const errors = fieldErrors(result.error, { query, known });
     throw new BadRequestException({
       statusCode: 400,
       error: 'Bad Request',
@@ -24,8 +26,8 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
           : metadata?.type === 'param'
             ? 'invalid_param'
             : 'invalid_body',
-      message: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
-      errors,
+      message: describeFieldErrors(errors, MAX_FIELD_ERRORS),
+      errors: errors.slice(0, MAX_FIELD_ERRORS),
     });
   }
 }

@@ -17,14 +17,43 @@ describe('fieldErrors', () => {
     ]);
   });
 
-  it("keeps zod's wording for a field of the wrong type or value", () => {
+  it("puts zod's own wording plainly: type, size, allowed values, alternatives", () => {
     const [name, permissions] = errorsOf({ name: 7, permissions: [] });
-    expect(name).toEqual({
-      field: 'name',
-      message: expect.stringMatching(/expected string, received number/),
+    expect(name).toEqual({ field: 'name', message: 'must be a string, not a number' });
+    expect(permissions).toEqual({ field: 'permissions', message: 'must have at least 1 items' });
+    const rich = z.strictObject({
+      status: z.enum(['active', 'revoked']).optional(),
+      tags: z.array(z.string()).max(2).optional(),
+      when: z.union([z.string(), z.number()]).optional(),
+      n: z.number().max(5).optional(),
+      code: z.string().max(3).optional(),
+      own: z.string().max(3, 'keep it short').optional(),
     });
-    expect(permissions.field).toBe('permissions');
-    expect(permissions.message).not.toBe('is required');
+    const issues = fieldErrors(
+      rich.safeParse({ status: 'x', tags: ['a', 'b', 'c'], when: true, n: 9, code: 'abcd', own: 'abcd' })
+        .error!,
+    );
+    expect(issues).toEqual([
+      { field: 'status', message: 'must be one of: active, revoked' },
+      { field: 'tags', message: 'must have at most 2 items' },
+      { field: 'when', message: 'must be a string or a number' },
+      { field: 'n', message: 'must be at most 5' },
+      { field: 'code', message: 'must be at most 3 characters' },
+      { field: 'own', message: 'keep it short' }, // a schema's own message is kept
+    ]);
+  });
+
+  it('names a repeated or unknown query parameter as such, with the known ones', () => {
+    const query = z.strictObject({ name: z.string().optional(), limit: z.string().optional() });
+    expect(
+      fieldErrors(query.safeParse({ name: ['a', 'b'], colour: 'red' }).error!, {
+        query: true,
+        known: ['name', 'limit'],
+      }),
+    ).toEqual([
+      { field: 'name', message: 'must be given once' },
+      { field: 'colour', message: 'is not a known query parameter (known: name, limit)' },
+    ]);
   });
 
   it('names each unknown key, and a body that is not an object', () => {

@@ -154,6 +154,18 @@ describe('audit trail (e2e)', () => {
     const body = (await many.json()) as { field: string; message: string; errors: { field: string }[] };
     expect(body.errors.map((e) => e.field)).toEqual(['colour', 'from', 'kind', 'limit', 'outcome']);
     expect(body.field).toBe('colour');
+    expect(body.errors[0]).toEqual({
+      field: 'colour',
+      message:
+        'is not a known query parameter (known: from, to, userId, keyId, kind, action, outcome, limit, cursor)',
+    });
+    const flood = await get(
+      `/admin/audit?${Array.from({ length: 100 }, (_, i) => `p${i}=1`).join('&')}`,
+      reader,
+    );
+    const flooded = (await flood.json()) as { message: string; errors: unknown[] };
+    expect([flood.status, flooded.errors.length]).toEqual([400, 20]);
+    expect(flooded.message).toMatch(/; and 80 more$/);
     for (const field of ['colour', 'from', 'kind', 'limit', 'outcome'])
       expect(body.message).toContain(`"${field}": `);
     for (const [query, field] of [

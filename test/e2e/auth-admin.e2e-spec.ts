@@ -80,6 +80,17 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
       const res = await api().get(`/admin/api-keys?cursor=${forged}`).set(bearer(adminA));
       expect([ms, res.status, res.body.code]).toEqual([ms, 400, 'invalid_query']);
     }
+    const unknown = await api().get('/admin/api-keys?colour=red&status=gone').set(bearer(adminA));
+    expect(unknown.body.errors).toEqual([
+      { field: 'status', message: 'must be one of: active, revoked, expired' },
+      { field: 'colour', message: 'is not a known query parameter (known: limit, cursor, status, name)' },
+    ]);
+    // However many are wrong, the answer stays small: 20 named, then a count.
+    const flood = Array.from({ length: 500 }, (_, i) => `p${i}=1`).join('&');
+    const many = await api().get(`/admin/api-keys?${flood}`).set(bearer(adminA));
+    expect(many.status).toBe(400);
+    expect(many.body.errors).toHaveLength(20);
+    expect(many.body.message).toMatch(/; and 480 more$/);
     const repeated = await api().get('/admin/api-keys?limit=1&limit=2').set(bearer(adminA));
     expect(repeated.status).toBe(400);
     expect(repeated.body.message).toBe('limit: must be a whole number, given once');
