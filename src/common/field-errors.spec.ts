@@ -20,7 +20,7 @@ describe('fieldErrors', () => {
   it("puts zod's own wording plainly: type, size, allowed values, alternatives", () => {
     const [name, permissions] = errorsOf({ name: 7, permissions: [] });
     expect(name).toEqual({ field: 'name', message: 'must be a string, not a number' });
-    expect(permissions).toEqual({ field: 'permissions', message: 'must have at least 1 items' });
+    expect(permissions).toEqual({ field: 'permissions', message: 'must have at least 1 item' });
     const rich = z.strictObject({
       status: z.enum(['active', 'revoked']).optional(),
       tags: z.array(z.string()).max(2).optional(),

@@ -49,9 +49,11 @@ function plainMessage(issue: z.core.$ZodIssue, query: boolean): string {
         : `must be one of: ${issue.values.map(String).join(', ')}`;
     case 'too_big':
     case 'too_small': {
-      const bound = issue.code === 'too_big' ? `at most ${issue.maximum}` : `at least ${issue.minimum}`;
-      if (issue.origin === 'array' || issue.origin === 'set') return `must have ${bound} items`;
-      if (issue.origin === 'string') return `must be ${bound} characters`;
+      const n = Number(issue.code === 'too_big' ? issue.maximum : issue.minimum);
+      const bound = `${issue.code === 'too_big' ? 'at most' : 'at least'} ${n}`;
+      const unit = (word: string) => `${word}${n === 1 ? '' : 's'}`;
+      if (issue.origin === 'array' || issue.origin === 'set') return `must have ${bound} ${unit('item')}`;
+      if (issue.origin === 'string') return `must be ${bound} ${unit('character')}`;
       return `must be ${bound}`;
     }
     case 'invalid_union': {
