@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, UseFilters } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, UseFilters } from '@nestjs/common';
+import type { Response } from 'express';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -56,11 +57,14 @@ export class ApiKeysController {
   @ApiBody({ type: CreateApiKeyBody })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   @ApiBadRequestResponse({ description: 'A field is invalid; the message names it' })
-  create(
+  async create(
     @CurrentPrincipal() principal: Principal,
     @Body(new ZodValidationPipe(createApiKeySchema)) body: CreateApiKeyInput,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<CreatedApiKeyDto> {
-    return this.apiKeys.create(principal, body);
+    const created = await this.apiKeys.create(principal, body);
+    res.setHeader('Location', keyLocation(created.key.id));
+    return created;
   }
 
   @Get()
@@ -112,11 +116,17 @@ export class ApiKeysController {
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
   @ApiNotFoundResponse({ description: 'No such key in this organisation' })
   @ApiConflictResponse({ description: 'The key is revoked, expired or already being rotated' })
-  rotate(
+  async rotate(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Body(new ZodValidationPipe(rotateApiKeySchema)) body: RotateApiKeyInput,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<RotatedApiKeyDto> {
-    return this.apiKeys.rotate(principal, id, body);
+    const rotated = await this.apiKeys.rotate(principal, id, body);
+    res.setHeader('Location', keyLocation(rotated.key.id)); // the successor
+    return rotated;
   }
 }
+
+/** Where a created key is read back (the `Location` of a 201). */
+const keyLocation = (id: string): string => `/admin/api-keys/${encodeURIComponent(id)}`;

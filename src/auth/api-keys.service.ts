@@ -41,7 +41,23 @@ const actorExpiry = (actor: Actor): Date | undefined => (isSystem(actor) ? undef
 /** `expiresAt`, brought forward to `limit` when it is later (or never). */
 const capAt = (expiresAt: Date | null, limit: Date | undefined): Date | null =>
   limit && (!expiresAt || expiresAt.getTime() > limit.getTime()) ? limit : expiresAt;
-const wholeSeconds = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000);
+/** Up to the next whole second (a token's `exp` is in seconds): a key never lives shorter than asked. */
+const wholeSeconds = (ms: number): Date => new Date(Math.ceil(ms / 1000) * 1000);
+
+/** Why `key` cannot be rotated at `now`: revoked, expired, or already being rotated (revoked later). */
+function notRotatable(key: ApiKey, now: number): ApiKeyError {
+  const status = statusOf(key, new Date(now));
+  const why =
+    status === 'revoked'
+      ? `it was revoked at ${key.revokedAt!.toISOString()}`
+      : status === 'expired'
+        ? `it expired at ${key.expiresAt!.toISOString()}`
+        : `it is already being rotated (revoked at ${key.revokedAt!.toISOString()})`;
+  return new ApiKeyError(
+    'not_rotatable',
+    `Only an active key that is not already being rotated can be rotated: ${why}`,
+  );
+}
 
 export function newKeyId(): string {
   return `key_${randomBytes(16).toString('base64url')}`;
@@ -174,12 +190,7 @@ export class ApiKeysService {
   async rotate(actor: Actor, id: string, input: RotateApiKeyInput = {}): Promise<RotatedApiKeyDto> {
     const old = await this.findOwn(actor, id);
     const now = Date.now();
-    if (old.revokedAt || statusOf(old, new Date(now)) !== 'active') {
-      throw new ApiKeyError(
-        'not_rotatable',
-        'Only an active key that is not already being rotated can be rotated',
-      );
-    }
+    if (old.revokedAt || statusOf(old, new Date(now)) !== 'active') throw notRotatable(old, now);
     this.assertMayGrant(actor, old.permissions);
     const lifetime = old.expiresAt ? old.expiresAt.getTime() - old.createdAt.getTime() : undefined;
     const successor = Object.assign(new ApiKey(), {
@@ -202,10 +213,11 @@ export class ApiKeysService {
     const revokeAt = new Date(now + (input.graceSeconds ?? 0) * 1000);
     const reason = `rotated to ${successor.id}`;
     await this.keys.transaction(async (tx) => {
+      // Rotated or revoked by another call meanwhile.
       if (!(await this.keys.rotate(old, successor, revokeAt, reason, tx))) {
         throw new ApiKeyError(
           'not_rotatable',
-          'Only an active key that is not already being rotated can be rotated',
+          'Only an active key that is not already being rotated can be rotated: another call rotated or revoked it just now',
         );
       }
       await this.recordAdmin(tx, actor, 'api_key.rotate', {

@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Put, Query, UseFilters } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Put, Query, Res, UseFilters } from '@nestjs/common';
+import type { Response } from 'express';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -6,6 +7,7 @@ import {
   ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
+  ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -72,18 +74,23 @@ export class CredentialsController {
       anthropic: { value: { apiKey: 'sk-ant-...' } },
     },
   })
-  @ApiOkResponse({ type: CredentialMetadataDto })
+  @ApiCreatedResponse({ type: CredentialMetadataDto, description: 'Stored where none was' })
+  @ApiOkResponse({ type: CredentialMetadataDto, description: 'Replaced the one stored there' })
   @ApiBadRequestResponse({
     type: CredentialsErrorDto,
     description: 'Unknown service or invalid body (names each field)',
   })
-  put(
+  async put(
     @CurrentPrincipal() principal: Principal,
     @Param('service') service: string,
     @Body() body: unknown,
     @Query(WITH_USER_ID) scope: CredentialScopeOptions,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<CredentialMetadataDto> {
-    return this.credentials.put(principal, service, body, scope);
+    const { metadata, created } = await this.credentials.storeOrReplace(principal, service, body, scope);
+    // 201 when it created the credential, 200 when it replaced one (RFC 9110, PUT).
+    res.status(created ? 201 : 200);
+    return metadata;
   }
 
   @Get()

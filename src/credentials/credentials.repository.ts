@@ -123,6 +123,13 @@ export class CredentialsRepository {
       .getMany();
   }
 
+  /** Whether a record is stored at `place` (in `tx` when given). */
+  async exists(place: CredentialPlace, tx?: EntityManager): Promise<boolean> {
+    const em = tx ?? this.repo.manager;
+    const qb = em.createQueryBuilder(EncryptedCredential, 'c').select('c.id');
+    return (await this.scoped(qb, place, 'c').getCount()) > 0;
+  }
+
   async delete(place: CredentialPlace, tx?: EntityManager): Promise<boolean> {
     const result = await this.write(tx, (em) =>
       this.scoped(em.createQueryBuilder().delete().from(EncryptedCredential), place).execute(),

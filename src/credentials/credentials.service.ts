@@ -75,13 +75,25 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     body: unknown,
     options: CredentialScopeOptions = {},
   ): Promise<CredentialMetadataDto> {
+    return (await this.storeOrReplace(principal, service, body, options)).metadata;
+  }
+
+  /** `put`, also saying whether it created the credential (none was stored there) or replaced one. */
+  async storeOrReplace(
+    principal: Principal,
+    service: string,
+    body: unknown,
+    options: CredentialScopeOptions = {},
+  ): Promise<{ metadata: CredentialMetadataDto; created: boolean }> {
     const place = this.place(principal.organizationId, service, options.userId);
     const value = this.validate(place.service as CredentialService, body);
     const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
+    let created = false;
     try {
       const sealed = this.cipher.seal(plaintext, place);
       const fingerprint = this.cipher.fingerprint(plaintext, sealed.keyId);
       await this.repository.transaction(async (tx) => {
+        created = !(await this.repository.exists(place, tx));
         await this.repository.upsert(place, sealed, fingerprint, tx);
         await this.recordChange(tx, principal, 'credential.put', place);
       });
@@ -89,8 +101,8 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
       plaintext.fill(0);
     }
     await this.invalidate(place);
-    this.logChange('Credential stored', principal, place);
-    return this.metadataAt(place);
+    this.logChange(created ? 'Credential stored' : 'Credential replaced', principal, place);
+    return { metadata: await this.metadataAt(place), created };
   }
 
   async list(principal: Principal): Promise<CredentialMetadataDto[]> {

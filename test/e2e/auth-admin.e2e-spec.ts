@@ -43,7 +43,9 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
     expect(Math.abs(new Date(key.expiresAt).getTime() - (Date.now() + 12 * 3600_000))).toBeLessThan(10_000);
     expect(typeof token).toBe('string');
 
-    const one = await api().get(`/admin/api-keys/${key.id}`).set(bearer(token));
+    // Location names where the new key is read back.
+    expect(res.headers.location).toBe(`/admin/api-keys/${key.id}`);
+    const one = await api().get(res.headers.location).set(bearer(token));
     expect(one.status).toBe(200);
     expect(one.body).toEqual(key);
     const list = await api().get('/admin/api-keys?limit=100').set(bearer(adminA));
@@ -126,7 +128,7 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
     expect(longer.status).toBe(403);
     expect(longer.body).toMatchObject({ code: 'lifetime_not_held' });
     expect(longer.body.message).toContain(new Date(limit).toISOString());
-    expect(longer.body.message).toMatch(/expiresIn of at most 3[45]\d\d seconds/);
+    expect(longer.body.message).toMatch(/expiresIn of at most 3[456]\d\d seconds/);
 
     // No expiresIn: the new key expires with its issuer, not never.
     const implicit = await create(shortToken, { name: 'implicit', permissions: ['keys:admin'] });
@@ -154,6 +156,7 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
       .set(bearer(self.body.token))
       .send({});
     expect([rotated.status, rotated.body.code]).toEqual([201, undefined]);
+    expect(rotated.headers.location).toBe(`/admin/api-keys/${rotated.body.key.id}`); // the successor
     registerToken(rotated.body.token, 'rotate');
     expect(new Date(rotated.body.key.expiresAt).getTime()).toBeLessThanOrEqual(limit);
     // A key that never expires still issues keys that never expire.

@@ -89,7 +89,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
       ['unleashed', UNLEASHED],
     ] as const) {
       const res = await call(api().put(`/credentials/${service}`).set(bearer(writerA)).send(body));
-      expect(res.status).toBe(200);
+      expect(res.status).toBe(201); // created: none was stored there
       expect(res.body).toEqual({
         service,
         userId: null,
@@ -102,10 +102,14 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     const mine = await call(
       api().put('/credentials/anthropic?userId=u-7').set(bearer(adminA)).send(ANTHROPIC_USER),
     );
-    expect(mine.status).toBe(200);
+    expect(mine.status).toBe(201);
     expect(mine.body.userId).toBe('u-7');
     const b = await call(api().put('/credentials/openai').set(bearer(adminB)).send(OPENAI_B));
-    expect(b.status).toBe(200);
+    expect(b.status).toBe(201);
+    // The same place again: replaced, 200, the same record (created then, updated now).
+    const again = await call(api().put('/credentials/openai').set(bearer(adminB)).send(OPENAI_B));
+    expect(again.status).toBe(200);
+    expect(again.body.createdAt).toBe(b.body.createdAt);
   });
 
   it('connectors read back exactly what was stored, per organisation and user', async () => {
@@ -176,7 +180,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
         .set('x-request-id', 'cred-e2e-tx-put')
         .send({ apiKey: TX_SECRET }),
     );
-    expect(put.status).toBe(200);
+    expect(put.status).toBe(201);
     expect(await auditRowOf('cred-e2e-tx-put')).toMatchObject({
       kind: 'admin',
       action: 'credential.put',

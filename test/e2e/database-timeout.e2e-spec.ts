@@ -96,7 +96,7 @@ describeWithPostgres('a database that holds statements or goes away (PostgreSQL)
     // The key is known (cached) before the lock, so the guard admits it without reading api_keys.
     expect((await api().get('/admin/api-keys?limit=1').set(bearer(admin))).status).toBe(200);
     const put = await api().put('/credentials/openai').set(bearer(admin)).send(OPENAI);
-    expect(put.status).toBe(200);
+    expect(put.status).toBe(201);
 
     await pg.query('BEGIN');
     await pg.query(

@@ -134,7 +134,12 @@ function behaves(backend: () => Backend) {
   });
 
   it('scopes by organisation, revokes once, and rotates in one transaction', async () => {
+    const before = Date.now();
     const { key } = await keys.create(actor('org-r'), { name: 'k', permissions: ['admin'], expiresIn: 3600 });
+    // Whole seconds (a token's exp), never shorter than asked.
+    const expiresAt = new Date(key.expiresAt!).getTime();
+    expect(expiresAt % 1000).toBe(0);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 3600_000);
     expect(await repo.findInOrg('org-x', key.id)).toBeNull();
     expect(await repo.revoke('org-x', key.id, 'nope', new Date())).toBe(false);
 
@@ -147,13 +152,19 @@ function behaves(backend: () => Backend) {
     // The lifetime carries over (an hour from the rotation).
     expect(Math.abs(successor!.expiresAt!.getTime() - (Date.now() + 3600_000))).toBeLessThan(5000);
     // Already rotating: refused, and no second successor is written.
-    await expect(keys.rotate(actor('org-r'), key.id)).rejects.toMatchObject({ code: 'not_rotatable' });
+    await expect(keys.rotate(actor('org-r'), key.id)).rejects.toMatchObject({
+      code: 'not_rotatable',
+      message: expect.stringMatching(/: it is already being rotated \(revoked at \d{4}-/),
+    });
     expect((await keys.list(actor('org-r'), { limit: 100 })).items).toHaveLength(2);
 
     // Revoking now brings the scheduled revocation forward.
     await keys.revoke(actor('org-r'), key.id, 'now');
     expect((await repo.findInOrg('org-r', key.id))!.revokedAt!.getTime()).toBeLessThanOrEqual(Date.now());
     await expect(keys.revoke(actor('org-r'), key.id)).rejects.toMatchObject({ code: 'not_revocable' });
+    await expect(keys.rotate(actor('org-r'), key.id)).rejects.toMatchObject({
+      message: expect.stringMatching(/: it was revoked at /),
+    });
     expect((await repo.listRevoked()).map((r) => r.id)).toEqual(expect.arrayContaining([key.id]));
   });
 
