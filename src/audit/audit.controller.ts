@@ -1,12 +1,22 @@
-import { Controller, Get, Logger, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { applyDecorators, Controller, Get, Logger, Query, Res } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiQuery,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { CurrentPrincipal, RequirePermission } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { writeOrGiveUp } from '../common/write-or-give-up';
-import { parseAuditQuery } from './audit-query';
+import { EXPORT_FORMATS, parseAuditQuery } from './audit-query';
+import { AUDIT_KINDS, AUDIT_OUTCOMES } from './audit-record';
 import { Audited } from './audit.interceptor';
 import { AuditEntryDto, AuditPage, AuditService } from './audit.service';
 
@@ -47,9 +57,30 @@ export function csvField(value: unknown): string {
   return /[",;\t\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** The filters both routes take, in the OpenAPI document (parseAuditQuery checks them). */
+const FilterQueries = () =>
+  applyDecorators(
+    ApiQuery({
+      name: 'from',
+      required: false,
+      description: 'ISO 8601 time, inclusive (years 1-9999 in UTC)',
+    }),
+    ApiQuery({ name: 'to', required: false, description: 'ISO 8601 time, exclusive' }),
+    ApiQuery({ name: 'userId', required: false }),
+    ApiQuery({ name: 'keyId', required: false }),
+    ApiQuery({ name: 'kind', required: false, enum: [...AUDIT_KINDS] }),
+    ApiQuery({ name: 'action', required: false, description: 'A tool name or `METHOD /route`, exactly' }),
+    ApiQuery({ name: 'outcome', required: false, enum: [...AUDIT_OUTCOMES] }),
+    ApiBadRequestResponse({
+      description: 'A parameter is invalid or unknown (code invalid_query; errors names each)',
+    }),
+  );
+
 /** The organisation's audit trail: query and streaming export. */
 @ApiTags('audit')
 @ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'No valid API key (see WWW-Authenticate)' })
+@ApiForbiddenResponse({ description: 'The key lacks audit:read' })
 @RequirePermission('audit:read')
 @Audited()
 @Controller('admin/audit')
@@ -68,6 +99,9 @@ export class AuditController {
       'Filters: from, to (ISO 8601; from inclusive, to exclusive), userId, keyId, kind (tool_call|admin|auth|security), ' +
       'action, outcome; limit (1-500, default 100); cursor (nextCursor of the previous page).',
   })
+  @FilterQueries()
+  @ApiQuery({ name: 'limit', required: false, description: 'Records per page, 1-500 (default 100)' })
+  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
   list(
     @CurrentPrincipal() principal: Principal,
     @Query() query: Record<string, unknown>,
@@ -80,6 +114,8 @@ export class AuditController {
     summary: 'Streams every matching audit record, newest first (format=ndjson|csv; same filters)',
   })
   @ApiProduces('application/x-ndjson', 'text/csv')
+  @FilterQueries()
+  @ApiQuery({ name: 'format', required: false, enum: [...EXPORT_FORMATS], description: 'Default ndjson' })
   async export(
     @CurrentPrincipal() principal: Principal,
     @Query() query: Record<string, unknown>,

@@ -7,7 +7,7 @@ import {
   NestInterceptor,
   UseInterceptors,
 } from '@nestjs/common';
-import { ApiServiceUnavailableResponse } from '@nestjs/swagger';
+import { ApiServiceUnavailableResponse, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Observable, from, lastValueFrom } from 'rxjs';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
@@ -150,9 +150,9 @@ export class AuditInterceptor implements NestInterceptor {
 
 /**
  * Audits every call of the controller it decorates (see AuditInterceptor),
- * and documents the 503 such a call may answer: its audit record could be
+ * and documents the 503 such a call may answer (its audit record could be
  * written nowhere, and every audited route also needs the database and a
- * checked key.
+ * checked key) and the 429 of the rate limits every keyed route counts against.
  */
 export const Audited = (): ClassDecorator & MethodDecorator =>
   applyDecorators(
@@ -162,5 +162,10 @@ export const Audited = (): ClassDecorator & MethodDecorator =>
         'Unavailable right now; retry later (after Retry-After when given): the database ' +
         '(code database_unavailable), the audit trail (code audit_unavailable) or the key check ' +
         '(reason auth_unavailable)',
+    }),
+    // Every audited route takes a key, and so counts against the per-key and per-IP limits.
+    ApiTooManyRequestsResponse({
+      description:
+        'Over the per-key or per-IP rate limit (code rate_limited); retry after Retry-After seconds',
     }),
   );

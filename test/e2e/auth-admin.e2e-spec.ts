@@ -320,6 +320,18 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
         name,
         (op as { responses: Record<string, { description?: string }> }).responses['503']?.description,
       ]).toEqual([name, expect.stringContaining('database_unavailable')]);
+      // And the 429 of the rate limits, which every keyed route counts against.
+      expect(Object.keys((op as { responses: object }).responses)).toContain('429');
     }
+    // The audit routes name their filters (a generated client gets them), and the 400 for a bad one.
+    const list = doc.paths['/admin/audit'].get;
+    const names = (op: { parameters: Array<{ name: string }> }) => op.parameters.map((p) => p.name).sort();
+    expect(names(list)).toEqual(
+      ['action', 'cursor', 'from', 'keyId', 'kind', 'limit', 'outcome', 'to', 'userId'].sort(),
+    );
+    expect(names(doc.paths['/admin/audit/export'].get)).toEqual(
+      ['action', 'format', 'from', 'keyId', 'kind', 'outcome', 'to', 'userId'].sort(),
+    );
+    expect(Object.keys(list.responses)).toEqual(expect.arrayContaining(['400', '401', '403', '429', '503']));
   });
 });
