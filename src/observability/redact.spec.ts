@@ -94,6 +94,18 @@ describe('redact', () => {
     expect(JSON.stringify(out)).not.toContain('sk-live-123');
   });
 
+  it("drops a failed query's bound values but keeps its SQL (a 500's log line)", () => {
+    const failed = Object.assign(new Error('column "name" of relation "api_keys" does not exist'), {
+      name: 'QueryFailedError',
+      query: 'INSERT INTO "api_keys"("id", "name") VALUES ($1, $2)',
+      parameters: ['key_1', 'a name', 'c2VhbGVkLWNpcGhlcnRleHQ='],
+    });
+    const out = redact(failed) as Record<string, unknown>;
+    expect(out.query).toBe('INSERT INTO "api_keys"("id", "name") VALUES ($1, $2)');
+    expect(out.parameters).toBe(REDACTED);
+    expect(JSON.stringify(out)).not.toContain('c2VhbGVkLWNpcGhlcnRleHQ=');
+  });
+
   it('is cycle-safe but copies shared, acyclic references', () => {
     const shared = { v: 1 };
     const a: Record<string, unknown> = { name: 'a', left: shared, right: shared };

@@ -171,6 +171,9 @@ class Walker {
     };
     if (error.stack) out.stack = redactString(error.stack);
     Object.assign(out, this.walkEntries(Object.entries(error), depth));
+    // A failed query's bound values (TypeORM's QueryFailedError): a credential's ciphertext and
+    // wrapped key, a caller's names and reasons. Its SQL, with placeholders, stays.
+    if (Array.isArray((error as { parameters?: unknown }).parameters)) out.parameters = REDACTED;
     if ('cause' in error && error.cause !== undefined) out.cause = this.walk(error.cause, depth);
     return out;
   }
