@@ -41,6 +41,7 @@ function isJsonText(text: string | undefined): boolean {
 function describeBodyError(
   err: BodyParserError,
   limitBytes: number,
+  mcp: boolean,
 ): { status: number; code: string; message: string; rpcCode: number } {
   switch (err.type) {
     case 'entity.too.large':
@@ -69,7 +70,8 @@ function describeBodyError(
         ? {
             status: 400,
             code: 'invalid_json',
-            message: 'Request body must be a JSON object or array',
+            // A JSON-RPC batch is an array; a REST body is always one object.
+            message: `Request body must be a JSON object${mcp ? ' or array' : ''}`,
             rpcCode: -32600,
           }
         : {
@@ -215,7 +217,7 @@ export function jsonBodyParser(
     // Only this parser's errors: a `type`, or http-errors' `expose` (a body that could not be decoded).
     if (!err || (typeof err.type !== 'string' && !(err.expose === true && err.status === 400)))
       return next(err);
-    const { status, code, message, rpcCode } = describeBodyError(err, limitBytes);
+    const { status, code, message, rpcCode } = describeBodyError(err, limitBytes, isMcpRequest(req));
     if (isMcpRequest(req)) {
       jsonRpcError(res, status, rpcCode, message);
       return;

@@ -203,8 +203,9 @@ describe('REST request bodies (e2e)', () => {
         'Unsupported charset: a JSON body must be utf-8 (or another UTF encoding)',
         'unsupported_charset',
       ],
-      ['a JSON number', '42', json, 400, 'Request body must be a JSON object or array', 'invalid_json'],
-      ['a JSON null', 'null', json, 400, 'Request body must be a JSON object or array', 'invalid_json'],
+      // A REST body is one object (an array is a JSON-RPC batch's form, on /mcp only).
+      ['a JSON number', '42', json, 400, 'Request body must be a JSON object', 'invalid_json'],
+      ['a JSON null', 'null', json, 400, 'Request body must be a JSON object', 'invalid_json'],
       ['not JSON', '{"name":', json, 400, 'Parse error: request body is not valid JSON', 'invalid_json'],
     ];
     for (const [what, body, headers, status, message, code] of cases) {
