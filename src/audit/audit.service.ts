@@ -49,8 +49,8 @@ export interface AuditEntryDto {
   userAgent: string | null;
   requestId: string | null;
   argsDigest: string | null;
-  /** Redacted arguments, present only when the server stores them (opt-in). */
-  args?: unknown;
+  /** Redacted arguments when the server stores them (opt-in, AUDIT_STORE_ARGS), else null like any absent field. */
+  args: unknown;
   writerId: string;
   seq: number;
   prevHash: string | null;
@@ -162,7 +162,5 @@ export class AuditService {
 
 function toDto(row: AuditRow & { id: string }): AuditEntryDto {
   const { args, ...rest } = row;
-  const dto: AuditEntryDto = { ...rest };
-  if (args !== null) dto.args = JSON.parse(args) as unknown;
-  return dto;
+  return { ...rest, args: args === null ? null : (JSON.parse(args) as unknown) };
 }

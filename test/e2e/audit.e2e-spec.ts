@@ -96,6 +96,8 @@ describe('audit trail (e2e)', () => {
       'json_schema_2020_12_tool',
       'test_error_handling',
     ]);
+    // Every field is present in every item, null when absent (args too, when not stored).
+    for (const item of body.items) expect(item).toHaveProperty('args', null);
 
     const adminRows = await rows(`request_id = 'e2e-admin-1'`);
     expect(adminRows).toHaveLength(1);
