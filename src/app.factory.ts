@@ -13,6 +13,7 @@ import { AuditWriter } from './audit/audit.writer';
 import { auditUnroutedCalls } from './audit/unrouted-calls.audit';
 import { jsonBodyParser, MayReadBody } from './common/body-parser';
 import { ExpressServerAdapter } from './common/express-server.adapter';
+import { answerClientError } from './common/client-error';
 import { errorEnvelope } from './common/error-envelope';
 import { OriginPolicy } from './mcp/origin-check';
 import { mcpOriginGate } from './mcp/origin.middleware';
@@ -74,6 +75,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   // keepAliveTimeout bounds): a sender that dribbles its headers or body is cut off with 408.
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
+  // What Node cannot parse (a URL over the header limit, broken HTTP) or that came too slowly: JSON too.
+  server.on('clientError', answerClientError);
   app.disable('x-powered-by');
   // Only as many X-Forwarded-For hops as there are proxies: a client reaching the server directly
   // could otherwise name any address, escaping the per-IP limit and forging the audit trail's ip.

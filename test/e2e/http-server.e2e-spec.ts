@@ -94,6 +94,13 @@ describe('HTTP keep-alive', () => {
         true,
         'HTTP/1.1 408 Request Timeout',
       ]);
+      // The same JSON error as every other answer, naming why.
+      expect(JSON.parse(headers.state.received.split('\r\n\r\n')[1])).toEqual({
+        statusCode: 408,
+        error: 'Request Timeout',
+        code: 'request_timeout',
+        message: 'The request did not arrive in time (HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS)',
+      });
       // Idle well past the headers timeout between requests: still served.
       expect(idle.state.closed).toBe(false);
       expect(await idle.get('/health')).toMatch(/^HTTP\/1\.1 200 /);
@@ -101,6 +108,35 @@ describe('HTTP keep-alive', () => {
       for (const c of [idle, headers, body]) c.socket.destroy();
     }
   }, 30_000);
+});
+
+describe('requests Node cannot parse', () => {
+  let started: StartedApp | undefined;
+  afterAll(async () => started?.close());
+
+  it('answers a URL over the header limit (431) and broken HTTP (400) with a JSON error, and keeps serving', async () => {
+    started = await startApp({});
+    const long = await fetch(`${started.url}/health?x=${'a'.repeat(20_000)}`);
+    expect(long.status).toBe(431);
+    expect(await long.json()).toEqual({
+      statusCode: 431,
+      error: 'Request Header Fields Too Large',
+      code: 'headers_too_large',
+      message: expect.stringMatching(/^Request headers, the URL included, exceed the limit of \d+ bytes$/),
+    });
+    const broken = await openConnection(started.url);
+    try {
+      broken.socket.write('GET /health HTTP/1.1\r\nHost\r\n\r\n');
+      const deadline = Date.now() + 5_000;
+      while (!broken.state.closed && Date.now() < deadline) await sleep(50);
+      const [head, body] = broken.state.received.split('\r\n\r\n');
+      expect(head.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      expect(JSON.parse(body)).toMatchObject({ statusCode: 400, code: 'bad_request' });
+    } finally {
+      broken.socket.destroy();
+    }
+    expect((await fetch(`${started.url}/health`)).status).toBe(200);
+  });
 });
 
 describe('HTTP server objects', () => {
