@@ -77,7 +77,7 @@ export async function main(argv: string[], env: Env = process.env, io: CliIo = p
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (e) {
-    return report(e, io);
+    return report(e, io, argv.includes('--json'));
   }
 }
 
@@ -112,21 +112,25 @@ async function migrate(env: Env, io: CliIo): Promise<number> {
   }
 }
 
-function report(e: unknown, io: CliIo): number {
-  if (e instanceof UsageError) {
-    io.err(`sentia-mcp: ${e.message}\nRun "sentia-mcp help" for usage.\n`);
-    return 2;
-  }
-  if (e instanceof ConfigError) {
-    io.err(`sentia-mcp: ${e.message}\n`);
-    return 1;
-  }
-  if (e instanceof ApiKeyError) {
-    io.err(`sentia-mcp: ${e.message}${e.permission ? ` (${e.permission})` : ''}\n`);
-    return 1;
-  }
-  io.err(`sentia-mcp: failed: ${(e as Error)?.message ?? String(e)}\n`);
-  return 1;
+/**
+ * A failure on stderr, with its exit code: 2 for a usage error, 1 otherwise.
+ * With `--json` it is one JSON line, `{"error":{"code","message"}}` (the
+ * code says which: `usage`, `invalid_configuration`, an API-key code such as
+ * `not_found` or `not_revocable`, else `failed`), for a script to branch on.
+ */
+function report(e: unknown, io: CliIo, json = false): number {
+  const [exit, code, message] = describeFailure(e);
+  if (json) io.err(`${JSON.stringify({ error: { code, message } })}\n`);
+  else if (e instanceof UsageError) io.err(`sentia-mcp: ${message}\nRun "sentia-mcp help" for usage.\n`);
+  else io.err(`sentia-mcp: ${code === 'failed' ? 'failed: ' : ''}${message}\n`);
+  return exit;
+}
+
+function describeFailure(e: unknown): [exit: number, code: string, message: string] {
+  if (e instanceof UsageError) return [2, 'usage', e.message];
+  if (e instanceof ConfigError) return [1, 'invalid_configuration', e.message];
+  if (e instanceof ApiKeyError) return [1, e.code, `${e.message}${e.permission ? ` (${e.permission})` : ''}`];
+  return [1, 'failed', (e as Error)?.message ?? String(e)];
 }
 
 if (require.main === module) {

@@ -115,6 +115,17 @@ describe('sentia-mcp command line on a fresh install (SQLite, generated secrets)
     ]);
     const after = JSON.parse((await run(['keys', 'list', '--org', 'acme', '--json'], env)).stdout);
     expect(after[0]).toMatchObject({ status: 'revoked', revokedReason: 'done' });
+
+    // With --json a failure is one JSON line on stderr whose code tells the cases apart.
+    const again = await run(['keys', 'revoke', body.key.id, '--org', 'acme', '--json'], env);
+    expect([again.code, again.stdout]).toEqual([1, '']);
+    expect(JSON.parse(again.stderr)).toEqual({
+      error: { code: 'not_revocable', message: expect.any(String) },
+    });
+    const gone = await run(['keys', 'revoke', 'key_nope', '--org', 'acme', '--json'], env);
+    expect(JSON.parse(gone.stderr)).toMatchObject({ error: { code: 'not_found' } });
+    const usage = await run(['keys', 'revoke', '--org', 'acme', '--json'], env);
+    expect([usage.code, JSON.parse(usage.stderr).error.code]).toEqual([2, 'usage']);
   });
 
   it.each([
