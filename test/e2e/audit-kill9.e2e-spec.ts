@@ -30,7 +30,7 @@ import { JOURNAL_DIR_NAME } from '../../src/audit/audit-journal';
 import { SPOOL_FILE_NAME } from '../../src/audit/audit.options';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
 import { freePort, spawnServer, SpawnedServer, waitForOk } from '../support/spawn-server';
-import { modernMeta } from '../support/mcp-messages';
+import { modernToolCallInit } from '../support/mcp-messages';
 
 jest.setTimeout(240_000);
 
@@ -40,8 +40,6 @@ const MIN_LOAD_MS = 1_500;
 const MIN_ANSWERED = 200;
 const MAX_LOAD_MS = 30_000;
 const BOOT_MS = 90_000;
-
-const META = modernMeta('kill9');
 
 type Env = Record<string, string>;
 
@@ -94,22 +92,7 @@ async function worker(mcp: string, token: string, prefix: string, w: number, s: 
     s.inFlight.add(id);
     try {
       const res = await fetch(mcp, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          authorization: `Bearer ${token}`,
-          'x-request-id': id,
-          'mcp-protocol-version': '2026-07-28',
-          'mcp-method': 'tools/call',
-          'mcp-name': 'server_info',
-        },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: n,
-          method: 'tools/call',
-          params: { name: 'server_info', arguments: {}, _meta: META },
-        }),
+        ...modernToolCallInit(token, { id: n, requestId: id, clientName: 'kill9' }),
         signal: AbortSignal.timeout(60_000),
       });
       const reply = parseReply(await res.text());

@@ -23,7 +23,7 @@ import {
   TEST_REDIS_URL,
   uniqueName,
 } from '../support/backends';
-import { initializeRequest, modernMeta } from '../support/mcp-messages';
+import { initializeRequest, modernToolCallInit } from '../support/mcp-messages';
 import { freePort, spawnServer, SpawnedServer, waitForOk } from '../support/spawn-server';
 import { TcpProxy } from '../support/tcp-proxy';
 import { registerToken, waitFor } from './auth-helpers';
@@ -34,6 +34,17 @@ const GRACE_MS = 4_000;
 /** Timers firing late on a busy machine; still far below the 10 s and more the stop took before. */
 const LATENESS_MS = 2_500;
 const CALLS = 4;
+
+/** The built server's settings for these tests: on `port`, quiet, with the short grace. */
+const serverEnv = (port: number, dataDir: string): Record<string, string> => ({
+  NODE_ENV: 'test',
+  LOG_LEVEL: 'warn',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+  DATA_DIR: dataDir,
+  SHUTDOWN_GRACE_MS: String(GRACE_MS),
+});
 
 describeWithPostgres('SIGTERM while the database swallows packets (PostgreSQL)', () => {
   let pg: Client;
@@ -69,17 +80,7 @@ describeWithPostgres('SIGTERM while the database swallows packets (PostgreSQL)',
     async (durability) => {
       const port = await freePort();
       const base = `http://127.0.0.1:${port}`;
-      const env = {
-        NODE_ENV: 'test',
-        LOG_LEVEL: 'warn',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        PUBLIC_BASE_URL: base,
-        DATA_DIR: dataDir,
-        SHUTDOWN_GRACE_MS: String(GRACE_MS),
-        DATABASE_SCHEMA: schema,
-        AUDIT_DURABILITY: durability,
-      };
+      const env = { ...serverEnv(port, dataDir), DATABASE_SCHEMA: schema, AUDIT_DURABILITY: durability };
       const viaProxy = { ...env, DATABASE_URL: proxy.urlFor(TEST_DATABASE_URL) };
       const direct = { ...env, DATABASE_URL: TEST_DATABASE_URL };
       let token = '';
@@ -92,24 +93,10 @@ describeWithPostgres('SIGTERM while the database swallows packets (PostgreSQL)',
       registerToken(token, 'shutdown black hole');
       const prefix = `${schema}-call`;
       const call = (n: number) =>
-        fetch(`${base}/mcp`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json, text/event-stream',
-            authorization: `Bearer ${token}`,
-            'x-request-id': `${prefix}-${n}`,
-            'mcp-protocol-version': '2026-07-28',
-            'mcp-method': 'tools/call',
-            'mcp-name': 'server_info',
-          },
-          body: JSON.stringify({
-            jsonrpc: '2.0',
-            id: n,
-            method: 'tools/call',
-            params: { name: 'server_info', arguments: {}, _meta: modernMeta('stop') },
-          }),
-        });
+        fetch(
+          `${base}/mcp`,
+          modernToolCallInit(token, { id: n, requestId: `${prefix}-${n}`, clientName: 'stop' }),
+        );
 
       const first = spawnServer(viaProxy);
       servers.push(first);
@@ -158,13 +145,7 @@ describeWithPostgresAndRedis('SIGTERM while Redis swallows packets (PostgreSQL, 
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const env = {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      PUBLIC_BASE_URL: base,
-      DATA_DIR: dataDir,
-      SHUTDOWN_GRACE_MS: String(GRACE_MS),
+      ...serverEnv(port, dataDir),
       DATABASE_URL: TEST_DATABASE_URL,
       DATABASE_SCHEMA: schema,
       REDIS_KEY_PREFIX: `${schema}:`,

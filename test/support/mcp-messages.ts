@@ -23,3 +23,42 @@ export function modernMeta(clientName = 'raw') {
 export function toolCallRequest(name: string, id: number, args: Record<string, unknown> = {}) {
   return { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } } as const;
 }
+
+/**
+ * The `fetch` init of a stateless 2026-07-28 `tools/call` of `name` (no
+ * arguments) by the key `token`, as a raw client sends it: the envelope in
+ * `_meta`, the method and name in headers, the request id for the audit trail.
+ */
+export function modernToolCallInit(
+  token: string,
+  {
+    id,
+    name = 'server_info',
+    requestId,
+    clientName = 'raw',
+  }: {
+    id: number;
+    name?: string;
+    requestId?: string;
+    clientName?: string;
+  },
+): RequestInit {
+  return {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${token}`,
+      ...(requestId ? { 'x-request-id': requestId } : {}),
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: { name, arguments: {}, _meta: modernMeta(clientName) },
+    }),
+  };
+}
