@@ -1,3 +1,4 @@
+import { wellFormed } from '../common/well-formed';
 import { createHash } from 'node:crypto';
 import { isSensitiveEntry, REDACTED, redactString } from '../observability/redact';
 
@@ -117,7 +118,8 @@ function encode(value: unknown, path: Set<object>, redacting: boolean): string |
   }
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(redacting ? redactString(value) : value);
+      // Well formed: a lone surrogate would make PostgreSQL refuse the JSON (and SQLite store U+FFFD).
+      return JSON.stringify(wellFormed(redacting ? redactString(value) : value));
     case 'number':
       return Number.isFinite(value) ? JSON.stringify(value) : 'null';
     case 'boolean':
@@ -139,7 +141,7 @@ function encode(value: unknown, path: Set<object>, redacting: boolean): string |
     for (const key of Object.keys(obj).sort()) {
       const v = (obj as Record<string, unknown>)[key];
       const encoded = redacting && isSensitiveEntry(key, v) ? REDACTED_JSON : encode(v, path, redacting);
-      if (encoded !== undefined) parts.push(`${JSON.stringify(key)}:${encoded}`);
+      if (encoded !== undefined) parts.push(`${JSON.stringify(wellFormed(key))}:${encoded}`);
     }
     return `{${parts.join(',')}}`;
   } finally {

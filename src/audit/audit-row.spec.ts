@@ -1,6 +1,6 @@
 import { MAX_JSON_DEPTH, MAX_JSON_VALUES } from '../common/body-parser';
 import { REDACTED } from '../observability/redact';
-import { argsDigest, sha256Hex } from './audit-record';
+import { argsDigest, canonicalRow, sha256Hex } from './audit-record';
 import { toAuditRow } from './audit-row';
 
 const JWT =
@@ -38,6 +38,25 @@ describe('toAuditRow', () => {
     expect(
       toAuditRow({ kind: 'tool_call', action: 'xero_list_invoices', outcome: 'success' }, false).action,
     ).toBe('xero_list_invoices');
+  });
+
+  it('stores only well-formed text: lone surrogates replaced, a pair never split by the clip (PostgreSQL refused the batch)', () => {
+    const row = toAuditRow(
+      {
+        kind: 'tool_call',
+        action: '\ud800',
+        outcome: 'unknown_tool',
+        userAgent: `${'u'.repeat(511)}\u{1F600}`,
+        requestId: 'r\udc00',
+        args: { ['k\ud800']: 'v\udfff' },
+      },
+      true,
+    );
+    expect(row.action).toBe('\ufffd');
+    expect(row.userAgent).toBe('u'.repeat(511));
+    expect(row.requestId).toBe('r\ufffd');
+    expect(row.args).toBe('{"k\ufffd":"v\ufffd"}');
+    expect(canonicalRow(row)).not.toMatch(/\\ud[89a-f]/i);
   });
 
   it('still fits a long user agent to its column, token or not', () => {

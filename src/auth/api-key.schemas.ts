@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LONE_SURROGATE } from '../common/well-formed';
 import { PERMISSIONS } from './tokens/permissions';
 
 /** Shortest and longest lifetime a key may be given (60 s .. 10 years). */
@@ -28,7 +29,6 @@ export const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** C0 and C1 controls (NUL included: PostgreSQL cannot store it), and the bidirectional embeddings, overrides and isolates. */
 const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * Why `text` is not fit to be stored and shown back (in a terminal, a list,

@@ -10,6 +10,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { AUDIT_RETRY_AFTER_SECONDS } from '../audit/audit.errors';
 import { describeFieldErrors, fieldErrors } from '../common/field-errors';
+import { cutText, wellFormed } from '../common/well-formed';
 import { RequestContext } from '../observability/request-context';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
@@ -271,5 +272,5 @@ function refuseCursor(cursor: unknown): void {
 
 /** A name from the caller, named back in part only: a huge one echoed whole would be kept by the session's event log. */
 function echoed(name: string): string {
-  return name.length > 100 ? `${name.slice(0, 100)}...` : name;
+  return name.length > 100 ? `${cutText(name, 100)}...` : wellFormed(name);
 }

@@ -61,6 +61,22 @@ function writerSuite(factory: RigFactory) {
     expect((await verifyAuditChains(rig.ds)).ok).toBe(true);
   });
 
+  it("stores a caller's text that is not well-formed Unicode without failing its batch, and the chain verifies", async () => {
+    // A lone surrogate in an unknown tool's name had PostgreSQL refuse the batch (22P02), and every
+    // replay after it, so the instance's trail stayed in the spool; SQLite stored U+FFFD and the hash broke.
+    const w = makeWriter(rig.ds, { storeArgs: true });
+    await w.record(
+      rec(1, { action: '\ud800', userAgent: `${'a'.repeat(511)}\u{1F600}`, args: { q: 'x\udc00' } }),
+    );
+    await w.record(rec(2));
+    expect(w.isSpooling).toBe(false);
+    const stored = await rows(w.writerId);
+    expect(stored.map((r) => r.action)).toEqual(['\ufffd', 'xero_list_invoices']);
+    expect(stored[0].user_agent).toBe('a'.repeat(511));
+    expect(JSON.parse(String(stored[0].args))).toEqual({ q: 'x\ufffd' });
+    expect(await verifyAuditChains(rig.ds)).toMatchObject({ ok: true, checked: 2 });
+  });
+
   it('stores redacted arguments only when storeArgs is on', async () => {
     const w = makeWriter(rig.ds, { storeArgs: true });
     await w.record(rec(1, { args: { query: 'x', apiKey: 'sk-live-123', nested: { password: 'p' } } }));
