@@ -53,6 +53,8 @@ describe('describe (why an audit write failed, in the log)', () => {
       'Error: no route to (address) or (address) or (address)',
     );
     expect(describeFailure(new Error('x'.repeat(500)))).toBe(`Error: ${'x'.repeat(200)}...`);
+    // A long message is cut before the address pattern runs over it (it rescans from each word boundary).
+    expect(describeFailure(new Error('a.'.repeat(200_000)))).toBe(`Error: ${'a.'.repeat(100)}...`);
     expect(describeFailure(undefined)).toBe('Error');
   });
 });

@@ -455,8 +455,13 @@ export function describe(err: unknown): string {
   if (code !== undefined && !/^[0-9A-Z]{5}$/.test(code) && !code.startsWith('SQLITE_'))
     return typeof driver.syscall === 'string' ? `${head} (${driver.syscall})` : head;
   if (typeof driver.message !== 'string' || driver.message === '') return head;
+  // Cut before the replace (bounded runs too): the address pattern rescans from each word boundary.
   const reason = driver.message
-    .replace(/\[[0-9a-f:.]+\](:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?|\b[\w.-]+:\d{2,5}\b/gi, '(address)')
+    .slice(0, 1000)
+    .replace(
+      /\[[0-9a-f:.]{1,45}\](:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?|\b[\w.-]{1,253}:\d{2,5}\b/gi,
+      '(address)',
+    )
     .replace(/\s+/g, ' ')
     .trim();
   return `${head}: ${reason.length > 200 ? `${reason.slice(0, 200)}...` : reason}`;

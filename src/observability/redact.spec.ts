@@ -104,6 +104,26 @@ describe('redact', () => {
     expect(out.query).toBe('INSERT INTO "api_keys"("id", "name") VALUES ($1, $2)');
     expect(out.parameters).toBe(REDACTED);
     expect(JSON.stringify(out)).not.toContain('c2VhbGVkLWNpcGhlcnRleHQ=');
+    // PostgreSQL's detail names the values too, on the error and on the driver's error inside it.
+    const driverError = Object.assign(new Error('null value in column "wrapped_key"'), {
+      code: '23502',
+      detail: 'Failing row contains (1, c2VhbGVkLWNpcGhlcnRleHQ=, null).',
+    });
+    const notNull = Object.assign(new Error('null value in column "wrapped_key"'), {
+      name: 'QueryFailedError',
+      parameters: [],
+      detail: driverError.detail,
+      driverError,
+    });
+    const text = JSON.stringify(redact(notNull));
+    expect(text).not.toContain('c2VhbGVkLWNpcGhlcnRleHQ=');
+    expect(text).toContain('23502');
+  });
+
+  it('scrubs a known secret format glued to a word by an underscore', () => {
+    expect(redactString('GET /admin/x_sk-ant-api03-abcdefghijkl')).toBe(`GET /admin/x_${REDACTED}`);
+    expect(redactString('x_eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln')).toBe(`x_${REDACTED_JWT}`);
+    expect(redactString('task-12345678 ask-anything')).toBe('task-12345678 ask-anything'); // inside a word: no
   });
 
   it('is cycle-safe but copies shared, acyclic references', () => {

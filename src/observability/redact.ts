@@ -67,11 +67,12 @@ const STRING_RULES: Array<[RegExp, string]> = [
   [/\b(Bearer)(\s+)[A-Za-z0-9\-._~+/]+=*/gi, `$1$2${REDACTED}`],
   [/\b(Basic)(\s+)[A-Za-z0-9+/]{6,}={0,2}(?![A-Za-z0-9+/=])/g, `$1$2${REDACTED}`],
   // JWTs anywhere (header segments always start with base64url of '{"').
-  [/\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED_JWT],
+  // Not after a letter or digit (a word boundary would let `x_eyJ...`, glued by an underscore, through).
+  [/(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, REDACTED_JWT],
   // The upstreams' own key formats, whatever field they turn up in: OpenAI and Anthropic (sk-, sk-proj-,
   // sk-ant-...), Shopify access tokens (shpat_, shpca_, shppa_, shpss_).
-  [/\bsk-[A-Za-z0-9_-]{8,}/g, REDACTED],
-  [/\bshp(?:at|ca|pa|ss)_[A-Za-z0-9]{8,}/g, REDACTED],
+  [/(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{8,}/g, REDACTED],
+  [/(?<![A-Za-z0-9])shp(?:at|ca|pa|ss)_[A-Za-z0-9]{8,}/g, REDACTED],
   // user:password@ in URLs and DSNs.
   [/([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]*):([^\s@/]+)@/gi, `$1$2:${REDACTED}@`],
   // key=value secrets in query strings and libpq-style connection strings.
@@ -172,8 +173,11 @@ class Walker {
     if (error.stack) out.stack = redactString(error.stack);
     Object.assign(out, this.walkEntries(Object.entries(error), depth));
     // A failed query's bound values (TypeORM's QueryFailedError): a credential's ciphertext and
-    // wrapped key, a caller's names and reasons. Its SQL, with placeholders, stays.
+    // wrapped key, a caller's names and reasons. Its SQL, with placeholders, stays. PostgreSQL's
+    // `detail` carries values too ("Failing row contains (...)", "Key (id)=(...)"), here and in the
+    // driver's own error (walked as an Error, so the same rule applies to it).
     if (Array.isArray((error as { parameters?: unknown }).parameters)) out.parameters = REDACTED;
+    if (typeof (error as { detail?: unknown }).detail === 'string') out.detail = REDACTED;
     if ('cause' in error && error.cause !== undefined) out.cause = this.walk(error.cause, depth);
     return out;
   }
