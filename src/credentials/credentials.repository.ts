@@ -51,9 +51,12 @@ export class CredentialsRepository {
     sealed: SealedSecret,
     fingerprint: string,
     tx?: EntityManager,
-  ): Promise<void> {
+  ): Promise<'created' | 'replaced'> {
     const now = this.nowSql();
-    await this.write(tx, (em) =>
+    const id = randomUUID();
+    // The statement says what it did: a replacement keeps the stored id, so the id it returns is
+    // this new one only when it inserted (no check before it, which two first PUTs would both pass).
+    const returned = await this.write(tx, (em) =>
       this.query(
         em,
         `INSERT INTO ${this.table()} (id, organization_id, user_id, service, ciphertext, iv, auth_tag,
@@ -62,9 +65,10 @@ export class CredentialsRepository {
        ON CONFLICT (organization_id, (COALESCE(user_id, '')), service) DO UPDATE SET
          ciphertext = excluded.ciphertext, iv = excluded.iv, auth_tag = excluded.auth_tag,
          wrapped_key = excluded.wrapped_key, key_id = excluded.key_id, fingerprint = excluded.fingerprint,
-         updated_at = ${now}`,
+         updated_at = ${now}
+       RETURNING id`,
         [
-          randomUUID(),
+          id,
           place.organizationId,
           place.userId,
           place.service,
@@ -74,6 +78,7 @@ export class CredentialsRepository {
         ],
       ),
     );
+    return (returned as Array<{ id: string }>)[0]?.id === id ? 'created' : 'replaced';
   }
 
   /** Replaces the sealed value of an existing record; false when there is none. */
@@ -121,13 +126,6 @@ export class CredentialsRepository {
       .orderBy('c.service', 'ASC')
       .addOrderBy(`COALESCE(c.user_id, '')`, 'ASC')
       .getMany();
-  }
-
-  /** Whether a record is stored at `place` (in `tx` when given). */
-  async exists(place: CredentialPlace, tx?: EntityManager): Promise<boolean> {
-    const em = tx ?? this.repo.manager;
-    const qb = em.createQueryBuilder(EncryptedCredential, 'c').select('c.id');
-    return (await this.scoped(qb, place, 'c').getCount()) > 0;
   }
 
   async delete(place: CredentialPlace, tx?: EntityManager): Promise<boolean> {

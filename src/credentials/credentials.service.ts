@@ -93,8 +93,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
       const sealed = this.cipher.seal(plaintext, place);
       const fingerprint = this.cipher.fingerprint(plaintext, sealed.keyId);
       await this.repository.transaction(async (tx) => {
-        created = !(await this.repository.exists(place, tx));
-        await this.repository.upsert(place, sealed, fingerprint, tx);
+        created = (await this.repository.upsert(place, sealed, fingerprint, tx)) === 'created';
         await this.recordChange(tx, principal, 'credential.put', place);
       });
     } finally {

@@ -117,6 +117,21 @@ onBothDatabases((label, backend) => {
       expect(await vault.service.getDecrypted(org, 'openai')).toEqual({ apiKey: 'sk-one' });
     });
 
+    it('says whether a store created or replaced, also when first stores of one place race', async () => {
+      const org = uniqueName('org');
+      const outcomes = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          vault.service.storeOrReplace(principal(org), 'openai', { apiKey: `sk-race-${i}` }),
+        ),
+      );
+      // One statement inserted; the others found its row and replaced the value (201 once, 200 after).
+      expect(outcomes.filter((o) => o.created)).toHaveLength(1);
+      expect(await rowsOf(vault.ds, org)).toHaveLength(1);
+      expect((await vault.service.storeOrReplace(principal(org), 'openai', { apiKey: 'sk-x' })).created).toBe(
+        false,
+      );
+    });
+
     it('keeps organisation-wide and per-user credentials apart, and other organisations out', async () => {
       const [org, stranger] = [uniqueName('org'), uniqueName('org')];
       await vault.service.put(principal(org), 'openai', { apiKey: 'sk-org' });
