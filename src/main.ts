@@ -3,10 +3,14 @@ import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory';
 import { AuditWriter } from './audit/audit.writer';
 import { DRAIN_IDLE_GRACE_MS, ExpressServerAdapter } from './common/express-server.adapter';
+import { settlesWithin } from './common/deadline';
 import { CONNECTIONS_CLOSE_BEFORE_MS, ShutdownClock } from './common/shutdown-clock';
 import { ConfigError, loadConfig } from './config/load-config';
 import { redactString } from './observability/redact';
 import type { AddressInfo } from 'node:net';
+
+/** What the backstop gives audit records still being written at the deadline. */
+const FINAL_FLUSH_MS = 1_000;
 
 /** One JSON line like every other, for a failure before any logger exists (values never echoed). */
 function failBeforeLogger(message: string): never {
@@ -87,19 +91,25 @@ async function bootstrap(): Promise<void> {
     // swallows packets) does not hold the process past the deadline.
     const backstop = setTimeout(() => {
       const audit = app.get(AuditWriter, { strict: false });
-      if (audit.settled) {
-        logger.warn(
-          `The stop reached SHUTDOWN_GRACE_MS (${config.shutdownGraceMs} ms) with a step still waiting ` +
-            '(closing the database or Redis connections, most likely); exiting. Every audit record was ' +
-            'written, to the database or the local spool or journal',
+      const exit = () => {
+        if (audit.settled) {
+          logger.warn(
+            `The stop reached SHUTDOWN_GRACE_MS (${config.shutdownGraceMs} ms) with a step still waiting ` +
+              '(closing the database or Redis connections, most likely); exiting. Every audit record was ' +
+              'written, to the database or the local spool or journal',
+          );
+          process.exit(0);
+        }
+        logger.error(
+          `The stop reached SHUTDOWN_GRACE_MS (${config.shutdownGraceMs} ms) with audit records not yet ` +
+            `written (${audit.queueDepth} queued, more in a batch being written); exiting`,
         );
-        process.exit(0);
-      }
-      logger.error(
-        `The stop reached SHUTDOWN_GRACE_MS (${config.shutdownGraceMs} ms) with audit records not yet ` +
-          `written (${audit.queueDepth} queued, more in a batch being written); exiting`,
-      );
-      process.exit(1);
+        process.exit(1);
+      };
+      // A record still being written (a call that ended in the last moments) gets one short wait: its
+      // write is bounded by then, and the spool takes it if the database does not.
+      if (audit.settled) exit();
+      else void settlesWithin(audit.flush(), FINAL_FLUSH_MS).then(exit);
     }, clock.remainingMs());
     backstop.unref();
     app.close().then(

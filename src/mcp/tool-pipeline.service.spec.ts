@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { Principal } from '../auth/principal';
 import type { McpCallContext } from './mcp-context';
 import type { RegisteredTool } from './mcp-registry.service';
+import { ServiceUnavailableException } from '@nestjs/common';
+import { ShutdownClock } from '../common/shutdown-clock';
 import { ToolCallRecord, ToolError, ToolPipeline } from './tool-pipeline.service';
 
 const principal = (permissions: string[]): Principal => ({
@@ -55,6 +57,20 @@ describe('ToolPipeline', () => {
     });
     expect(handler).not.toHaveBeenCalled();
     expect(records[0]).toMatchObject({ outcome: 'denied', errorCode: 'insufficient_permission' });
+  });
+
+  it("starts no tool in the stop's last moments: 503 for the client to retry elsewhere, and before then runs them", async () => {
+    const clock = new ShutdownClock();
+    const stopping = new ToolPipeline(clock);
+    const handler = jest.fn(() => ({ ok: true }));
+    clock.begin(60_000); // a long grace: calls are still taken
+    expect((await stopping.call(tool(handler), ctx(principal(['admin'])), VALID)).isError).toBeFalsy();
+    const late = new ShutdownClock();
+    late.begin(0, Date.now() - 1_000); // a stop begun a second ago, of the shortest length: in its reserve
+    const refused = new ToolPipeline(late).call(tool(handler), ctx(principal(['admin'])), VALID);
+    await expect(refused).rejects.toBeInstanceOf(ServiceUnavailableException);
+    await expect(refused).rejects.toMatchObject({ response: { code: 'shutting_down' } });
+    expect(handler).toHaveBeenCalledTimes(1);
   });
 
   it('admits admin for any permission', async () => {

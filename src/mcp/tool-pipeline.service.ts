@@ -1,7 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional, ServiceUnavailableException } from '@nestjs/common';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { hasPermission, Permission } from '../auth/tokens/permissions';
 import { describeFieldErrors, fieldErrors } from '../common/field-errors';
+import { SHUTDOWN_RESERVE_MS, ShutdownClock } from '../common/shutdown-clock';
 import type { Principal } from '../auth/principal';
 import { RequestContext } from '../observability/request-context';
 import type { McpCallContext } from './mcp-context';
@@ -55,6 +56,8 @@ export class ToolPipeline {
   private readonly logger = new Logger(ToolPipeline.name);
   private readonly hooks: ToolCallHook[] = [];
 
+  constructor(@Optional() private readonly clock?: ShutdownClock) {}
+
   addHook(hook: ToolCallHook): void {
     this.hooks.push(hook);
   }
@@ -85,6 +88,17 @@ export class ToolPipeline {
   }
 
   async call(tool: RegisteredTool, ctx: McpCallContext, rawArgs: unknown): Promise<CallToolResult> {
+    // In the stop's last moments a tool's effect could outlive the process before its audit record
+    // is written: it is not started, and the client retries elsewhere (503 with Retry-After).
+    if (this.clock && this.clock.remainingMs() < SHUTDOWN_RESERVE_MS) {
+      throw new ServiceUnavailableException({
+        statusCode: 503,
+        error: 'Service Unavailable',
+        code: 'shutting_down',
+        message:
+          'This instance is shutting down and did not run the call; retry it (another instance takes it)',
+      });
+    }
     const started = performance.now();
     const name = tool.options.name;
     let outcome: ToolOutcome = 'success';
