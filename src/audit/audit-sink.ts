@@ -246,12 +246,40 @@ export class AuditSink {
     return due;
   }
 
-  /** Inserts the whole spool and empties it; on failure retries later (backoff). */
+  /**
+   * Inserts the whole spool and empties it; on failure retries later
+   * (backoff). A chunk the database refuses as data (not as unavailable) is
+   * tried row by row, and the rows it still refuses are set aside
+   * (AuditSpool.setAside, logged as an error) instead of holding every later
+   * record in the spool for good.
+   */
   async replay(): Promise<void> {
     try {
       const { rows, bytes } = await this.spool.snapshot();
+      const refused: { rows: AuditRow[]; reason?: unknown } = { rows: [] };
       for (let i = 0; i < rows.length; i += this.options.batchMaxRows) {
-        await this.insert(rows.slice(i, i + this.options.batchMaxRows), true);
+        const chunk = rows.slice(i, i + this.options.batchMaxRows);
+        try {
+          await this.insert(chunk, true);
+        } catch (err) {
+          if (!isDataError(err)) throw err;
+          for (const row of chunk) {
+            try {
+              await this.insert([row], true);
+            } catch (rowErr) {
+              if (!isDataError(rowErr)) throw rowErr;
+              refused.rows.push(row);
+              refused.reason ??= rowErr;
+            }
+          }
+        }
+      }
+      if (refused.rows.length > 0) {
+        await this.spool.setAside(refused.rows);
+        this.logger.error(
+          `The database refused ${refused.rows.length} spooled audit record(s) as data (${describe(refused.reason)}); ` +
+            `kept in ${this.spool.refusedPath}, not in the table (audit verify names the gap they leave)`,
+        );
       }
       await this.spool.consume(bytes);
       this.stats.replayedRows += rows.length;
@@ -416,6 +444,21 @@ export class AuditSink {
     this.replayDue = true;
     this.wake();
   }
+}
+
+/**
+ * Whether the database refused a write for what it holds rather than for
+ * being unavailable: PostgreSQL's data exceptions (SQLSTATE class 22, e.g. a
+ * value it cannot parse), SQLite's value too big or of the wrong type. Such
+ * a row fails the same way however often it is retried.
+ */
+export function isDataError(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | undefined;
+  const code = e?.driverError?.code ?? e?.code;
+  return (
+    typeof code === 'string' &&
+    (/^22[0-9A-Z]{3}$/.test(code) || code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH')
+  );
 }
 
 /** The wait before the next replay after `failures` refused ones: doubling from the base, capped. */

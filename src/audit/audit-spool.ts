@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AuditRow } from './audit-record';
-import { SPOOL_FILE_NAME, SPOOL_LOCK_FILE_NAME } from './audit.options';
+import { SPOOL_FILE_NAME, SPOOL_LOCK_FILE_NAME, SPOOL_REFUSED_FILE_NAME } from './audit.options';
 
 /** A lock file older than this is left from a crashed process (the sections it guards take milliseconds). */
 export const SPOOL_LOCK_STALE_MS = 10_000;
@@ -36,6 +36,7 @@ export class SpoolWriteError extends Error {
 export class AuditSpool {
   readonly path: string;
   readonly lockPath: string;
+  readonly refusedPath: string;
 
   constructor(
     dir: string,
@@ -43,6 +44,21 @@ export class AuditSpool {
   ) {
     this.path = join(dir, SPOOL_FILE_NAME);
     this.lockPath = join(dir, SPOOL_LOCK_FILE_NAME);
+    this.refusedPath = join(dir, SPOOL_REFUSED_FILE_NAME);
+  }
+
+  /**
+   * Keeps rows the database refused as data in `audit-spool.refused.ndjson`
+   * (fsync'd, never replayed), so one such row cannot hold every later record
+   * in the spool; the chain verifier then names the gap they leave.
+   */
+  async setAside(rows: readonly AuditRow[]): Promise<void> {
+    const release = await this.lock();
+    try {
+      await this.appendLocked(rows, this.refusedPath);
+    } finally {
+      await release();
+    }
   }
 
   /** Appends rows and fsyncs; throws SpoolWriteError if that fails (after trying to cut the file back). */
@@ -92,14 +108,14 @@ export class AuditSpool {
     }
   }
 
-  private async appendLocked(rows: readonly AuditRow[]): Promise<void> {
+  private async appendLocked(rows: readonly AuditRow[], path = this.path): Promise<void> {
     const data = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n', 'utf8');
     let handle: fs.FileHandle;
     let created: boolean;
     try {
-      await fs.mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      created = !(await this.exists());
-      handle = await fs.open(this.path, 'a', 0o600);
+      await fs.mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      created = !(await this.exists(path));
+      handle = await fs.open(path, 'a', 0o600);
     } catch (err) {
       throw new SpoolWriteError(true, err); // nothing was written
     }
@@ -122,7 +138,7 @@ export class AuditSpool {
       throw new SpoolWriteError(clean, err);
     }
     await handle.close().catch(() => undefined);
-    if (created) await syncDir(dirname(this.path));
+    if (created) await syncDir(dirname(path));
   }
 
   /** Every complete row in the spool, oldest first. A torn last line (never acknowledged) is skipped. */
@@ -213,8 +229,8 @@ export class AuditSpool {
     }
   }
 
-  private async exists(): Promise<boolean> {
-    return fs.stat(this.path).then(
+  private async exists(path = this.path): Promise<boolean> {
+    return fs.stat(path).then(
       () => true,
       () => false,
     );

@@ -120,6 +120,8 @@ export const DEFAULT_AUDIT_OPTIONS: Omit<AuditOptions, 'spoolDir'> = {
 export const SPOOL_FILE_NAME = 'audit-spool.ndjson';
 /** Held (created with O_EXCL) by a process while it appends to, snapshots or cuts the spool. */
 export const SPOOL_LOCK_FILE_NAME = 'audit-spool.lock';
+/** Spooled rows the database refused as data (never replayed again), kept for an operator. */
+export const SPOOL_REFUSED_FILE_NAME = 'audit-spool.refused.ndjson';
 
 export function resolveAuditOptions(
   options: Partial<Omit<AuditOptions, 'securityEvents'>> & {

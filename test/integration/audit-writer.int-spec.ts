@@ -5,7 +5,7 @@
  * replay, and refusal when nothing can be written. Query and pagination too.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { argsDigest, sha256Hex } from '../../src/audit/audit-record';
 import { RequestContext } from '../../src/observability/request-context';
@@ -382,3 +382,53 @@ describeWithPostgres('audit writer (PostgreSQL that swallows packets)', () => {
     }
   });
 });
+
+describeWithPostgres('audit writer (PostgreSQL refusing a spooled row as data)', () => {
+  const { rig, makeWriter, rows } = useAuditRig(postgresRig('audit_refused'));
+
+  it('sets the refused row aside and replays the rest, instead of holding every later record in the spool', async () => {
+    const errors: string[] = [];
+    Logger.overrideLogger({
+      log: () => undefined,
+      warn: () => undefined,
+      error: (m: unknown) => void errors.push(String(m)),
+      debug: () => undefined,
+      verbose: () => undefined,
+    });
+    try {
+      const w = makeWriter(rig().breakable);
+      await w.record(rec(1));
+      await rig().breakDb();
+      for (let i = 2; i <= 6; i++) await w.record(rec(i)); // spooled
+      expect(w.isSpooling).toBe(true);
+      // One spooled row the database cannot take as data (a row written before text was made well
+      // formed, or by any other fault): PostgreSQL refuses it with 22P02, every time.
+      const lines = readFileSync(w.spoolPath, 'utf8').trim().split('\n');
+      const poisoned = JSON.parse(lines[2]) as { action: string };
+      poisoned.action = '\ud800';
+      lines[2] = JSON.stringify(poisoned);
+      writeFileSync(w.spoolPath, `${lines.join('\n')}\n`);
+      await rig().healDb();
+      expect(await until(() => !w.isSpooling)).toBe(true);
+      // Every other record is in the table; the refused one is kept beside the spool, and said so.
+      expect((await rows(w.writerId)).map((r) => r.seq)).toEqual([1, 2, 3, 5, 6]);
+      const refused = join(getSpoolDirOf(w), 'audit-spool.refused.ndjson');
+      expect(
+        readFileSync(refused, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l).seq),
+      ).toEqual([4]);
+      expect(errors).toEqual([
+        expect.stringMatching(/refused 1 spooled audit record\(s\) as data \(.*22P02/),
+      ]);
+      // The gap it leaves is what the chain verifier names.
+      expect(await verifyAuditChains(rig().ds)).toMatchObject({ ok: false });
+    } finally {
+      Logger.overrideLogger(false);
+    }
+  });
+});
+
+/** The directory a writer spools to. */
+const getSpoolDirOf = (w: { spoolPath: string }): string => dirname(w.spoolPath);
