@@ -115,6 +115,15 @@ describe('open MCP streams end when their key is revoked or expires', () => {
     // Not before the key's expiry (3 s, to the second), and soon after it.
     expect(endedAt - opened).toBeGreaterThanOrEqual(1_000);
     expect(endedAt - opened).toBeLessThan(8_000);
+    // From then on the key itself is refused as expired: a client is told why, instead of being
+    // admitted to a new session whose stream ends again (it had 30 s of clock leeway).
+    const again = await fetch(mcp, {
+      method: 'POST',
+      headers: { ...authHeaders(shortLived), 'content-type': 'application/json', accept: ACCEPT },
+      body: JSON.stringify(initializeRequest()),
+    });
+    expect(again.status).toBe(401);
+    expect(await again.json()).toMatchObject({ reason: 'expired' });
   });
 
   it('revoking a key ends its 2026-07-28 subscriptions/listen stream', async () => {

@@ -7,7 +7,13 @@ import { TokenError } from './token-errors';
 
 /** The explicit JWT `typ` of an API key (RFC 8725 §3.11); compared exactly. */
 export const API_KEY_TOKEN_TYPE = 'sentia-api-key+jwt';
-/** Leeway on `exp`, `nbf` and `iat` (the issue allows at most 60 s). */
+/**
+ * Leeway on `nbf` and `iat` (the issue allows at most 60 s): a key issued on
+ * one instance works at once on another whose clock is a little behind. None
+ * on `exp`: a key stops working at its expiry, the moment its open streams
+ * end and its listing says `expired` (with leeway, a client whose stream
+ * ended was admitted again, and ended again, for 30 s).
+ */
 export const CLOCK_TOLERANCE_SECONDS = 30;
 /** Longer tokens are refused as malformed before any decoding. */
 export const MAX_TOKEN_LENGTH = 8192;
@@ -148,11 +154,11 @@ export class ApiKeyTokenService {
     // Signed by one of our keys and well-formed, but for another resource (no token passthrough).
     if (p.aud !== this.audience) throw new TokenError('wrong_audience', p.aud);
 
-    // 4. Times, with the tolerance.
+    // 4. Times: issue and start with the tolerance, expiry exactly.
     const now = Date.now() / 1000;
     if (p.iat > now + CLOCK_TOLERANCE_SECONDS) throw new TokenError('invalid');
     if (isNumericDate(p.nbf) && p.nbf > now + CLOCK_TOLERANCE_SECONDS) throw new TokenError('invalid');
-    if (isNumericDate(p.exp) && p.exp <= now - CLOCK_TOLERANCE_SECONDS) throw new TokenError('expired');
+    if (isNumericDate(p.exp) && p.exp <= now) throw new TokenError('expired');
 
     return {
       keyId: p.jti,
