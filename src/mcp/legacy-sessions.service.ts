@@ -18,6 +18,8 @@ interface LiveSession {
   owner: string;
   protocolVersion: string;
   lastSeen: number;
+  /** GET event streams open on it now: a client listening for notifications is not idle. */
+  openStreams: number;
 }
 
 /** A session's record in the shared store: the truth every instance checks a session id against. */
@@ -170,6 +172,10 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     }
     if (session) {
       session.lastSeen = Date.now();
+      if (req.method === 'GET') {
+        session.openStreams++;
+        res.once('close', () => session.openStreams--);
+      }
       await session.transport.handleRequest(req, res, parsedBody);
       return;
     }
@@ -250,7 +256,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       onsessioninitialized: () => {
         const now = Date.now();
         this.evictBeyondCap(owner);
-        this.live.set(id, { transport, server, owner, protocolVersion, lastSeen: now });
+        this.live.set(id, { transport, server, owner, protocolVersion, lastSeen: now, openStreams: 0 });
         this.touched.set(id, now);
       },
       onsessionclosed: async () => {
@@ -331,6 +337,12 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     const cutoff = Date.now() - this.ttlMs;
     for (const [id, at] of this.touched) if (at < cutoff && !this.live.has(id)) this.touched.delete(id);
     for (const [id, s] of this.live) {
+      if (s.openStreams > 0) {
+        // Listening is activity: the session and its record live on while a GET stream is open.
+        s.lastSeen = Date.now();
+        this.touch(id);
+        continue;
+      }
       if (s.lastSeen < cutoff) {
         this.logger.debug(`Closing idle MCP session ${id}`);
         await this.forget(id);

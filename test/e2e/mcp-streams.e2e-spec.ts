@@ -103,6 +103,45 @@ describe('open MCP streams end when their key is revoked or expires', () => {
     await bystanderEnd;
   });
 
+  it('a session whose GET stream is open is not idle: the idle sweep keeps it, and ends one without', async () => {
+    const key = await TestKey.create(started, { permissions: ['ai:invoke'], name: 'listener' });
+    const listening = await sessionStream(key);
+    const idle = await sessionStream(key);
+    await idle.stream.body?.cancel(); // its stream closed: nothing open on it
+    await new Promise((r) => setTimeout(r, 100));
+    // The idle sweeps of the next MCP_SESSION_TTL (3600 s) and a minute: half way, then past it,
+    // with no request on either session meanwhile (the clock moved for the sweeps alone).
+    const live = started.app.get(LegacySessions);
+    const sessions = live as unknown as { sweep(): Promise<void> };
+    const before = live.size;
+    const now = Date.now();
+    for (const later of [now + 1_800_000, now + 3_661_000]) {
+      const clock = jest.spyOn(Date, 'now').mockReturnValue(later);
+      try {
+        await sessions.sweep();
+      } finally {
+        clock.mockRestore();
+      }
+    }
+    const ping = (session: string) =>
+      fetch(mcp, {
+        method: 'POST',
+        headers: {
+          ...authHeaders(key),
+          'content-type': 'application/json',
+          accept: ACCEPT,
+          'mcp-session-id': session,
+          'mcp-protocol-version': '2025-11-25',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' }),
+      });
+    // The idle one was closed here (its record then lapses in the store at its own TTL); the listening
+    // one is still live, its stream open, and answers.
+    expect(live.size).toBe(before - 1);
+    expect((await ping(listening.session)).status).toBe(200);
+    await listening.stream.body?.cancel();
+  });
+
   it('a key that expires while its GET stream is open has the stream ended at its expiry', async () => {
     const shortLived = await TestKey.create(started, {
       permissions: ['ai:invoke'],
