@@ -6,7 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { WINSTON_MODULE_NEST_PROVIDER } from 'nest-winston';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config/config.types';
-import type { Request } from 'express';
+import type { Express, Request } from 'express';
 import { RevocationService } from './auth/revocation.service';
 import { ApiKeyTokenService, VerifiedApiKey } from './auth/tokens/api-key-token.service';
 import { AuditWriter } from './audit/audit.writer';
@@ -14,7 +14,7 @@ import { auditUnroutedCalls } from './audit/unrouted-calls.audit';
 import { jsonBodyParser, MayReadBody } from './common/body-parser';
 import { ExpressServerAdapter } from './common/express-server.adapter';
 import { answerClientError } from './common/client-error';
-import { errorEnvelope } from './common/error-envelope';
+import { installErrorEnvelope } from './common/error-envelope';
 import { OriginPolicy } from './mcp/origin-check';
 import { mcpOriginGate } from './mcp/origin.middleware';
 import { createBootstrapLogger, withQuietFrameworkBoot } from './observability/logger.factory';
@@ -82,9 +82,9 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   // could otherwise name any address, escaping the per-IP limit and forging the audit trail's ip.
   app.set('trust proxy', config.trustProxyHops > 0 ? config.trustProxyHops : false);
   const adapter = app.getHttpAdapter() as ExpressServerAdapter;
-  app.use(adapter.closeAfterDraining());
   // Every JSON error, whoever answers it, with `error` and `code` (src/common/error-envelope.ts).
-  app.use(errorEnvelope());
+  installErrorEnvelope(adapter.getInstance<Express>());
+  app.use(adapter.closeAfterDraining());
   const requestId = new RequestIdMiddleware(config);
   app.use(requestId.use.bind(requestId));
   // Host and Origin of /mcp before the key: a page of a foreign site gets 403, not a 401 to probe.

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { NextFunction, Request, Response } from 'express';
+import type { Response } from 'express';
 
 /** The `code` of an error answer that names none of its own: one per status. */
 const STATUS_ERROR_CODES: Readonly<Record<number, string>> = {
@@ -47,13 +47,13 @@ export function withErrorEnvelope(body: unknown, status: number): unknown {
 /**
  * Every error answered as JSON goes through `withErrorEnvelope`, whoever
  * wrote it (a pipe, a guard, the body parser, the router's 404/405, Nest's
- * own 500): a script reads `code` from any of them.
+ * own 500): a script reads `code` from any of them. Set once on the app's
+ * response prototype (`app.response`, which every response of this app is
+ * built on), so a request pays nothing for it.
  */
-export function errorEnvelope() {
-  return (_req: Request, res: Response, next: NextFunction): void => {
-    const json = res.json.bind(res);
-    res.json = (body?: unknown) =>
-      json(res.statusCode >= 400 ? withErrorEnvelope(body, res.statusCode) : body);
-    next();
+export function installErrorEnvelope(app: { response: Response }): void {
+  const json = app.response.json;
+  app.response.json = function (this: Response, body?: unknown) {
+    return json.call(this, this.statusCode >= 400 ? withErrorEnvelope(body, this.statusCode) : body);
   };
 }
