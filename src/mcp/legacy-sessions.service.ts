@@ -127,14 +127,14 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
         return;
       }
       if (req.method === 'POST' && (parsedBody as { method?: unknown } | null)?.method === 'initialize') {
-        jsonRpcError(res, 400, -32602, initializeProblem(parsedBody));
+        jsonRpcError(res, 400, -32602, initializeProblem(parsedBody), {}, parsedBody);
         return;
       }
       const message =
         req.method === 'POST'
           ? 'Bad Request: the Mcp-Session-Id header is required (send initialize first to open a session)'
           : `Bad Request: ${req.method} /mcp needs an Mcp-Session-Id header`;
-      jsonRpcError(res, 400, -32000, message);
+      jsonRpcError(res, 400, -32000, message, {}, parsedBody);
       return;
     }
 
@@ -152,7 +152,14 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     if (record === null && session) await this.forget(sessionId); // ended elsewhere, or expired
     if (record?.owner !== owner) {
       // Another key's session is reported exactly like a missing one.
-      jsonRpcError(res, 404, -32001, 'Session not found: it expired or was ended; initialize a new session');
+      jsonRpcError(
+        res,
+        404,
+        -32001,
+        'Session not found: it expired or was ended; initialize a new session',
+        {},
+        parsedBody,
+      );
       return;
     }
     this.touch(sessionId);

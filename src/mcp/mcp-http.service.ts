@@ -114,7 +114,7 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
     } else if (parsedBody !== null && typeof parsedBody === 'object') {
       const problem = envelopeProblem(parsedBody);
       if (problem) {
-        jsonRpcError(res, 400, -32600, `Invalid Request: ${problem}`);
+        jsonRpcError(res, 400, -32600, `Invalid Request: ${problem}`, {}, parsedBody);
         return;
       }
     }

@@ -199,7 +199,12 @@ describe('/mcp protocol (e2e)', () => {
       ];
       for (const [body, message] of cases) {
         const res = await post(JSON.stringify(body));
-        expect([res.status, (await rpc(res)).error]).toEqual([400, { code: -32600, message }]);
+        const reply = await rpc(res);
+        expect([res.status, reply.error]).toEqual([400, { code: -32600, message }]);
+        // The error carries the request's id when it has a valid one (the client matches it to its
+        // call), else null: a fractional id, a batch.
+        const id = (body as { id?: unknown }).id;
+        expect(reply.id).toBe(Array.isArray(body) || id === 1.5 ? null : id);
       }
     });
 
