@@ -51,6 +51,9 @@ const isId = (v: unknown): boolean => typeof v === 'string' || Number.isSafeInte
  * Why a message is not a JSON-RPC 2.0 request, notification or response as
  * MCP sends them (the -32600 message), or undefined.
  */
+/** The members a JSON-RPC 2.0 message may have (the SDK refuses any other, saying only "invalid"). */
+const MESSAGE_MEMBERS = new Set(['jsonrpc', 'id', 'method', 'params', 'result', 'error']);
+
 export function envelopeProblem(message: unknown): string | undefined {
   if (message === null || typeof message !== 'object' || Array.isArray(message))
     return 'must be a JSON-RPC object';
@@ -61,6 +64,9 @@ export function envelopeProblem(message: unknown): string | undefined {
       ? '"jsonrpc" is required and must be "2.0"'
       : `"jsonrpc" must be "2.0" (got ${JSON.stringify(m.jsonrpc).slice(0, 40)})`;
   const has = (k: string) => Object.prototype.hasOwnProperty.call(m, k);
+  const unknown = Object.keys(m).find((k) => !MESSAGE_MEMBERS.has(k));
+  if (unknown !== undefined)
+    return `unknown member ${JSON.stringify(unknown.slice(0, 40))} (a JSON-RPC message has jsonrpc, id, method and params, or result or error)`;
   if (has('method')) {
     if (typeof m.method !== 'string' || m.method === '') return '"method" must be a non-empty string';
     if (has('id') && !isId(m.id)) return '"id" must be a string or an integer';

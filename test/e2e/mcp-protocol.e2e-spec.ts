@@ -193,6 +193,10 @@ describe('/mcp protocol (e2e)', () => {
           'Invalid Request: a response has "result" or "error", not both',
         ],
         [
+          { jsonrpc: '2.0', id: 2, method: 'ping', extra: 1 },
+          'Invalid Request: unknown member "extra" (a JSON-RPC message has jsonrpc, id, method and params, or result or error)',
+        ],
+        [
           [{ jsonrpc: '2.0', id: 1, method: 'ping' }, 7],
           'Invalid Request: message 2 of the batch: must be a JSON-RPC object',
         ],
