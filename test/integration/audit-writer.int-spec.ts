@@ -353,14 +353,7 @@ describeWithPostgres('audit writer (PostgreSQL that swallows packets)', () => {
   const { rig, makeWriter, rows } = useAuditRig(postgresRig('audit_hole'));
 
   it('tries no replay until the database answers a probe, so calls go on spooling at once', async () => {
-    const warnings: string[] = [];
-    Logger.overrideLogger({
-      log: () => undefined,
-      warn: (m: unknown) => void warnings.push(String(m)),
-      error: () => undefined,
-      debug: () => undefined,
-      verbose: () => undefined,
-    });
+    const warnings = heardAt('warn');
     try {
       const w = makeWriter(rig().breakable, { writeTimeoutMs: 300 });
       await w.record(rec(1));
@@ -387,14 +380,7 @@ describeWithPostgres('audit writer (PostgreSQL refusing a spooled row as data)',
   const { rig, makeWriter, rows } = useAuditRig(postgresRig('audit_refused'));
 
   it('sets the refused row aside and replays the rest, instead of holding every later record in the spool', async () => {
-    const errors: string[] = [];
-    Logger.overrideLogger({
-      log: () => undefined,
-      warn: () => undefined,
-      error: (m: unknown) => void errors.push(String(m)),
-      debug: () => undefined,
-      verbose: () => undefined,
-    });
+    const errors = heardAt('error');
     try {
       const w = makeWriter(rig().breakable);
       await w.record(rec(1));
@@ -429,6 +415,21 @@ describeWithPostgres('audit writer (PostgreSQL refusing a spooled row as data)',
     }
   });
 });
+
+/** What the application logs at `level` from now on (the rest is dropped); Logger.overrideLogger(false) restores. */
+function heardAt(level: 'warn' | 'error'): string[] {
+  const heard: string[] = [];
+  const drop = () => undefined;
+  const keep = (m: unknown) => void heard.push(String(m));
+  Logger.overrideLogger({
+    log: drop,
+    warn: level === 'warn' ? keep : drop,
+    error: level === 'error' ? keep : drop,
+    debug: drop,
+    verbose: drop,
+  });
+  return heard;
+}
 
 /** The directory a writer spools to. */
 const getSpoolDirOf = (w: { spoolPath: string }): string => dirname(w.spoolPath);
