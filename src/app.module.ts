@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AuditModule } from './audit/audit.module';
 import { AuthModule } from './auth/auth.module';
 import { ConfigModule } from './config/config.module';
+import { ConnectorsModule } from './connectors/connectors.module';
 import type { AppConfig } from './config/config.types';
 import { CredentialsModule } from './credentials/credentials.module';
 import { ConformanceFixturesModule } from './conformance/conformance-fixtures.module';
@@ -30,6 +31,7 @@ export class AppModule {
         HealthModule,
         McpModule,
         MetricsModule,
+        ConnectorsModule,
         // Test fixtures for the MCP conformance suite; refused in production by loadConfig.
         ...(config.mcp.conformanceFixtures ? [ConformanceFixturesModule] : []),
       ],

@@ -113,4 +113,34 @@ export interface AppConfig {
   headersTimeoutMs: number;
   /** How long a client may take to send a whole request, body included (HTTP_REQUEST_TIMEOUT_MS); then 408. */
   requestTimeoutMs: number;
+  connectors: ConnectorsConfig;
+}
+
+/** How the connectors reach their upstream services (`src/connectors/http`). */
+export interface ConnectorsConfig {
+  /** One attempt's time limit, response body included (UPSTREAM_TIMEOUT_MS). */
+  timeoutMs: number;
+  /** Retries after a first failed attempt (UPSTREAM_MAX_RETRIES). */
+  maxRetries: number;
+  /** The longest an upstream's Retry-After is waited for before a retry; longer ones are told to the caller (UPSTREAM_MAX_RETRY_WAIT_MS). */
+  maxRetryWaitMs: number;
+  /** A response body larger than this is refused (UPSTREAM_MAX_BODY_BYTES). */
+  maxBodyBytes: number;
+  /** Consecutive failures (no answer, or 5xx) of one service that open its circuit (UPSTREAM_BREAKER_FAILURES). */
+  breakerFailures: number;
+  /** How long an open circuit refuses calls before one trial call is let through (UPSTREAM_BREAKER_OPEN_MS). */
+  breakerOpenMs: number;
+  /**
+   * Where each service is reached, without a trailing slash. The defaults are
+   * the real APIs; tests point them at local simulators. `shopify`, when set,
+   * replaces `https://{shop}` for every shop.
+   */
+  baseUrls: {
+    xeroApi: string;
+    xeroIdentity: string;
+    shopify?: string;
+    unleashed: string;
+    anthropic: string;
+    openai: string;
+  };
 }

@@ -319,4 +319,45 @@ describe('loadConfig', () => {
     ).toThrow(/MCP_CONFORMANCE_FIXTURES: test fixtures are refused in production/);
     expect(() => loadConfig({ NODE_ENV: 'prod', DATA_DIR: tmp() })).toThrow(/NODE_ENV: must be one of/);
   });
+  it('takes the real upstream APIs by default and a simulator only on a loopback http URL', () => {
+    const c = loadConfig({ DATA_DIR: tmp() });
+    expect(c.connectors.baseUrls).toEqual({
+      xeroApi: 'https://api.xero.com',
+      xeroIdentity: 'https://identity.xero.com',
+      shopify: undefined,
+      unleashed: 'https://api.unleashedsoftware.com',
+      anthropic: 'https://api.anthropic.com',
+      openai: 'https://api.openai.com/v1',
+    });
+    const local = loadConfig({
+      DATA_DIR: tmp(),
+      UNLEASHED_BASE_URL: 'http://127.0.0.1:4010/',
+      SHOPIFY_BASE_URL: 'http://localhost:4011',
+      OPENAI_BASE_URL: 'https://proxy.example.com/openai/v1/',
+    });
+    expect(local.connectors.baseUrls.unleashed).toBe('http://127.0.0.1:4010');
+    expect(local.connectors.baseUrls.shopify).toBe('http://localhost:4011');
+    expect(local.connectors.baseUrls.openai).toBe('https://proxy.example.com/openai/v1');
+  });
+
+  it('refuses an upstream URL that would send credentials in the clear or carries a password, without echoing it', () => {
+    let err: unknown;
+    try {
+      loadConfig({
+        DATA_DIR: tmp(),
+        UNLEASHED_BASE_URL: 'http://unleashed.example.com',
+        ANTHROPIC_BASE_URL: 'https://user:hunter2@api.example.com',
+        XERO_API_BASE_URL: 'not a url',
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      'XERO_API_BASE_URL: must be an https URL (http only for 127.0.0.1, localhost or [::1])',
+      'UNLEASHED_BASE_URL: must be an https URL (http only for 127.0.0.1, localhost or [::1])',
+      'ANTHROPIC_BASE_URL: must not carry a user, password, query or fragment',
+    ]);
+    expect((err as Error).message).not.toContain('hunter2');
+  });
 });

@@ -474,12 +474,53 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     trustProxyHops: r.int('TRUST_PROXY_HOPS', strict ? 1 : 0, 0, 10),
     headersTimeoutMs,
     requestTimeoutMs,
+    connectors: {
+      timeoutMs: r.int('UPSTREAM_TIMEOUT_MS', 30_000, 100, 600_000),
+      maxRetries: r.int('UPSTREAM_MAX_RETRIES', 2, 0, 10),
+      maxRetryWaitMs: r.int('UPSTREAM_MAX_RETRY_WAIT_MS', 10_000, 0, 120_000),
+      maxBodyBytes: r.int('UPSTREAM_MAX_BODY_BYTES', 10 * 1024 * 1024, 1024, 256 * 1024 * 1024),
+      breakerFailures: r.int('UPSTREAM_BREAKER_FAILURES', 5, 1, 1000),
+      breakerOpenMs: r.int('UPSTREAM_BREAKER_OPEN_MS', 30_000, 100, 3_600_000),
+      baseUrls: {
+        xeroApi: upstreamUrl(r, 'XERO_API_BASE_URL', 'https://api.xero.com'),
+        xeroIdentity: upstreamUrl(r, 'XERO_IDENTITY_BASE_URL', 'https://identity.xero.com'),
+        shopify: r.str('SHOPIFY_BASE_URL') === undefined ? undefined : upstreamUrl(r, 'SHOPIFY_BASE_URL', ''),
+        unleashed: upstreamUrl(r, 'UNLEASHED_BASE_URL', 'https://api.unleashedsoftware.com'),
+        anthropic: upstreamUrl(r, 'ANTHROPIC_BASE_URL', 'https://api.anthropic.com'),
+        openai: upstreamUrl(r, 'OPENAI_BASE_URL', 'https://api.openai.com/v1'),
+      },
+    },
   };
 
   if (config.log.files) checkDirectory(r, 'LOG_DIR', config.log.dir);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   config.unknownSettings = unknownSettings(env, r.asked);
   return config;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * An upstream service's base URL (default: the real API), without a trailing
+ * slash. Credentials travel to it, so it must be https: plain http is taken
+ * only for a loopback host (a local simulator), and a URL carrying a user,
+ * password, query or fragment is refused.
+ */
+function upstreamUrl(r: Reader, name: string, fallback: string): string {
+  const raw = r.str(name);
+  if (raw === undefined) return fallback;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    r.problems.push(`${name}: must be an https URL (http only for 127.0.0.1, localhost or [::1])`);
+    return fallback;
+  }
+  const secure = u.protocol === 'https:' || (u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname));
+  if (!secure) r.problems.push(`${name}: must be an https URL (http only for 127.0.0.1, localhost or [::1])`);
+  else if (u.username || u.password || u.search || u.hash)
+    r.problems.push(`${name}: must not carry a user, password, query or fragment`);
+  return `${u.origin}${u.pathname}`.replace(/\/+$/, '');
 }
 
 /** The prefixes of this server's settings: a set variable with one of them that nothing reads is a typo. */
@@ -506,6 +547,10 @@ const SETTING_PREFIXES = [
   'SHUTDOWN_',
   'SQLITE_',
   'TRUST_PROXY',
+  'UNLEASHED_',
+  'UPSTREAM_',
+  'XERO_',
+  'SHOPIFY_',
 ];
 
 /** Variables that share a prefix with this server's settings but belong to other programs. */

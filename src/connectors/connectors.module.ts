@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { UpstreamHttpModule } from './http/upstream-http.module';
+
+/**
+ * The business-system connectors. Each is a module of its own (client,
+ * tools, simulator-tested) built on `http/`; the MCP module finds their
+ * tools through discovery, so adding one here is all it takes to serve it.
+ */
+@Module({
+  imports: [UpstreamHttpModule],
+})
+export class ConnectorsModule {}

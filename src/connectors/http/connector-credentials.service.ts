@@ -1,0 +1,47 @@
+import { Injectable } from '@nestjs/common';
+import type { CredentialService, CredentialValue } from '../../credentials/credential-schemas';
+import { CredentialsRequestError } from '../../credentials/credentials.errors';
+import { CredentialsService } from '../../credentials/credentials.service';
+import { CredentialsError } from '../../credentials/crypto/credential-errors';
+import type { ToolContext } from '../../mcp/mcp-context';
+import { ToolError } from '../../mcp/tool-pipeline.service';
+import { SERVICE_NAMES, UpstreamError } from './upstream.errors';
+
+/**
+ * The credentials a connector uses for one call: those stored for the
+ * caller's organisation and the service (never the caller's own token),
+ * decrypted through the vault's cache. A missing or unreadable record becomes
+ * a tool error that says who can fix it and how.
+ */
+@Injectable()
+export class ConnectorCredentials {
+  constructor(private readonly credentials: CredentialsService) {}
+
+  async get<S extends CredentialService>(ctx: ToolContext, service: S): Promise<CredentialValue<S>> {
+    const organizationId = ctx.principal?.organizationId;
+    if (!organizationId)
+      throw new ToolError(
+        `${SERVICE_NAMES[service]} tools need an API key of an organisation.`,
+        'unauthenticated',
+      );
+    try {
+      return await this.credentials.getDecrypted(organizationId, service);
+    } catch (e) {
+      if (e instanceof CredentialsRequestError && e.code === 'not_found')
+        throw new UpstreamError(
+          service,
+          'credentials_missing',
+          `No ${SERVICE_NAMES[service]} credentials are stored for this organisation; ` +
+            `an admin can store them with PUT /credentials/${service}.`,
+        );
+      if (e instanceof CredentialsError)
+        throw new UpstreamError(
+          service,
+          'credentials_unreadable',
+          `The stored ${SERVICE_NAMES[service]} credentials cannot be read (${e.code}); ` +
+            `an admin can store them again with PUT /credentials/${service}.`,
+        );
+      throw e;
+    }
+  }
+}
