@@ -229,9 +229,19 @@ describe('UpstreamHttp', () => {
 
   it('a 4xx or a 429 does not count against the circuit', async () => {
     const { http } = client({ UPSTREAM_BREAKER_FAILURES: '2', UPSTREAM_MAX_RETRIES: '0' });
-    up.script({ status: 404 }, { status: 429 }, { status: 404 }, { status: 429 }, { status: 200 });
-    for (let i = 0; i < 4; i++) await http.send(get()).catch(() => undefined);
+    up.script(
+      { status: 404 },
+      { status: 404 },
+      { status: 429 },
+      { status: 429 },
+      { status: 429 },
+      { status: 200 },
+    );
+    expect((await http.send(get())).status).toBe(404);
+    expect((await http.send(get())).status).toBe(404);
+    for (let i = 0; i < 3; i++) expect((await failure(http.send(get()))).code).toBe('upstream_rate_limited');
     expect((await http.send(get())).status).toBe(200);
+    expect(up.seen).toHaveLength(6);
   });
 
   it('stops when the caller cancels, during an attempt or a wait before a retry', async () => {
