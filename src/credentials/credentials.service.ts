@@ -1,8 +1,9 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditWriter } from '../audit/audit.writer';
 import type { Principal } from '../auth/principal';
 import { ID_PATTERN } from '../auth/api-key.schemas';
+import { MetricsService } from '../metrics/metrics.service';
 import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
 import {
   CREDENTIAL_SERVICES,
@@ -50,6 +51,8 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     private readonly store: KeyValueStore,
     private readonly audit: AuditWriter,
     @Inject(CREDENTIALS_CACHE_OPTIONS) cacheOptions: CredentialsCacheOptions,
+    /** Counts the cache's hits and misses (`cache_requests_total`); absent where no metrics run. */
+    @Optional() private readonly metrics?: MetricsService,
   ) {
     this.cache = new CredentialsCache<object>(cacheOptions);
   }
@@ -155,6 +158,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     const place = this.place(organizationId, service, userId);
     const key = cacheKey(place);
     const cached = this.cache.get(key);
+    this.metrics?.cacheRequest(cached ? 'hit' : 'miss');
     if (cached) return cached as CredentialValue<S>;
 
     const epoch = this.cache.epoch;

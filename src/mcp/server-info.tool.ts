@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
+import type { Permission } from '../auth/tokens/permissions';
+import { McpRegistry } from './mcp-registry.service';
 import { Tool } from './mcp.decorators';
 
 /** The stateless protocol revision served beside the 2025-era ones (SDK v2 modern path). */
@@ -12,9 +14,20 @@ export const MODERN_PROTOCOL_VERSION = '2026-07-28';
  */
 const LEGACY_SERVED = [...SUPPORTED_PROTOCOL_VERSIONS];
 
+/** The connector each connector permission belongs to: a connector is listed once a tool of it is registered. */
+const CONNECTOR_OF: Partial<Record<Permission, string>> = {
+  'xero:read': 'xero',
+  'shopify:read': 'shopify',
+  'unleashed:read': 'unleashed',
+  'ai:invoke': 'ai',
+};
+
 @Injectable()
 export class ServerInfoTool {
-  constructor(@InjectConfig() private readonly config: AppConfig) {}
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly registry: McpRegistry,
+  ) {}
 
   @Tool({
     name: 'server_info',
@@ -30,7 +43,16 @@ export class ServerInfoTool {
       version: this.config.appVersion,
       protocolVersions: [MODERN_PROTOCOL_VERSION, ...LEGACY_SERVED],
       shape: this.config.redisUrl ? 'cluster' : 'embedded',
-      connectors: [] as string[],
+      connectors: this.connectors(),
     };
+  }
+
+  private connectors(): string[] {
+    const names = new Set<string>();
+    for (const tool of this.registry.tools.values()) {
+      const connector = tool.options.permission && CONNECTOR_OF[tool.options.permission];
+      if (connector) names.add(connector);
+    }
+    return [...names].sort();
   }
 }

@@ -43,6 +43,7 @@ export class MetricsService {
   readonly mcpSessionsActive: Gauge;
   readonly authRevocationFresh: Gauge;
   readonly upstreamRequestsTotal: Counter<'service' | 'status'>;
+  readonly upstreamCircuitOpen: Gauge<'service'>;
   readonly cacheRequestsTotal: Counter<'result'>;
 
   private sessionsSource?: () => number;
@@ -163,6 +164,12 @@ export class MetricsService {
       name: 'upstream_requests_total',
       help: 'Requests to upstream services, by service and HTTP status ("error" when no response came).',
       labelNames: ['service', 'status'],
+      registers,
+    });
+    this.upstreamCircuitOpen = new Gauge({
+      name: 'upstream_circuit_open',
+      help: 'Whether this instance refuses calls to an upstream service after repeated failures (1), by service.',
+      labelNames: ['service'],
       registers,
     });
     this.cacheRequestsTotal = new Counter({
@@ -287,6 +294,11 @@ export class MetricsService {
       service: boundedLabel(service),
       status: status === 'error' ? 'error' : statusLabel(status),
     });
+  }
+
+  /** An upstream service's circuit opened (true) or closed again (false) on this instance. */
+  upstreamCircuit(service: string, open: boolean): void {
+    this.upstreamCircuitOpen.set({ service: boundedLabel(service) }, open ? 1 : 0);
   }
 
   /** A cache lookup and what it found. */

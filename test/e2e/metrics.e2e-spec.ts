@@ -87,6 +87,7 @@ describe('GET /metrics (public: METRICS_PUBLIC=true)', () => {
       'mcp_sessions_active',
       'auth_revocation_fresh',
       'upstream_requests_total',
+      'upstream_circuit_open',
       'cache_requests_total',
     ]) {
       expect(text).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));

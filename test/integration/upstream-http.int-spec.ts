@@ -191,11 +191,13 @@ describe('UpstreamHttp', () => {
   });
 
   it('opens the circuit after consecutive failures, refuses calls without sending them, then lets a trial close it', async () => {
-    const { http } = client({
+    const { http, metrics } = client({
       UPSTREAM_BREAKER_FAILURES: '3',
       UPSTREAM_BREAKER_OPEN_MS: '300',
       UPSTREAM_MAX_RETRIES: '0',
     });
+    const circuit = async () =>
+      (await metrics.upstreamCircuitOpen.get()).values.find((v) => v.labels.service === 'unleashed')?.value;
     up.script({ status: 500 });
     for (let i = 0; i < 3; i++) expect((await failure(http.send(get()))).code).toBe('upstream_unavailable');
     expect(up.seen).toHaveLength(3);
@@ -205,12 +207,14 @@ describe('UpstreamHttp', () => {
       /^Unleashed has been failing, so calls to it are paused; retry after 1 s\.$/,
     );
     expect(up.seen).toHaveLength(3);
+    expect(await circuit()).toBe(1);
 
     await new Promise((r) => setTimeout(r, 350));
     up.script({ status: 200, body: '{}' });
     expect((await http.send(get())).status).toBe(200);
     expect((await http.send(get())).status).toBe(200);
     expect(up.seen).toHaveLength(2);
+    expect(await circuit()).toBe(0);
   });
 
   it('a failed trial opens the circuit again', async () => {

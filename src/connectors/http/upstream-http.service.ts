@@ -162,15 +162,18 @@ export class UpstreamHttp {
   }
 
   private failed(breaker: CircuitBreaker, service: UpstreamService): void {
-    if (breaker.failure())
-      this.logger.warn(
-        `Circuit for ${SERVICE_NAMES[service]} opened after ${plural(this.options.breakerFailures, 'failure')} in a row; ` +
-          `calls to it are refused for ${this.options.breakerOpenMs} ms`,
-      );
+    if (!breaker.failure()) return;
+    this.metrics.upstreamCircuit(service, true);
+    this.logger.warn(
+      `Circuit for ${SERVICE_NAMES[service]} opened after ${plural(this.options.breakerFailures, 'failure')} in a row; ` +
+        `calls to it are refused for ${this.options.breakerOpenMs} ms`,
+    );
   }
 
   private succeeded(breaker: CircuitBreaker, service: UpstreamService): void {
-    if (breaker.success()) this.logger.log(`Circuit for ${SERVICE_NAMES[service]} closed: it answers again`);
+    if (!breaker.success()) return;
+    this.metrics.upstreamCircuit(service, false);
+    this.logger.log(`Circuit for ${SERVICE_NAMES[service]} closed: it answers again`);
   }
 }
 
