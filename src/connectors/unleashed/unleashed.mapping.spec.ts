@@ -1,0 +1,163 @@
+import { errorDetail, msDateToIso, PRODUCTS_PAGE, STOCK_ON_HAND_PAGE } from './unleashed.mapping';
+
+const pagination = { NumberOfItems: 41, PageSize: 20, PageNumber: 3, NumberOfPages: 3 };
+
+describe('msDateToIso', () => {
+  it('reads /Date(ms)/ as UTC milliseconds', () => {
+    expect(msDateToIso('/Date(1471582359667)/')).toBe('2016-08-19T04:52:39.667Z');
+    expect(msDateToIso('/Date(0)/')).toBe('1970-01-01T00:00:00.000Z');
+    expect(msDateToIso('/Date(-86400000)/')).toBe('1969-12-31T00:00:00.000Z');
+  });
+
+  it('keeps the instant when an offset is written beside it', () => {
+    expect(msDateToIso('/Date(1539993600000+0000)/')).toBe('2018-10-20T00:00:00.000Z');
+    expect(msDateToIso('/Date(1539993600000+1300)/')).toBe('2018-10-20T00:00:00.000Z');
+  });
+
+  it('refuses anything else', () => {
+    for (const bad of [
+      '2018-10-20',
+      '/Date()/',
+      '/Date(abc)/',
+      'Date(1)',
+      '/Date(1)',
+      '/Date(99999999999999999)/',
+    ])
+      expect(msDateToIso(bad)).toBeUndefined();
+  });
+});
+
+describe('PRODUCTS_PAGE', () => {
+  const product = {
+    Guid: 'g-1',
+    ProductCode: 'BEV-001',
+    ProductDescription: 'Cola',
+    Barcode: null,
+    UnitOfMeasure: { Guid: 'u', Name: 'EA' },
+    ProductGroup: { Guid: 'pg', GroupName: 'Beverages' },
+    DefaultSellPrice: 5.5,
+    DefaultPurchasePrice: 2,
+    IsSellable: true,
+    Obsolete: false,
+    CreatedOn: '/Date(1700000000000)/',
+    LastModifiedOn: '/Date(1704101400000)/',
+    SomethingNew: 'dropped',
+  };
+
+  it('maps items to camelCase with ISO dates and the pagination', () => {
+    const page = PRODUCTS_PAGE.parse({ Pagination: pagination, Items: [product] });
+    expect(page).toEqual({
+      items: [
+        {
+          guid: 'g-1',
+          productCode: 'BEV-001',
+          productDescription: 'Cola',
+          barcode: null,
+          unitOfMeasure: 'EA',
+          productGroup: 'Beverages',
+          defaultSellPrice: 5.5,
+          defaultPurchasePrice: 2,
+          isSellable: true,
+          obsolete: false,
+          createdOn: '2023-11-14T22:13:20.000Z',
+          lastModifiedOn: '2024-01-01T09:30:00.000Z',
+        },
+      ],
+      pagination: { page: 3, pageSize: 20, numberOfPages: 3, numberOfItems: 41 },
+    });
+  });
+
+  it('turns fields Unleashed leaves out into nulls', () => {
+    const page = PRODUCTS_PAGE.parse({ Pagination: pagination, Items: [{ Guid: 'g', ProductCode: 'X' }] });
+    expect(page.items[0]).toEqual({
+      guid: 'g',
+      productCode: 'X',
+      productDescription: null,
+      barcode: null,
+      unitOfMeasure: null,
+      productGroup: null,
+      defaultSellPrice: null,
+      defaultPurchasePrice: null,
+      isSellable: null,
+      obsolete: null,
+      createdOn: null,
+      lastModifiedOn: null,
+    });
+  });
+
+  it('refuses what is not the documented envelope', () => {
+    for (const bad of [
+      {},
+      { Items: [product] },
+      { Pagination: pagination },
+      { Pagination: { ...pagination, PageNumber: 0 }, Items: [] },
+      { Pagination: pagination, Items: [{ ...product, ProductCode: undefined }] },
+      { Pagination: pagination, Items: [{ ...product, LastModifiedOn: '2024-01-01' }] },
+      { Pagination: pagination, Items: [{ ...product, DefaultSellPrice: '5.50' }] },
+      { Pagination: pagination, Items: new Array(1001).fill(product) },
+      '<Response/>',
+    ])
+      expect(PRODUCTS_PAGE.safeParse(bad).success).toBe(false);
+  });
+});
+
+describe('STOCK_ON_HAND_PAGE', () => {
+  it('maps the documented fields', () => {
+    const row = {
+      Guid: 's',
+      ProductGuid: 'p',
+      ProductCode: 'BEV-001',
+      ProductDescription: 'Cola',
+      WarehouseId: 'w',
+      WarehouseCode: 'MAIN',
+      Warehouse: 'Main Warehouse',
+      QtyOnHand: 12,
+      AllocatedQty: 2,
+      AvailableQty: 10,
+      AvgCost: 1.5,
+      TotalCost: 18,
+      LastModifiedOn: '/Date(1471582359667)/',
+    };
+    expect(STOCK_ON_HAND_PAGE.parse({ Pagination: pagination, Items: [row] }).items).toEqual([
+      {
+        productGuid: 'p',
+        productCode: 'BEV-001',
+        productDescription: 'Cola',
+        warehouseCode: 'MAIN',
+        warehouseName: 'Main Warehouse',
+        qtyOnHand: 12,
+        allocatedQty: 2,
+        availableQty: 10,
+        avgCost: 1.5,
+        totalCost: 18,
+        lastModifiedOn: '2016-08-19T04:52:39.667Z',
+      },
+    ]);
+    expect(
+      STOCK_ON_HAND_PAGE.safeParse({ Pagination: pagination, Items: [{ ...row, QtyOnHand: null }] }).success,
+    ).toBe(false);
+  });
+});
+
+describe('errorDetail', () => {
+  it('takes a known field, cleaned and cut to 300 characters', () => {
+    expect(errorDetail({ Description: 'Bad date' })).toBe('Bad date');
+    expect(errorDetail({ message: 'line one\nline two\u0000' })).toBe('line one line two');
+    const long = errorDetail({ Message: 'x'.repeat(5000) });
+    expect(long).toHaveLength(300);
+    expect(long?.endsWith('…')).toBe(true);
+  });
+
+  it('takes nothing else', () => {
+    for (const body of [
+      undefined,
+      null,
+      'Bad date',
+      ['Bad'],
+      { Error: 'x' },
+      { Description: 7 },
+      { message: '  ' },
+    ])
+      expect(errorDetail(body)).toBeUndefined();
+  });
+});

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+
+/**
+ * Unleashed's response shapes (UPSTREAMS.md), validated before anything is
+ * handed on, and their mapping to what the tools return: camelCase fields,
+ * ISO 8601 dates, nulls for what Unleashed leaves out. Unknown fields are
+ * dropped; a missing required field or a malformed date fails validation
+ * (the client turns that into `upstream_bad_response`).
+ */
+
+const MS_DATE = /^\/Date\((-?\d{1,15})([+-]\d{4})?\)\/$/;
+
+/**
+ * `/Date(1471582359667)/` (or with an offset, `/Date(1539993600000+0000)/`)
+ * to ISO 8601 UTC. The number is milliseconds since the epoch in UTC; the
+ * offset, when present, only says where the value was written, so it does
+ * not change the instant. Undefined for anything else.
+ */
+export function msDateToIso(value: string): string | undefined {
+  const m = MS_DATE.exec(value);
+  if (!m) return undefined;
+  const date = new Date(Number(m[1]));
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+/** A `/Date(ms)/` field as ISO; null when absent or null. */
+const msDate = z
+  .string()
+  .transform((value, ctx) => {
+    const iso = msDateToIso(value);
+    if (iso === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'must be a /Date(ms)/ date' });
+      return z.NEVER;
+    }
+    return iso;
+  })
+  .nullish()
+  .transform((v) => v ?? null);
+
+const nullableString = z
+  .string()
+  .nullish()
+  .transform((v) => v ?? null);
+const nullableNumber = z
+  .number()
+  .nullish()
+  .transform((v) => v ?? null);
+const nullableBoolean = z
+  .boolean()
+  .nullish()
+  .transform((v) => v ?? null);
+
+export const MAX_PAGE_SIZE = 1000;
+
+const PAGINATION = z.object({
+  NumberOfItems: z.number().int().min(0),
+  PageSize: z.number().int().min(1),
+  PageNumber: z.number().int().min(1),
+  NumberOfPages: z.number().int().min(0),
+});
+
+/** The envelope around every list: `{"Pagination": {...}, "Items": [...]}`. */
+function envelope<T extends z.ZodType>(item: T) {
+  return z
+    .object({ Pagination: PAGINATION, Items: z.array(item).max(MAX_PAGE_SIZE) })
+    .transform(({ Pagination, Items }) => ({
+      items: Items as z.output<T>[],
+      pagination: {
+        page: Pagination.PageNumber,
+        pageSize: Pagination.PageSize,
+        numberOfPages: Pagination.NumberOfPages,
+        numberOfItems: Pagination.NumberOfItems,
+      },
+    }));
+}
+
+const PRODUCT = z
+  .object({
+    Guid: z.string(),
+    ProductCode: z.string(),
+    ProductDescription: nullableString,
+    Barcode: nullableString,
+    UnitOfMeasure: z.object({ Name: nullableString }).nullish(),
+    ProductGroup: z.object({ GroupName: nullableString }).nullish(),
+    DefaultSellPrice: nullableNumber,
+    DefaultPurchasePrice: nullableNumber,
+    IsSellable: nullableBoolean,
+    Obsolete: nullableBoolean,
+    CreatedOn: msDate,
+    LastModifiedOn: msDate,
+  })
+  .transform((p) => ({
+    guid: p.Guid,
+    productCode: p.ProductCode,
+    productDescription: p.ProductDescription,
+    barcode: p.Barcode,
+    unitOfMeasure: p.UnitOfMeasure?.Name ?? null,
+    productGroup: p.ProductGroup?.GroupName ?? null,
+    defaultSellPrice: p.DefaultSellPrice,
+    defaultPurchasePrice: p.DefaultPurchasePrice,
+    isSellable: p.IsSellable,
+    obsolete: p.Obsolete,
+    createdOn: p.CreatedOn,
+    lastModifiedOn: p.LastModifiedOn,
+  }));
+
+const STOCK_ON_HAND = z
+  .object({
+    ProductGuid: nullableString,
+    ProductCode: z.string(),
+    ProductDescription: nullableString,
+    WarehouseCode: nullableString,
+    Warehouse: nullableString,
+    QtyOnHand: z.number(),
+    AllocatedQty: nullableNumber,
+    AvailableQty: nullableNumber,
+    AvgCost: nullableNumber,
+    TotalCost: nullableNumber,
+    LastModifiedOn: msDate,
+  })
+  .transform((s) => ({
+    productGuid: s.ProductGuid,
+    productCode: s.ProductCode,
+    productDescription: s.ProductDescription,
+    warehouseCode: s.WarehouseCode,
+    warehouseName: s.Warehouse,
+    qtyOnHand: s.QtyOnHand,
+    allocatedQty: s.AllocatedQty,
+    availableQty: s.AvailableQty,
+    avgCost: s.AvgCost,
+    totalCost: s.TotalCost,
+    lastModifiedOn: s.LastModifiedOn,
+  }));
+
+export const PRODUCTS_PAGE = envelope(PRODUCT);
+export const STOCK_ON_HAND_PAGE = envelope(STOCK_ON_HAND);
+
+export type ProductsPage = z.output<typeof PRODUCTS_PAGE>;
+export type StockOnHandPage = z.output<typeof STOCK_ON_HAND_PAGE>;
+export type UnleashedProduct = ProductsPage['items'][number];
+export type UnleashedStockOnHand = StockOnHandPage['items'][number];
+
+const MAX_DETAIL = 300;
+
+/**
+ * A short, printable validation message from a 400 body's known fields
+ * (`Description`, `description`, `Message`, `message`; Unleashed's error
+ * shape is unconfirmed), cut to 300 characters; undefined when none is there.
+ * Never the raw body.
+ */
+export function errorDetail(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const record = body as Record<string, unknown>;
+  for (const key of ['Description', 'description', 'Message', 'message']) {
+    const value = record[key];
+    if (typeof value !== 'string') continue;
+    // eslint-disable-next-line no-control-regex
+    const clean = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+    if (clean === '') continue;
+    return clean.length > MAX_DETAIL ? `${clean.slice(0, MAX_DETAIL - 1)}…` : clean;
+  }
+  return undefined;
+}
