@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { UpstreamHttpModule } from './http/upstream-http.module';
+import { UnleashedModule } from './unleashed/unleashed.module';
 
 /**
  * The business-system connectors. Each is a module of its own (client,
@@ -7,6 +8,6 @@ import { UpstreamHttpModule } from './http/upstream-http.module';
  * tools through discovery, so adding one here is all it takes to serve it.
  */
 @Module({
-  imports: [UpstreamHttpModule],
+  imports: [UpstreamHttpModule, UnleashedModule],
 })
 export class ConnectorsModule {}

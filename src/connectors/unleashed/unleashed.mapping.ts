@@ -154,7 +154,6 @@ export function errorDetail(body: unknown): string | undefined {
   for (const key of ['Description', 'description', 'Message', 'message']) {
     const value = record[key];
     if (typeof value !== 'string') continue;
-    // eslint-disable-next-line no-control-regex
     const clean = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
     if (clean === '') continue;
     return clean.length > MAX_DETAIL ? `${clean.slice(0, MAX_DETAIL - 1)}…` : clean;

@@ -1,0 +1,141 @@
+import { createHmac } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { z } from 'zod';
+import { InjectConfig } from '../../config/config.module';
+import type { AppConfig } from '../../config/config.types';
+import type { ToolContext } from '../../mcp/mcp-context';
+import { ConnectorCredentials } from '../http/connector-credentials.service';
+import { UpstreamHttp, UpstreamResponse } from '../http/upstream-http.service';
+import { UpstreamError } from '../http/upstream.errors';
+import {
+  errorDetail,
+  PRODUCTS_PAGE,
+  ProductsPage,
+  STOCK_ON_HAND_PAGE,
+  StockOnHandPage,
+} from './unleashed.mapping';
+
+/**
+ * Unleashed over HTTP (UPSTREAMS.md): every request signed with the
+ * organisation's stored API id and key, paging in the path
+ * (`/{Resource}/{page}?pageSize=N`), the envelope validated before anything
+ * is handed on. Retries, timeouts, the circuit breaker and 429/5xx handling
+ * are the foundation's (UpstreamHttp); this class reads the other statuses.
+ */
+
+export type UnleashedResource = 'Products' | 'StockOnHand';
+
+/** Query filters as Unleashed names them; undefined ones are left out. */
+export type UnleashedQuery = Record<string, string | number | boolean | undefined>;
+
+export interface PageRequest {
+  page: number;
+  pageSize: number;
+}
+
+/** base64(HMAC-SHA256(key = API key as UTF-8, message = the query string without `?`, "" when none)). */
+export function unleashedSignature(query: string, apiKey: string): string {
+  return createHmac('sha256', Buffer.from(apiKey, 'utf8')).update(query, 'utf8').digest('base64');
+}
+
+/**
+ * `{base}/{resource}/{page}?pageSize=N&filters...`, filters in the order
+ * given, undefined ones left out. The query is encoded once here, and the
+ * signature is computed over exactly `url.search` as it will be sent.
+ */
+export function unleashedUrl(
+  base: string,
+  resource: UnleashedResource,
+  paging: PageRequest,
+  query: UnleashedQuery,
+): URL {
+  const url = new URL(`${base.replace(/\/+$/, '')}/${resource}/${paging.page}`);
+  const params = new URLSearchParams();
+  params.set('pageSize', String(paging.pageSize));
+  for (const [name, value] of Object.entries(query)) if (value !== undefined) params.set(name, String(value));
+  url.search = params.toString();
+  return url;
+}
+
+/** The headers of one signed request. */
+export function unleashedHeaders(
+  url: URL,
+  credentials: { apiId: string; apiKey: string },
+): Record<string, string> {
+  return {
+    'api-auth-id': credentials.apiId,
+    'api-auth-signature': unleashedSignature(url.search.replace(/^\?/, ''), credentials.apiKey),
+    accept: 'application/json',
+    'content-type': 'application/json',
+    'client-type': 'sentia/mcp',
+  };
+}
+
+/**
+ * Reads an answer other than the foundation's own errors: 2xx is parsed with
+ * `schema` (anything else is `upstream_bad_response`), 400 becomes
+ * `invalidRequest` with a message from a known field, 401/403 rejected
+ * credentials, 404 not found, anything else an unexpected status.
+ */
+export function readUnleashedResponse<T extends z.ZodType>(
+  response: UpstreamResponse,
+  resource: UnleashedResource,
+  schema: T,
+): z.output<T> {
+  const { status } = response;
+  if (status >= 200 && status < 300) {
+    const parsed = schema.safeParse(response.json());
+    if (!parsed.success)
+      throw UpstreamError.badResponse('unleashed', `a ${resource} page that is not the documented envelope`);
+    return parsed.data;
+  }
+  if (status === 401 || status === 403) throw UpstreamError.rejectedCredentials('unleashed', status);
+  if (status === 404) throw UpstreamError.notFound('unleashed', `the ${resource} resource`);
+  if (status === 400)
+    throw UpstreamError.invalidRequest('unleashed', detailOf(response) ?? 'HTTP 400 with no message');
+  throw UpstreamError.unexpectedStatus('unleashed', status);
+}
+
+function detailOf(response: UpstreamResponse): string | undefined {
+  try {
+    return errorDetail(JSON.parse(response.text));
+  } catch {
+    return undefined;
+  }
+}
+
+@Injectable()
+export class UnleashedClient {
+  constructor(
+    private readonly http: UpstreamHttp,
+    private readonly credentials: ConnectorCredentials,
+    @InjectConfig() private readonly config: AppConfig,
+  ) {}
+
+  listProducts(ctx: ToolContext, paging: PageRequest, query: UnleashedQuery): Promise<ProductsPage> {
+    return this.get(ctx, 'Products', paging, query, PRODUCTS_PAGE);
+  }
+
+  stockOnHand(ctx: ToolContext, paging: PageRequest, query: UnleashedQuery): Promise<StockOnHandPage> {
+    return this.get(ctx, 'StockOnHand', paging, query, STOCK_ON_HAND_PAGE);
+  }
+
+  private async get<T extends z.ZodType>(
+    ctx: ToolContext,
+    resource: UnleashedResource,
+    paging: PageRequest,
+    query: UnleashedQuery,
+    schema: T,
+  ): Promise<z.output<T>> {
+    const credentials = await this.credentials.get(ctx, 'unleashed');
+    const url = unleashedUrl(this.config.connectors.baseUrls.unleashed, resource, paging, query);
+    const response = await this.http.send({
+      service: 'unleashed',
+      method: 'GET',
+      url,
+      headers: unleashedHeaders(url, credentials),
+      signal: ctx.signal,
+    });
+    return readUnleashedResponse(response, resource, schema);
+  }
+}
