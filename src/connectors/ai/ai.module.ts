@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { UpstreamHttpModule } from '../http/upstream-http.module';
+import { AiTools } from './ai.tools';
+import { AnthropicClient } from './anthropic.client';
+import { OpenAiClient } from './openai.client';
+
+/** The Anthropic and OpenAI tools (`ai:invoke`), reached through the upstream HTTP foundation. */
+@Module({
+  imports: [UpstreamHttpModule],
+  providers: [AnthropicClient, OpenAiClient, AiTools],
+})
+export class AiModule {}
