@@ -1,7 +1,8 @@
 /**
  * The HTTP plumbing the two LLM simulators (anthropic.simulator.ts,
  * openai.simulator.ts) share: a node:http server on 127.0.0.1 port 0 that
- * records every request, answers queued failures first (`failNext`), and
+ * records every request, answers queued failures and answers first
+ * (`failNext`, `respondNext`), and
  * otherwise hands the parsed request to the simulator's own handler.
  */
 import { createServer, IncomingHttpHeaders, Server, ServerResponse } from 'node:http';
@@ -36,7 +37,7 @@ export interface SimAnswer {
 
 export abstract class LlmSimulatorBase {
   readonly requests: RecordedRequest[] = [];
-  private readonly failures: { status: number; opts: FailOptions }[] = [];
+  private readonly queued: (SimAnswer | { status: number; opts: FailOptions; fail: true })[] = [];
   private server?: Server;
   private baseUrl?: string;
 
@@ -89,13 +90,18 @@ export abstract class LlmSimulatorBase {
 
   /** The next `opts.times` (default 1) requests answer `status` with the provider's error body. */
   failNext(status: number, opts: FailOptions = {}): void {
-    for (let i = 0; i < (opts.times ?? 1); i += 1) this.failures.push({ status, opts });
+    for (let i = 0; i < (opts.times ?? 1); i += 1) this.queued.push({ status, opts, fail: true });
   }
 
-  /** Forgets recorded requests and queued failures. */
+  /** The next request gets exactly this answer (e.g. a 200 that is not the documented shape). */
+  respondNext(answer: SimAnswer): void {
+    this.queued.push(answer);
+  }
+
+  /** Forgets recorded requests and queued answers. */
   reset(): void {
     this.requests.length = 0;
-    this.failures.length = 0;
+    this.queued.length = 0;
   }
 
   get lastRequest(): RecordedRequest | undefined {
@@ -103,13 +109,14 @@ export abstract class LlmSimulatorBase {
   }
 
   private answer(req: RecordedRequest): SimAnswer {
-    const failure = this.failures.shift();
-    if (failure) {
-      const answer = this.errorAnswer(failure.status, failure.opts);
-      if (failure.opts.retryAfter !== undefined)
-        answer.headers = { ...answer.headers, 'retry-after': String(failure.opts.retryAfter) };
+    const next = this.queued.shift();
+    if (next && 'fail' in next) {
+      const answer = this.errorAnswer(next.status, next.opts);
+      if (next.opts.retryAfter !== undefined)
+        answer.headers = { ...answer.headers, 'retry-after': String(next.opts.retryAfter) };
       return answer;
     }
+    if (next) return next;
     return this.handle(req);
   }
 }
