@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AiModule } from './ai/ai.module';
 import { UpstreamHttpModule } from './http/upstream-http.module';
 import { UnleashedModule } from './unleashed/unleashed.module';
 
@@ -8,6 +9,6 @@ import { UnleashedModule } from './unleashed/unleashed.module';
  * tools through discovery, so adding one here is all it takes to serve it.
  */
 @Module({
-  imports: [UpstreamHttpModule, UnleashedModule],
+  imports: [UpstreamHttpModule, AiModule, UnleashedModule],
 })
 export class ConnectorsModule {}
