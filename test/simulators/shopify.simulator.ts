@@ -1,0 +1,311 @@
+/**
+ * A local stand-in for the Shopify GraphQL Admin API (UPSTREAMS.md), on
+ * 127.0.0.1 with a free port:
+ *
+ *   POST /admin/api/{YYYY-01|04|07|10}/graphql.json   X-Shopify-Access-Token
+ *
+ * It has no GraphQL engine: it recognises the connector's operations by name
+ * (`ListOrders`, `ListProducts`) and answers from seeded data with real
+ * `first`/`after` cursor paging (at most 250 a page), GIDs, camelCase and money
+ * as strings. Every answer carries `extensions.cost` from a real leaky bucket
+ * (default 1000 points, restoring 100 a second); a query whose requested cost
+ * the bucket lacks gets Shopify's HTTP 200 `THROTTLED` error with no `data`.
+ * Costs follow Shopify's rules: an object 1 point, a connection 2 plus its
+ * `first`, nested connections multiply; a query over 1000 points is refused
+ * (`MAX_COST_EXCEEDED`).
+ *
+ *   const sim = await startShopifySimulator({ accessToken: 'shpat_x' });
+ *   sim.failNext(429, { retryAfter: 1 });  sim.drain();  sim.setRestoreRate(1);
+ *   sim.requests  // what was sent
+ */
+import { createServer, IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { matchesSearch, seedOrders, seedProducts, SimOrder, SimProduct } from './shopify.data';
+
+export interface ShopifySimulatorOptions {
+  accessToken?: string;
+  orders?: number;
+  products?: number;
+  restoreRate?: number;
+  maximumAvailable?: number;
+}
+
+export interface RecordedShopifyRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  operationName?: string;
+  variables?: Record<string, unknown>;
+  query?: string;
+}
+
+export interface ShopifySimulator {
+  url: string;
+  accessToken: string;
+  orders: SimOrder[];
+  products: SimProduct[];
+  requests: RecordedShopifyRequest[];
+  /** The next `times` (default 1) requests answer `status` (429, 503, ...), with Retry-After when given. */
+  failNext(status: number, opts?: { retryAfter?: number; times?: number }): void;
+  setRestoreRate(pointsPerSecond: number): void;
+  /** Empties the bucket down to `to` points (default 0). */
+  drain(to?: number): void;
+  /** Points available now. */
+  available(): number;
+  /** Forgets recorded requests and pending failures; refills the bucket. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export const MAX_QUERY_COST = 1000;
+const PATH = /^\/admin\/api\/(\d{4}-(?:01|04|07|10))\/graphql\.json$/;
+const UNAUTHORIZED = '[API] Invalid API key or access token (unrecognized login or wrong password)';
+
+type GraphQlError = { message: string; extensions?: Record<string, unknown> };
+type Answer = {
+  data?: unknown;
+  errors?: GraphQlError[];
+  requested: number;
+  actual: (data: unknown) => number;
+};
+
+export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}): Promise<ShopifySimulator> {
+  const accessToken = opts.accessToken ?? 'shpat_simulator_token_0001';
+  const maximum = opts.maximumAvailable ?? 1000;
+  let rate = opts.restoreRate ?? 100;
+  let level = maximum;
+  let levelAt = performance.now();
+  const failures: { status: number; retryAfter?: number }[] = [];
+  const orders = seedOrders(opts.orders ?? 60);
+  const products = seedProducts(opts.products ?? 40);
+  const requests: RecordedShopifyRequest[] = [];
+
+  const refill = (): number => {
+    const now = performance.now();
+    level = Math.min(maximum, level + ((now - levelAt) / 1000) * rate);
+    levelAt = now;
+    return level;
+  };
+  const cost = (requested: number, actual: number | null) => ({
+    requestedQueryCost: requested,
+    actualQueryCost: actual,
+    throttleStatus: {
+      maximumAvailable: maximum,
+      currentlyAvailable: Math.floor(refill()),
+      restoreRate: rate,
+    },
+  });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const raw = await readBody(req);
+    const path = (req.url ?? '').split('?')[0];
+    const record: RecordedShopifyRequest = { method: req.method ?? '', path, headers: req.headers };
+    requests.push(record);
+    const failure = failures.shift();
+    if (failure) {
+      const headers: Record<string, string> =
+        failure.retryAfter !== undefined ? { 'retry-after': String(failure.retryAfter) } : {};
+      const message = failure.status === 429 ? 'Exceeded 2 calls per second for api client.' : 'Unavailable';
+      return send(res, failure.status, { errors: message }, headers);
+    }
+    if (req.method !== 'POST' || !PATH.test(path)) return send(res, 404, { errors: 'Not Found' });
+    if (req.headers['x-shopify-access-token'] !== accessToken)
+      return send(res, 401, { errors: UNAUTHORIZED });
+    let body: { query?: unknown; variables?: unknown; operationName?: unknown };
+    try {
+      body = JSON.parse(raw) as typeof body;
+    } catch {
+      return send(res, 400, { errors: { query: 'Required parameter missing or invalid' } });
+    }
+    if (typeof body?.query !== 'string') {
+      return send(res, 400, { errors: { query: 'Required parameter missing or invalid' } });
+    }
+    const query = body.query;
+    const variables = (isRecord(body.variables) ? body.variables : {}) as Record<string, unknown>;
+    const operationName =
+      typeof body.operationName === 'string' ? body.operationName : /^\s*query\s+(\w+)/.exec(query)?.[1];
+    Object.assign(record, { query, variables, operationName });
+
+    const answer = answerFor(operationName, query, variables);
+    if (answer.errors) return send(res, 200, { errors: answer.errors, extensions: { cost: cost(0, 0) } });
+    if (answer.requested > MAX_QUERY_COST) {
+      const message = `Query cost is ${answer.requested}, which exceeds the single query max cost limit (${MAX_QUERY_COST}).`;
+      return send(res, 200, {
+        errors: [
+          {
+            message,
+            extensions: { code: 'MAX_COST_EXCEEDED', cost: answer.requested, maxCost: MAX_QUERY_COST },
+          },
+        ],
+        extensions: { cost: cost(answer.requested, null) },
+      });
+    }
+    if (refill() < answer.requested) {
+      return send(res, 200, {
+        errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED' } }],
+        extensions: { cost: cost(answer.requested, null) },
+      });
+    }
+    const actual = answer.actual(answer.data);
+    level -= actual;
+    send(res, 200, { data: answer.data, extensions: { cost: cost(answer.requested, actual) } });
+  };
+
+  const answerFor = (op: string | undefined, query: string, vars: Record<string, unknown>): Answer => {
+    const paging = pagingOf(vars);
+    if (typeof paging === 'string') return fail(paging);
+    const search = typeof vars.query === 'string' ? vars.query : undefined;
+    if (op === 'ListOrders') {
+      const all = orders.filter((o) =>
+        matchesSearch(search, o.name, { financial_status: o.displayFinancialStatus }),
+      );
+      const page = pageOf(all, paging, 'Order');
+      if (typeof page === 'string') return fail(page);
+      // orders(first) + pageInfo; each order: itself, totalPriceSet, shopMoney, customer, defaultEmailAddress.
+      return {
+        data: { orders: page },
+        requested: 3 + paging.first * 5,
+        actual: () => 3 + page.nodes.length * 5,
+      };
+    }
+    if (op === 'ListProducts') {
+      const variantsFirst = Number(/variants\s*\(\s*first\s*:\s*(\d+)/.exec(query)?.[1] ?? 250);
+      const all = products.filter((p) => matchesSearch(search, p.title, { status: p.status }));
+      const page = pageOf(all, paging, 'Product');
+      if (typeof page === 'string') return fail(page);
+      const shaped = {
+        ...page,
+        nodes: page.nodes.map((p) => ({
+          ...p,
+          variantsCount: { count: p.variants.length },
+          variants: { nodes: p.variants.slice(0, variantsFirst) },
+        })),
+      };
+      // products(first) + pageInfo; each product: itself, variantsCount, variants(first) (2 + first).
+      return {
+        data: { products: shaped },
+        requested: 3 + paging.first * (4 + variantsFirst),
+        actual: () => 3 + shaped.nodes.reduce((n, p) => n + 4 + p.variants.nodes.length, 0),
+      };
+    }
+    return fail(`Field '${op ?? 'unknown'}' doesn't exist on type 'QueryRoot'`, 'undefinedField');
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => send(res, 500, { errors: 'Internal Server Error' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    accessToken,
+    orders,
+    products,
+    requests,
+    failNext: (status, o = {}) => {
+      for (let i = 0; i < (o.times ?? 1); i++) failures.push({ status, retryAfter: o.retryAfter });
+    },
+    setRestoreRate: (r) => {
+      refill();
+      rate = r;
+    },
+    drain: (to = 0) => {
+      refill();
+      level = to;
+    },
+    available: () => refill(),
+    reset: () => {
+      requests.length = 0;
+      failures.length = 0;
+      rate = opts.restoreRate ?? 100;
+      level = maximum;
+      levelAt = performance.now();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+interface Paging {
+  first: number;
+  after?: string;
+}
+
+function pagingOf(vars: Record<string, unknown>): Paging | string {
+  const first = vars.first;
+  if (first === undefined || first === null) return 'you must provide one of first or last';
+  if (typeof first !== 'number' || !Number.isInteger(first) || first < 0) {
+    return `Variable $first of type Int! was provided invalid value`;
+  }
+  if (first > 250) return 'The first argument must be less than or equal to 250';
+  const after = vars.after;
+  if (after !== undefined && after !== null && typeof after !== 'string') {
+    return 'Variable $after of type String was provided invalid value';
+  }
+  return { first, after: after ?? undefined };
+}
+
+/** A Relay page of `all` (sorted by id) after the opaque cursor; a string is an error message. */
+function pageOf<T extends { id: string }>(all: T[], paging: Paging, type: string) {
+  let start = 0;
+  if (paging.after !== undefined) {
+    const lastId = decodeCursor(paging.after);
+    if (lastId === undefined) return 'Invalid cursor for current pagination sort.';
+    start = all.findIndex((x) => numericId(x.id) > lastId);
+    if (start < 0) start = all.length;
+  }
+  const nodes = all.slice(start, start + paging.first);
+  const last = nodes[nodes.length - 1];
+  return {
+    nodes,
+    pageInfo: {
+      hasNextPage: start + nodes.length < all.length,
+      endCursor: last ? encodeCursor(numericId(last.id), type) : null,
+    },
+  };
+}
+
+const numericId = (gid: string): number => Number(gid.slice(gid.lastIndexOf('/') + 1));
+const encodeCursor = (lastId: number, type: string): string =>
+  Buffer.from(JSON.stringify({ last_id: lastId, last_value: String(lastId), type })).toString('base64');
+
+function decodeCursor(cursor: string): number | undefined {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64').toString('utf8')) as { last_id?: unknown };
+    return typeof parsed.last_id === 'number' ? parsed.last_id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function fail(message: string, code = 'argumentLiteralsIncompatible'): Answer {
+  return { errors: [{ message, extensions: { code } }], requested: 0, actual: () => 0 };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(text);
+}
