@@ -156,9 +156,11 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
     if (typeof paging === 'string') return fail(paging);
     const search = typeof vars.query === 'string' ? vars.query : undefined;
     if (op === 'ListOrders') {
+      // sortKey: CREATED_AT (the seed is in creation order); `reverse: true` is newest first.
       const all = orders.filter((o) =>
         matchesSearch(search, o.name, { financial_status: o.displayFinancialStatus }),
       );
+      if (vars.reverse === true) all.reverse();
       const page = pageOf(all, paging, 'Order');
       if (typeof page === 'string') return fail(page);
       // orders(first) + pageInfo; each order: itself, totalPriceSet, shopMoney, customer, defaultEmailAddress.
@@ -249,14 +251,15 @@ function pagingOf(vars: Record<string, unknown>): Paging | string {
   return { first, after: after ?? undefined };
 }
 
-/** A Relay page of `all` (sorted by id) after the opaque cursor; a string is an error message. */
+/** A Relay page of `all` (in its order) after the opaque cursor's item; a string is an error message. */
 function pageOf<T extends { id: string }>(all: T[], paging: Paging, type: string) {
   let start = 0;
   if (paging.after !== undefined) {
     const lastId = decodeCursor(paging.after);
     if (lastId === undefined) return 'Invalid cursor for current pagination sort.';
-    start = all.findIndex((x) => numericId(x.id) > lastId);
-    if (start < 0) start = all.length;
+    const at = all.findIndex((x) => numericId(x.id) === lastId);
+    if (at < 0) return 'Invalid cursor for current pagination sort.';
+    start = at + 1;
   }
   const nodes = all.slice(start, start + paging.first);
   const last = nodes[nodes.length - 1];

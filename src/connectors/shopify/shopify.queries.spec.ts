@@ -1,0 +1,126 @@
+import {
+  LIST_ORDERS,
+  LIST_PRODUCTS,
+  MAX_PAGE_SIZE,
+  ORDERS_DATA,
+  PRODUCTS_DATA,
+  toOrders,
+  toProducts,
+  VARIANTS_PER_PRODUCT,
+} from './shopify.queries';
+
+const order = (over: Record<string, unknown> = {}) => ({
+  id: 'gid://shopify/Order/5000000001',
+  name: '#1001',
+  createdAt: '2025-01-01T09:31:01Z',
+  displayFinancialStatus: 'PAID',
+  totalPriceSet: { shopMoney: { amount: '23.37', currencyCode: 'AUD' } },
+  customer: { defaultEmailAddress: { emailAddress: 'a@example.com' } },
+  ...over,
+});
+const product = (over: Record<string, unknown> = {}) => ({
+  id: 'gid://shopify/Product/8000000001',
+  title: 'Classic Blend 1',
+  status: 'ACTIVE',
+  totalInventory: 17,
+  variantsCount: { count: 2 },
+  variants: {
+    nodes: [
+      { sku: 'SKU-1-1', price: '20.95' },
+      { sku: null, price: '25.95' },
+    ],
+  },
+  ...over,
+});
+const pageInfo = { hasNextPage: true, endCursor: 'abc' };
+
+describe('Shopify order mapping', () => {
+  it('maps an order: ISO date in UTC, money as a string with its currency, the default email', () => {
+    const data = ORDERS_DATA.parse({ orders: { nodes: [order()], pageInfo } });
+    expect(toOrders(data)).toEqual({
+      orders: [
+        {
+          id: 'gid://shopify/Order/5000000001',
+          name: '#1001',
+          createdAt: '2025-01-01T09:31:01.000Z',
+          displayFinancialStatus: 'PAID',
+          totalPrice: { amount: '23.37', currencyCode: 'AUD' },
+          customerEmail: 'a@example.com',
+        },
+      ],
+      pageInfo,
+    });
+  });
+
+  it('normalises an offset date to UTC', () => {
+    const data = ORDERS_DATA.parse({
+      orders: { nodes: [order({ createdAt: '2025-03-01T10:00:00+10:00' })], pageInfo },
+    });
+    expect(toOrders(data).orders[0].createdAt).toBe('2025-03-01T00:00:00.000Z');
+  });
+
+  it('gives a null email for an order without a customer or without a default address', () => {
+    const data = ORDERS_DATA.parse({
+      orders: {
+        nodes: [order({ customer: null }), order({ customer: { defaultEmailAddress: null } })],
+        pageInfo: { hasNextPage: false, endCursor: null },
+      },
+    });
+    expect(toOrders(data).orders.map((o) => o.customerEmail)).toEqual([null, null]);
+  });
+
+  it.each([
+    ['a non-GID id', { id: '5000000001' }],
+    ['a numeric amount', { totalPriceSet: { shopMoney: { amount: 23.37, currencyCode: 'AUD' } } }],
+    ['an unparseable date', { createdAt: 'yesterday' }],
+  ])('refuses %s', (_name, over) => {
+    expect(ORDERS_DATA.safeParse({ orders: { nodes: [order(over)], pageInfo } }).success).toBe(false);
+  });
+
+  it('refuses a page larger than the connector asks for', () => {
+    const nodes = Array.from({ length: MAX_PAGE_SIZE + 1 }, () => order());
+    expect(ORDERS_DATA.safeParse({ orders: { nodes, pageInfo } }).success).toBe(false);
+  });
+});
+
+describe('Shopify product mapping', () => {
+  it('maps a product with its variants and variant count', () => {
+    const data = PRODUCTS_DATA.parse({ products: { nodes: [product()], pageInfo } });
+    expect(toProducts(data)).toEqual({
+      products: [
+        {
+          id: 'gid://shopify/Product/8000000001',
+          title: 'Classic Blend 1',
+          status: 'ACTIVE',
+          totalInventory: 17,
+          variantsCount: 2,
+          variants: [
+            { sku: 'SKU-1-1', price: '20.95' },
+            { sku: null, price: '25.95' },
+          ],
+        },
+      ],
+      pageInfo,
+    });
+  });
+
+  it('refuses a product id of another type', () => {
+    const nodes = [product({ id: 'gid://shopify/Order/1' })];
+    expect(PRODUCTS_DATA.safeParse({ products: { nodes, pageInfo } }).success).toBe(false);
+  });
+});
+
+describe('Shopify query cost', () => {
+  // Shopify's rules: object 1, connection 2 + first, nested connections multiply; at most 1000 a query.
+  it('keeps the largest page of either query within the 1000-point single-query limit', () => {
+    expect(3 + MAX_PAGE_SIZE * 5).toBeLessThanOrEqual(1000);
+    expect(3 + MAX_PAGE_SIZE * (4 + VARIANTS_PER_PRODUCT)).toBeLessThanOrEqual(1000);
+    expect(LIST_PRODUCTS).toContain(`variants(first: ${VARIANTS_PER_PRODUCT})`);
+  });
+
+  it('names the operations the way the client sends them', () => {
+    expect(LIST_ORDERS).toMatch(/^query ListOrders\(/);
+    expect(LIST_PRODUCTS).toMatch(/^query ListProducts\(/);
+    expect(LIST_ORDERS).toContain('defaultEmailAddress { emailAddress }');
+  });
+});
