@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AiModule } from './ai/ai.module';
 import { UpstreamHttpModule } from './http/upstream-http.module';
+import { ShopifyModule } from './shopify/shopify.module';
 import { UnleashedModule } from './unleashed/unleashed.module';
 
 /**
@@ -9,6 +10,6 @@ import { UnleashedModule } from './unleashed/unleashed.module';
  * tools through discovery, so adding one here is all it takes to serve it.
  */
 @Module({
-  imports: [UpstreamHttpModule, AiModule, UnleashedModule],
+  imports: [UpstreamHttpModule, AiModule, ShopifyModule, UnleashedModule],
 })
 export class ConnectorsModule {}

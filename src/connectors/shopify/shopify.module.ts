@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { UpstreamHttpModule } from '../http/upstream-http.module';
+import { ShopifyClient } from './shopify.client';
+import { ShopifyTools } from './shopify.tools';
+
+/** The Shopify connector: GraphQL Admin API client and its read-only tools (`shopify:read`). */
+@Module({
+  imports: [UpstreamHttpModule],
+  providers: [ShopifyClient, ShopifyTools],
+})
+export class ShopifyModule {}

@@ -1,0 +1,119 @@
+import { Injectable } from '@nestjs/common';
+import { z } from 'zod';
+import type { ToolContext } from '../../mcp/mcp-context';
+import { Tool } from '../../mcp/mcp.decorators';
+import { ShopifyClient } from './shopify.client';
+import {
+  DEFAULT_PAGE_SIZE,
+  LIST_ORDERS,
+  LIST_PRODUCTS,
+  MAX_PAGE_SIZE,
+  MAX_SEARCH_LENGTH,
+  ORDERS_DATA,
+  PRODUCTS_DATA,
+  toOrders,
+  toProducts,
+  VARIANTS_PER_PRODUCT,
+} from './shopify.queries';
+
+const paging = {
+  first: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_PAGE_SIZE)
+    .default(DEFAULT_PAGE_SIZE)
+    .describe(`How many to return, 1-${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}).`),
+  after: z
+    .string()
+    .min(1)
+    .max(2000)
+    .optional()
+    .describe('The pageInfo.endCursor of the previous page, to get the next one (with the same query).'),
+};
+
+const ORDERS_INPUT = z.object({
+  ...paging,
+  query: z
+    .string()
+    .min(1)
+    .max(MAX_SEARCH_LENGTH)
+    .optional()
+    .describe(
+      'Shopify search syntax filter, e.g. "financial_status:paid", "created_at:>=2025-01-01", ' +
+        '"email:jo@example.com", "name:#1001"; space-separated terms must all match.',
+    ),
+  newestFirst: z
+    .boolean()
+    .default(true)
+    .describe('Sort by creation date, newest first (default) or oldest first.'),
+});
+
+const PRODUCTS_INPUT = z.object({
+  ...paging,
+  query: z
+    .string()
+    .min(1)
+    .max(MAX_SEARCH_LENGTH)
+    .optional()
+    .describe(
+      'Shopify search syntax filter, e.g. "status:active", "title:blend*", "sku:ABC-1", "vendor:Acme".',
+    ),
+});
+
+const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: true } as const;
+
+/** The Shopify tools: thin translations between the MCP arguments and the GraphQL Admin API. */
+@Injectable()
+export class ShopifyTools {
+  constructor(private readonly client: ShopifyClient) {}
+
+  @Tool({
+    name: 'shopify_list_orders',
+    title: 'List Shopify orders',
+    description:
+      "Lists the organisation's Shopify orders, newest first unless asked otherwise. Each order has id (a " +
+      'Shopify GID), name (e.g. "#1001"), createdAt (ISO 8601, UTC), displayFinancialStatus (PAID, PENDING, ' +
+      'REFUNDED, ... or null), totalPrice {amount (a decimal string), currencyCode} in the shop currency and ' +
+      'customerEmail (or null). Paged: pass pageInfo.endCursor as `after` while pageInfo.hasNextPage is true.',
+    input: ORDERS_INPUT,
+    permission: 'shopify:read',
+    annotations: READ_ONLY,
+  })
+  async listOrders(ctx: ToolContext, args: z.output<typeof ORDERS_INPUT>) {
+    const data = await this.client.query(ctx, {
+      name: 'ListOrders',
+      query: LIST_ORDERS,
+      variables: {
+        first: args.first,
+        after: args.after ?? null,
+        query: args.query ?? null,
+        reverse: args.newestFirst,
+      },
+      data: ORDERS_DATA,
+    });
+    return toOrders(data);
+  }
+
+  @Tool({
+    name: 'shopify_list_products',
+    title: 'List Shopify products',
+    description:
+      "Lists the organisation's Shopify products. Each product has id (a Shopify GID), title, status (ACTIVE, " +
+      'DRAFT or ARCHIVED), totalInventory (units in stock across locations, or null), variantsCount and the ' +
+      `first ${VARIANTS_PER_PRODUCT} variants with sku (or null) and price (a decimal string in the shop ` +
+      'currency). Paged: pass pageInfo.endCursor as `after` while pageInfo.hasNextPage is true.',
+    input: PRODUCTS_INPUT,
+    permission: 'shopify:read',
+    annotations: READ_ONLY,
+  })
+  async listProducts(ctx: ToolContext, args: z.output<typeof PRODUCTS_INPUT>) {
+    const data = await this.client.query(ctx, {
+      name: 'ListProducts',
+      query: LIST_PRODUCTS,
+      variables: { first: args.first, after: args.after ?? null, query: args.query ?? null },
+      data: PRODUCTS_DATA,
+    });
+    return toProducts(data);
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The Shopify connector on the whole app against the GraphQL Admin API
+ * simulator: real API keys, credentials stored through PUT /credentials/shopify,
+ * tools called with the real MCP client. Covers mapping and paging, the auth
+ * header sent upstream, Shopify's cost throttling (HTTP 200 THROTTLED), HTTP
+ * 429/503 with Retry-After, and every error a model must be able to act on.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import request from 'supertest';
+import { registerSecret } from '../support/capture';
+import { startApp, StartedApp } from '../support/start-app';
+import { authHeaders, TestKey } from '../support/test-keys';
+import { startShopifySimulator, ShopifySimulator } from '../simulators/shopify.simulator';
+import { AUTH_ENV } from './auth-helpers';
+
+const SHOPIFY = {
+  shop: 'e2e-store.myshopify.com',
+  accessToken: 'shpat_E2E_SHOPIFY_SECRET_0101',
+  apiVersion: '2025-10',
+};
+const WRONG_TOKEN = 'shpat_E2E_SHOPIFY_WRONG_0102';
+registerSecret(SHOPIFY.accessToken, 'connector-shopify access token');
+registerSecret(WRONG_TOKEN, 'connector-shopify wrong access token');
+
+type Result = { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: unknown };
+type Page<K extends string, T> = Record<K, T[]> & {
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+};
+type Order = {
+  id: string;
+  name: string;
+  createdAt: string;
+  displayFinancialStatus: string | null;
+  totalPrice: { amount: string; currencyCode: string };
+  customerEmail: string | null;
+};
+type Product = {
+  id: string;
+  title: string;
+  status: string;
+  totalInventory: number | null;
+  variantsCount: number;
+  variants: { sku: string | null; price: string }[];
+};
+
+describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
+  let sim: ShopifySimulator;
+  let started: StartedApp;
+  const clients: Client[] = [];
+  const results: string[] = [];
+  let reader: Client; // org-a, shopify:read, credentials stored
+  let unstored: Client; // org-b, shopify:read, no credentials
+  let wrongToken: Client; // org-c, shopify:read, a token Shopify refuses
+  let noPermission: Client; // org-a, xero:read only
+
+  async function connect(
+    organizationId: string,
+    permissions: TestKey['permissions'][number][],
+  ): Promise<Client> {
+    const key = await TestKey.create(started, { organizationId, permissions: [...permissions] });
+    const client = new Client({ name: 'e2e-shopify', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${started.url}/mcp`), {
+        requestInit: { headers: authHeaders(key) },
+      }),
+    );
+    clients.push(client);
+    return client;
+  }
+
+  async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<Result> {
+    const result = (await client.callTool({ name, arguments: args })) as Result;
+    results.push(JSON.stringify(result));
+    return result;
+  }
+  const text = (r: Result) => r.content.map((c) => c.text ?? '').join('\n');
+  const orders = (r: Result) => r.structuredContent as Page<'orders', Order>;
+  const products = (r: Result) => r.structuredContent as Page<'products', Product>;
+
+  async function storeCredentials(organizationId: string, value: typeof SHOPIFY): Promise<void> {
+    const admin = await TestKey.create(started, { organizationId, permissions: ['credentials:write'] });
+    const res = await request(started.url).put('/credentials/shopify').set(authHeaders(admin)).send(value);
+    expect([200, 201]).toContain(res.status);
+  }
+
+  beforeAll(async () => {
+    sim = await startShopifySimulator({ accessToken: SHOPIFY.accessToken, orders: 60, products: 40 });
+    started = await startApp({
+      ...AUTH_ENV,
+      SHOPIFY_BASE_URL: sim.url,
+      UPSTREAM_BREAKER_FAILURES: '100',
+      RATE_LIMIT_MAX: '10000',
+    });
+    await storeCredentials('org-a', SHOPIFY);
+    await storeCredentials('org-c', { ...SHOPIFY, accessToken: WRONG_TOKEN });
+    reader = await connect('org-a', ['shopify:read']);
+    unstored = await connect('org-b', ['shopify:read']);
+    wrongToken = await connect('org-c', ['shopify:read']);
+    noPermission = await connect('org-a', ['xero:read']);
+  });
+
+  beforeEach(() => sim.reset());
+
+  afterAll(async () => {
+    for (const c of clients) await c.close().catch(() => undefined);
+    await started?.close();
+    await sim?.close();
+  });
+
+  it('lists orders newest first, mapped, sending the stored token to the stored shop API version only', async () => {
+    const result = await call(reader, 'shopify_list_orders', { first: 3 });
+    expect(result.isError).toBeFalsy();
+    const page = orders(result);
+    const newest = sim.orders[sim.orders.length - 1];
+    expect(page.orders).toHaveLength(3);
+    expect(page.orders[0]).toEqual({
+      id: newest.id,
+      name: newest.name,
+      createdAt: new Date(newest.createdAt).toISOString(),
+      displayFinancialStatus: newest.displayFinancialStatus,
+      totalPrice: { amount: newest.totalPriceSet.shopMoney.amount, currencyCode: 'AUD' },
+      customerEmail: newest.customer?.defaultEmailAddress?.emailAddress ?? null,
+    });
+    expect(page.orders[0].createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(page.orders[0].totalPrice.amount).toMatch(/^\d+\.\d{2}$/);
+    expect(page.pageInfo.hasNextPage).toBe(true);
+
+    expect(sim.requests).toHaveLength(1);
+    const sent = sim.requests[0];
+    expect(sent.method).toBe('POST');
+    expect(sent.path).toBe('/admin/api/2025-10/graphql.json');
+    expect(sent.headers['x-shopify-access-token']).toBe(SHOPIFY.accessToken);
+    expect(sent.headers.authorization).toBeUndefined(); // the MCP caller's key never goes upstream
+    expect(sent.operationName).toBe('ListOrders');
+    expect(sent.variables).toEqual({ first: 3, after: null, query: null, reverse: true });
+  });
+
+  it('maps orders without a customer or a default email to a null email', async () => {
+    const page = orders(await call(reader, 'shopify_list_orders', { first: 60, newestFirst: false }));
+    expect(page.orders.map((o) => o.name)).toEqual(sim.orders.map((o) => o.name));
+    expect(page.orders[6].customerEmail).toBeNull(); // order 7: no customer
+    expect(page.orders[10].customerEmail).toBeNull(); // order 11: no default email address
+    expect(page.orders[0].customerEmail).toBe('customer1@example.com');
+  });
+
+  it('pages through every order with endCursor, in order, without repeats', async () => {
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = orders(
+        await call(reader, 'shopify_list_orders', {
+          first: 25,
+          newestFirst: false,
+          ...(after ? { after } : {}),
+        }),
+      );
+      seen.push(...page.orders.map((o) => o.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor!;
+    }
+    expect(seen).toEqual(sim.orders.map((o) => o.id));
+    expect(sim.requests).toHaveLength(3);
+    expect(sim.requests[1].variables?.after).toEqual(expect.any(String));
+  });
+
+  it('passes a search filter through', async () => {
+    const page = orders(
+      await call(reader, 'shopify_list_orders', { query: 'financial_status:paid', first: 100 }),
+    );
+    expect(page.orders.length).toBe(sim.orders.filter((o) => o.displayFinancialStatus === 'PAID').length);
+    expect(page.orders.every((o) => o.displayFinancialStatus === 'PAID')).toBe(true);
+    expect(sim.requests[0].variables?.query).toBe('financial_status:paid');
+  });
+
+  it('lists products with status, inventory and variants, paging with endCursor', async () => {
+    const all: Product[] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const result = await call(reader, 'shopify_list_products', { first: 15, ...(after ? { after } : {}) });
+      expect(result.isError).toBeFalsy();
+      const page = products(result);
+      all.push(...page.products);
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor!;
+    }
+    expect(all.map((p) => p.id)).toEqual(sim.products.map((p) => p.id));
+    const fifth = all[4]; // product 5: three variants, the first without a SKU
+    expect(fifth).toEqual({
+      id: sim.products[4].id,
+      title: sim.products[4].title,
+      status: sim.products[4].status,
+      totalInventory: sim.products[4].totalInventory,
+      variantsCount: 3,
+      variants: sim.products[4].variants,
+    });
+    expect(fifth.variants[0].sku).toBeNull();
+    expect(sim.requests[0].operationName).toBe('ListProducts');
+    expect(sim.requests.every((r) => r.headers['x-shopify-access-token'] === SHOPIFY.accessToken)).toBe(true);
+  });
+
+  it('waits out a drained cost bucket and then succeeds (HTTP 200 THROTTLED)', async () => {
+    sim.drain(); // first: 10 costs 53 points: at 100 a second, about half a second
+    const startedAt = Date.now();
+    const result = await call(reader, 'shopify_list_orders', { first: 10 });
+    expect(result.isError).toBeFalsy();
+    expect(orders(result).orders).toHaveLength(10);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(500);
+    expect(sim.requests).toHaveLength(2);
+  });
+
+  it('tells when to retry when the bucket restores too slowly to wait for', async () => {
+    sim.setRestoreRate(1);
+    sim.drain(); // 53 points at 1 a second: 53 s, too long to wait
+    const result = await call(reader, 'shopify_list_orders', { first: 10 });
+    expect(result.isError).toBe(true);
+    expect(text(result)).toMatch(/Shopify is rate limiting requests.*retry after 53 s/);
+    expect(sim.requests).toHaveLength(1);
+  });
+
+  it('honours an HTTP 429 Retry-After and retries; a persisting 429 says when to retry', async () => {
+    sim.failNext(429, { retryAfter: 1 });
+    const ok = await call(reader, 'shopify_list_products', { first: 2 });
+    expect(ok.isError).toBeFalsy();
+    expect(products(ok).products).toHaveLength(2);
+    expect(sim.requests).toHaveLength(2);
+
+    sim.reset();
+    sim.failNext(429, { retryAfter: 120, times: 5 });
+    const limited = await call(reader, 'shopify_list_products', { first: 2 });
+    expect(limited.isError).toBe(true);
+    expect(text(limited)).toContain('retry after 120 s');
+  });
+
+  it('retries a 503 and reports one that persists', async () => {
+    sim.failNext(503, { retryAfter: 0 });
+    expect((await call(reader, 'shopify_list_orders', { first: 1 })).isError).toBeFalsy();
+    expect(sim.requests).toHaveLength(2);
+
+    sim.reset();
+    sim.failNext(503, { retryAfter: 0, times: 10 });
+    const failed = await call(reader, 'shopify_list_orders', { first: 1 });
+    expect(failed.isError).toBe(true);
+    expect(text(failed)).toContain('Shopify is failing (HTTP 503)');
+  });
+
+  it('names the fix for refused, missing credentials and for a GraphQL error', async () => {
+    const refused = await call(wrongToken, 'shopify_list_orders', {});
+    expect(refused.isError).toBe(true);
+    expect(text(refused)).toContain('Shopify refused the stored credentials (HTTP 401)');
+    expect(text(refused)).toContain('PUT /credentials/shopify');
+    expect(sim.requests[0].headers['x-shopify-access-token']).toBe(WRONG_TOKEN);
+
+    const missing = await call(unstored, 'shopify_list_products', {});
+    expect(missing.isError).toBe(true);
+    expect(text(missing)).toContain('No Shopify credentials are stored for this organisation');
+
+    const badCursor = await call(reader, 'shopify_list_orders', { after: 'not-a-cursor' });
+    expect(badCursor.isError).toBe(true);
+    expect(text(badCursor)).toContain('Shopify refused the request: Invalid cursor');
+  });
+
+  it('refuses invalid arguments naming them, and callers without shopify:read, without calling Shopify', async () => {
+    const tooMany = await call(reader, 'shopify_list_orders', { first: 250 });
+    expect(tooMany.isError).toBe(true);
+    expect(text(tooMany)).toMatch(/first.*at most 100/);
+    const badQuery = await call(reader, 'shopify_list_products', { query: 'x'.repeat(501) });
+    expect(badQuery.isError).toBe(true);
+    expect(text(badQuery)).toMatch(/query.*at most 500 characters/);
+    const denied = await call(noPermission, 'shopify_list_orders', {});
+    expect(denied.isError).toBe(true);
+    expect(text(denied)).toContain('requires the permission "shopify:read"');
+    expect(sim.requests).toHaveLength(0);
+  });
+
+  it('lists the tools only to callers with shopify:read', async () => {
+    const names = (c: Client) => c.listTools().then((l) => l.tools.map((t) => t.name));
+    expect(await names(reader)).toEqual(
+      expect.arrayContaining(['shopify_list_orders', 'shopify_list_products']),
+    );
+    expect(await names(noPermission)).not.toContain('shopify_list_orders');
+  });
+
+  it('never shows a stored token in any tool result', () => {
+    expect(results.length).toBeGreaterThan(10);
+    for (const r of results) {
+      expect(r).not.toContain(SHOPIFY.accessToken);
+      expect(r).not.toContain(WRONG_TOKEN);
+    }
+  });
+});
