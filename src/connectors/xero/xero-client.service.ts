@@ -1,0 +1,189 @@
+import { Injectable } from '@nestjs/common';
+import { InjectConfig } from '../../config/config.module';
+import type { AppConfig } from '../../config/config.types';
+import type { XeroCredentials } from '../../credentials/credential-schemas';
+import type { ToolContext } from '../../mcp/mcp-context';
+import { ToolError } from '../../mcp/tool-pipeline.service';
+import { ConnectorCredentials } from '../http/connector-credentials.service';
+import { UpstreamHttp, UpstreamResponse } from '../http/upstream-http.service';
+import { UpstreamQuota } from '../http/upstream-quota.service';
+import { UpstreamError } from '../http/upstream.errors';
+import { mapConnections, Tenant, validationDetail } from './xero-mapping';
+import { XeroAccessToken, XeroTokens } from './xero-token.service';
+
+/** Xero's published per-tenant limits, kept here so that Xero never has to refuse us. */
+const PER_MINUTE = { max: 60, windowMs: 60_000 };
+const PER_DAY = { max: 5000, windowMs: 86_400_000 };
+const MAX_LISTED_TENANTS = 20;
+
+export interface AccountingRequest {
+  /** The tenant the caller named, if any. */
+  tenantId?: string;
+  /** Under /api.xro/2.0, e.g. `Invoices`. */
+  path: string;
+  query: Record<string, string | undefined>;
+  headers?: Record<string, string>;
+  /** What a 404 means, for its message ("invoice ..."). */
+  what: string;
+}
+
+/**
+ * Xero as the tools see it: the caller organisation's tenants and GETs on the
+ * Accounting API for one tenant, with the token (a 401 drops it and the call
+ * is made once more with a new one), the tenant header, the per-tenant
+ * quotas, and Xero's error answers turned into tool errors.
+ */
+@Injectable()
+export class XeroClient {
+  /** The tenants GET /connections gave for a token, kept as long as the token. */
+  private readonly tenants = new WeakMap<XeroAccessToken, Tenant[]>();
+  private readonly apiBase: string;
+
+  constructor(
+    @InjectConfig() config: AppConfig,
+    private readonly http: UpstreamHttp,
+    private readonly tokens: XeroTokens,
+    private readonly credentials: ConnectorCredentials,
+    private readonly quota: UpstreamQuota,
+  ) {
+    this.apiBase = config.connectors.baseUrls.xeroApi;
+  }
+
+  /** The tenants this organisation's Xero credentials may use (those of /connections, within the stored tenantIds if any). */
+  async listTenants(ctx: ToolContext): Promise<Tenant[]> {
+    const credentials = await this.credentials.get(ctx, 'xero');
+    return allowed(credentials, await this.connections(ctx, credentials));
+  }
+
+  /** The JSON body of a GET on the Accounting API (null for 304 Not Modified), and the tenant it was for. */
+  async accounting(ctx: ToolContext, req: AccountingRequest): Promise<{ tenantId: string; body: unknown }> {
+    const credentials = await this.credentials.get(ctx, 'xero');
+    const tenantId = await this.tenantFor(ctx, credentials, req.tenantId);
+    const url = new URL(`${this.apiBase}/api.xro/2.0/${req.path}`);
+    for (const [k, v] of Object.entries(req.query)) if (v !== undefined) url.searchParams.set(k, v);
+    const scope = `${ctx.principal!.organizationId}:${tenantId}`;
+    const res = await this.withToken(ctx, credentials, async (token) => {
+      await this.quota.take('xero', scope, PER_MINUTE);
+      await this.quota.take('xero', scope, PER_DAY);
+      return this.http.send({
+        service: 'xero',
+        method: 'GET',
+        url,
+        headers: {
+          authorization: `Bearer ${token.accessToken}`,
+          'xero-tenant-id': tenantId,
+          accept: 'application/json',
+          ...req.headers,
+        },
+        signal: ctx.signal,
+      });
+    });
+    if (res.status === 200) return { tenantId, body: res.json() };
+    if (res.status === 304) return { tenantId, body: null };
+    if (res.status === 400) {
+      const detail = safeDetail(res);
+      throw detail
+        ? UpstreamError.invalidRequest('xero', detail)
+        : UpstreamError.unexpectedStatus('xero', 400);
+    }
+    if (res.status === 403)
+      throw new UpstreamError(
+        'xero',
+        'upstream_rejected_credentials',
+        `This organisation's Xero connection has no access to tenant ${tenantId} (HTTP 403); ` +
+          'xero_list_tenants lists the tenants it can use, or an admin can connect this tenant to the Xero app.',
+      );
+    if (res.status === 404) throw UpstreamError.notFound('xero', req.what);
+    throw UpstreamError.unexpectedStatus('xero', res.status);
+  }
+
+  private async connections(ctx: ToolContext, credentials: XeroCredentials): Promise<Tenant[]> {
+    let used: XeroAccessToken | undefined;
+    const res = await this.withToken(ctx, credentials, (token) => {
+      used = token;
+      const cached = this.tenants.get(token);
+      if (cached) return Promise.resolve(undefined);
+      return this.http.send({
+        service: 'xero',
+        method: 'GET',
+        url: new URL(`${this.apiBase}/connections`),
+        headers: { authorization: `Bearer ${token.accessToken}`, accept: 'application/json' },
+        signal: ctx.signal,
+      });
+    });
+    if (res === undefined) return this.tenants.get(used!)!;
+    if (res.status !== 200) throw UpstreamError.unexpectedStatus('xero', res.status);
+    const tenants = mapConnections(res.json());
+    this.tenants.set(used!, tenants);
+    return tenants;
+  }
+
+  /** The tenant a call goes to: the one named (if the credentials allow it), else the only one there is. */
+  private async tenantFor(ctx: ToolContext, credentials: XeroCredentials, named?: string): Promise<string> {
+    const stored = storedTenantIds(credentials);
+    if (named) {
+      if (stored && !stored.some((id) => sameId(id, named)))
+        throw new ToolError(
+          `Tenant ${named} is not one of the Xero tenants this organisation's credentials allow ` +
+            `(${stored.join(', ')}); xero_list_tenants lists them, or an admin can add it to tenantIds with PUT /credentials/xero.`,
+          'xero_tenant_not_allowed',
+        );
+      return named;
+    }
+    if (stored?.length === 1) return stored[0];
+    const tenants = allowed(credentials, await this.connections(ctx, credentials));
+    if (tenants.length === 1) return tenants[0].tenantId;
+    if (tenants.length === 0)
+      throw new ToolError(
+        'No Xero tenant (organisation) is connected for this organisation; an admin must connect one to the Xero app.',
+        'xero_no_tenant',
+      );
+    const listed = tenants
+      .slice(0, MAX_LISTED_TENANTS)
+      .map((t) => `${t.tenantId} (${(t.tenantName ?? 'unnamed').slice(0, 80)})`)
+      .join(', ');
+    throw new ToolError(
+      `Several Xero tenants are connected; pass tenantId, one of: ${listed}` +
+        (tenants.length > MAX_LISTED_TENANTS
+          ? `, and ${tenants.length - MAX_LISTED_TENANTS} more (xero_list_tenants).`
+          : '.'),
+      'xero_tenant_required',
+    );
+  }
+
+  /** Runs `call` with a token; on a 401 drops it and runs once more with a new one. A second 401 is a refusal. */
+  private async withToken<T extends UpstreamResponse | undefined>(
+    ctx: ToolContext,
+    credentials: XeroCredentials,
+    call: (token: XeroAccessToken) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.tokens.get(ctx, credentials);
+      const res = await call(token);
+      if (res?.status !== 401) return res;
+      this.tokens.drop(ctx, token);
+      if (attempt >= 1) throw UpstreamError.rejectedCredentials('xero', 401);
+    }
+  }
+}
+
+function storedTenantIds(credentials: XeroCredentials): string[] | undefined {
+  return credentials.grantType === 'authorization_code' && credentials.tenantIds?.length
+    ? credentials.tenantIds
+    : undefined;
+}
+
+function allowed(credentials: XeroCredentials, tenants: Tenant[]): Tenant[] {
+  const stored = storedTenantIds(credentials);
+  return stored ? tenants.filter((t) => stored.some((id) => sameId(id, t.tenantId))) : tenants;
+}
+
+const sameId = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+function safeDetail(res: UpstreamResponse): string | undefined {
+  try {
+    return validationDetail(res.json());
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,180 @@
+import { UpstreamError } from '../http/upstream.errors';
+import {
+  collection,
+  flattenReport,
+  mapConnections,
+  mapContact,
+  mapInvoice,
+  pagination,
+  validationDetail,
+} from './xero-mapping';
+
+describe('Xero shape mapping', () => {
+  it('maps an invoice to camelCase with ISO dates, leaving out fields of the wrong type', () => {
+    const invoice = mapInvoice({
+      InvoiceID: '243216c5-369e-4056-ac67-05388f86dc81',
+      InvoiceNumber: 'INV-0001',
+      Type: 'ACCREC',
+      Status: 'AUTHORISED',
+      Contact: { ContactID: 'c-1', Name: 'ABC Limited', EmailAddress: 'not-returned@example.test' },
+      Date: '/Date(1539993600000+0000)/',
+      DueDate: '/Date(1542585600000+0000)/',
+      CurrencyCode: 'NZD',
+      SubTotal: 100,
+      TotalTax: 15,
+      Total: 115,
+      AmountDue: '115',
+      AmountPaid: 0,
+      UpdatedDateUTC: '/Date(1455827393000)/',
+      LineItems: [{ Description: 'not returned' }],
+    });
+    expect(invoice).toEqual({
+      invoiceId: '243216c5-369e-4056-ac67-05388f86dc81',
+      invoiceNumber: 'INV-0001',
+      type: 'ACCREC',
+      status: 'AUTHORISED',
+      contact: { contactId: 'c-1', name: 'ABC Limited' },
+      reference: undefined,
+      date: '2018-10-20',
+      dueDate: '2018-11-19',
+      currencyCode: 'NZD',
+      subTotal: 100,
+      totalTax: 15,
+      total: 115,
+      amountDue: undefined,
+      amountPaid: 0,
+      updatedDateUtc: '2016-02-18T20:29:53.000Z',
+    });
+  });
+
+  it('prefers the ISO twins of an invoice date when Xero sends them', () => {
+    const invoice = mapInvoice({ Date: '/Date(1539993600000+0000)/', DateString: '2018-10-21T00:00:00' });
+    expect(invoice.date).toBe('2018-10-21');
+  });
+
+  it('maps a contact', () => {
+    expect(
+      mapContact({
+        ContactID: 'c-2',
+        Name: 'Bayside Club',
+        ContactStatus: 'ARCHIVED',
+        IsCustomer: true,
+        IsSupplier: 'no',
+        UpdatedDateUTC: '/Date(1455827393000+0000)/',
+      }),
+    ).toMatchObject({
+      contactId: 'c-2',
+      name: 'Bayside Club',
+      contactStatus: 'ARCHIVED',
+      isCustomer: true,
+      isSupplier: undefined,
+      updatedDateUtc: '2016-02-18T20:29:53.000Z',
+    });
+  });
+
+  it('reads the collection and pagination of an envelope; no collection is a bad response', () => {
+    const body = {
+      Status: 'OK',
+      pagination: { page: 2, pageSize: 10, pageCount: 3, itemCount: 25 },
+      Invoices: [{}],
+    };
+    expect(collection(body, 'Invoices')).toEqual([{}]);
+    expect(pagination(body, { page: 9, pageSize: 9 })).toEqual({
+      page: 2,
+      pageSize: 10,
+      pageCount: 3,
+      itemCount: 25,
+    });
+    expect(pagination({ Invoices: [] }, { page: 1, pageSize: 100 })).toEqual({
+      page: 1,
+      pageSize: 100,
+      pageCount: null,
+      itemCount: null,
+    });
+    for (const bad of [null, 'x', { Invoices: 'x' }, { Invoices: [1] }, { Contacts: [] }]) {
+      const e = (() => {
+        try {
+          collection(bad, 'Invoices');
+        } catch (err) {
+          return err;
+        }
+      })();
+      expect(e).toBeInstanceOf(UpstreamError);
+      expect((e as UpstreamError).code).toBe('upstream_bad_response');
+    }
+  });
+
+  it('maps /connections, skipping entries without a tenant id', () => {
+    expect(
+      mapConnections([
+        { id: 'x', tenantId: 't-1', tenantName: 'Demo', tenantType: 'ORGANISATION' },
+        { id: 'y' },
+        { tenantId: 't-2' },
+      ]),
+    ).toEqual([
+      { tenantId: 't-1', tenantName: 'Demo', tenantType: 'ORGANISATION' },
+      { tenantId: 't-2', tenantName: null, tenantType: null },
+    ]);
+    expect(() => mapConnections({ tenantId: 't-1' })).toThrow(UpstreamError);
+  });
+
+  it('flattens a report: header columns, section titles on their rows, totals marked', () => {
+    const flat = flattenReport({
+      ReportName: 'Profit and Loss',
+      ReportTitles: ['Profit & Loss', 'Demo', 7],
+      Rows: [
+        { RowType: 'Header', Cells: [{ Value: '' }, { Value: 'Oct 2018' }, { Value: 'Sep 2018' }] },
+        {
+          RowType: 'Section',
+          Title: 'Income',
+          Rows: [
+            { RowType: 'Row', Cells: [{ Value: 'Sales' }, { Value: '100.00' }, { Value: 90 }] },
+            { RowType: 'SummaryRow', Cells: [{ Value: 'Total Income' }, { Value: '100.00' }, {}] },
+          ],
+        },
+        {
+          RowType: 'Section',
+          Title: '',
+          Rows: [{ RowType: 'Row', Cells: [{ Value: 'Net Profit' }, { Value: '40.00' }] }],
+        },
+        { RowType: 'Row', Cells: [{ Value: 'Loose' }] },
+        'junk',
+      ],
+    });
+    expect(flat.reportName).toBe('Profit and Loss');
+    expect(flat.reportTitles).toEqual(['Profit & Loss', 'Demo']);
+    expect(flat.columns).toEqual(['Oct 2018', 'Sep 2018']);
+    expect(flat.rows).toEqual([
+      { section: 'Income', title: 'Sales', values: ['100.00', '90'], summary: false },
+      { section: 'Income', title: 'Total Income', values: ['100.00', ''], summary: true },
+      { section: '', title: 'Net Profit', values: ['40.00'], summary: false },
+      { section: '', title: 'Loose', values: [], summary: false },
+    ]);
+  });
+
+  it('reads a ValidationException from its known fields only', () => {
+    expect(
+      validationDetail({
+        ErrorNumber: 10,
+        Type: 'ValidationException',
+        Message: 'A validation exception occurred',
+        Elements: [
+          {
+            ValidationErrors: [
+              { Message: 'Invalid status' },
+              { Message: 'Invalid status' },
+              { Message: 'Bad date' },
+            ],
+          },
+        ],
+      }),
+    ).toBe('Invalid status; Bad date');
+    expect(validationDetail({ Type: 'ValidationException', Message: 'Only the message', Elements: [] })).toBe(
+      'Only the message',
+    );
+    expect(
+      validationDetail({ Type: 'PostDataInvalidException', Message: 'secret-bearing text' }),
+    ).toBeUndefined();
+    expect(validationDetail('text')).toBeUndefined();
+  });
+});

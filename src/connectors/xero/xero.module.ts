@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { CredentialsModule } from '../../credentials/credentials.module';
+import { UpstreamHttpModule } from '../http/upstream-http.module';
+import { XeroClient } from './xero-client.service';
+import { XeroTokens } from './xero-token.service';
+import { XeroTools } from './xero.tools';
+
+/** The Xero connector: tokens (in process memory), the Accounting API client and its MCP tools. */
+@Module({
+  imports: [UpstreamHttpModule, CredentialsModule],
+  providers: [XeroTokens, XeroClient, XeroTools],
+})
+export class XeroModule {}
