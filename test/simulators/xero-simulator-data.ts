@@ -83,7 +83,9 @@ export function makeTenant(
     const contact = contacts[i % contacts.length];
     const subTotal = 100 * (i + 1);
     const status = STATUSES[i % STATUSES.length];
-    const paid = status === 'PAID' ? subTotal * 1.15 : 0;
+    const tax = Math.round(subTotal * 15) / 100;
+    const total = subTotal + tax;
+    const paid = status === 'PAID' ? total : 0;
     return {
       InvoiceID: guid(`a${seed.toString(16).padStart(7, '0')}`, i + 1),
       InvoiceNumber: `INV-${String(i + 1).padStart(4, '0')}`,
@@ -96,9 +98,9 @@ export function makeTenant(
       DueDateString: isoNoZone(date + 30 * DAY),
       CurrencyCode: 'NZD',
       SubTotal: subTotal,
-      TotalTax: subTotal * 0.15,
-      Total: subTotal * 1.15,
-      AmountDue: subTotal * 1.15 - paid,
+      TotalTax: tax,
+      Total: total,
+      AmountDue: total - paid,
       AmountPaid: paid,
       Reference: `Ref ${i + 1}`,
       UpdatedDateUTC: msDate(FIRST_UPDATED + i * DAY, false),

@@ -39,8 +39,10 @@ export interface SimFailure {
   retryAfter?: number;
   /** X-Rate-Limit-Problem on a 429. */
   problem?: 'minute' | 'day';
-  /** JSON body (default: Xero-like for the status). */
+  /** The body: JSON unless a string (default: Xero-like for the status). */
   body?: unknown;
+  /** Content-Type of a string body (default text/html, as Xero's 404s). */
+  contentType?: string;
   /** Which requests it applies to (default the Accounting API). */
   on?: 'api' | 'token' | 'connections';
 }
@@ -229,6 +231,13 @@ export class XeroSimulator {
     // Xero's 429 body is unconfirmed: plain text here, so a client that parses it fails the tests.
     if (f.status === 429 && f.body === undefined)
       return { status: 429, body: 'Rate limit exceeded', contentType: 'text/plain', headers };
+    if (typeof f.body === 'string')
+      return {
+        status: f.status,
+        body: f.body,
+        contentType: f.contentType ?? 'text/html; charset=utf-8',
+        headers,
+      };
     return { status: f.status, body: f.body ?? { Title: 'Error', Status: f.status }, headers };
   }
 
