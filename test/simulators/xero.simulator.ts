@@ -12,7 +12,7 @@
  *   sim.addTenant(makeTenant(TENANT, 'Demo Company'));
  *   const refreshToken = sim.addOAuthApp('client-1', 'secret-1', [TENANT]);
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,14 +24,9 @@ import {
   SimAnswer,
   SimTenant,
 } from './xero-simulator-data';
+import { SimRequest, XeroIdentity } from './xero-simulator-identity';
 
-export interface SimRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
+export type { SimRequest } from './xero-simulator-identity';
 
 export interface SimFailure {
   status: number;
@@ -47,43 +42,16 @@ export interface SimFailure {
   on?: 'api' | 'token' | 'connections';
 }
 
-interface SimClient {
-  secret: string;
-  kind: 'custom' | 'oauth';
-  tenantIds: string[];
-}
-
-interface RefreshRecord {
-  clientId: string;
-  /** When a refresh replaced it; usable until then + the grace period. */
-  replacedAt?: number;
-}
-
-export class XeroSimulator {
+export class XeroSimulator extends XeroIdentity {
   readonly requests: SimRequest[] = [];
-  /** Successful refresh_token grants. */
-  refreshCount = 0;
-  /** Successful client_credentials grants. */
-  clientCredentialsCount = 0;
-  /** The refresh token presented by every refresh_token grant, in order (accepted or not). */
-  readonly refreshTokensPresented: string[] = [];
-  /** Every access and refresh token it issued (tests register them as secrets). */
-  readonly issued: string[] = [];
   /** Most token requests it was answering at the same time. */
   maxConcurrentTokenRequests = 0;
-  /** expires_in of new access tokens, in seconds. */
-  accessTokenTtlSeconds = 1800;
-  /** How long a replaced refresh token stays usable (Xero: 30 minutes). */
-  refreshGraceMs = 30 * 60_000;
   /** Delay before answering a token request (to make concurrent refreshes overlap). */
   tokenDelayMs = 0;
   /** Per-tenant limits. */
   minuteLimit = 60;
   dayLimit = 5000;
 
-  private readonly clients = new Map<string, SimClient>();
-  private readonly refreshTokens = new Map<string, RefreshRecord>();
-  private readonly accessTokens = new Map<string, { clientId: string; expiresAt: number }>();
   private readonly tenants = new Map<string, SimTenant>();
   private readonly minute = new Map<string, { window: number; count: number }>();
   private readonly day = new Map<string, { window: number; count: number }>();
@@ -94,7 +62,9 @@ export class XeroSimulator {
   private constructor(
     private readonly server: Server,
     readonly url: string,
-  ) {}
+  ) {
+    super();
+  }
 
   static async start(): Promise<XeroSimulator> {
     const holder: { self?: XeroSimulator } = {};
@@ -124,48 +94,15 @@ export class XeroSimulator {
     this.tenants.set(tenant.tenantId, tenant);
   }
 
-  /** A custom connection: client_credentials only, connected to `tenantIds`. */
-  addCustomConnection(clientId: string, secret: string, tenantIds: string[]): void {
-    this.clients.set(clientId, { secret, kind: 'custom', tenantIds });
-  }
-
-  /** An OAuth app that completed the consent flow for `tenantIds`; returns its first refresh token. */
-  addOAuthApp(clientId: string, secret: string, tenantIds: string[]): string {
-    this.clients.set(clientId, { secret, kind: 'oauth', tenantIds });
-    return this.consent(clientId);
-  }
-
-  /** The consent flow again: a new refresh token for the app. */
-  consent(clientId: string): string {
-    const token = this.token('sim-rt');
-    this.refreshTokens.set(token, { clientId });
-    return token;
-  }
-
-  /** The refresh token the app should hold now (the newest, never replaced). */
-  currentRefreshToken(clientId: string): string | undefined {
-    let newest: string | undefined;
-    for (const [token, r] of this.refreshTokens)
-      if (r.clientId === clientId && r.replacedAt === undefined) newest = token;
-    return newest;
-  }
-
-  /** Makes every access token issued so far expired (the next call answers 401 TokenExpired). */
-  expireAccessTokens(): void {
-    for (const t of this.accessTokens.values()) t.expiresAt = 0;
-  }
-
   /** The next requests of a kind fail as given, in order. */
   failNext(...failures: SimFailure[]): void {
     this.failures.push(...failures);
   }
 
   /** Forgets recorded requests and counters (not tokens, tenants or limits). */
-  clearRecords(): void {
+  override clearRecords(): void {
+    super.clearRecords();
     this.requests.length = 0;
-    this.refreshTokensPresented.length = 0;
-    this.refreshCount = 0;
-    this.clientCredentialsCount = 0;
     this.maxConcurrentTokenRequests = 0;
   }
 
@@ -173,12 +110,6 @@ export class XeroSimulator {
   resetLimits(): void {
     this.minute.clear();
     this.day.clear();
-  }
-
-  private token(prefix: string): string {
-    const t = `${prefix}-${randomBytes(24).toString('base64url')}`;
-    this.issued.push(t);
-    return t;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -239,85 +170,6 @@ export class XeroSimulator {
         headers,
       };
     return { status: f.status, body: f.body ?? { Title: 'Error', Status: f.status }, headers };
-  }
-
-  /** Client auth by HTTP Basic or by client_id/client_secret in the form. */
-  private client(req: SimRequest, form: URLSearchParams): [string, SimClient] | undefined {
-    let id = form.get('client_id') ?? undefined;
-    let secret = form.get('client_secret') ?? undefined;
-    const auth = req.headers.authorization;
-    if (auth?.startsWith('Basic ')) {
-      const decoded = Buffer.from(auth.slice(6), 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      id = decodeURIComponent(decoded.slice(0, colon));
-      secret = decodeURIComponent(decoded.slice(colon + 1));
-    }
-    const client = id === undefined ? undefined : this.clients.get(id);
-    return client && client.secret === secret ? [id!, client] : undefined;
-  }
-
-  private tokenAnswer(req: SimRequest): SimAnswer {
-    if (!/^application\/x-www-form-urlencoded/.test(req.headers['content-type'] ?? ''))
-      return { status: 400, body: { error: 'invalid_request' } };
-    const form = new URLSearchParams(req.body);
-    const found = this.client(req, form);
-    if (!found) return { status: 400, body: { error: 'invalid_client' } };
-    const [clientId, client] = found;
-    const grant = form.get('grant_type');
-    if (grant === 'client_credentials') {
-      if (client.kind !== 'custom') return { status: 400, body: { error: 'unauthorized_client' } };
-      this.clientCredentialsCount += 1;
-      return { status: 200, body: this.accessToken(clientId) };
-    }
-    if (grant === 'refresh_token') {
-      const presented = form.get('refresh_token') ?? '';
-      this.refreshTokensPresented.push(presented);
-      const record = this.refreshTokens.get(presented);
-      const usable =
-        record?.clientId === clientId &&
-        (record.replacedAt === undefined || Date.now() - record.replacedAt < this.refreshGraceMs);
-      if (!usable || client.kind !== 'oauth') return { status: 400, body: { error: 'invalid_grant' } };
-      for (const r of this.refreshTokens.values())
-        if (r.clientId === clientId && r.replacedAt === undefined) r.replacedAt = Date.now();
-      const refreshToken = this.token('sim-rt');
-      this.refreshTokens.set(refreshToken, { clientId });
-      this.refreshCount += 1;
-      return {
-        status: 200,
-        body: { ...this.accessToken(clientId), refresh_token: refreshToken, id_token: 'sim-id-token' },
-      };
-    }
-    return { status: 400, body: { error: 'unsupported_grant_type' } };
-  }
-
-  private accessToken(clientId: string): Record<string, unknown> {
-    const token = this.token('sim-at');
-    this.accessTokens.set(token, { clientId, expiresAt: Date.now() + this.accessTokenTtlSeconds * 1000 });
-    return {
-      access_token: token,
-      expires_in: this.accessTokenTtlSeconds,
-      token_type: 'Bearer',
-      scope: 'accounting.transactions.read accounting.contacts.read accounting.reports.read',
-    };
-  }
-
-  /** The client of a valid bearer token, or the 401 Xero answers. */
-  private bearer(req: SimRequest): SimClient | SimAnswer {
-    const auth = req.headers.authorization ?? '';
-    const record = auth.startsWith('Bearer ') ? this.accessTokens.get(auth.slice(7)) : undefined;
-    if (!record || record.expiresAt <= Date.now())
-      return {
-        status: 401,
-        body: {
-          Type: null,
-          Title: 'Unauthorized',
-          Status: 401,
-          Detail: `TokenExpired: token expired at ${new Date(record?.expiresAt ?? 0).toUTCString()}`,
-          Instance: randomUUID(),
-          Extensions: {},
-        },
-      };
-    return this.clients.get(record.clientId)!;
   }
 
   private connectionsAnswer(req: SimRequest): SimAnswer {

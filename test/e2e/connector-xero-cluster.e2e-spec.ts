@@ -1,0 +1,92 @@
+jest.setTimeout(60_000);
+
+/**
+ * The Xero refresh across two app instances sharing PostgreSQL (own schema)
+ * and Redis (own key prefix). Access tokens live in each process, so each
+ * instance refreshes once; the lock in Redis makes those refreshes one at a
+ * time, each starting from the refresh token the other stored, so the chain
+ * of rotated refresh tokens never forks and the stored one stays the newest.
+ */
+import { Client } from 'pg';
+import { CredentialsService } from '../../src/credentials/credentials.service';
+import {
+  describeWithPostgresAndRedis,
+  TEST_DATABASE_URL,
+  TEST_REDIS_URL,
+  uniqueName,
+} from '../support/backends';
+import { registerSecret } from '../support/capture';
+import { startApp, StartedApp } from '../support/start-app';
+import { makeTenant } from '../simulators/xero-simulator-data';
+import { XeroSimulator } from '../simulators/xero.simulator';
+import { AUTH_ENV } from './auth-helpers';
+import { closeCallers, makeOrg, seenResults } from './xero-e2e-helpers';
+
+const TENANT = '44444444-4444-4444-8444-444444444444';
+const SECRET = 'oauth-client-secret-E2E-cluster-0001';
+registerSecret(SECRET, 'xero cluster e2e');
+
+describeWithPostgresAndRedis('Xero refresh across two instances sharing Redis', () => {
+  const schema = uniqueName('xero_cluster');
+  let sim: XeroSimulator;
+  let a: StartedApp;
+  let b: StartedApp;
+
+  beforeAll(async () => {
+    sim = await XeroSimulator.start();
+    sim.addTenant(makeTenant(TENANT, 'Cluster Company'));
+    const env = {
+      ...AUTH_ENV,
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: schema,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: `${schema}:`,
+      XERO_API_BASE_URL: sim.url,
+      XERO_IDENTITY_BASE_URL: sim.url,
+    };
+    a = await startApp(env);
+    b = await startApp(env);
+  });
+
+  afterAll(async () => {
+    for (const t of sim?.issued ?? []) registerSecret(t, 'xero simulator token');
+    await closeCallers();
+    await a?.close();
+    await b?.close();
+    await sim?.close();
+    const pg = new Client({ connectionString: TEST_DATABASE_URL });
+    await pg.connect();
+    await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await pg.end();
+  });
+
+  it('concurrent first calls on both: one refresh at a time, each from the token the other stored', async () => {
+    const orgId = uniqueName('org_xero');
+    const onA = await makeOrg(a, orgId);
+    const onB = await makeOrg(b, orgId);
+    const first = sim.addOAuthApp('CLUSTER-CLIENT-0001', SECRET, [TENANT]);
+    await onA.storeXero({ clientId: 'CLUSTER-CLIENT-0001', clientSecret: SECRET, refreshToken: first });
+    // Both instances have read (and cached) the credentials before the race.
+    for (const app of [a, b]) await app.app.get(CredentialsService).getDecrypted(orgId, 'xero');
+    sim.tokenDelayMs = 300;
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        (i % 2 ? onA : onB).mcp.call('xero_list_invoices', { pageSize: 1 }),
+      ),
+    );
+    expect(results.map((r) => r.isError ?? false)).toEqual(Array(8).fill(false));
+    // One refresh per instance (access tokens never leave a process), never two at once.
+    expect(sim.refreshCount).toBe(2);
+    expect(sim.maxConcurrentTokenRequests).toBe(1);
+    const [p1, p2] = sim.refreshTokensPresented;
+    expect(p1).toBe(first);
+    expect(p2).not.toBe(first);
+    const newest = sim.currentRefreshToken('CLUSTER-CLIENT-0001');
+    for (const app of [a, b])
+      expect(await app.app.get(CredentialsService).getDecrypted(orgId, 'xero')).toMatchObject({
+        refreshToken: newest,
+      });
+    for (const result of seenResults)
+      for (const secret of [SECRET, ...sim.issued]) expect(result).not.toContain(secret);
+  });
+});
