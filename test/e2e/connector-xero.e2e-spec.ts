@@ -277,6 +277,26 @@ describe('Xero connector (e2e, simulator)', () => {
     expect((await stored(org)).refreshToken).toBe(sim.currentRefreshToken(clientId));
   });
 
+  it('a rotated refresh token that cannot be stored is not used: a tool error, and Xero is not called', async () => {
+    const { org } = await oauthOrg('org-xero-unstored');
+    sim.tokenDelayMs = 400;
+    try {
+      const call = org.mcp.call('xero_list_contacts', { tenantId: T1 });
+      await pause(150);
+      // Removed while Xero answers the refresh: the update of the stored credentials fails.
+      await org.deleteXero();
+      const res = await call;
+      expect(res.isError).toBe(true);
+      expect(res.text).toContain(
+        'Xero issued a new refresh token but it could not be stored, so it was not used',
+      );
+      expect(sim.refreshCount).toBe(1);
+      expect(apiCalls()).toHaveLength(0);
+    } finally {
+      sim.tokenDelayMs = 0;
+    }
+  });
+
   it('concurrent first calls share one refresh', async () => {
     const { org } = await oauthOrg('org-xero-concurrent');
     sim.tokenDelayMs = 300;

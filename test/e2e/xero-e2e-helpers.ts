@@ -65,6 +65,8 @@ export interface Org {
   mcp: McpCaller;
   /** Stores the organisation's Xero credentials (PUT /credentials/xero with an admin key). */
   storeXero(body: Record<string, unknown>): Promise<void>;
+  /** Removes them (DELETE /credentials/xero). */
+  deleteXero(): Promise<void>;
 }
 
 export async function makeOrg(
@@ -88,6 +90,13 @@ export async function makeOrg(
       });
       if (res.status !== 200 && res.status !== 201)
         throw new Error(`PUT /credentials/xero answered ${res.status}: ${await res.text()}`);
+    },
+    deleteXero: async () => {
+      const res = await fetch(`${started.url}/credentials/xero`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${admin.token}` },
+      });
+      if (res.status !== 204) throw new Error(`DELETE /credentials/xero answered ${res.status}`);
     },
   };
 }
