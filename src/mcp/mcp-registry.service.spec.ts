@@ -101,6 +101,16 @@ describe('McpRegistry', () => {
     ]);
   });
 
+  it('refuses arguments a tool does not declare, and its JSON Schema says so', async () => {
+    const registry = await registryWith(Greeter);
+    const tool = registry.tools.get('greet')!;
+    expect(tool.inputJsonSchema).toMatchObject({ additionalProperties: false });
+    expect(tool.input.safeParse({ name: 'Ada' }).success).toBe(true);
+    const extra = tool.input.safeParse({ name: 'Ada', nmae: 'typo' });
+    expect(extra.success).toBe(false);
+    expect(extra.error?.issues[0]).toMatchObject({ code: 'unrecognized_keys', keys: ['nmae'] });
+  });
+
   it.each([
     [
       DuplicateGreeter,

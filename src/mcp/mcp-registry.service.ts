@@ -104,7 +104,10 @@ export class McpRegistry implements OnModuleInit {
     if (!options.description?.trim()) {
       throw new McpDeclarationError(`MCP tool "${options.name}" on ${owner} has no description`);
     }
-    const input = options.input ?? EMPTY_INPUT;
+    // Arguments a tool does not declare are refused by name, not dropped: a misspelt filter must not
+    // quietly widen what a read returns. The JSON Schema says so too (additionalProperties: false).
+    const declared: unknown = options.input ?? EMPTY_INPUT;
+    const input = (declared instanceof z.ZodObject ? declared.strict() : declared) as ObjectSchema;
     const inputJsonSchema = toObjectJsonSchema(
       input,
       `input schema of MCP tool "${options.name}" on ${owner}`,

@@ -94,6 +94,22 @@ describe('ToolPipeline', () => {
     expect(records[0]).toMatchObject({ outcome: 'invalid_arguments', args: undefined });
   });
 
+  it('names an argument the tool does not take, with the ones it does', async () => {
+    const handler = jest.fn();
+    const strict = { ...tool(handler), input: tool(handler).input.strict() };
+    const result = await pipeline.call(strict, ctx(), { ...VALID, invioce: 1 });
+    expect(result).toEqual({
+      content: [
+        {
+          type: 'text',
+          text: 'Invalid arguments for tool "xero_invoice": invioce: is not a known field (known: invoice)',
+        },
+      ],
+      isError: true,
+    });
+    expect(handler).not.toHaveBeenCalled();
+  });
+
   it('passes the parsed arguments and shapes plain values into text plus structured content', async () => {
     const result = await pipeline.call(
       tool((_c, a: typeof VALID) => ({ got: a.invoice.lines })),

@@ -118,7 +118,9 @@ export class ToolPipeline {
         outcome = 'invalid_arguments';
         errorCode = 'invalid_arguments';
         result = errorResult(
-          `Invalid arguments for tool "${name}": ${describeFieldErrors(fieldErrors(parsed.error, '(arguments)'))}`,
+          `Invalid arguments for tool "${name}": ${describeFieldErrors(
+            fieldErrors(parsed.error, { root: '(arguments)', known: Object.keys(tool.input.shape) }),
+          )}`,
         );
       } else {
         args = parsed.data;
