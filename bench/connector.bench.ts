@@ -1,0 +1,159 @@
+/**
+ * What a connector tool call costs on top of the MCP hot path, embedded
+ * shape, in-process server, audit sync: `unleashed_list_products` (stored
+ * credentials from the vault's cache, HMAC signing, the upstream client with
+ * its breaker, retries and body bound, zod validation and mapping of the
+ * page) against `server_info` (no upstream), closed loop. The upstream is a
+ * stand-in in a child process of its own that answers every
+ * `GET /Products/{page}?pageSize=N` at once with N products in Unleashed's
+ * envelope (it checks no signature: what is measured is this server's side),
+ * so the difference is this server's connector work plus one local HTTP
+ * round trip; the stand-in's own round trip is measured alone for reference.
+ *
+ *   npm run build && node dist/bench/connector.bench.js
+ *
+ * Env: BENCH_REQUESTS (default 3000 per scenario), BENCH_CONCURRENCY (default 16).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../src/app.factory';
+import { ApiKeysService } from '../src/auth/api-keys.service';
+import { loadConfig } from '../src/config/load-config';
+import { CredentialsService } from '../src/credentials/credentials.service';
+import { load, report } from './bench-util';
+
+const TOTAL = Number(process.env.BENCH_REQUESTS ?? 3000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+/** The stand-in upstream, run as `node -e`: prints its port, then serves until killed. */
+const UPSTREAM = `
+const http = require('node:http');
+let served = 0;
+const product = (i) => ({
+  Guid: '00000000-0000-4000-8000-' + String(i).padStart(12, '0'),
+  ProductCode: 'SKU-' + i, ProductDescription: 'Product number ' + i, Barcode: null,
+  UnitOfMeasure: { Name: 'EA' }, ProductGroup: { GroupName: 'Bench' },
+  DefaultSellPrice: 12.5, DefaultPurchasePrice: 7.25, IsSellable: true, Obsolete: false,
+  CreatedOn: '/Date(1700000000000)/', LastModifiedOn: '/Date(1710000000000)/',
+});
+const server = http.createServer((req, res) => {
+  served++;
+  const url = new URL(req.url, 'http://x');
+  if (url.pathname === '/served') { res.end(String(served)); return; }
+  const size = Number(url.searchParams.get('pageSize') || 200);
+  const page = Number(url.pathname.split('/')[2] || 1);
+  const body = JSON.stringify({
+    Pagination: { NumberOfItems: size * 10, PageSize: size, PageNumber: page, NumberOfPages: 10 },
+    Items: Array.from({ length: size }, (_, i) => product((page - 1) * size + i)),
+  });
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+});
+server.keepAliveTimeout = 65000;
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
+
+async function startUpstream(): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, ['-e', UPSTREAM], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', (code) => reject(new Error(`upstream stand-in exited (${code})`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
+}
+
+async function main(): Promise<void> {
+  const upstream = await startUpstream();
+  const dataDir = mkdtempSync(join(tmpdir(), 'sentia-bench-'));
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'error',
+    DATA_DIR: dataDir,
+    PORT: '0',
+    AUDIT_MODE: 'sync',
+    RATE_LIMIT_MAX: '10000000',
+    RATE_LIMIT_IP_MAX: '10000000',
+    UNLEASHED_BASE_URL: upstream.url,
+  });
+  const app = await createApp(config);
+  await app.listen(0, '127.0.0.1');
+  const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/mcp`;
+  const principal = { keyId: 'bench', userId: 'bench', organizationId: 'bench', permissions: ['admin'] };
+  await app.get(CredentialsService).put(principal, 'unleashed', {
+    apiId: '2f6c4e1a-0b7d-4c1e-9a55-3c2b1d0e9f87',
+    apiKey: 'bench-unleashed-key',
+  });
+  const { token } = await app
+    .get(ApiKeysService)
+    .create(
+      { kind: 'system', tool: 'bench', organizationId: 'bench', userId: 'bench' },
+      { name: 'bench', permissions: ['unleashed:read'] },
+    );
+
+  const call = (name: string, args: Record<string, unknown>) => {
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name, arguments: args, _meta: META },
+    });
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${token}`,
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': name,
+    };
+    return async () => {
+      const res = await fetch(url, { method: 'POST', headers, body });
+      if (res.status !== 200) throw new Error(String(res.status));
+      const answer = (await res.json()) as { result?: { isError?: boolean } };
+      if (!answer.result || answer.result.isError) throw new Error(JSON.stringify(answer).slice(0, 300));
+    };
+  };
+  const direct = (pageSize: number) => async () => {
+    const res = await fetch(`${upstream.url}/Products/1?pageSize=${pageSize}`);
+    if (res.status !== 200) throw new Error(String(res.status));
+    await res.arrayBuffer();
+  };
+  const servedBefore = Number(await (await fetch(`${upstream.url}/served`)).text());
+
+  const scenarios: [string, () => Promise<void>, boolean][] = [
+    ['server_info (no upstream)', call('server_info', {}), false],
+    ['stand-in upstream alone, 50 products', direct(50), false],
+    ['unleashed_list_products, 50 products', call('unleashed_list_products', { pageSize: 50 }), true],
+    ['stand-in upstream alone, 1000 products', direct(1000), false],
+    ['unleashed_list_products, 1000 products', call('unleashed_list_products', { pageSize: 1000 }), true],
+  ];
+  let toolCalls = 0;
+  for (const [name, fn, viaTool] of scenarios) {
+    await load(300, 8, fn);
+    const result = await load(TOTAL, CONCURRENCY, fn);
+    if (viaTool) toolCalls += 300 + TOTAL;
+    report(`${name}, ${CONCURRENCY} clients`, result);
+    if (result.errors > 0) process.exitCode = 1;
+  }
+  // Every tool call reached the upstream: nothing was answered from a cache or skipped.
+  const served = Number(await (await fetch(`${upstream.url}/served`)).text()) - servedBefore - 1;
+  const directCalls = 2 * (300 + TOTAL);
+  console.log(`upstream requests: ${served} (tool calls ${toolCalls} + direct ${directCalls})`);
+  if (served !== toolCalls + directCalls) process.exitCode = 1;
+
+  await app.close();
+  upstream.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
