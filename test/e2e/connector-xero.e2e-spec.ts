@@ -420,7 +420,9 @@ describe('Xero connector (e2e, simulator)', () => {
   it("the simulator's own per-tenant minute limit: its 429 reaches the caller with when to retry", async () => {
     sim.minuteLimit = 1;
     try {
-      if (Date.now() % 60_000 > 55_000) await pause(60_000 - (Date.now() % 60_000) + 100);
+      // Near the end of a minute the simulator's Retry-After (the seconds left in it) is within
+      // UPSTREAM_MAX_RETRY_WAIT_MS (10 s by default), so the call would wait and succeed: start in a new minute.
+      if (Date.now() % 60_000 > 48_000) await pause(60_000 - (Date.now() % 60_000) + 100);
       expect((await custom.mcp.call('xero_list_contacts', {})).isError).toBeFalsy();
       const limited = await custom.mcp.call('xero_list_contacts', {});
       expect(limited.isError).toBe(true);
@@ -432,7 +434,7 @@ describe('Xero connector (e2e, simulator)', () => {
     } finally {
       sim.minuteLimit = 60;
     }
-  }, 15_000);
+  }, 30_000);
 
   it("keeps under Xero's 60 calls a minute per tenant without calling it", async () => {
     const org = await makeOrg(started, 'org-xero-quota');
