@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig } from '../../config/config.module';
-import type { AppConfig } from '../../config/config.types';
+import type { AppConfig, ConnectorsConfig } from '../../config/config.types';
 import type { XeroCredentials } from '../../credentials/credential-schemas';
 import { CredentialsService } from '../../credentials/credentials.service';
 import type { ToolContext } from '../../mcp/mcp-context';
@@ -25,15 +25,33 @@ export interface XeroAccessToken {
 
 /** A token is not used in its last minute, so it never expires in flight. */
 const EXPIRY_MARGIN_MS = 60_000;
-/** The refresh lock's lifetime: longer than one token request may take (TOKEN_TIMEOUT_MS). */
-const LOCK_TTL_MS = 15_000;
 const TOKEN_TIMEOUT_MS = 10_000;
+/** Time left, under the lock, for reading the credentials before and storing the rotated ones after. */
+const LOCK_STORE_MARGIN_MS = 15_000;
 /** How long a refresh waits for another holder of the lock before telling the caller to retry. */
 const LOCK_WAIT_MS = 20_000;
 const LOCK_POLL_MS = 100;
 /** How long this instance waits for its credentials cache to learn of another instance's rotation. */
 const STALE_WAIT_MS = 1_000;
 const MARKER_TTL_MS = 24 * 3600_000;
+
+/**
+ * The refresh lock's lifetime: longer than all a refresh may take while
+ * holding it. The token request is sent again after a 408, 429 or 529
+ * (UpstreamHttp), so the worst case is every attempt timing out with the
+ * longest wait between them, then the store write. A lock that lapsed
+ * mid-refresh would let another instance refresh with the same refresh
+ * token and fork the rotation.
+ */
+export function refreshLockTtlMs(
+  connectors: Pick<ConnectorsConfig, 'maxRetries' | 'maxRetryWaitMs'>,
+): number {
+  return (
+    (connectors.maxRetries + 1) * TOKEN_TIMEOUT_MS +
+    connectors.maxRetries * connectors.maxRetryWaitMs +
+    LOCK_STORE_MARGIN_MS
+  );
+}
 
 /**
  * Xero access tokens per organisation, in this process's memory: a custom
@@ -50,6 +68,7 @@ export class XeroTokens {
   private readonly cache = new Map<string, XeroAccessToken>();
   private readonly inFlight = new Map<string, Promise<XeroAccessToken>>();
   private readonly tokenUrl: URL;
+  private readonly lockTtlMs: number;
 
   constructor(
     @InjectConfig() config: AppConfig,
@@ -59,6 +78,7 @@ export class XeroTokens {
     private readonly store: KeyValueStore,
   ) {
     this.tokenUrl = new URL(`${config.connectors.baseUrls.xeroIdentity}/connect/token`);
+    this.lockTtlMs = refreshLockTtlMs(config.connectors);
   }
 
   /** A usable access token for the caller's organisation (cached, or fetched once for all concurrent callers). */
@@ -98,7 +118,7 @@ export class XeroTokens {
   private async refreshUnderLock(ctx: ToolContext, orgId: string): Promise<XeroAccessToken> {
     const lockKey = `xero:refresh-lock:${orgId}`;
     const deadline = Date.now() + LOCK_WAIT_MS;
-    let lock = await this.store.tryLock(lockKey, LOCK_TTL_MS);
+    let lock = await this.store.tryLock(lockKey, this.lockTtlMs);
     while (!lock) {
       if (Date.now() > deadline)
         throw new ToolError(
@@ -106,7 +126,7 @@ export class XeroTokens {
           'xero_refresh_busy',
         );
       await sleep(LOCK_POLL_MS);
-      lock = await this.store.tryLock(lockKey, LOCK_TTL_MS);
+      lock = await this.store.tryLock(lockKey, this.lockTtlMs);
     }
     try {
       // Read under the lock: another instance may have rotated the refresh token meanwhile.
