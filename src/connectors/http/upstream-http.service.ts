@@ -38,13 +38,17 @@ export interface UpstreamResponse {
 const REFUSED = new Set([408, 429, 529]);
 /** Failures whose effect is unknown: sent again only when the request is idempotent. */
 const FAILED = new Set([500, 502, 503, 504]);
+/** Breakers kept at most (one per service and origin); closed ones are forgotten first. */
+const MAX_BREAKERS = 1000;
 
 /**
  * The one way connectors reach an upstream service. Node's fetch keeps a
  * keep-alive connection pool per origin; on top of it this adds, per
  * attempt, a time limit covering the body and a bound on the body's size;
  * bounded retries with backoff that honour the upstream's Retry-After; a
- * circuit breaker per service; no redirects followed (a redirect could carry
+ * circuit breaker per service and origin (each organisation's Shopify shop is
+ * a host of its own: one organisation's broken shop must not pause every
+ * other's); no redirects followed (a redirect could carry
  * the credentials' headers to another host); and `upstream_requests_total`.
  * Any other answer (2xx, 3xx, 4xx) is returned for the connector to read.
  */
@@ -52,7 +56,10 @@ const FAILED = new Set([500, 502, 503, 504]);
 export class UpstreamHttp {
   private readonly logger = new Logger(UpstreamHttp.name);
   private readonly options: ConnectorsConfig;
-  private readonly breakers = new Map<UpstreamService, CircuitBreaker>();
+  /** By `${service} ${origin}`. */
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  /** The keys of the breakers that opened and have not closed since, for `upstream_circuit_open{service}`. */
+  private readonly opened = new Set<string>();
 
   constructor(
     @InjectConfig() config: AppConfig,
@@ -63,7 +70,8 @@ export class UpstreamHttp {
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const idempotent = req.idempotent ?? req.method === 'GET';
-    const breaker = this.breaker(req.service);
+    const key = `${req.service} ${req.url.origin}`;
+    const breaker = this.breaker(key);
     for (let attempt = 0; ; attempt++) {
       const admitted = breaker.admit();
       if (!admitted.ok) throw UpstreamError.circuitOpen(req.service, admitted.retryAfterMs / 1000);
@@ -79,7 +87,7 @@ export class UpstreamHttp {
         }
         const error = e instanceof UpstreamError ? e : UpstreamError.unreachable(req.service);
         if (error.code === 'upstream_response_too_large') breaker.success();
-        else this.failed(breaker, req.service);
+        else this.failed(breaker, req.service, key);
         if (error.code !== 'upstream_response_too_large' && idempotent && !lastAttempt) {
           await this.pause(req, backoffMs(attempt));
           continue;
@@ -89,12 +97,12 @@ export class UpstreamHttp {
 
       const status = res.status;
       if (!REFUSED.has(status) && !FAILED.has(status)) {
-        this.succeeded(breaker, req.service);
+        this.succeeded(breaker, req.service, key);
         return res;
       }
       // A 429 is a sign of life; anything else here counts against the service.
-      if (status === 429) this.succeeded(breaker, req.service);
-      else this.failed(breaker, req.service);
+      if (status === 429) this.succeeded(breaker, req.service, key);
+      else this.failed(breaker, req.service, key);
       const asked = retryAfterMs(res.headers);
       const wait = asked ?? backoffMs(attempt);
       const mayRetry = REFUSED.has(status) || idempotent;
@@ -152,17 +160,24 @@ export class UpstreamHttp {
     }
   }
 
-  private breaker(service: UpstreamService): CircuitBreaker {
-    let breaker = this.breakers.get(service);
+  private breaker(key: string): CircuitBreaker {
+    let breaker = this.breakers.get(key);
     if (!breaker) {
+      if (this.breakers.size >= MAX_BREAKERS)
+        for (const [k, b] of this.breakers)
+          if (b.state === 'closed') {
+            this.breakers.delete(k);
+            break;
+          }
       breaker = new CircuitBreaker(this.options.breakerFailures, this.options.breakerOpenMs);
-      this.breakers.set(service, breaker);
+      this.breakers.set(key, breaker);
     }
     return breaker;
   }
 
-  private failed(breaker: CircuitBreaker, service: UpstreamService): void {
+  private failed(breaker: CircuitBreaker, service: UpstreamService, key: string): void {
     if (!breaker.failure()) return;
+    this.opened.add(key);
     this.metrics.upstreamCircuit(service, true);
     this.logger.warn(
       `Circuit for ${SERVICE_NAMES[service]} opened after ${plural(this.options.breakerFailures, 'failure')} in a row; ` +
@@ -170,9 +185,11 @@ export class UpstreamHttp {
     );
   }
 
-  private succeeded(breaker: CircuitBreaker, service: UpstreamService): void {
+  private succeeded(breaker: CircuitBreaker, service: UpstreamService, key: string): void {
     if (!breaker.success()) return;
-    this.metrics.upstreamCircuit(service, false);
+    this.opened.delete(key);
+    const stillOpen = [...this.opened].some((k) => k.startsWith(`${service} `));
+    this.metrics.upstreamCircuit(service, stillOpen);
     this.logger.log(`Circuit for ${SERVICE_NAMES[service]} closed: it answers again`);
   }
 }
