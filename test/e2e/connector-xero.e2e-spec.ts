@@ -342,6 +342,21 @@ describe('Xero connector (e2e, simulator)', () => {
     expect(apiCalls()).toHaveLength(1);
   });
 
+  it('stored tenantIds that are not GUIDs are a tool error for an admin, never a header', async () => {
+    const { org } = await oauthOrg('org-xero-badtenants', { tenantIds: [`${T1}\r\nx-injected: 1`] });
+    for (const [tool, args] of [
+      ['xero_list_invoices', {}],
+      ['xero_list_contacts', { tenantId: T1 }],
+      ['xero_list_tenants', {}],
+    ] as const) {
+      const res = await org.mcp.call(tool, args);
+      expect(res.isError).toBe(true);
+      expect(res.text).toContain('The stored Xero tenantIds must each be');
+      expect(res.text).not.toContain('x-injected');
+    }
+    expect(apiCalls()).toHaveLength(0);
+  });
+
   it('a tenant the connection cannot reach (403) is a tool error saying so', async () => {
     const res = await custom.mcp.call('xero_list_contacts', { tenantId: T2 });
     expect(res.isError).toBe(true);

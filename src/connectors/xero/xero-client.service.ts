@@ -167,10 +167,23 @@ export class XeroClient {
   }
 }
 
+const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The stored tenantIds, each checked to be a GUID: one goes out as the
+ * xero-tenant-id header and into messages, and the credential schema takes
+ * any short string (a line break in a header value made fetch throw, which
+ * read as Xero being unreachable and counted against the circuit breaker).
+ */
 function storedTenantIds(credentials: XeroCredentials): string[] | undefined {
-  return credentials.grantType === 'authorization_code' && credentials.tenantIds?.length
-    ? credentials.tenantIds
-    : undefined;
+  if (credentials.grantType !== 'authorization_code' || !credentials.tenantIds?.length) return undefined;
+  if (!credentials.tenantIds.every((id) => TENANT_ID.test(id)))
+    throw new ToolError(
+      "The stored Xero tenantIds must each be a tenant's GUID as xero_list_tenants gives it; " +
+        'an admin can correct them with PUT /credentials/xero.',
+      'xero_tenant_ids_invalid',
+    );
+  return credentials.tenantIds;
 }
 
 function allowed(credentials: XeroCredentials, tenants: Tenant[]): Tenant[] {
