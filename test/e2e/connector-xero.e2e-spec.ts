@@ -215,6 +215,12 @@ describe('Xero connector (e2e, simulator)', () => {
       periods: 13,
     });
     expect(periods.text).toContain('periods');
+    const notADay = await custom.mcp.call('xero_profit_and_loss', {
+      fromDate: '2018-02-30',
+      toDate: '2018-10-31',
+    });
+    expect(notADay.isError).toBe(true);
+    expect(notADay.text).toMatch(/fromDate.*must be a real date/);
     expect(apiCalls()).toHaveLength(1);
   });
 

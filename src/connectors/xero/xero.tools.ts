@@ -24,7 +24,11 @@ const searchTerm = (what: string) => z.string().trim().min(1).max(100).optional(
 const DAY = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
-  .refine((d) => !Number.isNaN(Date.parse(d)), 'must be a real date');
+  // Date.parse takes 2018-02-30 (as 2 March): the day must survive the round trip.
+  .refine((d) => {
+    const ms = Date.parse(d);
+    return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === d;
+  }, 'must be a real date');
 
 const READ = { readOnlyHint: true, idempotentHint: true, openWorldHint: true } as const;
 const STATUSES = ['DRAFT', 'SUBMITTED', 'AUTHORISED', 'PAID', 'VOIDED', 'DELETED'] as const;
