@@ -217,6 +217,29 @@ describe('UpstreamHttp', () => {
     expect(await circuit()).toBe(0);
   });
 
+  it("one origin's failures open its circuit only: another organisation's Shopify shop is still called", async () => {
+    const { http, metrics } = client({ UPSTREAM_BREAKER_FAILURES: '2', UPSTREAM_MAX_RETRIES: '0' });
+    const circuit = async () =>
+      (await metrics.upstreamCircuitOpen.get()).values.find((v) => v.labels.service === 'shopify')?.value;
+    const shop = (base: string): UpstreamRequest => ({
+      service: 'shopify',
+      method: 'POST',
+      url: new URL(`${base}/admin/api/2025-10/graphql.json`),
+      body: '{}',
+      idempotent: true,
+    });
+    up.script({ status: 503 });
+    other.script({ status: 200, body: '{}' });
+    for (let i = 0; i < 2; i++)
+      expect((await failure(http.send(shop(up.url)))).code).toBe('upstream_unavailable');
+    expect((await failure(http.send(shop(up.url)))).code).toBe('upstream_circuit_open');
+    expect(await circuit()).toBe(1);
+    expect((await http.send(shop(other.url))).status).toBe(200);
+    expect((await http.send(shop(other.url))).status).toBe(200);
+    expect(other.seen).toHaveLength(2);
+    expect(await circuit()).toBe(1);
+  });
+
   it('a failed trial opens the circuit again', async () => {
     const { http } = client({
       UPSTREAM_BREAKER_FAILURES: '1',
