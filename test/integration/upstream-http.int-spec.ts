@@ -240,6 +240,19 @@ describe('UpstreamHttp', () => {
     expect(await circuit()).toBe(1);
   });
 
+  it('a stored value no HTTP header can carry is told as such: not sent, not retried, not a failure of the service', async () => {
+    const { http } = client({ UPSTREAM_BREAKER_FAILURES: '2' });
+    up.script({ status: 200, body: '{}' });
+    for (let i = 0; i < 3; i++) {
+      const e = await failure(http.send(get({ headers: { 'x-api-key': 'stored-key-1\r\nx-injected: 1' } })));
+      expect(e.code).toBe('credentials_unreadable');
+      expect(e.message).toContain('PUT /credentials/unleashed');
+      expect(e.message).not.toContain('stored-key-1');
+    }
+    expect(up.seen).toHaveLength(0);
+    expect((await http.send(get())).status).toBe(200);
+  });
+
   it('a failed trial opens the circuit again', async () => {
     const { http } = client({
       UPSTREAM_BREAKER_FAILURES: '1',

@@ -70,6 +70,14 @@ export class UpstreamHttp {
 
   async send(req: UpstreamRequest): Promise<UpstreamResponse> {
     const idempotent = req.idempotent ?? req.method === 'GET';
+    // Built here so that a value fetch refuses (a line break in a stored key, say) is told as what it is,
+    // before any attempt: it would otherwise read as a network error, be retried and count against the circuit.
+    let headers: Headers;
+    try {
+      headers = new Headers(req.headers);
+    } catch {
+      throw UpstreamError.unsendableCredentials(req.service);
+    }
     const key = `${req.service} ${req.url.origin}`;
     const breaker = this.breaker(key);
     for (let attempt = 0; ; attempt++) {
@@ -79,7 +87,7 @@ export class UpstreamHttp {
 
       let res: UpstreamResponse;
       try {
-        res = await this.attempt(req);
+        res = await this.attempt(req, headers);
       } catch (e) {
         if (req.signal?.aborted) {
           breaker.release();
@@ -117,14 +125,14 @@ export class UpstreamHttp {
     }
   }
 
-  private async attempt(req: UpstreamRequest): Promise<UpstreamResponse> {
+  private async attempt(req: UpstreamRequest, headers: Headers): Promise<UpstreamResponse> {
     const timeoutMs = req.timeoutMs ?? this.options.timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     try {
       const res = await fetch(req.url, {
         method: req.method,
-        headers: req.headers,
+        headers,
         body: req.body,
         redirect: 'manual',
         signal,

@@ -134,6 +134,16 @@ export class UpstreamError extends ToolError {
     );
   }
 
+  /** A stored value that cannot go into an HTTP header (a control character); never quoted. */
+  static unsendableCredentials(service: UpstreamService): UpstreamError {
+    return new UpstreamError(
+      service,
+      'credentials_unreadable',
+      `The stored ${SERVICE_NAMES[service]} credentials hold a character an HTTP header cannot carry, so nothing was sent; ` +
+        `an admin can store them again with PUT /credentials/${service}.`,
+    );
+  }
+
   static tooLarge(service: UpstreamService, limitBytes: number): UpstreamError {
     return new UpstreamError(
       service,
