@@ -25,7 +25,7 @@ describe('credential schemas', () => {
         clientId: 'id',
         clientSecret: 's',
         refreshToken: 'r',
-        tenantIds: ['t1'],
+        tenantIds: ['9A0E5D3B-7c1f-4e2a-8b6d-0f1e2d3c4b5a'],
       });
       expect(r).toEqual({
         ok: true,
@@ -34,7 +34,7 @@ describe('credential schemas', () => {
           clientId: 'id',
           clientSecret: 's',
           refreshToken: 'r',
-          tenantIds: ['t1'],
+          tenantIds: ['9A0E5D3B-7c1f-4e2a-8b6d-0f1e2d3c4b5a'],
         },
       });
       expect(
@@ -51,14 +51,31 @@ describe('credential schemas', () => {
       ]);
     });
 
+    it('refuses control characters in a secret and a tenant id that is not a GUID, naming the rule', () => {
+      const r = parseCredential('xero', {
+        clientId: 'id',
+        clientSecret: 'line\nbreak',
+        tenantIds: ['9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a\r\nx: 1'],
+      });
+      expect(r).toEqual({
+        ok: false,
+        errors: [
+          { field: 'clientSecret', message: 'must not contain control characters (a line break, a tab)' },
+          { field: 'tenantIds.0', message: 'must be a Xero tenant id (a GUID)' },
+        ],
+      });
+      expect(fields('openai', { apiKey: 'sk-abc\t' })).toEqual(['apiKey']);
+    });
+
     it('names each bad field, unknown keys one by one', () => {
-      expect(fields('xero', { clientId: 3, tenantIds: ['ok', ''], extra: 1, other: 2 })).toEqual([
-        'clientId',
-        'clientSecret',
-        'tenantIds.1',
-        'extra',
-        'other',
-      ]);
+      expect(
+        fields('xero', {
+          clientId: 3,
+          tenantIds: ['9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a', ''],
+          extra: 1,
+          other: 2,
+        }),
+      ).toEqual(['clientId', 'clientSecret', 'tenantIds.1', 'extra', 'other']);
       expect(fields('xero', { grantType: 'password', clientId: 'a', clientSecret: 'b' })).toEqual([
         'grantType',
       ]);

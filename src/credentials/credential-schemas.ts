@@ -15,8 +15,14 @@ import { FieldError, fieldErrors } from '../common/field-errors';
  *   `clientSecret` only (Xero returns no refresh token for it).
  */
 const MAX_SECRET = 4096;
+/** Secrets travel in HTTP headers, which cannot carry control characters (a pasted line break, say). */
 const secret = () =>
-  z.string().min(1, 'must not be empty').max(MAX_SECRET, `must be at most ${MAX_SECRET} characters`);
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(MAX_SECRET, `must be at most ${MAX_SECRET} characters`)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters (a line break, a tab)');
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const GRANT_TYPE_MESSAGE =
   'must be "authorization_code" (an OAuth app; the default) or "client_credentials" (a custom connection)';
@@ -26,7 +32,7 @@ const XERO_OAUTH = z.strictObject({
   clientId: secret(),
   clientSecret: secret(),
   refreshToken: secret().optional(),
-  tenantIds: z.array(z.string().min(1, 'must not be empty').max(64)).max(100).optional(),
+  tenantIds: z.array(z.string().regex(GUID, 'must be a Xero tenant id (a GUID)')).max(100).optional(),
 });
 const XERO_CUSTOM_CONNECTION = z.strictObject({
   grantType: z.literal('client_credentials'),
@@ -45,9 +51,7 @@ const SHOPIFY = z.strictObject({
 });
 
 const UNLEASHED = z.strictObject({
-  apiId: z
-    .string()
-    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID'),
+  apiId: z.string().regex(GUID, 'must be a GUID'),
   apiKey: secret(),
 });
 

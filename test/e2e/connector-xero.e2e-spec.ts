@@ -348,18 +348,16 @@ describe('Xero connector (e2e, simulator)', () => {
     expect(apiCalls()).toHaveLength(1);
   });
 
-  it('stored tenantIds that are not GUIDs are a tool error for an admin, never a header', async () => {
-    const { org } = await oauthOrg('org-xero-badtenants', { tenantIds: [`${T1}\r\nx-injected: 1`] });
-    for (const [tool, args] of [
-      ['xero_list_invoices', {}],
-      ['xero_list_contacts', { tenantId: T1 }],
-      ['xero_list_tenants', {}],
-    ] as const) {
-      const res = await org.mcp.call(tool, args);
-      expect(res.isError).toBe(true);
-      expect(res.text).toContain('The stored Xero tenantIds must each be');
-      expect(res.text).not.toContain('x-injected');
-    }
+  it('tenantIds that are not GUIDs are refused when stored, so none can become a header', async () => {
+    const org = await makeOrg(started, 'org-xero-badtenants');
+    const stored = org.storeXero({
+      clientId: 'OAUTH-org-xero-badtenants',
+      clientSecret: OAUTH.secret,
+      tenantIds: [`${T1}\r\nx-injected: 1`],
+    });
+    await expect(stored).rejects.toThrow(
+      /PUT \/credentials\/xero answered 400: .*tenantIds\.0.*must be a Xero tenant id \(a GUID\)/,
+    );
     expect(apiCalls()).toHaveLength(0);
   });
 

@@ -171,11 +171,12 @@ const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 /**
  * The stored tenantIds, each checked to be a GUID: one goes out as the
- * xero-tenant-id header and into messages, and the credential schema takes
- * any short string (a line break in a header value made fetch throw, which
- * read as Xero being unreachable and counted against the circuit breaker).
+ * xero-tenant-id header and into messages. The credential schema refuses
+ * anything else now; a record stored before it did is caught here, never
+ * sent (a line break in a header value made fetch throw, which read as Xero
+ * being unreachable and counted against the circuit breaker).
  */
-function storedTenantIds(credentials: XeroCredentials): string[] | undefined {
+export function storedTenantIds(credentials: XeroCredentials): string[] | undefined {
   if (credentials.grantType !== 'authorization_code' || !credentials.tenantIds?.length) return undefined;
   if (!credentials.tenantIds.every((id) => TENANT_ID.test(id)))
     throw new ToolError(

@@ -46,7 +46,14 @@ const LIST_INVOICES = z.object({
     .optional()
     .describe('Only invoices of these contacts (ContactIDs).'),
   invoiceNumbers: z
-    .array(z.string().trim().min(1).max(255))
+    .array(
+      z
+        .string()
+        .trim()
+        .min(1)
+        .max(255)
+        .regex(/^[^,]*$/, 'must not contain a comma (Xero takes the numbers as one comma-separated list)'),
+    )
     .min(1)
     .max(50)
     .optional()
