@@ -15,6 +15,7 @@
  * Env: BENCH_REQUESTS (default 3000 per scenario), BENCH_CONCURRENCY (default 16).
  */
 import { spawn } from 'node:child_process';
+import { Agent } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,14 +25,10 @@ import { ApiKeysService } from '../src/auth/api-keys.service';
 import { loadConfig } from '../src/config/load-config';
 import { CredentialsService } from '../src/credentials/credentials.service';
 import { load, report } from './bench-util';
+import { callToolModern } from './load';
 
 const TOTAL = Number(process.env.BENCH_REQUESTS ?? 3000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
 
 /** The stand-in upstream, run as `node -e`: prints its port, then serves until killed. */
 const UPSTREAM = `
@@ -98,27 +95,11 @@ async function main(): Promise<void> {
       { name: 'bench', permissions: ['unleashed:read'] },
     );
 
-  const call = (name: string, args: Record<string, unknown>) => {
-    const body = JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: { name, arguments: args, _meta: META },
-    });
-    const headers = {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${token}`,
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-    };
-    return async () => {
-      const res = await fetch(url, { method: 'POST', headers, body });
-      if (res.status !== 200) throw new Error(String(res.status));
-      const answer = (await res.json()) as { result?: { isError?: boolean } };
-      if (!answer.result || answer.result.isError) throw new Error(JSON.stringify(answer).slice(0, 300));
-    };
+  // One keep-alive pool for the tool calls, as a real client has.
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const mcpUrl = new URL(url);
+  const call = (name: string, args: Record<string, unknown>) => async (i: number) => {
+    await callToolModern(agent, mcpUrl, token, name, i + 1, undefined, args);
   };
   const direct = (pageSize: number) => async () => {
     const res = await fetch(`${upstream.url}/Products/1?pageSize=${pageSize}`);
@@ -127,7 +108,7 @@ async function main(): Promise<void> {
   };
   const servedBefore = Number(await (await fetch(`${upstream.url}/served`)).text());
 
-  const scenarios: [string, () => Promise<void>, boolean][] = [
+  const scenarios: [string, (i: number) => Promise<void>, boolean][] = [
     ['server_info (no upstream)', call('server_info', {}), false],
     ['stand-in upstream alone, 50 products', direct(50), false],
     ['unleashed_list_products, 50 products', call('unleashed_list_products', { pageSize: 50 }), true],
@@ -148,6 +129,7 @@ async function main(): Promise<void> {
   console.log(`upstream requests: ${served} (tool calls ${toolCalls} + direct ${directCalls})`);
   if (served !== toolCalls + directCalls) process.exitCode = 1;
 
+  agent.destroy();
   await app.close();
   upstream.stop();
   rmSync(dataDir, { recursive: true, force: true });

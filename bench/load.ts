@@ -396,12 +396,13 @@ export async function callToolModern(
   tool: string,
   id: number,
   requestId?: string,
+  args: Record<string, unknown> = {},
 ): Promise<{ result: ToolResult; timing: Map<string, number> }> {
   const body = JSON.stringify({
     jsonrpc: '2.0',
     id,
     method: 'tools/call',
-    params: { name: tool, arguments: {}, _meta: MODERN_META },
+    params: { name: tool, arguments: args, _meta: MODERN_META },
   });
   const headers = {
     'content-type': 'application/json',
