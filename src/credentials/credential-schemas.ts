@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FieldError, fieldErrors } from '../common/field-errors';
+import { GUID } from '../common/guid';
 
 /**
  * What each service's credentials look like, checked on every write (REST PUT
@@ -22,7 +23,6 @@ const secret = () =>
     .min(1, 'must not be empty')
     .max(MAX_SECRET, `must be at most ${MAX_SECRET} characters`)
     .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters (a line break, a tab)');
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const GRANT_TYPE_MESSAGE =
   'must be "authorization_code" (an OAuth app; the default) or "client_credentials" (a custom connection)';

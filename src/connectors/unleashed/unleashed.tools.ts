@@ -4,6 +4,7 @@ import type { ToolContext } from '../../mcp/mcp-context';
 import { Tool } from '../../mcp/mcp.decorators';
 import { UnleashedClient } from './unleashed.client';
 import { MAX_PAGE_SIZE, ProductsPage, StockOnHandPage } from './unleashed.mapping';
+import { GUID } from '../../common/guid';
 
 /** A calendar day as Unleashed's filters take it (UTC). */
 export function isCalendarDay(value: string): boolean {
@@ -17,7 +18,6 @@ const MAX_PAGE = 100_000;
 const DEFAULT_PAGE_SIZE = 200;
 /** Printable text without control characters, for free-text filters. */
 const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const text = (max: number) =>
   z.string().min(1).max(max).regex(PRINTABLE, 'must be printable text without control characters');

@@ -10,6 +10,7 @@ import { UpstreamQuota } from '../http/upstream-quota.service';
 import { UpstreamError } from '../http/upstream.errors';
 import { mapConnections, Tenant, validationDetail } from './xero-mapping';
 import { XeroAccessToken, XeroTokens } from './xero-token.service';
+import { GUID } from '../../common/guid';
 
 /** Xero's published per-tenant limits, kept here so that Xero never has to refuse us. */
 const PER_MINUTE = { max: 60, windowMs: 60_000 };
@@ -167,8 +168,6 @@ export class XeroClient {
   }
 }
 
-const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * The stored tenantIds, each checked to be a GUID: one goes out as the
  * xero-tenant-id header and into messages. The credential schema refuses
@@ -178,7 +177,7 @@ const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  */
 export function storedTenantIds(credentials: XeroCredentials): string[] | undefined {
   if (credentials.grantType !== 'authorization_code' || !credentials.tenantIds?.length) return undefined;
-  if (!credentials.tenantIds.every((id) => TENANT_ID.test(id)))
+  if (!credentials.tenantIds.every((id) => GUID.test(id)))
     throw new ToolError(
       "The stored Xero tenantIds must each be a tenant's GUID as xero_list_tenants gives it; " +
         'an admin can correct them with PUT /credentials/xero.',

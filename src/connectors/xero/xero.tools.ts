@@ -6,9 +6,9 @@ import { UpstreamError } from '../http/upstream.errors';
 import { XeroClient } from './xero-client.service';
 import { ifModifiedSince } from './xero-dates';
 import { collection, flattenReport, mapContact, mapInvoice, pagination } from './xero-mapping';
+import { GUID } from '../../common/guid';
 
-const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const guid = () => z.string().regex(GUID_PATTERN, 'must be a GUID like 9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a');
+const guid = () => z.string().regex(GUID, 'must be a GUID like 9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a');
 const tenantId = () =>
   guid()
     .optional()
