@@ -15,6 +15,8 @@ import {
 } from '../simulators/unleashed.simulator';
 import { FIRST_MODIFIED_MS } from '../simulators/unleashed.seed';
 import { AUTH_ENV, bearer, issueKey } from './auth-helpers';
+import { CredentialsService } from '../../src/credentials/credentials.service';
+import { MetricsService } from '../../src/metrics/metrics.service';
 
 const CREDS = { apiId: '2f6c4e1a-0b7d-4c1e-9a55-3c2b1d0e9f87', apiKey: 'unleashed-e2e-api-key-SECRET-0001' };
 const WRONG = { apiId: CREDS.apiId, apiKey: 'unleashed-e2e-wrong-key-SECRET-0002' };
@@ -120,6 +122,19 @@ describe('Unleashed connector (e2e, simulator)', () => {
     // The MCP caller's token never goes upstream.
     expect(req.headers.authorization).toBeUndefined();
     expect(JSON.stringify(req.headers)).not.toContain(readerToken.split('.').pop()!);
+  });
+
+  it('reads the stored credentials through the cache: a miss, then hits (cache_requests_total)', async () => {
+    const metrics = started.app.get(MetricsService);
+    const count = async (result: string) =>
+      (await metrics.cacheRequestsTotal.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+    started.app.get(CredentialsService).clearCache();
+    const [miss0, hit0] = [await count('miss'), await count('hit')];
+    await ok('unleashed_list_products', { pageSize: 1 });
+    await ok('unleashed_list_products', { pageSize: 1 });
+    await ok('unleashed_stock_on_hand', { pageSize: 1 });
+    expect((await count('miss')) - miss0).toBe(1);
+    expect((await count('hit')) - hit0).toBe(2);
   });
 
   it('maps products to camelCase with ISO dates and pages through all of them', async () => {
