@@ -81,6 +81,14 @@ export interface AppConfig {
     /** Live 2025-era sessions one key may hold on one instance; past it the least recently used closes here. */
     maxSessionsPerKey: number;
     conformanceFixtures: boolean;
+    /**
+     * Seconds a read-only connector tool's answer is reused for the same
+     * organisation, arguments and stored credentials (MCP_TOOL_CACHE_TTL);
+     * 0 turns the cache, and the tools' `fresh` argument, off.
+     */
+    toolCacheTtlSeconds: number;
+    /** An answer whose JSON is larger than this is not cached (MCP_TOOL_CACHE_MAX_ENTRY_BYTES). */
+    toolCacheMaxEntryBytes: number;
   };
   audit: {
     /** sync: a call is answered once its audit record is durable; async: answered at once. */

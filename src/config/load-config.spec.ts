@@ -114,6 +114,19 @@ describe('loadConfig', () => {
       );
   });
 
+  it('caches connector answers 30 s by default; MCP_TOOL_CACHE_TTL 0 turns it off; both cache settings are bounded', () => {
+    const c = loadConfig({ DATA_DIR: tmp() });
+    expect(c.mcp.toolCacheTtlSeconds).toBe(30);
+    expect(c.mcp.toolCacheMaxEntryBytes).toBe(1024 * 1024);
+    expect(loadConfig({ DATA_DIR: tmp(), MCP_TOOL_CACHE_TTL: '0' }).mcp.toolCacheTtlSeconds).toBe(0);
+    for (const bad of ['-1', '3601', 'half a minute'])
+      expect(() => loadConfig({ DATA_DIR: tmp(), MCP_TOOL_CACHE_TTL: bad })).toThrow(/MCP_TOOL_CACHE_TTL: /);
+    for (const bad of ['1023', String(64 * 1024 * 1024 + 1)])
+      expect(() => loadConfig({ DATA_DIR: tmp(), MCP_TOOL_CACHE_MAX_ENTRY_BYTES: bad })).toThrow(
+        /MCP_TOOL_CACHE_MAX_ENTRY_BYTES: /,
+      );
+  });
+
   it('gives PostgreSQL statements 10 s by default; 0 leaves the server its own; 1-99 ms or junk is refused', () => {
     const pg = (extra: Record<string, string> = {}) =>
       loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'postgres://u@db/app', ...extra }).database;

@@ -2,13 +2,25 @@ import { Injectable } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { z } from 'zod';
+import { APP_CONFIG } from '../config/config.module';
 import { Prompt, Resource, Tool } from './mcp.decorators';
 import { McpRegistry } from './mcp-registry.service';
 
 async function registryWith(...providers: (new (...args: never[]) => unknown)[]): Promise<McpRegistry> {
+  return registryWithCacheTtl(undefined, ...providers);
+}
+
+async function registryWithCacheTtl(
+  toolCacheTtlSeconds: number | undefined,
+  ...providers: (new (...args: never[]) => unknown)[]
+): Promise<McpRegistry> {
+  const config =
+    toolCacheTtlSeconds === undefined
+      ? []
+      : [{ provide: APP_CONFIG, useValue: { mcp: { toolCacheTtlSeconds } } }];
   const moduleRef = await Test.createTestingModule({
     imports: [DiscoveryModule],
-    providers: [McpRegistry, ...providers],
+    providers: [McpRegistry, ...config, ...providers],
   }).compile();
   moduleRef.useLogger(false);
   await moduleRef.init();
@@ -82,6 +94,42 @@ class NonStringPromptArg {
   }
 }
 
+@Injectable()
+class CachedReader {
+  @Tool({
+    name: 'read_things',
+    description: 'Reads things',
+    input: z.object({ q: z.string().optional() }),
+    annotations: { readOnlyHint: true },
+    cache: { credentials: 'unleashed' },
+  })
+  read(_ctx: unknown, args: unknown) {
+    return args;
+  }
+}
+
+@Injectable()
+class CachedWriter {
+  @Tool({ name: 'write_things', description: 'Writes', cache: { credentials: 'unleashed' } })
+  write() {
+    return 1;
+  }
+}
+
+@Injectable()
+class CachedWithOwnFresh {
+  @Tool({
+    name: 'own_fresh',
+    description: 'x',
+    input: z.object({ fresh: z.string() }),
+    annotations: { readOnlyHint: true },
+    cache: { credentials: 'xero' },
+  })
+  run() {
+    return 1;
+  }
+}
+
 describe('McpRegistry', () => {
   it('discovers decorated methods once, with JSON Schema computed at bootstrap', async () => {
     const registry = await registryWith(Greeter);
@@ -110,6 +158,44 @@ describe('McpRegistry', () => {
     expect(extra.success).toBe(false);
     expect(extra.error?.issues[0]).toMatchObject({ code: 'unrecognized_keys', keys: ['nmae'] });
   });
+
+  it('gives a cached tool a `fresh` argument (boolean, default false) while the cache is on', async () => {
+    const registry = await registryWithCacheTtl(45, CachedReader, Greeter);
+    const tool = registry.tools.get('read_things')!;
+    expect(tool.cached).toBe(true);
+    expect(tool.inputJsonSchema).toMatchObject({
+      additionalProperties: false,
+      properties: { q: { type: 'string' }, fresh: { type: 'boolean', default: false } },
+    });
+    const props = tool.inputJsonSchema.properties as Record<string, { description?: string }>;
+    expect(props.fresh.description).toContain('45 s');
+    expect(tool.input.parse({ q: 'x' })).toEqual({ q: 'x', fresh: false });
+    expect(tool.input.safeParse({ fresh: 'yes' }).success).toBe(false);
+    // A tool that does not declare cache is untouched.
+    expect(registry.tools.get('greet')!.cached).toBe(false);
+    expect(registry.tools.get('greet')!.inputJsonSchema.properties).not.toHaveProperty('fresh');
+  });
+
+  it.each([0, undefined])('leaves cached tools as declared when the cache is off (TTL %p)', async (ttl) => {
+    const tool = (await registryWithCacheTtl(ttl, CachedReader)).tools.get('read_things')!;
+    expect(tool.cached).toBe(false);
+    expect(tool.inputJsonSchema.properties).not.toHaveProperty('fresh');
+    expect(tool.input.safeParse({ fresh: true }).success).toBe(false);
+  });
+
+  it.each([
+    [CachedWriter, /MCP tool "write_things" on CachedWriter.write declares cache but is not read-only/],
+    [
+      CachedWithOwnFresh,
+      /MCP tool "own_fresh" on CachedWithOwnFresh.run declares cache and its own "fresh" argument/,
+    ],
+  ])(
+    'refuses a cache declaration it cannot honour (%p), whether or not the cache is on',
+    async (provider, message) => {
+      await expect(registryWithCacheTtl(30, provider)).rejects.toThrow(message);
+      await expect(registryWithCacheTtl(0, provider)).rejects.toThrow(message);
+    },
+  );
 
   it.each([
     [

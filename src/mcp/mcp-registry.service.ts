@@ -1,7 +1,9 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { UriTemplate } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
 import {
   MCP_PROMPT,
   MCP_RESOURCE,
@@ -24,7 +26,16 @@ export interface RegisteredTool {
   handler: Handler;
   /** `ClassName.method`, for error messages and logs. */
   owner: string;
+  /**
+   * Whether the pipeline may answer from the tool result cache: the tool
+   * declares `cache` and the cache is on. Its input then has `fresh`, which the
+   * pipeline takes off before the tool sees its arguments.
+   */
+  cached: boolean;
 }
+
+/** The argument every cached tool gains: skip the cached answer. */
+export const FRESH_ARGUMENT = 'fresh';
 
 export interface RegisteredResource {
   options: ResourceOptions;
@@ -61,10 +72,15 @@ export class McpRegistry implements OnModuleInit {
   readonly templates: RegisteredResource[] = [];
   readonly prompts = new Map<string, RegisteredPrompt>();
 
+  private readonly toolCacheTtlSeconds: number;
+
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
-  ) {}
+    @Optional() @InjectConfig() config?: AppConfig,
+  ) {
+    this.toolCacheTtlSeconds = config?.mcp.toolCacheTtlSeconds ?? 0;
+  }
 
   onModuleInit(): void {
     for (const wrapper of this.discovery.getProviders()) {
@@ -106,7 +122,10 @@ export class McpRegistry implements OnModuleInit {
     }
     // Arguments a tool does not declare are refused by name, not dropped: a misspelt filter must not
     // quietly widen what a read returns. The JSON Schema says so too (additionalProperties: false).
-    const declared: unknown = options.input ?? EMPTY_INPUT;
+    let declared: unknown = options.input ?? EMPTY_INPUT;
+    const cached = options.cache !== undefined && this.toolCacheTtlSeconds > 0;
+    if (options.cache) this.checkCacheable(options, declared, owner);
+    if (cached) declared = (declared as ObjectSchema).extend({ [FRESH_ARGUMENT]: this.freshArgument() });
     const input = (declared instanceof z.ZodObject ? declared.strict() : declared) as ObjectSchema;
     const inputJsonSchema = toObjectJsonSchema(
       input,
@@ -119,7 +138,44 @@ export class McpRegistry implements OnModuleInit {
           'output',
         )
       : undefined;
-    this.tools.set(options.name, { options, input, inputJsonSchema, outputJsonSchema, handler, owner });
+    this.tools.set(options.name, {
+      options,
+      input,
+      inputJsonSchema,
+      outputJsonSchema,
+      handler,
+      owner,
+      cached,
+    });
+  }
+
+  /** Only a read-only tool's answers may be reused, and `fresh` must be free for the cache to add. */
+  private checkCacheable(options: ToolOptions, declared: unknown, owner: string): void {
+    if (options.annotations?.readOnlyHint !== true) {
+      throw new McpDeclarationError(
+        `MCP tool "${options.name}" on ${owner} declares cache but is not read-only (annotations.readOnlyHint)`,
+      );
+    }
+    if (!options.cache?.credentials) {
+      throw new McpDeclarationError(
+        `MCP tool "${options.name}" on ${owner} declares cache without the credentials its answers depend on`,
+      );
+    }
+    if (declared instanceof z.ZodObject && FRESH_ARGUMENT in declared.shape) {
+      throw new McpDeclarationError(
+        `MCP tool "${options.name}" on ${owner} declares cache and its own "${FRESH_ARGUMENT}" argument, which the cache adds`,
+      );
+    }
+  }
+
+  private freshArgument() {
+    return z
+      .boolean()
+      .default(false)
+      .describe(
+        `true: fetch now rather than answer from the server's cache, where an answer to the same call ` +
+          `may be kept for up to ${this.toolCacheTtlSeconds} s. Use it when the data may just have changed.`,
+      );
   }
 
   private addResource(options: ResourceOptions, handler: Handler, owner: string): void {

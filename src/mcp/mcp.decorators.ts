@@ -31,6 +31,22 @@ export interface ToolOptions {
   /** The permission a caller's key must hold; absent means any authenticated caller. */
   permission?: Permission;
   annotations?: ToolAnnotations;
+  /**
+   * The tool's answers may be reused for a short while (MCP_TOOL_CACHE_TTL) for
+   * the same organisation and arguments; only for read-only tools
+   * (`annotations.readOnlyHint`). The tool gains a `fresh` argument that skips
+   * a cached answer. See ToolResultCache.
+   */
+  cache?: ToolCacheOptions;
+}
+
+export interface ToolCacheOptions {
+  /**
+   * The stored credentials (`xero`, `shopify`, ...) the answers depend on:
+   * a cached answer is only reused while the organisation's credentials for
+   * this service are the ones it was fetched with.
+   */
+  credentials: string;
 }
 
 export interface ResourceOptions {

@@ -5,7 +5,7 @@ import type { McpCallContext } from './mcp-context';
 import type { RegisteredTool } from './mcp-registry.service';
 import { ServiceUnavailableException } from '@nestjs/common';
 import { ShutdownClock } from '../common/shutdown-clock';
-import { ToolCallRecord, ToolError, ToolPipeline } from './tool-pipeline.service';
+import { ToolCallRecord, ToolError, ToolPipeline, ToolResultCache } from './tool-pipeline.service';
 
 const principal = (permissions: string[]): Principal => ({
   keyId: 'k1',
@@ -32,6 +32,7 @@ function tool(
     inputJsonSchema: {},
     handler: handler as RegisteredTool['handler'],
     owner: 'T.m',
+    cached: false,
   };
 }
 
@@ -216,5 +217,71 @@ describe('ToolPipeline', () => {
       }),
     ]);
     expect(JSON.stringify(lines)).not.toContain(VALID.invoice.id);
+  });
+
+  describe('a cached tool (declared with cache, the cache on)', () => {
+    const input = z.object({ q: z.string(), fresh: z.boolean().default(false) }).strict();
+    const cachedTool = (handler: (ctx: McpCallContext, args: never) => unknown): RegisteredTool => ({
+      options: { name: 'read_things', description: 'x', input, annotations: { readOnlyHint: true } },
+      input,
+      inputJsonSchema: {},
+      handler: handler as RegisteredTool['handler'],
+      owner: 'T.m',
+      cached: true,
+    });
+
+    it('runs the tool without `fresh` when no cache is registered', async () => {
+      const handler = jest.fn((_c: McpCallContext, args: unknown) => ({ got: args }));
+      const result = await pipeline.call(cachedTool(handler), ctx(principal(['admin'])), {
+        q: 'a',
+        fresh: true,
+      });
+      expect(handler).toHaveBeenCalledWith(expect.anything(), { q: 'a' });
+      expect(result.structuredContent).toEqual({ got: { q: 'a' } });
+    });
+
+    it('goes through the registered cache with the arguments, `fresh` apart, and logs where the answer came from', async () => {
+      const log = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
+      log.mockClear();
+      const seen: { args: unknown; fresh: boolean }[] = [];
+      const cache: ToolResultCache = {
+        through: async (_tool, _ctx, args, fresh, load) => {
+          seen.push({ args, fresh });
+          return fresh ? { value: await load(), cache: 'fresh' } : { value: { from: 'cache' }, cache: 'hit' };
+        },
+      };
+      pipeline.useResultCache(cache);
+      const handler = jest.fn((_c: McpCallContext, args: unknown) => ({ got: args }));
+      const hit = await pipeline.call(cachedTool(handler), ctx(principal(['admin'])), { q: 'a' });
+      expect(hit.structuredContent).toEqual({ from: 'cache' });
+      expect(handler).not.toHaveBeenCalled();
+      const fresh = await pipeline.call(cachedTool(handler), ctx(principal(['admin'])), {
+        q: 'a',
+        fresh: true,
+      });
+      expect(fresh.structuredContent).toEqual({ got: { q: 'a' } });
+      expect(seen).toEqual([
+        { args: { q: 'a' }, fresh: false },
+        { args: { q: 'a' }, fresh: true },
+      ]);
+      // The audit record keeps the arguments as called.
+      expect(records.map((r) => r.args)).toEqual([
+        { q: 'a', fresh: false },
+        { q: 'a', fresh: true },
+      ]);
+      const caches = log.mock.calls
+        .map((c) => c[0] as Record<string, unknown>)
+        .filter((l) => l.event === 'tool_execution')
+        .map((l) => l.cache);
+      expect(caches).toEqual(['hit', 'fresh']);
+    });
+
+    it('does not consult the cache for a call it refuses', async () => {
+      const through = jest.fn();
+      pipeline.useResultCache({ through });
+      const result = await pipeline.call(cachedTool(jest.fn()), ctx(principal(['admin'])), { q: 1 });
+      expect(result.isError).toBe(true);
+      expect(through).not.toHaveBeenCalled();
+    });
   });
 });

@@ -6,7 +6,7 @@ import { SHUTDOWN_RESERVE_MS, ShutdownClock } from '../common/shutdown-clock';
 import type { Principal } from '../auth/principal';
 import { RequestContext } from '../observability/request-context';
 import type { McpCallContext } from './mcp-context';
-import type { RegisteredTool } from './mcp-registry.service';
+import { FRESH_ARGUMENT, RegisteredTool } from './mcp-registry.service';
 
 /** Throw from a tool to answer with `isError: true` and this message (shown to the model). */
 export class ToolError extends Error {
@@ -46,6 +46,30 @@ export interface ToolCallHook {
   afterCall(record: ToolCallRecord): void | Promise<void>;
 }
 
+/** Where a cached tool's answer came from: the cache, the tool (nothing cached, or `fresh`), or the tool without caching it. */
+export type ToolCacheResult = 'hit' | 'miss' | 'fresh' | 'uncached';
+
+/**
+ * Answers repeated calls of a tool declared with `cache` (read-only tools)
+ * from a short-lived shared cache. The connectors provide it (they know what
+ * an answer depends on: the organisation's stored credentials); without one,
+ * cached tools simply run every time.
+ */
+export interface ToolResultCache {
+  /**
+   * The tool's answer to these arguments (already validated, `fresh` taken
+   * off): a cached one unless `fresh`, else `load()`'s, kept for the next
+   * call when it can be. Never fails a call the tool itself would answer.
+   */
+  through(
+    tool: RegisteredTool,
+    ctx: McpCallContext,
+    args: Record<string, unknown>,
+    fresh: boolean,
+    load: () => Promise<unknown>,
+  ): Promise<{ value: unknown; cache: ToolCacheResult }>;
+}
+
 /**
  * The single place every tool call passes through, whichever protocol era or
  * session it came from: permission → argument validation → the tool →
@@ -55,11 +79,16 @@ export interface ToolCallHook {
 export class ToolPipeline {
   private readonly logger = new Logger(ToolPipeline.name);
   private readonly hooks: ToolCallHook[] = [];
+  private resultCache?: ToolResultCache;
 
   constructor(@Optional() private readonly clock?: ShutdownClock) {}
 
   addHook(hook: ToolCallHook): void {
     this.hooks.push(hook);
+  }
+
+  useResultCache(cache: ToolResultCache): void {
+    this.resultCache = cache;
   }
 
   /**
@@ -104,6 +133,7 @@ export class ToolPipeline {
     let outcome: ToolOutcome = 'success';
     let errorCode: string | undefined;
     let args: unknown;
+    let cache: ToolCacheResult | undefined;
     let result: CallToolResult;
 
     if (!mayAccess(tool.options.permission, ctx.principal)) {
@@ -125,7 +155,9 @@ export class ToolPipeline {
       } else {
         args = parsed.data;
         try {
-          result = toCallToolResult(await tool.handler(ctx, args));
+          const ran = await this.run(tool, ctx, parsed.data);
+          cache = ran.cache;
+          result = toCallToolResult(ran.value);
           if (result.isError) {
             outcome = 'tool_error';
             errorCode = 'tool_reported_error';
@@ -167,11 +199,25 @@ export class ToolPipeline {
       tool: name,
       outcome,
       errorCode,
+      cache,
       durationMs: Math.round(record.durationMs * 100) / 100,
     });
     RequestContext.addServerTiming('tool', record.durationMs);
     if (this.hooks.length > 0) await Promise.all(this.hooks.map((h) => h.afterCall(record)));
     return result;
+  }
+
+  /** The tool's answer, through the result cache for a cached tool (which alone sees `fresh`). */
+  private async run(
+    tool: RegisteredTool,
+    ctx: McpCallContext,
+    validated: Record<string, unknown>,
+  ): Promise<{ value: unknown; cache?: ToolCacheResult }> {
+    if (!tool.cached) return { value: await tool.handler(ctx, validated) };
+    const { [FRESH_ARGUMENT]: fresh, ...args } = validated;
+    const load = async () => tool.handler(ctx, args);
+    if (!this.resultCache) return { value: await load(), cache: 'uncached' };
+    return this.resultCache.through(tool, ctx, args, fresh === true, load);
   }
 }
 

@@ -11,7 +11,14 @@ const ctx = { requestId: 'req-1', signal: new AbortController().signal, era: 'le
 
 function tool(name: string, handler: () => unknown): RegisteredTool {
   const input = z.object({ n: z.number().optional() });
-  return { options: { name, description: 'x', input }, input, inputJsonSchema: {}, handler, owner: 'T.m' };
+  return {
+    options: { name, description: 'x', input },
+    input,
+    inputJsonSchema: {},
+    handler,
+    owner: 'T.m',
+    cached: false,
+  };
 }
 
 async function valueOf(metrics: MetricsService, series: string): Promise<number> {
