@@ -158,7 +158,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     const place = this.place(organizationId, service, userId);
     const key = cacheKey(place);
     const cached = this.cache.get(key);
-    this.metrics?.cacheRequest(cached ? 'hit' : 'miss');
+    this.metrics?.cacheRequest(cached ? 'hit' : 'miss', 'credentials');
     if (cached) return cached as CredentialValue<S>;
 
     const epoch = this.cache.epoch;

@@ -57,8 +57,8 @@ describe('MetricsService', () => {
     metrics.rateLimited('key');
     metrics.upstreamRequest('xero', 429);
     metrics.upstreamRequest('xero', 'error');
-    metrics.cacheRequest('hit');
-    metrics.cacheRequest('miss');
+    metrics.cacheRequest('hit', 'credentials');
+    metrics.cacheRequest('miss', 'tool_result');
     metrics.auditSpooled(5);
     metrics.auditWriteFailure();
     metrics.setAuditQueueDepth(7);
@@ -68,8 +68,8 @@ describe('MetricsService', () => {
     expect(await valueOf(metrics, 'rate_limited_total{scope="key"}')).toBe(1);
     expect(await valueOf(metrics, 'upstream_requests_total{service="xero",status="429"}')).toBe(1);
     expect(await valueOf(metrics, 'upstream_requests_total{service="xero",status="error"}')).toBe(1);
-    expect(await valueOf(metrics, 'cache_requests_total{result="hit"}')).toBe(1);
-    expect(await valueOf(metrics, 'cache_requests_total{result="miss"}')).toBe(1);
+    expect(await valueOf(metrics, 'cache_requests_total{cache="credentials",result="hit"}')).toBe(1);
+    expect(await valueOf(metrics, 'cache_requests_total{cache="tool_result",result="miss"}')).toBe(1);
     expect(await valueOf(metrics, 'audit_spooled_total')).toBe(5);
     expect(await valueOf(metrics, 'audit_write_failures_total')).toBe(1);
     expect(await valueOf(metrics, 'audit_queue_depth')).toBe(7);

@@ -7,7 +7,9 @@ import { MetricsSummary, summarize } from './metrics-summary';
 export type ToolCallOutcome =
   'success' | 'denied' | 'invalid_arguments' | 'tool_error' | 'internal_error' | 'unknown_tool';
 /** What a cache lookup found. */
-export type CacheResult = 'hit' | 'miss' | 'stale' | 'error';
+export type CacheResult = 'hit' | 'miss' | 'stale' | 'error' | 'fresh';
+/** Which cache: the decrypted credentials in each process, or the connectors' shared tool answers. */
+export type CacheName = 'credentials' | 'tool_result';
 
 /** Seconds: 5 ms to 30 s, for tool calls and HTTP requests alike. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -44,7 +46,7 @@ export class MetricsService {
   readonly authRevocationFresh: Gauge;
   readonly upstreamRequestsTotal: Counter<'service' | 'status'>;
   readonly upstreamCircuitOpen: Gauge<'service'>;
-  readonly cacheRequestsTotal: Counter<'result'>;
+  readonly cacheRequestsTotal: Counter<'cache' | 'result'>;
 
   private sessionsSource?: () => number;
   private auditQueueSource?: () => number;
@@ -174,8 +176,8 @@ export class MetricsService {
     });
     this.cacheRequestsTotal = new Counter({
       name: 'cache_requests_total',
-      help: 'Cache lookups, by result (hit, miss, stale, error).',
-      labelNames: ['result'],
+      help: 'Cache lookups, by cache (credentials, tool_result) and result (hit, miss, fresh: skipped on request).',
+      labelNames: ['cache', 'result'],
       registers,
     });
   }
@@ -302,7 +304,7 @@ export class MetricsService {
   }
 
   /** A cache lookup and what it found. */
-  cacheRequest(result: CacheResult): void {
-    this.cacheRequestsTotal.inc({ result: boundedLabel(result) });
+  cacheRequest(result: CacheResult, cache: CacheName): void {
+    this.cacheRequestsTotal.inc({ cache, result: boundedLabel(result) });
   }
 }

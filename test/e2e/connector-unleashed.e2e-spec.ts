@@ -72,6 +72,8 @@ describe('Unleashed connector (e2e, simulator)', () => {
     started = await startApp({
       ...AUTH_ENV,
       UNLEASHED_BASE_URL: sim.url,
+      // These tests count what reaches the upstream; the answer cache has a spec of its own (tool-result-cache).
+      MCP_TOOL_CACHE_TTL: '0',
       UPSTREAM_MAX_RETRY_WAIT_MS: '2000',
     });
     const admin = await issueKey(started, 'org-u', ['credentials:write'], 'admin');
@@ -127,7 +129,9 @@ describe('Unleashed connector (e2e, simulator)', () => {
   it('reads the stored credentials through the cache: a miss, then hits (cache_requests_total)', async () => {
     const metrics = started.app.get(MetricsService);
     const count = async (result: string) =>
-      (await metrics.cacheRequestsTotal.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+      (await metrics.cacheRequestsTotal.get()).values.find(
+        (v) => v.labels.cache === 'credentials' && v.labels.result === result,
+      )?.value ?? 0;
     started.app.get(CredentialsService).clearCache();
     const [miss0, hit0] = [await count('miss'), await count('hit')];
     await ok('unleashed_list_products', { pageSize: 1 });
