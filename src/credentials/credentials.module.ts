@@ -8,7 +8,7 @@ import { CredentialsController } from './credentials.controller';
 import { CredentialsRepository } from './credentials.repository';
 import { CredentialsService } from './credentials.service';
 import { EnvelopeCipher } from './crypto/envelope-cipher';
-import { masterKeyRingProvider } from './crypto/master-key-ring';
+import { MasterKeyRing, masterKeyRingProvider } from './crypto/master-key-ring';
 import { EncryptedCredential } from './encrypted-credential.entity';
 
 /** Decrypted values live at most this long in a process, whatever CACHE_TTL says. */
@@ -40,6 +40,6 @@ const CACHE_ENTRIES = 1000;
       }),
     },
   ],
-  exports: [CredentialsService, CredentialsKeyRotation],
+  exports: [CredentialsService, CredentialsKeyRotation, MasterKeyRing],
 })
 export class CredentialsModule {}

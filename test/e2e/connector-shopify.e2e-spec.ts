@@ -89,6 +89,8 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
     started = await startApp({
       ...AUTH_ENV,
       SHOPIFY_BASE_URL: sim.url,
+      // These tests count what reaches the upstream; the answer cache has a spec of its own (tool-result-cache).
+      MCP_TOOL_CACHE_TTL: '0',
       UPSTREAM_BREAKER_FAILURES: '100',
       RATE_LIMIT_MAX: '10000',
     });

@@ -43,6 +43,8 @@ describeWithPostgresAndRedis('Xero refresh across two instances sharing Redis', 
       REDIS_KEY_PREFIX: `${schema}:`,
       XERO_API_BASE_URL: sim.url,
       XERO_IDENTITY_BASE_URL: sim.url,
+      // These tests count what reaches the upstream; the answer cache has a spec of its own (tool-result-cache).
+      MCP_TOOL_CACHE_TTL: '0',
     };
     a = await startApp(env);
     b = await startApp(env);

@@ -49,6 +49,8 @@ describe('Xero connector (e2e, simulator)', () => {
     started = await startApp({
       XERO_API_BASE_URL: sim.url,
       XERO_IDENTITY_BASE_URL: sim.url,
+      // These tests count what reaches the upstream; the answer cache has a spec of its own (tool-result-cache).
+      MCP_TOOL_CACHE_TTL: '0',
       UPSTREAM_BREAKER_FAILURES: '100',
       // The MCP client's calls of this spec come from one IP and go well past the default limits.
       RATE_LIMIT_IP_MAX: '100000',

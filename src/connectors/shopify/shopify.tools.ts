@@ -78,6 +78,7 @@ export class ShopifyTools {
       'customerEmail (or null). Paged: pass pageInfo.endCursor as `after` while pageInfo.hasNextPage is true.',
     input: ORDERS_INPUT,
     permission: 'shopify:read',
+    cache: { credentials: 'shopify' },
     annotations: READ_ONLY,
   })
   async listOrders(ctx: ToolContext, args: z.output<typeof ORDERS_INPUT>) {
@@ -105,6 +106,7 @@ export class ShopifyTools {
       'currency). Paged: pass pageInfo.endCursor as `after` while pageInfo.hasNextPage is true.',
     input: PRODUCTS_INPUT,
     permission: 'shopify:read',
+    cache: { credentials: 'shopify' },
     annotations: READ_ONLY,
   })
   async listProducts(ctx: ToolContext, args: z.output<typeof PRODUCTS_INPUT>) {

@@ -86,6 +86,7 @@ export class UnleashedTools {
       PAGING_NOTE,
     input: LIST_PRODUCTS,
     permission: 'unleashed:read',
+    cache: { credentials: 'unleashed' },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
   })
   async listProducts(ctx: ToolContext, args: z.output<typeof LIST_PRODUCTS>): Promise<ProductsPage> {
@@ -112,6 +113,7 @@ export class UnleashedTools {
       PAGING_NOTE,
     input: STOCK_ON_HAND,
     permission: 'unleashed:read',
+    cache: { credentials: 'unleashed' },
     annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: true },
   })
   async stockOnHand(ctx: ToolContext, args: z.output<typeof STOCK_ON_HAND>): Promise<StockOnHandPage> {

@@ -105,6 +105,7 @@ export class XeroTools {
       'Lists the Xero tenants (organisations) this organisation’s Xero connection can read: ' +
       '{tenants: [{tenantId, tenantName, tenantType}]}. Pass a tenantId to the other xero_ tools when there are several.',
     permission: 'xero:read',
+    cache: { credentials: 'xero' },
     annotations: READ,
   })
   async listTenants(ctx: ToolContext) {
@@ -122,6 +123,7 @@ export class XeroTools {
       PAGING_NOTE,
     input: LIST_INVOICES,
     permission: 'xero:read',
+    cache: { credentials: 'xero' },
     annotations: READ,
   })
   async listInvoices(ctx: ToolContext, args: z.output<typeof LIST_INVOICES>) {
@@ -159,6 +161,7 @@ export class XeroTools {
       PAGING_NOTE,
     input: LIST_CONTACTS,
     permission: 'xero:read',
+    cache: { credentials: 'xero' },
     annotations: READ,
   })
   async listContacts(ctx: ToolContext, args: z.output<typeof LIST_CONTACTS>) {
@@ -190,6 +193,7 @@ export class XeroTools {
       '[{section, title, values (one amount string per column), summary (true for a total line)}].',
     input: PROFIT_AND_LOSS,
     permission: 'xero:read',
+    cache: { credentials: 'xero' },
     annotations: READ,
   })
   async profitAndLoss(ctx: ToolContext, args: z.output<typeof PROFIT_AND_LOSS>) {

@@ -1,0 +1,112 @@
+import { Logger } from '@nestjs/common';
+import type { ModuleRef } from '@nestjs/core';
+import { randomBytes } from 'node:crypto';
+import type { AppConfig } from '../../config/config.types';
+import { MasterKeyRing } from '../../credentials/crypto/master-key-ring';
+import type { McpCallContext } from '../../mcp/mcp-context';
+import type { RegisteredTool } from '../../mcp/mcp-registry.service';
+import { MemoryStore } from '../../store/memory.store';
+import type { ConnectorCredentials } from './connector-credentials.service';
+import { ConnectorResultCache, TOOL_CACHE_PREFIX } from './tool-result-cache.service';
+
+const ctx = { principal: { organizationId: 'org-1' }, requestId: 'r' } as McpCallContext;
+const tool = (credentials = 'unleashed') =>
+  ({
+    options: { name: 'read_things', description: 'x', cache: { credentials } },
+  }) as unknown as RegisteredTool;
+
+/** The credentials the stand-in vault hands out; the cache under test only digests them. */
+let stored: Record<string, string>;
+const credentials = { get: async () => stored } as unknown as ConnectorCredentials;
+
+function cacheOver(
+  store: MemoryStore,
+  maxEntryBytes = 1024 * 1024,
+  keyRing = new MasterKeyRing([{ id: 'k1', key: randomBytes(32) }]),
+) {
+  const config = { mcp: { toolCacheTtlSeconds: 30, toolCacheMaxEntryBytes: maxEntryBytes } } as AppConfig;
+  return new ConnectorResultCache(config, keyRing, store, credentials, {} as ModuleRef);
+}
+
+/** A store whose reads and writes fail, as Redis does while it is down. */
+class DownStore extends MemoryStore {
+  override async get(): Promise<string | null> {
+    throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+  }
+  override async set(): Promise<boolean> {
+    throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+  }
+}
+
+describe('ConnectorResultCache', () => {
+  const stores: MemoryStore[] = [];
+  const memory = () => {
+    const s = new MemoryStore();
+    stores.push(s);
+    return s;
+  };
+  beforeEach(() => {
+    stored = { apiId: 'id-1', apiKey: 'key-1' };
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+  });
+  afterAll(async () => {
+    for (const s of stores) await s.close();
+  });
+
+  it('answers from the store the second time, with the TTL set, and again from the tool when asked fresh', async () => {
+    const store = memory();
+    const cache = cacheOver(store);
+    const load = jest.fn(async () => ({ items: [1, 2] }));
+    expect(await cache.through(tool(), ctx, { a: 1 }, false, load)).toEqual({
+      value: { items: [1, 2] },
+      cache: 'miss',
+    });
+    expect(await cache.through(tool(), ctx, { a: 1 }, false, load)).toEqual({
+      value: { items: [1, 2] },
+      cache: 'hit',
+    });
+    expect(load).toHaveBeenCalledTimes(1);
+    const [key] = await store.scan(TOOL_CACHE_PREFIX);
+    expect(await store.ttl(key)).toBeGreaterThan(29_000);
+    expect(await store.ttl(key)).toBeLessThanOrEqual(30_000);
+    expect((await cache.through(tool(), ctx, { a: 1 }, true, load)).cache).toBe('fresh');
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('misses once the stored credentials change, and under another master key', async () => {
+    const store = memory();
+    const load = jest.fn(async () => 'text answer');
+    await cacheOver(store).through(tool(), ctx, {}, false, load);
+    const same = cacheOver(store);
+    // Another master key: the old entries are unreachable (and would not open).
+    expect((await same.through(tool(), ctx, {}, false, load)).cache).toBe('miss');
+    expect((await same.through(tool(), ctx, {}, false, load)).value).toBe('text answer');
+    expect((await same.through(tool(), ctx, {}, false, load)).cache).toBe('hit');
+    stored = { apiId: 'id-1', apiKey: 'key-2' };
+    expect((await same.through(tool(), ctx, {}, false, load)).cache).toBe('miss');
+  });
+
+  it('answers from the tool when the store is down: reads and writes fail, the call does not', async () => {
+    const cache = cacheOver(new DownStore());
+    const load = jest.fn(async () => ({ ok: true }));
+    expect(await cache.through(tool(), ctx, {}, false, load)).toEqual({ value: { ok: true }, cache: 'miss' });
+    expect(await cache.through(tool(), ctx, {}, false, load)).toEqual({ value: { ok: true }, cache: 'miss' });
+    expect(load).toHaveBeenCalledTimes(2);
+  });
+
+  it('keeps no answer larger than the bound, and no tool-reported error', async () => {
+    const store = memory();
+    const cache = cacheOver(store, 2048);
+    await cache.through(tool(), ctx, { big: true }, false, async () => ({ text: 'x'.repeat(2048) }));
+    await cache.through(tool(), ctx, { small: true }, false, async () => ({ text: 'x'.repeat(100) }));
+    await cache.through(tool(), ctx, { error: true }, false, async () => ({ isError: true, content: [] }));
+    expect(await store.scan(TOOL_CACHE_PREFIX)).toHaveLength(1);
+  });
+
+  it('does not cache a tool whose credentials are not a stored service', async () => {
+    const store = memory();
+    const load = jest.fn(async () => ({ ok: 1 }));
+    expect((await cacheOver(store).through(tool('nothing'), ctx, {}, false, load)).cache).toBe('uncached');
+    expect(await store.scan(TOOL_CACHE_PREFIX)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,162 @@
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { createHmac, hkdfSync } from 'node:crypto';
+import { canonicalJson } from '../../audit/audit-record';
+import { findProvider } from '../../common/find-provider';
+import { InjectConfig } from '../../config/config.module';
+import type { AppConfig } from '../../config/config.types';
+import { isCredentialService } from '../../credentials/credential-schemas';
+import { gcmDecrypt, gcmEncrypt, GCM_IV_BYTES, GCM_TAG_BYTES } from '../../credentials/crypto/aes-gcm';
+import { MasterKeyRing } from '../../credentials/crypto/master-key-ring';
+import type { McpCallContext } from '../../mcp/mcp-context';
+import type { RegisteredTool } from '../../mcp/mcp-registry.service';
+import { ToolCacheResult, ToolPipeline, ToolResultCache } from '../../mcp/tool-pipeline.service';
+import { MetricsService } from '../../metrics/metrics.service';
+import { KeyValueStore } from '../../store/key-value-store';
+import { ConnectorCredentials } from './connector-credentials.service';
+
+const NAME_KEY_INFO = 'sentia.tool-cache.name.v1';
+const VALUE_KEY_INFO = 'sentia.tool-cache.value.v1';
+export const TOOL_CACHE_PREFIX = 'tool-cache:';
+
+/**
+ * The connectors' answer cache (ToolResultCache): a read-only tool's answer
+ * is kept in the shared store for MCP_TOOL_CACHE_TTL seconds, so the same
+ * question asked again (a model re-reading a list, several instances behind a
+ * balancer) costs no upstream call and none of the upstream's quota.
+ *
+ * What an answer is reused for, and only that:
+ * - the same organisation (its id is in the key; nothing else is shared);
+ * - the same tool and the same validated arguments (canonical JSON);
+ * - the same stored credentials of the tool's service: the key is an HMAC
+ *   over the decrypted credentials and the arguments, so writing new
+ *   credentials (another Xero tenant, a rotated key) makes every older answer
+ *   unreachable at once, on every instance, with no invalidation message.
+ *
+ * Business data leaves the process only encrypted: each value is sealed with
+ * AES-256-GCM under a key derived (HKDF) from the current master key, with
+ * the store key as associated data, so a value moved to another key (another
+ * organisation) does not open. Store keys carry no argument or credential in
+ * the clear. After a master key rotation older entries simply stop opening.
+ *
+ * Errors are never cached; an answer larger than MCP_TOOL_CACHE_MAX_ENTRY_BYTES
+ * is not kept; a store that fails (Redis down) makes the call a miss, never a
+ * failure.
+ */
+@Injectable()
+export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(ConnectorResultCache.name);
+  private readonly ttlMs: number;
+  private readonly maxEntryBytes: number;
+  private readonly nameKey: Buffer;
+  private readonly valueKey: Buffer;
+
+  constructor(
+    @InjectConfig() config: AppConfig,
+    keyRing: MasterKeyRing,
+    private readonly store: KeyValueStore,
+    private readonly credentials: ConnectorCredentials,
+    private readonly moduleRef: ModuleRef,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {
+    this.ttlMs = config.mcp.toolCacheTtlSeconds * 1000;
+    this.maxEntryBytes = config.mcp.toolCacheMaxEntryBytes;
+    const master = keyRing.current.key;
+    this.nameKey = Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), NAME_KEY_INFO, 32));
+    this.valueKey = Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), VALUE_KEY_INFO, 32));
+  }
+
+  onModuleInit(): void {
+    if (this.ttlMs <= 0) return;
+    findProvider(this.moduleRef, ToolPipeline)?.useResultCache(this);
+  }
+
+  onModuleDestroy(): void {
+    this.nameKey.fill(0);
+    this.valueKey.fill(0);
+  }
+
+  async through(
+    tool: RegisteredTool,
+    ctx: McpCallContext,
+    args: Record<string, unknown>,
+    fresh: boolean,
+    load: () => Promise<unknown>,
+  ): Promise<{ value: unknown; cache: ToolCacheResult }> {
+    const service = tool.options.cache?.credentials;
+    if (!isCredentialService(service)) return { value: await load(), cache: 'uncached' };
+    // Fails the call as the tool would (no credentials stored, none readable, no organisation).
+    const stored = await this.credentials.get(ctx, service);
+    const key = this.keyFor(ctx.principal!.organizationId, tool.options.name, stored, args);
+    if (!fresh) {
+      const cached = await this.read(key);
+      this.metrics?.cacheRequest(cached === undefined ? 'miss' : 'hit', 'tool_result');
+      if (cached !== undefined) return { value: cached, cache: 'hit' };
+    } else {
+      this.metrics?.cacheRequest('fresh', 'tool_result');
+    }
+    const value = await load();
+    await this.write(key, value);
+    return { value, cache: fresh ? 'fresh' : 'miss' };
+  }
+
+  private keyFor(organizationId: string, tool: string, credentials: unknown, args: unknown): string {
+    const digest = createHmac('sha256', this.nameKey)
+      .update(canonicalJson({ credentials, args }))
+      .digest('base64url');
+    return `${TOOL_CACHE_PREFIX}${organizationId}:${tool}:${digest}`;
+  }
+
+  private async read(key: string): Promise<unknown> {
+    let sealed: string | null;
+    try {
+      sealed = await this.store.get(key);
+    } catch (e) {
+      this.logger.warn({ message: 'tool result cache unreadable; calling the upstream', error: e });
+      return undefined;
+    }
+    if (sealed === null) return undefined;
+    const plaintext = this.open(key, sealed);
+    if (plaintext === null) {
+      this.logger.warn({
+        message:
+          'a tool result cache entry did not open (tampered, or sealed under another master key); ignored',
+      });
+      return undefined;
+    }
+    return JSON.parse(plaintext.toString('utf8')) as unknown;
+  }
+
+  private async write(key: string, value: unknown): Promise<void> {
+    if (!cacheable(value)) return;
+    const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
+    if (plaintext.length > this.maxEntryBytes) return;
+    const box = gcmEncrypt(this.valueKey, plaintext, Buffer.from(key, 'utf8'));
+    const sealed = Buffer.concat([box.iv, box.authTag, box.ciphertext]).toString('base64');
+    try {
+      await this.store.set(key, sealed, { ttlMs: this.ttlMs });
+    } catch (e) {
+      this.logger.warn({ message: 'tool result cache not written; the answer stands', error: e });
+    }
+  }
+
+  private open(key: string, sealed: string): Buffer | null {
+    const bytes = Buffer.from(sealed, 'base64');
+    if (bytes.length < GCM_IV_BYTES + GCM_TAG_BYTES) return null;
+    return gcmDecrypt(
+      this.valueKey,
+      {
+        iv: bytes.subarray(0, GCM_IV_BYTES),
+        authTag: bytes.subarray(GCM_IV_BYTES, GCM_IV_BYTES + GCM_TAG_BYTES),
+        ciphertext: bytes.subarray(GCM_IV_BYTES + GCM_TAG_BYTES),
+      },
+      Buffer.from(key, 'utf8'),
+    );
+  }
+}
+
+/** Plain JSON answers only: not a tool-reported error, nothing JSON would drop or change. */
+function cacheable(value: unknown): boolean {
+  if (value === undefined || value === null || typeof value !== 'object') return typeof value === 'string';
+  return (value as { isError?: unknown }).isError !== true;
+}
