@@ -13,6 +13,18 @@ const SEALED_COLUMNS = ['ciphertext', 'iv', 'authTag', 'wrappedKey'] as const;
 /** What a record's metadata read returns (no sealed columns loaded). */
 export type CredentialMetadataRow = Omit<EncryptedCredential, (typeof SEALED_COLUMNS)[number]>;
 
+/**
+ * Which sealed value a read saw: its iv, tag and ciphertext, which every seal
+ * makes anew (random iv, fresh data key), so a record written since differs in
+ * all three; a re-wrap under another master key keeps them (the value is the
+ * same).
+ */
+export interface SealedRevision {
+  readonly iv: Buffer;
+  readonly authTag: Buffer;
+  readonly ciphertext: Buffer;
+}
+
 export interface KeyCount {
   keyId: string;
   count: number;
@@ -101,6 +113,46 @@ export class CredentialsRepository {
       ).execute(),
     );
     return (result.affected ?? 0) > 0;
+  }
+
+  /**
+   * Replaces the sealed value only if the record still holds `revision`
+   * (compare-and-set in the UPDATE's WHERE, one statement on either
+   * database): `changed` when another write replaced it since (nothing is
+   * written), `missing` when there is no record (deleted meanwhile).
+   */
+  async replaceIfUnchanged(
+    place: CredentialPlace,
+    revision: SealedRevision,
+    sealed: SealedSecret,
+    fingerprint: string,
+  ): Promise<'replaced' | 'changed' | 'missing'> {
+    const result = await this.write(undefined, () =>
+      this.scoped(
+        this.repo
+          .createQueryBuilder()
+          .update(EncryptedCredential)
+          .set({
+            ciphertext: sealed.ciphertext,
+            iv: sealed.iv,
+            authTag: sealed.authTag,
+            wrappedKey: sealed.wrappedKey,
+            keyId: sealed.keyId,
+            fingerprint,
+            updatedAt: () => this.nowSql(),
+          }),
+        place,
+      )
+        .andWhere('iv = :readIv AND auth_tag = :readTag AND ciphertext = :readCiphertext', {
+          readIv: toBase64(revision.iv),
+          readTag: toBase64(revision.authTag),
+          readCiphertext: toBase64(revision.ciphertext),
+        })
+        .execute(),
+    );
+    if ((result.affected ?? 0) > 0) return 'replaced';
+    // Which of the two only names the outcome: nothing was written either way.
+    return (await this.findMetadata(place)) ? 'changed' : 'missing';
   }
 
   /** The record with its sealed columns, for decryption. */

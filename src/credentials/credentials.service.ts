@@ -15,12 +15,16 @@ import {
 import { CREDENTIALS_CACHE_OPTIONS, CredentialsCache, CredentialsCacheOptions } from './credentials-cache';
 import { CredentialMetadataDto } from './credentials.dto';
 import { CredentialsRequestError } from './credentials.errors';
-import { CredentialMetadataRow, CredentialsRepository } from './credentials.repository';
+import { CredentialMetadataRow, CredentialsRepository, SealedRevision } from './credentials.repository';
 import { CredentialsError } from './crypto/credential-errors';
 import { CredentialPlace, EnvelopeCipher } from './crypto/envelope-cipher';
+import type { EncryptedCredential } from './encrypted-credential.entity';
 
 /** Pub/sub channel that tells every instance to drop a cached value. Messages name a place, never a secret. */
 export const CREDENTIALS_INVALIDATE_CHANNEL = 'credentials:invalidate';
+
+/** Which stored value a `readForUpdate` saw; opaque to callers, handed back to `replaceIfUnchanged`. */
+export type CredentialRevision = SealedRevision;
 
 export interface CredentialScopeOptions {
   /** A user's own credential; absent or null: the organisation's. */
@@ -32,7 +36,9 @@ export interface CredentialScopeOptions {
  *
  * Admin API (principal first, scoped to the principal's organisation; the
  * route declares the permission): put, list, get (metadata), delete.
- * Connector API: getDecrypted and update, by organisation id.
+ * Connector API, by organisation id: getDecrypted (cached), update, and
+ * readForUpdate with replaceIfUnchanged for a write that must not overwrite
+ * one made since it read (a rotated refresh token).
  *
  * Decrypted values are cached in process (LRU with a TTL) as frozen objects.
  * Every write or delete drops the entry here and, through the store's pub/sub
@@ -164,31 +170,69 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     const epoch = this.cache.epoch;
     const row = await this.repository.findSealed(place);
     if (!row) throw CredentialsRequestError.notFound(place.service, place.userId);
-    let plaintext: Buffer | undefined;
-    let value: object;
-    try {
-      plaintext = this.cipher.open(row, place);
-      value = deepFreeze(JSON.parse(plaintext.toString('utf8')) as object);
-    } catch (err) {
-      if (err instanceof CredentialsError) {
-        this.logger.warn(
-          `Stored ${place.service} credential of organisation ${place.organizationId} cannot be read: ${err.code}` +
-            (err.keyId ? ` (master key ${JSON.stringify(err.keyId)})` : ''),
-        );
-        throw err;
-      }
-      throw CredentialsError.malformed('the decrypted value is not JSON');
-    } finally {
-      plaintext?.fill(0);
-    }
+    const value = this.open(row, place);
     this.cache.set(key, value, epoch);
     return value as CredentialValue<S>;
   }
 
   /**
+   * The decrypted credentials as stored now (read from the database, never
+   * the cache), with the revision that `replaceIfUnchanged` compares against.
+   * Throws as getDecrypted does.
+   */
+  async readForUpdate<S extends CredentialService>(
+    organizationId: string,
+    service: S,
+    userId?: string | null,
+  ): Promise<{ value: CredentialValue<S>; revision: CredentialRevision }> {
+    const place = this.place(organizationId, service, userId);
+    const row = await this.repository.findSealed(place);
+    if (!row) throw CredentialsRequestError.notFound(place.service, place.userId);
+    const value = this.open(row, place) as CredentialValue<S>;
+    return { value, revision: { iv: row.iv, authTag: row.authTag, ciphertext: row.ciphertext } };
+  }
+
+  /**
+   * Replaces the stored value (e.g. a rotated OAuth refresh token), validated
+   * like a PUT, only if the record is still the one `readForUpdate` returned
+   * `revision` for: `changed` when another write (an admin's PUT) replaced it
+   * since, and then nothing is written, so that write stands. not_found when
+   * the credential was deleted meanwhile (never resurrected). Not audited, as
+   * `update`: it is a connector keeping its own credential current, inside a
+   * tool call that is audited; an admin's PUT or DELETE keeps its record.
+   */
+  async replaceIfUnchanged<S extends CredentialService>(
+    organizationId: string,
+    service: S,
+    revision: CredentialRevision,
+    value: CredentialValue<S>,
+    userId?: string | null,
+  ): Promise<'replaced' | 'changed'> {
+    const place = this.place(organizationId, service, userId);
+    const valid = this.validate(service, value);
+    const plaintext = Buffer.from(JSON.stringify(valid), 'utf8');
+    let outcome: 'replaced' | 'changed' | 'missing';
+    try {
+      const sealed = this.cipher.seal(plaintext, place);
+      outcome = await this.repository.replaceIfUnchanged(
+        place,
+        revision,
+        sealed,
+        this.cipher.fingerprint(plaintext, sealed.keyId),
+      );
+    } finally {
+      plaintext.fill(0);
+    }
+    if (outcome === 'replaced') await this.invalidate(place);
+    if (outcome === 'missing') throw CredentialsRequestError.notFound(place.service, place.userId);
+    return outcome;
+  }
+
+  /**
    * Replaces the stored value of an existing credential (e.g. a rotated OAuth
    * refresh token), validated like a PUT; not_found when the credential was
-   * deleted meanwhile (a refresh never resurrects it).
+   * deleted meanwhile (a refresh never resurrects it). Unconditional: a write
+   * based on an earlier read uses replaceIfUnchanged.
    */
   async update<S extends CredentialService>(
     organizationId: string,
@@ -239,6 +283,26 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
       keyId: principal.keyId,
       args: { service: place.service, userId: place.userId },
     });
+  }
+
+  /** Decrypts and parses a sealed record into a frozen value; logs (never the value) and throws when it cannot. */
+  private open(row: EncryptedCredential, place: CredentialPlace): object {
+    let plaintext: Buffer | undefined;
+    try {
+      plaintext = this.cipher.open(row, place);
+      return deepFreeze(JSON.parse(plaintext.toString('utf8')) as object);
+    } catch (err) {
+      if (err instanceof CredentialsError) {
+        this.logger.warn(
+          `Stored ${place.service} credential of organisation ${place.organizationId} cannot be read: ${err.code}` +
+            (err.keyId ? ` (master key ${JSON.stringify(err.keyId)})` : ''),
+        );
+        throw err;
+      }
+      throw CredentialsError.malformed('the decrypted value is not JSON');
+    } finally {
+      plaintext?.fill(0);
+    }
   }
 
   private async metadataAt(place: CredentialPlace): Promise<CredentialMetadataDto> {
