@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { CredentialService, CredentialValue } from '../../credentials/credential-schemas';
 import { CredentialsRequestError } from '../../credentials/credentials.errors';
-import { CredentialsService } from '../../credentials/credentials.service';
+import { CredentialRevision, CredentialsService } from '../../credentials/credentials.service';
 import { CredentialsError } from '../../credentials/crypto/credential-errors';
 import type { ToolContext } from '../../mcp/mcp-context';
 import { ToolError } from '../../mcp/tool-pipeline.service';
@@ -18,30 +18,56 @@ export class ConnectorCredentials {
   constructor(private readonly credentials: CredentialsService) {}
 
   async get<S extends CredentialService>(ctx: ToolContext, service: S): Promise<CredentialValue<S>> {
+    const organizationId = this.organizationOf(ctx, service);
+    try {
+      return await this.credentials.getDecrypted(organizationId, service);
+    } catch (e) {
+      throw this.toolErrorOf(service, e);
+    }
+  }
+
+  /**
+   * The credentials as stored now (the database, not the cache), with the
+   * revision CredentialsService.replaceIfUnchanged takes: for a connector that
+   * writes back what it derived from them (a rotated refresh token).
+   */
+  async getForUpdate<S extends CredentialService>(
+    ctx: ToolContext,
+    service: S,
+  ): Promise<{ value: CredentialValue<S>; revision: CredentialRevision }> {
+    const organizationId = this.organizationOf(ctx, service);
+    try {
+      return await this.credentials.readForUpdate(organizationId, service);
+    } catch (e) {
+      throw this.toolErrorOf(service, e);
+    }
+  }
+
+  private organizationOf(ctx: ToolContext, service: CredentialService): string {
     const organizationId = ctx.principal?.organizationId;
     if (!organizationId)
       throw new ToolError(
         `${SERVICE_NAMES[service]} tools need an API key of an organisation.`,
         'unauthenticated',
       );
-    try {
-      return await this.credentials.getDecrypted(organizationId, service);
-    } catch (e) {
-      if (e instanceof CredentialsRequestError && e.code === 'not_found')
-        throw new UpstreamError(
-          service,
-          'credentials_missing',
-          `No ${SERVICE_NAMES[service]} credentials are stored for this organisation; ` +
-            `an admin can store them with PUT /credentials/${service}.`,
-        );
-      if (e instanceof CredentialsError)
-        throw new UpstreamError(
-          service,
-          'credentials_unreadable',
-          `The stored ${SERVICE_NAMES[service]} credentials cannot be read (${e.code}); ` +
-            `an admin can store them again with PUT /credentials/${service}.`,
-        );
-      throw e;
-    }
+    return organizationId;
+  }
+
+  private toolErrorOf(service: CredentialService, e: unknown): unknown {
+    if (e instanceof CredentialsRequestError && e.code === 'not_found')
+      return new UpstreamError(
+        service,
+        'credentials_missing',
+        `No ${SERVICE_NAMES[service]} credentials are stored for this organisation; ` +
+          `an admin can store them with PUT /credentials/${service}.`,
+      );
+    if (e instanceof CredentialsError)
+      return new UpstreamError(
+        service,
+        'credentials_unreadable',
+        `The stored ${SERVICE_NAMES[service]} credentials cannot be read (${e.code}); ` +
+          `an admin can store them again with PUT /credentials/${service}.`,
+      );
+    return e;
   }
 }

@@ -50,13 +50,14 @@ describe('XeroTokens refresh lock', () => {
       } as unknown as UpstreamHttp;
       const heldWhenStored: boolean[] = [];
       const credentials = {
-        update: () => {
+        replaceIfUnchanged: () => {
           heldWhenStored.push(now < lockedUntil);
-          return Promise.resolve();
+          return Promise.resolve('replaced');
         },
-        clearCache: () => undefined,
       } as unknown as CredentialsService;
-      const connectorCredentials = { get: () => Promise.resolve(stored) } as unknown as ConnectorCredentials;
+      const connectorCredentials = {
+        getForUpdate: () => Promise.resolve({ value: stored, revision: {} }),
+      } as unknown as ConnectorCredentials;
       const config = {
         connectors: { ...connectors, baseUrls: { xeroIdentity: 'http://xero.invalid' } },
       } as unknown as AppConfig;
@@ -68,4 +69,74 @@ describe('XeroTokens refresh lock', () => {
       expect(heldWhenStored).toEqual([true]);
     },
   );
+});
+
+describe('XeroTokens when the credentials are replaced during a refresh', () => {
+  const ctx = { principal: { organizationId: 'org-1' } } as unknown as ToolContext;
+  const app = (n: number): XeroCredentials => ({
+    grantType: 'authorization_code',
+    clientId: `client-${n}`,
+    clientSecret: `secret-${n}`,
+    refreshToken: `rt-${n}`,
+  });
+
+  /**
+   * The stored record is `records[i]` at the i-th read; each read's revision is its index, and the
+   * compare-and-set succeeds only when no later record was stored meanwhile (the fake `replacedAfterRead`).
+   */
+  function rig(records: XeroCredentials[], replacedAfterRead: boolean[]) {
+    let reads = 0;
+    const presented: string[] = [];
+    const writes: { revision: unknown; value: XeroCredentials & { refreshToken?: string } }[] = [];
+    const store = {
+      tryLock: (key: string) => Promise.resolve({ key, release: () => Promise.resolve(true) } as StoreLock),
+    } as unknown as KeyValueStore;
+    const http = {
+      send: (req: UpstreamRequest) => {
+        const rt = new URLSearchParams(req.body as string).get('refresh_token')!;
+        presented.push(rt);
+        const text = JSON.stringify({
+          access_token: `at-from-${rt}`,
+          expires_in: 1800,
+          refresh_token: `${rt}'`,
+        });
+        return Promise.resolve({ status: 200, headers: new Headers(), text, json: () => JSON.parse(text) });
+      },
+    } as unknown as UpstreamHttp;
+    const connectorCredentials = {
+      getForUpdate: () => {
+        const i = reads++;
+        return Promise.resolve({ value: records[i], revision: { read: i } });
+      },
+    } as unknown as ConnectorCredentials;
+    const credentials = {
+      replaceIfUnchanged: (_org: string, _s: string, revision: { read: number }, value: XeroCredentials) => {
+        writes.push({ revision, value });
+        return Promise.resolve(replacedAfterRead[revision.read] ? 'changed' : 'replaced');
+      },
+    } as unknown as CredentialsService;
+    const config = {
+      connectors: { maxRetries: 0, maxRetryWaitMs: 0, baseUrls: { xeroIdentity: 'http://xero.invalid' } },
+    } as unknown as AppConfig;
+    const tokens = new XeroTokens(config, http, connectorCredentials, credentials, store);
+    return { tokens, presented, writes };
+  }
+
+  it("discards the old grant's token and refreshes once more from the credentials stored now", async () => {
+    const { tokens, presented, writes } = rig([app(1), app(2)], [true, false]);
+    const token = await tokens.get(ctx, app(1));
+    expect(presented).toEqual(['rt-1', 'rt-2']);
+    expect(token).toMatchObject({ accessToken: 'at-from-rt-2', clientId: 'client-2' });
+    // Each write was conditioned on the read it came from.
+    expect(writes.map((w) => [w.revision, w.value.refreshToken])).toEqual([
+      [{ read: 0 }, "rt-1'"],
+      [{ read: 1 }, "rt-2'"],
+    ]);
+  });
+
+  it('replaced again during the second refresh: a tool error, and neither token is used', async () => {
+    const { tokens, presented } = rig([app(1), app(2), app(3)], [true, true, false]);
+    await expect(tokens.get(ctx, app(1))).rejects.toMatchObject({ code: 'xero_credentials_changed' });
+    expect(presented).toEqual(['rt-1', 'rt-2']);
+  });
 });

@@ -1,10 +1,9 @@
-import { Injectable } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig, ConnectorsConfig } from '../../config/config.types';
 import type { XeroCredentials } from '../../credentials/credential-schemas';
-import { CredentialsService } from '../../credentials/credentials.service';
+import { CredentialRevision, CredentialsService } from '../../credentials/credentials.service';
 import type { ToolContext } from '../../mcp/mcp-context';
 import { ToolError } from '../../mcp/tool-pipeline.service';
 import { KeyValueStore } from '../../store/key-value-store';
@@ -31,9 +30,8 @@ const LOCK_STORE_MARGIN_MS = 15_000;
 /** How long a refresh waits for another holder of the lock before telling the caller to retry. */
 const LOCK_WAIT_MS = 20_000;
 const LOCK_POLL_MS = 100;
-/** How long this instance waits for its credentials cache to learn of another instance's rotation. */
-const STALE_WAIT_MS = 1_000;
-const MARKER_TTL_MS = 24 * 3600_000;
+/** What a refresh gives when an admin replaced the stored credentials while Xero answered it. */
+const REPLACED = Symbol('credentials replaced during the refresh');
 
 /**
  * The refresh lock's lifetime: longer than all a refresh may take while
@@ -58,13 +56,18 @@ export function refreshLockTtlMs(
  * connection gets one with the client_credentials grant, an OAuth app with
  * its stored refresh token. Refresh tokens rotate on every use, so a refresh
  * runs under a lock in the shared store (one instance at a time), starts from
- * the credentials as stored now, and stores the new refresh token before the
- * new access token is used: if storing fails the token is not used, and the
- * old refresh token stays valid for Xero's grace period. Concurrent calls of
- * one organisation on this instance share one token request.
+ * the credentials as stored now (the database, not the cache), and stores the
+ * new refresh token before the new access token is used: if storing fails the
+ * token is not used, and the old refresh token stays valid for Xero's grace
+ * period. The store is a compare-and-set on the record the refresh read: an
+ * admin's PUT /credentials/xero that landed meanwhile (it takes no lock) is
+ * kept, the tokens from the replaced grant are discarded, and the refresh runs
+ * once more from the admin's credentials. Concurrent calls of one
+ * organisation on this instance share one token request.
  */
 @Injectable()
 export class XeroTokens {
+  private readonly logger = new Logger(XeroTokens.name);
   private readonly cache = new Map<string, XeroAccessToken>();
   private readonly inFlight = new Map<string, Promise<XeroAccessToken>>();
   private readonly tokenUrl: URL;
@@ -105,9 +108,32 @@ export class XeroTokens {
     const token =
       credentials.grantType === 'client_credentials'
         ? await this.clientCredentials(credentials)
-        : await this.refreshUnderLock(ctx, orgId);
+        : await this.refresh(ctx, orgId);
     this.cache.set(orgId, token);
     return token;
+  }
+
+  /**
+   * A refresh whose credentials an admin replaced while Xero answered is
+   * discarded and run again from the new ones: the caller gets what the
+   * credentials stored now give. Replaced again during that second one, the
+   * call ends with a tool error rather than go on chasing the admin's writes.
+   */
+  private async refresh(ctx: ToolContext, orgId: string): Promise<XeroAccessToken> {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const token = await this.refreshUnderLock(ctx, orgId);
+      if (token !== REPLACED) return token;
+      this.logger.log({
+        message: 'Xero credentials replaced during a token refresh; its tokens were discarded',
+        organizationId: orgId,
+        attempt,
+      });
+    }
+    throw new ToolError(
+      'The Xero credentials were replaced twice while this call refreshed its token, so the tokens issued for ' +
+        'the replaced ones were not used; retry the call.',
+      'xero_credentials_changed',
+    );
   }
 
   private async clientCredentials(credentials: XeroCredentials): Promise<XeroAccessToken> {
@@ -115,7 +141,10 @@ export class XeroTokens {
     return answer.token;
   }
 
-  private async refreshUnderLock(ctx: ToolContext, orgId: string): Promise<XeroAccessToken> {
+  private async refreshUnderLock(
+    ctx: ToolContext,
+    orgId: string,
+  ): Promise<XeroAccessToken | typeof REPLACED> {
     const lockKey = `xero:refresh-lock:${orgId}`;
     const deadline = Date.now() + LOCK_WAIT_MS;
     let lock = await this.store.tryLock(lockKey, this.lockTtlMs);
@@ -129,8 +158,9 @@ export class XeroTokens {
       lock = await this.store.tryLock(lockKey, this.lockTtlMs);
     }
     try {
-      // Read under the lock: another instance may have rotated the refresh token meanwhile.
-      const credentials = await this.currentCredentials(ctx, orgId);
+      // Read under the lock, from the database: another instance may have rotated the refresh token
+      // meanwhile, and this instance's cache may not have heard of it yet.
+      const { value: credentials, revision } = await this.connectorCredentials.getForUpdate(ctx, 'xero');
       if (credentials.grantType === 'client_credentials') return await this.clientCredentials(credentials);
       if (!credentials.refreshToken)
         throw new UpstreamError(
@@ -143,8 +173,10 @@ export class XeroTokens {
         grant_type: 'refresh_token',
         refresh_token: credentials.refreshToken,
       });
-      if (answer.refreshToken && answer.refreshToken !== credentials.refreshToken)
-        await this.storeRotated(orgId, credentials, answer.refreshToken);
+      if (answer.refreshToken && answer.refreshToken !== credentials.refreshToken) {
+        const stored = await this.storeRotated(orgId, credentials, revision, answer.refreshToken);
+        if (stored === 'changed') return REPLACED;
+      }
       return answer.token;
     } finally {
       await lock.release().catch(() => undefined);
@@ -152,34 +184,21 @@ export class XeroTokens {
   }
 
   /**
-   * The stored credentials, not older than the last rotation any instance
-   * made: the credentials cache of this instance learns of another's write by
-   * pub/sub, which may lag the lock, so the rotation marker (a fingerprint of
-   * the newest refresh token) tells whether the cached value is behind.
+   * Stores the rotated refresh token unless the record changed since it was
+   * read (`changed`: an admin's PUT, which stands; the new tokens are then
+   * not used).
    */
-  private async currentCredentials(ctx: ToolContext, orgId: string): Promise<XeroCredentials> {
-    const marker = await this.store.get(markerKey(orgId)).catch(() => null);
-    const deadline = Date.now() + STALE_WAIT_MS;
-    for (;;) {
-      const credentials = await this.connectorCredentials.get(ctx, 'xero');
-      const current =
-        marker === null ||
-        credentials.grantType !== 'authorization_code' ||
-        (credentials.refreshToken !== undefined && fingerprint(credentials.refreshToken) === marker);
-      if (current) return credentials;
-      if (Date.now() > deadline) {
-        // Still different: either the cache missed the invalidation or an admin stored a new refresh
-        // token since; the database decides.
-        this.credentials.clearCache();
-        return this.connectorCredentials.get(ctx, 'xero');
-      }
-      await sleep(50);
-    }
-  }
-
-  private async storeRotated(orgId: string, credentials: XeroOAuthApp, refreshToken: string): Promise<void> {
+  private async storeRotated(
+    orgId: string,
+    credentials: XeroOAuthApp,
+    revision: CredentialRevision,
+    refreshToken: string,
+  ): Promise<'replaced' | 'changed'> {
     try {
-      await this.credentials.update(orgId, 'xero', { ...credentials, refreshToken });
+      return await this.credentials.replaceIfUnchanged(orgId, 'xero', revision, {
+        ...credentials,
+        refreshToken,
+      });
     } catch {
       throw new ToolError(
         'Xero issued a new refresh token but it could not be stored, so it was not used; retry the call ' +
@@ -187,9 +206,6 @@ export class XeroTokens {
         'xero_refresh_not_stored',
       );
     }
-    await this.store
-      .set(markerKey(orgId), fingerprint(refreshToken), { ttlMs: MARKER_TTL_MS })
-      .catch(() => undefined);
   }
 
   private async tokenRequest(
@@ -250,11 +266,4 @@ function oauthError(text: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-const markerKey = (orgId: string): string => `xero:refresh-rotated:${orgId}`;
-
-/** Enough of a hash to compare refresh tokens by; reveals nothing of them. */
-function fingerprint(refreshToken: string): string {
-  return createHash('sha256').update(refreshToken).digest('hex').slice(0, 32);
 }
