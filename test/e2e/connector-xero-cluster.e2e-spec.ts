@@ -20,7 +20,7 @@ import { startApp, StartedApp } from '../support/start-app';
 import { makeTenant } from '../simulators/xero-simulator-data';
 import { XeroSimulator } from '../simulators/xero.simulator';
 import { AUTH_ENV } from './auth-helpers';
-import { closeCallers, makeOrg, seenResults } from './xero-e2e-helpers';
+import { closeCallers, makeOrg, pause, seenResults } from './xero-e2e-helpers';
 
 const TENANT = '44444444-4444-4444-8444-444444444444';
 const SECRET = 'oauth-client-secret-E2E-cluster-0001';
@@ -90,5 +90,36 @@ describeWithPostgresAndRedis('Xero refresh across two instances sharing Redis', 
       });
     for (const result of seenResults)
       for (const secret of [SECRET, ...sim.issued]) expect(result).not.toContain(secret);
+  });
+
+  it("an admin's PUT on one instance during the other's refresh stands, and that call answers from it", async () => {
+    const T2 = '88888888-8888-4888-8888-888888888888';
+    sim.addTenant(makeTenant(T2, 'Replacement Company'));
+    const orgId = uniqueName('org_xero_race');
+    const onA = await makeOrg(a, orgId);
+    const onB = await makeOrg(b, orgId);
+    const old = { clientId: 'CLUSTER-RACE-OLD', clientSecret: SECRET };
+    const replacement = { clientId: 'CLUSTER-RACE-NEW', clientSecret: SECRET };
+    await onA.storeXero({ ...old, refreshToken: sim.addOAuthApp(old.clientId, SECRET, [TENANT]) });
+    const newRefresh = sim.addOAuthApp(replacement.clientId, SECRET, [T2]);
+    sim.clearRecords();
+    sim.tokenDelayMs = 1_500;
+    try {
+      const call = onA.mcp.call('xero_list_tenants');
+      // A's refresh has read the old app under the lock and waits for Xero: the PUT goes to B.
+      while (!sim.requests.some((r) => r.path === '/connect/token')) await pause(5);
+      await onB.storeXero({ ...replacement, refreshToken: newRefresh });
+      const res = await call;
+      expect(res.isError).toBeFalsy();
+      expect(res.data.tenants.map((t: { tenantId: string }) => t.tenantId)).toEqual([T2]);
+      expect(sim.refreshTokensPresented).toEqual([expect.any(String), newRefresh]);
+    } finally {
+      sim.tokenDelayMs = 0;
+    }
+    for (const app of [a, b])
+      expect(await app.app.get(CredentialsService).getDecrypted(orgId, 'xero')).toMatchObject({
+        ...replacement,
+        refreshToken: sim.currentRefreshToken(replacement.clientId),
+      });
   });
 });
