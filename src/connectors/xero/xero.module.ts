@@ -3,11 +3,12 @@ import { CredentialsModule } from '../../credentials/credentials.module';
 import { UpstreamHttpModule } from '../http/upstream-http.module';
 import { XeroClient } from './xero-client.service';
 import { XeroTokens } from './xero-token.service';
+import { XeroReportTools } from './xero-reports.tools';
 import { XeroTools } from './xero.tools';
 
 /** The Xero connector: tokens (in process memory), the Accounting API client and its MCP tools. */
 @Module({
   imports: [UpstreamHttpModule, CredentialsModule],
-  providers: [XeroTokens, XeroClient, XeroTools],
+  providers: [XeroTokens, XeroClient, XeroTools, XeroReportTools],
 })
 export class XeroModule {}

@@ -1,0 +1,52 @@
+/**
+ * The argument schemas the Xero tools share (zod, each field described for
+ * the model) and what their descriptions say alike.
+ */
+import { z } from 'zod';
+import { GUID } from '../../common/guid';
+
+export const guid = () => z.string().regex(GUID, 'must be a GUID like 9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a');
+
+export const tenantId = () =>
+  guid()
+    .optional()
+    .describe(
+      'The Xero tenant (organisation) to read, as xero_list_tenants gives it. ' +
+        'May be left out when only one tenant is connected.',
+    );
+
+export const page = () =>
+  z.number().int().min(1).max(100_000).default(1).describe('Page number, from 1 (default 1).');
+
+export const pageSize = () =>
+  z.number().int().min(1).max(1000).default(100).describe('Items per page, 1-1000 (default 100).');
+
+export const searchTerm = (what: string) => z.string().trim().min(1).max(100).optional().describe(what);
+
+/** A calendar day, YYYY-MM-DD, that exists. */
+export const DAY = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
+  // Date.parse takes 2018-02-30 (as 2 March): the day must survive the round trip.
+  .refine((d) => {
+    const ms = Date.parse(d);
+    return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === d;
+  }, 'must be a real date');
+
+/** The comparison a Xero report takes: `periods` earlier periods, each a `timeframe` long. */
+export const comparePeriods = () => ({
+  periods: z
+    .number()
+    .int()
+    .min(1)
+    .max(12)
+    .optional()
+    .describe('Number of earlier periods to compare with, 1-12 (each one a timeframe long).'),
+  timeframe: z.enum(['MONTH', 'QUARTER', 'YEAR']).optional().describe('Length of each compared period.'),
+});
+
+export const READ = { readOnlyHint: true, idempotentHint: true, openWorldHint: true } as const;
+
+export const PAGING_NOTE =
+  '`pagination` {page, pageSize, pageCount, itemCount} says how many pages there are (pageCount and itemCount null when Xero does not say); ' +
+  'ask for the next page with `page`.';
