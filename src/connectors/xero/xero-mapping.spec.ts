@@ -2,9 +2,12 @@ import { UpstreamError } from '../http/upstream.errors';
 import {
   collection,
   flattenReport,
+  mapAccount,
+  mapBankTransaction,
   mapConnections,
   mapContact,
   mapInvoice,
+  mapOrganisation,
   pagination,
   validationDetail,
 } from './xero-mapping';
@@ -70,6 +73,133 @@ describe('Xero shape mapping', () => {
       isSupplier: undefined,
       updatedDateUtc: '2016-02-18T20:29:53.000Z',
     });
+  });
+
+  it('maps a bank transaction with its contact and bank account, day from the ISO twin first', () => {
+    expect(
+      mapBankTransaction({
+        BankTransactionID: 'b-1',
+        Type: 'SPEND',
+        Status: 'AUTHORISED',
+        Contact: { ContactID: 'c-1', Name: 'Rent Co', Addresses: [{ City: 'not returned' }] },
+        BankAccount: { AccountID: 'a-1', Code: '090', Name: 'Business Bank Account', Type: 'BANK' },
+        Reference: 'October rent',
+        Date: '/Date(1539993600000+0000)/',
+        DateString: '2018-10-21T00:00:00',
+        IsReconciled: true,
+        CurrencyCode: 'NZD',
+        CurrencyRate: 1,
+        SubTotal: 100,
+        TotalTax: '15',
+        Total: 115,
+        UpdatedDateUTC: '/Date(1455827393000+0000)/',
+        LineItems: [{ Description: 'not returned' }],
+      }),
+    ).toEqual({
+      bankTransactionId: 'b-1',
+      type: 'SPEND',
+      status: 'AUTHORISED',
+      contact: { contactId: 'c-1', name: 'Rent Co' },
+      bankAccount: { accountId: 'a-1', code: '090', name: 'Business Bank Account' },
+      reference: 'October rent',
+      date: '2018-10-21',
+      isReconciled: true,
+      currencyCode: 'NZD',
+      subTotal: 100,
+      totalTax: undefined,
+      total: 115,
+      updatedDateUtc: '2016-02-18T20:29:53.000Z',
+    });
+    const bare = mapBankTransaction({
+      Date: '/Date(1539993600000+0000)/',
+      BankAccount: 'x',
+      IsReconciled: 1,
+    });
+    expect(bare).toMatchObject({ date: '2018-10-20', bankAccount: undefined, contact: undefined });
+    expect(bare.isReconciled).toBeUndefined();
+  });
+
+  it('maps an account', () => {
+    expect(
+      mapAccount({
+        AccountID: 'a-1',
+        Code: '090',
+        Name: 'Business Bank Account',
+        Type: 'BANK',
+        Class: 'ASSET',
+        Status: 'ACTIVE',
+        TaxType: 'NONE',
+        BankAccountNumber: '0123456789',
+        BankAccountType: 'BANK',
+        CurrencyCode: 'NZD',
+        EnablePaymentsToAccount: false,
+        ShowInExpenseClaims: false,
+        ReportingCode: 'ASS',
+        HasAttachments: false,
+        UpdatedDateUTC: '/Date(1455827393000+0000)/',
+      }),
+    ).toEqual({
+      accountId: 'a-1',
+      code: '090',
+      name: 'Business Bank Account',
+      type: 'BANK',
+      class: 'ASSET',
+      status: 'ACTIVE',
+      description: undefined,
+      taxType: 'NONE',
+      bankAccountNumber: '0123456789',
+      bankAccountType: 'BANK',
+      currencyCode: 'NZD',
+      enablePaymentsToAccount: false,
+      systemAccount: undefined,
+      reportingCode: 'ASS',
+      updatedDateUtc: '2016-02-18T20:29:53.000Z',
+    });
+    expect(mapAccount({ Code: 200, Class: ['ASSET'] })).toMatchObject({ code: undefined, class: undefined });
+  });
+
+  it('maps the organisation, its lock dates as days, and leaves out its API key', () => {
+    const org = mapOrganisation({
+      APIKey: 'EB4ZC6QE2SXJRGMMZMN2OX3JJ9QCEB',
+      OrganisationID: 'o-1',
+      Name: 'Demo Company (NZ)',
+      LegalName: 'Demo Company (NZ) Limited',
+      ShortCode: '!23eYt',
+      OrganisationType: 'COMPANY',
+      OrganisationStatus: 'ACTIVE',
+      IsDemoCompany: true,
+      CountryCode: 'NZ',
+      BaseCurrency: 'NZD',
+      Timezone: 'NEWZEALANDSTANDARDTIME',
+      PaysTax: true,
+      SalesTaxBasis: 'PAYMENTS',
+      SalesTaxPeriod: 'TWOMONTHS',
+      FinancialYearEndDay: 31,
+      FinancialYearEndMonth: 3,
+      PeriodLockDate: '/Date(1538265600000+0000)/',
+      CreatedDateUTC: '/Date(1455827393000)/',
+    });
+    expect(org).toEqual({
+      organisationId: 'o-1',
+      name: 'Demo Company (NZ)',
+      legalName: 'Demo Company (NZ) Limited',
+      shortCode: '!23eYt',
+      organisationType: 'COMPANY',
+      organisationStatus: 'ACTIVE',
+      isDemoCompany: true,
+      countryCode: 'NZ',
+      baseCurrency: 'NZD',
+      timezone: 'NEWZEALANDSTANDARDTIME',
+      paysTax: true,
+      salesTaxBasis: 'PAYMENTS',
+      salesTaxPeriod: 'TWOMONTHS',
+      financialYearEndDay: 31,
+      financialYearEndMonth: 3,
+      periodLockDate: '2018-09-30',
+      endOfYearLockDate: undefined,
+      createdDateUtc: '2016-02-18T20:29:53.000Z',
+    });
+    expect(JSON.stringify(org)).not.toContain('EB4ZC6QE2SXJRGMMZMN2OX3JJ9QCEB');
   });
 
   it('reads the collection and pagination of an envelope; no collection is a bad response', () => {

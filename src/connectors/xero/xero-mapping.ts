@@ -42,17 +42,25 @@ export function pagination(body: unknown, asked: { page: number; pageSize: numbe
   };
 }
 
+/** The contact an invoice or a bank transaction names: its id and name only. */
+function contactRef(v: unknown) {
+  const contact = obj(v);
+  return contact ? { contactId: str(contact.ContactID), name: str(contact.Name) } : undefined;
+}
+
+/** A day field that Xero may also send as an ISO twin (`DateString`, `DueDateString`): the twin first. */
+const day = (twin: unknown, msDate: unknown) => xeroDate(twin) ?? xeroDate(msDate);
+
 export function mapInvoice(i: Json) {
-  const contact = obj(i.Contact);
   return {
     invoiceId: str(i.InvoiceID),
     invoiceNumber: str(i.InvoiceNumber),
     type: str(i.Type),
     status: str(i.Status),
-    contact: contact ? { contactId: str(contact.ContactID), name: str(contact.Name) } : undefined,
+    contact: contactRef(i.Contact),
     reference: str(i.Reference),
-    date: xeroDate(i.DateString) ?? xeroDate(i.Date),
-    dueDate: xeroDate(i.DueDateString) ?? xeroDate(i.DueDate),
+    date: day(i.DateString, i.Date),
+    dueDate: day(i.DueDateString, i.DueDate),
     currencyCode: str(i.CurrencyCode),
     subTotal: num(i.SubTotal),
     totalTax: num(i.TotalTax),
@@ -74,6 +82,71 @@ export function mapContact(c: Json) {
     isCustomer: bool(c.IsCustomer),
     isSupplier: bool(c.IsSupplier),
     updatedDateUtc: xeroDateTime(c.UpdatedDateUTC),
+  };
+}
+
+export function mapBankTransaction(t: Json) {
+  const account = obj(t.BankAccount);
+  return {
+    bankTransactionId: str(t.BankTransactionID),
+    type: str(t.Type),
+    status: str(t.Status),
+    contact: contactRef(t.Contact),
+    bankAccount: account
+      ? { accountId: str(account.AccountID), code: str(account.Code), name: str(account.Name) }
+      : undefined,
+    reference: str(t.Reference),
+    date: day(t.DateString, t.Date),
+    isReconciled: bool(t.IsReconciled),
+    currencyCode: str(t.CurrencyCode),
+    subTotal: num(t.SubTotal),
+    totalTax: num(t.TotalTax),
+    total: num(t.Total),
+    updatedDateUtc: xeroDateTime(t.UpdatedDateUTC),
+  };
+}
+
+export function mapAccount(a: Json) {
+  return {
+    accountId: str(a.AccountID),
+    code: str(a.Code),
+    name: str(a.Name),
+    type: str(a.Type),
+    class: str(a.Class),
+    status: str(a.Status),
+    description: str(a.Description),
+    taxType: str(a.TaxType),
+    bankAccountNumber: str(a.BankAccountNumber),
+    bankAccountType: str(a.BankAccountType),
+    currencyCode: str(a.CurrencyCode),
+    enablePaymentsToAccount: bool(a.EnablePaymentsToAccount),
+    systemAccount: str(a.SystemAccount),
+    reportingCode: str(a.ReportingCode),
+    updatedDateUtc: xeroDateTime(a.UpdatedDateUTC),
+  };
+}
+
+/** GET /Organisation's one organisation (the API key Xero includes is left out). */
+export function mapOrganisation(o: Json) {
+  return {
+    organisationId: str(o.OrganisationID),
+    name: str(o.Name),
+    legalName: str(o.LegalName),
+    shortCode: str(o.ShortCode),
+    organisationType: str(o.OrganisationType),
+    organisationStatus: str(o.OrganisationStatus),
+    isDemoCompany: bool(o.IsDemoCompany),
+    countryCode: str(o.CountryCode),
+    baseCurrency: str(o.BaseCurrency),
+    timezone: str(o.Timezone),
+    paysTax: bool(o.PaysTax),
+    salesTaxBasis: str(o.SalesTaxBasis),
+    salesTaxPeriod: str(o.SalesTaxPeriod),
+    financialYearEndDay: num(o.FinancialYearEndDay),
+    financialYearEndMonth: num(o.FinancialYearEndMonth),
+    periodLockDate: xeroDate(o.PeriodLockDate),
+    endOfYearLockDate: xeroDate(o.EndOfYearLockDate),
+    createdDateUtc: xeroDateTime(o.CreatedDateUTC),
   };
 }
 
