@@ -26,7 +26,8 @@ export const searchTerm = (what: string) => z.string().trim().min(1).max(100).op
 /** A calendar day, YYYY-MM-DD, that exists. */
 export const DAY = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
+  // abort: a day not in this shape is not also told it is not a real one.
+  .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date YYYY-MM-DD', abort: true })
   // Date.parse takes 2018-02-30 (as 2 March): the day must survive the round trip.
   .refine((d) => {
     const ms = Date.parse(d);
