@@ -8,10 +8,11 @@
  */
 import { CredentialsService } from '../../src/credentials/credentials.service';
 import { registerSecret } from '../support/capture';
-import { startApp, StartedApp } from '../support/start-app';
-import { makeTenant, validationError } from '../simulators/xero-simulator-data';
+import type { StartedApp } from '../support/start-app';
+import { makeTenant } from '../simulators/xero-simulator-data';
+import { validationError } from '../simulators/xero-simulator-shapes';
 import { XeroSimulator } from '../simulators/xero.simulator';
-import { closeCallers, makeOrg, Org, pause, seenResults } from './xero-e2e-helpers';
+import { closeCallers, makeOrg, Org, pause, seenResults, startXeroApp } from './xero-e2e-helpers';
 
 const T1 = '11111111-1111-4111-8111-111111111111';
 const T2 = '22222222-2222-4222-8222-222222222222';
@@ -46,16 +47,7 @@ describe('Xero connector (e2e, simulator)', () => {
     sim.addTenant(makeTenant(T2, 'Second Org Ltd', { invoices: 2, contacts: 2, seed: 2 }));
     sim.addTenant(makeTenant(T3, 'Quota Tenant', { invoices: 1, contacts: 1, seed: 3 }));
     sim.addCustomConnection(CUSTOM.id, CUSTOM.secret, [T1]);
-    started = await startApp({
-      XERO_API_BASE_URL: sim.url,
-      XERO_IDENTITY_BASE_URL: sim.url,
-      // These tests count what reaches the upstream; the answer cache has a spec of its own (tool-result-cache).
-      MCP_TOOL_CACHE_TTL: '0',
-      UPSTREAM_BREAKER_FAILURES: '100',
-      // The MCP client's calls of this spec come from one IP and go well past the default limits.
-      RATE_LIMIT_IP_MAX: '100000',
-      RATE_LIMIT_MAX: '100000',
-    });
+    started = await startXeroApp(sim);
     custom = await makeOrg(started, 'org-xero-custom');
     await custom.storeXero({
       grantType: 'client_credentials',

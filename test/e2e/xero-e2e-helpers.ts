@@ -8,7 +8,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Permission } from '../../src/auth/tokens/permissions';
 import { registerSecret } from '../support/capture';
-import type { StartedApp } from '../support/start-app';
+import { startApp, StartedApp } from '../support/start-app';
+import type { XeroSimulator } from '../simulators/xero.simulator';
 import { issueKey } from './auth-helpers';
 
 export interface ToolResult {
@@ -99,6 +100,20 @@ export async function makeOrg(
       if (res.status !== 204) throw new Error(`DELETE /credentials/xero answered ${res.status}`);
     },
   };
+}
+
+/** The whole app against the simulator, its breaker and rate limits out of the way of a spec's many calls. */
+export function startXeroApp(sim: XeroSimulator): Promise<StartedApp> {
+  return startApp({
+    XERO_API_BASE_URL: sim.url,
+    XERO_IDENTITY_BASE_URL: sim.url,
+    // These specs count what reaches the upstream; the answer cache has a spec of its own (tool-result-cache).
+    MCP_TOOL_CACHE_TTL: '0',
+    UPSTREAM_BREAKER_FAILURES: '100',
+    // The MCP client's calls of a spec come from one IP and go well past the default limits.
+    RATE_LIMIT_IP_MAX: '100000',
+    RATE_LIMIT_MAX: '100000',
+  });
 }
 
 /** Resolves after `ms`. */

@@ -1,11 +1,28 @@
 /**
- * The Xero simulator's data and its Accounting API answers: invoices and
- * contacts in Xero's shapes (PascalCase, Microsoft JSON dates, ISO twins),
- * the envelope with `pagination`, the ProfitAndLoss report's nested rows,
- * and the 400 ValidationException body.
+ * The Xero simulator's tenants and their invoices, contacts and Profit and
+ * Loss answers in Xero's shapes (PascalCase, Microsoft JSON dates, ISO
+ * twins, paged envelopes, the report's nested rows); the organisation, the
+ * accounts, the bank transactions and the Balance Sheet are in
+ * xero-simulator-ledger.ts.
  */
+import { makeLedger, SimLedger } from './xero-simulator-ledger';
+import {
+  DATE,
+  DAY_MS,
+  envelope,
+  FIRST_INVOICE_DATE,
+  FIRST_UPDATED,
+  guid,
+  isoNoZone,
+  msDate,
+  msOf,
+  paged,
+  reportPeriods,
+  SimAnswer,
+  validationError,
+} from './xero-simulator-shapes';
 
-export interface SimTenant {
+export interface SimTenant extends SimLedger {
   tenantId: string;
   tenantName: string;
   tenantType: 'ORGANISATION' | 'PRACTICE';
@@ -45,26 +62,16 @@ export interface SimInvoice {
   UpdatedDateUTC: string;
 }
 
-const DAY = 86_400_000;
-/** 2018-10-20T00:00:00Z, the date in Xero's own documentation example. */
-export const FIRST_INVOICE_DATE = 1539993600000;
-/** 2016-02-18T20:29:53Z: the UpdatedDateUTC of invoice 1; each next one is a day later. */
-export const FIRST_UPDATED = 1455827393000;
 const STATUSES = ['DRAFT', 'SUBMITTED', 'AUTHORISED', 'PAID', 'VOIDED', 'AUTHORISED'];
 
-export const msDate = (ms: number, offset = true): string => `/Date(${ms}${offset ? '+0000' : ''})/`;
-const isoNoZone = (ms: number): string => new Date(ms).toISOString().slice(0, 19);
-
-function guid(prefix: string, n: number): string {
-  const hex = n.toString(16).padStart(12, '0');
-  return `${prefix}-0000-4000-8000-${hex}`;
-}
-
-/** A tenant with `invoices` invoices spread over `contacts` contacts (the last contact archived). */
+/**
+ * A tenant with `invoices` invoices spread over `contacts` contacts (the last
+ * contact archived), and its ledger (`bankTransactions` of them).
+ */
 export function makeTenant(
   tenantId: string,
   tenantName: string,
-  opts: { invoices?: number; contacts?: number; seed?: number } = {},
+  opts: { invoices?: number; contacts?: number; bankTransactions?: number; seed?: number } = {},
 ): SimTenant {
   const seed = opts.seed ?? 1;
   const contacts: SimContact[] = Array.from({ length: opts.contacts ?? 3 }, (_, i) => ({
@@ -76,10 +83,10 @@ export function makeTenant(
     ContactStatus: i === (opts.contacts ?? 3) - 1 ? 'ARCHIVED' : 'ACTIVE',
     IsCustomer: true,
     IsSupplier: i % 2 === 1,
-    UpdatedDateUTC: msDate(FIRST_UPDATED + i * DAY, false),
+    UpdatedDateUTC: msDate(FIRST_UPDATED + i * DAY_MS, false),
   }));
   const invoices: SimInvoice[] = Array.from({ length: opts.invoices ?? 5 }, (_, i) => {
-    const date = FIRST_INVOICE_DATE + i * DAY;
+    const date = FIRST_INVOICE_DATE + i * DAY_MS;
     const contact = contacts[i % contacts.length];
     const subTotal = 100 * (i + 1);
     const status = STATUSES[i % STATUSES.length];
@@ -94,8 +101,8 @@ export function makeTenant(
       Contact: { ContactID: contact.ContactID, Name: contact.Name },
       Date: msDate(date),
       DateString: isoNoZone(date),
-      DueDate: msDate(date + 30 * DAY),
-      DueDateString: isoNoZone(date + 30 * DAY),
+      DueDate: msDate(date + 30 * DAY_MS),
+      DueDateString: isoNoZone(date + 30 * DAY_MS),
       CurrencyCode: 'NZD',
       SubTotal: subTotal,
       TotalTax: tax,
@@ -103,68 +110,19 @@ export function makeTenant(
       AmountDue: total - paid,
       AmountPaid: paid,
       Reference: `Ref ${i + 1}`,
-      UpdatedDateUTC: msDate(FIRST_UPDATED + i * DAY, false),
+      UpdatedDateUTC: msDate(FIRST_UPDATED + i * DAY_MS, false),
     };
   });
-  return { tenantId, tenantName, tenantType: 'ORGANISATION', invoices, contacts };
-}
-
-export interface SimAnswer {
-  status: number;
-  body: unknown;
-  contentType?: string;
-}
-
-/** Xero's 400: a generic Message, the specifics in Elements[].ValidationErrors[].Message. */
-export function validationError(detail: string): SimAnswer {
   return {
-    status: 400,
-    body: {
-      ErrorNumber: 10,
-      Type: 'ValidationException',
-      Message: 'A validation exception occurred',
-      Elements: [{ ValidationErrors: [{ Message: detail }] }],
-    },
+    tenantId,
+    tenantName,
+    tenantType: 'ORGANISATION',
+    invoices,
+    contacts,
+    ...makeLedger(tenantName, seed, contacts, opts.bankTransactions ?? 5),
   };
 }
 
-export function notFound(): SimAnswer {
-  return {
-    status: 404,
-    contentType: 'text/html; charset=utf-8',
-    body: "<html><body><h1>The resource you're looking for cannot be found</h1></body></html>",
-  };
-}
-
-function envelope(key: string, items: unknown[], page: number, pageSize: number, total: number): unknown {
-  return {
-    Id: '3f1f2e7a-1111-4222-8333-444455556666',
-    Status: 'OK',
-    ProviderName: 'Sentia Xero simulator',
-    DateTimeUTC: msDate(Date.now(), false),
-    pagination: { page, pageSize, pageCount: Math.ceil(total / pageSize), itemCount: total },
-    [key]: items,
-  };
-}
-
-/** Xero's paging: `page` from 1, `pageSize` up to 1000 (default 100); out of range is a ValidationException. */
-function paging(q: URLSearchParams): { page: number; pageSize: number } | SimAnswer {
-  const page = Number(q.get('page') ?? '1');
-  const pageSize = Number(q.get('pageSize') ?? '100');
-  if (!Number.isInteger(page) || page < 1) return validationError('page must be a positive integer');
-  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000)
-    return validationError('pageSize must be between 1 and 1000');
-  return { page, pageSize };
-}
-
-function paged(key: string, all: unknown[], q: URLSearchParams): SimAnswer {
-  const p = paging(q);
-  if ('status' in p) return p;
-  const slice = all.slice((p.page - 1) * p.pageSize, p.page * p.pageSize);
-  return { status: 200, body: envelope(key, slice, p.page, p.pageSize, all.length) };
-}
-
-const msOf = (d: string): number => Number(/\/Date\((-?\d+)/.exec(d)![1]);
 const list = (v: string | null): string[] | undefined => (v ? v.split(',').map((s) => s.trim()) : undefined);
 
 export function invoicesAnswer(t: SimTenant, q: URLSearchParams, ifModifiedSince?: string): SimAnswer {
@@ -207,18 +165,14 @@ export function contactsAnswer(t: SimTenant, q: URLSearchParams): SimAnswer {
   return paged('Contacts', items, q);
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
-
 export function profitAndLossAnswer(t: SimTenant, q: URLSearchParams): SimAnswer {
   const from = q.get('fromDate') ?? '2018-10-01';
   const to = q.get('toDate') ?? '2018-10-31';
   if (!DATE.test(from) || !DATE.test(to)) return validationError('fromDate and toDate must be YYYY-MM-DD');
   if (from > to) return validationError('The fromDate must be before the toDate');
-  const periods = Number(q.get('periods') ?? '0');
-  if (!Number.isInteger(periods) || periods < 0 || periods > 12)
-    return validationError('periods must be between 1 and 12');
-  const timeframe = q.get('timeframe') ?? 'MONTH';
-  if (!['MONTH', 'QUARTER', 'YEAR'].includes(timeframe)) return validationError('Invalid timeframe');
+  const compared = reportPeriods(q);
+  if ('status' in compared) return compared;
+  const { periods, timeframe } = compared;
   const columns = Array.from({ length: periods + 1 }, (_, i) => `${timeframe} ${i === 0 ? to : `-${i}`}`);
   const vals = (base: number) => columns.map((_, i) => ({ Value: (base - i * 10).toFixed(2) }));
   const row = (title: string, base: number, type = 'Row') => ({
@@ -227,35 +181,29 @@ export function profitAndLossAnswer(t: SimTenant, q: URLSearchParams): SimAnswer
   });
   return {
     status: 200,
-    body: {
-      Id: '9d2c7b6a-0000-4000-8000-000000000001',
-      Status: 'OK',
-      ProviderName: 'Sentia Xero simulator',
-      DateTimeUTC: msDate(Date.now(), false),
-      Reports: [
-        {
-          ReportID: 'ProfitAndLoss',
-          ReportName: 'Profit and Loss',
-          ReportType: 'ProfitAndLoss',
-          ReportTitles: ['Profit & Loss', t.tenantName, `${from} to ${to}`],
-          ReportDate: '20 October 2018',
-          UpdatedDateUTC: msDate(FIRST_UPDATED, false),
-          Rows: [
-            { RowType: 'Header', Cells: [{ Value: '' }, ...columns.map((c) => ({ Value: c }))] },
-            {
-              RowType: 'Section',
-              Title: 'Income',
-              Rows: [row('Sales', 1000), row('Other Revenue', 50), row('Total Income', 1050, 'SummaryRow')],
-            },
-            {
-              RowType: 'Section',
-              Title: 'Less Operating Expenses',
-              Rows: [row('Rent', 300), row('Total Operating Expenses', 300, 'SummaryRow')],
-            },
-            { RowType: 'Section', Title: '', Rows: [row('Net Profit', 750)] },
-          ],
-        },
-      ],
-    },
+    body: envelope('Reports', [
+      {
+        ReportID: 'ProfitAndLoss',
+        ReportName: 'Profit and Loss',
+        ReportType: 'ProfitAndLoss',
+        ReportTitles: ['Profit & Loss', t.tenantName, `${from} to ${to}`],
+        ReportDate: '20 October 2018',
+        UpdatedDateUTC: msDate(FIRST_UPDATED, false),
+        Rows: [
+          { RowType: 'Header', Cells: [{ Value: '' }, ...columns.map((c) => ({ Value: c }))] },
+          {
+            RowType: 'Section',
+            Title: 'Income',
+            Rows: [row('Sales', 1000), row('Other Revenue', 50), row('Total Income', 1050, 'SummaryRow')],
+          },
+          {
+            RowType: 'Section',
+            Title: 'Less Operating Expenses',
+            Rows: [row('Rent', 300), row('Total Operating Expenses', 300, 'SummaryRow')],
+          },
+          { RowType: 'Section', Title: '', Rows: [row('Net Profit', 750)] },
+        ],
+      },
+    ]),
   };
 }

@@ -7,7 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { SimAnswer } from './xero-simulator-data';
+import type { SimAnswer } from './xero-simulator-shapes';
 
 export interface SimRequest {
   method: string;

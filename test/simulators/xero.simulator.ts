@@ -16,14 +16,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { contactsAnswer, invoicesAnswer, profitAndLossAnswer, SimTenant } from './xero-simulator-data';
 import {
-  contactsAnswer,
-  invoicesAnswer,
-  notFound,
-  profitAndLossAnswer,
-  SimAnswer,
-  SimTenant,
-} from './xero-simulator-data';
+  accountsAnswer,
+  balanceSheetAnswer,
+  bankTransactionsAnswer,
+  organisationAnswer,
+} from './xero-simulator-ledger';
+import { notFound, SimAnswer } from './xero-simulator-shapes';
 import { SimRequest, XeroIdentity } from './xero-simulator-identity';
 
 export type { SimRequest } from './xero-simulator-identity';
@@ -218,6 +218,10 @@ export class XeroSimulator extends XeroIdentity {
       answer = invoicesAnswer(tenant, req.query, typeof ims === 'string' ? ims : undefined);
     else if (resource === 'Contacts') answer = contactsAnswer(tenant, req.query);
     else if (resource === 'Reports/ProfitAndLoss') answer = profitAndLossAnswer(tenant, req.query);
+    else if (resource === 'Organisation') answer = organisationAnswer(tenant);
+    else if (resource === 'Accounts') answer = accountsAnswer(tenant, req.query);
+    else if (resource === 'BankTransactions') answer = bankTransactionsAnswer(tenant, req.query);
+    else if (resource === 'Reports/BalanceSheet') answer = balanceSheetAnswer(tenant, req.query);
     else answer = notFound();
     return { ...answer, headers: limited };
   }

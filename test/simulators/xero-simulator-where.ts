@@ -1,0 +1,142 @@
+/**
+ * The part of Xero's `where` language the simulator reads: comparisons of a
+ * field (dotted for a nested one, `Contact.ContactID`) with a "string", a
+ * Guid("…"), a DateTime(y, m, d), true/false or a number, joined by AND and
+ * OR (AND binding tighter) with parentheses. Anything else, or a field the
+ * resource does not have, is Xero's 400 ValidationException, so a client
+ * that writes the expression wrongly fails the tests rather than reading
+ * everything.
+ */
+import { msOf, SimAnswer, validationError } from './xero-simulator-shapes';
+
+type Item = Record<string, unknown>;
+type Test = (item: Item) => boolean;
+type Value =
+  { kind: 'string' | 'guid' | 'bool' | 'number'; v: string | boolean | number } | { kind: 'date'; v: number };
+
+const TERM =
+  /^([A-Za-z][A-Za-z.]*)\s*(==|!=|>=|<=|>|<)\s*("([^"]*)"|Guid\("([0-9a-fA-F-]{36})"\)|DateTime\((\d{4}),\s*(\d{1,2}),\s*(\d{1,2})\)|true|false|-?\d+(?:\.\d+)?)/;
+
+/** A test of items for `where`, or the 400 Xero answers. `fields` are the ones the resource has. */
+export function whereFilter(where: string | null, fields: readonly string[]): Test | SimAnswer {
+  if (where === null) return () => true;
+  try {
+    const parser = new Parser(where, fields);
+    const test = parser.or();
+    parser.end();
+    return test;
+  } catch (e) {
+    return validationError(`Invalid where clause: ${(e as Error).message}`);
+  }
+}
+
+class Parser {
+  private at = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly fields: readonly string[],
+  ) {}
+
+  or(): Test {
+    const parts = [this.and()];
+    while (this.word('OR')) parts.push(this.and());
+    return (item) => parts.some((p) => p(item));
+  }
+
+  end(): void {
+    this.space();
+    if (this.at < this.text.length) throw new Error(`unexpected "${this.text.slice(this.at, this.at + 20)}"`);
+  }
+
+  private and(): Test {
+    const parts = [this.primary()];
+    while (this.word('AND')) parts.push(this.primary());
+    return (item) => parts.every((p) => p(item));
+  }
+
+  private primary(): Test {
+    this.space();
+    if (this.text[this.at] === '(') {
+      this.at += 1;
+      const inner = this.or();
+      this.space();
+      if (this.text[this.at] !== ')') throw new Error('a parenthesis is not closed');
+      this.at += 1;
+      return inner;
+    }
+    const m = TERM.exec(this.text.slice(this.at));
+    if (!m) throw new Error(`cannot read "${this.text.slice(this.at, this.at + 20)}"`);
+    this.at += m[0].length;
+    const [, field, op] = m;
+    if (!this.fields.includes(field)) throw new Error(`no field ${field}`);
+    const value: Value =
+      m[4] !== undefined
+        ? { kind: 'string', v: m[4] }
+        : m[5] !== undefined
+          ? { kind: 'guid', v: m[5].toLowerCase() }
+          : m[6] !== undefined
+            ? { kind: 'date', v: Date.UTC(+m[6], +m[7] - 1, +m[8]) }
+            : m[3] === 'true' || m[3] === 'false'
+              ? { kind: 'bool', v: m[3] === 'true' }
+              : { kind: 'number', v: Number(m[3]) };
+    return (item) => compare(read(item, field), op, value);
+  }
+
+  private word(w: string): boolean {
+    const m = new RegExp(`^\\s+${w}\\s+`).exec(this.text.slice(this.at));
+    if (!m) return false;
+    this.at += m[0].length;
+    return true;
+  }
+
+  private space(): void {
+    while (this.text[this.at] === ' ') this.at += 1;
+  }
+}
+
+function read(item: Item, path: string): unknown {
+  let v: unknown = item;
+  for (const key of path.split('.')) v = (v as Item | undefined)?.[key];
+  return v;
+}
+
+function compare(actual: unknown, op: string, value: Value): boolean {
+  let a: string | number | boolean | undefined;
+  if (value.kind === 'date') a = typeof actual === 'string' ? msOf(actual) : undefined;
+  else if (value.kind === 'guid') a = typeof actual === 'string' ? actual.toLowerCase() : undefined;
+  else a = actual as typeof a;
+  if (a === undefined) return op === '!=';
+  const b = value.v;
+  switch (op) {
+    case '==':
+      return a === b;
+    case '!=':
+      return a !== b;
+    case '>=':
+      return a >= b;
+    case '<=':
+      return a <= b;
+    case '>':
+      return a > b;
+    default:
+      return a < b;
+  }
+}
+
+/** Sorts a copy by `order` (`Name`, `Date DESC`, …) over the fields given; undefined for an order it cannot read. */
+export function ordered<T extends Item>(
+  items: T[],
+  order: string | null,
+  fields: readonly string[],
+): T[] | undefined {
+  if (order === null) return items;
+  const m = /^([A-Za-z][A-Za-z.]*)(?:\s+(ASC|DESC))?$/.exec(order.trim());
+  if (!m || !fields.includes(m[1])) return undefined;
+  const sign = m[2] === 'DESC' ? -1 : 1;
+  const key = (i: T) => {
+    const v = read(i, m[1]);
+    return typeof v === 'string' && v.startsWith('/Date(') ? msOf(v) : (v as string | number);
+  };
+  return [...items].sort((x, y) => (key(x) < key(y) ? -sign : key(x) > key(y) ? sign : 0));
+}
