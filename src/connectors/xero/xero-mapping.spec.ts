@@ -8,6 +8,7 @@ import {
   mapContact,
   mapInvoice,
   mapOrganisation,
+  only,
   pagination,
   validationDetail,
 } from './xero-mapping';
@@ -221,6 +222,9 @@ describe('Xero shape mapping', () => {
       pageCount: null,
       itemCount: null,
     });
+    expect(only({ Reports: [{ ReportID: 'A' }, { ReportID: 'B' }] }, 'Reports')).toEqual({ ReportID: 'A' });
+    expect(() => only({ Reports: [] }, 'Reports')).toThrow('an empty Reports list in the answer');
+    expect(() => only({ Reports: 'x' }, 'Reports')).toThrow('no Reports list in the answer');
     for (const bad of [null, 'x', { Invoices: 'x' }, { Invoices: [1] }, { Contacts: [] }]) {
       const e = (() => {
         try {

@@ -23,6 +23,13 @@ export function collection(body: unknown, key: string): Json[] {
   return items as Json[];
 }
 
+/** The one object an answer holds (`Organisations`, `Reports`): the first of its collection, or a bad response. */
+export function only(body: unknown, key: string): Json {
+  const [first] = collection(body, key);
+  if (!first) throw UpstreamError.badResponse('xero', `an empty ${key} list in the answer`);
+  return first;
+}
+
 export interface Pagination {
   page: number;
   pageSize: number;

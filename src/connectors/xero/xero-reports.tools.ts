@@ -2,9 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import type { ToolContext } from '../../mcp/mcp-context';
 import { Tool } from '../../mcp/mcp.decorators';
-import { UpstreamError } from '../http/upstream.errors';
 import { XeroClient } from './xero-client.service';
-import { collection, flattenReport } from './xero-mapping';
+import { flattenReport, only } from './xero-mapping';
 import { comparePeriods, DAY, READ, tenantId } from './xero-tool-args';
 
 const PROFIT_AND_LOSS = z
@@ -15,6 +14,14 @@ const PROFIT_AND_LOSS = z
     ...comparePeriods(),
   })
   .refine((a) => a.fromDate <= a.toDate, { path: ['fromDate'], message: 'must not be after toDate' });
+
+const BALANCE_SHEET = z.object({
+  tenantId: tenantId(),
+  date: DAY.optional().describe(
+    'The day the balances are as at, YYYY-MM-DD (default: the last day of the current month, as Xero takes it).',
+  ),
+  ...comparePeriods(),
+});
 
 /** What every report tool returns besides its own arguments. */
 const REPORT_SHAPE =
@@ -44,6 +51,24 @@ export class XeroReportTools {
     return { fromDate: args.fromDate, toDate: args.toDate, ...report };
   }
 
+  @Tool({
+    name: 'xero_balance_sheet',
+    title: 'Xero balance sheet report',
+    description:
+      'The Balance Sheet of a Xero tenant as at a day (assets, liabilities, net assets and equity, with totals), ' +
+      'optionally compared with the same day of earlier periods. The first column is the day asked for, ' +
+      `then one per earlier period. Returns ${REPORT_SHAPE}`,
+    input: BALANCE_SHEET,
+    permission: 'xero:read',
+    annotations: READ,
+  })
+  async balanceSheet(ctx: ToolContext, args: z.output<typeof BALANCE_SHEET>) {
+    const report = await this.report(ctx, args, 'BalanceSheet', 'Balance Sheet for this date', {
+      date: args.date,
+    });
+    return { date: args.date, ...report };
+  }
+
   /** GET /Reports/{name} for the tenant, with the comparison periods asked for: its first report, flattened. */
   private async report(
     ctx: ToolContext,
@@ -62,8 +87,6 @@ export class XeroReportTools {
         timeframe: args.timeframe,
       },
     });
-    const [report] = collection(body, 'Reports');
-    if (!report) throw UpstreamError.badResponse('xero', 'no report in the answer');
-    return { tenantId, ...flattenReport(report) };
+    return { tenantId, ...flattenReport(only(body, 'Reports')) };
   }
 }

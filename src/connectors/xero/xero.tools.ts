@@ -4,14 +4,34 @@ import type { ToolContext } from '../../mcp/mcp-context';
 import { Tool } from '../../mcp/mcp.decorators';
 import { XeroClient } from './xero-client.service';
 import { ifModifiedSince } from './xero-dates';
-import { collection, mapContact, mapInvoice, pagination } from './xero-mapping';
-import { guid, page, pageSize, PAGING_NOTE, READ, searchTerm, tenantId } from './xero-tool-args';
-
-const STATUSES = ['DRAFT', 'SUBMITTED', 'AUTHORISED', 'PAID', 'VOIDED', 'DELETED'] as const;
+import {
+  collection,
+  mapAccount,
+  mapBankTransaction,
+  mapContact,
+  mapInvoice,
+  mapOrganisation,
+  only,
+  pagination,
+} from './xero-mapping';
+import {
+  ACCOUNT_CLASSES,
+  ACCOUNT_TYPES,
+  BANK_TRANSACTION_STATUSES,
+  BANK_TRANSACTION_TYPES,
+  INVOICE_STATUSES,
+} from './xero-codes';
+import { DAY, guid, page, pageSize, PAGING_NOTE, READ, searchTerm, tenantId } from './xero-tool-args';
+import { whereAll, whereAnyOf, whereDay, whereGuid, whereIs } from './xero-where';
 
 const LIST_INVOICES = z.object({
   tenantId: tenantId(),
-  statuses: z.array(z.enum(STATUSES)).min(1).max(6).optional().describe('Only invoices in these statuses.'),
+  statuses: z
+    .array(z.enum(INVOICE_STATUSES))
+    .min(1)
+    .max(6)
+    .optional()
+    .describe('Only invoices in these statuses.'),
   contactIds: z
     .array(guid())
     .min(1)
@@ -49,6 +69,62 @@ const LIST_CONTACTS = z.object({
   page: page(),
   pageSize: pageSize(),
 });
+
+const GET_ORGANISATION = z.object({ tenantId: tenantId() });
+
+const LIST_ACCOUNTS = z.object({
+  tenantId: tenantId(),
+  types: z
+    .array(z.enum(ACCOUNT_TYPES))
+    .min(1)
+    .max(ACCOUNT_TYPES.length)
+    .optional()
+    .describe('Only accounts of these types (e.g. BANK for the bank accounts, REVENUE, EXPENSE, OVERHEADS).'),
+  classes: z
+    .array(z.enum(ACCOUNT_CLASSES))
+    .min(1)
+    .max(ACCOUNT_CLASSES.length)
+    .optional()
+    .describe('Only accounts of these classes (ASSET, EQUITY, EXPENSE, LIABILITY, REVENUE).'),
+  includeArchived: z.boolean().default(false).describe('Include archived accounts (default false).'),
+  orderBy: z.enum(['code', 'name']).default('code').describe('Order by account code (default) or name.'),
+});
+
+const LIST_BANK_TRANSACTIONS = z
+  .object({
+    tenantId: tenantId(),
+    types: z
+      .array(z.enum(BANK_TRANSACTION_TYPES))
+      .min(1)
+      .max(BANK_TRANSACTION_TYPES.length)
+      .optional()
+      .describe('Only transactions of these types (RECEIVE money in, SPEND money out, and their variants).'),
+    statuses: z
+      .array(z.enum(BANK_TRANSACTION_STATUSES))
+      .min(1)
+      .max(BANK_TRANSACTION_STATUSES.length)
+      .optional()
+      .describe('Only transactions in these statuses (AUTHORISED, DELETED, VOIDED).'),
+    bankAccountId: guid()
+      .optional()
+      .describe(
+        'Only transactions of this bank account (an accountId of xero_list_accounts with types ["BANK"]).',
+      ),
+    contactId: guid().optional().describe('Only transactions with this contact (a contactId).'),
+    fromDate: DAY.optional().describe('Only transactions dated on or after this day, YYYY-MM-DD.'),
+    toDate: DAY.optional().describe('Only transactions dated on or before this day, YYYY-MM-DD.'),
+    isReconciled: z
+      .boolean()
+      .optional()
+      .describe('Only reconciled (true) or only unreconciled (false) transactions.'),
+    newestFirst: z.boolean().default(false).describe('Newest first (default false: oldest first, by date).'),
+    page: page(),
+    pageSize: pageSize(),
+  })
+  .refine((a) => !a.fromDate || !a.toDate || a.fromDate <= a.toDate, {
+    path: ['fromDate'],
+    message: 'must not be after toDate',
+  });
 
 /** The Xero tools: thin translations between MCP arguments and XeroClient calls. */
 @Injectable()
@@ -138,6 +214,101 @@ export class XeroTools {
       tenantId,
       contacts: collection(body, 'Contacts').map(mapContact),
       pagination: pagination(body, asked),
+    };
+  }
+
+  @Tool({
+    name: 'xero_get_organisation',
+    title: 'Get the Xero organisation',
+    description:
+      'The organisation (company) details of a Xero tenant: {organisation: {organisationId, name, legalName, ' +
+      'shortCode, organisationType, organisationStatus, isDemoCompany, countryCode, baseCurrency (the currency ' +
+      'its reports are in), timezone, paysTax, salesTaxBasis, salesTaxPeriod, financialYearEndDay and ' +
+      'financialYearEndMonth (when its financial year ends), periodLockDate and endOfYearLockDate (YYYY-MM-DD: ' +
+      'nothing on or before them can change), createdDateUtc (ISO 8601)}}.',
+    input: GET_ORGANISATION,
+    permission: 'xero:read',
+    annotations: READ,
+  })
+  async getOrganisation(ctx: ToolContext, args: z.output<typeof GET_ORGANISATION>) {
+    const { tenantId, body } = await this.xero.accounting(ctx, {
+      tenantId: args.tenantId,
+      path: 'Organisation',
+      what: 'organisation for this tenant',
+      query: {},
+    });
+    return { tenantId, organisation: mapOrganisation(only(body, 'Organisations')) };
+  }
+
+  @Tool({
+    name: 'xero_list_accounts',
+    title: 'List Xero accounts',
+    description:
+      'The chart of accounts of a Xero tenant, all in one answer (not paged), optionally only some types or ' +
+      'classes. Each account: accountId, code, name, type (BANK, REVENUE, EXPENSE, CURRENT, CURRLIAB, ...), ' +
+      'class (ASSET, EQUITY, EXPENSE, LIABILITY, REVENUE), status (ACTIVE or ARCHIVED), description, taxType, ' +
+      'bankAccountNumber, bankAccountType and currencyCode (bank accounts), enablePaymentsToAccount, ' +
+      'systemAccount (e.g. DEBTORS, CREDITORS), reportingCode, updatedDateUtc (ISO 8601). ' +
+      'A bank account’s accountId is what xero_list_bank_transactions takes as bankAccountId.',
+    input: LIST_ACCOUNTS,
+    permission: 'xero:read',
+    annotations: READ,
+  })
+  async listAccounts(ctx: ToolContext, args: z.output<typeof LIST_ACCOUNTS>) {
+    const { tenantId, body } = await this.xero.accounting(ctx, {
+      tenantId: args.tenantId,
+      path: 'Accounts',
+      what: 'such accounts',
+      query: {
+        where: whereAll(
+          args.includeArchived ? undefined : whereAnyOf('Status', ['ACTIVE']),
+          whereAnyOf('Type', args.types),
+          whereAnyOf('Class', args.classes),
+        ),
+        order: args.orderBy === 'name' ? 'Name ASC' : 'Code ASC',
+      },
+    });
+    return { tenantId, accounts: collection(body, 'Accounts').map(mapAccount) };
+  }
+
+  @Tool({
+    name: 'xero_list_bank_transactions',
+    title: 'List Xero bank transactions',
+    description:
+      'Lists the bank transactions (money received and spent through bank accounts; not invoice payments) of a ' +
+      'Xero tenant, oldest first unless newestFirst, optionally filtered by type, status, bank account, contact, ' +
+      'dates or reconciliation. Each transaction: bankTransactionId, type (RECEIVE, SPEND, ...), status, ' +
+      'contact {contactId, name}, bankAccount {accountId, code, name}, reference, date (YYYY-MM-DD), ' +
+      'isReconciled, currencyCode, subTotal, totalTax, total, updatedDateUtc (ISO 8601). ' +
+      PAGING_NOTE,
+    input: LIST_BANK_TRANSACTIONS,
+    permission: 'xero:read',
+    annotations: READ,
+  })
+  async listBankTransactions(ctx: ToolContext, args: z.output<typeof LIST_BANK_TRANSACTIONS>) {
+    const { tenantId, body } = await this.xero.accounting(ctx, {
+      tenantId: args.tenantId,
+      path: 'BankTransactions',
+      what: 'such bank transactions',
+      query: {
+        where: whereAll(
+          whereAnyOf('Type', args.types),
+          whereAnyOf('Status', args.statuses),
+          whereGuid('BankAccount.AccountID', args.bankAccountId),
+          whereGuid('Contact.ContactID', args.contactId),
+          whereDay('Date', '>=', args.fromDate),
+          whereDay('Date', '<=', args.toDate),
+          whereIs('IsReconciled', args.isReconciled),
+        ),
+        order: args.newestFirst ? 'Date DESC' : 'Date ASC',
+        page: String(args.page),
+        pageSize: String(args.pageSize),
+      },
+    });
+    return {
+      tenantId,
+      bankTransactions: collection(body, 'BankTransactions').map(mapBankTransaction),
+      pagination: pagination(body, { page: args.page, pageSize: args.pageSize }),
     };
   }
 }
