@@ -13,7 +13,7 @@ import type { StartedApp } from '../support/start-app';
 import { makeTenant } from '../simulators/xero-simulator-data';
 import { SIM_ORGANISATION_API_KEY } from '../simulators/xero-simulator-ledger';
 import { XeroSimulator } from '../simulators/xero.simulator';
-import { closeCallers, makeOrg, Org, seenResults, startXeroApp } from './xero-e2e-helpers';
+import { closeXeroApp, makeOrg, Org, seenResults, startXeroApp } from './xero-e2e-helpers';
 
 const T1 = '11111111-1111-4111-8111-111111111111';
 const T2 = '22222222-2222-4222-8222-222222222222';
@@ -60,12 +60,7 @@ describe('Xero ledger tools (e2e, simulator)', () => {
     sim.resetLimits();
   });
 
-  afterAll(async () => {
-    for (const t of sim?.issued ?? []) registerSecret(t, 'xero simulator token');
-    await closeCallers();
-    await started?.close();
-    await sim?.close();
-  });
+  afterAll(() => closeXeroApp(sim, started));
 
   it('lists the ledger tools to a key with xero:read, and refuses them to a key without it', async () => {
     expect(await custom.mcp.toolNames()).toEqual(expect.arrayContaining(NEW_TOOLS));

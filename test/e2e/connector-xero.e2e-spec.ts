@@ -12,7 +12,7 @@ import type { StartedApp } from '../support/start-app';
 import { makeTenant } from '../simulators/xero-simulator-data';
 import { validationError } from '../simulators/xero-simulator-shapes';
 import { XeroSimulator } from '../simulators/xero.simulator';
-import { closeCallers, makeOrg, Org, pause, seenResults, startXeroApp } from './xero-e2e-helpers';
+import { closeXeroApp, makeOrg, Org, pause, seenResults, startXeroApp } from './xero-e2e-helpers';
 
 const T1 = '11111111-1111-4111-8111-111111111111';
 const T2 = '22222222-2222-4222-8222-222222222222';
@@ -62,12 +62,7 @@ describe('Xero connector (e2e, simulator)', () => {
     sim.resetLimits();
   });
 
-  afterAll(async () => {
-    for (const t of sim?.issued ?? []) registerSecret(t, 'xero simulator token');
-    await closeCallers();
-    await started?.close();
-    await sim?.close();
-  });
+  afterAll(() => closeXeroApp(sim, started));
 
   it('lists the Xero tools to a key with xero:read only', async () => {
     expect(await custom.mcp.toolNames()).toEqual(

@@ -116,5 +116,13 @@ export function startXeroApp(sim: XeroSimulator): Promise<StartedApp> {
   });
 }
 
+/** After a spec: the simulator's tokens registered as secrets (for the capture sweep), then everything closed. */
+export async function closeXeroApp(sim?: XeroSimulator, started?: StartedApp): Promise<void> {
+  for (const t of sim?.issued ?? []) registerSecret(t, 'xero simulator token');
+  await closeCallers();
+  await started?.close();
+  await sim?.close();
+}
+
 /** Resolves after `ms`. */
 export const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

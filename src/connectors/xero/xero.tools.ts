@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import type { ToolContext } from '../../mcp/mcp-context';
 import { Tool } from '../../mcp/mcp.decorators';
-import { XeroClient } from './xero-client.service';
+import { AccountingRequest, XeroClient } from './xero-client.service';
 import { ifModifiedSince } from './xero-dates';
 import {
   collection,
@@ -12,6 +12,7 @@ import {
   mapInvoice,
   mapOrganisation,
   only,
+  Pagination,
   pagination,
 } from './xero-mapping';
 import {
@@ -160,8 +161,7 @@ export class XeroTools {
     annotations: READ,
   })
   async listInvoices(ctx: ToolContext, args: z.output<typeof LIST_INVOICES>) {
-    const { tenantId, body } = await this.xero.accounting(ctx, {
-      tenantId: args.tenantId,
+    const { tenantId, items, pagination } = await this.page(ctx, args, mapInvoice, {
       path: 'Invoices',
       what: 'such invoices',
       query: {
@@ -169,19 +169,10 @@ export class XeroTools {
         ContactIDs: args.contactIds?.join(','),
         InvoiceNumbers: args.invoiceNumbers?.join(','),
         searchTerm: args.searchTerm,
-        page: String(args.page),
-        pageSize: String(args.pageSize),
       },
       headers: args.modifiedSince ? { 'if-modified-since': ifModifiedSince(args.modifiedSince) } : undefined,
     });
-    const asked = { page: args.page, pageSize: args.pageSize };
-    if (body === null)
-      return { tenantId, invoices: [], pagination: { ...asked, pageCount: 0, itemCount: 0 } };
-    return {
-      tenantId,
-      invoices: collection(body, 'Invoices').map(mapInvoice),
-      pagination: pagination(body, asked),
-    };
+    return { tenantId, invoices: items, pagination };
   }
 
   @Tool({
@@ -198,23 +189,15 @@ export class XeroTools {
     annotations: READ,
   })
   async listContacts(ctx: ToolContext, args: z.output<typeof LIST_CONTACTS>) {
-    const { tenantId, body } = await this.xero.accounting(ctx, {
-      tenantId: args.tenantId,
+    const { tenantId, items, pagination } = await this.page(ctx, args, mapContact, {
       path: 'Contacts',
       what: 'such contacts',
       query: {
         searchTerm: args.searchTerm,
         includeArchived: args.includeArchived ? 'true' : undefined,
-        page: String(args.page),
-        pageSize: String(args.pageSize),
       },
     });
-    const asked = { page: args.page, pageSize: args.pageSize };
-    return {
-      tenantId,
-      contacts: collection(body, 'Contacts').map(mapContact),
-      pagination: pagination(body, asked),
-    };
+    return { tenantId, contacts: items, pagination };
   }
 
   @Tool({
@@ -286,8 +269,7 @@ export class XeroTools {
     annotations: READ,
   })
   async listBankTransactions(ctx: ToolContext, args: z.output<typeof LIST_BANK_TRANSACTIONS>) {
-    const { tenantId, body } = await this.xero.accounting(ctx, {
-      tenantId: args.tenantId,
+    const { tenantId, items, pagination } = await this.page(ctx, args, mapBankTransaction, {
       path: 'BankTransactions',
       what: 'such bank transactions',
       query: {
@@ -301,14 +283,28 @@ export class XeroTools {
           whereIs('IsReconciled', args.isReconciled),
         ),
         order: args.newestFirst ? 'Date DESC' : 'Date ASC',
-        page: String(args.page),
-        pageSize: String(args.pageSize),
       },
     });
-    return {
-      tenantId,
-      bankTransactions: collection(body, 'BankTransactions').map(mapBankTransaction),
-      pagination: pagination(body, { page: args.page, pageSize: args.pageSize }),
-    };
+    return { tenantId, bankTransactions: items, pagination };
+  }
+
+  /**
+   * One page of a paged collection (its key the path's, `Invoices`): the items mapped and the
+   * envelope's pagination. A 304 (If-Modified-Since, nothing changed) is an empty page.
+   */
+  private async page<T>(
+    ctx: ToolContext,
+    args: { tenantId?: string; page: number; pageSize: number },
+    map: (item: Record<string, unknown>) => T,
+    req: Omit<AccountingRequest, 'tenantId'>,
+  ): Promise<{ tenantId: string; items: T[]; pagination: Pagination }> {
+    const { tenantId, body } = await this.xero.accounting(ctx, {
+      ...req,
+      tenantId: args.tenantId,
+      query: { ...req.query, page: String(args.page), pageSize: String(args.pageSize) },
+    });
+    const asked = { page: args.page, pageSize: args.pageSize };
+    if (body === null) return { tenantId, items: [], pagination: { ...asked, pageCount: 0, itemCount: 0 } };
+    return { tenantId, items: collection(body, req.path).map(map), pagination: pagination(body, asked) };
   }
 }
