@@ -41,6 +41,7 @@ export class XeroReportTools {
       `Returns ${REPORT_SHAPE}`,
     input: PROFIT_AND_LOSS,
     permission: 'xero:read',
+    cache: { credentials: 'xero' },
     annotations: READ,
   })
   async profitAndLoss(ctx: ToolContext, args: z.output<typeof PROFIT_AND_LOSS>) {
@@ -60,6 +61,7 @@ export class XeroReportTools {
       `then one per earlier period. Returns ${REPORT_SHAPE}`,
     input: BALANCE_SHEET,
     permission: 'xero:read',
+    cache: { credentials: 'xero' },
     annotations: READ,
   })
   async balanceSheet(ctx: ToolContext, args: z.output<typeof BALANCE_SHEET>) {

@@ -211,6 +211,7 @@ export class XeroTools {
       'nothing on or before them can change), createdDateUtc (ISO 8601)}}.',
     input: GET_ORGANISATION,
     permission: 'xero:read',
+    cache: { credentials: 'xero' },
     annotations: READ,
   })
   async getOrganisation(ctx: ToolContext, args: z.output<typeof GET_ORGANISATION>) {
@@ -235,6 +236,7 @@ export class XeroTools {
       'A bank account’s accountId is what xero_list_bank_transactions takes as bankAccountId.',
     input: LIST_ACCOUNTS,
     permission: 'xero:read',
+    cache: { credentials: 'xero' },
     annotations: READ,
   })
   async listAccounts(ctx: ToolContext, args: z.output<typeof LIST_ACCOUNTS>) {
@@ -266,6 +268,7 @@ export class XeroTools {
       PAGING_NOTE,
     input: LIST_BANK_TRANSACTIONS,
     permission: 'xero:read',
+    cache: { credentials: 'xero' },
     annotations: READ,
   })
   async listBankTransactions(ctx: ToolContext, args: z.output<typeof LIST_BANK_TRANSACTIONS>) {
