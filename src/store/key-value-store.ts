@@ -19,6 +19,21 @@ export interface StoreLock {
   release(): Promise<boolean>;
 }
 
+/** One slot of a counting semaphore (see `tryAcquireSlot`). */
+export interface SlotLease {
+  readonly key: string;
+  /**
+   * Moves the lease's expiry to `ttlMs` from now, while it is still held;
+   * false when it is not (released, or expired and so free for another).
+   */
+  extend(ttlMs: number): Promise<boolean>;
+  /**
+   * Frees this lease's slot, never another holder's; returns whether it was
+   * still held. Calling it again, or after the lease expired, returns false.
+   */
+  release(): Promise<boolean>;
+}
+
 export type Unsubscribe = () => Promise<void>;
 
 export abstract class KeyValueStore {
@@ -52,6 +67,14 @@ export abstract class KeyValueStore {
   abstract deliveringSince(channel: string): number | undefined;
   /** A mutual-exclusion lock across instances; null when another holder has it. */
   abstract tryLock(key: string, ttlMs: number): Promise<StoreLock | null>;
+  /**
+   * Takes one of `limit` slots of the counting semaphore `key`, across
+   * instances; null when all are held. A lease not released within `ttlMs`
+   * (or extended) expires and its slot is free again, so a holder that
+   * crashed leaks nothing. Every holder of one key should give the same
+   * limit; the key belongs to the semaphore (not for get/set/incr).
+   */
+  abstract tryAcquireSlot(key: string, limit: number, ttlMs: number): Promise<SlotLease | null>;
   /** Throws when the backing service is unreachable. */
   abstract ping(): Promise<void>;
   abstract close(): Promise<void>;

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { KeyValueStore, SetOptions, StoreLock, Unsubscribe } from './key-value-store';
+import { KeyValueStore, SetOptions, SlotLease, StoreLock, Unsubscribe } from './key-value-store';
 
 export interface MemoryStoreOptions {
   /** How often expired keys nobody reads are swept away (default 30 s). */
@@ -25,6 +25,11 @@ export function assertTtlMs(ttlMs: number): void {
   if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new RangeError('ttlMs must be a positive integer');
 }
 
+/** A semaphore's limit is a whole number of slots, at least one. */
+export function assertSlotLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+}
+
 /**
  * The embedded shape's store: one process, one Map. Expired keys vanish on
  * read and in a periodic sweep; pub/sub delivers asynchronously (a microtask
@@ -36,6 +41,8 @@ export class MemoryStore extends KeyValueStore {
   private readonly logger = new Logger(MemoryStore.name);
   private readonly entries = new Map<string, Entry>();
   private readonly channels = new Map<string, Set<Subscription>>();
+  /** Semaphores: for each key, its leases (token to the epoch ms it expires at). */
+  private readonly slots = new Map<string, Map<string, number>>();
   private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -48,6 +55,11 @@ export class MemoryStore extends KeyValueStore {
   /** Entries held, including expired ones not yet swept (diagnostics). */
   get entryCount(): number {
     return this.entries.size;
+  }
+
+  /** Semaphores with leases held, including expired ones not yet swept (diagnostics). */
+  get semaphoreCount(): number {
+    return this.slots.size;
   }
 
   async get(key: string): Promise<string | null> {
@@ -157,6 +169,32 @@ export class MemoryStore extends KeyValueStore {
     };
   }
 
+  async tryAcquireSlot(key: string, limit: number, ttlMs: number): Promise<SlotLease | null> {
+    assertSlotLimit(limit);
+    assertTtlMs(ttlMs);
+    // Synchronous from count to take: atomic within the one event loop.
+    const leases = this.liveLeases(key);
+    if (leases.size >= limit) return null;
+    const token = randomUUID();
+    leases.set(token, Date.now() + ttlMs);
+    this.slots.set(key, leases);
+    return {
+      key,
+      extend: async (ms) => {
+        assertTtlMs(ms);
+        const held = this.liveLeases(key);
+        if (!held.has(token)) return false;
+        held.set(token, Date.now() + ms);
+        return true;
+      },
+      release: async () => {
+        const held = this.liveLeases(key).delete(token);
+        if (this.slots.get(key)?.size === 0) this.slots.delete(key);
+        return held;
+      },
+    };
+  }
+
   async ping(): Promise<void> {
     // Always reachable: it is this process.
   }
@@ -167,6 +205,7 @@ export class MemoryStore extends KeyValueStore {
     for (const set of this.channels.values()) for (const s of set) s.active = false;
     this.channels.clear();
     this.entries.clear();
+    this.slots.clear();
   }
 
   /** The entry when it exists and has not expired; drops it when it has. */
@@ -180,9 +219,18 @@ export class MemoryStore extends KeyValueStore {
     return entry;
   }
 
+  /** A semaphore's leases that have not expired (a new, unregistered map when it has none); drops the rest. */
+  private liveLeases(key: string): Map<string, number> {
+    const leases = this.slots.get(key) ?? new Map<string, number>();
+    const now = Date.now();
+    for (const [token, expiresAt] of leases) if (expiresAt <= now) leases.delete(token);
+    return leases;
+  }
+
   private sweep(): void {
     const now = Date.now();
     for (const [key, entry] of this.entries) if (isExpired(entry, now)) this.entries.delete(key);
+    for (const key of [...this.slots.keys()]) if (this.liveLeases(key).size === 0) this.slots.delete(key);
   }
 }
 

@@ -2,8 +2,8 @@ import { Logger } from '@nestjs/common';
 import { Redis, RedisOptions } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { RequestContext } from '../observability/request-context';
-import { KeyValueStore, SetOptions, StoreLock, Unsubscribe } from './key-value-store';
-import { assertTtlMs } from './memory.store';
+import { KeyValueStore, SetOptions, SlotLease, StoreLock, Unsubscribe } from './key-value-store';
+import { assertSlotLimit, assertTtlMs } from './memory.store';
 
 export interface RedisStoreOptions {
   /** Prepended to every key and channel (isolates tests; lets deployments share a Redis). */
@@ -72,9 +72,46 @@ const RELEASE_LOCK = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
+// A semaphore is a sorted set of leases: member the holder's token, score the
+// epoch ms it expires at, on Redis's own clock (TIME), so instances whose
+// clocks differ agree on what has expired. Expired leases are dropped before
+// counting; the key itself expires with its last lease, so a semaphore whose
+// holders all crashed leaves nothing behind.
+const NOW_MS = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+const EXPIRE_WITH_LAST_LEASE = `
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])`;
+
+// ARGV: limit, ttlMs, token. 1 when a slot was taken.
+const ACQUIRE_SLOT = `${NOW_MS}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])${EXPIRE_WITH_LAST_LEASE}
+return 1`;
+
+// ARGV: ttlMs, token. 1 when the lease was live and now expires ttlMs from now.
+const EXTEND_SLOT = `${NOW_MS}
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[2])
+if not expires or tonumber(expires) <= now then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), ARGV[2])${EXPIRE_WITH_LAST_LEASE}
+return 1`;
+
+// ARGV: token. Removes only that lease; 1 when it was live (an expired one held nothing).
+const RELEASE_SLOT = `${NOW_MS}
+local expires = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not expires then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+if tonumber(expires) <= now then return 0 end
+return 1`;
+
 interface ScriptedRedis extends Redis {
   sentiaIncrWithTtl(key: string, by: number, ttlMs: number): Promise<number>;
   sentiaReleaseLock(key: string, token: string): Promise<number>;
+  sentiaAcquireSlot(key: string, limit: number, ttlMs: number, token: string): Promise<number>;
+  sentiaExtendSlot(key: string, ttlMs: number, token: string): Promise<number>;
+  sentiaReleaseSlot(key: string, token: string): Promise<number>;
 }
 
 interface Subscription {
@@ -118,6 +155,9 @@ export class RedisStore extends KeyValueStore {
     this.subscriber = clients.subscriber;
     this.client.defineCommand('sentiaIncrWithTtl', { numberOfKeys: 1, lua: INCR_WITH_TTL });
     this.client.defineCommand('sentiaReleaseLock', { numberOfKeys: 1, lua: RELEASE_LOCK });
+    this.client.defineCommand('sentiaAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE_SLOT });
+    this.client.defineCommand('sentiaExtendSlot', { numberOfKeys: 1, lua: EXTEND_SLOT });
+    this.client.defineCommand('sentiaReleaseSlot', { numberOfKeys: 1, lua: RELEASE_SLOT });
 
     // Without an 'error' listener ioredis prints every failed reconnect; log once per outage.
     this.client.on('error', (err: Error) => this.onConnectionError(err));
@@ -263,6 +303,22 @@ export class RedisStore extends KeyValueStore {
     return {
       key,
       release: async () => (await this.run(() => this.client.sentiaReleaseLock(this.k(key), token))) === 1,
+    };
+  }
+
+  async tryAcquireSlot(key: string, limit: number, ttlMs: number): Promise<SlotLease | null> {
+    assertSlotLimit(limit);
+    assertTtlMs(ttlMs);
+    const k = this.k(key);
+    const token = randomUUID();
+    if ((await this.run(() => this.client.sentiaAcquireSlot(k, limit, ttlMs, token))) !== 1) return null;
+    return {
+      key,
+      extend: async (ms) => {
+        assertTtlMs(ms);
+        return (await this.run(() => this.client.sentiaExtendSlot(k, ms, token))) === 1;
+      },
+      release: async () => (await this.run(() => this.client.sentiaReleaseSlot(k, token))) === 1,
     };
   }
 

@@ -124,6 +124,66 @@ describeWithRedis('KeyValueStore contract: RedisStore', () => {
     });
   });
 
+  describe('semaphore on one Redis (two app instances)', () => {
+    let prefix: string;
+    let one: KeyValueStore;
+    let two: KeyValueStore;
+    beforeEach(async () => {
+      prefix = `${filePrefix}sem${++testNo}:`;
+      one = await connect(prefix);
+      two = await connect(prefix);
+    });
+
+    it('both instances together never hold more than the limit', async () => {
+      const attempts = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? one : two).tryAcquireSlot('xero', 5, 10_000)),
+      );
+      expect(attempts.filter((l) => l !== null)).toHaveLength(5);
+      expect(await admin.zcard(`${prefix}xero`)).toBe(5);
+    });
+
+    it("a slot released on one instance is free on the other; a second release frees nobody's", async () => {
+      const mine = await one.tryAcquireSlot('xero', 2, 10_000);
+      const theirs = await two.tryAcquireSlot('xero', 2, 10_000);
+      expect(await two.tryAcquireSlot('xero', 2, 10_000)).toBeNull();
+      expect(await mine!.release()).toBe(true);
+      const next = await two.tryAcquireSlot('xero', 2, 10_000);
+      expect(next).not.toBeNull();
+      expect(await mine!.release()).toBe(false);
+      expect(await admin.zcard(`${prefix}xero`)).toBe(2);
+      expect(await one.tryAcquireSlot('xero', 2, 10_000)).toBeNull();
+      await theirs!.release();
+      await next!.release();
+    });
+
+    it("a crashed instance's leases expire, and the semaphore's key goes with its last lease", async () => {
+      const crashing = await connect(prefix);
+      const held = await Promise.all([1, 2, 3].map(() => crashing.tryAcquireSlot('xero', 3, 300)));
+      expect(held.every((l) => l !== null)).toBe(true);
+      await crashing.close(); // never releases
+      expect(await one.tryAcquireSlot('xero', 3, 300)).toBeNull();
+      const ttl = await admin.pttl(`${prefix}xero`);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(300);
+      await sleep(400);
+      expect(await admin.exists(`${prefix}xero`)).toBe(0);
+      const after = await Promise.all([1, 2, 3, 4].map(() => two.tryAcquireSlot('xero', 3, 10_000)));
+      expect(after.filter((l) => l !== null)).toHaveLength(3);
+    });
+
+    it('an extended lease keeps the key alive as long as itself', async () => {
+      const short = await one.tryAcquireSlot('xero', 2, 300);
+      const extended = await two.tryAcquireSlot('xero', 2, 300);
+      expect(await extended!.extend(5000)).toBe(true);
+      expect(await admin.pttl(`${prefix}xero`)).toBeGreaterThan(1000);
+      await sleep(400);
+      expect(await short!.release()).toBe(false); // expired
+      expect(await admin.zcard(`${prefix}xero`)).toBe(1);
+      expect(await one.tryAcquireSlot('xero', 1, 1000)).toBeNull();
+      expect(await extended!.release()).toBe(true);
+    });
+  });
+
   describe('when Redis is unreachable', () => {
     it('rejects commands and ping instead of hanging', async () => {
       const store = new RedisStore({

@@ -282,6 +282,76 @@ export function storeContract(create: () => Promise<KeyValueStore>): void {
     });
   });
 
+  describe('semaphores (tryAcquireSlot)', () => {
+    it('hands out at most `limit` slots under concurrent takers, per key', async () => {
+      const attempts = await Promise.all(
+        Array.from({ length: 30 }, () => store.tryAcquireSlot('sem', 5, 5000)),
+      );
+      const leases = attempts.filter((l) => l !== null);
+      expect(leases).toHaveLength(5);
+      expect(leases[0]!.key).toBe('sem');
+      // Another key counts on its own.
+      expect(await store.tryAcquireSlot('other-sem', 5, 5000)).not.toBeNull();
+    });
+
+    it('a released slot can be taken again; release is idempotent and frees only its own slot', async () => {
+      const a = await store.tryAcquireSlot('sem', 2, 5000);
+      const b = await store.tryAcquireSlot('sem', 2, 5000);
+      expect(await store.tryAcquireSlot('sem', 2, 5000)).toBeNull();
+      expect(await a!.release()).toBe(true);
+      expect(await a!.release()).toBe(false);
+      const c = await store.tryAcquireSlot('sem', 2, 5000);
+      expect(c).not.toBeNull();
+      // a's second release freed nothing: b and c still hold both slots.
+      expect(await store.tryAcquireSlot('sem', 2, 5000)).toBeNull();
+      expect(await b!.release()).toBe(true);
+      expect(await c!.release()).toBe(true);
+      expect(await store.tryAcquireSlot('sem', 2, 5000)).not.toBeNull();
+    });
+
+    it("a lease that was never released expires, and its stale holder cannot free the new holder's slot", async () => {
+      const crashed = await store.tryAcquireSlot('sem', 1, 80);
+      expect(crashed).not.toBeNull();
+      expect(await store.tryAcquireSlot('sem', 1, 80)).toBeNull();
+      await sleep(160);
+      const next = await store.tryAcquireSlot('sem', 1, 5000);
+      expect(next).not.toBeNull();
+      expect(await crashed!.release()).toBe(false);
+      expect(await crashed!.extend(5000)).toBe(false);
+      expect(await store.tryAcquireSlot('sem', 1, 5000)).toBeNull();
+      expect(await next!.release()).toBe(true);
+    });
+
+    it('does not count (or extend) an expired lease beside live ones', async () => {
+      const live = await store.tryAcquireSlot('sem', 2, 5000);
+      const lapsed = await store.tryAcquireSlot('sem', 2, 80);
+      expect(lapsed).not.toBeNull();
+      expect(await store.tryAcquireSlot('sem', 2, 5000)).toBeNull();
+      await sleep(160);
+      expect(await lapsed!.extend(5000)).toBe(false); // expired is free: not revived
+      expect(await store.tryAcquireSlot('sem', 2, 5000)).not.toBeNull();
+      expect(await store.tryAcquireSlot('sem', 2, 5000)).toBeNull();
+      expect(await live!.release()).toBe(true);
+    });
+
+    it('extend keeps a live lease past its first TTL', async () => {
+      const held = await store.tryAcquireSlot('sem', 1, 150);
+      await sleep(80);
+      expect(await held!.extend(1000)).toBe(true);
+      await sleep(150); // past the first TTL, within the extended one
+      expect(await store.tryAcquireSlot('sem', 1, 1000)).toBeNull();
+      expect(await held!.release()).toBe(true);
+      expect(await held!.extend(1000)).toBe(false); // released: not revived
+      expect(await store.tryAcquireSlot('sem', 1, 1000)).not.toBeNull();
+    });
+
+    it('refuses a limit or TTL that is not a positive integer', async () => {
+      await expect(store.tryAcquireSlot('sem', 0, 1000)).rejects.toThrow(RangeError);
+      await expect(store.tryAcquireSlot('sem', 1.5, 1000)).rejects.toThrow(RangeError);
+      await expect(store.tryAcquireSlot('sem', 1, 0)).rejects.toThrow(RangeError);
+    });
+  });
+
   it('answers ping', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });
