@@ -60,6 +60,26 @@ export class UpstreamError extends ToolError {
     );
   }
 
+  /**
+   * This server refused the call itself: the upstream's limit of calls at a
+   * time for this organisation was taken by calls still running after `waitedMs`.
+   */
+  static busy(
+    service: UpstreamService,
+    maxConcurrent: number,
+    waitedMs: number,
+    retryAfterSeconds: number,
+  ): UpstreamError {
+    const after = Math.max(1, Math.ceil(retryAfterSeconds));
+    return new UpstreamError(
+      service,
+      'upstream_rate_limited',
+      `${SERVICE_NAMES[service]} takes at most ${maxConcurrent} calls at a time for this organisation, ` +
+        `and ${maxConcurrent} were still running after ${Math.round(waitedMs / 1000)} s; retry after ${after} s.`,
+      after,
+    );
+  }
+
   static rejectedCredentials(service: UpstreamService, status: number): UpstreamError {
     return new UpstreamError(
       service,
