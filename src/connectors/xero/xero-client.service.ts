@@ -5,6 +5,7 @@ import type { XeroCredentials } from '../../credentials/credential-schemas';
 import type { ToolContext } from '../../mcp/mcp-context';
 import { ToolError } from '../../mcp/tool-pipeline.service';
 import { ConnectorCredentials } from '../http/connector-credentials.service';
+import { UpstreamConcurrency } from '../http/upstream-concurrency.service';
 import { UpstreamHttp, UpstreamResponse } from '../http/upstream-http.service';
 import { UpstreamQuota } from '../http/upstream-quota.service';
 import { UpstreamError } from '../http/upstream.errors';
@@ -15,6 +16,8 @@ import { GUID } from '../../common/guid';
 /** Xero's published per-tenant limits, kept here so that Xero never has to refuse us. */
 const PER_MINUTE = { max: 60, windowMs: 60_000 };
 const PER_DAY = { max: 5000, windowMs: 86_400_000 };
+/** 5 calls at a time; a call waits this long for one of them to finish. */
+const AT_ONCE = { max: 5, waitMs: 5000 };
 const MAX_LISTED_TENANTS = 20;
 
 export interface AccountingRequest {
@@ -32,7 +35,8 @@ export interface AccountingRequest {
  * Xero as the tools see it: the caller organisation's tenants and GETs on the
  * Accounting API for one tenant, with the token (a 401 drops it and the call
  * is made once more with a new one), the tenant header, the per-tenant
- * quotas, and Xero's error answers turned into tool errors.
+ * quotas and limit of calls at a time, and Xero's error answers turned into
+ * tool errors.
  */
 @Injectable()
 export class XeroClient {
@@ -46,6 +50,7 @@ export class XeroClient {
     private readonly tokens: XeroTokens,
     private readonly credentials: ConnectorCredentials,
     private readonly quota: UpstreamQuota,
+    private readonly concurrency: UpstreamConcurrency,
   ) {
     this.apiBase = config.connectors.baseUrls.xeroApi;
   }
@@ -63,22 +68,26 @@ export class XeroClient {
     const url = new URL(`${this.apiBase}/api.xro/2.0/${req.path}`);
     for (const [k, v] of Object.entries(req.query)) if (v !== undefined) url.searchParams.set(k, v);
     const scope = `${ctx.principal!.organizationId}:${tenantId}`;
-    const res = await this.withToken(ctx, credentials, async (token) => {
-      await this.quota.take('xero', scope, PER_MINUTE);
-      await this.quota.take('xero', scope, PER_DAY);
-      return this.http.send({
-        service: 'xero',
-        method: 'GET',
-        url,
-        headers: {
-          authorization: `Bearer ${token.accessToken}`,
-          'xero-tenant-id': tenantId,
-          accept: 'application/json',
-          ...req.headers,
-        },
-        signal: ctx.signal,
-      });
-    });
+    // A slot of the tenant's 5 is taken before the quotas (a call refused for want of one uses none
+    // of the minute) and held through the request's retries; not while a token is got or refreshed.
+    const res = await this.withToken(ctx, credentials, (token) =>
+      this.concurrency.run('xero', scope, AT_ONCE, ctx.signal, async () => {
+        await this.quota.take('xero', scope, PER_MINUTE);
+        await this.quota.take('xero', scope, PER_DAY);
+        return this.http.send({
+          service: 'xero',
+          method: 'GET',
+          url,
+          headers: {
+            authorization: `Bearer ${token.accessToken}`,
+            'xero-tenant-id': tenantId,
+            accept: 'application/json',
+            ...req.headers,
+          },
+          signal: ctx.signal,
+        });
+      }),
+    );
     if (res.status === 200) return { tenantId, body: res.json() };
     if (res.status === 304) return { tenantId, body: null };
     if (res.status === 400) {
