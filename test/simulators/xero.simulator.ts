@@ -5,8 +5,9 @@
  * period, then invalid_grant), /connections, the Accounting endpoints with
  * their envelope, paging, Microsoft dates, `Accept: application/json`
  * (XML otherwise), the xero-tenant-id check, 401 for an expired token,
- * per-tenant limits with their headers and 429s. Tests can make it fail the
- * next requests, and read what it was sent and how many refreshes it did.
+ * per-tenant limits with their headers and 429s (5 calls at a time, 60 a
+ * minute, 5,000 a day). Tests can make it fail the next requests, and read
+ * what it was sent and how many refreshes it did.
  *
  *   const sim = await XeroSimulator.start();
  *   sim.addTenant(makeTenant(TENANT, 'Demo Company'));
@@ -51,12 +52,20 @@ export class XeroSimulator extends XeroIdentity {
   /** Per-tenant limits. */
   minuteLimit = 60;
   dayLimit = 5000;
+  concurrentLimit = 5;
+  /** Delay before answering an Accounting call (to make concurrent calls overlap). */
+  apiDelayMs = 0;
+  /** Most Accounting calls one tenant had in flight at once (a refused one counted too). */
+  maxConcurrentApiRequests = 0;
+  /** Accounting calls refused with a 429 for being over concurrentLimit. */
+  concurrentRefusals = 0;
 
   private readonly tenants = new Map<string, SimTenant>();
   private readonly minute = new Map<string, { window: number; count: number }>();
   private readonly day = new Map<string, { window: number; count: number }>();
   private failures: SimFailure[] = [];
   private tokenInFlight = 0;
+  private readonly apiInFlight = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
 
   private constructor(
@@ -104,6 +113,8 @@ export class XeroSimulator extends XeroIdentity {
     super.clearRecords();
     this.requests.length = 0;
     this.maxConcurrentTokenRequests = 0;
+    this.maxConcurrentApiRequests = 0;
+    this.concurrentRefusals = 0;
   }
 
   /** Resets the per-tenant call counters. */
@@ -137,7 +148,11 @@ export class XeroSimulator extends XeroIdentity {
     } else if (url.pathname === '/connections' && request.method === 'GET') {
       answer = this.failure('connections') ?? this.connectionsAnswer(request);
     } else if (url.pathname.startsWith('/api.xro/2.0/') && request.method === 'GET') {
-      answer = this.failure('api') ?? this.apiAnswer(request, url.pathname.slice('/api.xro/2.0/'.length));
+      answer =
+        this.failure('api') ??
+        (await this.inFlight(request, () =>
+          this.apiAnswer(request, url.pathname.slice('/api.xro/2.0/'.length)),
+        ));
     } else {
       answer = notFound();
     }
@@ -148,6 +163,38 @@ export class XeroSimulator extends XeroIdentity {
       ...answer.headers,
     });
     res.end(text);
+  }
+
+  /**
+   * Runs an Accounting call as one of its tenant's calls in flight (after
+   * apiDelayMs): over concurrentLimit, Xero's 429 instead. Its
+   * X-Rate-Limit-Problem value for this limit is unconfirmed.
+   */
+  private async inFlight(
+    req: SimRequest,
+    answer: () => SimAnswer & { headers?: Record<string, string> },
+  ): Promise<SimAnswer & { headers?: Record<string, string> }> {
+    const tenantId = String(req.headers['xero-tenant-id'] ?? '');
+    const now = (this.apiInFlight.get(tenantId) ?? 0) + 1;
+    this.apiInFlight.set(tenantId, now);
+    this.maxConcurrentApiRequests = Math.max(this.maxConcurrentApiRequests, now);
+    try {
+      if (now > this.concurrentLimit) {
+        this.concurrentRefusals += 1;
+        return {
+          status: 429,
+          body: 'Rate limit exceeded',
+          contentType: 'text/plain',
+          headers: { 'retry-after': '1', 'x-rate-limit-problem': 'concurrent' },
+        };
+      }
+      if (this.apiDelayMs > 0) await sleep(this.apiDelayMs);
+      return answer();
+    } finally {
+      const left = (this.apiInFlight.get(tenantId) ?? 1) - 1;
+      if (left > 0) this.apiInFlight.set(tenantId, left);
+      else this.apiInFlight.delete(tenantId);
+    }
   }
 
   private failure(
