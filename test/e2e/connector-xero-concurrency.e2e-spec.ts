@@ -27,7 +27,13 @@ const T2 = '66666666-6666-4666-8666-666666666666';
 const SECRET = 'oauth-client-secret-E2E-concurrency-0001';
 registerSecret(SECRET, 'xero concurrency e2e');
 
-const LIMITS = { RATE_LIMIT_IP_MAX: '100000', RATE_LIMIT_MAX: '100000', UPSTREAM_BREAKER_FAILURES: '100' };
+const LIMITS = {
+  RATE_LIMIT_IP_MAX: '100000',
+  RATE_LIMIT_MAX: '100000',
+  UPSTREAM_BREAKER_FAILURES: '100',
+  // These tests count what reaches the upstream; the answer cache has a spec of its own (tool-result-cache).
+  MCP_TOOL_CACHE_TTL: '0',
+};
 
 async function startSimulator(): Promise<XeroSimulator> {
   const sim = await XeroSimulator.start();
