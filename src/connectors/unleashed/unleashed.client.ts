@@ -8,11 +8,12 @@ import { ConnectorCredentials } from '../http/connector-credentials.service';
 import { UpstreamHttp, UpstreamResponse } from '../http/upstream-http.service';
 import { UpstreamError } from '../http/upstream.errors';
 import {
+  CUSTOMERS_PAGE,
   errorDetail,
   PRODUCTS_PAGE,
-  ProductsPage,
+  PURCHASE_ORDERS_PAGE,
+  SALES_ORDERS_PAGE,
   STOCK_ON_HAND_PAGE,
-  StockOnHandPage,
 } from './unleashed.mapping';
 
 /**
@@ -23,7 +24,20 @@ import {
  * are the foundation's (UpstreamHttp); this class reads the other statuses.
  */
 
-export type UnleashedResource = 'Products' | 'StockOnHand';
+/** Each resource the connector reads, with the schema its page is validated and mapped with. */
+const PAGES = {
+  Products: PRODUCTS_PAGE,
+  StockOnHand: STOCK_ON_HAND_PAGE,
+  SalesOrders: SALES_ORDERS_PAGE,
+  PurchaseOrders: PURCHASE_ORDERS_PAGE,
+  Customers: CUSTOMERS_PAGE,
+} as const;
+
+export type UnleashedResource = keyof typeof PAGES;
+/** A resource's page as the tools return it. */
+export type UnleashedPage<R extends UnleashedResource> = {
+  [K in UnleashedResource]: z.output<(typeof PAGES)[K]>;
+}[R];
 
 /** Query filters as Unleashed names them; undefined ones are left out. */
 export type UnleashedQuery = Record<string, string | number | boolean | undefined>;
@@ -112,21 +126,13 @@ export class UnleashedClient {
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
-  listProducts(ctx: ToolContext, paging: PageRequest, query: UnleashedQuery): Promise<ProductsPage> {
-    return this.get(ctx, 'Products', paging, query, PRODUCTS_PAGE);
-  }
-
-  stockOnHand(ctx: ToolContext, paging: PageRequest, query: UnleashedQuery): Promise<StockOnHandPage> {
-    return this.get(ctx, 'StockOnHand', paging, query, STOCK_ON_HAND_PAGE);
-  }
-
-  private async get<T extends z.ZodType>(
+  /** One page of `resource`, filtered by `query`, validated and mapped. */
+  async list<R extends UnleashedResource>(
     ctx: ToolContext,
-    resource: UnleashedResource,
+    resource: R,
     paging: PageRequest,
     query: UnleashedQuery,
-    schema: T,
-  ): Promise<z.output<T>> {
+  ): Promise<UnleashedPage<R>> {
     const credentials = await this.credentials.get(ctx, 'unleashed');
     const url = unleashedUrl(this.config.connectors.baseUrls.unleashed, resource, paging, query);
     const response = await this.http.send({
@@ -136,6 +142,8 @@ export class UnleashedClient {
       headers: unleashedHeaders(url, credentials),
       signal: ctx.signal,
     });
+    // TypeScript cannot follow a generic key into PAGES: the schema of R is the one that maps to UnleashedPage<R>.
+    const schema = PAGES[resource] as unknown as z.ZodType<UnleashedPage<R>>;
     return readUnleashedResponse(response, resource, schema);
   }
 }

@@ -1,4 +1,12 @@
-import { errorDetail, msDateToIso, PRODUCTS_PAGE, STOCK_ON_HAND_PAGE } from './unleashed.mapping';
+import {
+  CUSTOMERS_PAGE,
+  errorDetail,
+  msDateToIso,
+  PRODUCTS_PAGE,
+  PURCHASE_ORDERS_PAGE,
+  SALES_ORDERS_PAGE,
+  STOCK_ON_HAND_PAGE,
+} from './unleashed.mapping';
 
 const pagination = { NumberOfItems: 41, PageSize: 20, PageNumber: 3, NumberOfPages: 3 };
 
@@ -135,6 +143,140 @@ describe('STOCK_ON_HAND_PAGE', () => {
     ]);
     expect(
       STOCK_ON_HAND_PAGE.safeParse({ Pagination: pagination, Items: [{ ...row, QtyOnHand: null }] }).success,
+    ).toBe(false);
+  });
+});
+
+const order = {
+  Guid: 'o-1',
+  OrderNumber: 'SO-00000012',
+  OrderDate: '/Date(1704067200000)/',
+  RequiredDate: '/Date(1704672000000)/',
+  CompletedDate: null,
+  OrderStatus: 'Placed',
+  Warehouse: { Guid: 'w', WarehouseCode: 'MAIN', WarehouseName: 'Main Warehouse' },
+  Currency: { Guid: 'c', CurrencyCode: 'NZD', Description: 'New Zealand, Dollars' },
+  SubTotal: 100,
+  TaxTotal: 15,
+  Total: 115,
+  LastModifiedOn: '/Date(1704101400000)/',
+  Comments: 'dropped',
+};
+const orderOut = {
+  guid: 'o-1',
+  orderNumber: 'SO-00000012',
+  orderStatus: 'Placed',
+  orderDate: '2024-01-01T00:00:00.000Z',
+  requiredDate: '2024-01-08T00:00:00.000Z',
+  completedDate: null,
+  warehouseCode: 'MAIN',
+  currencyCode: 'NZD',
+  subTotal: 100,
+  taxTotal: 15,
+  total: 115,
+  lineCount: 2,
+  lastModifiedOn: '2024-01-01T09:30:00.000Z',
+};
+
+describe('SALES_ORDERS_PAGE', () => {
+  const sale = {
+    ...order,
+    Customer: { Guid: 'cu', CustomerCode: 'ACME', CustomerName: 'Acme Ltd', CurrencyId: 48 },
+    SalesOrderLines: [{ LineNumber: 1 }, { LineNumber: 2 }],
+  };
+
+  it('maps an order with its customer, counting its lines', () => {
+    const page = SALES_ORDERS_PAGE.parse({ Pagination: pagination, Items: [sale] });
+    expect(page.items).toEqual([{ ...orderOut, customerCode: 'ACME', customerName: 'Acme Ltd' }]);
+    expect(Object.keys(page.items[0])).not.toContain('salesOrderLines');
+    expect(page.pagination.numberOfItems).toBe(41);
+  });
+
+  it('gives nulls for the customer, warehouse, currency, totals and lines Unleashed leaves out', () => {
+    const bare = { Guid: 'o', OrderNumber: 'SO-1', OrderStatus: 'Parked' };
+    expect(SALES_ORDERS_PAGE.parse({ Pagination: pagination, Items: [bare] }).items[0]).toEqual({
+      guid: 'o',
+      orderNumber: 'SO-1',
+      orderStatus: 'Parked',
+      customerCode: null,
+      customerName: null,
+      orderDate: null,
+      requiredDate: null,
+      completedDate: null,
+      warehouseCode: null,
+      currencyCode: null,
+      subTotal: null,
+      taxTotal: null,
+      total: null,
+      lineCount: null,
+      lastModifiedOn: null,
+    });
+  });
+
+  it('refuses an order without its number or status, or with a malformed date or total', () => {
+    for (const bad of [
+      { ...sale, OrderNumber: undefined },
+      { ...sale, OrderStatus: null },
+      { ...sale, OrderDate: '2024-01-01' },
+      { ...sale, Total: '115.00' },
+      { ...sale, SalesOrderLines: 'two' },
+    ])
+      expect(SALES_ORDERS_PAGE.safeParse({ Pagination: pagination, Items: [bad] }).success).toBe(false);
+  });
+});
+
+describe('PURCHASE_ORDERS_PAGE', () => {
+  it('maps an order with its supplier in place of a customer', () => {
+    const purchase = {
+      ...order,
+      OrderNumber: 'PO-00000007',
+      CompletedDate: '/Date(1704153600000)/',
+      Supplier: { Guid: 's', SupplierCode: 'BEANCO', SupplierName: 'Bean Co' },
+      PurchaseOrderLines: [{}, {}],
+    };
+    const [item] = PURCHASE_ORDERS_PAGE.parse({ Pagination: pagination, Items: [purchase] }).items;
+    expect(item).toEqual({
+      ...orderOut,
+      orderNumber: 'PO-00000007',
+      completedDate: '2024-01-02T00:00:00.000Z',
+      supplierCode: 'BEANCO',
+      supplierName: 'Bean Co',
+    });
+    expect(item).not.toHaveProperty('customerCode');
+  });
+});
+
+describe('CUSTOMERS_PAGE', () => {
+  it('maps a customer with its currency code and ISO dates', () => {
+    const customer = {
+      Guid: 'cu-1',
+      CustomerCode: 'ACME',
+      CustomerName: 'Acme Ltd',
+      CustomerType: 'Wholesale',
+      Email: 'orders@acme.example',
+      PhoneNumber: null,
+      Currency: { CurrencyCode: 'AUD' },
+      Obsolete: false,
+      CreatedOn: '/Date(1700000000000)/',
+      LastModifiedOn: '/Date(1704101400000+1300)/',
+      Addresses: [{ AddressType: 'Postal' }],
+    };
+    expect(CUSTOMERS_PAGE.parse({ Pagination: pagination, Items: [customer] }).items).toEqual([
+      {
+        guid: 'cu-1',
+        customerCode: 'ACME',
+        customerName: 'Acme Ltd',
+        customerType: 'Wholesale',
+        email: 'orders@acme.example',
+        phoneNumber: null,
+        currencyCode: 'AUD',
+        obsolete: false,
+        createdOn: '2023-11-14T22:13:20.000Z',
+        lastModifiedOn: '2024-01-01T09:30:00.000Z',
+      },
+    ]);
+    expect(
+      CUSTOMERS_PAGE.safeParse({ Pagination: pagination, Items: [{ ...customer, CustomerCode: 7 }] }).success,
     ).toBe(false);
   });
 });

@@ -132,11 +132,112 @@ const STOCK_ON_HAND = z
     lastModifiedOn: s.LastModifiedOn,
   }));
 
+/** The code of a nested `{ CurrencyCode }` / `{ WarehouseCode }` object; null when absent. */
+const currency = z.object({ CurrencyCode: nullableString }).nullish();
+const warehouse = z.object({ WarehouseCode: nullableString }).nullish();
+/** An order's lines are only counted here; their contents are not handed on. */
+const lines = z.array(z.unknown()).nullish();
+
+/** What sales and purchase orders share, before the party (customer or supplier) is added. */
+const ORDER_FIELDS = {
+  Guid: z.string(),
+  OrderNumber: z.string(),
+  OrderDate: msDate,
+  RequiredDate: msDate,
+  CompletedDate: msDate,
+  OrderStatus: z.string(),
+  Warehouse: warehouse,
+  Currency: currency,
+  SubTotal: nullableNumber,
+  TaxTotal: nullableNumber,
+  Total: nullableNumber,
+  LastModifiedOn: msDate,
+};
+
+type OrderFields = z.output<z.ZodObject<typeof ORDER_FIELDS>>;
+
+/** The shared part of an order as the tools return it; the party's fields go after `orderStatus`. */
+function orderHead(o: OrderFields) {
+  return { guid: o.Guid, orderNumber: o.OrderNumber, orderStatus: o.OrderStatus };
+}
+function orderTail(o: OrderFields, lineItems: unknown[] | null | undefined) {
+  return {
+    orderDate: o.OrderDate,
+    requiredDate: o.RequiredDate,
+    completedDate: o.CompletedDate,
+    warehouseCode: o.Warehouse?.WarehouseCode ?? null,
+    currencyCode: o.Currency?.CurrencyCode ?? null,
+    subTotal: o.SubTotal,
+    taxTotal: o.TaxTotal,
+    total: o.Total,
+    lineCount: lineItems?.length ?? null,
+    lastModifiedOn: o.LastModifiedOn,
+  };
+}
+
+const SALES_ORDER = z
+  .object({
+    ...ORDER_FIELDS,
+    Customer: z.object({ CustomerCode: nullableString, CustomerName: nullableString }).nullish(),
+    SalesOrderLines: lines,
+  })
+  .transform((o) => ({
+    ...orderHead(o),
+    customerCode: o.Customer?.CustomerCode ?? null,
+    customerName: o.Customer?.CustomerName ?? null,
+    ...orderTail(o, o.SalesOrderLines),
+  }));
+
+const PURCHASE_ORDER = z
+  .object({
+    ...ORDER_FIELDS,
+    Supplier: z.object({ SupplierCode: nullableString, SupplierName: nullableString }).nullish(),
+    PurchaseOrderLines: lines,
+  })
+  .transform((o) => ({
+    ...orderHead(o),
+    supplierCode: o.Supplier?.SupplierCode ?? null,
+    supplierName: o.Supplier?.SupplierName ?? null,
+    ...orderTail(o, o.PurchaseOrderLines),
+  }));
+
+const CUSTOMER = z
+  .object({
+    Guid: z.string(),
+    CustomerCode: z.string(),
+    CustomerName: nullableString,
+    CustomerType: nullableString,
+    Email: nullableString,
+    PhoneNumber: nullableString,
+    Currency: currency,
+    Obsolete: nullableBoolean,
+    CreatedOn: msDate,
+    LastModifiedOn: msDate,
+  })
+  .transform((c) => ({
+    guid: c.Guid,
+    customerCode: c.CustomerCode,
+    customerName: c.CustomerName,
+    customerType: c.CustomerType,
+    email: c.Email,
+    phoneNumber: c.PhoneNumber,
+    currencyCode: c.Currency?.CurrencyCode ?? null,
+    obsolete: c.Obsolete,
+    createdOn: c.CreatedOn,
+    lastModifiedOn: c.LastModifiedOn,
+  }));
+
 export const PRODUCTS_PAGE = envelope(PRODUCT);
 export const STOCK_ON_HAND_PAGE = envelope(STOCK_ON_HAND);
+export const SALES_ORDERS_PAGE = envelope(SALES_ORDER);
+export const PURCHASE_ORDERS_PAGE = envelope(PURCHASE_ORDER);
+export const CUSTOMERS_PAGE = envelope(CUSTOMER);
 
 export type ProductsPage = z.output<typeof PRODUCTS_PAGE>;
 export type StockOnHandPage = z.output<typeof STOCK_ON_HAND_PAGE>;
+export type SalesOrdersPage = z.output<typeof SALES_ORDERS_PAGE>;
+export type PurchaseOrdersPage = z.output<typeof PURCHASE_ORDERS_PAGE>;
+export type CustomersPage = z.output<typeof CUSTOMERS_PAGE>;
 export type UnleashedProduct = ProductsPage['items'][number];
 export type UnleashedStockOnHand = StockOnHandPage['items'][number];
 

@@ -3,7 +3,7 @@ import { UpstreamHttpModule } from '../http/upstream-http.module';
 import { UnleashedClient } from './unleashed.client';
 import { UnleashedTools } from './unleashed.tools';
 
-/** The Unleashed inventory connector: `unleashed_list_products` and `unleashed_stock_on_hand`. */
+/** The Unleashed inventory connector: products, stock on hand, sales and purchase orders, customers (read only). */
 @Module({
   imports: [UpstreamHttpModule],
   providers: [UnleashedClient, UnleashedTools],
