@@ -14,6 +14,7 @@ import {
   UnleashedSimulator,
 } from '../simulators/unleashed.simulator';
 import { FIRST_MODIFIED_MS } from '../simulators/unleashed.seed';
+import type { SimCustomer, SimPurchaseOrder, SimSalesOrder } from '../simulators/unleashed-sales.seed';
 import { AUTH_ENV, bearer, issueKey } from './auth-helpers';
 import { CredentialsService } from '../../src/credentials/credentials.service';
 import { MetricsService } from '../../src/metrics/metrics.service';
@@ -33,9 +34,41 @@ interface Page<T> {
 }
 type Product = Record<string, unknown> & { productCode: string; guid: string };
 type Stock = Record<string, unknown> & { productCode: string; warehouseCode: string };
+type Order = Record<string, unknown> & { orderNumber: string; orderStatus: string };
+type Customer = Record<string, unknown> & { customerCode: string; obsolete: boolean };
 
 const DAY = 86_400_000;
 const textOf = (r: ToolResult) => r.content.map((c) => c.text ?? '').join('\n');
+const msOf = (msDate: string) => Number(/-?\d+/.exec(msDate)![0]);
+const iso = (msDate: string | null) => (msDate === null ? null : new Date(msOf(msDate)).toISOString());
+/** What the tools should make of a seeded order: the simulator's data, mapped independently here. */
+const orderOf = (o: SimSalesOrder | SimPurchaseOrder) => ({
+  guid: o.Guid,
+  orderNumber: o.OrderNumber,
+  orderStatus: o.OrderStatus,
+  orderDate: iso(o.OrderDate),
+  requiredDate: iso(o.RequiredDate),
+  completedDate: iso(o.CompletedDate),
+  warehouseCode: o.Warehouse.WarehouseCode,
+  currencyCode: o.Currency.CurrencyCode,
+  subTotal: o.SubTotal,
+  taxTotal: o.TaxTotal,
+  total: o.Total,
+  lineCount: 'SalesOrderLines' in o ? o.SalesOrderLines.length : o.PurchaseOrderLines.length,
+  lastModifiedOn: iso(o.LastModifiedOn),
+});
+const customerOf = (c: SimCustomer) => ({
+  guid: c.Guid,
+  customerCode: c.CustomerCode,
+  customerName: c.CustomerName,
+  customerType: c.CustomerType,
+  email: c.Email,
+  phoneNumber: c.PhoneNumber,
+  currencyCode: c.Currency.CurrencyCode,
+  obsolete: c.Obsolete,
+  createdOn: iso(c.CreatedOn),
+  lastModifiedOn: iso(c.LastModifiedOn),
+});
 
 describe('Unleashed connector (e2e, simulator)', () => {
   let sim: UnleashedSimulator;
@@ -227,6 +260,209 @@ describe('Unleashed connector (e2e, simulator)', () => {
       path: '/StockOnHand/1',
       query: `pageSize=200&warehouseCode=EAST&productId=${product.Guid}`,
     });
+  });
+
+  it('lists the order and customer tools as read-only, with their filters and bounded paging', async () => {
+    const { tools } = await reader.listTools();
+    for (const name of [
+      'unleashed_list_sales_orders',
+      'unleashed_list_purchase_orders',
+      'unleashed_list_customers',
+    ]) {
+      const tool = tools.find((t) => t.name === name);
+      expect(tool?.annotations).toMatchObject({
+        readOnlyHint: true,
+        idempotentHint: true,
+        openWorldHint: true,
+      });
+      const props = tool!.inputSchema.properties as Record<string, Record<string, unknown>>;
+      expect(props.pageSize).toMatchObject({ minimum: 1, maximum: 1000, default: 200 });
+      expect(tool!.description).toContain('numberOfPages');
+    }
+    const sales = tools.find((t) => t.name === 'unleashed_list_sales_orders')!;
+    expect(Object.keys(sales.inputSchema.properties!).sort()).toEqual(
+      ['customerCode', 'endDate', 'modifiedSince', 'orderStatus', 'page', 'pageSize', 'startDate'].sort(),
+    );
+  });
+
+  it('maps sales orders with their customer, signing the filtered request', async () => {
+    const page = await ok<Order>('unleashed_list_sales_orders', {
+      orderStatus: ['Completed', 'Placed'],
+      customerCode: 'harb',
+      startDate: '2024-03-02',
+      endDate: '2024-04-10',
+      pageSize: 50,
+    });
+    const [req] = sim.requests;
+    expect(req.path).toBe('/SalesOrders/1');
+    expect(req.query).toBe(
+      'pageSize=50&orderStatus=Completed%2CPlaced&customerCode=harb&startDate=2024-03-02&endDate=2024-04-10',
+    );
+    expect(req.headers['api-auth-id']).toBe(CREDS.apiId);
+    expect(req.headers['api-auth-signature']).toBe(unleashedSignature(req.query, CREDS.apiKey));
+    expect(req.headers.authorization).toBeUndefined();
+
+    const expected = sim.salesOrders.filter(
+      (o) =>
+        ['Completed', 'Placed'].includes(o.OrderStatus) &&
+        o.Customer.CustomerCode.startsWith('HARB') &&
+        msOf(o.OrderDate) >= Date.UTC(2024, 2, 2) &&
+        msOf(o.OrderDate) <= Date.UTC(2024, 3, 10),
+    );
+    expect(expected.length).toBeGreaterThan(1);
+    expect(page.items).toEqual(
+      expected.map((o) => ({
+        ...orderOf(o),
+        customerCode: o.Customer.CustomerCode,
+        customerName: o.Customer.CustomerName,
+      })),
+    );
+    expect(page.items.some((i) => i.completedDate === null)).toBe(true);
+    expect(page.items.some((i) => typeof i.completedDate === 'string')).toBe(true);
+  });
+
+  it('pages through sales orders, Deleted ones left out unless asked for', async () => {
+    const numbers: string[] = [];
+    const first = await ok<Order>('unleashed_list_sales_orders', { pageSize: 10 });
+    for (let page = 1; page <= first.pagination.numberOfPages; page++) {
+      const next =
+        page === 1 ? first : await ok<Order>('unleashed_list_sales_orders', { page, pageSize: 10 });
+      expect(next.pagination.page).toBe(page);
+      numbers.push(...next.items.map((i) => i.orderNumber));
+    }
+    const live = sim.salesOrders.filter((o) => o.OrderStatus !== 'Deleted');
+    expect(first.pagination).toMatchObject({
+      numberOfItems: live.length,
+      numberOfPages: Math.ceil(live.length / 10),
+    });
+    expect(numbers).toEqual(live.map((o) => o.OrderNumber));
+    expect(sim.requests.map((r) => r.path)).toEqual([
+      '/SalesOrders/1',
+      '/SalesOrders/2',
+      '/SalesOrders/3',
+      '/SalesOrders/4',
+    ]);
+    const deleted = await ok<Order>('unleashed_list_sales_orders', { orderStatus: ['Deleted'] });
+    expect(deleted.items.map((i) => i.orderStatus)).toEqual(
+      sim.salesOrders.filter((o) => o.OrderStatus === 'Deleted').map(() => 'Deleted'),
+    );
+  });
+
+  it('maps purchase orders with their supplier and pages them', async () => {
+    const first = await ok<Order>('unleashed_list_purchase_orders', { pageSize: 4 });
+    const live = sim.purchaseOrders.filter((o) => o.OrderStatus !== 'Deleted');
+    expect(first.pagination).toEqual({
+      page: 1,
+      pageSize: 4,
+      numberOfPages: Math.ceil(live.length / 4),
+      numberOfItems: live.length,
+    });
+    expect(first.items).toEqual(
+      live.slice(0, 4).map((o) => ({
+        ...orderOf(o),
+        supplierCode: o.Supplier.SupplierCode,
+        supplierName: o.Supplier.SupplierName,
+      })),
+    );
+    const last = await ok<Order>('unleashed_list_purchase_orders', {
+      page: first.pagination.numberOfPages,
+      pageSize: 4,
+    });
+    expect(last.items.map((i) => i.orderNumber)).toEqual(
+      live.slice((first.pagination.numberOfPages - 1) * 4).map((o) => o.OrderNumber),
+    );
+    const receipted = await ok<Order>('unleashed_list_purchase_orders', {
+      orderStatus: ['Receipted', 'Costed'],
+      modifiedSince: '2024-03-05',
+    });
+    expect(receipted.items.length).toBeGreaterThan(0);
+    expect(receipted.items.every((i) => ['Receipted', 'Costed'].includes(i.orderStatus))).toBe(true);
+    expect(sim.requests.map((r) => `${r.path}?${r.query}`)).toEqual([
+      '/PurchaseOrders/1?pageSize=4',
+      `/PurchaseOrders/${first.pagination.numberOfPages}?pageSize=4`,
+      '/PurchaseOrders/1?pageSize=200&orderStatus=Receipted%2CCosted&modifiedSince=2024-03-05',
+    ]);
+    expect(
+      sim.requests.every(
+        (r) => r.headers['api-auth-signature'] === unleashedSignature(r.query, CREDS.apiKey),
+      ),
+    ).toBe(true);
+  });
+
+  it('maps customers, leaving obsolete ones out unless asked, and filters by code and name', async () => {
+    const page = await ok<Customer>('unleashed_list_customers', { pageSize: 5, page: 2 });
+    const live = sim.customers.filter((c) => !c.Obsolete);
+    expect(page.pagination).toEqual({
+      page: 2,
+      pageSize: 5,
+      numberOfPages: Math.ceil(live.length / 5),
+      numberOfItems: live.length,
+    });
+    expect(page.items).toEqual(live.slice(5, 10).map(customerOf));
+    expect(page.items.some((c) => c.phoneNumber === null)).toBe(true);
+    const all = await ok<Customer>('unleashed_list_customers', { includeObsolete: true, pageSize: 1000 });
+    expect(all.items).toEqual(sim.customers.map(customerOf));
+    const named = await ok<Customer>('unleashed_list_customers', {
+      customerName: 'Kauri',
+      customerCode: 'KAUR',
+    });
+    expect(named.items.map((c) => c.customerCode)).toEqual(
+      live.filter((c) => c.CustomerName.startsWith('Kauri')).map((c) => c.CustomerCode),
+    );
+    expect(sim.requests.map((r) => `${r.path}?${r.query}`)).toEqual([
+      '/Customers/2?pageSize=5&includeObsolete=false',
+      '/Customers/1?pageSize=1000&includeObsolete=true',
+      '/Customers/1?pageSize=200&customerCode=KAUR&customerName=Kauri&includeObsolete=false',
+    ]);
+    expect(sim.requests.map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+
+  it('refuses bad order and customer arguments, naming each field, without calling Unleashed', async () => {
+    const status = await call(reader, 'unleashed_list_sales_orders', { orderStatus: ['Shipped'] });
+    expect(status.isError).toBe(true);
+    expect(textOf(status)).toContain(
+      'orderStatus.0: must be one of: Parked, Placed, Backordered, Completed, Deleted',
+    );
+    // The range is checked once each field is valid on its own.
+    const range = await call(reader, 'unleashed_list_sales_orders', {
+      startDate: '2024-03-10',
+      endDate: '2024-03-01',
+    });
+    expect(range.isError).toBe(true);
+    expect(textOf(range)).toContain('endDate: must not be before startDate');
+    const purchase = await call(reader, 'unleashed_list_purchase_orders', {
+      startDate: '2024-13-01',
+      orderStatus: ['Placed', 'Placed'],
+    });
+    expect(textOf(purchase)).toContain('startDate: must be a calendar date YYYY-MM-DD');
+    expect(textOf(purchase)).toContain('orderStatus: must not name a status twice');
+    const wrongKind = await call(reader, 'unleashed_list_purchase_orders', { orderStatus: ['Backordered'] });
+    expect(textOf(wrongKind)).toContain('orderStatus');
+    const customers = await call(reader, 'unleashed_list_customers', {
+      customerCode: '',
+      pageSize: 0,
+      supplierCode: 'X',
+    });
+    expect(customers.isError).toBe(true);
+    for (const field of ['customerCode', 'pageSize', 'supplierCode'])
+      expect(textOf(customers)).toContain(field);
+    expect(sim.requests).toHaveLength(0);
+  });
+
+  it('refuses the order and customer tools to a key without unleashed:read, and hides them', async () => {
+    const other = await connect((await issueKey(started, 'org-u', ['shopify:read'], 'shopify only')).token);
+    for (const name of [
+      'unleashed_list_sales_orders',
+      'unleashed_list_purchase_orders',
+      'unleashed_list_customers',
+    ]) {
+      const denied = await call(other, name);
+      expect(denied.isError).toBe(true);
+      expect(textOf(denied)).toContain('unleashed:read');
+    }
+    const names = (await other.listTools()).tools.map((t) => t.name);
+    expect(names.filter((n) => n.startsWith('unleashed_'))).toEqual([]);
+    expect(sim.requests).toHaveLength(0);
   });
 
   it('refuses invalid arguments by name, without calling Unleashed', async () => {

@@ -15,10 +15,15 @@
  * - Envelope `{"Pagination":{NumberOfItems,PageSize,PageNumber,NumberOfPages},"Items":[...]}`
  *   with `/Date(ms)/` dates.
  * - Resources: `Products` (productCode: code starts with it, case-insensitive;
- *   modifiedSince; includeObsolete, default false; productGroup: group name)
- *   and `StockOnHand` (warehouseCode, productId: the product's Guid,
- *   modifiedSince). A bad filter value answers 400 `{"Description": "..."}`
- *   (Unleashed's error body shape is unconfirmed; this is one plausible reading).
+ *   modifiedSince; includeObsolete, default false; productGroup: group name),
+ *   `StockOnHand` (warehouseCode, productId: the product's Guid,
+ *   modifiedSince), `SalesOrders` (orderStatus: comma-separated, Deleted left
+ *   out without it; customerCode: starts with it; startDate and endDate on the
+ *   order date, both days included; modifiedSince), `PurchaseOrders` (the same
+ *   without customerCode) and `Customers` (customerCode and customerName: start
+ *   with it; modifiedSince; includeObsolete, default false). A bad filter value
+ *   answers 400 `{"Description": "..."}` (Unleashed's error body shape is
+ *   unconfirmed; this is one plausible reading).
  * - Unknown path: 404 with an HTML body.
  *
  * Tests can make the next requests fail (`failNext(429, { retryAfter: 1 })`),
@@ -28,6 +33,22 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { seedProducts, seedStock, SimProduct, SimStockOnHand } from './unleashed.seed';
+import {
+  BadRequest,
+  filterCustomers,
+  filterOrders,
+  filterProducts,
+  filterStock,
+  startsWith,
+} from './unleashed-filters';
+import {
+  seedCustomers,
+  seedPurchaseOrders,
+  seedSalesOrders,
+  SimCustomer,
+  SimPurchaseOrder,
+  SimSalesOrder,
+} from './unleashed-sales.seed';
 
 export interface RecordedRequest {
   method: string;
@@ -56,6 +77,9 @@ export interface UnleashedSimulator {
   apiKey: string;
   products: readonly SimProduct[];
   stock: readonly SimStockOnHand[];
+  customers: readonly SimCustomer[];
+  salesOrders: readonly SimSalesOrder[];
+  purchaseOrders: readonly SimPurchaseOrder[];
   requests: RecordedRequest[];
   failNext(status: number, options?: FailOptions): void;
   /** Forgets recorded requests and pending failures. */
@@ -65,10 +89,7 @@ export interface UnleashedSimulator {
 
 const MAX_PAGE_SIZE = 1000;
 const DEFAULT_PAGE_SIZE = 200;
-const ROUTE = /^\/(products|stockonhand)(?:\/([^/]+))?\/?$/i;
-const DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?$/;
-
-class BadRequest extends Error {}
+const ROUTE = /^\/(products|stockonhand|salesorders|purchaseorders|customers)(?:\/([^/]+))?\/?$/i;
 
 /** What a correct client signs: base64 HMAC-SHA256 of the query string with the API key. */
 export function unleashedSignature(query: string, apiKey: string): string {
@@ -81,6 +102,20 @@ export async function startUnleashedSimulator(credentials: {
 }): Promise<UnleashedSimulator> {
   const products = seedProducts();
   const stock = seedStock(products);
+  const customers = seedCustomers();
+  const salesOrders = seedSalesOrders(customers, products);
+  const purchaseOrders = seedPurchaseOrders(products);
+  /** Each resource's items matching the query's filters (path segments are case-insensitive). */
+  const resources: Record<string, (params: URLSearchParams) => unknown[]> = {
+    products: (params) => filterProducts(products, params),
+    stockonhand: (params) => filterStock(stock, params),
+    salesorders: (params) =>
+      filterOrders(salesOrders, params).filter((o) =>
+        startsWith(o.Customer.CustomerCode, params.get('customerCode')),
+      ),
+    purchaseorders: (params) => filterOrders(purchaseOrders, params),
+    customers: (params) => filterCustomers(customers, params),
+  };
   const requests: RecordedRequest[] = [];
   let failures: { status: number; retryAfter?: number; body?: unknown }[] = [];
 
@@ -103,8 +138,7 @@ export async function startUnleashedSimulator(credentials: {
       const params = new URLSearchParams(query);
       const page = parsePage(route[2]);
       const pageSize = parsePageSize(params.get('pageSize'));
-      const items =
-        route[1].toLowerCase() === 'products' ? filterProducts(products, params) : filterStock(stock, params);
+      const items = resources[route[1].toLowerCase()](params);
       const envelope = {
         Pagination: {
           NumberOfItems: items.length,
@@ -140,6 +174,9 @@ export async function startUnleashedSimulator(credentials: {
     apiKey: credentials.apiKey,
     products,
     stock,
+    customers,
+    salesOrders,
+    purchaseOrders,
     requests,
     failNext(status, options = {}) {
       for (let i = 0; i < (options.times ?? 1); i++)
@@ -190,51 +227,6 @@ function parsePageSize(value: string | null): number {
   if (!(n >= 1 && n <= MAX_PAGE_SIZE))
     throw new BadRequest(`pageSize must be between 1 and ${MAX_PAGE_SIZE}.`);
   return n;
-}
-
-/** Filters take ISO dates (UTC), `YYYY-MM-DD` with an optional time. */
-function parseDate(name: string, value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const m = DATE.exec(value);
-  const ms = m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] ?? 0), +(m[5] ?? 0), +(m[6] ?? 0)) : NaN;
-  if (!m || Number.isNaN(ms) || new Date(ms).getUTCDate() !== +m[3])
-    throw new BadRequest(`The value of ${name} is not a valid date.`);
-  return ms;
-}
-
-function parseBoolean(name: string, value: string | null): boolean | undefined {
-  if (value === null) return undefined;
-  if (/^true$/i.test(value)) return true;
-  if (/^false$/i.test(value)) return false;
-  throw new BadRequest(`The value of ${name} must be true or false.`);
-}
-
-const dateMs = (msDate: string): number => Number(/\/Date\((-?\d+)/.exec(msDate)?.[1]);
-
-function filterProducts(all: SimProduct[], params: URLSearchParams): SimProduct[] {
-  const code = params.get('productCode')?.toLowerCase();
-  const group = params.get('productGroup')?.toLowerCase();
-  const since = parseDate('modifiedSince', params.get('modifiedSince'));
-  const obsolete = parseBoolean('includeObsolete', params.get('includeObsolete')) ?? false;
-  return all.filter(
-    (p) =>
-      (obsolete || !p.Obsolete) &&
-      (code === undefined || p.ProductCode.toLowerCase().startsWith(code)) &&
-      (group === undefined || p.ProductGroup?.GroupName.toLowerCase() === group) &&
-      (since === undefined || dateMs(p.LastModifiedOn) >= since),
-  );
-}
-
-function filterStock(all: SimStockOnHand[], params: URLSearchParams): SimStockOnHand[] {
-  const warehouse = params.get('warehouseCode')?.toLowerCase();
-  const productId = params.get('productId')?.toLowerCase();
-  const since = parseDate('modifiedSince', params.get('modifiedSince'));
-  return all.filter(
-    (s) =>
-      (warehouse === undefined || s.WarehouseCode.toLowerCase() === warehouse) &&
-      (productId === undefined || s.ProductGuid.toLowerCase() === productId) &&
-      (since === undefined || dateMs(s.LastModifiedOn) >= since),
-  );
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
