@@ -296,7 +296,7 @@ describe('Unleashed connector (e2e, simulator)', () => {
     const [req] = sim.requests;
     expect(req.path).toBe('/SalesOrders/1');
     expect(req.query).toBe(
-      'pageSize=50&orderStatus=Completed%2CPlaced&customerCode=harb&startDate=2024-03-02&endDate=2024-04-10',
+      'pageSize=50&orderStatus=Completed%2CPlaced&startDate=2024-03-02&endDate=2024-04-10&customerCode=harb',
     );
     expect(req.headers['api-auth-id']).toBe(CREDS.apiId);
     expect(req.headers['api-auth-signature']).toBe(unleashedSignature(req.query, CREDS.apiKey));

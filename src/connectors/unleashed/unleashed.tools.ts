@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { z } from 'zod';
 import type { ToolContext } from '../../mcp/mcp-context';
 import { Tool } from '../../mcp/mcp.decorators';
-import { UnleashedClient, UnleashedPage } from './unleashed.client';
+import { UnleashedClient, UnleashedPage, UnleashedQuery, UnleashedResource } from './unleashed.client';
 import {
   LIST_CUSTOMERS,
   LIST_PRODUCTS,
@@ -17,13 +17,22 @@ const PAGING_NOTE =
   '`pagination` gives {page, pageSize, numberOfPages, numberOfItems}: ask for the next `page` ' +
   'while page < numberOfPages. Dates are ISO 8601 (UTC); absent values are null.';
 
-const ORDER_ITEM =
-  'orderNumber, orderStatus, {party}, orderDate, requiredDate, completedDate, warehouseCode, ' +
-  'currencyCode, subTotal, taxTotal and total (in the order currency), lineCount (how many lines) ' +
-  'and lastModifiedOn.';
+/** A list-of-orders tool's description; `party` names the customer or supplier fields. */
+const orderDescription = (orders: string, party: string) =>
+  `Lists ${orders} from Unleashed, one page at a time. Each item has guid, orderNumber, orderStatus, ` +
+  `${party}, orderDate, requiredDate, completedDate, warehouseCode, currencyCode, subTotal, taxTotal ` +
+  'and total (in the order currency), lineCount (how many lines) and lastModifiedOn. Deleted orders ' +
+  'are left out unless orderStatus asks for them. ' +
+  PAGING_NOTE;
 
-const paging = (args: { page: number; pageSize: number }) => ({ page: args.page, pageSize: args.pageSize });
-const statuses = (list: readonly string[] | undefined) => list?.join(',');
+/** A parsed argument list: the paging, and filters named as Unleashed names them. */
+type PagedFilters = { page: number; pageSize: number } & UnleashedQuery;
+
+/** `orderStatus` goes comma-separated, as Unleashed takes several. */
+const withStatuses = <A extends { orderStatus?: readonly string[] }>(args: A) => ({
+  ...args,
+  orderStatus: args.orderStatus?.join(','),
+});
 
 /** Unleashed inventory as MCP tools; each call uses the organisation's stored Unleashed credentials. */
 @Injectable()
@@ -48,12 +57,7 @@ export class UnleashedTools {
     ctx: ToolContext,
     args: z.output<typeof LIST_PRODUCTS>,
   ): Promise<UnleashedPage<'Products'>> {
-    return this.client.list(ctx, 'Products', paging(args), {
-      productCode: args.productCode,
-      productGroup: args.productGroup,
-      modifiedSince: args.modifiedSince,
-      includeObsolete: args.includeObsolete,
-    });
+    return this.list(ctx, 'Products', args);
   }
 
   @Tool({
@@ -74,21 +78,13 @@ export class UnleashedTools {
     ctx: ToolContext,
     args: z.output<typeof STOCK_ON_HAND>,
   ): Promise<UnleashedPage<'StockOnHand'>> {
-    return this.client.list(ctx, 'StockOnHand', paging(args), {
-      warehouseCode: args.warehouseCode,
-      productId: args.productId,
-      modifiedSince: args.modifiedSince,
-    });
+    return this.list(ctx, 'StockOnHand', args);
   }
 
   @Tool({
     name: 'unleashed_list_sales_orders',
     title: 'List Unleashed sales orders',
-    description:
-      'Lists sales orders from Unleashed, one page at a time. Each item has guid, ' +
-      ORDER_ITEM.replace('{party}', 'customerCode, customerName') +
-      ' Deleted orders are left out unless orderStatus asks for them. ' +
-      PAGING_NOTE,
+    description: orderDescription('sales orders', 'customerCode, customerName'),
     input: LIST_SALES_ORDERS,
     permission: 'unleashed:read',
     annotations: READ_ONLY,
@@ -97,23 +93,13 @@ export class UnleashedTools {
     ctx: ToolContext,
     args: z.output<typeof LIST_SALES_ORDERS>,
   ): Promise<UnleashedPage<'SalesOrders'>> {
-    return this.client.list(ctx, 'SalesOrders', paging(args), {
-      orderStatus: statuses(args.orderStatus),
-      customerCode: args.customerCode,
-      startDate: args.startDate,
-      endDate: args.endDate,
-      modifiedSince: args.modifiedSince,
-    });
+    return this.list(ctx, 'SalesOrders', withStatuses(args));
   }
 
   @Tool({
     name: 'unleashed_list_purchase_orders',
     title: 'List Unleashed purchase orders',
-    description:
-      'Lists purchase orders (to suppliers) from Unleashed, one page at a time. Each item has guid, ' +
-      ORDER_ITEM.replace('{party}', 'supplierCode, supplierName') +
-      ' Deleted orders are left out unless orderStatus asks for them. ' +
-      PAGING_NOTE,
+    description: orderDescription('purchase orders (to suppliers)', 'supplierCode, supplierName'),
     input: LIST_PURCHASE_ORDERS,
     permission: 'unleashed:read',
     annotations: READ_ONLY,
@@ -122,12 +108,7 @@ export class UnleashedTools {
     ctx: ToolContext,
     args: z.output<typeof LIST_PURCHASE_ORDERS>,
   ): Promise<UnleashedPage<'PurchaseOrders'>> {
-    return this.client.list(ctx, 'PurchaseOrders', paging(args), {
-      orderStatus: statuses(args.orderStatus),
-      startDate: args.startDate,
-      endDate: args.endDate,
-      modifiedSince: args.modifiedSince,
-    });
+    return this.list(ctx, 'PurchaseOrders', withStatuses(args));
   }
 
   @Tool({
@@ -146,11 +127,18 @@ export class UnleashedTools {
     ctx: ToolContext,
     args: z.output<typeof LIST_CUSTOMERS>,
   ): Promise<UnleashedPage<'Customers'>> {
-    return this.client.list(ctx, 'Customers', paging(args), {
-      customerCode: args.customerCode,
-      customerName: args.customerName,
-      modifiedSince: args.modifiedSince,
-      includeObsolete: args.includeObsolete,
-    });
+    return this.list(ctx, 'Customers', args);
+  }
+
+  /**
+   * The tools' arguments keep Unleashed's filter names (unleashed.schemas.ts), and zod has
+   * refused any other, so every argument but the paging is passed on as a filter.
+   */
+  private list<R extends UnleashedResource>(
+    ctx: ToolContext,
+    resource: R,
+    { page, pageSize, ...filters }: PagedFilters,
+  ): Promise<UnleashedPage<R>> {
+    return this.client.list(ctx, resource, { page, pageSize }, filters);
   }
 }
