@@ -1,9 +1,12 @@
 import {
+  CUSTOMERS_DATA,
+  LIST_CUSTOMERS,
   LIST_ORDERS,
   LIST_PRODUCTS,
   MAX_PAGE_SIZE,
   ORDERS_DATA,
   PRODUCTS_DATA,
+  toCustomers,
   toOrders,
   toProducts,
   VARIANTS_PER_PRODUCT,
@@ -30,6 +33,18 @@ const product = (over: Record<string, unknown> = {}) => ({
       { sku: null, price: '25.95' },
     ],
   },
+  ...over,
+});
+const customer = (over: Record<string, unknown> = {}) => ({
+  id: 'gid://shopify/Customer/7000000001',
+  displayName: 'Jo Bloggs',
+  defaultEmailAddress: { emailAddress: 'jo@example.com' },
+  state: 'ENABLED',
+  numberOfOrders: '12',
+  amountSpent: { amount: '345.60', currencyCode: 'AUD' },
+  tags: ['wholesale', 'vip'],
+  createdAt: '2024-06-01T10:00:00+10:00',
+  updatedAt: '2025-02-03T04:05:06Z',
   ...over,
 });
 const pageInfo = { hasNextPage: true, endCursor: 'abc' };
@@ -110,17 +125,66 @@ describe('Shopify product mapping', () => {
   });
 });
 
+describe('Shopify customer mapping', () => {
+  it('maps a customer: default email, order count as a number, money as a string, dates in UTC', () => {
+    const data = CUSTOMERS_DATA.parse({ customers: { nodes: [customer()], pageInfo } });
+    expect(toCustomers(data)).toEqual({
+      customers: [
+        {
+          id: 'gid://shopify/Customer/7000000001',
+          displayName: 'Jo Bloggs',
+          email: 'jo@example.com',
+          state: 'ENABLED',
+          numberOfOrders: 12,
+          amountSpent: { amount: '345.60', currencyCode: 'AUD' },
+          tags: ['wholesale', 'vip'],
+          createdAt: '2024-06-01T00:00:00.000Z',
+          updatedAt: '2025-02-03T04:05:06.000Z',
+        },
+      ],
+      pageInfo,
+    });
+  });
+
+  it('takes the order count as a number too, and gives a null email without a default address', () => {
+    const data = CUSTOMERS_DATA.parse({
+      customers: {
+        nodes: [customer({ numberOfOrders: 0, defaultEmailAddress: null })],
+        pageInfo: { hasNextPage: false, endCursor: null },
+      },
+    });
+    expect(toCustomers(data).customers[0]).toMatchObject({ numberOfOrders: 0, email: null });
+  });
+
+  it.each([
+    ['an id of another type', { id: 'gid://shopify/Order/1' }],
+    ['a negative order count', { numberOfOrders: '-1' }],
+    ['a numeric amount', { amountSpent: { amount: 3.5, currencyCode: 'AUD' } }],
+    ['an unparseable date', { updatedAt: 'last week' }],
+    ['tags that are not a list', { tags: 'vip' }],
+  ])('refuses %s', (_name, over) => {
+    expect(CUSTOMERS_DATA.safeParse({ customers: { nodes: [customer(over)], pageInfo } }).success).toBe(
+      false,
+    );
+  });
+});
+
 describe('Shopify query cost', () => {
   // Shopify's rules: object 1, connection 2 + first, nested connections multiply; at most 1000 a query.
   it('keeps the largest page of either query within the 1000-point single-query limit', () => {
     expect(3 + MAX_PAGE_SIZE * 5).toBeLessThanOrEqual(1000);
     expect(3 + MAX_PAGE_SIZE * (4 + VARIANTS_PER_PRODUCT)).toBeLessThanOrEqual(1000);
+    expect(3 + MAX_PAGE_SIZE * 3).toBeLessThanOrEqual(1000);
     expect(LIST_PRODUCTS).toContain(`variants(first: ${VARIANTS_PER_PRODUCT})`);
   });
 
   it('names the operations the way the client sends them', () => {
     expect(LIST_ORDERS).toMatch(/^query ListOrders\(/);
     expect(LIST_PRODUCTS).toMatch(/^query ListProducts\(/);
-    expect(LIST_ORDERS).toContain('defaultEmailAddress { emailAddress }');
+    expect(LIST_CUSTOMERS).toMatch(/^query ListCustomers\(/);
+    for (const query of [LIST_ORDERS, LIST_CUSTOMERS])
+      expect(query).toContain('defaultEmailAddress { emailAddress }');
+    // Customer.email is deprecated in favour of defaultEmailAddress (UPSTREAMS.md).
+    expect(LIST_CUSTOMERS).not.toMatch(/^\s*email\s*$/m);
   });
 });

@@ -6,7 +6,7 @@ import { z } from 'zod';
  * query's requested cost stays within Shopify's 1000-point single-query limit
  * (an object costs 1, a connection 2 plus its `first`, nested connections
  * multiply): orders 3 + 5 per order, products 3 + (4 + VARIANTS_PER_PRODUCT)
- * per product.
+ * per product, customers 3 + 3 per customer.
  */
 
 export const MAX_PAGE_SIZE = 100;
@@ -42,6 +42,23 @@ export const LIST_PRODUCTS = `query ListProducts($first: Int!, $after: String, $
   }
 }`;
 
+export const LIST_CUSTOMERS = `query ListCustomers($first: Int!, $after: String, $query: String) {
+  customers(first: $first, after: $after, query: $query) {
+    nodes {
+      id
+      displayName
+      defaultEmailAddress { emailAddress }
+      state
+      numberOfOrders
+      amountSpent { amount currencyCode }
+      tags
+      createdAt
+      updatedAt
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
 const GID = (type: string) =>
   z
     .string()
@@ -51,17 +68,19 @@ const AMOUNT = z
   .string()
   .max(40)
   .regex(/^-?\d+(\.\d+)?$/);
+const DATE_TIME = z
+  .string()
+  .max(40)
+  .refine((s) => !Number.isNaN(Date.parse(s)));
+const MONEY = z.object({ amount: AMOUNT, currencyCode: z.string().max(8) });
 const PAGE_INFO = z.object({ hasNextPage: z.boolean(), endCursor: z.string().max(2000).nullable() });
 
 const ORDER = z.object({
   id: GID('Order'),
   name: z.string().max(200),
-  createdAt: z
-    .string()
-    .max(40)
-    .refine((s) => !Number.isNaN(Date.parse(s))),
+  createdAt: DATE_TIME,
   displayFinancialStatus: z.string().max(40).nullable(),
-  totalPriceSet: z.object({ shopMoney: z.object({ amount: AMOUNT, currencyCode: z.string().max(8) }) }),
+  totalPriceSet: z.object({ shopMoney: MONEY }),
   customer: z
     .object({ defaultEmailAddress: z.object({ emailAddress: z.string().max(320).nullable() }).nullable() })
     .nullable(),
@@ -84,6 +103,22 @@ const PRODUCT = z.object({
 });
 export const PRODUCTS_DATA = z.object({
   products: z.object({ nodes: z.array(PRODUCT).max(MAX_PAGE_SIZE), pageInfo: PAGE_INFO }),
+});
+
+const CUSTOMER = z.object({
+  id: GID('Customer'),
+  displayName: z.string().max(1000),
+  defaultEmailAddress: z.object({ emailAddress: z.string().max(320).nullable() }).nullable(),
+  state: z.string().max(40),
+  // UnsignedInt64: Shopify sends it as a string of digits; a number is taken too.
+  numberOfOrders: z.union([z.string().regex(/^\d{1,15}$/), z.number().int().nonnegative()]),
+  amountSpent: MONEY,
+  tags: z.array(z.string().max(255)).max(250),
+  createdAt: DATE_TIME,
+  updatedAt: DATE_TIME,
+});
+export const CUSTOMERS_DATA = z.object({
+  customers: z.object({ nodes: z.array(CUSTOMER).max(MAX_PAGE_SIZE), pageInfo: PAGE_INFO }),
 });
 
 export interface PageInfo {
@@ -111,12 +146,28 @@ export interface ProductSummary {
   variants: { sku: string | null; price: string }[];
 }
 
+export interface CustomerSummary {
+  id: string;
+  displayName: string;
+  email: string | null;
+  /** ENABLED, DISABLED, INVITED or DECLINED (the customer account's state). */
+  state: string;
+  numberOfOrders: number;
+  amountSpent: { amount: string; currencyCode: string };
+  tags: string[];
+  /** ISO 8601, UTC. */
+  createdAt: string;
+  updatedAt: string;
+}
+
+const isoUtc = (s: string) => new Date(s).toISOString();
+
 export function toOrders(data: z.infer<typeof ORDERS_DATA>): { orders: OrderSummary[]; pageInfo: PageInfo } {
   return {
     orders: data.orders.nodes.map((o) => ({
       id: o.id,
       name: o.name,
-      createdAt: new Date(o.createdAt).toISOString(),
+      createdAt: isoUtc(o.createdAt),
       displayFinancialStatus: o.displayFinancialStatus,
       totalPrice: {
         amount: o.totalPriceSet.shopMoney.amount,
@@ -142,5 +193,25 @@ export function toProducts(data: z.infer<typeof PRODUCTS_DATA>): {
       variants: p.variants.nodes.map((v) => ({ sku: v.sku, price: v.price })),
     })),
     pageInfo: { ...data.products.pageInfo },
+  };
+}
+
+export function toCustomers(data: z.infer<typeof CUSTOMERS_DATA>): {
+  customers: CustomerSummary[];
+  pageInfo: PageInfo;
+} {
+  return {
+    customers: data.customers.nodes.map((c) => ({
+      id: c.id,
+      displayName: c.displayName,
+      email: c.defaultEmailAddress?.emailAddress ?? null,
+      state: c.state,
+      numberOfOrders: Number(c.numberOfOrders),
+      amountSpent: { amount: c.amountSpent.amount, currencyCode: c.amountSpent.currencyCode },
+      tags: [...c.tags],
+      createdAt: isoUtc(c.createdAt),
+      updatedAt: isoUtc(c.updatedAt),
+    })),
+    pageInfo: { ...data.customers.pageInfo },
   };
 }

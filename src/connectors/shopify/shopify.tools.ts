@@ -4,13 +4,16 @@ import type { ToolContext } from '../../mcp/mcp-context';
 import { Tool } from '../../mcp/mcp.decorators';
 import { ShopifyClient } from './shopify.client';
 import {
+  CUSTOMERS_DATA,
   DEFAULT_PAGE_SIZE,
+  LIST_CUSTOMERS,
   LIST_ORDERS,
   LIST_PRODUCTS,
   MAX_PAGE_SIZE,
   MAX_SEARCH_LENGTH,
   ORDERS_DATA,
   PRODUCTS_DATA,
+  toCustomers,
   toOrders,
   toProducts,
   VARIANTS_PER_PRODUCT,
@@ -32,17 +35,28 @@ const paging = {
     .describe('The pageInfo.endCursor of the previous page, to get the next one (with the same query).'),
 };
 
-const ORDERS_INPUT = z.object({
-  ...paging,
-  query: z
+/** A `query` argument in Shopify's search syntax; `examples` are the resource's own filters. */
+const search = (examples: string) =>
+  z
     .string()
     .min(1)
     .max(MAX_SEARCH_LENGTH)
     .optional()
-    .describe(
-      'Shopify search syntax filter, e.g. "financial_status:paid", "created_at:>=2025-01-01", ' +
-        '"email:jo@example.com", "name:#1001"; space-separated terms must all match.',
-    ),
+    .describe(`Shopify search syntax filter, e.g. ${examples}.`);
+
+/** The GraphQL variables of a page: `first`, `after` and `query`, null when not given. */
+const pageVariables = (args: { first: number; after?: string; query?: string }) => ({
+  first: args.first,
+  after: args.after ?? null,
+  query: args.query ?? null,
+});
+
+const ORDERS_INPUT = z.object({
+  ...paging,
+  query: search(
+    '"financial_status:paid", "created_at:>=2025-01-01", "email:jo@example.com", "name:#1001"; ' +
+      'space-separated terms must all match',
+  ),
   newestFirst: z
     .boolean()
     .default(true)
@@ -51,14 +65,15 @@ const ORDERS_INPUT = z.object({
 
 const PRODUCTS_INPUT = z.object({
   ...paging,
-  query: z
-    .string()
-    .min(1)
-    .max(MAX_SEARCH_LENGTH)
-    .optional()
-    .describe(
-      'Shopify search syntax filter, e.g. "status:active", "title:blend*", "sku:ABC-1", "vendor:Acme".',
-    ),
+  query: search('"status:active", "title:blend*", "sku:ABC-1", "vendor:Acme"'),
+});
+
+const CUSTOMERS_INPUT = z.object({
+  ...paging,
+  query: search(
+    '"email:jo@example.com", "state:enabled", "orders_count:>5", "tag:wholesale", "country:Australia"; ' +
+      'space-separated terms must all match',
+  ),
 });
 
 const READ_ONLY = { readOnlyHint: true, idempotentHint: true, openWorldHint: true } as const;
@@ -85,12 +100,7 @@ export class ShopifyTools {
     const data = await this.client.query(ctx, {
       name: 'ListOrders',
       query: LIST_ORDERS,
-      variables: {
-        first: args.first,
-        after: args.after ?? null,
-        query: args.query ?? null,
-        reverse: args.newestFirst,
-      },
+      variables: { ...pageVariables(args), reverse: args.newestFirst },
       data: ORDERS_DATA,
     });
     return toOrders(data);
@@ -113,9 +123,32 @@ export class ShopifyTools {
     const data = await this.client.query(ctx, {
       name: 'ListProducts',
       query: LIST_PRODUCTS,
-      variables: { first: args.first, after: args.after ?? null, query: args.query ?? null },
+      variables: pageVariables(args),
       data: PRODUCTS_DATA,
     });
     return toProducts(data);
+  }
+
+  @Tool({
+    name: 'shopify_list_customers',
+    title: 'List Shopify customers',
+    description:
+      "Lists the organisation's Shopify customers. Each customer has id (a Shopify GID), displayName, email " +
+      '(the default email address, or null), state (ENABLED, DISABLED, INVITED or DECLINED: whether they ' +
+      'have an account), numberOfOrders, amountSpent {amount (a decimal string), currencyCode} over all ' +
+      'their orders, tags, createdAt and updatedAt (ISO 8601, UTC). Paged: pass pageInfo.endCursor as ' +
+      '`after` while pageInfo.hasNextPage is true.',
+    input: CUSTOMERS_INPUT,
+    permission: 'shopify:read',
+    annotations: READ_ONLY,
+  })
+  async listCustomers(ctx: ToolContext, args: z.output<typeof CUSTOMERS_INPUT>) {
+    const data = await this.client.query(ctx, {
+      name: 'ListCustomers',
+      query: LIST_CUSTOMERS,
+      variables: pageVariables(args),
+      data: CUSTOMERS_DATA,
+    });
+    return toCustomers(data);
   }
 }
