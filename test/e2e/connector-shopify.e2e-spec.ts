@@ -35,6 +35,17 @@ type Order = {
   totalPrice: { amount: string; currencyCode: string };
   customerEmail: string | null;
 };
+type Customer = {
+  id: string;
+  displayName: string;
+  email: string | null;
+  state: string;
+  numberOfOrders: number;
+  amountSpent: { amount: string; currencyCode: string };
+  tags: string[];
+  createdAt: string;
+  updatedAt: string;
+};
 type Product = {
   id: string;
   title: string;
@@ -77,6 +88,7 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
   const text = (r: Result) => r.content.map((c) => c.text ?? '').join('\n');
   const orders = (r: Result) => r.structuredContent as Page<'orders', Order>;
   const products = (r: Result) => r.structuredContent as Page<'products', Product>;
+  const customers = (r: Result) => r.structuredContent as Page<'customers', Customer>;
 
   async function storeCredentials(organizationId: string, value: typeof SHOPIFY): Promise<void> {
     const admin = await TestKey.create(started, { organizationId, permissions: ['credentials:write'] });
@@ -85,7 +97,12 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
   }
 
   beforeAll(async () => {
-    sim = await startShopifySimulator({ accessToken: SHOPIFY.accessToken, orders: 60, products: 40 });
+    sim = await startShopifySimulator({
+      accessToken: SHOPIFY.accessToken,
+      orders: 60,
+      products: 40,
+      customers: 45,
+    });
     started = await startApp({
       ...AUTH_ENV,
       SHOPIFY_BASE_URL: sim.url,
@@ -201,6 +218,94 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
     expect(sim.requests.every((r) => r.headers['x-shopify-access-token'] === SHOPIFY.accessToken)).toBe(true);
   });
 
+  it('lists customers mapped, asking for defaultEmailAddress with the stored token', async () => {
+    const result = await call(reader, 'shopify_list_customers', { first: 10 });
+    expect(result.isError).toBeFalsy();
+    const page = customers(result);
+    expect(page.customers).toEqual(
+      sim.customers.slice(0, 10).map((c) => ({
+        id: c.id,
+        displayName: c.displayName,
+        email: c.defaultEmailAddress?.emailAddress ?? null,
+        state: c.state,
+        numberOfOrders: Number(c.numberOfOrders),
+        amountSpent: c.amountSpent,
+        tags: c.tags,
+        createdAt: new Date(c.createdAt).toISOString(),
+        updatedAt: new Date(c.updatedAt).toISOString(),
+      })),
+    );
+    expect(page.customers[8].email).toBeNull(); // customer 9: no default email address
+    expect(typeof page.customers[0].numberOfOrders).toBe('number');
+    expect(page.pageInfo.hasNextPage).toBe(true);
+
+    expect(sim.requests).toHaveLength(1);
+    const sent = sim.requests[0];
+    expect(sent.path).toBe('/admin/api/2025-10/graphql.json');
+    expect(sent.headers['x-shopify-access-token']).toBe(SHOPIFY.accessToken);
+    expect(sent.headers.authorization).toBeUndefined();
+    expect(sent.operationName).toBe('ListCustomers');
+    expect(sent.variables).toEqual({ first: 10, after: null, query: null });
+    expect(sent.query).toContain('defaultEmailAddress { emailAddress }');
+    expect(sent.query).not.toMatch(/^\s*email\s*$/m); // the deprecated Customer.email
+  });
+
+  it('pages through every customer with endCursor and passes a search filter through', async () => {
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = customers(
+        await call(reader, 'shopify_list_customers', { first: 20, ...(after ? { after } : {}) }),
+      );
+      seen.push(...page.customers.map((c) => c.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor!;
+    }
+    expect(seen).toEqual(sim.customers.map((c) => c.id));
+    expect(sim.requests.map((r) => r.variables?.after === null)).toEqual([true, false, false]);
+
+    const disabled = customers(
+      await call(reader, 'shopify_list_customers', { query: 'state:disabled', first: 100 }),
+    );
+    expect(disabled.customers.map((c) => c.id)).toEqual(
+      sim.customers.filter((c) => c.state === 'DISABLED').map((c) => c.id),
+    );
+    expect(sim.requests.at(-1)?.variables?.query).toBe('state:disabled');
+  });
+
+  it('waits out THROTTLED for customers too, and says when to retry when the wait is too long', async () => {
+    sim.drain(); // first: 10 costs 33 points: at 100 a second, about a third of a second
+    const waited = await call(reader, 'shopify_list_customers', { first: 10 });
+    expect(waited.isError).toBeFalsy();
+    expect(customers(waited).customers).toHaveLength(10);
+    expect(sim.requests).toHaveLength(2);
+
+    sim.reset();
+    sim.setRestoreRate(1);
+    sim.drain(); // 33 points at 1 a second: 33 s, too long to wait
+    const limited = await call(reader, 'shopify_list_customers', { first: 10 });
+    expect(limited.isError).toBe(true);
+    expect(text(limited)).toMatch(/Shopify is rate limiting requests.*retry after 33 s/);
+    expect(sim.requests).toHaveLength(1);
+  });
+
+  it('refuses bad customer arguments naming each, and callers without shopify:read, without calling Shopify', async () => {
+    const tooMany = await call(reader, 'shopify_list_customers', { first: 101 });
+    expect(tooMany.isError).toBe(true);
+    expect(text(tooMany)).toMatch(/first.*at most 100/);
+    const empty = await call(reader, 'shopify_list_customers', { after: '', query: '' });
+    expect(text(empty)).toContain('after');
+    expect(text(empty)).toContain('query');
+    const unknown = await call(reader, 'shopify_list_customers', { email: 'jo@example.com' });
+    expect(unknown.isError).toBe(true);
+    expect(text(unknown)).toContain('email');
+    const denied = await call(noPermission, 'shopify_list_customers', {});
+    expect(denied.isError).toBe(true);
+    expect(text(denied)).toContain('requires the permission "shopify:read"');
+    expect((await noPermission.listTools()).tools.map((t) => t.name)).not.toContain('shopify_list_customers');
+    expect(sim.requests).toHaveLength(0);
+  });
+
   it('waits out a drained cost bucket and then succeeds (HTTP 200 THROTTLED)', async () => {
     sim.drain(); // first: 10 costs 53 points: at 100 a second, about half a second
     const startedAt = Date.now();
@@ -278,7 +383,7 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
   it('lists the tools only to callers with shopify:read', async () => {
     const names = (c: Client) => c.listTools().then((l) => l.tools.map((t) => t.name));
     expect(await names(reader)).toEqual(
-      expect.arrayContaining(['shopify_list_orders', 'shopify_list_products']),
+      expect.arrayContaining(['shopify_list_orders', 'shopify_list_products', 'shopify_list_customers']),
     );
     expect(await names(noPermission)).not.toContain('shopify_list_orders');
   });

@@ -21,6 +21,19 @@ export interface SimProduct {
   variants: { sku: string | null; price: string }[];
 }
 
+export interface SimCustomer {
+  id: string;
+  displayName: string;
+  defaultEmailAddress: { emailAddress: string } | null;
+  state: 'ENABLED' | 'DISABLED' | 'INVITED' | 'DECLINED';
+  /** UnsignedInt64, which Shopify sends as a string. */
+  numberOfOrders: string;
+  amountSpent: { amount: string; currencyCode: string };
+  tags: string[];
+  createdAt: string;
+  updatedAt: string;
+}
+
 const FINANCIAL = ['PAID', 'PENDING', 'PARTIALLY_PAID', 'REFUNDED', 'AUTHORIZED', null] as const;
 const PRODUCT_STATUS = ['ACTIVE', 'ACTIVE', 'DRAFT', 'ARCHIVED'] as const;
 const DAY_MS = 86_400_000;
@@ -62,6 +75,32 @@ export function seedProducts(count: number): SimProduct[] {
         sku: i % 5 === 0 && v === 0 ? null : `SKU-${i}-${v + 1}`,
         price: (19.95 + i + v * 5).toFixed(2),
       })),
+    };
+  });
+}
+
+const CUSTOMER_STATE = ['ENABLED', 'ENABLED', 'DISABLED', 'INVITED', 'ENABLED', 'DECLINED'] as const;
+const FIRST_NAMES = ['Jo', 'Sam', 'Alex', 'Priya', 'Wiremu', 'Mei', 'Luca'] as const;
+const TAGS = [[], ['wholesale'], ['vip', 'newsletter'], ['newsletter']] as const;
+
+/** Customer i (1-based): GID 7000000001..., one every third day from 2024-06-01, every 9th without an email. */
+export function seedCustomers(count: number): SimCustomer[] {
+  return Array.from({ length: count }, (_, k) => {
+    const i = k + 1;
+    const first = FIRST_NAMES[k % FIRST_NAMES.length];
+    const orders = (i * 7) % 23;
+    const created = Date.UTC(2024, 5, 1, 8, 0, 0) + k * 3 * DAY_MS;
+    return {
+      id: `gid://shopify/Customer/${7_000_000_000 + i}`,
+      displayName: `${first} Customer${i}`,
+      defaultEmailAddress:
+        i % 9 === 0 ? null : { emailAddress: `${first.toLowerCase()}.customer${i}@example.com` },
+      state: CUSTOMER_STATE[k % CUSTOMER_STATE.length],
+      numberOfOrders: String(orders),
+      amountSpent: { amount: (orders * 23.45).toFixed(2), currencyCode: 'AUD' },
+      tags: [...TAGS[k % TAGS.length]],
+      createdAt: new Date(created).toISOString().replace('.000Z', 'Z'),
+      updatedAt: new Date(created + (i % 5) * DAY_MS + 3_600_000).toISOString().replace('.000Z', 'Z'),
     };
   });
 }

@@ -5,7 +5,7 @@
  *   POST /admin/api/{YYYY-01|04|07|10}/graphql.json   X-Shopify-Access-Token
  *
  * It has no GraphQL engine: it recognises the connector's operations by name
- * (`ListOrders`, `ListProducts`) and answers from seeded data with real
+ * (`ListOrders`, `ListProducts`, `ListCustomers`) and answers from seeded data with real
  * `first`/`after` cursor paging (at most 250 a page), GIDs, camelCase and money
  * as strings. Every answer carries `extensions.cost` from a real leaky bucket
  * (default 1000 points, restoring 100 a second); a query whose requested cost
@@ -20,12 +20,22 @@
  */
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { matchesSearch, seedOrders, seedProducts, SimOrder, SimProduct } from './shopify.data';
+import {
+  matchesSearch,
+  seedCustomers,
+  seedOrders,
+  seedProducts,
+  SimCustomer,
+  SimOrder,
+  SimProduct,
+} from './shopify.data';
+import { pageOf, pagingOf } from './shopify-paging';
 
 export interface ShopifySimulatorOptions {
   accessToken?: string;
   orders?: number;
   products?: number;
+  customers?: number;
   restoreRate?: number;
   maximumAvailable?: number;
 }
@@ -44,6 +54,7 @@ export interface ShopifySimulator {
   accessToken: string;
   orders: SimOrder[];
   products: SimProduct[];
+  customers: SimCustomer[];
   requests: RecordedShopifyRequest[];
   /** The next `times` (default 1) requests answer `status` (429, 503, ...), with Retry-After when given. */
   failNext(status: number, opts?: { retryAfter?: number; times?: number }): void;
@@ -78,6 +89,7 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
   const failures: { status: number; retryAfter?: number }[] = [];
   const orders = seedOrders(opts.orders ?? 60);
   const products = seedProducts(opts.products ?? 40);
+  const customers = seedCustomers(opts.customers ?? 45);
   const requests: RecordedShopifyRequest[] = [];
 
   const refill = (): number => {
@@ -190,6 +202,22 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
         actual: () => 3 + shaped.nodes.reduce((n, p) => n + 4 + p.variants.nodes.length, 0),
       };
     }
+    if (op === 'ListCustomers') {
+      const all = customers.filter((c) =>
+        matchesSearch(search, `${c.displayName} ${c.defaultEmailAddress?.emailAddress ?? ''}`, {
+          state: c.state,
+          email: c.defaultEmailAddress?.emailAddress ?? null,
+        }),
+      );
+      const page = pageOf(all, paging, 'Customer');
+      if (typeof page === 'string') return fail(page);
+      // customers(first) + pageInfo; each customer: itself, defaultEmailAddress, amountSpent.
+      return {
+        data: { customers: page },
+        requested: 3 + paging.first * 3,
+        actual: () => 3 + page.nodes.length * 3,
+      };
+    }
     return fail(`Field '${op ?? 'unknown'}' doesn't exist on type 'QueryRoot'`, 'undefinedField');
   };
 
@@ -204,6 +232,7 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
     accessToken,
     orders,
     products,
+    customers,
     requests,
     failNext: (status, o = {}) => {
       for (let i = 0; i < (o.times ?? 1); i++) failures.push({ status, retryAfter: o.retryAfter });
@@ -230,59 +259,6 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
         server.close(() => resolve());
       }),
   };
-}
-
-interface Paging {
-  first: number;
-  after?: string;
-}
-
-function pagingOf(vars: Record<string, unknown>): Paging | string {
-  const first = vars.first;
-  if (first === undefined || first === null) return 'you must provide one of first or last';
-  if (typeof first !== 'number' || !Number.isInteger(first) || first < 0) {
-    return `Variable $first of type Int! was provided invalid value`;
-  }
-  if (first > 250) return 'The first argument must be less than or equal to 250';
-  const after = vars.after;
-  if (after !== undefined && after !== null && typeof after !== 'string') {
-    return 'Variable $after of type String was provided invalid value';
-  }
-  return { first, after: after ?? undefined };
-}
-
-/** A Relay page of `all` (in its order) after the opaque cursor's item; a string is an error message. */
-function pageOf<T extends { id: string }>(all: T[], paging: Paging, type: string) {
-  let start = 0;
-  if (paging.after !== undefined) {
-    const lastId = decodeCursor(paging.after);
-    if (lastId === undefined) return 'Invalid cursor for current pagination sort.';
-    const at = all.findIndex((x) => numericId(x.id) === lastId);
-    if (at < 0) return 'Invalid cursor for current pagination sort.';
-    start = at + 1;
-  }
-  const nodes = all.slice(start, start + paging.first);
-  const last = nodes[nodes.length - 1];
-  return {
-    nodes,
-    pageInfo: {
-      hasNextPage: start + nodes.length < all.length,
-      endCursor: last ? encodeCursor(numericId(last.id), type) : null,
-    },
-  };
-}
-
-const numericId = (gid: string): number => Number(gid.slice(gid.lastIndexOf('/') + 1));
-const encodeCursor = (lastId: number, type: string): string =>
-  Buffer.from(JSON.stringify({ last_id: lastId, last_value: String(lastId), type })).toString('base64');
-
-function decodeCursor(cursor: string): number | undefined {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64').toString('utf8')) as { last_id?: unknown };
-    return typeof parsed.last_id === 'number' ? parsed.last_id : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function fail(message: string, code = 'argumentLiteralsIncompatible'): Answer {
