@@ -89,6 +89,20 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
   const orders = (r: Result) => r.structuredContent as Page<'orders', Order>;
   const products = (r: Result) => r.structuredContent as Page<'products', Product>;
   const customers = (r: Result) => r.structuredContent as Page<'customers', Customer>;
+  /** Every item of `key` over the pages of `tool`, following endCursor (at most 10 pages). */
+  async function everyPage<T>(tool: string, key: string, args: Record<string, unknown>): Promise<T[]> {
+    const all: T[] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const result = await call(reader, tool, { ...args, ...(after ? { after } : {}) });
+      expect(result.isError).toBeFalsy();
+      const page = result.structuredContent as Page<string, T>;
+      all.push(...page[key]);
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor!;
+    }
+    return all;
+  }
 
   async function storeCredentials(organizationId: string, value: typeof SHOPIFY): Promise<void> {
     const admin = await TestKey.create(started, { organizationId, permissions: ['credentials:write'] });
@@ -164,21 +178,8 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
   });
 
   it('pages through every order with endCursor, in order, without repeats', async () => {
-    const seen: string[] = [];
-    let after: string | undefined;
-    for (let pages = 0; pages < 10; pages++) {
-      const page = orders(
-        await call(reader, 'shopify_list_orders', {
-          first: 25,
-          newestFirst: false,
-          ...(after ? { after } : {}),
-        }),
-      );
-      seen.push(...page.orders.map((o) => o.id));
-      if (!page.pageInfo.hasNextPage) break;
-      after = page.pageInfo.endCursor!;
-    }
-    expect(seen).toEqual(sim.orders.map((o) => o.id));
+    const seen = await everyPage<Order>('shopify_list_orders', 'orders', { first: 25, newestFirst: false });
+    expect(seen.map((o) => o.id)).toEqual(sim.orders.map((o) => o.id));
     expect(sim.requests).toHaveLength(3);
     expect(sim.requests[1].variables?.after).toEqual(expect.any(String));
   });
@@ -193,16 +194,7 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
   });
 
   it('lists products with status, inventory and variants, paging with endCursor', async () => {
-    const all: Product[] = [];
-    let after: string | undefined;
-    for (let pages = 0; pages < 10; pages++) {
-      const result = await call(reader, 'shopify_list_products', { first: 15, ...(after ? { after } : {}) });
-      expect(result.isError).toBeFalsy();
-      const page = products(result);
-      all.push(...page.products);
-      if (!page.pageInfo.hasNextPage) break;
-      after = page.pageInfo.endCursor!;
-    }
+    const all = await everyPage<Product>('shopify_list_products', 'products', { first: 15 });
     expect(all.map((p) => p.id)).toEqual(sim.products.map((p) => p.id));
     const fifth = all[4]; // product 5: three variants, the first without a SKU
     expect(fifth).toEqual({
@@ -251,17 +243,8 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
   });
 
   it('pages through every customer with endCursor and passes a search filter through', async () => {
-    const seen: string[] = [];
-    let after: string | undefined;
-    for (let pages = 0; pages < 10; pages++) {
-      const page = customers(
-        await call(reader, 'shopify_list_customers', { first: 20, ...(after ? { after } : {}) }),
-      );
-      seen.push(...page.customers.map((c) => c.id));
-      if (!page.pageInfo.hasNextPage) break;
-      after = page.pageInfo.endCursor!;
-    }
-    expect(seen).toEqual(sim.customers.map((c) => c.id));
+    const seen = await everyPage<Customer>('shopify_list_customers', 'customers', { first: 20 });
+    expect(seen.map((c) => c.id)).toEqual(sim.customers.map((c) => c.id));
     expect(sim.requests.map((r) => r.variables?.after === null)).toEqual([true, false, false]);
 
     const disabled = customers(
