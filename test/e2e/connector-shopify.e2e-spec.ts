@@ -256,22 +256,6 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
     expect(sim.requests.at(-1)?.variables?.query).toBe('state:disabled');
   });
 
-  it('waits out THROTTLED for customers too, and says when to retry when the wait is too long', async () => {
-    sim.drain(); // first: 10 costs 33 points: at 100 a second, about a third of a second
-    const waited = await call(reader, 'shopify_list_customers', { first: 10 });
-    expect(waited.isError).toBeFalsy();
-    expect(customers(waited).customers).toHaveLength(10);
-    expect(sim.requests).toHaveLength(2);
-
-    sim.reset();
-    sim.setRestoreRate(1);
-    sim.drain(); // 33 points at 1 a second: 33 s, too long to wait
-    const limited = await call(reader, 'shopify_list_customers', { first: 10 });
-    expect(limited.isError).toBe(true);
-    expect(text(limited)).toMatch(/Shopify is rate limiting requests.*retry after 33 s/);
-    expect(sim.requests).toHaveLength(1);
-  });
-
   it('refuses bad customer arguments naming each, and callers without shopify:read, without calling Shopify', async () => {
     const tooMany = await call(reader, 'shopify_list_customers', { first: 101 });
     expect(tooMany.isError).toBe(true);
@@ -289,24 +273,36 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
     expect(sim.requests).toHaveLength(0);
   });
 
-  it('waits out a drained cost bucket and then succeeds (HTTP 200 THROTTLED)', async () => {
-    sim.drain(); // first: 10 costs 53 points: at 100 a second, about half a second
-    const startedAt = Date.now();
-    const result = await call(reader, 'shopify_list_orders', { first: 10 });
-    expect(result.isError).toBeFalsy();
-    expect(orders(result).orders).toHaveLength(10);
-    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(500);
-    expect(sim.requests).toHaveLength(2);
-  });
+  // first: 10 costs 3 + 10 × 5 points for orders, 3 + 10 × 3 for customers (the simulator's bucket).
+  const THROTTLED_CASES = [
+    ['shopify_list_orders', 'orders', 53],
+    ['shopify_list_customers', 'customers', 33],
+  ] as const;
 
-  it('tells when to retry when the bucket restores too slowly to wait for', async () => {
-    sim.setRestoreRate(1);
-    sim.drain(); // 53 points at 1 a second: 53 s, too long to wait
-    const result = await call(reader, 'shopify_list_orders', { first: 10 });
-    expect(result.isError).toBe(true);
-    expect(text(result)).toMatch(/Shopify is rate limiting requests.*retry after 53 s/);
-    expect(sim.requests).toHaveLength(1);
-  });
+  it.each(THROTTLED_CASES)(
+    '%s waits out a drained cost bucket and then succeeds (HTTP 200 THROTTLED)',
+    async (tool, key, cost) => {
+      sim.drain(); // at 100 points a second: cost / 100 seconds
+      const startedAt = Date.now();
+      const result = await call(reader, tool, { first: 10 });
+      expect(result.isError).toBeFalsy();
+      expect((result.structuredContent as Record<string, unknown[]>)[key]).toHaveLength(10);
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(cost * 10 - 30);
+      expect(sim.requests).toHaveLength(2);
+    },
+  );
+
+  it.each(THROTTLED_CASES)(
+    '%s tells when to retry when the bucket restores too slowly to wait for',
+    async (tool, _key, cost) => {
+      sim.setRestoreRate(1);
+      sim.drain(); // at 1 point a second: `cost` seconds, too long to wait
+      const result = await call(reader, tool, { first: 10 });
+      expect(result.isError).toBe(true);
+      expect(text(result)).toMatch(new RegExp(`Shopify is rate limiting requests.*retry after ${cost} s`));
+      expect(sim.requests).toHaveLength(1);
+    },
+  );
 
   it('honours an HTTP 429 Retry-After and retries; a persisting 429 says when to retry', async () => {
     sim.failNext(429, { retryAfter: 1 });
