@@ -140,6 +140,7 @@ export class ShopifyTools {
       '`after` while pageInfo.hasNextPage is true.',
     input: CUSTOMERS_INPUT,
     permission: 'shopify:read',
+    cache: { credentials: 'shopify' },
     annotations: READ_ONLY,
   })
   async listCustomers(ctx: ToolContext, args: z.output<typeof CUSTOMERS_INPUT>) {

@@ -87,6 +87,7 @@ export class UnleashedTools {
     description: orderDescription('sales orders', 'customerCode, customerName'),
     input: LIST_SALES_ORDERS,
     permission: 'unleashed:read',
+    cache: { credentials: 'unleashed' },
     annotations: READ_ONLY,
   })
   async listSalesOrders(
@@ -102,6 +103,7 @@ export class UnleashedTools {
     description: orderDescription('purchase orders (to suppliers)', 'supplierCode, supplierName'),
     input: LIST_PURCHASE_ORDERS,
     permission: 'unleashed:read',
+    cache: { credentials: 'unleashed' },
     annotations: READ_ONLY,
   })
   async listPurchaseOrders(
@@ -121,6 +123,7 @@ export class UnleashedTools {
       PAGING_NOTE,
     input: LIST_CUSTOMERS,
     permission: 'unleashed:read',
+    cache: { credentials: 'unleashed' },
     annotations: READ_ONLY,
   })
   async listCustomers(
