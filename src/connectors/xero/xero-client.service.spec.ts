@@ -1,5 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AppConfig } from '../../config/config.types';
+import type { ToolContext } from '../../mcp/mcp-context';
 import { ToolError } from '../../mcp/tool-pipeline.service';
-import { storedTenantIds } from './xero-client.service';
+import { MemoryStore } from '../../store/memory.store';
+import type { ConnectorCredentials } from '../http/connector-credentials.service';
+import { UpstreamConcurrency } from '../http/upstream-concurrency.service';
+import type { UpstreamHttp, UpstreamRequest } from '../http/upstream-http.service';
+import type { UpstreamQuota } from '../http/upstream-quota.service';
+import { storedTenantIds, XeroClient } from './xero-client.service';
+import type { XeroTokens } from './xero-token.service';
 
 describe('storedTenantIds', () => {
   const app = { grantType: 'authorization_code' as const, clientId: 'c', clientSecret: 's' };
@@ -24,5 +33,62 @@ describe('storedTenantIds', () => {
     expect(caught).toBeInstanceOf(ToolError);
     expect((caught as ToolError).code).toBe('xero_tenant_ids_invalid');
     expect((caught as ToolError).message).not.toContain('x-injected');
+  });
+});
+
+describe('XeroClient calls at a time', () => {
+  const T = '9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a';
+  const ctx = { principal: { organizationId: 'org-1' }, requestId: 'r' } as unknown as ToolContext;
+  let store: MemoryStore;
+  afterEach(async () => {
+    await store.close();
+  });
+
+  /** A client whose Xero answers only when `answerAll` is called; `sent` counts what reached it. */
+  function rig() {
+    store = new MemoryStore();
+    const pending: (() => void)[] = [];
+    const sent: string[] = [];
+    const http = {
+      send: (req: UpstreamRequest) => {
+        sent.push(req.headers!['xero-tenant-id']);
+        return new Promise((resolve) =>
+          pending.push(() => resolve({ status: 200, headers: new Headers(), text: '{}', json: () => ({}) })),
+        );
+      },
+    } as unknown as UpstreamHttp;
+    const tokens = {
+      get: () => Promise.resolve({ accessToken: 'at', usableUntil: Date.now() + 60_000, clientId: 'c' }),
+    } as unknown as XeroTokens;
+    const credentials = {
+      get: () =>
+        Promise.resolve({
+          grantType: 'authorization_code',
+          clientId: 'c',
+          clientSecret: 's',
+          tenantIds: [T],
+        }),
+    } as unknown as ConnectorCredentials;
+    const quota = { take: () => Promise.resolve() } as unknown as UpstreamQuota;
+    const config = { connectors: { baseUrls: { xeroApi: 'http://xero.invalid' } } } as unknown as AppConfig;
+    const client = new XeroClient(config, http, tokens, credentials, quota, new UpstreamConcurrency(store));
+    const answerAll = () => pending.splice(0).forEach((answer) => answer());
+    return { client, sent, answerAll };
+  }
+
+  it("holds a tenant to 5 in flight however the caller spells its GUID's letters", async () => {
+    const { client, sent, answerAll } = rig();
+    const call = (tenantId: string) =>
+      client.accounting(ctx, { tenantId, path: 'Invoices', query: {}, what: 'invoices' });
+    const first = Array.from({ length: 5 }, () => call(T));
+    const sixth = call(T.toUpperCase());
+    await sleep(300);
+    expect(sent).toHaveLength(5);
+    answerAll();
+    await Promise.all(first);
+    await sleep(50);
+    expect(sent).toHaveLength(6);
+    answerAll();
+    await sixth;
   });
 });

@@ -67,7 +67,8 @@ export class XeroClient {
     const tenantId = await this.tenantFor(ctx, credentials, req.tenantId);
     const url = new URL(`${this.apiBase}/api.xro/2.0/${req.path}`);
     for (const [k, v] of Object.entries(req.query)) if (v !== undefined) url.searchParams.set(k, v);
-    const scope = `${ctx.principal!.organizationId}:${tenantId}`;
+    // One tenant, one budget: its GUID's letters may come in either case (a caller's, the stored tenantIds).
+    const scope = `${ctx.principal!.organizationId}:${tenantId.toLowerCase()}`;
     // A slot of the tenant's 5 is taken before the quotas (a call refused for want of one uses none
     // of the minute) and held through the request's retries; not while a token is got or refreshed.
     const res = await this.withToken(ctx, credentials, (token) =>
