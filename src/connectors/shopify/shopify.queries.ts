@@ -6,7 +6,8 @@ import { z } from 'zod';
  * query's requested cost stays within Shopify's 1000-point single-query limit
  * (an object costs 1, a connection 2 plus its `first`, nested connections
  * multiply): orders 3 + 5 per order, products 3 + (4 + VARIANTS_PER_PRODUCT)
- * per product, customers 3 + 3 per customer.
+ * per product, customers 3 + 3 per customer; inventory items in
+ * shopify-inventory.queries.ts.
  */
 
 export const MAX_PAGE_SIZE = 100;
@@ -59,7 +60,7 @@ export const LIST_CUSTOMERS = `query ListCustomers($first: Int!, $after: String,
   }
 }`;
 
-const GID = (type: string) =>
+export const GID = (type: string) =>
   z
     .string()
     .max(200)
@@ -68,12 +69,12 @@ const AMOUNT = z
   .string()
   .max(40)
   .regex(/^-?\d+(\.\d+)?$/);
-const DATE_TIME = z
+export const DATE_TIME = z
   .string()
   .max(40)
   .refine((s) => !Number.isNaN(Date.parse(s)));
 const MONEY = z.object({ amount: AMOUNT, currencyCode: z.string().max(8) });
-const PAGE_INFO = z.object({ hasNextPage: z.boolean(), endCursor: z.string().max(2000).nullable() });
+export const PAGE_INFO = z.object({ hasNextPage: z.boolean(), endCursor: z.string().max(2000).nullable() });
 
 const ORDER = z.object({
   id: GID('Order'),
@@ -160,7 +161,7 @@ export interface CustomerSummary {
   updatedAt: string;
 }
 
-const isoUtc = (s: string) => new Date(s).toISOString();
+export const isoUtc = (s: string) => new Date(s).toISOString();
 
 export function toOrders(data: z.infer<typeof ORDERS_DATA>): { orders: OrderSummary[]; pageInfo: PageInfo } {
   return {

@@ -18,22 +18,31 @@ import {
   toProducts,
   VARIANTS_PER_PRODUCT,
 } from './shopify.queries';
+import {
+  INVENTORY_DATA,
+  INVENTORY_DEFAULT_PAGE_SIZE,
+  INVENTORY_LEVELS,
+  INVENTORY_MAX_PAGE_SIZE,
+  LEVELS_PER_ITEM,
+  toInventory,
+} from './shopify-inventory.queries';
 
-const paging = {
+/** `first` (1-`max`, default `byDefault`) and `after`, the paging arguments of every list tool. */
+const paging = (max = MAX_PAGE_SIZE, byDefault = DEFAULT_PAGE_SIZE) => ({
   first: z
     .number()
     .int()
     .min(1)
-    .max(MAX_PAGE_SIZE)
-    .default(DEFAULT_PAGE_SIZE)
-    .describe(`How many to return, 1-${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE}).`),
+    .max(max)
+    .default(byDefault)
+    .describe(`How many to return, 1-${max} (default ${byDefault}).`),
   after: z
     .string()
     .min(1)
     .max(2000)
     .optional()
     .describe('The pageInfo.endCursor of the previous page, to get the next one (with the same query).'),
-};
+});
 
 /** A `query` argument in Shopify's search syntax; `examples` are the resource's own filters. */
 const search = (examples: string) =>
@@ -52,7 +61,7 @@ const pageVariables = (args: { first: number; after?: string; query?: string }) 
 });
 
 const ORDERS_INPUT = z.object({
-  ...paging,
+  ...paging(),
   query: search(
     '"financial_status:paid", "created_at:>=2025-01-01", "email:jo@example.com", "name:#1001"; ' +
       'space-separated terms must all match',
@@ -64,15 +73,22 @@ const ORDERS_INPUT = z.object({
 });
 
 const PRODUCTS_INPUT = z.object({
-  ...paging,
+  ...paging(),
   query: search('"status:active", "title:blend*", "sku:ABC-1", "vendor:Acme"'),
 });
 
 const CUSTOMERS_INPUT = z.object({
-  ...paging,
+  ...paging(),
   query: search(
     '"email:jo@example.com", "state:enabled", "orders_count:>5", "tag:wholesale", "country:Australia"; ' +
       'space-separated terms must all match',
+  ),
+});
+
+const INVENTORY_INPUT = z.object({
+  ...paging(INVENTORY_MAX_PAGE_SIZE, INVENTORY_DEFAULT_PAGE_SIZE),
+  query: search(
+    '"sku:ABC-1", "updated_at:>=2025-01-01", "created_at:<2024-06-01"; space-separated terms must all match',
   ),
 });
 
@@ -151,5 +167,33 @@ export class ShopifyTools {
       data: CUSTOMERS_DATA,
     });
     return toCustomers(data);
+  }
+
+  @Tool({
+    name: 'shopify_inventory_levels',
+    title: 'Shopify inventory levels',
+    description:
+      "Lists the organisation's Shopify inventory items (one per product variant) with how many units each " +
+      'location holds: to answer "how much of SKU X do we have, and where?", pass `query: "sku:X"`. Each item ' +
+      'has id (a Shopify InventoryItem GID), sku (or null), tracked (false: Shopify does not count its ' +
+      'units, so the quantities mean nothing), updatedAt (ISO 8601, UTC), variant {id, title} and product ' +
+      `{id, title} (or null), and levels: up to ${LEVELS_PER_ITEM} locations, each with locationId (a GID), ` +
+      'locationName, available (units that can be sold; negative when oversold), onHand (units at the ' +
+      'location, those committed to orders included) and updatedAt; moreLevels is true when the item is ' +
+      `stocked at more than ${LEVELS_PER_ITEM} locations. Paged (at most ${INVENTORY_MAX_PAGE_SIZE} items): pass ` +
+      'pageInfo.endCursor as `after` while pageInfo.hasNextPage is true.',
+    input: INVENTORY_INPUT,
+    permission: 'shopify:read',
+    cache: { credentials: 'shopify' },
+    annotations: READ_ONLY,
+  })
+  async inventoryLevels(ctx: ToolContext, args: z.output<typeof INVENTORY_INPUT>) {
+    const data = await this.client.query(ctx, {
+      name: 'InventoryLevels',
+      query: INVENTORY_LEVELS,
+      variables: pageVariables(args),
+      data: INVENTORY_DATA,
+    });
+    return toInventory(data);
   }
 }
