@@ -12,6 +12,7 @@ import { registerSecret } from '../support/capture';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
 import { startShopifySimulator, ShopifySimulator } from '../simulators/shopify.simulator';
+import type { SimInventoryItem } from '../simulators/shopify-inventory.data';
 import { AUTH_ENV } from './auth-helpers';
 
 const SHOPIFY = {
@@ -54,6 +55,40 @@ type Product = {
   variantsCount: number;
   variants: { sku: string | null; price: string }[];
 };
+type InventoryItem = {
+  id: string;
+  sku: string | null;
+  tracked: boolean;
+  updatedAt: string;
+  variant: { id: string; title: string } | null;
+  product: { id: string; title: string } | null;
+  levels: {
+    locationId: string;
+    locationName: string;
+    available: number | null;
+    onHand: number | null;
+    updatedAt: string;
+  }[];
+  moreLevels: boolean;
+};
+
+/** What shopify_inventory_levels should answer for a seeded item: its first 10 locations. */
+const inventoryOf = (item: SimInventoryItem): InventoryItem => ({
+  id: item.id,
+  sku: item.sku,
+  tracked: item.tracked,
+  updatedAt: new Date(item.updatedAt).toISOString(),
+  variant: { id: item.variant.id, title: item.variant.title },
+  product: item.variant.product,
+  levels: item.levels.slice(0, 10).map((l) => ({
+    locationId: l.location.id,
+    locationName: l.location.name,
+    available: l.quantities.available,
+    onHand: l.quantities.on_hand,
+    updatedAt: new Date(l.updatedAt).toISOString(),
+  })),
+  moreLevels: item.levels.length > 10,
+});
 
 describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
   let sim: ShopifySimulator;
@@ -89,6 +124,7 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
   const orders = (r: Result) => r.structuredContent as Page<'orders', Order>;
   const products = (r: Result) => r.structuredContent as Page<'products', Product>;
   const customers = (r: Result) => r.structuredContent as Page<'customers', Customer>;
+  const inventory = (r: Result) => r.structuredContent as Page<'inventoryItems', InventoryItem>;
   /** Every item of `key` over the pages of `tool`, following endCursor (at most 10 pages). */
   async function everyPage<T>(tool: string, key: string, args: Record<string, unknown>): Promise<T[]> {
     const all: T[] = [];
@@ -273,20 +309,84 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
     expect(sim.requests).toHaveLength(0);
   });
 
-  // first: 10 costs 3 + 10 × 5 points for orders, 3 + 10 × 3 for customers (the simulator's bucket).
+  it('tells how much of a SKU there is at each location, asking with the stored token for available and on_hand', async () => {
+    const seeded = sim.inventoryItems[10]; // SKU-5-3: tracked, at 4 locations, one of them oversold
+    expect(seeded.levels.map((l) => l.quantities.available)).toContain(-2);
+    const result = await call(reader, 'shopify_inventory_levels', { query: `sku:${seeded.sku}` });
+    expect(result.isError).toBeFalsy();
+    const page = inventory(result);
+    expect(page.inventoryItems).toEqual([inventoryOf(seeded)]);
+    const [item] = page.inventoryItems;
+    expect(item).toMatchObject({ sku: 'SKU-5-3', tracked: true, moreLevels: false });
+    expect(item.product).toEqual({ id: sim.products[4].id, title: sim.products[4].title });
+    expect(item.levels).toHaveLength(4);
+    expect(item.levels[0].locationId).toMatch(/^gid:\/\/shopify\/Location\/\d+$/);
+    expect(item.levels[0].updatedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(page.pageInfo.hasNextPage).toBe(false);
+
+    expect(sim.requests).toHaveLength(1);
+    const sent = sim.requests[0];
+    expect(sent.path).toBe('/admin/api/2025-10/graphql.json');
+    expect(sent.headers['x-shopify-access-token']).toBe(SHOPIFY.accessToken);
+    expect(sent.headers.authorization).toBeUndefined();
+    expect(sent.operationName).toBe('InventoryLevels');
+    expect(sent.variables).toEqual({ first: 10, after: null, query: 'sku:SKU-5-3' });
+    expect(sent.query).toContain('quantities(names: ["available","on_hand"]) { name quantity }');
+  });
+
+  it('pages through every inventory item with endCursor at the largest page, each with its first 10 locations', async () => {
+    // 923 points requested a page: at Shopify Plus's 1000 a second the bucket is waited out between pages.
+    sim.setRestoreRate(1000);
+    const seen = await everyPage<InventoryItem>('shopify_inventory_levels', 'inventoryItems', { first: 20 });
+    expect(seen).toEqual(sim.inventoryItems.map(inventoryOf));
+    const pagesAsked = [...new Set(sim.requests.map((r) => r.variables?.after))];
+    expect(pagesAsked).toHaveLength(Math.ceil(sim.inventoryItems.length / 20));
+    expect(pagesAsked[0]).toBeNull();
+    // Item 1 is stocked at all 12 locations: 10 listed, and moreLevels says so.
+    expect(seen[0].levels).toHaveLength(10);
+    expect(seen[0].moreLevels).toBe(true);
+    expect(seen[5].tracked).toBe(false);
+    expect(seen.some((i) => i.sku === null)).toBe(true);
+  });
+
+  it('refuses bad inventory arguments naming each, and callers without shopify:read, without calling Shopify', async () => {
+    const tooMany = await call(reader, 'shopify_inventory_levels', { first: 21 });
+    expect(tooMany.isError).toBe(true);
+    expect(text(tooMany)).toMatch(/first: must be at most 20/);
+    const none = await call(reader, 'shopify_inventory_levels', { first: 0 });
+    expect(text(none)).toMatch(/first: must be at least 1/);
+    const empty = await call(reader, 'shopify_inventory_levels', { after: '', query: '' });
+    expect(empty.isError).toBe(true);
+    expect(text(empty)).toMatch(/after: must be at least 1 character/);
+    expect(text(empty)).toMatch(/query: must be at least 1 character/);
+    const bySku = await call(reader, 'shopify_inventory_levels', { sku: 'SKU-1-1' });
+    expect(bySku.isError).toBe(true);
+    expect(text(bySku)).toMatch(/sku: is not a known field \(known: .*query/);
+    const denied = await call(noPermission, 'shopify_inventory_levels', {});
+    expect(denied.isError).toBe(true);
+    expect(text(denied)).toContain('requires the permission "shopify:read"');
+    expect((await noPermission.listTools()).tools.map((t) => t.name)).not.toContain(
+      'shopify_inventory_levels',
+    );
+    expect(sim.requests).toHaveLength(0);
+  });
+
+  // [tool, result key, first, its cost in the simulator's bucket]: orders 3 + 5 points each, customers
+  // 3 + 3, inventory items 3 + (6 + 10 × 4) (so two, to keep the wait short).
   const THROTTLED_CASES = [
-    ['shopify_list_orders', 'orders', 53],
-    ['shopify_list_customers', 'customers', 33],
+    ['shopify_list_orders', 'orders', 10, 53],
+    ['shopify_list_customers', 'customers', 10, 33],
+    ['shopify_inventory_levels', 'inventoryItems', 2, 95],
   ] as const;
 
   it.each(THROTTLED_CASES)(
     '%s waits out a drained cost bucket and then succeeds (HTTP 200 THROTTLED)',
-    async (tool, key, cost) => {
+    async (tool, key, first, cost) => {
       sim.drain(); // at 100 points a second: cost / 100 seconds
       const startedAt = Date.now();
-      const result = await call(reader, tool, { first: 10 });
+      const result = await call(reader, tool, { first });
       expect(result.isError).toBeFalsy();
-      expect((result.structuredContent as Record<string, unknown[]>)[key]).toHaveLength(10);
+      expect((result.structuredContent as Record<string, unknown[]>)[key]).toHaveLength(first);
       expect(Date.now() - startedAt).toBeGreaterThanOrEqual(cost * 10 - 30);
       expect(sim.requests).toHaveLength(2);
     },
@@ -294,10 +394,10 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
 
   it.each(THROTTLED_CASES)(
     '%s tells when to retry when the bucket restores too slowly to wait for',
-    async (tool, _key, cost) => {
+    async (tool, _key, first, cost) => {
       sim.setRestoreRate(1);
       sim.drain(); // at 1 point a second: `cost` seconds, too long to wait
-      const result = await call(reader, tool, { first: 10 });
+      const result = await call(reader, tool, { first });
       expect(result.isError).toBe(true);
       expect(text(result)).toMatch(new RegExp(`Shopify is rate limiting requests.*retry after ${cost} s`));
       expect(sim.requests).toHaveLength(1);
@@ -362,7 +462,12 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
   it('lists the tools only to callers with shopify:read', async () => {
     const names = (c: Client) => c.listTools().then((l) => l.tools.map((t) => t.name));
     expect(await names(reader)).toEqual(
-      expect.arrayContaining(['shopify_list_orders', 'shopify_list_products', 'shopify_list_customers']),
+      expect.arrayContaining([
+        'shopify_list_orders',
+        'shopify_list_products',
+        'shopify_list_customers',
+        'shopify_inventory_levels',
+      ]),
     );
     expect(await names(noPermission)).not.toContain('shopify_list_orders');
   });

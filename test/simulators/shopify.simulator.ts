@@ -5,7 +5,7 @@
  *   POST /admin/api/{YYYY-01|04|07|10}/graphql.json   X-Shopify-Access-Token
  *
  * It has no GraphQL engine: it recognises the connector's operations by name
- * (`ListOrders`, `ListProducts`, `ListCustomers`) and answers from seeded data with real
+ * (`ListOrders`, `ListProducts`, `ListCustomers`, `InventoryLevels`) and answers from seeded data with real
  * `first`/`after` cursor paging (at most 250 a page), GIDs, camelCase and money
  * as strings. Every answer carries `extensions.cost` from a real leaky bucket
  * (default 1000 points, restoring 100 a second); a query whose requested cost
@@ -30,12 +30,21 @@ import {
   SimProduct,
 } from './shopify.data';
 import { pageOf, pagingOf } from './shopify-paging';
+import {
+  inventoryAnswer,
+  seedInventory,
+  seedLocations,
+  SimInventoryItem,
+  SimLocation,
+} from './shopify-inventory.data';
 
 export interface ShopifySimulatorOptions {
   accessToken?: string;
   orders?: number;
   products?: number;
   customers?: number;
+  /** Locations inventory is kept at (default 12); every product variant has an inventory item. */
+  locations?: number;
   restoreRate?: number;
   maximumAvailable?: number;
 }
@@ -55,6 +64,8 @@ export interface ShopifySimulator {
   orders: SimOrder[];
   products: SimProduct[];
   customers: SimCustomer[];
+  locations: SimLocation[];
+  inventoryItems: SimInventoryItem[];
   requests: RecordedShopifyRequest[];
   /** The next `times` (default 1) requests answer `status` (429, 503, ...), with Retry-After when given. */
   failNext(status: number, opts?: { retryAfter?: number; times?: number }): void;
@@ -90,6 +101,8 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
   const orders = seedOrders(opts.orders ?? 60);
   const products = seedProducts(opts.products ?? 40);
   const customers = seedCustomers(opts.customers ?? 45);
+  const locations = seedLocations(opts.locations ?? 12);
+  const inventoryItems = seedInventory(products, locations);
   const requests: RecordedShopifyRequest[] = [];
 
   const refill = (): number => {
@@ -218,6 +231,11 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
         actual: () => 3 + page.nodes.length * 3,
       };
     }
+    if (op === 'InventoryLevels') {
+      const answer = inventoryAnswer(inventoryItems, query, paging, search);
+      if (typeof answer === 'string') return fail(answer);
+      return { data: answer.data, requested: answer.requested, actual: () => answer.actual };
+    }
     return fail(`Field '${op ?? 'unknown'}' doesn't exist on type 'QueryRoot'`, 'undefinedField');
   };
 
@@ -233,6 +251,8 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
     orders,
     products,
     customers,
+    locations,
+    inventoryItems,
     requests,
     failNext: (status, o = {}) => {
       for (let i = 0; i < (o.times ?? 1); i++) failures.push({ status, retryAfter: o.retryAfter });
