@@ -13,6 +13,7 @@ import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
 import { startShopifySimulator, ShopifySimulator } from '../simulators/shopify.simulator';
 import type { SimInventoryItem } from '../simulators/shopify-inventory.data';
+import type { InventoryItemSummary as InventoryItem } from '../../src/connectors/shopify/shopify-inventory.queries';
 import { AUTH_ENV } from './auth-helpers';
 
 const SHOPIFY = {
@@ -54,22 +55,6 @@ type Product = {
   totalInventory: number | null;
   variantsCount: number;
   variants: { sku: string | null; price: string }[];
-};
-type InventoryItem = {
-  id: string;
-  sku: string | null;
-  tracked: boolean;
-  updatedAt: string;
-  variant: { id: string; title: string } | null;
-  product: { id: string; title: string } | null;
-  levels: {
-    locationId: string;
-    locationName: string;
-    available: number | null;
-    onHand: number | null;
-    updatedAt: string;
-  }[];
-  moreLevels: boolean;
 };
 
 /** What shopify_inventory_levels should answer for a seeded item: its first 10 locations. */
@@ -140,6 +125,19 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
     return all;
   }
 
+  /** The one request sent: the stored token to the stored API version, never the caller's key. */
+  function sentOnce(operationName: string, variables: Record<string, unknown>) {
+    expect(sim.requests).toHaveLength(1);
+    const sent = sim.requests[0];
+    expect(sent.method).toBe('POST');
+    expect(sent.path).toBe('/admin/api/2025-10/graphql.json');
+    expect(sent.headers['x-shopify-access-token']).toBe(SHOPIFY.accessToken);
+    expect(sent.headers.authorization).toBeUndefined(); // the MCP caller's key never goes upstream
+    expect(sent.operationName).toBe(operationName);
+    expect(sent.variables).toEqual(variables);
+    return sent;
+  }
+
   async function storeCredentials(organizationId: string, value: typeof SHOPIFY): Promise<void> {
     const admin = await TestKey.create(started, { organizationId, permissions: ['credentials:write'] });
     const res = await request(started.url).put('/credentials/shopify').set(authHeaders(admin)).send(value);
@@ -195,14 +193,7 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
     expect(page.orders[0].totalPrice.amount).toMatch(/^\d+\.\d{2}$/);
     expect(page.pageInfo.hasNextPage).toBe(true);
 
-    expect(sim.requests).toHaveLength(1);
-    const sent = sim.requests[0];
-    expect(sent.method).toBe('POST');
-    expect(sent.path).toBe('/admin/api/2025-10/graphql.json');
-    expect(sent.headers['x-shopify-access-token']).toBe(SHOPIFY.accessToken);
-    expect(sent.headers.authorization).toBeUndefined(); // the MCP caller's key never goes upstream
-    expect(sent.operationName).toBe('ListOrders');
-    expect(sent.variables).toEqual({ first: 3, after: null, query: null, reverse: true });
+    sentOnce('ListOrders', { first: 3, after: null, query: null, reverse: true });
   });
 
   it('maps orders without a customer or a default email to a null email', async () => {
@@ -267,13 +258,7 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
     expect(typeof page.customers[0].numberOfOrders).toBe('number');
     expect(page.pageInfo.hasNextPage).toBe(true);
 
-    expect(sim.requests).toHaveLength(1);
-    const sent = sim.requests[0];
-    expect(sent.path).toBe('/admin/api/2025-10/graphql.json');
-    expect(sent.headers['x-shopify-access-token']).toBe(SHOPIFY.accessToken);
-    expect(sent.headers.authorization).toBeUndefined();
-    expect(sent.operationName).toBe('ListCustomers');
-    expect(sent.variables).toEqual({ first: 10, after: null, query: null });
+    const sent = sentOnce('ListCustomers', { first: 10, after: null, query: null });
     expect(sent.query).toContain('defaultEmailAddress { emailAddress }');
     expect(sent.query).not.toMatch(/^\s*email\s*$/m); // the deprecated Customer.email
   });
@@ -324,13 +309,7 @@ describe('Shopify connector (whole app + GraphQL Admin API simulator)', () => {
     expect(item.levels[0].updatedAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect(page.pageInfo.hasNextPage).toBe(false);
 
-    expect(sim.requests).toHaveLength(1);
-    const sent = sim.requests[0];
-    expect(sent.path).toBe('/admin/api/2025-10/graphql.json');
-    expect(sent.headers['x-shopify-access-token']).toBe(SHOPIFY.accessToken);
-    expect(sent.headers.authorization).toBeUndefined();
-    expect(sent.operationName).toBe('InventoryLevels');
-    expect(sent.variables).toEqual({ first: 10, after: null, query: 'sku:SKU-5-3' });
+    const sent = sentOnce('InventoryLevels', { first: 10, after: null, query: 'sku:SKU-5-3' });
     expect(sent.query).toContain('quantities(names: ["available","on_hand"]) { name quantity }');
   });
 
