@@ -88,6 +88,9 @@ describeWithPostgresAndRedis('Xero refresh across two instances sharing Redis', 
       expect(await app.app.get(CredentialsService).getDecrypted(orgId, 'xero')).toMatchObject({
         refreshToken: newest,
       });
+    // Each instance keeps its token: the other's rotation is of the same grant (its lineage is in the store).
+    await Promise.all([onA, onB, onA, onB].map((o) => o.mcp.call('xero_list_invoices', { pageSize: 1 })));
+    expect(sim.refreshCount).toBe(2);
     for (const result of seenResults)
       for (const secret of [SECRET, ...sim.issued]) expect(result).not.toContain(secret);
   });

@@ -20,7 +20,9 @@ const T3 = '33333333-3333-4333-8333-333333333333';
 const CUSTOM = { id: 'CUSTOM-CLIENT-0001', secret: 'custom-client-secret-E2E-0001' };
 const OAUTH = { id: 'OAUTH-CLIENT-0002', secret: 'oauth-client-secret-E2E-0002' };
 const UNKNOWN_REFRESH = 'sim-rt-never-issued-E2E-0003';
-for (const s of [CUSTOM.secret, OAUTH.secret, UNKNOWN_REFRESH]) registerSecret(s, 'xero e2e secret');
+const ROTATED_SECRETS = ['custom-secret-before-E2E-0004', 'custom-secret-after-E2E-0005'];
+for (const s of [CUSTOM.secret, OAUTH.secret, UNKNOWN_REFRESH, ...ROTATED_SECRETS])
+  registerSecret(s, 'xero e2e secret');
 
 describe('Xero connector (e2e, simulator)', () => {
   let sim: XeroSimulator;
@@ -305,6 +307,39 @@ describe('Xero connector (e2e, simulator)', () => {
     } finally {
       sim.tokenDelayMs = 0;
     }
+  });
+
+  it('a refresh token stored anew (a new consent) is used from the next call, not once the old token expires', async () => {
+    const { org, clientId } = await oauthOrg('org-xero-reconsent');
+    await org.mcp.call('xero_list_contacts', { tenantId: T1 });
+    const oldBearer = apiCalls()[0].headers.authorization;
+    const reconsented = sim.consent(clientId);
+    await org.storeXero({ clientId, clientSecret: OAUTH.secret, refreshToken: reconsented });
+    const res = await org.mcp.call('xero_list_contacts', { tenantId: T1 });
+    expect(res.isError).toBeFalsy();
+    expect(sim.refreshTokensPresented.at(-1)).toBe(reconsented);
+    expect(sim.refreshCount).toBe(2);
+    expect(apiCalls()[1].headers.authorization).not.toBe(oldBearer);
+    // Its own rotation is not a new grant: the next call keeps the token.
+    await org.mcp.call('xero_list_contacts', { tenantId: T1 });
+    expect(sim.refreshCount).toBe(2);
+    expect(apiCalls()[2].headers.authorization).toBe(apiCalls()[1].headers.authorization);
+  });
+
+  it('a custom connection whose secret is stored anew gets a new token at the next call', async () => {
+    const org = await makeOrg(started, 'org-xero-new-secret');
+    const clientId = 'CUSTOM-ROTATE-0001';
+    const [before, after] = ROTATED_SECRETS;
+    sim.addCustomConnection(clientId, before, [T1]);
+    await org.storeXero({ grantType: 'client_credentials', clientId, clientSecret: before });
+    await org.mcp.call('xero_list_contacts', {});
+    expect(sim.clientCredentialsCount).toBe(1);
+    sim.addCustomConnection(clientId, after, [T1]);
+    await org.storeXero({ grantType: 'client_credentials', clientId, clientSecret: after });
+    expect((await org.mcp.call('xero_list_contacts', {})).isError).toBeFalsy();
+    expect(sim.clientCredentialsCount).toBe(2);
+    await org.mcp.call('xero_list_contacts', {});
+    expect(sim.clientCredentialsCount).toBe(2);
   });
 
   it('reuses an access token until a minute before it expires', async () => {

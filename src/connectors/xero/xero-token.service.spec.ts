@@ -5,6 +5,7 @@ import type { ToolContext } from '../../mcp/mcp-context';
 import type { KeyValueStore, StoreLock } from '../../store/key-value-store';
 import type { ConnectorCredentials } from '../http/connector-credentials.service';
 import type { UpstreamHttp, UpstreamRequest } from '../http/upstream-http.service';
+import { MemoryStore } from '../../store/memory.store';
 import { XeroTokens } from './xero-token.service';
 
 describe('XeroTokens refresh lock', () => {
@@ -88,9 +89,7 @@ describe('XeroTokens when the credentials are replaced during a refresh', () => 
     let reads = 0;
     const presented: string[] = [];
     const writes: { revision: unknown; value: XeroCredentials & { refreshToken?: string } }[] = [];
-    const store = {
-      tryLock: (key: string) => Promise.resolve({ key, release: () => Promise.resolve(true) } as StoreLock),
-    } as unknown as KeyValueStore;
+    const store = new MemoryStore();
     const http = {
       send: (req: UpstreamRequest) => {
         const rt = new URLSearchParams(req.body as string).get('refresh_token')!;

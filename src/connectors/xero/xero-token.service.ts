@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig, ConnectorsConfig } from '../../config/config.types';
@@ -20,6 +21,20 @@ export interface XeroAccessToken {
   readonly usableUntil: number;
   /** The app it was issued to: credentials replaced with another app's make it stale. */
   readonly clientId: string;
+  /** The grant it was issued under: credentials stored since for another grant make it stale (see XeroTokens.sameGrant). */
+  readonly grant: XeroGrant;
+}
+
+/**
+ * What an access token was issued under, as digests (never the secrets).
+ * A custom connection's grant is its client id and secret. An OAuth app's
+ * is a lineage: the refresh token an admin stored and every one rotated from
+ * it since, named by the digest of the first; `known` holds the digests of
+ * the lineage's refresh tokens this process has seen.
+ */
+export interface XeroGrant {
+  readonly lineage: string;
+  readonly known: Set<string>;
 }
 
 /** A token is not used in its last minute, so it never expires in flight. */
@@ -32,6 +47,20 @@ const LOCK_WAIT_MS = 20_000;
 const LOCK_POLL_MS = 100;
 /** What a refresh gives when an admin replaced the stored credentials while Xero answered it. */
 const REPLACED = Symbol('credentials replaced during the refresh');
+/**
+ * How long the store remembers which lineage a rotated refresh token belongs
+ * to: longer than an access token lives (30 minutes), so every token still in
+ * use was issued before any rotation that is no longer remembered.
+ */
+const LINEAGE_TTL_MS = 60 * 60_000;
+
+/**
+ * Names a secret without revealing it (refresh tokens and client secrets are
+ * long random strings, so a SHA-256 of one cannot be turned back or guessed).
+ */
+const digest = (secret: string): string => createHash('sha256').update(secret, 'utf8').digest('base64url');
+const lineageKey = (orgId: string, refreshTokenDigest: string) =>
+  `xero:lineage:${orgId}:${refreshTokenDigest}`;
 
 /**
  * The refresh lock's lifetime: longer than all a refresh may take while
@@ -64,6 +93,14 @@ export function refreshLockTtlMs(
  * kept, the tokens from the replaced grant are discarded, and the refresh runs
  * once more from the admin's credentials. Concurrent calls of one
  * organisation on this instance share one token request.
+ *
+ * A cached access token is used only while the stored credentials are of the
+ * grant it was issued under: an admin who stores another refresh token (a
+ * new consent, another Xero organisation, an old grant cut off) or another
+ * client secret gets a new token on the next call on every instance, not up
+ * to 30 minutes later. A rotation is not such a change: the instance that
+ * rotates records in the shared store, before storing the new refresh token,
+ * that it belongs to the same lineage, so other instances keep their tokens.
  */
 @Injectable()
 export class XeroTokens {
@@ -88,13 +125,42 @@ export class XeroTokens {
   async get(ctx: ToolContext, credentials: XeroCredentials): Promise<XeroAccessToken> {
     const orgId = ctx.principal!.organizationId;
     const cached = this.cache.get(orgId);
-    if (cached && cached.clientId === credentials.clientId && Date.now() < cached.usableUntil) return cached;
+    if (cached && Date.now() < cached.usableUntil && (await this.sameGrant(orgId, cached, credentials)))
+      return cached;
     let pending = this.inFlight.get(orgId);
     if (!pending) {
       pending = this.fetch(ctx, credentials).finally(() => this.inFlight.delete(orgId));
       this.inFlight.set(orgId, pending);
     }
     return pending;
+  }
+
+  /**
+   * Whether `credentials` (as stored now) are of the grant `token` was issued
+   * under: the same custom connection, or a refresh token of the same lineage
+   * (its own, or one rotated from it here or on another instance). A store
+   * that cannot say counts as no: a refresh costs less than an old grant.
+   */
+  private async sameGrant(
+    orgId: string,
+    token: XeroAccessToken,
+    credentials: XeroCredentials,
+  ): Promise<boolean> {
+    if (token.clientId !== credentials.clientId) return false;
+    if (credentials.grantType === 'client_credentials')
+      return token.grant.lineage === digest(`${credentials.clientId}:${credentials.clientSecret}`);
+    const stored = digest(credentials.refreshToken ?? '');
+    if (token.grant.known.has(stored)) return true;
+    let lineage: string | null;
+    try {
+      // Recorded when it was rotated; a refresh token never rotated (an admin's) is the root of its own.
+      lineage = (await this.store.get(lineageKey(orgId, stored))) ?? stored;
+    } catch {
+      return false;
+    }
+    if (lineage !== token.grant.lineage) return false;
+    token.grant.known.add(stored);
+    return true;
   }
 
   /** Forgets a token Xero refused, unless a newer one already replaced it. */
@@ -137,7 +203,11 @@ export class XeroTokens {
   }
 
   private async clientCredentials(credentials: XeroCredentials): Promise<XeroAccessToken> {
-    const answer = await this.tokenRequest(credentials, { grant_type: 'client_credentials' });
+    const grant = {
+      lineage: digest(`${credentials.clientId}:${credentials.clientSecret}`),
+      known: new Set<string>(),
+    };
+    const answer = await this.tokenRequest(credentials, { grant_type: 'client_credentials' }, grant);
     return answer.token;
   }
 
@@ -169,11 +239,28 @@ export class XeroTokens {
           "The stored Xero credentials are an OAuth app without a refresh token: an admin must complete Xero's " +
             'consent flow and store the refresh token it gives as `refreshToken` with PUT /credentials/xero.',
         );
-      const answer = await this.tokenRequest(credentials, {
-        grant_type: 'refresh_token',
-        refresh_token: credentials.refreshToken,
-      });
+      const presented = digest(credentials.refreshToken);
+      // The lineage of the stored refresh token: recorded when it was rotated, else it is an admin's and starts one.
+      const lineage = (await this.store.get(lineageKey(orgId, presented)).catch(() => null)) ?? presented;
+      const grant: XeroGrant = { lineage, known: new Set([presented]) };
+      const answer = await this.tokenRequest(
+        credentials,
+        {
+          grant_type: 'refresh_token',
+          refresh_token: credentials.refreshToken,
+        },
+        grant,
+      );
       if (answer.refreshToken && answer.refreshToken !== credentials.refreshToken) {
+        const rotated = digest(answer.refreshToken);
+        grant.known.add(rotated);
+        // Recorded before the rotated token is stored, so no instance sees it stored without its lineage.
+        // Unrecorded (the store failed), other instances take it for an admin's and refresh: dearer, not wrong.
+        await this.store
+          .set(lineageKey(orgId, rotated), lineage, { ttlMs: LINEAGE_TTL_MS })
+          .catch((e: unknown) =>
+            this.logger.warn({ message: 'Xero refresh token lineage not recorded', error: e }),
+          );
         const stored = await this.storeRotated(orgId, credentials, revision, answer.refreshToken);
         if (stored === 'changed') return REPLACED;
       }
@@ -211,6 +298,7 @@ export class XeroTokens {
   private async tokenRequest(
     credentials: XeroCredentials,
     form: Record<string, string>,
+    grant: XeroGrant,
   ): Promise<{ token: XeroAccessToken; refreshToken?: string }> {
     const basic = Buffer.from(
       `${encodeURIComponent(credentials.clientId)}:${encodeURIComponent(credentials.clientSecret)}`,
@@ -240,6 +328,7 @@ export class XeroTokens {
           accessToken,
           usableUntil: Date.now() + expiresIn * 1000 - EXPIRY_MARGIN_MS,
           clientId: credentials.clientId,
+          grant,
         },
         refreshToken,
       };
