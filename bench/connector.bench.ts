@@ -82,6 +82,8 @@ async function main(): Promise<void> {
     RATE_LIMIT_MAX: '10000000',
     RATE_LIMIT_IP_MAX: '10000000',
     UNLEASHED_BASE_URL: upstream.url,
+    // Longer than any scenario, so a cached scenario's one question is fetched once, not again at each expiry.
+    MCP_TOOL_CACHE_TTL: '3600',
   });
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
