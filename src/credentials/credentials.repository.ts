@@ -95,24 +95,27 @@ export class CredentialsRepository {
 
   /** Replaces the sealed value of an existing record; false when there is none. */
   async replace(place: CredentialPlace, sealed: SealedSecret, fingerprint: string): Promise<boolean> {
-    const result = await this.write(undefined, () =>
-      this.scoped(
-        this.repo
-          .createQueryBuilder()
-          .update(EncryptedCredential)
-          .set({
-            ciphertext: sealed.ciphertext,
-            iv: sealed.iv,
-            authTag: sealed.authTag,
-            wrappedKey: sealed.wrappedKey,
-            keyId: sealed.keyId,
-            fingerprint,
-            updatedAt: () => this.nowSql(),
-          }),
-        place,
-      ).execute(),
-    );
+    const result = await this.write(undefined, () => this.updateSealed(place, sealed, fingerprint).execute());
     return (result.affected ?? 0) > 0;
+  }
+
+  /** The UPDATE of a record's sealed value (and its fingerprint and updated_at), scoped to its place. */
+  private updateSealed(place: CredentialPlace, sealed: SealedSecret, fingerprint: string) {
+    return this.scoped(
+      this.repo
+        .createQueryBuilder()
+        .update(EncryptedCredential)
+        .set({
+          ciphertext: sealed.ciphertext,
+          iv: sealed.iv,
+          authTag: sealed.authTag,
+          wrappedKey: sealed.wrappedKey,
+          keyId: sealed.keyId,
+          fingerprint,
+          updatedAt: () => this.nowSql(),
+        }),
+      place,
+    );
   }
 
   /**
@@ -128,21 +131,7 @@ export class CredentialsRepository {
     fingerprint: string,
   ): Promise<'replaced' | 'changed' | 'missing'> {
     const result = await this.write(undefined, () =>
-      this.scoped(
-        this.repo
-          .createQueryBuilder()
-          .update(EncryptedCredential)
-          .set({
-            ciphertext: sealed.ciphertext,
-            iv: sealed.iv,
-            authTag: sealed.authTag,
-            wrappedKey: sealed.wrappedKey,
-            keyId: sealed.keyId,
-            fingerprint,
-            updatedAt: () => this.nowSql(),
-          }),
-        place,
-      )
+      this.updateSealed(place, sealed, fingerprint)
         .andWhere('iv = :readIv AND auth_tag = :readTag AND ciphertext = :readCiphertext', {
           readIv: toBase64(revision.iv),
           readTag: toBase64(revision.authTag),
