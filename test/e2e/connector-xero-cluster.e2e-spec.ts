@@ -7,10 +7,10 @@ jest.setTimeout(60_000);
  * time, each starting from the refresh token the other stored, so the chain
  * of rotated refresh tokens never forks and the stored one stays the newest.
  */
-import { Client } from 'pg';
 import { CredentialsService } from '../../src/credentials/credentials.service';
 import {
   describeWithPostgresAndRedis,
+  dropSchema,
   TEST_DATABASE_URL,
   TEST_REDIS_URL,
   uniqueName,
@@ -56,10 +56,7 @@ describeWithPostgresAndRedis('Xero refresh across two instances sharing Redis', 
     await a?.close();
     await b?.close();
     await sim?.close();
-    const pg = new Client({ connectionString: TEST_DATABASE_URL });
-    await pg.connect();
-    await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await pg.end();
+    await dropSchema(schema);
   });
 
   it('concurrent first calls on both: one refresh at a time, each from the token the other stored', async () => {

@@ -8,9 +8,9 @@ jest.setTimeout(60_000);
  * sharing Redis; a call that finds no free slot within the bounded wait is a
  * tool error saying when to retry; another tenant is not held up.
  */
-import { Client } from 'pg';
 import {
   describeWithPostgresAndRedis,
+  dropSchema,
   TEST_DATABASE_URL,
   TEST_REDIS_URL,
   uniqueName,
@@ -143,10 +143,7 @@ describeWithPostgresAndRedis('Xero: 5 calls at a time per tenant across two inst
     await a?.close();
     await b?.close();
     await sim?.close();
-    const pg = new Client({ connectionString: TEST_DATABASE_URL });
-    await pg.connect();
-    await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await pg.end();
+    await dropSchema(schema);
   });
 
   it('12 concurrent calls, 6 on each, all succeed; Xero never has more than 5 in flight', async () => {

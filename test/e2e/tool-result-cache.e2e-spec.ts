@@ -6,13 +6,13 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { Client as PgClient } from 'pg';
 import request from 'supertest';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { KeyValueStore } from '../../src/store/key-value-store';
 import { TOOL_CACHE_PREFIX } from '../../src/connectors/http/tool-result-cache.service';
 import {
   describeWithPostgresAndRedis,
+  dropSchema,
   TEST_DATABASE_URL,
   TEST_REDIS_URL,
   uniqueName,
@@ -219,10 +219,7 @@ describeWithPostgresAndRedis('tool answer cache shared through Redis by two inst
     await a?.close();
     await b?.close();
     await sim?.close();
-    const pg = new PgClient({ connectionString: TEST_DATABASE_URL });
-    await pg.connect();
-    await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await pg.end();
+    await dropSchema(schema);
   });
 
   it('an answer fetched on one instance is reused on the other', async () => {

@@ -8,6 +8,9 @@
  * missing service fails the run, elsewhere its tests are skipped with a loud
  * message. Use `describeWithPostgres` / `describeWithRedis` for such tests.
  */
+import { Client as PgClient } from 'pg';
+import { TEST_DATABASE_URL } from './service-urls';
+
 export { TEST_DATABASE_URL, TEST_REDIS_URL } from './service-urls';
 
 export const hasPostgres = (): boolean => process.env.SENTIA_TEST_PG !== '0';
@@ -24,4 +27,15 @@ export const describeWithPostgresAndRedis: jest.Describe =
 /** A short unique name for per-test-file isolation (schemas, key prefixes). */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`.toLowerCase();
+}
+
+/** Drops a schema a spec made for itself on the test PostgreSQL (its afterAll). */
+export async function dropSchema(schema: string): Promise<void> {
+  const pg = new PgClient({ connectionString: TEST_DATABASE_URL });
+  await pg.connect();
+  try {
+    await pg.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await pg.end();
+  }
 }
