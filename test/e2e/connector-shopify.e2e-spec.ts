@@ -14,6 +14,7 @@ import { authHeaders, TestKey } from '../support/test-keys';
 import { startShopifySimulator, ShopifySimulator } from '../simulators/shopify.simulator';
 import type { SimInventoryItem } from '../simulators/shopify-inventory.data';
 import type { InventoryItemSummary as InventoryItem } from '../../src/connectors/shopify/shopify-inventory.queries';
+import type { CustomerSummary as Customer } from '../../src/connectors/shopify/shopify.queries';
 import { AUTH_ENV } from './auth-helpers';
 
 const SHOPIFY = {
@@ -36,17 +37,6 @@ type Order = {
   displayFinancialStatus: string | null;
   totalPrice: { amount: string; currencyCode: string };
   customerEmail: string | null;
-};
-type Customer = {
-  id: string;
-  displayName: string;
-  email: string | null;
-  state: string;
-  numberOfOrders: number;
-  amountSpent: { amount: string; currencyCode: string };
-  tags: string[];
-  createdAt: string;
-  updatedAt: string;
 };
 type Product = {
   id: string;
