@@ -109,4 +109,15 @@ describe('ConnectorResultCache', () => {
     expect((await cacheOver(store).through(tool('nothing'), ctx, {}, false, load)).cache).toBe('uncached');
     expect(await store.scan(TOOL_CACHE_PREFIX)).toHaveLength(0);
   });
+
+  it('names one entry for the same arguments in any order, and two for strings that differ in a lone surrogate', async () => {
+    const store = memory();
+    const cache = cacheOver(store);
+    const load = jest.fn(async () => ({ ok: 1 }));
+    await cache.through(tool(), ctx, { a: 1, b: { c: 2, d: 3 } }, false, load);
+    expect((await cache.through(tool(), ctx, { b: { d: 3, c: 2 }, a: 1 }, false, load)).cache).toBe('hit');
+    await cache.through(tool(), ctx, { q: 'x\ud800' }, false, load);
+    expect((await cache.through(tool(), ctx, { q: 'x\ufffd' }, false, load)).cache).toBe('miss');
+    expect(await store.scan(TOOL_CACHE_PREFIX)).toHaveLength(3);
+  });
 });

@@ -1,7 +1,6 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { createHmac, hkdfSync } from 'node:crypto';
-import { canonicalJson } from '../../audit/audit-record';
 import { findProvider } from '../../common/find-provider';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.types';
@@ -102,7 +101,7 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
 
   private keyFor(organizationId: string, tool: string, credentials: unknown, args: unknown): string {
     const digest = createHmac('sha256', this.nameKey)
-      .update(canonicalJson({ credentials, args }))
+      .update(JSON.stringify(sortedKeys({ credentials, args })))
       .digest('base64url');
     return `${TOOL_CACHE_PREFIX}${organizationId}:${tool}:${digest}`;
   }
@@ -153,6 +152,21 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
       Buffer.from(key, 'utf8'),
     );
   }
+}
+
+/**
+ * The same value with every object's keys in one order, so equal arguments
+ * name one entry whatever order they came in. JSON.stringify then escapes a
+ * lone surrogate rather than replace it, so different strings never name the
+ * same entry (the audit's canonical JSON makes them well formed, which would).
+ */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.keys(value)
+    .sort()
+    .map((k) => [k, sortedKeys((value as Record<string, unknown>)[k])]);
+  return Object.fromEntries(entries);
 }
 
 /** Plain JSON answers only: not a tool-reported error, nothing JSON would drop or change. */
