@@ -84,7 +84,12 @@ describe('/mcp protocol (e2e)', () => {
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent).toMatchObject({ name: 'sentia-mcp', shape: 'embedded' });
     // Every connector module the server loads, found from the tools it registered.
-    expect((result.structuredContent as { connectors: string[] }).connectors).toEqual(['ai', 'shopify', 'unleashed', 'xero']);
+    expect((result.structuredContent as { connectors: string[] }).connectors).toEqual([
+      'ai',
+      'shopify',
+      'unleashed',
+      'xero',
+    ]);
     expect((result.structuredContent as { protocolVersions: string[] }).protocolVersions).toEqual(
       expect.arrayContaining(['2025-11-25', '2025-06-18', '2026-07-28']),
     );
