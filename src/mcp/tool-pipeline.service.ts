@@ -46,8 +46,12 @@ export interface ToolCallHook {
   afterCall(record: ToolCallRecord): void | Promise<void>;
 }
 
-/** Where a cached tool's answer came from: the cache, the tool (nothing cached, or `fresh`), or the tool without caching it. */
-export type ToolCacheResult = 'hit' | 'miss' | 'fresh' | 'uncached';
+/**
+ * Where a cached tool's answer came from: the cache (`hit`), an identical
+ * call already under way (`joined`), the tool (`miss`, or `fresh` when the
+ * caller skipped the cache), or the tool without caching it (`uncached`).
+ */
+export type ToolCacheResult = 'hit' | 'joined' | 'miss' | 'fresh' | 'uncached';
 
 /**
  * Answers repeated calls of a tool declared with `cache` (read-only tools)

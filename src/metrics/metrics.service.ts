@@ -7,7 +7,7 @@ import { MetricsSummary, summarize } from './metrics-summary';
 export type ToolCallOutcome =
   'success' | 'denied' | 'invalid_arguments' | 'tool_error' | 'internal_error' | 'unknown_tool';
 /** What a cache lookup found. */
-export type CacheResult = 'hit' | 'miss' | 'stale' | 'error' | 'fresh';
+export type CacheResult = 'hit' | 'miss' | 'stale' | 'error' | 'fresh' | 'joined';
 /** Which cache: the decrypted credentials in each process, or the connectors' shared tool answers. */
 export type CacheName = 'credentials' | 'tool_result';
 
@@ -176,7 +176,7 @@ export class MetricsService {
     });
     this.cacheRequestsTotal = new Counter({
       name: 'cache_requests_total',
-      help: 'Cache lookups, by cache (credentials, tool_result) and result (hit, miss, fresh: skipped on request).',
+      help: 'Cache lookups, by cache (credentials, tool_result) and result (hit, miss, joined: an identical call under way answered it, fresh: skipped on request).',
       labelNames: ['cache', 'result'],
       registers,
     });

@@ -120,4 +120,37 @@ describe('ConnectorResultCache', () => {
     expect((await cache.through(tool(), ctx, { q: 'x\ufffd' }, false, load)).cache).toBe('miss');
     expect(await store.scan(TOOL_CACHE_PREFIX)).toHaveLength(3);
   });
+
+  it('lets identical calls made while the first is under way share its answer, and not its failure', async () => {
+    const store = memory();
+    const cache = cacheOver(store);
+    let release!: (v: unknown) => void;
+    let fail!: (e: Error) => void;
+    const first = jest.fn(
+      () =>
+        new Promise<unknown>((resolve, reject) => {
+          release = resolve;
+          fail = reject;
+        }),
+    );
+    const other = jest.fn(async () => ({ from: 'its own call' }));
+    const leading = cache.through(tool(), ctx, { q: 1 }, false, first);
+    await new Promise((r) => setImmediate(r));
+    const joining = cache.through(tool(), ctx, { q: 1 }, false, other);
+    await new Promise((r) => setImmediate(r));
+    release({ from: 'the first call' });
+    expect(await leading).toEqual({ value: { from: 'the first call' }, cache: 'miss' });
+    expect(await joining).toEqual({ value: { from: 'the first call' }, cache: 'joined' });
+    expect(other).not.toHaveBeenCalled();
+
+    // The first one fails (its client cancelled, say): the one that joined it asks for itself.
+    const failing = cache.through(tool(), ctx, { q: 2 }, false, first);
+    await new Promise((r) => setImmediate(r));
+    const after = cache.through(tool(), ctx, { q: 2 }, false, other);
+    await new Promise((r) => setImmediate(r));
+    fail(new Error('cancelled'));
+    await expect(failing).rejects.toThrow('cancelled');
+    expect(await after).toEqual({ value: { from: 'its own call' }, cache: 'miss' });
+    expect(other).toHaveBeenCalledTimes(1);
+  });
 });

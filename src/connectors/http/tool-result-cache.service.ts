@@ -49,6 +49,8 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
   private readonly maxEntryBytes: number;
   private readonly nameKey: Buffer;
   private readonly valueKey: Buffer;
+  /** Upstream calls under way on this instance, by cache key, for identical calls to join. */
+  private readonly loading = new Map<string, Promise<unknown>>();
 
   constructor(
     @InjectConfig() config: AppConfig,
@@ -89,12 +91,34 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
     const key = this.keyFor(ctx.principal!.organizationId, tool.options.name, stored, args);
     if (!fresh) {
       const cached = await this.read(key);
-      this.metrics?.cacheRequest(cached === undefined ? 'miss' : 'hit', 'tool_result');
-      if (cached !== undefined) return { value: cached, cache: 'hit' };
+      if (cached !== undefined) {
+        this.metrics?.cacheRequest('hit', 'tool_result');
+        return { value: cached, cache: 'hit' };
+      }
+      // The same question already on its way upstream from this instance: its answer serves this call too.
+      const pending = this.loading.get(key);
+      if (pending) {
+        const joined = await pending.then(
+          (value) => ({ value }),
+          () => undefined, // its caller's failure (a cancel, say) is not this one's: ask for itself
+        );
+        if (joined) {
+          this.metrics?.cacheRequest('joined', 'tool_result');
+          return { value: joined.value, cache: 'joined' };
+        }
+      }
+      this.metrics?.cacheRequest('miss', 'tool_result');
     } else {
       this.metrics?.cacheRequest('fresh', 'tool_result');
     }
-    const value = await load();
+    const loading = load();
+    this.loading.set(key, loading);
+    let value: unknown;
+    try {
+      value = await loading;
+    } finally {
+      if (this.loading.get(key) === loading) this.loading.delete(key);
+    }
     await this.write(key, value);
     return { value, cache: fresh ? 'fresh' : 'miss' };
   }
