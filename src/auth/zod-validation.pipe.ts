@@ -5,7 +5,8 @@ import { describeFieldErrors, fieldErrors, MAX_FIELD_ERRORS } from '../common/fi
 /**
  * Parses a body or query with a zod schema. A failure is a 400 whose message
  * names every bad field (`name: must not be empty`), listed in `errors`, with
- * the code of the part refused (`invalid_body`, `invalid_query`); the value is never echoed.
+ * the code of the part refused (`invalid_body`, `invalid_query`, the latter with the first
+ * parameter as `field`); the value is never echoed.
  */
 export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unknown, z.output<S>> {
   constructor(private readonly schema: S) {}
@@ -26,6 +27,8 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
           : metadata?.type === 'param'
             ? 'invalid_param'
             : 'invalid_body',
+      // A query refusal also names its first parameter as `field`, as the audit routes' do.
+      ...(query && errors.length > 0 ? { field: errors[0].field } : {}),
       message: describeFieldErrors(errors, MAX_FIELD_ERRORS),
       errors: errors.slice(0, MAX_FIELD_ERRORS),
     });

@@ -49,3 +49,16 @@ describe('credentialsErrorResponse', () => {
     expect(body.message).toContain('extra: is not a known field');
   });
 });
+
+describe('credentialsErrorResponse for a query parameter', () => {
+  it('names the first bad one as `field`, as every REST query refusal does', () => {
+    const { body } = credentialsErrorResponse(
+      CredentialsRequestError.invalidQuery([{ field: 'userid', message: 'is not a known query parameter' }]),
+    );
+    expect(body).toMatchObject({
+      code: 'invalid_query',
+      field: 'userid',
+      errors: [{ field: 'userid', message: 'is not a known query parameter' }],
+    });
+  });
+});

@@ -10,6 +10,7 @@ export interface CredentialsErrorResponse {
     error: string;
     code: string;
     message: string;
+    field?: string;
     errors?: { field: string; message: string }[];
     keyId?: string;
   };
@@ -33,7 +34,11 @@ export function credentialsErrorResponse(
     code: err.code,
     message: err.message,
   };
-  if (err instanceof CredentialsRequestError && err.errors) body.errors = err.errors;
+  if (err instanceof CredentialsRequestError && err.errors) {
+    // A query refusal names its first parameter as `field`, as every REST route's does.
+    if (err.code === 'invalid_query' && err.errors.length > 0) body.field = err.errors[0].field;
+    body.errors = err.errors;
+  }
   if (err instanceof CredentialsError && err.keyId !== undefined) body.keyId = err.keyId;
   return { status, body };
 }

@@ -65,6 +65,8 @@ export class CredentialsErrorDto {
   code: string;
   @ApiProperty()
   message: string;
+  @ApiProperty({ required: false, description: 'The first bad query parameter (invalid_query)' })
+  field?: string;
   @ApiProperty({ type: CredentialsErrorFieldDto, isArray: true, required: false })
   errors?: CredentialsErrorFieldDto[];
   @ApiProperty({ required: false, description: 'The master key id concerned (master_key_unknown)' })

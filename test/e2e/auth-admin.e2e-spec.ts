@@ -63,6 +63,7 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
     const limit = await api().get('/admin/api-keys?limit=500').set(bearer(adminA));
     expect(limit.body).toMatchObject({
       code: 'invalid_query',
+      field: 'limit',
       errors: [{ field: 'limit', message: 'must be at most 100' }],
     });
     const cursor = await api().get('/admin/api-keys?cursor=bogus').set(bearer(adminA));

@@ -327,6 +327,7 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
       statusCode: 400,
       error: 'Bad Request',
       code: 'invalid_query',
+      field: 'userid',
       message: 'userid: is not a known query parameter (the only one is userId)',
       errors: [{ field: 'userid', message: 'is not a known query parameter (the only one is userId)' }],
     });
