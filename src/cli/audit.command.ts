@@ -56,7 +56,7 @@ export async function runAudit(config: AppConfig, argv: string[], io: CliIo): Pr
     // Reading only: a missing SQLite file or PostgreSQL schema is reported, not created empty.
     ds = await openDataSource(config, { migrationsRun: false, existingOnly: true });
   } catch (e) {
-    return couldNotCheck(io, e);
+    return couldNotCheck(io, e, values.json);
   }
   try {
     try {
@@ -66,10 +66,11 @@ export async function runAudit(config: AppConfig, argv: string[], io: CliIo): Pr
           new Error(
             'the database has no audit_logs table (never migrated: `sentia-mcp migrate`, or starting the server, creates it)',
           ),
+          values.json,
         );
       result = await verifyAuditChains(ds, { from, to });
     } catch (e) {
-      return couldNotCheck(io, e);
+      return couldNotCheck(io, e, values.json);
     }
     if (values.json) {
       io.out(`${JSON.stringify(result)}\n`);
@@ -101,8 +102,13 @@ async function hasAuditTable(ds: DataSource): Promise<boolean> {
   return rows.length > 0;
 }
 
-function couldNotCheck(io: CliIo, e: unknown): number {
-  const why = redactString((e as Error)?.message ?? String(e));
-  io.err(`sentia-mcp: audit verify could not read the audit trail: ${why}\n`);
+/** Exit 3, saying why on stderr: with `--json` as every command's failure, one `{"error":{code,message}}` line. */
+function couldNotCheck(io: CliIo, e: unknown, json = false): number {
+  const message = `audit verify could not read the audit trail: ${redactString((e as Error)?.message ?? String(e))}`;
+  io.err(
+    json
+      ? `${JSON.stringify({ error: { code: 'trail_unreadable', message } })}\n`
+      : `sentia-mcp: ${message}\n`,
+  );
   return VERIFY_COULD_NOT_CHECK;
 }

@@ -126,6 +126,16 @@ describe('sentia-mcp audit verify', () => {
         `could not read the audit trail: no SQLite database at ${join(empty, 'sentia.sqlite')}`,
       );
       expect(existsSync(join(empty, 'sentia.sqlite'))).toBe(false);
+      // With --json the failure is one JSON line on stderr, as every command's is.
+      const json = await cli('audit', 'verify', '--json');
+      expect([json.code, json.out]).toEqual([3, '']);
+      expect(JSON.parse(json.err)).toEqual({
+        error: {
+          code: 'trail_unreadable',
+          message: `audit verify could not read the audit trail: no SQLite database at ${join(empty, 'sentia.sqlite')}`,
+        },
+      });
+      expect(json.err.endsWith('}\n')).toBe(true);
       // No secrets are set (development): a server would generate them into DATA_DIR; verify does not,
       // nor the directory itself.
       expect(readdirSync(empty)).toEqual([]);
