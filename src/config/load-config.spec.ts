@@ -244,6 +244,30 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: tmp(), MCP_SESSION_TTL: '60' }).unknownSettings).toEqual([]);
   });
 
+  it('also names a misspelling outside the prefix (a letter missing, extra, wrong or swapped)', () => {
+    const c = loadConfig({
+      DATA_DIR: tmp(),
+      RATE_LIMT_MAX: '5',
+      UPSTREM_TIMEOUT_MS: '100',
+      NODE_NEV: 'test',
+      METRIC_PUBLIC: 'false',
+      DATA_DIRS: '/x',
+      // Not settings: no near one (short names such as HOST and PORT are not guessed at).
+      HOME: '/root',
+      HOSTNAME: 'box',
+      PWD: '/',
+      SHLVL: '1',
+      LANG: 'C',
+    });
+    expect(c.unknownSettings).toEqual([
+      'DATA_DIRS',
+      'METRIC_PUBLIC',
+      'NODE_NEV',
+      'RATE_LIMT_MAX',
+      'UPSTREM_TIMEOUT_MS',
+    ]);
+  });
+
   it('believes no proxy outside staging and production, and reads TRUST_PROXY_HOPS (0-10)', () => {
     expect(loadConfig({ DATA_DIR: tmp() }).trustProxyHops).toBe(0);
     expect(loadConfig({ DATA_DIR: tmp(), TRUST_PROXY_HOPS: '2' }).trustProxyHops).toBe(2);

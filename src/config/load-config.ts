@@ -578,6 +578,36 @@ function unknownSettings(env: Env, asked: ReadonlySet<string>): string[] {
     for (const suffix of Object.values(ENV_SUFFIX)) known.add(`${base}_${suffix}`);
   return Object.keys(env)
     .filter((name) => env[name] !== undefined && !known.has(name) && !OTHERS_SETTINGS.has(name))
-    .filter((name) => SETTING_PREFIXES.some((prefix) => name.startsWith(prefix)))
+    .filter(
+      (name) =>
+        SETTING_PREFIXES.some((prefix) => name.startsWith(prefix)) ||
+        [...known].some((setting) => nearMiss(name, setting)),
+    )
     .sort();
+}
+
+/**
+ * `name` is one slip from `setting` (a letter missing, extra, wrong, or two swapped; two slips
+ * in a name of 12 or more): `RATE_LIMT_MAX`, `NODE_NEV`. Names under 8 characters (`HOST`,
+ * `PORT`) are not guessed at: too many unrelated variables are a letter or two from them.
+ */
+function nearMiss(name: string, setting: string): boolean {
+  if (setting.length < 8) return false;
+  const most = setting.length >= 12 ? 2 : 1;
+  if (Math.abs(name.length - setting.length) > most) return false;
+  // Optimal string alignment distance, row by row.
+  let before: number[] = [];
+  let prev = Array.from({ length: setting.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= name.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= setting.length; j++) {
+      const cost = name[i - 1] === setting[j - 1] ? 0 : 1;
+      row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost);
+      if (i > 1 && j > 1 && name[i - 1] === setting[j - 2] && name[i - 2] === setting[j - 1])
+        row[j] = Math.min(row[j], before[j - 2] + 1);
+    }
+    before = prev;
+    prev = row;
+  }
+  return prev[setting.length] <= most;
 }
