@@ -18,7 +18,9 @@ import { installErrorEnvelope } from './common/error-envelope';
 import { OriginPolicy } from './mcp/origin-check';
 import { mcpOriginGate } from './mcp/origin.middleware';
 import { createBootstrapLogger, withQuietFrameworkBoot } from './observability/logger.factory';
+import { AccessLogMiddleware } from './observability/access-log.middleware';
 import { RequestIdMiddleware } from './observability/request-id.middleware';
+import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware';
 import { IpRateLimitMiddleware } from './rate-limit/ip-rate-limit.middleware';
 
 /** Where a request body is taken: MCP, and the admin and credentials REST routes. */
@@ -87,6 +89,12 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.use(adapter.closeAfterDraining());
   const requestId = new RequestIdMiddleware(config);
   app.use(requestId.use.bind(requestId));
+  // Every request is logged (LOG_LEVEL=verbose) and counted (http_requests_total) once it ends, those
+  // answered before any route too: the Origin gate's 403, the per-IP 429, the body parser's refusals.
+  const accessLog = new AccessLogMiddleware();
+  app.use(accessLog.use.bind(accessLog));
+  const httpMetrics = app.get(HttpMetricsMiddleware);
+  app.use(httpMetrics.use.bind(httpMetrics));
   // Host and Origin of /mcp before the key: a page of a foreign site gets 403, not a 401 to probe.
   app.use(mcpOriginGate(new OriginPolicy(config)));
   const activeKey = activeKeyOf(app.get(ApiKeyTokenService), app.get(RevocationService));

@@ -1,4 +1,4 @@
-import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { McpModule } from '../mcp/mcp.module';
 import { HttpMetricsMiddleware } from './http-metrics.middleware';
 import { MetricsController } from './metrics.controller';
@@ -7,8 +7,9 @@ import { ToolCallMetricsHook } from './tool-call-metrics.hook';
 
 /**
  * Prometheus metrics (global): MetricsService for every module to record
- * through, HTTP request metrics for every route, the tool-call hook, and
- * `GET /metrics`. Add it to AppModule's imports.
+ * through, HTTP request metrics (HttpMetricsMiddleware, which createApp
+ * installs before the Origin gate and the per-IP limit, so their answers are
+ * counted too), the tool-call hook, and `GET /metrics`. Add it to AppModule's imports.
  */
 @Global()
 @Module({
@@ -17,8 +18,4 @@ import { ToolCallMetricsHook } from './tool-call-metrics.hook';
   providers: [MetricsService, HttpMetricsMiddleware, ToolCallMetricsHook],
   exports: [MetricsService],
 })
-export class MetricsModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(HttpMetricsMiddleware).forRoutes('{*path}');
-  }
-}
+export class MetricsModule {}

@@ -13,7 +13,6 @@ import { APP_CONFIG } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { ElasticsearchTransport } from './elasticsearch.transport';
 import { createLoggerOptions, LoggerOutputOptions, LogSink, reportSinkFailures } from './logger.factory';
-import { AccessLogMiddleware } from './access-log.middleware';
 import { RequestIdMiddleware } from './request-id.middleware';
 
 /** How long shutdown waits for Elasticsearch to take the last buffered lines. */
@@ -57,7 +56,8 @@ export class ObservabilityModule implements NestModule, OnApplicationShutdown {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestIdMiddleware, AccessLogMiddleware).forRoutes('{*path}');
+    // The access log is installed in createApp, before the Origin gate and the per-IP limit.
+    consumer.apply(RequestIdMiddleware).forRoutes('{*path}');
   }
 
   /** Nest shuts global modules down after feature modules, so their shutdown lines ship too. Never throws. */
