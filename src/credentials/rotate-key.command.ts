@@ -41,7 +41,13 @@ export async function runRotateKeyCommand(
   try {
     parsed = parseArgs(args);
   } catch (e) {
-    err(`sentia-mcp: credentials rotate-key: ${(e as Error).message}\n\n${ROTATE_KEY_USAGE}`);
+    const message = `credentials rotate-key: ${(e as Error).message}`;
+    // With --json, one JSON line as every command's failure (`usage`, exit 2).
+    err(
+      args.includes('--json')
+        ? `${JSON.stringify({ error: { code: 'usage', message } })}\n`
+        : `sentia-mcp: ${message}\n\n${ROTATE_KEY_USAGE}`,
+    );
     return 2;
   }
   if (parsed.help) {

@@ -74,5 +74,11 @@ describe('sentia-mcp credentials rotate-key', () => {
     expect([lots.code, lots.out]).toEqual([2, '']);
     expect(lots.err).toContain('--batch-size needs a positive integer');
     expect(lots.err).toContain('Usage: sentia-mcp credentials rotate-key');
+    // With --json, one JSON line on stderr, as every command's failure.
+    const json = await cli(A, 'credentials', 'rotate-key', '--batch-size', '0', '--json');
+    expect([json.code, json.out]).toEqual([2, '']);
+    expect(JSON.parse(json.err)).toEqual({
+      error: { code: 'usage', message: 'credentials rotate-key: --batch-size needs a positive integer' },
+    });
   });
 });
