@@ -93,12 +93,6 @@ export class CredentialsRepository {
     return (returned as Array<{ id: string }>)[0]?.id === id ? 'created' : 'replaced';
   }
 
-  /** Replaces the sealed value of an existing record; false when there is none. */
-  async replace(place: CredentialPlace, sealed: SealedSecret, fingerprint: string): Promise<boolean> {
-    const result = await this.write(undefined, () => this.updateSealed(place, sealed, fingerprint).execute());
-    return (result.affected ?? 0) > 0;
-  }
-
   /** The UPDATE of a record's sealed value (and its fingerprint and updated_at), scoped to its place. */
   private updateSealed(place: CredentialPlace, sealed: SealedSecret, fingerprint: string) {
     return this.scoped(

@@ -36,7 +36,7 @@ export interface CredentialScopeOptions {
  *
  * Admin API (principal first, scoped to the principal's organisation; the
  * route declares the permission): put, list, get (metadata), delete.
- * Connector API, by organisation id: getDecrypted (cached), update, and
+ * Connector API, by organisation id: getDecrypted (cached), and
  * readForUpdate with replaceIfUnchanged for a write that must not overwrite
  * one made since it read (a rotated refresh token).
  *
@@ -197,9 +197,9 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
    * like a PUT, only if the record is still the one `readForUpdate` returned
    * `revision` for: `changed` when another write (an admin's PUT) replaced it
    * since, and then nothing is written, so that write stands. not_found when
-   * the credential was deleted meanwhile (never resurrected). Not audited, as
-   * `update`: it is a connector keeping its own credential current, inside a
-   * tool call that is audited; an admin's PUT or DELETE keeps its record.
+   * the credential was deleted meanwhile (never resurrected). Not audited:
+   * it is a connector keeping its own credential current, inside a tool call
+   * that is audited; an admin's PUT or DELETE keeps its record.
    */
   async replaceIfUnchanged<S extends CredentialService>(
     organizationId: string,
@@ -226,36 +226,6 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     if (outcome === 'replaced') await this.invalidate(place);
     if (outcome === 'missing') throw CredentialsRequestError.notFound(place.service, place.userId);
     return outcome;
-  }
-
-  /**
-   * Replaces the stored value of an existing credential (e.g. a rotated OAuth
-   * refresh token), validated like a PUT; not_found when the credential was
-   * deleted meanwhile (a refresh never resurrects it). Unconditional: a write
-   * based on an earlier read uses replaceIfUnchanged.
-   */
-  async update<S extends CredentialService>(
-    organizationId: string,
-    service: S,
-    value: CredentialValue<S>,
-    userId?: string | null,
-  ): Promise<void> {
-    const place = this.place(organizationId, service, userId);
-    const valid = this.validate(service, value);
-    const plaintext = Buffer.from(JSON.stringify(valid), 'utf8');
-    let replaced: boolean;
-    try {
-      const sealed = this.cipher.seal(plaintext, place);
-      replaced = await this.repository.replace(
-        place,
-        sealed,
-        this.cipher.fingerprint(plaintext, sealed.keyId),
-      );
-    } finally {
-      plaintext.fill(0);
-    }
-    await this.invalidate(place);
-    if (!replaced) throw CredentialsRequestError.notFound(place.service, place.userId);
   }
 
   /** Drops every cached value of this instance (benchmarks; operators after an incident). */

@@ -140,9 +140,11 @@ describeWithPostgres('credentials cache invalidation across instances', () => {
         refreshToken: 'r1-SECRET',
       });
 
-      await vaultB.update(
+      const { revision } = await vaultB.readForUpdate(org, 'xero', 'u1');
+      await vaultB.replaceIfUnchanged(
         org,
         'xero',
+        revision,
         { grantType: 'authorization_code', clientId: 'c', clientSecret: 's', refreshToken: 'r2-SECRET' },
         'u1',
       );

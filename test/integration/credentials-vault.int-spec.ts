@@ -165,23 +165,26 @@ onBothDatabases((label, backend) => {
       await vault.service.put(principal(org), 'xero', XERO);
       const before = await vault.service.getDecrypted(org, 'xero');
       expect(Object.isFrozen(before)).toBe(true);
-      await flipBit(vault.ds, org, 'ciphertext'); // the cache, not the (now damaged) row, answers
+      // A connector's write-back reads the revision first; the damage below is to a column it does not compare.
+      const { revision } = await vault.service.readForUpdate(org, 'xero');
+      await flipBit(vault.ds, org, 'wrapped_key'); // the cache, not the (now damaged) row, answers
       expect(await vault.service.getDecrypted(org, 'xero')).toBe(before);
 
       const rotated = { ...before, refreshToken: 'xero-refresh-token-NEW' };
-      await vault.service.update(org, 'xero', rotated);
+      await vault.service.replaceIfUnchanged(org, 'xero', revision, rotated);
       expect(await vault.service.getDecrypted(org, 'xero')).toEqual(rotated);
       const [row] = await rowsOf(vault.ds, org);
       expect(JSON.stringify(row)).not.toContain('xero-refresh-token-NEW');
     });
 
-    it('update validates, and never resurrects a deleted credential', async () => {
+    it('a connector write validates, and never resurrects a deleted credential', async () => {
       const org = uniqueName('org');
-      const err = await failureOf(vault.service.update(org, 'openai', { apiKey: 'sk-x' }));
+      const err = await failureOf(vault.service.readForUpdate(org, 'openai'));
       expect(err.code).toBe('not_found');
       expect(await rowsOf(vault.ds, org)).toEqual([]);
       await vault.service.put(principal(org), 'openai', { apiKey: 'sk-x' });
-      const bad = await failureOf(vault.service.update(org, 'openai', { apiKey: '' }));
+      const { revision } = await vault.service.readForUpdate(org, 'openai');
+      const bad = await failureOf(vault.service.replaceIfUnchanged(org, 'openai', revision, { apiKey: '' }));
       expect(bad).toMatchObject({
         code: 'invalid_credentials',
         errors: [{ field: 'apiKey', message: 'must not be empty' }],
