@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { settlesWithin, withDeadline } from './deadline';
 
 const never = () => new Promise<never>(() => undefined);
@@ -16,6 +18,41 @@ describe('withDeadline', () => {
     const failsLate = new Promise((_, reject) => setTimeout(() => reject(new Error('too late')), 40));
     await expect(withDeadline(failsLate, 10, () => new Error('late'))).rejects.toThrow('late');
     await after(50, null); // an unhandled rejection here would fail the run
+  });
+});
+
+describe('withDeadline after the process stalled', () => {
+  // An echo server in a process of its own, as a database or Redis is: it answers while this one is blocked.
+  let echo: ChildProcess;
+  let port: number;
+  beforeAll(async () => {
+    const script =
+      "const s=require('node:net').createServer(c=>c.on('data',d=>c.write(d)));" +
+      "s.listen(0,'127.0.0.1',()=>console.log(s.address().port))";
+    echo = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    port = Number(
+      await new Promise<string>((resolve) => echo.stdout!.once('data', (d: Buffer) => resolve(String(d)))),
+    );
+  });
+  afterAll(() => {
+    echo.kill('SIGKILL');
+  });
+
+  it('takes an answer that arrived while the event loop was blocked past the deadline, not the deadline', async () => {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    try {
+      const echoed = new Promise<string>((resolve) => socket.once('data', (d) => resolve(d.toString())));
+      socket.write('pong');
+      const answer = withDeadline(echoed, 20, () => new Error('late'));
+      // The process is busy for 1 s (a long GC pause, a core taken away): the echo arrives meanwhile, and the
+      // deadline passes. The answer was there before the deadline could be acted on, so it is the answer.
+      const until = Date.now() + 1_000;
+      while (Date.now() < until);
+      await expect(answer).resolves.toBe('pong');
+    } finally {
+      socket.destroy();
+    }
   });
 });
 

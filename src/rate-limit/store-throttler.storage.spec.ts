@@ -120,7 +120,8 @@ describe('StoreThrottlerStorage', () => {
     try {
       store.silent = true;
       const first = hit('rl:ip:s');
-      await jest.advanceTimersByTimeAsync(STORE_DECISION_BUDGET_MS);
+      // The budget, and the one turn of the event loop that withDeadline gives waiting I/O (a tick here).
+      await jest.advanceTimersByTimeAsync(STORE_DECISION_BUDGET_MS + 1);
       expect((await first).totalHits).toBe(1); // counted locally once the budget ran out
       expect(storage.isDegraded).toBe(true);
       const [degraded] = warn.mock.calls.filter(([m]) => m?.event === 'rate_limit.degraded');
@@ -135,7 +136,7 @@ describe('StoreThrottlerStorage', () => {
       expect(store.incrCalls).toBe(calls + 1); // one retry at a time
 
       store.silent = false;
-      await jest.advanceTimersByTimeAsync(STORE_DECISION_BUDGET_MS + STORE_RETRY_INTERVAL_MS);
+      await jest.advanceTimersByTimeAsync(STORE_DECISION_BUDGET_MS + STORE_RETRY_INTERVAL_MS + 1);
       expect(storage.isDegraded).toBe(true); // that retry got no answer
       await hit('rl:ip:s');
       await jest.advanceTimersByTimeAsync(0);
