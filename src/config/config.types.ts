@@ -139,6 +139,12 @@ export interface ConnectorsConfig {
   /** How long an open circuit refuses calls before one trial call is let through (UPSTREAM_BREAKER_OPEN_MS). */
   breakerOpenMs: number;
   /**
+   * Requests sent to Unleashed per account (API id) per calendar month, UTC
+   * (UNLEASHED_MONTHLY_QUOTA): the account's plan quota, which Unleashed does
+   * not publish per plan. 0, the default, counts nothing.
+   */
+  unleashedMonthlyQuota: number;
+  /**
    * Where each service is reached, without a trailing slash. The defaults are
    * the real APIs; tests point them at local simulators. `shopify`, when set,
    * replaces `https://{shop}` for every shop.

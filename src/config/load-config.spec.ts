@@ -127,6 +127,17 @@ describe('loadConfig', () => {
       );
   });
 
+  it('counts no Unleashed monthly quota by default; UNLEASHED_MONTHLY_QUOTA takes a whole number of calls', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).connectors.unleashedMonthlyQuota).toBe(0);
+    expect(
+      loadConfig({ DATA_DIR: tmp(), UNLEASHED_MONTHLY_QUOTA: '25000' }).connectors.unleashedMonthlyQuota,
+    ).toBe(25_000);
+    for (const bad of ['-1', '1.5', 'unlimited'])
+      expect(() => loadConfig({ DATA_DIR: tmp(), UNLEASHED_MONTHLY_QUOTA: bad })).toThrow(
+        /UNLEASHED_MONTHLY_QUOTA: /,
+      );
+  });
+
   it('gives PostgreSQL statements 10 s by default; 0 leaves the server its own; 1-99 ms or junk is refused', () => {
     const pg = (extra: Record<string, string> = {}) =>
       loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'postgres://u@db/app', ...extra }).database;

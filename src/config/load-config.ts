@@ -483,6 +483,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       maxBodyBytes: r.int('UPSTREAM_MAX_BODY_BYTES', 10 * 1024 * 1024, 1024, 256 * 1024 * 1024),
       breakerFailures: r.int('UPSTREAM_BREAKER_FAILURES', 5, 1, 1000),
       breakerOpenMs: r.int('UPSTREAM_BREAKER_OPEN_MS', 30_000, 100, 3_600_000),
+      unleashedMonthlyQuota: r.int('UNLEASHED_MONTHLY_QUOTA', 0, 0, 1_000_000_000),
       baseUrls: {
         xeroApi: upstreamUrl(r, 'XERO_API_BASE_URL', 'https://api.xero.com'),
         xeroIdentity: upstreamUrl(r, 'XERO_IDENTITY_BASE_URL', 'https://identity.xero.com'),

@@ -95,6 +95,25 @@ describe('UpstreamHttp', () => {
     expect(await counted(metrics, '200')).toBe(1);
   });
 
+  it('runs beforeAttempt before every attempt, retries included, and sends nothing once it refuses', async () => {
+    const { http } = client();
+    let taken = 0;
+    const budget = (max: number) => async () => {
+      taken += 1;
+      if (taken > max) throw UpstreamError.monthlyQuotaUsed('unleashed', max, Date.UTC(2027, 0, 1), 60);
+    };
+    up.script({ status: 503, headers: { 'retry-after-ms': '20' } }, { status: 200, body: '{"ok":true}' });
+    await http.send(get({ beforeAttempt: budget(3) }));
+    expect(taken).toBe(2);
+    expect(up.seen).toHaveLength(2);
+    // The third attempt is allowed, the fourth (its retry) is not: the refusal ends the call.
+    up.script({ status: 503, headers: { 'retry-after-ms': '20' } }, { status: 200 });
+    const e = await failure(http.send(get({ beforeAttempt: budget(3) })));
+    expect(e.code).toBe('upstream_quota_exhausted');
+    expect(taken).toBe(4);
+    expect(up.seen).toHaveLength(1);
+  });
+
   it('sends a POST that failed with a 5xx only once (its effect is unknown) and says the service is failing', async () => {
     const { http } = client();
     up.script({ status: 502 }, { status: 200 });

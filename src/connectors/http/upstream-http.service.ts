@@ -23,6 +23,11 @@ export interface UpstreamRequest {
   signal?: AbortSignal;
   /** One attempt's limit, body included (default: UPSTREAM_TIMEOUT_MS). */
   timeoutMs?: number;
+  /**
+   * Runs before each attempt, retries included (each one is a request the
+   * upstream counts); throwing ends the call with that error, unsent.
+   */
+  beforeAttempt?: () => Promise<void>;
 }
 
 export interface UpstreamResponse {
@@ -81,6 +86,7 @@ export class UpstreamHttp {
     const key = `${req.service} ${req.url.origin}`;
     const breaker = this.breaker(key);
     for (let attempt = 0; ; attempt++) {
+      await req.beforeAttempt?.();
       const admitted = breaker.admit();
       if (!admitted.ok) throw UpstreamError.circuitOpen(req.service, admitted.retryAfterMs / 1000);
       const lastAttempt = attempt >= this.options.maxRetries;

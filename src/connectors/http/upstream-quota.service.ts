@@ -8,6 +8,9 @@ export interface QuotaLimit {
   windowMs: number;
 }
 
+/** Kept past a calendar month's end, so that a clock a little behind on another instance still finds the count. */
+const MONTH_KEY_SLACK_MS = 86_400_000;
+
 /**
  * Keeps this server under an upstream's own published limits (Xero's 60
  * calls a minute per tenant, say) so that the upstream never has to refuse
@@ -28,4 +31,28 @@ export class UpstreamQuota {
     const left = (window + 1) * limit.windowMs - Date.now();
     throw UpstreamError.rateLimited(service, Math.max(1, left / 1000));
   }
+
+  /**
+   * One call of `max` a calendar month (UTC) for `scope`, counted in the
+   * shared store as `take` counts; past it the call is refused until the
+   * first of the next month, 00:00 UTC.
+   */
+  async takeMonthly(service: UpstreamService, scope: string, max: number, now = Date.now()): Promise<void> {
+    const { id, endsAt } = calendarMonth(now);
+    const key = `upstream:quota:${service}:month:${scope}:${id}`;
+    const used = await this.store.incr(key, 1, endsAt - now + MONTH_KEY_SLACK_MS);
+    if (used <= max) return;
+    throw UpstreamError.monthlyQuotaUsed(service, max, endsAt, (endsAt - now) / 1000);
+  }
+}
+
+/** The UTC calendar month holding `now`: `YYYY-MM`, and the instant the next one begins. */
+export function calendarMonth(now: number): { id: string; endsAt: number } {
+  const d = new Date(now);
+  const year = d.getUTCFullYear();
+  const month = d.getUTCMonth();
+  return {
+    id: `${year}-${String(month + 1).padStart(2, '0')}`,
+    endsAt: Date.UTC(year, month + 1, 1),
+  };
 }

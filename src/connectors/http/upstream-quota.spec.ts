@@ -1,5 +1,5 @@
 import { MemoryStore } from '../../store/memory.store';
-import { UpstreamQuota } from './upstream-quota.service';
+import { calendarMonth, UpstreamQuota } from './upstream-quota.service';
 import { UpstreamError } from './upstream.errors';
 
 describe('UpstreamQuota (memory store)', () => {
@@ -28,5 +28,59 @@ describe('UpstreamQuota (memory store)', () => {
     await quota.take('unleashed', 'org-a', limit);
     await expect(quota.take('unleashed', 'org-a', limit)).rejects.toBeInstanceOf(UpstreamError);
     await store.close();
+  });
+});
+
+describe('UpstreamQuota.takeMonthly (memory store)', () => {
+  let store: MemoryStore;
+  let quota: UpstreamQuota;
+  beforeEach(() => {
+    store = new MemoryStore();
+    quota = new UpstreamQuota(store);
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  const at = (iso: string) => Date.parse(iso);
+  const refusal = (p: Promise<void>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e as UpstreamError,
+    );
+
+  it('names the UTC calendar month and when the next one begins, across a year end', () => {
+    expect(calendarMonth(at('2026-12-31T23:59:59.999Z'))).toEqual({
+      id: '2026-12',
+      endsAt: at('2027-01-01T00:00:00.000Z'),
+    });
+    expect(calendarMonth(at('2027-01-01T00:00:00.000Z')).id).toBe('2027-01');
+    expect(calendarMonth(at('2028-02-29T12:00:00Z')).endsAt).toBe(at('2028-03-01T00:00:00Z'));
+  });
+
+  it('lets `max` calls through in a month, then refuses until the first of the next, per scope', async () => {
+    const now = at('2026-12-05T08:00:00Z');
+    for (let i = 0; i < 3; i++) await quota.takeMonthly('unleashed', 'acct-a', 3, now);
+    const refused = await refusal(quota.takeMonthly('unleashed', 'acct-a', 3, now));
+    expect(refused).toBeInstanceOf(UpstreamError);
+    expect(refused!.code).toBe('upstream_quota_exhausted');
+    expect(refused!.message).toBe(
+      "This server's monthly quota of 3 Unleashed calls for this account is used up; " +
+        'it renews at 2027-01-01T00:00:00.000Z.',
+    );
+    // 26 days and 16 hours to the new month.
+    expect(refused!.retryAfterSeconds).toBe(26 * 86_400 + 16 * 3600);
+    // Another account has its own count; the same account in the next month starts again.
+    await expect(quota.takeMonthly('unleashed', 'acct-b', 3, now)).resolves.toBeUndefined();
+    await expect(
+      quota.takeMonthly('unleashed', 'acct-a', 3, at('2027-01-01T00:00:01Z')),
+    ).resolves.toBeUndefined();
+  });
+
+  it("keeps a month's count for as long as the month lasts", async () => {
+    const now = at('2026-12-05T08:00:00Z');
+    await quota.takeMonthly('unleashed', 'acct-a', 1, now);
+    const ttl = await store.ttl('upstream:quota:unleashed:month:acct-a:2026-12');
+    expect(ttl).toBeGreaterThan(at('2027-01-01T00:00:00Z') - now);
   });
 });

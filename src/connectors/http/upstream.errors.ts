@@ -16,6 +16,7 @@ export type UpstreamErrorCode =
   | 'upstream_timeout'
   | 'upstream_unreachable'
   | 'upstream_rate_limited'
+  | 'upstream_quota_exhausted'
   | 'upstream_unavailable'
   | 'upstream_circuit_open'
   | 'upstream_response_too_large'
@@ -57,6 +58,25 @@ export class UpstreamError extends ToolError {
       `${SERVICE_NAMES[service]} is rate limiting requests for this organisation; ` +
         (after === undefined ? 'retry in a minute.' : `retry after ${after} s.`),
       after,
+    );
+  }
+
+  /**
+   * This server refused the call itself: the monthly quota the operator set
+   * for this account of `service` is used up until `renewsAt` (ms since epoch).
+   */
+  static monthlyQuotaUsed(
+    service: UpstreamService,
+    max: number,
+    renewsAt: number,
+    retryAfterSeconds: number,
+  ): UpstreamError {
+    return new UpstreamError(
+      service,
+      'upstream_quota_exhausted',
+      `This server's monthly quota of ${max} ${SERVICE_NAMES[service]} calls for this account is used up; ` +
+        `it renews at ${new Date(renewsAt).toISOString()}.`,
+      Math.max(1, Math.ceil(retryAfterSeconds)),
     );
   }
 

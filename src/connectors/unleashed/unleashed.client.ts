@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { z } from 'zod';
 import { InjectConfig } from '../../config/config.module';
@@ -6,6 +6,7 @@ import type { AppConfig } from '../../config/config.types';
 import type { ToolContext } from '../../mcp/mcp-context';
 import { ConnectorCredentials } from '../http/connector-credentials.service';
 import { UpstreamHttp, UpstreamResponse } from '../http/upstream-http.service';
+import { UpstreamQuota } from '../http/upstream-quota.service';
 import { UpstreamError } from '../http/upstream.errors';
 import {
   CUSTOMERS_PAGE,
@@ -118,11 +119,21 @@ function detailOf(response: UpstreamResponse): string | undefined {
   }
 }
 
+/**
+ * The monthly quota is the Unleashed account's, so organisations that store
+ * the same API id share one count. The store key carries a digest of the id,
+ * not the id; ids that differ only in case are one account.
+ */
+export function quotaScope(apiId: string): string {
+  return createHash('sha256').update(apiId.trim().toLowerCase()).digest('hex').slice(0, 32);
+}
+
 @Injectable()
 export class UnleashedClient {
   constructor(
     private readonly http: UpstreamHttp,
     private readonly credentials: ConnectorCredentials,
+    private readonly quota: UpstreamQuota,
     @InjectConfig() private readonly config: AppConfig,
   ) {}
 
@@ -135,12 +146,16 @@ export class UnleashedClient {
   ): Promise<UnleashedPage<R>> {
     const credentials = await this.credentials.get(ctx, 'unleashed');
     const url = unleashedUrl(this.config.connectors.baseUrls.unleashed, resource, paging, query);
+    const monthly = this.config.connectors.unleashedMonthlyQuota;
+    const account = monthly > 0 ? quotaScope(credentials.apiId) : undefined;
     const response = await this.http.send({
       service: 'unleashed',
       method: 'GET',
       url,
       headers: unleashedHeaders(url, credentials),
       signal: ctx.signal,
+      beforeAttempt:
+        account === undefined ? undefined : () => this.quota.takeMonthly('unleashed', account, monthly),
     });
     // TypeScript cannot follow a generic key into PAGES: the schema of R is the one that maps to UnleashedPage<R>.
     const schema = PAGES[resource] as unknown as z.ZodType<UnleashedPage<R>>;
