@@ -27,6 +27,11 @@ export class CircuitBreaker {
     return this.now() < this.openUntil ? 'open' : 'half_open';
   }
 
+  /** Read-only: milliseconds until an open circuit lets a trial call through (0 unless open). */
+  get retryAfterMs(): number {
+    return this.state === 'open' ? Math.max(0, this.openUntil - this.now()) : 0;
+  }
+
   /**
    * Whether a call may go now. When it may not, the milliseconds until the
    * next trial. A call let through while half-open is the trial: it must end

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CredentialsModule } from '../../credentials/credentials.module';
+import { ConnectorChecks } from './connector-checks';
 import { ConnectorCredentials } from './connector-credentials.service';
 import { ConnectorResultCache } from './tool-result-cache.service';
 import { UpstreamConcurrency } from './upstream-concurrency.service';
@@ -8,13 +9,20 @@ import { UpstreamQuota } from './upstream-quota.service';
 
 /**
  * What every connector module imports: the upstream HTTP client, its
- * credentials, the upstream quotas and concurrency limits; and the cache of
- * the connectors' read-only answers, which registers itself with the MCP
- * tool pipeline.
+ * credentials, the upstream quotas and concurrency limits, the registry of
+ * their admin checks; and the cache of the connectors' read-only answers,
+ * which registers itself with the MCP tool pipeline.
  */
 @Module({
   imports: [CredentialsModule],
-  providers: [UpstreamHttp, ConnectorCredentials, UpstreamQuota, UpstreamConcurrency, ConnectorResultCache],
-  exports: [UpstreamHttp, ConnectorCredentials, UpstreamQuota, UpstreamConcurrency],
+  providers: [
+    UpstreamHttp,
+    ConnectorCredentials,
+    UpstreamQuota,
+    UpstreamConcurrency,
+    ConnectorResultCache,
+    ConnectorChecks,
+  ],
+  exports: [UpstreamHttp, ConnectorCredentials, UpstreamQuota, UpstreamConcurrency, ConnectorChecks],
 })
 export class UpstreamHttpModule {}

@@ -4,7 +4,7 @@ import { InjectConfig } from '../../config/config.module';
 import type { AppConfig, ConnectorsConfig } from '../../config/config.types';
 import { ToolError } from '../../mcp/tool-pipeline.service';
 import { MetricsService } from '../../metrics/metrics.service';
-import { CircuitBreaker } from './circuit-breaker';
+import { BreakerState, CircuitBreaker } from './circuit-breaker';
 import { backoffMs, retryAfterMs } from './retry-after';
 import { SERVICE_NAMES, UpstreamError, UpstreamService } from './upstream.errors';
 
@@ -129,6 +129,18 @@ export class UpstreamHttp {
         ? UpstreamError.rateLimited(req.service, seconds)
         : UpstreamError.unavailable(req.service, status, seconds);
     }
+  }
+
+  /**
+   * Read-only, for the admin API: the state of this instance's breaker for
+   * `service` at `origin` (as `URL.origin` spells it), without making one:
+   * `closed` when no call has needed one yet.
+   */
+  circuitOf(service: UpstreamService, origin: string): { state: BreakerState; retryAfterMs: number } {
+    const breaker = this.breakers.get(`${service} ${origin}`);
+    return breaker
+      ? { state: breaker.state, retryAfterMs: breaker.retryAfterMs }
+      : { state: 'closed', retryAfterMs: 0 };
   }
 
   private async attempt(req: UpstreamRequest, headers: Headers): Promise<UpstreamResponse> {

@@ -61,6 +61,17 @@ export class XeroClient {
     return allowed(credentials, await this.connections(ctx, credentials));
   }
 
+  /**
+   * For an admin's live check: the tenants GET /connections gives now (asked
+   * even when this token's are kept), how many in all, and those the stored
+   * tenantIds allow.
+   */
+  async checkTenants(ctx: ToolContext): Promise<{ connected: number; allowed: Tenant[] }> {
+    const credentials = await this.credentials.get(ctx, 'xero');
+    const tenants = await this.connections(ctx, credentials, true);
+    return { connected: tenants.length, allowed: allowed(credentials, tenants) };
+  }
+
   /** The JSON body of a GET on the Accounting API (null for 304 Not Modified), and the tenant it was for. */
   async accounting(ctx: ToolContext, req: AccountingRequest): Promise<{ tenantId: string; body: unknown }> {
     const credentials = await this.credentials.get(ctx, 'xero');
@@ -108,12 +119,16 @@ export class XeroClient {
     throw UpstreamError.unexpectedStatus('xero', res.status);
   }
 
-  private async connections(ctx: ToolContext, credentials: XeroCredentials): Promise<Tenant[]> {
+  private async connections(
+    ctx: ToolContext,
+    credentials: XeroCredentials,
+    fresh = false,
+  ): Promise<Tenant[]> {
     let used: XeroAccessToken | undefined;
     const res = await this.withToken(ctx, credentials, (token) => {
       used = token;
       const cached = this.tenants.get(token);
-      if (cached) return Promise.resolve(undefined);
+      if (cached && !fresh) return Promise.resolve(undefined);
       return this.http.send({
         service: 'xero',
         method: 'GET',

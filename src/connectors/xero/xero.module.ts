@@ -5,10 +5,11 @@ import { XeroClient } from './xero-client.service';
 import { XeroTokens } from './xero-token.service';
 import { XeroReportTools } from './xero-reports.tools';
 import { XeroTools } from './xero.tools';
+import { XeroHealth } from './xero.health';
 
 /** The Xero connector: tokens (in process memory), the Accounting API client and its MCP tools. */
 @Module({
   imports: [UpstreamHttpModule, CredentialsModule],
-  providers: [XeroTokens, XeroClient, XeroTools, XeroReportTools],
+  providers: [XeroTokens, XeroClient, XeroTools, XeroReportTools, XeroHealth],
 })
 export class XeroModule {}
