@@ -1,6 +1,7 @@
 /**
  * A local stand-in for the Anthropic Messages API (`POST /v1/messages`), as
- * the AI connector depends on it (docs: api reference "Messages", "Errors"):
+ * the AI connector depends on it (docs: api reference "Messages", "Errors"),
+ * and its Models API list (`GET /v1/models`, the connector's admin check):
  * - auth: `x-api-key` (401 authentication_error when missing or not a known
  *   key) and `anthropic-version: 2023-06-01` (400 when missing or unknown);
  * - the request body is checked like the real API: `model`, `max_tokens`
@@ -11,7 +12,10 @@
  *   invalid_request_error, 401 authentication_error, 403 permission_error, 404
  *   not_found_error, 413 request_too_large, 429 rate_limit_error (with
  *   `retry-after`), 500 api_error, 529 overloaded_error;
- * - the answer is a deterministic message that echoes facts of the request.
+ * - the answer is a deterministic message that echoes facts of the request;
+ * - `GET /v1/models` (same auth and version headers) lists the configured
+ *   models newest first as `{"data":[{type,id,display_name,created_at}],
+ *   "has_more","first_id","last_id"}`, `limit` 1-1000 (default 20; else 400).
  *
  *   const sim = new AnthropicSimulator({ apiKeys: ['sk-ant-...'] });
  *   await sim.start(); ... startApp({ ANTHROPIC_BASE_URL: sim.url }) ...
@@ -95,8 +99,43 @@ export class AnthropicSimulator extends LlmSimulatorBase {
     return anthropicError(status, o.message ?? DEFAULT_MESSAGES[status] ?? `simulated ${status}`);
   }
 
+  /** `GET /v1/models`: the configured models, one page of `limit`. */
+  private listModels(req: RecordedRequest): SimAnswer {
+    if (req.method !== 'GET') return anthropicError(405, 'Method Not Allowed');
+    const key = req.headers['x-api-key'];
+    if (typeof key !== 'string' || key === '') return anthropicError(401, 'x-api-key header is required');
+    if (!this.keys.has(key)) return anthropicError(401, 'invalid x-api-key');
+    const version = req.headers['anthropic-version'];
+    if (version !== ANTHROPIC_VERSION)
+      return anthropicError(
+        400,
+        `anthropic-version: ${version === undefined ? 'header is required' : 'unknown version'}`,
+      );
+    const limitText = new URLSearchParams(req.path.split('?')[1] ?? '').get('limit');
+    const limit = limitText === null ? 20 : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      return anthropicError(400, 'limit: Input should be less than or equal to 1000');
+    const all = [...this.models].map((id, i) => ({
+      type: 'model',
+      id,
+      display_name: id,
+      created_at: new Date(Date.UTC(2025, 9, 1) - i * 86_400_000).toISOString(),
+    }));
+    const data = all.slice(0, limit);
+    return {
+      status: 200,
+      body: {
+        data,
+        has_more: all.length > limit,
+        first_id: data[0]?.id ?? null,
+        last_id: data[data.length - 1]?.id ?? null,
+      },
+    };
+  }
+
   protected handle(req: RecordedRequest): SimAnswer {
     const { keys, models } = this;
+    if (req.path.split('?')[0] === '/v1/models') return this.listModels(req);
     if (req.path.split('?')[0] !== '/v1/messages') return anthropicError(404, 'Not Found');
     if (req.method !== 'POST') return anthropicError(405, 'Method Not Allowed');
     const key = req.headers['x-api-key'];

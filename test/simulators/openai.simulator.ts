@@ -11,7 +11,9 @@
  * - errors are `{"error":{"message","type","param","code"}}`; 429 carries
  *   `retry-after` when told;
  * - the answer is a deterministic chat.completion that echoes facts of the
- *   request; an alias model answers with its dated snapshot name, as OpenAI does.
+ *   request; an alias model answers with its dated snapshot name, as OpenAI does;
+ * - `GET /v1/models` (same auth) lists the models as
+ *   `{"object":"list","data":[{id,object:"model",created,owned_by}]}` (it takes no paging).
  *
  *   const sim = new OpenAiSimulator({ apiKeys: ['sk-...'] });
  *   await sim.start(); ... startApp({ OPENAI_BASE_URL: sim.url }) ...
@@ -113,9 +115,22 @@ export class OpenAiSimulator extends LlmSimulatorBase {
     return openAiError(status, o.message ?? d.message, d.type, null, d.code);
   }
 
+  /** `GET /v1/models`: every snapshot and alias, as the real list names both. */
+  private models(): SimAnswer {
+    const ids = [...new Set([...Object.keys(OPENAI_MODELS), ...Object.values(OPENAI_MODELS)])];
+    return {
+      status: 200,
+      body: {
+        object: 'list',
+        data: ids.map((id) => ({ id, object: 'model', created: 1_721_172_741, owned_by: 'system' })),
+      },
+    };
+  }
+
   protected handle(req: RecordedRequest): SimAnswer {
     const path = req.path.split('?')[0];
-    if (path !== '/v1/chat/completions' || req.method !== 'POST')
+    const listing = path === '/v1/models' && req.method === 'GET';
+    if (!listing && (path !== '/v1/chat/completions' || req.method !== 'POST'))
       return openAiError(404, `Invalid URL (${req.method} ${path})`);
     const auth = req.headers.authorization;
     if (typeof auth !== 'string' || !auth.startsWith('Bearer '))
@@ -132,6 +147,7 @@ export class OpenAiSimulator extends LlmSimulatorBase {
         null,
         'invalid_api_key',
       );
+    if (listing) return this.models();
     const body = req.body as Record<string, unknown> | undefined;
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       return openAiError(

@@ -5,7 +5,8 @@
  *   POST /admin/api/{YYYY-01|04|07|10}/graphql.json   X-Shopify-Access-Token
  *
  * It has no GraphQL engine: it recognises the connector's operations by name
- * (`ListOrders`, `ListProducts`, `ListCustomers`, `InventoryLevels`) and answers from seeded data with real
+ * (`ListOrders`, `ListProducts`, `ListCustomers`, `InventoryLevels`, and the
+ * admin check's `ShopName`: `shop { name }`) and answers from seeded data with real
  * `first`/`after` cursor paging (at most 250 a page), GIDs, camelCase and money
  * as strings. Every answer carries `extensions.cost` from a real leaky bucket
  * (default 1000 points, restoring 100 a second); a query whose requested cost
@@ -47,6 +48,8 @@ export interface ShopifySimulatorOptions {
   locations?: number;
   restoreRate?: number;
   maximumAvailable?: number;
+  /** `shop { name }` (default "Sentia Simulated Store"). */
+  shopName?: string;
 }
 
 export interface RecordedShopifyRequest {
@@ -177,6 +180,14 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
   };
 
   const answerFor = (op: string | undefined, query: string, vars: Record<string, unknown>): Answer => {
+    if (op === 'ShopName') {
+      // shop: one object, one point; not a connection, so no paging.
+      return {
+        data: { shop: { name: opts.shopName ?? 'Sentia Simulated Store' } },
+        requested: 1,
+        actual: () => 1,
+      };
+    }
     const paging = pagingOf(vars);
     if (typeof paging === 'string') return fail(paging);
     const search = typeof vars.query === 'string' ? vars.query : undefined;
