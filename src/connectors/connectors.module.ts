@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { CredentialsModule } from '../credentials/credentials.module';
 import { AiModule } from './ai/ai.module';
+import { ConnectorHealth } from './connector-health.service';
+import { ConnectorsAdminController } from './connectors-admin.controller';
 import { UpstreamHttpModule } from './http/upstream-http.module';
 import { ShopifyModule } from './shopify/shopify.module';
 import { UnleashedModule } from './unleashed/unleashed.module';
@@ -7,10 +10,13 @@ import { XeroModule } from './xero/xero.module';
 
 /**
  * The business-system connectors. Each is a module of its own (client,
- * tools, simulator-tested) built on `http/`; the MCP module finds their
- * tools through discovery, so adding one here is all it takes to serve it.
+ * tools, health check, simulator-tested) built on `http/`; the MCP module
+ * finds their tools through discovery, so adding one here is all it takes to
+ * serve it. The admin routes of connector health (`/admin/connectors`) live here.
  */
 @Module({
-  imports: [UpstreamHttpModule, AiModule, ShopifyModule, UnleashedModule, XeroModule],
+  imports: [UpstreamHttpModule, CredentialsModule, AiModule, ShopifyModule, UnleashedModule, XeroModule],
+  controllers: [ConnectorsAdminController],
+  providers: [ConnectorHealth],
 })
 export class ConnectorsModule {}

@@ -35,7 +35,7 @@ describe('audited routes', () => {
         .filter((r) => r.audited)
         .map((r) => r.controller)
         .sort(),
-    ).toEqual(['ApiKeysController', 'AuditController', 'CredentialsController']);
+    ).toEqual(['ApiKeysController', 'AuditController', 'ConnectorsAdminController', 'CredentialsController']);
     expect(rows.filter((r) => r.audited !== r.intercepted)).toEqual([]);
   });
 });
