@@ -462,6 +462,19 @@ describe('connector health (e2e, simulators)', () => {
     );
   });
 
+  it('reports a rate limit with when to retry, and no upstream body', async () => {
+    anthropic.failNext(429, { retryAfter: 30, message: 'simulated limit body text' });
+    const res = await checked(readerGood, 'anthropic');
+    expect(res).toMatchObject({
+      ok: false,
+      code: 'upstream_rate_limited',
+      message: 'Anthropic is rate limiting requests for this organisation; retry after 30 s.',
+      retryAfterSeconds: 30,
+    });
+    expect(JSON.stringify(res)).not.toContain('simulated limit body text');
+    expect(anthropic.requests).toHaveLength(1);
+  });
+
   // Last: it leaves OpenAI's circuit open on this instance for the rest of the run.
   it('shows a circuit that opened after failures in a row as open, and a check then fails fast', async () => {
     const before = await listing(readerGood);
