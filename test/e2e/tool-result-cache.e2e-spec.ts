@@ -21,6 +21,8 @@ import { registerSecret } from '../support/capture';
 import { startApp, StartedApp } from '../support/start-app';
 import { startUnleashedSimulator, UnleashedSimulator } from '../simulators/unleashed.simulator';
 import type { SimProduct } from '../simulators/unleashed.seed';
+import { makeTenant } from '../simulators/xero-simulator-data';
+import { XeroSimulator } from '../simulators/xero.simulator';
 import { AUTH_ENV, bearer, issueKey } from './auth-helpers';
 
 jest.setTimeout(60_000);
@@ -62,6 +64,13 @@ async function toolCacheCount(app: StartedApp, result: string): Promise<number> 
 afterAll(async () => {
   for (const c of clients) await c.close().catch(() => undefined);
 });
+
+const TENANT = '5b2c7e1a-9d3f-4c8b-a6e0-1f2d3c4b5a69';
+const XERO_CUSTOM = {
+  clientId: 'TOOL-CACHE-XERO-CLIENT',
+  clientSecret: 'tool-cache-xero-secret-SECRET-0003',
+};
+registerSecret(XERO_CUSTOM.clientSecret, 'tool-result-cache xero client secret');
 
 describe('tool answer cache (embedded shape)', () => {
   let sim: UnleashedSimulator;
@@ -192,6 +201,85 @@ describe('tool answer cache (embedded shape)', () => {
     expect(answer.isError).toBeFalsy();
     expect(sim.requests).toHaveLength(1);
     expect(await store.get(key)).not.toBe(tampered);
+  });
+});
+
+describe('tool answer cache: a GUID is one question whatever the case of its letters', () => {
+  let xero: XeroSimulator;
+  let unleashed: UnleashedSimulator;
+  let app: StartedApp;
+  let reader: Client;
+  const xeroApiCalls = () => xero.requests.filter((r) => r.path.startsWith('/api.xro/2.0/'));
+  const contacts = async (args: Record<string, unknown>) =>
+    (await reader.callTool({ name: 'xero_list_contacts', arguments: args })) as ToolResult;
+
+  beforeAll(async () => {
+    xero = await XeroSimulator.start();
+    // The simulator, like the id Xero lists, spells the tenant in lower case.
+    xero.addTenant(makeTenant(TENANT, 'Case Test Ltd', { invoices: 1, contacts: 3, seed: 9 }));
+    xero.addCustomConnection(XERO_CUSTOM.clientId, XERO_CUSTOM.clientSecret, [TENANT]);
+    unleashed = await startUnleashedSimulator(CREDS);
+    app = await startApp({
+      ...AUTH_ENV,
+      XERO_API_BASE_URL: xero.url,
+      XERO_IDENTITY_BASE_URL: xero.url,
+      UNLEASHED_BASE_URL: unleashed.url,
+    });
+    const org = 'org-cache-case';
+    const admin = await issueKey(app, org, ['credentials:write'], 'admin case');
+    const put = await request(app.url)
+      .put('/credentials/xero')
+      .set(bearer(admin.token))
+      .send({ grantType: 'client_credentials', ...XERO_CUSTOM });
+    expect([200, 201]).toContain(put.status);
+    await storeCredentials(app, org, CREDS);
+    reader = await connect(
+      app,
+      (await issueKey(app, org, ['xero:read', 'unleashed:read'], 'reader case')).token,
+    );
+  });
+
+  afterAll(async () => {
+    for (const t of xero?.issued ?? []) registerSecret(t, 'xero simulator token');
+    await app?.close();
+    await xero?.close();
+    await unleashed?.close();
+  });
+
+  it('a Xero tenantId in capitals is the cached answer of the same call in lower case, and Xero is sent one form', async () => {
+    const lower = await contacts({ tenantId: TENANT, pageSize: 2 });
+    expect(lower.isError).toBeFalsy();
+    expect(xeroApiCalls()).toHaveLength(1);
+    const hits = await toolCacheCount(app, 'hit');
+    const upper = await contacts({ tenantId: TENANT.toUpperCase(), pageSize: 2 });
+    expect(upper).toEqual(lower);
+    expect(xeroApiCalls()).toHaveLength(1);
+    expect(await toolCacheCount(app, 'hit')).toBe(hits + 1);
+    // Asked afresh in capitals: Xero gets the tenant as it lists it, and the answer names it so.
+    const fresh = await contacts({ tenantId: TENANT.toUpperCase(), pageSize: 2, fresh: true });
+    expect(fresh.isError).toBeFalsy();
+    expect((fresh.structuredContent as unknown as { tenantId: string }).tenantId).toBe(TENANT);
+    expect(xeroApiCalls().map((r) => r.headers['xero-tenant-id'])).toEqual([TENANT, TENANT]);
+  });
+
+  it('tools/list shows the tenantId as a string whose pattern takes both cases, as the server does', async () => {
+    const listed = (await reader.listTools()).tools.find((t) => t.name === 'xero_list_contacts')!;
+    const prop = (listed.inputSchema.properties as Record<string, { type: string; pattern: string }>)
+      .tenantId;
+    expect(prop.type).toBe('string');
+    const pattern = new RegExp(prop.pattern, 'u');
+    expect(pattern.test(TENANT)).toBe(true);
+    expect(pattern.test(TENANT.toUpperCase())).toBe(true);
+  });
+
+  it('an Unleashed productId in capitals is the cached answer of the same call in lower case', async () => {
+    const guid = unleashed.products.map((p) => p.Guid.toLowerCase()).find((g) => /[a-f]/.test(g))!;
+    const stock = async (productId: string) =>
+      (await reader.callTool({ name: 'unleashed_stock_on_hand', arguments: { productId } })) as ToolResult;
+    const lower = await stock(guid);
+    expect(lower.isError).toBeFalsy();
+    expect(await stock(guid.toUpperCase())).toEqual(lower);
+    expect(unleashed.requests).toHaveLength(1);
   });
 });
 

@@ -54,6 +54,12 @@ describe('tool arguments', () => {
       }).success,
     ).toBe(true);
   });
+
+  it('take a product Guid in either case, in lower case, so it is one question (one answer-cache entry)', () => {
+    const id = '0f6b1c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b';
+    expect(STOCK_ON_HAND.parse({ productId: id.toUpperCase() }).productId).toBe(id);
+    expect(STOCK_ON_HAND.parse({ productId: id }).productId).toBe(id);
+  });
 });
 
 describe('order and customer arguments', () => {

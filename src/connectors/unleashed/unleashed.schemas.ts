@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GUID } from '../../common/guid';
+import { canonicalGuid, GUID } from '../../common/guid';
 import { MAX_PAGE_SIZE } from './unleashed.mapping';
 
 /**
@@ -68,6 +68,8 @@ export const STOCK_ON_HAND = z.object({
   productId: z
     .string()
     .regex(GUID, 'must be a product Guid such as 0f6b1c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b')
+    // Either case names one product: taken in lower case, so it is one answer-cache entry.
+    .overwrite(canonicalGuid)
     .optional()
     .describe('Only stock of this product, by its Guid (the `guid` that unleashed_list_products returns).'),
   modifiedSince,

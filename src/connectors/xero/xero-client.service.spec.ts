@@ -8,6 +8,7 @@ import { UpstreamConcurrency } from '../http/upstream-concurrency.service';
 import type { UpstreamHttp, UpstreamRequest } from '../http/upstream-http.service';
 import type { UpstreamQuota } from '../http/upstream-quota.service';
 import { storedTenantIds, XeroClient } from './xero-client.service';
+import { tenantId as tenantIdArgument } from './xero-tool-args';
 import type { XeroTokens } from './xero-token.service';
 
 describe('storedTenantIds', () => {
@@ -18,6 +19,8 @@ describe('storedTenantIds', () => {
     expect(storedTenantIds({ ...app, tenantIds: [T1] })).toEqual([T1]);
     expect(storedTenantIds({ ...app, tenantIds: [] })).toBeUndefined();
     expect(storedTenantIds(app)).toBeUndefined();
+    // In the one form a caller's tenantId is taken in, whatever case an admin stored them in.
+    expect(storedTenantIds({ ...app, tenantIds: [T1.toUpperCase()] })).toEqual([T1]);
     expect(
       storedTenantIds({ grantType: 'client_credentials', clientId: 'c', clientSecret: 's' }),
     ).toBeUndefined();
@@ -45,7 +48,7 @@ describe('XeroClient calls at a time', () => {
   });
 
   /** A client whose Xero answers only when `answerAll` is called; `sent` counts what reached it. */
-  function rig() {
+  function rig(tenantIds = [T]) {
     store = new MemoryStore();
     const pending: (() => void)[] = [];
     const sent: string[] = [];
@@ -66,7 +69,7 @@ describe('XeroClient calls at a time', () => {
           grantType: 'authorization_code',
           clientId: 'c',
           clientSecret: 's',
-          tenantIds: [T],
+          tenantIds,
         }),
     } as unknown as ConnectorCredentials;
     const quota = { take: () => Promise.resolve() } as unknown as UpstreamQuota;
@@ -78,12 +81,37 @@ describe('XeroClient calls at a time', () => {
 
   it("holds a tenant to 5 in flight however the caller spells its GUID's letters", async () => {
     const { client, sent, answerAll } = rig();
-    const call = (tenantId: string) =>
-      client.accounting(ctx, { tenantId, path: 'Invoices', query: {}, what: 'invoices' });
+    // As a tool gets it: through its argument schema.
+    const call = (named: string) =>
+      client.accounting(ctx, {
+        tenantId: tenantIdArgument().parse(named),
+        path: 'Invoices',
+        query: {},
+        what: 'invoices',
+      });
     const first = Array.from({ length: 5 }, () => call(T));
     const sixth = call(T.toUpperCase());
     await sleep(300);
     expect(sent).toHaveLength(5);
+    answerAll();
+    await Promise.all(first);
+    await sleep(50);
+    expect(sent).toHaveLength(6);
+    answerAll();
+    await sixth;
+    // Xero got one spelling of the tenant throughout.
+    expect(new Set(sent)).toEqual(new Set([T]));
+  });
+
+  it('stored tenantIds in capitals: the same budget, and the tenant sent in lower case', async () => {
+    const { client, sent, answerAll } = rig([T.toUpperCase()]);
+    const call = (named?: string) =>
+      client.accounting(ctx, { tenantId: named, path: 'Invoices', query: {}, what: 'invoices' });
+    // The only stored tenant by default, and named by a caller (lower case, as the schema gives it).
+    const first = [...Array.from({ length: 3 }, () => call()), call(T), call(T)];
+    const sixth = call();
+    await sleep(300);
+    expect(sent).toEqual([T, T, T, T, T]);
     answerAll();
     await Promise.all(first);
     await sleep(50);

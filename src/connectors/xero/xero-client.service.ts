@@ -11,7 +11,7 @@ import { UpstreamQuota } from '../http/upstream-quota.service';
 import { UpstreamError } from '../http/upstream.errors';
 import { mapConnections, Tenant, validationDetail } from './xero-mapping';
 import { XeroAccessToken, XeroTokens } from './xero-token.service';
-import { GUID } from '../../common/guid';
+import { canonicalGuid, GUID } from '../../common/guid';
 
 /** Xero's published per-tenant limits, kept here so that Xero never has to refuse us. */
 const PER_MINUTE = { max: 60, windowMs: 60_000 };
@@ -21,7 +21,7 @@ const AT_ONCE = { max: 5, waitMs: 5000 };
 const MAX_LISTED_TENANTS = 20;
 
 export interface AccountingRequest {
-  /** The tenant the caller named, if any. */
+  /** The tenant the caller named, if any, in its canonical form (lower case, as the tool's argument schema gives it). */
   tenantId?: string;
   /** Under /api.xro/2.0, e.g. `Invoices`. */
   path: string;
@@ -78,8 +78,9 @@ export class XeroClient {
     const tenantId = await this.tenantFor(ctx, credentials, req.tenantId);
     const url = new URL(`${this.apiBase}/api.xro/2.0/${req.path}`);
     for (const [k, v] of Object.entries(req.query)) if (v !== undefined) url.searchParams.set(k, v);
-    // One tenant, one budget: its GUID's letters may come in either case (a caller's, the stored tenantIds).
-    const scope = `${ctx.principal!.organizationId}:${tenantId.toLowerCase()}`;
+    // One tenant, one budget: every tenant id here is in its canonical (lower-case) form, whether the
+    // caller named it (the argument schema), it is stored (storedTenantIds) or Xero listed it (mapConnections).
+    const scope = `${ctx.principal!.organizationId}:${tenantId}`;
     // A slot of the tenant's 5 is taken before the quotas (a call refused for want of one uses none
     // of the minute) and held through the request's retries; not while a token is got or refreshed.
     const res = await this.withToken(ctx, credentials, (token) =>
@@ -148,7 +149,7 @@ export class XeroClient {
   private async tenantFor(ctx: ToolContext, credentials: XeroCredentials, named?: string): Promise<string> {
     const stored = storedTenantIds(credentials);
     if (named) {
-      if (stored && !stored.some((id) => sameId(id, named)))
+      if (stored && !stored.includes(named))
         throw new ToolError(
           `Tenant ${named} is not one of the Xero tenants this organisation's credentials allow ` +
             `(${stored.join(', ')}); xero_list_tenants lists them, or an admin can add it to tenantIds with PUT /credentials/xero.`,
@@ -198,7 +199,9 @@ export class XeroClient {
  * xero-tenant-id header and into messages. The credential schema refuses
  * anything else now; a record stored before it did is caught here, never
  * sent (a line break in a header value made fetch throw, which read as Xero
- * being unreachable and counted against the circuit breaker).
+ * being unreachable and counted against the circuit breaker). Given in
+ * lower case (canonicalGuid), the form a caller's tenantId is taken in, so
+ * an admin's capitals name the same tenant, budget and header.
  */
 export function storedTenantIds(credentials: XeroCredentials): string[] | undefined {
   if (credentials.grantType !== 'authorization_code' || !credentials.tenantIds?.length) return undefined;
@@ -208,15 +211,13 @@ export function storedTenantIds(credentials: XeroCredentials): string[] | undefi
         'an admin can correct them with PUT /credentials/xero.',
       'xero_tenant_ids_invalid',
     );
-  return credentials.tenantIds;
+  return credentials.tenantIds.map(canonicalGuid);
 }
 
 function allowed(credentials: XeroCredentials, tenants: Tenant[]): Tenant[] {
   const stored = storedTenantIds(credentials);
-  return stored ? tenants.filter((t) => stored.some((id) => sameId(id, t.tenantId))) : tenants;
+  return stored ? tenants.filter((t) => stored.includes(t.tenantId)) : tenants;
 }
-
-const sameId = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 function safeDetail(res: UpstreamResponse): string | undefined {
   try {

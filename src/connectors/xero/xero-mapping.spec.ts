@@ -252,6 +252,11 @@ describe('Xero shape mapping', () => {
     expect(() => mapConnections({ tenantId: 't-1' })).toThrow(UpstreamError);
   });
 
+  it("gives a tenant id in lower case, the one form every other tenant id here is in, whatever Xero's case", () => {
+    const id = '9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a';
+    expect(mapConnections([{ tenantId: id.toUpperCase(), tenantName: 'Demo' }])[0].tenantId).toBe(id);
+  });
+
   it('flattens a report: header columns, section titles on their rows, totals marked', () => {
     const flat = flattenReport({
       ReportName: 'Profit and Loss',

@@ -4,6 +4,7 @@
  * input: a missing collection is a bad response; a field of the wrong type is
  * left out rather than passed on.
  */
+import { canonicalGuid } from '../../common/guid';
 import { UpstreamError } from '../http/upstream.errors';
 import { xeroDate, xeroDateTime } from './xero-dates';
 
@@ -167,8 +168,10 @@ export interface Tenant {
 export function mapConnections(body: unknown): Tenant[] {
   if (!Array.isArray(body)) throw UpstreamError.badResponse('xero', 'the connections are not a list');
   return body.flatMap((c: unknown) => {
-    const tenantId = str(obj(c)?.tenantId);
-    if (!tenantId) return [];
+    const id = str(obj(c)?.tenantId);
+    if (!id) return [];
+    // Canonical (lower case) like every tenant id here: the header, the limits' budget and the answer cache.
+    const tenantId = canonicalGuid(id);
     return [
       { tenantId, tenantName: str(obj(c)?.tenantName) ?? null, tenantType: str(obj(c)?.tenantType) ?? null },
     ];

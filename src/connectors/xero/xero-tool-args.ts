@@ -3,9 +3,17 @@
  * the model) and what their descriptions say alike.
  */
 import { z } from 'zod';
-import { GUID } from '../../common/guid';
+import { canonicalGuid, GUID } from '../../common/guid';
 
-export const guid = () => z.string().regex(GUID, 'must be a GUID like 9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a');
+/**
+ * A Xero id (tenant, contact, account): a GUID in either case, taken in
+ * lower case (canonicalGuid), so one tenant or contact is one cache entry,
+ * one budget of Xero's limits and one `xero-tenant-id`, however a caller
+ * spells it. `overwrite` keeps the schema a string (not a transform), so the
+ * JSON Schema clients see is the pattern alone.
+ */
+export const guid = () =>
+  z.string().regex(GUID, 'must be a GUID like 9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a').overwrite(canonicalGuid);
 
 export const tenantId = () =>
   guid()
