@@ -61,6 +61,12 @@ async function toolCacheCount(app: StartedApp, result: string): Promise<number> 
   return values.find((v) => v.labels.cache === 'tool_result' && v.labels.result === result)?.value ?? 0;
 }
 
+/** Lookups of the stored credentials so far (cache_requests_total{cache="credentials"}, hits and misses). */
+async function credentialLookups(app: StartedApp): Promise<number> {
+  const values = (await app.app.get(MetricsService).cacheRequestsTotal.get()).values;
+  return values.filter((v) => v.labels.cache === 'credentials').reduce((sum, v) => sum + v.value, 0);
+}
+
 afterAll(async () => {
   for (const c of clients) await c.close().catch(() => undefined);
 });
@@ -139,6 +145,27 @@ describe('tool answer cache (embedded shape)', () => {
     } finally {
       product.ProductDescription = original;
     }
+  });
+
+  it('reads the stored credentials once per call, whether it misses, hits or is fresh', async () => {
+    const args = { pageSize: 6, productCode: 'C' };
+    const seen: [string, number][] = [];
+    for (const [asked, expected] of [
+      [args, 'miss'],
+      [args, 'hit'],
+      [{ ...args, fresh: true }, 'fresh'],
+    ] as const) {
+      const [lookups, counted] = [await credentialLookups(app), await toolCacheCount(app, expected)];
+      expect((await call(reader, asked)).isError).toBeFalsy();
+      expect(await toolCacheCount(app, expected)).toBe(counted + 1);
+      seen.push([expected, (await credentialLookups(app)) - lookups]);
+    }
+    expect(seen).toEqual([
+      ['miss', 1],
+      ['hit', 1],
+      ['fresh', 1],
+    ]);
+    expect(sim.requests).toHaveLength(2);
   });
 
   it('never shares an answer with another organisation, even with the same credentials', async () => {

@@ -12,18 +12,33 @@ import { SERVICE_NAMES, UpstreamError } from './upstream.errors';
  * caller's organisation and the service (never the caller's own token),
  * decrypted through the vault's cache. A missing or unreadable record becomes
  * a tool error that says who can fix it and how.
+ *
+ * A call reads them once: the first `get` of a call (its context object)
+ * reads, and every later one of the same call gets what it read. So the
+ * answer cache, which reads them for its key, hands the tool the very
+ * credentials the key was made of (one lookup in `cache_requests_total`, and
+ * an answer is never filed under credentials other than those it was
+ * fetched with, should a PUT land between the two reads).
  */
 @Injectable()
 export class ConnectorCredentials {
+  /** What each call read, by its context: gone with the call. */
+  private readonly byCall = new WeakMap<ToolContext, Map<CredentialService, Promise<unknown>>>();
+
   constructor(private readonly credentials: CredentialsService) {}
 
   async get<S extends CredentialService>(ctx: ToolContext, service: S): Promise<CredentialValue<S>> {
     const organizationId = this.organizationOf(ctx, service);
-    try {
-      return await this.credentials.getDecrypted(organizationId, service);
-    } catch (e) {
-      throw this.toolErrorOf(service, e);
+    let read = this.byCall.get(ctx);
+    if (!read) this.byCall.set(ctx, (read = new Map()));
+    let value = read.get(service) as Promise<CredentialValue<S>> | undefined;
+    if (!value) {
+      value = this.credentials.getDecrypted(organizationId, service).catch((e: unknown) => {
+        throw this.toolErrorOf(service, e);
+      });
+      read.set(service, value);
     }
+    return value;
   }
 
   /**

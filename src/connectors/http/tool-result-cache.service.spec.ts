@@ -2,11 +2,12 @@ import { Logger } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
 import { randomBytes } from 'node:crypto';
 import type { AppConfig } from '../../config/config.types';
+import type { CredentialsService } from '../../credentials/credentials.service';
 import { MasterKeyRing } from '../../credentials/crypto/master-key-ring';
 import type { McpCallContext } from '../../mcp/mcp-context';
 import type { RegisteredTool } from '../../mcp/mcp-registry.service';
 import { MemoryStore } from '../../store/memory.store';
-import type { ConnectorCredentials } from './connector-credentials.service';
+import { ConnectorCredentials } from './connector-credentials.service';
 import { ConnectorResultCache, TOOL_CACHE_PREFIX } from './tool-result-cache.service';
 
 const ctx = { principal: { organizationId: 'org-1' }, requestId: 'r' } as McpCallContext;
@@ -23,9 +24,10 @@ function cacheOver(
   store: MemoryStore,
   maxEntryBytes = 1024 * 1024,
   keyRing = new MasterKeyRing([{ id: 'k1', key: randomBytes(32) }]),
+  connector = credentials,
 ) {
   const config = { mcp: { toolCacheTtlSeconds: 30, toolCacheMaxEntryBytes: maxEntryBytes } } as AppConfig;
-  return new ConnectorResultCache(config, keyRing, store, credentials, {} as ModuleRef);
+  return new ConnectorResultCache(config, keyRing, store, connector, {} as ModuleRef);
 }
 
 /** A store whose reads and writes fail, as Redis does while it is down. */
@@ -84,6 +86,23 @@ describe('ConnectorResultCache', () => {
     expect((await same.through(tool(), ctx, {}, false, load)).cache).toBe('hit');
     stored = { apiId: 'id-1', apiKey: 'key-2' };
     expect((await same.through(tool(), ctx, {}, false, load)).cache).toBe('miss');
+  });
+
+  it('hands the tool the credentials its key was made of, read once for the call', async () => {
+    // A vault whose every read gives other credentials, as if an admin stored anew between two reads.
+    let reads = 0;
+    const vault = {
+      getDecrypted: async () => ({ apiId: 'id-1', apiKey: `key-${++reads}` }),
+    } as unknown as CredentialsService;
+    const connector = new ConnectorCredentials(vault);
+    const cache = cacheOver(memory(), undefined, undefined, connector);
+    const call = { ...ctx } as McpCallContext;
+    const load = async () => ({ usedKey: (await connector.get(call, 'unleashed')).apiKey });
+    expect(await cache.through(tool(), call, {}, false, load)).toEqual({
+      value: { usedKey: 'key-1' },
+      cache: 'miss',
+    });
+    expect(reads).toBe(1);
   });
 
   it('answers from the tool when the store is down: reads and writes fail, the call does not', async () => {

@@ -86,7 +86,8 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
   ): Promise<{ value: unknown; cache: ToolCacheResult }> {
     const service = tool.options.cache?.credentials;
     if (!isCredentialService(service)) return { value: await load(), cache: 'uncached' };
-    // Fails the call as the tool would (no credentials stored, none readable, no organisation).
+    // Fails the call as the tool would (no credentials stored, none readable, no organisation). The
+    // call's one read: the tool's own get of this call is handed these, so its answer is of the key's.
     const stored = await this.credentials.get(ctx, service);
     const key = this.keyFor(ctx.principal!.organizationId, tool.options.name, stored, args);
     if (!fresh) {
