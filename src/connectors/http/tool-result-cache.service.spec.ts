@@ -40,6 +40,38 @@ class DownStore extends MemoryStore {
   }
 }
 
+/** A store whose writes wait until `release()`, as a slow Redis makes them. */
+class SlowWriteStore extends MemoryStore {
+  private readonly gates: (() => void)[] = [];
+  private released = false;
+  writes = 0;
+  override async set(...args: Parameters<MemoryStore['set']>): Promise<boolean> {
+    this.writes++;
+    if (!this.released) await new Promise<void>((r) => this.gates.push(r));
+    return super.set(...args);
+  }
+  release(): void {
+    this.released = true;
+    this.gates.splice(0).forEach((r) => r());
+  }
+}
+
+/** A load that answers when told to. */
+function deferred() {
+  let resolve!: (v: unknown) => void;
+  let reject!: (e: Error) => void;
+  const load = jest.fn(
+    () =>
+      new Promise<unknown>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      }),
+  );
+  return { load, resolve: (v: unknown) => resolve(v), reject: (e: Error) => reject(e) };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
 describe('ConnectorResultCache', () => {
   const stores: MemoryStore[] = [];
   const memory = () => {
@@ -171,5 +203,55 @@ describe('ConnectorResultCache', () => {
     await expect(failing).rejects.toThrow('cancelled');
     expect(await after).toEqual({ value: { from: 'its own call' }, cache: 'miss' });
     expect(other).toHaveBeenCalledTimes(1);
+  });
+
+  it('calls that joined a leader that failed ask again once between them, not once each', async () => {
+    const cache = cacheOver(memory());
+    const leader = deferred();
+    const again = jest.fn(async () => ({ from: 'asked again' }));
+    const leading = cache.through(tool(), ctx, { q: 3 }, false, leader.load);
+    await turn();
+    const joining = [1, 2, 3].map(() => cache.through(tool(), ctx, { q: 3 }, false, again));
+    await turn();
+    leader.reject(new Error('cancelled'));
+    await expect(leading).rejects.toThrow('cancelled');
+    const results = await Promise.all(joining);
+    expect(again).toHaveBeenCalledTimes(1);
+    expect(results.map((r) => r.value)).toEqual(Array(3).fill({ from: 'asked again' }));
+    expect(results.map((r) => r.cache).sort()).toEqual(['joined', 'joined', 'miss']);
+  });
+
+  it('an identical call arriving while the answer is being stored joins it rather than ask again', async () => {
+    const store = new SlowWriteStore();
+    stores.push(store);
+    const cache = cacheOver(store);
+    const first = deferred();
+    const second = jest.fn(async () => ({ from: 'a second request' }));
+    const leading = cache.through(tool(), ctx, { q: 4 }, false, first.load);
+    await turn();
+    first.resolve({ from: 'the first request' });
+    while (store.writes === 0) await turn();
+    // The answer is on its way to the store, not there yet.
+    const arriving = cache.through(tool(), ctx, { q: 4 }, false, second);
+    await turn();
+    store.release();
+    expect(await leading).toEqual({ value: { from: 'the first request' }, cache: 'miss' });
+    expect(await arriving).toEqual({ value: { from: 'the first request' }, cache: 'joined' });
+    expect(second).not.toHaveBeenCalled();
+  });
+
+  it('an older answer still on its way does not overwrite the one a fresh call got since', async () => {
+    const cache = cacheOver(memory());
+    const old = deferred();
+    const leading = cache.through(tool(), ctx, { q: 5 }, false, old.load);
+    await turn();
+    // The data changed upstream meanwhile; the caller asks fresh and gets the new answer first.
+    const fresh = await cache.through(tool(), ctx, { q: 5 }, true, async () => ({ data: 'new' }));
+    expect(fresh).toEqual({ value: { data: 'new' }, cache: 'fresh' });
+    old.resolve({ data: 'old' });
+    // The first call answers with what it fetched, but the cache keeps the newer answer.
+    expect(await leading).toEqual({ value: { data: 'old' }, cache: 'miss' });
+    const next = await cache.through(tool(), ctx, { q: 5 }, false, async () => ({ data: 'not asked' }));
+    expect(next).toEqual({ value: { data: 'new' }, cache: 'hit' });
   });
 });

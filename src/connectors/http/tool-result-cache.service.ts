@@ -41,6 +41,11 @@ export const TOOL_CACHE_PREFIX = 'tool-cache:';
  * Errors are never cached; an answer larger than MCP_TOOL_CACHE_MAX_ENTRY_BYTES
  * is not kept; a store that fails (Redis down) makes the call a miss, never a
  * failure.
+ *
+ * On one instance, identical calls share one upstream request: a call that
+ * misses joins one under way (until its answer is written); those that joined
+ * a call that failed join the first of them to ask again; and a `fresh` call's
+ * answer is not overwritten by that of a load that began before it.
  */
 @Injectable()
 export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnModuleDestroy {
@@ -50,7 +55,7 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
   private readonly nameKey: Buffer;
   private readonly valueKey: Buffer;
   /** Upstream calls under way on this instance, by cache key, for identical calls to join. */
-  private readonly loading = new Map<string, Promise<unknown>>();
+  private readonly loading = new Map<string, Loading>();
 
   constructor(
     @InjectConfig() config: AppConfig,
@@ -97,9 +102,8 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
         return { value: cached, cache: 'hit' };
       }
       // The same question already on its way upstream from this instance: its answer serves this call too.
-      const pending = this.loading.get(key);
-      if (pending) {
-        const joined = await pending.then(
+      for (let pending = this.loading.get(key); pending;) {
+        const joined = await pending.answer.then(
           (value) => ({ value }),
           () => undefined, // its caller's failure (a cancel, say) is not this one's: ask for itself
         );
@@ -107,21 +111,28 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
           this.metrics?.cacheRequest('joined', 'tool_result');
           return { value: joined.value, cache: 'joined' };
         }
+        // Unless another call that joined the failed one already asks again: join that one instead.
+        const next = this.loading.get(key);
+        pending = next === pending ? undefined : next;
       }
       this.metrics?.cacheRequest('miss', 'tool_result');
     } else {
       this.metrics?.cacheRequest('fresh', 'tool_result');
     }
-    const loading = load();
-    this.loading.set(key, loading);
-    let value: unknown;
+    // From the last look at `loading` to here nothing waits, so two calls never both start a load they could share.
+    const own: Loading = { answer: load(), superseded: false };
+    // A fresh call's answer is newer than that of any load already under way: that one must not overwrite it.
+    const older = this.loading.get(key);
+    if (older) older.superseded = true;
+    this.loading.set(key, own);
     try {
-      value = await loading;
+      const value = await own.answer;
+      // Joinable until written, so a call arriving meanwhile neither misses in the store nor asks again.
+      if (!own.superseded) await this.write(key, value);
+      return { value, cache: fresh ? 'fresh' : 'miss' };
     } finally {
-      if (this.loading.get(key) === loading) this.loading.delete(key);
+      if (this.loading.get(key) === own) this.loading.delete(key);
     }
-    await this.write(key, value);
-    return { value, cache: fresh ? 'fresh' : 'miss' };
   }
 
   private keyFor(organizationId: string, tool: string, credentials: unknown, args: unknown): string {
@@ -177,6 +188,13 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
       Buffer.from(key, 'utf8'),
     );
   }
+}
+
+/** An upstream call under way, for identical calls to join. */
+interface Loading {
+  answer: Promise<unknown>;
+  /** A fresh call for the same key started after it: its answer is older, so it is not stored. */
+  superseded: boolean;
 }
 
 /**
