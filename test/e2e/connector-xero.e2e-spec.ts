@@ -479,22 +479,35 @@ describe('Xero connector (e2e, simulator)', () => {
     }
   }, 30_000);
 
-  it("keeps under Xero's 60 calls a minute per tenant without calling it", async () => {
+  it("keeps under Xero's 60 calls a minute per app and tenant, retries counted, without calling it", async () => {
     const org = await makeOrg(started, 'org-xero-quota');
     sim.addCustomConnection('QUOTA-CLIENT-0005', CUSTOM.secret, [T3]);
-    await org.storeXero({
+    const sameApp = {
       grantType: 'client_credentials',
       clientId: 'QUOTA-CLIENT-0005',
       clientSecret: CUSTOM.secret,
-    });
+    };
+    await org.storeXero(sameApp);
+    // Another organisation here with the same Xero app and tenant: Xero counts both against one budget.
+    const other = await makeOrg(started, 'org-xero-quota-2');
+    await other.storeXero(sameApp);
     sim.minuteLimit = 1000;
     try {
       // Start well inside a minute, so the fixed window does not turn during the test.
       if (Date.now() % 60_000 > 45_000) await pause(60_000 - (Date.now() % 60_000) + 100);
-      for (let i = 0; i < 60; i++) expect((await org.mcp.call('xero_list_contacts', {})).isError).toBeFalsy();
-      const refused = await org.mcp.call('xero_list_contacts', {});
-      expect(refused.isError).toBe(true);
-      expect(refused.text).toMatch(/Xero is rate limiting requests for this organisation; retry after \d+ s/);
+      for (let i = 0; i < 57; i++) expect((await org.mcp.call('xero_list_contacts', {})).isError).toBeFalsy();
+      // A 503 and its retry: two calls Xero counts.
+      sim.failNext({ status: 503 });
+      expect((await org.mcp.call('xero_list_contacts', {})).isError).toBeFalsy();
+      expect((await other.mcp.call('xero_list_contacts', {})).isError).toBeFalsy();
+      expect(apiCalls()).toHaveLength(60);
+      for (const caller of [org, other]) {
+        const refused = await caller.mcp.call('xero_list_contacts', {});
+        expect(refused.isError).toBe(true);
+        expect(refused.text).toMatch(
+          /Xero is rate limiting requests for this organisation; retry after \d+ s/,
+        );
+      }
       expect(apiCalls()).toHaveLength(60);
     } finally {
       sim.minuteLimit = 60;

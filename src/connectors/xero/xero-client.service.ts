@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.types';
@@ -78,16 +79,20 @@ export class XeroClient {
     const tenantId = await this.tenantFor(ctx, credentials, req.tenantId);
     const url = new URL(`${this.apiBase}/api.xro/2.0/${req.path}`);
     for (const [k, v] of Object.entries(req.query)) if (v !== undefined) url.searchParams.set(k, v);
-    // One tenant, one budget: every tenant id here is in its canonical (lower-case) form, whether the
+    // Xero's limits are per app and tenant, so organisations here that use one Xero app (client id) for
+    // one tenant share them. Every tenant id here is in its canonical (lower-case) form, whether the
     // caller named it (the argument schema), it is stored (storedTenantIds) or Xero listed it (mapConnections).
-    const scope = `${ctx.principal!.organizationId}:${tenantId}`;
+    const scope = `${xeroAppScope(credentials.clientId)}:${tenantId}`;
     // A slot of the tenant's 5 is taken before the quotas (a call refused for want of one uses none
     // of the minute) and held through the request's retries; not while a token is got or refreshed.
+    // Each attempt, a retry too, is a call Xero counts: the quotas are taken before every one.
+    const takeQuotas = async () => {
+      await this.quota.take('xero', scope, PER_MINUTE);
+      await this.quota.take('xero', scope, PER_DAY);
+    };
     const res = await this.withToken(ctx, credentials, (token) =>
-      this.concurrency.run('xero', scope, AT_ONCE, ctx.signal, async () => {
-        await this.quota.take('xero', scope, PER_MINUTE);
-        await this.quota.take('xero', scope, PER_DAY);
-        return this.http.send({
+      this.concurrency.run('xero', scope, AT_ONCE, ctx.signal, () =>
+        this.http.send({
           service: 'xero',
           method: 'GET',
           url,
@@ -98,8 +103,9 @@ export class XeroClient {
             ...req.headers,
           },
           signal: ctx.signal,
-        });
-      }),
+          beforeAttempt: takeQuotas,
+        }),
+      ),
     );
     if (res.status === 200) return { tenantId, body: res.json() };
     if (res.status === 304) return { tenantId, body: null };
@@ -192,6 +198,14 @@ export class XeroClient {
       if (attempt >= 1) throw UpstreamError.rejectedCredentials('xero', 401);
     }
   }
+}
+
+/**
+ * Which Xero app a call's limits count against: a digest of the stored
+ * client id (a credential, so never in a store key as it is).
+ */
+export function xeroAppScope(clientId: string): string {
+  return createHash('sha256').update(clientId).digest('hex').slice(0, 32);
 }
 
 /**
