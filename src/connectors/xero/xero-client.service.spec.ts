@@ -6,8 +6,9 @@ import { MemoryStore } from '../../store/memory.store';
 import type { ConnectorCredentials } from '../http/connector-credentials.service';
 import { UpstreamConcurrency } from '../http/upstream-concurrency.service';
 import type { UpstreamHttp, UpstreamRequest } from '../http/upstream-http.service';
-import type { UpstreamQuota } from '../http/upstream-quota.service';
-import { storedTenantIds, XeroClient } from './xero-client.service';
+import { UpstreamQuota } from '../http/upstream-quota.service';
+import { UpstreamError } from '../http/upstream.errors';
+import { storedTenantIds, XeroClient, xeroAppScope } from './xero-client.service';
 import { tenantId as tenantIdArgument } from './xero-tool-args';
 import type { XeroTokens } from './xero-token.service';
 
@@ -118,5 +119,63 @@ describe('XeroClient calls at a time', () => {
     expect(sent).toHaveLength(6);
     answerAll();
     await sixth;
+  });
+});
+
+describe('XeroClient quotas (memory store)', () => {
+  const T1 = '8c2f9b1e-3d4a-4f6b-9e7c-1a2b3c4d5e6f';
+  const T2 = '1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
+  let store: MemoryStore;
+  beforeEach(() => {
+    store = new MemoryStore();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  /** A client whose organisation stores the Xero app `clientId`; `sent` counts the requests that left. */
+  function clientFor(clientId: string) {
+    const sent: string[] = [];
+    const http = {
+      send: async (req: UpstreamRequest) => {
+        await req.beforeAttempt?.();
+        sent.push(req.headers!['xero-tenant-id']);
+        return { status: 200, headers: new Headers(), text: '{}', json: () => ({}) };
+      },
+    } as unknown as UpstreamHttp;
+    const tokens = {
+      get: () => Promise.resolve({ accessToken: 'at', usableUntil: Date.now() + 60_000, clientId }),
+    } as unknown as XeroTokens;
+    const credentials = {
+      get: () => Promise.resolve({ grantType: 'client_credentials', clientId, clientSecret: 's' }),
+    } as unknown as ConnectorCredentials;
+    const config = { connectors: { baseUrls: { xeroApi: 'http://xero.invalid' } } } as unknown as AppConfig;
+    const quota = new UpstreamQuota(store);
+    const client = new XeroClient(config, http, tokens, credentials, quota, new UpstreamConcurrency(store));
+    const ctx = {
+      principal: { organizationId: `org-${clientId}` },
+      requestId: 'r',
+    } as unknown as ToolContext;
+    const call = (tenantId: string) =>
+      client.accounting(ctx, { tenantId, path: 'Invoices', query: {}, what: 'invoices' }).then(
+        () => 'sent',
+        (e: unknown) => (e instanceof UpstreamError ? e.code : String(e)),
+      );
+    return { call, sent, quota };
+  }
+
+  it("holds an app to Xero's 10,000 calls a minute across its tenants; another app has its own", async () => {
+    const app = clientFor('APP-ONE');
+    // Start well inside a minute, so the fixed window does not turn during the test.
+    if (Date.now() % 60_000 > 55_000) await sleep(60_000 - (Date.now() % 60_000) + 50);
+    // 9,999 of the app's minute spent elsewhere (other tenants, other instances).
+    for (let i = 0; i < 9_999; i++)
+      await app.quota.take('xero', xeroAppScope('APP-ONE'), { max: 10_000, windowMs: 60_000 });
+    expect(await app.call(T1)).toBe('sent');
+    // The app's 10,000th call is spent: a tenant with calls of its own left is refused too.
+    expect(await app.call(T2)).toBe('upstream_rate_limited');
+    expect(app.sent).toEqual([T1]);
+    const other = clientFor('APP-TWO');
+    expect(await other.call(T2)).toBe('sent');
   });
 });

@@ -17,6 +17,8 @@ import { canonicalGuid, GUID } from '../../common/guid';
 /** Xero's published per-tenant limits, kept here so that Xero never has to refuse us. */
 const PER_MINUTE = { max: 60, windowMs: 60_000 };
 const PER_DAY = { max: 5000, windowMs: 86_400_000 };
+/** And per app, across all its tenants. */
+const APP_PER_MINUTE = { max: 10_000, windowMs: 60_000 };
 /** 5 calls at a time; a call waits this long for one of them to finish. */
 const AT_ONCE = { max: 5, waitMs: 5000 };
 const MAX_LISTED_TENANTS = 20;
@@ -82,11 +84,13 @@ export class XeroClient {
     // Xero's limits are per app and tenant, so organisations here that use one Xero app (client id) for
     // one tenant share them. Every tenant id here is in its canonical (lower-case) form, whether the
     // caller named it (the argument schema), it is stored (storedTenantIds) or Xero listed it (mapConnections).
-    const scope = `${xeroAppScope(credentials.clientId)}:${tenantId}`;
+    const app = xeroAppScope(credentials.clientId);
+    const scope = `${app}:${tenantId}`;
     // A slot of the tenant's 5 is taken before the quotas (a call refused for want of one uses none
     // of the minute) and held through the request's retries; not while a token is got or refreshed.
     // Each attempt, a retry too, is a call Xero counts: the quotas are taken before every one.
     const takeQuotas = async () => {
+      await this.quota.take('xero', app, APP_PER_MINUTE);
       await this.quota.take('xero', scope, PER_MINUTE);
       await this.quota.take('xero', scope, PER_DAY);
     };
