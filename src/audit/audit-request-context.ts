@@ -12,6 +12,12 @@ export interface AuditRequestState {
    * records a failed call, whose transaction may have rolled back).
    */
   recordedInTransaction?: boolean;
+  /**
+   * A code the handler answered with in a successful response (a connector
+   * check that ran, and found the service failing: 200 with `ok: false`),
+   * recorded as the row's error_code; its outcome stays that of the status.
+   */
+  resultCode?: string;
 }
 
 const storage = new AsyncLocalStorage<AuditRequestState>();
@@ -23,6 +29,11 @@ export const AuditRequestContext = {
   },
   current(): AuditRequestState | undefined {
     return storage.getStore();
+  },
+  /** Records `code` as this request's audit row's error_code though it answers 2xx (see `resultCode`). */
+  noteResultCode(code: string): void {
+    const state = storage.getStore();
+    if (state) state.resultCode = code;
   },
 };
 

@@ -112,7 +112,7 @@ export class AuditInterceptor implements NestInterceptor {
         action: `${req.method} ${route ? `${req.baseUrl ?? ''}${route}` : req.path}`,
         outcome: outcomeForStatus(status),
         status,
-        errorCode: errorCode ?? null,
+        errorCode: errorCode ?? scope.resultCode ?? null,
         durationMs: performance.now() - started,
         organizationId: principal?.organizationId ?? null,
         userId: principal?.userId ?? null,

@@ -12,6 +12,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { z } from 'zod';
+import { AuditRequestContext } from '../audit/audit-request-context';
 import { Audited } from '../audit/audit.interceptor';
 import { CurrentPrincipal, RequirePermission } from '../auth/auth.decorators';
 import type { Principal } from '../auth/principal';
@@ -93,7 +94,15 @@ export class ConnectorsAdminController {
     };
     res.on('close', gone);
     try {
-      return await this.health.check(principal, service, RequestContext.requestId() ?? '', abort.signal);
+      const result = await this.health.check(
+        principal,
+        service,
+        RequestContext.requestId() ?? '',
+        abort.signal,
+      );
+      // The audit row says why a check that ran found the service failing.
+      if (!result.ok && result.code) AuditRequestContext.noteResultCode(result.code);
+      return result;
     } finally {
       res.off('close', gone);
     }

@@ -408,7 +408,7 @@ describe('connector health (e2e, simulators)', () => {
     expect([empty.status, empty.body.ok]).toEqual([200, true]);
   });
 
-  it('is audited: one admin row per check, with its status and the caller', async () => {
+  it('is audited: one admin row per check, with its status, the caller, and the code of a failed check', async () => {
     const ds = started.app.get(DataSource);
     const rowOf = async (id: string) =>
       (await ds.query(
@@ -431,6 +431,17 @@ describe('connector health (e2e, simulators)', () => {
         error_code: null,
         organization_id: 'org-health-good',
       }),
+    ]);
+    // A check that ran and found the service failing: a 200, its code in the row.
+    const empty = await keep(
+      api()
+        .post('/admin/connectors/anthropic/check')
+        .set(bearer(admin.empty))
+        .set('x-request-id', 'health-audit-missing'),
+    );
+    expect([empty.status, empty.body.ok]).toEqual([200, false]);
+    expect(await rowOf('health-audit-missing')).toEqual([
+      expect.objectContaining({ outcome: 'success', status: 200, error_code: 'credentials_missing' }),
     ]);
     await keep(
       api()
