@@ -56,6 +56,20 @@ describe('fieldErrors', () => {
     ]);
   });
 
+  it('lists the known fields for an unknown key at the top level only, not inside a nested object', () => {
+    expect(
+      fieldErrors(
+        schema.safeParse({ name: 'x', permissions: ['a'], extra: 1, address: { city: 'c', zip: 1 } }).error!,
+        {
+          known: ['name', 'permissions', 'address'],
+        },
+      ),
+    ).toEqual([
+      { field: 'address.zip', message: 'is not a known field' },
+      { field: 'extra', message: 'is not a known field (known: name, permissions, address)' },
+    ]);
+  });
+
   it('names each unknown key, and a body that is not an object', () => {
     expect(errorsOf({ name: 'x', permissions: ['a'], extra: 1, more: 2 })).toEqual([
       { field: 'extra', message: 'is not a known field' },

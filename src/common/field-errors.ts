@@ -14,7 +14,7 @@ export interface FieldErrorOptions {
   root?: string;
   /** The fields are a query string's parameters: a repeated one, an unknown one are named as such. */
   query?: boolean;
-  /** The fields the input may have, named to one who gave another. */
+  /** The fields the input may have (its top level), named to one who gave another there. */
   known?: readonly string[];
 }
 
@@ -90,7 +90,8 @@ export function fieldErrors(error: z.ZodError, rootOrOptions: string | FieldErro
       for (const key of issue.keys)
         out.push({
           field: base ? `${base}.${key}` : key,
-          message: unknownFieldMessage(query, known),
+          // `known` lists the top level's fields: a nested object's unknown key is not told them.
+          message: unknownFieldMessage(query, base ? undefined : known),
         });
     } else if (issue.code === 'invalid_type' && issue.path.length === 0) {
       out.push({ field: root, message: 'must be a JSON object' });

@@ -121,6 +121,8 @@ describe('AI connector (e2e, simulated Anthropic and OpenAI)', () => {
       const props = byName.get(name)?.inputSchema.properties as Record<string, Record<string, unknown>>;
       expect(Object.keys(props).sort()).toEqual(['maxTokens', 'messages', 'model', 'system', 'temperature']);
       expect(props.messages).toMatchObject({ minItems: 1, maxItems: 50 });
+      // A message is as strict as the arguments: its schema says so too.
+      expect(props.messages.items).toMatchObject({ additionalProperties: false });
     }
   });
 
@@ -300,6 +302,19 @@ describe('AI connector (e2e, simulated Anthropic and OpenAI)', () => {
     expect((await gpt({ model: 'gpt 4o', maxTokens: 9000 })).text).toMatch(
       /model.*maxTokens|maxTokens.*model/s,
     );
+    expect(anthropic.requests).toHaveLength(0);
+    expect(openai.requests).toHaveLength(0);
+  });
+
+  it('a member a message does not have is refused by name, not dropped, and nothing is sent', async () => {
+    const messages = [{ role: 'user', content: 'Hi', name: 'ada' }];
+    for (const r of [await claude({ messages }), await gpt({ messages })]) {
+      expect(r.isError).toBe(true);
+      // Not told the top level's fields (model, messages, ...), which are not a message's.
+      expect(r.text).toMatch(
+        /^Invalid arguments for tool "ai_\w+": messages\.0\.name: is not a known field$/,
+      );
+    }
     expect(anthropic.requests).toHaveLength(0);
     expect(openai.requests).toHaveLength(0);
   });

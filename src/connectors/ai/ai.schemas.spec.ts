@@ -42,6 +42,22 @@ describe('AI tool arguments', () => {
     expect(issues(ANTHROPIC_MESSAGE_INPUT, big(100_001))).toEqual(['messages.0.content']);
   });
 
+  it('refuses a member a message does not have, naming it, rather than dropping it', () => {
+    const extra = {
+      ...valid,
+      messages: [{ role: 'user', content: 'Hello', name: 'ada', cache_control: {} }],
+    };
+    const r = ANTHROPIC_MESSAGE_INPUT.safeParse(extra);
+    expect(r.error?.issues).toEqual([
+      expect.objectContaining({
+        code: 'unrecognized_keys',
+        keys: ['name', 'cache_control'],
+        path: ['messages', 0],
+      }),
+    ]);
+    expect(issues(OPENAI_CHAT_INPUT, extra)).toEqual(['messages.0']);
+  });
+
   it('bounds system to 20,000 characters and maxTokens to 1-8192 integers', () => {
     expect(issues(ANTHROPIC_MESSAGE_INPUT, { ...valid, system: 's'.repeat(20_000) })).toEqual([]);
     expect(issues(ANTHROPIC_MESSAGE_INPUT, { ...valid, system: 's'.repeat(20_001) })).toEqual(['system']);

@@ -24,7 +24,9 @@ const model = (example: string) =>
 
 const messages = z
   .array(
-    z.object({
+    // Strict like the arguments themselves (the registry makes only the top level strict): a member a
+    // message does not have (`name`, `cache_control`) is refused by name, not silently dropped.
+    z.strictObject({
       role: z.enum(['user', 'assistant']).describe('"user" or "assistant".'),
       content: z
         .string()
