@@ -111,6 +111,24 @@ describe('credential schemas', () => {
     expect(fields(service, {})).toEqual(['apiKey']);
   });
 
+  it('refuses a header-borne key that a header cannot carry as typed; Xero and Unleashed secrets may be any text', () => {
+    const message =
+      'must be printable ASCII, as an HTTP header carries it (no "€", curly quote or other non-ASCII character)';
+    for (const apiKey of ['sk-€1', 'sk-’1', 'sk-é1', 'sk-\u20281'])
+      for (const service of ['anthropic', 'openai'] as const)
+        expect(parseCredential(service, { apiKey })).toEqual({
+          ok: false,
+          errors: [{ field: 'apiKey', message }],
+        });
+    const shopify = { shop: 'my-store.myshopify.com', accessToken: 'shpat_€', apiVersion: '2025-07' };
+    expect(fields('shopify', shopify)).toEqual(['accessToken']);
+    expect(parseCredential('openai', { apiKey: 'sk-proj_A.b~c+/= 1' }).ok).toBe(true);
+    // URL-encoded (Xero) or the key of an HMAC (Unleashed): sent as typed, so taken.
+    expect(parseCredential('xero', { clientId: 'id', clientSecret: 'sécret-€' }).ok).toBe(true);
+    const unleashed = { apiId: '2F6C4E1A-0B7D-4C1E-9A55-3C2B1D0E9F87', apiKey: 'clé-€' };
+    expect(parseCredential('unleashed', unleashed).ok).toBe(true);
+  });
+
   it('names the body itself when it is not an object', () => {
     for (const body of [undefined, null, 'text', [1]]) expect(fields('openai', body)).toEqual(['(body)']);
   });

@@ -22,7 +22,24 @@ const secret = () =>
     .string()
     .min(1, 'must not be empty')
     .max(MAX_SECRET, `must be at most ${MAX_SECRET} characters`)
-    .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters (a line break, a tab)');
+    // abort: a line break is not also told it is not ASCII (headerSecret).
+    .regex(/^[^\u0000-\u001f\u007f]*$/, {
+      message: 'must not contain control characters (a line break, a tab)',
+      abort: true,
+    });
+
+/**
+ * A secret sent as an HTTP header value as it is (Shopify's X-Shopify-Access-Token, Anthropic's
+ * x-api-key, OpenAI's Bearer): printable ASCII. fetch refuses a header holding a character above
+ * U+00FF (a pasted "€" or curly quote), and sends U+0080-U+00FF as one byte each rather than the
+ * UTF-8 the value was typed in, so such a key could be stored but never used. Xero's secrets go
+ * URL-encoded and Unleashed's key into an HMAC, so any text reaches them as typed.
+ */
+const headerSecret = () =>
+  secret().regex(
+    /^[\u0020-\u007e]*$/,
+    'must be printable ASCII, as an HTTP header carries it (no "€", curly quote or other non-ASCII character)',
+  );
 
 const GRANT_TYPE_MESSAGE =
   'must be "authorization_code" (an OAuth app; the default) or "client_credentials" (a custom connection)';
@@ -46,7 +63,7 @@ const SHOPIFY = z.strictObject({
     .string()
     .max(255)
     .regex(/^[a-z0-9][a-z0-9-]*\.myshopify\.com$/, 'must be a shop host like "my-store.myshopify.com"'),
-  accessToken: secret(),
+  accessToken: headerSecret(),
   apiVersion: z.string().regex(/^\d{4}-(01|04|07|10)$/, 'must be a Shopify API version YYYY-01|04|07|10'),
 });
 
@@ -55,7 +72,7 @@ const UNLEASHED = z.strictObject({
   apiKey: secret(),
 });
 
-const API_KEY_ONLY = z.strictObject({ apiKey: secret() });
+const API_KEY_ONLY = z.strictObject({ apiKey: headerSecret() });
 
 export const CREDENTIAL_SCHEMAS = {
   xero: XERO,

@@ -29,6 +29,8 @@ const UNLEASHED = { apiId: '2f6c4e1a-0b7d-4c1e-9a55-3c2b1d0e9f87', apiKey: 'unle
 const ANTHROPIC_USER = { apiKey: 'sk-ant-E2E-user-0005' };
 const OPENAI_B = { apiKey: 'sk-openai-E2E-orgb-0006' };
 const REJECTED = 'shpat_E2E_REJECTED_0007';
+/** A key no HTTP header carries as typed: refused on PUT. */
+const UNSENDABLE = 'sk-ant-€-E2E-UNSENDABLE-0008';
 /** Sent in the transaction tests: it must end up neither stored (on rollback) nor anywhere in the clear. */
 const TX_SECRET = 'sk-tx-0123456789abcdef';
 
@@ -41,6 +43,7 @@ const SECRETS = [
   ANTHROPIC_USER.apiKey,
   OPENAI_B.apiKey,
   REJECTED,
+  UNSENDABLE,
   TX_SECRET,
 ];
 // The whole-run sweep (test/sweep/) also looks for them in every app's logs and audit rows.
@@ -311,6 +314,17 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
       api().put('/credentials/openai?userId=').set(bearer(writerA)).send({ apiKey: 'x' }),
     );
     expect(badUser.body.code).toBe('invalid_user_id');
+    // A key no HTTP header can carry as typed (fetch refuses the "€"): refused now, not stored to fail every call.
+    const unsendable = await call(
+      api().put('/credentials/anthropic').set(bearer(writerA)).send({ apiKey: UNSENDABLE }),
+    );
+    expect(unsendable.status).toBe(400);
+    expect(unsendable.body.errors).toEqual([
+      {
+        field: 'apiKey',
+        message: expect.stringMatching(/^must be printable ASCII, as an HTTP header carries it/),
+      },
+    ]);
     // Nothing was stored by any refused request.
     expect((await call(api().get('/credentials').set(bearer(readerA)))).body.items).toHaveLength(4);
   });
