@@ -223,6 +223,12 @@ describe('Xero connector (e2e, simulator)', () => {
     });
     expect(bad.isError).toBe(true);
     for (const name of ['tenantId', 'pageSize', 'statuses']) expect(bad.text).toContain(name);
+    // A time whose offset takes it past year 9999 in UTC, which If-Modified-Since cannot say.
+    const late = await custom.mcp.call('xero_list_invoices', { modifiedSince: '9999-12-31T23:00:00-05:00' });
+    expect(late.isError).toBe(true);
+    expect(late.text).toBe(
+      'Invalid arguments for tool "xero_list_invoices": modifiedSince: must be a time from year 1 to 9999 in UTC',
+    );
     expect(sim.requests).toHaveLength(0);
   });
 

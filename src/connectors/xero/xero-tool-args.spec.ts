@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { DAY, guid, tenantId } from './xero-tool-args';
+import { ifModifiedSince } from './xero-dates';
+import { DAY, guid, INSTANT, tenantId } from './xero-tool-args';
 
 const messages = (value: string) => DAY.safeParse(value).error?.issues.map((i) => i.message);
 
@@ -38,5 +39,36 @@ describe('Xero tool arguments: ids', () => {
     expect(pattern.test(T)).toBe(true);
     expect(pattern.test(T.toUpperCase())).toBe(true);
     expect(pattern.test(`${T}\r\nx: 1`)).toBe(false);
+  });
+});
+
+describe('Xero tool arguments: INSTANT (modifiedSince)', () => {
+  const told = (value: string) => INSTANT.safeParse(value).error?.issues.map((i) => i.message);
+
+  it('takes a date-time with its zone, and If-Modified-Since keeps its shape for each', () => {
+    for (const value of [
+      '2024-01-31T00:00:00Z',
+      '2016-02-19T22:00:00+02:00',
+      '0001-01-01T00:00:00Z',
+      '9999-12-31T23:59:59Z',
+    ]) {
+      expect(INSTANT.safeParse(value).success).toBe(true);
+      expect(ifModifiedSince(value)).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
+    }
+  });
+
+  it('refuses one whose UTC time falls outside years 1-9999, which If-Modified-Since cannot carry', () => {
+    // In UTC: 0000-12-31T23:30, -000001-12-31T23:00 and +010000-01-01T04:59.
+    for (const value of [
+      '0001-01-01T00:30:00+01:00',
+      '0000-01-01T00:00:00+01:00',
+      '9999-12-31T23:59:59-05:00',
+    ])
+      expect(told(value)).toEqual(['must be a time from year 1 to 9999 in UTC']);
+  });
+
+  it('says once what is wrong with a value not in the shape', () => {
+    expect(told('2024-02-30T00:00:00Z')).toHaveLength(1);
+    expect(told('yesterday')).toHaveLength(1);
   });
 });

@@ -42,6 +42,17 @@ export const DAY = z
     return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === d;
   }, 'must be a real date');
 
+/**
+ * An ISO 8601 date-time with its zone (`2024-01-31T00:00:00Z`, `...+13:00`) whose UTC time is in
+ * years 1-9999: it goes to Xero as If-Modified-Since, `YYYY-MM-DDTHH:mm:ss` in UTC, and an offset can
+ * push 0000-01-01 or 9999-12-31 out of that shape (`-000001-12-31T23:00`).
+ */
+export const INSTANT = z.iso.datetime({ offset: true }).refine((s) => {
+  const year = new Date(s).getUTCFullYear();
+  // A value not in the shape at all is told so by the format check alone.
+  return Number.isNaN(year) || (year >= 1 && year <= 9999);
+}, 'must be a time from year 1 to 9999 in UTC');
+
 /** The comparison a Xero report takes: `periods` earlier periods, each a `timeframe` long. */
 export const comparePeriods = () => ({
   periods: z

@@ -22,7 +22,17 @@ import {
   BANK_TRANSACTION_TYPES,
   INVOICE_STATUSES,
 } from './xero-codes';
-import { DAY, guid, page, pageSize, PAGING_NOTE, READ, searchTerm, tenantId } from './xero-tool-args';
+import {
+  DAY,
+  guid,
+  INSTANT,
+  page,
+  pageSize,
+  PAGING_NOTE,
+  READ,
+  searchTerm,
+  tenantId,
+} from './xero-tool-args';
 import { whereAll, whereAnyOf, whereDay, whereGuid, whereIs } from './xero-where';
 
 const LIST_INVOICES = z.object({
@@ -53,12 +63,9 @@ const LIST_INVOICES = z.object({
     .optional()
     .describe('Only these invoice numbers (e.g. INV-0001).'),
   searchTerm: searchTerm('Text to find in invoice number, reference or contact name (case-insensitive).'),
-  modifiedSince: z.iso
-    .datetime({ offset: true })
-    .optional()
-    .describe(
-      'Only invoices created or changed at or after this ISO 8601 date-time (e.g. 2024-01-31T00:00:00Z).',
-    ),
+  modifiedSince: INSTANT.optional().describe(
+    'Only invoices created or changed at or after this ISO 8601 date-time (e.g. 2024-01-31T00:00:00Z).',
+  ),
   page: page(),
   pageSize: pageSize(),
 });
