@@ -13,7 +13,7 @@ import { AuditWriter } from './audit/audit.writer';
 import { auditUnroutedCalls } from './audit/unrouted-calls.audit';
 import { jsonBodyParser, MayReadBody } from './common/body-parser';
 import { ExpressServerAdapter } from './common/express-server.adapter';
-import { answerClientError } from './common/client-error';
+import { answerClientError, requireHostHeader } from './common/client-error';
 import { installErrorEnvelope } from './common/error-envelope';
 import { OriginPolicy } from './mcp/origin-check';
 import { mcpOriginGate } from './mcp/origin.middleware';
@@ -95,6 +95,8 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   app.use(accessLog.use.bind(accessLog));
   const httpMetrics = app.get(HttpMetricsMiddleware);
   app.use(httpMetrics.use.bind(httpMetrics));
+  // An HTTP/1.1 request without Host: 400 bad_request in JSON (the server leaves it to this).
+  app.use(requireHostHeader);
   // Host and Origin of /mcp before the key: a page of a foreign site gets 403, not a 401 to probe.
   app.use(mcpOriginGate(new OriginPolicy(config)));
   const activeKey = activeKeyOf(app.get(ApiKeyTokenService), app.get(RevocationService));

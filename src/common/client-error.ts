@@ -1,5 +1,6 @@
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { NextFunction, Request, Response } from 'express';
 import { statusErrorCode } from './error-envelope';
 
 /**
@@ -33,4 +34,24 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+/**
+ * Middleware: an HTTP/1.1 request without a `Host` header (RFC 9112 §3.2: the server must answer
+ * 400) gets the JSON `bad_request` and its connection closes, as any other request that is not valid
+ * HTTP/1.1. Node's own check (`requireHostHeader`, turned off on the server for this) answered a bare
+ * `400` with no body, before any middleware, so it was neither logged nor counted. HTTP/1.0 needs none.
+ */
+export function requireHostHeader(req: Request, res: Response, next: NextFunction): void {
+  if (req.httpVersion !== '1.1' || req.headers.host !== undefined) {
+    next();
+    return;
+  }
+  res.setHeader('Connection', 'close');
+  res.status(400).json({
+    statusCode: 400,
+    error: STATUS_CODES[400],
+    code: statusErrorCode(400),
+    message: 'The request is not valid HTTP/1.1: it has no Host header',
+  });
 }

@@ -164,6 +164,9 @@ export class ExpressServerAdapter extends ExpressAdapter {
         // How often Node checks headersTimeout and requestTimeout: its 30 s default let a slow
         // sender keep a socket up to 30 s past either.
         connectionsCheckingInterval: 1_000,
+        // A request without Host is answered by requireHostHeader (client-error.ts), in JSON:
+        // Node's own answer is a bare 400 sent before any middleware.
+        requireHostHeader: false,
       },
       app,
     );

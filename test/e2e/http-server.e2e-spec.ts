@@ -114,7 +114,7 @@ describe('requests Node cannot parse', () => {
   let started: StartedApp | undefined;
   afterAll(async () => started?.close());
 
-  it('answers a URL over the header limit (431) and broken HTTP (400) with a JSON error, and keeps serving', async () => {
+  it('answers a URL over the header limit (431), broken HTTP and HTTP/1.1 without Host (400) with a JSON error, and keeps serving', async () => {
     started = await startApp({});
     const long = await fetch(`${started.url}/health?x=${'a'.repeat(20_000)}`);
     expect(long.status).toBe(431);
@@ -134,6 +134,35 @@ describe('requests Node cannot parse', () => {
       expect(JSON.parse(body)).toMatchObject({ statusCode: 400, code: 'bad_request' });
     } finally {
       broken.socket.destroy();
+    }
+    // HTTP/1.1 without Host (RFC 9112 §3.2): Node's own answer was a bare 400 with no body.
+    const hostless = await openConnection(started.url);
+    try {
+      hostless.socket.write('GET /health HTTP/1.1\r\n\r\n');
+      const deadline = Date.now() + 5_000;
+      while (!hostless.state.closed && Date.now() < deadline) await sleep(50);
+      const [head, body] = hostless.state.received.split('\r\n\r\n');
+      expect(head.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      expect(head).toMatch(/\r\nConnection: close\r\n/i);
+      expect(JSON.parse(body)).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        code: 'bad_request',
+        message: 'The request is not valid HTTP/1.1: it has no Host header',
+      });
+      expect(hostless.state.closed).toBe(true);
+    } finally {
+      hostless.socket.destroy();
+    }
+    // HTTP/1.0 needs no Host.
+    const old = await openConnection(started.url);
+    try {
+      old.socket.write('GET /health HTTP/1.0\r\n\r\n');
+      const deadline = Date.now() + 5_000;
+      while (!old.state.closed && Date.now() < deadline) await sleep(50);
+      expect(old.state.received.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    } finally {
+      old.socket.destroy();
     }
     expect((await fetch(`${started.url}/health`)).status).toBe(200);
   });
