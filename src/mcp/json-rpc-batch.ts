@@ -42,6 +42,18 @@ export function batchProblem(
   }
   if (batch.some((m) => (m as { method?: unknown } | null)?.method === 'initialize'))
     return 'Invalid Request: initialize must not be part of a JSON-RPC batch; send it alone to open a session';
+  // A cancelled request is never answered (MCP), and the batch's answer waits for every request in it:
+  // the response would stay open, empty, until the client gave up.
+  for (const [i, m] of batch.entries()) {
+    const { id, method, params } = m as { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
+    if (method !== 'notifications/cancelled' || id !== undefined) continue;
+    const cancelled = params?.requestId;
+    if (requestIds.has(cancelled))
+      return (
+        `Invalid Request: message ${i + 1} of the batch cancels request ${JSON.stringify(cancelled)} of the same batch, ` +
+        'which would then never be answered; send a cancellation in a request of its own'
+      );
+  }
   return undefined;
 }
 

@@ -299,6 +299,43 @@ describe('/mcp protocol (e2e)', () => {
       expect(await toolRows()).toBe(before + 2); // the two tools/call, each on its own row
     });
 
+    it('refuses a batch that cancels a request it carries, which would never be answered', async () => {
+      const open = await post(JSON.stringify(initializeRequest('2025-03-26', 'canceller')));
+      expect(open.status).toBe(200);
+      await open.text();
+      const session = open.headers.get('mcp-session-id')!;
+      const cancel = (requestId: number) => ({
+        jsonrpc: '2.0',
+        method: 'notifications/cancelled',
+        params: { requestId, reason: 'changed my mind' },
+      });
+      // Served, the answer to a batch waits for each of its requests: this one stayed open, empty.
+      const refused = await fetch(mcp, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: ACCEPT,
+          ...authHeaders(key),
+          'mcp-session-id': session,
+        },
+        body: JSON.stringify([{ jsonrpc: '2.0', id: 41, method: 'ping' }, cancel(41)]),
+        signal: AbortSignal.timeout(5_000),
+      });
+      expect(refused.status).toBe(400);
+      expect((await rpc(refused)).error).toEqual({
+        code: -32600,
+        message:
+          'Invalid Request: message 2 of the batch cancels request 41 of the same batch, which would then never be answered; ' +
+          'send a cancellation in a request of its own',
+      });
+      // Cancelling a request of another POST (here one long answered) rides along as before.
+      const served = await post(JSON.stringify([{ jsonrpc: '2.0', id: 42, method: 'ping' }, cancel(40)]), {
+        'mcp-session-id': session,
+      });
+      expect(served.status).toBe(200);
+      expect(await rpcAll(served)).toEqual([{ jsonrpc: '2.0', id: 42, result: {} }]);
+    });
+
     it('refuses any other JSON-RPC batch (400 -32600, naming why): no call in it runs', async () => {
       const id = await openSession(); // 2025-11-25
       const ds = started.app.get(DataSource);
