@@ -6,6 +6,12 @@
  * revision too (checked here, before anything else).
  */
 
+import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import { MODERN_PROTOCOL_VERSION } from './server-info.tool';
+
+/** Every revision served, as a single request with another MCP-Protocol-Version is told. */
+const SERVED_PROTOCOL_VERSIONS: readonly string[] = [...SUPPORTED_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSION];
+
 /** The most messages one batch may hold (the SDK transport's own bound). */
 export const MAX_BATCH_MESSAGES = 100;
 
@@ -24,6 +30,11 @@ export function batchProblem(
   if (batch.length === 0) return 'Invalid Request: an empty JSON-RPC batch';
   if (batch.length > MAX_BATCH_MESSAGES)
     return `Invalid Request: a JSON-RPC batch may hold at most ${MAX_BATCH_MESSAGES} messages (this one holds ${batch.length})`;
+  if (protocolHeader !== undefined && !SERVED_PROTOCOL_VERSIONS.includes(protocolHeader))
+    return (
+      `Invalid Request: unsupported MCP-Protocol-Version ${JSON.stringify(protocolHeader.slice(0, 40))} ` +
+      `(this server serves ${SERVED_PROTOCOL_VERSIONS.join(', ')}; JSON-RPC batches only ${BATCHING_PROTOCOL_VERSIONS.join(', ')})`
+    );
   if (protocolHeader !== undefined && !BATCHING_PROTOCOL_VERSIONS.includes(protocolHeader))
     return (
       `Invalid Request: JSON-RPC batches belong to MCP 2025-03-26 and older; MCP-Protocol-Version ` +

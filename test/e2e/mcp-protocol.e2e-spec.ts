@@ -352,6 +352,13 @@ describe('/mcp protocol (e2e)', () => {
           'Invalid Request: JSON-RPC batches belong to MCP 2025-03-26 and older; MCP-Protocol-Version "2025-11-25" sends one message per request',
         ],
         [
+          'a revision this server does not serve',
+          calls,
+          { 'mcp-session-id': id, 'mcp-protocol-version': '1999-01-01' },
+          'Invalid Request: unsupported MCP-Protocol-Version "1999-01-01" (this server serves 2025-11-25, 2025-06-18, ' +
+            '2025-03-26, 2024-11-05, 2024-10-07, 2026-07-28; JSON-RPC batches only 2025-03-26, 2024-11-05, 2024-10-07)',
+        ],
+        [
           '2026-07-28 envelopes',
           modernCalls,
           {},
