@@ -119,6 +119,8 @@ describe('ToolPipeline', () => {
     );
     expect(result.structuredContent).toEqual({ got: [1] });
     expect(JSON.parse((result.content[0] as { text: string }).text)).toEqual({ got: [1] });
+    // The text is the structured content as compact JSON (no indentation to serialise, carry and read).
+    expect(result.content).toEqual([{ type: 'text', text: '{"got":[1]}' }]);
     expect(records[0]).toMatchObject({
       outcome: 'success',
       args: VALID,
