@@ -278,6 +278,20 @@ describe('ToolPipeline', () => {
       expect(caches).toEqual(['hit', 'fresh']);
     });
 
+    it("takes the cache's JSON of the answer as the text instead of serialising the answer again", async () => {
+      const value = { items: [{ n: 1 }, { n: 2 }] };
+      const json = JSON.stringify(value);
+      pipeline.useResultCache({ through: async () => ({ value, cache: 'hit', json }) });
+      const stringify = jest.spyOn(JSON, 'stringify');
+      try {
+        const result = await pipeline.call(cachedTool(jest.fn()), ctx(principal(['admin'])), { q: 'a' });
+        expect(result).toEqual({ content: [{ type: 'text', text: json }], structuredContent: value });
+        expect(stringify.mock.calls.filter(([v]) => v === value)).toHaveLength(0);
+      } finally {
+        stringify.mockRestore();
+      }
+    });
+
     it('does not consult the cache for a call it refuses', async () => {
       const through = jest.fn();
       pipeline.useResultCache({ through });

@@ -64,6 +64,8 @@ export interface ToolResultCache {
    * The tool's answer to these arguments (already validated, `fresh` taken
    * off): a cached one unless `fresh`, else `load()`'s, kept for the next
    * call when it can be. Never fails a call the tool itself would answer.
+   * `json`, when given, is exactly `JSON.stringify(value)` (what the cache
+   * stored or read), so the pipeline does not serialise a large answer again.
    */
   through(
     tool: RegisteredTool,
@@ -71,7 +73,7 @@ export interface ToolResultCache {
     args: Record<string, unknown>,
     fresh: boolean,
     load: () => Promise<unknown>,
-  ): Promise<{ value: unknown; cache: ToolCacheResult }>;
+  ): Promise<{ value: unknown; cache: ToolCacheResult; json?: string }>;
 }
 
 /**
@@ -161,7 +163,7 @@ export class ToolPipeline {
         try {
           const ran = await this.run(tool, ctx, parsed.data);
           cache = ran.cache;
-          result = toCallToolResult(ran.value);
+          result = toCallToolResult(ran.value, ran.json);
           if (result.isError) {
             outcome = 'tool_error';
             errorCode = 'tool_reported_error';
@@ -216,7 +218,7 @@ export class ToolPipeline {
     tool: RegisteredTool,
     ctx: McpCallContext,
     validated: Record<string, unknown>,
-  ): Promise<{ value: unknown; cache?: ToolCacheResult }> {
+  ): Promise<{ value: unknown; cache?: ToolCacheResult; json?: string }> {
     if (!tool.cached) return { value: await tool.handler(ctx, validated) };
     const { [FRESH_ARGUMENT]: fresh, ...args } = validated;
     const load = async () => tool.handler(ctx, args);
@@ -240,14 +242,15 @@ export function errorResult(text: string): CallToolResult {
  * content). The text is compact JSON: MCP asks for the serialised structured content in a text block
  * (for clients that read only `content`), not for its layout, and indentation made a 1,000-item page's
  * text 30 % longer, for the server to serialise, the network to carry and a model to read as tokens.
+ * `json` is the value's JSON when already made (`JSON.stringify(value)`, by the answer cache).
  */
-function toCallToolResult(value: unknown): CallToolResult {
+function toCallToolResult(value: unknown, json?: string): CallToolResult {
   if (value && typeof value === 'object' && Array.isArray((value as CallToolResult).content)) {
     return value as CallToolResult;
   }
   if (typeof value === 'string') return { content: [{ type: 'text', text: value }] };
   if (value === undefined) return { content: [] };
-  const result: CallToolResult = { content: [{ type: 'text', text: JSON.stringify(value) }] };
+  const result: CallToolResult = { content: [{ type: 'text', text: json ?? JSON.stringify(value) }] };
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     result.structuredContent = value as Record<string, unknown>;
   }

@@ -119,6 +119,8 @@ describe('tool answer cache (embedded shape)', () => {
     const again = await call(reader, { productCode: 'B', pageSize: 3 });
     expect(first.isError).toBeFalsy();
     expect(again).toEqual(first);
+    // Fetched or cached, the text block is the structured content as compact JSON.
+    expect(again.content).toEqual([{ type: 'text', text: JSON.stringify(first.structuredContent) }]);
     expect(sim.requests).toHaveLength(1);
     expect(await toolCacheCount(app, 'miss')).toBe(miss0 + 1);
     expect(await toolCacheCount(app, 'hit')).toBe(hit0 + 1);

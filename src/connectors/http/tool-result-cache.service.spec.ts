@@ -91,13 +91,16 @@ describe('ConnectorResultCache', () => {
     const store = memory();
     const cache = cacheOver(store);
     const load = jest.fn(async () => ({ items: [1, 2] }));
+    // With the answer, its JSON as kept (JSON.stringify's), which the pipeline takes as the text content.
     expect(await cache.through(tool(), ctx, { a: 1 }, false, load)).toEqual({
       value: { items: [1, 2] },
       cache: 'miss',
+      json: '{"items":[1,2]}',
     });
     expect(await cache.through(tool(), ctx, { a: 1 }, false, load)).toEqual({
       value: { items: [1, 2] },
       cache: 'hit',
+      json: '{"items":[1,2]}',
     });
     expect(load).toHaveBeenCalledTimes(1);
     const [key] = await store.scan(TOOL_CACHE_PREFIX);
@@ -140,8 +143,9 @@ describe('ConnectorResultCache', () => {
   it('answers from the tool when the store is down: reads and writes fail, the call does not', async () => {
     const cache = cacheOver(new DownStore());
     const load = jest.fn(async () => ({ ok: true }));
-    expect(await cache.through(tool(), ctx, {}, false, load)).toEqual({ value: { ok: true }, cache: 'miss' });
-    expect(await cache.through(tool(), ctx, {}, false, load)).toEqual({ value: { ok: true }, cache: 'miss' });
+    const answer = { value: { ok: true }, cache: 'miss', json: '{"ok":true}' };
+    expect(await cache.through(tool(), ctx, {}, false, load)).toEqual(answer);
+    expect(await cache.through(tool(), ctx, {}, false, load)).toEqual(answer);
     expect(load).toHaveBeenCalledTimes(2);
   });
 
@@ -190,7 +194,11 @@ describe('ConnectorResultCache', () => {
     const joining = cache.through(tool(), ctx, { q: 1 }, false, other);
     await new Promise((r) => setImmediate(r));
     release({ from: 'the first call' });
-    expect(await leading).toEqual({ value: { from: 'the first call' }, cache: 'miss' });
+    expect(await leading).toEqual({
+      value: { from: 'the first call' },
+      cache: 'miss',
+      json: '{"from":"the first call"}',
+    });
     expect(await joining).toEqual({ value: { from: 'the first call' }, cache: 'joined' });
     expect(other).not.toHaveBeenCalled();
 
@@ -201,7 +209,11 @@ describe('ConnectorResultCache', () => {
     await new Promise((r) => setImmediate(r));
     fail(new Error('cancelled'));
     await expect(failing).rejects.toThrow('cancelled');
-    expect(await after).toEqual({ value: { from: 'its own call' }, cache: 'miss' });
+    expect(await after).toEqual({
+      value: { from: 'its own call' },
+      cache: 'miss',
+      json: '{"from":"its own call"}',
+    });
     expect(other).toHaveBeenCalledTimes(1);
   });
 

@@ -88,7 +88,7 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
     args: Record<string, unknown>,
     fresh: boolean,
     load: () => Promise<unknown>,
-  ): Promise<{ value: unknown; cache: ToolCacheResult }> {
+  ): Promise<{ value: unknown; cache: ToolCacheResult; json?: string }> {
     const service = tool.options.cache?.credentials;
     if (!isCredentialService(service)) return { value: await load(), cache: 'uncached' };
     // Fails the call as the tool would (no credentials stored, none readable, no organisation). The
@@ -99,7 +99,7 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
       const cached = await this.read(key);
       if (cached !== undefined) {
         this.metrics?.cacheRequest('hit', 'tool_result');
-        return { value: cached, cache: 'hit' };
+        return { ...cached, cache: 'hit' };
       }
       // The same question already on its way upstream from this instance: its answer serves this call too.
       for (let pending = this.loading.get(key); pending;) {
@@ -128,8 +128,8 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
     try {
       const value = await own.answer;
       // Joinable until written, so a call arriving meanwhile neither misses in the store nor asks again.
-      if (!own.superseded) await this.write(key, value);
-      return { value, cache: fresh ? 'fresh' : 'miss' };
+      const json = own.superseded ? undefined : await this.write(key, value);
+      return { value, cache: fresh ? 'fresh' : 'miss', json };
     } finally {
       if (this.loading.get(key) === own) this.loading.delete(key);
     }
@@ -142,7 +142,8 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
     return `${TOOL_CACHE_PREFIX}${organizationId}:${tool}:${digest}`;
   }
 
-  private async read(key: string): Promise<unknown> {
+  /** The entry's value, and its JSON text as stored (the pipeline's text content: not made twice). */
+  private async read(key: string): Promise<{ value: unknown; json: string } | undefined> {
     let sealed: string | null;
     try {
       sealed = await this.store.get(key);
@@ -159,13 +160,16 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
       });
       return undefined;
     }
-    return JSON.parse(plaintext.toString('utf8')) as unknown;
+    const json = plaintext.toString('utf8');
+    return { value: JSON.parse(json) as unknown, json };
   }
 
-  private async write(key: string, value: unknown): Promise<void> {
-    if (!cacheable(value)) return;
-    const plaintext = Buffer.from(JSON.stringify(value), 'utf8');
-    if (plaintext.length > this.maxEntryBytes) return;
+  /** Keeps the answer when it may be kept; its JSON text, when made, is returned for the pipeline to reuse. */
+  private async write(key: string, value: unknown): Promise<string | undefined> {
+    if (!cacheable(value)) return undefined;
+    const json = JSON.stringify(value);
+    const plaintext = Buffer.from(json, 'utf8');
+    if (plaintext.length > this.maxEntryBytes) return json;
     const box = gcmEncrypt(this.valueKey, plaintext, Buffer.from(key, 'utf8'));
     const sealed = Buffer.concat([box.iv, box.authTag, box.ciphertext]).toString('base64');
     try {
@@ -173,6 +177,7 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
     } catch (e) {
       this.logger.warn({ message: 'tool result cache not written; the answer stands', error: e });
     }
+    return json;
   }
 
   private open(key: string, sealed: string): Buffer | null {
