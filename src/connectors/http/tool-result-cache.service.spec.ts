@@ -136,6 +136,7 @@ describe('ConnectorResultCache', () => {
     expect(await cache.through(tool(), call, {}, false, load)).toEqual({
       value: { usedKey: 'key-1' },
       cache: 'miss',
+      json: '{"usedKey":"key-1"}',
     });
     expect(reads).toBe(1);
   });
@@ -247,7 +248,11 @@ describe('ConnectorResultCache', () => {
     const arriving = cache.through(tool(), ctx, { q: 4 }, false, second);
     await turn();
     store.release();
-    expect(await leading).toEqual({ value: { from: 'the first request' }, cache: 'miss' });
+    expect(await leading).toEqual({
+      value: { from: 'the first request' },
+      cache: 'miss',
+      json: '{"from":"the first request"}',
+    });
     expect(await arriving).toEqual({ value: { from: 'the first request' }, cache: 'joined' });
     expect(second).not.toHaveBeenCalled();
   });
@@ -259,11 +264,11 @@ describe('ConnectorResultCache', () => {
     await turn();
     // The data changed upstream meanwhile; the caller asks fresh and gets the new answer first.
     const fresh = await cache.through(tool(), ctx, { q: 5 }, true, async () => ({ data: 'new' }));
-    expect(fresh).toEqual({ value: { data: 'new' }, cache: 'fresh' });
+    expect(fresh).toEqual({ value: { data: 'new' }, cache: 'fresh', json: '{"data":"new"}' });
     old.resolve({ data: 'old' });
-    // The first call answers with what it fetched, but the cache keeps the newer answer.
-    expect(await leading).toEqual({ value: { data: 'old' }, cache: 'miss' });
+    // The first call answers with what it fetched (its text made by the pipeline), but the cache keeps the newer answer.
+    expect(await leading).toStrictEqual({ value: { data: 'old' }, cache: 'miss', json: undefined });
     const next = await cache.through(tool(), ctx, { q: 5 }, false, async () => ({ data: 'not asked' }));
-    expect(next).toEqual({ value: { data: 'new' }, cache: 'hit' });
+    expect(next).toEqual({ value: { data: 'new' }, cache: 'hit', json: '{"data":"new"}' });
   });
 });
