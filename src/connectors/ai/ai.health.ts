@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { InjectConfig } from '../../config/config.module';
 import type { AppConfig } from '../../config/config.types';
 import type { ToolContext } from '../../mcp/mcp-context';
-import { ConnectorCheck, ConnectorChecks } from '../http/connector-checks';
+import { ConnectorChecks } from '../http/connector-checks';
 import { ConnectorCredentials } from '../http/connector-credentials.service';
 import { UpstreamHttp } from '../http/upstream-http.service';
 import { SERVICE_NAMES, UpstreamError } from '../http/upstream.errors';
@@ -41,11 +41,13 @@ async function listModels(
   return `${SERVICE_NAMES[service]} accepted the API key`;
 }
 
-/** Anthropic: `GET /v1/models?limit=1` with `x-api-key` and `anthropic-version`. */
+/**
+ * Registers both providers' checks: Anthropic `GET /v1/models?limit=1` with
+ * `x-api-key` and `anthropic-version`; OpenAI `GET {base}/models` (the base
+ * includes /v1) with `Authorization: Bearer`, which takes no page size.
+ */
 @Injectable()
-export class AnthropicHealth implements ConnectorCheck, OnModuleInit {
-  readonly service = 'anthropic';
-
+export class AiHealth implements OnModuleInit {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly http: UpstreamHttp,
@@ -54,47 +56,29 @@ export class AnthropicHealth implements ConnectorCheck, OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.checks.register(this);
-  }
-
-  origins(): string[] {
-    return [new URL(this.config.connectors.baseUrls.anthropic).origin];
-  }
-
-  async check(ctx: ToolContext): Promise<string> {
-    const { apiKey } = await this.credentials.get(ctx, 'anthropic');
-    const url = new URL(`${this.config.connectors.baseUrls.anthropic}/v1/models`);
-    url.searchParams.set('limit', '1');
-    return listModels(this.http, ctx, 'anthropic', url, {
-      'x-api-key': apiKey,
-      'anthropic-version': ANTHROPIC_VERSION,
+    const { anthropic, openai } = this.config.connectors.baseUrls;
+    this.checks.register({
+      service: 'anthropic',
+      origins: () => [new URL(anthropic).origin],
+      check: async (ctx) => {
+        const { apiKey } = await this.credentials.get(ctx, 'anthropic');
+        const url = new URL(`${anthropic}/v1/models`);
+        url.searchParams.set('limit', '1');
+        return listModels(this.http, ctx, 'anthropic', url, {
+          'x-api-key': apiKey,
+          'anthropic-version': ANTHROPIC_VERSION,
+        });
+      },
     });
-  }
-}
-
-/** OpenAI: `GET {base}/models` (the base includes /v1) with `Authorization: Bearer`; it takes no page size. */
-@Injectable()
-export class OpenAiHealth implements ConnectorCheck, OnModuleInit {
-  readonly service = 'openai';
-
-  constructor(
-    @InjectConfig() private readonly config: AppConfig,
-    private readonly http: UpstreamHttp,
-    private readonly credentials: ConnectorCredentials,
-    private readonly checks: ConnectorChecks,
-  ) {}
-
-  onModuleInit(): void {
-    this.checks.register(this);
-  }
-
-  origins(): string[] {
-    return [new URL(this.config.connectors.baseUrls.openai).origin];
-  }
-
-  async check(ctx: ToolContext): Promise<string> {
-    const { apiKey } = await this.credentials.get(ctx, 'openai');
-    const url = new URL(`${this.config.connectors.baseUrls.openai}/models`);
-    return listModels(this.http, ctx, 'openai', url, { authorization: `Bearer ${apiKey}` });
+    this.checks.register({
+      service: 'openai',
+      origins: () => [new URL(openai).origin],
+      check: async (ctx) => {
+        const { apiKey } = await this.credentials.get(ctx, 'openai');
+        return listModels(this.http, ctx, 'openai', new URL(`${openai}/models`), {
+          authorization: `Bearer ${apiKey}`,
+        });
+      },
+    });
   }
 }
