@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { isSensitiveEntry, REDACTED, redactString } from '../observability/redact';
 
 /** What an audit record is about. */
-export const AUDIT_KINDS = ['tool_call', 'admin', 'auth', 'security'] as const;
+export const AUDIT_KINDS = ['tool_call', 'resource_read', 'admin', 'auth', 'security'] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
 /**

@@ -8,6 +8,7 @@ import { AuditService } from './audit.service';
 import { AuditWriter } from './audit.writer';
 import { SecurityEventLimits } from './security-event.limiter';
 import { SecurityEventRecorder } from './security-event.recorder';
+import { ResourceReadAuditHook } from './resource-read-audit.hook';
 import { ToolCallAuditHook } from './tool-call-audit.hook';
 
 export type AuditModuleOptions = Partial<Omit<AuditOptions, 'spoolDir' | 'securityEvents'>> & {
@@ -46,6 +47,7 @@ export class AuditModule implements NestModule {
         AuditService,
         SecurityEventRecorder,
         ToolCallAuditHook,
+        ResourceReadAuditHook,
         AuditRequestMiddleware,
       ],
       exports: [AuditWriter, AuditService, SecurityEventRecorder],

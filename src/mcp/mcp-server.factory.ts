@@ -17,6 +17,7 @@ import type { AppConfig } from '../config/config.types';
 import type { Principal } from '../auth/principal';
 import type { McpCallContext } from './mcp-context';
 import { McpRegistry, RegisteredPrompt } from './mcp-registry.service';
+import { ResourceReadHooks, ResourceReadOutcome } from './resource-read-hooks';
 import { withReadableProtocolErrors } from './readable-protocol-errors';
 import { mayAccess, ToolPipeline } from './tool-pipeline.service';
 
@@ -50,6 +51,7 @@ export class McpServerFactory {
   constructor(
     private readonly registry: McpRegistry,
     private readonly pipeline: ToolPipeline,
+    private readonly readHooks: ResourceReadHooks,
     @InjectConfig() config: AppConfig,
   ) {
     this.info = { name: config.appName, version: config.appVersion, title: 'Sentia MCP' };
@@ -109,28 +111,10 @@ export class McpServerFactory {
         }
         return await this.pipeline.call(tool, ctx, req.params.arguments);
       } catch (e) {
-        // A hook that must not be skipped (the audit trail) refused: the call is not answered, and
-        // its JSON answer goes out as 503 with Retry-After (toNodeHandlerWithoutSignalRegistry).
-        if (e instanceof HttpException && e.getStatus() === 503) {
-          RequestContext.refuseAsUnavailable(AUDIT_RETRY_AFTER_SECONDS);
-          throw new ProtocolError(
-            ProtocolErrorCode.InternalError,
-            `Service unavailable: ${(e.getResponse() as { message?: string }).message ?? 'retry later'}`,
-          );
-        }
-        if (e instanceof ProtocolError) throw e;
-        // Anything else is a fault of ours: logged here, answered without its (engine or library) text.
-        this.logger.error(
-          {
-            message: `tools/call ${tool?.options.name ?? 'of an unknown tool'} failed after the tool ran`,
-            requestId: ctx.requestId,
-            error: e,
-          },
-          (e as Error)?.stack,
-        );
-        throw new ProtocolError(
-          ProtocolErrorCode.InternalError,
-          `Internal error; quote request id ${ctx.requestId} when reporting it`,
+        throw this.fault(
+          e,
+          `tools/call ${tool?.options.name ?? 'of an unknown tool'} failed after the tool ran`,
+          ctx,
         );
       }
     });
@@ -165,13 +149,37 @@ export class McpServerFactory {
       return { resourceTemplates };
     });
 
+    // Every read is audited (ResourceReadHooks), a refused one too: a resource may reveal organisation data.
     server.setRequestHandler('resources/read', async (req, sdk) => {
       const ctx = context(sdk);
-      const match = this.registry.matchResource(req.params.uri);
-      if (!match || !mayAccess(match.resource.options.permission, ctx.principal)) {
-        throw new ResourceNotFoundError(req.params.uri, `Resource not found: ${req.params.uri}`);
+      const started = performance.now();
+      const settle = (outcome: ResourceReadOutcome, errorCode?: string) =>
+        this.readHooks.afterRead({
+          uri: echoed(req.params.uri),
+          principal: ctx.principal,
+          requestId: ctx.requestId,
+          outcome,
+          errorCode,
+          durationMs: performance.now() - started,
+        });
+      try {
+        const match = this.registry.matchResource(req.params.uri);
+        if (!match || !mayAccess(match.resource.options.permission, ctx.principal)) {
+          await settle('denied', 'resource_not_found');
+          throw new ResourceNotFoundError(req.params.uri, `Resource not found: ${echoed(req.params.uri)}`);
+        }
+        let result: unknown;
+        try {
+          result = await match.resource.handler(ctx, new URL(req.params.uri), match.variables);
+        } catch (e) {
+          await settle(e instanceof ProtocolError ? 'denied' : 'internal_error', errorCodeOf(e));
+          throw e;
+        }
+        await settle('success');
+        return result as never;
+      } catch (e) {
+        throw this.fault(e, `resources/read ${echoed(req.params.uri)} failed`, ctx);
       }
-      return (await match.resource.handler(ctx, new URL(req.params.uri), match.variables)) as never;
     });
 
     // Subscriptions are accepted per session; updates are published by the resources themselves.
@@ -196,19 +204,29 @@ export class McpServerFactory {
       const ctx = context(sdk);
       const prompt = this.registry.prompts.get(req.params.name);
       if (!prompt || !mayAccess(prompt.options.permission, ctx.principal)) {
-        throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${req.params.name}`);
+        throw new ProtocolError(
+          ProtocolErrorCode.InvalidParams,
+          `Unknown prompt: ${echoed(req.params.name)}`,
+        );
       }
-      return (await prompt.handler(ctx, this.promptArgs(prompt, req.params.arguments))) as never;
+      try {
+        return (await prompt.handler(ctx, this.promptArgs(prompt, req.params.arguments))) as never;
+      } catch (e) {
+        throw this.fault(e, `prompts/get ${prompt.options.name} failed`, ctx);
+      }
     });
 
-    server.setRequestHandler('completion/complete', async (req) => {
+    server.setRequestHandler('completion/complete', async (req, sdk) => {
       const { ref, argument } = req.params;
       let complete: ((value: string) => string[] | Promise<string[]>) | undefined;
+      const principal = context(sdk).principal;
+      // Only for what the caller may use: completions of a prompt it is not shown are none.
       if (ref.type === 'ref/prompt') {
-        complete = this.registry.prompts.get(ref.name)?.options.complete?.[argument.name];
+        const p = this.registry.prompts.get(ref.name);
+        if (p && mayAccess(p.options.permission, principal)) complete = p.options.complete?.[argument.name];
       } else if (ref.type === 'ref/resource') {
         const t = this.registry.templates.find((r) => r.options.uriTemplate === ref.uri);
-        complete = t?.options.complete?.[argument.name];
+        if (t && mayAccess(t.options.permission, principal)) complete = t.options.complete?.[argument.name];
       }
       const values = complete ? await complete(argument.value) : [];
       return {
@@ -221,6 +239,27 @@ export class McpServerFactory {
     });
 
     return server;
+  }
+
+  /**
+   * What a handler's failure is answered with: a refusal to answer unaudited (or the database
+   * down) as 503 with Retry-After (toNodeHandlerWithoutSignalRegistry), a protocol error as it is,
+   * anything else as a fault of ours, logged here and answered without its (engine or library) text.
+   */
+  private fault(e: unknown, what: string, ctx: McpCallContext): ProtocolError {
+    if (e instanceof HttpException && e.getStatus() === 503) {
+      RequestContext.refuseAsUnavailable(AUDIT_RETRY_AFTER_SECONDS);
+      return new ProtocolError(
+        ProtocolErrorCode.InternalError,
+        `Service unavailable: ${(e.getResponse() as { message?: string }).message ?? 'retry later'}`,
+      );
+    }
+    if (e instanceof ProtocolError) return e;
+    this.logger.error({ message: what, requestId: ctx.requestId, error: e }, (e as Error)?.stack);
+    return new ProtocolError(
+      ProtocolErrorCode.InternalError,
+      `Internal error; quote request id ${ctx.requestId} when reporting it`,
+    );
   }
 
   private promptArgs(prompt: RegisteredPrompt, raw: Record<string, string> | undefined): unknown {
@@ -273,4 +312,12 @@ function refuseCursor(cursor: unknown): void {
 /** A name from the caller, named back in part only: a huge one echoed whole would be kept by the session's event log. */
 function echoed(name: string): string {
   return name.length > 100 ? `${cutText(name, 100)}...` : wellFormed(name);
+}
+
+/** A failed read's stable code for the audit row: an HttpException's `code`, else `internal_error`. */
+function errorCodeOf(e: unknown): string {
+  if (e instanceof ProtocolError) return 'protocol_error';
+  const response = e instanceof HttpException ? e.getResponse() : undefined;
+  const code = typeof response === 'object' ? (response as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : 'internal_error';
 }

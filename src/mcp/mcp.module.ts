@@ -5,6 +5,7 @@ import { McpController } from './mcp.controller';
 import { McpHttpService } from './mcp-http.service';
 import { McpRegistry } from './mcp-registry.service';
 import { McpServerFactory } from './mcp-server.factory';
+import { ResourceReadHooks } from './resource-read-hooks';
 import { ServerInfoTool } from './server-info.tool';
 import { ToolPipeline } from './tool-pipeline.service';
 
@@ -16,7 +17,15 @@ import { ToolPipeline } from './tool-pipeline.service';
 @Module({
   imports: [DiscoveryModule],
   controllers: [McpController],
-  providers: [McpRegistry, ToolPipeline, McpServerFactory, LegacySessions, McpHttpService, ServerInfoTool],
-  exports: [ToolPipeline, McpRegistry, LegacySessions],
+  providers: [
+    McpRegistry,
+    ToolPipeline,
+    ResourceReadHooks,
+    McpServerFactory,
+    LegacySessions,
+    McpHttpService,
+    ServerInfoTool,
+  ],
+  exports: [ToolPipeline, ResourceReadHooks, McpRegistry, LegacySessions],
 })
 export class McpModule {}
