@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import type { GetPromptResult } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import { Prompt } from '../../mcp/mcp.decorators';
+import { nextDay, promptDay, userPrompt } from '../prompt-steps';
+
+/** The longest range summarised at once: a year (366 days for a leap year). */
+const MAX_DAYS = 366;
+
+const SALES_SUMMARY = z
+  .object({
+    from: promptDay('First day of the range, YYYY-MM-DD.'),
+    to: promptDay('Last day of the range, YYYY-MM-DD, not before from.'),
+  })
+  .strict()
+  .refine((a) => a.from <= a.to, { path: ['to'], message: 'must not be before from' })
+  .refine((a) => (Date.parse(a.to) - Date.parse(a.from)) / 86_400_000 < MAX_DAYS, {
+    path: ['to'],
+    message: `must be within ${MAX_DAYS} days of from`,
+  });
+
+/** The Shopify connector's MCP prompts. */
+@Injectable()
+export class ShopifyPrompts {
+  @Prompt({
+    name: 'shopify_sales_summary',
+    title: 'Shopify sales summary',
+    description:
+      "A summary of the Shopify shop's orders between two days: count, sales by currency and financial " +
+      'status, the busiest days and the largest customers.',
+    args: SALES_SUMMARY,
+    permission: 'shopify:read',
+  })
+  salesSummary(_ctx: unknown, args: z.output<typeof SALES_SUMMARY>): GetPromptResult {
+    // Shopify's search takes a day as its first moment: the range ends before the day after `to`.
+    const query = `created_at:>=${args.from} created_at:<${nextDay(args.to)}`;
+    return userPrompt(`Shopify sales summary, ${args.from} to ${args.to}`, [
+      `Summarise the Shopify orders created from ${args.from} to ${args.to} (both days included). Make this ` +
+        'read-only call with the Sentia MCP tools:',
+      [
+        {
+          tool: 'shopify_list_orders',
+          args: { query, first: 100, newestFirst: false },
+          why:
+            'the orders of the range, oldest first; while pageInfo.hasNextPage is true, call it again with the ' +
+            'same arguments and `after` set to pageInfo.endCursor.',
+        },
+      ],
+      'Then summarise:\n' +
+        '1. The number of orders, and the total of totalPrice.amount per currencyCode.\n' +
+        '2. Orders and amounts by displayFinancialStatus (PAID, PENDING, REFUNDED, ...): say that refunded ' +
+        'and voided orders are not sales.\n' +
+        '3. Orders and paid amount per day; the busiest three days.\n' +
+        '4. The five customers (customerEmail) with the most paid, and how many orders had no customer.\n' +
+        '5. The average paid order value.',
+      'The order list has no line items, so do not name products. If a tool answers that the Shopify ' +
+        'credentials are missing, say that Shopify is not connected for this organisation and stop.',
+    ]);
+  }
+}
