@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { CredentialsModule } from '../credentials/credentials.module';
+import { McpModule } from '../mcp/mcp.module';
 import { AiModule } from './ai/ai.module';
 import { ConnectorHealth } from './connector-health.service';
+import { ConnectorsResource } from './connectors.resources';
 import { ConnectorsAdminController } from './connectors-admin.controller';
 import { UpstreamHttpModule } from './http/upstream-http.module';
 import { ShopifyModule } from './shopify/shopify.module';
@@ -15,8 +17,16 @@ import { XeroModule } from './xero/xero.module';
  * serve it. The admin routes of connector health (`/admin/connectors`) live here.
  */
 @Module({
-  imports: [UpstreamHttpModule, CredentialsModule, AiModule, ShopifyModule, UnleashedModule, XeroModule],
+  imports: [
+    UpstreamHttpModule,
+    CredentialsModule,
+    McpModule,
+    AiModule,
+    ShopifyModule,
+    UnleashedModule,
+    XeroModule,
+  ],
   controllers: [ConnectorsAdminController],
-  providers: [ConnectorHealth],
+  providers: [ConnectorHealth, ConnectorsResource],
 })
 export class ConnectorsModule {}
