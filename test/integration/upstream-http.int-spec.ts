@@ -272,6 +272,39 @@ describe('UpstreamHttp', () => {
     expect((await http.send(get())).status).toBe(200);
   });
 
+  it('spends no quota on an attempt the open circuit refuses, and a trial refused by its quota frees the trial', async () => {
+    const { http } = client({
+      UPSTREAM_BREAKER_FAILURES: '1',
+      UPSTREAM_BREAKER_OPEN_MS: '200',
+      UPSTREAM_MAX_RETRIES: '0',
+    });
+    let taken = 0;
+    const counting = async () => {
+      taken += 1;
+    };
+    up.script({ status: 503 });
+    await failure(http.send(get({ beforeAttempt: counting })));
+    expect(taken).toBe(1);
+    // Open: refused unsent, and so not counted against the upstream's quota.
+    expect((await failure(http.send(get({ beforeAttempt: counting })))).code).toBe('upstream_circuit_open');
+    expect(taken).toBe(1);
+    expect(up.seen).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 250));
+    // The trial's quota is used up: nothing is sent, and the next call may be the trial.
+    const refused = await failure(
+      http.send(
+        get({
+          beforeAttempt: () =>
+            Promise.reject(UpstreamError.monthlyQuotaUsed('unleashed', 1, Date.UTC(2027, 0, 1), 60)),
+        }),
+      ),
+    );
+    expect(refused.code).toBe('upstream_quota_exhausted');
+    up.script({ status: 200, body: '{}' });
+    expect((await http.send(get())).status).toBe(200);
+    expect(up.seen).toHaveLength(1);
+  });
+
   it('a failed trial opens the circuit again', async () => {
     const { http } = client({
       UPSTREAM_BREAKER_FAILURES: '1',

@@ -24,8 +24,9 @@ export interface UpstreamRequest {
   /** One attempt's limit, body included (default: UPSTREAM_TIMEOUT_MS). */
   timeoutMs?: number;
   /**
-   * Runs before each attempt, retries included (each one is a request the
-   * upstream counts); throwing ends the call with that error, unsent.
+   * Runs before each attempt the circuit breaker lets through, retries
+   * included (each one is a request the upstream counts); throwing ends the
+   * call with that error, unsent.
    */
   beforeAttempt?: () => Promise<void>;
 }
@@ -86,9 +87,16 @@ export class UpstreamHttp {
     const key = `${req.service} ${req.url.origin}`;
     const breaker = this.breaker(key);
     for (let attempt = 0; ; attempt++) {
-      await req.beforeAttempt?.();
       const admitted = breaker.admit();
       if (!admitted.ok) throw UpstreamError.circuitOpen(req.service, admitted.retryAfterMs / 1000);
+      // After the breaker: an attempt it refuses is never sent, so it spends none of a quota.
+      if (req.beforeAttempt)
+        try {
+          await req.beforeAttempt();
+        } catch (e) {
+          breaker.release(); // a half-open trial that was not sent frees the trial for the next call
+          throw e;
+        }
       const lastAttempt = attempt >= this.options.maxRetries;
 
       let res: UpstreamResponse;
