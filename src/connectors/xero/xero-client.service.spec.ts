@@ -178,4 +178,18 @@ describe('XeroClient quotas (memory store)', () => {
     const other = clientFor('APP-TWO');
     expect(await other.call(T2)).toBe('sent');
   });
+
+  it("a call its tenant's own limit refuses spends none of the app's minute, which the app's other tenants share", async () => {
+    const app = clientFor('APP-THREE');
+    if (Date.now() % 60_000 > 55_000) await sleep(60_000 - (Date.now() % 60_000) + 50);
+    for (let i = 0; i < 9_999; i++)
+      await app.quota.take('xero', xeroAppScope('APP-THREE'), { max: 10_000, windowMs: 60_000 });
+    // T1 has used its 60 of the minute.
+    for (let i = 0; i < 60; i++)
+      await app.quota.take('xero', `${xeroAppScope('APP-THREE')}:${T1}`, { max: 60, windowMs: 60_000 });
+    for (let i = 0; i < 3; i++) expect(await app.call(T1)).toBe('upstream_rate_limited');
+    // The app's last call of the minute is still there for another tenant.
+    expect(await app.call(T2)).toBe('sent');
+    expect(app.sent).toEqual([T2]);
+  });
 });

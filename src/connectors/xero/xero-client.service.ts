@@ -88,11 +88,13 @@ export class XeroClient {
     const scope = `${app}:${tenantId}`;
     // A slot of the tenant's 5 is taken before the quotas (a call refused for want of one uses none
     // of the minute) and held through the request's retries; not while a token is got or refreshed.
-    // Each attempt, a retry too, is a call Xero counts: the quotas are taken before every one.
+    // Each attempt, a retry too, is a call Xero counts: the quotas are taken before every one. The
+    // tenant's first: a call its own tenant's limit refuses must not spend the budget its app's other
+    // tenants (other organisations, maybe) share.
     const takeQuotas = async () => {
-      await this.quota.take('xero', app, APP_PER_MINUTE);
       await this.quota.take('xero', scope, PER_MINUTE);
       await this.quota.take('xero', scope, PER_DAY);
+      await this.quota.take('xero', app, APP_PER_MINUTE);
     };
     const res = await this.withToken(ctx, credentials, (token) =>
       this.concurrency.run('xero', scope, AT_ONCE, ctx.signal, () =>
