@@ -234,6 +234,30 @@ describe('ConnectorResultCache', () => {
     expect(results.map((r) => r.cache).sort()).toEqual(['joined', 'joined', 'miss']);
   });
 
+  it('when the call asked again fails too, those that joined it ask for themselves at once, not one after another', async () => {
+    const cache = cacheOver(memory());
+    const leader = deferred();
+    const asked: ((e: Error) => void)[] = [];
+    const again = jest.fn(() => new Promise<unknown>((_res, rej) => asked.push(rej)));
+    const leading = cache.through(tool(), ctx, { q: 6 }, false, leader.load);
+    await turn();
+    const joining = [1, 2, 3, 4].map(() =>
+      cache.through(tool(), ctx, { q: 6 }, false, again).catch((e: Error) => e.message),
+    );
+    await turn();
+    leader.reject(new Error('upstream down'));
+    await expect(leading).rejects.toThrow('upstream down');
+    await turn();
+    expect(again).toHaveBeenCalledTimes(1);
+    // The upstream is still down: the one that asked again fails, and the three left each ask now,
+    // rather than each waiting for the one before it to fail.
+    asked[0](new Error('upstream down'));
+    await turn();
+    expect(again).toHaveBeenCalledTimes(4);
+    asked.slice(1).forEach((fail) => fail(new Error('upstream down')));
+    expect(await Promise.all(joining)).toEqual(Array(4).fill('upstream down'));
+  });
+
   it('an identical call arriving while the answer is being stored joins it rather than ask again', async () => {
     const store = new SlowWriteStore();
     stores.push(store);

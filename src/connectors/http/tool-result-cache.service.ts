@@ -44,7 +44,8 @@ export const TOOL_CACHE_PREFIX = 'tool-cache:';
  *
  * On one instance, identical calls share one upstream request: a call that
  * misses joins one under way (until its answer is written); those that joined
- * a call that failed join the first of them to ask again; and a `fresh` call's
+ * a call that failed join the first of them to ask again (and should that one
+ * fail too, each asks for itself); and a `fresh` call's
  * answer is not overwritten by that of a load that began before it.
  */
 @Injectable()
@@ -102,7 +103,9 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
         return { ...cached, cache: 'hit' };
       }
       // The same question already on its way upstream from this instance: its answer serves this call too.
-      for (let pending = this.loading.get(key); pending;) {
+      // At most two joined (the first, and one asking again after it failed): were every failure joined
+      // anew, identical calls to a failing upstream would each wait for the one before it to fail.
+      for (let pending = this.loading.get(key), joins = 0; pending && joins < 2; joins++) {
         const joined = await pending.answer.then(
           (value) => ({ value }),
           () => undefined, // its caller's failure (a cancel, say) is not this one's: ask for itself
@@ -111,7 +114,7 @@ export class ConnectorResultCache implements ToolResultCache, OnModuleInit, OnMo
           this.metrics?.cacheRequest('joined', 'tool_result');
           return { value: joined.value, cache: 'joined' };
         }
-        // Unless another call that joined the failed one already asks again: join that one instead.
+        // Unless another call that joined the failed one already asks again: join that one instead (once).
         const next = this.loading.get(key);
         pending = next === pending ? undefined : next;
       }
