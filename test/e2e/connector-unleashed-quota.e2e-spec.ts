@@ -23,7 +23,10 @@ const OTHER_ACCOUNT = {
   apiId: '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d',
   apiKey: 'unleashed-quota-other-key-SECRET-0002',
 };
-for (const s of [CREDS.apiKey, OTHER_ACCOUNT.apiKey]) registerSecret(s, 'connector-unleashed-quota api key');
+/** The account's API id (not a secret) stored by another organisation with a key of its own. */
+const SQUATTER = { apiId: CREDS.apiId, apiKey: 'unleashed-quota-squatter-key-SECRET-0003' };
+for (const s of [CREDS.apiKey, OTHER_ACCOUNT.apiKey, SQUATTER.apiKey])
+  registerSecret(s, 'connector-unleashed-quota api key');
 
 interface ToolResult {
   isError?: boolean;
@@ -69,6 +72,7 @@ describe('Unleashed monthly quota (e2e, simulator)', () => {
     readers.a = await readerOf('org-quota-a', CREDS);
     readers.b = await readerOf('org-quota-b', SAME_ACCOUNT);
     readers.c = await readerOf('org-quota-c', OTHER_ACCOUNT);
+    readers.d = await readerOf('org-quota-d', SQUATTER);
   });
 
   afterAll(async () => {
@@ -104,5 +108,13 @@ describe('Unleashed monthly quota (e2e, simulator)', () => {
     expect(textOf(other)).toContain('Unleashed refused the stored credentials (HTTP 403)');
     expect(sim.requests).toHaveLength(5);
     expect(sim.requests[4].headers['api-auth-id']).toBe(OTHER_ACCOUNT.apiId);
+  });
+
+  it("does not let an organisation that knows an account's API id spend (or share) its count with another key", async () => {
+    sim.reset();
+    // The account's count is spent (above); the squatter's calls are its own, sent, and refused by Unleashed.
+    for (let i = 0; i < 2; i++)
+      expect(textOf(await list('d'))).toContain('Unleashed refused the stored credentials (HTTP 403)');
+    expect(sim.requests).toHaveLength(2);
   });
 });

@@ -121,11 +121,16 @@ function detailOf(response: UpstreamResponse): string | undefined {
 
 /**
  * The monthly quota is the Unleashed account's, so organisations that store
- * the same API id share one count. The store key carries a digest of the id,
- * not the id; ids that differ only in case are one account.
+ * the same API id and key share one count. The key is part of it: were the id
+ * alone the scope, an organisation that learnt another's API id (not a
+ * secret) could store it with any key and spend that account's count here,
+ * since a request counts when it is sent, before Unleashed checks its
+ * signature. So a new key (rotated mid-month) starts a count of its own. The
+ * store key carries a digest, never the id or the key; ids that differ only
+ * in case are one account.
  */
-export function quotaScope(apiId: string): string {
-  return createHash('sha256').update(apiId.trim().toLowerCase()).digest('hex').slice(0, 32);
+export function quotaScope(apiId: string, apiKey: string): string {
+  return createHash('sha256').update(`${apiId.trim().toLowerCase()}\n${apiKey}`).digest('hex').slice(0, 32);
 }
 
 @Injectable()
@@ -147,7 +152,7 @@ export class UnleashedClient {
     const credentials = await this.credentials.get(ctx, 'unleashed');
     const url = unleashedUrl(this.config.connectors.baseUrls.unleashed, resource, paging, query);
     const monthly = this.config.connectors.unleashedMonthlyQuota;
-    const account = monthly > 0 ? quotaScope(credentials.apiId) : undefined;
+    const account = monthly > 0 ? quotaScope(credentials.apiId, credentials.apiKey) : undefined;
     const response = await this.http.send({
       service: 'unleashed',
       method: 'GET',
