@@ -47,6 +47,7 @@ export class MetricsService {
   readonly upstreamRequestsTotal: Counter<'service' | 'status'>;
   readonly upstreamCircuitOpen: Gauge<'service'>;
   readonly cacheRequestsTotal: Counter<'cache' | 'result'>;
+  readonly upstreamLimitLocalCountsTotal: Counter<'service'>;
 
   private sessionsSource?: () => number;
   private auditQueueSource?: () => number;
@@ -180,6 +181,12 @@ export class MetricsService {
       labelNames: ['cache', 'result'],
       registers,
     });
+    this.upstreamLimitLocalCountsTotal = new Counter({
+      name: 'upstream_limit_local_counts_total',
+      help: 'Upstream limits (quotas, calls at a time) counted on this instance because the shared store did not answer, by service.',
+      labelNames: ['service'],
+      registers,
+    });
   }
 
   /** The exposition `Content-Type` of `metrics()`. */
@@ -301,6 +308,11 @@ export class MetricsService {
   /** An upstream service's circuit opened (true) or closed again (false) on this instance. */
   upstreamCircuit(service: string, open: boolean): void {
     this.upstreamCircuitOpen.set({ service: boundedLabel(service) }, open ? 1 : 0);
+  }
+
+  /** An upstream limit counted on this instance alone: the shared store did not answer. */
+  upstreamLimitCountedLocally(service: string): void {
+    this.upstreamLimitLocalCountsTotal.inc({ service: boundedLabel(service) });
   }
 
   /** A cache lookup and what it found. */

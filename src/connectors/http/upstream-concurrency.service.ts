@@ -1,6 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { KeyValueStore, SlotLease } from '../../store/key-value-store';
+import { Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import { ToolError } from '../../mcp/tool-pipeline.service';
+import { MetricsService } from '../../metrics/metrics.service';
+import { KeyValueStore, SlotLease } from '../../store/key-value-store';
+import { UpstreamLimitStore } from './upstream-limit-store';
 import { SERVICE_NAMES, UpstreamError, UpstreamService } from './upstream.errors';
 
 export interface ConcurrencyLimit {
@@ -31,14 +33,23 @@ const POLL_LAST_MS = 250;
  * upstream. A slot is held for the whole of `call`, retries included.
  */
 @Injectable()
-export class UpstreamConcurrency {
+export class UpstreamConcurrency implements OnModuleDestroy {
   private readonly logger = new Logger(UpstreamConcurrency.name);
   /** Waiters of this instance by semaphore key, woken as soon as a slot of theirs is freed here. */
   private readonly waiters = new Map<string, Set<() => void>>();
   /** The lease's life (SLOT_LEASE_MS; lowered by tests only). */
   leaseMs = SLOT_LEASE_MS;
 
-  constructor(private readonly store: KeyValueStore) {}
+  /** The shared store, or this instance's own memory while it does not answer (UpstreamLimitStore). */
+  private readonly store: UpstreamLimitStore;
+
+  constructor(store: KeyValueStore, @Optional() metrics?: MetricsService) {
+    this.store = new UpstreamLimitStore(store, metrics);
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.store.close();
+  }
 
   async run<T>(
     service: UpstreamService,
@@ -70,7 +81,7 @@ export class UpstreamConcurrency {
     const deadline = Date.now() + limit.waitMs;
     for (let pause = POLL_FIRST_MS; ; pause = Math.min(pause * 2, POLL_LAST_MS)) {
       if (signal?.aborted) throw cancelled();
-      const lease = await this.store.tryAcquireSlot(key, limit.max, this.leaseMs);
+      const lease = await this.store.tryAcquireSlot(service, key, limit.max, this.leaseMs);
       if (lease) return lease;
       const left = deadline - Date.now();
       if (left <= 0) throw UpstreamError.busy(service, limit.max, limit.waitMs, BUSY_RETRY_AFTER_SECONDS);

@@ -1,5 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleDestroy, Optional } from '@nestjs/common';
+import { MetricsService } from '../../metrics/metrics.service';
 import { KeyValueStore } from '../../store/key-value-store';
+import { UpstreamLimitStore } from './upstream-limit-store';
 import { UpstreamError, UpstreamService } from './upstream.errors';
 
 export interface QuotaLimit {
@@ -17,16 +19,25 @@ const MONTH_KEY_SLACK_MS = 86_400_000;
  * us: a fixed-window counter per service and scope in the shared store, so
  * every instance counts against the same budget in the cluster shape. Past
  * the limit the call is refused here, without reaching the upstream, with
- * the seconds left in the window.
+ * the seconds left in the window. While the shared store does not answer,
+ * each instance counts on its own (UpstreamLimitStore).
  */
 @Injectable()
-export class UpstreamQuota {
-  constructor(private readonly store: KeyValueStore) {}
+export class UpstreamQuota implements OnModuleDestroy {
+  private readonly store: UpstreamLimitStore;
+
+  constructor(store: KeyValueStore, @Optional() metrics?: MetricsService) {
+    this.store = new UpstreamLimitStore(store, metrics);
+  }
+
+  onModuleDestroy(): Promise<void> {
+    return this.store.close();
+  }
 
   async take(service: UpstreamService, scope: string, limit: QuotaLimit): Promise<void> {
     const window = Math.floor(Date.now() / limit.windowMs);
     const key = `upstream:quota:${service}:${limit.windowMs}:${scope}:${window}`;
-    const used = await this.store.incr(key, 1, limit.windowMs);
+    const used = await this.store.incr(service, key, limit.windowMs);
     if (used <= limit.max) return;
     const left = (window + 1) * limit.windowMs - Date.now();
     throw UpstreamError.rateLimited(service, Math.max(1, left / 1000));
@@ -40,7 +51,7 @@ export class UpstreamQuota {
   async takeMonthly(service: UpstreamService, scope: string, max: number, now = Date.now()): Promise<void> {
     const { id, endsAt } = calendarMonth(now);
     const key = `upstream:quota:${service}:month:${scope}:${id}`;
-    const used = await this.store.incr(key, 1, endsAt - now + MONTH_KEY_SLACK_MS);
+    const used = await this.store.incr(service, key, endsAt - now + MONTH_KEY_SLACK_MS);
     if (used <= max) return;
     throw UpstreamError.monthlyQuotaUsed(service, max, endsAt, (endsAt - now) / 1000);
   }
