@@ -32,8 +32,10 @@ const MONTH_END_REVIEW = z
 /** The first and last day of a month YYYY-MM. */
 function monthBounds(month: string): { first: string; last: string } {
   const [, y, m] = MONTH.exec(month)!;
-  const last = new Date(Date.UTC(+y, +m, 0)).toISOString().slice(0, 10);
-  return { first: `${month}-01`, last };
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999 (0026-05 would end 1926-05-31).
+  const end = new Date(0);
+  end.setUTCFullYear(+y, +m, 0);
+  return { first: `${month}-01`, last: end.toISOString().slice(0, 10) };
 }
 
 /** The Xero connector's MCP prompts: each a user message naming the Xero tool calls to make. */
