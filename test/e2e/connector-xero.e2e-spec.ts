@@ -511,7 +511,7 @@ describe('Xero connector (e2e, simulator)', () => {
         const refused = await caller.mcp.call('xero_list_contacts', {});
         expect(refused.isError).toBe(true);
         expect(refused.text).toMatch(
-          /Xero is rate limiting requests for this organisation; retry after \d+ s/,
+          /^Xero allows 60 calls a minute per tenant and app, and that many have been made; retry after \d+ s\.$/,
         );
       }
       expect(apiCalls()).toHaveLength(60);

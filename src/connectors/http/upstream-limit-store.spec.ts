@@ -52,7 +52,7 @@ describe('Upstream limits while the shared store does not answer', () => {
   it('counts quotas on this instance: calls within the limit go on, the one past it is refused', async () => {
     const metrics = new MetricsService();
     const quota = new UpstreamQuota(store, metrics);
-    const limit = { max: 2, windowMs: 60_000 };
+    const limit = { max: 2, windowMs: 60_000, what: '2 calls a minute' };
     await quota.take('xero', 'app:t1', limit);
     await quota.take('xero', 'app:t1', limit);
     const e = await quota.take('xero', 'app:t1', limit).catch((err: unknown) => err);

@@ -8,6 +8,8 @@ export interface QuotaLimit {
   /** Calls allowed in one window. */
   max: number;
   windowMs: number;
+  /** The limit as a person reads it, after "allows": `60 calls a minute per tenant`. */
+  what: string;
 }
 
 /** Kept past a calendar month's end, so that a clock a little behind on another instance still finds the count. */
@@ -40,7 +42,7 @@ export class UpstreamQuota implements OnModuleDestroy {
     const used = await this.store.incr(service, key, limit.windowMs);
     if (used <= limit.max) return;
     const left = (window + 1) * limit.windowMs - Date.now();
-    throw UpstreamError.rateLimited(service, Math.max(1, left / 1000));
+    throw UpstreamError.limitReached(service, limit.what, Math.max(1, left / 1000));
   }
 
   /**

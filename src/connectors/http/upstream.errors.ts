@@ -62,6 +62,20 @@ export class UpstreamError extends ToolError {
   }
 
   /**
+   * This server refused the call itself, before the upstream had to: a limit
+   * the upstream publishes (`what`, after "allows") is reached.
+   */
+  static limitReached(service: UpstreamService, what: string, retryAfterSeconds: number): UpstreamError {
+    const after = Math.max(1, Math.ceil(retryAfterSeconds));
+    return new UpstreamError(
+      service,
+      'upstream_rate_limited',
+      `${SERVICE_NAMES[service]} allows ${what}, and that many have been made; retry after ${after} s.`,
+      after,
+    );
+  }
+
+  /**
    * This server refused the call itself: the monthly quota the operator set
    * for this account of `service` is used up until `renewsAt` (ms since epoch).
    */

@@ -170,7 +170,11 @@ describe('XeroClient quotas (memory store)', () => {
     if (Date.now() % 60_000 > 55_000) await sleep(60_000 - (Date.now() % 60_000) + 50);
     // 9,999 of the app's minute spent elsewhere (other tenants, other instances).
     for (let i = 0; i < 9_999; i++)
-      await app.quota.take('xero', xeroAppScope('APP-ONE'), { max: 10_000, windowMs: 60_000 });
+      await app.quota.take('xero', xeroAppScope('APP-ONE'), {
+        max: 10_000,
+        windowMs: 60_000,
+        what: 'the app minute',
+      });
     expect(await app.call(T1)).toBe('sent');
     // The app's 10,000th call is spent: a tenant with calls of its own left is refused too.
     expect(await app.call(T2)).toBe('upstream_rate_limited');
@@ -183,10 +187,18 @@ describe('XeroClient quotas (memory store)', () => {
     const app = clientFor('APP-THREE');
     if (Date.now() % 60_000 > 55_000) await sleep(60_000 - (Date.now() % 60_000) + 50);
     for (let i = 0; i < 9_999; i++)
-      await app.quota.take('xero', xeroAppScope('APP-THREE'), { max: 10_000, windowMs: 60_000 });
+      await app.quota.take('xero', xeroAppScope('APP-THREE'), {
+        max: 10_000,
+        windowMs: 60_000,
+        what: 'the app minute',
+      });
     // T1 has used its 60 of the minute.
     for (let i = 0; i < 60; i++)
-      await app.quota.take('xero', `${xeroAppScope('APP-THREE')}:${T1}`, { max: 60, windowMs: 60_000 });
+      await app.quota.take('xero', `${xeroAppScope('APP-THREE')}:${T1}`, {
+        max: 60,
+        windowMs: 60_000,
+        what: 'the tenant minute',
+      });
     for (let i = 0; i < 3; i++) expect(await app.call(T1)).toBe('upstream_rate_limited');
     // The app's last call of the minute is still there for another tenant.
     expect(await app.call(T2)).toBe('sent');

@@ -15,10 +15,10 @@ import { XeroAccessToken, XeroTokens } from './xero-token.service';
 import { canonicalGuid, GUID } from '../../common/guid';
 
 /** Xero's published per-tenant limits, kept here so that Xero never has to refuse us. */
-const PER_MINUTE = { max: 60, windowMs: 60_000 };
-const PER_DAY = { max: 5000, windowMs: 86_400_000 };
+const PER_MINUTE = { max: 60, windowMs: 60_000, what: '60 calls a minute per tenant and app' };
+const PER_DAY = { max: 5000, windowMs: 86_400_000, what: '5000 calls a day per tenant and app' };
 /** And per app, across all its tenants. */
-const APP_PER_MINUTE = { max: 10_000, windowMs: 60_000 };
+const APP_PER_MINUTE = { max: 10_000, windowMs: 60_000, what: '10000 calls a minute per app' };
 /** 5 calls at a time; a call waits this long for one of them to finish. */
 const AT_ONCE = { max: 5, waitMs: 5000 };
 const MAX_LISTED_TENANTS = 20;
