@@ -327,6 +327,8 @@ describe('MCP prompts and resources (e2e)', () => {
       ['shopify_sales_summary', { from: '2026-02-30', to: '2026-03-01' }, ['from: must be a real date']],
       ['shopify_sales_summary', { from: '2026-03-01', to: '2026-02-01' }, ['to: must not be before from']],
       ['shopify_sales_summary', { from: '2024-01-01', to: '2025-06-01' }, ['to: must be within 366 days']],
+      // The search would end at the day after 9999-12-31, which no date can spell.
+      ['shopify_sales_summary', { from: '9999-12-31', to: '9999-12-31' }, ['from: must not be after today']],
     ];
 
     it.each(cases)('%s %j → -32602 naming %j', async (name, args, named) => {

@@ -13,6 +13,12 @@ const SALES_SUMMARY = z
     to: promptDay('Last day of the range, YYYY-MM-DD, not before from.'),
   })
   .strict()
+  // A day after today (UTC) can hold no orders yet; tomorrow is let through for a shop ahead of UTC. This
+  // also keeps the day after `to` (the search's end) a date Shopify's search can read (none past 9999-12-31).
+  .refine((a) => a.from <= nextDay(new Date().toISOString().slice(0, 10)), {
+    path: ['from'],
+    message: 'must not be after today',
+  })
   .refine((a) => a.from <= a.to, { path: ['to'], message: 'must not be before from' })
   .refine((a) => (Date.parse(a.to) - Date.parse(a.from)) / 86_400_000 < MAX_DAYS, {
     path: ['to'],
