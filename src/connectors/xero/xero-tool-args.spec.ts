@@ -69,6 +69,10 @@ describe('Xero tool arguments: INSTANT (modifiedSince)', () => {
 
   it('says once what is wrong with a value not in the shape', () => {
     expect(told('2024-02-30T00:00:00Z')).toHaveLength(1);
-    expect(told('yesterday')).toHaveLength(1);
+    expect(told('yesterday')).toEqual([
+      'must be a date and time with its zone, e.g. 2024-01-31T00:00:00Z or 2024-01-31T09:30:00+10:00',
+    ]);
+    // A time without its zone is ambiguous: refused, saying what to add.
+    expect(told('2024-01-31T00:00:00')).toEqual(told('yesterday'));
   });
 });

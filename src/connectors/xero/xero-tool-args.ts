@@ -47,11 +47,16 @@ export const DAY = z
  * years 1-9999: it goes to Xero as If-Modified-Since, `YYYY-MM-DDTHH:mm:ss` in UTC, and an offset can
  * push 0000-01-01 or 9999-12-31 out of that shape (`-000001-12-31T23:00`).
  */
-export const INSTANT = z.iso.datetime({ offset: true }).refine((s) => {
-  const year = new Date(s).getUTCFullYear();
-  // A value not in the shape at all is told so by the format check alone.
-  return Number.isNaN(year) || (year >= 1 && year <= 9999);
-}, 'must be a time from year 1 to 9999 in UTC');
+export const INSTANT = z.iso
+  .datetime({
+    offset: true,
+    error: 'must be a date and time with its zone, e.g. 2024-01-31T00:00:00Z or 2024-01-31T09:30:00+10:00',
+  })
+  .refine((s) => {
+    const year = new Date(s).getUTCFullYear();
+    // A value not in the shape at all is told so by the format check alone.
+    return Number.isNaN(year) || (year >= 1 && year <= 9999);
+  }, 'must be a time from year 1 to 9999 in UTC');
 
 /** The comparison a Xero report takes: `periods` earlier periods, each a `timeframe` long. */
 export const comparePeriods = () => ({
