@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describeFieldErrors, fieldErrors } from './field-errors';
+import { describeFieldErrors, fieldErrors, fieldsAt } from './field-errors';
 
 const schema = z.strictObject({
   name: z.string().min(1),
@@ -68,6 +68,29 @@ describe('fieldErrors', () => {
       { field: 'address.zip', message: 'is not a known field' },
       { field: 'extra', message: 'is not a known field (known: name, permissions, address)' },
     ]);
+  });
+
+  it("with the schema, tells a nested object's unknown key that object's fields (through arrays and optionals)", () => {
+    const nested = z
+      .object({
+        messages: z.array(z.object({ role: z.string(), content: z.string() }).strict()),
+        meta: z.object({ tag: z.string() }).strict().optional(),
+        tags: z.array(z.string()),
+      })
+      .strict();
+    const input = {
+      messages: [{ role: 'user', content: 'x', name: 'n' }],
+      meta: { tag: 't', colour: 'red' },
+      tags: [],
+    };
+    expect(
+      fieldErrors(nested.safeParse(input).error!, { known: ['messages', 'meta', 'tags'], schema: nested }),
+    ).toEqual([
+      { field: 'messages.0.name', message: 'is not a known field (known: role, content)' },
+      { field: 'meta.colour', message: 'is not a known field (known: tag)' },
+    ]);
+    expect(fieldsAt(nested, ['tags'])).toBeUndefined();
+    expect(fieldsAt(nested, ['nowhere', 0])).toBeUndefined();
   });
 
   it('names each unknown key, and a body that is not an object', () => {

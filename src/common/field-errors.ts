@@ -16,6 +16,45 @@ export interface FieldErrorOptions {
   query?: boolean;
   /** The fields the input may have (its top level), named to one who gave another there. */
   known?: readonly string[];
+  /**
+   * The schema the input was parsed with: an unknown key inside a nested
+   * object (`messages.0.name`) is then told that object's fields too.
+   */
+  schema?: z.ZodType;
+}
+
+/** Wrappers whose inner schema holds the fields (`.optional()`, `.default()`, ...). */
+const WRAPPERS = new Set(['optional', 'nullable', 'default', 'prefault', 'readonly', 'catch', 'nonoptional']);
+
+interface SchemaDef {
+  type: string;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+  element?: z.ZodType;
+}
+const defOf = (s: z.ZodType | undefined): SchemaDef | undefined =>
+  (s as unknown as { _zod?: { def?: SchemaDef } } | undefined)?._zod?.def;
+
+/**
+ * The fields of the object `schema` has at `path` (through objects, arrays
+ * and the wrappers above); undefined where it is no plain object (a union,
+ * a record) or the path leads nowhere.
+ */
+export function fieldsAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
+  let at: z.ZodType | undefined = schema;
+  for (let i = 0; ; i++) {
+    let def = defOf(at);
+    while (def && (WRAPPERS.has(def.type) || def.type === 'pipe')) {
+      at = def.type === 'pipe' ? def.in : def.innerType;
+      def = defOf(at);
+    }
+    if (!def) return undefined;
+    if (i === path.length) return def.type === 'object' && def.shape ? Object.keys(def.shape) : undefined;
+    if (def.type === 'object') at = def.shape?.[String(path[i])];
+    else if (def.type === 'array') at = def.element;
+    else return undefined;
+  }
 }
 
 /** The most bad fields one answer lists (`errors`, and its message); a count stands for the rest. */
@@ -82,6 +121,7 @@ export function fieldErrors(error: z.ZodError, rootOrOptions: string | FieldErro
     root = '(body)',
     query = false,
     known,
+    schema,
   } = typeof rootOrOptions === 'string' ? { root: rootOrOptions } : rootOrOptions;
   const out: FieldError[] = [];
   for (const issue of error.issues) {
@@ -90,8 +130,9 @@ export function fieldErrors(error: z.ZodError, rootOrOptions: string | FieldErro
       for (const key of issue.keys)
         out.push({
           field: base ? `${base}.${key}` : key,
-          // `known` lists the top level's fields: a nested object's unknown key is not told them.
-          message: unknownFieldMessage(query, base ? undefined : known),
+          // `known` lists the top level's fields: a nested object's unknown key is told its own, when the
+          // schema says them.
+          message: unknownFieldMessage(query, base ? schema && fieldsAt(schema, issue.path) : known),
         });
     } else if (issue.code === 'invalid_type' && issue.path.length === 0) {
       out.push({ field: root, message: 'must be a JSON object' });

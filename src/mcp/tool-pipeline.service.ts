@@ -155,7 +155,11 @@ export class ToolPipeline {
         errorCode = 'invalid_arguments';
         result = errorResult(
           `Invalid arguments for tool "${name}": ${describeFieldErrors(
-            fieldErrors(parsed.error, { root: '(arguments)', known: Object.keys(tool.input.shape) }),
+            fieldErrors(parsed.error, {
+              root: '(arguments)',
+              known: Object.keys(tool.input.shape),
+              schema: tool.input,
+            }),
           )}`,
         );
       } else {

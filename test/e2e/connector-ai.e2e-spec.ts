@@ -312,7 +312,7 @@ describe('AI connector (e2e, simulated Anthropic and OpenAI)', () => {
       expect(r.isError).toBe(true);
       // Not told the top level's fields (model, messages, ...), which are not a message's.
       expect(r.text).toMatch(
-        /^Invalid arguments for tool "ai_\w+": messages\.0\.name: is not a known field$/,
+        /^Invalid arguments for tool "ai_\w+": messages\.0\.name: is not a known field \(known: role, content\)$/,
       );
     }
     expect(anthropic.requests).toHaveLength(0);
