@@ -39,10 +39,6 @@ const NOTHING = new ZodValidationPipe(z.strictObject({}));
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ description: 'No valid API key (see WWW-Authenticate)' })
 @ApiForbiddenResponse({ description: 'The API key lacks credentials:read' })
-@ApiBadRequestResponse({
-  type: ConnectorsErrorDto,
-  description: 'A query parameter (invalid_query; neither route takes one) or a body field (invalid_body)',
-})
 @RequirePermission('credentials:read')
 @Audited()
 @Controller('admin/connectors')
@@ -57,6 +53,10 @@ export class ConnectorsAdminController {
       'another instance may see another state.',
   })
   @ApiOkResponse({ type: ConnectorListDto })
+  @ApiBadRequestResponse({
+    type: ConnectorsErrorDto,
+    description: 'A query parameter (invalid_query): it takes none',
+  })
   list(
     @CurrentPrincipal() principal: Principal,
     @Query(NOTHING) _query: Record<string, never>,
@@ -76,6 +76,10 @@ export class ConnectorsAdminController {
   })
   @ApiParam({ name: 'service', enum: CONNECTOR_SERVICES, description: 'The third-party service' })
   @ApiOkResponse({ type: ConnectorCheckDto })
+  @ApiBadRequestResponse({
+    type: ConnectorsErrorDto,
+    description: 'A query parameter (invalid_query) or a body field (invalid_body): it takes neither',
+  })
   @ApiNotFoundResponse({
     type: ConnectorsErrorDto,
     description: 'Unknown service (unknown_service names them)',

@@ -468,6 +468,9 @@ describe('connector health (e2e, simulators)', () => {
       ...SERVICES,
     ]);
     expect(Object.keys(post.responses).sort()).toEqual(['200', '400', '401', '403', '404', '429', '503']);
+    // The listing takes no body: its 400 is about a query parameter only.
+    expect(doc.paths['/admin/connectors'].get.responses['400'].description).not.toContain('invalid_body');
+    expect(post.responses['400'].description).toContain('invalid_body');
     expect(doc.components.schemas.ConnectorCheckDto.required).toEqual(
       expect.arrayContaining(['service', 'ok', 'checkedAt', 'durationMs']),
     );
