@@ -228,7 +228,7 @@ describe('audit trail (e2e)', () => {
     expect(records[0]).toContain('test_error_handling');
   });
 
-  it('refuses a tool call or an admin call whose audit record can be written nowhere: 503, Retry-After, no detail', async () => {
+  it('refuses a tool call, a resource read or an admin call whose audit record can be written nowhere: 503, Retry-After, no detail', async () => {
     const writer = started.app.get(AuditWriter);
     await writer.flush();
     // The database refuses the rows of this test's calls, and the spool file's place is taken by a directory.
@@ -260,13 +260,37 @@ describe('audit trail (e2e)', () => {
           },
         }),
       });
+    // A resource read is refused the same way: sentia://connectors shows organisation data.
+    const read = () =>
+      fetch(`${started.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          ...authHeaders(admin),
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2026-07-28',
+          'mcp-method': 'resources/read',
+          'mcp-name': 'sentia://connectors',
+          'x-request-id': 'e2e-audit-nowhere-resource',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 2,
+          method: 'resources/read',
+          params: { uri: 'sentia://connectors', _meta: modernMeta('audit-e2e') },
+        }),
+      });
     let res: Response;
     let text: string;
     let rest: Response;
     let restText: string;
+    let resource: Response;
+    let resourceText: string;
     try {
       res = await call();
       text = await res.text();
+      resource = await read();
+      resourceText = await resource.text();
       rest = await get('/admin/audit?limit=1', admin, { 'x-request-id': 'e2e-audit-nowhere-rest' });
       restText = await rest.text();
     } finally {
@@ -286,6 +310,17 @@ describe('audit trail (e2e)', () => {
     expect(text).not.toMatch(/refused by the test|SQLITE|EISDIR|audit_logs|spool/i);
     expect(text).not.toContain('"result"');
     expect(await rows(`request_id = 'e2e-audit-nowhere'`)).toHaveLength(0);
+    expect(resource.status).toBe(503);
+    expect(resource.headers.get('retry-after')).toBe('5');
+    expect(JSON.parse(resourceText)).toMatchObject({
+      id: 2,
+      error: {
+        code: -32603,
+        message: expect.stringContaining('The audit trail cannot be written right now'),
+      },
+    });
+    expect(resourceText).not.toMatch(/services|organizationId|refused by the test|SQLITE|EISDIR/i);
+    expect(await rows(`request_id = 'e2e-audit-nowhere-resource'`)).toHaveLength(0);
     expect(rest.status).toBe(503);
     expect(rest.headers.get('retry-after')).toBe('5');
     expect(JSON.parse(restText)).toEqual({
@@ -301,6 +336,12 @@ describe('audit trail (e2e)', () => {
     expect(again.status).toBe(200);
     expect(again.headers.get('retry-after')).toBeNull();
     expect(await rows(`request_id = 'e2e-audit-nowhere' AND kind = 'tool_call'`)).toHaveLength(1);
+    const readAgain = await read();
+    expect(readAgain.status).toBe(200);
+    expect(await readAgain.text()).toContain('organizationId');
+    expect(await rows(`request_id = 'e2e-audit-nowhere-resource' AND kind = 'resource_read'`)).toHaveLength(
+      1,
+    );
   });
 
   it('leaves hash chains that verify', async () => {
