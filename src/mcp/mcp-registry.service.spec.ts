@@ -130,6 +130,43 @@ class CachedWithOwnFresh {
   }
 }
 
+@Injectable()
+class TwoSystemPrompt {
+  @Prompt({ name: 'both', permission: ['shopify:read', 'unleashed:read'] })
+  both() {
+    return { messages: [] };
+  }
+
+  @Resource({ uri: 'both://x', name: 'both', permission: ['xero:read', 'shopify:read'] })
+  read() {
+    return { contents: [] };
+  }
+}
+
+@Injectable()
+class EmptyPermissionList {
+  @Prompt({ name: 'empty', permission: [] as never })
+  run() {
+    return { messages: [] };
+  }
+}
+
+@Injectable()
+class UnknownPermission {
+  @Resource({ uri: 'x://y', name: 'unknown', permission: ['xero:read', 'xero:write'] as never })
+  run() {
+    return { contents: [] };
+  }
+}
+
+@Injectable()
+class RepeatedPermission {
+  @Prompt({ name: 'twice', permission: ['xero:read', 'xero:read'] })
+  run() {
+    return { messages: [] };
+  }
+}
+
 describe('McpRegistry', () => {
   it('discovers decorated methods once, with JSON Schema computed at bootstrap', async () => {
     const registry = await registryWith(Greeter);
@@ -147,6 +184,12 @@ describe('McpRegistry', () => {
       { name: 'name', description: undefined, required: true },
       { name: 'tone', description: undefined, required: false },
     ]);
+  });
+
+  it('keeps a prompt’s or resource’s list of permissions as declared', async () => {
+    const registry = await registryWith(TwoSystemPrompt);
+    expect(registry.prompts.get('both')!.options.permission).toEqual(['shopify:read', 'unleashed:read']);
+    expect(registry.resources.get('both://x')!.options.permission).toEqual(['xero:read', 'shopify:read']);
   });
 
   it('refuses arguments a tool does not declare, and its JSON Schema says so', async () => {
@@ -206,6 +249,12 @@ describe('McpRegistry', () => {
     [BadSchema, /input schema of MCP tool "bad_schema" on BadSchema.run must be a zod object schema/],
     [Unrepresentable, /MCP tool "dates" on Unrepresentable.run cannot be expressed as JSON Schema/],
     [NonStringPromptArg, /Argument "n" of MCP prompt "p" on NonStringPromptArg.run must be a string schema/],
+    [EmptyPermissionList, /MCP prompt "empty" on EmptyPermissionList.run declares an empty permission list/],
+    [
+      UnknownPermission,
+      /MCP resource "unknown" on UnknownPermission.run declares an unknown permission "xero:write"/,
+    ],
+    [RepeatedPermission, /MCP prompt "twice" on RepeatedPermission.run names a permission twice/],
   ])('stops startup on a broken declaration (%p)', async (provider, message) => {
     await expect(registryWith(Greeter, provider)).rejects.toThrow(message);
   });

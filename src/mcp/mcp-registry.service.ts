@@ -2,6 +2,7 @@ import { Injectable, Logger, OnModuleInit, Optional } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { UriTemplate } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import { isPermission } from '../auth/tokens/permissions';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import {
@@ -9,6 +10,7 @@ import {
   MCP_RESOURCE,
   MCP_TOOL,
   ObjectSchema,
+  PermissionRequirement,
   PromptOptions,
   ResourceOptions,
   ToolOptions,
@@ -184,6 +186,7 @@ export class McpRegistry implements OnModuleInit {
         `MCP resource "${options.name}" on ${owner} needs exactly one of uri or uriTemplate`,
       );
     }
+    checkPermission(options.permission, `MCP resource "${options.name}" on ${owner}`);
     if (options.uri) {
       if (this.resources.has(options.uri)) {
         throw new McpDeclarationError(`Duplicate MCP resource URI "${options.uri}" (second one on ${owner})`);
@@ -211,6 +214,7 @@ export class McpRegistry implements OnModuleInit {
     if (this.prompts.has(options.name)) {
       throw new McpDeclarationError(`Duplicate MCP prompt name "${options.name}" (second one on ${owner})`);
     }
+    checkPermission(options.permission, `MCP prompt "${options.name}" on ${owner}`);
     const args: RegisteredPrompt['arguments'] = [];
     if (options.args) {
       const schema = toObjectJsonSchema(
@@ -242,6 +246,27 @@ export class McpRegistry implements OnModuleInit {
       if (variables) return { resource, variables };
     }
     return undefined;
+  }
+}
+
+/**
+ * A resource's or prompt's permission: absent, one known permission, or a non-empty list of distinct
+ * known ones. An empty list would read as "none needed" (every key), the opposite of what a list says.
+ */
+function checkPermission(permission: PermissionRequirement | undefined, what: string): void {
+  if (permission === undefined) return;
+  const list: readonly unknown[] = Array.isArray(permission) ? permission : [permission];
+  if (list.length === 0) {
+    throw new McpDeclarationError(
+      `${what} declares an empty permission list: leave permission out for any key`,
+    );
+  }
+  for (const p of list) {
+    if (!isPermission(p))
+      throw new McpDeclarationError(`${what} declares an unknown permission "${String(p)}"`);
+  }
+  if (new Set(list).size !== list.length) {
+    throw new McpDeclarationError(`${what} names a permission twice`);
   }
 }
 

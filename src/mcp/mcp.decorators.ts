@@ -19,6 +19,14 @@ export const MCP_PROMPT = Symbol('mcp:prompt');
 /** A zod object schema (`z.object({...})`) describing a tool's or prompt's arguments. */
 export type ObjectSchema = z.ZodObject<z.ZodRawShape>;
 
+/**
+ * What a resource or prompt needs of a key: one permission, or a non-empty list
+ * of them, ALL of which the key must hold (a prompt reading two systems needs
+ * both systems' permissions). A key lacking one does not see it, as one lacking
+ * a single permission does not.
+ */
+export type PermissionRequirement = Permission | readonly [Permission, ...Permission[]];
+
 export interface ToolOptions {
   /** 1-128 characters of A-Z a-z 0-9 _ - . (MCP tool naming rules); unique across the server. */
   name: string;
@@ -58,7 +66,8 @@ export interface ResourceOptions {
   title?: string;
   description?: string;
   mimeType?: string;
-  permission?: Permission;
+  /** The permission, or the permissions (all of them), a key must hold; absent means any authenticated caller. */
+  permission?: PermissionRequirement;
   /** Completion for template variables: variable name → candidate values for a prefix. */
   complete?: Record<string, (value: string) => string[] | Promise<string[]>>;
 }
@@ -69,7 +78,8 @@ export interface PromptOptions {
   description?: string;
   /** Prompt arguments; every field must be a string schema (MCP prompt arguments are strings). */
   args?: ObjectSchema;
-  permission?: Permission;
+  /** The permission, or the permissions (all of them), a key must hold; absent means any authenticated caller. */
+  permission?: PermissionRequirement;
   /** Completion for arguments: argument name → candidate values for a prefix. */
   complete?: Record<string, (value: string) => string[] | Promise<string[]>>;
 }

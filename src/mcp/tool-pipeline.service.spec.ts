@@ -5,7 +5,7 @@ import type { McpCallContext } from './mcp-context';
 import type { RegisteredTool } from './mcp-registry.service';
 import { ServiceUnavailableException } from '@nestjs/common';
 import { ShutdownClock } from '../common/shutdown-clock';
-import { ToolCallRecord, ToolError, ToolPipeline, ToolResultCache } from './tool-pipeline.service';
+import { mayAccess, ToolCallRecord, ToolError, ToolPipeline, ToolResultCache } from './tool-pipeline.service';
 
 const principal = (permissions: string[]): Principal => ({
   keyId: 'k1',
@@ -299,5 +299,36 @@ describe('ToolPipeline', () => {
       expect(result.isError).toBe(true);
       expect(through).not.toHaveBeenCalled();
     });
+  });
+});
+
+describe('mayAccess', () => {
+  const key = (...permissions: string[]) =>
+    ({ keyId: 'k', userId: 'u', organizationId: 'o', permissions }) as Principal;
+
+  it('needs nothing when no permission is declared', () => {
+    expect(mayAccess(undefined, key())).toBe(true);
+    expect(mayAccess(undefined, undefined)).toBe(true);
+  });
+
+  it('one permission: the key must hold it (or admin)', () => {
+    expect(mayAccess('xero:read', key('xero:read'))).toBe(true);
+    expect(mayAccess('xero:read', key('shopify:read'))).toBe(false);
+    expect(mayAccess('xero:read', key('admin'))).toBe(true);
+    expect(mayAccess('xero:read', undefined)).toBe(false);
+  });
+
+  it('a list: the key must hold every permission in it (admin holds them all)', () => {
+    const both = ['shopify:read', 'unleashed:read'] as const;
+    expect(mayAccess(both, key('shopify:read', 'unleashed:read'))).toBe(true);
+    expect(mayAccess(both, key('unleashed:read', 'xero:read', 'shopify:read'))).toBe(true);
+    expect(mayAccess(both, key('shopify:read'))).toBe(false);
+    expect(mayAccess(both, key('unleashed:read'))).toBe(false);
+    expect(mayAccess(both, key('xero:read'))).toBe(false);
+    expect(mayAccess(both, key())).toBe(false);
+    expect(mayAccess(both, key('admin'))).toBe(true);
+    expect(mayAccess(both, undefined)).toBe(false);
+    expect(mayAccess(['ai:invoke'], key('ai:invoke'))).toBe(true);
+    expect(mayAccess(['ai:invoke'], key('xero:read'))).toBe(false);
   });
 });

@@ -1,11 +1,12 @@
 import { Injectable, Logger, Optional, ServiceUnavailableException } from '@nestjs/common';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { hasPermission, Permission } from '../auth/tokens/permissions';
+import { hasPermission } from '../auth/tokens/permissions';
 import { describeFieldErrors, fieldErrors } from '../common/field-errors';
 import { SHUTDOWN_RESERVE_MS, ShutdownClock } from '../common/shutdown-clock';
 import type { Principal } from '../auth/principal';
 import { RequestContext } from '../observability/request-context';
 import type { McpCallContext } from './mcp-context';
+import type { PermissionRequirement } from './mcp.decorators';
 import { FRESH_ARGUMENT, RegisteredTool } from './mcp-registry.service';
 
 /** Throw from a tool to answer with `isError: true` and this message (shown to the model). */
@@ -231,10 +232,19 @@ export class ToolPipeline {
   }
 }
 
-/** Whether a caller may see and use something that needs `permission` (none needed: everyone). */
-export function mayAccess(permission: Permission | undefined, principal: Principal | undefined): boolean {
+/**
+ * Whether a caller may see and use something that needs `permission` (none needed: everyone). A list
+ * needs every permission in it (a prompt or resource reading several systems); the registry refuses an
+ * empty list, which would otherwise read as "none needed".
+ */
+export function mayAccess(
+  permission: PermissionRequirement | undefined,
+  principal: Principal | undefined,
+): boolean {
   if (!permission) return true;
-  return principal !== undefined && hasPermission(principal.permissions, permission);
+  if (principal === undefined) return false;
+  if (typeof permission === 'string') return hasPermission(principal.permissions, permission);
+  return permission.every((p) => hasPermission(principal.permissions, p));
 }
 
 export function errorResult(text: string): CallToolResult {
