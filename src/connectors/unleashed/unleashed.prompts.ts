@@ -20,7 +20,7 @@ const REORDER_CHECK = z
   .strict();
 
 /** Purchase orders that may still bring stock in: drafted (Parked) or sent to the supplier (Placed). */
-const OPEN_PURCHASE_ORDERS = ['Parked', 'Placed'];
+export const OPEN_PURCHASE_ORDERS = ['Parked', 'Placed'];
 
 /** The Unleashed connector's MCP prompts. */
 @Injectable()
