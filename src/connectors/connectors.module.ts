@@ -7,6 +7,7 @@ import { ConnectorsResource } from './connectors.resources';
 import { ConnectorsAdminController } from './connectors-admin.controller';
 import { UpstreamHttpModule } from './http/upstream-http.module';
 import { ShopifyModule } from './shopify/shopify.module';
+import { StockVsSalesPrompts } from './stock-vs-sales.prompts';
 import { UnleashedModule } from './unleashed/unleashed.module';
 import { XeroModule } from './xero/xero.module';
 
@@ -27,6 +28,6 @@ import { XeroModule } from './xero/xero.module';
     XeroModule,
   ],
   controllers: [ConnectorsAdminController],
-  providers: [ConnectorHealth, ConnectorsResource],
+  providers: [ConnectorHealth, ConnectorsResource, StockVsSalesPrompts],
 })
 export class ConnectorsModule {}

@@ -34,10 +34,12 @@ const OPENAI = { apiKey: 'sk-openai-prompts-SECRET-0003' };
 const SECRETS = [XERO.clientSecret, UNLEASHED.apiKey, OPENAI.apiKey];
 for (const s of SECRETS) registerSecret(s, 'mcp-prompts-resources secret');
 
-const PROMPTS: Record<string, Permission> = {
-  xero_month_end_review: 'xero:read',
-  unleashed_reorder_check: 'unleashed:read',
-  shopify_sales_summary: 'shopify:read',
+/** Each prompt and the permissions a key must hold, all of them, to use it. */
+const PROMPTS: Record<string, Permission[]> = {
+  xero_month_end_review: ['xero:read'],
+  unleashed_reorder_check: ['unleashed:read'],
+  shopify_sales_summary: ['shopify:read'],
+  stock_vs_sales: ['shopify:read', 'unleashed:read'],
 };
 
 interface Connectors {
@@ -169,7 +171,14 @@ describe('MCP prompts and resources (e2e)', () => {
       expect(await names(['xero:read'])).toEqual(['xero_month_end_review']);
       expect(await names(['shopify:read', 'unleashed:read'])).toEqual([
         'shopify_sales_summary',
+        'stock_vs_sales',
         'unleashed_reorder_check',
+      ]);
+      // stock_vs_sales needs both systems: one of them is not enough.
+      expect(await names(['shopify:read'])).toEqual(['shopify_sales_summary']);
+      expect(await names(['unleashed:read', 'xero:read'])).toEqual([
+        'unleashed_reorder_check',
+        'xero_month_end_review',
       ]);
       expect(await names(['credentials:read', 'ai:invoke'])).toEqual([]);
       expect(await names(['admin'])).toEqual(Object.keys(PROMPTS).sort());
@@ -190,6 +199,11 @@ describe('MCP prompts and resources (e2e)', () => {
         expect.objectContaining({ name: 'from', required: true }),
         expect.objectContaining({ name: 'to', required: true }),
       ]);
+      expect(args.stock_vs_sales).toEqual([
+        expect.objectContaining({ name: 'from', required: true }),
+        expect.objectContaining({ name: 'to', required: true }),
+        expect.objectContaining({ name: 'warehouseCode', required: false }),
+      ]);
     });
 
     it('resources/list shows sentia://connectors to any key', async () => {
@@ -209,12 +223,14 @@ describe('MCP prompts and resources (e2e)', () => {
       ['unleashed_reorder_check', {}],
       ['unleashed_reorder_check', { warehouseCode: 'MAIN', threshold: '5' }],
       ['shopify_sales_summary', { from: '2026-01-01', to: '2026-01-31' }],
+      ['stock_vs_sales', { from: '2026-01-01', to: '2026-01-31' }],
+      ['stock_vs_sales', { from: '2025-03-01', to: '2026-02-28', warehouseCode: 'MAIN' }],
     ];
 
     it.each(cases)(
       '%s %j names only tools that exist, that the key may call, with arguments their schemas take',
       async (name, args) => {
-        const { client } = await keyed('org-a', [PROMPTS[name]]);
+        const { client } = await keyed('org-a', PROMPTS[name]);
         const listed = new Set((await client.listTools()).tools.map((t) => t.name));
         const { messages } = await client.getPrompt({ name, arguments: args });
         expect(messages).toHaveLength(1);
@@ -287,6 +303,64 @@ describe('MCP prompts and resources (e2e)', () => {
       ]);
     });
 
+    it('stock_vs_sales asks for the Shopify orders as shopify_sales_summary does, Unleashed stock and open purchase orders, and claims nothing per product', async () => {
+      const { client } = await keyed('org-a', ['shopify:read', 'unleashed:read'], 'v2');
+      const args = { from: '2025-12-01', to: '2025-12-31' };
+      const stock = await client.getPrompt({
+        name: 'stock_vs_sales',
+        arguments: { ...args, warehouseCode: 'MAIN' },
+      });
+      const sales = await client.getPrompt({ name: 'shopify_sales_summary', arguments: args });
+      const calls = callsIn(stock.messages[0].content.text!);
+      expect(calls).toEqual([
+        callsIn(sales.messages[0].content.text!)[0],
+        { tool: 'unleashed_stock_on_hand', args: { warehouseCode: 'MAIN', pageSize: 1000 } },
+        {
+          tool: 'unleashed_list_purchase_orders',
+          args: { orderStatus: ['Parked', 'Placed'], pageSize: 1000 },
+        },
+      ]);
+      const text = stock.messages[0].content.text!;
+      expect(text).toContain('no line items, products, SKUs or quantities');
+      expect(text).toContain('do not work out sales, sell-through or days of cover per product');
+      expect(text).toContain('Keep those of warehouseCode MAIN.');
+      // Every field the prompt says an order, a stock row or a purchase order has is in the tool's description.
+      const described = (tool: string) => registry.tools.get(tool)!.options.description;
+      for (const field of [
+        'name',
+        'createdAt',
+        'displayFinancialStatus',
+        'totalPrice',
+        'customerEmail',
+        'pageInfo',
+      ]) {
+        expect(described('shopify_list_orders')).toContain(field);
+      }
+      for (const field of [
+        'productCode',
+        'productDescription',
+        'qtyOnHand',
+        'allocatedQty',
+        'availableQty',
+        'warehouseCode',
+      ]) {
+        expect(described('unleashed_stock_on_hand')).toContain(field);
+      }
+      for (const field of ['supplierCode', 'warehouseCode', 'requiredDate', 'total', 'lineCount']) {
+        expect(described('unleashed_list_purchase_orders')).toContain(field);
+      }
+      expect(described('shopify_list_products')).toContain('sku');
+      // ... and the orders carry no line items: the prompt's claim holds of the tool's output.
+      expect(described('shopify_list_orders')).not.toMatch(/lineItems|sku|quantity/i);
+      // Without a warehouse, every warehouse, and no warehouseCode in the calls.
+      const all = await client.getPrompt({ name: 'stock_vs_sales', arguments: args });
+      expect(callsIn(all.messages[0].content.text!)[1]).toEqual({
+        tool: 'unleashed_stock_on_hand',
+        args: { pageSize: 1000 },
+      });
+      expect(all.messages[0].content.text).toContain('every Unleashed warehouse');
+    });
+
     it('completes the month of xero_month_end_review for a key that may use it, and nothing for one that may not', async () => {
       const ref = { type: 'ref/prompt', name: 'xero_month_end_review' };
       const current = new Date().toISOString().slice(0, 7);
@@ -301,6 +375,53 @@ describe('MCP prompts and resources (e2e)', () => {
       expect(
         (await other.complete({ ref, argument: { name: 'month', value: '' } })).completion.values,
       ).toEqual([]);
+    });
+  });
+
+  describe.each<Era>(['v1', 'v2'])('stock_vs_sales needs both permissions (%s client)', (era) => {
+    const args = { from: '2026-01-01', to: '2026-01-31' };
+    const ref = { type: 'ref/prompt', name: 'stock_vs_sales' };
+
+    it('prompts/get: a key holding one of shopify:read and unleashed:read gets Unknown prompt; both or admin get it', async () => {
+      for (const one of [
+        ['shopify:read'],
+        ['unleashed:read'],
+        ['unleashed:read', 'xero:read'],
+      ] as Permission[][]) {
+        const { client } = await keyed('org-a', one, era);
+        const denied = await failure(client.getPrompt({ name: 'stock_vs_sales', arguments: args }));
+        expect(denied.code).toBe(-32602);
+        expect(denied.message).toContain('Unknown prompt: stock_vs_sales');
+      }
+      for (const enough of [['shopify:read', 'unleashed:read'], ['admin']] as Permission[][]) {
+        const { client } = await keyed('org-a', enough, era);
+        const { messages } = await client.getPrompt({ name: 'stock_vs_sales', arguments: args });
+        expect(callsIn(messages[0].content.text!).map((c) => c.tool)).toEqual([
+          'shopify_list_orders',
+          'unleashed_stock_on_hand',
+          'unleashed_list_purchase_orders',
+        ]);
+      }
+    });
+
+    it('completion/complete completes from and to only for a key holding both', async () => {
+      const thisMonth = new Date().toISOString().slice(0, 7);
+      const today = new Date().toISOString().slice(0, 10);
+      const both = (await keyed('org-a', ['shopify:read', 'unleashed:read'], era)).client;
+      const from = await both.complete({ ref, argument: { name: 'from', value: thisMonth.slice(0, 4) } });
+      expect(from.completion.values[0]).toBe(`${thisMonth}-01`);
+      expect(from.completion.values.every((v) => v.startsWith(thisMonth.slice(0, 4)))).toBe(true);
+      const to = await both.complete({ ref, argument: { name: 'to', value: '' } });
+      expect(to.completion.values[0]).toBe(today);
+      expect(to.completion.values).toHaveLength(13);
+      for (const one of [['shopify:read'], ['unleashed:read']] as Permission[][]) {
+        const { client } = await keyed('org-a', one, era);
+        for (const name of ['from', 'to']) {
+          expect((await client.complete({ ref, argument: { name, value: '' } })).completion.values).toEqual(
+            [],
+          );
+        }
+      }
     });
   });
 
@@ -329,6 +450,21 @@ describe('MCP prompts and resources (e2e)', () => {
       ['shopify_sales_summary', { from: '2024-01-01', to: '2025-06-01' }, ['to: must be within 366 days']],
       // The search would end at the day after 9999-12-31, which no date can spell.
       ['shopify_sales_summary', { from: '9999-12-31', to: '9999-12-31' }, ['from: must not be after today']],
+      // stock_vs_sales takes shopify_sales_summary's range rules and the Unleashed tool's warehouseCode.
+      ['stock_vs_sales', {}, ['from: is required', 'to: is required']],
+      ['stock_vs_sales', { from: '2026-01-01' }, ['to: is required']],
+      ['stock_vs_sales', { from: '2026-1-01', to: '2026-01-31' }, ['from: must be a date YYYY-MM-DD']],
+      ['stock_vs_sales', { from: '2026-01-01', to: '2026-02-30' }, ['to: must be a real date']],
+      ['stock_vs_sales', { from: '2026-03-01', to: '2026-02-01' }, ['to: must not be before from']],
+      ['stock_vs_sales', { from: '2024-01-01', to: '2025-06-01' }, ['to: must be within 366 days']],
+      ['stock_vs_sales', { from: '9999-12-31', to: '9999-12-31' }, ['from: must not be after today']],
+      ['stock_vs_sales', { from: '2026-01-01', to: '2026-01-31', warehouseCode: '' }, ['warehouseCode:']],
+      [
+        'stock_vs_sales',
+        { from: '2026-01-01', to: '2026-01-31', warehouseCode: 'W'.repeat(51) },
+        ['warehouseCode:'],
+      ],
+      ['stock_vs_sales', { from: '2026-01-01', to: '2026-01-31', warehouse: 'MAIN' }, ['warehouse']],
     ];
 
     it.each(cases)('%s %j → -32602 naming %j', async (name, args, named) => {
