@@ -59,6 +59,17 @@ export interface AuditRecord {
   argsDigest?: string | null;
 }
 
+/** Who acted, as a record's columns: the principal's organisation, user and key, or nulls for a caller without a key. */
+export function actorColumns(
+  principal: { organizationId?: string; userId?: string; keyId?: string } | null | undefined,
+): Pick<AuditRecord, 'organizationId' | 'userId' | 'keyId'> {
+  return {
+    organizationId: principal?.organizationId ?? null,
+    userId: principal?.userId ?? null,
+    keyId: principal?.keyId ?? null,
+  };
+}
+
 /** A row of `audit_logs` as the writer inserts it (column names in comments). */
 export interface AuditRow {
   occurredAt: string; // occurred_at, ISO 8601 UTC with milliseconds

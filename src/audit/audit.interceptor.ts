@@ -13,7 +13,7 @@ import { Observable, from, lastValueFrom } from 'rxjs';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
 import { statusErrorCode, withErrorEnvelope } from '../common/error-envelope';
 import { isDatabaseUnavailable } from '../database/database-errors';
-import { AuditOutcome } from './audit-record';
+import { actorColumns, AuditOutcome } from './audit-record';
 import { AuditRequestContext, clientIp } from './audit-request-context';
 import { AUDIT_RETRY_AFTER_SECONDS, AuditUnavailableError } from './audit.errors';
 import { AuditWriter } from './audit.writer';
@@ -114,9 +114,7 @@ export class AuditInterceptor implements NestInterceptor {
         status,
         errorCode: errorCode ?? scope.resultCode ?? null,
         durationMs: performance.now() - started,
-        organizationId: principal?.organizationId ?? null,
-        userId: principal?.userId ?? null,
-        keyId: principal?.keyId ?? null,
+        ...actorColumns(principal),
         ip: clientIp(req),
         userAgent: typeof ua === 'string' ? ua : undefined,
         args: { params: req.params ?? {}, query: req.query ?? {}, body: req.body },

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Principal } from '../auth/principal';
-import { AuditKind, AuditOutcome, AuditRow } from './audit-record';
+import { actorColumns, AuditKind, AuditOutcome, AuditRow } from './audit-record';
 import { AuditFilter, AuditListQuery, encodeCursor } from './audit-query';
 import { fromStored, placeholders, StoredAuditRow, timeParam } from './audit-sql';
 import { AuditWriter } from './audit.writer';
@@ -89,9 +89,7 @@ export class AuditService {
       outcome: event.outcome ?? 'denied',
       errorCode: event.errorCode,
       status: event.status,
-      organizationId: event.principal?.organizationId ?? null,
-      userId: event.principal?.userId ?? null,
-      keyId: event.principal?.keyId ?? null,
+      ...actorColumns(event.principal),
       ip: event.ip,
       userAgent: event.userAgent,
       requestId: event.requestId,

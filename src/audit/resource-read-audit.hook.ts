@@ -2,6 +2,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { findProvider } from '../common/find-provider';
 import { ResourceReadHook, ResourceReadHooks, ResourceReadRecord } from '../mcp/resource-read-hooks';
+import { actorColumns } from './audit-record';
 import { AuditWriter } from './audit.writer';
 
 /**
@@ -37,9 +38,7 @@ export class ResourceReadAuditHook implements ResourceReadHook, OnModuleInit {
       status: null,
       errorCode: record.errorCode ?? null,
       durationMs: record.durationMs,
-      organizationId: record.principal?.organizationId ?? null,
-      userId: record.principal?.userId ?? null,
-      keyId: record.principal?.keyId ?? null,
+      ...actorColumns(record.principal),
       requestId: record.requestId,
       args: { uri: record.uri },
     });

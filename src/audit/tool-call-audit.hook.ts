@@ -3,6 +3,7 @@ import { ModuleRef } from '@nestjs/core';
 import { findProvider } from '../common/find-provider';
 import { ToolCallHook, ToolCallRecord, ToolPipeline } from '../mcp/tool-pipeline.service';
 import { RequestContext } from '../observability/request-context';
+import { actorColumns } from './audit-record';
 import { AuditWriter } from './audit.writer';
 
 /**
@@ -42,9 +43,7 @@ export class ToolCallAuditHook implements ToolCallHook, OnModuleInit {
       status: null,
       errorCode: record.errorCode ?? null,
       durationMs: record.durationMs,
-      organizationId: record.principal?.organizationId ?? null,
-      userId: record.principal?.userId ?? null,
-      keyId: record.principal?.keyId ?? null,
+      ...actorColumns(record.principal),
       requestId: record.requestId,
       args: toolArgs(record),
     });
