@@ -32,6 +32,8 @@ export interface VerifyResult {
   chains: number;
   /** Chain heads checked against their chain's last row. */
   heads: number;
+  /** Chains whose oldest rows were removed by `audit prune` (they resume at an anchor). */
+  anchored: number;
   /** The earliest break (by occurred_at) of any chain. */
   firstBroken?: ChainBreak;
 }
@@ -56,7 +58,10 @@ type BreakAt = Omit<ChainBreak, 'reason'>;
  * (writer_id, seq) order. Deleting the newest rows of a chain, or a whole
  * chain, leaves no trace in the chain itself: each chain's head (kept by a
  * trigger in `audit_chain_heads`) must still name its last row (with a time
- * range, the heads that moved within it). What no check here can see is a
+ * range, the heads that moved within it). A chain whose oldest rows `audit
+ * prune` removed resumes at its anchor (`audit_chain_anchors`): the first row
+ * kept must follow the anchor's seq and carry its hash, and a chain pruned
+ * whole must end where its head says. What no check here can see is a
  * chain deleted together with its head, or rows rewritten and rehashed by
  * someone with write access to the database: ship the logs elsewhere too.
  */
@@ -77,6 +82,7 @@ export async function verifyAuditChains(
     range.push(`occurred_at < ${p(rangeParams.length)}`);
   }
   const ranged = range.length > 0;
+  const anchors = await loadAnchors(dataSource);
 
   let checked = 0;
   let chains = 0;
@@ -111,11 +117,12 @@ export async function verifyAuditChains(
       if (chainHash(row.prevHash, content) !== hash) broken(row, 'hash_mismatch');
       if (!prev || prev.writerId !== row.writerId) {
         chains++;
-        await checkChainStart(dataSource, row, ranged, broken);
+        await checkChainStart(dataSource, row, ranged, anchors.get(row.writerId), broken);
       } else if (row.seq === prev.seq) {
         broken(row, 'duplicate_seq');
       } else if (row.seq !== prev.seq + 1) {
-        broken(row, 'missing_link');
+        // With a range, the rows between may lie outside it (a chain's times are not always in its order).
+        if (!ranged || !(await linkedOutsideRange(dataSource, prev, row))) broken(row, 'missing_link');
       } else if (row.prevHash !== prev.hash) {
         broken(row, 'prev_mismatch');
       }
@@ -125,8 +132,15 @@ export async function verifyAuditChains(
     const last = fromStored(page[page.length - 1]);
     after = { writerId: last.writerId, seq: last.seq, id: last.id };
   }
-  const heads = await checkHeads(dataSource, options, pageSize, broken);
-  return { ok: firstBroken === undefined, checked, chains, heads, ...(firstBroken ? { firstBroken } : {}) };
+  const heads = await checkHeads(dataSource, options, pageSize, anchors, broken);
+  return {
+    ok: firstBroken === undefined,
+    checked,
+    chains,
+    heads,
+    anchored: anchors.size,
+    ...(firstBroken ? { firstBroken } : {}),
+  };
 }
 
 interface HeadRow {
@@ -149,6 +163,7 @@ async function checkHeads(
   dataSource: DataSource,
   options: VerifyOptions,
   pageSize: number,
+  anchors: ReadonlyMap<string, Anchor>,
   broken: (at: BreakAt, reason: ChainBreakReason) => void,
 ): Promise<number> {
   const p = placeholders(dataSource);
@@ -192,8 +207,12 @@ async function checkHeads(
       const head = rows[0];
       const at = { writerId, seq: Number(head.seq), occurredAt: storedTimeIso(head.updated_at) };
       const named = rows.filter((r) => r.row_id !== null);
-      if (named.length === 0) broken({ id: null, ...at }, 'truncated');
-      else if (!named.some((r) => r.row_hash === head.hash) || Number(head.max_seq) > Number(head.seq))
+      const anchor = anchors.get(writerId);
+      // A chain pruned whole: its last row went with the prune, which anchored it there.
+      const prunedWhole = anchor !== undefined && anchor.seq === at.seq && anchor.hash === head.hash;
+      if (named.length === 0) {
+        if (!prunedWhole) broken({ id: null, ...at }, 'truncated');
+      } else if (!named.some((r) => r.row_hash === head.hash) || Number(head.max_seq) > Number(head.seq))
         broken({ id: String(named[0].row_id), ...at }, 'head_mismatch');
     }
     if (byWriter.size < pageSize) break;
@@ -206,14 +225,59 @@ async function checkHeads(
 const isMissingTable = (err: unknown): boolean =>
   (err as { code?: string })?.code === '42P01' || /no such table/.test((err as Error)?.message ?? '');
 
+/**
+ * Whether the rows of `row`'s chain between `prev` and it, which a time range
+ * left out, are all there, the last of them carrying the hash `row` names.
+ * They are outside the range, so not checked themselves.
+ */
+async function linkedOutsideRange(dataSource: DataSource, prev: Row, row: Row): Promise<boolean> {
+  const p = placeholders(dataSource);
+  const between: { seq: string | number; hash: string }[] = await dataSource.query(
+    `SELECT seq, hash FROM audit_logs WHERE writer_id = ${p(1)} AND seq > ${p(2)} AND seq < ${p(3)} ORDER BY seq`,
+    [row.writerId, prev.seq, row.seq],
+  );
+  const expected = row.seq - prev.seq - 1;
+  const last = between[between.length - 1];
+  return (
+    between.length === expected &&
+    new Set(between.map((b) => Number(b.seq))).size === expected &&
+    last !== undefined &&
+    last.hash === row.prevHash
+  );
+}
+
+/** The last row `audit prune` removed from a chain: where the rows kept resume. */
+interface Anchor {
+  seq: number;
+  hash: string;
+}
+
+/** Every chain's anchor (audit_chain_anchors); none on a database not yet migrated to have them. */
+async function loadAnchors(dataSource: DataSource): Promise<Map<string, Anchor>> {
+  let rows: { writer_id: string; seq: string | number; hash: string }[];
+  try {
+    rows = await dataSource.query('SELECT writer_id, seq, hash FROM audit_chain_anchors');
+  } catch (err) {
+    if (isMissingTable(err)) return new Map();
+    throw err;
+  }
+  return new Map(rows.map((r) => [r.writer_id, { seq: Number(r.seq), hash: r.hash }]));
+}
+
 async function checkChainStart(
   dataSource: DataSource,
   row: Row,
   ranged: boolean,
+  anchor: Anchor | undefined,
   broken: (row: Row, reason: ChainBreakReason) => void,
 ): Promise<void> {
   if (row.seq === 1) {
     if (row.prevHash !== null) broken(row, 'prev_mismatch');
+    return;
+  }
+  if (anchor !== undefined && row.seq === anchor.seq + 1) {
+    // The row before it was pruned; the anchor keeps that row's hash.
+    if (row.prevHash !== anchor.hash) broken(row, 'prev_mismatch');
     return;
   }
   if (!ranged) {

@@ -33,7 +33,7 @@ ${MIGRATE_USAGE}
   sentia-mcp help
 
 ${KEYS_NOTES}
-Exit codes: 0 success, 1 failure, 2 usage error, 3 audit verify could not read the trail.`;
+Exit codes: 0 success, 1 failure, 2 usage error, 3 audit verify or prune could not read the trail.`;
 
 type Env = Record<string, string | undefined>;
 

@@ -10,6 +10,12 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { main } from '../../src/cli/main';
 import { AuditWriter } from '../../src/audit/audit.writer';
+import { AuditChain, chainRows, newAuditChain } from '../../src/audit/audit-chain';
+import { toAuditRow } from '../../src/audit/audit-row';
+import { insertAuditRows } from '../../src/audit/audit-sql';
+import { openDataSource } from '../../src/database/open-data-source';
+import { rec } from '../support/audit-rig';
+import { configFor } from '../support/test-config';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
@@ -201,5 +207,115 @@ describe('sentia-mcp audit verify', () => {
     expect(
       (await cli('audit', 'verify', '--from', '2026-02-28', '--to', '2026-03-01T00:00:00+01:00')).code,
     ).toBe(0);
+  });
+});
+
+describe('sentia-mcp audit prune', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  const DAY = 86_400_000;
+  const thisMonth = new Date().toISOString().slice(0, 7);
+
+  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await main(argv, env, { out: (t) => void (out += t), err: (t) => void (err += t) });
+    return { code, out, err };
+  }
+
+  /** A chain of records `daysAgo` old each, written as the writer writes them. */
+  async function chain(...daysAgo: number[]): Promise<AuditChain> {
+    const ds = await openDataSource(configFor(dir), { migrationsRun: false });
+    try {
+      const c = newAuditChain();
+      const rows = daysAgo.map((d, i) =>
+        toAuditRow(rec(i, { occurredAt: new Date(Date.now() - d * DAY) }), false),
+      );
+      await insertAuditRows(ds, rows, false, chainRows(c, rows));
+      return c;
+    } finally {
+      await ds.destroy();
+    }
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'audit-prune-cli-'));
+    env = {
+      NODE_ENV: 'test',
+      DATA_DIR: dir,
+      LOG_LEVEL: 'error',
+      JWT_SECRET: 'x'.repeat(40),
+      MASTER_ENCRYPTION_KEY: 'ab'.repeat(32),
+    };
+    expect((await cli('migrate')).code).toBe(0);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('refuses a missing, malformed, repeated or future cutoff, and an unknown flag (exit 2)', async () => {
+    const missing = await cli('audit', 'prune');
+    expect([missing.code, missing.out]).toEqual([2, '']);
+    expect(missing.err).toContain('--before YYYY-MM is required');
+    const malformed = await cli('audit', 'prune', '--before', '2026-13');
+    expect([malformed.code, malformed.out]).toEqual([2, '']);
+    expect(malformed.err).toContain('--before must be a month as YYYY-MM, e.g. 2026-01 (got "2026-13")');
+    const twice = await cli('audit', 'prune', '--before', '2026-01', '--before=2026-02');
+    expect(twice.err).toContain('--before given 2 times; give it once');
+    const future = await cli('audit', 'prune', '--before', '2999-01');
+    expect([future.code, future.out]).toEqual([2, '']);
+    expect(future.err).toContain(`the current month at the latest (${thisMonth})`);
+    expect((await cli('audit', 'prune', '--before', thisMonth, '--force')).code).toBe(2);
+  });
+
+  it('prunes what is older than the month, dry first, and verify still passes', async () => {
+    await chain(70, 65, 1); // the last a day old: this month's (on the 1st, the last month's: then the chain goes whole)
+    await chain(90, 80);
+    const dry = await cli('audit', 'prune', '--before', thisMonth, '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.out).toMatch(
+      new RegExp(
+        `^Would prune \\d+ audit records older than ${thisMonth} from 2 chains; nothing was changed\\n$`,
+      ),
+    );
+    const done = await cli('audit', 'prune', '--before', thisMonth, '--json');
+    expect(done.code).toBe(0);
+    const result = JSON.parse(done.out) as { records: number; chains: number; dryRun: boolean };
+    expect(result).toMatchObject({ chains: 2, dryRun: false });
+    expect(result.records).toBeGreaterThanOrEqual(4);
+    const verified = await cli('audit', 'verify');
+    expect(verified.code).toBe(0);
+    expect(verified.out).toContain('2 chains resume after a prune, at their anchors');
+    const again = await cli('audit', 'prune', '--before', thisMonth);
+    expect([again.code, again.out]).toEqual([
+      0,
+      `Nothing to prune: no audit record is older than ${thisMonth}\n`,
+    ]);
+  });
+
+  it('refuses (exit 1) to prune a trail that does not verify before the cutoff', async () => {
+    const broken = await chain(100, 99, 98);
+    const ds = await openDataSource(configFor(dir), { migrationsRun: false });
+    await ds.query('DELETE FROM audit_logs WHERE writer_id = ? AND seq = 2', [broken.writerId]);
+    await ds.destroy();
+    const r = await cli('audit', 'prune', '--before', thisMonth);
+    expect([r.code, r.out]).toEqual([1, '']);
+    expect(r.err).toContain(`audit prune refused: the audit trail before the cutoff does not verify`);
+    expect(r.err).toContain(`chain ${broken.writerId}, seq 3: missing link`);
+    const json = await cli('audit', 'prune', '--before', thisMonth, '--json');
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.err)).toMatchObject({ error: { code: 'trail_broken' } });
+  });
+
+  it('exits 3 on a database that is not there', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'audit-prune-empty-'));
+    const saved = env;
+    env = { ...env, DATA_DIR: empty };
+    try {
+      const r = await cli('audit', 'prune', '--before', thisMonth);
+      expect([r.code, r.out]).toEqual([3, '']);
+      expect(r.err).toContain('audit prune could not read the audit trail: no SQLite database at');
+    } finally {
+      env = saved;
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });

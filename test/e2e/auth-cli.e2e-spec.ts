@@ -187,7 +187,7 @@ describe('sentia-mcp command line on a fresh install (SQLite, generated secrets)
     for (const text of ['keys create', 'audit verify', 'credentials rotate-key', 'migrate'])
       expect(res.stdout).toContain(`sentia-mcp ${text}`);
     expect(res.stdout).toContain(
-      'Exit codes: 0 success, 1 failure, 2 usage error, 3 audit verify could not read',
+      'Exit codes: 0 success, 1 failure, 2 usage error, 3 audit verify or prune could not read',
     );
   });
 

@@ -30,7 +30,14 @@ import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/
 import { configFor } from '../support/test-config';
 import { TcpProxy } from '../support/tcp-proxy';
 
-const TABLES = ['api_keys', 'audit_chain_heads', 'audit_logs', 'encrypted_credentials', 'migrations'];
+const TABLES = [
+  'api_keys',
+  'audit_chain_anchors',
+  'audit_chain_heads',
+  'audit_logs',
+  'encrypted_credentials',
+  'migrations',
+];
 const INDEXES = [
   'idx_api_keys_active',
   'idx_api_keys_org_created',
@@ -124,6 +131,7 @@ function behavesLikeTheSchema(
     expect(rows.map((r: { name: string }) => r.name)).toEqual([
       'InitialSchema1795780800000',
       'AuditChainHeads1796428800000',
+      'AuditChainAnchors1797033600000',
     ]);
   });
 }
@@ -191,6 +199,9 @@ describe('database (SQLite)', () => {
   });
 
   it('reverts with the down migration and migrates again', async () => {
+    await ds.undoLastMigration(); // the chain anchors
+    expect((await names('table')).filter((t) => TABLES.includes(t))).not.toContain('audit_chain_anchors');
+    expect((await names('table')).filter((t) => TABLES.includes(t))).toContain('audit_chain_heads');
     await ds.undoLastMigration(); // the chain heads: table and trigger
     expect((await names('table')).filter((t) => TABLES.includes(t))).not.toContain('audit_chain_heads');
     expect(await names('trigger')).toEqual([]);
@@ -326,6 +337,9 @@ describeWithPostgres('database (PostgreSQL)', () => {
   });
 
   it('reverts with the down migration and migrates again', async () => {
+    await ds.undoLastMigration(); // the chain anchors
+    expect(await relnames(['r', 'p'])).not.toContain('audit_chain_anchors');
+    expect(await relnames(['r', 'p'])).toContain('audit_chain_heads');
     await ds.undoLastMigration(); // the chain heads
     expect(await relnames(['r', 'p'])).not.toContain('audit_chain_heads');
     await ds.undoLastMigration(); // the first schema

@@ -1,0 +1,259 @@
+/**
+ * `audit prune` (src/audit/audit-prune.ts) on both databases: records older
+ * than the cutoff go, the chains they leave are anchored so `audit verify`
+ * still passes (and still catches tampering with what is left, or with the
+ * anchors), a trail that does not verify is not pruned, and a chain whose
+ * times are out of its order is cut only where it can be.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DataSource } from 'typeorm';
+import { AuditChain, chainRows, newAuditChain } from '../../src/audit/audit-chain';
+import {
+  PruneCutoffError,
+  pruneAuditTrail,
+  PruneRefusedError,
+  PRUNE_ACTION,
+} from '../../src/audit/audit-prune';
+import { toAuditRow } from '../../src/audit/audit-row';
+import { insertAuditRows } from '../../src/audit/audit-sql';
+import { verifyAuditChains } from '../../src/audit/audit-verify';
+import { ensureAuditPartitions } from '../../src/database/audit-partitions';
+import { openDataSource } from '../../src/database/open-data-source';
+import { rec } from '../support/audit-rig';
+import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
+import { configFor } from '../support/test-config';
+
+const NOW = new Date('2026-12-05T10:00:00Z');
+const NOVEMBER = new Date('2026-11-01T00:00:00Z');
+
+interface Db {
+  ds: DataSource;
+  pg: boolean;
+  close(): Promise<void>;
+}
+
+/** Appends one record per time to `chain`, as a writer's batch does. */
+async function append(ds: DataSource, chain: AuditChain, times: string[]): Promise<void> {
+  const rows = times.map((t, i) => toAuditRow(rec(i, { occurredAt: new Date(t) }), false));
+  const canonical = chainRows(chain, rows);
+  await insertAuditRows(ds, rows, false, canonical);
+}
+
+const count = async (ds: DataSource, where = '1 = 1'): Promise<number> =>
+  Number(((await ds.query(`SELECT count(*) AS n FROM audit_logs WHERE ${where}`)) as { n: string }[])[0].n);
+
+const q = (db: Db, n: number): string => (db.pg ? `$${n}` : '?');
+
+function pruneSuite(name: string, open: () => Promise<Db>): void {
+  describe(`audit prune (${name})`, () => {
+    let db: Db;
+    /** A: 3 records in September, 2 in October, 2 in November. B: September only. C: November only. */
+    let a: AuditChain;
+    let b: AuditChain;
+    let c: AuditChain;
+
+    beforeEach(async () => {
+      db = await open();
+      if (db.pg) await ensureAuditPartitions(db.ds, new Date('2026-09-01T00:00:00Z'), 3);
+      a = newAuditChain();
+      b = newAuditChain();
+      c = newAuditChain();
+      await append(db.ds, a, ['2026-09-02T10:00:00Z', '2026-09-10T10:00:00Z', '2026-09-30T23:59:59.999Z']);
+      await append(db.ds, b, ['2026-09-05T10:00:00Z', '2026-09-06T10:00:00Z']);
+      await append(db.ds, a, ['2026-10-01T00:00:00Z', '2026-10-20T10:00:00Z']);
+      await append(db.ds, a, ['2026-11-01T00:00:00Z', '2026-11-15T10:00:00Z']);
+      await append(db.ds, c, ['2026-11-02T10:00:00Z', '2026-11-03T10:00:00Z']);
+      expect((await verifyAuditChains(db.ds)).ok).toBe(true);
+    });
+    afterEach(async () => db.close());
+
+    it('a dry run counts what would go and changes nothing', async () => {
+      const result = await pruneAuditTrail(db.ds, { before: NOVEMBER, dryRun: true, now: NOW });
+      expect(result).toEqual({
+        before: NOVEMBER.toISOString(),
+        dryRun: true,
+        records: 7,
+        chains: 2,
+        kept: 0,
+        partitionsDropped: db.pg ? ['audit_logs_y2026m09', 'audit_logs_y2026m10'] : [],
+      });
+      expect(await count(db.ds)).toBe(11);
+      expect(await count(db.ds, `action = '${PRUNE_ACTION}'`)).toBe(0);
+    });
+
+    it('removes the records older than the cutoff, anchors their chains, records itself, and verify passes', async () => {
+      const result = await pruneAuditTrail(db.ds, { before: NOVEMBER, now: NOW });
+      expect(result).toMatchObject({ records: 7, chains: 2, kept: 0, dryRun: false });
+      expect(await count(db.ds, `kind = 'tool_call'`)).toBe(4);
+      expect(await count(db.ds, `occurred_at < '2026-11-01'`)).toBe(0);
+      const anchors = (await db.ds.query('SELECT writer_id, seq FROM audit_chain_anchors ORDER BY seq')) as {
+        writer_id: string;
+        seq: string | number;
+      }[];
+      expect(anchors.map((r) => [r.writer_id, Number(r.seq)]).sort()).toEqual(
+        [
+          [a.writerId, 5],
+          [b.writerId, 2],
+        ].sort(),
+      );
+      const own = (await db.ds.query(
+        `SELECT outcome, kind, key_id, args FROM audit_logs WHERE action = '${PRUNE_ACTION}'`,
+      )) as { outcome: string; kind: string; key_id: string; args: string }[];
+      expect(own).toHaveLength(1);
+      expect(own[0]).toMatchObject({ outcome: 'success', kind: 'admin', key_id: 'system:cli' });
+      expect(JSON.parse(own[0].args)).toMatchObject({
+        before: NOVEMBER.toISOString(),
+        records: 7,
+        chains: 2,
+      });
+      if (db.pg) {
+        const left = (await db.ds.query(
+          `SELECT relname FROM pg_class WHERE relname LIKE 'audit_logs_y2026m%' AND relkind = 'r' AND relnamespace = current_schema()::regnamespace ORDER BY relname`,
+        )) as { relname: string }[];
+        expect(left.map((r) => r.relname)).toEqual(['audit_logs_y2026m11', 'audit_logs_y2026m12']);
+      }
+
+      const verified = await verifyAuditChains(db.ds);
+      expect(verified).toMatchObject({ ok: true, anchored: 2, checked: 5 });
+      // Nothing older is left: the same prune again removes nothing, and writes no second record.
+      expect(await pruneAuditTrail(db.ds, { before: NOVEMBER, now: NOW })).toMatchObject({
+        records: 0,
+        chains: 0,
+      });
+      expect(await count(db.ds, `action = '${PRUNE_ACTION}'`)).toBe(1);
+      // A chain keeps growing from where it was anchored.
+      await append(db.ds, a, ['2026-12-01T10:00:00Z']);
+      expect((await verifyAuditChains(db.ds)).ok).toBe(true);
+    });
+
+    it('after a prune, verify still names a deleted record, an edited anchor and a removed one', async () => {
+      await pruneAuditTrail(db.ds, { before: NOVEMBER, now: NOW });
+      const anchorHash = async (writer: string) =>
+        (
+          (await db.ds.query(`SELECT hash FROM audit_chain_anchors WHERE writer_id = ${q(db, 1)}`, [
+            writer,
+          ])) as {
+            hash: string;
+          }[]
+        )[0].hash;
+
+      const saved = await anchorHash(a.writerId);
+      await db.ds.query(`UPDATE audit_chain_anchors SET hash = ${q(db, 1)} WHERE writer_id = ${q(db, 2)}`, [
+        'f'.repeat(64),
+        a.writerId,
+      ]);
+      expect((await verifyAuditChains(db.ds)).firstBroken).toMatchObject({
+        writerId: a.writerId,
+        seq: 6,
+        reason: 'prev_mismatch',
+      });
+      await db.ds.query(`UPDATE audit_chain_anchors SET hash = ${q(db, 1)} WHERE writer_id = ${q(db, 2)}`, [
+        saved,
+        a.writerId,
+      ]);
+      expect((await verifyAuditChains(db.ds)).ok).toBe(true);
+
+      // B was pruned whole: without its anchor, its head names a record that is gone.
+      await db.ds.query(`DELETE FROM audit_chain_anchors WHERE writer_id = ${q(db, 1)}`, [b.writerId]);
+      expect((await verifyAuditChains(db.ds)).firstBroken).toMatchObject({
+        writerId: b.writerId,
+        reason: 'truncated',
+      });
+      await db.ds.query(
+        `INSERT INTO audit_chain_anchors (writer_id, seq, hash, pruned_before) VALUES (${q(db, 1)}, 2, ${q(db, 2)}, ${q(db, 3)})`,
+        [b.writerId, b.lastHash, db.pg ? NOVEMBER.toISOString() : '2026-11-01 00:00:00.000'],
+      );
+      expect((await verifyAuditChains(db.ds)).ok).toBe(true);
+
+      // The first record A kept, deleted: the anchor no longer meets its chain.
+      await db.ds.query(`DELETE FROM audit_logs WHERE writer_id = ${q(db, 1)} AND seq = 6`, [a.writerId]);
+      expect((await verifyAuditChains(db.ds)).firstBroken).toMatchObject({
+        writerId: a.writerId,
+        seq: 7,
+        reason: 'missing_link',
+      });
+    });
+
+    it('refuses a trail that does not verify before the cutoff, and changes nothing', async () => {
+      await db.ds.query(`DELETE FROM audit_logs WHERE writer_id = ${q(db, 1)} AND seq = 2`, [a.writerId]);
+      const error = await pruneAuditTrail(db.ds, { before: NOVEMBER, now: NOW }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PruneRefusedError);
+      expect((error as PruneRefusedError).broken).toMatchObject({ writerId: a.writerId, seq: 3 });
+      expect((error as Error).message).toContain('missing link');
+      expect(await count(db.ds)).toBe(10);
+      expect(await db.ds.query('SELECT * FROM audit_chain_anchors')).toEqual([]);
+    });
+
+    it('cuts a chain whose times are out of its order only before its first newer record', async () => {
+      const d = newAuditChain();
+      // seq 2 is newer than the cutoff, seq 3 older again (a clock stepped back): 3 must stay, or 2..4 break.
+      await append(db.ds, d, [
+        '2026-10-05T10:00:00Z',
+        '2026-11-01T00:00:01Z',
+        '2026-10-31T23:59:59Z',
+        '2026-11-02T10:00:00Z',
+      ]);
+      // A range that leaves seq 2 out still links 1 to 3 through it (prune verifies up to its cutoff so).
+      expect((await verifyAuditChains(db.ds, { to: NOVEMBER })).ok).toBe(true);
+      const result = await pruneAuditTrail(db.ds, { before: NOVEMBER, now: NOW });
+      expect(result).toMatchObject({ records: 8, chains: 3, kept: 1, partitionsDropped: [] });
+      const left = (await db.ds.query(
+        `SELECT seq FROM audit_logs WHERE writer_id = ${q(db, 1)} ORDER BY seq`,
+        [d.writerId],
+      )) as { seq: string | number }[];
+      expect(left.map((r) => Number(r.seq))).toEqual([2, 3, 4]);
+      expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true, anchored: 3 });
+    });
+
+    it('takes only the start of a month, the current one at the latest', async () => {
+      await expect(
+        pruneAuditTrail(db.ds, { before: new Date('2026-11-02T00:00:00Z'), now: NOW }),
+      ).rejects.toThrow(PruneCutoffError);
+      await expect(
+        pruneAuditTrail(db.ds, { before: new Date('2027-01-01T00:00:00Z'), now: NOW }),
+      ).rejects.toThrow(/current month at the latest \(2026-12\)/);
+      expect(
+        await pruneAuditTrail(db.ds, { before: new Date('2026-12-01T00:00:00Z'), now: NOW }),
+      ).toMatchObject({
+        records: 11,
+        chains: 3,
+      });
+      expect((await verifyAuditChains(db.ds)).ok).toBe(true);
+    });
+  });
+}
+
+pruneSuite('SQLite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'audit-prune-'));
+  const ds = await openDataSource(configFor(dir), { migrationsRun: true });
+  return {
+    ds,
+    pg: false,
+    close: async () => {
+      await ds.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describeWithPostgres('on PostgreSQL', () => {
+  pruneSuite('PostgreSQL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'audit-prune-'));
+    const schema = uniqueName('auditprune');
+    const ds = await openDataSource(configFor(dir, { DATABASE_URL: TEST_DATABASE_URL }), {
+      schema,
+      migrationsRun: true,
+    });
+    return {
+      ds,
+      pg: true,
+      close: async () => {
+        await ds.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+        await ds.destroy();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  });
+});
