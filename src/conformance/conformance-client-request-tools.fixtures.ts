@@ -143,11 +143,13 @@ export class ConformanceClientRequestToolFixtures {
     description:
       'Tests SSE stream disconnection and client reconnection (SEP-1699): the server closes the stream ' +
       'mid-call and sends the result after the client reconnects with Last-Event-ID.',
+    // Not the suite's: how long the result takes after the stream closed (this project's cluster test).
+    input: z.object({ delayMs: z.number().int().min(0).max(10_000).optional() }),
   })
-  async reconnection(ctx: ToolContext): Promise<CallToolResult> {
+  async reconnection(ctx: ToolContext, args: { delayMs?: number }): Promise<CallToolResult> {
     // Only a 2025-era session with an event store can close the stream; elsewhere the result comes inline.
     ctx.sdk.http?.closeSSE?.();
-    await sleep(100);
+    await sleep(args.delayMs ?? 100);
     return text(
       'Reconnection test completed successfully. If you received this, the client properly reconnected after stream closure.',
     );

@@ -7,6 +7,7 @@ import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
 import { MemoryEventStore } from './memory-event-store';
+import { parseEventId, StoreEventStore } from './store-event-store';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
 import { BATCHING_PROTOCOL_VERSIONS } from './json-rpc-batch';
 import { jsonRpcError } from './json-rpc-error';
@@ -46,6 +47,14 @@ export function negotiatedVersion(requested: unknown): string {
 }
 
 export const SESSION_KEY_PREFIX = 'mcp:session:';
+/** The `retry` (ms) a stream tells its client to wait before resuming it. */
+const RETRY_MS = 1000;
+/**
+ * How long an instance that did not open a session follows one of its
+ * streams for a resuming client before ending it (the client then resumes
+ * again): below the idle timeouts of common load balancers.
+ */
+export const FOLLOW_MS = 25_000;
 /** Channel on which an instance that ends a session (DELETE, revoked key) names it to the others. */
 export const SESSIONS_ENDED_CHANNEL = 'mcp:sessions-ended';
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -63,9 +72,12 @@ const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
  * after checking the record, and a DELETE on any instance ends the session
  * on all of them (the opener is told on the store's channel and closes its
  * transport, GET stream included, at once; without the channel, at its next
- * look at the missing record or the idle sweep). What does not travel: replaying
- * missed SSE events (Last-Event-ID) works only on the opening instance, and
- * `logging/setLevel` applies per instance. The record has a sliding TTL.
+ * look at the missing record or the idle sweep). With a shared store (Redis)
+ * a session's SSE events are kept there (StoreEventStore), so a client that
+ * resumes a broken stream with Last-Event-ID on another instance gets what it
+ * missed, and what follows until its answer (`resumeElsewhere`). What does
+ * not travel: `logging/setLevel` applies per instance. The record has a
+ * sliding TTL.
  * If the store cannot be read, a session live on this instance goes on; any
  * other gets 503, never an unchecked pass.
  */
@@ -226,11 +238,102 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       res.status(200).end();
       return;
     }
+    const lastEventId = req.header('last-event-id');
+    if (req.method === 'GET' && lastEventId !== undefined) {
+      await this.resumeElsewhere(sessionId, lastEventId, req, res);
+      return;
+    }
     const server = this.factory.create('legacy');
     const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.once('close', () => void server.close().catch(() => undefined));
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
+  }
+
+  /**
+   * A GET with Last-Event-ID for a session another instance opened: the
+   * client's stream broke and the load balancer sent its resume here. The
+   * events it missed are replayed from the store, then the ones that follow
+   * as the opening instance stores them, until the stream's answer has been
+   * sent (the stream is then complete, as the opener would end it) or
+   * FOLLOW_MS pass; then the stream ends and the client, per the spec,
+   * resumes again from the last event it got (`retry` ms later), wherever
+   * that lands. An id this session's store never handed out is a 400, as the
+   * opening instance answers it.
+   */
+  private async resumeElsewhere(
+    sessionId: string,
+    lastEventId: string,
+    req: Request,
+    res: Response,
+  ): Promise<void> {
+    if (!req.accepts('text/event-stream')) {
+      jsonRpcError(res, 406, -32000, 'Not Acceptable: Client must accept text/event-stream');
+      return;
+    }
+    const events = new StoreEventStore(this.store, sessionId);
+    let streamId: string | undefined;
+    try {
+      streamId = await events.getStreamIdForEventId(lastEventId);
+    } catch (err) {
+      this.storeUnavailable(res, err);
+      return;
+    }
+    if (streamId === undefined) {
+      jsonRpcError(
+        res,
+        400,
+        -32000,
+        'Bad Request: Last-Event-ID names no event of this session (it expired, or was not sent on it)',
+      );
+      return;
+    }
+    const stream = streamId;
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+      'mcp-session-id': sessionId,
+    });
+    res.write(`retry: ${RETRY_MS}\n\n`);
+    let next = parseEventId(lastEventId)!.n + 1;
+    let answered = false;
+    let ended = false;
+    let unsubscribe: (() => Promise<void>) | undefined;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      void unsubscribe?.().catch(() => undefined);
+      res.end();
+    };
+    const timer = setTimeout(end, FOLLOW_MS);
+    timer.unref();
+    res.once('close', end);
+    const write = async (eventId: string, message: unknown) => {
+      if (ended) return;
+      res.write(`event: message\nid: ${eventId}\ndata: ${JSON.stringify(message)}\n\n`);
+      if (isResponse(message)) answered = true;
+    };
+    // One pass at a time, each from where the last stopped: an announcement during a pass is read by the next.
+    let passes = Promise.resolve();
+    const drain = (): Promise<void> =>
+      (passes = passes
+        .then(async () => {
+          if (ended) return;
+          next = await events.sendFrom(stream, next, write);
+          if (answered) end();
+        })
+        .catch(() => end()));
+    try {
+      unsubscribe = await events.announcements(stream, () => void drain());
+    } catch {
+      // Without the channel: what is stored now, then the client resumes again.
+    }
+    if (ended) void unsubscribe?.().catch(() => undefined);
+    await drain();
+    if (!unsubscribe) end();
   }
 
   /**
@@ -258,8 +361,9 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     const server = this.factory.create('legacy');
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
-      eventStore: new MemoryEventStore(),
-      retryInterval: 1000,
+      // Shared (cluster): any instance can replay a broken stream. Alone: this process's memory.
+      eventStore: this.store.kind === 'redis' ? new StoreEventStore(this.store, id) : new MemoryEventStore(),
+      retryInterval: RETRY_MS,
       onsessioninitialized: () => {
         const now = Date.now();
         this.evictBeyondCap(owner);
@@ -389,4 +493,16 @@ function initializeProblem(body: unknown): string {
 function hasRequestId(body: unknown): boolean {
   const id = (body as { id?: unknown } | null)?.id;
   return typeof id === 'string' || typeof id === 'number';
+}
+
+/** A JSON-RPC response (a result or an error for a request id): what completes a request's stream. */
+function isResponse(message: unknown): boolean {
+  const m = message as { id?: unknown; result?: unknown; error?: unknown; method?: unknown } | null;
+  return (
+    m !== null &&
+    typeof m === 'object' &&
+    m.method === undefined &&
+    m.id !== undefined &&
+    ('result' in m || 'error' in m)
+  );
 }

@@ -45,6 +45,12 @@ describeWithPostgres('MCP sessions across two instances', () => {
         DATABASE_SCHEMA: uniqueName('mcp_sessions'),
         REDIS_URL: proxy.urlFor(TEST_REDIS_URL),
         LOG_LEVEL: 'warn',
+        // For test_reconnection: a tool that closes its SSE stream mid-call (SEP-1699).
+        MCP_CONFORMANCE_FIXTURES: 'true',
+        // Its own keys in the shared Redis, and room for every request here from one address: runs
+        // (and other specs) within a minute must not share or exhaust one per-IP budget.
+        REDIS_KEY_PREFIX: `${uniqueName('sessions')}:`,
+        RATE_LIMIT_IP_MAX: '100000',
       };
       a = await startApp(env);
       b = await startApp(env);
@@ -136,6 +142,120 @@ describeWithPostgres('MCP sessions across two instances', () => {
       expect(after.status).toBe(404);
       expect(((await after.json()) as { error: { code: number } }).error.code).toBe(-32001);
       expect(live(a)).toBe(before - 1);
+    });
+
+    /** A session on `app` that has sent notifications/initialized, and a tool call whose stream the tool closes. */
+    async function brokenStream(
+      app: StartedApp,
+      delayMs: number,
+    ): Promise<{ id: string; lastEventId: string }> {
+      const id = await openOn(app);
+      await (
+        await post(app, { jsonrpc: '2.0', method: 'notifications/initialized' }, { 'mcp-session-id': id })
+      ).text();
+      const call = await post(
+        app,
+        {
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'tools/call',
+          params: { name: 'test_reconnection', arguments: { delayMs } },
+        },
+        { 'mcp-session-id': id },
+      );
+      const stream = await call.text(); // ends when the tool closes it
+      expect(stream).not.toContain('"id":7');
+      return { id, lastEventId: [...stream.matchAll(/^id: (\S+)$/gm)].pop()![1] };
+    }
+    const resume = (app: StartedApp, id: string, lastEventId: string) =>
+      fetch(`${app.url}/mcp`, {
+        headers: {
+          accept: 'text/event-stream',
+          'mcp-session-id': id,
+          'last-event-id': lastEventId,
+          ...authHeaders(key),
+        },
+        signal: AbortSignal.timeout(20_000),
+      });
+    /** The stream's text up to its end, or up to the answer to request 7 when `untilAnswer`. */
+    async function readStream(
+      res: Response,
+      untilAnswer: boolean,
+    ): Promise<{ text: string; ended: boolean }> {
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      for (;;) {
+        if (untilAnswer && text.includes('"id":7')) {
+          await reader.cancel();
+          return { text, ended: false };
+        }
+        const { value, done } = await reader.read();
+        if (done) return { text, ended: true };
+        text += value;
+      }
+    }
+
+    it('a stream broken on the opening instance resumes on the other: it follows the stream until the answer, then ends', async () => {
+      const { id, lastEventId } = await brokenStream(a, 1_500);
+      const livesOnB = live(b);
+      const started = Date.now();
+      const res = await resume(b, id, lastEventId); // the answer is not stored yet: b follows the stream
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const { text, ended } = await readStream(res, false);
+      expect(ended).toBe(true); // ended by the server once the answer went out, not by a timeout
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(text).toMatch(/^retry: 1000\n/);
+      expect(text).toContain('Reconnection test completed successfully');
+      const answer = [...text.matchAll(/^id: (\S+)\ndata: (.+)$/gm)].find(([, , data]) =>
+        data.includes('"id":7'),
+      );
+      expect(answer).toBeDefined();
+      expect(JSON.parse(answer![2])).toMatchObject({
+        jsonrpc: '2.0',
+        id: 7,
+        result: { content: [{ type: 'text' }] },
+      });
+      expect(live(b)).toBe(livesOnB); // b served it without taking the session over
+    });
+
+    it('an answer already stored is replayed on the other instance, once, and the stream ends', async () => {
+      const { id, lastEventId } = await brokenStream(a, 0);
+      await new Promise((r) => setTimeout(r, 300)); // the tool answers into the event store
+      const res = await resume(b, id, lastEventId);
+      expect(res.status).toBe(200);
+      const { text, ended } = await readStream(res, false);
+      expect(ended).toBe(true);
+      expect(text.match(/Reconnection test completed successfully/g)).toHaveLength(1);
+      // Resuming after the answer's own id replays nothing more.
+      const answerId = [...text.matchAll(/^id: (\S+)$/gm)].pop()![1];
+      const after = await resume(b, id, answerId);
+      expect(after.status).toBe(200);
+      const rest = await Promise.race([
+        readStream(after, true),
+        new Promise<null>((r) => setTimeout(() => r(null), 1_000)),
+      ]);
+      expect(rest?.text ?? '').not.toContain('"id":7');
+      await after.body?.cancel().catch(() => undefined);
+    });
+
+    it("another session's event id, or one never sent, is a 400 on the other instance and replays nothing", async () => {
+      const first = await brokenStream(a, 0);
+      const second = await openOn(a);
+      for (const [session, eventId] of [
+        [second, first.lastEventId],
+        [first.id, 'not-a-stream_99'],
+        [first.id, `${first.lastEventId.replace(/_\d+$/, '')}_9999`],
+        [first.id, 'garbage'],
+      ]) {
+        const res = await resume(b, session, eventId);
+        expect([session === second ? 'other session' : eventId, res.status]).toEqual([
+          session === second ? 'other session' : eventId,
+          400,
+        ]);
+        const body = (await res.json()) as { error: { message: string } };
+        expect(body.error.message).toContain('Last-Event-ID names no event of this session');
+      }
     });
 
     it('an instance that shuts down leaves its sessions to the others', async () => {
