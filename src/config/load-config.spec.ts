@@ -185,6 +185,37 @@ describe('loadConfig', () => {
     expect(c.apiDocs).toBe(false);
   });
 
+  it('refuses TLS parameters in DATABASE_URL, which would override DATABASE_SSL, naming them and not the password', () => {
+    const prod = (url: string) =>
+      loadConfig({
+        NODE_ENV: 'production',
+        JWT_SECRET: SECRET,
+        MASTER_ENCRYPTION_KEY: HEX,
+        DATABASE_URL: url,
+        REDIS_URL: 'redis://cache:6379',
+        PUBLIC_BASE_URL: 'https://mcp.example.com',
+      });
+    expect(() => prod('postgres://u:hunter2@db:5432/app?sslmode=disable')).toThrow(
+      /DATABASE_URL: must not set TLS itself \(sslmode\): DATABASE_SSL does/,
+    );
+    expect(() => prod('postgres://u@db/app?ssl=0&sslrootcert=/ca.pem&sslmode=no-verify')).toThrow(
+      /DATABASE_URL: must not set TLS itself \(ssl, sslrootcert, sslmode\)/,
+    );
+    expect(() =>
+      loadConfig({
+        DATA_DIR: tmp(),
+        DATABASE_URL_DEVELOPMENT: 'postgres://u@db/app?uselibpqcompat=true&sslmode=require',
+      }),
+    ).toThrow(/DATABASE_URL_DEVELOPMENT: must not set TLS itself \(uselibpqcompat, sslmode\)/);
+    try {
+      prod('postgres://u:hunter2@db:5432/app?sslmode=disable');
+    } catch (e) {
+      expect((e as Error).message).not.toContain('hunter2');
+    }
+    // Other parameters are the URL's own.
+    expect(prod('postgres://u@db:5432/app?application_name=x').database).toMatchObject({ ssl: true });
+  });
+
   it('gives a client 15 s for its headers and 60 s for its whole request, and checks the pair', () => {
     expect(loadConfig({ DATA_DIR: tmp() })).toMatchObject({
       headersTimeoutMs: 15_000,

@@ -345,6 +345,16 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       }
     : { kind: 'sqlite', path: join(dataDir, r.str('SQLITE_FILE') ?? 'sentia.sqlite') };
 
+  // TLS is DATABASE_SSL's: node-postgres lets TLS parameters in the URL override it, so
+  // `?sslmode=disable` would turn production's checked TLS off without a word (and `sslmode=require`
+  // would ask for TLS that DATABASE_SSL=false said not to use).
+  const urlTls = dbUrl ? [...new URL(dbUrl).searchParams.keys()].filter((k) => PG_URL_TLS_PARAMS.has(k)) : [];
+  if (urlTls.length)
+    r.problems.push(
+      `${dbVar}: must not set TLS itself (${[...new Set(urlTls)].join(', ')}): DATABASE_SSL does ` +
+        "(true: TLS with the server's certificate checked; false: none), and the URL's parameters would override it",
+    );
+
   const dbSchema = r.str('DATABASE_SCHEMA');
   if (dbSchema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(dbSchema)) {
     r.problems.push('DATABASE_SCHEMA: must be a lower-case SQL identifier (a-z, 0-9, _)');
@@ -525,6 +535,17 @@ function upstreamUrl(r: Reader, name: string, fallback: string): string {
     r.problems.push(`${name}: must not carry a user, password, query or fragment`);
   return `${u.origin}${u.pathname}`.replace(/\/+$/, '');
 }
+
+/** Connection-string parameters by which node-postgres sets TLS, overriding the `ssl` option. */
+const PG_URL_TLS_PARAMS = new Set([
+  'ssl',
+  'sslmode',
+  'sslcert',
+  'sslkey',
+  'sslrootcert',
+  'sslnegotiation',
+  'uselibpqcompat',
+]);
 
 /** The prefixes of this server's settings: a set variable with one of them that nothing reads is a typo. */
 const SETTING_PREFIXES = [
