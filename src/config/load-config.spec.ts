@@ -216,6 +216,27 @@ describe('loadConfig', () => {
     expect(prod('postgres://u@db:5432/app?application_name=x').database).toMatchObject({ ssl: true });
   });
 
+  it('refuses a PUBLIC_BASE_URL with a user, password, query or fragment (paths are appended to it), without echoing it', () => {
+    const base = (url: string) => loadConfig({ DATA_DIR: tmp(), PUBLIC_BASE_URL: url });
+    expect(base('https://mcp.example.com/').publicBaseUrl).toBe('https://mcp.example.com');
+    for (const url of [
+      'https://mcp.example.com?x=1',
+      'https://mcp.example.com/#top',
+      'https://u:hunter2@mcp.example.com',
+    ]) {
+      let err: unknown;
+      try {
+        base(url);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems).toEqual([
+        'PUBLIC_BASE_URL: must not carry a user, password, query or fragment',
+      ]);
+    }
+  });
+
   it('gives a client 15 s for its headers and 60 s for its whole request, and checks the pair', () => {
     expect(loadConfig({ DATA_DIR: tmp() })).toMatchObject({
       headersTimeoutMs: 15_000,
