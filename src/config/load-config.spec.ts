@@ -237,6 +237,15 @@ describe('loadConfig', () => {
     }
   });
 
+  it('defaults PUBLIC_BASE_URL to http://HOST:PORT, localhost for any address, brackets for IPv6', () => {
+    const base = (host: string) => loadConfig({ DATA_DIR: tmp(), HOST: host, PORT: '3000' }).publicBaseUrl;
+    expect(base('127.0.0.1')).toBe('http://127.0.0.1:3000');
+    expect(base('0.0.0.0')).toBe('http://localhost:3000');
+    expect(base('::')).toBe('http://localhost:3000');
+    expect(base('::1')).toBe('http://[::1]:3000');
+    expect(() => base('my host')).toThrow(/HOST: must be a host name or IP address/);
+  });
+
   it('gives a client 15 s for its headers and 60 s for its whole request, and checks the pair', () => {
     expect(loadConfig({ DATA_DIR: tmp() })).toMatchObject({
       headersTimeoutMs: 15_000,

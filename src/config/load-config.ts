@@ -407,10 +407,15 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
 
   const publicBaseUrl =
     r.url('PUBLIC_BASE_URL', ['http:', 'https:']) ??
-    `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
+    `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${port}`;
   // Paths are appended to it (/mcp, /.well-known/...), and it is the keys' audience, sent back in headers.
-  const publicUrl = new URL(publicBaseUrl);
-  if (publicUrl.username || publicUrl.password || publicUrl.search || publicUrl.hash)
+  let publicUrl: URL | undefined;
+  try {
+    publicUrl = new URL(publicBaseUrl);
+  } catch {
+    r.problems.push('HOST: must be a host name or IP address (PUBLIC_BASE_URL defaults to http://HOST:PORT)');
+  }
+  if (publicUrl && (publicUrl.username || publicUrl.password || publicUrl.search || publicUrl.hash))
     r.problems.push('PUBLIC_BASE_URL: must not carry a user, password, query or fragment');
 
   // A client gets this long to send a request's headers, and its whole request: past them, 408 and
