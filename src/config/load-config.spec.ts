@@ -246,6 +246,33 @@ describe('loadConfig', () => {
     expect(() => base('my host')).toThrow(/HOST: must be a host name or IP address/);
   });
 
+  it('takes host names in ALLOWED_HOSTS and origins in ALLOWED_ORIGINS, and names an entry of the other kind', () => {
+    const c = loadConfig({
+      DATA_DIR: tmp(),
+      ALLOWED_HOSTS: 'mcp.example.com, localhost:3000,[::1],10.0.0.5',
+      ALLOWED_ORIGINS: 'https://app.example.com,http://localhost:5173/',
+    });
+    expect(c.mcp.allowedHosts).toEqual(['mcp.example.com', 'localhost:3000', '[::1]', '10.0.0.5']);
+    expect(c.mcp.allowedOrigins).toEqual(['https://app.example.com', 'http://localhost:5173/']);
+    let err: unknown;
+    try {
+      loadConfig({
+        DATA_DIR: tmp(),
+        ALLOWED_HOSTS: 'https://mcp.example.com,mcp.example.com/mcp',
+        ALLOWED_ORIGINS: 'app.example.com,https://app.example.com/page',
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      'ALLOWED_ORIGINS: each must be an origin such as https://app.example.com, no path (got "app.example.com")',
+      'ALLOWED_ORIGINS: each must be an origin such as https://app.example.com, no path (got "https://app.example.com/page")',
+      'ALLOWED_HOSTS: each must be a host name such as mcp.example.com, no scheme or path (got "https://mcp.example.com")',
+      'ALLOWED_HOSTS: each must be a host name such as mcp.example.com, no scheme or path (got "mcp.example.com/mcp")',
+    ]);
+  });
+
   it('gives a client 15 s for its headers and 60 s for its whole request, and checks the pair', () => {
     expect(loadConfig({ DATA_DIR: tmp() })).toMatchObject({
       headersTimeoutMs: 15_000,

@@ -468,8 +468,8 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     serverTiming: r.bool('SERVER_TIMING', defaults.serverTiming),
     authorizationServers: r.list('AUTHORIZATION_SERVERS'),
     mcp: {
-      allowedOrigins: r.list('ALLOWED_ORIGINS'),
-      allowedHosts: r.list('ALLOWED_HOSTS'),
+      allowedOrigins: originList(r, 'ALLOWED_ORIGINS'),
+      allowedHosts: hostList(r, 'ALLOWED_HOSTS'),
       maxBodyBytes: r.int('MCP_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
       sessionTtlSeconds: r.int('MCP_SESSION_TTL', 3600, 60, 7 * 86_400),
       maxSessionsPerKey: r.int('MCP_MAX_SESSIONS_PER_KEY', 100, 1, 100_000),
@@ -543,6 +543,39 @@ function upstreamUrl(r: Reader, name: string, fallback: string): string {
   else if (u.username || u.password || u.search || u.hash)
     r.problems.push(`${name}: must not carry a user, password, query or fragment`);
   return `${u.origin}${u.pathname}`.replace(/\/+$/, '');
+}
+
+/**
+ * ALLOWED_HOSTS: host names (a port is taken and ignored). A URL there (`https://mcp.example.com`)
+ * would never match a Host header, so every /mcp request would get 403; it is named at boot instead.
+ */
+function hostList(r: Reader, name: string): string[] {
+  const hosts = r.list(name);
+  for (const h of hosts)
+    if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(h))
+      r.problems.push(
+        `${name}: each must be a host name such as mcp.example.com, no scheme or path (got ${JSON.stringify(h)})`,
+      );
+  return hosts;
+}
+
+/** ALLOWED_ORIGINS: origins as browsers send them (`https://app.example.com`), which a bare host never matches. */
+function originList(r: Reader, name: string): string[] {
+  const origins = r.list(name);
+  for (const o of origins) {
+    let ok = false;
+    try {
+      const u = new URL(o);
+      ok = ['http:', 'https:'].includes(u.protocol) && u.origin === o.toLowerCase().replace(/\/+$/, '');
+    } catch {
+      /* not a URL */
+    }
+    if (!ok)
+      r.problems.push(
+        `${name}: each must be an origin such as https://app.example.com, no path (got ${JSON.stringify(o)})`,
+      );
+  }
+  return origins;
 }
 
 /** Connection-string parameters by which node-postgres sets TLS, overriding the `ssl` option. */
