@@ -273,6 +273,18 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('takes URLs in AUTHORIZATION_SERVERS and names an entry that is not one', () => {
+    expect(
+      loadConfig({
+        DATA_DIR: tmp(),
+        AUTHORIZATION_SERVERS: 'https://auth.example.com, https://id.example.com/realm',
+      }).authorizationServers,
+    ).toEqual(['https://auth.example.com', 'https://id.example.com/realm']);
+    expect(() =>
+      loadConfig({ DATA_DIR: tmp(), AUTHORIZATION_SERVERS: 'https://ok.example.com,auth.example.com' }),
+    ).toThrow('AUTHORIZATION_SERVERS: each must be an http or https URL (got "auth.example.com")');
+  });
+
   it('gives a client 15 s for its headers and 60 s for its whole request, and checks the pair', () => {
     expect(loadConfig({ DATA_DIR: tmp() })).toMatchObject({
       headersTimeoutMs: 15_000,

@@ -466,7 +466,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
     metricsPublic: r.bool('METRICS_PUBLIC', defaults.metricsPublic),
     apiDocs: r.bool('API_DOCS', defaults.apiDocs),
     serverTiming: r.bool('SERVER_TIMING', defaults.serverTiming),
-    authorizationServers: r.list('AUTHORIZATION_SERVERS'),
+    authorizationServers: urlList(r, 'AUTHORIZATION_SERVERS'),
     mcp: {
       allowedOrigins: originList(r, 'ALLOWED_ORIGINS'),
       allowedHosts: hostList(r, 'ALLOWED_HOSTS'),
@@ -576,6 +576,21 @@ function originList(r: Reader, name: string): string[] {
       );
   }
   return origins;
+}
+
+/** AUTHORIZATION_SERVERS: issuer URLs, published as they are in the resource metadata for clients to follow. */
+function urlList(r: Reader, name: string): string[] {
+  const urls = r.list(name);
+  for (const u of urls) {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(u).protocol);
+    } catch {
+      /* not a URL */
+    }
+    if (!ok) r.problems.push(`${name}: each must be an http or https URL (got ${JSON.stringify(u)})`);
+  }
+  return urls;
 }
 
 /** Connection-string parameters by which node-postgres sets TLS, overriding the `ssl` option. */
