@@ -258,7 +258,7 @@ describe('loadConfig', () => {
     try {
       loadConfig({
         DATA_DIR: tmp(),
-        ALLOWED_HOSTS: 'https://mcp.example.com,mcp.example.com/mcp',
+        ALLOWED_HOSTS: 'https://mcp.example.com,mcp.example.com/mcp,::1',
         ALLOWED_ORIGINS: 'app.example.com,https://app.example.com/page',
       });
     } catch (e) {
@@ -268,8 +268,9 @@ describe('loadConfig', () => {
     expect((err as ConfigError).problems).toEqual([
       'ALLOWED_ORIGINS: each must be an origin such as https://app.example.com, no path (got "app.example.com")',
       'ALLOWED_ORIGINS: each must be an origin such as https://app.example.com, no path (got "https://app.example.com/page")',
-      'ALLOWED_HOSTS: each must be a host name such as mcp.example.com, no scheme or path (got "https://mcp.example.com")',
-      'ALLOWED_HOSTS: each must be a host name such as mcp.example.com, no scheme or path (got "mcp.example.com/mcp")',
+      'ALLOWED_HOSTS: each must be a host name such as mcp.example.com, no scheme or path, an IPv6 address in brackets ([::1]) (got "https://mcp.example.com")',
+      'ALLOWED_HOSTS: each must be a host name such as mcp.example.com, no scheme or path, an IPv6 address in brackets ([::1]) (got "mcp.example.com/mcp")',
+      'ALLOWED_HOSTS: each must be a host name such as mcp.example.com, no scheme or path, an IPv6 address in brackets ([::1]) (got "::1")',
     ]);
   });
 

@@ -554,7 +554,8 @@ function hostList(r: Reader, name: string): string[] {
   for (const h of hosts)
     if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(h))
       r.problems.push(
-        `${name}: each must be a host name such as mcp.example.com, no scheme or path (got ${JSON.stringify(h)})`,
+        `${name}: each must be a host name such as mcp.example.com, no scheme or path, an IPv6 address in ` +
+          `brackets ([::1]) (got ${JSON.stringify(h)})`,
       );
   return hosts;
 }
