@@ -54,4 +54,9 @@ describe('render.yaml', () => {
     // The internal connection string is on Render's private network, without TLS (render.yaml's comment).
     expect(config.database).toMatchObject({ kind: 'postgres', ssl: false });
   });
+
+  it('keeps the key-value store from evicting keys: locks and counters must not vanish under memory pressure', () => {
+    const keyValue = blueprint.slice(blueprint.indexOf('- type: keyvalue'), blueprint.indexOf('databases:'));
+    expect(/^\s+maxmemoryPolicy: (\S+)$/m.exec(keyValue)?.[1]).toBe('noeviction');
+  });
 });
