@@ -4,7 +4,7 @@ import { CredentialsError } from './crypto/credential-errors';
 
 describe('credentialsErrorResponse', () => {
   it.each([
-    [CredentialsRequestError.unknownService('github', ['xero', 'shopify']), 400, 'unknown_service'],
+    [CredentialsRequestError.unknownService('github', ['xero', 'shopify']), 404, 'unknown_service'],
     [
       CredentialsRequestError.invalid('xero', [{ field: 'clientId', message: 'must not be empty' }]),
       400,

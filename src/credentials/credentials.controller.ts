@@ -76,9 +76,10 @@ export class CredentialsController {
   })
   @ApiCreatedResponse({ type: CredentialMetadataDto, description: 'Stored where none was' })
   @ApiOkResponse({ type: CredentialMetadataDto, description: 'Replaced the one stored there' })
-  @ApiBadRequestResponse({
+  @ApiBadRequestResponse({ type: CredentialsErrorDto, description: 'Invalid body (names each field)' })
+  @ApiNotFoundResponse({
     type: CredentialsErrorDto,
-    description: 'Unknown service or invalid body (names each field)',
+    description: 'Unknown service (unknown_service names them)',
   })
   async put(
     @CurrentPrincipal() principal: Principal,

@@ -4,7 +4,8 @@ import type { FieldError } from './credential-schemas';
  * Domain errors of the credentials vault's API (requests and connector calls).
  * Crypto failures of a stored record are `CredentialsError` (crypto/credential-errors.ts);
  * CredentialsExceptionFilter maps both to HTTP. Messages never contain a secret.
- * - unknown_service:     the service is not one the vault knows (400)
+ * - unknown_service:     the path names a service the vault does not know (404, as
+ *                        `/admin/connectors/:service/check` answers it)
  * - invalid_credentials: the body does not fit the service's schema; `errors` names each field (400)
  * - invalid_user_id:     the `userId` given is not 1-64 characters of A-Z a-z 0-9 . _ : @ - (400)
  * - invalid_query:       a query parameter the route does not take, or `userId` given twice (400)
@@ -15,7 +16,7 @@ export type CredentialsRequestErrorCode =
 
 /** The HTTP status each code answers with (the filter sends it; the audit interceptor records it). */
 export const CREDENTIALS_REQUEST_ERROR_STATUS: Record<CredentialsRequestErrorCode, number> = {
-  unknown_service: 400,
+  unknown_service: 404,
   invalid_credentials: 400,
   invalid_user_id: 400,
   invalid_query: 400,

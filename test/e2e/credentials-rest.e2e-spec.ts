@@ -260,28 +260,27 @@ describe('REST /credentials (whole app, SQLite + memory store)', () => {
     expect((await call(api().get('/credentials/xero').set(bearer(readerA)))).status).toBe(200);
   });
 
-  it('400 for an unknown service names it and the allowed list', async () => {
+  it('404 for an unknown service names it and the allowed list, as the connector check does', async () => {
     const res = await call(
       api()
         .put('/credentials/github')
         .set(bearer(writerA))
-        .set('x-request-id', 'cred-e2e-400')
+        .set('x-request-id', 'cred-e2e-unknown')
         .send({ apiKey: 'x' }),
     );
-    expect(res.status).toBe(400);
-    expect(await auditRowOf('cred-e2e-400')).toMatchObject({
+    expect(res.status).toBe(404);
+    expect(await auditRowOf('cred-e2e-unknown')).toMatchObject({
       outcome: 'client_error',
-      status: 400,
+      status: 404,
       error_code: 'unknown_service',
     });
     expect(res.body).toMatchObject({
-      statusCode: 400,
+      statusCode: 404,
       code: 'unknown_service',
       message: 'unknown service "github": must be one of xero, shopify, unleashed, anthropic, openai',
     });
-    expect((await call(api().get('/credentials/github').set(bearer(readerA)))).body.code).toBe(
-      'unknown_service',
-    );
+    const read = await call(api().get('/credentials/github').set(bearer(readerA)));
+    expect([read.status, read.body.code]).toEqual([404, 'unknown_service']);
   });
 
   it('400 for an invalid body names each field, never echoing a value', async () => {
