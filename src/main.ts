@@ -112,8 +112,14 @@ async function bootstrap(): Promise<void> {
       else void settlesWithin(audit.flush(), FINAL_FLUSH_MS).then(exit);
     }, clock.remainingMs());
     backstop.unref();
+    const stopStarted = Date.now();
     app.close().then(
-      () => process.exit(0),
+      () => {
+        logger.log(
+          `Stopped in ${Date.now() - stopStarted} ms: calls answered, pending audit records flushed`,
+        );
+        process.exit(0);
+      },
       (e: unknown) => {
         logger.error(`Shutdown failed: ${(e as Error)?.message ?? e}`);
         process.exit(1);

@@ -165,6 +165,9 @@ describe('the built server (npm start)', () => {
       // Nest's per-module and per-route inventory is debug detail, not part of an info-level boot.
       expect(out).toContain('"context":"NestApplication"');
       expect(out).not.toMatch(/"context":"(InstanceLoader|RoutesResolver|RouterExplorer)"/);
+      // The stop says it began and that it finished, so an operator can tell a clean stop from a kill.
+      expect(out).toContain('SIGTERM received: draining and shutting down');
+      expect(out).toMatch(/"message":"Stopped in \d+ ms: calls answered, pending audit records flushed"/);
     } finally {
       await server.stop(1_000);
       rmSync(dataDir, { recursive: true, force: true });
