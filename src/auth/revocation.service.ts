@@ -160,8 +160,14 @@ export class RevocationService implements OnApplicationBootstrap, OnModuleDestro
       this.failing = false;
     } catch (err) {
       if (!this.failing) {
+        const stale = this.options.staleAfterMs / 1000;
         this.logger.warn({
-          message: 'Loading the revoked key set failed; requests fail closed once it is stale',
+          message:
+            this.store.kind === 'redis'
+              ? 'Loading the revoked key set from the database failed; while Redis delivers revocations, ' +
+                `requests go on; without it too, they fail closed (503) ${stale} s after the last load`
+              : `Loading the revoked key set from the database failed; requests fail closed (503) ${stale} s ` +
+                'after the last load, until the database answers',
           error: (err as Error)?.message ?? 'error',
         });
       }
