@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'src/cli/**/*.ts', '**/*.spec.ts'],
+    files: ['src/config/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts', 'src/cli/**/*.ts', '**/*.spec.ts'],
     rules: { 'no-restricted-properties': 'off', 'no-console': 'off' },
   },
 );
