@@ -15,6 +15,8 @@ export interface PruneOptions {
   dryRun?: boolean;
   /** "Now", for the current-month bound (tests). */
   now?: Date;
+  /** The key recorded on the prune's own audit record: `system:cli` (default) or `system:retention`. */
+  actor?: string;
 }
 
 export interface PruneResult {
@@ -147,7 +149,7 @@ export async function pruneAuditTrail(dataSource: DataSource, options: PruneOpti
       {
         kind: 'admin',
         action: PRUNE_ACTION,
-        keyId: 'system:cli', // as the command line's key changes are recorded
+        keyId: options.actor ?? 'system:cli', // as the command line's key changes are recorded
         outcome: 'success',
         args: { before: result.before, records, chains: result.chains, kept, partitionsDropped: dropWhole },
         argsAreServerFacts: true,

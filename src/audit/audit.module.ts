@@ -10,12 +10,15 @@ import { SecurityEventLimits } from './security-event.limiter';
 import { SecurityEventRecorder } from './security-event.recorder';
 import { ResourceReadAuditHook } from './resource-read-audit.hook';
 import { ToolCallAuditHook } from './tool-call-audit.hook';
+import { AuditRetention } from './audit-retention.service';
 
 export type AuditModuleOptions = Partial<Omit<AuditOptions, 'spoolDir' | 'securityEvents'>> & {
   /** Default: AppConfig.dataDir. */
   spoolDir?: string;
   /** Default: DEFAULT_SECURITY_EVENT_LIMITS (20 per source and code, 1000 in all, per minute). */
   securityEvents?: Partial<SecurityEventLimits>;
+  /** Run AUDIT_RETENTION_MONTHS's pruning in this process (default true; the command line passes false). */
+  scheduleRetention?: boolean;
 };
 
 /**
@@ -49,6 +52,7 @@ export class AuditModule implements NestModule {
         ToolCallAuditHook,
         ResourceReadAuditHook,
         AuditRequestMiddleware,
+        ...(options.scheduleRetention === false ? [] : [AuditRetention]),
       ],
       exports: [AuditWriter, AuditService, SecurityEventRecorder],
     };

@@ -23,7 +23,12 @@ export class CliModule {
         StoreModule.forRoot(),
         // A server may be spooling into the same DATA_DIR right now: its spool and journals are not the
         // CLI's to replay. A short-lived command writes its records straight to the database.
-        AuditModule.forRoot({ ...config.audit, durability: 'database', replaySpoolOnBoot: false }),
+        AuditModule.forRoot({
+          ...config.audit,
+          durability: 'database',
+          replaySpoolOnBoot: false,
+          scheduleRetention: false,
+        }),
         ApiKeysModule,
         CredentialsModule,
       ],

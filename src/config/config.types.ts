@@ -107,6 +107,11 @@ export interface AppConfig {
     batchMaxRows: number;
     /** Batches written at once (AUDIT_BATCHES_IN_FLIGHT, default 2). */
     batchesInFlight: number;
+    /**
+     * Months of audit records kept before the current month (AUDIT_RETENTION_MONTHS): older ones
+     * are pruned by the server (AuditRetention), as `sentia-mcp audit prune` does; 0 keeps all.
+     */
+    retentionMonths: number;
   };
   shutdownGraceMs: number;
   /** How long the HTTP server keeps an idle keep-alive connection open (HTTP_KEEP_ALIVE_TIMEOUT_MS). */

@@ -114,6 +114,15 @@ describe('loadConfig', () => {
       );
   });
 
+  it('keeps every audit record by default; AUDIT_RETENTION_MONTHS is 0-1200 months', () => {
+    expect(loadConfig({ DATA_DIR: tmp() }).audit.retentionMonths).toBe(0);
+    expect(loadConfig({ DATA_DIR: tmp(), AUDIT_RETENTION_MONTHS: '13' }).audit.retentionMonths).toBe(13);
+    for (const bad of ['-1', '1201', '1.5', 'a year'])
+      expect(() => loadConfig({ DATA_DIR: tmp(), AUDIT_RETENTION_MONTHS: bad })).toThrow(
+        /AUDIT_RETENTION_MONTHS: must be an integer from 0 to 1200/,
+      );
+  });
+
   it('caches connector answers 30 s by default; MCP_TOOL_CACHE_TTL 0 turns it off; both cache settings are bounded', () => {
     const c = loadConfig({ DATA_DIR: tmp() });
     expect(c.mcp.toolCacheTtlSeconds).toBe(30);

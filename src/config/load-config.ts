@@ -487,6 +487,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       batchWindowMs: r.int('AUDIT_BATCH_WINDOW_MS', 0, 0, 1000),
       batchMaxRows: r.int('AUDIT_BATCH_MAX_ROWS', 500, 1, 10_000),
       batchesInFlight: r.int('AUDIT_BATCHES_IN_FLIGHT', 2, 1, 16),
+      retentionMonths: r.int('AUDIT_RETENTION_MONTHS', 0, 0, 1200),
     },
     shutdownGraceMs: r.int('SHUTDOWN_GRACE_MS', 10_000, 0, 120_000),
     // Longer than a load balancer's idle timeout (commonly 60 s), so the balancer, not the server,

@@ -17,6 +17,8 @@ import {
   PRUNE_ACTION,
 } from '../../src/audit/audit-prune';
 import { toAuditRow } from '../../src/audit/audit-row';
+import { AuditRetention } from '../../src/audit/audit-retention.service';
+import { Logger } from '@nestjs/common';
 import { insertAuditRows } from '../../src/audit/audit-sql';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
 import { ensureAuditPartitions } from '../../src/database/audit-partitions';
@@ -205,6 +207,42 @@ function pruneSuite(name: string, open: () => Promise<Db>): void {
       )) as { seq: string | number }[];
       expect(left.map((r) => Number(r.seq))).toEqual([2, 3, 4]);
       expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true, anchored: 3 });
+    });
+
+    it("the server's retention (AUDIT_RETENTION_MONTHS) prunes as the command does, as system:retention", async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'audit-retention-'));
+      try {
+        const off = new AuditRetention(configFor(dir), db.ds);
+        expect(await off.run(NOW)).toBeUndefined(); // 0, the default: nothing is removed
+        expect(await count(db.ds)).toBe(11);
+        const oneMonth = new AuditRetention(configFor(dir, { AUDIT_RETENTION_MONTHS: '1' }), db.ds);
+        expect(await oneMonth.run(NOW)).toMatchObject({
+          before: NOVEMBER.toISOString(),
+          records: 7,
+          chains: 2,
+        });
+        const own = (await db.ds.query(`SELECT key_id FROM audit_logs WHERE action = '${PRUNE_ACTION}'`)) as {
+          key_id: string;
+        }[];
+        expect(own).toEqual([{ key_id: 'system:retention' }]);
+        expect(await oneMonth.run(NOW)).toMatchObject({ records: 0 }); // the next pass finds nothing older
+        expect((await verifyAuditChains(db.ds)).ok).toBe(true);
+
+        // A trail that does not verify before the cutoff is left alone, and said so at error level.
+        const e = newAuditChain();
+        await append(db.ds, e, ['2026-10-01T10:00:00Z', '2026-10-02T10:00:00Z', '2026-10-03T10:00:00Z']);
+        await db.ds.query(`DELETE FROM audit_logs WHERE writer_id = ${q(db, 1)} AND seq = 2`, [e.writerId]);
+        const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+        try {
+          expect(await oneMonth.run(NOW)).toBeUndefined();
+          expect(String(error.mock.calls[0]?.[0])).toMatch(/^Audit retention did not prune: .*missing link/);
+        } finally {
+          error.mockRestore();
+        }
+        expect(await count(db.ds, `writer_id = '${e.writerId}'`)).toBe(2);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('takes only the start of a month, the current one at the latest', async () => {

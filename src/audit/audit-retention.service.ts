@@ -1,0 +1,74 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { InjectConfig } from '../config/config.module';
+import type { AppConfig } from '../config/config.types';
+import { monthStartUtc } from '../database/audit-partitions';
+import { pruneAuditTrail, PruneRefusedError, PruneResult } from './audit-prune';
+
+/** The first run waits this long after boot (not in the way of the boot), then one every RUN_EVERY_MS. */
+export const FIRST_RUN_AFTER_MS = 60_000;
+export const RUN_EVERY_MS = 6 * 3_600_000;
+
+/**
+ * AUDIT_RETENTION_MONTHS: the server prunes the audit records older than the
+ * start of the month that many months before the current one, as `sentia-mcp
+ * audit prune` does (verifying the trail up to the cutoff first, anchoring the
+ * chains, recording itself with key `system:retention`). A run after the
+ * first of a month finds nothing older, and its verify reads nothing, so
+ * running every few hours costs next to nothing. Several instances may run it
+ * at once: on PostgreSQL the prune takes the partition lock, and the second
+ * finds nothing left. A trail that does not verify is not pruned, and says so
+ * at error level on every run until it is explained.
+ */
+@Injectable()
+export class AuditRetention implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(AuditRetention.name);
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    @InjectConfig() private readonly config: AppConfig,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.audit.retentionMonths === 0) return;
+    const first = setTimeout(() => void this.run(), FIRST_RUN_AFTER_MS);
+    const every = setInterval(() => void this.run(), RUN_EVERY_MS);
+    first.unref();
+    every.unref();
+    this.timers = [first, every];
+  }
+
+  onModuleDestroy(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+  }
+
+  /** One pass; never throws. Undefined when retention is off or the pass failed. */
+  async run(now = new Date()): Promise<PruneResult | undefined> {
+    const months = this.config.audit.retentionMonths;
+    if (months === 0) return undefined;
+    const before = monthStartUtc(now, -months);
+    try {
+      const result = await pruneAuditTrail(this.dataSource, { before, now, actor: 'system:retention' });
+      if (result.records > 0 || result.kept > 0)
+        this.logger.log(
+          `Audit retention (${months} months): pruned ${result.records} records older than ` +
+            `${result.before.slice(0, 7)} from ${result.chains} chains` +
+            (result.partitionsDropped.length > 0
+              ? ` (partitions dropped: ${result.partitionsDropped.join(', ')})`
+              : '') +
+            (result.kept > 0 ? `; ${result.kept} older records kept to keep their chains whole` : ''),
+        );
+      return result;
+    } catch (err) {
+      if (err instanceof PruneRefusedError)
+        this.logger.error(`Audit retention did not prune: ${err.message}`);
+      else
+        this.logger.warn(
+          `Audit retention could not run (it retries later): ${(err as Error)?.message ?? err}`,
+        );
+      return undefined;
+    }
+  }
+}
