@@ -55,8 +55,14 @@ const pgInsert = (ignoreDuplicates: boolean): string => {
   const columns = PG_ROW_COLUMNS.map(([column]) => column).join(', ');
   const fields = PG_ROW_COLUMNS.map(([, type], i) => `(r->>${i})::${type}`).join(', ');
   const onConflict = ignoreDuplicates ? ' ON CONFLICT DO NOTHING' : '';
+  // A replay skips rows a prune already took (at or before their chain's anchor), too.
+  const w = AUDIT_COLUMNS.indexOf('writer_id');
+  const seq = AUDIT_COLUMNS.indexOf('seq');
+  const pruned = ignoreDuplicates
+    ? ` WHERE NOT EXISTS (SELECT 1 FROM audit_chain_anchors a WHERE a.writer_id = r->>${w} AND a.seq >= (r->>${seq})::bigint)`
+    : '';
   return (
-    `WITH inserted AS (INSERT INTO audit_logs (${columns}) SELECT ${fields} FROM jsonb_array_elements($1::jsonb) AS r${onConflict}) ` +
+    `WITH inserted AS (INSERT INTO audit_logs (${columns}) SELECT ${fields} FROM jsonb_array_elements($1::jsonb) AS r${pruned}${onConflict}) ` +
     `INSERT INTO audit_chain_heads AS h (writer_id, seq, hash) ` +
     `SELECT e->>0, (e->>1)::bigint, e->>2 FROM jsonb_array_elements($2::jsonb) AS e ` +
     `ON CONFLICT (writer_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, updated_at = now() ` +
@@ -127,7 +133,8 @@ const pgRowJson = (canonical: string, row: AuditRow): string =>
  * whatever the batch size) that moves the chains' heads too; on SQLite
  * multi-row VALUES statements in one transaction (a row trigger moves the
  * heads). `ignoreDuplicates` (spool replay) skips rows whose
- * (writer_id, seq) is already stored, which makes a replay idempotent.
+ * (writer_id, seq) is already stored, which makes a replay idempotent, and
+ * rows `audit prune` already removed (at or before their chain's anchor).
  * `canonical[i]`, when given, is canonicalRow(rows[i]), already built for
  * the hash (PostgreSQL sends it on instead of serialising the row again).
  */
@@ -154,8 +161,13 @@ export async function insertAuditRows(
     for (let i = 0; i < rows.length; i += SQLITE_ROWS_PER_STATEMENT) {
       const chunk = rows.slice(i, i + SQLITE_ROWS_PER_STATEMENT);
       const tuple = `(${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
+      const values = chunk.map(() => tuple).join(', ');
       await m.query(
-        `INSERT ${ignoreDuplicates ? 'OR IGNORE ' : ''}INTO audit_logs (${cols}) VALUES ${chunk.map(() => tuple).join(', ')}`,
+        ignoreDuplicates
+          ? `INSERT OR IGNORE INTO audit_logs (${cols}) SELECT * FROM (VALUES ${values}) AS v WHERE NOT EXISTS (` +
+              `SELECT 1 FROM audit_chain_anchors a WHERE a.writer_id = v.column${AUDIT_COLUMNS.indexOf('writer_id') + 1} ` +
+              `AND a.seq >= v.column${AUDIT_COLUMNS.indexOf('seq') + 1})`
+          : `INSERT INTO audit_logs (${cols}) VALUES ${values}`,
         chunk.flatMap(sqliteValues),
       );
     }

@@ -209,6 +209,26 @@ function pruneSuite(name: string, open: () => Promise<Db>): void {
       expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true, anchored: 3 });
     });
 
+    it('a spool or journal replay of rows already stored, after a prune took them, does not put them back', async () => {
+      // A process crashed after its rows were stored but before it cut them from its spool (or
+      // deleted its journal segment); it replays them, idempotently on (writer_id, seq), at its next
+      // boot. If a prune removed them meanwhile, a replay must not re-insert them behind the anchor.
+      const d = newAuditChain();
+      const rows = ['2026-10-05T10:00:00Z', '2026-10-06T10:00:00Z', '2026-11-02T10:00:00Z'].map((t, i) =>
+        toAuditRow(rec(i, { occurredAt: new Date(t) }), false),
+      );
+      const canonical = chainRows(d, rows);
+      await insertAuditRows(db.ds, rows, false, canonical);
+      await pruneAuditTrail(db.ds, { before: NOVEMBER, now: NOW });
+      expect(await count(db.ds, `writer_id = '${d.writerId}'`)).toBe(1);
+      await insertAuditRows(db.ds, rows, true, canonical);
+      expect(await count(db.ds, `writer_id = '${d.writerId}'`)).toBe(1);
+      expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true });
+      expect(await verifyAuditChains(db.ds, { from: new Date('2026-10-01T00:00:00Z') })).toMatchObject({
+        ok: true,
+      });
+    });
+
     it("the server's retention (AUDIT_RETENTION_MONTHS) prunes as the command does, as system:retention", async () => {
       const dir = mkdtempSync(join(tmpdir(), 'audit-retention-'));
       try {
