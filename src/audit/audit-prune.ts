@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { AUDIT_TABLE, monthStartUtc, postgresSchema, quoteIdent } from '../database/audit-partitions';
+import { DatabaseWriteGate } from '../database/database-write-gate';
 import { chainRows, newAuditChain } from './audit-chain';
 import { toAuditRow } from './audit-row';
 import { insertAuditRows, isPostgres, placeholders, timeParam } from './audit-sql';
@@ -104,7 +105,8 @@ export async function pruneAuditTrail(dataSource: DataSource, options: PruneOpti
   const check = await verifyAuditChains(dataSource, { to: before });
   if (!check.ok) throw new PruneRefusedError(check.firstBroken!);
 
-  return dataSource.transaction(async (tx) => {
+  // Through the gate: on SQLite a transaction is a state of the one connection the writer shares.
+  return DatabaseWriteGate.of(dataSource).transaction(async (tx) => {
     const pg = isPostgres(tx);
     const schema = pg ? await postgresSchema(tx.queryRunner!) : undefined;
     if (pg)

@@ -5,6 +5,7 @@
  * anchors), a trail that does not verify is not pruned, and a chain whose
  * times are out of its order is cut only where it can be.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,7 @@ import { Logger } from '@nestjs/common';
 import { insertAuditRows } from '../../src/audit/audit-sql';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
 import { ensureAuditPartitions } from '../../src/database/audit-partitions';
+import { DatabaseWriteGate } from '../../src/database/database-write-gate';
 import { openDataSource } from '../../src/database/open-data-source';
 import { rec } from '../support/audit-rig';
 import { describeWithPostgres, TEST_DATABASE_URL, uniqueName } from '../support/backends';
@@ -227,6 +229,37 @@ function pruneSuite(name: string, open: () => Promise<Db>): void {
       expect(await verifyAuditChains(db.ds, { from: new Date('2026-10-01T00:00:00Z') })).toMatchObject({
         ok: true,
       });
+    });
+
+    it("runs its transaction through the write gate: a write of the server's beside it is never part of it", async () => {
+      // A chain whose last record before the cutoff is gone, behind a newer one: the ranged verify
+      // does not see it, the prune's transaction does, and rolls back.
+      const d = newAuditChain();
+      await append(db.ds, d, ['2026-10-05T10:00:00Z', '2026-10-06T10:00:00Z', '2026-10-07T10:00:00Z']);
+      await append(db.ds, d, ['2026-11-02T10:00:00Z']);
+      await db.ds.query(`DELETE FROM audit_logs WHERE writer_id = ${q(db, 1)} AND seq = 3`, [d.writerId]);
+      const e = newAuditChain();
+      let write: Promise<void> | undefined;
+      // Bound here, so it starts as the writer's own work would, not inside the prune's transaction.
+      const startWrite = AsyncResource.bind(() =>
+        DatabaseWriteGate.of(db.ds).write(() => append(db.ds, e, ['2026-12-05T09:00:00Z'])),
+      );
+      const query = db.ds.query.bind(db.ds);
+      const spy = jest.spyOn(db.ds, 'query').mockImplementation((sql: string, params?: unknown[]) => {
+        // The audit writer stores a record while the prune's transaction is open.
+        if (write === undefined && sql.includes('first_kept')) write = startWrite();
+        return query(sql, params);
+      });
+      try {
+        await expect(pruneAuditTrail(db.ds, { before: NOVEMBER, now: NOW })).rejects.toThrow(
+          PruneRefusedError,
+        );
+        await write;
+      } finally {
+        spy.mockRestore();
+      }
+      expect(write).toBeDefined();
+      expect(await count(db.ds, `writer_id = '${e.writerId}'`)).toBe(1);
     });
 
     it("the server's retention (AUDIT_RETENTION_MONTHS) prunes as the command does, as system:retention", async () => {
