@@ -1,6 +1,8 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { chainHash } from './audit-record';
-import { fromStored, placeholders, StoredAuditRow, storedTimeIso, timeParam } from './audit-sql';
+import { fromStored, isPostgres, placeholders, StoredAuditRow, storedTimeIso, timeParam } from './audit-sql';
+
+type Db = DataSource | EntityManager;
 
 export type ChainBreakReason =
   'hash_mismatch' | 'missing_link' | 'prev_mismatch' | 'duplicate_seq' | 'truncated' | 'head_mismatch';
@@ -69,6 +71,17 @@ export async function verifyAuditChains(
   dataSource: DataSource,
   options: VerifyOptions = {},
 ): Promise<VerifyResult> {
+  // One snapshot on PostgreSQL: a prune (or the partition maintainer) committing between two of its
+  // queries would otherwise show a chain half pruned, its anchor not yet read: a break that is not one.
+  if (isPostgres(dataSource))
+    return dataSource.transaction('REPEATABLE READ', async (tx) => {
+      await tx.query('SET TRANSACTION READ ONLY');
+      return verifyIn(tx, options);
+    });
+  return verifyIn(dataSource, options);
+}
+
+async function verifyIn(dataSource: Db, options: VerifyOptions): Promise<VerifyResult> {
   const pageSize = options.pageSize ?? 5000;
   const p = placeholders(dataSource);
   const range: string[] = [];
@@ -160,7 +173,7 @@ interface HeadRow {
  * migrated yet) has none.
  */
 async function checkHeads(
-  dataSource: DataSource,
+  dataSource: Db,
   options: VerifyOptions,
   pageSize: number,
   anchors: ReadonlyMap<string, Anchor>,
@@ -186,6 +199,7 @@ async function checkHeads(
     }
     params.push(pageSize);
     let page: HeadRow[];
+    if (checked === 0 && !(await hasTable(dataSource, 'audit_chain_heads'))) return 0;
     try {
       page = await dataSource.query(
         `SELECT h.writer_id, h.seq, h.hash, h.updated_at, l.id AS row_id, l.hash AS row_hash,
@@ -221,6 +235,14 @@ async function checkHeads(
   return checked;
 }
 
+/** Whether the table exists (asked, not tried: a failed query ends a PostgreSQL transaction). */
+async function hasTable(db: Db, name: string): Promise<boolean> {
+  const rows = (await (isPostgres(db)
+    ? db.query('SELECT 1 FROM pg_class WHERE oid = to_regclass($1)', [name])
+    : db.query(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, [name]))) as unknown[];
+  return rows.length > 0;
+}
+
 /** "relation does not exist" (PostgreSQL 42P01) or "no such table" (SQLite). */
 const isMissingTable = (err: unknown): boolean =>
   (err as { code?: string })?.code === '42P01' || /no such table/.test((err as Error)?.message ?? '');
@@ -230,7 +252,7 @@ const isMissingTable = (err: unknown): boolean =>
  * left out, are all there, the last of them carrying the hash `row` names.
  * They are outside the range, so not checked themselves.
  */
-async function linkedOutsideRange(dataSource: DataSource, prev: Row, row: Row): Promise<boolean> {
+async function linkedOutsideRange(dataSource: Db, prev: Row, row: Row): Promise<boolean> {
   const p = placeholders(dataSource);
   const between: { seq: string | number; hash: string }[] = await dataSource.query(
     `SELECT seq, hash FROM audit_logs WHERE writer_id = ${p(1)} AND seq > ${p(2)} AND seq < ${p(3)} ORDER BY seq`,
@@ -253,8 +275,9 @@ interface Anchor {
 }
 
 /** Every chain's anchor (audit_chain_anchors); none on a database not yet migrated to have them. */
-async function loadAnchors(dataSource: DataSource): Promise<Map<string, Anchor>> {
+async function loadAnchors(dataSource: Db): Promise<Map<string, Anchor>> {
   let rows: { writer_id: string; seq: string | number; hash: string }[];
+  if (!(await hasTable(dataSource, 'audit_chain_anchors'))) return new Map();
   try {
     rows = await dataSource.query('SELECT writer_id, seq, hash FROM audit_chain_anchors');
   } catch (err) {
@@ -265,7 +288,7 @@ async function loadAnchors(dataSource: DataSource): Promise<Map<string, Anchor>>
 }
 
 async function checkChainStart(
-  dataSource: DataSource,
+  dataSource: Db,
   row: Row,
   ranged: boolean,
   anchor: Anchor | undefined,

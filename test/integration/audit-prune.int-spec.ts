@@ -35,6 +35,8 @@ const NOVEMBER = new Date('2026-11-01T00:00:00Z');
 interface Db {
   ds: DataSource;
   pg: boolean;
+  dir: string;
+  schema?: string;
   close(): Promise<void>;
 }
 
@@ -262,6 +264,41 @@ function pruneSuite(name: string, open: () => Promise<Db>): void {
       expect(await count(db.ds, `writer_id = '${e.writerId}'`)).toBe(1);
     });
 
+    it('a verify that a prune (another instance, its retention) commits under sees the trail before or after it, never half', async () => {
+      if (!db.pg) return; // one connection on SQLite: nothing runs between a verify's queries there
+      const other = await openDataSource(configFor(db.dir, { DATABASE_URL: TEST_DATABASE_URL }), {
+        schema: db.schema,
+        migrationsRun: false,
+      });
+      try {
+        let pruning: Promise<unknown> | undefined;
+        const createQueryRunner = db.ds.createQueryRunner.bind(db.ds);
+        jest.spyOn(db.ds, 'createQueryRunner').mockImplementation((mode) => {
+          const runner = createQueryRunner(mode);
+          const query = runner.query.bind(runner);
+          runner.query = (async (sql: string, params?: unknown[]) => {
+            const result: unknown = await query(sql, params);
+            if (pruning === undefined && sql.includes('ORDER BY writer_id, seq, id LIMIT')) {
+              pruning = pruneAuditTrail(other, { before: NOVEMBER, now: NOW });
+              // It may wait for this verify (dropping a partition it reads); then it goes on after.
+              await Promise.race([pruning, new Promise((r) => setTimeout(r, 1500))]);
+            }
+            return result;
+          }) as typeof runner.query;
+          return runner;
+        });
+        const result = await verifyAuditChains(db.ds, { pageSize: 2 });
+        jest.restoreAllMocks();
+        expect(pruning).toBeDefined();
+        expect(await pruning).toMatchObject({ records: 7 });
+        expect(result).toMatchObject({ ok: true });
+        expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true, anchored: 2 });
+      } finally {
+        jest.restoreAllMocks();
+        await other.destroy();
+      }
+    });
+
     it("the server's retention (AUDIT_RETENTION_MONTHS) prunes as the command does, as system:retention", async () => {
       const dir = mkdtempSync(join(tmpdir(), 'audit-retention-'));
       try {
@@ -322,6 +359,7 @@ pruneSuite('SQLite', async () => {
   return {
     ds,
     pg: false,
+    dir,
     close: async () => {
       await ds.destroy();
       rmSync(dir, { recursive: true, force: true });
@@ -340,6 +378,8 @@ describeWithPostgres('on PostgreSQL', () => {
     return {
       ds,
       pg: true,
+      dir,
+      schema,
       close: async () => {
         await ds.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
         await ds.destroy();
