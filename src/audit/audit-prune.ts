@@ -112,6 +112,13 @@ export async function pruneAuditTrail(dataSource: DataSource, options: PruneOpti
     if (pg)
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${schema}.${AUDIT_TABLE}:partitions`]);
 
+    const partitions = pg ? await partitionsBefore(tx, schema!, before) : [];
+    // Locked before the chains are read: a row written into one meanwhile (a spool or journal
+    // replay of older records) is then either seen below, or waits and goes to the default partition.
+    if (pg && partitions.length > 0 && !options.dryRun)
+      await tx.query(
+        `LOCK TABLE ${partitions.map((name) => `${quoteIdent(schema!)}.${quoteIdent(name)}`).join(', ')} IN ACCESS EXCLUSIVE MODE`,
+      );
     const cuts = await chainCuts(tx, before);
     const records = cuts.reduce((n, c) => n + Number(c.pruned_rows), 0);
     const kept = cuts.reduce((n, c) => n + Number(c.old_rows) - Number(c.pruned_rows), 0);
@@ -126,7 +133,6 @@ export async function pruneAuditTrail(dataSource: DataSource, options: PruneOpti
         occurredAt: before.toISOString(),
         reason: 'missing_link',
       });
-    const partitions = pg ? await partitionsBefore(tx, schema!, before) : [];
     // Whole partitions may go only when no chain keeps a record older than the cutoff.
     const dropWhole = kept === 0 ? partitions : [];
     const result: PruneResult = {
