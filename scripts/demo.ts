@@ -71,7 +71,8 @@ async function main(): Promise<void> {
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    if (server.exitCode === null) {
+    // Not once it has exited: by a signal (killed, out of memory) its exitCode stays null, and no 'exit' follows.
+    if (server.exitCode === null && server.signalCode === null) {
       server.kill('SIGTERM');
       await new Promise((resolve) => server.once('exit', resolve));
     }

@@ -7,7 +7,7 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { freePort } from '../support/spawn-server';
@@ -75,5 +75,28 @@ describe('npm run demo', () => {
     expect(existsSync(dataDir)).toBe(false);
     // Nothing of it keeps listening.
     await expect(fetch(`${base}/health`)).rejects.toThrow();
+  });
+  it('stops, and removes its data, when the server dies by a signal (killed, out of memory)', async () => {
+    const port = await freePort();
+    out = '';
+    child = spawn(process.execPath, [DEMO], {
+      env: { PATH: process.env.PATH ?? '', PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const deadline = Date.now() + 25_000;
+    while (!/Ctrl-C stops/.test(out) && child.exitCode === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(out).toContain('Ctrl-C stops');
+    const dataDir = dirname(/Development secrets are kept in (\S+)"/.exec(out)![1]);
+    const server = Number(execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim());
+    process.kill(server, 'SIGKILL');
+    const code = await Promise.race([
+      exited(),
+      new Promise((r) => setTimeout(() => r('still running'), 10_000)),
+    ]);
+    expect(code).toBe(1);
+    expect(existsSync(dataDir)).toBe(false);
   });
 });
