@@ -92,6 +92,8 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
   private readonly maxPerKey: number;
   /** When each session's record TTL was last extended by this instance. */
   private readonly touched = new Map<string, number>();
+  /** Streams this instance follows for sessions opened elsewhere (resumeElsewhere): each one's end. */
+  private readonly followers = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly factory: McpServerFactory,
@@ -108,7 +110,9 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     // A session ended on another instance closes here at once (its GET stream with it), not at the sweep.
     try {
       this.unsubscribe = await this.store.subscribe(SESSIONS_ENDED_CHANNEL, (id) => {
-        if (SESSION_ID.test(id) && this.live.has(id)) void this.forget(id);
+        if (!SESSION_ID.test(id)) return;
+        if (this.live.has(id)) void this.forget(id);
+        this.endFollowers(id);
       });
     } catch (err) {
       this.logger.warn(
@@ -298,6 +302,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     });
     res.write(`retry: ${RETRY_MS}\n\n`);
     let next = parseEventId(lastEventId)!.n + 1;
+    const missing = new Set<number>();
     let answered = false;
     let ended = false;
     let unsubscribe: (() => Promise<void>) | undefined;
@@ -306,8 +311,13 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       ended = true;
       clearTimeout(timer);
       void unsubscribe?.().catch(() => undefined);
+      const mine = this.followers.get(sessionId);
+      mine?.delete(end);
+      if (mine?.size === 0) this.followers.delete(sessionId);
       res.end();
     };
+    if (!this.followers.has(sessionId)) this.followers.set(sessionId, new Set());
+    this.followers.get(sessionId)!.add(end);
     const timer = setTimeout(end, FOLLOW_MS);
     timer.unref();
     res.once('close', end);
@@ -322,7 +332,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       (passes = passes
         .then(async () => {
           if (ended) return;
-          next = await events.sendFrom(stream, next, write);
+          next = await events.sendFrom(stream, next, write, missing);
           if (answered) end();
         })
         .catch(() => end()));
@@ -441,7 +451,13 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
 
   /** Tells the other instances (best effort: without the channel they notice at the next look). */
   private announceEnded(id: string): void {
+    this.endFollowers(id);
     void this.store.publish(SESSIONS_ENDED_CHANNEL, id).catch(() => undefined);
+  }
+
+  /** Ends the streams followed here for a session that ended (DELETE anywhere). */
+  private endFollowers(id: string): void {
+    for (const end of this.followers.get(id) ?? []) end();
   }
 
   private async sweep(): Promise<void> {

@@ -45,6 +45,30 @@ describe('StoreEventStore', () => {
     expect(await replayed(events, first)).toEqual([3]);
   });
 
+  it('sends an event a follower read too early (counted, not stored yet) once it lands', async () => {
+    const store = new MemoryStore();
+    const events = new StoreEventStore(store, 'session-1');
+    const first = await events.storeEvent('s', answer(1, 'a'));
+    let land!: () => void;
+    const realSet = store.set.bind(store);
+    jest.spyOn(store, 'set').mockImplementationOnce(async (...args) => {
+      await new Promise<void>((r) => (land = r));
+      return realSet(...args);
+    });
+    const storing = events.storeEvent('s', answer(2, 'the answer'));
+    await new Promise((r) => setImmediate(r)); // its position is counted; the event is not written
+    const sent: number[] = [];
+    const send = async (_id: string, m: JSONRPCMessage) => void sent.push((m as { id: number }).id);
+    const missing = new Set<number>();
+    const next = await events.sendFrom('s', 2, send, missing);
+    expect([next, [...missing], sent]).toEqual([3, [2], []]);
+    land();
+    await storing;
+    expect(await events.sendFrom('s', next, send, missing)).toBe(3);
+    expect([sent, [...missing]]).toEqual([[2], []]);
+    expect(await replayed(events, first)).toEqual([2]);
+  });
+
   it('tells a follower each time an event is stored on its stream', async () => {
     const store = new MemoryStore();
     const events = new StoreEventStore(store, 'session-1');

@@ -4,14 +4,24 @@ import type { KeyValueStore } from '../store/key-value-store';
 
 type StreamId = string;
 
-/** How long an event stays replayable: a client resumes within seconds (its retry is 1 s, backoff at most 30 s). */
-export const STORED_EVENT_TTL_MS = 5 * 60_000;
-/** A stream's event counter outlives its events, so positions are not reused while a stream lives. */
-const COUNTER_TTL_MS = 24 * 3_600_000;
+/**
+ * How long an event stays replayable. A client resumes within seconds (the
+ * stream's retry is 1 s; the SDK's client tries again twice, backing off),
+ * and every answer a 2025-era session streams is kept this long, in a store
+ * that does not evict: a busy cluster holds about this many seconds of its
+ * answers.
+ */
+export const STORED_EVENT_TTL_MS = 60_000;
+/** A stream's event counter outlives its events; a request's stream lasts as long as its call. */
+const COUNTER_TTL_MS = 5 * 60_000;
+/** Kept in place of a message too large to keep, so a reader knows that position will not come. */
+const NOT_KEPT = '{}';
 /** Larger messages are sent but not kept (the memory store's bound). */
 export const MAX_STORED_EVENT_BYTES = 512 * 1024;
 
 const PREFIX = 'mcp:ev:';
+/** Positions a follower keeps looking for at most (a stream's events are few; an expired run is not). */
+const MAX_MISSING = 64;
 
 /**
  * A 2025-era session's SSE events in the shared store (Redis in the cluster
@@ -45,8 +55,8 @@ export class StoreEventStore implements EventStore {
       return `${streamId}_0`; // names no stored event: a resume from it replays nothing it has not got
     }
     const id = `${streamId}_${n}`;
-    const json = JSON.stringify(message);
-    if (Buffer.byteLength(json) > MAX_STORED_EVENT_BYTES) return id;
+    let json = JSON.stringify(message);
+    if (Buffer.byteLength(json) > MAX_STORED_EVENT_BYTES) json = NOT_KEPT;
     try {
       await this.store.set(eventKey(this.sessionId, streamId, n), json, { ttlMs: STORED_EVENT_TTL_MS });
       await this.store.publish(channelOf(this.sessionId, streamId), String(n));
@@ -76,22 +86,31 @@ export class StoreEventStore implements EventStore {
 
   /**
    * Sends the stream's stored events from position `from` up to the newest,
-   * skipping the ones no longer kept (expired, or too large) and the empty
-   * priming event; returns the position after the last one looked at.
+   * skipping the empty ones (the priming event, a message too large to keep);
+   * returns the position after the last one looked at. A position counted
+   * but not stored yet (its writer is between the two steps of storeEvent),
+   * or no longer (expired, or its write failed), goes into `missing`, when
+   * given; the positions already in it are looked at again first, so a
+   * follower that read too early still sends the event when it lands.
    */
   async sendFrom(
     streamId: StreamId,
     from: number,
     send: (eventId: EventId, message: JSONRPCMessage) => Promise<void>,
+    missing?: Set<number>,
   ): Promise<number> {
+    const sendAt = async (n: number): Promise<boolean> => {
+      const json = await this.store.get(eventKey(this.sessionId, streamId, n));
+      if (json === null) return false;
+      const message = JSON.parse(json) as JSONRPCMessage;
+      if (Object.keys(message).length > 0) await send(`${streamId}_${n}`, message);
+      return true;
+    };
+    for (const n of [...(missing ?? [])].sort((a, b) => a - b)) if (await sendAt(n)) missing!.delete(n);
     const current = Number((await this.store.get(counterKey(this.sessionId, streamId))) ?? 0);
     let next = from;
     for (; next <= current; next++) {
-      const json = await this.store.get(eventKey(this.sessionId, streamId, next));
-      if (json === null) continue;
-      const message = JSON.parse(json) as JSONRPCMessage;
-      if (Object.keys(message).length === 0) continue; // the priming event carries no message
-      await send(`${streamId}_${next}`, message);
+      if (!(await sendAt(next)) && missing && missing.size < MAX_MISSING) missing.add(next);
     }
     return next;
   }

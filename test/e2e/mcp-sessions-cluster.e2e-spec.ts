@@ -239,6 +239,24 @@ describeWithPostgres('MCP sessions across two instances', () => {
       await after.body?.cancel().catch(() => undefined);
     });
 
+    it('a DELETE ends the stream another instance follows for the session, at once', async () => {
+      const { id, lastEventId } = await brokenStream(a, 8_000);
+      const res = await resume(b, id, lastEventId);
+      expect(res.status).toBe(200);
+      const reading = readStream(res, false);
+      await new Promise((r) => setTimeout(r, 200)); // b is following the stream now
+      const del = await fetch(`${a.url}/mcp`, {
+        method: 'DELETE',
+        headers: { 'mcp-session-id': id, ...authHeaders(key) },
+      });
+      expect(del.status).toBe(200);
+      const deletedAt = Date.now();
+      const { text, ended } = await reading;
+      expect(ended).toBe(true);
+      expect(Date.now() - deletedAt).toBeLessThan(3_000); // not left open for the 25 s follow
+      expect(text).not.toContain('"id":7');
+    });
+
     it("another session's event id, or one never sent, is a 400 on the other instance and replays nothing", async () => {
       const first = await brokenStream(a, 0);
       const second = await openOn(a);
