@@ -1,8 +1,9 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { monthStartUtc } from '../database/audit-partitions';
+import { MetricsService } from '../metrics/metrics.service';
 import { pruneAuditTrail, PruneRefusedError, PruneResult } from './audit-prune';
 
 /** The first run waits this long after boot (not in the way of the boot), then one every RUN_EVERY_MS. */
@@ -28,6 +29,7 @@ export class AuditRetention implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     @InjectConfig() private readonly config: AppConfig,
     private readonly dataSource: DataSource,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -51,6 +53,7 @@ export class AuditRetention implements OnApplicationBootstrap, OnModuleDestroy {
     const before = monthStartUtc(now, -months);
     try {
       const result = await pruneAuditTrail(this.dataSource, { before, now, actor: 'system:retention' });
+      this.metrics?.auditRetentionRun(result.records > 0 ? 'pruned' : 'nothing', result.records);
       if (result.records > 0 || result.kept > 0)
         this.logger.log(
           `Audit retention (${months} months): pruned ${result.records} records older than ` +
@@ -62,6 +65,7 @@ export class AuditRetention implements OnApplicationBootstrap, OnModuleDestroy {
         );
       return result;
     } catch (err) {
+      this.metrics?.auditRetentionRun(err instanceof PruneRefusedError ? 'refused' : 'error');
       if (err instanceof PruneRefusedError)
         this.logger.error(`Audit retention did not prune: ${err.message}`);
       else

@@ -39,6 +39,8 @@ export class MetricsService {
   readonly auditQueueDepth: Gauge;
   readonly auditSpooledTotal: Counter;
   readonly auditWriteFailuresTotal: Counter;
+  readonly auditRetentionRunsTotal: Counter<'result'>;
+  readonly auditPrunedTotal: Counter;
   readonly auditDurableSeconds: Histogram;
   readonly auditJournalPending: Gauge;
   readonly auditHedgedTotal: Counter;
@@ -133,6 +135,19 @@ export class MetricsService {
     this.auditWriteFailuresTotal = new Counter({
       name: 'audit_write_failures_total',
       help: 'Audit batch writes the database refused.',
+      registers,
+    });
+    this.auditRetentionRunsTotal = new Counter({
+      name: 'audit_retention_runs_total',
+      help:
+        'Passes of the audit retention (AUDIT_RETENTION_MONTHS), by result: pruned, nothing (nothing older), ' +
+        'refused (the trail before the cutoff does not verify: look at it), error (it could not run).',
+      labelNames: ['result'],
+      registers,
+    });
+    this.auditPrunedTotal = new Counter({
+      name: 'audit_pruned_total',
+      help: 'Audit records removed by the audit retention (AUDIT_RETENTION_MONTHS).',
       registers,
     });
     this.auditDurableSeconds = new Histogram({
@@ -265,6 +280,12 @@ export class MetricsService {
   /** Reads the number of journaled, not yet shipped audit records from `source` at each scrape. */
   auditJournalPendingFrom(source: () => number): void {
     this.auditJournalSource = source;
+  }
+
+  /** A pass of the audit retention ended so; `records` it removed. */
+  auditRetentionRun(result: 'pruned' | 'nothing' | 'refused' | 'error', records = 0): void {
+    this.auditRetentionRunsTotal.inc({ result });
+    if (records > 0) this.auditPrunedTotal.inc(records);
   }
 
   /** `records` audit records went to the spool file. */

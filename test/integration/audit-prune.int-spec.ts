@@ -19,6 +19,7 @@ import {
 } from '../../src/audit/audit-prune';
 import { toAuditRow } from '../../src/audit/audit-row';
 import { AuditRetention } from '../../src/audit/audit-retention.service';
+import { MetricsService } from '../../src/metrics/metrics.service';
 import { Logger } from '@nestjs/common';
 import { insertAuditRows } from '../../src/audit/audit-sql';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
@@ -328,7 +329,8 @@ function pruneSuite(name: string, open: () => Promise<Db>): void {
         const off = new AuditRetention(configFor(dir), db.ds);
         expect(await off.run(NOW)).toBeUndefined(); // 0, the default: nothing is removed
         expect(await count(db.ds)).toBe(11);
-        const oneMonth = new AuditRetention(configFor(dir, { AUDIT_RETENTION_MONTHS: '1' }), db.ds);
+        const metrics = new MetricsService();
+        const oneMonth = new AuditRetention(configFor(dir, { AUDIT_RETENTION_MONTHS: '1' }), db.ds, metrics);
         expect(await oneMonth.run(NOW)).toMatchObject({
           before: NOVEMBER.toISOString(),
           records: 7,
@@ -353,6 +355,12 @@ function pruneSuite(name: string, open: () => Promise<Db>): void {
           error.mockRestore();
         }
         expect(await count(db.ds, `writer_id = '${e.writerId}'`)).toBe(2);
+        // Each pass counted by its result, and the records it removed.
+        const text = await metrics.registry.metrics();
+        expect(text).toContain('audit_retention_runs_total{result="pruned"} 1');
+        expect(text).toContain('audit_retention_runs_total{result="nothing"} 1');
+        expect(text).toContain('audit_retention_runs_total{result="refused"} 1');
+        expect(text).toMatch(/^audit_pruned_total 7$/m);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
