@@ -74,6 +74,16 @@ const ENUMS_SCHEMA: RequestedSchema = {
   required: [],
 };
 
+/**
+ * Sends a server→client request (sampling, elicitation) on the tool call's own
+ * response stream. Without `relatedRequestId` the SDK's session transport
+ * sends it on the session's GET stream instead, and while that stream is not
+ * open yet (a client opens it beside its first POST, in no fixed order) the
+ * request is only written to the event store: the client never sees it and
+ * the call hangs until the request times out.
+ */
+const onThisCall = (ctx: ToolContext) => ({ relatedRequestId: ctx.sdk.mcpReq.id });
+
 const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
 
 /**
@@ -90,10 +100,13 @@ export class ConformanceClientRequestToolFixtures {
   })
   async sampling(ctx: ToolContext, args: { prompt: string }): Promise<CallToolResult> {
     const result = await this.clientRequest('Sampling', () =>
-      ctx.sdk.mcpReq.requestSampling({
-        messages: [{ role: 'user', content: { type: 'text', text: args.prompt } }],
-        maxTokens: 100,
-      }),
+      ctx.sdk.mcpReq.requestSampling(
+        {
+          messages: [{ role: 'user', content: { type: 'text', text: args.prompt } }],
+          maxTokens: 100,
+        },
+        onThisCall(ctx),
+      ),
     );
     const content = Array.isArray(result.content) ? result.content[0] : result.content;
     return text(`LLM response: ${content?.type === 'text' ? content.text : 'No response'}`);
@@ -157,7 +170,7 @@ export class ConformanceClientRequestToolFixtures {
 
   private async elicit(ctx: ToolContext, label: string, message: string, requestedSchema: RequestedSchema) {
     const result = await this.clientRequest('Elicitation', () =>
-      ctx.sdk.mcpReq.elicitInput({ mode: 'form', message, requestedSchema }),
+      ctx.sdk.mcpReq.elicitInput({ mode: 'form', message, requestedSchema }, onThisCall(ctx)),
     );
     return text(`${label}: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`);
   }

@@ -274,6 +274,83 @@ describe('MCP conformance (fixtures on)', () => {
     expect(replayed).toContain('Reconnection test completed successfully');
     await fetch(mcpUrl, { method: 'DELETE', headers: { ...authHeaders(key), ...session } });
   });
+
+  it("sends sampling and elicitation requests on the tool call's own stream, not on a GET stream the client may not have open yet", async () => {
+    const signal = AbortSignal.timeout(10_000); // a request sent elsewhere would leave this stream open
+    const base = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...authHeaders(key),
+    };
+    const post = (body: object, extra: Record<string, string> = {}) =>
+      fetch(mcpUrl, { method: 'POST', headers: { ...base, ...extra }, body: JSON.stringify(body), signal });
+    const init = await post({
+      jsonrpc: '2.0',
+      id: 0,
+      method: 'initialize',
+      params: {
+        protocolVersion: '2025-11-25',
+        capabilities: { sampling: {}, elicitation: {} },
+        clientInfo: { name: 'no-get-stream', version: '1' },
+      },
+    });
+    expect(init.status).toBe(200);
+    await init.text();
+    const session = {
+      'mcp-session-id': init.headers.get('mcp-session-id')!,
+      'mcp-protocol-version': '2025-11-25',
+    };
+    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+
+    // This client never opens the GET stream: everything the call needs must come on its POST stream.
+    const calls = [
+      {
+        name: 'test_sampling',
+        arguments: { prompt: 'p' },
+        method: 'sampling/createMessage',
+        answer: { role: 'assistant', content: { type: 'text', text: 'sampled' }, model: 'm' },
+        expected: 'LLM response: sampled',
+      },
+      {
+        name: 'test_elicitation_sep1034_defaults',
+        arguments: {},
+        method: 'elicitation/create',
+        answer: { action: 'accept', content: { name: 'Jane' } },
+        expected: 'Elicitation completed: action=accept, content={"name":"Jane"}',
+      },
+    ];
+    for (const [i, c] of calls.entries()) {
+      const id = 10 + i;
+      const call = await post(
+        { jsonrpc: '2.0', id, method: 'tools/call', params: { name: c.name, arguments: c.arguments } },
+        session,
+      );
+      expect(call.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const reader = call.body!.pipeThrough(new TextDecoderStream()).getReader();
+      const messages: { id?: unknown; method?: string; result?: { content?: { text?: string }[] } }[] = [];
+      let buffer = '';
+      let answered = false;
+      while (!messages.some((m) => m.id === id && m.result)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        const complete = buffer.lastIndexOf('\n') + 1; // parse whole lines only
+        for (const [, data] of buffer.slice(0, complete).matchAll(/^data: (.+)$/gm))
+          messages.push(JSON.parse(data));
+        buffer = buffer.slice(complete);
+        const request = messages.find((m) => m.method === c.method);
+        if (request && !answered) {
+          answered = true;
+          const reply = await post({ jsonrpc: '2.0', id: request.id, result: c.answer }, session);
+          expect(reply.status).toBe(202);
+        }
+      }
+      await reader.cancel();
+      expect(messages.map((m) => m.method).filter(Boolean)).toContain(c.method);
+      expect(messages.find((m) => m.id === id)?.result?.content?.[0]?.text).toBe(c.expected);
+    }
+    await fetch(mcpUrl, { method: 'DELETE', headers: { ...authHeaders(key), ...session } });
+  });
 });
 
 describe('MCP conformance fixtures (flag off)', () => {
