@@ -22,16 +22,10 @@ describe('npm run demo', () => {
       child!.exitCode !== null ? resolve(child!.exitCode) : child!.once('exit', (code) => resolve(code)),
     );
 
-  afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGINT');
-      await exited();
-    }
-  });
-
-  it('prints a key that reaches all five simulated upstreams, and Ctrl-C removes everything', async () => {
-    expect(existsSync(DEMO)).toBe(true);
+  /** Starts the demo on a free port and waits for its instructions; returns the port. */
+  async function startDemo(): Promise<number> {
     const port = await freePort();
+    out = '';
     child = spawn(process.execPath, [DEMO], {
       env: { PATH: process.env.PATH ?? '', PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,6 +36,19 @@ describe('npm run demo', () => {
     while (!/Ctrl-C stops/.test(out) && child.exitCode === null && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));
     expect(out).toContain('Ctrl-C stops');
+    return port;
+  }
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGINT');
+      await exited();
+    }
+  });
+
+  it('prints a key that reaches all five simulated upstreams, and Ctrl-C removes everything', async () => {
+    expect(existsSync(DEMO)).toBe(true);
+    const port = await startDemo();
     const token = /^export DEMO_TOKEN=(\S+)$/m.exec(out)![1];
     const dataDir = dirname(/Development secrets are kept in (\S+)"/.exec(out)![1]);
     expect(existsSync(dataDir)).toBe(true);
@@ -70,27 +77,17 @@ describe('npm run demo', () => {
       await client.close();
     }
 
-    child.kill('SIGINT');
+    child!.kill('SIGINT');
     expect(await exited()).toBe(0);
     expect(existsSync(dataDir)).toBe(false);
     // Nothing of it keeps listening.
     await expect(fetch(`${base}/health`)).rejects.toThrow();
   });
+
   it('stops, and removes its data, when the server dies by a signal (killed, out of memory)', async () => {
-    const port = await freePort();
-    out = '';
-    child = spawn(process.execPath, [DEMO], {
-      env: { PATH: process.env.PATH ?? '', PORT: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const deadline = Date.now() + 25_000;
-    while (!/Ctrl-C stops/.test(out) && child.exitCode === null && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
-    expect(out).toContain('Ctrl-C stops');
+    await startDemo();
     const dataDir = dirname(/Development secrets are kept in (\S+)"/.exec(out)![1]);
-    const server = Number(execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim());
+    const server = Number(execFileSync('pgrep', ['-P', String(child!.pid)], { encoding: 'utf8' }).trim());
     process.kill(server, 'SIGKILL');
     const code = await Promise.race([
       exited(),
