@@ -18,6 +18,8 @@ export interface PruneOptions {
   now?: Date;
   /** The key recorded on the prune's own audit record: `system:cli` (default) or `system:retention`. */
   actor?: string;
+  /** The data source serves this prune alone (the command line's): its verify reads one snapshot on SQLite too. */
+  ownConnection?: boolean;
 }
 
 export interface PruneResult {
@@ -102,7 +104,7 @@ export async function pruneAuditTrail(dataSource: DataSource, options: PruneOpti
         'records of this month are still being written',
     );
 
-  const check = await verifyAuditChains(dataSource, { to: before });
+  const check = await verifyAuditChains(dataSource, { to: before, ownConnection: options.ownConnection });
   if (!check.ok) throw new PruneRefusedError(check.firstBroken!);
 
   // Through the gate: on SQLite a transaction is a state of the one connection the writer shares.

@@ -45,6 +45,13 @@ export interface VerifyOptions {
   to?: Date;
   /** Rows read per query (default 5000). */
   pageSize?: number;
+  /**
+   * The data source serves this verify alone (the command line's): on SQLite
+   * it then reads one snapshot too, as it always does on PostgreSQL. Not in
+   * the server, whose one SQLite connection the audit writer shares: its
+   * inserts would join the verify's transaction.
+   */
+  ownConnection?: boolean;
 }
 
 type Row = ReturnType<typeof fromStored>;
@@ -78,6 +85,8 @@ export async function verifyAuditChains(
       await tx.query('SET TRANSACTION READ ONLY');
       return verifyIn(tx, options);
     });
+  // WAL: the read transaction does not hold back another process's writes.
+  if (options.ownConnection) return dataSource.transaction((tx) => verifyIn(tx, options));
   return verifyIn(dataSource, options);
 }
 

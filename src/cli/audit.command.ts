@@ -81,7 +81,7 @@ async function runVerify(config: AppConfig, rest: string[], io: CliIo): Promise<
           ),
           values.json,
         );
-      result = await verifyAuditChains(ds, { from, to });
+      result = await verifyAuditChains(ds, { from, to, ownConnection: true });
     } catch (e) {
       return couldNotCheck(io, e, values.json);
     }
@@ -173,7 +173,7 @@ async function runPrune(config: AppConfig, rest: string[], io: CliIo): Promise<n
           ),
           json,
         );
-      result = await pruneAuditTrail(ds, { before, dryRun: values['dry-run'] === true });
+      result = await pruneAuditTrail(ds, { before, dryRun: values['dry-run'] === true, ownConnection: true });
     } catch (e) {
       if (e instanceof PruneCutoffError) throw new UsageError(`audit prune: ${e.message}`);
       if (e instanceof PruneRefusedError) {

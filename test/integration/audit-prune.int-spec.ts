@@ -304,6 +304,36 @@ function pruneSuite(name: string, pg: boolean, open: () => Promise<Db>): void {
       },
     );
 
+    if (!pg)
+      it("the command line's verify, on its own connection, reads one snapshot: another process's prune between its pages is not half seen", async () => {
+        const other = await openDataSource(configFor(db.dir), { migrationsRun: false });
+        try {
+          let pruning: Promise<unknown> | undefined;
+          const createQueryRunner = db.ds.createQueryRunner.bind(db.ds);
+          jest.spyOn(db.ds, 'createQueryRunner').mockImplementation((mode) => {
+            const runner = createQueryRunner(mode);
+            const query = runner.query.bind(runner);
+            runner.query = (async (sql: string, params?: unknown[]) => {
+              const result: unknown = await query(sql, params);
+              if (pruning === undefined && sql.includes('ORDER BY writer_id, seq, id LIMIT')) {
+                pruning = pruneAuditTrail(other, { before: NOVEMBER, now: NOW });
+                await pruning;
+              }
+              return result;
+            }) as typeof runner.query;
+            return runner;
+          });
+          const result = await verifyAuditChains(db.ds, { pageSize: 2, ownConnection: true });
+          jest.restoreAllMocks();
+          expect(await pruning).toMatchObject({ records: 7 });
+          expect(result).toMatchObject({ ok: true, checked: 11 }); // the trail as it was before the prune
+          expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true, anchored: 2 });
+        } finally {
+          jest.restoreAllMocks();
+          await other.destroy();
+        }
+      });
+
     itOnPostgres(
       'a month partition it drops takes no row written into it meanwhile (a replay of older records)',
       async () => {
