@@ -15,8 +15,8 @@ export const RUN_EVERY_MS = 6 * 3_600_000;
  * start of the month that many months before the current one, as `sentia-mcp
  * audit prune` does (verifying the trail up to the cutoff first, anchoring the
  * chains, recording itself with key `system:retention`). A run after the
- * first of a month finds nothing older, and its verify reads nothing, so
- * running every few hours costs next to nothing. Several instances may run it
+ * month's first finds no record older than its cutoff in one indexed look and
+ * stops there, so running every few hours costs next to nothing. Several instances may run it
  * at once: on PostgreSQL the prune takes the partition lock, and the second
  * finds nothing left. A trail that does not verify is not pruned, and says so
  * at error level on every run until it is explained.
