@@ -35,7 +35,8 @@ const MAX_MISSING = 64;
  *
  * Never throws into the transport: the SDK awaits `storeEvent` before it
  * writes the event to the live stream, so a store that does not answer would
- * otherwise lose the message. Then the event is sent but not kept.
+ * otherwise lose the message. Then the event is sent but not kept. That wait
+ * is one store round trip (the position); the event is written beside it.
  */
 export class StoreEventStore implements EventStore {
   private static readonly logger = new Logger('StoreEventStore');
@@ -54,16 +55,22 @@ export class StoreEventStore implements EventStore {
       StoreEventStore.warnOnce(err);
       return `${streamId}_0`; // names no stored event: a resume from it replays nothing it has not got
     }
-    const id = `${streamId}_${n}`;
     let json = JSON.stringify(message);
     if (Buffer.byteLength(json) > MAX_STORED_EVENT_BYTES) json = NOT_KEPT;
+    // Kept and announced beside the live stream, not before it: the SDK awaits this call before it
+    // writes the event, and only the position must be known first. A follower that looks before
+    // the write lands reads the position again at its announcement (sendFrom's `missing`).
+    void this.keep(streamId, n, json);
+    return `${streamId}_${n}`;
+  }
+
+  private async keep(streamId: StreamId, n: number, json: string): Promise<void> {
     try {
       await this.store.set(eventKey(this.sessionId, streamId, n), json, { ttlMs: STORED_EVENT_TTL_MS });
       await this.store.publish(channelOf(this.sessionId, streamId), String(n));
     } catch (err) {
       StoreEventStore.warnOnce(err);
     }
-    return id;
   }
 
   async getStreamIdForEventId(eventId: EventId): Promise<StreamId | undefined> {
