@@ -22,7 +22,7 @@ import { AuditRetention } from '../../src/audit/audit-retention.service';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { Logger } from '@nestjs/common';
 import { insertAuditRows } from '../../src/audit/audit-sql';
-import { verifyAuditChains } from '../../src/audit/audit-verify';
+import { verifyAuditChains, VerifyOptions, VerifyResult } from '../../src/audit/audit-verify';
 import { ensureAuditPartitions } from '../../src/database/audit-partitions';
 import { DatabaseWriteGate } from '../../src/database/database-write-gate';
 import { openDataSource } from '../../src/database/open-data-source';
@@ -52,6 +52,42 @@ const count = async (ds: DataSource, where = '1 = 1'): Promise<number> =>
   Number(((await ds.query(`SELECT count(*) AS n FROM audit_logs WHERE ${where}`)) as { n: string }[])[0].n);
 
 const q = (db: Db, n: number): string => (db.pg ? `$${n}` : '?');
+
+/**
+ * Verifies `ds` page by page and, right after its first page, runs a prune of
+ * November through `other` (another connection, as another instance or
+ * process has): waits for it, or for `waitMs` at most (a prune that waits for
+ * the verify itself goes on after it).
+ */
+async function pruneBetweenVerifyPages(
+  ds: DataSource,
+  other: DataSource,
+  options: VerifyOptions,
+  waitMs?: number,
+): Promise<{ result: VerifyResult; pruning: Promise<unknown> | undefined }> {
+  let pruning: Promise<unknown> | undefined;
+  const createQueryRunner = ds.createQueryRunner.bind(ds);
+  jest.spyOn(ds, 'createQueryRunner').mockImplementation((mode) => {
+    const runner = createQueryRunner(mode);
+    const query = runner.query.bind(runner);
+    runner.query = (async (sql: string, params?: unknown[]) => {
+      const result: unknown = await query(sql, params);
+      if (pruning === undefined && sql.includes('ORDER BY writer_id, seq, id LIMIT')) {
+        pruning = pruneAuditTrail(other, { before: NOVEMBER, now: NOW });
+        await (waitMs === undefined
+          ? pruning
+          : Promise.race([pruning, new Promise((r) => setTimeout(r, waitMs))]));
+      }
+      return result;
+    }) as typeof runner.query;
+    return runner;
+  });
+  try {
+    return { result: await verifyAuditChains(ds, options), pruning };
+  } finally {
+    jest.restoreAllMocks();
+  }
+}
 
 function pruneSuite(name: string, pg: boolean, open: () => Promise<Db>): void {
   /** A case about PostgreSQL alone (its connections, its partitions): not defined for SQLite at all. */
@@ -275,25 +311,8 @@ function pruneSuite(name: string, pg: boolean, open: () => Promise<Db>): void {
           migrationsRun: false,
         });
         try {
-          let pruning: Promise<unknown> | undefined;
-          const createQueryRunner = db.ds.createQueryRunner.bind(db.ds);
-          jest.spyOn(db.ds, 'createQueryRunner').mockImplementation((mode) => {
-            const runner = createQueryRunner(mode);
-            const query = runner.query.bind(runner);
-            runner.query = (async (sql: string, params?: unknown[]) => {
-              const result: unknown = await query(sql, params);
-              if (pruning === undefined && sql.includes('ORDER BY writer_id, seq, id LIMIT')) {
-                pruning = pruneAuditTrail(other, { before: NOVEMBER, now: NOW });
-                // It may wait for this verify (dropping a partition it reads); then it goes on after.
-                await Promise.race([pruning, new Promise((r) => setTimeout(r, 1500))]);
-              }
-              return result;
-            }) as typeof runner.query;
-            return runner;
-          });
-          const result = await verifyAuditChains(db.ds, { pageSize: 2 });
-          jest.restoreAllMocks();
-          expect(pruning).toBeDefined();
+          // It may wait for this verify (dropping a partition it reads); then it goes on after.
+          const { result, pruning } = await pruneBetweenVerifyPages(db.ds, other, { pageSize: 2 }, 1500);
           expect(await pruning).toMatchObject({ records: 7 });
           expect(result).toMatchObject({ ok: true });
           expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true, anchored: 2 });
@@ -308,23 +327,10 @@ function pruneSuite(name: string, pg: boolean, open: () => Promise<Db>): void {
       it("the command line's verify, on its own connection, reads one snapshot: another process's prune between its pages is not half seen", async () => {
         const other = await openDataSource(configFor(db.dir), { migrationsRun: false });
         try {
-          let pruning: Promise<unknown> | undefined;
-          const createQueryRunner = db.ds.createQueryRunner.bind(db.ds);
-          jest.spyOn(db.ds, 'createQueryRunner').mockImplementation((mode) => {
-            const runner = createQueryRunner(mode);
-            const query = runner.query.bind(runner);
-            runner.query = (async (sql: string, params?: unknown[]) => {
-              const result: unknown = await query(sql, params);
-              if (pruning === undefined && sql.includes('ORDER BY writer_id, seq, id LIMIT')) {
-                pruning = pruneAuditTrail(other, { before: NOVEMBER, now: NOW });
-                await pruning;
-              }
-              return result;
-            }) as typeof runner.query;
-            return runner;
+          const { result, pruning } = await pruneBetweenVerifyPages(db.ds, other, {
+            pageSize: 2,
+            ownConnection: true,
           });
-          const result = await verifyAuditChains(db.ds, { pageSize: 2, ownConnection: true });
-          jest.restoreAllMocks();
           expect(await pruning).toMatchObject({ records: 7 });
           expect(result).toMatchObject({ ok: true, checked: 11 }); // the trail as it was before the prune
           expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true, anchored: 2 });
