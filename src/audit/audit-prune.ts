@@ -52,6 +52,25 @@ export class PruneRefusedError extends Error {
   }
 }
 
+/**
+ * How long the prune waits for a lock on PostgreSQL: a partition it drops,
+ * and the table while it drops one. A long read holding `audit_logs` (an
+ * export, a verify) would otherwise keep it waiting, and the audit writer's
+ * INSERTs, queued behind its request, with it.
+ */
+export const PRUNE_LOCK_TIMEOUT_MS = 2_000;
+
+/** A lock the prune needs is held by a long read: nothing was changed; try again later. */
+export class PruneBusyError extends Error {
+  constructor() {
+    super(
+      `the audit table is in use by a long read (an export or a verify, on this or another instance) and the ` +
+        `prune did not get its locks within ${PRUNE_LOCK_TIMEOUT_MS / 1000} s; nothing was changed, try again`,
+    );
+    this.name = 'PruneBusyError';
+  }
+}
+
 /** The cutoff is not the start of a month, or not in the past. */
 export class PruneCutoffError extends Error {
   constructor(message: string) {
@@ -125,68 +144,78 @@ export async function pruneAuditTrail(dataSource: DataSource, options: PruneOpti
   if (!check.ok) throw new PruneRefusedError(check.firstBroken!);
 
   // Through the gate: on SQLite a transaction is a state of the one connection the writer shares.
-  return DatabaseWriteGate.of(dataSource).transaction(async (tx) => {
-    const pg = isPostgres(tx);
-    const schema = pg ? await postgresSchema(tx.queryRunner!) : undefined;
-    if (pg)
-      await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${schema}.${AUDIT_TABLE}:partitions`]);
+  return DatabaseWriteGate.of(dataSource)
+    .transaction((tx) => pruneIn(tx, before, options))
+    .catch((err: unknown) => {
+      // 55P03 lock_not_available: a lock_timeout ran out.
+      if ((err as { code?: string })?.code === '55P03') throw new PruneBusyError();
+      throw err;
+    });
+}
 
-    const partitions = pg ? await partitionsBefore(tx, schema!, before) : [];
-    // Locked before the chains are read: a row written into one meanwhile (a spool or journal
-    // replay of older records) is then either seen below, or waits and goes to the default partition.
-    if (pg && partitions.length > 0 && !options.dryRun)
-      await tx.query(
-        `LOCK TABLE ${partitions.map((name) => `${quoteIdent(schema!)}.${quoteIdent(name)}`).join(', ')} IN ACCESS EXCLUSIVE MODE`,
-      );
-    const cuts = await chainCuts(tx, before);
-    const records = cuts.reduce((n, c) => n + Number(c.pruned_rows), 0);
-    const kept = cuts.reduce((n, c) => n + Number(c.old_rows) - Number(c.pruned_rows), 0);
-    const pruned = cuts.filter((c) => Number(c.pruned_rows) > 0);
-    const unanchored = pruned.find((c) => c.cut_hash === null);
-    // Verified above; a record gone since then is a break found now.
-    if (unanchored)
-      throw new PruneRefusedError({
-        id: null,
-        writerId: unanchored.writer_id,
-        seq: Number(unanchored.cut_seq),
-        occurredAt: before.toISOString(),
-        reason: 'missing_link',
-      });
-    // Whole partitions may go only when no chain keeps a record older than the cutoff.
-    const dropWhole = kept === 0 ? partitions : [];
-    const result: PruneResult = {
-      before: before.toISOString(),
-      dryRun: options.dryRun === true,
-      records,
-      chains: pruned.length,
-      kept,
-      partitionsDropped: dropWhole,
-    };
-    if (options.dryRun || pruned.length === 0) return result;
+async function pruneIn(tx: EntityManager, before: Date, options: PruneOptions): Promise<PruneResult> {
+  const pg = isPostgres(tx);
+  const schema = pg ? await postgresSchema(tx.queryRunner!) : undefined;
+  if (pg) {
+    await tx.query(`SET LOCAL lock_timeout = ${PRUNE_LOCK_TIMEOUT_MS}`);
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${schema}.${AUDIT_TABLE}:partitions`]);
+  }
 
-    await writeAnchors(tx, pruned, before);
-    const p = placeholders(tx);
-    for (const name of dropWhole) await tx.query(`DROP TABLE ${quoteIdent(schema!)}.${quoteIdent(name)}`);
+  const partitions = pg ? await partitionsBefore(tx, schema!, before) : [];
+  // Locked before the chains are read: a row written into one meanwhile (a spool or journal
+  // replay of older records) is then either seen below, or waits and goes to the default partition.
+  if (pg && partitions.length > 0 && !options.dryRun)
     await tx.query(
-      `DELETE FROM audit_logs WHERE occurred_at < ${p(1)} AND EXISTS (
-         SELECT 1 FROM audit_chain_anchors c WHERE c.writer_id = audit_logs.writer_id AND audit_logs.seq <= c.seq)`,
-      [timeParam(tx, before)],
+      `LOCK TABLE ${partitions.map((name) => `${quoteIdent(schema!)}.${quoteIdent(name)}`).join(', ')} IN ACCESS EXCLUSIVE MODE`,
     );
-    const row = toAuditRow(
-      {
-        kind: 'admin',
-        action: PRUNE_ACTION,
-        keyId: options.actor ?? 'system:cli', // as the command line's key changes are recorded
-        outcome: 'success',
-        args: { before: result.before, records, chains: result.chains, kept, partitionsDropped: dropWhole },
-        argsAreServerFacts: true,
-      },
-      false,
-    );
-    const canonical = chainRows(newAuditChain(), [row]);
-    await insertAuditRows(tx, [row], false, canonical);
-    return result;
-  });
+  const cuts = await chainCuts(tx, before);
+  const records = cuts.reduce((n, c) => n + Number(c.pruned_rows), 0);
+  const kept = cuts.reduce((n, c) => n + Number(c.old_rows) - Number(c.pruned_rows), 0);
+  const pruned = cuts.filter((c) => Number(c.pruned_rows) > 0);
+  const unanchored = pruned.find((c) => c.cut_hash === null);
+  // Verified above; a record gone since then is a break found now.
+  if (unanchored)
+    throw new PruneRefusedError({
+      id: null,
+      writerId: unanchored.writer_id,
+      seq: Number(unanchored.cut_seq),
+      occurredAt: before.toISOString(),
+      reason: 'missing_link',
+    });
+  // Whole partitions may go only when no chain keeps a record older than the cutoff.
+  const dropWhole = kept === 0 ? partitions : [];
+  const result: PruneResult = {
+    before: before.toISOString(),
+    dryRun: options.dryRun === true,
+    records,
+    chains: pruned.length,
+    kept,
+    partitionsDropped: dropWhole,
+  };
+  if (options.dryRun || pruned.length === 0) return result;
+
+  await writeAnchors(tx, pruned, before);
+  const p = placeholders(tx);
+  for (const name of dropWhole) await tx.query(`DROP TABLE ${quoteIdent(schema!)}.${quoteIdent(name)}`);
+  await tx.query(
+    `DELETE FROM audit_logs WHERE occurred_at < ${p(1)} AND EXISTS (
+       SELECT 1 FROM audit_chain_anchors c WHERE c.writer_id = audit_logs.writer_id AND audit_logs.seq <= c.seq)`,
+    [timeParam(tx, before)],
+  );
+  const row = toAuditRow(
+    {
+      kind: 'admin',
+      action: PRUNE_ACTION,
+      keyId: options.actor ?? 'system:cli', // as the command line's key changes are recorded
+      outcome: 'success',
+      args: { before: result.before, records, chains: result.chains, kept, partitionsDropped: dropWhole },
+      argsAreServerFacts: true,
+    },
+    false,
+  );
+  const canonical = chainRows(newAuditChain(), [row]);
+  await insertAuditRows(tx, [row], false, canonical);
+  return result;
 }
 
 /**

@@ -4,7 +4,7 @@ import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { monthStartUtc } from '../database/audit-partitions';
 import { MetricsService } from '../metrics/metrics.service';
-import { pruneAuditTrail, PruneRefusedError, PruneResult } from './audit-prune';
+import { PruneBusyError, pruneAuditTrail, PruneRefusedError, PruneResult } from './audit-prune';
 
 /** The first run waits this long after boot (not in the way of the boot), then one every RUN_EVERY_MS. */
 export const FIRST_RUN_AFTER_MS = 60_000;
@@ -65,9 +65,13 @@ export class AuditRetention implements OnApplicationBootstrap, OnModuleDestroy {
         );
       return result;
     } catch (err) {
-      this.metrics?.auditRetentionRun(err instanceof PruneRefusedError ? 'refused' : 'error');
+      this.metrics?.auditRetentionRun(
+        err instanceof PruneRefusedError ? 'refused' : err instanceof PruneBusyError ? 'busy' : 'error',
+      );
       if (err instanceof PruneRefusedError)
         this.logger.error(`Audit retention did not prune: ${err.message}`);
+      else if (err instanceof PruneBusyError)
+        this.logger.warn(`Audit retention did not run this time (it retries later): ${err.message}`);
       else
         this.logger.warn(
           `Audit retention could not run (it retries later): ${(err as Error)?.message ?? err}`,

@@ -4,7 +4,13 @@ import type { AppConfig } from '../config/config.types';
 import { openDataSource } from '../database/open-data-source';
 import { parseIsoTime } from '../audit/audit-query';
 import { verifyAuditChains } from '../audit/audit-verify';
-import { PruneCutoffError, pruneAuditTrail, PruneRefusedError, PruneResult } from '../audit/audit-prune';
+import {
+  PruneBusyError,
+  PruneCutoffError,
+  pruneAuditTrail,
+  PruneRefusedError,
+  PruneResult,
+} from '../audit/audit-prune';
 import { redactString } from '../observability/redact';
 import { CliIo, UsageError } from './cli-io';
 
@@ -176,13 +182,11 @@ async function runPrune(config: AppConfig, rest: string[], io: CliIo): Promise<n
       result = await pruneAuditTrail(ds, { before, dryRun: values['dry-run'] === true, ownConnection: true });
     } catch (e) {
       if (e instanceof PruneCutoffError) throw new UsageError(`audit prune: ${e.message}`);
-      if (e instanceof PruneRefusedError) {
-        const message = `audit prune refused: ${e.message}`;
-        io.err(
-          json
-            ? `${JSON.stringify({ error: { code: 'trail_broken', message } })}\n`
-            : `sentia-mcp: ${message}\n`,
-        );
+      if (e instanceof PruneRefusedError || e instanceof PruneBusyError) {
+        const busy = e instanceof PruneBusyError;
+        const message = `audit prune ${busy ? 'did not run' : 'refused'}: ${e.message}`;
+        const code = busy ? 'trail_busy' : 'trail_broken';
+        io.err(json ? `${JSON.stringify({ error: { code, message } })}\n` : `sentia-mcp: ${message}\n`);
         return 1;
       }
       return trailUnreadable(io, 'audit prune', e, json);

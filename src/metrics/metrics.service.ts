@@ -141,7 +141,8 @@ export class MetricsService {
       name: 'audit_retention_runs_total',
       help:
         'Passes of the audit retention (AUDIT_RETENTION_MONTHS), by result: pruned, nothing (nothing older), ' +
-        'refused (the trail before the cutoff does not verify: look at it), error (it could not run).',
+        'refused (the trail before the cutoff does not verify: look at it), busy (a long read held its locks; ' +
+        'another instance pruning, or an export), error (it could not run).',
       labelNames: ['result'],
       registers,
     });
@@ -283,7 +284,7 @@ export class MetricsService {
   }
 
   /** A pass of the audit retention ended so; `records` it removed. */
-  auditRetentionRun(result: 'pruned' | 'nothing' | 'refused' | 'error', records = 0): void {
+  auditRetentionRun(result: 'pruned' | 'nothing' | 'refused' | 'busy' | 'error', records = 0): void {
     this.auditRetentionRunsTotal.inc({ result });
     if (records > 0) this.auditPrunedTotal.inc(records);
   }

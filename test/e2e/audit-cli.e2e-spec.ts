@@ -14,6 +14,7 @@ import { AuditChain, chainRows, newAuditChain } from '../../src/audit/audit-chai
 import { toAuditRow } from '../../src/audit/audit-row';
 import { insertAuditRows } from '../../src/audit/audit-sql';
 import { openDataSource } from '../../src/database/open-data-source';
+import { ensureAuditPartitions } from '../../src/database/audit-partitions';
 import { rec } from '../support/audit-rig';
 import { configFor } from '../support/test-config';
 import { startApp, StartedApp } from '../support/start-app';
@@ -303,6 +304,49 @@ describe('sentia-mcp audit prune', () => {
     const json = await cli('audit', 'prune', '--before', thisMonth, '--json');
     expect(json.code).toBe(1);
     expect(JSON.parse(json.err)).toMatchObject({ error: { code: 'trail_broken' } });
+  });
+
+  describeWithPostgres('on PostgreSQL', () => {
+    it('says it did not run (exit 1, trail_busy) when a long read holds the months it would drop, and changes nothing', async () => {
+      const schema = uniqueName('prune_cli');
+      const saved = env;
+      env = { ...env, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SSL: 'false', DATABASE_SCHEMA: schema };
+      const ds = await openDataSource(configFor(dir, { DATABASE_URL: TEST_DATABASE_URL }), {
+        schema,
+        migrationsRun: true,
+      });
+      const reader = ds.createQueryRunner();
+      try {
+        // Records of two and three months ago, in month partitions of their own.
+        await ensureAuditPartitions(ds, new Date(Date.now() - 100 * DAY), 4);
+        const c = newAuditChain();
+        const rows = [95, 70].map((d, i) =>
+          toAuditRow(rec(i, { occurredAt: new Date(Date.now() - d * DAY) }), false),
+        );
+        await insertAuditRows(ds, rows, false, chainRows(c, rows));
+        // A long read of the whole trail (an export) holds every partition.
+        await reader.startTransaction('REPEATABLE READ');
+        await reader.query('SELECT count(*) FROM audit_logs');
+        const busy = await cli('audit', 'prune', '--before', thisMonth, '--json');
+        expect([busy.code, busy.out]).toEqual([1, '']);
+        expect(JSON.parse(busy.err)).toMatchObject({
+          error: { code: 'trail_busy', message: expect.stringContaining('nothing was changed, try again') },
+        });
+        await reader.commitTransaction();
+        expect(
+          Number(((await ds.query('SELECT count(*) AS n FROM audit_logs')) as { n: string }[])[0].n),
+        ).toBe(2);
+        const done = await cli('audit', 'prune', '--before', thisMonth, '--json');
+        expect(done.code).toBe(0);
+        expect(JSON.parse(done.out)).toMatchObject({ records: 2, chains: 1 });
+      } finally {
+        env = saved;
+        if (reader.isTransactionActive) await reader.rollbackTransaction();
+        await reader.release();
+        await ds.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await ds.destroy();
+      }
+    });
   });
 
   it('exits 3 on a database that is not there', async () => {

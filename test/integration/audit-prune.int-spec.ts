@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import type { DataSource } from 'typeorm';
 import { AuditChain, chainRows, newAuditChain } from '../../src/audit/audit-chain';
 import {
+  PRUNE_LOCK_TIMEOUT_MS,
+  PruneBusyError,
   PruneCutoffError,
   pruneAuditTrail,
   PruneRefusedError,
@@ -339,6 +341,40 @@ function pruneSuite(name: string, pg: boolean, open: () => Promise<Db>): void {
           await other.destroy();
         }
       });
+
+    itOnPostgres(
+      'gives up (busy, nothing changed) when a long read holds the table past its lock timeout, so the audit writer is not held behind it',
+      async () => {
+        const other = await openDataSource(configFor(db.dir, { DATABASE_URL: TEST_DATABASE_URL }), {
+          schema: db.schema,
+          migrationsRun: false,
+        });
+        const reader = other.createQueryRunner();
+        try {
+          // A long read of this month's records (an export): it holds the parent table, not the old months.
+          await reader.startTransaction('REPEATABLE READ');
+          await reader.query(`SELECT count(*) FROM audit_logs WHERE occurred_at >= '2026-12-01'`);
+          const started = Date.now();
+          const pruning = pruneAuditTrail(db.ds, { before: NOVEMBER, now: NOW }).catch((e: unknown) => e);
+          await new Promise((r) => setTimeout(r, 500)); // the prune now waits to drop a partition
+          const insert = Date.now();
+          await append(db.ds, c, ['2026-12-05T09:00:00Z']); // the audit writer's INSERT, queued behind it
+          expect(Date.now() - insert).toBeLessThan(PRUNE_LOCK_TIMEOUT_MS + 1_000);
+          const error = await pruning;
+          expect(error).toBeInstanceOf(PruneBusyError);
+          expect(Date.now() - started).toBeLessThan(PRUNE_LOCK_TIMEOUT_MS + 2_000);
+          expect(await count(db.ds)).toBe(12); // the 11, and the one written meanwhile
+          expect(await db.ds.query('SELECT * FROM audit_chain_anchors')).toEqual([]);
+          await reader.commitTransaction();
+          expect(await pruneAuditTrail(db.ds, { before: NOVEMBER, now: NOW })).toMatchObject({ records: 7 });
+          expect((await verifyAuditChains(db.ds)).ok).toBe(true);
+        } finally {
+          if (reader.isTransactionActive) await reader.rollbackTransaction();
+          await reader.release();
+          await other.destroy();
+        }
+      },
+    );
 
     itOnPostgres(
       'a month partition it drops takes no row written into it meanwhile (a replay of older records)',
