@@ -8,8 +8,7 @@ import { AuditService } from './audit.service';
 import { AuditWriter } from './audit.writer';
 import { SecurityEventLimits } from './security-event.limiter';
 import { SecurityEventRecorder } from './security-event.recorder';
-import { ResourceReadAuditHook } from './resource-read-audit.hook';
-import { ToolCallAuditHook } from './tool-call-audit.hook';
+import { McpAuditHooks } from './mcp-audit.hooks';
 import { AuditRetention } from './audit-retention.service';
 
 export type AuditModuleOptions = Partial<Omit<AuditOptions, 'spoolDir' | 'securityEvents'>> & {
@@ -49,8 +48,7 @@ export class AuditModule implements NestModule {
         AuditWriter,
         AuditService,
         SecurityEventRecorder,
-        ToolCallAuditHook,
-        ResourceReadAuditHook,
+        McpAuditHooks,
         AuditRequestMiddleware,
         ...(options.scheduleRetention === false ? [] : [AuditRetention]),
       ],
