@@ -225,8 +225,11 @@ describe('MCP conformance (fixtures on)', () => {
     expect(warnings.filter((w) => !EXPECTED_WARNINGS.includes(w))).toEqual([]);
   }, 240_000);
 
-  it('closes the POST stream mid-call and replays the result on GET with Last-Event-ID (SEP-1699)', async () => {
-    const signal = AbortSignal.timeout(10_000); // a stream that never ends must not outlive the test
+  /**
+   * A 2025-11-25 session opened by hand (initialize, notifications/initialized) with `capabilities`, and
+   * a POST bound to `signal` that carries the session's headers when given them.
+   */
+  async function rawSession(signal: AbortSignal, capabilities: object, name: string) {
     const base = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
@@ -234,12 +237,11 @@ describe('MCP conformance (fixtures on)', () => {
     };
     const post = (body: object, extra: Record<string, string> = {}) =>
       fetch(mcpUrl, { method: 'POST', headers: { ...base, ...extra }, body: JSON.stringify(body), signal });
-    const clientInfo = { name: 'sep-1699', version: '1' };
     const init = await post({
       jsonrpc: '2.0',
       id: 0,
       method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo },
+      params: { protocolVersion: '2025-11-25', capabilities, clientInfo: { name, version: '1' } },
     });
     expect(init.status).toBe(200);
     await init.text();
@@ -248,6 +250,12 @@ describe('MCP conformance (fixtures on)', () => {
       'mcp-protocol-version': '2025-11-25',
     };
     await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+    return { post, session };
+  }
+
+  it('closes the POST stream mid-call and replays the result on GET with Last-Event-ID (SEP-1699)', async () => {
+    const signal = AbortSignal.timeout(10_000); // a stream that never ends must not outlive the test
+    const { post, session } = await rawSession(signal, {}, 'sep-1699');
 
     const call = await post(
       { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'test_reconnection' } },
@@ -277,30 +285,7 @@ describe('MCP conformance (fixtures on)', () => {
 
   it("sends sampling and elicitation requests on the tool call's own stream, not on a GET stream the client may not have open yet", async () => {
     const signal = AbortSignal.timeout(10_000); // a request sent elsewhere would leave this stream open
-    const base = {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...authHeaders(key),
-    };
-    const post = (body: object, extra: Record<string, string> = {}) =>
-      fetch(mcpUrl, { method: 'POST', headers: { ...base, ...extra }, body: JSON.stringify(body), signal });
-    const init = await post({
-      jsonrpc: '2.0',
-      id: 0,
-      method: 'initialize',
-      params: {
-        protocolVersion: '2025-11-25',
-        capabilities: { sampling: {}, elicitation: {} },
-        clientInfo: { name: 'no-get-stream', version: '1' },
-      },
-    });
-    expect(init.status).toBe(200);
-    await init.text();
-    const session = {
-      'mcp-session-id': init.headers.get('mcp-session-id')!,
-      'mcp-protocol-version': '2025-11-25',
-    };
-    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+    const { post, session } = await rawSession(signal, { sampling: {}, elicitation: {} }, 'no-get-stream');
 
     // This client never opens the GET stream: everything the call needs must come on its POST stream.
     const calls = [
