@@ -20,6 +20,12 @@ export interface PruneOptions {
   actor?: string;
   /** The data source serves this prune alone (the command line's): its verify reads one snapshot on SQLite too. */
   ownConnection?: boolean;
+  /**
+   * A connection of its own for the verify, which then reads one snapshot
+   * (the server's retention on SQLite, whose main connection the audit
+   * writer shares). The prune itself still runs on `dataSource`.
+   */
+  verifyOn?: DataSource;
 }
 
 export interface PruneResult {
@@ -140,7 +146,10 @@ export async function pruneAuditTrail(dataSource: DataSource, options: PruneOpti
       partitionsDropped: [],
     };
 
-  const check = await verifyAuditChains(dataSource, { to: before, ownConnection: options.ownConnection });
+  const check = await verifyAuditChains(options.verifyOn ?? dataSource, {
+    to: before,
+    ownConnection: options.ownConnection === true || options.verifyOn !== undefined,
+  });
   if (!check.ok) throw new PruneRefusedError(check.firstBroken!);
 
   // Through the gate: on SQLite a transaction is a state of the one connection the writer shares.

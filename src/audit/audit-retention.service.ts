@@ -51,8 +51,15 @@ export class AuditRetention implements OnApplicationBootstrap, OnModuleDestroy {
     const months = this.config.audit.retentionMonths;
     if (months === 0) return undefined;
     const before = monthStartUtc(now, -months);
+    let reader: DataSource | undefined;
     try {
-      const result = await pruneAuditTrail(this.dataSource, { before, now, actor: 'system:retention' });
+      reader = await openSnapshotReader(this.dataSource);
+      const result = await pruneAuditTrail(this.dataSource, {
+        before,
+        now,
+        actor: 'system:retention',
+        verifyOn: reader,
+      });
       this.metrics?.auditRetentionRun(result.records > 0 ? 'pruned' : 'nothing', result.records);
       if (result.records > 0 || result.kept > 0)
         this.logger.log(
@@ -77,6 +84,31 @@ export class AuditRetention implements OnApplicationBootstrap, OnModuleDestroy {
           `Audit retention could not run (it retries later): ${(err as Error)?.message ?? err}`,
         );
       return undefined;
+    } finally {
+      await reader?.destroy().catch(() => undefined);
     }
   }
+}
+
+/**
+ * On an SQLite file, a read-only connection of its own for the prune's
+ * verify: in a transaction there it reads one snapshot (WAL), so a prune by
+ * another process (`sentia-mcp audit prune`) committing between two of its
+ * pages is not half seen as a break. The server's own connection cannot hold
+ * that transaction: the audit writer's inserts would join it. None is needed
+ * on PostgreSQL (its verify reads one snapshot anyway) or in memory.
+ */
+async function openSnapshotReader(dataSource: DataSource): Promise<DataSource | undefined> {
+  const options = dataSource.options;
+  if (options.type !== 'better-sqlite3' || options.database === ':memory:') return undefined;
+  const reader = new DataSource({
+    ...options,
+    readonly: true,
+    fileMustExist: true,
+    enableWAL: false, // the file is in WAL mode already; a read-only connection may not set it
+    migrationsRun: false,
+    synchronize: false,
+  });
+  await reader.initialize();
+  return reader;
 }

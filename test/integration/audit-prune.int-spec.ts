@@ -9,7 +9,7 @@ import { AsyncResource } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AuditChain, chainRows, newAuditChain } from '../../src/audit/audit-chain';
 import {
   PRUNE_LOCK_TIMEOUT_MS,
@@ -339,6 +339,46 @@ function pruneSuite(name: string, pg: boolean, open: () => Promise<Db>): void {
         } finally {
           jest.restoreAllMocks();
           await other.destroy();
+        }
+      });
+
+    if (!pg)
+      it("the server's retention on SQLite verifies on a read-only connection of its own: a command-line prune committing in the middle of it is not half seen", async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'audit-retention-'));
+        const other = await openDataSource(configFor(db.dir), { migrationsRun: false });
+        let pruning: Promise<unknown> | undefined;
+        // Right after the retention's verify has read the anchors (none yet), before it reads a row,
+        // another process prunes up to October and commits: chain A then starts at its 4th record.
+        const createQueryRunner = DataSource.prototype.createQueryRunner;
+        jest.spyOn(DataSource.prototype, 'createQueryRunner').mockImplementation(function (
+          this: DataSource,
+          mode,
+        ) {
+          const runner = createQueryRunner.call(this, mode);
+          if (this === other) return runner;
+          const query = runner.query.bind(runner);
+          runner.query = (async (sql: string, params?: unknown[]) => {
+            const result: unknown = await query(sql, params);
+            if (pruning === undefined && sql.includes('FROM audit_chain_anchors')) {
+              pruning = pruneAuditTrail(other, { before: new Date('2026-10-01T00:00:00Z'), now: NOW });
+              await pruning;
+            }
+            return result;
+          }) as typeof runner.query;
+          return runner;
+        });
+        const error = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+        try {
+          const retention = new AuditRetention(configFor(dir, { AUDIT_RETENTION_MONTHS: '1' }), db.ds);
+          // It saw the trail as it was before that prune, whole, and pruned October's records after it.
+          expect(await retention.run(NOW)).toMatchObject({ records: 2, chains: 1 });
+          expect(await pruning).toMatchObject({ records: 5, chains: 2 });
+          expect(error).not.toHaveBeenCalled();
+          expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true, anchored: 2 });
+        } finally {
+          jest.restoreAllMocks();
+          await other.destroy();
+          rmSync(dir, { recursive: true, force: true });
         }
       });
 
