@@ -239,17 +239,30 @@ describe('Xero shape mapping', () => {
   });
 
   it('maps /connections, skipping entries without a tenant id', () => {
+    const [t1, t2] = ['8c2f9b1e-3d4a-4f6b-9e7c-1a2b3c4d5e6f', '1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b'];
     expect(
       mapConnections([
-        { id: 'x', tenantId: 't-1', tenantName: 'Demo', tenantType: 'ORGANISATION' },
+        { id: 'x', tenantId: t1, tenantName: 'Demo', tenantType: 'ORGANISATION' },
         { id: 'y' },
-        { tenantId: 't-2' },
+        { tenantId: t2 },
       ]),
     ).toEqual([
-      { tenantId: 't-1', tenantName: 'Demo', tenantType: 'ORGANISATION' },
-      { tenantId: 't-2', tenantName: null, tenantType: null },
+      { tenantId: t1, tenantName: 'Demo', tenantType: 'ORGANISATION' },
+      { tenantId: t2, tenantName: null, tenantType: null },
     ]);
-    expect(() => mapConnections({ tenantId: 't-1' })).toThrow(UpstreamError);
+    expect(() => mapConnections({ tenantId: t1 })).toThrow(UpstreamError);
+  });
+
+  it('skips a /connections entry whose tenant id is not a GUID: it would become a header, a store key and a message', () => {
+    const t1 = '8c2f9b1e-3d4a-4f6b-9e7c-1a2b3c4d5e6f';
+    expect(
+      mapConnections([
+        { tenantId: `${t1}\r\nx-injected: 1`, tenantName: 'Line break' },
+        { tenantId: 'x'.repeat(5000), tenantName: 'Long' },
+        { tenantId: 't-1', tenantName: 'Not a GUID' },
+        { tenantId: t1, tenantName: 'Demo' },
+      ]),
+    ).toEqual([{ tenantId: t1, tenantName: 'Demo', tenantType: null }]);
   });
 
   it("gives a tenant id in lower case, the one form every other tenant id here is in, whatever Xero's case", () => {

@@ -4,7 +4,7 @@
  * input: a missing collection is a bad response; a field of the wrong type is
  * left out rather than passed on.
  */
-import { canonicalGuid } from '../../common/guid';
+import { canonicalGuid, GUID } from '../../common/guid';
 import { UpstreamError } from '../http/upstream.errors';
 import { xeroDate, xeroDateTime } from './xero-dates';
 
@@ -164,12 +164,15 @@ export interface Tenant {
   tenantType: string | null;
 }
 
-/** GET /connections: its tenants, or a bad response. */
+/** GET /connections: its tenants (those with a GUID for a tenant id), or a bad response. */
 export function mapConnections(body: unknown): Tenant[] {
   if (!Array.isArray(body)) throw UpstreamError.badResponse('xero', 'the connections are not a list');
   return body.flatMap((c: unknown) => {
     const id = str(obj(c)?.tenantId);
-    if (!id) return [];
+    // A tenant id goes out as the xero-tenant-id header, into the limits' store keys and into messages:
+    // an entry whose id is not a GUID is skipped like one without an id, never sent (a line break in it
+    // made fetch refuse the header, told as the stored credentials holding a bad character).
+    if (!id || !GUID.test(id)) return [];
     // Canonical (lower case) like every tenant id here: the header, the limits' budget and the answer cache.
     const tenantId = canonicalGuid(id);
     return [
