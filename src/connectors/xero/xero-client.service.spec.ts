@@ -156,13 +156,37 @@ describe('XeroClient quotas (memory store)', () => {
       principal: { organizationId: `org-${clientId}` },
       requestId: 'r',
     } as unknown as ToolContext;
+    const refusals: string[] = [];
     const call = (tenantId: string) =>
       client.accounting(ctx, { tenantId, path: 'Invoices', query: {}, what: 'invoices' }).then(
         () => 'sent',
-        (e: unknown) => (e instanceof UpstreamError ? e.code : String(e)),
+        (e: unknown) => {
+          if (!(e instanceof UpstreamError)) return String(e);
+          refusals.push(e.message);
+          return e.code;
+        },
       );
-    return { call, sent, quota };
+    return { call, sent, quota, refusals };
   }
+
+  it("holds a tenant to Xero's 5,000 calls a day per app; the app's other tenants have their own", async () => {
+    const app = clientFor('APP-DAY');
+    // Start well inside a UTC day, so the day's window does not turn during the test.
+    if (Date.now() % 86_400_000 > 86_395_000) await sleep(86_400_000 - (Date.now() % 86_400_000) + 50);
+    // 5,000 of T1's day spent already (earlier in the day, other instances, other organisations on the app).
+    for (let i = 0; i < 5_000; i++)
+      await app.quota.take('xero', `${xeroAppScope('APP-DAY')}:${T1}`, {
+        max: 5_000,
+        windowMs: 86_400_000,
+        what: 'the tenant day',
+      });
+    expect(await app.call(T1)).toBe('upstream_rate_limited');
+    expect(app.refusals[0]).toMatch(
+      /^Xero allows 5000 calls a day per tenant and app, and that many have been made; retry after \d+ s\.$/,
+    );
+    expect(await app.call(T2)).toBe('sent');
+    expect(app.sent).toEqual([T2]);
+  });
 
   it("holds an app to Xero's 10,000 calls a minute across its tenants; another app has its own", async () => {
     const app = clientFor('APP-ONE');
