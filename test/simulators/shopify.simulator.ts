@@ -8,8 +8,9 @@
  * (`ListOrders`, `ListProducts`, `ListCustomers`, `InventoryLevels`, and the
  * admin check's `ShopName`: `shop { name }`) and answers from seeded data with real
  * `first`/`after` cursor paging (at most 250 a page), GIDs, camelCase and money
- * as strings. Every answer carries `extensions.cost` from a real leaky bucket
- * (default 1000 points, restoring 100 a second); a query whose requested cost
+ * as strings. A body not sent as `Content-Type: application/json` is not
+ * read (400, as for a missing query). Every answer carries `extensions.cost`
+ * from a real leaky bucket (default 1000 points, restoring 100 a second); a query whose requested cost
  * the bucket lacks gets Shopify's HTTP 200 `THROTTLED` error with no `data`.
  * Costs follow Shopify's rules: an object 1 point, a connection 2 plus its
  * `first`, nested connections multiply; a query over 1000 points is refused
@@ -139,6 +140,10 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
     if (req.method !== 'POST' || !PATH.test(path)) return send(res, 404, { errors: 'Not Found' });
     if (req.headers['x-shopify-access-token'] !== accessToken)
       return send(res, 401, { errors: UNAUTHORIZED });
+    // A JSON body is read only when declared so (Content-Type: application/json); otherwise there is no
+    // query parameter to find (the status and body are this simulator's reading, not confirmed).
+    if (!/^application\/json\s*(;|$)/i.test(String(req.headers['content-type'] ?? '')))
+      return send(res, 400, { errors: { query: 'Required parameter missing or invalid' } });
     let body: { query?: unknown; variables?: unknown; operationName?: unknown };
     try {
       body = JSON.parse(raw) as typeof body;
