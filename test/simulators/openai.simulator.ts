@@ -6,7 +6,8 @@
  * - the request body is checked like the real API: `model` and `messages`
  *   (system/developer/user/assistant, string or text-part content) required,
  *   `max_completion_tokens` / `max_tokens` integers >= 1, `temperature` 0-2;
- *   an unknown field is refused ("Unrecognized request argument"); an unknown
+ *   a body not sent as `Content-Type: application/json` is not read (400 "you
+ *   must provide a model parameter", as the real API answers); an unknown field is refused ("Unrecognized request argument"); an unknown
  *   model answers 404 `model_not_found`;
  * - errors are `{"error":{"message","type","param","code"}}`; 429 carries
  *   `retry-after` when told;
@@ -148,6 +149,10 @@ export class OpenAiSimulator extends LlmSimulatorBase {
         'invalid_api_key',
       );
     if (listing) return this.models();
+    // The API reads the body as JSON only when it is declared so: without the header the body is not
+    // read at all, and the first required field is reported missing.
+    if (!/^application\/json\s*(;|$)/i.test(String(req.headers['content-type'] ?? '')))
+      return openAiError(400, 'you must provide a model parameter');
     const body = req.body as Record<string, unknown> | undefined;
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       return openAiError(
