@@ -3,6 +3,7 @@ import {
   ApiBadRequestResponse,
   ApiBearerAuth,
   ApiForbiddenResponse,
+  ApiOkResponse,
   ApiOperation,
   ApiProduces,
   ApiQuery,
@@ -18,6 +19,7 @@ import { writeOrGiveUp } from '../common/write-or-give-up';
 import { EXPORT_FORMATS, parseAuditQuery } from './audit-query';
 import { AUDIT_KINDS, AUDIT_OUTCOMES } from './audit-record';
 import { Audited } from './audit.interceptor';
+import { AuditPageDto } from './audit.dto';
 import { AuditEntryDto, AuditPage, AuditService } from './audit.service';
 
 const CSV_COLUMNS: Array<keyof AuditEntryDto> = [
@@ -96,9 +98,10 @@ export class AuditController {
   @ApiOperation({
     summary: 'Audit records of your organisation, newest first',
     description:
-      'Filters: from, to (ISO 8601; from inclusive, to exclusive), userId, keyId, kind (tool_call|admin|auth|security), ' +
+      `Filters: from, to (ISO 8601; from inclusive, to exclusive), userId, keyId, kind (${AUDIT_KINDS.join('|')}), ` +
       'action, outcome; limit (1-500, default 100); cursor (nextCursor of the previous page).',
   })
+  @ApiOkResponse({ type: AuditPageDto })
   @FilterQueries()
   @ApiQuery({ name: 'limit', required: false, description: 'Records per page, 1-500 (default 100)' })
   @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
@@ -114,6 +117,11 @@ export class AuditController {
     summary: 'Streams every matching audit record, newest first (format=ndjson|csv; same filters)',
   })
   @ApiProduces('application/x-ndjson', 'text/csv')
+  @ApiOkResponse({
+    description:
+      'Every matching record, newest first: one JSON object a line (ndjson, the fields of GET /admin/audit), ' +
+      'or CSV with a header row; sent as an attachment',
+  })
   @FilterQueries()
   @ApiQuery({ name: 'format', required: false, enum: [...EXPORT_FORMATS], description: 'Default ndjson' })
   async export(

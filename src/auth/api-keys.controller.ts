@@ -29,6 +29,7 @@ import { ApiKeyErrorFilter } from './api-key-error.filter';
 import {
   createApiKeySchema,
   CreateApiKeyInput,
+  DEFAULT_PAGE_SIZE,
   listApiKeysSchema,
   MAX_PAGE_SIZE,
   ListApiKeysInput,
@@ -39,6 +40,8 @@ import {
 } from './api-key.schemas';
 import { ApiKeysService, RotatedApiKeyDto } from './api-keys.service';
 import { ZodValidationPipe } from './zod-validation.pipe';
+
+const BAD_BODY = 'A body field is invalid or unknown (code invalid_body; errors names each)';
 
 /** Admin REST for the caller's organisation's API keys. Each method is one service call. */
 @ApiTags('api-keys')
@@ -70,10 +73,13 @@ export class ApiKeysController {
   @Get()
   @ApiOperation({ summary: "List the organisation's API keys, newest first (never tokens)" })
   @ApiOkResponse({ type: ApiKeyPageDto })
+  @ApiBadRequestResponse({
+    description: 'A query parameter is invalid or unknown (code invalid_query; errors names each)',
+  })
   @ApiQuery({
     name: 'limit',
     required: false,
-    schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE },
+    schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE },
   })
   @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page' })
   @ApiQuery({ name: 'status', required: false, enum: ['active', 'revoked', 'expired'] })
@@ -98,6 +104,7 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'Revoke an API key on every instance' })
   @ApiBody({ type: RevokeApiKeyBody, required: false })
   @ApiOkResponse({ type: ApiKeyDto })
+  @ApiBadRequestResponse({ description: BAD_BODY })
   @ApiNotFoundResponse({ description: 'No such key in this organisation' })
   @ApiConflictResponse({ description: 'Already revoked' })
   revoke(
@@ -114,6 +121,7 @@ export class ApiKeysController {
   })
   @ApiBody({ type: RotateApiKeyBody, required: false })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
+  @ApiBadRequestResponse({ description: BAD_BODY })
   @ApiNotFoundResponse({ description: 'No such key in this organisation' })
   @ApiConflictResponse({ description: 'The key is revoked, expired or already being rotated' })
   async rotate(

@@ -98,6 +98,10 @@ export class CredentialsController {
   @RequirePermission('credentials:read')
   @ApiOperation({ summary: "List the organisation's stored credentials (metadata only)" })
   @ApiOkResponse({ type: CredentialListDto })
+  @ApiBadRequestResponse({
+    type: CredentialsErrorDto,
+    description: 'A query parameter (invalid_query): it takes none',
+  })
   async list(
     @CurrentPrincipal() principal: Principal,
     @Query(NO_QUERY) _query: CredentialScopeOptions,

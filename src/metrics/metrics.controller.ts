@@ -1,5 +1,14 @@
 import { Controller, Get, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { RequirePermission } from '../auth/auth.decorators';
 import { MetricsService } from './metrics.service';
@@ -27,6 +36,14 @@ export class MetricsController {
   @ApiProduces('text/plain', 'application/json')
   @ApiOkResponse({
     description: 'Prometheus exposition format (text/plain; version=0.0.4), or the JSON summary',
+  })
+  // Only behind a key (METRICS_PUBLIC=false, the default in staging and production).
+  @ApiUnauthorizedResponse({ description: 'No valid API key (see WWW-Authenticate); not when public' })
+  @ApiForbiddenResponse({ description: 'The key lacks metrics:read; not when public' })
+  @ApiTooManyRequestsResponse({
+    description:
+      'Over the per-key or per-IP rate limit (code rate_limited); retry after Retry-After seconds. ' +
+      'Not when public: a public /metrics is exempt from the limits',
   })
   async scrape(
     @Req() req: Request,
