@@ -108,6 +108,9 @@ export const rotateApiKeySchema = z.strictObject({
 });
 export type RotateApiKeyInput = z.output<typeof rotateApiKeySchema>;
 
+/** The query of a route that takes none: any parameter is refused by name, as on the list. */
+export const noQuerySchema = z.strictObject({});
+
 export const listApiKeysSchema = z.strictObject({
   // From a query string: digits only (not 1e1, 0x10 or " 5"), given once.
   limit: z

@@ -33,6 +33,7 @@ import {
   listApiKeysSchema,
   MAX_PAGE_SIZE,
   ListApiKeysInput,
+  noQuerySchema,
   revokeApiKeySchema,
   RevokeApiKeyInput,
   rotateApiKeySchema,
@@ -41,7 +42,10 @@ import {
 import { ApiKeysService, RotatedApiKeyDto } from './api-keys.service';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
-const BAD_BODY = 'A body field is invalid or unknown (code invalid_body; errors names each)';
+const BAD_BODY =
+  'A body field is invalid or unknown (code invalid_body; errors names each), or a query parameter was given (invalid_query: these routes take none)';
+/** Routes other than the list take no query: a parameter is refused, not ignored. */
+const NO_QUERY = new ZodValidationPipe(noQuerySchema);
 
 /** Admin REST for the caller's organisation's API keys. Each method is one service call. */
 @ApiTags('api-keys')
@@ -59,10 +63,11 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'Create an API key; the token is in this response only' })
   @ApiBody({ type: CreateApiKeyBody })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
-  @ApiBadRequestResponse({ description: 'A field is invalid; the message names it' })
+  @ApiBadRequestResponse({ description: BAD_BODY })
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body(new ZodValidationPipe(createApiKeySchema)) body: CreateApiKeyInput,
+    @Query(NO_QUERY) _query: object,
     @Res({ passthrough: true }) res: Response,
   ): Promise<CreatedApiKeyDto> {
     const created = await this.apiKeys.create(principal, body);
@@ -95,7 +100,12 @@ export class ApiKeysController {
   @ApiOperation({ summary: 'One API key' })
   @ApiOkResponse({ type: ApiKeyDto })
   @ApiNotFoundResponse({ description: 'No such key in this organisation' })
-  get(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<ApiKeyDto> {
+  @ApiBadRequestResponse({ description: 'A query parameter was given (this route takes none)' })
+  get(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id') id: string,
+    @Query(NO_QUERY) _query: object,
+  ): Promise<ApiKeyDto> {
     return this.apiKeys.get(principal, id);
   }
 
@@ -111,6 +121,7 @@ export class ApiKeysController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Body(new ZodValidationPipe(revokeApiKeySchema)) body: RevokeApiKeyInput,
+    @Query(NO_QUERY) _query: object,
   ): Promise<ApiKeyDto> {
     return this.apiKeys.revoke(principal, id, body.reason);
   }
@@ -128,6 +139,7 @@ export class ApiKeysController {
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,
     @Body(new ZodValidationPipe(rotateApiKeySchema)) body: RotateApiKeyInput,
+    @Query(NO_QUERY) _query: object,
     @Res({ passthrough: true }) res: Response,
   ): Promise<RotatedApiKeyDto> {
     const rotated = await this.apiKeys.rotate(principal, id, body);

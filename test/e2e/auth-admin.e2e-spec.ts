@@ -99,6 +99,40 @@ describe('Admin REST /admin/api-keys (SQLite + memory store)', () => {
     expect(repeated.body.message).toBe('limit: must be a whole number, given once');
   });
 
+  it('a route that takes no query refuses a parameter by name (400 invalid_query) and changes nothing', async () => {
+    const { key } = (await create(adminA, { name: 'queried', permissions: ['xero:read'] })).body;
+    const before = (await api().get('/admin/api-keys?limit=100').set(bearer(adminA))).body.items.length;
+    const calls = [
+      api()
+        .post('/admin/api-keys?dryRun=true')
+        .set(bearer(adminA))
+        .send({ name: 'n', permissions: ['xero:read'] }),
+      api().get(`/admin/api-keys/${key.id}?fields=token`).set(bearer(adminA)),
+      api().post(`/admin/api-keys/${key.id}/revoke?force=1`).set(bearer(adminA)).send({ reason: 'x' }),
+      api().post(`/admin/api-keys/${key.id}/rotate?graceSeconds=60`).set(bearer(adminA)).send({}),
+    ];
+    for (const [res, field] of (await Promise.all(calls)).map(
+      (r, i) => [r, ['dryRun', 'fields', 'force', 'graceSeconds'][i]] as const,
+    )) {
+      expect([field, res.status, res.body]).toEqual([
+        field,
+        400,
+        expect.objectContaining({
+          code: 'invalid_query',
+          field,
+          message: `${field}: is not a known query parameter (none is taken)`,
+        }),
+      ]);
+    }
+    // Nothing was created, revoked or rotated.
+    expect((await api().get('/admin/api-keys?limit=100').set(bearer(adminA))).body.items).toHaveLength(
+      before,
+    );
+    expect((await api().get(`/admin/api-keys/${key.id}`).set(bearer(adminA))).body).toMatchObject({
+      status: 'active',
+    });
+  });
+
   it('a key may grant only permissions it holds (403 names the permission); admin grants anything', async () => {
     const denied = await create(keysAdminA, { name: 'escalate', permissions: ['xero:read', 'admin'] });
     expect(denied.status).toBe(403);
