@@ -37,3 +37,19 @@ describe('parseIsoTime (the audit filters, and audit verify --from/--to)', () =>
     ]);
   });
 });
+
+describe('parseAuditQuery refusals', () => {
+  it('words its 400 as every route does (`field: problem; ...`), each bad parameter named once', () => {
+    let body: Record<string, unknown> | undefined;
+    try {
+      parseAuditQuery({ colour: 'red', kind: 'nope', limit: ['1', '2'] });
+    } catch (e) {
+      body = (e as BadRequestException).getResponse() as Record<string, unknown>;
+    }
+    expect(body).toMatchObject({ code: 'invalid_query', field: expect.any(String) });
+    const errors = body!.errors as Array<{ field: string; message: string }>;
+    expect(errors.map((e) => e.field).sort()).toEqual(['colour', 'kind', 'limit']);
+    expect(body!.message).toBe(errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    expect(body!.message).toMatch(/^\w+: /);
+  });
+});

@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { MAX_FIELD_ERRORS, unknownFieldMessage } from '../common/field-errors';
+import { describeFieldErrors, MAX_FIELD_ERRORS, unknownFieldMessage } from '../common/field-errors';
 import { isStorableTime } from '../common/storable-time';
 import { AUDIT_KINDS, AUDIT_OUTCOMES, AuditKind, AuditOutcome } from './audit-record';
 
@@ -63,17 +63,13 @@ class Problems {
 
   throwIfAny(): void {
     if (this.list.length === 0) return;
-    const named = this.list.slice(0, MAX_FIELD_ERRORS).map((e) => `"${e.field}": ${e.message}`);
-    if (this.list.length > MAX_FIELD_ERRORS) named.push(`and ${this.list.length - MAX_FIELD_ERRORS} more`);
     throw new BadRequestException({
       statusCode: 400,
       error: 'Bad Request',
       code: 'invalid_query',
       field: this.list[0].field,
-      message:
-        this.list.length === 1
-          ? `Invalid query parameter ${named[0]}`
-          : `Invalid query parameters: ${named.join('; ')}`,
+      // Worded as every other route's 400: `field: problem; ...`.
+      message: describeFieldErrors(this.list, MAX_FIELD_ERRORS),
       errors: this.list.slice(0, MAX_FIELD_ERRORS),
     });
   }

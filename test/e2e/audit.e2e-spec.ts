@@ -146,7 +146,10 @@ describe('audit trail (e2e)', () => {
   it('answers 400 naming the field for a bad filter, and records that call as a client error', async () => {
     const res = await get('/admin/audit?from=last-week', reader, { 'x-request-id': 'e2e-admin-400' });
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ field: 'from', message: expect.stringContaining('"from"') });
+    expect(await res.json()).toMatchObject({
+      field: 'from',
+      message: expect.stringMatching(/^from: must be an ISO 8601 time/),
+    });
     const [row] = await rows(`request_id = 'e2e-admin-400'`);
     expect(row).toMatchObject({ status: 400, outcome: 'client_error', error_code: 'invalid_query' });
     expect((await get('/admin/audit/export?format=xml', reader)).status).toBe(400);
@@ -169,7 +172,7 @@ describe('audit trail (e2e)', () => {
     expect([flood.status, flooded.errors.length]).toEqual([400, 20]);
     expect(flooded.message).toMatch(/; and 80 more$/);
     for (const field of ['colour', 'from', 'kind', 'limit', 'outcome'])
-      expect(body.message).toContain(`"${field}": `);
+      expect(body.message).toMatch(new RegExp(`(^|; )${field}: `));
     for (const [query, field] of [
       ['from=2026-02-30', 'from'],
       ['to=2026-04-31T00:00:00Z', 'to'],
