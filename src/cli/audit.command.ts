@@ -20,8 +20,10 @@ export const AUDIT_USAGE = `  sentia-mcp audit verify [--from ISO] [--to ISO] [-
   sentia-mcp audit prune --before YYYY-MM [--dry-run] [--json]
                        remove the audit records older than that month (UTC; the current month at the
                        latest), for a retention policy; export first what must be kept. Verifies them
-                       first and refuses (exit 1) a trail that does not verify; anchors each chain so
-                       audit verify still passes; leaves an audit record of its own`;
+                       first and refuses (exit 1, trail_broken) a trail that does not verify; anchors
+                       each chain so audit verify still passes; leaves an audit record of its own. On
+                       PostgreSQL it gives up after 2 s, changing nothing (exit 1, trail_busy), while a
+                       long read (an export, a verify) holds the months it would drop: run it again`;
 
 /** Exit code of `audit verify` when it could not check (nothing is known of the chains): not 1, "broken". */
 export const VERIFY_COULD_NOT_CHECK = 3;

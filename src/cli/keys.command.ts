@@ -20,6 +20,8 @@ export const KEYS_USAGE = `  sentia-mcp keys create --org ORG --name NAME --perm
 export const KEYS_NOTES = `keys create and keys rotate print only the token on stdout (everything else on stderr)
 unless --json. The token is shown once; it is not stored anywhere. Tokens are bound to
 PUBLIC_BASE_URL (default http://HOST:PORT): run the command with the server's configuration.
+keys create acts for user admin unless --user; without --expires the key does not expire
+(--expires takes seconds or s, m, h, d, w: 60 s to 10 years).
 --verbose (any keys command) also prints the application's log lines on stderr.`;
 
 /** The user a key created from the command line acts for, unless --user says otherwise. */
