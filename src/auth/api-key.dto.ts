@@ -1,7 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { PERMISSIONS } from './tokens/permissions';
 import type { ApiKey } from './api-key.entity';
-import { MAX_GRACE_SECONDS } from './api-key.schemas';
+import {
+  DURATION_PATTERN,
+  MAX_EXPIRES_IN_SECONDS,
+  MAX_GRACE_SECONDS,
+  MIN_EXPIRES_IN_SECONDS,
+} from './api-key.schemas';
 
 export type ApiKeyStatus = 'active' | 'revoked' | 'expired';
 
@@ -69,10 +74,11 @@ export class CreateApiKeyBody {
   permissions: string[];
   @ApiPropertyOptional({
     oneOf: [
-      { type: 'string', example: '30d' },
-      { type: 'integer', example: 86_400 },
+      { type: 'string', example: '30d', pattern: DURATION_PATTERN.source },
+      { type: 'integer', example: 86_400, minimum: MIN_EXPIRES_IN_SECONDS, maximum: MAX_EXPIRES_IN_SECONDS },
     ],
-    description: 'Lifetime: seconds or a duration (45s, 15m, 12h, 30d, 2w); none when absent',
+    description:
+      'Lifetime: seconds or a duration (45s, 15m, 12h, 30d, 2w), from 60 s to 10 years; none when absent',
   })
   expiresIn?: string | number;
   @ApiPropertyOptional({ description: "The user the key acts for; defaults to the caller's user" })
@@ -86,6 +92,7 @@ export class RevokeApiKeyBody {
 
 export class RotateApiKeyBody {
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 0,
     maximum: MAX_GRACE_SECONDS,
     description: 'Seconds the old key keeps working; 0 or absent revokes it now',

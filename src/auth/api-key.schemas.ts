@@ -12,13 +12,16 @@ export const DEFAULT_PAGE_SIZE = 20;
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 
+/** A lifetime as text: seconds, or a count of s, m, h, d or w. */
+export const DURATION_PATTERN = /^(\d{1,12})([smhdw]?)$/;
+
 /**
  * Parses a lifetime: whole seconds (`3600`, `"3600"`) or a number with a unit
  * (`45s`, `15m`, `12h`, `30d`, `2w`). Undefined when it is neither.
  */
 export function parseDuration(value: string | number): number | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? value : undefined;
-  const match = /^(\d{1,12})([smhdw]?)$/.exec(value.trim());
+  const match = DURATION_PATTERN.exec(value.trim());
   if (!match) return undefined;
   return Number(match[1]) * UNIT_SECONDS[match[2] || 's'];
 }

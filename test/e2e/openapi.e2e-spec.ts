@@ -18,6 +18,7 @@ describe('OpenAPI document (/docs/openapi.json)', () => {
   let started: StartedApp;
   let admin: string;
   let operations: Array<[string, string, string, Operation]>;
+  let schemas: Record<string, { properties: Record<string, Record<string, unknown>> }>;
 
   beforeAll(async () => {
     // METRICS_PUBLIC=false: /metrics then takes a key like any other route, as in production.
@@ -25,7 +26,9 @@ describe('OpenAPI document (/docs/openapi.json)', () => {
     admin = (await issueKey(started, 'org-doc', ['admin'], 'doc admin')).token;
     const doc = (await request(started.url).get('/docs/openapi.json')).body as {
       paths: Record<string, Record<string, Operation>>;
+      components: { schemas: typeof schemas };
     };
+    schemas = doc.components.schemas;
     operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
       Object.entries(ops).map(
         ([method, op]) => [`${method.toUpperCase()} ${path}`, method, path, op] as const,
@@ -86,5 +89,40 @@ describe('OpenAPI document (/docs/openapi.json)', () => {
     const kinds = list.parameters!.find((p) => p.name === 'kind')!.schema!.enum!;
     expect(kinds).toContain('resource_read');
     for (const kind of kinds) expect([kind, list.description]).toEqual([kind, expect.stringContaining(kind)]);
+  });
+
+  it('gives the bounds validation holds a key body to: a whole number of grace seconds, a lifetime of 60 s to 10 years', async () => {
+    expect(schemas.RotateApiKeyBody.properties.graceSeconds).toMatchObject({
+      type: 'integer',
+      minimum: 0,
+      maximum: 7 * 86_400,
+    });
+    const lifetime = schemas.CreateApiKeyBody.properties.expiresIn.oneOf as Array<Record<string, unknown>>;
+    expect(lifetime).toEqual([
+      expect.objectContaining({ type: 'string', pattern: expect.any(String) }),
+      expect.objectContaining({ type: 'integer', minimum: 60, maximum: 10 * 365 * 86_400 }),
+    ]);
+    // The documented pattern takes what the server takes, and not what it refuses.
+    const pattern = new RegExp(lifetime[0].pattern as string);
+    const tryIt = async (expiresIn: unknown) =>
+      (
+        await request(started.url)
+          .post('/admin/api-keys')
+          .set(bearer(admin))
+          .send({ name: 'bounds', permissions: ['xero:read'], expiresIn })
+      ).status;
+    for (const v of ['30d', '3600', '2w'])
+      expect([v, pattern.test(v), await tryIt(v)]).toEqual([v, true, 201]);
+    for (const v of ['30 days', '1y', '-5'])
+      expect([v, pattern.test(v), await tryIt(v)]).toEqual([v, false, 400]);
+    expect(await tryIt(59)).toBe(400);
+    expect(
+      (
+        await request(started.url)
+          .post('/admin/api-keys/key_none/rotate')
+          .set(bearer(admin))
+          .send({ graceSeconds: 1.5 })
+      ).status,
+    ).toBe(400);
   });
 });
