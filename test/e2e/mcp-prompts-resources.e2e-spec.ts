@@ -361,7 +361,7 @@ describe('MCP prompts and resources (e2e)', () => {
       expect(all.messages[0].content.text).toContain('every Unleashed warehouse');
     });
 
-    it('completes the month of xero_month_end_review for a key that may use it, and nothing for one that may not', async () => {
+    it('completes the month of xero_month_end_review for a key that may use it; to one that may not the prompt is unknown (-32602)', async () => {
       const ref = { type: 'ref/prompt', name: 'xero_month_end_review' };
       const current = new Date().toISOString().slice(0, 7);
       const { client } = await keyed('org-a', ['xero:read']);
@@ -372,9 +372,38 @@ describe('MCP prompts and resources (e2e)', () => {
       expect(completion.values[0]).toBe(current);
       expect(completion.values.every((v) => v.startsWith(current.slice(0, 4)))).toBe(true);
       const other = (await keyed('org-a', ['shopify:read'])).client;
-      expect(
-        (await other.complete({ ref, argument: { name: 'month', value: '' } })).completion.values,
-      ).toEqual([]);
+      expect(await failure(other.complete({ ref, argument: { name: 'month', value: '' } }))).toEqual({
+        code: -32602,
+        message: expect.stringContaining('Unknown prompt: xero_month_end_review'),
+      });
+    });
+
+    it('completion/complete of a prompt, argument or resource that does not exist → -32602 naming it, as the spec asks', async () => {
+      const { client } = await keyed('org-a', ['admin']);
+      const complete = (ref: { type: string; name?: string; uri?: string }, name = 'month') =>
+        failure(client.complete({ ref, argument: { name, value: '' } }));
+      expect(await complete({ type: 'ref/prompt', name: 'no_such_prompt' })).toEqual({
+        code: -32602,
+        message: expect.stringContaining('Unknown prompt: no_such_prompt'),
+      });
+      expect(await complete({ type: 'ref/prompt', name: 'xero_month_end_review' }, 'mnth')).toEqual({
+        code: -32602,
+        message: expect.stringContaining(
+          'Unknown argument "mnth" of prompt "xero_month_end_review" (it takes month, tenantId)',
+        ),
+      });
+      expect(await complete({ type: 'ref/resource', uri: 'sentia://nothing/{id}' }, 'id')).toEqual({
+        code: -32602,
+        message: expect.stringContaining('Unknown resource or resource template: sentia://nothing/{id}'),
+      });
+      // A fixed resource the key may read, and an argument without completions, have nothing to complete.
+      for (const [ref, name] of [
+        [{ type: 'ref/resource', uri: 'sentia://connectors' }, 'x'],
+        [{ type: 'ref/prompt', name: 'xero_month_end_review' }, 'tenantId'],
+      ] as const) {
+        const { completion } = await client.complete({ ref, argument: { name, value: '' } });
+        expect(completion).toEqual({ values: [], total: 0, hasMore: false });
+      }
     });
   });
 
@@ -417,9 +446,9 @@ describe('MCP prompts and resources (e2e)', () => {
       for (const one of [['shopify:read'], ['unleashed:read']] as Permission[][]) {
         const { client } = await keyed('org-a', one, era);
         for (const name of ['from', 'to']) {
-          expect((await client.complete({ ref, argument: { name, value: '' } })).completion.values).toEqual(
-            [],
-          );
+          const denied = await failure(client.complete({ ref, argument: { name, value: '' } }));
+          expect(denied.code).toBe(-32602);
+          expect(denied.message).toContain('Unknown prompt: stock_vs_sales');
         }
       }
     });
