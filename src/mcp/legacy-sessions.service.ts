@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { isInitializeRequest, Server, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
+import {
+  EventStore,
+  isInitializeRequest,
+  Server,
+  SUPPORTED_PROTOCOL_VERSIONS,
+} from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
@@ -15,6 +20,8 @@ import { jsonRpcError } from './json-rpc-error';
 interface LiveSession {
   transport: NodeStreamableHTTPServerTransport;
   server: Server;
+  /** The session's SSE event log (what Last-Event-ID names). */
+  events: EventStore;
   /** The API key that opened the session; only it may use the session. */
   owner: string;
   protocolVersion: string;
@@ -58,6 +65,9 @@ export const FOLLOW_MS = 25_000;
 /** Channel on which an instance that ends a session (DELETE, revoked key) names it to the others. */
 export const SESSIONS_ENDED_CHANNEL = 'mcp:sessions-ended';
 const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The answer to a Last-Event-ID this session's event log does not hold, on whichever instance. */
+const UNKNOWN_EVENT_ID =
+  'Bad Request: Last-Event-ID names no event of this session (it expired, or was not sent on it)';
 
 /**
  * 2025-era (2025-06-18 / 2025-11-25) sessions: `initialize` opens one with an
@@ -195,6 +205,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     }
     if (session) {
       session.lastSeen = Date.now();
+      if (req.method === 'GET' && !(await this.knowsLastEventId(session, req, res))) return;
       if (req.method === 'GET') {
         session.openStreams++;
         res.once('close', () => session.openStreams--);
@@ -203,6 +214,27 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     await this.serveElsewhereOpened(sessionId, req, res, parsedBody);
+  }
+
+  /**
+   * Whether a GET's Last-Event-ID (if any) names an event of this live session; else the request is
+   * answered here: 400 saying so, as another instance answers it (the SDK's own answer calls any id
+   * its event log does not hold, an expired one too, an "Invalid event ID format"), or 503 when the
+   * store cannot be read. A client that does not take an event stream is left to the SDK's 406.
+   */
+  private async knowsLastEventId(session: LiveSession, req: Request, res: Response): Promise<boolean> {
+    const lastEventId = req.header('last-event-id');
+    if (lastEventId === undefined || !req.accepts('text/event-stream')) return true;
+    let streamId: string | undefined;
+    try {
+      streamId = await session.events.getStreamIdForEventId?.(lastEventId);
+    } catch (err) {
+      this.storeUnavailable(res, err);
+      return false;
+    }
+    if (streamId !== undefined) return true;
+    jsonRpcError(res, 400, -32000, UNKNOWN_EVENT_ID);
+    return false;
   }
 
   /** The session's record, or null when it does not exist (ended, expired, never opened). */
@@ -284,12 +316,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     if (streamId === undefined) {
-      jsonRpcError(
-        res,
-        400,
-        -32000,
-        'Bad Request: Last-Event-ID names no event of this session (it expired, or was not sent on it)',
-      );
+      jsonRpcError(res, 400, -32000, UNKNOWN_EVENT_ID);
       return;
     }
     const stream = streamId;
@@ -369,15 +396,25 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     const server = this.factory.create('legacy');
+    // Shared (cluster): any instance can replay a broken stream. Alone: this process's memory.
+    const events: EventStore =
+      this.store.kind === 'redis' ? new StoreEventStore(this.store, id) : new MemoryEventStore();
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
-      // Shared (cluster): any instance can replay a broken stream. Alone: this process's memory.
-      eventStore: this.store.kind === 'redis' ? new StoreEventStore(this.store, id) : new MemoryEventStore(),
+      eventStore: events,
       retryInterval: RETRY_MS,
       onsessioninitialized: () => {
         const now = Date.now();
         this.evictBeyondCap(owner);
-        this.live.set(id, { transport, server, owner, protocolVersion, lastSeen: now, openStreams: 0 });
+        this.live.set(id, {
+          transport,
+          server,
+          events,
+          owner,
+          protocolVersion,
+          lastSeen: now,
+          openStreams: 0,
+        });
         this.touched.set(id, now);
       },
       onsessionclosed: async () => {

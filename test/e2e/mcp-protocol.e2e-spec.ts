@@ -448,6 +448,44 @@ describe('/mcp protocol (e2e)', () => {
       expect(after.status).toBe(404);
     });
 
+    it("a Last-Event-ID of another session, an expired one or one never sent → 400 saying so, not 'invalid format'", async () => {
+      /** A 2025-11-25 session and the id of its initialize answer's last SSE event. */
+      const opened = async () => {
+        const res = await post(JSON.stringify(INIT));
+        const id = res.headers.get('mcp-session-id')!;
+        const eventId = [...(await res.text()).matchAll(/^id: (\S+)$/gm)].pop()![1];
+        return { id, eventId };
+      };
+      const first = await opened();
+      const second = await opened();
+      const resume = (session: string, lastEventId: string) =>
+        fetch(mcp, {
+          headers: {
+            accept: 'text/event-stream',
+            'mcp-session-id': session,
+            'last-event-id': lastEventId,
+            ...authHeaders(key),
+          },
+          signal: AbortSignal.timeout(5_000),
+        });
+      for (const [session, eventId] of [
+        [second.id, first.eventId],
+        [first.id, `${first.eventId.replace(/_[^_]+$/, '')}_00000000`],
+        [first.id, 'garbage'],
+      ]) {
+        const res = await resume(session, eventId);
+        expect([eventId, res.status]).toEqual([eventId, 400]);
+        expect((await rpc(res)).error!.message).toBe(
+          'Bad Request: Last-Event-ID names no event of this session (it expired, or was not sent on it)',
+        );
+      }
+      // The session's own event id resumes its stream.
+      const own = await resume(first.id, first.eventId);
+      expect(own.status).toBe(200);
+      expect(own.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      await own.body!.cancel();
+    });
+
     it('serves an older client the revision it asks for, and server_info lists every revision it serves', async () => {
       const res = await post(JSON.stringify(initializeRequest('2025-03-26')));
       expect(res.status).toBe(200);

@@ -257,16 +257,16 @@ describeWithPostgres('MCP sessions across two instances', () => {
       expect(text).not.toContain('"id":7');
     });
 
-    it("another session's event id, or one never sent, is a 400 on the other instance and replays nothing", async () => {
+    it("another session's event id, or one never sent, is a 400 on either instance and replays nothing", async () => {
       const first = await brokenStream(a, 0);
       const second = await openOn(a);
-      for (const [session, eventId] of [
-        [second, first.lastEventId],
-        [first.id, 'not-a-stream_99'],
-        [first.id, `${first.lastEventId.replace(/_\d+$/, '')}_9999`],
-        [first.id, 'garbage'],
-      ]) {
-        const res = await resume(b, session, eventId);
+      for (const [app, session, eventId] of [a, b].flatMap((app) => [
+        [app, second, first.lastEventId] as const,
+        [app, first.id, 'not-a-stream_99'] as const,
+        [app, first.id, `${first.lastEventId.replace(/_\d+$/, '')}_9999`] as const,
+        [app, first.id, 'garbage'] as const,
+      ])) {
+        const res = await resume(app, session, eventId);
         expect([session === second ? 'other session' : eventId, res.status]).toEqual([
           session === second ? 'other session' : eventId,
           400,
