@@ -182,8 +182,15 @@ export class McpServerFactory {
       }
     });
 
-    // Subscriptions are accepted per session; updates are published by the resources themselves.
-    server.setRequestHandler('resources/subscribe', () => ({}));
+    // Subscriptions are accepted per session; updates are published by the resources themselves. A URI
+    // the key could not read is refused as resources/read refuses it, not taken and never updated.
+    server.setRequestHandler('resources/subscribe', (req, sdk) => {
+      const match = this.registry.matchResource(req.params.uri);
+      if (!match || !mayAccess(match.resource.options.permission, context(sdk).principal)) {
+        throw new ResourceNotFoundError(req.params.uri, `Resource not found: ${echoed(req.params.uri)}`);
+      }
+      return {};
+    });
     server.setRequestHandler('resources/unsubscribe', () => ({}));
 
     server.setRequestHandler('prompts/list', (req, sdk) => {

@@ -613,4 +613,20 @@ describe('MCP prompts and resources (e2e)', () => {
       ]);
     });
   });
+
+  describe('resources/subscribe (2025 era)', () => {
+    it('subscribes to a resource the key may read; a URI that names none is not found (-32602), not taken and never updated', async () => {
+      const { client } = await keyed('org-a', [], 'v1');
+      const v1 = client as unknown as ClientV1;
+      expect(await v1.subscribeResource({ uri: 'sentia://connectors' })).toEqual({});
+      for (const uri of ['sentia://nothing-here', 'test://watched-resource']) {
+        const refused = await failure(v1.subscribeResource({ uri }));
+        expect(refused).toEqual({
+          code: -32602,
+          message: expect.stringContaining(`Resource not found: ${uri}`),
+        });
+      }
+      expect(await v1.unsubscribeResource({ uri: 'sentia://connectors' })).toEqual({});
+    });
+  });
 });
