@@ -8,6 +8,7 @@ import {
   ServerContext,
   Tool as ToolDescriptor,
 } from '@modelcontextprotocol/server';
+import { z } from 'zod';
 import { AUDIT_RETRY_AFTER_SECONDS } from '../audit/audit.errors';
 import { describeFieldErrors, fieldErrors } from '../common/field-errors';
 import { cutText, wellFormed } from '../common/well-formed';
@@ -17,6 +18,7 @@ import type { AppConfig } from '../config/config.types';
 import type { Principal } from '../auth/principal';
 import type { McpCallContext } from './mcp-context';
 import { McpRegistry, RegisteredPrompt } from './mcp-registry.service';
+import type { ObjectSchema } from './mcp.decorators';
 import { ResourceReadHooks, ResourceReadOutcome } from './resource-read-hooks';
 import { withReadableProtocolErrors } from './readable-protocol-errors';
 import { mayAccess, ToolPipeline } from './tool-pipeline.service';
@@ -226,6 +228,7 @@ export class McpServerFactory {
     server.setRequestHandler('completion/complete', async (req, sdk) => {
       const { ref, argument } = req.params;
       let complete: ((value: string) => string[] | Promise<string[]>) | undefined;
+      let fits: (value: string) => boolean = () => true;
       const principal = context(sdk).principal;
       // Only for what the caller may use: a prompt or template it is not shown is unknown to it, as one
       // that does not exist (-32602, as prompts/get answers it and the completion spec asks).
@@ -243,6 +246,8 @@ export class McpServerFactory {
           );
         }
         complete = p.options.complete?.[argument.name];
+        const given = req.params.context?.arguments;
+        if (p.args && given) fits = fitsWithGiven(p.args, given, argument.name);
       } else if (ref.type === 'ref/resource') {
         const t = this.registry.templates.find((r) => r.options.uriTemplate === ref.uri);
         if (t && mayAccess(t.options.permission, principal)) {
@@ -258,7 +263,7 @@ export class McpServerFactory {
           }
         }
       }
-      const values = complete ? await complete(argument.value) : [];
+      const values = complete ? (await complete(argument.value)).filter(fits) : [];
       return {
         completion: {
           values: values.slice(0, COMPLETION_LIMIT),
@@ -337,6 +342,28 @@ function refuseCursor(cursor: unknown): void {
     ProtocolErrorCode.InvalidParams,
     'Invalid cursor: this server lists everything in one page and issues no cursors; omit it',
   );
+}
+
+/**
+ * Whether a completion candidate for `name` goes with the arguments the client has already given
+ * (completion's `context.arguments`): the prompt's own schema is run on them with the candidate, and
+ * a candidate is dropped when that fails on the candidate or on a given argument (a rule across
+ * arguments: a `to` before the given `from`), so no value is offered that prompts/get would refuse.
+ * Given arguments that are invalid on their own filter nothing: prompts/get tells the client of them.
+ */
+function fitsWithGiven(
+  schema: ObjectSchema,
+  given: Record<string, string>,
+  name: string,
+): (value: string) => boolean {
+  const shape = schema.shape;
+  const known = Object.fromEntries(Object.entries(given).filter(([k]) => k !== name && k in shape));
+  if (Object.entries(known).some(([k, v]) => !z.safeParse(shape[k], v).success)) return () => true;
+  const involved = new Set([name, ...Object.keys(known)]);
+  return (value) => {
+    const parsed = schema.safeParse({ ...known, [name]: value });
+    return parsed.success || !parsed.error.issues.some((i) => involved.has(String(i.path[0])));
+  };
 }
 
 /** A name from the caller, named back in part only: a huge one echoed whole would be kept by the session's event log. */

@@ -443,6 +443,18 @@ describe('MCP prompts and resources (e2e)', () => {
       const to = await both.complete({ ref, argument: { name: 'to', value: '' } });
       expect(to.completion.values[0]).toBe(today);
       expect(to.completion.values).toHaveLength(13);
+
+      // With the other end given (context.arguments), only values prompts/get would take are offered.
+      const starts = (await both.complete({ ref, argument: { name: 'from', value: '' } })).completion.values;
+      const ends = to.completion.values;
+      const given = async (name: string, context: Record<string, string>) =>
+        (await both.complete({ ref, argument: { name, value: '' }, context: { arguments: context } }))
+          .completion.values;
+      expect(await given('to', { from: starts[2] })).toEqual(ends.filter((d) => d >= starts[2]));
+      expect(await given('from', { to: ends[3] })).toEqual(starts.filter((d) => d <= ends[3]));
+      expect((await given('from', { to: ends[3] })).length).toBeLessThan(starts.length);
+      // A given argument that is invalid on its own filters nothing (prompts/get names it).
+      expect(await given('to', { from: '2026-02-30' })).toEqual(ends);
       for (const one of [['shopify:read'], ['unleashed:read']] as Permission[][]) {
         const { client } = await keyed('org-a', one, era);
         for (const name of ['from', 'to']) {
