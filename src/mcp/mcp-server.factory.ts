@@ -168,7 +168,7 @@ export class McpServerFactory {
         const match = this.registry.matchResource(req.params.uri);
         if (!match || !mayAccess(match.resource.options.permission, ctx.principal)) {
           await settle('denied', 'resource_not_found');
-          throw new ResourceNotFoundError(req.params.uri, `Resource not found: ${echoed(req.params.uri)}`);
+          throw resourceNotFound(req.params.uri);
         }
         let result: unknown;
         try {
@@ -189,7 +189,7 @@ export class McpServerFactory {
     server.setRequestHandler('resources/subscribe', (req, sdk) => {
       const match = this.registry.matchResource(req.params.uri);
       if (!match || !mayAccess(match.resource.options.permission, context(sdk).principal)) {
-        throw new ResourceNotFoundError(req.params.uri, `Resource not found: ${echoed(req.params.uri)}`);
+        throw resourceNotFound(req.params.uri);
       }
       return {};
     });
@@ -364,6 +364,16 @@ function fitsWithGiven(
     const parsed = schema.safeParse({ ...known, [name]: value });
     return parsed.success || !parsed.error.issues.some((i) => involved.has(String(i.path[0])));
   };
+}
+
+/**
+ * A URI that names no resource the key may read. Its `data.uri` is the caller's URI named back in
+ * part, as the message is: the whole of one (up to the body limit) would be answered, and kept by
+ * the session's event log (the store, in the cluster shape), for every such request.
+ */
+function resourceNotFound(uri: string): ResourceNotFoundError {
+  const named = echoed(uri);
+  return new ResourceNotFoundError(named, `Resource not found: ${named}`);
 }
 
 /** A name from the caller, named back in part only: a huge one echoed whole would be kept by the session's event log. */

@@ -748,6 +748,49 @@ describe('/mcp protocol (e2e)', () => {
       expect(modern.error).toEqual({ code: -32601, message: `Method not found: ${'x'.repeat(100)}...` });
     });
 
+    it('a long URI that names no resource is named back in part only, in the message and in data.uri', async () => {
+      const id = await openSession();
+      const session = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' };
+      const uri = `sentia://${'u'.repeat(3000)}`;
+      const named = `${uri.slice(0, 100)}...`;
+      for (const [n, method] of [
+        [11, 'resources/read'],
+        [12, 'resources/subscribe'],
+      ] as const) {
+        const res = await post(JSON.stringify({ jsonrpc: '2.0', id: n, method, params: { uri } }), session);
+        const text = await res.text();
+        expect([method, text.length < 600]).toEqual([method, true]);
+        const reply = JSON.parse(
+          text
+            .split('\n')
+            .find((l) => l.startsWith('data: {'))!
+            .slice(6),
+        ) as RpcReply;
+        expect(reply.error).toEqual({
+          code: -32602,
+          message: `Resource not found: ${named}`,
+          data: { uri: named },
+        });
+      }
+      // A short one is named whole.
+      const short = await rpc(
+        await post(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 13,
+            method: 'resources/read',
+            params: { uri: 'sentia://nope' },
+          }),
+          session,
+        ),
+      );
+      expect(short.error).toEqual({
+        code: -32602,
+        message: 'Resource not found: sentia://nope',
+        data: { uri: 'sentia://nope' },
+      });
+    });
+
     it('an unknown tool is a JSON-RPC invalid-params error', async () => {
       const id = await openSession();
       const call = await post(JSON.stringify(toolCallRequest('no_such_tool', 6)), {
