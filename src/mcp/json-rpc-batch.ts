@@ -70,6 +70,13 @@ export function batchProblem(
 
 const isId = (v: unknown): boolean => typeof v === 'string' || Number.isSafeInteger(v);
 
+/** Why `id` is not a JSON-RPC id this server can answer to. */
+const idProblem = (id: unknown): string =>
+  Number.isInteger(id)
+    ? '"id" must be a string or an integer of at most 2^53 - 1 in magnitude (a larger one cannot be ' +
+      'answered exactly; send it as a string)'
+    : '"id" must be a string or an integer';
+
 /**
  * Why a message is not a JSON-RPC 2.0 request, notification or response as
  * MCP sends them (the -32600 message), or undefined.
@@ -92,7 +99,7 @@ export function envelopeProblem(message: unknown): string | undefined {
     return `unknown member ${JSON.stringify(unknown.slice(0, 40))} (a JSON-RPC message has jsonrpc, id, method and params, or result or error)`;
   if (has('method')) {
     if (typeof m.method !== 'string' || m.method === '') return '"method" must be a non-empty string';
-    if (has('id') && !isId(m.id)) return '"id" must be a string or an integer';
+    if (has('id') && !isId(m.id)) return idProblem(m.id);
     if (has('params') && (m.params === null || typeof m.params !== 'object' || Array.isArray(m.params)))
       return '"params" must be an object';
     if (has('result') || has('error'))
@@ -102,6 +109,6 @@ export function envelopeProblem(message: unknown): string | undefined {
   if (!has('result') && !has('error'))
     return 'has neither "method" (a request or notification) nor "result" or "error" (a response)';
   if (has('result') && has('error')) return 'a response has "result" or "error", not both';
-  if (!isId(m.id) && !(has('error') && m.id === null)) return '"id" must be a string or an integer';
+  if (!isId(m.id) && !(has('error') && m.id === null)) return idProblem(m.id);
   return undefined;
 }

@@ -192,6 +192,11 @@ describe('/mcp protocol (e2e)', () => {
         [{ jsonrpc: '2.0', id: 1, method: 5 }, 'Invalid Request: "method" must be a non-empty string'],
         [{ jsonrpc: '2.0', id: 1.5, method: 'ping' }, 'Invalid Request: "id" must be a string or an integer'],
         [
+          { jsonrpc: '2.0', id: 2 ** 60, method: 'ping' },
+          'Invalid Request: "id" must be a string or an integer of at most 2^53 - 1 in magnitude (a larger one ' +
+            'cannot be answered exactly; send it as a string)',
+        ],
+        [
           { jsonrpc: '2.0', id: 1, method: 'ping', params: [1] },
           'Invalid Request: "params" must be an object',
         ],
@@ -215,7 +220,7 @@ describe('/mcp protocol (e2e)', () => {
         // The error carries the request's id when it has a valid one (the client matches it to its
         // call), else null: a fractional id, a batch.
         const id = (body as { id?: unknown }).id;
-        expect(reply.id).toBe(Array.isArray(body) || id === 1.5 ? null : id);
+        expect(reply.id).toBe(Array.isArray(body) || id === 1.5 || id === 2 ** 60 ? null : id);
       }
     });
 
