@@ -147,6 +147,39 @@ describe('UpstreamHttp', () => {
     expect(up.seen).toHaveLength(1);
   });
 
+  it("hands the 429 that ends a call (its headers, the wait asked) to onRateLimited, whose error is the call's", async () => {
+    const { http } = client();
+    const seen: { problem: string | null; waitMs: number | undefined }[] = [];
+    const onRateLimited = (headers: Headers, waitMs: number | undefined) => {
+      seen.push({ problem: headers.get('x-rate-limit-problem'), waitMs });
+      return Promise.resolve(new UpstreamError('unleashed', 'upstream_rate_limited', 'named limit'));
+    };
+    // Waited out and retried: not the end of the call, so not handed on.
+    up.script(
+      { status: 429, headers: { 'retry-after': '0', 'x-rate-limit-problem': 'minute' } },
+      { status: 429, headers: { 'retry-after': '60', 'x-rate-limit-problem': 'day' }, body: 'secret body' },
+    );
+    const e = await failure(http.send(get({ onRateLimited })));
+    expect(e.message).toBe('named limit');
+    expect(seen).toEqual([{ problem: 'day', waitMs: 60_000 }]);
+    // An unreadable Retry-After is no wait; a hook that gives nothing leaves the generic error.
+    up.script({ status: 429, headers: { 'retry-after': 'later' } });
+    const generic = await failure(
+      http.send(
+        get({
+          onRateLimited: (headers, waitMs) => {
+            seen.push({ problem: headers.get('x-rate-limit-problem'), waitMs });
+            return Promise.resolve(undefined);
+          },
+        }),
+      ),
+    );
+    expect(generic.message).toBe(
+      'Unleashed is rate limiting requests for this organisation; retry in a minute.',
+    );
+    expect(seen[1]).toEqual({ problem: null, waitMs: undefined });
+  });
+
   it('gives up after the allowed retries when the upstream keeps refusing', async () => {
     const { http } = client({ UPSTREAM_MAX_RETRIES: '1' });
     up.script({ status: 429, headers: { 'retry-after-ms': '10' } });

@@ -29,6 +29,13 @@ export interface UpstreamRequest {
    * call with that error, unsent.
    */
   beforeAttempt?: () => Promise<void>;
+  /**
+   * Runs when a 429 ends the call (not waited out and retried), with that
+   * answer's headers and the wait it asked for (undefined when its
+   * Retry-After is absent or unreadable); the error it returns is thrown
+   * instead of the generic `upstream_rate_limited` one. Never given the body.
+   */
+  onRateLimited?: (headers: Headers, retryAfterMs: number | undefined) => Promise<UpstreamError | undefined>;
 }
 
 export interface UpstreamResponse {
@@ -133,9 +140,11 @@ export class UpstreamHttp {
         continue;
       }
       const seconds = asked === undefined ? undefined : asked / 1000;
-      throw status === 429
-        ? UpstreamError.rateLimited(req.service, seconds)
-        : UpstreamError.unavailable(req.service, status, seconds);
+      if (status === 429)
+        throw (
+          (await req.onRateLimited?.(res.headers, asked)) ?? UpstreamError.rateLimited(req.service, seconds)
+        );
+      throw UpstreamError.unavailable(req.service, status, seconds);
     }
   }
 

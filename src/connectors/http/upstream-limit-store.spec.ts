@@ -14,6 +14,12 @@ class DownStore extends MemoryStore {
   override async tryAcquireSlot(): Promise<SlotLease | null> {
     throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
   }
+  override async get(): Promise<string | null> {
+    throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+  }
+  override async set(): Promise<boolean> {
+    throw new Error('connect ECONNREFUSED 127.0.0.1:6379');
+  }
 }
 
 describe('Upstream limits while the shared store does not answer', () => {
@@ -61,6 +67,16 @@ describe('Upstream limits while the shared store does not answer', () => {
     const monthly = await quota.takeMonthly('xero', 'acct', 1).catch((err: unknown) => err);
     expect((monthly as UpstreamError).code).toBe('upstream_quota_exhausted');
     expect(await localCounts(metrics)).toBe(5);
+    await quota.onModuleDestroy();
+  });
+
+  it("keeps an upstream's hold on this instance: still refused here for its wait", async () => {
+    const metrics = new MetricsService();
+    const quota = new UpstreamQuota(store, metrics);
+    await quota.hold('xero', 'app:t1', 'day', 60_000);
+    expect((await quota.held('xero', 'app:t1'))?.reason).toBe('day');
+    expect(await quota.held('xero', 'app:t2')).toBeUndefined();
+    expect(await localCounts(metrics)).toBeGreaterThanOrEqual(3);
     await quota.onModuleDestroy();
   });
 });

@@ -8,7 +8,7 @@ import { SERVICE_NAMES, UpstreamService } from './upstream.errors';
 const WARN_EVERY_MS = 60_000;
 
 /**
- * Where the upstream limits (quotas, calls at a time) are counted: the shared
+ * Where the upstream limits (quotas, calls at a time, holds) are kept: the shared
  * store, so every instance draws on one budget; and, while the shared store
  * does not answer (Redis down), this instance's own memory, as the per-key
  * rate limits do (the failure policy: Redis down, limits per instance). Calls
@@ -33,6 +33,24 @@ export class UpstreamLimitStore {
     } catch (e) {
       this.countedLocally(service, e);
       return this.local.incr(key, 1, ttlMs);
+    }
+  }
+
+  async get(service: UpstreamService, key: string): Promise<string | null> {
+    try {
+      return await this.shared.get(key);
+    } catch (e) {
+      this.countedLocally(service, e);
+      return this.local.get(key);
+    }
+  }
+
+  async set(service: UpstreamService, key: string, value: string, ttlMs: number): Promise<void> {
+    try {
+      await this.shared.set(key, value, { ttlMs });
+    } catch (e) {
+      this.countedLocally(service, e);
+      await this.local.set(key, value, { ttlMs });
     }
   }
 

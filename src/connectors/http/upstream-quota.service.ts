@@ -12,6 +12,15 @@ export interface QuotaLimit {
   what: string;
 }
 
+/** A hold is never kept longer than a day, whatever an upstream asked. */
+export const MAX_HOLD_MS = 86_400_000;
+
+/** A hold in place: why (as `hold` was given it) and how long is left, in ms. */
+export interface Held {
+  reason: string;
+  leftMs: number;
+}
+
 /** Kept past a calendar month's end, so that a clock a little behind on another instance still finds the count. */
 const MONTH_KEY_SLACK_MS = 86_400_000;
 
@@ -22,7 +31,9 @@ const MONTH_KEY_SLACK_MS = 86_400_000;
  * every instance counts against the same budget in the cluster shape. Past
  * the limit the call is refused here, without reaching the upstream, with
  * the seconds left in the window. While the shared store does not answer,
- * each instance counts on its own (UpstreamLimitStore).
+ * each instance counts on its own (UpstreamLimitStore). It also keeps the
+ * holds an upstream asks for (`hold`): a limit it says is used up until a
+ * given time, refused here until then.
  */
 @Injectable()
 export class UpstreamQuota implements OnModuleDestroy {
@@ -46,6 +57,38 @@ export class UpstreamQuota implements OnModuleDestroy {
   }
 
   /**
+   * Holds every call of `service` for `scope` for `ms` (at most MAX_HOLD_MS)
+   * on every instance: the upstream said that scope's limit is used up and
+   * when it frees. `reason` says which limit, for the caller's message. A
+   * hold already in place that lasts longer is kept.
+   */
+  async hold(service: UpstreamService, scope: string, reason: string, ms: number): Promise<void> {
+    const wait = Math.min(ms, MAX_HOLD_MS);
+    if (!(wait >= 1)) return;
+    const key = holdKey(service, scope);
+    const until = Date.now() + wait;
+    const current = await this.held(service, scope);
+    if (current && Date.now() + current.leftMs >= until) return;
+    await this.store.set(service, key, JSON.stringify({ reason, until }), wait);
+  }
+
+  /** The hold in place for `scope`, if any (`hold`). */
+  async held(service: UpstreamService, scope: string): Promise<Held | undefined> {
+    const value = await this.store.get(service, holdKey(service, scope));
+    if (value === null) return undefined;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+    const { reason, until } = (parsed ?? {}) as { reason?: unknown; until?: unknown };
+    if (typeof reason !== 'string' || typeof until !== 'number') return undefined;
+    const leftMs = Math.min(until - Date.now(), MAX_HOLD_MS);
+    return leftMs > 0 ? { reason, leftMs } : undefined;
+  }
+
+  /**
    * One call of `max` a calendar month (UTC) for `scope`, counted in the
    * shared store as `take` counts; past it the call is refused until the
    * first of the next month, 00:00 UTC.
@@ -57,6 +100,10 @@ export class UpstreamQuota implements OnModuleDestroy {
     if (used <= max) return;
     throw UpstreamError.monthlyQuotaUsed(service, max, endsAt, (endsAt - now) / 1000);
   }
+}
+
+function holdKey(service: UpstreamService, scope: string): string {
+  return `upstream:hold:${service}:${scope}`;
 }
 
 /** The UTC calendar month holding `now`: `YYYY-MM`, and the instant the next one begins. */

@@ -88,3 +88,55 @@ describe('UpstreamQuota.takeMonthly (memory store)', () => {
     expect(ttl).toBeGreaterThan(at('2027-01-01T00:00:00Z') - now);
   });
 });
+
+describe('UpstreamQuota holds (memory store)', () => {
+  let store: MemoryStore;
+  let quota: UpstreamQuota;
+  beforeEach(() => {
+    store = new MemoryStore();
+    quota = new UpstreamQuota(store);
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('keeps a hold for its scope and service, with its reason and the time left, in the shared store', async () => {
+    await quota.hold('xero', 'app:t1', 'day', 60_000);
+    const held = await quota.held('xero', 'app:t1');
+    expect(held?.reason).toBe('day');
+    expect(held!.leftMs).toBeGreaterThan(59_000);
+    expect(held!.leftMs).toBeLessThanOrEqual(60_000);
+    expect(await store.ttl('upstream:hold:xero:app:t1')).toBeGreaterThan(59_000);
+    // Another organisation (instance) reading the same store sees it.
+    expect((await new UpstreamQuota(store).held('xero', 'app:t1'))?.reason).toBe('day');
+    expect(await quota.held('xero', 'app:t2')).toBeUndefined();
+    expect(await quota.held('shopify', 'app:t1')).toBeUndefined();
+  });
+
+  it('ends when its wait is over', async () => {
+    await quota.hold('xero', 'app:t1', 'minute', 50);
+    expect(await quota.held('xero', 'app:t1')).toBeDefined();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(await quota.held('xero', 'app:t1')).toBeUndefined();
+  });
+
+  it('holds for a day at most, nothing for no wait, and keeps a longer hold already in place', async () => {
+    await quota.hold('xero', 'app:t1', 'day', 10 * 86_400_000);
+    expect((await quota.held('xero', 'app:t1'))!.leftMs).toBeLessThanOrEqual(86_400_000);
+    expect(await store.ttl('upstream:hold:xero:app:t1')).toBeLessThanOrEqual(86_400_000);
+    await quota.hold('xero', 'app:t1', 'minute', 30_000);
+    expect((await quota.held('xero', 'app:t1'))?.reason).toBe('day');
+    await quota.hold('xero', 'app:t2', 'minute', 0);
+    expect(await quota.held('xero', 'app:t2')).toBeUndefined();
+    await quota.hold('xero', 'app:t2', 'minute', 1_000);
+    await quota.hold('xero', 'app:t2', 'day', 60_000);
+    expect((await quota.held('xero', 'app:t2'))?.reason).toBe('day');
+  });
+
+  it('ignores a value in its key that is not a hold', async () => {
+    await store.set('upstream:hold:xero:app:t1', 'not json', { ttlMs: 60_000 });
+    expect(await quota.held('xero', 'app:t1')).toBeUndefined();
+    await store.set('upstream:hold:xero:app:t1', '{"reason":1,"until":"x"}', { ttlMs: 60_000 });
+    expect(await quota.held('xero', 'app:t1')).toBeUndefined();
+  });
+});

@@ -62,6 +62,30 @@ export class UpstreamError extends ToolError {
   }
 
   /**
+   * The upstream said which of its limits (`which`, a subject: "Xero's daily
+   * limit for tenant ...") is used up, and this server refuses calls under it
+   * until the wait is over; the same message when the upstream refused the
+   * call and when this server refused it itself, with the wait left.
+   */
+  static limitHit(
+    service: UpstreamService,
+    which: string,
+    retryAfterSeconds: number | undefined,
+    now: number = Date.now(),
+  ): UpstreamError {
+    const after = retryAfterSeconds === undefined ? undefined : Math.max(1, Math.ceil(retryAfterSeconds));
+    return new UpstreamError(
+      service,
+      'upstream_rate_limited',
+      `${which} was reached; ` +
+        (after === undefined
+          ? 'retry later.'
+          : `retry after ${after} s (at ${new Date(now + after * 1000).toISOString()}).`),
+      after,
+    );
+  }
+
+  /**
    * This server refused the call itself, before the upstream had to: a limit
    * the upstream publishes (`what`, after "allows") is reached.
    */
