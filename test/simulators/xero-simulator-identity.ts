@@ -18,6 +18,7 @@ export interface SimRequest {
 }
 
 export interface SimClient {
+  clientId: string;
   secret: string;
   kind: 'custom' | 'oauth';
   tenantIds: string[];
@@ -49,12 +50,12 @@ export class XeroIdentity {
 
   /** A custom connection: client_credentials only, connected to `tenantIds`. */
   addCustomConnection(clientId: string, secret: string, tenantIds: string[]): void {
-    this.clients.set(clientId, { secret, kind: 'custom', tenantIds });
+    this.clients.set(clientId, { clientId, secret, kind: 'custom', tenantIds });
   }
 
   /** An OAuth app that completed the consent flow for `tenantIds`; returns its first refresh token. */
   addOAuthApp(clientId: string, secret: string, tenantIds: string[]): string {
-    this.clients.set(clientId, { secret, kind: 'oauth', tenantIds });
+    this.clients.set(clientId, { clientId, secret, kind: 'oauth', tenantIds });
     return this.consent(clientId);
   }
 

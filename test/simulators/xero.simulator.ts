@@ -31,10 +31,10 @@ export type { SimRequest } from './xero-simulator-identity';
 
 export interface SimFailure {
   status: number;
-  /** Retry-After in seconds. */
-  retryAfter?: number;
-  /** X-Rate-Limit-Problem on a 429. */
-  problem?: 'minute' | 'day';
+  /** Retry-After in seconds (a string is sent as it is, to test one a client cannot read). */
+  retryAfter?: number | string;
+  /** X-Rate-Limit-Problem on a 429: `minute` or `day` as Xero documents; any other value to test the unconfirmed ones. */
+  problem?: string;
   /** The body: JSON unless a string (default: Xero-like for the status). */
   body?: unknown;
   /** Content-Type of a string body (default text/html, as Xero's 404s). */
@@ -49,10 +49,12 @@ export class XeroSimulator extends XeroIdentity {
   maxConcurrentTokenRequests = 0;
   /** Delay before answering a token request (to make concurrent refreshes overlap). */
   tokenDelayMs = 0;
-  /** Per-tenant limits. */
+  /** Per-tenant limits (counted per app and tenant, as Xero does, but calls at a time per tenant). */
   minuteLimit = 60;
   dayLimit = 5000;
   concurrentLimit = 5;
+  /** Per-app limit, across its tenants. */
+  appMinuteLimit = 10_000;
   /** Delay before answering an Accounting call (to make concurrent calls overlap). */
   apiDelayMs = 0;
   /** Most Accounting calls one tenant had in flight at once (a refused one counted too). */
@@ -63,6 +65,7 @@ export class XeroSimulator extends XeroIdentity {
   private readonly tenants = new Map<string, SimTenant>();
   private readonly minute = new Map<string, { window: number; count: number }>();
   private readonly day = new Map<string, { window: number; count: number }>();
+  private readonly appMinute = new Map<string, { window: number; count: number }>();
   private failures: SimFailure[] = [];
   private tokenInFlight = 0;
   private readonly apiInFlight = new Map<string, number>();
@@ -121,6 +124,7 @@ export class XeroSimulator extends XeroIdentity {
   resetLimits(): void {
     this.minute.clear();
     this.day.clear();
+    this.appMinute.clear();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -249,7 +253,7 @@ export class XeroSimulator extends XeroIdentity {
         status: 403,
         body: { Type: null, Title: 'Forbidden', Status: 403, Detail: 'AuthenticationUnsuccessful' },
       };
-    const counted = this.countCall(tenantId);
+    const counted = this.countCall(client.clientId, tenantId);
     if ('answer' in counted) return counted.answer;
     const limited = counted.headers;
     if (!(req.headers.accept ?? '').includes('application/json'))
@@ -273,28 +277,36 @@ export class XeroSimulator extends XeroIdentity {
     return { ...answer, headers: limited };
   }
 
-  /** Counts a call against the tenant's minute and day limits: its rate headers, or the 429. */
+  /**
+   * Counts a call against its app and tenant's minute and day limits and its
+   * app's minute: its rate headers, or the 429. The X-Rate-Limit-Problem of
+   * the app's minute (`appminute` here) is unconfirmed.
+   */
   private countCall(
+    clientId: string,
     tenantId: string,
   ): { headers: Record<string, string> } | { answer: SimAnswer & { headers: Record<string, string> } } {
     const now = Date.now();
-    const m = bump(this.minute, tenantId, Math.floor(now / 60_000));
-    const d = bump(this.day, tenantId, Math.floor(now / 86_400_000));
+    const scope = `${clientId} ${tenantId}`;
+    const m = bump(this.minute, scope, Math.floor(now / 60_000));
+    const d = bump(this.day, scope, Math.floor(now / 86_400_000));
+    const a = bump(this.appMinute, clientId, Math.floor(now / 60_000));
+    const restOfMinute = Math.ceil((60_000 - (now % 60_000)) / 1000);
     if (d > this.dayLimit)
       return { answer: this.tooMany('day', Math.ceil((86_400_000 - (now % 86_400_000)) / 1000)) };
-    if (m > this.minuteLimit)
-      return { answer: this.tooMany('minute', Math.ceil((60_000 - (now % 60_000)) / 1000)) };
+    if (m > this.minuteLimit) return { answer: this.tooMany('minute', restOfMinute) };
+    if (a > this.appMinuteLimit) return { answer: this.tooMany('appminute', restOfMinute) };
     return {
       headers: {
         'x-minlimit-remaining': String(Math.max(0, this.minuteLimit - m)),
         'x-daylimit-remaining': String(Math.max(0, this.dayLimit - d)),
-        'x-appminlimit-remaining': '9999',
+        'x-appminlimit-remaining': String(Math.max(0, this.appMinuteLimit - a)),
       },
     };
   }
 
   private tooMany(
-    problem: 'minute' | 'day',
+    problem: 'minute' | 'day' | 'appminute',
     retryAfter: number,
   ): SimAnswer & { headers: Record<string, string> } {
     return {
