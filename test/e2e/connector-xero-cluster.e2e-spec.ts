@@ -92,6 +92,30 @@ describeWithPostgresAndRedis('Xero refresh across two instances sharing Redis', 
       for (const secret of [SECRET, ...sim.issued]) expect(result).not.toContain(secret);
   });
 
+  it("a tenant's day that Xero said is used up, on one instance, is refused unsent on the other", async () => {
+    const OTHER = '99999999-9999-4999-8999-999999999999';
+    sim.addTenant(makeTenant(OTHER, 'Other Cluster Company'));
+    const orgId = uniqueName('org_xero_429');
+    const onA = await makeOrg(a, orgId);
+    const onB = await makeOrg(b, orgId);
+    const refreshToken = sim.addOAuthApp('CLUSTER-429', SECRET, [TENANT, OTHER]);
+    await onA.storeXero({ clientId: 'CLUSTER-429', clientSecret: SECRET, refreshToken });
+    sim.clearRecords();
+    // Over UPSTREAM_MAX_RETRY_WAIT_MS (10 s by default), so told rather than waited out.
+    sim.failNext({ status: 429, retryAfter: 30, problem: 'day' });
+    const limited = await onA.mcp.call('xero_list_contacts', { tenantId: TENANT });
+    const daily = `Xero's daily limit for tenant ${TENANT} (5000 calls a day per tenant and app) was reached; retry after`;
+    expect(limited.text).toContain(`${daily} 30 s`);
+    const apiCalls = () => sim.requests.filter((r) => r.path.startsWith('/api.xro/2.0/')).length;
+    expect(apiCalls()).toBe(1);
+    const refused = await onB.mcp.call('xero_list_invoices', { tenantId: TENANT });
+    expect(refused.isError).toBe(true);
+    expect(refused.text).toContain(daily);
+    expect(apiCalls()).toBe(1);
+    expect((await onB.mcp.call('xero_list_contacts', { tenantId: OTHER })).isError).toBeFalsy();
+    expect(apiCalls()).toBe(2);
+  });
+
   it("an admin's PUT on one instance during the other's refresh stands, and that call answers from it", async () => {
     const T2 = '88888888-8888-4888-8888-888888888888';
     sim.addTenant(makeTenant(T2, 'Replacement Company'));

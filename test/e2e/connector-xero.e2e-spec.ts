@@ -458,22 +458,28 @@ describe('Xero connector (e2e, simulator)', () => {
     expect(ok.isError).toBeFalsy();
     expect(Date.now() - started429).toBeGreaterThanOrEqual(950);
     expect(apiCalls()).toHaveLength(2);
+    // A tenant's day is then held (connector-xero-rate-limits): an app of its own, so the others here are not.
+    const { org } = await oauthOrg('org-xero-day-429');
     sim.clearRecords();
     sim.failNext({ status: 429, retryAfter: 3600, problem: 'day' });
-    const day = await custom.mcp.call('xero_list_contacts', {});
+    const day = await org.mcp.call('xero_list_contacts', { tenantId: T1 });
     expect(day.isError).toBe(true);
+    expect(day.text).toContain(`Xero's daily limit for tenant ${T1}`);
     expect(day.text).toContain('retry after 3600 s');
     expect(apiCalls()).toHaveLength(1);
   });
 
   it("the simulator's own per-tenant minute limit: its 429 reaches the caller with when to retry", async () => {
+    // The tenant's minute is then held (connector-xero-rate-limits): an app of its own, so the others here are not.
+    const { org } = await oauthOrg('org-xero-minute-429');
     sim.minuteLimit = 1;
     try {
       // Near the end of a minute the simulator's Retry-After (the seconds left in it) is within
       // UPSTREAM_MAX_RETRY_WAIT_MS (10 s by default), so the call would wait and succeed: start in a new minute.
       if (Date.now() % 60_000 > 48_000) await pause(60_000 - (Date.now() % 60_000) + 100);
-      expect((await custom.mcp.call('xero_list_contacts', {})).isError).toBeFalsy();
-      const limited = await custom.mcp.call('xero_list_contacts', {});
+      sim.clearRecords();
+      expect((await org.mcp.call('xero_list_contacts', { tenantId: T1 })).isError).toBeFalsy();
+      const limited = await org.mcp.call('xero_list_contacts', { tenantId: T1 });
       expect(limited.isError).toBe(true);
       const after = Number(/retry after (\d+) s/.exec(limited.text)?.[1]);
       expect(after).toBeGreaterThan(4);

@@ -103,7 +103,7 @@ export async function makeOrg(
 }
 
 /** The whole app against the simulator, its breaker and rate limits out of the way of a spec's many calls. */
-export function startXeroApp(sim: XeroSimulator): Promise<StartedApp> {
+export function startXeroApp(sim: XeroSimulator, env: Record<string, string> = {}): Promise<StartedApp> {
   return startApp({
     XERO_API_BASE_URL: sim.url,
     XERO_IDENTITY_BASE_URL: sim.url,
@@ -113,6 +113,7 @@ export function startXeroApp(sim: XeroSimulator): Promise<StartedApp> {
     // The MCP client's calls of a spec come from one IP and go well past the default limits.
     RATE_LIMIT_IP_MAX: '100000',
     RATE_LIMIT_MAX: '100000',
+    ...env,
   });
 }
 

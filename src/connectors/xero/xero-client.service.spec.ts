@@ -7,6 +7,7 @@ import type { ConnectorCredentials } from '../http/connector-credentials.service
 import { UpstreamConcurrency } from '../http/upstream-concurrency.service';
 import type { UpstreamHttp, UpstreamRequest } from '../http/upstream-http.service';
 import { UpstreamQuota } from '../http/upstream-quota.service';
+import { retryAfterMs } from '../http/retry-after';
 import { UpstreamError } from '../http/upstream.errors';
 import { storedTenantIds, XeroClient, xeroAppScope } from './xero-client.service';
 import { tenantId as tenantIdArgument } from './xero-tool-args';
@@ -227,5 +228,167 @@ describe('XeroClient quotas (memory store)', () => {
     // The app's last call of the minute is still there for another tenant.
     expect(await app.call(T2)).toBe('sent');
     expect(app.sent).toEqual([T2]);
+  });
+});
+
+describe("XeroClient and Xero's 429s (memory store)", () => {
+  const T1 = '8c2f9b1e-3d4a-4f6b-9e7c-1a2b3c4d5e6f';
+  const T2 = '1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
+  let store: MemoryStore;
+  beforeEach(() => {
+    store = new MemoryStore();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  interface Answer {
+    status: number;
+    headers?: Record<string, string>;
+  }
+
+  /**
+   * A client of the Xero app `clientId` whose Xero answers `script` in order (then 200s), through a
+   * stand-in for UpstreamHttp that keeps its contract: beforeAttempt before sending; a 429 not retried
+   * ends the call with what onRateLimited gives. `sent` counts what reached Xero.
+   */
+  function clientFor(clientId: string, script: Answer[] = []) {
+    const sent: string[] = [];
+    const http = {
+      send: async (req: UpstreamRequest) => {
+        await req.beforeAttempt?.();
+        sent.push(req.headers!['xero-tenant-id']);
+        const answer = script.shift() ?? { status: 200 };
+        const headers = new Headers(answer.headers);
+        if (answer.status === 429)
+          throw (
+            (await req.onRateLimited?.(headers, retryAfterMs(headers))) ??
+            UpstreamError.rateLimited('xero', undefined)
+          );
+        return { status: answer.status, headers, text: '{}', json: () => ({}) };
+      },
+    } as unknown as UpstreamHttp;
+    const tokens = {
+      get: () => Promise.resolve({ accessToken: 'at', usableUntil: Date.now() + 60_000, clientId }),
+    } as unknown as XeroTokens;
+    const credentials = {
+      get: () => Promise.resolve({ grantType: 'client_credentials', clientId, clientSecret: 's' }),
+    } as unknown as ConnectorCredentials;
+    const config = { connectors: { baseUrls: { xeroApi: 'http://xero.invalid' } } } as unknown as AppConfig;
+    const client = new XeroClient(
+      config,
+      http,
+      tokens,
+      credentials,
+      new UpstreamQuota(store),
+      new UpstreamConcurrency(store),
+    );
+    const ctx = {
+      principal: { organizationId: `org-${clientId}` },
+      requestId: 'r',
+    } as unknown as ToolContext;
+    const call = (tenantId: string): Promise<UpstreamError | 'sent'> =>
+      client.accounting(ctx, { tenantId, path: 'Invoices', query: {}, what: 'invoices' }).then(
+        () => 'sent' as const,
+        (e: unknown) => {
+          if (e instanceof UpstreamError) return e;
+          throw e;
+        },
+      );
+    return { call, sent };
+  }
+  const limited = (problem: string | undefined, retryAfter: string | undefined): Answer => ({
+    status: 429,
+    headers: {
+      ...(problem === undefined ? {} : { 'x-rate-limit-problem': problem }),
+      ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }),
+    },
+  });
+  const dayMessage = (tenantId: string, seconds: number) =>
+    new RegExp(
+      `^Xero's daily limit for tenant ${tenantId} \\(5000 calls a day per tenant and app\\) was reached; ` +
+        `retry after ${seconds} s \\(at \\S+Z\\)\\.$`,
+    );
+
+  it("a day problem names the tenant's daily limit, then holds the tenant unsent; its app's other tenants and other apps go on", async () => {
+    const app = clientFor('APP-429-DAY', [limited('day', '3600')]);
+    const first = await app.call(T1);
+    expect(first).toBeInstanceOf(UpstreamError);
+    expect((first as UpstreamError).code).toBe('upstream_rate_limited');
+    expect((first as UpstreamError).retryAfterSeconds).toBe(3600);
+    expect((first as UpstreamError).message).toMatch(dayMessage(T1, 3600));
+    const again = (await app.call(T1)) as UpstreamError;
+    expect(again.code).toBe('upstream_rate_limited');
+    expect(again.retryAfterSeconds).toBeGreaterThan(3590);
+    expect(again.retryAfterSeconds).toBeLessThanOrEqual(3600);
+    expect(again.message).toMatch(dayMessage(T1, again.retryAfterSeconds!));
+    expect(app.sent).toEqual([T1]);
+    expect(await app.call(T2)).toBe('sent');
+    // Xero counts per app and tenant: another app on the same tenant has its own budget.
+    const other = clientFor('APP-429-OTHER');
+    expect(await other.call(T1)).toBe('sent');
+  });
+
+  it("a minute problem names the tenant's minute limit and holds it; calls flow again once the wait is over", async () => {
+    const app = clientFor('APP-429-MINUTE', [limited('minute', '1')]);
+    const first = (await app.call(T1)) as UpstreamError;
+    expect(first.message).toMatch(
+      new RegExp(
+        `^Xero's minute limit for tenant ${T1} \\(60 calls a minute per tenant and app\\) was reached; retry after 1 s `,
+      ),
+    );
+    const again = (await app.call(T1)) as UpstreamError;
+    expect(again.code).toBe('upstream_rate_limited');
+    expect(again.message.replace(/\(at \S+\)/, '')).toBe(first.message.replace(/\(at \S+\)/, ''));
+    expect(app.sent).toEqual([T1]);
+    await sleep(1_100);
+    expect(await app.call(T1)).toBe('sent');
+    expect(app.sent).toEqual([T1, T1]);
+  });
+
+  it("the app's minute, an unknown problem or none: named as such, and nothing held", async () => {
+    const app = clientFor('APP-429-OTHERS', [
+      limited('appminute', '30'),
+      limited('concurrent', '30'),
+      limited(undefined, '30'),
+    ]);
+    expect(((await app.call(T1)) as UpstreamError).message).toMatch(
+      /^Xero's minute limit for this organisation's Xero app \(10000 calls a minute across its tenants\) was reached; retry after 30 s /,
+    );
+    for (let i = 0; i < 2; i++)
+      expect(((await app.call(T1)) as UpstreamError).message).toMatch(
+        new RegExp(`^Xero's rate limit for tenant ${T1} was reached; retry after 30 s `),
+      );
+    expect(await app.call(T1)).toBe('sent');
+    expect(app.sent).toHaveLength(4);
+  });
+
+  it('a malformed Retry-After is not held; one longer than a day is held for a day', async () => {
+    const app = clientFor('APP-429-MALFORMED', [limited('day', 'tomorrow'), limited('day', '999999999')]);
+    expect(((await app.call(T1)) as UpstreamError).message).toBe(
+      `Xero's daily limit for tenant ${T1} (5000 calls a day per tenant and app) was reached; retry later.`,
+    );
+    expect(((await app.call(T1)) as UpstreamError).retryAfterSeconds).toBe(86_400);
+    const held = (await app.call(T1)) as UpstreamError;
+    expect(held.retryAfterSeconds).toBeLessThanOrEqual(86_400);
+    expect(held.retryAfterSeconds).toBeGreaterThan(86_300);
+    expect(app.sent).toHaveLength(2);
+  });
+
+  it('an answer saying the day is spent (X-DayLimit-Remaining: 0) holds the tenant until the UTC day ends', async () => {
+    const app = clientFor('APP-DAY-SPENT', [
+      { status: 200, headers: { 'x-daylimit-remaining': '1' } },
+      { status: 200, headers: { 'x-daylimit-remaining': '0' } },
+    ]);
+    expect(await app.call(T1)).toBe('sent');
+    expect(await app.call(T1)).toBe('sent');
+    const held = (await app.call(T1)) as UpstreamError;
+    expect(held.code).toBe('upstream_rate_limited');
+    expect(held.message).toMatch(dayMessage(T1, held.retryAfterSeconds!));
+    expect(held.retryAfterSeconds).toBeLessThanOrEqual(
+      Math.ceil((86_400_000 - (Date.now() % 86_400_000)) / 1000),
+    );
+    expect(app.sent).toEqual([T1, T1]);
+    expect(await app.call(T2)).toBe('sent');
   });
 });

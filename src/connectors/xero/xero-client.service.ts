@@ -11,6 +11,14 @@ import { UpstreamHttp, UpstreamResponse } from '../http/upstream-http.service';
 import { UpstreamQuota } from '../http/upstream-quota.service';
 import { UpstreamError } from '../http/upstream.errors';
 import { mapConnections, Tenant, validationDetail } from './xero-mapping';
+import {
+  boundedWaitMs,
+  dayLimitSpent,
+  isTenantProblem,
+  rateLimitProblem,
+  restOfUtcDayMs,
+  xeroLimitHit,
+} from './xero-rate-limits';
 import { XeroAccessToken, XeroTokens } from './xero-token.service';
 import { canonicalGuid, GUID } from '../../common/guid';
 
@@ -91,7 +99,11 @@ export class XeroClient {
     // Each attempt, a retry too, is a call Xero counts: the quotas are taken before every one. The
     // tenant's first: a call its own tenant's limit refuses must not spend the budget its app's other
     // tenants (other organisations, maybe) share.
+    // Before those, a hold: Xero said (a 429, on any instance) that this tenant's minute or day is used
+    // up until a given time, so until then nothing is sent and nothing of a quota spent.
     const takeQuotas = async () => {
+      const held = await this.quota.held('xero', scope);
+      if (held && isTenantProblem(held.reason)) throw xeroLimitHit(held.reason, tenantId, held.leftMs);
       await this.quota.take('xero', scope, PER_MINUTE);
       await this.quota.take('xero', scope, PER_DAY);
       await this.quota.take('xero', app, APP_PER_MINUTE);
@@ -110,9 +122,20 @@ export class XeroClient {
           },
           signal: ctx.signal,
           beforeAttempt: takeQuotas,
+          onRateLimited: async (headers, retryAfterMs) => {
+            const problem = rateLimitProblem(headers);
+            const wait = boundedWaitMs(retryAfterMs);
+            if (wait !== undefined && isTenantProblem(problem))
+              await this.quota.hold('xero', scope, problem, wait);
+            return xeroLimitHit(problem, tenantId, wait);
+          },
         }),
       ),
     );
+    // The call that spent the tenant's day: the next would get Xero's 429, so it is held here until
+    // the day this server counts in (UTC) ends; a 429 after that says how long Xero still wants.
+    if ((res.status === 200 || res.status === 304) && dayLimitSpent(res.headers))
+      await this.quota.hold('xero', scope, 'day', restOfUtcDayMs());
     if (res.status === 200) return { tenantId, body: res.json() };
     if (res.status === 304) return { tenantId, body: null };
     if (res.status === 400) {
