@@ -60,6 +60,8 @@ describe('npm run demo', () => {
       const res = await fetch(`${base}/admin/connectors/${service}/check`, { method: 'POST', headers: auth });
       const body = (await res.json()) as { ok: boolean; detail?: string; message?: string };
       expect([service, res.status, body.ok]).toEqual([service, 200, true]);
+      // One address for every demo client: the per-IP limit is not the default 100 a minute.
+      expect(res.headers.get('ratelimit-limit')).toBe('1000');
     }
 
     const client = new Client({ name: 'demo-e2e', version: '1' });
