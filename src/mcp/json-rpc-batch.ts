@@ -10,7 +10,10 @@ import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/server';
 import { MODERN_PROTOCOL_VERSION } from './server-info.tool';
 
 /** Every revision served, as a single request with another MCP-Protocol-Version is told. */
-const SERVED_PROTOCOL_VERSIONS: readonly string[] = [...SUPPORTED_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSION];
+export const SERVED_PROTOCOL_VERSIONS: readonly string[] = [
+  ...SUPPORTED_PROTOCOL_VERSIONS,
+  MODERN_PROTOCOL_VERSION,
+];
 
 /** The most messages one batch may hold (the SDK transport's own bound). */
 export const MAX_BATCH_MESSAGES = 100;

@@ -13,12 +13,14 @@ export function jsonRpcError(
   message: string,
   headers: Record<string, string> = {},
   body?: unknown,
+  data?: unknown,
 ): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  const text = JSON.stringify({ jsonrpc: '2.0', id: requestIdOf(body), error: { code, message } });
+  const error = data === undefined ? { code, message } : { code, message, data };
+  const text = JSON.stringify({ jsonrpc: '2.0', id: requestIdOf(body), error });
   res.writeHead(status, { 'Content-Type': 'application/json', ...headers });
   res.end(text);
 }

@@ -17,13 +17,15 @@ import { findProvider } from '../common/find-provider';
 import { RequestContext } from '../observability/request-context';
 import { toNodeHandlerWithoutSignalRegistry } from './fetch-handler-adapter';
 import { HeldStreams } from './held-streams';
-import { batchProblem, envelopeProblem } from './json-rpc-batch';
+import { batchProblem, envelopeProblem, SERVED_PROTOCOL_VERSIONS } from './json-rpc-batch';
 import { jsonRpcError } from './json-rpc-error';
 import { AdmitBatch, LegacySessions } from './legacy-sessions.service';
 import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
 
 const ALLOWED_METHODS = 'GET, POST, DELETE';
+/** MCP's error code for a protocol revision the receiver does not serve (data: supported, requested). */
+const UNSUPPORTED_PROTOCOL_VERSION = -32022;
 /** How often open event streams are checked against their key's revocation and expiry. */
 export const HELD_STREAM_CHECK_MS = 1000;
 
@@ -105,6 +107,24 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
       return;
     }
     const parsedBody: unknown = req.method === 'POST' ? req.body : undefined;
+    const version = req.header('mcp-protocol-version');
+    // A revision this server does not serve, named on any request other than a batch (whose refusal
+    // says which revisions batch): one answer listing every revision served, whichever era the
+    // SDK would have guessed from it (it took an unknown future date for 2026-07-28 and asked for _meta).
+    if (version !== undefined && !Array.isArray(parsedBody) && !SERVED_PROTOCOL_VERSIONS.includes(version)) {
+      const requested = version.slice(0, 40);
+      jsonRpcError(
+        res,
+        400,
+        UNSUPPORTED_PROTOCOL_VERSION,
+        `Unsupported protocol version: MCP-Protocol-Version ${JSON.stringify(requested)} is not served here ` +
+          `(this server serves ${SERVED_PROTOCOL_VERSIONS.join(', ')})`,
+        {},
+        parsedBody,
+        { supported: SERVED_PROTOCOL_VERSIONS, requested },
+      );
+      return;
+    }
     if (Array.isArray(parsedBody)) {
       const problem = batchProblem(parsedBody, req.header('mcp-protocol-version'));
       if (problem) {

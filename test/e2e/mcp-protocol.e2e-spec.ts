@@ -50,7 +50,12 @@ describe('/mcp protocol (e2e)', () => {
   let mcp: string;
 
   beforeAll(async () => {
-    started = await startApp({ MCP_MAX_BODY_BYTES: '4096' });
+    // Limits out of the way: this spec sends well over the default 100 requests a minute from one address.
+    started = await startApp({
+      MCP_MAX_BODY_BYTES: '4096',
+      RATE_LIMIT_IP_MAX: '100000',
+      RATE_LIMIT_MAX: '100000',
+    });
     key = await TestKey.create(started, { permissions: ['ai:invoke'] });
     mcp = `${started.url}/mcp`;
   });
@@ -415,6 +420,69 @@ describe('/mcp protocol (e2e)', () => {
       expect((await rpc(sessionless)).error!.message).toContain('Mcp-Session-Id header is required');
       await started.app.get(AuditWriter).flush();
       expect(await toolRows()).toBe(before);
+    });
+
+    it('a revision this server does not serve, on any request, is 400 -32022 listing every revision served: nothing runs', async () => {
+      const id = await openSession(); // 2025-11-25
+      const ds = started.app.get(DataSource);
+      const toolRows = async () =>
+        Number((await ds.query(`SELECT count(*) AS n FROM audit_logs WHERE kind = 'tool_call'`))[0].n);
+      const before = await toolRows();
+      const call = toolCallRequest('server_info', 31);
+      const modernCall = { ...call, params: { ...call.params, _meta: modernMeta() } };
+      const served = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05', '2024-10-07', '2026-07-28'];
+      const cases: Array<[string, () => Promise<Response>, string]> = [
+        // The SDK took a future date for 2026-07-28 and asked for its _meta envelope.
+        [
+          'a future revision, sessionless',
+          () => post(JSON.stringify(call), { 'mcp-protocol-version': '2099-01-01' }),
+          '2099-01-01',
+        ],
+        [
+          'a 2026 envelope naming another revision',
+          () => post(JSON.stringify(modernCall), { 'mcp-protocol-version': '2026-01-01' }),
+          '2026-01-01',
+        ],
+        [
+          'an unknown revision in a session',
+          () => post(JSON.stringify(call), { 'mcp-session-id': id, 'mcp-protocol-version': '2025-12-01' }),
+          '2025-12-01',
+        ],
+        [
+          'a session GET',
+          () =>
+            fetch(mcp, {
+              headers: {
+                accept: 'text/event-stream',
+                ...authHeaders(key),
+                'mcp-session-id': id,
+                'mcp-protocol-version': 'latest',
+              },
+            }),
+          'latest',
+        ],
+      ];
+      for (const [name, send, requested] of cases) {
+        const res = await send();
+        const { error } = (await res.json()) as { error: { code: number; message: string; data: unknown } };
+        expect([name, res.status, error]).toEqual([
+          name,
+          400,
+          {
+            code: -32022,
+            message: `Unsupported protocol version: MCP-Protocol-Version "${requested}" is not served here (this server serves ${served.join(', ')})`,
+            data: { supported: served, requested },
+          },
+        ]);
+      }
+      // The session is still there, and a served revision goes through.
+      const ok = await post(JSON.stringify(call), {
+        'mcp-session-id': id,
+        'mcp-protocol-version': '2025-11-25',
+      });
+      expect((await rpc(ok)).result.structuredContent).toMatchObject({ name: 'sentia-mcp' });
+      await started.app.get(AuditWriter).flush();
+      expect(await toolRows()).toBe(before + 1);
     });
 
     it('wrong content type → 415', async () => {
