@@ -68,6 +68,16 @@ describe('/mcp protocol (e2e)', () => {
       body,
     });
 
+  /** Tool calls audited so far: a refused request must not have run one. */
+  const toolRows = async () =>
+    Number(
+      (
+        await started.app
+          .get(DataSource)
+          .query(`SELECT count(*) AS n FROM audit_logs WHERE kind = 'tool_call'`)
+      )[0].n,
+    );
+
   async function openSession(): Promise<string> {
     const res = await post(JSON.stringify(INIT));
     expect(res.status).toBe(200);
@@ -281,9 +291,6 @@ describe('/mcp protocol (e2e)', () => {
       expect(open.status).toBe(200);
       expect((await rpc(open)).result.protocolVersion).toBe('2025-03-26');
       const session = open.headers.get('mcp-session-id')!;
-      const ds = started.app.get(DataSource);
-      const toolRows = async () =>
-        Number((await ds.query(`SELECT count(*) AS n FROM audit_logs WHERE kind = 'tool_call'`))[0].n);
       const before = await toolRows();
       // A 2025-03-26 client sends no MCP-Protocol-Version header; a notification rides along.
       const res = await post(
@@ -348,9 +355,6 @@ describe('/mcp protocol (e2e)', () => {
 
     it('refuses any other JSON-RPC batch (400 -32600, naming why): no call in it runs', async () => {
       const id = await openSession(); // 2025-11-25
-      const ds = started.app.get(DataSource);
-      const toolRows = async () =>
-        Number((await ds.query(`SELECT count(*) AS n FROM audit_logs WHERE kind = 'tool_call'`))[0].n);
       const before = await toolRows();
       const calls = [toolCallRequest('server_info', 21), toolCallRequest('server_info', 22)];
       const modernCalls = calls.map((c) => ({ ...c, params: { ...c.params, _meta: modernMeta() } }));
@@ -424,9 +428,6 @@ describe('/mcp protocol (e2e)', () => {
 
     it('a revision this server does not serve, on any request, is 400 -32022 listing every revision served: nothing runs', async () => {
       const id = await openSession(); // 2025-11-25
-      const ds = started.app.get(DataSource);
-      const toolRows = async () =>
-        Number((await ds.query(`SELECT count(*) AS n FROM audit_logs WHERE kind = 'tool_call'`))[0].n);
       const before = await toolRows();
       const call = toolCallRequest('server_info', 31);
       const modernCall = { ...call, params: { ...call.params, _meta: modernMeta() } };
