@@ -23,6 +23,20 @@ import type { EncryptedCredential } from './encrypted-credential.entity';
 /** Pub/sub channel that tells every instance to drop a cached value. Messages name a place, never a secret. */
 export const CREDENTIALS_INVALIDATE_CHANNEL = 'credentials:invalidate';
 
+/**
+ * A credential change as every instance hears of it on `credentials:invalidate`
+ * (which credential and how, never its value). `stored` and `deleted` are an
+ * admin's (REST, CLI); `refreshed` is a connector keeping its own credential
+ * current (a rotated OAuth token). Absent in a message from an instance that
+ * predates the field: then it is not known to be a refresh.
+ */
+export interface CredentialChange {
+  organizationId: string;
+  userId: string | null;
+  service: string;
+  change?: 'stored' | 'deleted' | 'refreshed';
+}
+
 /** Which stored value a `readForUpdate` saw; opaque to callers, handed back to `replaceIfUnchanged`. */
 export type CredentialRevision = SealedRevision;
 
@@ -50,6 +64,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(CredentialsService.name);
   private readonly cache: CredentialsCache<object>;
   private unsubscribe?: Unsubscribe;
+  private readonly watchers = new Set<(change: CredentialChange) => void>();
 
   constructor(
     private readonly repository: CredentialsRepository,
@@ -71,6 +86,18 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.unsubscribe?.();
+  }
+
+  /**
+   * Calls `listener` with every credential change this instance hears of on
+   * the store's channel, its own writes included (in the embedded shape, a
+   * CLI's writes in another process are not heard). Best effort, as the
+   * channel is: a change published while the store is unreachable is missed.
+   * Returns the function that stops it.
+   */
+  watch(listener: (change: CredentialChange) => void): () => void {
+    this.watchers.add(listener);
+    return () => void this.watchers.delete(listener);
   }
 
   /**
@@ -108,7 +135,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     } finally {
       plaintext.fill(0);
     }
-    await this.invalidate(place);
+    await this.invalidate(place, 'stored');
     this.logChange(created ? 'Credential stored' : 'Credential replaced', principal, place);
     return { metadata: await this.metadataAt(place), created };
   }
@@ -134,7 +161,8 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
       if (gone) await this.recordChange(tx, principal, 'credential.delete', place);
       return gone;
     });
-    await this.invalidate(place);
+    if (deleted) await this.invalidate(place, 'deleted');
+    else this.cache.delete(cacheKey(place));
     if (!deleted) throw CredentialsRequestError.notFound(place.service, place.userId);
     this.logChange('Credential deleted', principal, place);
   }
@@ -223,7 +251,7 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
     } finally {
       plaintext.fill(0);
     }
-    if (outcome === 'replaced') await this.invalidate(place);
+    if (outcome === 'replaced') await this.invalidate(place, 'refreshed');
     if (outcome === 'missing') throw CredentialsRequestError.notFound(place.service, place.userId);
     return outcome;
   }
@@ -302,13 +330,14 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Drops the value here, then tells the other instances (best effort: the TTL bounds a missed message). */
-  private async invalidate(place: CredentialPlace): Promise<void> {
+  private async invalidate(place: CredentialPlace, change: CredentialChange['change']): Promise<void> {
     this.cache.delete(cacheKey(place));
     const message = JSON.stringify({
       organizationId: place.organizationId,
       userId: place.userId,
       service: place.service,
-    });
+      change,
+    } satisfies CredentialChange);
     try {
       await this.store.publish(CREDENTIALS_INVALIDATE_CHANNEL, message);
     } catch (err) {
@@ -318,14 +347,31 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
 
   private onInvalidate(message: string): void {
     try {
-      const m = JSON.parse(message) as Partial<CredentialPlace>;
+      const m = JSON.parse(message) as Partial<CredentialChange>;
       if (typeof m.organizationId !== 'string' || typeof m.service !== 'string') throw new Error('bad shape');
-      this.cache.delete(
-        cacheKey({ organizationId: m.organizationId, userId: m.userId ?? null, service: m.service }),
-      );
+      const change: CredentialChange = {
+        organizationId: m.organizationId,
+        userId: typeof m.userId === 'string' ? m.userId : null,
+        service: m.service,
+        ...(m.change === 'stored' || m.change === 'deleted' || m.change === 'refreshed'
+          ? { change: m.change }
+          : {}),
+      };
+      this.cache.delete(cacheKey(change));
+      this.tell(change);
     } catch {
       // Not a message we understand: drop everything rather than keep a value that may be stale.
       this.cache.clear();
+    }
+  }
+
+  private tell(change: CredentialChange): void {
+    for (const watcher of this.watchers) {
+      try {
+        watcher(change);
+      } catch (err) {
+        this.logger.warn(`A credentials watcher failed: ${(err as Error)?.message ?? 'error'}`);
+      }
     }
   }
 }
