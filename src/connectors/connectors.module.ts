@@ -4,6 +4,7 @@ import { McpModule } from '../mcp/mcp.module';
 import { AiModule } from './ai/ai.module';
 import { ConnectorHealth } from './connector-health.service';
 import { ConnectorsResource } from './connectors.resources';
+import { ConnectorsUpdates } from './connectors-updates.service';
 import { ConnectorsAdminController } from './connectors-admin.controller';
 import { UpstreamHttpModule } from './http/upstream-http.module';
 import { ShopifyModule } from './shopify/shopify.module';
@@ -28,6 +29,6 @@ import { XeroModule } from './xero/xero.module';
     XeroModule,
   ],
   controllers: [ConnectorsAdminController],
-  providers: [ConnectorHealth, ConnectorsResource, StockVsSalesPrompts],
+  providers: [ConnectorHealth, ConnectorsResource, ConnectorsUpdates, StockVsSalesPrompts],
 })
 export class ConnectorsModule {}

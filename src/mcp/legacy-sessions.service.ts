@@ -16,6 +16,7 @@ import { parseEventId, StoreEventStore } from './store-event-store';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
 import { BATCHING_PROTOCOL_VERSIONS } from './json-rpc-batch';
 import { jsonRpcError } from './json-rpc-error';
+import { SessionSubscriptions } from './session-subscriptions';
 
 interface LiveSession {
   transport: NodeStreamableHTTPServerTransport;
@@ -24,6 +25,8 @@ interface LiveSession {
   events: EventStore;
   /** The API key that opened the session; only it may use the session. */
   owner: string;
+  /** The organisation of that key: only its resource updates reach the session. */
+  organizationId?: string;
   protocolVersion: string;
   lastSeen: number;
   /** GET event streams open on it now: a client listening for notifications is not idle. */
@@ -108,6 +111,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
   constructor(
     private readonly factory: McpServerFactory,
     private readonly store: KeyValueStore,
+    private readonly subscriptions: SessionSubscriptions,
     @InjectConfig() config: AppConfig,
   ) {
     this.ttlMs = config.mcp.sessionTtlSeconds * 1000;
@@ -145,11 +149,12 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
   ): Promise<void> {
     const sessionId = req.header('mcp-session-id');
     const owner = auth.principal?.keyId ?? 'anonymous';
-    (req as Request & { auth?: unknown }).auth = toAuthInfo(auth);
+    // The session id reaches the handlers (resources/subscribe) only for a request served below, after the check.
+    (req as Request & { auth?: unknown }).auth = toAuthInfo({ ...auth, sessionId });
 
     if (!sessionId) {
       if (req.method === 'POST' && isInitializeRequest(parsedBody) && hasRequestId(parsedBody)) {
-        await this.open(req, res, parsedBody, owner);
+        await this.open(req, res, parsedBody, owner, auth.principal?.organizationId);
         return;
       }
       if (req.method === 'POST' && (parsedBody as { method?: unknown } | null)?.method === 'initialize') {
@@ -254,6 +259,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     if (now - (this.touched.get(sessionId) ?? 0) <= this.ttlMs / 4) return;
     this.touched.set(sessionId, now);
     void this.store.expire(SESSION_KEY_PREFIX + sessionId, this.ttlMs).catch(() => undefined);
+    this.subscriptions.keepAlive(sessionId);
   }
 
   /**
@@ -269,6 +275,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
   ): Promise<void> {
     if (req.method === 'DELETE') {
       await this.store.del(SESSION_KEY_PREFIX + sessionId);
+      await this.subscriptions.drop(sessionId);
       this.announceEnded(sessionId);
       this.touched.delete(sessionId);
       res.status(200).end();
@@ -378,7 +385,13 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
    * chosen here, so a store that cannot be written answers 503 before any
    * session exists; an initialize the transport refuses removes it again.
    */
-  private async open(req: Request, res: Response, body: unknown, owner: string): Promise<void> {
+  private async open(
+    req: Request,
+    res: Response,
+    body: unknown,
+    owner: string,
+    organizationId: string | undefined,
+  ): Promise<void> {
     const id = randomUUID();
     const protocolVersion = negotiatedVersion(
       (body as { params?: { protocolVersion?: unknown } }).params?.protocolVersion,
@@ -411,6 +424,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
           server,
           events,
           owner,
+          organizationId,
           protocolVersion,
           lastSeen: now,
           openStreams: 0,
@@ -448,6 +462,30 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * Sends `notifications/resources/updated` for `uri` to each session live
+   * here whose key belongs to `organizationId` and that subscribed to `uri`
+   * (on whichever instance: the subscriptions are read from the store), on
+   * its GET stream (kept in its event log when none is open, for a client
+   * that resumes). Sessions of other organisations are not looked at.
+   */
+  async notifyResourceUpdated(organizationId: string, uri: string): Promise<void> {
+    const ours = [...this.live.entries()].filter(([, s]) => s.organizationId === organizationId);
+    await Promise.all(
+      ours.map(async ([id, session]) => {
+        try {
+          if (!(await this.subscriptions.of(id)).includes(uri)) return;
+          if (this.live.get(id) !== session) return; // ended meanwhile
+          await session.server.sendResourceUpdated({ uri });
+        } catch (err) {
+          this.logger.warn(
+            `Could not tell MCP session ${id} of an update of ${uri}: ${(err as Error)?.message ?? 'error'}`,
+          );
+        }
+      }),
+    );
+  }
+
+  /**
    * Keeps at most `maxPerKey - 1` live sessions of `owner` before it opens
    * another, closing the least recently used here. Only this instance's
    * transport goes (memory, event log): the session's record stays, so its
@@ -481,6 +519,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     this.live.delete(id);
     if (endEverywhere) {
       await this.store.del(SESSION_KEY_PREFIX + id).catch(() => undefined);
+      await this.subscriptions.drop(id);
       this.announceEnded(id);
     }
     await session.server.close().catch(() => undefined);

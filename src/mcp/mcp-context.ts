@@ -7,6 +7,8 @@ export interface McpCallContext {
   principal?: Principal;
   /** The HTTP request id (X-Request-Id), also on every log line of the call. */
   requestId: string;
+  /** The 2025-era session of the request (checked to be the caller's); absent for 2026-07-28. */
+  sessionId?: string;
   /** Aborted when the client cancels the request or disconnects. */
   signal: AbortSignal;
   /** The protocol era of the request: 'legacy' (2025-06-18 / 2025-11-25) or 'modern' (2026-07-28). */

@@ -22,6 +22,7 @@ import { jsonRpcError } from './json-rpc-error';
 import { AdmitBatch, LegacySessions } from './legacy-sessions.service';
 import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
+import { ResourceUpdates } from './resource-updates.service';
 
 const ALLOWED_METHODS = 'GET, POST, DELETE';
 /** MCP's error code for a protocol revision the receiver does not serve (data: supported, requested). */
@@ -64,6 +65,7 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
   constructor(
     private readonly factory: McpServerFactory,
     private readonly sessions: LegacySessions,
+    private readonly updates: ResourceUpdates,
     @InjectConfig() private readonly config: AppConfig,
     private readonly moduleRef: ModuleRef,
   ) {}
@@ -91,6 +93,8 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
       legacy: 'reject',
       onerror,
       maxRequestBodySize: this.config.mcp.maxBodyBytes,
+      // A listen stream hears only its key's organisation's updates (see handle).
+      bus: this.updates.bus,
     });
     this.modernNode = toNodeHandlerWithoutSignalRegistry(this.modern, onerror);
   }
@@ -164,7 +168,10 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
           return;
         }
         (req as Request & { auth?: unknown }).auth = toAuthInfo(auth);
-        await this.modernNode(req, res, parsedBody);
+        // A subscriptions/listen stream this request opens is filed under the key's organisation.
+        await this.updates.bus.runAs(auth.principal?.organizationId, () =>
+          this.modernNode(req, res, parsedBody),
+        );
       }
     } catch (e) {
       this.logger.error(

@@ -21,12 +21,15 @@ import { McpRegistry, RegisteredPrompt } from './mcp-registry.service';
 import type { ObjectSchema } from './mcp.decorators';
 import { ResourceReadHooks, ResourceReadOutcome } from './resource-read-hooks';
 import { withReadableProtocolErrors } from './readable-protocol-errors';
+import { SessionSubscriptions } from './session-subscriptions';
 import { mayAccess, ToolPipeline } from './tool-pipeline.service';
 
 /** What the HTTP layer hands the SDK for each request (never the caller's token). */
 export interface RequestAuth {
   principal?: Principal;
   requestId: string;
+  /** The 2025-era session the request belongs to, once LegacySessions has checked it is the caller's. */
+  sessionId?: string;
 }
 
 export function toAuthInfo(auth: RequestAuth): AuthInfo {
@@ -34,7 +37,7 @@ export function toAuthInfo(auth: RequestAuth): AuthInfo {
     token: '', // the bearer token is never handed on, not even to our own handlers
     clientId: auth.principal?.keyId ?? 'anonymous',
     scopes: [...(auth.principal?.permissions ?? [])],
-    extra: { principal: auth.principal, requestId: auth.requestId },
+    extra: { principal: auth.principal, requestId: auth.requestId, sessionId: auth.sessionId },
   };
 }
 
@@ -54,6 +57,7 @@ export class McpServerFactory {
     private readonly registry: McpRegistry,
     private readonly pipeline: ToolPipeline,
     private readonly readHooks: ResourceReadHooks,
+    private readonly subscriptions: SessionSubscriptions,
     @InjectConfig() config: AppConfig,
   ) {
     this.info = { name: config.appName, version: config.appVersion, title: 'Sentia MCP' };
@@ -184,16 +188,23 @@ export class McpServerFactory {
       }
     });
 
-    // Subscriptions are accepted per session; updates are published by the resources themselves. A URI
-    // the key could not read is refused as resources/read refuses it, not taken and never updated.
-    server.setRequestHandler('resources/subscribe', (req, sdk) => {
+    // A session's subscriptions are kept in the store (SessionSubscriptions), whichever instance serves
+    // them; the instance holding the session's GET stream sends the updates (ResourceUpdates). A URI the
+    // key could not read is refused as resources/read refuses it, not taken and never updated.
+    server.setRequestHandler('resources/subscribe', async (req, sdk) => {
+      const ctx = context(sdk);
       const match = this.registry.matchResource(req.params.uri);
-      if (!match || !mayAccess(match.resource.options.permission, context(sdk).principal)) {
+      if (!match || !mayAccess(match.resource.options.permission, ctx.principal)) {
         throw resourceNotFound(req.params.uri);
       }
+      if (ctx.sessionId) await this.subscriptions.add(ctx.sessionId, req.params.uri);
       return {};
     });
-    server.setRequestHandler('resources/unsubscribe', () => ({}));
+    server.setRequestHandler('resources/unsubscribe', async (req, sdk) => {
+      const sessionId = context(sdk).sessionId;
+      if (sessionId) await this.subscriptions.remove(sessionId, req.params.uri);
+      return {};
+    });
 
     server.setRequestHandler('prompts/list', (req, sdk) => {
       refuseCursor(req.params?.cursor);
@@ -316,6 +327,7 @@ export class McpServerFactory {
     return {
       principal: extra?.principal,
       requestId: extra?.requestId ?? String(sdk.mcpReq.id),
+      sessionId: era === 'legacy' ? extra?.sessionId : undefined,
       signal: sdk.mcpReq.signal,
       era,
       progress: async (progress, total, message) => {

@@ -6,6 +6,8 @@ import { McpHttpService } from './mcp-http.service';
 import { McpRegistry } from './mcp-registry.service';
 import { McpServerFactory } from './mcp-server.factory';
 import { ResourceReadHooks } from './resource-read-hooks';
+import { ResourceUpdates } from './resource-updates.service';
+import { SessionSubscriptions } from './session-subscriptions';
 import { ServerInfoTool } from './server-info.tool';
 import { ToolPipeline } from './tool-pipeline.service';
 
@@ -22,10 +24,12 @@ import { ToolPipeline } from './tool-pipeline.service';
     ToolPipeline,
     ResourceReadHooks,
     McpServerFactory,
+    SessionSubscriptions,
     LegacySessions,
+    ResourceUpdates,
     McpHttpService,
     ServerInfoTool,
   ],
-  exports: [ToolPipeline, ResourceReadHooks, McpRegistry, LegacySessions],
+  exports: [ToolPipeline, ResourceReadHooks, McpRegistry, LegacySessions, ResourceUpdates],
 })
 export class McpModule {}
