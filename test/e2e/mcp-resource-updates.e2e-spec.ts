@@ -16,12 +16,14 @@ jest.setTimeout(60_000);
 
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { EmptyResultSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import {
   Client as ClientV2,
   StreamableHTTPClientTransport as TransportV2,
 } from '@modelcontextprotocol/client';
 import { CredentialsService } from '../../src/credentials/credentials.service';
+import { SESSION_SUBSCRIPTIONS_PREFIX } from '../../src/mcp/session-subscriptions';
+import { KeyValueStore } from '../../src/store/key-value-store';
 import {
   describeWithPostgres,
   describeWithRedis,
@@ -103,6 +105,7 @@ async function legacySubscriber(token: string, routes: Routes, subscribe = true)
   if (subscribe) await client.subscribeResource({ uri: URI });
   return {
     client,
+    sessionId: transport.sessionId!,
     served,
     updates,
     roundTrip: () => client.ping(),
@@ -195,6 +198,17 @@ describe('sentia://connectors updates (embedded: SQLite + memory store)', () => 
     await expectUpdates(never, 0);
   });
 
+  it("a session's subscriptions are kept in the store beside its record, and go when it ends", async () => {
+    const store = started.app.get(KeyValueStore);
+    const s = await legacySubscriber(reader['org-a'], routes());
+    const kept = SESSION_SUBSCRIPTIONS_PREFIX + s.sessionId;
+    expect(JSON.parse((await store.get(kept))!)).toEqual([URI]);
+    await s.client.subscribeResource({ uri: URI }); // again: still one
+    expect(JSON.parse((await store.get(kept))!)).toEqual([URI]);
+    await s.close(); // DELETE
+    expect(await store.get(kept)).toBeNull();
+  });
+
   it("a connector's own token refresh is not an update; an admin's change after it is one", async () => {
     await changeCredential(started, admin['org-a'], 'PUT', 'xero');
     const a = track(await legacySubscriber(reader['org-a'], routes()));
@@ -213,7 +227,7 @@ describe('sentia://connectors updates (embedded: SQLite + memory store)', () => 
     await expectUpdates(a, 1);
     await expectUpdates(b, 0);
 
-    await changeCredential(started, admin['org-b'], 'DELETE', 'openai');
+    await changeCredential(started, admin['org-b'], 'PUT', 'xero');
     await expectUpdates(b, 1);
     await expectUpdates(a, 1);
   });
@@ -270,6 +284,16 @@ describeWithPostgres('sentia://connectors updates across two instances', () => {
       await changeCredential(b, admin, 'PUT', 'xero');
       await expectUpdates(marker, 1);
       await expectUpdates(c, 1);
+
+      // Ended through b (not the opener): the subscriptions go with the record.
+      const kept = SESSION_SUBSCRIPTIONS_PREFIX + marker.sessionId;
+      expect(await a.app.get(KeyValueStore).get(kept)).not.toBeNull();
+      const ended = await fetch(`${b.url}/mcp`, {
+        method: 'DELETE',
+        headers: { ...bearer(token), 'mcp-session-id': marker.sessionId },
+      });
+      expect(ended.status).toBe(200);
+      expect(await a.app.get(KeyValueStore).get(kept)).toBeNull();
     });
   });
 });
