@@ -162,7 +162,7 @@ describeWithPostgres('credentials cache invalidation across instances', () => {
       expect(gone).toEqual({ failed: 'not_found' });
     });
 
-    it('publishes places only, never a secret', async () => {
+    it('publishes places and the kind of change only, never a secret', async () => {
       const found = await eventually(
         async () => messages.map((m) => JSON.parse(m) as Record<string, unknown>),
         (ms) => ms.length >= 5,
@@ -170,8 +170,10 @@ describeWithPostgres('credentials cache invalidation across instances', () => {
       );
       expect(found.length).toBeGreaterThanOrEqual(5); // 2 puts; put, update, delete
       for (const m of found) {
-        expect(Object.keys(m).sort()).toEqual(['organizationId', 'service', 'userId']);
+        expect(Object.keys(m).sort()).toEqual(['change', 'organizationId', 'service', 'userId']);
       }
+      // An admin's write or delete, told apart from a connector refreshing its own credential.
+      expect(found.slice(-3).map((m) => m.change)).toEqual(['stored', 'refreshed', 'deleted']);
       expect(messages.join('\n')).not.toMatch(/SECRET|sk-|r1-|r2-/);
     });
   });
