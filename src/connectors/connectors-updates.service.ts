@@ -6,7 +6,7 @@ import { CONNECTORS_URI } from './connectors.resources';
 /**
  * Sends `notifications/resources/updated` for `sentia://connectors` to the
  * organisation's subscribers when one of its credentials is stored, replaced
- * or deleted (REST or CLI), heard on the credentials channel as every
+ * or deleted (PUT, DELETE /credentials), heard on the credentials channel as every
  * instance hears it. Not for a connector's own refresh of a credential (a
  * Xero token rotated about every 30 minutes): only `updatedAt` moves, for
  * keys that see it, and a client would be woken for nothing. Not for a

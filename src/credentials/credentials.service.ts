@@ -26,7 +26,7 @@ export const CREDENTIALS_INVALIDATE_CHANNEL = 'credentials:invalidate';
 /**
  * A credential change as every instance hears of it on `credentials:invalidate`
  * (which credential and how, never its value). `stored` and `deleted` are an
- * admin's (REST, CLI); `refreshed` is a connector keeping its own credential
+ * admin's (PUT, DELETE /credentials); `refreshed` is a connector keeping its own credential
  * current (a rotated OAuth token). Absent in a message from an instance that
  * predates the field: then it is not known to be a refresh.
  */
@@ -90,8 +90,8 @@ export class CredentialsService implements OnModuleInit, OnModuleDestroy {
 
   /**
    * Calls `listener` with every credential change this instance hears of on
-   * the store's channel, its own writes included (in the embedded shape, a
-   * CLI's writes in another process are not heard). Best effort, as the
+   * the store's channel, its own writes included (in the embedded shape, the
+   * writes of another process are not heard). Best effort, as the
    * channel is: a change published while the store is unreachable is missed.
    * Returns the function that stops it.
    */
