@@ -168,10 +168,14 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
           return;
         }
         (req as Request & { auth?: unknown }).auth = toAuthInfo(auth);
-        // A subscriptions/listen stream this request opens is filed under the key's organisation.
-        await this.updates.bus.runAs(auth.principal?.organizationId, () =>
-          this.modernNode(req, res, parsedBody),
-        );
+        if (opensStream(req, parsedBody)) {
+          // The subscriptions/listen stream this request opens is filed under the key's organisation.
+          await this.updates.bus.runAs(auth.principal?.organizationId, () =>
+            this.modernNode(req, res, parsedBody),
+          );
+        } else {
+          await this.modernNode(req, res, parsedBody);
+        }
       }
     } catch (e) {
       this.logger.error(
