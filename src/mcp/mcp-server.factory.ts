@@ -369,7 +369,10 @@ function fitsWithGiven(
   name: string,
 ): (value: string) => boolean {
   const shape = schema.shape;
-  const known = Object.fromEntries(Object.entries(given).filter(([k]) => k !== name && k in shape));
+  // Own members only: `in` would take a given `constructor` or `toString` for an argument of the prompt.
+  const known = Object.fromEntries(
+    Object.entries(given).filter(([k]) => k !== name && Object.hasOwn(shape, k)),
+  );
   if (Object.entries(known).some(([k, v]) => !z.safeParse(shape[k], v).success)) return () => true;
   const involved = new Set([name, ...Object.keys(known)]);
   return (value) => {

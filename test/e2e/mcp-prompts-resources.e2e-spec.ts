@@ -455,6 +455,11 @@ describe('MCP prompts and resources (e2e)', () => {
       expect((await given('from', { to: ends[3] })).length).toBeLessThan(starts.length);
       // A given argument that is invalid on its own filters nothing (prompts/get names it).
       expect(await given('to', { from: '2026-02-30' })).toEqual(ends);
+      // One the prompt does not take filters nothing either, whatever its name (not a fault of ours).
+      for (const notAnArgument of ['constructor', 'toString', 'hasOwnProperty', 'warehouse'])
+        expect(await given('to', { [notAnArgument]: 'x', from: starts[2] })).toEqual(
+          ends.filter((d) => d >= starts[2]),
+        );
       for (const one of [['shopify:read'], ['unleashed:read']] as Permission[][]) {
         const { client } = await keyed('org-a', one, era);
         for (const name of ['from', 'to']) {
