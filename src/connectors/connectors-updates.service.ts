@@ -1,7 +1,9 @@
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { CredentialChange, CredentialsService } from '../credentials/credentials.service';
+import { hasPermission } from '../auth/tokens/permissions';
 import { ResourceUpdates } from '../mcp/resource-updates.service';
-import { CONNECTORS_URI } from './connectors.resources';
+import { CONNECTOR_SERVICE_TOOLS, CONNECTORS_URI } from './connectors.resources';
+import type { UpstreamService } from './http/upstream.errors';
 
 /**
  * Sends `notifications/resources/updated` for `sentia://connectors` to the
@@ -11,6 +13,10 @@ import { CONNECTORS_URI } from './connectors.resources';
  * Xero token rotated about every 30 minutes): only `updatedAt` moves, for
  * keys that see it, and a client would be woken for nothing. Not for a
  * user's own credential either: the resource shows the organisation's.
+ * Only to keys that hold the changed service's permission: the resource
+ * shows a key only those services, so a key scoped to Shopify is not told
+ * (not even that something changed) when the organisation's Xero
+ * credentials are stored or deleted.
  */
 @Injectable()
 export class ConnectorsUpdates implements OnModuleInit, OnModuleDestroy {
@@ -32,7 +38,11 @@ export class ConnectorsUpdates implements OnModuleInit, OnModuleDestroy {
 
   private onChange(change: CredentialChange): void {
     if (change.userId !== null || change.change === 'refreshed') return;
-    this.updates.updated(change.organizationId, CONNECTORS_URI).catch((err: unknown) => {
+    // A service the resource does not show changes nothing in it.
+    if (!Object.hasOwn(CONNECTOR_SERVICE_TOOLS, change.service)) return;
+    const { permission } = CONNECTOR_SERVICE_TOOLS[change.service as UpstreamService];
+    const mayHear = (permissions: readonly string[]) => hasPermission(permissions, permission);
+    this.updates.updated(change.organizationId, CONNECTORS_URI, mayHear).catch((err: unknown) => {
       this.logger.warn(
         `Could not send the connectors update of organisation ${change.organizationId}: ` +
           `${(err as Error)?.message ?? 'error'}`,

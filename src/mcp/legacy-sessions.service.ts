@@ -8,6 +8,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
+import type { Principal } from '../auth/principal';
 import { InjectConfig } from '../config/config.module';
 import type { AppConfig } from '../config/config.types';
 import { KeyValueStore, Unsubscribe } from '../store/key-value-store';
@@ -17,6 +18,7 @@ import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory'
 import { BATCHING_PROTOCOL_VERSIONS } from './json-rpc-batch';
 import { jsonRpcError } from './json-rpc-error';
 import { SessionSubscriptions } from './session-subscriptions';
+import type { MayHear } from './organisation-event-bus';
 
 interface LiveSession {
   transport: NodeStreamableHTTPServerTransport;
@@ -27,6 +29,8 @@ interface LiveSession {
   owner: string;
   /** The organisation of that key: only its resource updates reach the session. */
   organizationId?: string;
+  /** That key's permissions: an update the key may not see (MayHear) does not reach the session. */
+  permissions: readonly string[];
   protocolVersion: string;
   lastSeen: number;
   /** GET event streams open on it now: a client listening for notifications is not idle. */
@@ -154,7 +158,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
 
     if (!sessionId) {
       if (req.method === 'POST' && isInitializeRequest(parsedBody) && hasRequestId(parsedBody)) {
-        await this.open(req, res, parsedBody, owner, auth.principal?.organizationId);
+        await this.open(req, res, parsedBody, owner, auth.principal);
         return;
       }
       if (req.method === 'POST' && (parsedBody as { method?: unknown } | null)?.method === 'initialize') {
@@ -390,7 +394,7 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     res: Response,
     body: unknown,
     owner: string,
-    organizationId: string | undefined,
+    principal: Principal | undefined,
   ): Promise<void> {
     const id = randomUUID();
     const protocolVersion = negotiatedVersion(
@@ -424,7 +428,8 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
           server,
           events,
           owner,
-          organizationId,
+          organizationId: principal?.organizationId,
+          permissions: [...(principal?.permissions ?? [])],
           protocolVersion,
           lastSeen: now,
           openStreams: 0,
@@ -463,13 +468,16 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Sends `notifications/resources/updated` for `uri` to each session live
-   * here whose key belongs to `organizationId` and that subscribed to `uri`
+   * here whose key belongs to `organizationId` (and `mayHear` it, when given)
+   * and that subscribed to `uri`
    * (on whichever instance: the subscriptions are read from the store), on
    * its GET stream (kept in its event log when none is open, for a client
    * that resumes). Sessions of other organisations are not looked at.
    */
-  async notifyResourceUpdated(organizationId: string, uri: string): Promise<void> {
-    const ours = [...this.live.entries()].filter(([, s]) => s.organizationId === organizationId);
+  async notifyResourceUpdated(organizationId: string, uri: string, mayHear?: MayHear): Promise<void> {
+    const ours = [...this.live.entries()].filter(
+      ([, s]) => s.organizationId === organizationId && (!mayHear || mayHear(s.permissions)),
+    );
     await Promise.all(
       ours.map(async ([id, session]) => {
         try {

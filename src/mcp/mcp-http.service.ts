@@ -169,10 +169,9 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
         }
         (req as Request & { auth?: unknown }).auth = toAuthInfo(auth);
         if (opensStream(req, parsedBody)) {
-          // The subscriptions/listen stream this request opens is filed under the key's organisation.
-          await this.updates.bus.runAs(auth.principal?.organizationId, () =>
-            this.modernNode(req, res, parsedBody),
-          );
+          // The subscriptions/listen stream this request opens is filed under the key's organisation,
+          // with its permissions (an update it may not see is not sent to it).
+          await this.updates.bus.runAs(auth.principal, () => this.modernNode(req, res, parsedBody));
         } else {
           await this.modernNode(req, res, parsedBody);
         }

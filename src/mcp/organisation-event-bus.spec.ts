@@ -2,14 +2,15 @@ import type { ServerEvent } from '@modelcontextprotocol/server';
 import { OrganisationEventBus } from './organisation-event-bus';
 
 const UPDATED: ServerEvent = { kind: 'resource_updated', uri: 'sentia://connectors' };
+const of = (organizationId: string, permissions: string[] = []) => ({ organizationId, permissions });
 
 describe('OrganisationEventBus', () => {
   it("delivers an organisation's event only to the listeners subscribed in its runAs", async () => {
     const bus = new OrganisationEventBus();
     const heard: string[] = [];
-    bus.runAs('org-a', () => bus.subscribe(() => heard.push('a')));
+    bus.runAs(of('org-a'), () => bus.subscribe(() => heard.push('a')));
     // Subscribed after an await, as the SDK's listen router does inside the request: the context carries.
-    await bus.runAs('org-b', async () => {
+    await bus.runAs(of('org-b'), async () => {
       await Promise.resolve();
       bus.subscribe(() => heard.push('b'));
     });
@@ -27,7 +28,7 @@ describe('OrganisationEventBus', () => {
     bus.subscribe(() => heard.push('outside'));
     bus.runAs(undefined, () => bus.subscribe(() => heard.push('anonymous')));
     // runAs(undefined) inside another organisation's runAs does not inherit it.
-    bus.runAs('org-a', () => bus.runAs(undefined, () => bus.subscribe(() => heard.push('nested'))));
+    bus.runAs(of('org-a'), () => bus.runAs(undefined, () => bus.subscribe(() => heard.push('nested'))));
     bus.publishTo('org-a', UPDATED);
     expect(heard).toEqual([]);
     expect(bus.size).toBe(0);
@@ -37,12 +38,12 @@ describe('OrganisationEventBus', () => {
     const errors: string[] = [];
     const bus = new OrganisationEventBus((e) => errors.push(e.message));
     const heard: string[] = [];
-    bus.runAs('org-a', () =>
+    bus.runAs(of('org-a'), () =>
       bus.subscribe(() => {
         throw new Error('broken stream');
       }),
     );
-    const stop = bus.runAs('org-a', () => bus.subscribe(() => heard.push('second')));
+    const stop = bus.runAs(of('org-a'), () => bus.subscribe(() => heard.push('second')));
     bus.publishTo('org-a', UPDATED);
     expect(heard).toEqual(['second']);
     expect(errors).toEqual(['broken stream']);
@@ -56,8 +57,20 @@ describe('OrganisationEventBus', () => {
   it("refuses the SDK's publish, which names no organisation", () => {
     const bus = new OrganisationEventBus();
     const heard: string[] = [];
-    bus.runAs('org-a', () => bus.subscribe(() => heard.push('a')));
+    bus.runAs(of('org-a'), () => bus.subscribe(() => heard.push('a')));
     expect(() => bus.publish(UPDATED)).toThrow(/names no organisation/);
     expect(heard).toEqual([]);
+  });
+
+  it("delivers to the organisation's listeners whose key mayHear the event, and to no other", () => {
+    const bus = new OrganisationEventBus();
+    const heard: string[] = [];
+    bus.runAs(of('org-a', ['xero:read']), () => bus.subscribe(() => heard.push('xero')));
+    bus.runAs(of('org-a', ['shopify:read']), () => bus.subscribe(() => heard.push('shopify')));
+    bus.runAs(of('org-b', ['xero:read']), () => bus.subscribe(() => heard.push('other org')));
+    bus.publishTo('org-a', UPDATED, (permissions) => permissions.includes('xero:read'));
+    expect(heard).toEqual(['xero']);
+    bus.publishTo('org-a', UPDATED);
+    expect(heard).toEqual(['xero', 'xero', 'shopify']);
   });
 });

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { LegacySessions } from './legacy-sessions.service';
-import { OrganisationEventBus } from './organisation-event-bus';
+import { MayHear, OrganisationEventBus } from './organisation-event-bus';
 
 /**
  * Where a resource says it changed for an organisation. Every instance is
@@ -9,7 +9,9 @@ import { OrganisationEventBus } from './organisation-event-bus';
  * the 2026-07-28 `subscriptions/listen` streams open here whose key belongs
  * to the organisation (OrganisationEventBus), and the 2025-era sessions
  * whose GET stream lives here, of that organisation, subscribed to the URI.
- * Nothing reaches another organisation's streams, not even the bare URI.
+ * Nothing reaches another organisation's streams, not even the bare URI;
+ * within the organisation, only the streams whose key `mayHear` the change
+ * (the resource shows it that change), when the resource says so.
  */
 @Injectable()
 export class ResourceUpdates {
@@ -21,9 +23,12 @@ export class ResourceUpdates {
 
   constructor(private readonly sessions: LegacySessions) {}
 
-  /** Tells `organizationId`'s subscribers of `uri` on this instance that it changed. */
-  async updated(organizationId: string, uri: string): Promise<void> {
-    this.bus.publishTo(organizationId, { kind: 'resource_updated', uri });
-    await this.sessions.notifyResourceUpdated(organizationId, uri);
+  /**
+   * Tells `organizationId`'s subscribers of `uri` on this instance that it changed: those whose key
+   * `mayHear` it (by its permissions), or all of them when absent.
+   */
+  async updated(organizationId: string, uri: string, mayHear?: MayHear): Promise<void> {
+    this.bus.publishTo(organizationId, { kind: 'resource_updated', uri }, mayHear);
+    await this.sessions.notifyResourceUpdated(organizationId, uri, mayHear);
   }
 }

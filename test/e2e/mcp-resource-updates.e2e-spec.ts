@@ -4,9 +4,11 @@
  * a 2025-era session subscribed to it hears of its organisation's credential
  * changes on its GET stream, a 2026-07-28 `subscriptions/listen` stream on
  * the stream; another organisation's session or stream, subscribed to the
- * same URI, hears nothing of them. Not after `resources/unsubscribe`, not
- * for a connector's own token refresh. In the cluster shape (PostgreSQL +
- * Redis, two instances), a subscription served by the instance that does not
+ * same URI, hears nothing of them; nor does a key of the organisation that
+ * does not hold the changed service's permission. Not after
+ * `resources/unsubscribe`, not for a connector's own token refresh. In the
+ * cluster shape (PostgreSQL + Redis, two instances), a subscription served
+ * by the instance that does not
  * hold the session's GET stream, and a change made there, still reach it.
  *
  * A negative is checked after a positive of the same change has arrived and
@@ -217,6 +219,27 @@ describe('sentia://connectors updates (embedded: SQLite + memory store)', () => 
     expect(await vault.replaceIfUnchanged('org-a', 'xero', revision, { ...value })).toBe('replaced');
     await changeCredential(started, admin['org-a'], 'PUT', 'openai'); // the marker
     await expectUpdates(a, 1);
+  });
+
+  it('a key hears only of the services it holds the permission of (the resource shows it no other), in both eras', async () => {
+    const aiOnly = (await issueKey(started, 'org-a', ['ai:invoke'], 'updates ai-only a')).token;
+    const xeroOnly = (await issueKey(started, 'org-a', ['xero:read'], 'updates xero-only a')).token;
+    const sessionAi = track(await legacySubscriber(aiOnly, routes()));
+    const streamAi = track(await listener(started, aiOnly));
+    const sessionXero = track(await legacySubscriber(xeroOnly, routes()));
+    const streamXero = track(await listener(started, xeroOnly));
+
+    await changeCredential(started, admin['org-a'], 'PUT', 'xero');
+    await expectUpdates(sessionXero, 1);
+    await expectUpdates(streamXero, 1);
+    await expectUpdates(sessionAi, 0);
+    await expectUpdates(streamAi, 0);
+
+    await changeCredential(started, admin['org-a'], 'PUT', 'openai');
+    await expectUpdates(sessionAi, 1);
+    await expectUpdates(streamAi, 1);
+    await expectUpdates(sessionXero, 1);
+    await expectUpdates(streamXero, 1);
   });
 
   it("a 2026-07-28 listen stream hears of its organisation's changes, never another organisation's", async () => {
