@@ -63,7 +63,8 @@ export class UpstreamQuota implements OnModuleDestroy {
    * hold already in place that lasts longer is kept.
    */
   async hold(service: UpstreamService, scope: string, reason: string, ms: number): Promise<void> {
-    const wait = Math.min(ms, MAX_HOLD_MS);
+    // Whole ms, as a store's TTL is: a Retry-After such as "30.0005" is read as 30000.5 ms.
+    const wait = Math.ceil(Math.min(ms, MAX_HOLD_MS));
     if (!(wait >= 1)) return;
     const key = holdKey(service, scope);
     const until = Date.now() + wait;

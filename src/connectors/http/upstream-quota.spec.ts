@@ -133,6 +133,12 @@ describe('UpstreamQuota holds (memory store)', () => {
     expect((await quota.held('xero', 'app:t2'))?.reason).toBe('day');
   });
 
+  it('holds for a wait in fractions of a millisecond, rounded up to whole ones (a store TTL is whole)', async () => {
+    await quota.hold('xero', 'app:t1', 'minute', 30_000.5);
+    expect((await quota.held('xero', 'app:t1'))?.reason).toBe('minute');
+    expect(await store.ttl('upstream:hold:xero:app:t1')).toBeLessThanOrEqual(30_001);
+  });
+
   it('ignores a value in its key that is not a hold', async () => {
     await store.set('upstream:hold:xero:app:t1', 'not json', { ttlMs: 60_000 });
     expect(await quota.held('xero', 'app:t1')).toBeUndefined();

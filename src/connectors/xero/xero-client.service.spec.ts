@@ -375,6 +375,18 @@ describe("XeroClient and Xero's 429s (memory store)", () => {
     expect(app.sent).toHaveLength(2);
   });
 
+  it('a Retry-After in fractions of a second (as the header may be read) is held, whole milliseconds, not a fault', async () => {
+    const app = clientFor('APP-429-FRACTION', [limited('minute', '30.0005')]);
+    const first = (await app.call(T1)) as UpstreamError;
+    expect(first).toBeInstanceOf(UpstreamError);
+    expect(first.code).toBe('upstream_rate_limited');
+    expect(first.retryAfterSeconds).toBe(31);
+    const held = (await app.call(T1)) as UpstreamError;
+    expect(held.code).toBe('upstream_rate_limited');
+    expect(held.message).toMatch(/^Xero's minute limit for tenant /);
+    expect(app.sent).toEqual([T1]);
+  });
+
   it('an answer saying the day is spent (X-DayLimit-Remaining: 0) holds the tenant until the UTC day ends', async () => {
     const app = clientFor('APP-DAY-SPENT', [
       { status: 200, headers: { 'x-daylimit-remaining': '1' } },
