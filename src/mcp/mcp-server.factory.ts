@@ -237,51 +237,57 @@ export class McpServerFactory {
     });
 
     server.setRequestHandler('completion/complete', async (req, sdk) => {
-      const { ref, argument } = req.params;
-      let complete: ((value: string) => string[] | Promise<string[]>) | undefined;
-      let fits: (value: string) => boolean = () => true;
-      const principal = context(sdk).principal;
-      // Only for what the caller may use: a prompt or template it is not shown is unknown to it, as one
-      // that does not exist (-32602, as prompts/get answers it and the completion spec asks).
-      if (ref.type === 'ref/prompt') {
-        const p = this.registry.prompts.get(ref.name);
-        if (!p || !mayAccess(p.options.permission, principal)) {
-          throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${echoed(ref.name)}`);
-        }
-        const names = p.arguments.map((a) => a.name);
-        if (!names.includes(argument.name)) {
-          throw new ProtocolError(
-            ProtocolErrorCode.InvalidParams,
-            `Unknown argument "${echoed(argument.name)}" of prompt "${p.options.name}" ` +
-              `(it takes ${names.length > 0 ? names.join(', ') : 'none'})`,
-          );
-        }
-        complete = p.options.complete?.[argument.name];
-        const given = req.params.context?.arguments;
-        if (p.args && given) fits = fitsWithGiven(p.args, given, argument.name);
-      } else if (ref.type === 'ref/resource') {
-        const t = this.registry.templates.find((r) => r.options.uriTemplate === ref.uri);
-        if (t && mayAccess(t.options.permission, principal)) {
-          complete = t.options.complete?.[argument.name];
-        } else {
-          // A fixed resource the key may read has nothing to complete; anything else names nothing.
-          const fixed = this.registry.resources.get(ref.uri);
-          if (!fixed || !mayAccess(fixed.options.permission, principal)) {
+      const ctx = context(sdk);
+      // A completer's own failure is a fault of ours: logged, and answered without its text.
+      try {
+        const { ref, argument } = req.params;
+        let complete: ((value: string) => string[] | Promise<string[]>) | undefined;
+        let fits: (value: string) => boolean = () => true;
+        const principal = ctx.principal;
+        // Only for what the caller may use: a prompt or template it is not shown is unknown to it, as one
+        // that does not exist (-32602, as prompts/get answers it and the completion spec asks).
+        if (ref.type === 'ref/prompt') {
+          const p = this.registry.prompts.get(ref.name);
+          if (!p || !mayAccess(p.options.permission, principal)) {
+            throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${echoed(ref.name)}`);
+          }
+          const names = p.arguments.map((a) => a.name);
+          if (!names.includes(argument.name)) {
             throw new ProtocolError(
               ProtocolErrorCode.InvalidParams,
-              `Unknown resource or resource template: ${echoed(ref.uri)}`,
+              `Unknown argument "${echoed(argument.name)}" of prompt "${p.options.name}" ` +
+                `(it takes ${names.length > 0 ? names.join(', ') : 'none'})`,
             );
           }
+          complete = p.options.complete?.[argument.name];
+          const given = req.params.context?.arguments;
+          if (p.args && given) fits = fitsWithGiven(p.args, given, argument.name);
+        } else if (ref.type === 'ref/resource') {
+          const t = this.registry.templates.find((r) => r.options.uriTemplate === ref.uri);
+          if (t && mayAccess(t.options.permission, principal)) {
+            complete = t.options.complete?.[argument.name];
+          } else {
+            // A fixed resource the key may read has nothing to complete; anything else names nothing.
+            const fixed = this.registry.resources.get(ref.uri);
+            if (!fixed || !mayAccess(fixed.options.permission, principal)) {
+              throw new ProtocolError(
+                ProtocolErrorCode.InvalidParams,
+                `Unknown resource or resource template: ${echoed(ref.uri)}`,
+              );
+            }
+          }
         }
+        const values = complete ? (await complete(argument.value)).filter(fits) : [];
+        return {
+          completion: {
+            values: values.slice(0, COMPLETION_LIMIT),
+            total: values.length,
+            hasMore: values.length > COMPLETION_LIMIT,
+          },
+        };
+      } catch (e) {
+        throw this.fault(e, `completion/complete of ${echoed(req.params.ref.type)} failed`, ctx);
       }
-      const values = complete ? (await complete(argument.value)).filter(fits) : [];
-      return {
-        completion: {
-          values: values.slice(0, COMPLETION_LIMIT),
-          total: values.length,
-          hasMore: values.length > COMPLETION_LIMIT,
-        },
-      };
     });
 
     return server;

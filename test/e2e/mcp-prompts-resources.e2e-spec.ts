@@ -378,6 +378,29 @@ describe('MCP prompts and resources (e2e)', () => {
       });
     });
 
+    it('a completer that fails is a fault of ours: -32603 quoting the request id, never its text, and the next completion is served', async () => {
+      const ref = { type: 'ref/prompt', name: 'xero_month_end_review' };
+      const completers = started.app.get(McpRegistry).prompts.get('xero_month_end_review')!.options.complete!;
+      const month = completers.month;
+      // A fault injected into the product's completer: what a bug in one would do.
+      completers.month = () => {
+        throw new Error('engine text: relation "internal_table" at /srv/app/secret.ts:42');
+      };
+      const { client } = await keyed('org-a', ['xero:read']);
+      try {
+        const fault = await failure(client.complete({ ref, argument: { name: 'month', value: '' } }));
+        expect(fault).toEqual({
+          code: -32603,
+          message: expect.stringMatching(/Internal error; quote request id \S+ when reporting it/),
+        });
+        expect(fault.message).not.toMatch(/engine text|internal_table|secret\.ts/);
+      } finally {
+        completers.month = month;
+      }
+      const { completion } = await client.complete({ ref, argument: { name: 'month', value: '' } });
+      expect(completion.values.length).toBeGreaterThan(0);
+    });
+
     it('completion/complete of a prompt, argument or resource that does not exist → -32602 naming it, as the spec asks', async () => {
       const { client } = await keyed('org-a', ['admin']);
       const complete = (ref: { type: string; name?: string; uri?: string }, name = 'month') =>
