@@ -80,6 +80,11 @@ export interface AppConfig {
     sessionTtlSeconds: number;
     /** Live 2025-era sessions one key may hold on one instance; past it the least recently used closes here. */
     maxSessionsPerKey: number;
+    /**
+     * Open event streams (2025-era GET, 2026-07-28 subscriptions/listen) the keys of one organisation
+     * may hold on one instance (MCP_MAX_STREAMS_PER_ORG): no organisation can take every stream slot.
+     */
+    maxStreamsPerOrg: number;
     conformanceFixtures: boolean;
     /**
      * Seconds a read-only connector tool's answer is reused for the same

@@ -473,6 +473,7 @@ export function loadConfig(env: Env = process.env, options: LoadConfigOptions = 
       maxBodyBytes: r.int('MCP_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
       sessionTtlSeconds: r.int('MCP_SESSION_TTL', 3600, 60, 7 * 86_400),
       maxSessionsPerKey: r.int('MCP_MAX_SESSIONS_PER_KEY', 100, 1, 100_000),
+      maxStreamsPerOrg: r.int('MCP_MAX_STREAMS_PER_ORG', 256, 1, 100_000),
       conformanceFixtures,
       toolCacheTtlSeconds: r.int('MCP_TOOL_CACHE_TTL', 30, 0, 3600),
       toolCacheMaxEntryBytes: r.int('MCP_TOOL_CACHE_MAX_ENTRY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),

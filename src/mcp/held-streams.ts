@@ -13,14 +13,24 @@ export type EndReason = 'revoked' | 'expired';
  */
 export class HeldStreams {
   private readonly held = new Map<ServerResponse, Principal>();
+  /** Streams held per organisation. */
+  private readonly perOrg = new Map<string, number>();
 
   get size(): number {
     return this.held.size;
   }
 
+  /** Streams the keys of `organizationId` hold open here now. */
+  heldBy(organizationId: string): number {
+    return this.perOrg.get(organizationId) ?? 0;
+  }
+
   hold(res: ServerResponse, principal: Principal): void {
+    if (this.held.has(res)) return;
     this.held.set(res, principal);
-    res.once('close', () => this.held.delete(res));
+    const org = principal.organizationId;
+    this.perOrg.set(org, this.heldBy(org) + 1);
+    res.once('close', () => this.release(res));
   }
 
   /**
@@ -37,7 +47,7 @@ export class HeldStreams {
           : undefined;
       if (!reason) continue;
       ended.set(p.keyId, reason);
-      this.held.delete(res);
+      this.release(res);
       res.end();
     }
     return ended;
@@ -47,5 +57,15 @@ export class HeldStreams {
   endAll(): void {
     for (const res of this.held.keys()) res.end();
     this.held.clear();
+    this.perOrg.clear();
+  }
+
+  private release(res: ServerResponse): void {
+    const p = this.held.get(res);
+    if (!p) return;
+    this.held.delete(res);
+    const left = this.heldBy(p.organizationId) - 1;
+    if (left > 0) this.perOrg.set(p.organizationId, left);
+    else this.perOrg.delete(p.organizationId);
   }
 }

@@ -146,7 +146,24 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
       principal: (req as RequestWithPrincipal)[PRINCIPAL_REQUEST_KEY],
       requestId: RequestContext.requestId() ?? 'unknown',
     };
-    if (auth.principal && opensStream(req, parsedBody)) this.streams.hold(res, auth.principal);
+    if (auth.principal && opensStream(req, parsedBody)) {
+      // Stream slots are shared by every organisation here (the SDK's listen router takes 1,024 in all):
+      // one organisation's keys may hold a bounded share, so no tenant can shut the others out.
+      const limit = this.config.mcp.maxStreamsPerOrg;
+      if (this.streams.heldBy(auth.principal.organizationId) >= limit) {
+        jsonRpcError(
+          res,
+          429,
+          -32000,
+          `Too many open MCP streams: this organisation's keys hold ${limit} on this server ` +
+            '(MCP_MAX_STREAMS_PER_ORG); close one (a session GET stream or a subscriptions/listen stream) first',
+          {},
+          parsedBody,
+        );
+        return;
+      }
+      this.streams.hold(res, auth.principal);
+    }
     try {
       const legacy = req.method !== 'POST' || (await isLegacyRequest(headersOnlyRequest(req), parsedBody));
       if (!legacy && Array.isArray(parsedBody)) {

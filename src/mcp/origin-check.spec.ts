@@ -13,6 +13,7 @@ const policy = (
       maxBodyBytes: 1,
       sessionTtlSeconds: 60,
       maxSessionsPerKey: 100,
+      maxStreamsPerOrg: 256,
       toolCacheTtlSeconds: 0,
       toolCacheMaxEntryBytes: 1024,
       conformanceFixtures: false,

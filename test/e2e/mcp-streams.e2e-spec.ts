@@ -23,6 +23,29 @@ async function endOf(res: Response): Promise<number> {
   }
 }
 
+/** Opens a 2025-era session with `key` and its GET stream; returns the stream's response and the session id. */
+async function openSessionStream(mcp: string, key: TestKey): Promise<{ stream: Response; session: string }> {
+  const headers = { ...authHeaders(key), 'content-type': 'application/json', accept: ACCEPT };
+  const init = await fetch(mcp, { method: 'POST', headers, body: JSON.stringify(initializeRequest()) });
+  expect(init.status).toBe(200);
+  await init.text();
+  const session = init.headers.get('mcp-session-id')!;
+  const sessionHeaders = { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
+  const note = await fetch(mcp, {
+    method: 'POST',
+    headers: sessionHeaders,
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
+  expect(note.status).toBe(202);
+  const stream = await fetch(mcp, {
+    method: 'GET',
+    headers: { ...authHeaders(key), accept: 'text/event-stream', 'mcp-session-id': session },
+  });
+  expect(stream.status).toBe(200);
+  expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
+  return { stream, session };
+}
+
 describe('open MCP streams end when their key is revoked or expires', () => {
   let started: StartedApp;
   let admin: TestKey;
@@ -35,28 +58,7 @@ describe('open MCP streams end when their key is revoked or expires', () => {
   });
   afterAll(async () => started?.close());
 
-  /** Opens a 2025-era session with `key` and its GET stream; returns the stream's response and the session id. */
-  async function sessionStream(key: TestKey): Promise<{ stream: Response; session: string }> {
-    const headers = { ...authHeaders(key), 'content-type': 'application/json', accept: ACCEPT };
-    const init = await fetch(mcp, { method: 'POST', headers, body: JSON.stringify(initializeRequest()) });
-    expect(init.status).toBe(200);
-    await init.text();
-    const session = init.headers.get('mcp-session-id')!;
-    const sessionHeaders = { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' };
-    const note = await fetch(mcp, {
-      method: 'POST',
-      headers: sessionHeaders,
-      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
-    });
-    expect(note.status).toBe(202);
-    const stream = await fetch(mcp, {
-      method: 'GET',
-      headers: { ...authHeaders(key), accept: 'text/event-stream', 'mcp-session-id': session },
-    });
-    expect(stream.status).toBe(200);
-    expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
-    return { stream, session };
-  }
+  const sessionStream = (key: TestKey) => openSessionStream(mcp, key);
 
   it('revoking a key ends its GET stream and its session, and leaves the streams of other keys alone', async () => {
     const leaked = await TestKey.create(started, { permissions: ['ai:invoke'], name: 'leaked' });
@@ -198,5 +200,73 @@ describe('open MCP streams end when their key is revoked or expires', () => {
     });
     expect(revoke.status).toBe(200);
     expect((await ended) - revokedAt).toBeLessThan(5_000);
+  });
+});
+
+describe("one organisation's open streams are bounded (MCP_MAX_STREAMS_PER_ORG)", () => {
+  let started: StartedApp;
+  let mcp: string;
+
+  beforeAll(async () => {
+    started = await startApp({ MCP_MAX_STREAMS_PER_ORG: '2' });
+    mcp = `${started.url}/mcp`;
+  });
+  afterAll(async () => started?.close());
+
+  it("past its share an organisation's next stream is refused (429, naming the limit); another organisation still opens one, and a closed stream frees its slot", async () => {
+    const keyOf = (org: string, name: string) =>
+      TestKey.create(started, { permissions: ['ai:invoke'], organizationId: org, name });
+    const a = await Promise.all(['a1', 'a2', 'a3'].map((n) => keyOf('org-streams-a', n)));
+    const first = await openSessionStream(mcp, a[0]);
+    await openSessionStream(mcp, a[1]);
+    // The third key of the same organisation: a GET stream, and a 2026-07-28 listen stream.
+    const headers = { ...authHeaders(a[2]), 'content-type': 'application/json', accept: ACCEPT };
+    const init = await fetch(mcp, { method: 'POST', headers, body: JSON.stringify(initializeRequest()) });
+    const session = init.headers.get('mcp-session-id')!;
+    await init.text();
+    const get = await fetch(mcp, {
+      headers: { ...authHeaders(a[2]), accept: 'text/event-stream', 'mcp-session-id': session },
+    });
+    const listen = await fetch(mcp, {
+      method: 'POST',
+      headers: { ...headers, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'subscriptions/listen',
+        params: { resourceSubscriptions: ['sentia://connectors'], _meta: MODERN_META },
+      }),
+    });
+    for (const [name, res] of [
+      ['GET', get],
+      ['listen', listen],
+    ] as const) {
+      const body = (await res.json()) as { error: { code: number; message: string } };
+      expect([name, res.status, body.error]).toEqual([
+        name,
+        429,
+        {
+          code: -32000,
+          message: expect.stringContaining(
+            "this organisation's keys hold 2 on this server (MCP_MAX_STREAMS_PER_ORG)",
+          ),
+        },
+      ]);
+    }
+    // Another organisation is not shut out.
+    const b = await keyOf('org-streams-b', 'b1');
+    await openSessionStream(mcp, b);
+    // Closing one of org A's streams frees its slot (once the server has seen it close).
+    await first.stream.body!.cancel();
+    let again: Response | undefined;
+    for (let i = 0; i < 50 && again?.status !== 200; i++) {
+      if (again) await new Promise((r) => setTimeout(r, 100));
+      again = await fetch(mcp, {
+        headers: { ...authHeaders(a[2]), accept: 'text/event-stream', 'mcp-session-id': session },
+      });
+      if (again.status !== 200) await again.text();
+    }
+    expect(again!.status).toBe(200);
+    await again!.body!.cancel();
   });
 });
