@@ -11,7 +11,7 @@ function response(): ServerResponse & { ended: boolean } {
     res.ended = true;
     res.emit('close');
     return res;
-  }) as ServerResponse['end'];
+  }) as unknown as typeof res.end;
   return res;
 }
 

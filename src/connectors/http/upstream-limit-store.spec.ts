@@ -74,8 +74,8 @@ describe('Upstream limits while the shared store does not answer', () => {
     const metrics = new MetricsService();
     const quota = new UpstreamQuota(store, metrics);
     await quota.hold('xero', 'app:t1', 'day', 60_000);
-    expect((await quota.held('xero', 'app:t1'))?.reason).toBe('day');
-    expect(await quota.held('xero', 'app:t2')).toBeUndefined();
+    expect((await quota.held('xero', 'app:t1', ['day', 'minute']))?.reason).toBe('day');
+    expect(await quota.held('xero', 'app:t2', ['day', 'minute'])).toBeUndefined();
     expect(await localCounts(metrics)).toBeGreaterThanOrEqual(3);
     await quota.onModuleDestroy();
   });

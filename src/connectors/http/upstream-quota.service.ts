@@ -59,23 +59,31 @@ export class UpstreamQuota implements OnModuleDestroy {
   /**
    * Holds every call of `service` for `scope` for `ms` (at most MAX_HOLD_MS)
    * on every instance: the upstream said that scope's limit is used up and
-   * when it frees. `reason` says which limit, for the caller's message. A
-   * hold already in place that lasts longer is kept.
+   * when it frees. `reason` says which limit, for the caller's message. Each
+   * reason is kept apart, so that a shorter hold for one limit (a minute)
+   * never replaces a longer one for another (the day), even when two 429s
+   * arrive at once; of the same reason, a hold in place that lasts longer is kept.
    */
   async hold(service: UpstreamService, scope: string, reason: string, ms: number): Promise<void> {
     // Whole ms, as a store's TTL is: a Retry-After such as "30.0005" is read as 30000.5 ms.
     const wait = Math.ceil(Math.min(ms, MAX_HOLD_MS));
     if (!(wait >= 1)) return;
-    const key = holdKey(service, scope);
     const until = Date.now() + wait;
-    const current = await this.held(service, scope);
+    const current = await this.heldFor(service, scope, reason);
     if (current && Date.now() + current.leftMs >= until) return;
-    await this.store.set(service, key, JSON.stringify({ reason, until }), wait);
+    await this.store.set(service, holdKey(service, scope, reason), JSON.stringify({ reason, until }), wait);
   }
 
-  /** The hold in place for `scope`, if any (`hold`). */
-  async held(service: UpstreamService, scope: string): Promise<Held | undefined> {
-    const value = await this.store.get(service, holdKey(service, scope));
+  /** The longest of the holds in place for `scope` among `reasons` (`hold`), if any. */
+  async held(service: UpstreamService, scope: string, reasons: readonly string[]): Promise<Held | undefined> {
+    const holds = await Promise.all(reasons.map((reason) => this.heldFor(service, scope, reason)));
+    let longest: Held | undefined;
+    for (const h of holds) if (h && (!longest || h.leftMs > longest.leftMs)) longest = h;
+    return longest;
+  }
+
+  private async heldFor(service: UpstreamService, scope: string, reason: string): Promise<Held | undefined> {
+    const value = await this.store.get(service, holdKey(service, scope, reason));
     if (value === null) return undefined;
     let parsed: unknown;
     try {
@@ -83,8 +91,8 @@ export class UpstreamQuota implements OnModuleDestroy {
     } catch {
       return undefined;
     }
-    const { reason, until } = (parsed ?? {}) as { reason?: unknown; until?: unknown };
-    if (typeof reason !== 'string' || typeof until !== 'number') return undefined;
+    const { reason: stored, until } = (parsed ?? {}) as { reason?: unknown; until?: unknown };
+    if (stored !== reason || typeof until !== 'number') return undefined;
     const leftMs = Math.min(until - Date.now(), MAX_HOLD_MS);
     return leftMs > 0 ? { reason, leftMs } : undefined;
   }
@@ -103,8 +111,8 @@ export class UpstreamQuota implements OnModuleDestroy {
   }
 }
 
-function holdKey(service: UpstreamService, scope: string): string {
-  return `upstream:hold:${service}:${scope}`;
+function holdKey(service: UpstreamService, scope: string, reason: string): string {
+  return `upstream:hold:${service}:${scope}:${reason}`;
 }
 
 /** The UTC calendar month holding `now`: `YYYY-MM`, and the instant the next one begins. */

@@ -102,47 +102,60 @@ describe('UpstreamQuota holds (memory store)', () => {
 
   it('keeps a hold for its scope and service, with its reason and the time left, in the shared store', async () => {
     await quota.hold('xero', 'app:t1', 'day', 60_000);
-    const held = await quota.held('xero', 'app:t1');
+    const held = await quota.held('xero', 'app:t1', ['day', 'minute']);
     expect(held?.reason).toBe('day');
     expect(held!.leftMs).toBeGreaterThan(59_000);
     expect(held!.leftMs).toBeLessThanOrEqual(60_000);
-    expect(await store.ttl('upstream:hold:xero:app:t1')).toBeGreaterThan(59_000);
+    expect(await store.ttl('upstream:hold:xero:app:t1:day')).toBeGreaterThan(59_000);
     // Another organisation (instance) reading the same store sees it.
-    expect((await new UpstreamQuota(store).held('xero', 'app:t1'))?.reason).toBe('day');
-    expect(await quota.held('xero', 'app:t2')).toBeUndefined();
-    expect(await quota.held('shopify', 'app:t1')).toBeUndefined();
+    expect((await new UpstreamQuota(store).held('xero', 'app:t1', ['day', 'minute']))?.reason).toBe('day');
+    expect(await quota.held('xero', 'app:t2', ['day', 'minute'])).toBeUndefined();
+    expect(await quota.held('shopify', 'app:t1', ['day', 'minute'])).toBeUndefined();
   });
 
   it('ends when its wait is over', async () => {
     await quota.hold('xero', 'app:t1', 'minute', 50);
-    expect(await quota.held('xero', 'app:t1')).toBeDefined();
+    expect(await quota.held('xero', 'app:t1', ['day', 'minute'])).toBeDefined();
     await new Promise((r) => setTimeout(r, 80));
-    expect(await quota.held('xero', 'app:t1')).toBeUndefined();
+    expect(await quota.held('xero', 'app:t1', ['day', 'minute'])).toBeUndefined();
   });
 
   it('holds for a day at most, nothing for no wait, and keeps a longer hold already in place', async () => {
     await quota.hold('xero', 'app:t1', 'day', 10 * 86_400_000);
-    expect((await quota.held('xero', 'app:t1'))!.leftMs).toBeLessThanOrEqual(86_400_000);
-    expect(await store.ttl('upstream:hold:xero:app:t1')).toBeLessThanOrEqual(86_400_000);
+    expect((await quota.held('xero', 'app:t1', ['day', 'minute']))!.leftMs).toBeLessThanOrEqual(86_400_000);
+    expect(await store.ttl('upstream:hold:xero:app:t1:day')).toBeLessThanOrEqual(86_400_000);
     await quota.hold('xero', 'app:t1', 'minute', 30_000);
-    expect((await quota.held('xero', 'app:t1'))?.reason).toBe('day');
+    expect((await quota.held('xero', 'app:t1', ['day', 'minute']))?.reason).toBe('day');
     await quota.hold('xero', 'app:t2', 'minute', 0);
-    expect(await quota.held('xero', 'app:t2')).toBeUndefined();
+    expect(await quota.held('xero', 'app:t2', ['day', 'minute'])).toBeUndefined();
     await quota.hold('xero', 'app:t2', 'minute', 1_000);
     await quota.hold('xero', 'app:t2', 'day', 60_000);
-    expect((await quota.held('xero', 'app:t2'))?.reason).toBe('day');
+    expect((await quota.held('xero', 'app:t2', ['day', 'minute']))?.reason).toBe('day');
+  });
+
+  it('a shorter hold for another limit never replaces a longer one, even when both are written at once (two 429s)', async () => {
+    // Each reads no hold in place, then writes: with one key for both, the last write (the minute) won.
+    await Promise.all([
+      quota.hold('xero', 'app:t3', 'day', 60_000),
+      quota.hold('xero', 'app:t3', 'minute', 1_000),
+    ]);
+    const held = await quota.held('xero', 'app:t3', ['day', 'minute']);
+    expect(held?.reason).toBe('day');
+    expect(held!.leftMs).toBeGreaterThan(59_000);
+    // Asked for one limit only, each is there.
+    expect((await quota.held('xero', 'app:t3', ['minute']))?.reason).toBe('minute');
   });
 
   it('holds for a wait in fractions of a millisecond, rounded up to whole ones (a store TTL is whole)', async () => {
     await quota.hold('xero', 'app:t1', 'minute', 30_000.5);
-    expect((await quota.held('xero', 'app:t1'))?.reason).toBe('minute');
-    expect(await store.ttl('upstream:hold:xero:app:t1')).toBeLessThanOrEqual(30_001);
+    expect((await quota.held('xero', 'app:t1', ['day', 'minute']))?.reason).toBe('minute');
+    expect(await store.ttl('upstream:hold:xero:app:t1:minute')).toBeLessThanOrEqual(30_001);
   });
 
   it('ignores a value in its key that is not a hold', async () => {
-    await store.set('upstream:hold:xero:app:t1', 'not json', { ttlMs: 60_000 });
-    expect(await quota.held('xero', 'app:t1')).toBeUndefined();
-    await store.set('upstream:hold:xero:app:t1', '{"reason":1,"until":"x"}', { ttlMs: 60_000 });
-    expect(await quota.held('xero', 'app:t1')).toBeUndefined();
+    await store.set('upstream:hold:xero:app:t1:day', 'not json', { ttlMs: 60_000 });
+    expect(await quota.held('xero', 'app:t1', ['day', 'minute'])).toBeUndefined();
+    await store.set('upstream:hold:xero:app:t1:day', '{"reason":1,"until":"x"}', { ttlMs: 60_000 });
+    expect(await quota.held('xero', 'app:t1', ['day', 'minute'])).toBeUndefined();
   });
 });

@@ -17,6 +17,7 @@ import {
   isTenantProblem,
   rateLimitProblem,
   restOfUtcDayMs,
+  TENANT_PROBLEMS,
   xeroLimitHit,
 } from './xero-rate-limits';
 import { XeroAccessToken, XeroTokens } from './xero-token.service';
@@ -102,7 +103,7 @@ export class XeroClient {
     // Before those, a hold: Xero said (a 429, on any instance) that this tenant's minute or day is used
     // up until a given time, so until then nothing is sent and nothing of a quota spent.
     const takeQuotas = async () => {
-      const held = await this.quota.held('xero', scope);
+      const held = await this.quota.held('xero', scope, TENANT_PROBLEMS);
       if (held && isTenantProblem(held.reason)) throw xeroLimitHit(held.reason, tenantId, held.leftMs);
       await this.quota.take('xero', scope, PER_MINUTE);
       await this.quota.take('xero', scope, PER_DAY);

@@ -15,8 +15,10 @@ export function rateLimitProblem(headers: Headers): XeroRateLimitProblem {
 }
 
 /** The problems that are one tenant's (for one app): held for that tenant until Xero's wait is over. */
-export function isTenantProblem(problem: string): problem is 'day' | 'minute' {
-  return problem === 'day' || problem === 'minute';
+export const TENANT_PROBLEMS = ['day', 'minute'] as const;
+
+export function isTenantProblem(problem: string): problem is (typeof TENANT_PROBLEMS)[number] {
+  return (TENANT_PROBLEMS as readonly string[]).includes(problem);
 }
 
 /**
