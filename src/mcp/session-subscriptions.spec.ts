@@ -31,6 +31,30 @@ describe('SessionSubscriptions', () => {
     expect(ttl).toBeLessThanOrEqual(60_000);
   });
 
+  it('changes made at once (subscribe and unsubscribe calls served together, on any instances) all land', async () => {
+    await subs.add('s1', 'a://0');
+    // Each reads the list, then writes it: unlocked, the last write would drop the others' changes.
+    await Promise.all([
+      subs.add('s1', 'a://1'),
+      subs.add('s1', 'a://2'),
+      new SessionSubscriptions(store, CONFIG).add('s1', 'a://3'),
+      subs.remove('s1', 'a://0'),
+    ]);
+    expect((await subs.of('s1')).sort()).toEqual(['a://1', 'a://2', 'a://3']);
+  });
+
+  it('a change held up past its wait by one in progress (an instance stuck mid-change) is refused, changing nothing', async () => {
+    const stuck = await store.tryLock(SESSION_SUBSCRIPTIONS_PREFIX + 's1:lock', 60_000);
+    expect(stuck).not.toBeNull();
+    const refused = await subs.add('s1', 'a://1').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ProtocolError);
+    expect((refused as Error).message).toMatch(/Session store busy: .* retry shortly/);
+    expect(await subs.of('s1')).toEqual([]);
+    await stuck!.release();
+    await subs.add('s1', 'a://1');
+    expect(await subs.of('s1')).toEqual(['a://1']);
+  });
+
   it('removes one URI, and the key with the last one; drop removes them all', async () => {
     await subs.add('s1', 'a://1');
     await subs.add('s1', 'a://2');

@@ -10,6 +10,10 @@ export const SESSION_SUBSCRIPTIONS_PREFIX = 'mcp:session-subs:';
 export const MAX_SUBSCRIPTIONS_PER_SESSION = 16;
 /** The longest URI a session may subscribe to (a template's variables can make one long). */
 export const MAX_SUBSCRIBED_URI_LENGTH = 1024;
+/** A change of a session's list waits this long at most for another in progress. */
+const CHANGE_WAIT_MS = 2_000;
+/** A lock left by an instance that died mid-change frees itself after this. */
+const LOCK_TTL_MS = 5_000;
 
 /**
  * The resources each 2025-era session subscribed to (`resources/subscribe`),
@@ -18,8 +22,8 @@ export const MAX_SUBSCRIBED_URI_LENGTH = 1024;
  * sends its updates. A JSON list of URIs per session, with the session's TTL,
  * kept alive with the record and removed with it when the session ends.
  *
- * Concurrent subscribe and unsubscribe calls of one session (a read and a
- * write each) can lose one of them: the last write wins.
+ * A change (a read and a write) holds the session's lock in the store, so
+ * two at once, on any instances, both land.
  */
 @Injectable()
 export class SessionSubscriptions {
@@ -40,6 +44,10 @@ export class SessionSubscriptions {
         `Invalid params: a subscribed URI is at most ${MAX_SUBSCRIBED_URI_LENGTH} characters`,
       );
     }
+    await this.changing(sessionId, () => this.addNow(sessionId, uri));
+  }
+
+  private async addNow(sessionId: string, uri: string): Promise<void> {
     const uris = await this.read(sessionId);
     if (uris.includes(uri)) return;
     if (uris.length >= MAX_SUBSCRIPTIONS_PER_SESSION) {
@@ -54,6 +62,10 @@ export class SessionSubscriptions {
 
   /** Forgets `uri` for `sessionId` (one it never subscribed to: nothing changes). */
   async remove(sessionId: string, uri: string): Promise<void> {
+    await this.changing(sessionId, () => this.removeNow(sessionId, uri));
+  }
+
+  private async removeNow(sessionId: string, uri: string): Promise<void> {
     const uris = await this.read(sessionId);
     if (!uris.includes(uri)) return;
     const rest = uris.filter((u) => u !== uri);
@@ -102,6 +114,34 @@ export class SessionSubscriptions {
         ProtocolErrorCode.InternalError,
         'Session store temporarily unavailable: the subscription was not changed; retry shortly',
       );
+    }
+  }
+
+  /**
+   * Runs one change of the session's list under its lock: waits for a change
+   * in progress (on any instance) for up to CHANGE_WAIT_MS, then answers the
+   * store as unavailable rather than change the list unlocked.
+   */
+  private async changing(sessionId: string, change: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + CHANGE_WAIT_MS;
+    for (;;) {
+      const lock = await this.unavailableAs(() =>
+        this.store.tryLock(this.key(sessionId) + ':lock', LOCK_TTL_MS),
+      );
+      if (lock) {
+        try {
+          return await change();
+        } finally {
+          await lock.release().catch(() => undefined);
+        }
+      }
+      if (Date.now() >= deadline) {
+        throw new ProtocolError(
+          ProtocolErrorCode.InternalError,
+          "Session store busy: another change of this session's subscriptions did not finish; retry shortly",
+        );
+      }
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 
