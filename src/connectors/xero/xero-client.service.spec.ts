@@ -123,9 +123,11 @@ describe('XeroClient calls at a time', () => {
   });
 });
 
-describe('XeroClient quotas (memory store)', () => {
-  const T1 = '8c2f9b1e-3d4a-4f6b-9e7c-1a2b3c4d5e6f';
-  const T2 = '1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
+const T1 = '8c2f9b1e-3d4a-4f6b-9e7c-1a2b3c4d5e6f';
+const T2 = '1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
+
+/** A fresh memory store for each test of the describe it is called in, closed after it. */
+function memoryStorePerTest(): () => MemoryStore {
   let store: MemoryStore;
   beforeEach(() => {
     store = new MemoryStore();
@@ -133,6 +135,11 @@ describe('XeroClient quotas (memory store)', () => {
   afterEach(async () => {
     await store.close();
   });
+  return () => store;
+}
+
+describe('XeroClient quotas (memory store)', () => {
+  const store = memoryStorePerTest();
 
   /** A client whose organisation stores the Xero app `clientId`; `sent` counts the requests that left. */
   function clientFor(clientId: string) {
@@ -151,8 +158,8 @@ describe('XeroClient quotas (memory store)', () => {
       get: () => Promise.resolve({ grantType: 'client_credentials', clientId, clientSecret: 's' }),
     } as unknown as ConnectorCredentials;
     const config = { connectors: { baseUrls: { xeroApi: 'http://xero.invalid' } } } as unknown as AppConfig;
-    const quota = new UpstreamQuota(store);
-    const client = new XeroClient(config, http, tokens, credentials, quota, new UpstreamConcurrency(store));
+    const quota = new UpstreamQuota(store());
+    const client = new XeroClient(config, http, tokens, credentials, quota, new UpstreamConcurrency(store()));
     const ctx = {
       principal: { organizationId: `org-${clientId}` },
       requestId: 'r',
@@ -232,15 +239,7 @@ describe('XeroClient quotas (memory store)', () => {
 });
 
 describe("XeroClient and Xero's 429s (memory store)", () => {
-  const T1 = '8c2f9b1e-3d4a-4f6b-9e7c-1a2b3c4d5e6f';
-  const T2 = '1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b';
-  let store: MemoryStore;
-  beforeEach(() => {
-    store = new MemoryStore();
-  });
-  afterEach(async () => {
-    await store.close();
-  });
+  const store = memoryStorePerTest();
 
   interface Answer {
     status: number;
@@ -280,8 +279,8 @@ describe("XeroClient and Xero's 429s (memory store)", () => {
       http,
       tokens,
       credentials,
-      new UpstreamQuota(store),
-      new UpstreamConcurrency(store),
+      new UpstreamQuota(store()),
+      new UpstreamConcurrency(store()),
     );
     const ctx = {
       principal: { organizationId: `org-${clientId}` },
