@@ -25,6 +25,7 @@ export type UpstreamErrorCode =
   | 'upstream_not_found'
   | 'upstream_invalid_request'
   | 'upstream_unexpected_status'
+  | 'upstream_account_unavailable'
   | 'credentials_missing'
   | 'credentials_unreadable';
 
@@ -164,6 +165,15 @@ export class UpstreamError extends ToolError {
       service,
       'upstream_bad_response',
       `${SERVICE_NAMES[service]} answered something this server cannot read (${cut(what)}); retrying may help.`,
+    );
+  }
+
+  /** The account at the upstream (a Shopify shop) is frozen or locked: its owner must act; retrying will not help. */
+  static accountUnavailable(service: UpstreamService, what: string): UpstreamError {
+    return new UpstreamError(
+      service,
+      'upstream_account_unavailable',
+      `${SERVICE_NAMES[service]} ${cut(what)}`,
     );
   }
 

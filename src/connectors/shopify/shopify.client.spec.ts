@@ -124,7 +124,9 @@ describe('ShopifyClient', () => {
   it.each([
     [401, 'upstream_rejected_credentials', 'PUT /credentials/shopify'],
     [404, 'upstream_not_found', 'unit-store.myshopify.com for API version 2025-07'],
-    [402, 'upstream_unexpected_status', 'HTTP 402'],
+    [402, 'upstream_account_unavailable', 'the shop unit-store.myshopify.com is frozen'],
+    [423, 'upstream_account_unavailable', 'the shop unit-store.myshopify.com is locked by Shopify'],
+    [418, 'upstream_unexpected_status', 'HTTP 418'],
   ])('maps HTTP %i to %s', async (status, code, words) => {
     const e = await failure(client([[status, { errors: 'x' }]]).client.query(ctx(), op));
     expect(e.code).toBe(code);

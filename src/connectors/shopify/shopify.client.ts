@@ -106,6 +106,21 @@ function readBody(res: UpstreamResponse, creds: ShopifyCredentials): unknown {
             'an admin can correct the shop or apiVersion with PUT /credentials/shopify',
         ),
       );
+    case 402:
+      return fail(
+        UpstreamError.accountUnavailable(
+          'shopify',
+          `answered HTTP 402 Payment Required: the shop ${creds.shop} is frozen (its Shopify bill is unpaid); ` +
+            "calls work again once the shop's owner settles it in the Shopify admin.",
+        ),
+      );
+    case 423:
+      return fail(
+        UpstreamError.accountUnavailable(
+          'shopify',
+          `answered HTTP 423 Locked: the shop ${creds.shop} is locked by Shopify; its owner must contact Shopify support.`,
+        ),
+      );
     default:
       return fail(UpstreamError.unexpectedStatus('shopify', res.status));
   }
