@@ -146,7 +146,8 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
       principal: (req as RequestWithPrincipal)[PRINCIPAL_REQUEST_KEY],
       requestId: RequestContext.requestId() ?? 'unknown',
     };
-    if (auth.principal && opensStream(req, parsedBody)) {
+    const streaming = opensStream(req, parsedBody);
+    if (auth.principal && streaming) {
       // Stream slots are shared by every organisation here (the SDK's listen router takes 1,024 in all):
       // one organisation's keys may hold a bounded share, so no tenant can shut the others out.
       const limit = this.config.mcp.maxStreamsPerOrg;
@@ -185,7 +186,7 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
           return;
         }
         (req as Request & { auth?: unknown }).auth = toAuthInfo(auth);
-        if (opensStream(req, parsedBody)) {
+        if (streaming) {
           // The subscriptions/listen stream this request opens is filed under the key's organisation,
           // with its permissions (an update it may not see is not sent to it).
           await this.updates.bus.runAs(auth.principal, () => this.modernNode(req, res, parsedBody));

@@ -138,6 +138,23 @@ function memoryStorePerTest(): () => MemoryStore {
   return () => store;
 }
 
+/**
+ * A XeroClient of the Xero app `clientId` (client credentials, a token always at hand) over `http`,
+ * its quotas and concurrency in `store`; `ctx` is a call of the organisation `org-<clientId>`.
+ */
+function storeBackedClient(clientId: string, http: UpstreamHttp, quota: UpstreamQuota, store: MemoryStore) {
+  const tokens = {
+    get: () => Promise.resolve({ accessToken: 'at', usableUntil: Date.now() + 60_000, clientId }),
+  } as unknown as XeroTokens;
+  const credentials = {
+    get: () => Promise.resolve({ grantType: 'client_credentials', clientId, clientSecret: 's' }),
+  } as unknown as ConnectorCredentials;
+  const config = { connectors: { baseUrls: { xeroApi: 'http://xero.invalid' } } } as unknown as AppConfig;
+  const client = new XeroClient(config, http, tokens, credentials, quota, new UpstreamConcurrency(store));
+  const ctx = { principal: { organizationId: `org-${clientId}` }, requestId: 'r' } as unknown as ToolContext;
+  return { client, ctx };
+}
+
 describe('XeroClient quotas (memory store)', () => {
   const store = memoryStorePerTest();
 
@@ -151,19 +168,8 @@ describe('XeroClient quotas (memory store)', () => {
         return { status: 200, headers: new Headers(), text: '{}', json: () => ({}) };
       },
     } as unknown as UpstreamHttp;
-    const tokens = {
-      get: () => Promise.resolve({ accessToken: 'at', usableUntil: Date.now() + 60_000, clientId }),
-    } as unknown as XeroTokens;
-    const credentials = {
-      get: () => Promise.resolve({ grantType: 'client_credentials', clientId, clientSecret: 's' }),
-    } as unknown as ConnectorCredentials;
-    const config = { connectors: { baseUrls: { xeroApi: 'http://xero.invalid' } } } as unknown as AppConfig;
     const quota = new UpstreamQuota(store());
-    const client = new XeroClient(config, http, tokens, credentials, quota, new UpstreamConcurrency(store()));
-    const ctx = {
-      principal: { organizationId: `org-${clientId}` },
-      requestId: 'r',
-    } as unknown as ToolContext;
+    const { client, ctx } = storeBackedClient(clientId, http, quota, store());
     const refusals: string[] = [];
     const call = (tenantId: string) =>
       client.accounting(ctx, { tenantId, path: 'Invoices', query: {}, what: 'invoices' }).then(
@@ -267,25 +273,7 @@ describe("XeroClient and Xero's 429s (memory store)", () => {
         return { status: answer.status, headers, text: '{}', json: () => ({}) };
       },
     } as unknown as UpstreamHttp;
-    const tokens = {
-      get: () => Promise.resolve({ accessToken: 'at', usableUntil: Date.now() + 60_000, clientId }),
-    } as unknown as XeroTokens;
-    const credentials = {
-      get: () => Promise.resolve({ grantType: 'client_credentials', clientId, clientSecret: 's' }),
-    } as unknown as ConnectorCredentials;
-    const config = { connectors: { baseUrls: { xeroApi: 'http://xero.invalid' } } } as unknown as AppConfig;
-    const client = new XeroClient(
-      config,
-      http,
-      tokens,
-      credentials,
-      new UpstreamQuota(store()),
-      new UpstreamConcurrency(store()),
-    );
-    const ctx = {
-      principal: { organizationId: `org-${clientId}` },
-      requestId: 'r',
-    } as unknown as ToolContext;
+    const { client, ctx } = storeBackedClient(clientId, http, new UpstreamQuota(store()), store());
     const call = (tenantId: string): Promise<UpstreamError | 'sent'> =>
       client.accounting(ctx, { tenantId, path: 'Invoices', query: {}, what: 'invoices' }).then(
         () => 'sent' as const,
