@@ -19,6 +19,7 @@ import { toNodeHandlerWithoutSignalRegistry } from './fetch-handler-adapter';
 import { HeldStreams } from './held-streams';
 import { batchProblem, envelopeProblem, SERVED_PROTOCOL_VERSIONS } from './json-rpc-batch';
 import { jsonRpcError } from './json-rpc-error';
+import { narrowListen } from './listen-filter';
 import { AdmitBatch, LegacySessions } from './legacy-sessions.service';
 import { KeyThrottlerGuard } from '../rate-limit/key-throttler.guard';
 import { McpServerFactory, RequestAuth, toAuthInfo } from './mcp-server.factory';
@@ -187,9 +188,15 @@ export class McpHttpService implements OnModuleInit, BeforeApplicationShutdown, 
         }
         (req as Request & { auth?: unknown }).auth = toAuthInfo(auth);
         if (streaming) {
+          // It hears only of resources the key could read, and its acknowledgement says so.
+          const listen = narrowListen(parsedBody, (uri) => this.factory.mayRead(uri, auth.principal));
+          if (!listen.ok) {
+            jsonRpcError(res, 200, -32602, listen.message, {}, parsedBody);
+            return;
+          }
           // The subscriptions/listen stream this request opens is filed under the key's organisation,
           // with its permissions (an update it may not see is not sent to it).
-          await this.updates.bus.runAs(auth.principal, () => this.modernNode(req, res, parsedBody));
+          await this.updates.bus.runAs(auth.principal, () => this.modernNode(req, res, listen.body));
         } else {
           await this.modernNode(req, res, parsedBody);
         }

@@ -63,6 +63,15 @@ export class McpServerFactory {
     this.info = { name: config.appName, version: config.appVersion, title: 'Sentia MCP' };
   }
 
+  /**
+   * Whether `principal` could read `uri`: it names a resource (or matches a template) and the key holds
+   * its permission. What a 2025-era `resources/subscribe` and a 2026-07-28 listen may ask to hear of.
+   */
+  mayRead(uri: string, principal: Principal | undefined): boolean {
+    const match = this.registry.matchResource(uri);
+    return match !== undefined && mayAccess(match.resource.options.permission, principal);
+  }
+
   create(era: 'legacy' | 'modern'): Server {
     const server = new Server(this.info, {
       capabilities: {
@@ -193,10 +202,7 @@ export class McpServerFactory {
     // key could not read is refused as resources/read refuses it, not taken and never updated.
     server.setRequestHandler('resources/subscribe', async (req, sdk) => {
       const ctx = context(sdk);
-      const match = this.registry.matchResource(req.params.uri);
-      if (!match || !mayAccess(match.resource.options.permission, ctx.principal)) {
-        throw resourceNotFound(req.params.uri);
-      }
+      if (!this.mayRead(req.params.uri, ctx.principal)) throw resourceNotFound(req.params.uri);
       if (ctx.sessionId) await this.subscriptions.add(ctx.sessionId, req.params.uri);
       return {};
     });

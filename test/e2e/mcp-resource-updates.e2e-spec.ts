@@ -254,6 +254,41 @@ describe('sentia://connectors updates (embedded: SQLite + memory store)', () => 
     await expectUpdates(b, 1);
     await expectUpdates(a, 1);
   });
+  it('a listen stream is acknowledged for the URIs the key could read only; too many or too long is refused', async () => {
+    const client = new ClientV2(
+      { name: 'e2e-updates-filter', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    );
+    await client.connect(
+      new TransportV2(new URL(`${started.url}/mcp`), { requestInit: { headers: bearer(reader['org-a']) } }),
+    );
+    try {
+      // An unknown URI (a typo) is left out of what is honoured, and a URI given twice is one.
+      const mixed = await client.listen({ resourceSubscriptions: ['sentia://conectors', URI, URI] });
+      expect(mixed.honoredFilter).toEqual({ resourceSubscriptions: [URI] });
+      await mixed.close();
+      // Nothing readable: nothing honoured, and the stream ends at once.
+      const none = await client.listen({ resourceSubscriptions: ['sentia://conectors'] });
+      expect(none.honoredFilter).toEqual({});
+      await none.close();
+
+      const many = Array.from({ length: 17 }, (_, i) => `${URI}/${i}`);
+      await expect(client.listen({ resourceSubscriptions: many })).rejects.toMatchObject({
+        code: -32602,
+        message: expect.stringContaining('names 17 URIs; a listen stream takes at most 16'),
+      });
+      await expect(
+        client.listen({ resourceSubscriptions: [`${URI}/${'x'.repeat(1100)}`] }),
+      ).rejects.toMatchObject({
+        code: -32602,
+        message: expect.stringContaining('a subscribed URI is at most 1024 characters'),
+      });
+      // The server kept serving this client.
+      expect((await client.callTool({ name: 'server_info', arguments: {} })).isError).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+  });
 });
 
 describeWithPostgres('sentia://connectors updates across two instances', () => {

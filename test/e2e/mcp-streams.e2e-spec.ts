@@ -183,7 +183,7 @@ describe('open MCP streams end when their key is revoked or expires', () => {
         id: 1,
         method: 'subscriptions/listen',
         // A resource subscription keeps the stream open (with nothing to listen to, it ends at once).
-        params: { notifications: { resourceSubscriptions: ['sentia://watched'] }, _meta: MODERN_META },
+        params: { notifications: { resourceSubscriptions: ['sentia://connectors'] }, _meta: MODERN_META },
       }),
     });
     expect(listen.status).toBe(200);
