@@ -57,7 +57,7 @@ const q = (db: Db, n: number): string => (db.pg ? `$${n}` : '?');
 
 /**
  * Verifies `ds` page by page and, right after its first page, runs a prune of
- * November through `other` (another connection, as another instance or
+ * the records before `before` (November's start by default) through `other` (another connection, as another instance or
  * process has): waits for it, or for `waitMs` at most (a prune that waits for
  * the verify itself goes on after it).
  */
@@ -66,6 +66,7 @@ async function pruneBetweenVerifyPages(
   other: DataSource,
   options: VerifyOptions,
   waitMs?: number,
+  before = NOVEMBER,
 ): Promise<{ result: VerifyResult; pruning: Promise<unknown> | undefined }> {
   let pruning: Promise<unknown> | undefined;
   const createQueryRunner = ds.createQueryRunner.bind(ds);
@@ -75,7 +76,7 @@ async function pruneBetweenVerifyPages(
     runner.query = (async (sql: string, params?: unknown[]) => {
       const result: unknown = await query(sql, params);
       if (pruning === undefined && sql.includes('ORDER BY writer_id, seq, id LIMIT')) {
-        pruning = pruneAuditTrail(other, { before: NOVEMBER, now: NOW });
+        pruning = pruneAuditTrail(other, { before, now: NOW });
         await (waitMs === undefined
           ? pruning
           : Promise.race([pruning, new Promise((r) => setTimeout(r, waitMs))]));
@@ -213,6 +214,20 @@ function pruneSuite(name: string, pg: boolean, open: () => Promise<Db>): void {
         [b.writerId, b.lastHash, db.pg ? NOVEMBER.toISOString() : '2026-11-01 00:00:00.000'],
       );
       expect((await verifyAuditChains(db.ds)).ok).toBe(true);
+      // Its anchor edited: it no longer accounts for the record its head names.
+      await db.ds.query(`UPDATE audit_chain_anchors SET hash = ${q(db, 1)} WHERE writer_id = ${q(db, 2)}`, [
+        'f'.repeat(64),
+        b.writerId,
+      ]);
+      expect((await verifyAuditChains(db.ds)).firstBroken).toMatchObject({
+        writerId: b.writerId,
+        reason: 'truncated',
+      });
+      await db.ds.query(`UPDATE audit_chain_anchors SET hash = ${q(db, 1)} WHERE writer_id = ${q(db, 2)}`, [
+        b.lastHash,
+        b.writerId,
+      ]);
+      expect((await verifyAuditChains(db.ds)).ok).toBe(true);
 
       // The first record A kept, deleted: the anchor no longer meets its chain.
       await db.ds.query(`DELETE FROM audit_logs WHERE writer_id = ${q(db, 1)} AND seq = 6`, [a.writerId]);
@@ -318,6 +333,37 @@ function pruneSuite(name: string, pg: boolean, open: () => Promise<Db>): void {
           expect(await pruning).toMatchObject({ records: 7 });
           expect(result).toMatchObject({ ok: true });
           expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true, anchored: 2 });
+        } finally {
+          jest.restoreAllMocks();
+          await other.destroy();
+        }
+      },
+    );
+
+    itOnPostgres(
+      'a verify sees one snapshot even when a prune commits under it without waiting (it deletes rows, drops no partition)',
+      async () => {
+        // Records older than every monthly partition live in the default one: pruning them drops
+        // nothing and locks no month, so the prune does not wait for the verify's reads.
+        const d = newAuditChain();
+        await append(db.ds, d, ['2026-05-02T10:00:00Z', '2026-05-03T10:00:00Z', '2026-05-04T10:00:00Z']);
+        await append(db.ds, d, ['2026-10-02T10:00:00Z']);
+        const other = await openDataSource(configFor(db.dir, { DATABASE_URL: TEST_DATABASE_URL }), {
+          schema: db.schema,
+          migrationsRun: false,
+        });
+        try {
+          const june = new Date('2026-06-01T00:00:00Z');
+          const { result, pruning } = await pruneBetweenVerifyPages(
+            db.ds,
+            other,
+            { pageSize: 2 },
+            5000,
+            june,
+          );
+          expect(await pruning).toMatchObject({ records: 3, chains: 1, partitionsDropped: [] });
+          expect(result).toMatchObject({ ok: true, checked: 15 }); // the trail as it was before the prune
+          expect(await verifyAuditChains(db.ds)).toMatchObject({ ok: true, checked: 13, anchored: 1 });
         } finally {
           jest.restoreAllMocks();
           await other.destroy();
