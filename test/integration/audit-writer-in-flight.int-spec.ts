@@ -130,6 +130,20 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
     expect(w.stats.batches).toBe(2);
   });
 
+  it('flush waits for a batch being written, not only for queued records (what SIGTERM relies on)', async () => {
+    const w = makeWriter(getRig().ds, { mode: 'async' });
+    await w.record(rec(1, { action: 'slow_call' })); // answered at once
+    await untilWaiting(1); // its batch is in the database, held
+    expect(w.queueDepth).toBe(0);
+    let flushed = false;
+    const flushing = w.flush().then(() => (flushed = true));
+    await holder.query('SELECT 1'); // a round trip: a flush that did not wait has resolved by now
+    expect(flushed).toBe(false);
+    await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
+    await flushing;
+    expect((await rows(w.writerId)).map((r) => r.request_id)).toEqual(['req-1']);
+  });
+
   it('spools two batches refused together, each on its own chain, and replays them once', async () => {
     const w = makeWriter(getRig().ds);
     const first = w.record(rec(1, { action: 'slow_refused' }));

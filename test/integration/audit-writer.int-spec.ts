@@ -10,7 +10,9 @@ import { Logger } from '@nestjs/common';
 import { argsDigest, sha256Hex } from '../../src/audit/audit-record';
 import { RequestContext } from '../../src/observability/request-context';
 import { parseAuditQuery } from '../../src/audit/audit-query';
-import { storedTimeIso } from '../../src/audit/audit-sql';
+import { chainRows, newAuditChain } from '../../src/audit/audit-chain';
+import { toAuditRow } from '../../src/audit/audit-row';
+import { insertAuditRows, SQLITE_ROWS_PER_STATEMENT, storedTimeIso } from '../../src/audit/audit-sql';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
 import { AuditUnavailableError } from '../../src/audit/audit.errors';
 import { AuditService } from '../../src/audit/audit.service';
@@ -342,6 +344,61 @@ function writerSuite(factory: RigFactory) {
     expect(denied.items.map((e) => e.requestId).sort()).toEqual(['req-6', 'req-9']);
     expect(() => parseAuditQuery({ kind: 'bogus' })).toThrow(/^kind: must be one of/);
     expect(() => parseAuditQuery({ from: 'yesterday' })).toThrow(/^from: must be an ISO 8601 time/);
+  });
+
+  it("exports only the caller's organisation, takes `from` as inclusive and `to` as exclusive, and ends on a full page without a cursor", async () => {
+    const w = makeWriter(rig.ds);
+    const t0 = Date.parse('2026-04-01T00:00:00Z');
+    for (let i = 0; i < 4; i++) await w.record(rec(i, { occurredAt: new Date(t0 + i * 1000) }));
+    await w.record(rec(90, { organizationId: 'org-b', occurredAt: new Date(t0 + 1000) }));
+    const service = new AuditService(w, rig.ds);
+    const principal = { keyId: 'k', userId: 'u', organizationId: 'org-a', permissions: ['audit:read'] };
+    const ids = (items: { requestId: string | null }[]) => items.map((e) => e.requestId);
+
+    const exported: { requestId: string | null }[] = [];
+    for await (const entry of service.exportRows(principal, {})) exported.push(entry);
+    expect(ids(exported)).toEqual(['req-3', 'req-2', 'req-1', 'req-0']);
+
+    const ranged = await service.list(
+      principal,
+      parseAuditQuery({ from: '2026-04-01T00:00:01Z', to: '2026-04-01T00:00:03Z' }),
+    );
+    expect(ids(ranged.items)).toEqual(['req-2', 'req-1']);
+
+    const first = await service.list(principal, parseAuditQuery({ limit: '2' }));
+    expect(first.nextCursor).not.toBeNull();
+    const second = await service.list(principal, parseAuditQuery({ limit: '2', cursor: first.nextCursor! }));
+    expect(ids(second.items)).toEqual(['req-1', 'req-0']);
+    expect(second.nextCursor).toBeNull();
+  });
+
+  it('after a refused batch, spools every later one until the spool is replayed, even once the database answers again', async () => {
+    // No background replay during the test: only replayNow empties the spool.
+    const w = makeWriter(rig.breakable, { replayBaseDelayMs: 60_000, replayMaxDelayMs: 60_000 });
+    await w.record(rec(1));
+    await rig.breakDb();
+    await w.record(rec(2));
+    expect(w.isSpooling).toBe(true);
+    await rig.healDb();
+    // Written directly, seq 3 would be stored before seq 2: a hole in the chain until the replay.
+    await w.record(rec(3));
+    expect((await rows(w.writerId)).map((r) => r.seq)).toEqual([1]);
+    expect(await verifyAuditChains(rig.ds)).toMatchObject({ ok: true, checked: 1 });
+    expect(await w.replayNow()).toBe(true);
+    expect((await rows(w.writerId)).map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(await verifyAuditChains(rig.ds)).toMatchObject({ ok: true, checked: 3 });
+  });
+
+  it('stores a batch larger than one statement whole or not at all', async () => {
+    const batch = Array.from({ length: SQLITE_ROWS_PER_STATEMENT + 500 }, (_, i) =>
+      toAuditRow(rec(i), false),
+    );
+    const chain = newAuditChain();
+    chainRows(chain, batch);
+    // A row of its second statement is stored already: that statement fails.
+    await insertAuditRows(rig.ds, [batch[SQLITE_ROWS_PER_STATEMENT + 200]]);
+    await expect(insertAuditRows(rig.ds, batch)).rejects.toThrow();
+    expect((await rows(chain.writerId)).map((r) => r.seq)).toEqual([SQLITE_ROWS_PER_STATEMENT + 201]);
   });
 }
 
