@@ -1,4 +1,9 @@
-import { AuditWriteTimeoutError, describe as describeFailure, replayDelayMs } from './audit-sink';
+import {
+  AuditWriteTimeoutError,
+  describe as describeFailure,
+  isDataError,
+  replayDelayMs,
+} from './audit-sink';
 import { DEFAULT_AUDIT_OPTIONS } from './audit.options';
 
 describe('replayDelayMs (spool replays and journal ships while the database refuses)', () => {
@@ -56,5 +61,40 @@ describe('describe (why an audit write failed, in the log)', () => {
     // A long message is cut before the address pattern runs over it (it rescans from each word boundary).
     expect(describeFailure(new Error('a.'.repeat(200_000)))).toBe(`Error: ${'a.'.repeat(100)}...`);
     expect(describeFailure(undefined)).toBe('Error');
+  });
+});
+
+describe('isDataError (a spooled row the database refuses as data is set aside; any other refusal keeps it)', () => {
+  const failure = (code: string, wrapped: boolean) =>
+    wrapped
+      ? Object.assign(new Error('query failed'), { driverError: { code } })
+      : Object.assign(new Error('x'), { code });
+
+  it('is true for PostgreSQL data exceptions (class 22) and SQLite values it cannot store', () => {
+    for (const [code, wrapped] of [
+      ['22P02', true],
+      ['22001', false],
+      ['SQLITE_TOOBIG', true],
+      ['SQLITE_MISMATCH', false],
+    ] as const)
+      expect([code, isDataError(failure(code, wrapped))]).toEqual([code, true]);
+  });
+
+  it('is false for an unavailable database, a refused permission, a conflict or a timeout: those rows stay in the spool', () => {
+    for (const code of [
+      'ECONNREFUSED',
+      '57P01',
+      '08006',
+      '42501',
+      '23505',
+      '53300',
+      'SQLITE_BUSY',
+      'SQLITE_FULL',
+      '2200',
+    ])
+      expect([code, isDataError(failure(code, true))]).toEqual([code, false]);
+    expect(isDataError(new AuditWriteTimeoutError(5000))).toBe(false);
+    expect(isDataError(new Error('Connection terminated unexpectedly'))).toBe(false);
+    expect(isDataError(undefined)).toBe(false);
   });
 });

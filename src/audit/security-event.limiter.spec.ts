@@ -33,4 +33,13 @@ describe('SecurityEventLimiter', () => {
     expect(overflow).toMatchObject({ errorCode: 'invalid', count: 47 * 3 - 2 });
     expect(summary.reduce((n, s) => n + s.count, 0)).toBe(50 * 3 - 3 * 2 - 2);
   });
+
+  it('gives each window the whole total again', () => {
+    const l = new SecurityEventLimiter({ ...limits, maxSources: 100 });
+    const window = () =>
+      Array.from({ length: 6 }, (_, i) => l.admit(`10.2.0.${i}`, 'invalid')).filter(Boolean);
+    expect(window()).toHaveLength(5);
+    l.rollover();
+    expect(window()).toHaveLength(5);
+  });
 });
