@@ -107,6 +107,7 @@ function writerSuite(factory: RigFactory) {
     // One write slot, so the 5 batches form one chain to tamper with.
     const w = makeWriter(rig.ds, { batchMaxRows: 7, batchesInFlight: 1 });
     await Promise.all(Array.from({ length: 30 }, (_, i) => w.record(rec(i))));
+    expect(w.stats.batches).toBe(5); // none over batchMaxRows: 7, 7, 7, 7 and 2
     const stored = await rows(w.writerId);
     expect(await verifyAuditChains(rig.ds, { pageSize: 8 })).toMatchObject({
       ok: true,
