@@ -1,4 +1,14 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chainRows, newAuditChain } from './audit-chain';
@@ -88,5 +98,33 @@ describe('AuditJournal', () => {
     expect(await next.recoverOrphans(up.insert, 10)).toBe(3);
     expect(up.stored).toEqual([[1, 2, 3]]);
     expect(segments()).toEqual([]);
+  });
+
+  it("tells a journal whose owner's pid now belongs to another process (started at another time) from a live one", async () => {
+    // A running process of this host: the parent of this one, as an owner would be.
+    const pid = process.ppid;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const started = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    const journalDir = join(dir, 'audit-journal');
+    mkdirSync(journalDir, { recursive: true });
+    const leave = (ownerStarted: string) => {
+      const id = randomUUID();
+      writeFileSync(
+        join(journalDir, `${id}.owner`),
+        JSON.stringify({ pid, host: hostname(), journal: id, started: ownerStarted }),
+      );
+      writeFileSync(
+        join(journalDir, `${id}.00000001.ndjson`),
+        chained(1)
+          .map((r) => JSON.stringify(r) + '\n')
+          .join(''),
+      );
+      return id;
+    };
+    const alive = leave(started);
+    leave(String(Number(started) + 1)); // the pid was reused: its owner is gone
+    const db = database();
+    expect(await journal().recoverOrphans(db.insert, 10)).toBe(1);
+    expect(segments()).toEqual([`${alive}.00000001.ndjson`]);
   });
 });

@@ -7,6 +7,7 @@
  */
 import { CallHandler, ConflictException, ExecutionContext } from '@nestjs/common';
 import { defer, lastValueFrom } from 'rxjs';
+import { argsDigest } from '../../src/audit/audit-record';
 import { AuditInterceptor } from '../../src/audit/audit.interceptor';
 import { rec, sqliteRig, useAuditRig } from '../support/audit-rig';
 
@@ -19,7 +20,7 @@ function httpContext(): ExecutionContext {
     headers: { 'user-agent': 'interceptor-test' },
     params: { service: 'xero' },
     query: {},
-    body: { tenant: 't-1' },
+    body: { tenant: 't-1', apiKey: 'sk-live-interceptor-secret' },
     ip: '127.0.0.1',
   };
   const res = { statusCode: 200, headersSent: false, setHeader: () => undefined };
@@ -63,5 +64,10 @@ describe('AuditInterceptor with a record written in the handler transaction (SQL
       ['admin', 'PUT /credentials/:service', 409, 'client_error', 'conflict'],
       ['admin', 'credential.put', null, 'success', null],
     ]);
+    // The failed call's digest covers its route parameters, query and body, the body's secret redacted.
+    const failed = stored.find((r) => r.action === 'PUT /credentials/:service')!;
+    expect(failed.args_digest).toBe(
+      argsDigest({ params: { service: 'xero' }, query: {}, body: { tenant: 't-1', apiKey: '[REDACTED]' } }),
+    );
   });
 });
