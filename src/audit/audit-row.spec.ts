@@ -93,4 +93,26 @@ describe('toAuditRow', () => {
       ).toBe(argsDigest(plain));
     }
   });
+
+  it("stores the server's own facts about an event (redacted) even when arguments are not stored; a caller's arguments only when asked", () => {
+    const facts = { method: 'GET', path: '/admin/api-keys', note: 'token=abc123secret' };
+    const event = toAuditRow(
+      {
+        kind: 'security',
+        action: 'auth.invalid_token',
+        outcome: 'denied',
+        args: facts,
+        argsAreServerFacts: true,
+      },
+      false,
+    );
+    expect(JSON.parse(event.args!)).toEqual({
+      method: 'GET',
+      path: '/admin/api-keys',
+      note: expect.not.stringContaining('abc123secret'),
+    });
+    expect(
+      toAuditRow({ kind: 'tool_call', action: 't', outcome: 'success', args: facts }, false).args,
+    ).toBeNull();
+  });
 });

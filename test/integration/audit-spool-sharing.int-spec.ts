@@ -4,11 +4,20 @@
  * only what it read, appends wait for the lock file, and a lock left by a
  * crashed process is broken once stale.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  promises as fsPromises,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditRow, chainHash } from '../../src/audit/audit-record';
 import { AuditSpool } from '../../src/audit/audit-spool';
+import { until } from '../support/audit-rig';
 
 const row = (writerId: string, seq: number): AuditRow => {
   const unhashed = {
@@ -60,9 +69,17 @@ describe('audit spool shared by two processes', () => {
   it('an append waits while the other process holds the lock, then goes through', async () => {
     const spool = new AuditSpool(dir);
     writeFileSync(spool.lockPath, 'another process\n');
+    // Counts its tries to take the lock file: once it has tried twice it has found it taken, and waits.
+    const tries = jest.spyOn(fsPromises, 'writeFile');
     let appended = false;
     const append = spool.append([row('w-c', 1)]).then(() => (appended = true));
-    await new Promise((r) => setTimeout(r, 50));
+    try {
+      expect(
+        await until(() => tries.mock.calls.filter(([path]) => path === spool.lockPath).length >= 2),
+      ).toBe(true);
+    } finally {
+      tries.mockRestore();
+    }
     expect(appended).toBe(false);
     expect(existsSync(spool.path)).toBe(false);
     rmSync(spool.lockPath);
