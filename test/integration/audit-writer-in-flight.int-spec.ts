@@ -14,6 +14,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { verifyAuditChains } from '../../src/audit/audit-verify';
 import { AuditUnavailableError } from '../../src/audit/audit.errors';
@@ -255,6 +256,25 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
       await untilTrue(() => w.journal.pendingRows === 0 && !w.isSpooling);
       expect((await rows()).map((r) => [r.seq, r.request_id])).toEqual([[1, 'req-1']]);
       expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 1 });
+    });
+
+    it('does not answer from a journal that refused the hedge: the caller waits for the commit', async () => {
+      writeFileSync(join(spoolDir(), 'audit-journal'), 'in the way'); // the journal cannot be created
+      const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      try {
+        const w = makeWriter(getRig().ds, HEDGE);
+        let answered = false;
+        const call = w.record(rec(1, { action: 'slow_call' })).then(() => (answered = true));
+        await untilTrue(() => warn.mock.calls.some(([m]) => String(m).includes('could not be journaled')));
+        await holder.query('SELECT 1'); // a round trip: an answer given at the hedge has arrived by now
+        expect(answered).toBe(false);
+        expect(w.stats.hedgedRows).toBe(0);
+        await holder.query('SELECT pg_advisory_unlock($1)', [LOCK]);
+        await call;
+        expect((await rows(w.writerId)).map((r) => r.request_id)).toEqual(['req-1']);
+      } finally {
+        warn.mockRestore();
+      }
     });
 
     it('answers from the journal even when the commit and the spool both fail, and keeps the chain', async () => {
