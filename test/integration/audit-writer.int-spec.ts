@@ -407,6 +407,34 @@ describe('audit writer (SQLite)', () => writerSuite(sqliteRig()));
 
 describeWithPostgres('audit writer (PostgreSQL)', () => writerSuite(postgresRig('audit')));
 
+describe('audit writer (SQLite, a replay the database refuses)', () => {
+  const { rig, makeWriter, rows } = useAuditRig(sqliteRig());
+
+  it('keeps spooling after a refused replay: a later record does not reach the table ahead of a spooled one', async () => {
+    const warnings = heardAt('warn');
+    try {
+      const w = makeWriter(rig().ds);
+      await w.record(rec(1));
+      // The database takes every row but the second (so the probe before each replay passes).
+      await rig().ds.query(
+        `CREATE TRIGGER refuse_second BEFORE INSERT ON audit_logs WHEN NEW.request_id = 'req-2'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`,
+      );
+      await w.record(rec(2)); // refused: spooled
+      expect(w.isSpooling).toBe(true);
+      expect(await until(() => warnings.some((m) => m.includes('Audit spool replay failed')))).toBe(true);
+      await w.record(rec(3)); // behind the spooled record, not in the table before it
+      expect((await rows(w.writerId)).map((r) => r.seq)).toEqual([1]);
+      await rig().ds.query('DROP TRIGGER refuse_second');
+      expect(await until(() => !w.isSpooling)).toBe(true);
+      expect((await rows(w.writerId)).map((r) => r.seq)).toEqual([1, 2, 3]);
+      expect(await verifyAuditChains(rig().ds)).toMatchObject({ ok: true, checked: 3 });
+    } finally {
+      Logger.overrideLogger(false);
+    }
+  });
+});
+
 describeWithPostgres('audit writer (PostgreSQL that swallows packets)', () => {
   const { rig, makeWriter, rows } = useAuditRig(postgresRig('audit_hole'));
 
