@@ -225,6 +225,11 @@ describe('ApiKeyTokenService', () => {
     ],
     ['alg none with a valid HS256 signature', () => forge({ ...HEADER, alg: 'none' }, claims()), 'invalid'],
     [
+      'HS256 header with the signature stripped (empty third segment)',
+      () => `${good().split('.').slice(0, 2).join('.')}.`,
+      'invalid',
+    ],
+    [
       'HS512 signed with the right secret',
       () => forge({ ...HEADER, alg: 'HS512' }, claims(), NEW_SECRET, 'sha512'),
       'invalid',
