@@ -1,5 +1,7 @@
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { ApiKeyRepository } from '../../src/auth/api-key.repository';
 import { API_KEY_TOKEN_TYPE } from '../../src/auth/tokens/api-key-token.service';
 import { PERMISSIONS } from '../../src/auth/tokens/permissions';
 import { KeyUsageRecorder } from '../../src/auth/key-usage.recorder';
@@ -290,6 +292,52 @@ describe('AuthGuard over HTTP (SQLite + memory store)', () => {
       for (const t of [admin.token, revoked.token]) expect(logged).not.toContain(t.split('.')[2]);
     } finally {
       warn.mockRestore();
+    }
+  });
+
+  it('refuses a key whose record says revoked, found by the lookup before any announcement or poll', async () => {
+    // Revoked in the database only (another process, a restored backup): never announced, never loaded yet.
+    const victim = await issueKey(started, 'org-a', ['keys:admin'], 'revoked behind our back');
+    await started.app.get(ApiKeyRepository).revoke('org-a', victim.key.id, 'db only', new Date());
+    const res = await get('/admin/api-keys', bearer(victim.token));
+    expect([res.status, res.body.reason]).toEqual([401, 'revoked']);
+  });
+
+  it('while api_keys cannot be read: a known key still works, an unseen one is 503, a revoked one 401, and a stale revoked set 503', async () => {
+    const ds = started.app.get(DataSource);
+    const mcpInit = (token: string) =>
+      request(started.url)
+        .post('/mcp')
+        .set(bearer(token))
+        .set('accept', 'application/json, text/event-stream')
+        .send(initializeRequest('2025-06-18', 'e2e'));
+    const known = await issueKey(started, 'org-a', ['admin'], 'known before the outage');
+    expect((await mcpInit(known.token)).status).toBe(200); // its record is now known in memory
+    // Revoked (and announced) but never presented: its record was never read.
+    const dropped = await issueKey(started, 'org-a', ['admin'], 'revoked before the outage');
+    await started.app.get(ApiKeysService).revoke(systemActor('org-a'), dropped.key.id, 'e2e');
+    await ds.query('ALTER TABLE api_keys RENAME TO api_keys_off');
+    let clock: jest.SpyInstance | undefined;
+    try {
+      expect((await mcpInit(known.token)).status).toBe(200);
+      // A well-signed key this instance has never seen cannot be checked: fail closed.
+      const unseen = await mcpInit(withClaims({ jti: 'key_neverSeenByThisInstance0' }));
+      expect([unseen.status, unseen.body.reason, unseen.headers['retry-after']]).toEqual([
+        503,
+        'auth_unavailable',
+        '5',
+      ]);
+      // The revoked set in memory still answers for a revoked key, without the database.
+      const gone = await mcpInit(dropped.token);
+      expect([gone.status, gone.body.reason]).toEqual([401, 'revoked']);
+      // 20 s on without a load (the table stays unreadable): the revoked set is stale, even a known key waits.
+      const later = Date.now() + 20_000;
+      clock = jest.spyOn(Date, 'now').mockReturnValue(later);
+      const stale = await mcpInit(known.token);
+      expect([stale.status, stale.body.reason]).toEqual([503, 'auth_unavailable']);
+    } finally {
+      clock?.mockRestore();
+      await ds.query('ALTER TABLE api_keys_off RENAME TO api_keys');
     }
   });
 
