@@ -12,6 +12,7 @@ import { ApiKeyRepository } from '../../src/auth/api-key.repository';
 import { ApiKeysModule } from '../../src/auth/api-keys.module';
 import { ApiKeysService, SystemActor } from '../../src/auth/api-keys.service';
 import { KeyUsageRecorder } from '../../src/auth/key-usage.recorder';
+import type { Principal } from '../../src/auth/principal';
 import { KnownKeysCache } from '../../src/auth/known-keys.cache';
 import { RevocationNotifier, REVOCATIONS_CHANNEL } from '../../src/auth/revocation.notifier';
 import { REVOCATION_OPTIONS, RevocationService } from '../../src/auth/revocation.service';
@@ -166,6 +167,97 @@ function behaves(backend: () => Backend) {
       message: expect.stringMatching(/: it was revoked at /),
     });
     expect((await repo.listRevoked()).map((r) => r.id)).toEqual(expect.arrayContaining([key.id]));
+  });
+
+  it('never postpones a revocation, and rotates a key once even when two rotations race', async () => {
+    const { key } = await keys.create(actor('org-once'), { name: 'once', permissions: ['xero:read'] });
+    const t = Date.now();
+    expect(await repo.revoke('org-once', key.id, 'first', new Date(t))).toBe(true);
+    // A second revocation at a later time finds it revoked already: the first time stands.
+    expect(await repo.revoke('org-once', key.id, 'later', new Date(t + 60_000))).toBe(false);
+    expect(await repo.findInOrg('org-once', key.id)).toMatchObject({
+      revokedAt: new Date(t),
+      revokedReason: 'first',
+    });
+    // An earlier one brings it forward.
+    expect(await repo.revoke('org-once', key.id, 'earlier', new Date(t - 1000))).toBe(true);
+
+    // Both read the key as active before either writes: only one may write a successor.
+    const { key: raced } = await keys.create(actor('org-once'), {
+      name: 'raced',
+      permissions: ['xero:read'],
+    });
+    const outcomes = await Promise.allSettled([
+      keys.rotate(actor('org-once'), raced.id),
+      keys.rotate(actor('org-once'), raced.id),
+    ]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(outcomes.find((o) => o.status === 'rejected')).toMatchObject({
+      reason: { code: 'not_rotatable' },
+    });
+    const named = await keys.list(actor('org-once'), { limit: 100, name: 'raced' });
+    expect(named.items).toHaveLength(2); // the key and one successor
+  });
+
+  it('revoking a key in its grace period takes effect at once on this instance, not when the grace ends', async () => {
+    const revocation = app.get(RevocationService);
+    const { key } = await keys.create(actor('org-grace'), { name: 'g', permissions: ['xero:read'] });
+    await keys.rotate(actor('org-grace'), key.id, { graceSeconds: 3600 });
+    await revocation.refresh();
+    expect(revocation.check(key.id)).toBe('active');
+    await keys.revoke(actor('org-grace'), key.id, 'leaked during the grace period');
+    await revocation.refresh(); // a reload from the database changes nothing either
+    expect(revocation.check(key.id)).toBe('revoked');
+  });
+
+  it('an expiring key may issue a key that expires with it, not a second later', async () => {
+    const t = Date.now();
+    jest.spyOn(Date, 'now').mockReturnValue(t); // restored after each test
+    const expiresAt = new Date(Math.floor(t / 1000) * 1000 + 3600_000); // whole seconds, as a token's exp
+    const issuer: Principal = {
+      keyId: 'key_issuer',
+      userId: 'u1',
+      organizationId: 'org-life',
+      permissions: ['admin'],
+      expiresAt,
+    };
+    const most = Math.floor((expiresAt.getTime() - t) / 1000);
+    const refused = keys.create(issuer, { name: 'longer', permissions: ['xero:read'], expiresIn: most + 1 });
+    await expect(refused).rejects.toMatchObject({
+      code: 'lifetime_not_held',
+      message: expect.stringContaining(`(expiresIn of at most ${most} seconds)`),
+    });
+    // What the refusal names as the most is granted.
+    const { key } = await keys.create(issuer, {
+      name: 'as long',
+      permissions: ['xero:read'],
+      expiresIn: most,
+    });
+    expect(key.expiresAt).toBe(expiresAt.toISOString());
+  });
+
+  it('keeps recorded key use through a failed write, and an older time never replaces a newer one', async () => {
+    const ds = app.get(DataSource);
+    const made = [];
+    for (const name of ['a', 'b'])
+      made.push((await keys.create(actor('org-use'), { name, permissions: ['xero:read'] })).key.id);
+    const [a, b2] = made;
+    const t = (s: number) => new Date(Date.UTC(2032, 0, 1, 0, 0, s));
+    const recorder = new KeyUsageRecorder(repo);
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    recorder.record(a, t(1));
+    recorder.record(b2, t(1));
+    await ds.query(b.breakTable);
+    try {
+      const failing = recorder.flush(); // takes both uses, and the write fails
+      recorder.record(b2, t(2)); // b is used again meanwhile
+      await failing;
+    } finally {
+      await ds.query(b.restoreTable);
+    }
+    await recorder.flush();
+    const lastUsed = async (id: string) => (await repo.findInOrg('org-use', id))!.lastUsedAt!.toISOString();
+    expect([await lastUsed(a), await lastUsed(b2)]).toEqual([t(1).toISOString(), t(2).toISOString()]);
   });
 
   it('touchLastUsed writes each key its own time in one batch and never moves a time backwards', async () => {
