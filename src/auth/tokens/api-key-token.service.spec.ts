@@ -203,6 +203,24 @@ describe('ApiKeyTokenService', () => {
     expect(reasonOf(() => service.verify(forge(HEADER, claims({ nbf: now() + 45 }))))).toBe('invalid');
   });
 
+  it('on the exact second: expired at exp itself (RFC 7519: on or after), accepted at 30 s of skew and refused at 31', () => {
+    const at = now() + 100; // a whole second, the clock set on it
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(at * 1000);
+    try {
+      const verdicts = [
+        { exp: at },
+        { exp: at + 1 },
+        { iat: at + 30 },
+        { iat: at + 31 },
+        { nbf: at + 30 },
+        { nbf: at + 31 },
+      ].map((over) => reasonOf(() => service.verify(forge(HEADER, claims({ iat: at, ...over })))));
+      expect(verdicts).toEqual(['expired', 'accepted', 'accepted', 'invalid', 'accepted', 'invalid']);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   type Row = [
     name: string,
     input: () => string | undefined,
