@@ -82,6 +82,28 @@ describe('StoreThrottlerStorage', () => {
     expect(await store.ttl(key)).toBeLessThanOrEqual(RATE_LIMIT_WINDOW_MS + 5_000);
   });
 
+  it('a window is one clock-aligned minute: refused until Retry-After has passed, admitted then; its count outlives it', async () => {
+    const minuteStart = Math.ceil(Date.now() / 60_000) * 60_000;
+    const start = minuteStart + 500; // half a second into a minute
+    jest.useFakeTimers({ now: start });
+    try {
+      await hit('rl:key:w', 2);
+      const [key] = await store.scan('rl:key:w:');
+      // Kept past the window's end, so an instance whose clock is a little behind never starts it afresh.
+      expect(await store.ttl(key)).toBeGreaterThan(minuteStart + 60_000 - start);
+      await hit('rl:key:w', 2);
+      const refused = await hit('rl:key:w', 2);
+      // Retry-After: the whole seconds to the window's end, rounded up (never a retry into the same window).
+      expect([refused.isBlocked, refused.timeToExpire]).toEqual([true, 60]);
+      jest.setSystemTime(minuteStart + 59_999); // the same minute
+      expect((await hit('rl:key:w', 2)).isBlocked).toBe(true);
+      jest.setSystemTime(start + refused.timeToExpire * 1000);
+      expect(await hit('rl:key:w', 2)).toMatchObject({ totalHits: 1, isBlocked: false });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('keeps counting per instance when the store fails, warns once per outage, and returns to the store', async () => {
     await hit('rl:ip:a');
     store.down = true;
