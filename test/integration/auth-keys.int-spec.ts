@@ -8,6 +8,7 @@ import { DataSource } from 'typeorm';
 import { argsDigest } from '../../src/audit/audit-record';
 import { AuditModule } from '../../src/audit/audit.module';
 import { AuditWriter } from '../../src/audit/audit.writer';
+import { ApiKey } from '../../src/auth/api-key.entity';
 import { ApiKeyRepository } from '../../src/auth/api-key.repository';
 import { ApiKeysModule } from '../../src/auth/api-keys.module';
 import { ApiKeysService, SystemActor } from '../../src/auth/api-keys.service';
@@ -23,6 +24,7 @@ import { loadConfig } from '../../src/config/load-config';
 import { DatabaseModule } from '../../src/database/database.module';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { KeyValueStore } from '../../src/store/key-value-store';
+import { MemoryStore } from '../../src/store/memory.store';
 import { StoreModule } from '../../src/store/store.module';
 import { Redis } from 'ioredis';
 import { RedisStore, redisStoreClientOptions } from '../../src/store/redis.store';
@@ -305,6 +307,51 @@ function behaves(backend: () => Backend) {
     expect(await cache.lookup('key_missing', 'org-k')).toBe('unknown');
   });
 
+  it("known-key lookup remembers 'no record' for 5 s only: an id whose record appears later is then known", async () => {
+    const cache = new KnownKeysCache(repo, app.get(RevocationService), app.get(SharedKnownKeys));
+    const id = `key_late${Date.now()}`;
+    const t = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(t); // restored after each test
+    expect(await cache.lookup(id, 'org-late')).toBe('unknown');
+    await repo.create(
+      Object.assign(new ApiKey(), {
+        id,
+        name: 'late',
+        organizationId: 'org-late',
+        userId: 'u1',
+        permissions: ['xero:read'],
+        createdBy: 'system:test',
+        createdAt: new Date(t),
+        expiresAt: null,
+        lastUsedAt: null,
+        revokedAt: null,
+        revokedReason: null,
+      }),
+    );
+    clock.mockReturnValue(t + 4_999);
+    expect(await cache.lookup(id, 'org-late')).toBe('unknown'); // remembered: no query per request
+    clock.mockReturnValue(t + 5_001);
+    expect(await cache.lookup(id, 'org-late')).toBe('known');
+  });
+
+  it('with the default options the revoked set is trusted 15 s after its last load, not a moment longer (no Redis to vouch)', async () => {
+    const store = new MemoryStore();
+    const revocation = new RevocationService(repo, store, new RevocationNotifier(store));
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+    await revocation.onApplicationBootstrap();
+    try {
+      const loadedAt = revocation.status().lastLoadedAt!.getTime();
+      const clock = jest.spyOn(Date, 'now').mockReturnValue(loadedAt + 15_000);
+      expect(revocation.check('key_any')).toBe('active');
+      clock.mockReturnValue(loadedAt + 15_001);
+      expect(revocation.check('key_any')).toBe('unknown');
+    } finally {
+      jest.restoreAllMocks();
+      await revocation.onModuleDestroy();
+      await store.close();
+    }
+  });
+
   it('with api_keys unreadable: fails closed once stale on the memory store (Redis keeps it fresh), and recovers', async () => {
     const revocation = app.get(RevocationService);
     const cache = app.get(KnownKeysCache);
@@ -445,6 +492,8 @@ function behaves(backend: () => Backend) {
     }
     expect((await keys.list(actor(org), { limit: 100 })).items).toEqual(before);
     expect((await repo.findInOrg(org, victim.key.id))!.revokedAt).toBeNull();
+    // Loaded just now: the set is stale 400 ms after its last load here, and a busy machine's poll can come late.
+    await app.get(RevocationService).refresh();
     expect(app.get(RevocationService).check(victim.key.id)).toBe('active');
     expect((await adminRows()).map((r) => r.action)).toEqual([
       ...rows.map((r) => r.action),
