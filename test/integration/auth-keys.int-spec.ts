@@ -171,6 +171,18 @@ function behaves(backend: () => Backend) {
     expect((await repo.listRevoked()).map((r) => r.id)).toEqual(expect.arrayContaining([key.id]));
   });
 
+  it("a key made for another user stays in the actor's organisation, and is that user's", async () => {
+    const { key, token } = await keys.create(actor('org-for'), {
+      name: 'for someone',
+      permissions: ['xero:read'],
+      userId: 'someone-else',
+    });
+    expect(key).toMatchObject({ organizationId: 'org-for', userId: 'someone-else' });
+    expect(await repo.findInOrg('org-for', key.id)).toMatchObject({ userId: 'someone-else' });
+    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as object;
+    expect(claims).toMatchObject({ org: 'org-for', sub: 'someone-else', jti: key.id });
+  });
+
   it('never postpones a revocation, and rotates a key once even when two rotations race', async () => {
     const { key } = await keys.create(actor('org-once'), { name: 'once', permissions: ['xero:read'] });
     const t = Date.now();
