@@ -213,6 +213,41 @@ function behaves(backend: () => Backend) {
     expect(named.items).toHaveLength(2); // the key and one successor
   });
 
+  it('this process learns a revocation or a rotation at once, before any reload from the database', async () => {
+    // An instance that reloads only every 5 s (the default) and has no channel: only the in-process announcement reaches it.
+    const store = new MemoryStore();
+    const revocation = new RevocationService(repo, store, app.get(RevocationNotifier));
+    await revocation.onApplicationBootstrap();
+    try {
+      const revoked = (await keys.create(actor('org-now'), { name: 'r', permissions: ['xero:read'] })).key;
+      const rotated = (await keys.create(actor('org-now'), { name: 'o', permissions: ['xero:read'] })).key;
+      expect([revocation.check(revoked.id), revocation.check(rotated.id)]).toEqual(['active', 'active']);
+      await keys.revoke(actor('org-now'), revoked.id);
+      await keys.rotate(actor('org-now'), rotated.id);
+      expect([revocation.check(revoked.id), revocation.check(rotated.id)]).toEqual(['revoked', 'revoked']);
+    } finally {
+      await revocation.onModuleDestroy();
+      await store.close();
+    }
+  });
+
+  it('rotating a key that lived under a minute gives its successor a minute, not a key that expires at once', async () => {
+    const t = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(t); // restored after each test
+    const issuer: Principal = {
+      keyId: 'key_brief',
+      userId: 'u1',
+      organizationId: 'org-brief',
+      permissions: ['admin'],
+      expiresAt: new Date(Math.floor(t / 1000) * 1000 + 10_000),
+    };
+    // Without expiresIn, the key expires with its issuer: in 10 s at most.
+    const { key } = await keys.create(issuer, { name: 'brief', permissions: ['xero:read'] });
+    clock.mockReturnValue(t + 1000);
+    const rotated = await keys.rotate(actor('org-brief'), key.id);
+    expect(new Date(rotated.key.expiresAt!).getTime()).toBeGreaterThanOrEqual(t + 1000 + 60_000);
+  });
+
   it('revoking a key in its grace period takes effect at once on this instance, not when the grace ends', async () => {
     const revocation = app.get(RevocationService);
     const { key } = await keys.create(actor('org-grace'), { name: 'g', permissions: ['xero:read'] });
