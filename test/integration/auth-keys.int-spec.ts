@@ -248,6 +248,17 @@ function behaves(backend: () => Backend) {
     expect(new Date(rotated.key.expiresAt!).getTime()).toBeGreaterThanOrEqual(t + 1000 + 60_000);
   });
 
+  it('lists a key in its grace period as active (it still works), and as revoked once revoked outright', async () => {
+    const { key } = await keys.create(actor('org-listgrace'), { name: 'graced', permissions: ['xero:read'] });
+    const rotated = await keys.rotate(actor('org-listgrace'), key.id, { graceSeconds: 3600 });
+    const ids = async (status: 'active' | 'revoked') =>
+      (await keys.list(actor('org-listgrace'), { limit: 100, status })).items.map((k) => k.id).sort();
+    expect(await ids('active')).toEqual([key.id, rotated.key.id].sort());
+    expect(await ids('revoked')).toEqual([]);
+    await keys.revoke(actor('org-listgrace'), key.id, 'grace cut short');
+    expect([await ids('active'), await ids('revoked')]).toEqual([[rotated.key.id], [key.id]]);
+  });
+
   it('revoking a key in its grace period takes effect at once on this instance, not when the grace ends', async () => {
     const revocation = app.get(RevocationService);
     const { key } = await keys.create(actor('org-grace'), { name: 'g', permissions: ['xero:read'] });
