@@ -472,6 +472,9 @@ function behaves(backend: () => Backend) {
       expect(lookups).toEqual(Array(3).fill(shared ? 'known' : 'unavailable'));
       // The organisation still counts; an id nobody recorded cannot be checked.
       expect(await fresh.lookup(created.key.id, 'org-other')).toBe(shared ? 'unknown' : 'unavailable');
+      // So it does on an instance whose first sight of the key is the shared record, with the wrong organisation.
+      const unseen = new KnownKeysCache(repo, app.get(RevocationService), app.get(SharedKnownKeys));
+      expect(await unseen.lookup(created.key.id, 'org-other')).toBe(shared ? 'unknown' : 'unavailable');
       expect(await fresh.lookup('key_nobody_saw', 'org-s')).toBe('unavailable');
     } finally {
       await ds.query(b.restoreTable);
