@@ -809,6 +809,44 @@ describeWithPostgres('the revoked set while the database does not answer', () =>
       }
     });
 
+    it('a slow load vouches for the moment it began, not the moment it ended (no Redis to vouch)', async () => {
+      const store = new MemoryStore();
+      const revocation = new RevocationService(
+        app.get(ApiKeyRepository),
+        store,
+        new RevocationNotifier(store),
+        {
+          pollIntervalMs: 600_000,
+        },
+      );
+      jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+      await revocation.onApplicationBootstrap();
+      const holder = new Client({ connectionString: TEST_DATABASE_URL });
+      await holder.connect();
+      try {
+        const began = Date.now();
+        const clock = jest.spyOn(Date, 'now').mockReturnValue(began);
+        await holder.query('BEGIN');
+        await holder.query(`LOCK TABLE "${b.schema}".api_keys IN ACCESS EXCLUSIVE MODE`);
+        const load = revocation.refresh(); // reads the table as it is now: waits on the lock
+        await sleep(200);
+        clock.mockReturnValue(began + 10_000); // the database answers 10 s later
+        await holder.query('ROLLBACK');
+        await load;
+        // Revocations made during those 10 s may be missing from what it read: 15 s from its start, not its end.
+        clock.mockReturnValue(began + 15_000);
+        expect(revocation.check('key_any')).toBe('active');
+        clock.mockReturnValue(began + 15_001);
+        expect(revocation.check('key_any')).toBe('unknown');
+      } finally {
+        jest.restoreAllMocks();
+        await holder.query('ROLLBACK').catch(() => undefined);
+        await holder.end();
+        await revocation.onModuleDestroy();
+        await store.close();
+      }
+    });
+
     it('stays usable: a reload stuck on the database does not stop checking that Redis answers', async () => {
       const revocation = app.get(RevocationService);
       const { key } = await app
