@@ -261,6 +261,35 @@ describe('EnvelopeCipher', () => {
       expect(err.message).toContain('"mk-a"');
       expectNoSecretIn(err, keyA.key, keyB.key);
     });
+
+    // Faults the real AES-GCM cannot produce, injected by overriding `open`: the self-test is the
+    // guard against a build whose cipher lost one of these properties, so it must notice each.
+    it('fails when what opens is not what was sealed', () => {
+      class GarblingCipher extends EnvelopeCipher {
+        override open(sealed: SealedSecret, at: CredentialPlace): Buffer {
+          const plaintext = super.open(sealed, at);
+          plaintext[0] ^= 1;
+          return plaintext;
+        }
+      }
+      const err = failureOf(() => new GarblingCipher(new MasterKeyRing([keyA])).selfTest());
+      expect(err.code).toBe('SELF_TEST_FAILED');
+      expect(err.keyId).toBe('mk-a');
+    });
+
+    it('fails when a record opens at another place (the place binding is lost)', () => {
+      // Opens a record wherever it is asked to, as the place it was first opened at.
+      class PlaceBlindCipher extends EnvelopeCipher {
+        private readonly openedAt = new WeakMap<SealedSecret, CredentialPlace>();
+        override open(sealed: SealedSecret, at: CredentialPlace): Buffer {
+          if (!this.openedAt.has(sealed)) this.openedAt.set(sealed, at);
+          return super.open(sealed, this.openedAt.get(sealed) as CredentialPlace);
+        }
+      }
+      const err = failureOf(() => new PlaceBlindCipher(new MasterKeyRing([keyA])).selfTest());
+      expect(err.code).toBe('SELF_TEST_FAILED');
+      expect(err.keyId).toBe('mk-a');
+    });
   });
 
   it('refuses a malformed place before any cryptography', () => {
