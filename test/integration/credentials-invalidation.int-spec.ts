@@ -176,5 +176,30 @@ describeWithPostgres('credentials cache invalidation across instances', () => {
       expect(found.slice(-3).map((m) => m.change)).toEqual(['stored', 'refreshed', 'deleted']);
       expect(messages.join('\n')).not.toMatch(/SECRET|sk-|r1-|r2-/);
     });
+
+    // After the test above, which reads every message on the channel.
+    it('drops every cached value on a message it cannot read, rather than keep one that may be stale', async () => {
+      const org = uniqueName('org');
+      for (const garbage of ['not json', JSON.stringify({ organizationId: 7, service: 'openai' })]) {
+        // Cached on A once A has heard of the write (its own message would drop it again).
+        const heard = new Promise<void>((resolve) => {
+          const stop = vaultA.watch((change) => {
+            if (change.organizationId === org) resolve(stop());
+          });
+        });
+        await vaultA.put(admin(org), 'openai', { apiKey: 'sk-v1-SECRET' });
+        await heard;
+        expect(await vaultA.getDecrypted(org, 'openai')).toEqual({ apiKey: 'sk-v1-SECRET' });
+        // A direct database change tells no one: A keeps serving its cached value.
+        await a.get(DataSource).query(`DELETE FROM encrypted_credentials WHERE organization_id = $1`, [org]);
+        expect(await vaultA.getDecrypted(org, 'openai')).toEqual({ apiKey: 'sk-v1-SECRET' });
+        await b.get(KeyValueStore).publish(CREDENTIALS_INVALIDATE_CHANNEL, garbage);
+        const gone = await eventually(
+          () => settle(vaultA.getDecrypted(org, 'openai')),
+          (v) => 'failed' in v,
+        );
+        expect(gone).toEqual({ failed: 'not_found' });
+      }
+    });
   });
 });

@@ -177,6 +177,33 @@ onBothDatabases((label, backend) => {
       expect(JSON.stringify(row)).not.toContain('xero-refresh-token-NEW');
     });
 
+    it('does not cache a value read before a write that landed while the read was in flight', async () => {
+      const org = uniqueName('org');
+      await vault.service.put(principal(org), 'openai', { apiKey: 'sk-old' });
+      // Holds the reader between its database read and its return, as a slow query would.
+      let readDone!: () => void;
+      const read = new Promise<void>((resolve) => (readDone = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const findSealed = vault.repository.findSealed.bind(vault.repository);
+      const spy = jest.spyOn(vault.repository, 'findSealed').mockImplementationOnce(async (place) => {
+        const row = await findSealed(place);
+        readDone();
+        await released;
+        return row;
+      });
+      try {
+        const slowRead = vault.service.getDecrypted(org, 'openai');
+        await read;
+        await vault.service.put(principal(org), 'openai', { apiKey: 'sk-new' });
+        release();
+        expect(await slowRead).toEqual({ apiKey: 'sk-old' }); // what it read, but it must not stay
+      } finally {
+        spy.mockRestore();
+      }
+      expect(await vault.service.getDecrypted(org, 'openai')).toEqual({ apiKey: 'sk-new' });
+    });
+
     it('a connector write validates, and never resurrects a deleted credential', async () => {
       const org = uniqueName('org');
       const err = await failureOf(vault.service.readForUpdate(org, 'openai'));
