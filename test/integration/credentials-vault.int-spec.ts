@@ -158,6 +158,13 @@ onBothDatabases((label, backend) => {
         'not_found',
       );
       expect(await rowsOf(vault.ds, org)).toEqual([]);
+      // One record for the one delete that removed something; the refused one records no change.
+      const audited = await sql(
+        vault.ds,
+        `SELECT action, outcome FROM audit_logs WHERE organization_id = ? AND action = 'credential.delete'`,
+        [org],
+      );
+      expect(audited).toEqual([{ action: 'credential.delete', outcome: 'success' }]);
     });
 
     it('serves reads from its cache and drops the entry when a connector updates the value', async () => {
