@@ -47,6 +47,14 @@ describe('CredentialsCache', () => {
     expect(cache.get('a')).toBe('fresh');
   });
 
+  it('does not keep a value read before the whole cache was cleared meanwhile', () => {
+    const cache = new CredentialsCache<string>({ maxEntries: 10, ttlMs: 1000 }, clock);
+    const epoch = cache.epoch; // a reader starts
+    cache.clear(); // an unreadable invalidation message drops everything
+    cache.set('a', 'stale', epoch);
+    expect(cache.get('a')).toBeUndefined();
+  });
+
   it('caches nothing with a TTL of 0, and refuses nonsense options', () => {
     const cache = new CredentialsCache<string>({ maxEntries: 10, ttlMs: 0 }, clock);
     cache.set('a', 'A', cache.epoch);
