@@ -201,6 +201,8 @@ describe('redactString', () => {
     [`token is ${JWT} ok`, `token is ${REDACTED_JWT} ok`],
     ['postgres://app:s3cr3t@db:5432/sentia', `postgres://app:${REDACTED}@db:5432/sentia`],
     ['redis://:p%40ss@cache:6379', `redis://:${REDACTED}@cache:6379`],
+    ['postgres://app:p@ss@db/sentia', `postgres://app:${REDACTED}@db/sentia`],
+    ['https://u:pw@h/?to=a@b.c', `https://u:${REDACTED}@h/?to=a@b.c`],
     ['GET /cb?code=1&access_token=abc123&state=2', `GET /cb?code=1&access_token=${REDACTED}&state=2`],
     ['host=db user=app password=pw dbname=x', `host=db user=app password=${REDACTED} dbname=x`],
     ['GET /blob?sv=2024-01&sig=AbC%2Bd1&se=x', `GET /blob?sv=2024-01&sig=${REDACTED}&se=x`],

@@ -73,8 +73,9 @@ const STRING_RULES: Array<[RegExp, string]> = [
   // sk-ant-...), Shopify access tokens (shpat_, shpca_, shppa_, shpss_).
   [/(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{8,}/g, REDACTED],
   [/(?<![A-Za-z0-9])shp(?:at|ca|pa|ss)_[A-Za-z0-9]{8,}/g, REDACTED],
-  // user:password@ in URLs and DSNs.
-  [/([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]*):([^\s@/]+)@/gi, `$1$2:${REDACTED}@`],
+  // user:password@ in URLs and DSNs. The password runs to the authority's last '@' (as URL parsers
+  // read it), so one holding an unencoded '@' is hidden whole, not cut at its first '@'.
+  [/([a-z][a-z0-9+.-]*:\/\/)([^\s:@/?#]*):([^\s/?#]+)@/gi, `$1$2:${REDACTED}@`],
   // key=value secrets in query strings and libpq-style connection strings.
   [
     /\b(password|passwd|pwd|secret|client_secret|api_?key|access_token|refresh_token|id_token|token|sig|signature)=([^&\s#;"',]+)/gi,
