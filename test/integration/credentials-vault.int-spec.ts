@@ -146,6 +146,16 @@ onBothDatabases((label, backend) => {
       expect((await failureOf(vault.service.delete(principal(stranger), 'openai'))).code).toBe('not_found');
       expect((await failureOf(vault.service.getDecrypted(stranger, 'openai'))).code).toBe('not_found');
       expect(await vault.service.getDecrypted(org, 'openai')).toEqual({ apiKey: 'sk-org' });
+
+      // The organisation's credential is the row without a user, never a user's row in its place.
+      await vault.service.delete(principal(org), 'openai');
+      expect((await rowsOf(vault.ds, org)).map((r: { user_id: string | null }) => r.user_id)).toEqual(['u1']);
+      vault.service.clearCache();
+      expect((await failureOf(vault.service.getDecrypted(org, 'openai'))).code).toBe('not_found');
+      expect((await failureOf(vault.service.readForUpdate(org, 'openai'))).code).toBe('not_found');
+      expect((await failureOf(vault.service.get(principal(org), 'openai'))).code).toBe('not_found');
+      expect((await failureOf(vault.service.delete(principal(org), 'openai'))).code).toBe('not_found');
+      expect(await vault.service.getDecrypted(org, 'openai', 'u1')).toEqual({ apiKey: 'sk-user' });
     });
 
     it('deletes, and the cached value goes with it', async () => {
