@@ -236,6 +236,29 @@ describe('createLogger', () => {
     ]);
   });
 
+  it("keeps a line's own requestId over the current request's, and its stack last after principal fields", async () => {
+    const capture = new LogCapture();
+    const { nest } = nestLoggerWith(capture);
+    RequestContext.run({ requestId: 'req-1' }, () => {
+      RequestContext.setPrincipal({ keyId: 'key_1', organizationId: 'org_1', userId: 'user_1' });
+      nest.log({ message: 'about an earlier request', requestId: 'req-0' }, 'X');
+      nest.error('failed', new Error('boom').stack, 'X');
+    });
+    const [explicit, failed] = await capture.lines();
+    expect(explicit).toMatchObject({ requestId: 'req-0', keyId: 'key_1', userId: 'user_1' });
+    expect(failed).toMatchObject({ requestId: 'req-1', userId: 'user_1' });
+    expect(Object.keys(failed).at(-1)).toBe('stack');
+  });
+
+  it('moves a one-line "trace" that is not a stack to `details`', async () => {
+    const capture = new LogCapture();
+    const { nest } = nestLoggerWith(capture);
+    nest.error('upstream refused', 'HTTP 503 from api.xero.com', 'XeroClient');
+    const [line] = await capture.lines();
+    expect(line).toMatchObject({ message: 'upstream refused', details: 'HTTP 503 from api.xero.com' });
+    expect(line).not.toHaveProperty('stack');
+  });
+
   it('keeps messages with printf-like tokens verbatim, with their context', async () => {
     const capture = new LogCapture();
     const { nest } = nestLoggerWith(capture);

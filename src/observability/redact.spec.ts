@@ -49,6 +49,7 @@ describe('redact', () => {
       author: 'ann',
       path: '/admin/keys',
       passwordHash: undefined,
+      password: null,
     });
     expect(out).toEqual({
       apiKeyId: 'key_1',
@@ -61,6 +62,7 @@ describe('redact', () => {
       author: 'ann',
       path: '/admin/keys',
       passwordHash: undefined,
+      password: null,
     });
   });
 
@@ -154,6 +156,8 @@ describe('redact', () => {
     const text = JSON.stringify(redact(deep, { maxDepth: 5 }));
     expect(text).toContain(TRUNCATED);
     expect(text).not.toContain('leaf');
+    // maxDepth levels of objects are kept, the next is cut.
+    expect(redact({ a: { b: { c: 1 } } }, { maxDepth: 2 })).toEqual({ a: { b: TRUNCATED } });
     const out = redact(
       Array.from({ length: 10 }, (_, i) => i),
       { maxArrayLength: 3 },
