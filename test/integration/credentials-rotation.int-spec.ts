@@ -85,6 +85,9 @@ onBothDatabases((label, backend) => {
         remainingOnOldKeys: 1,
         failures: [{ id: damagedId, keyId: 'mk-a', error: 'decrypt_failed' }],
       });
+      // A batch of one: the record left behind fills the batch, and the next batch starts after it.
+      const oneByOne = await v.rotation.rotate({ batchSize: 1, maxBatches: 4 });
+      expect(oneByOne.failures).toEqual([{ id: damagedId, keyId: 'mk-a', error: 'decrypt_failed' }]);
 
       const after = await rowsOf(v.ds, place(0).org);
       expect(after[0]).toMatchObject({
