@@ -152,3 +152,38 @@ onBothDatabases((label, backend) => {
     });
   });
 });
+
+onBothDatabases((label, backend) => {
+  describe(`master key rotation beside a concurrent write (${label})`, () => {
+    const dir = tempDir('sentia-rot-race-');
+    let vault: Vault | undefined;
+    afterAll(async () => {
+      await vault?.ref.close();
+    });
+
+    it('counts only what it re-wrapped: a record replaced after its batch was read keeps the new value', async () => {
+      const org = uniqueName('race');
+      vault = await openVault(dir(), backend(), KEY_A);
+      await vault.service.put(principal(org), 'openai', { apiKey: 'sk-race-1' });
+      await vault.service.put(principal(org), 'anthropic', { apiKey: 'sk-race-2' });
+      await vault.ref.close();
+      const v = (vault = await openVault(dir(), backend(), `${KEY_B},${KEY_A}`));
+      const read = v.repository.findNotUnderKey.bind(v.repository);
+      jest.spyOn(v.repository, 'findNotUnderKey').mockImplementationOnce(async (keyId, afterId, limit) => {
+        const rows = await read(keyId, afterId, limit);
+        await v.service.put(principal(org), 'openai', { apiKey: 'sk-race-new' }); // an admin, meanwhile
+        return rows;
+      });
+
+      expect(await v.rotation.rotate()).toEqual({
+        currentKeyId: 'mk-b',
+        rewrapped: 1,
+        remainingOnOldKeys: 0,
+        failures: [],
+      });
+      v.service.clearCache();
+      expect(await v.service.getDecrypted(org, 'openai')).toEqual({ apiKey: 'sk-race-new' });
+      expect(await v.service.getDecrypted(org, 'anthropic')).toEqual({ apiKey: 'sk-race-2' });
+    });
+  });
+});

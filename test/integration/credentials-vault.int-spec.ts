@@ -190,6 +190,9 @@ onBothDatabases((label, backend) => {
       const rotated = { ...before, refreshToken: 'xero-refresh-token-NEW' };
       await vault.service.replaceIfUnchanged(org, 'xero', revision, rotated);
       expect(await vault.service.getDecrypted(org, 'xero')).toEqual(rotated);
+      // The fingerprint follows the secret: the one a store of the same value elsewhere gives.
+      const same = await vault.service.put(principal(uniqueName('org')), 'xero', rotated);
+      expect((await vault.service.get(principal(org), 'xero')).fingerprint).toBe(same.fingerprint);
       const [row] = await rowsOf(vault.ds, org);
       expect(JSON.stringify(row)).not.toContain('xero-refresh-token-NEW');
     });
