@@ -86,11 +86,16 @@ describe('credential schemas', () => {
     const ok = { shop: 'my-store.myshopify.com', accessToken: 'shpat_x', apiVersion: '2025-07' };
     it('accepts a shop host and a quarterly API version', () => {
       expect(parseCredential('shopify', ok)).toEqual({ ok: true, value: ok });
+      const longest = { ...ok, accessToken: `shpat_${'x'.repeat(4090)}` }; // 4096 characters
+      expect(parseCredential('shopify', longest)).toEqual({ ok: true, value: longest });
     });
     it.each([
       ['shop', 'my-store.example.com'],
       ['shop', 'https://my-store.myshopify.com'],
       ['shop', 'evil.com/.myshopify.com'],
+      // The token goes to this host: a myshopify.com name that goes on elsewhere is not a shop.
+      ['shop', 'my-store.myshopify.com.evil.example'],
+      ['accessToken', `shpat_${'x'.repeat(4091)}`],
       ['apiVersion', '2025-02'],
       ['apiVersion', 'unstable'],
       ['accessToken', ''],

@@ -185,5 +185,14 @@ onBothDatabases((label, backend) => {
       expect(await v.service.getDecrypted(org, 'openai')).toEqual({ apiKey: 'sk-race-new' });
       expect(await v.service.getDecrypted(org, 'anthropic')).toEqual({ apiKey: 'sk-race-2' });
     });
+
+    it('refuses a batch size outside 1 to 10000', async () => {
+      for (const batchSize of [0, 1.5, 10_001]) {
+        await expect(vault!.rotation.rotate({ batchSize })).rejects.toThrow(
+          'batchSize must be an integer from 1 to 10000',
+        );
+      }
+      expect((await vault!.rotation.rotate({ batchSize: 10_000 })).remainingOnOldKeys).toBe(0);
+    });
   });
 });
