@@ -76,6 +76,19 @@ describeWithRedis('KeyValueStore contract: RedisStore', () => {
       expect(await got.done).toEqual(['raw']);
     });
 
+    it('holds one Redis subscription per channel, dropped when its last handler leaves', async () => {
+      const prefix = `${filePrefix}numsub:`;
+      const store = await connect(prefix);
+      const subscribers = async () => Number(((await admin.pubsub('NUMSUB', `${prefix}ch`)) as unknown[])[1]);
+      const first = await store.subscribe('ch', () => undefined);
+      const second = await store.subscribe('ch', () => undefined);
+      expect(await subscribers()).toBe(1);
+      await first();
+      expect(await subscribers()).toBe(1);
+      await second();
+      expect(await subscribers()).toBe(0);
+    });
+
     it('keeps stores with different prefixes apart', async () => {
       const a = await connect(`${filePrefix}tenant-a:`);
       const b = await connect(`${filePrefix}tenant-b:`);
