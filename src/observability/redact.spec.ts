@@ -218,6 +218,21 @@ describe('redactString', () => {
     ['sk-ant-api03-Zz9Yy8Xx7Ww6', REDACTED],
     ['shop token shpat_0123456789abcdef0123', `shop token ${REDACTED}`],
     ['risk-free task-list sk-short', 'risk-free task-list sk-short'],
+    // JSON members quoted in text: an upstream body in an error, a parser citing what it choked on.
+    [
+      'refresh failed: {"access_token":"at-123","token_type":"Bearer","expires_in":1800}',
+      `refresh failed: {"access_token":"${REDACTED}","token_type":"Bearer","expires_in":1800}`,
+    ],
+    ['{"client_secret" : "c\\"s\\\\1", "scope":"a"}', `{"client_secret" : "${REDACTED}", "scope":"a"}`],
+    [
+      'Unexpected token in JSON: {"refresh_token":"rt-cut-sh',
+      `Unexpected token in JSON: {"refresh_token":"${REDACTED}`,
+    ],
+    ['body {\\"password\\":\\"pw1\\"} end"', `body {\\"password\\":\\"${REDACTED}"`],
+    [
+      '{"tokenCount":"12","name":"x","apiKeyId":"k1","token":""}',
+      '{"tokenCount":"12","name":"x","apiKeyId":"k1","token":""}',
+    ],
   ])('%s', (input, expected) => {
     expect(redactString(input)).toBe(expected);
   });

@@ -84,17 +84,31 @@ const STRING_RULES: Array<[RegExp, string]> = [
 ];
 
 /**
- * What every STRING_RULES match contains (a superset): text without any of it
+ * A JSON member inside text (an upstream body quoted in an error, a JSON
+ * parser's message citing the text it choked on): `"key": "value`, the value
+ * to its closing quote or, cut short, to the end. Quotes may be escaped
+ * (JSON inside a JSON string); the value then runs on to the next bare quote,
+ * hiding more than the secret rather than less. Whether the key names a
+ * secret is `isSensitiveKey`'s rule, as for an object's own keys.
+ */
+const JSON_MEMBER = /(\\?")([A-Za-z0-9_.-]{1,64})(\\?"\s*:\s*\\?")((?:[^"\\]|\\.)*)/g;
+
+/**
+ * What every rule's match contains (a superset): text without any of it
  * has nothing to scrub, and most text (names, ids, statuses) skips the rules.
  */
-const MAY_HOLD_SECRET = /bearer|basic|eyJ|sk-|shp|:\/\/|=/i;
+const MAY_HOLD_SECRET = /bearer|basic|eyJ|sk-|shp|:\/\/|=|":/i;
 
-/** Scrubs secrets embedded in free text: bearer credentials, JWTs, URL passwords, `password=` pairs. */
+/** Scrubs secrets embedded in free text: bearer credentials, JWTs, URL passwords, `password=` pairs, JSON members. */
 export function redactString(text: string): string {
   if (!MAY_HOLD_SECRET.test(text)) return text;
   let out = text;
   for (const [pattern, replacement] of STRING_RULES) out = out.replace(pattern, replacement);
-  return out;
+  return out.replace(
+    JSON_MEMBER,
+    (member: string, open: string, key: string, colon: string, value: string) =>
+      value !== '' && isSensitiveKey(key) ? `${open}${key}${colon}${REDACTED}` : member,
+  );
 }
 
 /**
