@@ -218,6 +218,29 @@ describe('UpstreamHttp', () => {
     expect(e.message).toBe('Unleashed answered more than 2048 bytes; ask for a smaller page.');
   });
 
+  it('refuses a declared length over the limit from its header, without waiting for the body', async () => {
+    const { http } = client({ UPSTREAM_MAX_RETRIES: '0' });
+    // The header promises more than the limit; the body never comes.
+    up.script({ status: 200, body: '{}', headers: { 'content-length': '4096' } });
+    expect((await failure(http.send(get()))).code).toBe('upstream_response_too_large');
+  });
+
+  it('accepts a body of exactly the limit and refuses one byte more', async () => {
+    const { http } = client();
+    up.script({ status: 200, body: 'x'.repeat(2048), chunked: 512 });
+    expect((await http.send(get())).text).toHaveLength(2048);
+    up.script({ status: 200, body: 'x'.repeat(2049), chunked: 512 });
+    expect((await failure(http.send(get()))).code).toBe('upstream_response_too_large');
+  });
+
+  it('an answer too large is an answer: it does not count against the circuit', async () => {
+    const { http } = client({ UPSTREAM_BREAKER_FAILURES: '1', UPSTREAM_MAX_RETRIES: '0' });
+    up.script({ status: 200, body: 'x'.repeat(4096) });
+    for (let i = 0; i < 3; i++)
+      expect((await failure(http.send(get()))).code).toBe('upstream_response_too_large');
+    expect(up.seen).toHaveLength(3);
+  });
+
   it('does not follow a redirect, so the credentials headers never reach another host', async () => {
     const { http } = client();
     other.script({ status: 200 });
@@ -338,6 +361,66 @@ describe('UpstreamHttp', () => {
     expect(up.seen).toHaveLength(1);
   });
 
+  it('a trial its caller cancels frees the trial: the next call is let through', async () => {
+    const { http } = client({
+      UPSTREAM_BREAKER_FAILURES: '1',
+      UPSTREAM_BREAKER_OPEN_MS: '200',
+      UPSTREAM_MAX_RETRIES: '0',
+      UPSTREAM_TIMEOUT_MS: '5000',
+    });
+    up.script({ status: 503 });
+    await failure(http.send(get()));
+    await new Promise((r) => setTimeout(r, 250));
+    up.script({ hang: true });
+    const cancel = new AbortController();
+    const trial = http.send(get({ signal: cancel.signal })).catch((e: unknown) => e);
+    while (up.seen.length === 0) await new Promise((r) => setTimeout(r, 10));
+    cancel.abort();
+    expect(((await trial) as ToolError).code).toBe('cancelled');
+    up.script({ status: 200, body: '{}' });
+    expect((await http.send(get())).status).toBe(200);
+  });
+
+  it("upstream_circuit_open stays 1 while another of the service's origins is still open", async () => {
+    const { http, metrics } = client({
+      UPSTREAM_BREAKER_FAILURES: '1',
+      UPSTREAM_BREAKER_OPEN_MS: '200',
+      UPSTREAM_MAX_RETRIES: '0',
+    });
+    const circuit = async () =>
+      (await metrics.upstreamCircuitOpen.get()).values.find((v) => v.labels.service === 'unleashed')?.value;
+    up.script({ status: 503 });
+    other.script({ status: 503 });
+    await failure(http.send(get()));
+    await failure(http.send(get({ url: new URL(`${other.url}/Products/1`) })));
+    expect(await circuit()).toBe(1);
+    await new Promise((r) => setTimeout(r, 250));
+    up.script({ status: 200, body: '{}' });
+    other.script({ status: 200, body: '{}' });
+    expect((await http.send(get())).status).toBe(200);
+    expect(await circuit()).toBe(1);
+    expect((await http.send(get({ url: new URL(`${other.url}/Products/1`) }))).status).toBe(200);
+    expect(await circuit()).toBe(0);
+  });
+
+  it('keeps an open circuit when it has to forget breakers: only closed ones are dropped', async () => {
+    const { http } = client({
+      UPSTREAM_BREAKER_FAILURES: '1',
+      UPSTREAM_BREAKER_OPEN_MS: '60000',
+      UPSTREAM_MAX_RETRIES: '0',
+    });
+    up.script({ status: 503 });
+    await failure(http.send(get()));
+    expect(http.circuitOf('unleashed', up.url).state).toBe('open');
+    // A thousand other origins, each given a breaker; none is sent anything.
+    const refuse = () => Promise.reject(new UpstreamError('unleashed', 'upstream_unreachable', 'not sent'));
+    for (let i = 0; i < 1000; i++)
+      await failure(http.send(get({ url: new URL(`http://shop-${i}.invalid/x`), beforeAttempt: refuse })));
+    expect(http.circuitOf('unleashed', up.url).state).toBe('open');
+    expect((await failure(http.send(get()))).code).toBe('upstream_circuit_open');
+    expect(up.seen).toHaveLength(1);
+  });
+
   it('a failed trial opens the circuit again', async () => {
     const { http } = client({
       UPSTREAM_BREAKER_FAILURES: '1',
@@ -370,15 +453,18 @@ describe('UpstreamHttp', () => {
   });
 
   it('stops when the caller cancels, during an attempt or a wait before a retry', async () => {
-    const { http } = client({ UPSTREAM_TIMEOUT_MS: '5000' });
+    const { http, metrics } = client({ UPSTREAM_TIMEOUT_MS: '5000', UPSTREAM_MAX_RETRY_WAIT_MS: '60000' });
     up.script({ hang: true });
     const during = new AbortController();
     setTimeout(() => during.abort(), 100);
     const e1 = await http.send(get({ signal: during.signal })).catch((e: unknown) => e);
     expect(e1).toBeInstanceOf(ToolError);
     expect((e1 as ToolError).code).toBe('cancelled');
+    // The caller went away; the upstream did not fail.
+    expect(await counted(metrics, 'error')).toBe(0);
 
-    up.script({ status: 503, headers: { 'retry-after': '2' } });
+    // A wait far longer than the test's time limit: the call ends only if the cancellation ends the wait.
+    up.script({ status: 503, headers: { 'retry-after': '30' } });
     const waiting = new AbortController();
     setTimeout(() => waiting.abort(), 200);
     const e2 = await http.send(get({ signal: waiting.signal })).catch((e: unknown) => e);

@@ -41,6 +41,9 @@ describe('CircuitBreaker', () => {
     expect(b.failure()).toBe(true);
     now = 1500;
     expect(b.admit()).toEqual({ ok: false, retryAfterMs: 500 });
+    // Once that period is over, a new trial goes: the failed one no longer holds the slot.
+    now = 2000;
+    expect(b.admit()).toEqual({ ok: true });
   });
 
   it('a late failure of a call let in before it opened does not extend the open period', () => {
