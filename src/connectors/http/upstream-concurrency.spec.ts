@@ -1,5 +1,7 @@
+import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ToolError } from '../../mcp/tool-pipeline.service';
+import type { SlotLease } from '../../store/key-value-store';
 import { MemoryStore } from '../../store/memory.store';
 import { UpstreamConcurrency } from './upstream-concurrency.service';
 import { UpstreamError } from './upstream.errors';
@@ -79,6 +81,15 @@ describe('UpstreamConcurrency (memory store)', () => {
     await holder;
   });
 
+  it('does not run a call cancelled before it asked for a slot, though one is free', async () => {
+    const { seen, call } = meter(0);
+    const e = await concurrency
+      .run('xero', 'org:t1', { max: 1, waitMs: 5000 }, AbortSignal.abort(), call)
+      .catch((err: unknown) => err);
+    expect((e as ToolError).code).toBe('cancelled');
+    expect(seen.ran).toBe(0);
+  });
+
   it('frees the slot when the call throws', async () => {
     const limit = { max: 1, waitMs: 200 };
     await expect(
@@ -98,5 +109,36 @@ describe('UpstreamConcurrency (memory store)', () => {
     await long;
     const after = await store.tryAcquireSlot('upstream:concurrency:xero:org:t1', 1, 1000);
     expect(after).not.toBeNull();
+  });
+
+  it('says so once when a running call has lost its slot, and stops renewing it', async () => {
+    let extended = 0;
+    class LosingStore extends MemoryStore {
+      override async tryAcquireSlot(key: string, limit: number, ttlMs: number): Promise<SlotLease | null> {
+        const lease = await super.tryAcquireSlot(key, limit, ttlMs);
+        if (!lease) return null;
+        return {
+          key: lease.key,
+          release: () => lease.release(),
+          extend: () => {
+            extended += 1;
+            return Promise.resolve(false);
+          },
+        };
+      }
+    }
+    const losing = new LosingStore();
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const own = new UpstreamConcurrency(losing);
+      own.leaseMs = 60;
+      await own.run('xero', 'org:t1', { max: 1, waitMs: 100 }, undefined, () => sleep(300));
+      expect(extended).toBe(1);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0][0])).toContain('Xero');
+    } finally {
+      warn.mockRestore();
+      await losing.close();
+    }
   });
 });

@@ -33,6 +33,24 @@ describe('UpstreamQuota (memory store)', () => {
     await expect(quota.take('unleashed', 'org-a', limit)).rejects.toBeInstanceOf(UpstreamError);
     await store.close();
   });
+
+  it('windows are fixed on the clock, not opened by the first call: a call late in one window does not spend the next', async () => {
+    const store = new MemoryStore();
+    const quota = new UpstreamQuota(store);
+    const limit = { max: 1, windowMs: 60_000, what: '1 call a minute' };
+    let now = Date.parse('2026-12-05T10:00:50Z');
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      await quota.take('xero', 'org-a:t1', limit);
+      const e = await quota.take('xero', 'org-a:t1', limit).catch((err: unknown) => err as UpstreamError);
+      expect(e?.retryAfterSeconds).toBe(10);
+      now = Date.parse('2026-12-05T10:01:00Z');
+      await expect(quota.take('xero', 'org-a:t1', limit)).resolves.toBeUndefined();
+    } finally {
+      clock.mockRestore();
+      await store.close();
+    }
+  });
 });
 
 describe('UpstreamQuota.takeMonthly (memory store)', () => {
@@ -131,6 +149,10 @@ describe('UpstreamQuota holds (memory store)', () => {
     await quota.hold('xero', 'app:t2', 'minute', 1_000);
     await quota.hold('xero', 'app:t2', 'day', 60_000);
     expect((await quota.held('xero', 'app:t2', ['day', 'minute']))?.reason).toBe('day');
+    // Of the same reason, a later, shorter hold does not cut short the one in place.
+    await quota.hold('xero', 'app:t4', 'minute', 60_000);
+    await quota.hold('xero', 'app:t4', 'minute', 1_000);
+    expect((await quota.held('xero', 'app:t4', ['minute']))!.leftMs).toBeGreaterThan(59_000);
   });
 
   it('a shorter hold for another limit never replaces a longer one, even when both are written at once (two 429s)', async () => {
@@ -157,5 +179,20 @@ describe('UpstreamQuota holds (memory store)', () => {
     expect(await quota.held('xero', 'app:t1', ['day', 'minute'])).toBeUndefined();
     await store.set('upstream:hold:xero:app:t1:day', '{"reason":1,"until":"x"}', { ttlMs: 60_000 });
     expect(await quota.held('xero', 'app:t1', ['day', 'minute'])).toBeUndefined();
+    // A hold written for another reason than its key names is not this one.
+    const until = Date.now() + 60_000;
+    await store.set('upstream:hold:xero:app:t1:day', JSON.stringify({ reason: 'minute', until }), {
+      ttlMs: 60_000,
+    });
+    expect(await quota.held('xero', 'app:t1', ['day'])).toBeUndefined();
+    // One whose time is over is none, though the store still has it (another instance's clock ran ahead).
+    await store.set(
+      'upstream:hold:xero:app:t1:day',
+      JSON.stringify({ reason: 'day', until: Date.now() - 1 }),
+      {
+        ttlMs: 60_000,
+      },
+    );
+    expect(await quota.held('xero', 'app:t1', ['day'])).toBeUndefined();
   });
 });
