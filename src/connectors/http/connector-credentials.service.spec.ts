@@ -1,6 +1,12 @@
 import type { CredentialsService } from '../../credentials/credentials.service';
 import { CredentialsRequestError } from '../../credentials/credentials.errors';
+import {
+  CredentialsError,
+  CredentialsErrorCode,
+  DECRYPT_FAILED_MESSAGE,
+} from '../../credentials/crypto/credential-errors';
 import type { ToolContext } from '../../mcp/mcp-context';
+import { ToolError } from '../../mcp/tool-pipeline.service';
 import { ConnectorCredentials } from './connector-credentials.service';
 import { UpstreamError } from './upstream.errors';
 
@@ -44,6 +50,41 @@ describe('ConnectorCredentials', () => {
     expect(reads).toHaveLength(2);
     expect(b).not.toBe(a);
     expect(b).toEqual({ apiId: 'id', apiKey: 'key-2' });
+  });
+
+  it('reads again for another call of the same principal (one API key, many calls)', async () => {
+    const { connector, reads } = vault();
+    const principal = { organizationId: 'org-1' };
+    const first = { principal, requestId: 'r1' } as unknown as ToolContext;
+    const second = { principal, requestId: 'r2' } as unknown as ToolContext;
+    await connector.get(first, 'unleashed');
+    expect(await connector.get(second, 'unleashed')).toEqual({ apiId: 'id', apiKey: 'key-2' });
+    expect(reads).toHaveLength(2);
+  });
+
+  it('refuses a call with no organisation, without asking the vault', async () => {
+    const { connector, reads } = vault();
+    const anonymous = { requestId: 'r' } as unknown as ToolContext;
+    for (const read of [connector.get(anonymous, 'xero'), connector.getForUpdate(anonymous, 'xero')]) {
+      const e = await read.catch((err: unknown) => err);
+      expect(e).toBeInstanceOf(ToolError);
+      expect((e as ToolError).code).toBe('unauthenticated');
+    }
+    expect(reads).toHaveLength(0);
+  });
+
+  it('says stored credentials that cannot be decrypted are unreadable, and how to fix it', async () => {
+    const connector = new ConnectorCredentials({
+      getDecrypted: () =>
+        Promise.reject(new CredentialsError(CredentialsErrorCode.DecryptFailed, DECRYPT_FAILED_MESSAGE)),
+    } as unknown as CredentialsService);
+    const e = await connector.get(call(), 'shopify').catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(UpstreamError);
+    expect((e as UpstreamError).code).toBe('credentials_unreadable');
+    expect((e as UpstreamError).message).toBe(
+      'The stored Shopify credentials cannot be read (decrypt_failed); ' +
+        'an admin can store them again with PUT /credentials/shopify.',
+    );
   });
 
   it('gives every get of a call the same tool error when none are stored, having asked once', async () => {

@@ -141,6 +141,53 @@ describe('ConnectorResultCache', () => {
     expect(reads).toBe(1);
   });
 
+  it("never answers one organisation from another's entry, even with the same tool, arguments and credentials", async () => {
+    const store = memory();
+    const cache = cacheOver(store);
+    const other = { ...ctx, principal: { organizationId: 'org-2' } } as McpCallContext;
+    await cache.through(tool(), ctx, { q: 1 }, false, async () => ({ of: 'org-1' }));
+    const answer = await cache.through(tool(), other, { q: 1 }, false, async () => ({ of: 'org-2' }));
+    expect(answer).toMatchObject({ value: { of: 'org-2' }, cache: 'miss' });
+    expect((await cache.through(tool(), ctx, { q: 1 }, false, async () => 'not asked')).value).toEqual({
+      of: 'org-1',
+    });
+  });
+
+  it("never answers one tool from another's entry for the same arguments", async () => {
+    const cache = cacheOver(memory());
+    const contacts = {
+      options: { name: 'read_other_things', description: 'x', cache: { credentials: 'unleashed' } },
+    } as unknown as RegisteredTool;
+    await cache.through(tool(), ctx, { page: 1 }, false, async () => ({ things: [1] }));
+    const answer = await cache.through(contacts, ctx, { page: 1 }, false, async () => ({ others: [2] }));
+    expect(answer).toMatchObject({ value: { others: [2] }, cache: 'miss' });
+  });
+
+  it('answers with, and keeps nothing of, a value that is no JSON object or string', async () => {
+    const store = memory();
+    const cache = cacheOver(store);
+    expect(await cache.through(tool(), ctx, { n: 1 }, false, async () => undefined)).toEqual({
+      value: undefined,
+      cache: 'miss',
+      json: undefined,
+    });
+    expect((await cache.through(tool(), ctx, { n: 2 }, false, async () => Number.NaN)).value).toBeNaN();
+    expect(await store.scan(TOOL_CACHE_PREFIX)).toHaveLength(0);
+  });
+
+  it('offers itself to the tool pipeline only when MCP_TOOL_CACHE_TTL is above 0', () => {
+    const registerWith = (ttlSeconds: number) => {
+      const pipeline = { useResultCache: jest.fn() };
+      const moduleRef = { get: () => pipeline } as unknown as ModuleRef;
+      const config = { mcp: { toolCacheTtlSeconds: ttlSeconds, toolCacheMaxEntryBytes: 1024 } } as AppConfig;
+      const keyRing = new MasterKeyRing([{ id: 'k1', key: randomBytes(32) }]);
+      new ConnectorResultCache(config, keyRing, memory(), credentials, moduleRef).onModuleInit();
+      return pipeline.useResultCache.mock.calls.length;
+    };
+    expect(registerWith(0)).toBe(0);
+    expect(registerWith(30)).toBe(1);
+  });
+
   it('answers from the tool when the store is down: reads and writes fail, the call does not', async () => {
     const cache = cacheOver(new DownStore());
     const load = jest.fn(async () => ({ ok: true }));
