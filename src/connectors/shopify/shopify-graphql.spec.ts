@@ -20,6 +20,14 @@ describe('interpretGraphQl', () => {
     expect(out).toEqual({ kind: 'throttled', waitSeconds: 5, cost: cost(253, 3, 50) });
   });
 
+  it('is throttled whichever of its errors says THROTTLED', () => {
+    const out = interpretGraphQl({
+      errors: [{ message: 'Something else' }, { message: 'Throttled', extensions: { code: 'THROTTLED' } }],
+      extensions: { cost: cost(120, 20, 100) },
+    });
+    expect(out).toMatchObject({ kind: 'throttled', waitSeconds: 1 });
+  });
+
   it('reports a throttled answer without cost as an unknown wait', () => {
     const out = interpretGraphQl({ errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED' } }] });
     expect(out).toEqual({ kind: 'throttled', waitSeconds: undefined, cost: undefined });
@@ -54,6 +62,8 @@ describe('interpretGraphQl', () => {
     ['no data and no errors', {}],
     ['null data', { data: null }],
     ['a string errors (an HTTP-level body)', { errors: 'Not Found' }],
+    ['a string errors alongside data', { data: { shop: {} }, errors: 'Not Found' }],
+    ['an object errors alongside data', { data: { shop: {} }, errors: { base: ['Unavailable'] } }],
     ['errors of the wrong type', { errors: 42 }],
     ['a bad cost', { data: {}, extensions: { cost: { throttleStatus: { restoreRate: 'fast' } } } }],
     ['not an object', 'oops'],

@@ -27,10 +27,10 @@ function scripted(answers: [number, unknown][]) {
   return { http: http as unknown as UpstreamHttp, sent };
 }
 
-function client(answers: [number, unknown][], baseUrl?: string) {
+function client(answers: [number, unknown][], baseUrl?: string, maxRetryWaitMs = 10_000) {
   const { http, sent } = scripted(answers);
   const credentials = { get: () => Promise.resolve(CREDS) } as unknown as ConnectorCredentials;
-  const config = { connectors: { baseUrls: { shopify: baseUrl }, maxRetryWaitMs: 10_000 } } as AppConfig;
+  const config = { connectors: { baseUrls: { shopify: baseUrl }, maxRetryWaitMs } } as AppConfig;
   return { client: new ShopifyClient(http, credentials, config), sent };
 }
 
@@ -80,8 +80,11 @@ describe('shopifyGraphQlUrl', () => {
 describe('ShopifyClient', () => {
   it('posts the query as an idempotent request with the stored token and returns the checked data', async () => {
     const { client: c, sent } = client([ok]);
-    await expect(c.query(ctx(), op)).resolves.toEqual({ shop: { name: 'Unit' } });
+    const call = ctx();
+    await expect(c.query(call, op)).resolves.toEqual({ shop: { name: 'Unit' } });
     expect(sent[0]).toMatchObject({ service: 'shopify', method: 'POST', idempotent: true });
+    // The caller's cancellation reaches the request itself, not only the waits between attempts.
+    expect(sent[0].signal).toBe(call.signal);
     expect(sent[0].headers?.['x-shopify-access-token']).toBe('shpat_unit');
     expect(JSON.parse(sent[0].body!)).toEqual({ query: op.query, variables: {}, operationName: 'Shop' });
   });
@@ -112,6 +115,16 @@ describe('ShopifyClient', () => {
     expect((await failure(stuck.client.query(ctx(), op))).message).toContain('retry in a minute');
   });
 
+  it('waits for the bucket no longer than UPSTREAM_MAX_RETRY_WAIT_MS when that is under 5 s', async () => {
+    // 300 ms allowed: a 300 ms wait is waited out, a 400 ms one is not.
+    const within = client([throttled(40, 10, 100), ok], undefined, 300);
+    await expect(within.client.query(ctx(), op)).resolves.toEqual({ shop: { name: 'Unit' } });
+    expect(within.sent).toHaveLength(2);
+    const beyond = client([throttled(50, 10, 100), ok], undefined, 300);
+    expect((await failure(beyond.client.query(ctx(), op))).retryAfterSeconds).toBe(1);
+    expect(beyond.sent).toHaveLength(1);
+  });
+
   it('stops waiting for the bucket when the caller cancels', async () => {
     const { client: c } = client([throttled(400, 0, 100), ok]);
     const abort = new AbortController();
@@ -123,6 +136,7 @@ describe('ShopifyClient', () => {
 
   it.each([
     [401, 'upstream_rejected_credentials', 'PUT /credentials/shopify'],
+    [403, 'upstream_rejected_credentials', 'PUT /credentials/shopify'],
     [404, 'upstream_not_found', 'unit-store.myshopify.com for API version 2025-07'],
     [402, 'upstream_account_unavailable', 'the shop unit-store.myshopify.com is frozen'],
     [423, 'upstream_account_unavailable', 'the shop unit-store.myshopify.com is locked by Shopify'],
