@@ -115,6 +115,8 @@ describe('readUnleashedResponse', () => {
 
   it('maps 404 to not found and other statuses to unexpected', () => {
     expect(errorOf(404, '<html>nope</html>').message).toContain('Products');
+    // A redirect is not followed (UpstreamHttp): its body is not a page, even when it reads as one.
+    expect(errorOf(302, JSON.stringify(page)).code).toBe('upstream_unexpected_status');
     const other = errorOf(418, 'secret-looking body sk-123');
     expect(other.message).toContain('418');
     expect(other.message).not.toContain('sk-123');
