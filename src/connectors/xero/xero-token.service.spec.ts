@@ -139,3 +139,82 @@ describe('XeroTokens when the credentials are replaced during a refresh', () => 
     expect(presented).toEqual(['rt-1', 'rt-2']);
   });
 });
+
+describe('XeroTokens per organisation', () => {
+  const ctxOf = (organizationId: string) => ({ principal: { organizationId } }) as unknown as ToolContext;
+  const config = {
+    connectors: { maxRetries: 0, maxRetryWaitMs: 0, baseUrls: { xeroIdentity: 'http://xero.invalid' } },
+  } as unknown as AppConfig;
+  let store: MemoryStore;
+  beforeEach(() => {
+    store = new MemoryStore();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  /** Xero's token endpoint: an access token naming the client id it was asked with (from the Basic header), answered a turn later. */
+  function tokenEndpoint() {
+    const asked: string[] = [];
+    const http = {
+      send: async (req: UpstreamRequest) => {
+        const basic = Buffer.from(req.headers!.authorization.replace(/^Basic /, ''), 'base64').toString();
+        const clientId = decodeURIComponent(basic.split(':')[0]);
+        asked.push(clientId);
+        await new Promise((r) => setImmediate(r));
+        const rt = new URLSearchParams(req.body).get('refresh_token');
+        const text = JSON.stringify({
+          access_token: `at-of-${clientId}`,
+          expires_in: 1800,
+          ...(rt ? { refresh_token: `${rt}'` } : {}),
+        });
+        return { status: 200, headers: new Headers(), text, json: () => JSON.parse(text) as unknown };
+      },
+    } as unknown as UpstreamHttp;
+    return { http, asked };
+  }
+
+  it("concurrent first calls of two organisations each get their own organisation's token", async () => {
+    const { http, asked } = tokenEndpoint();
+    const tokens = new XeroTokens(config, http, {} as ConnectorCredentials, {} as CredentialsService, store);
+    const custom = (clientId: string): XeroCredentials => ({
+      grantType: 'client_credentials',
+      clientId,
+      clientSecret: `secret-of-${clientId}`,
+    });
+    const [a, b] = await Promise.all([
+      tokens.get(ctxOf('org-a'), custom('client-a')),
+      tokens.get(ctxOf('org-b'), custom('client-b')),
+    ]);
+    expect(a.accessToken).toBe('at-of-client-a');
+    expect(b.accessToken).toBe('at-of-client-b');
+    expect(asked.sort()).toEqual(['client-a', 'client-b']);
+  });
+
+  it("credentials stored for another Xero app, even with the same refresh token, get that app's token", async () => {
+    const { http, asked } = tokenEndpoint();
+    let stored: XeroCredentials = {
+      grantType: 'authorization_code',
+      clientId: 'client-1',
+      clientSecret: 'secret-1',
+      refreshToken: 'rt-1',
+    };
+    const connectorCredentials = {
+      getForUpdate: () => Promise.resolve({ value: stored, revision: {} }),
+    } as unknown as ConnectorCredentials;
+    const credentials = {
+      replaceIfUnchanged: (_o: string, _s: string, _r: unknown, value: XeroCredentials) => {
+        stored = value;
+        return Promise.resolve('replaced');
+      },
+    } as unknown as CredentialsService;
+    const tokens = new XeroTokens(config, http, connectorCredentials, credentials, store);
+    const ctx = ctxOf('org-1');
+    expect((await tokens.get(ctx, stored)).accessToken).toBe('at-of-client-1');
+    // An admin stores another app's id and secret beside the refresh token last rotated.
+    stored = { ...stored, clientId: 'client-2', clientSecret: 'secret-2' };
+    const token = await tokens.get(ctx, stored);
+    expect(token).toMatchObject({ accessToken: 'at-of-client-2', clientId: 'client-2' });
+    expect(asked).toEqual(['client-1', 'client-2']);
+  });
+});
