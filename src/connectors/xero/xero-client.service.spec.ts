@@ -41,6 +41,16 @@ describe('storedTenantIds', () => {
   });
 });
 
+describe('xeroAppScope', () => {
+  it('names an app by a digest, never by its client id (a credential), one per client id', () => {
+    const scope = xeroAppScope('CLIENT-ID-0001');
+    expect(scope).toMatch(/^[0-9a-f]{32}$/);
+    expect(scope).not.toContain('CLIENT');
+    expect(xeroAppScope('CLIENT-ID-0001')).toBe(scope);
+    expect(xeroAppScope('CLIENT-ID-0002')).not.toBe(scope);
+  });
+});
+
 describe('XeroClient calls at a time', () => {
   const T = '9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a';
   const ctx = { principal: { organizationId: 'org-1' }, requestId: 'r' } as unknown as ToolContext;
