@@ -241,6 +241,17 @@ describe('AI connector (e2e, simulated Anthropic and OpenAI)', () => {
     expect(long.text.length).toBeLessThanOrEqual('OpenAI refused the request: '.length + 300);
   });
 
+  it('a 400 whose message quotes the stored key is told with the key redacted', async () => {
+    anthropic.failNext(400, { message: `invalid x-api-key ${ANTHROPIC_KEY} for this workspace` });
+    const a = await claude();
+    expect(a.isError).toBe(true);
+    expect(a.text).toBe('Anthropic refused the request: invalid x-api-key [redacted] for this workspace');
+    openai.failNext(400, { message: `Incorrect API key provided: ${OPENAI_KEY}.` });
+    const o = await gpt();
+    expect(o.isError).toBe(true);
+    expect(o.text).toBe('OpenAI refused the request: Incorrect API key provided: [redacted].');
+  });
+
   it('529 overloaded is retried (the provider refused it), then succeeds', async () => {
     anthropic.failNext(529);
     const r = await claude();
