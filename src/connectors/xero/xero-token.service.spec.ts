@@ -191,6 +191,43 @@ describe('XeroTokens per organisation', () => {
     expect(asked.sort()).toEqual(['client-a', 'client-b']);
   });
 
+  it('keeps its token for the refresh token it rotated itself, even while the shared store does not answer', async () => {
+    const { http, asked } = tokenEndpoint();
+    let down = false;
+    class FlakyStore extends MemoryStore {
+      override get(key: string): Promise<string | null> {
+        return down ? Promise.reject(new Error('connect ECONNREFUSED')) : super.get(key);
+      }
+    }
+    const flaky = new FlakyStore();
+    let stored: XeroCredentials = {
+      grantType: 'authorization_code',
+      clientId: 'client-1',
+      clientSecret: 'secret-1',
+      refreshToken: 'rt-1',
+    };
+    const connectorCredentials = {
+      getForUpdate: () => Promise.resolve({ value: stored, revision: {} }),
+    } as unknown as ConnectorCredentials;
+    const credentials = {
+      replaceIfUnchanged: (_o: string, _s: string, _r: unknown, value: XeroCredentials) => {
+        stored = value;
+        return Promise.resolve('replaced');
+      },
+    } as unknown as CredentialsService;
+    try {
+      const tokens = new XeroTokens(config, http, connectorCredentials, credentials, flaky);
+      const ctx = ctxOf('org-1');
+      const first = await tokens.get(ctx, stored);
+      expect(stored).toMatchObject({ refreshToken: "rt-1'" });
+      down = true;
+      expect(await tokens.get(ctx, stored)).toBe(first);
+      expect(asked).toHaveLength(1);
+    } finally {
+      await flaky.close();
+    }
+  });
+
   it("credentials stored for another Xero app, even with the same refresh token, get that app's token", async () => {
     const { http, asked } = tokenEndpoint();
     let stored: XeroCredentials = {
