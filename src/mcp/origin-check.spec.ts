@@ -58,4 +58,15 @@ describe('OriginPolicy (DNS rebinding protection)', () => {
     expect(p.check('localhost:3000', undefined)).toMatchObject({ ok: false });
     expect(p.check('api.example.com', 'http://localhost:5173')).toMatchObject({ ok: false });
   });
+
+  it('matches ALLOWED_ORIGINS as browsers send an Origin: no trailing slash, any case in the setting', () => {
+    // The configuration keeps an entry as written (`http://localhost:5173/` passes its check).
+    const p = policy({
+      env: 'production',
+      allowedOrigins: ['https://App.Example.com/', 'http://localhost:5173/'],
+    });
+    expect(p.check('127.0.0.1:3000', 'https://app.example.com')).toEqual({ ok: true });
+    expect(p.check('127.0.0.1:3000', 'http://localhost:5173')).toEqual({ ok: true });
+    expect(p.check('127.0.0.1:3000', 'https://app.example.com.evil.test')).toMatchObject({ ok: false });
+  });
 });
