@@ -25,6 +25,8 @@ describe('OriginPolicy (DNS rebinding protection)', () => {
     const p = policy();
     expect(p.check('localhost:3000', undefined)).toEqual({ ok: true });
     expect(p.check('[::1]:3000', 'http://[::1]:3000')).toEqual({ ok: true });
+    // An IPv6 Host without a port (port 80) names the same host: its colons are not a port's.
+    expect(p.check('[::1]', 'http://[::1]')).toEqual({ ok: true });
     expect(p.check('127.0.0.1:3000', 'http://localhost:5173')).toEqual({ ok: true });
     expect(p.check('evil.example.com', undefined)).toMatchObject({
       ok: false,
