@@ -663,6 +663,35 @@ describe('/mcp protocol (e2e)', () => {
         req.end();
       });
       expect(badHost).toBe(403);
+      // `/mcp/` is routed to the same endpoint, so it has the same gate; `/MCP` is no route (404).
+      const slash = await fetch(`${mcp}/`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: ACCEPT,
+          ...authHeaders(key),
+          origin: 'https://evil.example',
+        },
+        body: JSON.stringify(INIT),
+      });
+      expect([slash.status, (await rpc(slash)).error?.message]).toEqual([
+        403,
+        'Forbidden: Origin is not allowed for this server',
+      ]);
+      const served = await fetch(`${mcp}/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: ACCEPT, ...authHeaders(key) },
+        body: JSON.stringify(INIT),
+      });
+      expect(served.status).toBe(200);
+      await served.text();
+      const upper = await fetch(`${started.url}/MCP`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: ACCEPT, origin: 'https://evil.example' },
+        body: JSON.stringify(INIT),
+      });
+      expect(upper.status).toBe(404);
+      await upper.text();
       // A trusted origin without a key is still refused by the key check.
       const trusted = await fetch(mcp, {
         method: 'POST',
