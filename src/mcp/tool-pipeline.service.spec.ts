@@ -129,6 +129,41 @@ describe('ToolPipeline', () => {
     });
   });
 
+  it('passes a CallToolResult on as it is, recording one with isError as a tool error', async () => {
+    const reported = { content: [{ type: 'text' as const, text: 'no such contact' }], isError: true };
+    expect(
+      await pipeline.call(
+        tool(() => reported),
+        ctx(),
+        VALID,
+      ),
+    ).toBe(reported);
+    expect(records[0]).toMatchObject({ outcome: 'tool_error', errorCode: 'tool_reported_error' });
+    const fine = { content: [{ type: 'text' as const, text: 'done' }] };
+    expect(
+      await pipeline.call(
+        tool(() => fine),
+        ctx(),
+        VALID,
+      ),
+    ).toBe(fine);
+    expect(records[1]).toMatchObject({ outcome: 'success', errorCode: undefined });
+  });
+
+  it('gives structured content only for an object: an array, null, a string or nothing is text alone', async () => {
+    const shaped = async (value: unknown) =>
+      pipeline.call(
+        tool(() => value),
+        ctx(),
+        VALID,
+      );
+    // MCP's structuredContent is a JSON object; an array there fails the client's result schema.
+    expect(await shaped([1, 2])).toEqual({ content: [{ type: 'text', text: '[1,2]' }] });
+    expect(await shaped(null)).toEqual({ content: [{ type: 'text', text: 'null' }] });
+    expect(await shaped('plain')).toEqual({ content: [{ type: 'text', text: 'plain' }] });
+    expect(await shaped(undefined)).toEqual({ content: [] });
+  });
+
   it('turns a ToolError into an isError result with its message and code', async () => {
     const result = await pipeline.call(
       tool(() => {
