@@ -1,7 +1,8 @@
 /**
  * The MCP module's access rules with real clients over HTTP: tools/list shows
  * only what the caller's key may call; calling a hidden tool names the missing
- * permission; a 2025-era session is bound to the key that opened it. The
+ * permission; a resource the key may not read is not listed, read, subscribed
+ * to or completed; a 2025-era session is bound to the key that opened it. The
  * principal is set by a stand-in for the auth guard (the guard has its own e2e
  * suite); everything under test here is the real MCP module.
  */
@@ -16,7 +17,7 @@ import type { INestApplication } from '@nestjs/common';
 import { ConfigModule } from '../../src/config/config.module';
 import { loadConfig } from '../../src/config/load-config';
 import { McpModule } from '../../src/mcp/mcp.module';
-import { Tool } from '../../src/mcp/mcp.decorators';
+import { Resource, Tool } from '../../src/mcp/mcp.decorators';
 import { KeyValueStore } from '../../src/store/key-value-store';
 import { MemoryStore } from '../../src/store/memory.store';
 import { PRINCIPAL_REQUEST_KEY } from '../../src/auth/principal';
@@ -37,6 +38,24 @@ class LedgerTools {
   }
 }
 
+@Injectable()
+class LedgerResources {
+  @Resource({ uri: 'ledger://balances', name: 'balances', permission: 'xero:read' })
+  balances(_ctx: unknown, uri: URL) {
+    return { contents: [{ uri: uri.href, text: 'balances' }] };
+  }
+
+  @Resource({
+    uriTemplate: 'ledger://accounts/{code}',
+    name: 'account',
+    permission: ['xero:read', 'unleashed:read'],
+    complete: { code: () => ['200', '210'] },
+  })
+  account(_ctx: unknown, uri: URL) {
+    return { contents: [{ uri: uri.href, text: 'account' }] };
+  }
+}
+
 /** Stand-in for the auth guard: `x-test-key: <id>|<perm,perm>` becomes the principal. */
 function principalFromHeader(req: Request, _res: Response, next: NextFunction): void {
   const raw = req.header('x-test-key');
@@ -53,7 +72,7 @@ function principalFromHeader(req: Request, _res: Response, next: NextFunction): 
 }
 
 @Module({
-  providers: [LedgerTools, { provide: KeyValueStore, useValue: new MemoryStore() }],
+  providers: [LedgerTools, LedgerResources, { provide: KeyValueStore, useValue: new MemoryStore() }],
   exports: [KeyValueStore],
 })
 class TestSupportModule implements NestModule {
@@ -113,6 +132,54 @@ describe('MCP access rules (real MCP module, real clients)', () => {
     const ok = await allowed.client.callTool({ name: 'ledger_read', arguments: { account: '200' } });
     expect(ok.structuredContent).toEqual({ account: '200', balance: 42 });
     await allowed.client.close();
+  });
+
+  it('shows, reads, subscribes and completes a resource only for a key holding every permission it names', async () => {
+    const uris = async (client: Client) => ({
+      fixed: (await client.listResources()).resources
+        .map((r) => r.uri)
+        .filter((u) => u.startsWith('ledger:')),
+      templates: (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate),
+    });
+    const holder = await connect('k-both|xero:read,unleashed:read');
+    expect(await uris(holder.client)).toEqual({
+      fixed: ['ledger://balances'],
+      templates: ['ledger://accounts/{code}'],
+    });
+    expect((await holder.client.readResource({ uri: 'ledger://balances' })).contents).toEqual([
+      { uri: 'ledger://balances', text: 'balances' },
+    ]);
+    expect((await holder.client.readResource({ uri: 'ledger://accounts/200' })).contents).toEqual([
+      { uri: 'ledger://accounts/200', text: 'account' },
+    ]);
+    await expect(holder.client.subscribeResource({ uri: 'ledger://accounts/200' })).resolves.toEqual({});
+    const completion = await holder.client.complete({
+      ref: { type: 'ref/resource', uri: 'ledger://accounts/{code}' },
+      argument: { name: 'code', value: '2' },
+    });
+    expect(completion.completion.values).toEqual(['200', '210']);
+    await holder.client.close();
+
+    // xero:read alone: the fixed resource, not the template that also needs unleashed:read.
+    const partial = await connect('k-xero|xero:read');
+    expect(await uris(partial.client)).toEqual({ fixed: ['ledger://balances'], templates: [] });
+    await expect(partial.client.readResource({ uri: 'ledger://accounts/200' })).rejects.toThrow(
+      /Resource not found: ledger:\/\/accounts\/200/,
+    );
+    await partial.client.close();
+
+    const other = await connect('k-other|shopify:read');
+    expect(await uris(other.client)).toEqual({ fixed: [], templates: [] });
+    for (const uri of ['ledger://balances', 'ledger://accounts/200']) {
+      await expect(other.client.readResource({ uri })).rejects.toThrow(/Resource not found/);
+      await expect(other.client.subscribeResource({ uri })).rejects.toThrow(/Resource not found/);
+    }
+    for (const uri of ['ledger://accounts/{code}', 'ledger://balances']) {
+      await expect(
+        other.client.complete({ ref: { type: 'ref/resource', uri }, argument: { name: 'code', value: '2' } }),
+      ).rejects.toThrow(/Unknown resource or resource template/);
+    }
+    await other.client.close();
   });
 
   it('refuses another key the use of a session it did not open (404, as if unknown)', async () => {
