@@ -54,6 +54,16 @@ class LedgerResources {
   account(_ctx: unknown, uri: URL) {
     return { contents: [{ uri: uri.href, text: 'account' }] };
   }
+
+  /** Completes `{n}` with as many candidates as the value asks for (`100` → 100 of them). */
+  @Resource({
+    uriTemplate: 'ledger://journals/{n}',
+    name: 'journal',
+    complete: { n: (value) => Array.from({ length: Number(value) }, (_, i) => `j${i}`) },
+  })
+  journal(_ctx: unknown, uri: URL) {
+    return { contents: [{ uri: uri.href, text: 'journal' }] };
+  }
 }
 
 /** Stand-in for the auth guard: `x-test-key: <id>|<perm,perm>` becomes the principal. */
@@ -139,7 +149,9 @@ describe('MCP access rules (real MCP module, real clients)', () => {
       fixed: (await client.listResources()).resources
         .map((r) => r.uri)
         .filter((u) => u.startsWith('ledger:')),
-      templates: (await client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate),
+      templates: (await client.listResourceTemplates()).resourceTemplates
+        .map((t) => t.uriTemplate)
+        .filter((u) => u.startsWith('ledger://accounts/')),
     });
     const holder = await connect('k-both|xero:read,unleashed:read');
     expect(await uris(holder.client)).toEqual({
@@ -180,6 +192,26 @@ describe('MCP access rules (real MCP module, real clients)', () => {
       ).rejects.toThrow(/Unknown resource or resource template/);
     }
     await other.client.close();
+  });
+
+  it('answers at most 100 completions, with the total, and says hasMore only past 100', async () => {
+    const { client } = await connect('k-any|');
+    const complete = async (value: string) =>
+      (
+        await client.complete({
+          ref: { type: 'ref/resource', uri: 'ledger://journals/{n}' },
+          argument: { name: 'n', value },
+        })
+      ).completion;
+    for (const [asked, values, hasMore] of [
+      [99, 99, false],
+      [100, 100, false],
+      [101, 100, true],
+    ] as const) {
+      const c = await complete(String(asked));
+      expect([asked, c.values.length, c.total, c.hasMore]).toEqual([asked, values, asked, hasMore]);
+    }
+    await client.close();
   });
 
   it('refuses another key the use of a session it did not open (404, as if unknown)', async () => {
