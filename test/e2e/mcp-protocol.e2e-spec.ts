@@ -12,7 +12,8 @@ import {
 } from '@modelcontextprotocol/client';
 import { DataSource } from 'typeorm';
 import { AuditWriter } from '../../src/audit/audit.writer';
-import { LegacySessions } from '../../src/mcp/legacy-sessions.service';
+import { LegacySessions, SESSION_KEY_PREFIX } from '../../src/mcp/legacy-sessions.service';
+import { KeyValueStore } from '../../src/store/key-value-store';
 import { ToolPipeline } from '../../src/mcp/tool-pipeline.service';
 import { RequestContext } from '../../src/observability/request-context';
 import { startApp, StartedApp } from '../support/start-app';
@@ -418,6 +419,22 @@ describe('/mcp protocol (e2e)', () => {
         const res = await post(JSON.stringify(body), headers);
         expect([name, res.status, (await rpc(res)).error]).toEqual([name, 400, { code: -32600, message }]);
       }
+      // A session record written before the negotiated revision was kept names none: no batch either.
+      const store = started.app.get(KeyValueStore);
+      const unversioned = await openSession();
+      const record = JSON.parse((await store.get(SESSION_KEY_PREFIX + unversioned))!);
+      delete record.protocolVersion;
+      await store.set(SESSION_KEY_PREFIX + unversioned, JSON.stringify(record), { ttlMs: 60_000 });
+      const old = await post(JSON.stringify(calls), { 'mcp-session-id': unversioned });
+      expect([old.status, (await rpc(old)).error]).toEqual([
+        400,
+        {
+          code: -32600,
+          message:
+            'Invalid Request: this session speaks MCP 2025-06-18 or later, which sends one message per request; ' +
+            'JSON-RPC batches belong to 2025-03-26 and older',
+        },
+      ]);
       // Without a session, a 2025-03-26 batch is told to initialize first.
       const sessionless = await post(JSON.stringify(calls));
       expect(sessionless.status).toBe(400);
