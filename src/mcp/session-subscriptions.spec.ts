@@ -79,6 +79,11 @@ describe('SessionSubscriptions', () => {
     );
     expect(await subs.of('s1')).toHaveLength(MAX_SUBSCRIPTIONS_PER_SESSION);
     expect(await subs.of('s2')).toEqual([]);
+    // At the limit exactly it is taken; one character more is not.
+    const longest = `a://${'x'.repeat(MAX_SUBSCRIBED_URI_LENGTH - 4)}`;
+    await expect(subs.add('s2', `${longest}y`)).rejects.toThrow(/at most 1024 characters/);
+    await subs.add('s2', longest);
+    expect(await subs.of('s2')).toEqual([longest]);
   });
 
   it('answers a store that cannot be reached as unavailable, without its error text', async () => {
