@@ -42,4 +42,15 @@ describe('HeldStreams per organisation', () => {
     streams.endAll();
     expect([b1.ended, streams.heldBy('org-b'), streams.size]).toEqual([true, 0, 0]);
   });
+
+  it('ends the stream of a key at its expiry, not before', () => {
+    const streams = new HeldStreams();
+    const res = response();
+    const expiresAt = new Date('2026-01-01T00:00:00Z');
+    streams.hold(res, { ...principal('k1', 'org-a'), expiresAt });
+    expect(streams.endInvalid(() => false, expiresAt.getTime() - 1)).toEqual(new Map());
+    expect([res.ended, streams.size]).toEqual([false, 1]);
+    expect(streams.endInvalid(() => false, expiresAt.getTime())).toEqual(new Map([['k1', 'expired']]));
+    expect([res.ended, streams.size]).toEqual([true, 0]);
+  });
 });
