@@ -25,6 +25,8 @@ import {
 } from '@modelcontextprotocol/client';
 import { CredentialsService } from '../../src/credentials/credentials.service';
 import { SESSION_SUBSCRIPTIONS_PREFIX } from '../../src/mcp/session-subscriptions';
+import { RevocationService } from '../../src/auth/revocation.service';
+import { SESSION_KEY_PREFIX } from '../../src/mcp/legacy-sessions.service';
 import { KeyValueStore } from '../../src/store/key-value-store';
 import {
   describeWithPostgres,
@@ -209,6 +211,29 @@ describe('sentia://connectors updates (embedded: SQLite + memory store)', () => 
     expect(JSON.parse((await store.get(kept))!)).toEqual([URI]);
     await s.close(); // DELETE
     expect(await store.get(kept)).toBeNull();
+  });
+
+  it('a session in use keeps its subscriptions as long as its record: a request extends both TTLs', async () => {
+    const store = started.app.get(KeyValueStore);
+    const s = track(await legacySubscriber(reader['org-a'], routes()));
+    const record = SESSION_KEY_PREFIX + s.sessionId;
+    const kept = SESSION_SUBSCRIPTIONS_PREFIX + s.sessionId;
+    const ttlMs = started.config.mcp.sessionTtlSeconds * 1000;
+    // Both TTLs well run down, and the record last extended more than a quarter TTL ago (the clock
+    // moved on, not waited for): the next request extends the record, and the subscriptions with it.
+    for (const key of [record, kept]) await store.expire(key, ttlMs / 2);
+    const later = Date.now() + ttlMs / 4 + 1_000;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => later);
+    try {
+      // The revoked key set was loaded "long ago" too: loaded again now, keys are checked as usual.
+      await started.app.get(RevocationService).refresh();
+      await s.roundTrip();
+      const [recordTtl, keptTtl] = [await store.ttl(record), await store.ttl(kept)];
+      expect(recordTtl).toBe(ttlMs);
+      expect(keptTtl).toBe(ttlMs);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it("a connector's own token refresh is not an update; an admin's change after it is one", async () => {
