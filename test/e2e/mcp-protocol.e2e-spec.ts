@@ -539,6 +539,30 @@ describe('/mcp protocol (e2e)', () => {
       expect(after.status).toBe(404);
     });
 
+    it('a session whose record is gone (ended elsewhere, unannounced) closes here at its next request, GET stream and all', async () => {
+      const id = await openSession();
+      const sessions = started.app.get(LegacySessions);
+      const stream = await fetch(mcp, {
+        method: 'GET',
+        headers: { accept: 'text/event-stream', 'mcp-session-id': id, ...authHeaders(key) },
+        signal: AbortSignal.timeout(10_000), // only so that a stream left open fails here, not at the test's timeout
+      });
+      expect(stream.status).toBe(200);
+      const streamEnd = stream.text().then(
+        () => 'ended',
+        (e: Error) => `still open (${e.name})`,
+      );
+      const live = sessions.size;
+      await started.app.get(KeyValueStore).del(SESSION_KEY_PREFIX + id);
+      const after = await post(JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'ping' }), {
+        'mcp-session-id': id,
+      });
+      expect(after.status).toBe(404);
+      await after.text();
+      expect(sessions.size).toBe(live - 1);
+      expect(await streamEnd).toBe('ended');
+    });
+
     it("a Last-Event-ID of another session, an expired one or one never sent → 400 saying so, not 'invalid format'", async () => {
       /** A 2025-11-25 session and the id of its initialize answer's last SSE event. */
       const opened = async () => {
