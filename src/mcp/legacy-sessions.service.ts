@@ -549,7 +549,14 @@ export class LegacySessions implements OnModuleInit, OnApplicationShutdown {
     for (const [id, at] of this.touched) if (at < cutoff && !this.live.has(id)) this.touched.delete(id);
     for (const [id, s] of this.live) {
       if (s.openStreams > 0) {
-        // Listening is activity: the session and its record live on while a GET stream is open.
+        // Listening is activity: the session and its record live on while a GET stream is open. Unless the
+        // record is gone (ended on another instance whose announcement did not arrive): then it ends here too,
+        // or its stream would go on taking updates for a session no request may use. A store that cannot be
+        // read ends nothing.
+        if ((await this.lookup(id).catch(() => undefined)) === null) {
+          await this.forget(id);
+          continue;
+        }
         s.lastSeen = Date.now();
         this.touch(id);
         continue;

@@ -4,7 +4,8 @@
  * Revoking its key, or the key expiring, must end it: revocation is the brake
  * on a leaked key, and a leaked key's open streams are part of what it holds.
  */
-import { LegacySessions } from '../../src/mcp/legacy-sessions.service';
+import { LegacySessions, SESSION_KEY_PREFIX } from '../../src/mcp/legacy-sessions.service';
+import { KeyValueStore } from '../../src/store/key-value-store';
 import { initializeRequest, modernMeta } from '../support/mcp-messages';
 import { startApp, StartedApp } from '../support/start-app';
 import { authHeaders, TestKey } from '../support/test-keys';
@@ -142,6 +143,25 @@ describe('open MCP streams end when their key is revoked or expires', () => {
     expect(live.size).toBe(before - 1);
     expect((await ping(listening.session)).status).toBe(200);
     await listening.stream.body?.cancel();
+  });
+
+  it('the idle sweep closes a listening session whose record is gone (ended elsewhere, the announcement missed)', async () => {
+    const key = await TestKey.create(started, { permissions: ['ai:invoke'], name: 'orphan' });
+    const orphan = await sessionStream(key);
+    const kept = await sessionStream(key);
+    const streamEnd = orphan.stream.text().then(
+      () => 'ended',
+      (e: Error) => `failed (${e.name})`,
+    );
+    const live = started.app.get(LegacySessions);
+    const before = live.size;
+    // Another instance's DELETE took the record; its announcement on the store's channel never came here.
+    await started.app.get(KeyValueStore).del(SESSION_KEY_PREFIX + orphan.session);
+    await (live as unknown as { sweep(): Promise<void> }).sweep();
+    // That one alone is closed, its stream with it; the other listening session stays.
+    expect(live.size).toBe(before - 1);
+    expect(await streamEnd).toBe('ended');
+    await kept.stream.body?.cancel();
   });
 
   it('a key that expires while its GET stream is open has the stream ended at its expiry', async () => {
