@@ -121,6 +121,13 @@ describe('toNodeHandlerWithoutSignalRegistry', () => {
       });
       expect(text).not.toContain('hunter2');
       expect(errors.map((e) => e.message)).toEqual(['db password=hunter2 exploded']);
+      // A response (no method) is not answered with its id: the id was the other side's request's.
+      const reply = await fetch(srv.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 8, result: {} }),
+      });
+      expect([reply.status, ((await reply.json()) as { id: unknown }).id]).toEqual([500, null]);
     } finally {
       await srv.close();
     }
