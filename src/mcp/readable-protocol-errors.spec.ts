@@ -68,6 +68,16 @@ describe('readableProtocolError', () => {
       { jsonrpc: '2.0', id: 1, error: { code: -32602, message: 'Unknown tool: nope' } },
       { jsonrpc: '2.0', id: 1, error: { code: -32602, message: 'Bad list [1, 2]' } },
       { jsonrpc: '2.0', id: 1, error: { code: -32602, message: 'Looks like [{ but is not JSON' } },
+      // JSON objects in a list, but not every one a validator issue (code, message, path).
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        error: {
+          code: -32603,
+          message:
+            'Failed: [{"code":"custom","message":"x","path":["params"]},{"code":"custom","message":"y"}]',
+        },
+      },
       { jsonrpc: '2.0', method: 'notifications/progress', params: {} },
     ];
     for (const m of messages) expect(readableProtocolError(m)).toBe(m);
