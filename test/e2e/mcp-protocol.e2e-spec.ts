@@ -772,6 +772,16 @@ describe('/mcp protocol (e2e)', () => {
       const res = await post(big);
       expect(res.status).toBe(413);
       expect((await rpc(res)).error!.message).toContain('4096 bytes');
+      // 4096 bytes exactly are read (a ping, padded with spaces); one more is refused.
+      const ping = JSON.stringify({ jsonrpc: '2.0', id: 61, method: 'ping' });
+      const padded = (bytes: number) => ping + ' '.repeat(bytes - ping.length);
+      const over = await post(padded(4097));
+      expect([over.status, (await rpc(over)).error?.message]).toEqual([
+        413,
+        'Request body exceeds the limit of 4096 bytes',
+      ]);
+      const at = await post(padded(4096), { 'mcp-session-id': await openSession() });
+      expect([at.status, (await rpc(at)).result]).toEqual([200, {}]);
     });
 
     it('invalid tool arguments → isError result naming the argument path', async () => {
