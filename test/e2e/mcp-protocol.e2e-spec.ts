@@ -1035,16 +1035,24 @@ describe('/mcp sessions per key (MCP_MAX_SESSIONS_PER_KEY)', () => {
         await res.text();
         return res.headers.get('mcp-session-id')!;
       };
+      const sessions = app.app.get(LegacySessions);
+      const liveHere = (id: string) => (sessions as unknown as { live: Map<string, unknown> }).live.has(id);
       const first = await open(key);
-      await open(key);
-      await open(key);
+      const second = await open(key);
+      // The first is then used again (a millisecond on at least): the second is the least recently used.
+      await new Promise((r) => setTimeout(r, 5));
+      const ping = await post(key, { jsonrpc: '2.0', id: 1, method: 'ping' }, { 'mcp-session-id': first });
+      expect(ping.status).toBe(200);
+      await ping.text();
+      const third = await open(key);
       await open(other);
-      // Two of `key` (the newest) and the other key's one: the first was closed on this instance.
-      expect(app.app.get(LegacySessions).size).toBe(3);
+      // Two of `key` and the other key's one: the least recently used of `key` was closed on this instance.
+      expect(sessions.size).toBe(3);
+      expect([first, second, third].map(liveHere)).toEqual([true, false, true]);
       const call = await post(
         key,
         { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'server_info', arguments: {} } },
-        { 'mcp-session-id': first, 'mcp-protocol-version': '2025-11-25' },
+        { 'mcp-session-id': second, 'mcp-protocol-version': '2025-11-25' },
       );
       expect(call.status).toBe(200);
       expect((await rpc(call)).result.structuredContent).toMatchObject({ name: 'sentia-mcp' });
