@@ -274,6 +274,20 @@ describeWithPostgres('MCP sessions across two instances', () => {
         const body = (await res.json()) as { error: { message: string } };
         expect(body.error.message).toContain('Last-Event-ID names no event of this session');
       }
+      // A resume that does not take an event stream is told so on the other instance, as on the opener.
+      const json = await fetch(`${b.url}/mcp`, {
+        headers: {
+          accept: 'application/json',
+          'mcp-session-id': first.id,
+          'last-event-id': first.lastEventId,
+          ...authHeaders(key),
+        },
+        signal: AbortSignal.timeout(20_000),
+      });
+      expect([json.status, ((await json.json()) as { error: { message: string } }).error.message]).toEqual([
+        406,
+        'Not Acceptable: Client must accept text/event-stream',
+      ]);
     });
 
     it('an instance that shuts down leaves its sessions to the others', async () => {
