@@ -153,6 +153,23 @@ describe('XeroTokens per organisation', () => {
     await store.close();
   });
 
+  /** One organisation's Xero record, read for update and replaced by the tokens' rotation as the vault would. */
+  function oneRecordVault(initial: XeroCredentials) {
+    const vault = {
+      stored: initial,
+      connectorCredentials: {
+        getForUpdate: () => Promise.resolve({ value: vault.stored, revision: {} }),
+      } as unknown as ConnectorCredentials,
+      credentials: {
+        replaceIfUnchanged: (_o: string, _s: string, _r: unknown, value: XeroCredentials) => {
+          vault.stored = value;
+          return Promise.resolve('replaced');
+        },
+      } as unknown as CredentialsService,
+    };
+    return vault;
+  }
+
   /** Xero's token endpoint: an access token naming the client id it was asked with (from the Basic header), answered a turn later. */
   function tokenEndpoint() {
     const asked: string[] = [];
@@ -200,28 +217,19 @@ describe('XeroTokens per organisation', () => {
       }
     }
     const flaky = new FlakyStore();
-    let stored: XeroCredentials = {
+    const vault = oneRecordVault({
       grantType: 'authorization_code',
       clientId: 'client-1',
       clientSecret: 'secret-1',
       refreshToken: 'rt-1',
-    };
-    const connectorCredentials = {
-      getForUpdate: () => Promise.resolve({ value: stored, revision: {} }),
-    } as unknown as ConnectorCredentials;
-    const credentials = {
-      replaceIfUnchanged: (_o: string, _s: string, _r: unknown, value: XeroCredentials) => {
-        stored = value;
-        return Promise.resolve('replaced');
-      },
-    } as unknown as CredentialsService;
+    });
     try {
-      const tokens = new XeroTokens(config, http, connectorCredentials, credentials, flaky);
+      const tokens = new XeroTokens(config, http, vault.connectorCredentials, vault.credentials, flaky);
       const ctx = ctxOf('org-1');
-      const first = await tokens.get(ctx, stored);
-      expect(stored).toMatchObject({ refreshToken: "rt-1'" });
+      const first = await tokens.get(ctx, vault.stored);
+      expect(vault.stored).toMatchObject({ refreshToken: "rt-1'" });
       down = true;
-      expect(await tokens.get(ctx, stored)).toBe(first);
+      expect(await tokens.get(ctx, vault.stored)).toBe(first);
       expect(asked).toHaveLength(1);
     } finally {
       await flaky.close();
@@ -230,27 +238,18 @@ describe('XeroTokens per organisation', () => {
 
   it("credentials stored for another Xero app, even with the same refresh token, get that app's token", async () => {
     const { http, asked } = tokenEndpoint();
-    let stored: XeroCredentials = {
+    const vault = oneRecordVault({
       grantType: 'authorization_code',
       clientId: 'client-1',
       clientSecret: 'secret-1',
       refreshToken: 'rt-1',
-    };
-    const connectorCredentials = {
-      getForUpdate: () => Promise.resolve({ value: stored, revision: {} }),
-    } as unknown as ConnectorCredentials;
-    const credentials = {
-      replaceIfUnchanged: (_o: string, _s: string, _r: unknown, value: XeroCredentials) => {
-        stored = value;
-        return Promise.resolve('replaced');
-      },
-    } as unknown as CredentialsService;
-    const tokens = new XeroTokens(config, http, connectorCredentials, credentials, store);
+    });
+    const tokens = new XeroTokens(config, http, vault.connectorCredentials, vault.credentials, store);
     const ctx = ctxOf('org-1');
-    expect((await tokens.get(ctx, stored)).accessToken).toBe('at-of-client-1');
+    expect((await tokens.get(ctx, vault.stored)).accessToken).toBe('at-of-client-1');
     // An admin stores another app's id and secret beside the refresh token last rotated.
-    stored = { ...stored, clientId: 'client-2', clientSecret: 'secret-2' };
-    const token = await tokens.get(ctx, stored);
+    vault.stored = { ...vault.stored, clientId: 'client-2', clientSecret: 'secret-2' };
+    const token = await tokens.get(ctx, vault.stored);
     expect(token).toMatchObject({ accessToken: 'at-of-client-2', clientId: 'client-2' });
     expect(asked).toEqual(['client-1', 'client-2']);
   });
