@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REQUIRED_IN_PRODUCTION } from '../../test/support/test-config';
@@ -194,6 +194,154 @@ describe('loadConfig', () => {
     expect(c.apiDocs).toBe(false);
   });
 
+  it('treats staging as deployed: secrets and stores required, 0.0.0.0, TLS, /metrics behind a key, no Server-Timing or /docs', () => {
+    let err: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'staging', DATA_DIR: tmp() });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toHaveLength(REQUIRED_IN_PRODUCTION.length);
+    for (const name of REQUIRED_IN_PRODUCTION)
+      expect((err as Error).message).toContain(`${name}: required in staging`);
+    const c = loadConfig({
+      NODE_ENV: 'staging',
+      JWT_SECRET: SECRET,
+      MASTER_ENCRYPTION_KEY: HEX,
+      DATABASE_URL: 'postgres://u@db:5432/app',
+      REDIS_URL: 'redis://cache:6379',
+      PUBLIC_BASE_URL: 'https://mcp.staging.example.com',
+    });
+    expect(c).toMatchObject({
+      env: 'staging',
+      host: '0.0.0.0',
+      trustProxyHops: 1,
+      metricsPublic: false,
+      serverTiming: false,
+      apiDocs: false,
+      database: { ssl: true },
+      generatedSecretsFile: undefined,
+    });
+  });
+
+  it('opens /metrics, Server-Timing and /docs and uses no database TLS by default in development and test', () => {
+    for (const NODE_ENV of ['development', 'test']) {
+      const c = loadConfig({ NODE_ENV, DATA_DIR: tmp(), DATABASE_URL: 'postgres://u@db/app' });
+      expect(c).toMatchObject({
+        metricsPublic: true,
+        serverTiming: true,
+        apiDocs: true,
+        database: { ssl: false },
+      });
+    }
+    expect(loadConfig({ DATA_DIR: tmp(), METRICS_PUBLIC: 'false' }).metricsPublic).toBe(false);
+    expect(
+      loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'postgres://u@db/app', DATABASE_SSL: 'true' }).database,
+    ).toMatchObject({ ssl: true });
+  });
+
+  it('takes both ends of a range and refuses one past either', () => {
+    const load = (env: Record<string, string>) => loadConfig({ DATA_DIR: tmp(), ...env });
+    expect(load({ PORT: '65535' }).port).toBe(65535);
+    expect(load({ PORT: '0' }).port).toBe(0);
+    expect(() => load({ PORT: '65536' })).toThrow(/PORT: must be an integer from 0 to 65535 \(got "65536"\)/);
+    expect(load({ TRUST_PROXY_HOPS: '10' }).trustProxyHops).toBe(10);
+    expect(load({ MCP_SESSION_TTL: '60' }).mcp.sessionTtlSeconds).toBe(60);
+    expect(() => load({ MCP_SESSION_TTL: '59' })).toThrow(/MCP_SESSION_TTL: /);
+    const pg = { DATABASE_URL: 'postgres://u@db/app' };
+    const noStatementTimeout = { ...pg, DATABASE_STATEMENT_TIMEOUT_MS: '0' };
+    expect(load({ ...noStatementTimeout, DATABASE_QUERY_TIMEOUT_MS: '500' }).database).toMatchObject({
+      queryTimeoutMs: 500,
+    });
+    expect(() => load({ ...noStatementTimeout, DATABASE_QUERY_TIMEOUT_MS: '499' })).toThrow(
+      /DATABASE_QUERY_TIMEOUT_MS: /,
+    );
+    expect(load({ ...pg, DATABASE_STATEMENT_TIMEOUT_MS: '100' }).database).toMatchObject({
+      statementTimeoutMs: 100,
+    });
+    expect(() => load({ ...pg, DATABASE_STATEMENT_TIMEOUT_MS: '99' })).toThrow(
+      /DATABASE_STATEMENT_TIMEOUT_MS: /,
+    );
+    // A request may be given exactly as long as its headers.
+    expect(
+      load({ HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '20000' }).requestTimeoutMs,
+    ).toBe(20_000);
+    // A JWT secret of exactly 32 characters is enough, 31 is not, alone or in a list.
+    expect(load({ JWT_SECRET: 'j'.repeat(32) }).jwtSigningKeys[0].secret.length).toBe(32);
+    expect(() => load({ JWT_SECRET: 'j'.repeat(31) })).toThrow(/JWT_SECRET: must be at least 32 characters/);
+    expect(() => load({ JWT_SECRETS: `k:${'j'.repeat(31)}` })).toThrow(/JWT_SECRETS: entry 1 /);
+    // A master key is exactly 64 hex characters: more, or hex inside other text, is refused.
+    for (const key of ['a'.repeat(66), `zz${HEX}`]) {
+      expect(() => load({ MASTER_ENCRYPTION_KEY: key })).toThrow(/MASTER_ENCRYPTION_KEY: must be 64 hex/);
+      expect(() => load({ MASTER_ENCRYPTION_KEYS: `a:${key}` })).toThrow(/MASTER_ENCRYPTION_KEYS: entry 1 /);
+    }
+  });
+
+  it('reads a blank variable as unset: its default, not a problem', () => {
+    const c = loadConfig({ DATA_DIR: tmp(), HOST: ' ', METRICS_PUBLIC: '', PORT: '  ', LOG_LEVEL: '' });
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 3000, metricsPublic: true, log: { level: 'info' } });
+  });
+
+  it('refuses an unknown LOG_LEVEL, AUDIT_MODE, or a DATABASE_SCHEMA that is not a plain SQL identifier', () => {
+    expect(() => loadConfig({ DATA_DIR: tmp(), LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL: must be one of/);
+    expect(() => loadConfig({ DATA_DIR: tmp(), AUDIT_MODE: 'later' })).toThrow(
+      /AUDIT_MODE: must be sync or async/,
+    );
+    const schema = (s: string) =>
+      loadConfig({ DATA_DIR: tmp(), DATABASE_URL: 'postgres://u@db/app', DATABASE_SCHEMA: s });
+    expect(schema('tenant_1').database).toMatchObject({ schema: 'tenant_1' });
+    for (const bad of ['public"; DROP SCHEMA x; --', 'Upper', '1st'])
+      expect(() => schema(bad)).toThrow(/DATABASE_SCHEMA: must be a lower-case SQL identifier/);
+  });
+
+  it('refuses an ALLOWED_ORIGINS entry whose scheme a browser would not send from a web page', () => {
+    expect(() => loadConfig({ DATA_DIR: tmp(), ALLOWED_ORIGINS: 'ftp://files.example.com' })).toThrow(
+      /ALLOWED_ORIGINS: each must be an origin/,
+    );
+  });
+
+  it('generates only the development secret that is missing and keeps the one given', () => {
+    const given = 'g'.repeat(40);
+    const jwtOnly = loadConfig({ DATA_DIR: tmp(), JWT_SECRET: given });
+    expect(jwtOnly.jwtSigningKeys).toEqual([{ kid: 'k1', secret: Buffer.from(given, 'utf8') }]);
+    expect(jwtOnly.masterKeys[0].key).toHaveLength(32);
+    expect(jwtOnly.generatedSecretsFile).toBeDefined();
+    const mkOnly = loadConfig({ DATA_DIR: tmp(), MASTER_ENCRYPTION_KEY: HEX });
+    expect(mkOnly.masterKeys).toEqual([{ id: 'mk1', key: Buffer.from(HEX, 'hex') }]);
+    expect(mkOnly.jwtSigningKeys[0].secret.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('makes DATA_DIR private (0700) when it creates it for the secrets, and creates nothing with generateSecrets: false', () => {
+    const dir = join(tmp(), 'new-data');
+    loadConfig({ DATA_DIR: dir });
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    const none = join(tmp(), 'untouched');
+    const c = loadConfig({ DATA_DIR: none }, { generateSecrets: false });
+    expect(existsSync(none)).toBe(false);
+    expect(c.jwtSigningKeys).toEqual([]);
+    expect(c.masterKeys).toEqual([]);
+    expect(c.generatedSecretsFile).toBeUndefined();
+  });
+
+  it('refuses a secrets file whose JWT secret is short or whose master key is not 64 hex characters', () => {
+    const good = { jwtSecret: SECRET, masterEncryptionKey: HEX };
+    for (const bad of [
+      { ...good, jwtSecret: 'j'.repeat(31) },
+      { ...good, masterEncryptionKey: 'z'.repeat(64) },
+      { ...good, masterEncryptionKey: 'a'.repeat(62) },
+    ]) {
+      const dir = tmp();
+      writeFileSync(join(dir, 'secrets.json'), JSON.stringify(bad));
+      expect(() => loadConfig({ DATA_DIR: dir })).toThrow(
+        /secrets\.json must hold "jwtSecret" \(32\+ characters\)/,
+      );
+    }
+    const dir = tmp();
+    writeFileSync(join(dir, 'secrets.json'), JSON.stringify(good));
+    expect(loadConfig({ DATA_DIR: dir }).jwtSigningKeys[0].secret.toString('utf8')).toBe(SECRET);
+  });
+
   it('refuses TLS parameters in DATABASE_URL, which would override DATABASE_SSL, naming them and not the password', () => {
     const prod = (url: string) =>
       loadConfig({
@@ -379,6 +527,7 @@ describe('loadConfig', () => {
       PWD: '/',
       SHLVL: '1',
       LANG: 'C',
+      CODE_ENVS: 'x', // two slips from NODE_ENV: a name under 12 characters is allowed one
     });
     expect(c.unknownSettings).toEqual([
       'DATA_DIRS',
