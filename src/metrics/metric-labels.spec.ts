@@ -22,6 +22,11 @@ describe('metric labels', () => {
     expect(statusLabel(201)).toBe('201');
     expect(statusLabel('404')).toBe('404');
     expect(statusLabel(42)).toBe('0');
+    expect(statusLabel(100)).toBe('100');
+    expect(statusLabel(599)).toBe('599');
+    expect(statusLabel(99)).toBe('0');
+    expect(statusLabel(600)).toBe('0');
+    expect(statusLabel(200.5)).toBe('0');
     expect(statusLabel(undefined)).toBe('0');
   });
 
@@ -30,5 +35,7 @@ describe('metric labels', () => {
     expect(routeLabel(undefined)).toBe('unmatched');
     expect(routeLabel({ path: /regex/ })).toBe('unmatched');
     expect(routeLabel({ path: '' })).toBe('unmatched');
+    expect(routeLabel({ path: `/${'a'.repeat(199)}` })).toBe(`/${'a'.repeat(199)}`);
+    expect(routeLabel({ path: `/${'a'.repeat(200)}` })).toBe('unmatched');
   });
 });

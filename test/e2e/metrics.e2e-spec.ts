@@ -69,6 +69,9 @@ describe('GET /metrics (public: METRICS_PUBLIC=true)', () => {
 
   it('serves valid Prometheus text without a key, with process defaults and every named metric', async () => {
     const res = await fetch(`${started.url}/metrics`);
+    // Never kept by a cache, and the two views (text, JSON) told apart by any cache on the way.
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('vary')).toMatch(/\bAccept\b/i);
     const text = await res.text();
     expect(() => parsePrometheus(text)).not.toThrow();
     for (const name of [
@@ -166,6 +169,8 @@ describe('GET /metrics (public: METRICS_PUBLIC=true)', () => {
 
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('vary')).toMatch(/\bAccept\b/i);
     const body = (await res.json()) as MetricsSummary;
     expect(body.uptime).toBeGreaterThan(0);
     expect(body.memory.heapUsed).toBeGreaterThan(0);
