@@ -342,6 +342,65 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: dir }).jwtSigningKeys[0].secret.toString('utf8')).toBe(SECRET);
   });
 
+  it('defaults the settings that are the same everywhere: no arguments stored, no log files, migrations run; warn in test', () => {
+    const c = loadConfig({ DATA_DIR: tmp() });
+    expect(c).toMatchObject({
+      runMigrations: true,
+      log: { level: 'info', files: false },
+      audit: { storeArgs: false },
+    });
+    expect(loadConfig({ NODE_ENV: 'test', DATA_DIR: tmp() }).log.level).toBe('warn');
+    // NODE_ENV in any case.
+    expect(loadConfig({ NODE_ENV: 'Test', DATA_DIR: tmp() }).env).toBe('test');
+    // Every spelling of a boolean.
+    for (const [raw, value] of [
+      ['true', true],
+      ['1', true],
+      ['yes', true],
+      ['ON', true],
+      ['false', false],
+      ['0', false],
+      ['no', false],
+      ['Off', false],
+    ] as const)
+      expect(loadConfig({ DATA_DIR: tmp(), AUDIT_STORE_ARGS: raw }).audit.storeArgs).toBe(value);
+  });
+
+  it('reads an unknown NODE_ENV as production: it names what production needs and generates no secrets', () => {
+    const dir = tmp();
+    let err: unknown;
+    try {
+      loadConfig({ NODE_ENV: 'prodution', DATA_DIR: dir });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toContain('NODE_ENV: must be one of');
+    expect((err as Error).message).toContain('JWT_SECRET: required in production');
+    expect(existsSync(join(dir, 'secrets.json'))).toBe(false);
+  });
+
+  it('takes a key id of letters, digits and . _ - only, and a secret holding colons whole', () => {
+    const c = loadConfig({ DATA_DIR: tmp(), JWT_SECRETS: `k1:${'a:b'.repeat(12)}` });
+    expect(c.jwtSigningKeys).toEqual([{ kid: 'k1', secret: Buffer.from('a:b'.repeat(12), 'utf8') }]);
+    for (const id of ['bad id', 'k/1', 'x'.repeat(65)])
+      expect(() => loadConfig({ DATA_DIR: tmp(), JWT_SECRETS: `${id}:${SECRET}` })).toThrow(
+        /JWT_SECRETS: entry 1 /,
+      );
+  });
+
+  it('refuses a rate limit of 0, a request body limit over 64 MiB and a Redis key prefix over 64 characters', () => {
+    for (const name of ['RATE_LIMIT_MAX', 'RATE_LIMIT_IP_MAX'])
+      expect(() => loadConfig({ DATA_DIR: tmp(), [name]: '0' })).toThrow(new RegExp(`${name}: `));
+    expect(() => loadConfig({ DATA_DIR: tmp(), MCP_MAX_BODY_BYTES: String(64 * 1024 * 1024 + 1) })).toThrow(
+      /MCP_MAX_BODY_BYTES: /,
+    );
+    expect(loadConfig({ DATA_DIR: tmp(), REDIS_KEY_PREFIX: 'p'.repeat(64) }).redisKeyPrefix).toHaveLength(64);
+    expect(() => loadConfig({ DATA_DIR: tmp(), REDIS_KEY_PREFIX: 'p'.repeat(65) })).toThrow(
+      /REDIS_KEY_PREFIX: /,
+    );
+  });
+
   it('refuses TLS parameters in DATABASE_URL, which would override DATABASE_SSL, naming them and not the password', () => {
     const prod = (url: string) =>
       loadConfig({
