@@ -132,6 +132,12 @@ describe('MetricsService', () => {
     expect(s.cpu.userSeconds).toBeGreaterThan(0);
   });
 
+  it('counts 400-499 as client errors and 500 and up as server errors, at both ends', async () => {
+    for (const status of [399, 400, 499, 500]) metrics.httpRequest('GET', { path: '/x' }, status, 0.01);
+    const s = await metrics.summary();
+    expect(s.errorRates).toMatchObject({ httpClientErrors: 0.5, httpServerErrors: 0.25 });
+  });
+
   it('reports zero rates, not NaN, before anything was counted', async () => {
     const s = await metrics.summary();
     expect(s.toolExecutions).toEqual({ total: 0, byTool: {} });
