@@ -132,6 +132,32 @@ describe('MetricsService', () => {
     expect(s.cpu.userSeconds).toBeGreaterThan(0);
   });
 
+  it('turns label values that are not short identifiers into "other", wherever they come from', async () => {
+    const junk = 'has space {"}';
+    metrics.toolCall(junk, 'success', 0.01);
+    metrics.rateLimited(junk);
+    metrics.upstreamRequest(junk, 200);
+    metrics.cacheRequest(junk as never, 'tool_result');
+    const text = await metrics.metrics();
+    expect(text).not.toContain('has space');
+    expect(await valueOf(metrics, 'mcp_tool_calls_total{tool="other",outcome="success"}')).toBe(1);
+    expect(await valueOf(metrics, 'rate_limited_total{scope="other"}')).toBe(1);
+    expect(await valueOf(metrics, 'upstream_requests_total{service="other",status="200"}')).toBe(1);
+    expect(await valueOf(metrics, 'cache_requests_total{cache="tool_result",result="other"}')).toBe(1);
+  });
+
+  it('reports an open circuit as 1 and a closed one as 0, and stale revocations as 0', async () => {
+    metrics.upstreamCircuit('xero', true);
+    expect(await valueOf(metrics, 'upstream_circuit_open{service="xero"}')).toBe(1);
+    metrics.upstreamCircuit('xero', false);
+    expect(await valueOf(metrics, 'upstream_circuit_open{service="xero"}')).toBe(0);
+    let fresh = true;
+    metrics.revocationFreshFrom(() => fresh);
+    expect(await valueOf(metrics, 'auth_revocation_fresh')).toBe(1);
+    fresh = false;
+    expect(await valueOf(metrics, 'auth_revocation_fresh')).toBe(0);
+  });
+
   it('counts 400-499 as client errors and 500 and up as server errors, at both ends', async () => {
     for (const status of [399, 400, 499, 500]) metrics.httpRequest('GET', { path: '/x' }, status, 0.01);
     const s = await metrics.summary();

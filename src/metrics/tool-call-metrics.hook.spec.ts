@@ -79,6 +79,15 @@ describe('ToolCallMetricsHook (with the real ToolPipeline)', () => {
     expect(await valueOf(metrics, 'mcp_tool_duration_seconds_count{tool="bad_tool"}')).toBe(2);
   });
 
+  it('counts every unknown tool under one label, whatever name the caller chose, and durations in seconds', async () => {
+    const hook = new ToolCallMetricsHook(metrics, new ToolPipeline(), sessions as LegacySessions);
+    for (const name of ['no_such_tool_1', 'no_such_tool_2'])
+      hook.afterCall({ tool: name, requestId: 'r', outcome: 'unknown_tool', durationMs: 1_500, rawArgs: {} });
+    expect(await valueOf(metrics, 'mcp_tool_calls_total{tool="unknown",outcome="unknown_tool"}')).toBe(2);
+    expect((await metrics.metrics()).includes('no_such_tool')).toBe(false);
+    expect(await valueOf(metrics, 'mcp_tool_duration_seconds_sum{tool="unknown"}')).toBe(3);
+  });
+
   it('never fails a tool call, even when recording throws', async () => {
     jest.spyOn(metrics.toolCallsTotal, 'inc').mockImplementation(() => {
       throw new Error('metrics broken');
