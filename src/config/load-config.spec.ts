@@ -655,6 +655,28 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses a key list that names no key, in production and in development, instead of starting without keys', () => {
+    const prod = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://u@db/app',
+      REDIS_URL: 'redis://cache',
+      PUBLIC_BASE_URL: 'https://mcp.example.com',
+    };
+    for (const env of [prod, { DATA_DIR: tmp() }]) {
+      let err: unknown;
+      try {
+        loadConfig({ ...env, JWT_SECRETS: ' , ', MASTER_ENCRYPTION_KEYS: ',' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).problems).toEqual([
+        'JWT_SECRETS: names no key; give at least one "kid:secret" with a secret of at least 32 characters',
+        'MASTER_ENCRYPTION_KEYS: names no key; give at least one "id:<64 hex characters>"',
+      ]);
+    }
+  });
+
   it('refuses a key id given twice in a key list: which key a token or credential names would be a guess', () => {
     const twice = (f: () => unknown) => {
       try {

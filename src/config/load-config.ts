@@ -217,6 +217,8 @@ function parseIdList(
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  // Set but naming no key (`,`, or a template whose parts were empty): not a missing setting to fill in.
+  if (entries.length === 0) r.problems.push(`${name}: names no key; give at least one ${shape}`);
   for (const [i, entry] of entries.entries()) {
     const idx = entry.indexOf(':');
     const id = idx > 0 ? entry.slice(0, idx) : '';
