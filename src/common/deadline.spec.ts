@@ -21,6 +21,41 @@ describe('withDeadline', () => {
   });
 });
 
+describe('withDeadline on a clock of its own', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('acts at ms (after one more turn), not before nor later, and asks late() only then', async () => {
+    const late = jest.fn(() => new Error('late'));
+    let outcome: string | undefined;
+    const result = withDeadline(never(), 100, late).catch((e: Error) => (outcome = e.message));
+    await jest.advanceTimersByTimeAsync(99);
+    expect([outcome, late.mock.calls.length]).toEqual([undefined, 0]);
+    await jest.advanceTimersByTimeAsync(2); // ms, then the turn that takes in waiting I/O
+    await result;
+    expect([outcome, late.mock.calls.length]).toEqual(['late', 1]);
+  });
+
+  it('drops its timer with the answer: late() is never asked for afterwards', async () => {
+    const late = jest.fn(() => new Error('late'));
+    await expect(withDeadline(Promise.resolve('v'), 100, late)).resolves.toBe('v');
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(late).not.toHaveBeenCalled();
+  });
+
+  it('an answer that comes in the turn the deadline waits for wins, and late() is not asked for', async () => {
+    const late = jest.fn(() => new Error('late'));
+    let answer!: (v: string) => void;
+    const work = new Promise<string>((resolve) => (answer = resolve));
+    const result = withDeadline(work, 100, late);
+    jest.advanceTimersByTime(100); // the deadline passed; it is acted on after this turn's I/O
+    answer('v');
+    await expect(result).resolves.toBe('v');
+    await jest.runAllTimersAsync();
+    expect(late).not.toHaveBeenCalled();
+  });
+});
+
 describe('withDeadline after the process stalled', () => {
   // An echo server in a process of its own, as a database or Redis is: it answers while this one is blocked.
   let echo: ChildProcess;
