@@ -38,4 +38,49 @@ describe('writeOrGiveUp', () => {
     await writeOrGiveUp(out, 'small', 1);
     expect(out.destroyed).toBe(false);
   });
+
+  describe('on a clock of its own', () => {
+    beforeEach(() => jest.useFakeTimers());
+    afterEach(() => jest.useRealTimers());
+
+    /** A full stream whose reader takes its chunk when the test says so. */
+    const heldSink = () => {
+      let take: () => void = () => undefined;
+      const out = new Writable({
+        highWaterMark: 1,
+        write(_chunk, _enc, done) {
+          take = done;
+        },
+      });
+      return { out, take: () => take() };
+    };
+
+    it('once drained, leaves the stream alone: the stall timer goes with the wait', async () => {
+      const { out, take } = heldSink();
+      const wrote = writeOrGiveUp(out, 'chunk', 100);
+      take();
+      await wrote;
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(out.destroyed).toBe(false);
+    });
+
+    it('returns as soon as the stream closes, without waiting out the stall time', async () => {
+      const { out } = heldSink();
+      let done = false;
+      const wrote = writeOrGiveUp(out, 'chunk', 60_000).then(() => (done = true));
+      out.destroy();
+      await jest.advanceTimersByTimeAsync(0);
+      expect(done).toBe(true);
+      await wrote;
+    });
+
+    it('leaves no listener behind when it gives up', async () => {
+      const { out } = heldSink();
+      const wrote = writeOrGiveUp(out, 'chunk', 100);
+      await jest.advanceTimersByTimeAsync(100);
+      await wrote;
+      expect(out.destroyed).toBe(true);
+      expect([out.listenerCount('drain'), out.listenerCount('close')]).toEqual([0, 0]);
+    });
+  });
 });
