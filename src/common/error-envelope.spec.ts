@@ -1,4 +1,5 @@
-import { statusErrorCode, withErrorEnvelope } from './error-envelope';
+import type { Response } from 'express';
+import { installErrorEnvelope, statusErrorCode, withErrorEnvelope } from './error-envelope';
 
 describe('withErrorEnvelope (every REST error with statusCode, error, code, message)', () => {
   it("gives a body without a code the authentication reason, or the status's own code", () => {
@@ -38,5 +39,42 @@ describe('withErrorEnvelope (every REST error with statusCode, error, code, mess
     expect(statusErrorCode(418)).toBe('http_418');
     expect(statusErrorCode(507)).toBe('internal_error');
     expect(statusErrorCode(503)).toBe('service_unavailable');
+    expect([429, 413, 431].map(statusErrorCode)).toEqual([
+      'rate_limited',
+      'payload_too_large',
+      'headers_too_large',
+    ]);
+  });
+
+  it("keeps the answer's own error text when it names no code", () => {
+    expect(withErrorEnvelope({ statusCode: 409, error: 'Key Exists', message: 'm' }, 409)).toEqual({
+      statusCode: 409,
+      error: 'Key Exists',
+      code: 'conflict',
+      message: 'm',
+    });
+  });
+});
+
+describe('installErrorEnvelope', () => {
+  /** The app's response prototype: json() answers what it was given. */
+  const app = () => {
+    const response = { statusCode: 200, json: (body: unknown) => body } as unknown as Response;
+    installErrorEnvelope({ response });
+    return response;
+  };
+
+  it('envelopes every answer from 400 up, and none below', () => {
+    const res = app();
+    const body = { statusCode: 400, message: 'm' };
+    res.statusCode = 400;
+    expect(res.json(body)).toEqual({
+      statusCode: 400,
+      error: 'Bad Request',
+      code: 'bad_request',
+      message: 'm',
+    });
+    res.statusCode = 399;
+    expect(res.json(body)).toBe(body);
   });
 });
