@@ -108,4 +108,33 @@ describe('fieldErrors', () => {
     const many = Array.from({ length: 7 }, (_, i) => ({ field: `f${i}`, message: 'bad' }));
     expect(describeFieldErrors(many)).toBe('f0: bad; f1: bad; f2: bad; f3: bad; f4: bad; and 2 more');
   });
+
+  it('counts nothing at exactly five, and "and 1 more" at six', () => {
+    const errs = (n: number) => Array.from({ length: n }, (_, i) => ({ field: `f${i}`, message: 'bad' }));
+    expect(describeFieldErrors(errs(5))).toBe('f0: bad; f1: bad; f2: bad; f3: bad; f4: bad');
+    expect(describeFieldErrors(errs(6))).toMatch(/; and 1 more$/);
+  });
+
+  it('says "an" before a vowel, "object" for a record, the one allowed value, a set\'s items', () => {
+    const plain = (s: z.ZodType, v: unknown) =>
+      fieldErrors(z.object({ v: s }).safeParse({ v }).error!)[0].message;
+    expect(plain(z.array(z.string()), 'x')).toBe('must be an array, not a string');
+    expect(plain(z.record(z.string(), z.string()), 'x')).toBe('must be an object, not a string');
+    expect(plain(z.literal('on'), 'off')).toBe('must be "on"');
+    expect(plain(z.set(z.string()).max(1), new Set(['a', 'b']))).toBe('must have at most 1 item');
+  });
+
+  it('tells an unknown field that no field is taken where the object takes none', () => {
+    const none = z.strictObject({});
+    expect(fieldErrors(none.safeParse({ x: 1 }).error!, { known: [] })).toEqual([
+      { field: 'x', message: 'is not a known field (none is taken)' },
+    ]);
+  });
+});
+
+describe('fieldsAt', () => {
+  it('reads through a pipe (a transform) to the object inside', () => {
+    const piped = z.object({ a: z.string(), b: z.number() }).transform((o) => o.a);
+    expect(fieldsAt(z.object({ inner: piped }), ['inner'])).toEqual(['a', 'b']);
+  });
 });

@@ -71,7 +71,10 @@ export function unknownFieldMessage(query: boolean, known?: readonly string[]): 
 const ZOD_DEFAULT = /^(Invalid input|Invalid option|Too big|Too small)\b/;
 
 /** `a string`, `an array`, `a number`: the article a type name takes. */
-const aType = (t: string): string => `${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t === 'record' ? 'object' : t}`;
+const aType = (t: string): string => {
+  const name = t === 'record' ? 'object' : t;
+  return `${/^[aeiou]/.test(name) ? 'an' : 'a'} ${name}`;
+};
 
 /** The message of one zod issue in the project's words, when zod's default would be shown. */
 function plainMessage(issue: z.core.$ZodIssue, query: boolean): string {
