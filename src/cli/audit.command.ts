@@ -68,9 +68,10 @@ async function runVerify(config: AppConfig, rest: string[], io: CliIo): Promise<
   onceEach('audit verify', rest, ['from', 'to', 'json']);
   const from = parseDate('from', values.from);
   const to = parseDate('to', values.to);
-  // A reversed range holds no record: "OK: 0 records verified" would vouch for nothing.
-  if (from && to && from.getTime() > to.getTime())
-    throw new UsageError('audit verify: --to must not be before --from');
+  // A reversed or empty range (--to is exclusive: --from equal to it takes nothing) holds no record:
+  // "OK: 0 records verified" would vouch for nothing.
+  if (from && to && from.getTime() >= to.getTime())
+    throw new UsageError('audit verify: --to must be after --from (the range ends just before --to)');
   let ds: Awaited<ReturnType<typeof openDataSource>>;
   let result: Awaited<ReturnType<typeof verifyAuditChains>>;
   try {

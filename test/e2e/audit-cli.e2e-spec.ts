@@ -204,7 +204,18 @@ describe('sentia-mcp audit verify', () => {
       '2026-01-01T00:00:00Z',
     );
     expect([reversed.code, reversed.out]).toEqual([2, '']);
-    expect(reversed.err).toContain('--to must not be before --from');
+    expect(reversed.err).toContain('--to must be after --from');
+    // --to is exclusive: the same time for both holds no record either.
+    const empty = await cli(
+      'audit',
+      'verify',
+      '--from',
+      '2026-01-01T00:00:00Z',
+      '--to',
+      '2026-01-01T01:00:00+01:00',
+    );
+    expect([empty.code, empty.out]).toEqual([2, '']);
+    expect(empty.err).toContain('--to must be after --from');
     expect(
       (await cli('audit', 'verify', '--from', '2026-02-28', '--to', '2026-03-01T00:00:00+01:00')).code,
     ).toBe(0);
