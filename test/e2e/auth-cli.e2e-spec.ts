@@ -128,6 +128,102 @@ describe('sentia-mcp command line on a fresh install (SQLite, generated secrets)
     expect([usage.code, JSON.parse(usage.stderr).error.code]).toEqual([2, 'usage']);
   });
 
+  it('keys rotate prints only the new token; the old key stops at the end of --grace', async () => {
+    const created = JSON.parse(
+      (await run(['keys', 'create', '--org', 'acme', '--name', 'r', '--permissions', 'admin', '--json'], env))
+        .stdout,
+    );
+    const before = Date.now();
+    const rotated = await run(['keys', 'rotate', created.key.id, '--org', 'acme', '--grace', '3600'], env);
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
+    const token = rotated.stdout.trim();
+    expect(token).not.toBe(created.token);
+    expect(rotated.stderr).toContain(`Rotated ${created.key.id} to `);
+    expect(rotated.stderr).not.toContain(token);
+    const keys = JSON.parse((await run(['keys', 'list', '--org', 'acme', '--json'], env)).stdout);
+    const old = keys.find((k: { id: string }) => k.id === created.key.id);
+    const stops = Date.parse(old.revokedAt) - before;
+    expect(stops).toBeGreaterThan(3_500_000);
+    expect(stops).toBeLessThan(3_700_000);
+
+    // With --json: the new key, the old one and the token, all on stdout.
+    const again = await run(
+      [
+        'keys',
+        'rotate',
+        keys.find((k: { id: string }) => k.id !== created.key.id).id,
+        '--org',
+        'acme',
+        '--json',
+      ],
+      env,
+    );
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      key: { status: 'active' },
+      previous: { revokedAt: expect.any(String) },
+      token: expect.any(String),
+    });
+  });
+
+  it('keys create shows the token once, on stdout only; keys list prints one line a key, never a token', async () => {
+    const created = await run(
+      ['keys', 'create', '--org', 'acme', '--name', 'one', '--permissions', 'admin'],
+      env,
+    );
+    const token = created.stdout.trim();
+    expect(created.stderr).not.toContain(token);
+    const listed = await run(['keys', 'list', '--org', 'acme'], env);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(
+      /^key_\S+ {2}active {3}"one" {2}admin {2}created \S+ {2}expires never {2}last used never\n$/,
+    );
+    expect(listed.stdout + listed.stderr).not.toContain(token);
+    const empty = await run(['keys', 'list', '--org', 'nobody'], env);
+    expect([empty.code, empty.stdout, empty.stderr]).toEqual([
+      0,
+      '',
+      'No API keys in organisation nobody.\n',
+    ]);
+  });
+
+  it('keys list --status and keys revoke --reason act as given: the default reason, a filter, a bounded reason', async () => {
+    const a = JSON.parse(
+      (await run(['keys', 'create', '--org', 'acme', '--name', 'a', '--permissions', 'admin', '--json'], env))
+        .stdout,
+    );
+    await run(['keys', 'create', '--org', 'acme', '--name', 'b', '--permissions', 'admin'], env);
+    for (const reason of ['   ', 'x'.repeat(501)]) {
+      const bad = await run(['keys', 'revoke', a.key.id, '--org', 'acme', '--reason', reason], env);
+      expect([bad.code, bad.stderr]).toEqual([
+        2,
+        expect.stringContaining('--reason: must be 1 to 500 characters'),
+      ]);
+    }
+    expect((await run(['keys', 'revoke', a.key.id, '--org', 'acme'], env)).code).toBe(0);
+    const revoked = JSON.parse(
+      (await run(['keys', 'list', '--org', 'acme', '--status', 'revoked', '--json'], env)).stdout,
+    );
+    expect(revoked).toEqual([
+      expect.objectContaining({ id: a.key.id, revokedReason: 'revoked from the command line' }),
+    ]);
+    const bad = await run(['keys', 'list', '--org', 'acme', '--status', 'gone'], env);
+    expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('--status: ')]);
+  });
+
+  it.each([
+    [['keys', 'list', '--org', 'acme corp']],
+    [['keys', 'list', '--org', 'acme', '--bogus']],
+    [['keys', 'list', '--org', 'acme', 'extra']],
+    [['keys', 'revoke', 'key_a', 'key_b', '--org', 'acme']],
+    [['keys', 'rotate', 'key_a', '--org', 'acme', '--grace', '-5']],
+  ])('usage error %j → exit 2, names the problem', async (argv) => {
+    const res = await run(argv, env);
+    expect([res.code, res.stdout]).toEqual([2, '']);
+    expect(res.stderr).toContain('Run "sentia-mcp help" for usage.');
+  });
+
   it.each([
     [[]],
     [['bogus']],
@@ -198,9 +294,32 @@ describe('sentia-mcp command line on a fresh install (SQLite, generated secrets)
     expect((await run(['migrate'], env)).stderr).toContain('No pending migrations');
   });
 
+  it('a database it cannot reach exits 1 with one line saying so: no stack, no password', async () => {
+    const unreachable = {
+      ...env,
+      DATABASE_URL: 'postgres://cli:s3cret-pw@127.0.0.1:1/none',
+      DATABASE_SSL: 'false',
+    };
+    const res = await run(['keys', 'list', '--org', 'acme'], unreachable);
+    expect([res.code, res.stdout]).toEqual([1, '']);
+    expect(res.stderr).toMatch(/\nsentia-mcp: failed: connect ECONNREFUSED 127\.0\.0\.1:1\n$/);
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    expect(res.stderr).not.toContain('s3cret-pw');
+    const json = await run(['keys', 'list', '--org', 'acme', '--json'], unreachable);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr.trimEnd().split('\n').pop()!)).toEqual({
+      error: { code: 'failed', message: 'connect ECONNREFUSED 127.0.0.1:1' },
+    });
+  });
+
   it('a configuration error exits 1 and names the variable', async () => {
     const res = await run(['keys', 'list', '--org', 'acme'], { ...env, NODE_ENV: 'production' });
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('JWT_SECRET');
+    const json = await run(['keys', 'list', '--org', 'acme', '--json'], { ...env, NODE_ENV: 'production' });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr)).toEqual({
+      error: { code: 'invalid_configuration', message: expect.stringContaining('JWT_SECRET') },
+    });
   });
 });
