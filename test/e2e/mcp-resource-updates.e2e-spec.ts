@@ -279,6 +279,7 @@ describe('sentia://connectors updates (embedded: SQLite + memory store)', () => 
     await expectUpdates(b, 1);
     await expectUpdates(a, 1);
   });
+
   it('a listen stream is acknowledged for the URIs the key could read only; too many or too long is refused', async () => {
     const client = new ClientV2(
       { name: 'e2e-updates-filter', version: '1.0.0' },
