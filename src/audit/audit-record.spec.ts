@@ -49,6 +49,16 @@ describe('canonicalRedactedJson', () => {
       { list: [1, 'a', null, { secret: 's' }], ok: true, none: null, at: new Date(0) },
     ],
     ['a top-level string', `key sk-abcdefghijklmnop`],
+    [
+      'headers as pairs and as a flat list',
+      {
+        pairs: [
+          ['authorization', 'opaque'],
+          ['accept', '*/*'],
+        ],
+        raw: ['x-api-key', 'opaque', 'host', 'h'],
+      },
+    ],
     ['nothing to redact', { city: 'London', street: '1 Analytical Way' }],
   ])('is canonicalJson(redact(value)) in one pass: %s', (_name, value) => {
     expect(canonicalRedactedJson(value)).toBe(canonicalJson(redact(value)));

@@ -1,6 +1,12 @@
 import { wellFormed } from '../common/well-formed';
 import { createHash } from 'node:crypto';
-import { isSensitiveEntry, REDACTED, redactString } from '../observability/redact';
+import {
+  isFlatPairList,
+  isSensitiveEntry,
+  REDACTED,
+  redactedListItem,
+  redactString,
+} from '../observability/redact';
 
 /** What an audit record is about. */
 export const AUDIT_KINDS = ['tool_call', 'resource_read', 'admin', 'auth', 'security'] as const;
@@ -147,7 +153,14 @@ function encode(value: unknown, path: Set<object>, redacting: boolean): string |
   if (path.has(obj)) throw new TypeError('canonicalJson: cyclic value');
   path.add(obj);
   try {
-    if (Array.isArray(obj)) return `[${obj.map((v) => encode(v, path, redacting) ?? 'null').join(',')}]`;
+    if (Array.isArray(obj)) {
+      const flat = redacting && isFlatPairList(obj);
+      const items = obj.map((v, i) => {
+        const secret = redacting ? redactedListItem(obj, i, flat) : undefined;
+        return encode(secret ?? v, path, redacting) ?? 'null';
+      });
+      return `[${items.join(',')}]`;
+    }
     const parts: string[] = [];
     for (const key of Object.keys(obj).sort()) {
       const v = (obj as Record<string, unknown>)[key];

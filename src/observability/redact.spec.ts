@@ -196,6 +196,50 @@ describe('redact', () => {
   });
 });
 
+describe('redact: headers as name/value lists', () => {
+  it('redacts a value by its name in [name, value] pairs, as fetch takes headers', () => {
+    const headers = [
+      ['Authorization', 'opaque-credential'],
+      ['X-Shopify-Access-Token', 'abc123'],
+      ['Accept', 'application/json'],
+      ['total_tokens', 120],
+      ['pin', 1234],
+      ['credentials', { user: 'u', key: 'k' }],
+    ];
+    expect(redact({ headers })).toEqual({
+      headers: [
+        ['Authorization', REDACTED],
+        ['X-Shopify-Access-Token', REDACTED],
+        ['Accept', 'application/json'],
+        ['total_tokens', 120],
+        ['pin', REDACTED],
+        ['credentials', REDACTED],
+      ],
+    });
+  });
+
+  it('redacts the value after a secret name in a flat list of strings, as rawHeaders gives them', () => {
+    const rawHeaders = ['Host', 'api.example', 'x-api-key', 'opaque-key', 'Cookie', 'sid=1', 'Accept', '*/*'];
+    expect(redact(rawHeaders)).toEqual([
+      'Host',
+      'api.example',
+      'x-api-key',
+      REDACTED,
+      'Cookie',
+      REDACTED,
+      'Accept',
+      '*/*',
+    ]);
+  });
+
+  it('reads a list as flat pairs only when it is an even number of strings, names at even places', () => {
+    expect(redact(['password', 'x', 'y'])).toEqual(['password', 'x', 'y']);
+    expect(redact(['x', 'password', 'y', 'z'])).toEqual(['x', 'password', 'y', 'z']);
+    expect(redact(['password', 'x', 'y', 3])).toEqual(['password', 'x', 'y', 3]);
+    expect(redact([['password', 'a', 'b']])).toEqual([['password', 'a', 'b']]);
+  });
+});
+
 describe('redactString', () => {
   it.each([
     ['Authorization: Bearer abc.def-ghi_123', `Authorization: Bearer ${REDACTED}`],

@@ -121,6 +121,32 @@ export function redact(value: unknown, options: RedactOptions = {}): unknown {
   return walker.walk(value, 0);
 }
 
+/** An even-length list of strings: read as a flat name, value, name, value... list such as `rawHeaders`. */
+export function isFlatPairList(items: readonly unknown[]): boolean {
+  return items.length > 0 && items.length % 2 === 0 && items.every((item) => typeof item === 'string');
+}
+
+/**
+ * What item `i` of a list becomes when it is a secret held by name/value
+ * pairs rather than object keys: headers as `fetch` takes them
+ * (`[['authorization', '...']]`, the pair keeps its name) or flat as
+ * `rawHeaders` gives them (`['authorization', '...', ...]`, when `flat` is
+ * `isFlatPairList(items)`). A value follows its name's rule, as under an
+ * object key. Undefined when the item is not such a secret.
+ */
+export function redactedListItem(items: readonly unknown[], i: number, flat: boolean): unknown {
+  const item = items[i];
+  if (flat && i % 2 === 1 && isSensitiveEntry(items[i - 1] as string, item)) return REDACTED;
+  if (
+    Array.isArray(item) &&
+    item.length === 2 &&
+    typeof item[0] === 'string' &&
+    isSensitiveEntry(item[0], item[1])
+  )
+    return [item[0], REDACTED];
+  return undefined;
+}
+
 class Walker {
   /** Objects on the current path: a repeat means a cycle (shared, acyclic references are still copied). */
   private readonly path = new Set<object>();
@@ -164,7 +190,9 @@ class Walker {
 
   private walkObject(obj: object, depth: number): unknown {
     if (Array.isArray(obj)) {
-      const items = obj.slice(0, this.maxArrayLength).map((item) => this.walk(item, depth));
+      const kept = obj.slice(0, this.maxArrayLength);
+      const flat = isFlatPairList(kept);
+      const items = kept.map((item, i) => redactedListItem(kept, i, flat) ?? this.walk(item, depth));
       if (obj.length > this.maxArrayLength) items.push(`[${obj.length - this.maxArrayLength} more items]`);
       return items;
     }
