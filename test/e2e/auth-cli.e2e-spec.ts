@@ -212,6 +212,24 @@ describe('sentia-mcp command line on a fresh install (SQLite, generated secrets)
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining('--status: ')]);
   });
 
+  it('keys list follows the pages past the first 100 keys: every key once, in one list', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 101; i++) {
+      const created = await run(
+        ['keys', 'create', '--org', 'acme', '--name', `k${i}`, '--permissions', 'xero:read', '--json'],
+        env,
+      );
+      ids.push(JSON.parse(created.stdout).key.id);
+    }
+    const listed = await run(['keys', 'list', '--org', 'acme', '--json'], env);
+    expect(listed.code).toBe(0);
+    const got = (JSON.parse(listed.stdout) as Array<{ id: string }>).map((k) => k.id);
+    expect(got).toHaveLength(101);
+    expect([...got].sort()).toEqual([...ids].sort());
+    const lines = await run(['keys', 'list', '--org', 'acme'], env);
+    expect(lines.stdout.trimEnd().split('\n')).toHaveLength(101);
+  }, 120_000);
+
   it.each([
     [['keys', 'list', '--org', 'acme corp']],
     [['keys', 'list', '--org', 'acme', '--bogus']],
