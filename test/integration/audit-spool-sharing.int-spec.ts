@@ -96,4 +96,21 @@ describe('audit spool shared by two processes', () => {
     expect(await spool.read()).toEqual([row('w-d', 1)]);
     expect(existsSync(spool.lockPath)).toBe(false);
   });
+
+  it('releases only its own lock: one broken as stale meanwhile and retaken by another process stays', async () => {
+    const spool = new AuditSpool(dir);
+    // While the append holds the lock, another process finds it stale, breaks it and takes its own.
+    const realOpen = fsPromises.open.bind(fsPromises);
+    const open = jest.spyOn(fsPromises, 'open').mockImplementation(async (path, ...rest) => {
+      if (path === spool.path) writeFileSync(spool.lockPath, 'another process\n');
+      return realOpen(path, ...rest);
+    });
+    try {
+      await spool.append([row('w-e', 1)]);
+    } finally {
+      open.mockRestore();
+    }
+    expect(await spool.size()).toBeGreaterThan(0); // appended (size takes no lock)
+    expect(readFileSync(spool.lockPath, 'utf8')).toBe('another process\n');
+  });
 });
