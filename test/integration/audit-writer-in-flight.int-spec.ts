@@ -12,7 +12,7 @@
  * starting `slow` waits for an advisory lock the test holds, one ending
  * `refused` is always refused, one ending `flaky` is refused the first time.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, promises as fsPromises, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
@@ -202,6 +202,43 @@ describeWithPostgres('audit writer, batches in flight (PostgreSQL)', () => {
     await untilTrue(() => !w.isSpooling);
     expect((await rows(w.writerId)).map((r) => [r.seq, r.request_id])).toEqual([[1, 'req-1']]);
     expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 1 });
+  });
+
+  it('replays the spool only once no batch is in flight: a spool append still on its way is replayed too, not left behind', async () => {
+    const w = makeWriter(getRig().ds, { replayBaseDelayMs: 400, replayMaxDelayMs: 400 });
+    await w.record(rec(1, { action: 'refused' })); // spooling from now on; a replay is due in 400 ms
+    expect(w.isSpooling).toBe(true);
+    await openGate();
+    // The next batch goes to the spool; its append is held before it takes the spool's lock.
+    let releaseAppend!: () => void;
+    const held = new Promise<void>((resolve) => (releaseAppend = resolve));
+    const realMkdir = fsPromises.mkdir.bind(fsPromises);
+    let armed = true;
+    const mkdir = jest.spyOn(fsPromises, 'mkdir').mockImplementation(async (...args) => {
+      if (armed) {
+        armed = false;
+        await held;
+      }
+      return realMkdir(...args);
+    });
+    try {
+      const second = w.record(rec(2));
+      await untilTrue(() => !armed);
+      await sleep(600); // the replay falls due meanwhile
+      // A record arriving wakes the drain, which finds the replay due: it must wait for the batch in flight
+      // (a replay now would empty the spool and end spooling, and the held append would then stay there).
+      const third = w.record(rec(3));
+      await until(async () => (await rows()).length > 0, 1_000); // what a replay that did not wait does
+      releaseAppend();
+      await Promise.all([second, third]);
+    } finally {
+      releaseAppend();
+      mkdir.mockRestore();
+    }
+    await untilTrue(() => !w.isSpooling);
+    expect((await rows()).map((r) => r.request_id).sort()).toEqual(['req-1', 'req-2', 'req-3']);
+    expect(statSync(w.spoolPath).size).toBe(0);
+    expect(await verifyAuditChains(getRig().ds)).toMatchObject({ ok: true, checked: 3 });
   });
 
   describe('hedging a slow commit to the local journal (hedgeAfterMs)', () => {
