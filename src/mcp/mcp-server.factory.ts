@@ -20,6 +20,7 @@ import type { McpCallContext } from './mcp-context';
 import { McpRegistry, RegisteredPrompt } from './mcp-registry.service';
 import type { ObjectSchema } from './mcp.decorators';
 import { ResourceReadHooks, ResourceReadOutcome } from './resource-read-hooks';
+import { namingOtherEraMethods } from './other-era-methods';
 import { withReadableProtocolErrors } from './readable-protocol-errors';
 import { SessionSubscriptions } from './session-subscriptions';
 import { mayAccess, ToolPipeline } from './tool-pipeline.service';
@@ -88,7 +89,10 @@ export class McpServerFactory {
     const context = (sdk: ServerContext): McpCallContext => this.context(sdk, era);
     // Both eras connect each server to its transport here: its error answers name bad fields in one line.
     const connect = server.connect.bind(server);
-    server.connect = (transport) => connect(withReadableProtocolErrors(transport));
+    server.connect = async (transport) => {
+      await connect(withReadableProtocolErrors(transport));
+      namingOtherEraMethods(transport, era); // after connect: it wraps the handler connect installed
+    };
 
     // A method no handler serves: the SDK's own answer says only "Method not found".
     server.fallbackRequestHandler = (req) =>

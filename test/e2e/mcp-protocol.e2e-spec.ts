@@ -902,6 +902,44 @@ describe('/mcp protocol (e2e)', () => {
       expect(modern.error).toEqual({ code: -32601, message: `Method not found: ${'x'.repeat(100)}...` });
     });
 
+    it('a method of the other protocol era → -32601 naming it and the method this era uses instead', async () => {
+      const id = await openSession();
+      const legacy = await rpc(
+        await post(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: 10,
+            method: 'subscriptions/listen',
+            params: { resourceSubscriptions: ['sentia://connectors/status'] },
+          }),
+          { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' },
+        ),
+      );
+      expect(legacy.error).toEqual({
+        code: -32601,
+        message:
+          "Method not found: subscriptions/listen is a protocol 2026-07-28 method, not one of this 2025-era session's; " +
+          'use resources/subscribe, with updates on the session GET stream',
+      });
+      const modernRes = await post(
+        JSON.stringify({
+          jsonrpc: '2.0',
+          id: 11,
+          method: 'resources/subscribe',
+          params: { uri: 'sentia://connectors/status', _meta: modernMeta('m') },
+        }),
+        { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'resources/subscribe' },
+      );
+      expect(modernRes.status).toBe(404);
+      const modern = await rpc(modernRes);
+      expect(modern.error).toEqual({
+        code: -32601,
+        message:
+          'Method not found: resources/subscribe is not in protocol 2026-07-28 (only in the 2025-era revisions); ' +
+          'use subscriptions/listen',
+      });
+    });
+
     it('a long URI that names no resource is named back in part only, in the message and in data.uri', async () => {
       const id = await openSession();
       const session = { 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' };
