@@ -70,6 +70,10 @@ async function createMonth(qr: QueryRunner, schema: string, monthStart: Date): P
   }
   // A plain CREATE ... PARTITION OF would fail while the default partition holds rows of this
   // month, so build the table beside it, move those rows, then attach (indexes follow the parent).
+  // Inserts wait meanwhile (reads do not): a row of this month inserted after the move would land
+  // in the default partition and fail the ATTACH, and under steady writes every later run the same
+  // way. Once this commits, they go into the new partition.
+  await qr.query(`LOCK TABLE ONLY ${parent} IN SHARE ROW EXCLUSIVE MODE`);
   await qr.query(`CREATE TABLE ${child} (LIKE ${parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
   await qr.query(
     `WITH moved AS (

@@ -336,6 +336,46 @@ describeWithPostgres('database (PostgreSQL)', () => {
     expect(n).toBe(0);
   });
 
+  it('moves a month out of the default partition while rows of that month keep arriving', async () => {
+    const month = new Date('2093-09-01T00:00:00Z');
+    await insertAudit(ds, 'w-piled-up', 1, new Date('2093-09-03T00:00:00Z'));
+    // Holds the ALTER ... ATTACH of the month back, as a slow move of many piled-up rows would.
+    const holder = new Client({ connectionString: TEST_DATABASE_URL });
+    const writer = new Client({ connectionString: TEST_DATABASE_URL });
+    await Promise.all([holder.connect(), writer.connect()]);
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE ONLY "${schema}".audit_logs IN SHARE UPDATE EXCLUSIVE MODE`);
+      const creating = ensureAuditPartitions(ds, month, 0);
+      const waitingOnLocks = async () =>
+        Number(
+          // Not the holder: inside its transaction pg_stat_activity would not change.
+          (
+            await writer.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+              [`%"${schema}"%`],
+            )
+          ).rows[0].n,
+        );
+      for (let i = 0; i < 100 && (await waitingOnLocks()) < 1; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      // A row of the same month arrives now: after the piled-up rows were looked at.
+      const arriving = writer.query(
+        `INSERT INTO "${schema}".audit_logs (occurred_at, kind, action, outcome, writer_id, seq, hash)
+         VALUES ('2093-09-20T00:00:00Z', 'tool_call', 'xero.list', 'ok', 'w-arriving', 1, 'h')`,
+      );
+      await Promise.race([arriving, new Promise((r) => setTimeout(r, 200))]);
+      await holder.query('COMMIT');
+      expect(await creating).toEqual(['audit_logs_y2093m09']);
+      await arriving;
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await Promise.all([holder.end(), writer.end()]);
+    }
+    expect(await partitionOf('w-piled-up')).toBe('audit_logs_y2093m09');
+    expect(await partitionOf('w-arriving')).toBe('audit_logs_y2093m09');
+  });
+
   it('reverts with the down migration and migrates again', async () => {
     await ds.undoLastMigration(); // the chain anchors
     expect(await relnames(['r', 'p'])).not.toContain('audit_chain_anchors');
