@@ -57,6 +57,74 @@ describe('isDatabaseUnavailable', () => {
     ).toBe(false);
   });
 
+  it('is true for every SQLSTATE and socket code it lists, on the error itself or as the driver error', () => {
+    for (const code of ['57014', '55P03', '57P01', '57P02', '57P03', '53300', '08000', '08003', '08P01']) {
+      expect([code, isDatabaseUnavailable(failed(pgError(code, 'x')))]).toEqual([code, true]);
+    }
+    for (const code of [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'EHOSTUNREACH',
+      'ENETUNREACH',
+      'ENOTFOUND',
+      'EAI_AGAIN',
+    ]) {
+      const socket = Object.assign(new Error(`connect ${code} db:5432`), { code });
+      expect([code, isDatabaseUnavailable(socket)]).toEqual([code, true]);
+      expect([code, isDatabaseUnavailable(failed(socket))]).toEqual([code, true]);
+    }
+    // Any SQLITE_BUSY extended code (a WAL snapshot, recovery, a timeout) is the same condition.
+    for (const code of [
+      'SQLITE_BUSY',
+      'SQLITE_BUSY_SNAPSHOT',
+      'SQLITE_BUSY_RECOVERY',
+      'SQLITE_BUSY_TIMEOUT',
+    ]) {
+      const busy = Object.assign(new Error('database is locked'), { code });
+      expect([code, isDatabaseUnavailable(failed(busy))]).toEqual([code, true]);
+    }
+    // Not class 08, nor a lock or a busy file: the code's or the request's fault.
+    for (const code of ['0A000', '40P01x', 'SQLITE_CONSTRAINT', 'SQLITE_LOCKED_X', 'EACCES']) {
+      expect([code, isDatabaseUnavailable(failed(Object.assign(new Error('x'), { code })))]).toEqual([
+        code,
+        false,
+      ]);
+    }
+  });
+
+  it("is true for node-postgres's messages for a lost or refused connection, which carry no code", () => {
+    for (const message of [
+      'Connection terminated unexpectedly',
+      'Connection terminated due to connection timeout',
+      'Query read timeout',
+      'timeout exceeded when trying to connect',
+      'Client has encountered a connection error and is not queryable',
+    ]) {
+      expect([message, isDatabaseUnavailable(new Error(message))]).toEqual([message, true]);
+      expect([message, isDatabaseUnavailable(failed(new Error(message)))]).toEqual([message, true]);
+    }
+    // The same words inside another error's message are not the driver's.
+    for (const message of [
+      'upstream said: Query read timeout',
+      'Query read timeout exceeded by the report',
+    ]) {
+      expect([message, isDatabaseUnavailable(new Error(message))]).toEqual([message, false]);
+    }
+  });
+
+  it('stops at a driver error that wraps itself, without looping', () => {
+    const looped = Object.assign(new Error('x'), { code: '23505' }) as Error & { driverError?: unknown };
+    looped.driverError = looped;
+    expect(isDatabaseUnavailable(looped)).toBe(false);
+    const a = new Error('a') as Error & { driverError?: unknown };
+    const b = new Error('b') as Error & { driverError?: unknown };
+    a.driverError = b;
+    b.driverError = a;
+    expect(isDatabaseUnavailable(a)).toBe(false);
+  });
+
   it('names an error for the log by its driver code, its own code or its class, never its message', () => {
     expect(databaseErrorCode(failed(pgError('57014', 'canceling statement due to statement timeout')))).toBe(
       '57014',
