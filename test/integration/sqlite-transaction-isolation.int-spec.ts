@@ -202,6 +202,92 @@ describe('transaction isolation (SQLite)', () => {
     expect(DatabaseWriteGate.of(ds).transactionOpen).toBe(false);
     await expect(runStandaloneWrite(ds, async () => 'ok')).resolves.toBe('ok');
   });
+
+  /** A standalone write that is still running when the next caller arrives: it inserts after a pause. */
+  const slowInsert = (id: string) =>
+    runStandaloneWrite(ds, async () => {
+      await sleep(LET_OTHERS_RUN_MS);
+      await ds.getRepository(ApiKey).insert(key(id));
+    });
+  const ids = async (): Promise<string[]> =>
+    ((await ds.query(`SELECT id FROM api_keys ORDER BY id`)) as { id: string }[]).map((r) => r.id);
+
+  it('a transaction waits for the standalone writes already running, so its rollback cannot take them with it', async () => {
+    await ds.query('DELETE FROM api_keys');
+    // Straight away: the write is running when the transaction arrives.
+    const write = slowInsert('k-running-write');
+    const tx = openTransaction(ds, (m) =>
+      m
+        .getRepository(ApiKey)
+        .insert(key('k-tx-rolled-back'))
+        .then(() => undefined),
+    );
+    await write;
+    tx.finish(true);
+    await tx.done;
+    expect(await ids()).toEqual(['k-running-write']);
+
+    // Queued behind another transaction: the write let in first is still running when the next transaction's turn comes.
+    const first = openTransaction(ds, async () => undefined);
+    await first.isOpen;
+    expect(DatabaseWriteGate.of(ds).transactionOpen).toBe(true);
+    const queuedWrite = slowInsert('k-queued-write');
+    const second = openTransaction(ds, (m) =>
+      m
+        .getRepository(ApiKey)
+        .insert(key('k-tx2-rolled-back'))
+        .then(() => undefined),
+    );
+    first.finish(false);
+    await first.done;
+    await queuedWrite;
+    second.finish(true);
+    await second.done;
+    expect(await ids()).toEqual(['k-queued-write', 'k-running-write']);
+  });
+
+  it('lets a waiting transaction in before standalone writes that arrive after it', async () => {
+    const order: string[] = [];
+    const first = runStandaloneWrite(ds, async () => {
+      order.push('write 1 starts');
+      await sleep(LET_OTHERS_RUN_MS);
+      order.push('write 1 ends');
+    });
+    const tx = runInTransaction(ds, async () => {
+      order.push('transaction');
+    });
+    const later = runStandaloneWrite(ds, async () => {
+      order.push('write 2');
+    });
+    await Promise.all([first, tx, later]);
+    expect(order).toEqual(['write 1 starts', 'write 1 ends', 'transaction', 'write 2']);
+  });
+
+  it('lets the standalone writes that waited for a transaction in together, not one after another', async () => {
+    const order: string[] = [];
+    const tx = openTransaction(ds, async () => undefined);
+    await tx.isOpen;
+    const waiting = ['write 1', 'write 2'].map((name) =>
+      runStandaloneWrite(ds, async () => {
+        order.push(`${name} starts`);
+        await sleep(LET_OTHERS_RUN_MS);
+        order.push(`${name} ends`);
+      }),
+    );
+    tx.finish(false);
+    await Promise.all([tx.done, ...waiting]);
+    expect(order.slice(0, 2).sort()).toEqual(['write 1 starts', 'write 2 starts']);
+  });
+
+  it('a standalone write that throws before it awaits anything rejects, and the gate is free afterwards', async () => {
+    const boom = new Error('thrown synchronously');
+    await expect(
+      runStandaloneWrite(ds, () => {
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    await expect(runInTransaction(ds, async () => 'tx ran')).resolves.toBe('tx ran');
+  });
 });
 
 describeWithPostgres('transaction isolation (PostgreSQL)', () => {
