@@ -9,4 +9,9 @@ describe('base64Buffer', () => {
     expect(base64Buffer.to(null)).toBeNull();
     expect(base64Buffer.from(null)).toBeNull();
   });
+
+  it('passes undefined through as undefined (a column left unset), not as NULL', () => {
+    expect(base64Buffer.to(undefined)).toBeUndefined();
+    expect(base64Buffer.from(undefined)).toBeUndefined();
+  });
 });
