@@ -61,6 +61,9 @@ describe('AI tool arguments', () => {
   it('bounds system to 20,000 characters and maxTokens to 1-8192 integers', () => {
     expect(issues(ANTHROPIC_MESSAGE_INPUT, { ...valid, system: 's'.repeat(20_000) })).toEqual([]);
     expect(issues(ANTHROPIC_MESSAGE_INPUT, { ...valid, system: 's'.repeat(20_001) })).toEqual(['system']);
+    // Absent is the way to have none: an empty system prompt is refused, as an empty message is.
+    expect(issues(ANTHROPIC_MESSAGE_INPUT, { ...valid, system: '' })).toEqual(['system']);
+    expect(issues(OPENAI_CHAT_INPUT, { ...valid, system: '' })).toEqual(['system']);
     for (const maxTokens of [1, 8192])
       expect(issues(ANTHROPIC_MESSAGE_INPUT, { ...valid, maxTokens })).toEqual([]);
     for (const maxTokens of [0, 8193, 1.5, '10'])
