@@ -63,8 +63,29 @@ describe('Anthropic Messages mapping', () => {
       { ...message, content: 'Four' },
       { ...message, usage: { input_tokens: -1, output_tokens: 3 } },
       { ...message, model: undefined },
+      { ...message, model: '' },
+      { ...message, model: 'm'.repeat(201) },
+      { ...message, role: 'user' },
+      { ...message, stop_reason: 'x'.repeat(101) },
+      { ...message, usage: { input_tokens: 1.5, output_tokens: 3 } },
+      { ...message, usage: { input_tokens: 12, output_tokens: -3 } },
     ])
       expect(anthropicCompletion(bad)).toBeUndefined();
+    // The bounds themselves are taken.
+    expect(anthropicCompletion({ ...message, model: 'm'.repeat(200) })?.model).toBe('m'.repeat(200));
+    expect(anthropicCompletion({ ...message, stop_reason: 'x'.repeat(100) })?.stopReason).toBe(
+      'x'.repeat(100),
+    );
+  });
+
+  it('takes only text blocks as the text, whatever else carries a text field', () => {
+    const content = [
+      { type: 'text', text: 'Four' },
+      { type: 'server_tool_use', id: 'x', name: 'web_search', text: 'internal' },
+      { type: 'text', text: '.' },
+    ];
+    expect(anthropicCompletion({ ...message, content })?.text).toBe('Four.');
+    expect(anthropicCompletion({ ...message, content: [] })?.text).toBe('');
   });
 });
 
@@ -80,6 +101,13 @@ describe('OpenAI Chat Completions mapping', () => {
       messages: [{ role: 'system', content: 'Be brief' }, ...request().messages],
       max_completion_tokens: 256,
       temperature: 1.5,
+    });
+    // 0 is a temperature (the most deterministic), not an absent one.
+    expect(openAiRequestBody(request({ temperature: 0 }))).toEqual({
+      model: 'm-1',
+      messages: request().messages,
+      max_completion_tokens: 256,
+      temperature: 0,
     });
   });
 
@@ -101,6 +129,8 @@ describe('OpenAI Chat Completions mapping', () => {
       stopReason: 'stop',
       usage: { inputTokens: 20, outputTokens: 2 },
     });
+    const unfinished = { ...completion.choices[0], finish_reason: null };
+    expect(openAiCompletion({ ...completion, choices: [unfinished] })?.stopReason).toBeNull();
   });
 
   it('gives a refusal as the text, and an empty text when there is neither', () => {
@@ -121,8 +151,14 @@ describe('OpenAI Chat Completions mapping', () => {
       { ...completion, choices: [] },
       { ...completion, usage: undefined },
       { ...completion, choices: [{ index: 0, message: { content: 3 }, finish_reason: 'stop' }] },
+      { ...completion, choices: [{ ...completion.choices[0], finish_reason: 'x'.repeat(101) }] },
+      { ...completion, model: '' },
+      { ...completion, model: 'm'.repeat(201) },
+      { ...completion, usage: { prompt_tokens: -1, completion_tokens: 2 } },
+      { ...completion, usage: { prompt_tokens: 20, completion_tokens: 2.5 } },
     ])
       expect(openAiCompletion(bad)).toBeUndefined();
+    expect(openAiCompletion({ ...completion, model: 'm'.repeat(200) })?.model).toBe('m'.repeat(200));
   });
 });
 
