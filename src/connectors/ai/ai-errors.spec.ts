@@ -43,6 +43,31 @@ describe('upstreamErrorMessage', () => {
     expect(emoji).toBe('y'.repeat(298) + '…');
     expect(upstreamErrorMessage(openAiBody(`bad key ${KEY} here`), KEY)).toBe('bad key [redacted] here');
   });
+
+  it('keeps a message of exactly 300 characters whole', () => {
+    const exact = 'z'.repeat(MAX_DETAIL_CHARS);
+    expect(upstreamErrorMessage(openAiBody(exact), KEY)).toBe(exact);
+    expect(upstreamErrorMessage(openAiBody(exact + 'z'), KEY)).toBe('z'.repeat(MAX_DETAIL_CHARS - 1) + '…');
+  });
+
+  it('scrubs every occurrence of the stored key, not only the first', () => {
+    expect(upstreamErrorMessage(anthropicBody(`${KEY} is not ${KEY}`), KEY)).toBe(
+      '[redacted] is not [redacted]',
+    );
+  });
+
+  it('puts a run of line breaks, tabs, spaces and control characters (DEL too) as one space', () => {
+    expect(upstreamErrorMessage(openAiBody('a\r\n\r\n  b\u0000\u0007c\u007fd'), KEY)).toBe('a b c d');
+  });
+
+  it('with no stored key to scrub (an empty one), leaves the message as it is', () => {
+    expect(upstreamErrorMessage(openAiBody('max_tokens: too large'), '')).toBe('max_tokens: too large');
+  });
+
+  it('reads error.message only when it is a string', () => {
+    for (const message of [42, null, { text: 'x' }, ['x']])
+      expect(upstreamErrorMessage({ error: { message } }, KEY)).toBeUndefined();
+  });
 });
 
 describe('aiErrorFor', () => {
@@ -66,6 +91,13 @@ describe('aiErrorFor', () => {
     ]);
     expect(aiErrorFor('openai', response(413, 'not json'), ctx).message).toBe(
       'OpenAI refused the request: the request was refused (HTTP 413)',
+    );
+    expect(
+      codeOf(aiErrorFor('anthropic', response(422, anthropicBody('temperature: out of range')), ctx)),
+    ).toEqual(['upstream_invalid_request', 'Anthropic refused the request: temperature: out of range']);
+    // A message that is not a string is no message: the status is told instead.
+    expect(aiErrorFor('openai', response(400, { error: { message: 7 } }), ctx).message).toBe(
+      'OpenAI refused the request: the request was refused (HTTP 400)',
     );
   });
 
