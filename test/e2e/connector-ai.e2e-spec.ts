@@ -123,6 +123,14 @@ describe('AI connector (e2e, simulated Anthropic and OpenAI)', () => {
       expect(props.messages).toMatchObject({ minItems: 1, maxItems: 50 });
       // A message is as strict as the arguments: its schema says so too.
       expect(props.messages.items).toMatchObject({ additionalProperties: false });
+      // Nothing in the caller's business systems changes, but each call is billed, answers differently and
+      // reaches outside: a client must not treat a call as free to repeat.
+      expect(byName.get(name)?.annotations).toMatchObject({
+        readOnlyHint: true,
+        destructiveHint: false,
+        idempotentHint: false,
+        openWorldHint: true,
+      });
     }
   });
 
