@@ -470,6 +470,13 @@ describe('MCP prompts and resources (e2e)', () => {
       // With the other end given (context.arguments), only values prompts/get would take are offered.
       const starts = (await both.complete({ ref, argument: { name: 'from', value: '' } })).completion.values;
       const ends = to.completion.values;
+      // from: the first day of this month and of the twelve before it; to: today, then the last day of each
+      // of the twelve months before this one; both newest first.
+      const dayAfter = (d: string) => new Date(Date.parse(`${d}T00:00:00Z`) + 86_400_000).toISOString();
+      expect(starts).toHaveLength(13);
+      expect(starts.every((d) => d.endsWith('-01'))).toBe(true);
+      // Each end after today is the last day of the month before a start: the day after it is that start.
+      expect(ends.slice(1).map((d) => dayAfter(d).slice(0, 10))).toEqual(starts.slice(0, 12));
       const given = async (name: string, context: Record<string, string>) =>
         (await both.complete({ ref, argument: { name, value: '' }, context: { arguments: context } }))
           .completion.values;
