@@ -7,6 +7,8 @@
  * opened; permissions, organisation scoping, bad input, the audit row, and no
  * secret in any response.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { registerSecret } from '../support/capture';
@@ -17,7 +19,7 @@ import { startShopifySimulator, ShopifySimulator } from '../simulators/shopify.s
 import { startUnleashedSimulator, UnleashedSimulator } from '../simulators/unleashed.simulator';
 import { makeTenant } from '../simulators/xero-simulator-data';
 import { XeroSimulator } from '../simulators/xero.simulator';
-import { AUTH_ENV, bearer, issueKey } from './auth-helpers';
+import { AUTH_ENV, bearer, issueKey, waitFor } from './auth-helpers';
 
 const T1 = '11111111-1111-4111-8111-111111111111';
 const T2 = '22222222-2222-4222-8222-222222222222';
@@ -474,6 +476,23 @@ describe('connector health (e2e, simulators)', () => {
     expect(doc.components.schemas.ConnectorCheckDto.required).toEqual(
       expect.arrayContaining(['service', 'ok', 'checkedAt', 'durationMs']),
     );
+    // Exactly those: detail (when ok), code and message (when not) are not always there.
+    expect([...doc.components.schemas.ConnectorCheckDto.required].sort()).toEqual([
+      'checkedAt',
+      'durationMs',
+      'ok',
+      'service',
+    ]);
+    expect([...doc.components.schemas.ConnectorStatusDto.required].sort()).toEqual([
+      'circuit',
+      'credentials',
+      'service',
+    ]);
+    expect(doc.components.schemas.ConnectorsErrorDto.properties.code.enum).toEqual([
+      'unknown_service',
+      'invalid_query',
+      'invalid_body',
+    ]);
   });
 
   it('reports a rate limit with when to retry, and no upstream body', async () => {
@@ -528,6 +547,55 @@ describe('connector health (e2e, simulators)', () => {
         if (all.includes(form)) throw new Error(`a secret appeared in a response: ${secret.slice(0, 12)}…`);
     for (const token of xero.issued)
       if (all.includes(token)) throw new Error('a Xero token appeared in a response');
+  });
+});
+
+describe('connector health: the admin going away', () => {
+  /** An "Anthropic" that takes each request and never answers, noting when the caller let go of it. */
+  const held: Array<{ path: string; closedAt?: number }> = [];
+  const hanging = createServer((req) => {
+    const entry: { path: string; closedAt?: number } = { path: req.url ?? '' };
+    held.push(entry);
+    req.socket.on('close', () => (entry.closedAt = Date.now()));
+  });
+  let started: StartedApp;
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const { port } = hanging.address() as AddressInfo;
+    started = await startApp({
+      ...AUTH_ENV,
+      ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}`,
+      UPSTREAM_TIMEOUT_MS: '30000',
+      UPSTREAM_MAX_RETRIES: '0',
+    });
+  });
+  afterAll(async () => {
+    await started?.close();
+    hanging.closeAllConnections();
+    await new Promise<void>((resolve) => hanging.close(() => resolve()));
+  });
+
+  it("stops the check's upstream call when the admin's client goes away, not at the upstream timeout", async () => {
+    const admin = (await issueKey(started, 'org-health-gone', ['admin'], 'gone admin')).token;
+    const stored = await request(started.url)
+      .put('/credentials/anthropic')
+      .set(bearer(admin))
+      .send(ANTHROPIC);
+    expect(stored.status).toBe(201);
+    const leaving = new AbortController();
+    const check = fetch(`${started.url}/admin/connectors/anthropic/check`, {
+      method: 'POST',
+      headers: bearer(admin),
+      signal: leaving.signal,
+    }).catch((e: unknown) => e);
+    expect(await waitFor(() => Promise.resolve(held.length === 1), 5_000)).toBeDefined();
+    expect(held[0].path).toBe('/v1/models?limit=1');
+    const left = Date.now();
+    leaving.abort();
+    expect(await check).toMatchObject({ name: 'AbortError' });
+    expect(await waitFor(() => Promise.resolve(held[0].closedAt !== undefined), 5_000)).toBeDefined();
+    expect(held[0].closedAt! - left).toBeLessThan(5_000);
   });
 });
 
