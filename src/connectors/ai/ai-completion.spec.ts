@@ -22,7 +22,14 @@ function upstream(status: number, body: unknown) {
         status,
         headers: new Headers(),
         text,
-        json: () => JSON.parse(text) as unknown,
+        // As UpstreamHttp's answer does: a body that is not JSON is a bad response, a tool error.
+        json: () => {
+          try {
+            return JSON.parse(text) as unknown;
+          } catch {
+            throw UpstreamError.badResponse(req.service, `HTTP ${status} with a body that is not JSON`);
+          }
+        },
       });
     },
   } as unknown as UpstreamHttp;
@@ -75,6 +82,15 @@ describe('requestCompletion', () => {
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).code).toBe('upstream_bad_response');
     expect((err as UpstreamError).message).not.toContain('upstream-body-text');
+  });
+
+  it("a 2xx that is not JSON is the upstream client's bad response, not a fault of ours", async () => {
+    const { http } = upstream(200, '<html>gateway</html>');
+    const err = await requestCompletion(http, call(), () => COMPLETION).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UpstreamError);
+    expect((err as UpstreamError).message).toBe(
+      'Anthropic answered something this server cannot read (HTTP 200 with a body that is not JSON); retrying may help.',
+    );
   });
 
   it('any status outside 200-299, a 3xx too, is the tool error for it and never parsed', async () => {
