@@ -46,6 +46,34 @@ describe('interpretGraphQl', () => {
     expect(out.message).not.toContain('\n');
   });
 
+  it('takes an empty errors list alongside data as data', () => {
+    const out = interpretGraphQl({ data: { shop: { name: 'x' } }, errors: [] });
+    expect(out).toEqual({ kind: 'data', data: { shop: { name: 'x' } }, cost: undefined });
+  });
+
+  it('is throttled by the THROTTLED code whatever the message says', () => {
+    const out = interpretGraphQl({
+      errors: [{ message: 'Too many requests, slow down', extensions: { code: 'THROTTLED' } }],
+      extensions: { cost: cost(120, 20, 100) },
+    });
+    expect(out).toMatchObject({ kind: 'throttled', waitSeconds: 1 });
+  });
+
+  it('cuts an error message to 300 characters and its code to 64, each on one line', () => {
+    const out = interpretGraphQl({
+      errors: [{ message: 'm'.repeat(1000), extensions: { code: 'C\n' + 'c'.repeat(200) } }],
+    });
+    expect(out).toEqual({ kind: 'errors', code: `C ${'c'.repeat(61)}…`, message: `${'m'.repeat(299)}…` });
+  });
+
+  it('says so when an error carries no message', () => {
+    expect(interpretGraphQl({ errors: [{ extensions: { code: 'INTERNAL_SERVER_ERROR' } }] })).toEqual({
+      kind: 'errors',
+      code: 'INTERNAL_SERVER_ERROR',
+      message: 'no message given',
+    });
+  });
+
   it('treats errors alongside data as errors (a partial answer is not passed off as whole)', () => {
     const out = interpretGraphQl({
       data: { orders: null },
@@ -65,6 +93,15 @@ describe('interpretGraphQl', () => {
     ['a string errors alongside data', { data: { shop: {} }, errors: 'Not Found' }],
     ['an object errors alongside data', { data: { shop: {} }, errors: { base: ['Unavailable'] } }],
     ['errors of the wrong type', { errors: 42 }],
+    [
+      'a negative bucket size',
+      {
+        data: {},
+        extensions: {
+          cost: { throttleStatus: { maximumAvailable: -1, currentlyAvailable: 0, restoreRate: 100 } },
+        },
+      },
+    ],
     ['a bad cost', { data: {}, extensions: { cost: { throttleStatus: { restoreRate: 'fast' } } } }],
     ['not an object', 'oops'],
   ])('calls %s malformed', (_name, body) => {
@@ -81,6 +118,8 @@ describe('throttleWaitSeconds', () => {
   it('is 0 when the bucket already holds the cost, Infinity when it never restores', () => {
     expect(throttleWaitSeconds(cost(10, 500))).toBe(0);
     expect(throttleWaitSeconds(cost(10, 0, 0))).toBe(Infinity);
+    // A full bucket needs no wait, even one that does not restore.
+    expect(throttleWaitSeconds(cost(10, 10, 0))).toBe(0);
   });
 
   it('waits for one point when the requested cost is not given', () => {
@@ -93,5 +132,7 @@ describe('cut', () => {
     expect(cut('short', 10)).toBe('short');
     expect(cut('a\r\nb\tc', 10)).toBe('a b c');
     expect(cut('abcdefghijkl', 5)).toBe('abcd…');
+    expect(cut('abcde', 5)).toBe('abcde');
+    expect(cut('  padded line\n', 20)).toBe('padded line');
   });
 });
