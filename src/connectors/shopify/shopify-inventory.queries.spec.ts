@@ -136,6 +136,16 @@ describe('Shopify inventory query cost', () => {
     expect(INVENTORY_LEVELS).toContain(`inventoryLevels(first: ${LEVELS_PER_ITEM})`);
   });
 
+  it('passes every variable of the operation to the items connection', () => {
+    // GraphQL refuses an operation that declares a variable it does not use.
+    const args = /^  inventoryItems\(([^)]*)\) \{$/m.exec(INVENTORY_LEVELS)?.[1];
+    expect(args?.split(',').map((arg) => arg.trim())).toEqual([
+      'first: $first',
+      'after: $after',
+      'query: $query',
+    ]);
+  });
+
   it('asks for the available and on-hand quantities under the operation name the client sends', () => {
     expect(INVENTORY_LEVELS).toMatch(/^query InventoryLevels\(/);
     expect(INVENTORY_LEVELS).toContain('quantities(names: ["available","on_hand"]) { name quantity }');

@@ -169,6 +169,31 @@ describe('Shopify customer mapping', () => {
   });
 });
 
+/** The arguments the query passes to its top-level connection `field`, as written: name to value. */
+function connectionArgs(query: string, field: string): Record<string, string> {
+  const args = new RegExp(`^  ${field}\\(([^)]*)\\) \\{$`, 'm').exec(query)?.[1] ?? '';
+  return Object.fromEntries(args.split(',').map((arg) => arg.split(':').map((part) => part.trim())));
+}
+
+describe('Shopify query arguments', () => {
+  // GraphQL refuses an operation that declares a variable it does not use, and Shopify would
+  // ignore one not passed on: each variable must reach the connection.
+  it('passes every variable of the operation to its connection, orders sorted by creation date', () => {
+    expect(connectionArgs(LIST_ORDERS, 'orders')).toEqual({
+      first: '$first',
+      after: '$after',
+      query: '$query',
+      sortKey: 'CREATED_AT',
+      reverse: '$reverse',
+    });
+    for (const [query, field] of [
+      [LIST_PRODUCTS, 'products'],
+      [LIST_CUSTOMERS, 'customers'],
+    ])
+      expect(connectionArgs(query, field)).toEqual({ first: '$first', after: '$after', query: '$query' });
+  });
+});
+
 describe('Shopify query cost', () => {
   // Shopify's rules: object 1, connection 2 + first, nested connections multiply; at most 1000 a query.
   it('keeps the largest page of either query within the 1000-point single-query limit', () => {
