@@ -86,10 +86,26 @@ describe('Shopify order mapping', () => {
 
   it.each([
     ['a non-GID id', { id: '5000000001' }],
+    ['a GID with more after its number', { id: 'gid://shopify/Order/5000000001/x' }],
+    ['a GID inside other text', { id: 'see gid://shopify/Order/5000000001' }],
+    [
+      'an amount with more after its number',
+      { totalPriceSet: { shopMoney: { amount: '23.37x', currencyCode: 'AUD' } } },
+    ],
     ['a numeric amount', { totalPriceSet: { shopMoney: { amount: 23.37, currencyCode: 'AUD' } } }],
     ['an unparseable date', { createdAt: 'yesterday' }],
   ])('refuses %s', (_name, over) => {
     expect(ORDERS_DATA.safeParse({ orders: { nodes: [order(over)], pageInfo } }).success).toBe(false);
+  });
+
+  it('takes a negative amount (Shopify amounts are signed decimals)', () => {
+    const data = ORDERS_DATA.parse({
+      orders: {
+        nodes: [order({ totalPriceSet: { shopMoney: { amount: '-5.00', currencyCode: 'AUD' } } })],
+        pageInfo,
+      },
+    });
+    expect(toOrders(data).orders[0].totalPrice).toEqual({ amount: '-5.00', currencyCode: 'AUD' });
   });
 
   it('refuses a page larger than the connector asks for', () => {
