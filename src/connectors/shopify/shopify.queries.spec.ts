@@ -135,9 +135,26 @@ describe('Shopify product mapping', () => {
     });
   });
 
-  it('refuses a product id of another type', () => {
-    const nodes = [product({ id: 'gid://shopify/Order/1' })];
-    expect(PRODUCTS_DATA.safeParse({ products: { nodes, pageInfo } }).success).toBe(false);
+  it('gives null counts for a product Shopify counts nothing of', () => {
+    const data = PRODUCTS_DATA.parse({
+      products: { nodes: [product({ totalInventory: null, variantsCount: null })], pageInfo },
+    });
+    expect(toProducts(data).products[0]).toMatchObject({ totalInventory: null, variantsCount: null });
+  });
+
+  it.each([
+    ['an id of another type', { id: 'gid://shopify/Order/1' }],
+    ['a fractional inventory', { totalInventory: 1.5 }],
+    [
+      'more variants than asked for',
+      {
+        variants: {
+          nodes: Array.from({ length: VARIANTS_PER_PRODUCT + 1 }, () => ({ sku: null, price: '1.00' })),
+        },
+      },
+    ],
+  ])('refuses %s', (_name, over) => {
+    expect(PRODUCTS_DATA.safeParse({ products: { nodes: [product(over)], pageInfo } }).success).toBe(false);
   });
 });
 
@@ -175,6 +192,10 @@ describe('Shopify customer mapping', () => {
   it.each([
     ['an id of another type', { id: 'gid://shopify/Order/1' }],
     ['a negative order count', { numberOfOrders: '-1' }],
+    // Beyond 15 digits a count is no longer exact as a JSON number.
+    ['an order count of 16 digits', { numberOfOrders: '1234567890123456' }],
+    ['a negative numeric order count', { numberOfOrders: -1 }],
+    ['a fractional order count', { numberOfOrders: 1.5 }],
     ['a numeric amount', { amountSpent: { amount: 3.5, currencyCode: 'AUD' } }],
     ['an unparseable date', { updatedAt: 'last week' }],
     ['tags that are not a list', { tags: 'vip' }],
