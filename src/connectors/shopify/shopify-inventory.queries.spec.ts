@@ -109,6 +109,20 @@ describe('Shopify inventory mapping', () => {
     ['an unparseable date', item({ updatedAt: 'today' })],
     ['tracked as a string', item({ tracked: 'true' })],
     [
+      'more quantities than the query asks for',
+      item(
+        levels([
+          level({
+            quantities: [
+              { name: 'available', quantity: 1 },
+              { name: 'on_hand', quantity: 2 },
+              { name: 'committed', quantity: 1 },
+            ],
+          }),
+        ]),
+      ),
+    ],
+    [
       'more levels than the query asks for',
       item(
         levels(

@@ -288,6 +288,8 @@ describe('errorDetail', () => {
     const long = errorDetail({ Message: 'x'.repeat(5000) });
     expect(long).toHaveLength(300);
     expect(long?.endsWith('…')).toBe(true);
+    // Exactly 300 characters are kept whole.
+    expect(errorDetail({ Message: 'y'.repeat(300) })).toBe('y'.repeat(300));
   });
 
   it('takes nothing else', () => {
