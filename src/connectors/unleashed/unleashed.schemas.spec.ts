@@ -20,6 +20,7 @@ describe('isCalendarDay', () => {
       '2024-1-5',
       '2024-01-01T00:00:00Z',
       '20240101',
+      'x2024-01-31',
       '',
     ])
       expect(isCalendarDay(bad)).toBe(false);
@@ -38,11 +39,14 @@ describe('tool arguments', () => {
     expect(badPaths(STOCK_ON_HAND.safeParse({ pageSize: 0 }))).toEqual(['pageSize']);
     expect(badPaths(STOCK_ON_HAND.safeParse({ page: 1.5 }))).toEqual(['page']);
     expect(LIST_PRODUCTS.safeParse({ page: 7, pageSize: 1000 }).success).toBe(true);
+    expect(LIST_PRODUCTS.safeParse({ page: 100_000, pageSize: 1 }).success).toBe(true);
+    expect(badPaths(LIST_PRODUCTS.safeParse({ page: 100_001 }))).toEqual(['page']);
   });
 
   it('check filter formats', () => {
     expect(badPaths(LIST_PRODUCTS.safeParse({ modifiedSince: '2024-02-30' }))).toEqual(['modifiedSince']);
     expect(badPaths(LIST_PRODUCTS.safeParse({ productCode: 'A\nB' }))).toEqual(['productCode']);
+    expect(badPaths(LIST_PRODUCTS.safeParse({ productCode: 'A\u007fB' }))).toEqual(['productCode']);
     expect(badPaths(LIST_PRODUCTS.safeParse({ productGroup: '' }))).toEqual(['productGroup']);
     expect(badPaths(STOCK_ON_HAND.safeParse({ productId: 'BEV-001' }))).toEqual(['productId']);
     expect(badPaths(STOCK_ON_HAND.safeParse({ warehouseCode: 'x'.repeat(51) }))).toEqual(['warehouseCode']);
@@ -87,6 +91,12 @@ describe('order and customer arguments', () => {
       'orderStatus.0',
     ]);
     expect(badPaths(LIST_PURCHASE_ORDERS.safeParse({ orderStatus: 'Placed' }))).toEqual(['orderStatus']);
+    // Unleashed names a received purchase order Complete, a sales order Completed.
+    expect(LIST_PURCHASE_ORDERS.safeParse({ orderStatus: ['Complete'] }).success).toBe(true);
+    expect(badPaths(LIST_PURCHASE_ORDERS.safeParse({ orderStatus: ['Completed'] }))).toEqual([
+      'orderStatus.0',
+    ]);
+    expect(LIST_SALES_ORDERS.safeParse({ orderStatus: ['Completed', 'Deleted'] }).success).toBe(true);
   });
 
   it('check the order-date range: real days, the end not before the start', () => {
@@ -99,6 +109,9 @@ describe('order and customer arguments', () => {
     const reversed = LIST_PURCHASE_ORDERS.safeParse({ startDate: '2024-02-01', endDate: '2024-01-31' });
     expect(badPaths(reversed)).toEqual(['endDate']);
     expect(messages(reversed)).toEqual(['must not be before startDate']);
+    expect(badPaths(LIST_SALES_ORDERS.safeParse({ startDate: '2024-02-01', endDate: '2024-01-31' }))).toEqual(
+      ['endDate'],
+    );
     expect(badPaths(LIST_SALES_ORDERS.safeParse({ modifiedSince: '2024-1-1' }))).toEqual(['modifiedSince']);
   });
 
