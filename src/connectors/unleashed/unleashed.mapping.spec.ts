@@ -29,7 +29,10 @@ describe('msDateToIso', () => {
       '/Date(abc)/',
       'Date(1)',
       '/Date(1)',
+      '/Date(1)/ and more',
       '/Date(99999999999999999)/',
+      // 16 digits: a Date could hold it (the year 33658), but no Unleashed date is that far out.
+      '/Date(1000000000000000)/',
     ])
       expect(msDateToIso(bad)).toBeUndefined();
   });
@@ -99,6 +102,8 @@ describe('PRODUCTS_PAGE', () => {
       { Items: [product] },
       { Pagination: pagination },
       { Pagination: { ...pagination, PageNumber: 0 }, Items: [] },
+      { Pagination: { ...pagination, PageSize: 0 }, Items: [] },
+      { Pagination: { ...pagination, NumberOfItems: -1 }, Items: [] },
       { Pagination: pagination, Items: [{ ...product, ProductCode: undefined }] },
       { Pagination: pagination, Items: [{ ...product, LastModifiedOn: '2024-01-01' }] },
       { Pagination: pagination, Items: [{ ...product, DefaultSellPrice: '5.50' }] },
