@@ -46,13 +46,13 @@ describe('Shopify tools: arguments to GraphQL variables', () => {
     });
   });
 
-  it('passes the page size, cursor, search and order on as given', async () => {
-    const args = { first: 7, after: 'cursor-1', query: 'financial_status:paid', newestFirst: false };
-    expect((await sent('listOrders', args)).variables).toEqual({
-      first: 7,
-      after: 'cursor-1',
-      query: 'financial_status:paid',
-      reverse: false,
+  it('passes the page size, cursor, search and order on as variables, never into the operation text', async () => {
+    const search = 'email:"jo@example.com") { nodes { id } } #';
+    const args = { first: 7, after: 'cursor-1', query: search, newestFirst: false };
+    expect(await sent('listOrders', args)).toEqual({
+      name: 'ListOrders',
+      query: LIST_ORDERS,
+      variables: { first: 7, after: 'cursor-1', query: search, reverse: false },
     });
   });
 
@@ -68,10 +68,10 @@ describe('Shopify tools: arguments to GraphQL variables', () => {
         query,
         variables: { first: byDefault, after: null, query: null },
       });
-      expect((await sent(method, { first: 3, after: 'c2', query: 'sku:ABC-1' })).variables).toEqual({
-        first: 3,
-        after: 'c2',
-        query: 'sku:ABC-1',
+      expect(await sent(method, { first: 3, after: 'c2', query: 'sku:"ABC-1" OR title:x' })).toEqual({
+        name,
+        query,
+        variables: { first: 3, after: 'c2', query: 'sku:"ABC-1" OR title:x' },
       });
     },
   );
