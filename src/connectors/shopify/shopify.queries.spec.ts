@@ -88,6 +88,11 @@ describe('Shopify order mapping', () => {
     ['a non-GID id', { id: '5000000001' }],
     ['a GID with more after its number', { id: 'gid://shopify/Order/5000000001/x' }],
     ['a GID inside other text', { id: 'see gid://shopify/Order/5000000001' }],
+    ['a GID longer than 200 characters', { id: `gid://shopify/Order/${'1'.repeat(181)}` }],
+    [
+      'an amount longer than 40 characters',
+      { totalPriceSet: { shopMoney: { amount: `1.${'0'.repeat(39)}`, currencyCode: 'AUD' } } },
+    ],
     [
       'an amount with more after its number',
       { totalPriceSet: { shopMoney: { amount: '23.37x', currencyCode: 'AUD' } } },
@@ -189,6 +194,12 @@ describe('Shopify customer mapping', () => {
     expect(toCustomers(data).customers[0]).toMatchObject({ numberOfOrders: 0, email: null });
   });
 
+  it('keeps every tag', () => {
+    const tags = Array.from({ length: 250 }, (_, i) => `tag-${i}`);
+    const data = CUSTOMERS_DATA.parse({ customers: { nodes: [customer({ tags })], pageInfo } });
+    expect(toCustomers(data).customers[0].tags).toEqual(tags);
+  });
+
   it.each([
     ['an id of another type', { id: 'gid://shopify/Order/1' }],
     ['a negative order count', { numberOfOrders: '-1' }],
@@ -199,6 +210,7 @@ describe('Shopify customer mapping', () => {
     ['a numeric amount', { amountSpent: { amount: 3.5, currencyCode: 'AUD' } }],
     ['an unparseable date', { updatedAt: 'last week' }],
     ['tags that are not a list', { tags: 'vip' }],
+    ['more than 250 tags', { tags: Array.from({ length: 251 }, (_, i) => `t${i}`) }],
   ])('refuses %s', (_name, over) => {
     expect(CUSTOMERS_DATA.safeParse({ customers: { nodes: [customer(over)], pageInfo } }).success).toBe(
       false,

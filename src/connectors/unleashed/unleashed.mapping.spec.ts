@@ -284,6 +284,28 @@ describe('CUSTOMERS_PAGE', () => {
       CUSTOMERS_PAGE.safeParse({ Pagination: pagination, Items: [{ ...customer, CustomerCode: 7 }] }).success,
     ).toBe(false);
   });
+
+  it('turns what Unleashed leaves out of a customer into nulls', () => {
+    expect(
+      CUSTOMERS_PAGE.parse({
+        Pagination: pagination,
+        Items: [{ Guid: 'cu-2', CustomerCode: 'BOLT', Obsolete: null }],
+      }).items,
+    ).toEqual([
+      {
+        guid: 'cu-2',
+        customerCode: 'BOLT',
+        customerName: null,
+        customerType: null,
+        email: null,
+        phoneNumber: null,
+        currencyCode: null,
+        obsolete: null,
+        createdOn: null,
+        lastModifiedOn: null,
+      },
+    ]);
+  });
 });
 
 describe('errorDetail', () => {
