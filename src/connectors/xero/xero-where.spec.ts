@@ -30,4 +30,35 @@ describe("Xero's where expressions", () => {
     expect(() => whereGuid('Contact.ContactID', `${ID}") OR ("`)).toThrow('not a GUID');
     expect(() => whereDay('Date', '>=', '2018-10-1')).toThrow('not a day');
   });
+
+  it('takes as a code only capitals, digits, _ and -: no quote, space or parenthesis, even in capitals', () => {
+    expect(whereAnyOf('Type', ['RECEIVE-PREPAYMENT', 'A_1'])).toBe(
+      '(Type=="RECEIVE-PREPAYMENT" OR Type=="A_1")',
+    );
+    for (const bad of ['BANK" OR TYPE!="X', 'BANK")', 'RECEIVE TRANSFER', 'BANK\n'])
+      expect(() => whereAnyOf('Type', [bad])).toThrow('not a code');
+  });
+
+  it('checks the field of every kind of clause, not only of a list of codes', () => {
+    const field = 'Date==Date OR Date';
+    expect(() => whereGuid(field, ID)).toThrow('not a field');
+    expect(() => whereDay(field, '>=', '2018-10-01')).toThrow('not a field');
+    expect(() => whereIs(field, true)).toThrow('not a field');
+  });
+
+  it('takes a day only as the whole of YYYY-MM-DD, two digits a month', () => {
+    for (const bad of [
+      '2018-1-01',
+      ' 2018-10-01',
+      '2018-10-01 ',
+      '2018-10-01") OR Date!=DateTime(1, 1, 1',
+      'x2018-10-01',
+    ])
+      expect(() => whereDay('Date', '<=', bad)).toThrow('not a day');
+  });
+
+  it('refuses an empty value rather than leaving its clause out (which would widen what is read)', () => {
+    expect(() => whereGuid('Contact.ContactID', '')).toThrow('not a GUID');
+    expect(() => whereDay('Date', '>=', '')).toThrow('not a day');
+  });
 });
