@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { transformSync } from '@swc/core';
 import { ifModifiedSince, xeroDate, xeroDateTime } from './xero-dates';
 
 describe('Xero dates', () => {
@@ -24,6 +28,36 @@ describe('Xero dates', () => {
       '20/10/2018',
     ])
       expect(xeroDateTime(bad)).toBeUndefined();
+  });
+
+  it('takes a Microsoft date only as the whole value (spaces around it aside)', () => {
+    expect(xeroDateTime(' /Date(1539993600000+0000)/ ')).toBe('2018-10-20T00:00:00.000Z');
+    expect(xeroDateTime('x/Date(1539993600000+0000)/')).toBeUndefined();
+  });
+
+  it('gives undefined, not a throw, for an ISO-shaped value that is no real instant', () => {
+    expect(xeroDateTime('2018-13-01T00:00:00')).toBeUndefined();
+    expect(xeroDateTime('2018-10-20T25:00:00+02:00')).toBeUndefined();
+  });
+
+  it('reads a zoneless ISO twin as UTC whatever the server process’s own time zone', () => {
+    // The test process runs in UTC, where a zoneless value read as local time is the same instant:
+    // this module is run in a child process whose zone is Auckland's.
+    const code = transformSync(readFileSync(join(__dirname, 'xero-dates.ts'), 'utf8'), {
+      jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
+      module: { type: 'commonjs' },
+    }).code;
+    const run =
+      'const m = { exports: {} }; new Function("module", "exports", process.argv[1])(m, m.exports);' +
+      'process.stdout.write(JSON.stringify([m.exports.xeroDateTime("2018-10-20T00:00:00"), new Date(2018, 9, 20).getTimezoneOffset()]));';
+    const [iso, offset] = JSON.parse(
+      execFileSync(process.execPath, ['-e', run, code], {
+        env: { TZ: 'Pacific/Auckland' },
+        encoding: 'utf8',
+      }),
+    ) as [string, number];
+    expect(offset).toBe(-780); // the child's zone is Auckland's (NZDT, UTC+13)
+    expect(iso).toBe('2018-10-20T00:00:00.000Z');
   });
 
   it('gives calendar dates for day fields', () => {
