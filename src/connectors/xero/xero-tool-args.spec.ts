@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ifModifiedSince } from './xero-dates';
-import { DAY, guid, INSTANT, tenantId } from './xero-tool-args';
+import { comparePeriods, DAY, guid, INSTANT, page, pageSize, searchTerm, tenantId } from './xero-tool-args';
 
 const messages = (value: string) => DAY.safeParse(value).error?.issues.map((i) => i.message);
 
@@ -13,6 +13,38 @@ describe('Xero tool arguments: DAY', () => {
     expect(messages('31/10/2018')).toEqual(['must be a date YYYY-MM-DD']);
     expect(messages('2019-02-29')).toEqual(['must be a real date']);
     expect(messages('2018-10-32')).toEqual(['must be a real date']);
+    // More than a day, or a day inside other text, is not in the shape (not "not a real date").
+    expect(messages('2018-10-01T00:00:00Z')).toEqual(['must be a date YYYY-MM-DD']);
+    expect(messages(' 2018-10-01')).toEqual(['must be a date YYYY-MM-DD']);
+  });
+});
+
+describe('Xero tool arguments: paging, search and comparison bounds', () => {
+  const ok = (schema: z.ZodType, value: unknown) => schema.safeParse(value).success;
+
+  it('page: a whole number from 1 to 100000, 1 by default', () => {
+    expect(page().parse(undefined)).toBe(1);
+    for (const good of [1, 100_000]) expect(ok(page(), good)).toBe(true);
+    for (const bad of [0, 100_001, 1.5]) expect(ok(page(), bad)).toBe(false);
+  });
+
+  it('pageSize: a whole number from 1 to 1000, 100 by default', () => {
+    expect(pageSize().parse(undefined)).toBe(100);
+    for (const good of [1, 1000]) expect(ok(pageSize(), good)).toBe(true);
+    for (const bad of [0, 1001, 2.5]) expect(ok(pageSize(), bad)).toBe(false);
+  });
+
+  it('searchTerm: trimmed, 1 to 100 characters once trimmed', () => {
+    const term = searchTerm('text');
+    expect(term.parse('  ref 5 ')).toBe('ref 5');
+    expect(term.parse(` ${'x'.repeat(100)} `)).toHaveLength(100);
+    for (const bad of ['', '   ', 'x'.repeat(101)]) expect(ok(term, bad)).toBe(false);
+  });
+
+  it('periods: a whole number from 1 to 12', () => {
+    const { periods } = comparePeriods();
+    for (const good of [1, 12, undefined]) expect(ok(periods, good)).toBe(true);
+    for (const bad of [0, 13, 1.5]) expect(ok(periods, bad)).toBe(false);
   });
 });
 
