@@ -251,6 +251,26 @@ describe('Xero ledger tools (e2e, simulator)', () => {
     expect(voided.data.bankTransactions.map((t: { status: string }) => t.status)).toEqual(['VOIDED']);
   });
 
+  it('takes a one-day window (fromDate equal to toDate), and either bound of the window alone', async () => {
+    const oneDay = await custom.mcp.call('xero_list_bank_transactions', {
+      fromDate: '2018-10-22',
+      toDate: '2018-10-22',
+    });
+    expect(oneDay.isError).toBeFalsy();
+    expect(apiCalls()[0].query.get('where')).toBe(
+      'Date>=DateTime(2018, 10, 22) AND Date<=DateTime(2018, 10, 22)',
+    );
+    expect(refs(oneDay)).toEqual(['Bank ref 2']);
+    const from = await custom.mcp.call('xero_list_bank_transactions', { fromDate: '2018-10-30' });
+    expect(from.isError).toBeFalsy();
+    expect(apiCalls()[1].query.get('where')).toBe('Date>=DateTime(2018, 10, 30)');
+    expect(refs(from)).toEqual(['Bank ref 6', 'Bank ref 7']);
+    const to = await custom.mcp.call('xero_list_bank_transactions', { toDate: '2018-10-21' });
+    expect(to.isError).toBeFalsy();
+    expect(apiCalls()[2].query.get('where')).toBe('Date<=DateTime(2018, 10, 21)');
+    expect(refs(to)).toEqual(['Bank ref 1']);
+  });
+
   it('the Balance Sheet as at a day with earlier periods, flattened like the Profit and Loss', async () => {
     const res = await custom.mcp.call('xero_balance_sheet', {
       date: '2018-10-31',

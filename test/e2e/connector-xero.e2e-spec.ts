@@ -147,6 +147,41 @@ describe('Xero connector (e2e, simulator)', () => {
       invoiceNumbers: ['INV-0005'],
     });
     expect(search.data.invoices.map((i: { invoiceNumber: string }) => i.invoiceNumber)).toEqual(['INV-0005']);
+    expect(sent.query.get('ContactIDs')).toBe(
+      'c0000001-0000-4000-8000-000000000001,c0000001-0000-4000-8000-000000000003',
+    );
+    expect(apiCalls()[2].query.get('searchTerm')).toBe('ref 5');
+    expect(apiCalls()[2].query.get('InvoiceNumbers')).toBe('INV-0005');
+    // Each filter on its own, so that one is not doing the other's work.
+    const numbers = await custom.mcp.call('xero_list_invoices', {
+      invoiceNumbers: [' INV-0002', 'INV-0006'],
+    });
+    expect(apiCalls()[3].query.get('InvoiceNumbers')).toBe('INV-0002,INV-0006');
+    expect(numbers.data.invoices.map((i: { invoiceNumber: string }) => i.invoiceNumber)).toEqual([
+      'INV-0002',
+      'INV-0006',
+    ]);
+    const searched = await custom.mcp.call('xero_list_invoices', { searchTerm: ' Ref 5 ' });
+    expect(apiCalls()[4].query.get('searchTerm')).toBe('Ref 5');
+    expect(searched.data.invoices.map((i: { invoiceNumber: string }) => i.invoiceNumber)).toEqual([
+      'INV-0005',
+    ]);
+  });
+
+  it('a 304 Not Modified (nothing changed since modifiedSince) is an empty page that says so', async () => {
+    sim.failNext({ status: 304, body: '' });
+    const res = await custom.mcp.call('xero_list_invoices', {
+      modifiedSince: '2026-01-01T00:00:00Z',
+      page: 2,
+      pageSize: 10,
+    });
+    expect(res.isError).toBeFalsy();
+    expect(apiCalls()[0].headers['if-modified-since']).toBe('2026-01-01T00:00:00');
+    expect(res.data).toEqual({
+      tenantId: T1,
+      invoices: [],
+      pagination: { page: 2, pageSize: 10, pageCount: 0, itemCount: 0 },
+    });
   });
 
   it('lists contacts, archived ones only when asked, and searches them', async () => {
@@ -193,7 +228,20 @@ describe('Xero connector (e2e, simulator)', () => {
       values: ['750.00', '740.00', '730.00'],
       summary: false,
     });
-    expect(apiCalls()[0].query.get('timeframe')).toBe('QUARTER');
+    expect(Object.fromEntries(apiCalls()[0].query)).toEqual({
+      fromDate: '2018-10-01',
+      toDate: '2018-10-31',
+      periods: '2',
+      timeframe: 'QUARTER',
+    });
+    expect(res.data).toMatchObject({ tenantId: T1, fromDate: '2018-10-01', toDate: '2018-10-31' });
+    // One day is a range too: fromDate may be toDate.
+    const oneDay = await custom.mcp.call('xero_profit_and_loss', {
+      fromDate: '2018-10-31',
+      toDate: '2018-10-31',
+    });
+    expect(oneDay.isError).toBeFalsy();
+    expect(Object.fromEntries(apiCalls()[1].query)).toEqual({ fromDate: '2018-10-31', toDate: '2018-10-31' });
     const backwards = await custom.mcp.call('xero_profit_and_loss', {
       fromDate: '2018-11-01',
       toDate: '2018-10-31',
@@ -212,7 +260,7 @@ describe('Xero connector (e2e, simulator)', () => {
     });
     expect(notADay.isError).toBe(true);
     expect(notADay.text).toMatch(/fromDate.*must be a real date/);
-    expect(apiCalls()).toHaveLength(1);
+    expect(apiCalls()).toHaveLength(2);
   });
 
   it('refuses bad arguments naming them, without calling Xero', async () => {
@@ -228,6 +276,13 @@ describe('Xero connector (e2e, simulator)', () => {
     expect(late.isError).toBe(true);
     expect(late.text).toBe(
       'Invalid arguments for tool "xero_list_invoices": modifiedSince: must be a time from year 1 to 9999 in UTC',
+    );
+    // Xero takes the numbers as one comma-separated list: a comma in one would ask for others.
+    const comma = await custom.mcp.call('xero_list_invoices', {
+      invoiceNumbers: ['INV-0001', 'INV-0002,INV-0003'],
+    });
+    expect(comma.text).toBe(
+      'Invalid arguments for tool "xero_list_invoices": invoiceNumbers.1: must not contain a comma (Xero takes the numbers as one comma-separated list)',
     );
     expect(sim.requests).toHaveLength(0);
   });
