@@ -129,6 +129,7 @@ describe('Xero shape mapping', () => {
         Type: 'BANK',
         Class: 'ASSET',
         Status: 'ACTIVE',
+        Description: 'The main account',
         TaxType: 'NONE',
         BankAccountNumber: '0123456789',
         BankAccountType: 'BANK',
@@ -146,7 +147,7 @@ describe('Xero shape mapping', () => {
       type: 'BANK',
       class: 'ASSET',
       status: 'ACTIVE',
-      description: undefined,
+      description: 'The main account',
       taxType: 'NONE',
       bankAccountNumber: '0123456789',
       bankAccountType: 'BANK',
@@ -178,6 +179,7 @@ describe('Xero shape mapping', () => {
       FinancialYearEndDay: 30,
       FinancialYearEndMonth: 6,
       PeriodLockDate: '/Date(1538265600000+0000)/',
+      EndOfYearLockDate: '/Date(1530316800000+0000)/',
       CreatedDateUTC: '/Date(1455827393000)/',
     });
     expect(org).toEqual({
@@ -197,7 +199,7 @@ describe('Xero shape mapping', () => {
       financialYearEndDay: 30,
       financialYearEndMonth: 6,
       periodLockDate: '2018-09-30',
-      endOfYearLockDate: undefined,
+      endOfYearLockDate: '2018-06-30',
       createdDateUtc: '2016-02-18T20:29:53.000Z',
     });
     expect(JSON.stringify(org)).not.toContain('EB4ZC6QE2SXJRGMMZMN2OX3JJ9QCEB');
@@ -225,7 +227,17 @@ describe('Xero shape mapping', () => {
     expect(only({ Reports: [{ ReportID: 'A' }, { ReportID: 'B' }] }, 'Reports')).toEqual({ ReportID: 'A' });
     expect(() => only({ Reports: [] }, 'Reports')).toThrow('an empty Reports list in the answer');
     expect(() => only({ Reports: 'x' }, 'Reports')).toThrow('no Reports list in the answer');
-    for (const bad of [null, 'x', { Invoices: 'x' }, { Invoices: [1] }, { Contacts: [] }]) {
+    for (const bad of [
+      null,
+      'x',
+      [],
+      { Invoices: 'x' },
+      { Invoices: [1] },
+      { Invoices: [{}, 1] },
+      { Invoices: [{}, null] },
+      { Invoices: [[]] },
+      { Contacts: [] },
+    ]) {
       const e = (() => {
         try {
           collection(bad, 'Invoices');
@@ -290,6 +302,10 @@ describe('Xero shape mapping', () => {
           Rows: [{ RowType: 'Row', Cells: [{ Value: 'Net Profit' }, { Value: '40.00' }] }],
         },
         { RowType: 'Row', Cells: [{ Value: 'Loose' }] },
+        { RowType: 'Row', Cells: [] },
+        { RowType: 'Row' },
+        { RowType: 'Total', Cells: [{ Value: 'Not a row type Xero has' }, { Value: '1.00' }] },
+        { Cells: [{ Value: 'No row type' }] },
         'junk',
       ],
     });
@@ -301,6 +317,8 @@ describe('Xero shape mapping', () => {
       { section: 'Income', title: 'Total Income', values: ['100.00', ''], summary: true },
       { section: '', title: 'Net Profit', values: ['40.00'], summary: false },
       { section: '', title: 'Loose', values: [], summary: false },
+      { section: '', title: '', values: [], summary: false },
+      { section: '', title: '', values: [], summary: false },
     ]);
   });
 
