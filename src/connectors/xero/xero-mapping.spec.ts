@@ -342,6 +342,14 @@ describe('Xero shape mapping', () => {
     expect(validationDetail({ Type: 'ValidationException', Message: 'Only the message', Elements: [] })).toBe(
       'Only the message',
     );
+    // An error without a message adds nothing; the general Message is for when none has one.
+    expect(
+      validationDetail({
+        Type: 'ValidationException',
+        Message: 'A validation exception occurred',
+        Elements: [{ ValidationErrors: [{}, { Message: 'Bad date' }, { Message: 7 }] }, 'x', {}],
+      }),
+    ).toBe('Bad date');
     expect(
       validationDetail({ Type: 'PostDataInvalidException', Message: 'secret-bearing text' }),
     ).toBeUndefined();
