@@ -284,6 +284,13 @@ describe('Xero connector (e2e, simulator)', () => {
     expect(comma.text).toBe(
       'Invalid arguments for tool "xero_list_invoices": invoiceNumbers.1: must not contain a comma (Xero takes the numbers as one comma-separated list)',
     );
+    // ContactIDs go as one comma-separated list too: each must be one GUID.
+    const ids = await custom.mcp.call('xero_list_invoices', {
+      contactIds: ['c0000001-0000-4000-8000-000000000001,c0000001-0000-4000-8000-000000000002'],
+    });
+    expect(ids.text).toBe(
+      'Invalid arguments for tool "xero_list_invoices": contactIds.0: must be a GUID like 9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a',
+    );
     expect(sim.requests).toHaveLength(0);
   });
 
