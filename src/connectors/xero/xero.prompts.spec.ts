@@ -43,6 +43,12 @@ describe('xero_month_end_review arguments and completion', () => {
     expect(ok(month(1))).toBe(false);
   });
 
+  it('says once what is wrong with a month not in the shape (not also that it is after the current one)', () => {
+    const told = (m: string) => options.args!.safeParse({ month: m }).error?.issues.map((i) => i.message);
+    expect(told('May 2026')).toEqual(['must be a month YYYY-MM, e.g. 2026-05']);
+    expect(told('9999-13')).toEqual(['must be a month YYYY-MM, e.g. 2026-05']);
+  });
+
   it('completes a month from the current one back through the 12 before it, newest first, by prefix', async () => {
     const complete = options.complete!.month;
     expect(await complete('')).toEqual(Array.from({ length: 13 }, (_, i) => month(-i)));
