@@ -61,6 +61,9 @@ describe('Xero shape mapping', () => {
       mapContact({
         ContactID: 'c-2',
         Name: 'Bayside Club',
+        FirstName: 'Bo',
+        LastName: 'Bayside',
+        EmailAddress: 'bo@bayside.example',
         ContactStatus: 'ARCHIVED',
         IsCustomer: true,
         IsSupplier: 'no',
@@ -69,6 +72,9 @@ describe('Xero shape mapping', () => {
     ).toMatchObject({
       contactId: 'c-2',
       name: 'Bayside Club',
+      firstName: 'Bo',
+      lastName: 'Bayside',
+      emailAddress: 'bo@bayside.example',
       contactStatus: 'ARCHIVED',
       isCustomer: true,
       isSupplier: undefined,
@@ -286,6 +292,8 @@ describe('Xero shape mapping', () => {
     const flat = flattenReport({
       ReportName: 'Profit and Loss',
       ReportTitles: ['Profit & Loss', 'Demo', 7],
+      ReportDate: '20 October 2018',
+      UpdatedDateUTC: '/Date(1455827393000)/',
       Rows: [
         { RowType: 'Header', Cells: [{ Value: '' }, { Value: 'Oct 2018' }, { Value: 'Sep 2018' }] },
         {
@@ -311,6 +319,8 @@ describe('Xero shape mapping', () => {
     });
     expect(flat.reportName).toBe('Profit and Loss');
     expect(flat.reportTitles).toEqual(['Profit & Loss', 'Demo']);
+    expect(flat.reportDate).toBe('20 October 2018');
+    expect(flat.updatedDateUtc).toBe('2016-02-18T20:29:53.000Z');
     expect(flat.columns).toEqual(['Oct 2018', 'Sep 2018']);
     expect(flat.rows).toEqual([
       { section: 'Income', title: 'Sales', values: ['100.00', '90'], summary: false },
