@@ -1,4 +1,5 @@
 import type { UpstreamHttp, UpstreamRequest, UpstreamResponse } from '../http/upstream-http.service';
+import { cannedUpstreamResponse } from '../../../test/support/canned-upstream-response';
 import { UpstreamError } from '../http/upstream.errors';
 import { CompletionCall, requestCompletion } from './ai-completion';
 import type { Completion } from './ai.schemas';
@@ -14,23 +15,10 @@ const COMPLETION: Completion = {
 /** An UpstreamHttp that records what it is asked to send and answers `status` with `body`. */
 function upstream(status: number, body: unknown) {
   const sent: UpstreamRequest[] = [];
-  const text = typeof body === 'string' ? body : JSON.stringify(body);
   const http = {
     send: (req: UpstreamRequest): Promise<UpstreamResponse> => {
       sent.push(req);
-      return Promise.resolve({
-        status,
-        headers: new Headers(),
-        text,
-        // As UpstreamHttp's answer does: a body that is not JSON is a bad response, a tool error.
-        json: () => {
-          try {
-            return JSON.parse(text) as unknown;
-          } catch {
-            throw UpstreamError.badResponse(req.service, `HTTP ${status} with a body that is not JSON`);
-          }
-        },
-      });
+      return Promise.resolve(cannedUpstreamResponse(req, status, body));
     },
   } as unknown as UpstreamHttp;
   return { http, sent };

@@ -4,6 +4,7 @@ import type { ToolContext } from '../../mcp/mcp-context';
 import { adminCallContext, ConnectorChecks } from '../http/connector-checks';
 import type { ConnectorCredentials } from '../http/connector-credentials.service';
 import type { UpstreamHttp, UpstreamRequest, UpstreamResponse } from '../http/upstream-http.service';
+import { cannedUpstreamResponse } from '../../../test/support/canned-upstream-response';
 import { UpstreamError } from '../http/upstream.errors';
 import { AiHealth } from './ai.health';
 
@@ -18,19 +19,7 @@ function setUp(answers: Array<{ status: number; body: unknown }>) {
     send: (req: UpstreamRequest): Promise<UpstreamResponse> => {
       sent.push(req);
       const { status, body } = answers.shift()!;
-      const text = typeof body === 'string' ? body : JSON.stringify(body);
-      return Promise.resolve({
-        status,
-        headers: new Headers(),
-        text,
-        json: () => {
-          try {
-            return JSON.parse(text) as unknown;
-          } catch {
-            throw UpstreamError.badResponse(req.service, 'not JSON');
-          }
-        },
-      });
+      return Promise.resolve(cannedUpstreamResponse(req, status, body));
     },
   } as unknown as UpstreamHttp;
   const asked: string[] = [];
