@@ -277,6 +277,21 @@ describe('redactString', () => {
       '{"tokenCount":"12","name":"x","apiKeyId":"k1","token":""}',
       '{"tokenCount":"12","name":"x","apiKeyId":"k1","token":""}',
     ],
+    // Secret-named fields written as text: header dumps, prose, util.inspect output, other `name=` pairs.
+    ['X-Shopify-Access-Token: abc123xyz', `X-Shopify-Access-Token: ${REDACTED}`],
+    ['x-api-key:k-1 next', `x-api-key:${REDACTED} next`],
+    ['login failed, password: hunter2.', `login failed, password: ${REDACTED}`],
+    ["{ password: 'p w', user: 'x' }", `{ password: ${REDACTED}, user: 'x' }`],
+    ['client_secret = "a b c" rest', `client_secret = ${REDACTED} rest`],
+    ['shopify_access_token=abc&x=1', `shopify_access_token=${REDACTED}&x=1`],
+    ['Authorization: Token abc', `Authorization: Token ${REDACTED}`],
+    ['Cookie: sid=abc; theme=dark', `Cookie: ${REDACTED}; theme=dark`],
+    ['token: 12345', `token: ${REDACTED}`],
+    [`id_token: ${JWT}`, `id_token: ${REDACTED_JWT}`],
+    // ...but not names that only name or count a secret, counts under counting names, or other fields.
+    ['max_tokens: 1024, total_tokens=12', 'max_tokens: 1024, total_tokens=12'],
+    ['apiKeyId: k1 token_type: Bearer', 'apiKeyId: k1 token_type: Bearer'],
+    ['at 2026-12-05T19:20:00Z host: db:5432', 'at 2026-12-05T19:20:00Z host: db:5432'],
   ])('%s', (input, expected) => {
     expect(redactString(input)).toBe(expected);
   });

@@ -94,16 +94,42 @@ const STRING_RULES: Array<[RegExp, string]> = [
 const JSON_MEMBER = /(\\?")([A-Za-z0-9_.-]{1,64})(\\?"\s*:\s*\\?")((?:[^"\\]|\\.)*)/g;
 
 /**
+ * A secret-named field written as text: a header dump or a prose message
+ * (`X-Shopify-Access-Token: abc`, `password: hunter2`), or a `name=value`
+ * pair under a name the fixed rule above does not list
+ * (`shopify_access_token=abc`). The value runs to the next space or
+ * separator, or to its closing quote; an authorization scheme before it
+ * (`Token abc`) is kept. Whether the name marks a secret is
+ * `isSensitiveKey`'s rule, and a number under a counting name
+ * (`max_tokens: 1024`) stays, as for an object's own keys.
+ */
+const NAMED_VALUE =
+  /(?<![A-Za-z0-9_.-])([A-Za-z][A-Za-z0-9_.-]{0,63})(\s*[:=]\s*)((?:(?:Bearer|Basic|Token)\s+)?)("[^"\n]*"?|'[^'\n]*'?|[^\s&#;,"']+)/g;
+
+const NUMBER = /^-?\d+(?:\.\d+)?$/;
+
+function redactNamedValue(pair: string, name: string, sep: string, scheme: string, value: string): string {
+  // A value a rule above scrubbed keeps its mark ([REDACTED_JWT] says what it was).
+  if (value.startsWith(REDACTED.slice(0, 9)) || !isSensitiveKey(name)) return pair;
+  if (NUMBER.test(value) && !isSensitiveEntry(name, Number(value))) return pair;
+  return `${name}${sep}${scheme}${REDACTED}`;
+}
+
+/**
  * What every rule's match contains (a superset): text without any of it
  * has nothing to scrub, and most text (names, ids, statuses) skips the rules.
  */
-const MAY_HOLD_SECRET = /bearer|basic|eyJ|sk-|shp|:\/\/|=|":/i;
+const MAY_HOLD_SECRET = /bearer|basic|eyJ|sk-|shp|:\/\/|=|":|[A-Za-z0-9_.-]\s*:/i;
 
-/** Scrubs secrets embedded in free text: bearer credentials, JWTs, URL passwords, `password=` pairs, JSON members. */
+/**
+ * Scrubs secrets embedded in free text: bearer credentials, JWTs, URL
+ * passwords, `password=` pairs, secret-named `name: value` fields, JSON members.
+ */
 export function redactString(text: string): string {
   if (!MAY_HOLD_SECRET.test(text)) return text;
   let out = text;
   for (const [pattern, replacement] of STRING_RULES) out = out.replace(pattern, replacement);
+  out = out.replace(NAMED_VALUE, redactNamedValue);
   return out.replace(
     JSON_MEMBER,
     (member: string, open: string, key: string, colon: string, value: string) =>
