@@ -111,13 +111,15 @@ export async function runMigrations(dataSource: DataSource): Promise<Migration[]
 
 async function migrate(dataSource: DataSource, runner: QueryRunner): Promise<Migration[]> {
   const postgres = dataSource.options.type === 'postgres';
+  const lockArgs = [MIGRATIONS_LOCK_KEY, migrationsSchema(dataSource)];
   let locked = false;
   try {
     if (postgres) {
       await runner.query('SET statement_timeout = 0');
       // Instances booting together take turns: the first migrates, the others then find nothing
-      // pending (without the lock, two created the migrations table at once and one failed).
-      await runner.query('SELECT pg_advisory_lock($1)', [MIGRATIONS_LOCK_KEY]);
+      // pending (without the lock, two created the migrations table at once and one failed). One
+      // lock per schema: every object the migrations make is in it, so other schemas need not wait.
+      await runner.query('SELECT pg_advisory_lock($1, hashtext($2))', lockArgs);
       locked = true;
     }
     const executor = new MigrationExecutor(dataSource, runner);
@@ -127,7 +129,7 @@ async function migrate(dataSource: DataSource, runner: QueryRunner): Promise<Mig
     // Unlock, and RESET to the connection's startup value, before it goes back to the pool.
     try {
       if (locked && !runner.isReleased)
-        await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATIONS_LOCK_KEY]);
+        await runner.query('SELECT pg_advisory_unlock($1, hashtext($2))', lockArgs);
       if (postgres && !runner.isReleased) await runner.query('RESET statement_timeout');
     } finally {
       await runner.release();
@@ -135,5 +137,12 @@ async function migrate(dataSource: DataSource, runner: QueryRunner): Promise<Mig
   }
 }
 
-/** The PostgreSQL advisory lock (session level) under which migrations run ("SENT"). */
+/**
+ * The PostgreSQL advisory lock (session level) under which migrations run:
+ * this key ("SENT") and `hashtext(<schema>)`.
+ */
 export const MIGRATIONS_LOCK_KEY = 0x53454e54;
+
+/** The schema a DataSource migrates (PostgreSQL's default when none is set). */
+export const migrationsSchema = (dataSource: DataSource): string =>
+  (dataSource.options as { schema?: string }).schema ?? 'public';

@@ -438,23 +438,28 @@ describeWithPostgres('database (PostgreSQL)', () => {
     }
   });
 
-  it('runs migrations one instance at a time: the others wait, then find nothing pending', async () => {
+  it('runs migrations one instance at a time per schema: the others wait, then find nothing pending', async () => {
     const raceSchema = uniqueName('db_race');
-    const [a, b] = await Promise.all([
+    const otherSchema = uniqueName('db_race_other');
+    const [a, b, other] = await Promise.all([
       openDataSource(config, { schema: raceSchema, migrationsRun: false }),
       openDataSource(config, { schema: raceSchema, migrationsRun: false }),
+      openDataSource(config, { schema: otherSchema, migrationsRun: false }),
     ]);
     const holder = new Client({ connectionString: TEST_DATABASE_URL });
     await holder.connect();
+    const lock = [MIGRATIONS_LOCK_KEY, raceSchema];
     try {
-      await holder.query('SELECT pg_advisory_lock($1)', [MIGRATIONS_LOCK_KEY]);
+      await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', lock);
       const runs = [runMigrations(a), runMigrations(b)];
+      // Waiters on this schema's lock only (the two-key form: classid, objid, objsubid 2).
       const waiting = async () =>
         Number(
           (
             await holder.query(
-              `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1`,
-              [MIGRATIONS_LOCK_KEY],
+              `SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                 AND classid = $1 AND objid::int8 = (hashtext($2)::int8 & 4294967295) AND objsubid = 2`,
+              lock,
             )
           ).rows[0].n,
         );
@@ -463,18 +468,21 @@ describeWithPostgres('database (PostgreSQL)', () => {
       expect(await a.query(`SELECT to_regclass($1) AS t`, [`"${raceSchema}".migrations`])).toEqual([
         { t: null },
       ]);
-      await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATIONS_LOCK_KEY]);
+      // Another schema's migrations do not wait for this one's.
+      expect((await runMigrations(other)).length).toBe(MIGRATIONS.length);
+      await holder.query('SELECT pg_advisory_unlock($1, hashtext($2))', lock);
       const applied = (await Promise.all(runs)).map((m) => m.length).sort((x, y) => x - y);
       expect(applied).toEqual([0, MIGRATIONS.length]);
       // Neither kept the lock, nor its connection's statement timeout off.
       expect(await waiting()).toBe(0);
-      expect(
-        (await holder.query('SELECT pg_try_advisory_lock($1) AS got', [MIGRATIONS_LOCK_KEY])).rows,
-      ).toEqual([{ got: true }]);
+      expect((await holder.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS got', lock)).rows).toEqual(
+        [{ got: true }],
+      );
     } finally {
       await holder.end();
       await a.query(`DROP SCHEMA IF EXISTS "${raceSchema}" CASCADE`);
-      await Promise.all([a.destroy(), b.destroy()]);
+      await a.query(`DROP SCHEMA IF EXISTS "${otherSchema}" CASCADE`);
+      await Promise.all([a.destroy(), b.destroy(), other.destroy()]);
     }
   });
 
