@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import { CIRCULAR, isSensitiveKey, REDACTED, REDACTED_JWT, redact, redactString, TRUNCATED } from './redact';
 
 const JWT =
@@ -301,6 +302,40 @@ describe('redactString', () => {
       note: [`sent Bearer ${REDACTED}`],
       url: `https://u:${REDACTED}@h`,
     });
+  });
+});
+
+describe('redactString on large and hostile text', () => {
+  // The JWT rule as one regular expression, as it was: the reference for what is a JWT.
+  const JWT_AS_ONE_EXPRESSION = /(?<![A-Za-z0-9])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
+
+  it('finds the JWTs the single expression finds, in any mix of their characters', () => {
+    // Text only the JWT rule can touch (no ':', '=', '"', 's', 'B'...), drawn from a fixed seed.
+    const alphabet = ['e', 'y', 'J', 'eyJ', 'eyJ', 'a', '1', '_', '-', '.', '.', ' ', '+'];
+    let seed = 12345;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    let redacted = 0;
+    for (let n = 0; n < 5000; n++) {
+      let text = '';
+      for (let k = next() % 24; k > 0; k--) text += alphabet[next() % alphabet.length];
+      const expected = text.replace(JWT_AS_ONE_EXPRESSION, REDACTED_JWT);
+      expect(redactString(text)).toBe(expected);
+      if (expected !== text) redacted++;
+    }
+    expect(redacted).toBeGreaterThan(100);
+  });
+
+  // Each used to be scanned once per position on the event loop: a 1 MB tool argument (the
+  // default body limit) took minutes. In a vm with a watchdog so that a regression fails the test
+  // rather than hanging it; linear, each takes milliseconds.
+  it.each([
+    ['letters, then a scheme separator after a space', 'a'.repeat(1_000_000) + ' ://'],
+    ['eyJ glued by underscores, no dot', 'eyJ_'.repeat(250_000)],
+    ['eyJ glued by underscores, then one dot', 'eyJ_'.repeat(250_000) + '.'],
+    ['a run of name characters, then a colon', 'a.'.repeat(500_000) + ' :'],
+  ])('reads 1 MB of %s in one pass', (_name, text) => {
+    const out = runInNewContext('redactString(text)', { redactString, text }, { timeout: 20_000 });
+    expect(out === text).toBe(true); // nothing in it to scrub (and no megabyte in a failure's message)
   });
 });
 
