@@ -6,9 +6,13 @@
  *   key) and `anthropic-version: 2023-06-01` (400 when missing or unknown);
  * - the request body is checked like the real API: `model`, `max_tokens`
  *   (required) and `messages` (user/assistant, string or block content),
- *   optional `system`, `temperature` 0-1; any other top-level field is refused
- *   ("Extra inputs are not permitted"); an unknown model answers 404;
- * - errors are `{"type":"error","error":{"type","message"}}`: 400
+ *   optional `system`, `temperature` 0-1; any other top-level field, or a
+ *   message member other than role and content, is refused ("Extra inputs are
+ *   not permitted"); an unknown model answers 404;
+ * - message text as the real API holds it: empty content only in a final
+ *   assistant message, no whitespace-only text, and no trailing whitespace at
+ *   the end of a final assistant message (the prefill);
+ * - errors are `{"type":"error","error":{"type","message"},"request_id"}`: 400
  *   invalid_request_error, 401 authentication_error, 403 permission_error, 404
  *   not_found_error, 413 request_too_large, 429 rate_limit_error (with
  *   `retry-after`), 500 api_error, 529 overloaded_error;
@@ -62,10 +66,15 @@ const ALLOWED_FIELDS = new Set([
 ]);
 
 export function anthropicError(status: number, message: string): SimAnswer {
+  const requestId = `req_sim_${status}`;
   return {
     status,
-    body: { type: 'error', error: { type: ERROR_TYPES[status] ?? 'api_error', message } },
-    headers: { 'request-id': `req_sim_${status}` },
+    body: {
+      type: 'error',
+      error: { type: ERROR_TYPES[status] ?? 'api_error', message },
+      request_id: requestId,
+    },
+    headers: { 'request-id': requestId },
   };
 }
 
@@ -77,6 +86,28 @@ function contentText(content: unknown): string | undefined {
   if (!Array.isArray(content) || content.length === 0) return undefined;
   const texts = (content as Block[]).map((b) => (b?.type === 'text' ? b.text : undefined));
   return texts.every((t) => typeof t === 'string') ? texts.join('') : undefined;
+}
+
+/**
+ * What the real API says of a message's text (messages.<i>), or undefined when it takes it:
+ * content is a string or text blocks, none of them empty; only a final assistant message may be
+ * empty; text is not whitespace alone; a final assistant message (the prefill) does not end in
+ * whitespace.
+ */
+function textRule(m: Message, i: number, last: boolean): string | undefined {
+  const text = contentText(m.content);
+  if (text === undefined) return `messages.${i}.content: Input should be a valid list or string`;
+  if (Array.isArray(m.content) && (m.content as Block[]).some((b) => b.text === ''))
+    return 'messages: text content blocks must be non-empty';
+  const prefill = last && m.role === 'assistant';
+  if (text === '')
+    return prefill
+      ? undefined
+      : `messages.${i}: all messages must have non-empty content except for the optional final assistant message`;
+  if (text.trim() === '') return 'messages: text content blocks must contain non-whitespace text';
+  if (prefill && /\s$/.test(text))
+    return 'messages: final assistant content cannot end with trailing whitespace';
+  return undefined;
 }
 
 export class AnthropicSimulator extends LlmSimulatorBase {
@@ -163,8 +194,10 @@ export class AnthropicSimulator extends LlmSimulatorBase {
     for (const [i, m] of messages.entries()) {
       if (m?.role !== 'user' && m?.role !== 'assistant')
         return anthropicError(400, `messages.${i}.role: Input should be 'user' or 'assistant'`);
-      if (contentText(m.content) === undefined)
-        return anthropicError(400, `messages.${i}.content: Input should be a valid list or string`);
+      const member = Object.keys(m).find((k) => k !== 'role' && k !== 'content');
+      if (member) return anthropicError(400, `messages.${i}.${member}: Extra inputs are not permitted`);
+      const refused = textRule(m, i, i === messages.length - 1);
+      if (refused) return anthropicError(400, refused);
     }
     let system: string | undefined;
     if (body.system !== undefined) {
