@@ -5,7 +5,8 @@
  * - auth: `x-api-key` (401 authentication_error when missing or not a known
  *   key) and `anthropic-version: 2023-06-01` (400 when missing or unknown);
  * - the request body is checked like the real API: `model`, `max_tokens`
- *   (required) and `messages` (user/assistant, string or block content),
+ *   (required, at most the model's output limit) and `messages`
+ *   (user/assistant, string or block content),
  *   optional `system`, `temperature` 0-1; any other top-level field, or a
  *   message member other than role and content, is refused ("Extra inputs are
  *   not permitted"); an unknown model answers 404;
@@ -36,6 +37,12 @@ import {
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 export const ANTHROPIC_MODELS = ['claude-sonnet-4-5', 'claude-opus-4-1', 'claude-haiku-4-5'];
+/** The most output tokens each model writes (its published limit); a larger max_tokens is refused. */
+export const ANTHROPIC_MAX_OUTPUT: Record<string, number> = {
+  'claude-sonnet-4-5': 64_000,
+  'claude-opus-4-1': 32_000,
+  'claude-haiku-4-5': 64_000,
+};
 
 const ERROR_TYPES: Record<number, string> = {
   400: 'invalid_request_error',
@@ -208,6 +215,12 @@ export class AnthropicSimulator extends LlmSimulatorBase {
     if (t !== undefined && (typeof t !== 'number' || t < 0 || t > 1))
       return anthropicError(400, 'temperature: Input should be less than or equal to 1');
     if (!models.has(body.model)) return anthropicError(404, `model: ${body.model}`);
+    const most = ANTHROPIC_MAX_OUTPUT[body.model];
+    if (most !== undefined && (body.max_tokens as number) > most)
+      return anthropicError(
+        400,
+        `max_tokens: ${String(body.max_tokens)} > ${most}, which is the maximum allowed number of output tokens for ${body.model}`,
+      );
 
     const texts = messages.map((m) => contentText(m.content)!);
     const lastUser = [...messages].reverse().find((m) => m.role === 'user');

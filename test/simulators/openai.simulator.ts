@@ -9,8 +9,11 @@
  *   a body not sent as `Content-Type: application/json` is not read (400 "you
  *   must provide a model parameter", as the real API answers); an unknown field is refused ("Unrecognized request argument"); an unknown
  *   model answers 404 `model_not_found`;
+ * - `max_completion_tokens` / `max_tokens` above the model's output limit is
+ *   refused (400 invalid_value), as the real API does;
  * - errors are `{"error":{"message","type","param","code"}}`; 429 carries
- *   `retry-after` when told;
+ *   `retry-after` when told, and the `x-ratelimit-*` headers with no requests
+ *   remaining; a completion carries them too;
  * - the answer is a deterministic chat.completion that echoes facts of the
  *   request; an alias model answers with its dated snapshot name, as OpenAI does;
  * - `GET /v1/models` (same auth) lists the models as
@@ -34,6 +37,26 @@ export const OPENAI_MODELS: Record<string, string> = {
   'gpt-4o': 'gpt-4o-2024-08-06',
   'gpt-4.1': 'gpt-4.1-2025-04-14',
 };
+/** The most completion tokens each snapshot writes (the models' published output limits). */
+export const OPENAI_MAX_OUTPUT: Record<string, number> = {
+  'gpt-4o-mini-2024-07-18': 16_384,
+  'gpt-4o-2024-08-06': 16_384,
+  'gpt-4.1-2025-04-14': 32_768,
+};
+/** The simulated account's per-minute request limit, sent in the `x-ratelimit-*` headers. */
+const REQUESTS_PER_MINUTE = 500;
+
+/** OpenAI's rate-limit headers, as sent on every chat completion answer (and on 429, with none left). */
+function rateLimitHeaders(remaining: number, resetSeconds: number): Record<string, string> {
+  return {
+    'x-ratelimit-limit-requests': String(REQUESTS_PER_MINUTE),
+    'x-ratelimit-remaining-requests': String(remaining),
+    'x-ratelimit-reset-requests': `${resetSeconds}s`,
+    'x-ratelimit-limit-tokens': '200000',
+    'x-ratelimit-remaining-tokens': remaining === 0 ? '0' : '199000',
+    'x-ratelimit-reset-tokens': `${resetSeconds}s`,
+  };
+}
 
 const DEFAULTS: Record<number, { message: string; type: string; code: string | null }> = {
   400: { message: 'Invalid request', type: 'invalid_request_error', code: null },
@@ -113,7 +136,9 @@ export class OpenAiSimulator extends LlmSimulatorBase {
 
   protected errorAnswer(status: number, o: FailOptions): SimAnswer {
     const d = DEFAULTS[status] ?? { message: `simulated ${status}`, type: 'server_error', code: null };
-    return openAiError(status, o.message ?? d.message, d.type, null, d.code);
+    const answer = openAiError(status, o.message ?? d.message, d.type, null, d.code);
+    if (status === 429) answer.headers = rateLimitHeaders(0, o.retryAfter ?? 1);
+    return answer;
   }
 
   /** `GET /v1/models`: every snapshot and alias, as the real list names both. */
@@ -208,6 +233,17 @@ export class OpenAiSimulator extends LlmSimulatorBase {
         null,
         'model_not_found',
       );
+    const most = OPENAI_MAX_OUTPUT[snapshot];
+    if (maxTokens !== undefined && most !== undefined && (maxTokens as number) > most) {
+      const param = body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
+      return openAiError(
+        400,
+        `${param} is too large: ${String(maxTokens)}. This model supports at most ${most} completion tokens, whereas you provided ${String(maxTokens)}.`,
+        'invalid_request_error',
+        param,
+        'invalid_value',
+      );
+    }
 
     const system = messages.filter((m) => m.role === 'system' || m.role === 'developer');
     const lastUser = [...messages].reverse().find((m) => m.role === 'user');
@@ -223,7 +259,7 @@ export class OpenAiSimulator extends LlmSimulatorBase {
     this.counter += 1;
     return {
       status: 200,
-      headers: { 'x-request-id': `req_sim_${this.counter}` },
+      headers: { 'x-request-id': `req_sim_${this.counter}`, ...rateLimitHeaders(REQUESTS_PER_MINUTE - 1, 1) },
       body: {
         id: `chatcmpl-sim${String(this.counter).padStart(6, '0')}`,
         object: 'chat.completion',

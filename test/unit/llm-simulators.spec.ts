@@ -5,11 +5,13 @@
  * real API (UPSTREAMS.md, "LLM providers", and the providers' own errors).
  */
 import { AnthropicSimulator } from '../simulators/anthropic.simulator';
+import { OpenAiSimulator } from '../simulators/openai.simulator';
 
 /** An answer as the tests read it: status, headers and the JSON body. */
 type Answer = { status: number; headers: Headers; body: Record<string, unknown> };
 
 const ANTHROPIC_KEY = 'sk-ant-unit-sim-0001';
+const OPENAI_KEY = 'sk-proj-unit-sim-0002';
 
 describe('AnthropicSimulator', () => {
   const sim = new AnthropicSimulator({ apiKeys: [ANTHROPIC_KEY] });
@@ -112,6 +114,24 @@ describe('AnthropicSimulator', () => {
     expect(earlier.status).toBe(200);
   });
 
+  it("refuses max_tokens above the model's output limit", async () => {
+    const over = await messages({
+      model: 'claude-opus-4-1',
+      max_tokens: 32_001,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    expect(over.status).toBe(400);
+    expect(errorOf(over)).toBe(
+      'max_tokens: 32001 > 32000, which is the maximum allowed number of output tokens for claude-opus-4-1',
+    );
+    const most = await messages({
+      model: 'claude-opus-4-1',
+      max_tokens: 32_000,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    expect(most.status).toBe(200);
+  });
+
   it('answers errors with the request id in the body as well as the header', async () => {
     const r = await messages({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }] });
     expect(r.status).toBe(400);
@@ -128,5 +148,58 @@ describe('AnthropicSimulator', () => {
       error: { type: 'overloaded_error' },
       request_id: expect.any(String),
     });
+  });
+});
+
+describe('OpenAiSimulator', () => {
+  const sim = new OpenAiSimulator({ apiKeys: [OPENAI_KEY] });
+
+  beforeAll(() => sim.start());
+  afterAll(() => sim.stop());
+  beforeEach(() => sim.reset());
+
+  async function chat(body: Record<string, unknown>): Promise<Answer> {
+    const res = await fetch(`${sim.url}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${OPENAI_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+  }
+  const hi = [{ role: 'user', content: 'Hi' }];
+
+  it("refuses a completion limit above the model's output limit, naming the parameter sent", async () => {
+    const over = await chat({ model: 'gpt-4o-mini', messages: hi, max_completion_tokens: 16_385 });
+    expect(over.status).toBe(400);
+    expect(over.body).toEqual({
+      error: {
+        message:
+          'max_completion_tokens is too large: 16385. This model supports at most 16384 completion tokens, whereas you provided 16385.',
+        type: 'invalid_request_error',
+        param: 'max_completion_tokens',
+        code: 'invalid_value',
+      },
+    });
+    const legacy = await chat({ model: 'gpt-4o', messages: hi, max_tokens: 20_000 });
+    expect(legacy.status).toBe(400);
+    expect(legacy.body).toMatchObject({ error: { param: 'max_tokens', code: 'invalid_value' } });
+    expect((await chat({ model: 'gpt-4.1', messages: hi, max_completion_tokens: 20_000 })).status).toBe(200);
+  });
+
+  it('sends the rate-limit headers on a completion, and on a 429 with no requests left', async () => {
+    const ok = await chat({ model: 'gpt-4o-mini', messages: hi });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('x-ratelimit-limit-requests')).toMatch(/^\d+$/);
+    expect(Number(ok.headers.get('x-ratelimit-remaining-requests'))).toBeGreaterThan(0);
+    sim.failNext(429, { retryAfter: 7 });
+    const limited = await chat({ model: 'gpt-4o-mini', messages: hi });
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ error: { type: 'requests', code: 'rate_limit_exceeded' } });
+    expect(limited.headers.get('retry-after')).toBe('7');
+    expect(limited.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(limited.headers.get('x-ratelimit-reset-requests')).toBe('7s');
+    expect(limited.headers.get('x-ratelimit-limit-requests')).toBe(
+      ok.headers.get('x-ratelimit-limit-requests'),
+    );
   });
 });
