@@ -46,12 +46,16 @@ export function filterProducts(all: SimProduct[], params: URLSearchParams): SimP
 
 export function filterStock(all: SimStockOnHand[], params: URLSearchParams): SimStockOnHand[] {
   const warehouse = params.get('warehouseCode')?.toLowerCase();
-  const productId = params.get('productId')?.toLowerCase();
+  // One product Guid, or several separated by commas.
+  const productIds = params
+    .get('productId')
+    ?.split(',')
+    .map((id) => id.trim().toLowerCase());
   const since = parseDate('modifiedSince', params.get('modifiedSince'));
   return all.filter(
     (s) =>
       (warehouse === undefined || s.WarehouseCode.toLowerCase() === warehouse) &&
-      (productId === undefined || s.ProductGuid.toLowerCase() === productId) &&
+      (productIds === undefined || productIds.includes(s.ProductGuid.toLowerCase())) &&
       (since === undefined || dateMs(s.LastModifiedOn) >= since),
   );
 }

@@ -6,6 +6,9 @@
  * - Auth: `api-auth-id` must be the configured API id and `api-auth-signature`
  *   base64(HMAC-SHA256(key = API key as UTF-8, message = the raw query string
  *   as sent, without `?`; "" when there is none)). Anything else: 403.
+ * - `client-type` must be sent (Unleashed requires it since 30 June 2025, API
+ *   change log; its value is free text). Without it: 400 (the status the real
+ *   API answers is unconfirmed; this is one plausible reading).
  * - `Accept` must allow `application/json`; otherwise the answer is XML, as
  *   the real API's default is (so a client that forgets the header gets a body
  *   it cannot parse as JSON).
@@ -16,8 +19,8 @@
  *   with `/Date(ms)/` dates.
  * - Resources: `Products` (productCode: code starts with it, case-insensitive;
  *   modifiedSince; includeObsolete, default false; productGroup: group name),
- *   `StockOnHand` (warehouseCode, productId: the product's Guid,
- *   modifiedSince), `SalesOrders` (orderStatus: comma-separated, Deleted left
+ *   `StockOnHand` (warehouseCode, productId: one product Guid or several
+ *   comma-separated, modifiedSince), `SalesOrders` (orderStatus: comma-separated, Deleted left
  *   out without it; customerCode: starts with it; startDate and endDate on the
  *   order date, both days included; modifiedSince), `PurchaseOrders` (the same
  *   without customerCode) and `Customers` (customerCode and customerName: start
@@ -130,6 +133,8 @@ export async function startUnleashedSimulator(credentials: {
     }
     if (!authorised(req, query, credentials))
       return json(res, 403, { Description: 'Forbidden: the request signature is not valid.' });
+    if (String(req.headers['client-type'] ?? '').trim() === '')
+      return json(res, 400, { Description: 'The client-type header is required.' });
     if (req.method !== 'GET') return json(res, 405, { Description: 'Method not allowed' });
     const route = ROUTE.exec(path);
     if (!route) return html(res, 404, '<html><body><h1>404 Not Found</h1></body></html>');

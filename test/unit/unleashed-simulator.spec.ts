@@ -1,0 +1,90 @@
+/**
+ * The Unleashed simulator holds requests to what the real API refuses
+ * (UPSTREAMS.md, "Unleashed", and Unleashed's API documentation), so a
+ * connector that breaks a rule fails its e2e spec rather than production.
+ */
+import {
+  startUnleashedSimulator,
+  unleashedSignature,
+  UnleashedSimulator,
+} from '../simulators/unleashed.simulator';
+
+const CREDS = { apiId: '6a1f0c9e-4b2d-4e8a-9c71-2d5e8f0a3b14', apiKey: 'unleashed-unit-sim-key-0001' };
+
+describe('Unleashed simulator', () => {
+  let sim: UnleashedSimulator;
+
+  beforeAll(async () => {
+    sim = await startUnleashedSimulator(CREDS);
+  });
+  afterAll(() => sim.close());
+  beforeEach(() => sim.reset());
+
+  /** GET `path` with `query` (no `?`), signed as a correct client signs it, with `headers` over the usual ones. */
+  async function get(path: string, query = '', headers: Record<string, string | undefined> = {}) {
+    const all: Record<string, string | undefined> = {
+      'api-auth-id': CREDS.apiId,
+      'api-auth-signature': unleashedSignature(query, CREDS.apiKey),
+      accept: 'application/json',
+      'content-type': 'application/json',
+      'client-type': 'sentia/unittest',
+      ...headers,
+    };
+    const sent = Object.fromEntries(Object.entries(all).filter(([, v]) => v !== undefined)) as Record<
+      string,
+      string
+    >;
+    const res = await fetch(`${sim.url}${path}${query ? `?${query}` : ''}`, { headers: sent });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+  const itemsOf = (r: { body: Record<string, unknown> }) => r.body.Items as Record<string, string>[];
+
+  it('answers a signed request that names its client-type', async () => {
+    const r = await get('/Products/1', 'pageSize=2');
+    expect(r.status).toBe(200);
+    expect(itemsOf(r)).toHaveLength(2);
+  });
+
+  it('checks the signature over the query exactly as sent, and answers 403 when it is wrong or missing', async () => {
+    // The same filters in another order, or encoded another way, are another message to sign: a
+    // signature over the sorted or re-encoded query does not sign the query sent.
+    const reordered = await get('/Products/1', 'productCode=BEV&pageSize=2', {
+      'api-auth-signature': unleashedSignature('pageSize=2&productCode=BEV', CREDS.apiKey),
+    });
+    expect(reordered.status).toBe(403);
+    const reencoded = await get('/Customers/1', 'customerName=Harbour%20Cafe', {
+      'api-auth-signature': unleashedSignature('customerName=Harbour+Cafe', CREDS.apiKey),
+    });
+    expect(reencoded.status).toBe(403);
+    expect((await get('/Products/1', 'pageSize=2', { 'api-auth-signature': undefined })).status).toBe(403);
+    expect((await get('/Products/1', 'pageSize=2', { 'api-auth-id': undefined })).status).toBe(403);
+    // No query: the signature is of the empty string.
+    expect((await get('/Products')).status).toBe(200);
+    expect(sim.requests.map((r) => r.status)).toEqual([403, 403, 403, 403, 200]);
+  });
+
+  it('takes pageSize 1-1000 only', async () => {
+    expect((await get('/Products/1', 'pageSize=1000')).status).toBe(200);
+    for (const size of ['1001', '0', 'ten'])
+      expect((await get('/Products/1', `pageSize=${size}`)).status).toBe(400);
+  });
+
+  it('refuses a request without client-type, which Unleashed requires', async () => {
+    const missing = await get('/Products/1', 'pageSize=2', { 'client-type': undefined });
+    expect(missing.status).toBe(400);
+    expect(missing.body).toEqual({ Description: 'The client-type header is required.' });
+    expect((await get('/Products/1', 'pageSize=2', { 'client-type': '  ' })).status).toBe(400);
+    expect(sim.requests.map((r) => r.status)).toEqual([400, 400]);
+  });
+
+  it('filters stock by several product Guids separated by commas', async () => {
+    const [a, b] = [sim.products[0].Guid, sim.products[4].Guid];
+    const r = await get('/StockOnHand/1', `productId=${a},${b.toUpperCase()}`);
+    expect(r.status).toBe(200);
+    const guids = new Set(itemsOf(r).map((s) => s.ProductGuid));
+    expect(guids).toEqual(new Set([a, b]));
+    expect(itemsOf(r)).toHaveLength(
+      sim.stock.filter((s) => s.ProductGuid === a || s.ProductGuid === b).length,
+    );
+  });
+});
