@@ -20,24 +20,53 @@ describe('AnthropicSimulator', () => {
   afterAll(() => sim.stop());
   beforeEach(() => sim.reset());
 
+  /** POST /v1/messages with the usual headers, `headers` over them (undefined leaves one out). */
   async function messages(
     body: Record<string, unknown>,
-    headers: Record<string, string> = {},
+    headers: Record<string, string | undefined> = {},
   ): Promise<Answer> {
+    const all: Record<string, string | undefined> = {
+      'x-api-key': ANTHROPIC_KEY,
+      'anthropic-version': '2023-06-01',
+      'content-type': 'application/json',
+      ...headers,
+    };
+    const sent = Object.entries(all).filter((e): e is [string, string] => e[1] !== undefined);
     const res = await fetch(`${sim.url}/v1/messages`, {
       method: 'POST',
-      headers: {
-        'x-api-key': ANTHROPIC_KEY,
-        'anthropic-version': '2023-06-01',
-        'content-type': 'application/json',
-        ...headers,
-      },
+      headers: Object.fromEntries(sent),
       body: JSON.stringify(body),
     });
     return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
   }
   const ask = (msgs: unknown[]) => messages({ model: 'claude-sonnet-4-5', max_tokens: 50, messages: msgs });
   const errorOf = (r: Answer) => (r.body.error as { message?: string } | undefined)?.message;
+
+  it('refuses a missing anthropic-version or max_tokens, and a system message inside messages', async () => {
+    const noVersion = await messages(
+      { model: 'claude-sonnet-4-5', max_tokens: 50, messages: [{ role: 'user', content: 'Hi' }] },
+      { 'anthropic-version': undefined },
+    );
+    expect(noVersion.status).toBe(400);
+    expect(errorOf(noVersion)).toBe('anthropic-version: header is required');
+    const noMax = await messages({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }] });
+    expect(noMax.status).toBe(400);
+    expect(errorOf(noMax)).toBe('max_tokens: Field required');
+    const system = await ask([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+    ]);
+    expect(system.status).toBe(400);
+    expect(errorOf(system)).toBe("messages.0.role: Input should be 'user' or 'assistant'");
+  });
+
+  it('takes two user messages in a row: the real API joins consecutive turns of one role', async () => {
+    const r = await ask([
+      { role: 'user', content: 'Hi' },
+      { role: 'user', content: 'Anyone there?' },
+    ]);
+    expect(r.status).toBe(200);
+  });
 
   it('takes a conversation that ends with a prefill, and one that starts with the assistant', async () => {
     const prefill = await ask([
@@ -167,6 +196,25 @@ describe('OpenAiSimulator', () => {
     return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
   }
   const hi = [{ role: 'user', content: 'Hi' }];
+
+  it('refuses a missing model, a role the API does not have, and an unknown model (404 model_not_found)', async () => {
+    const noModel = await chat({ messages: hi });
+    expect(noModel.status).toBe(400);
+    expect(noModel.body).toMatchObject({ error: { message: 'you must provide a model parameter' } });
+    const role = await chat({ model: 'gpt-4o-mini', messages: [{ role: 'model', content: 'Hi' }] });
+    expect(role.status).toBe(400);
+    expect(role.body).toMatchObject({ error: { type: 'invalid_request_error', param: 'messages[0].role' } });
+    const unknown = await chat({ model: 'gpt-nope', messages: hi });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toEqual({
+      error: {
+        message: 'The model `gpt-nope` does not exist or you do not have access to it.',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'model_not_found',
+      },
+    });
+  });
 
   it("refuses a completion limit above the model's output limit, naming the parameter sent", async () => {
     const over = await chat({ model: 'gpt-4o-mini', messages: hi, max_completion_tokens: 16_385 });
