@@ -35,7 +35,9 @@ describe('Unleashed simulator', () => {
       string
     >;
     const res = await fetch(`${sim.url}${path}${query ? `?${query}` : ''}`, { headers: sent });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    const text = await res.text();
+    const json = res.headers.get('content-type')?.startsWith('application/json');
+    return { status: res.status, text, body: (json ? JSON.parse(text) : {}) as Record<string, unknown> };
   }
   const itemsOf = (r: { body: Record<string, unknown> }) => r.body.Items as Record<string, string>[];
 
@@ -61,6 +63,19 @@ describe('Unleashed simulator', () => {
     // No query: the signature is of the empty string.
     expect((await get('/Products')).status).toBe(200);
     expect(sim.requests.map((r) => r.status)).toEqual([403, 403, 403, 403, 200]);
+  });
+
+  it('answers XML unless Accept allows application/json (Unleashed: Accept must name XML or JSON)', async () => {
+    const xml = await get('/Products/1', 'pageSize=2', { accept: undefined });
+    expect(xml.status).toBe(200);
+    expect(xml.text.startsWith('<?xml')).toBe(true);
+    expect((await get('/Products/1', 'pageSize=2', { accept: 'text/html' })).text.startsWith('<?xml')).toBe(
+      true,
+    );
+    const json = await get('/Products/1', 'pageSize=2', { accept: 'text/plain, application/json;q=0.9' });
+    expect(json.body.Pagination).toMatchObject({ PageSize: 2, PageNumber: 1 });
+    // Dates in the JSON are Microsoft JSON dates.
+    expect(itemsOf(json)[0].LastModifiedOn).toMatch(/^\/Date\(\d+\)\/$/);
   });
 
   it('takes pageSize 1-1000 only', async () => {
