@@ -33,6 +33,14 @@ import {
 } from './shopify.data';
 import { pageOf, pagingOf } from './shopify-paging';
 import {
+  checkVariableUse,
+  checkVariableValues,
+  GraphQlError,
+  pickOperation,
+  project,
+  readOperations,
+} from './shopify-operation';
+import {
   inventoryAnswer,
   seedInventory,
   seedLocations,
@@ -87,7 +95,6 @@ export const MAX_QUERY_COST = 1000;
 const PATH = /^\/admin\/api\/(\d{4}-(?:01|04|07|10))\/graphql\.json$/;
 const UNAUTHORIZED = '[API] Invalid API key or access token (unrecognized login or wrong password)';
 
-type GraphQlError = { message: string; extensions?: Record<string, unknown> };
 type Answer = {
   data?: unknown;
   errors?: GraphQlError[];
@@ -155,12 +162,25 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
     }
     const query = body.query;
     const variables = (isRecord(body.variables) ? body.variables : {}) as Record<string, unknown>;
-    const operationName =
-      typeof body.operationName === 'string' ? body.operationName : /^\s*query\s+(\w+)/.exec(query)?.[1];
+    const named = typeof body.operationName === 'string' ? body.operationName : undefined;
+    const ops = readOperations(query);
+    const op = Array.isArray(ops) ? pickOperation(ops, named) : ops;
+    const operationName = named ?? ('selections' in op ? op.name : undefined);
     Object.assign(record, { query, variables, operationName });
+    const refuse = (errors: GraphQlError[]) => send(res, 200, { errors, extensions: { cost: cost(0, 0) } });
+
+    // Checked before anything runs, as Shopify does: the document, then the variables' use, then their values.
+    if (!('selections' in op)) return refuse([op]);
+    const misused = checkVariableUse(op);
+    if (misused.length > 0) return refuse(misused);
+    const invalid = checkVariableValues(op, variables);
+    if (invalid.length > 0) return refuse(invalid);
 
     const answer = answerFor(operationName, query, variables);
-    if (answer.errors) return send(res, 200, { errors: answer.errors, extensions: { cost: cost(0, 0) } });
+    if (answer.errors) return refuse(answer.errors);
+    // Only the fields the query selects, as Shopify answers; a field the data lacks is refused.
+    const shaped = project(answer.data, op.selections);
+    if ('errors' in shaped) return refuse(shaped.errors);
     if (answer.requested > MAX_QUERY_COST) {
       const message = `Query cost is ${answer.requested}, which exceeds the single query max cost limit (${MAX_QUERY_COST}).`;
       return send(res, 200, {
@@ -181,7 +201,7 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
     }
     const actual = answer.actual(answer.data);
     level -= actual;
-    send(res, 200, { data: answer.data, extensions: { cost: cost(answer.requested, actual) } });
+    send(res, 200, { data: shaped.data, extensions: { cost: cost(answer.requested, actual) } });
   };
 
   const answerFor = (op: string | undefined, query: string, vars: Record<string, unknown>): Answer => {
