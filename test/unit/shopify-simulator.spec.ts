@@ -175,4 +175,17 @@ describe('Shopify GraphQL Admin API simulator', () => {
     expect(body.data).toBeUndefined();
     expect(errorsOf(body)[0]).toMatchObject({ extensions: { code: 'selectionMismatch' } });
   });
+
+  it('answers a bad token 401, an unknown API version 404 and a body that is not JSON 400, as Shopify does', async () => {
+    const ok = { query: SHOP_NAME.query, variables: {} };
+    expect(await post(ok, { token: 'shpat_wrong' })).toEqual({
+      status: 401,
+      body: { errors: '[API] Invalid API key or access token (unrecognized login or wrong password)' },
+    });
+    expect(await post(ok, { version: '2025-11' })).toEqual({ status: 404, body: { errors: 'Not Found' } });
+    expect(await post('{"query": ')).toEqual({
+      status: 400,
+      body: { errors: { query: 'Required parameter missing or invalid' } },
+    });
+  });
 });
