@@ -102,21 +102,24 @@ export interface InventoryAnswer {
 }
 
 /**
- * The `InventoryLevels` answer: items matching `search` (`sku:` exact, free
- * words in the SKU), their first levels as `inventoryLevels(first: N)` in the
- * query asks, the quantities it names; a string is a GraphQL error message.
+ * The `inventoryItems` answer: items matching `search` (`sku:` exact, free
+ * words in the SKU), their first `levelsFirst` levels, the quantities named by
+ * `quantities.names` (the arguments of `quantities`, undefined when not selected);
+ * a string is a GraphQL error message.
  */
 export function inventoryAnswer(
   items: SimInventoryItem[],
-  query: string,
   paging: Paging,
   search: string | undefined,
+  levelsFirst: number,
+  quantities: Record<string, unknown> | undefined,
 ): InventoryAnswer | string {
-  const levelsFirst = Number(/inventoryLevels\s*\(\s*first\s*:\s*(\d+)/.exec(query)?.[1] ?? NaN);
-  if (!Number.isInteger(levelsFirst)) return 'you must provide one of first or last';
-  const namesArg = /quantities\s*\(\s*names\s*:\s*\[([^\]]*)\]/.exec(query)?.[1];
-  if (namesArg === undefined) return "Field 'quantities' is missing required arguments: names";
-  const names = [...namesArg.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+  if (quantities && quantities.names === undefined)
+    return "Field 'quantities' is missing required arguments: names";
+  const given = quantities?.names ?? [];
+  const names = Array.isArray(given) ? given : [given];
+  if (names.some((name) => typeof name !== 'string'))
+    return "Argument 'names' on Field 'quantities' has an invalid value. Expected type '[String!]'.";
   const unknown = names.find((name) => !(QUANTITY_NAMES as readonly string[]).includes(name));
   if (unknown !== undefined) return `The quantity name '${unknown}' is not valid.`;
 
@@ -142,7 +145,7 @@ export function inventoryAnswer(
   // pageInfo; each level: itself, location and one object per quantity name.
   const perLevel = 2 + names.length;
   return {
-    data: { inventoryItems: { ...page, nodes } },
+    data: { ...page, nodes },
     requested: 3 + paging.first * (6 + levelsFirst * perLevel),
     actual: 3 + nodes.reduce((n, i) => n + 6 + i.inventoryLevels.nodes.length * perLevel, 0),
   };

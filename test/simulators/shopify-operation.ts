@@ -22,19 +22,24 @@ export interface TypeRef {
   of?: TypeRef;
 }
 
+/** A `$name` in an argument value. */
+export class VariableRef {
+  constructor(readonly name: string) {}
+}
+
 export interface Field {
   /** The key in the answer: the alias when given. */
   key: string;
   name: string;
-  /** Arguments given as `$variable`, by argument name. */
-  variableArgs: Map<string, string>;
+  /** Argument values by name: literals as JSON values (an enum as its name), variables as VariableRef. */
+  args: Map<string, unknown>;
   selections?: Field[];
 }
 
 export interface Operation {
   kind: 'query' | 'mutation' | 'subscription';
   name?: string;
-  variables: Map<string, { type: TypeRef; hasDefault: boolean }>;
+  variables: Map<string, { type: TypeRef; default?: unknown }>;
   /** Every `$name` used in an argument, in order. */
   used: string[];
   selections: Field[];
@@ -110,25 +115,33 @@ export function readOperations(text: string): Operation[] | GraphQlError {
       return ref;
     };
 
-    const value = (used: string[] | undefined): void => {
+    const value = (used: string[] | undefined): unknown => {
       const t = next();
       if (t.text === '$') {
         const v = name();
         if (!used) throw new SyntaxProblem(`Parse error on "$${v}": a default value cannot be a variable`);
         used.push(v);
-      } else if (t.text === '[') {
-        while (peek()?.text !== ']') value(used);
+        return new VariableRef(v);
+      }
+      if (t.text === '[') {
+        const list: unknown[] = [];
+        while (peek()?.text !== ']') list.push(value(used));
         next();
-      } else if (t.text === '{') {
+        return list;
+      }
+      if (t.text === '{') {
+        const object: Record<string, unknown> = {};
         while (peek()?.text !== '}') {
-          name();
+          const key = name();
           expect(':');
-          value(used);
+          object[key] = value(used);
         }
         next();
-      } else if (t.kind === 'punct') {
-        throw new SyntaxProblem(`Parse error on "${t.text}"`);
+        return object;
       }
+      if (t.kind === 'punct') throw new SyntaxProblem(`Parse error on "${t.text}"`);
+      if (t.kind === 'value') return JSON.parse(t.text) as unknown;
+      return t.text === 'true' ? true : t.text === 'false' ? false : t.text === 'null' ? null : t.text;
     };
 
     const selectionSet = (used: string[]): Field[] => {
@@ -142,20 +155,18 @@ export function readOperations(text: string): Operation[] | GraphQlError {
           next();
           fieldName = name();
         }
-        const variableArgs = new Map<string, string>();
+        const args = new Map<string, unknown>();
         if (peek()?.text === '(') {
           next();
           while (peek()?.text !== ')') {
             const arg = name();
             expect(':');
-            const isVariable = peek()?.text === '$';
-            value(used);
-            if (isVariable) variableArgs.set(arg, used[used.length - 1]);
+            args.set(arg, value(used));
           }
           next();
         }
         if (peek()?.text === '@') throw unsupported('directives');
-        const field: Field = { key, name: fieldName, variableArgs };
+        const field: Field = { key, name: fieldName, args };
         if (peek()?.text === '{') field.selections = selectionSet(used);
         fields.push(field);
       }
@@ -184,13 +195,12 @@ export function readOperations(text: string): Operation[] | GraphQlError {
             const v = name();
             expect(':');
             const type = typeRef();
-            let hasDefault = false;
+            let byDefault: unknown;
             if (peek()?.text === '=') {
               next();
-              value(undefined);
-              hasDefault = true;
+              byDefault = value(undefined);
             }
-            variables.set(v, { type, hasDefault });
+            variables.set(v, { type, default: byDefault });
           }
           next();
         }
@@ -241,7 +251,9 @@ export function checkVariableUse(op: Operation): GraphQlError[] {
   }
   const visit = (fields: Field[]) => {
     for (const f of fields) {
-      for (const [arg, v] of f.variableArgs) {
+      for (const [arg, given] of f.args) {
+        if (!(given instanceof VariableRef)) continue;
+        const v = given.name;
         const declared = op.variables.get(v)?.type;
         const expected = CONNECTION_ARGS[arg];
         if (declared && expected && (declared.of || declared.name !== expected))
@@ -265,8 +277,8 @@ export function checkVariableUse(op: Operation): GraphQlError[] {
 /** Each declared variable's value against its type; an unknown (enum, input) type takes any value. */
 export function checkVariableValues(op: Operation, vars: Record<string, unknown>): GraphQlError[] {
   const errors: GraphQlError[] = [];
-  for (const [name, { type, hasDefault }] of op.variables) {
-    if (vars[name] === undefined && hasDefault) continue;
+  for (const [name, { type, default: byDefault }] of op.variables) {
+    if (vars[name] === undefined && byDefault !== undefined) continue;
     const problem = valueProblem(type, vars[name]);
     if (problem !== undefined)
       errors.push({
@@ -299,12 +311,12 @@ function valueProblem(type: TypeRef, v: unknown): string | undefined {
 }
 
 /**
- * `data` cut down to the fields `selections` ask for, under their keys
- * (aliases), or the errors for fields the data does not have. The simulator
- * keeps no schema: a field is known when the seeded object holds it, so a
- * field under an empty list is not checked.
+ * The answer to the root field `root`, cut down to the fields it selects,
+ * under their keys (aliases), or the errors for fields the answer does not
+ * have. The simulator keeps no schema: a field is known when the seeded
+ * object holds it, so a field under an empty list is not checked.
  */
-export function project(data: unknown, selections: Field[]): { data: unknown } | { errors: GraphQlError[] } {
+export function project(value: unknown, root: Field): { data: unknown } | { errors: GraphQlError[] } {
   const errors: GraphQlError[] = [];
   const walk = (value: unknown, fields: Field[] | undefined, type: string, field: string): unknown => {
     if (value === null || value === undefined) return null;
@@ -341,6 +353,33 @@ export function project(data: unknown, selections: Field[]): { data: unknown } |
     }
     return out;
   };
-  const shaped = walk(data, selections, 'QueryRoot', 'query');
+  const shaped = walk(value, root.selections, `QueryRoot.${root.name}`, root.name);
   return errors.length > 0 ? { errors } : { data: shaped };
+}
+
+/** A field's arguments with each variable replaced by its value (or its default; absent when neither). */
+export function argsOf(field: Field, op: Operation, vars: Record<string, unknown>): Record<string, unknown> {
+  const resolve = (v: unknown): unknown => {
+    if (v instanceof VariableRef) return v.name in vars ? vars[v.name] : op.variables.get(v.name)?.default;
+    if (Array.isArray(v)) return v.map(resolve);
+    if (typeof v === 'object' && v !== null)
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+    return v;
+  };
+  const out: Record<string, unknown> = {};
+  for (const [name, v] of field.args) {
+    const value = resolve(v);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/** The field reached by `names` (by field name, not alias) under `fields`, if selected. */
+export function fieldAt(fields: Field[] | undefined, ...names: string[]): Field | undefined {
+  let found: Field | undefined;
+  for (const name of names) {
+    found = fields?.find((f) => f.name === name);
+    fields = found?.selections;
+  }
+  return found;
 }

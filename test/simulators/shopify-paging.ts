@@ -9,16 +9,17 @@ export interface Paging {
   after?: string;
 }
 
-export function pagingOf(vars: Record<string, unknown>): Paging | string {
-  const first = vars.first;
+/** `first`/`after` of a connection field's arguments (variables already replaced by their values). */
+export function pagingOf(args: Record<string, unknown>): Paging | string {
+  const first = args.first;
   if (first === undefined || first === null) return 'you must provide one of first or last';
   if (typeof first !== 'number' || !Number.isInteger(first) || first < 0) {
-    return `Variable $first of type Int! was provided invalid value`;
+    return `Argument 'first' has an invalid value (${JSON.stringify(first)}). Expected type 'Int'.`;
   }
   if (first > 250) return 'The first argument must be less than or equal to 250';
-  const after = vars.after;
+  const after = args.after;
   if (after !== undefined && after !== null && typeof after !== 'string') {
-    return 'Variable $after of type String was provided invalid value';
+    return `Argument 'after' has an invalid value (${JSON.stringify(after)}). Expected type 'String'.`;
   }
   return { first, after: after ?? undefined };
 }
@@ -34,12 +35,14 @@ export function pageOf<T extends { id: string }>(all: T[], paging: Paging, type:
     start = at + 1;
   }
   const nodes = all.slice(start, start + paging.first);
-  const last = nodes[nodes.length - 1];
+  const cursor = (x: T | undefined) => (x ? encodeCursor(numericId(x.id), type) : null);
   return {
     nodes,
     pageInfo: {
       hasNextPage: start + nodes.length < all.length,
-      endCursor: last ? encodeCursor(numericId(last.id), type) : null,
+      hasPreviousPage: start > 0,
+      startCursor: cursor(nodes[0]),
+      endCursor: cursor(nodes[nodes.length - 1]),
     },
   };
 }

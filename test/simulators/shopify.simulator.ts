@@ -4,17 +4,21 @@
  *
  *   POST /admin/api/{YYYY-01|04|07|10}/graphql.json   X-Shopify-Access-Token
  *
- * It has no GraphQL engine: it recognises the connector's operations by name
- * (`ListOrders`, `ListProducts`, `ListCustomers`, `InventoryLevels`, and the
- * admin check's `ShopName`: `shop { name }`) and answers from seeded data with real
- * `first`/`after` cursor paging (at most 250 a page), GIDs, camelCase and money
- * as strings. A body not sent as `Content-Type: application/json` is not
- * read (400, as for a missing query). Every answer carries `extensions.cost`
- * from a real leaky bucket (default 1000 points, restoring 100 a second); a query whose requested cost
- * the bucket lacks gets Shopify's HTTP 200 `THROTTLED` error with no `data`.
+ * It has no GraphQL engine or schema: it reads the operation
+ * (shopify-operation.ts), refuses what Shopify's validation refuses (unused or undeclared variables,
+ * values of the wrong type, unknown fields), answers the root fields `orders`,
+ * `products`, `customers`, `inventoryItems` and `shop` from seeded data, from
+ * their arguments (literals or variables), with real `first`/`after` cursor
+ * paging (at most 250 a page), GIDs, camelCase and money as strings, and
+ * keeps only the fields the query selects. A body not sent as
+ * `Content-Type: application/json` is not read (400, as for a missing query).
+ * Every answer carries `extensions.cost` from a real leaky bucket (default
+ * 1000 points, restoring 100 a second); a query whose requested cost the
+ * bucket lacks gets Shopify's HTTP 200 `THROTTLED` error with no `data`.
  * Costs follow Shopify's rules: an object 1 point, a connection 2 plus its
  * `first`, nested connections multiply; a query over 1000 points is refused
- * (`MAX_COST_EXCEEDED`).
+ * (`MAX_COST_EXCEEDED`). They are counted for the connector's own selections,
+ * whatever fields a query selects.
  *
  *   const sim = await startShopifySimulator({ accessToken: 'shpat_x' });
  *   sim.failNext(429, { retryAfter: 1 });  sim.drain();  sim.setRestoreRate(1);
@@ -33,9 +37,13 @@ import {
 } from './shopify.data';
 import { pageOf, pagingOf } from './shopify-paging';
 import {
+  argsOf,
   checkVariableUse,
   checkVariableValues,
+  Field,
+  fieldAt,
   GraphQlError,
+  Operation,
   pickOperation,
   project,
   readOperations,
@@ -176,63 +184,72 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
     const invalid = checkVariableValues(op, variables);
     if (invalid.length > 0) return refuse(invalid);
 
-    const answer = answerFor(operationName, query, variables);
-    if (answer.errors) return refuse(answer.errors);
-    // Only the fields the query selects, as Shopify answers; a field the data lacks is refused.
-    const shaped = project(answer.data, op.selections);
-    if ('errors' in shaped) return refuse(shaped.errors);
-    if (answer.requested > MAX_QUERY_COST) {
-      const message = `Query cost is ${answer.requested}, which exceeds the single query max cost limit (${MAX_QUERY_COST}).`;
+    // Each root field answered from its arguments (literals or variables, by argument, not by variable name).
+    const data: Record<string, unknown> = {};
+    let requested = 0;
+    const actuals: (() => number)[] = [];
+    for (const field of op.selections) {
+      const answer = answerFor(field, op, variables);
+      if (answer.errors) return refuse(answer.errors);
+      // Only the fields the query selects, as Shopify answers; a field the data lacks is refused.
+      const shaped = project(answer.data, field);
+      if ('errors' in shaped) return refuse(shaped.errors);
+      data[field.key] = shaped.data;
+      requested += answer.requested;
+      actuals.push(() => answer.actual(answer.data));
+    }
+    if (requested > MAX_QUERY_COST) {
+      const message = `Query cost is ${requested}, which exceeds the single query max cost limit (${MAX_QUERY_COST}).`;
       return send(res, 200, {
         errors: [
-          {
-            message,
-            extensions: { code: 'MAX_COST_EXCEEDED', cost: answer.requested, maxCost: MAX_QUERY_COST },
-          },
+          { message, extensions: { code: 'MAX_COST_EXCEEDED', cost: requested, maxCost: MAX_QUERY_COST } },
         ],
-        extensions: { cost: cost(answer.requested, null) },
+        extensions: { cost: cost(requested, null) },
       });
     }
-    if (refill() < answer.requested) {
+    if (refill() < requested) {
       return send(res, 200, {
         errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED' } }],
-        extensions: { cost: cost(answer.requested, null) },
+        extensions: { cost: cost(requested, null) },
       });
     }
-    const actual = answer.actual(answer.data);
+    const actual = actuals.reduce((n, a) => n + a(), 0);
     level -= actual;
-    send(res, 200, { data: shaped.data, extensions: { cost: cost(answer.requested, actual) } });
+    send(res, 200, { data, extensions: { cost: cost(requested, actual) } });
   };
 
-  const answerFor = (op: string | undefined, query: string, vars: Record<string, unknown>): Answer => {
-    if (op === 'ShopName') {
+  /** The unshaped answer to one root field; `project` keeps what the query selects. */
+  const answerFor = (field: Field, op: Operation, vars: Record<string, unknown>): Answer => {
+    const args = argsOf(field, op, vars);
+    const nested = (...path: string[]) => {
+      const at = fieldAt(field.selections, ...path);
+      return at ? argsOf(at, op, vars) : undefined;
+    };
+    if (field.name === 'shop') {
       // shop: one object, one point; not a connection, so no paging.
-      return {
-        data: { shop: { name: opts.shopName ?? 'Sentia Simulated Store' } },
-        requested: 1,
-        actual: () => 1,
-      };
+      return { data: { name: opts.shopName ?? 'Sentia Simulated Store' }, requested: 1, actual: () => 1 };
     }
-    const paging = pagingOf(vars);
+    const connections = ['orders', 'products', 'customers', 'inventoryItems'];
+    if (!connections.includes(field.name))
+      return fail(`Field '${field.name}' doesn't exist on type 'QueryRoot'`, 'undefinedField');
+    const paging = pagingOf(args);
     if (typeof paging === 'string') return fail(paging);
-    const search = typeof vars.query === 'string' ? vars.query : undefined;
-    if (op === 'ListOrders') {
+    const search = typeof args.query === 'string' ? args.query : undefined;
+    if (field.name === 'orders') {
       // sortKey: CREATED_AT (the seed is in creation order); `reverse: true` is newest first.
       const all = orders.filter((o) =>
         matchesSearch(search, o.name, { financial_status: o.displayFinancialStatus }),
       );
-      if (vars.reverse === true) all.reverse();
+      if (args.reverse === true) all.reverse();
       const page = pageOf(all, paging, 'Order');
       if (typeof page === 'string') return fail(page);
       // orders(first) + pageInfo; each order: itself, totalPriceSet, shopMoney, customer, defaultEmailAddress.
-      return {
-        data: { orders: page },
-        requested: 3 + paging.first * 5,
-        actual: () => 3 + page.nodes.length * 5,
-      };
+      return { data: page, requested: 3 + paging.first * 5, actual: () => 3 + page.nodes.length * 5 };
     }
-    if (op === 'ListProducts') {
-      const variantsFirst = Number(/variants\s*\(\s*first\s*:\s*(\d+)/.exec(query)?.[1] ?? 250);
+    if (field.name === 'products') {
+      const variantsArgs = nested('nodes', 'variants');
+      const variants = variantsArgs ? pagingOf(variantsArgs) : { first: 0 };
+      if (typeof variants === 'string') return fail(variants);
       const all = products.filter((p) => matchesSearch(search, p.title, { status: p.status }));
       const page = pageOf(all, paging, 'Product');
       if (typeof page === 'string') return fail(page);
@@ -241,17 +258,17 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
         nodes: page.nodes.map((p) => ({
           ...p,
           variantsCount: { count: p.variants.length },
-          variants: { nodes: p.variants.slice(0, variantsFirst) },
+          variants: { nodes: p.variants.slice(0, variants.first) },
         })),
       };
       // products(first) + pageInfo; each product: itself, variantsCount, variants(first) (2 + first).
       return {
-        data: { products: shaped },
-        requested: 3 + paging.first * (4 + variantsFirst),
+        data: shaped,
+        requested: 3 + paging.first * (4 + variants.first),
         actual: () => 3 + shaped.nodes.reduce((n, p) => n + 4 + p.variants.nodes.length, 0),
       };
     }
-    if (op === 'ListCustomers') {
+    if (field.name === 'customers') {
       const all = customers.filter((c) =>
         matchesSearch(search, `${c.displayName} ${c.defaultEmailAddress?.emailAddress ?? ''}`, {
           state: c.state,
@@ -261,18 +278,15 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
       const page = pageOf(all, paging, 'Customer');
       if (typeof page === 'string') return fail(page);
       // customers(first) + pageInfo; each customer: itself, defaultEmailAddress, amountSpent.
-      return {
-        data: { customers: page },
-        requested: 3 + paging.first * 3,
-        actual: () => 3 + page.nodes.length * 3,
-      };
+      return { data: page, requested: 3 + paging.first * 3, actual: () => 3 + page.nodes.length * 3 };
     }
-    if (op === 'InventoryLevels') {
-      const answer = inventoryAnswer(inventoryItems, query, paging, search);
-      if (typeof answer === 'string') return fail(answer);
-      return { data: answer.data, requested: answer.requested, actual: () => answer.actual };
-    }
-    return fail(`Field '${op ?? 'unknown'}' doesn't exist on type 'QueryRoot'`, 'undefinedField');
+    const levelsArgs = nested('nodes', 'inventoryLevels');
+    const levels = levelsArgs ? pagingOf(levelsArgs) : { first: 0 };
+    if (typeof levels === 'string') return fail(levels);
+    const quantities = nested('nodes', 'inventoryLevels', 'nodes', 'quantities');
+    const answer = inventoryAnswer(inventoryItems, paging, search, levels.first, quantities);
+    if (typeof answer === 'string') return fail(answer);
+    return { data: answer.data, requested: answer.requested, actual: () => answer.actual };
   };
 
   const server = createServer((req, res) => {

@@ -176,6 +176,56 @@ describe('Shopify GraphQL Admin API simulator', () => {
     expect(errorsOf(body)[0]).toMatchObject({ extensions: { code: 'selectionMismatch' } });
   });
 
+  it('reads each argument from what the field is given, literal or variable, whatever the names', async () => {
+    const paid = sim.orders.filter((o) => o.displayFinancialStatus === 'PAID').map((o) => ({ name: o.name }));
+    const renamed = `query PaidOrders($n: Int!, $q: String) {
+      orders(first: $n, query: $q) { nodes { name } pageInfo { hasNextPage } }
+    }`;
+    const byVariables = await gql(renamed, { n: 5, q: 'financial_status:paid' });
+    expect(byVariables.body.data).toEqual({ orders: { nodes: paid, pageInfo: { hasNextPage: false } } });
+    const literal = `{ orders(first: 5, query: "financial_status:paid") { nodes { name } } }`;
+    expect((await gql(literal, {})).body.data).toEqual({ orders: { nodes: paid } });
+
+    // The search sent as the cursor and the cursor as the search: Shopify reads the search as a cursor.
+    const swapped = LIST_ORDERS.replace('after: $after, query: $query', 'after: $query, query: $after');
+    const { body } = await gql(
+      swapped,
+      { ...page, query: 'financial_status:paid', reverse: true },
+      'ListOrders',
+    );
+    expect(body.data).toBeUndefined();
+    expect(errorsOf(body)[0].message).toBe('Invalid cursor for current pagination sort.');
+  });
+
+  it('refuses more than 250 of a connection, nested ones included, and a nested connection without first', async () => {
+    const tooMany = await gql(LIST_CUSTOMERS, { ...page, first: 251 }, 'ListCustomers');
+    expect(errorsOf(tooMany.body)[0].message).toBe('The first argument must be less than or equal to 250');
+    const nested = LIST_PRODUCTS.replace(/variants\(first: \d+\)/, 'variants(first: 251)');
+    expect(errorsOf((await gql(nested, page, 'ListProducts')).body)[0].message).toBe(
+      'The first argument must be less than or equal to 250',
+    );
+    const unbounded = LIST_PRODUCTS.replace(/variants\(first: \d+\)/, 'variants');
+    expect(errorsOf((await gql(unbounded, page, 'ListProducts')).body)[0].message).toBe(
+      'you must provide one of first or last',
+    );
+    const unnamed = INVENTORY_LEVELS.replace(/quantities\(names: [^)]*\)/, 'quantities');
+    expect(errorsOf((await gql(unnamed, page, 'InventoryLevels')).body)[0].message).toBe(
+      "Field 'quantities' is missing required arguments: names",
+    );
+  });
+
+  it('gives the whole pageInfo: hasPreviousPage and startCursor too', async () => {
+    const query = `query Two($after: String) {
+      customers(first: 2, after: $after) { pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }
+    }`;
+    const first = (await gql(query, {})).body.data as { customers: { pageInfo: Record<string, unknown> } };
+    expect(first.customers.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+    expect(first.customers.pageInfo.startCursor).toEqual(expect.any(String));
+    const second = (await gql(query, { after: first.customers.pageInfo.endCursor })).body
+      .data as typeof first;
+    expect(second.customers.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+  });
+
   it('answers a bad token 401, an unknown API version 404 and a body that is not JSON 400, as Shopify does', async () => {
     const ok = { query: SHOP_NAME.query, variables: {} };
     expect(await post(ok, { token: 'shpat_wrong' })).toEqual({
