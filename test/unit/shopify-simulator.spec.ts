@@ -226,6 +226,39 @@ describe('Shopify GraphQL Admin API simulator', () => {
     expect(second.customers.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
   });
 
+  it('charges each answer to the bucket in extensions.cost, refuses a query over 1000 points, throttles when empty', async () => {
+    const ok = await gql(LIST_ORDERS, { ...page, reverse: true }, 'ListOrders');
+    // orders(first: 2) + pageInfo 3, each order 5.
+    expect(ok.body.extensions?.cost).toEqual({
+      requestedQueryCost: 13,
+      actualQueryCost: 13,
+      throttleStatus: { maximumAvailable: 1000, currentlyAvailable: expect.any(Number), restoreRate: 100 },
+    });
+
+    const tooCostly = await gql(LIST_PRODUCTS, { ...page, first: 250 }, 'ListProducts');
+    expect(tooCostly.body.data).toBeUndefined();
+    expect(errorsOf(tooCostly.body)[0].extensions).toEqual({
+      code: 'MAX_COST_EXCEEDED',
+      cost: 2253,
+      maxCost: 1000,
+    });
+
+    sim.setRestoreRate(0);
+    sim.drain(5);
+    const throttled = await gql(LIST_ORDERS, { ...page, reverse: true }, 'ListOrders');
+    expect(throttled.status).toBe(200);
+    expect(throttled.body).toEqual({
+      errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED' } }],
+      extensions: {
+        cost: {
+          requestedQueryCost: 13,
+          actualQueryCost: null,
+          throttleStatus: { maximumAvailable: 1000, currentlyAvailable: 5, restoreRate: 0 },
+        },
+      },
+    });
+  });
+
   it('answers a bad token 401, an unknown API version 404 and a body that is not JSON 400, as Shopify does', async () => {
     const ok = { query: SHOP_NAME.query, variables: {} };
     expect(await post(ok, { token: 'shpat_wrong' })).toEqual({
