@@ -225,6 +225,11 @@ export async function startShopifySimulator(opts: ShopifySimulatorOptions = {}):
       const at = fieldAt(field.selections, ...path);
       return at ? argsOf(at, op, vars) : undefined;
     };
+    // The connector only reads: the simulator has no mutation (or subscription) fields.
+    if (op.kind !== 'query') {
+      const root = op.kind === 'mutation' ? 'Mutation' : 'Subscription';
+      return fail(`Field '${field.name}' doesn't exist on type '${root}'`, 'undefinedField');
+    }
     if (field.name === 'shop') {
       // shop: one object, one point; not a connection, so no paging.
       return { data: { name: opts.shopName ?? 'Sentia Simulated Store' }, requested: 1, actual: () => 1 };

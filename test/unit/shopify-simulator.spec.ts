@@ -136,7 +136,7 @@ describe('Shopify GraphQL Admin API simulator', () => {
     }
   });
 
-  it('refuses an operationName the document does not define, and a document that does not parse', async () => {
+  it('refuses an operationName the document does not define, a document that does not parse, and a mutation', async () => {
     const misnamed = await gql(LIST_ORDERS, { ...page, reverse: true }, 'ListOrder');
     expect(misnamed.body.data).toBeUndefined();
     expect(errorsOf(misnamed.body)).toEqual([{ message: 'No operation named "ListOrder"' }]);
@@ -145,6 +145,13 @@ describe('Shopify GraphQL Admin API simulator', () => {
     expect(broken.status).toBe(200);
     expect(broken.body.data).toBeUndefined();
     expect(errorsOf(broken.body)[0].message).toMatch(/^Parse error/);
+
+    const mutation = await gql(LIST_ORDERS.replace('query ListOrders', 'mutation ListOrders'), {
+      ...page,
+      reverse: true,
+    });
+    expect(mutation.body.data).toBeUndefined();
+    expect(errorsOf(mutation.body)[0].message).toBe("Field 'orders' doesn't exist on type 'Mutation'");
   });
 
   it('answers only the fields selected, under their aliases, and refuses a field the type lacks', async () => {
