@@ -16,11 +16,12 @@ import {
   msDate,
   paged,
   reportPeriods,
+  queryParseError,
   SimAnswer,
   validationError,
   whole,
 } from './xero-simulator-shapes';
-import { ordered, whereFilter } from './xero-simulator-where';
+import { Fields, ordered, whereFilter } from './xero-simulator-where';
 
 type Item = Record<string, unknown>;
 
@@ -149,36 +150,46 @@ export function organisationAnswer(t: SimLedger): SimAnswer {
   return whole('Organisations', [t.organisation]);
 }
 
-const ACCOUNT_FIELDS = ['AccountID', 'Code', 'Name', 'Status', 'Type', 'Class', 'TaxType', 'SystemAccount'];
+const ACCOUNT_FIELDS: Fields = {
+  AccountID: 'guid',
+  Code: 'string',
+  Name: 'string',
+  Status: 'string',
+  Type: 'string',
+  Class: 'string',
+  TaxType: 'string',
+  SystemAccount: 'string',
+  UpdatedDateUTC: 'date',
+};
 
 export function accountsAnswer(t: SimLedger, q: URLSearchParams): SimAnswer {
-  const test = whereFilter(q.get('where'), ACCOUNT_FIELDS);
+  const test = whereFilter(q.get('where'), ACCOUNT_FIELDS, 'Account');
   if ('status' in test) return test;
   const items = ordered(t.accounts.filter(test), q.get('order'), ACCOUNT_FIELDS);
-  if (!items) return validationError('Invalid order');
+  if (!items) return queryParseError(`Invalid order '${q.get('order')}'`);
   return whole('Accounts', items);
 }
 
-const BANK_TRANSACTION_FIELDS = [
-  'BankTransactionID',
-  'Type',
-  'Status',
-  'Date',
-  'Reference',
-  'IsReconciled',
-  'Total',
-  'Contact.ContactID',
-  'Contact.Name',
-  'BankAccount.AccountID',
-  'BankAccount.Code',
-  'UpdatedDateUTC',
-];
+const BANK_TRANSACTION_FIELDS: Fields = {
+  BankTransactionID: 'guid',
+  Type: 'string',
+  Status: 'string',
+  Date: 'date',
+  Reference: 'string',
+  IsReconciled: 'bool',
+  Total: 'number',
+  'Contact.ContactID': 'guid',
+  'Contact.Name': 'string',
+  'BankAccount.AccountID': 'guid',
+  'BankAccount.Code': 'string',
+  UpdatedDateUTC: 'date',
+};
 
 export function bankTransactionsAnswer(t: SimLedger, q: URLSearchParams): SimAnswer {
-  const test = whereFilter(q.get('where'), BANK_TRANSACTION_FIELDS);
+  const test = whereFilter(q.get('where'), BANK_TRANSACTION_FIELDS, 'BankTransaction');
   if ('status' in test) return test;
   const items = ordered(t.bankTransactions.filter(test), q.get('order'), BANK_TRANSACTION_FIELDS);
-  if (!items) return validationError('Invalid order');
+  if (!items) return queryParseError(`Invalid order '${q.get('order')}'`);
   return paged('BankTransactions', items, q);
 }
 

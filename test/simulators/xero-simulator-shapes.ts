@@ -1,7 +1,8 @@
 /**
  * What every answer of the simulated Accounting API shares: Microsoft JSON
  * dates and their ISO twins, the envelope (with `pagination` on paged
- * resources), Xero's paging, and its 400 and 404 bodies.
+ * resources), Xero's paging, and its 400 (ValidationException,
+ * QueryParseException) and 404 bodies.
  */
 
 export interface SimAnswer {
@@ -40,6 +41,11 @@ export function validationError(detail: string): SimAnswer {
       Elements: [{ ValidationErrors: [{ Message: detail }] }],
     },
   };
+}
+
+/** Xero's 400 for a `where` or `order` it cannot parse or apply: no Elements, the reason in Message. */
+export function queryParseError(message: string): SimAnswer {
+  return { status: 400, body: { ErrorNumber: 16, Type: 'QueryParseException', Message: message } };
 }
 
 export function notFound(): SimAnswer {

@@ -2,31 +2,45 @@
  * The part of Xero's `where` language the simulator reads: comparisons of a
  * field (dotted for a nested one, `Contact.ContactID`) with a "string", a
  * Guid("…"), a DateTime(y, m, d), true/false or a number, joined by AND and
- * OR (AND binding tighter) with parentheses. Anything else, or a field the
- * resource does not have, is Xero's 400 ValidationException, so a client
+ * OR (AND binding tighter) with parentheses. The value must be of the
+ * field's type (a GUID field takes Guid("…"), not a "string"), and a GUID or
+ * a boolean is only compared with == or !=. Anything else, or a field the
+ * resource does not have, is Xero's 400 QueryParseException, so a client
  * that writes the expression wrongly fails the tests rather than reading
  * everything.
  */
-import { msOf, SimAnswer, validationError } from './xero-simulator-shapes';
+import { msOf, queryParseError, SimAnswer } from './xero-simulator-shapes';
 
 type Item = Record<string, unknown>;
 type Test = (item: Item) => boolean;
+export type FieldType = 'string' | 'guid' | 'date' | 'bool' | 'number';
+/** The fields a resource can be filtered and ordered on, with their types. */
+export type Fields = Readonly<Record<string, FieldType>>;
 type Value =
   { kind: 'string' | 'guid' | 'bool' | 'number'; v: string | boolean | number } | { kind: 'date'; v: number };
+
+/** The .NET names Xero's messages give the types. */
+const NET: Record<FieldType, string> = {
+  string: 'String',
+  guid: 'Guid',
+  date: 'DateTime',
+  bool: 'Boolean',
+  number: 'Decimal',
+};
 
 const TERM =
   /^([A-Za-z][A-Za-z.]*)\s*(==|!=|>=|<=|>|<)\s*("([^"]*)"|Guid\("([0-9a-fA-F-]{36})"\)|DateTime\((\d{4}),\s*(\d{1,2}),\s*(\d{1,2})\)|true|false|-?\d+(?:\.\d+)?)/;
 
-/** A test of items for `where`, or the 400 Xero answers. `fields` are the ones the resource has. */
-export function whereFilter(where: string | null, fields: readonly string[]): Test | SimAnswer {
+/** A test of items for `where`, or the 400 Xero answers. `fields` are the ones `type` (`Invoice`, …) has. */
+export function whereFilter(where: string | null, fields: Fields, type: string): Test | SimAnswer {
   if (where === null) return () => true;
   try {
-    const parser = new Parser(where, fields);
+    const parser = new Parser(where, fields, type);
     const test = parser.or();
     parser.end();
     return test;
   } catch (e) {
-    return validationError(`Invalid where clause: ${(e as Error).message}`);
+    return queryParseError((e as Error).message);
   }
 }
 
@@ -35,7 +49,8 @@ class Parser {
 
   constructor(
     private readonly text: string,
-    private readonly fields: readonly string[],
+    private readonly fields: Fields,
+    private readonly type: string,
   ) {}
 
   or(): Test {
@@ -69,7 +84,9 @@ class Parser {
     if (!m) throw new Error(`cannot read "${this.text.slice(this.at, this.at + 20)}"`);
     this.at += m[0].length;
     const [, field, op] = m;
-    if (!this.fields.includes(field)) throw new Error(`no field ${field}`);
+    if (!Object.hasOwn(this.fields, field))
+      throw new Error(`No property or field '${field}' exists in type '${this.type}'`);
+    const fieldType = this.fields[field];
     const value: Value =
       m[4] !== undefined
         ? { kind: 'string', v: m[4] }
@@ -80,6 +97,10 @@ class Parser {
             : m[3] === 'true' || m[3] === 'false'
               ? { kind: 'bool', v: m[3] === 'true' }
               : { kind: 'number', v: Number(m[3]) };
+    if (value.kind !== fieldType || (['guid', 'bool'].includes(fieldType) && !['==', '!='].includes(op)))
+      throw new Error(
+        `Operator '${op}' incompatible with operand types '${NET[fieldType]}' and '${NET[value.kind]}'`,
+      );
     return (item) => compare(read(item, field), op, value);
   }
 
@@ -125,14 +146,10 @@ function compare(actual: unknown, op: string, value: Value): boolean {
 }
 
 /** Sorts a copy by `order` (`Name`, `Date DESC`, …) over the fields given; undefined for an order it cannot read. */
-export function ordered<T extends Item>(
-  items: T[],
-  order: string | null,
-  fields: readonly string[],
-): T[] | undefined {
+export function ordered<T extends Item>(items: T[], order: string | null, fields: Fields): T[] | undefined {
   if (order === null) return items;
   const m = /^([A-Za-z][A-Za-z.]*)(?:\s+(ASC|DESC))?$/.exec(order.trim());
-  if (!m || !fields.includes(m[1])) return undefined;
+  if (!m || !Object.hasOwn(fields, m[1])) return undefined;
   const sign = m[2] === 'DESC' ? -1 : 1;
   const key = (i: T) => {
     const v = read(i, m[1]);

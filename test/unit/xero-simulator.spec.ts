@@ -1,0 +1,118 @@
+/**
+ * The Xero simulator refuses what Xero refuses, in Xero's shapes: the
+ * connector's e2e specs run against it, so whatever it accepts and Xero does
+ * not would hide a connector bug.
+ */
+import { makeTenant } from '../simulators/xero-simulator-data';
+import { XeroSimulator } from '../simulators/xero.simulator';
+
+const TENANT = '8f2c1a4e-5b6d-4e7f-9a0b-1c2d3e4f5a6b';
+const OTHER_TENANT = '1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d';
+
+describe('XeroSimulator', () => {
+  let sim: XeroSimulator;
+  let accessToken: string;
+
+  beforeAll(async () => {
+    sim = await XeroSimulator.start();
+    sim.addTenant(makeTenant(TENANT, 'Demo Company', { invoices: 6, contacts: 3, bankTransactions: 6 }));
+    sim.addTenant(makeTenant(OTHER_TENANT, 'Other Company', { seed: 2 }));
+    sim.addCustomConnection('custom-1', 'secret-1', [TENANT]);
+    accessToken = (await token('custom-1', 'secret-1')).access_token as string;
+  });
+
+  afterAll(() => sim.close());
+
+  async function token(clientId: string, secret: string, form: Record<string, string> = {}) {
+    const res = await fetch(`${sim.url}/connect/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', ...form }).toString(),
+    });
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  async function get(path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}) {
+    const url = new URL(`${sim.url}/api.xro/2.0/${path}`);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const res = await fetch(url, {
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        'xero-tenant-id': TENANT,
+        accept: 'application/json',
+        ...headers,
+      },
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  describe('where', () => {
+    it('takes a value of the field type: Guid("…"), DateTime(…), true/false, a number, a "string"', async () => {
+      const accounts = await get('Accounts');
+      const bank = (accounts.body.Accounts as { AccountID: string }[])[0].AccountID;
+      const res = await get('BankTransactions', {
+        where:
+          `BankAccount.AccountID==Guid("${bank}") AND Date>=DateTime(2018, 10, 01) AND ` +
+          'IsReconciled==true AND Total>0 AND Status=="AUTHORISED"',
+      });
+      expect(res.status).toBe(200);
+      expect((res.body.BankTransactions as unknown[]).length).toBeGreaterThan(0);
+    });
+
+    it.each([
+      [
+        'a GUID field with a string',
+        'Contact.ContactID=="c0000001-0000-4000-8000-000000000001"',
+        'Guid',
+        'String',
+      ],
+      [
+        'a string field with a Guid',
+        'Reference==Guid("c0000001-0000-4000-8000-000000000001")',
+        'String',
+        'Guid',
+      ],
+      ['a date field with a string', 'Date>="2018-10-01"', 'DateTime', 'String'],
+      ['a boolean field with a string', 'IsReconciled=="true"', 'Boolean', 'String'],
+      ['a number field with a string', 'Total>"5"', 'Decimal', 'String'],
+    ])('refuses %s as Xero does (QueryParseException)', async (_, where, field, value) => {
+      const res = await get('BankTransactions', { where });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual({
+        ErrorNumber: 16,
+        Type: 'QueryParseException',
+        Message: expect.stringContaining(`incompatible with operand types '${field}' and '${value}'`),
+      });
+    });
+
+    it('compares a GUID or a boolean only for (in)equality', async () => {
+      const guid = await get('BankTransactions', {
+        where: 'Contact.ContactID>Guid("c0000001-0000-4000-8000-000000000001")',
+      });
+      expect(guid.status).toBe(400);
+      expect(guid.body.Type).toBe('QueryParseException');
+      const bool = await get('BankTransactions', { where: 'IsReconciled>=true' });
+      expect(bool.status).toBe(400);
+      expect(bool.body.Type).toBe('QueryParseException');
+    });
+
+    it('refuses a field the resource does not have, and unreadable syntax, as a QueryParseException', async () => {
+      const unknown = await get('Accounts', { where: 'Colour=="BLUE"' });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body).toEqual({
+        ErrorNumber: 16,
+        Type: 'QueryParseException',
+        Message: "No property or field 'Colour' exists in type 'Account'",
+      });
+      const syntax = await get('Accounts', { where: 'Type=="BANK" AND' });
+      expect(syntax.status).toBe(400);
+      expect(syntax.body.Type).toBe('QueryParseException');
+      const order = await get('Accounts', { order: 'Colour DESC' });
+      expect(order.status).toBe(400);
+      expect(order.body.Type).toBe('QueryParseException');
+    });
+  });
+});
