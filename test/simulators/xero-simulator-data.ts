@@ -1,9 +1,9 @@
 /**
  * The Xero simulator's tenants and their invoices, contacts and Profit and
  * Loss answers in Xero's shapes (PascalCase, Microsoft JSON dates, ISO
- * twins, paged envelopes, the report's nested rows); the organisation, the
- * accounts, the bank transactions and the Balance Sheet are in
- * xero-simulator-ledger.ts.
+ * twins, paged envelopes, `where` and `order`, the report's nested rows);
+ * the organisation, the accounts, the bank transactions and the Balance
+ * Sheet are in xero-simulator-ledger.ts.
  */
 import { makeLedger, SimLedger } from './xero-simulator-ledger';
 import {
@@ -17,10 +17,12 @@ import {
   msDate,
   msOf,
   paged,
+  queryParseError,
   reportPeriods,
   SimAnswer,
   validationError,
 } from './xero-simulator-shapes';
+import { Fields, ordered, whereFilter } from './xero-simulator-where';
 
 export interface SimTenant extends SimLedger {
   tenantId: string;
@@ -125,8 +127,54 @@ export function makeTenant(
 
 const list = (v: string | null): string[] | undefined => (v ? v.split(',').map((s) => s.trim()) : undefined);
 
+const INVOICE_FIELDS: Fields = {
+  InvoiceID: 'guid',
+  InvoiceNumber: 'string',
+  Type: 'string',
+  Status: 'string',
+  'Contact.ContactID': 'guid',
+  'Contact.Name': 'string',
+  Date: 'date',
+  DueDate: 'date',
+  CurrencyCode: 'string',
+  SubTotal: 'number',
+  TotalTax: 'number',
+  Total: 'number',
+  AmountDue: 'number',
+  AmountPaid: 'number',
+  Reference: 'string',
+  UpdatedDateUTC: 'date',
+};
+
+const CONTACT_FIELDS: Fields = {
+  ContactID: 'guid',
+  Name: 'string',
+  FirstName: 'string',
+  LastName: 'string',
+  EmailAddress: 'string',
+  ContactStatus: 'string',
+  IsCustomer: 'bool',
+  IsSupplier: 'bool',
+  UpdatedDateUTC: 'date',
+};
+
+/** `where` and `order` over `items`, or the 400 Xero answers for them. */
+function whereOrdered<T extends object>(
+  items: T[],
+  q: URLSearchParams,
+  fields: Fields,
+  type: string,
+): T[] | SimAnswer {
+  const test = whereFilter(q.get('where'), fields, type);
+  if ('status' in test) return test;
+  const sorted = ordered(items.filter(test), q.get('order'), fields);
+  return sorted ?? queryParseError(`Invalid order '${q.get('order')}'`);
+}
+
 export function invoicesAnswer(t: SimTenant, q: URLSearchParams, ifModifiedSince?: string): SimAnswer {
-  let items = t.invoices;
+  const filtered = whereOrdered(t.invoices, q, INVOICE_FIELDS, 'Invoice');
+  if (!Array.isArray(filtered)) return filtered;
+  let items = filtered;
   const statuses = list(q.get('Statuses'));
   const known = ['DRAFT', 'SUBMITTED', 'AUTHORISED', 'PAID', 'VOIDED', 'DELETED'];
   const bad = statuses?.find((s) => !known.includes(s));
@@ -153,7 +201,9 @@ export function invoicesAnswer(t: SimTenant, q: URLSearchParams, ifModifiedSince
 }
 
 export function contactsAnswer(t: SimTenant, q: URLSearchParams): SimAnswer {
-  let items = t.contacts;
+  const filtered = whereOrdered(t.contacts, q, CONTACT_FIELDS, 'Contact');
+  if (!Array.isArray(filtered)) return filtered;
+  let items = filtered;
   if (q.get('includeArchived') !== 'true') items = items.filter((c) => c.ContactStatus === 'ACTIVE');
   const term = q.get('searchTerm')?.toLowerCase();
   if (term)

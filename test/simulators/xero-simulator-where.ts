@@ -12,7 +12,7 @@
 import { msOf, queryParseError, SimAnswer } from './xero-simulator-shapes';
 
 type Item = Record<string, unknown>;
-type Test = (item: Item) => boolean;
+type Test = (item: object) => boolean;
 export type FieldType = 'string' | 'guid' | 'date' | 'bool' | 'number';
 /** The fields a resource can be filtered and ordered on, with their types. */
 export type Fields = Readonly<Record<string, FieldType>>;
@@ -101,7 +101,7 @@ class Parser {
       throw new Error(
         `Operator '${op}' incompatible with operand types '${NET[fieldType]}' and '${NET[value.kind]}'`,
       );
-    return (item) => compare(read(item, field), op, value);
+    return (item) => compare(read(item as Item, field), op, value);
   }
 
   private word(w: string): boolean {
@@ -146,13 +146,13 @@ function compare(actual: unknown, op: string, value: Value): boolean {
 }
 
 /** Sorts a copy by `order` (`Name`, `Date DESC`, …) over the fields given; undefined for an order it cannot read. */
-export function ordered<T extends Item>(items: T[], order: string | null, fields: Fields): T[] | undefined {
+export function ordered<T extends object>(items: T[], order: string | null, fields: Fields): T[] | undefined {
   if (order === null) return items;
   const m = /^([A-Za-z][A-Za-z.]*)(?:\s+(ASC|DESC))?$/.exec(order.trim());
   if (!m || !Object.hasOwn(fields, m[1])) return undefined;
   const sign = m[2] === 'DESC' ? -1 : 1;
   const key = (i: T) => {
-    const v = read(i, m[1]);
+    const v = read(i as Item, m[1]);
     return typeof v === 'string' && v.startsWith('/Date(') ? msOf(v) : (v as string | number);
   };
   return [...items].sort((x, y) => (key(x) < key(y) ? -sign : key(x) > key(y) ? sign : 0));

@@ -114,5 +114,31 @@ describe('XeroSimulator', () => {
       expect(order.status).toBe(400);
       expect(order.body.Type).toBe('QueryParseException');
     });
+
+    it('applies where and order on Invoices and Contacts too, and refuses a bad one there', async () => {
+      const invoices = await get('Invoices', { where: 'Type=="ACCPAY" OR Total>=500', order: 'Total DESC' });
+      expect(invoices.status).toBe(200);
+      const got = invoices.body.Invoices as { Type: string; Total: number }[];
+      expect(got.map((i) => i.Total)).toEqual([690, 575, 460]);
+      expect(got.every((i) => i.Type === 'ACCPAY' || i.Total >= 500)).toBe(true);
+      const contacts = await get('Contacts', { where: 'IsSupplier==true' });
+      expect((contacts.body.Contacts as { Name: string }[]).map((c) => c.Name)).toEqual([
+        'Demo Company Customer 2',
+      ]);
+      const ordered = await get('Contacts', { order: 'Name DESC' });
+      expect((ordered.body.Contacts as { Name: string }[]).map((c) => c.Name)).toEqual([
+        'Demo Company Customer 2',
+        'Demo Company Customer 1',
+      ]);
+      for (const [path, query] of [
+        ['Invoices', { where: 'Contact.ContactID=="c0000001-0000-4000-8000-000000000001"' }],
+        ['Invoices', { order: 'Colour' }],
+        ['Contacts', { where: 'IsCustomer=="true"' }],
+      ] as const) {
+        const refused = await get(path, query);
+        expect(refused.status).toBe(400);
+        expect(refused.body.Type).toBe('QueryParseException');
+      }
+    });
   });
 });
