@@ -184,11 +184,10 @@ export function invoicesAnswer(t: SimTenant, q: URLSearchParams, ifModifiedSince
   if (contactIds) items = items.filter((i) => contactIds.includes(i.Contact.ContactID));
   const numbers = list(q.get('InvoiceNumbers'));
   if (numbers) items = items.filter((i) => numbers.includes(i.InvoiceNumber));
+  // Xero searches the invoice number and reference only, not the contact's name.
   const term = q.get('searchTerm')?.toLowerCase();
   if (term)
-    items = items.filter((i) =>
-      [i.InvoiceNumber, i.Reference, i.Contact.Name].some((s) => s.toLowerCase().includes(term)),
-    );
+    items = items.filter((i) => [i.InvoiceNumber, i.Reference].some((s) => s.toLowerCase().includes(term)));
   if (ifModifiedSince) {
     // Xero reads it as UTC whether or not it carries a zone.
     const since = Date.parse(

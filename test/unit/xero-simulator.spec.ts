@@ -141,4 +141,14 @@ describe('XeroSimulator', () => {
       }
     });
   });
+
+  it("searches invoices' number and reference only (Xero's searchTerm), not their contact's name", async () => {
+    const numbers = (res: { body: Record<string, unknown> }) =>
+      (res.body.Invoices as { InvoiceNumber: string }[]).map((i) => i.InvoiceNumber);
+    expect(numbers(await get('Invoices', { searchTerm: 'inv-0002' }))).toEqual(['INV-0002']);
+    expect(numbers(await get('Invoices', { searchTerm: 'REF 3' }))).toEqual(['INV-0003']);
+    const byContact = await get('Invoices', { searchTerm: 'Customer 1' });
+    expect(byContact.status).toBe(200);
+    expect(numbers(byContact)).toEqual([]);
+  });
 });
