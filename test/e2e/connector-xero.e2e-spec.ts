@@ -168,6 +168,17 @@ describe('Xero connector (e2e, simulator)', () => {
     ]);
   });
 
+  it("tells the model that invoices' searchTerm is Xero's: number and reference, not the contact's name", async () => {
+    const tool = (await custom.mcp.tools()).find((t) => t.name === 'xero_list_invoices');
+    const props = tool!.inputSchema.properties as Record<string, { description?: string }>;
+    expect(props.searchTerm.description).toMatch(/invoice number or reference/);
+    expect(props.searchTerm.description).not.toMatch(/or contact name/);
+    expect(props.searchTerm.description).toContain('contactIds');
+    const byName = await custom.mcp.call('xero_list_invoices', { searchTerm: 'Customer 1' });
+    expect(byName.isError).toBeFalsy();
+    expect(byName.data.invoices).toEqual([]);
+  });
+
   it('a 304 Not Modified (nothing changed since modifiedSince) is an empty page that says so', async () => {
     sim.failNext({ status: 304, body: '' });
     const res = await custom.mcp.call('xero_list_invoices', {

@@ -52,7 +52,11 @@ export class McpCaller {
   }
 
   async toolNames(): Promise<string[]> {
-    return (await this.client.listTools()).tools.map((t) => t.name);
+    return (await this.tools()).map((t) => t.name);
+  }
+
+  async tools() {
+    return (await this.client.listTools()).tools;
   }
 
   close(): Promise<void> {

@@ -62,7 +62,9 @@ const LIST_INVOICES = z.object({
     .max(50)
     .optional()
     .describe('Only these invoice numbers (e.g. INV-0001).'),
-  searchTerm: searchTerm('Text to find in invoice number, reference or contact name (case-insensitive).'),
+  searchTerm: searchTerm(
+    "Text to find in invoice number or reference (case-insensitive; Xero does not search the contact's name: use contactIds).",
+  ),
   modifiedSince: INSTANT.optional().describe(
     'Only invoices created or changed at or after this ISO 8601 date-time (e.g. 2024-01-31T00:00:00Z).',
   ),
