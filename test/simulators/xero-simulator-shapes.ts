@@ -89,7 +89,7 @@ export const whole = (key: string, items: unknown[]): SimAnswer => ({
 
 /** Xero's paging: `page` from 1, `pageSize` up to 1000 (default 100); out of range is a ValidationException. */
 function paging(q: URLSearchParams): { page: number; pageSize: number } | SimAnswer {
-  const page = Number(q.get('page') ?? '1');
+  const page = Number(q.get('page'));
   const pageSize = Number(q.get('pageSize') ?? '100');
   if (!Number.isInteger(page) || page < 1) return validationError('page must be a positive integer');
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000)
@@ -97,8 +97,12 @@ function paging(q: URLSearchParams): { page: number; pageSize: number } | SimAns
   return { page, pageSize };
 }
 
-/** A 200 with the page of `all` the query asks for. */
+/**
+ * A 200 with the page of `all` the query asks for. Without `page` Xero does
+ * not page (`pageSize` alone is ignored): every item, and no `pagination`.
+ */
 export function paged(key: string, all: unknown[], q: URLSearchParams): SimAnswer {
+  if (!q.has('page')) return whole(key, all);
   const p = paging(q);
   if ('status' in p) return p;
   const slice = all.slice((p.page - 1) * p.pageSize, p.page * p.pageSize);

@@ -151,4 +151,53 @@ describe('XeroSimulator', () => {
     expect(byContact.status).toBe(200);
     expect(numbers(byContact)).toEqual([]);
   });
+
+  describe('paging', () => {
+    let many: XeroSimulator;
+    beforeAll(async () => {
+      many = await XeroSimulator.start();
+      many.addTenant(makeTenant(TENANT, 'Big Company', { invoices: 150 }));
+      many.addCustomConnection('custom-1', 'secret-1', [TENANT]);
+    });
+    afterAll(() => many.close());
+
+    async function invoices(query: Record<string, string>) {
+      const { access_token } = (await (
+        await fetch(`${many.url}/connect/token`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from('custom-1:secret-1').toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: 'grant_type=client_credentials',
+        })
+      ).json()) as { access_token: string };
+      const res = await fetch(`${many.url}/api.xro/2.0/Invoices?${new URLSearchParams(query).toString()}`, {
+        headers: {
+          authorization: `Bearer ${access_token}`,
+          'xero-tenant-id': TENANT,
+          accept: 'application/json',
+        },
+      });
+      return (await res.json()) as { Invoices: unknown[]; pagination?: Record<string, number> };
+    }
+
+    it('pages only when `page` is given: 100 by default, pageSize with it', async () => {
+      const first = await invoices({ page: '1' });
+      expect(first.Invoices).toHaveLength(100);
+      expect(first.pagination).toEqual({ page: 1, pageSize: 100, pageCount: 2, itemCount: 150 });
+      const sized = await invoices({ page: '2', pageSize: '40' });
+      expect(sized.Invoices).toHaveLength(40);
+      expect(sized.pagination).toEqual({ page: 2, pageSize: 40, pageCount: 4, itemCount: 150 });
+    });
+
+    it('without `page`, answers every item and no pagination, as Xero does (pageSize alone is ignored)', async () => {
+      const all = await invoices({});
+      expect(all.Invoices).toHaveLength(150);
+      expect(all).not.toHaveProperty('pagination');
+      const sizeOnly = await invoices({ pageSize: '10' });
+      expect(sizeOnly.Invoices).toHaveLength(150);
+      expect(sizeOnly).not.toHaveProperty('pagination');
+    });
+  });
 });
