@@ -5,9 +5,9 @@
  * on every use with a grace period for the replaced one, then invalid_grant)
  * and the bearer check of every API call (401 TokenExpired).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { SimAnswer } from './xero-simulator-shapes';
+import { problem, SimAnswer } from './xero-simulator-shapes';
 
 export interface SimRequest {
   method: string;
@@ -152,22 +152,23 @@ export class XeroIdentity {
     };
   }
 
-  /** The client of a valid bearer token, or the 401 Xero answers. */
+  /**
+   * The client of a valid bearer token, or the 401 Xero answers: TokenExpired
+   * (with when, `MM/dd/yyyy HH:mm:ss` UTC) for one it issued that expired,
+   * AuthorizationUnsuccessful for none or one it never issued.
+   */
   protected bearer(req: SimRequest): SimClient | SimAnswer {
     const auth = req.headers.authorization ?? '';
     const record = auth.startsWith('Bearer ') ? this.accessTokens.get(auth.slice(7)) : undefined;
-    if (!record || record.expiresAt <= Date.now())
-      return {
-        status: 401,
-        body: {
-          Type: null,
-          Title: 'Unauthorized',
-          Status: 401,
-          Detail: `TokenExpired: token expired at ${new Date(record?.expiresAt ?? 0).toUTCString()}`,
-          Instance: randomUUID(),
-          Extensions: {},
-        },
-      };
+    if (!record) return problem(401, 'Unauthorized', 'AuthorizationUnsuccessful');
+    if (record.expiresAt <= Date.now())
+      return problem(401, 'Unauthorized', `TokenExpired: token expired at ${usDateTime(record.expiresAt)}`);
     return this.clients.get(record.clientId)!;
   }
+}
+
+/** `04/09/2023 05:16:59`: a UTC time as Xero's TokenExpired message gives it. */
+function usDateTime(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return `${iso.slice(5, 7)}/${iso.slice(8, 10)}/${iso.slice(0, 4)} ${iso.slice(11, 19)}`;
 }

@@ -2,8 +2,9 @@
  * What every answer of the simulated Accounting API shares: Microsoft JSON
  * dates and their ISO twins, the envelope (with `pagination` on paged
  * resources), Xero's paging, and its 400 (ValidationException,
- * QueryParseException) and 404 bodies.
+ * QueryParseException), 401, 403 and 404 bodies.
  */
+import { randomUUID } from 'node:crypto';
 
 export interface SimAnswer {
   status: number;
@@ -46,6 +47,21 @@ export function validationError(detail: string): SimAnswer {
 /** Xero's 400 for a `where` or `order` it cannot parse or apply: no Elements, the reason in Message. */
 export function queryParseError(message: string): SimAnswer {
   return { status: 400, body: { ErrorNumber: 16, Type: 'QueryParseException', Message: message } };
+}
+
+/** Xero's problem body of a 401 or 403. */
+export function problem(status: number, title: string, detail: string): SimAnswer {
+  return {
+    status,
+    body: {
+      Type: null,
+      Title: title,
+      Status: status,
+      Detail: detail,
+      Instance: randomUUID(),
+      Extensions: {},
+    },
+  };
 }
 
 export function notFound(): SimAnswer {

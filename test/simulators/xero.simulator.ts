@@ -24,7 +24,7 @@ import {
   bankTransactionsAnswer,
   organisationAnswer,
 } from './xero-simulator-ledger';
-import { notFound, SimAnswer } from './xero-simulator-shapes';
+import { notFound, problem, SimAnswer } from './xero-simulator-shapes';
 import { SimRequest, XeroIdentity } from './xero-simulator-identity';
 
 export type { SimRequest } from './xero-simulator-identity';
@@ -248,11 +248,9 @@ export class XeroSimulator extends XeroIdentity {
     if ('status' in client) return client;
     const tenantId = String(req.headers['xero-tenant-id'] ?? '');
     const tenant = this.tenants.get(tenantId);
+    // No header, or a tenant the token's app is not connected to.
     if (!tenant || !client.tenantIds.includes(tenantId))
-      return {
-        status: 403,
-        body: { Type: null, Title: 'Forbidden', Status: 403, Detail: 'AuthenticationUnsuccessful' },
-      };
+      return problem(403, 'Forbidden', 'AuthenticationUnsuccessful');
     const counted = this.countCall(client.clientId, tenantId);
     if ('answer' in counted) return counted.answer;
     const limited = counted.headers;

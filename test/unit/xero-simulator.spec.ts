@@ -200,4 +200,66 @@ describe('XeroSimulator', () => {
       expect(sizeOnly).not.toHaveProperty('pagination');
     });
   });
+
+  describe('401 and 403', () => {
+    const problem = (status: number, title: string, detail: string | RegExp) => ({
+      Type: null,
+      Title: title,
+      Status: status,
+      Detail: typeof detail === 'string' ? detail : expect.stringMatching(detail),
+      Instance: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      Extensions: {},
+    });
+
+    it('a token it never issued, or none: 401 AuthorizationUnsuccessful', async () => {
+      for (const authorization of ['Bearer sim-at-never-issued', '']) {
+        const res = await get('Organisation', {}, { authorization });
+        expect(res.status).toBe(401);
+        expect(res.body).toEqual(problem(401, 'Unauthorized', 'AuthorizationUnsuccessful'));
+      }
+    });
+
+    it('an expired token: 401 TokenExpired with when, as MM/dd/yyyy HH:mm:ss', async () => {
+      const own = await XeroSimulator.start();
+      try {
+        own.addTenant(makeTenant(TENANT, 'Demo Company'));
+        own.addCustomConnection('custom-1', 'secret-1', [TENANT]);
+        const res = await fetch(`${own.url}/connect/token`, {
+          method: 'POST',
+          headers: {
+            authorization: `Basic ${Buffer.from('custom-1:secret-1').toString('base64')}`,
+            'content-type': 'application/x-www-form-urlencoded',
+          },
+          body: 'grant_type=client_credentials',
+        });
+        const { access_token } = (await res.json()) as { access_token: string };
+        own.expireAccessTokens();
+        const api = await fetch(`${own.url}/api.xro/2.0/Organisation`, {
+          headers: {
+            authorization: `Bearer ${access_token}`,
+            'xero-tenant-id': TENANT,
+            accept: 'application/json',
+          },
+        });
+        expect(api.status).toBe(401);
+        expect(await api.json()).toEqual(
+          problem(401, 'Unauthorized', /^TokenExpired: token expired at \d\d\/\d\d\/\d{4} \d\d:\d\d:\d\d$/),
+        );
+      } finally {
+        await own.close();
+      }
+    });
+
+    it('no xero-tenant-id, or a tenant the app is not connected to: 403 AuthenticationUnsuccessful', async () => {
+      const missing = await fetch(`${sim.url}/api.xro/2.0/Organisation`, {
+        headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
+      });
+      expect(missing.status).toBe(403);
+      expect(await missing.json()).toEqual(problem(403, 'Forbidden', 'AuthenticationUnsuccessful'));
+      const other = await get('Organisation', {}, { 'xero-tenant-id': OTHER_TENANT });
+      expect(other.status).toBe(403);
+      expect(other.body).toEqual(problem(403, 'Forbidden', 'AuthenticationUnsuccessful'));
+      expect((await get('Organisation')).status).toBe(200);
+    });
+  });
 });
