@@ -123,11 +123,13 @@ export class XeroIdentity {
     if (grant === 'refresh_token') {
       const presented = form.get('refresh_token') ?? '';
       this.refreshTokensPresented.push(presented);
+      // As for client_credentials: a grant the client may not use is refused before its token is looked at.
+      if (client.kind !== 'oauth') return { status: 400, body: { error: 'unauthorized_client' } };
       const record = this.refreshTokens.get(presented);
       const usable =
         record?.clientId === clientId &&
         (record.replacedAt === undefined || Date.now() - record.replacedAt < this.refreshGraceMs);
-      if (!usable || client.kind !== 'oauth') return { status: 400, body: { error: 'invalid_grant' } };
+      if (!usable) return { status: 400, body: { error: 'invalid_grant' } };
       for (const r of this.refreshTokens.values())
         if (r.clientId === clientId && r.replacedAt === undefined) r.replacedAt = Date.now();
       const refreshToken = this.token('sim-rt');

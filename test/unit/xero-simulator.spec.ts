@@ -262,4 +262,59 @@ describe('XeroSimulator', () => {
       expect((await get('Organisation')).status).toBe(200);
     });
   });
+
+  describe('token endpoint', () => {
+    let identity: XeroSimulator;
+    beforeEach(async () => {
+      identity = await XeroSimulator.start();
+      identity.addCustomConnection('custom-1', 'secret-1', [TENANT]);
+    });
+    afterEach(() => identity.close());
+
+    async function post(form: Record<string, string>, clientId = 'oauth-1', secret = 'secret-2') {
+      const res = await fetch(`${identity.url}/connect/token`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams(form).toString(),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    }
+
+    it('rotates refresh tokens; a replaced one works within the grace period, then is invalid_grant', async () => {
+      const first = identity.addOAuthApp('oauth-1', 'secret-2', [TENANT]);
+      const rotated = await post({ grant_type: 'refresh_token', refresh_token: first });
+      expect(rotated.status).toBe(200);
+      expect(rotated.body.refresh_token).not.toBe(first);
+      // Within the grace period (30 minutes by default) the replaced one still works.
+      expect((await post({ grant_type: 'refresh_token', refresh_token: first })).status).toBe(200);
+      identity.refreshGraceMs = 0;
+      const late = await post({ grant_type: 'refresh_token', refresh_token: first });
+      expect(late).toEqual({ status: 400, body: { error: 'invalid_grant' } });
+    });
+
+    it('a grant the client may not use is unauthorized_client, whatever token comes with it', async () => {
+      identity.addOAuthApp('oauth-1', 'secret-2', [TENANT]);
+      expect(await post({ grant_type: 'client_credentials' })).toEqual({
+        status: 400,
+        body: { error: 'unauthorized_client' },
+      });
+      // A custom connection has no refresh tokens: Xero refuses the grant itself, not the token.
+      const custom = await post(
+        { grant_type: 'refresh_token', refresh_token: 'sim-rt-x' },
+        'custom-1',
+        'secret-1',
+      );
+      expect(custom).toEqual({ status: 400, body: { error: 'unauthorized_client' } });
+    });
+
+    it('a wrong secret is invalid_client', async () => {
+      expect(await post({ grant_type: 'client_credentials' }, 'custom-1', 'wrong')).toEqual({
+        status: 400,
+        body: { error: 'invalid_client' },
+      });
+    });
+  });
 });
