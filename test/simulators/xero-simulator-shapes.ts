@@ -125,10 +125,14 @@ export function paged(key: string, all: unknown[], q: URLSearchParams): SimAnswe
   return { status: 200, body: envelope(key, slice, { ...p, total: all.length }) };
 }
 
-/** A report's `periods` (0-12) and `timeframe` (MONTH default), or the ValidationException for them. */
+/**
+ * A report's `periods` (1-12 when given; none compared without it) and
+ * `timeframe` (MONTH default), or the ValidationException for them.
+ */
 export function reportPeriods(q: URLSearchParams): { periods: number; timeframe: string } | SimAnswer {
-  const periods = Number(q.get('periods') ?? '0');
-  if (!Number.isInteger(periods) || periods < 0 || periods > 12)
+  const given = q.get('periods');
+  const periods = given === null ? 0 : Number(given);
+  if (given !== null && (!Number.isInteger(periods) || periods < 1 || periods > 12))
     return validationError('periods must be between 1 and 12');
   const timeframe = q.get('timeframe') ?? 'MONTH';
   if (!['MONTH', 'QUARTER', 'YEAR'].includes(timeframe)) return validationError('Invalid timeframe');

@@ -317,4 +317,16 @@ describe('XeroSimulator', () => {
       });
     });
   });
+
+  it('takes report periods from 1 to 12 only, as Xero documents them', async () => {
+    for (const report of ['Reports/ProfitAndLoss', 'Reports/BalanceSheet']) {
+      expect((await get(report)).status).toBe(200);
+      expect((await get(report, { periods: '12', timeframe: 'QUARTER' })).status).toBe(200);
+      for (const periods of ['0', '13', '1.5']) {
+        const refused = await get(report, { periods });
+        expect(refused.status).toBe(400);
+        expect(refused.body.Type).toBe('ValidationException');
+      }
+    }
+  });
 });
