@@ -172,7 +172,9 @@ export class XeroSimulator extends XeroIdentity {
   /**
    * Runs an Accounting call as one of its tenant's calls in flight (after
    * apiDelayMs): over concurrentLimit, Xero's 429 instead. Its
-   * X-Rate-Limit-Problem value for this limit is unconfirmed.
+   * X-Rate-Limit-Problem value for this limit is unconfirmed, and it has no
+   * Retry-After (Xero gives one for the minute and day limits), so a client
+   * must cope without one.
    */
   private async inFlight(
     req: SimRequest,
@@ -189,7 +191,7 @@ export class XeroSimulator extends XeroIdentity {
           status: 429,
           body: 'Rate limit exceeded',
           contentType: 'text/plain',
-          headers: { 'retry-after': '1', 'x-rate-limit-problem': 'concurrent' },
+          headers: { 'x-rate-limit-problem': 'concurrent' },
         };
       }
       if (this.apiDelayMs > 0) await sleep(this.apiDelayMs);

@@ -23,6 +23,9 @@ describe('XeroSimulator', () => {
 
   afterAll(() => sim.close());
 
+  // The specs share one simulator: none of them is about its minute limit.
+  beforeEach(() => sim.resetLimits());
+
   async function token(clientId: string, secret: string, form: Record<string, string> = {}) {
     const res = await fetch(`${sim.url}/connect/token`, {
       method: 'POST',
@@ -327,6 +330,32 @@ describe('XeroSimulator', () => {
         expect(refused.status).toBe(400);
         expect(refused.body.Type).toBe('ValidationException');
       }
+    }
+  });
+
+  it('over 5 calls at a time for a tenant: a 429 without Retry-After, its body not JSON', async () => {
+    sim.apiDelayMs = 200;
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          fetch(`${sim.url}/api.xro/2.0/Organisation`, {
+            headers: {
+              authorization: `Bearer ${accessToken}`,
+              'xero-tenant-id': TENANT,
+              accept: 'application/json',
+            },
+          }),
+        ),
+      );
+      const refused = answers.filter((a) => a.status === 429);
+      expect(refused).toHaveLength(1);
+      expect(refused[0].headers.get('retry-after')).toBeNull();
+      expect(refused[0].headers.get('x-rate-limit-problem')).toBe('concurrent');
+      expect(refused[0].headers.get('content-type')).toMatch(/^text\/plain/);
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(5);
+      await Promise.all(answers.map((a) => a.text()));
+    } finally {
+      sim.apiDelayMs = 0;
     }
   });
 });
