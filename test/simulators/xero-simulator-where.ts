@@ -1,13 +1,15 @@
 /**
  * The part of Xero's `where` language the simulator reads: comparisons of a
  * field (dotted for a nested one, `Contact.ContactID`) with a "string", a
- * Guid("…"), a DateTime(y, m, d), true/false or a number, joined by AND and
- * OR (AND binding tighter) with parentheses. The value must be of the
- * field's type (a GUID field takes Guid("…"), not a "string"), and a GUID or
- * a boolean is only compared with == or !=. Anything else, or a field the
- * resource does not have, is Xero's 400 QueryParseException, so a client
- * that writes the expression wrongly fails the tests rather than reading
- * everything.
+ * Guid("…") (any case), a DateTime(y, m, d), true/false, a number or null,
+ * by == (or =), != (or <>), >, >=, < and <=, joined by AND (or &&) and OR
+ * (or ||), in any case, AND binding tighter, with parentheses. The value must
+ * be of the field's type (a GUID field takes Guid("…"), not a "string"), and
+ * a GUID, a boolean or null is only compared with == or !=. Anything else,
+ * or a field the resource does not have, is Xero's 400 QueryParseException,
+ * so a client that writes the expression wrongly fails the tests rather than
+ * reading everything. Not read (refused here, taken by Xero): methods such
+ * as Name.Contains("…").
  */
 import { msOf, queryParseError, SimAnswer } from './xero-simulator-shapes';
 
@@ -17,10 +19,13 @@ export type FieldType = 'string' | 'guid' | 'date' | 'bool' | 'number';
 /** The fields a resource can be filtered and ordered on, with their types. */
 export type Fields = Readonly<Record<string, FieldType>>;
 type Value =
-  { kind: 'string' | 'guid' | 'bool' | 'number'; v: string | boolean | number } | { kind: 'date'; v: number };
+  | { kind: 'string' | 'guid' | 'bool' | 'number'; v: string | boolean | number }
+  | { kind: 'date'; v: number }
+  | { kind: 'null'; v: null };
 
 /** The .NET names Xero's messages give the types. */
-const NET: Record<FieldType, string> = {
+const NET: Record<FieldType | 'null', string> = {
+  null: 'Object',
   string: 'String',
   guid: 'Guid',
   date: 'DateTime',
@@ -29,7 +34,7 @@ const NET: Record<FieldType, string> = {
 };
 
 const TERM =
-  /^([A-Za-z][A-Za-z.]*)\s*(==|!=|>=|<=|>|<)\s*("([^"]*)"|Guid\("([0-9a-fA-F-]{36})"\)|DateTime\((\d{4}),\s*(\d{1,2}),\s*(\d{1,2})\)|true|false|-?\d+(?:\.\d+)?)/;
+  /^([A-Za-z][A-Za-z.]*)\s*(==|=|!=|<>|>=|<=|>|<)\s*("([^"]*)"|[Gg][Uu][Ii][Dd]\("([0-9a-fA-F-]{36})"\)|DateTime\((\d{4}),\s*(\d{1,2}),\s*(\d{1,2})\)|true|false|null|-?\d+(?:\.\d+)?)/;
 
 /** A test of items for `where`, or the 400 Xero answers. `fields` are the ones `type` (`Invoice`, …) has. */
 export function whereFilter(where: string | null, fields: Fields, type: string): Test | SimAnswer {
@@ -55,7 +60,7 @@ class Parser {
 
   or(): Test {
     const parts = [this.and()];
-    while (this.word('OR')) parts.push(this.and());
+    while (this.word('OR', '||')) parts.push(this.and());
     return (item) => parts.some((p) => p(item));
   }
 
@@ -66,7 +71,7 @@ class Parser {
 
   private and(): Test {
     const parts = [this.primary()];
-    while (this.word('AND')) parts.push(this.primary());
+    while (this.word('AND', '&&')) parts.push(this.primary());
     return (item) => parts.every((p) => p(item));
   }
 
@@ -83,7 +88,8 @@ class Parser {
     const m = TERM.exec(this.text.slice(this.at));
     if (!m) throw new Error(`cannot read "${this.text.slice(this.at, this.at + 20)}"`);
     this.at += m[0].length;
-    const [, field, op] = m;
+    const [, field] = m;
+    const op = m[2] === '=' ? '==' : m[2] === '<>' ? '!=' : m[2];
     if (!Object.hasOwn(this.fields, field))
       throw new Error(`No property or field '${field}' exists in type '${this.type}'`);
     const fieldType = this.fields[field];
@@ -94,19 +100,25 @@ class Parser {
           ? { kind: 'guid', v: m[5].toLowerCase() }
           : m[6] !== undefined
             ? { kind: 'date', v: Date.UTC(+m[6], +m[7] - 1, +m[8]) }
-            : m[3] === 'true' || m[3] === 'false'
-              ? { kind: 'bool', v: m[3] === 'true' }
-              : { kind: 'number', v: Number(m[3]) };
-    if (value.kind !== fieldType || (['guid', 'bool'].includes(fieldType) && !['==', '!='].includes(op)))
+            : m[3] === 'null'
+              ? { kind: 'null', v: null }
+              : m[3] === 'true' || m[3] === 'false'
+                ? { kind: 'bool', v: m[3] === 'true' }
+                : { kind: 'number', v: Number(m[3]) };
+    const equality = op === '==' || op === '!=';
+    const typed = value.kind === fieldType || value.kind === 'null';
+    if (!typed || (!equality && ['guid', 'bool', 'null'].some((k) => k === fieldType || k === value.kind)))
       throw new Error(
         `Operator '${op}' incompatible with operand types '${NET[fieldType]}' and '${NET[value.kind]}'`,
       );
     return (item) => compare(read(item as Item, field), op, value);
   }
 
-  private word(w: string): boolean {
-    const m = new RegExp(`^\\s+${w}\\s+`).exec(this.text.slice(this.at));
-    if (!m) return false;
+  /** The keyword `w` (in any case, between spaces) or its symbol (`&&`, `||`). */
+  private word(w: string, symbol: string): boolean {
+    const rest = this.text.slice(this.at);
+    const m = new RegExp(`^\\s+${w}\\s+`, 'i').exec(rest) ?? /^\s*(&&|\|\|)\s*/.exec(rest);
+    if (!m || (m[1] !== undefined && m[1] !== symbol)) return false;
     this.at += m[0].length;
     return true;
   }
@@ -123,6 +135,7 @@ function read(item: Item, path: string): unknown {
 }
 
 function compare(actual: unknown, op: string, value: Value): boolean {
+  if (value.kind === 'null') return (actual === undefined || actual === null) === (op === '==');
   let a: string | number | boolean | undefined;
   if (value.kind === 'date') a = typeof actual === 'string' ? msOf(actual) : undefined;
   else if (value.kind === 'guid') a = typeof actual === 'string' ? actual.toLowerCase() : undefined;

@@ -118,6 +118,38 @@ describe('XeroSimulator', () => {
       expect(order.body.Type).toBe('QueryParseException');
     });
 
+    it("takes Xero's other spellings: = and <>, guid(…) in any case, && and ||, and or or, null", async () => {
+      const refs = async (where: string) => {
+        const res = await get('BankTransactions', { where });
+        expect(res.status).toBe(200);
+        return (res.body.BankTransactions as { Reference: string }[]).map((b) => b.Reference);
+      };
+      const contact = 'c0000001-0000-4000-8000-000000000001';
+      expect(await refs('Status="VOIDED"')).toEqual(await refs('Status=="VOIDED"'));
+      expect(await refs('Status="VOIDED"')).toEqual(['Bank ref 5']);
+      expect(await refs(`Contact.ContactID=guid("${contact}")`)).toEqual(
+        await refs(`Contact.ContactID==Guid("${contact}")`),
+      );
+      expect(await refs(`Contact.ContactID=GUID("${contact}")`)).toEqual(['Bank ref 1', 'Bank ref 4']);
+      expect(await refs('Type=="RECEIVE"&&IsReconciled==true')).toEqual(['Bank ref 1']);
+      expect(await refs('Type == "SPEND" || Type == "SPEND-TRANSFER"')).toEqual([
+        'Bank ref 2',
+        'Bank ref 4',
+        'Bank ref 5',
+      ]);
+      expect(await refs('Type=="RECEIVE" and Total>100 or Status=="VOIDED"')).toEqual([
+        'Bank ref 3',
+        'Bank ref 5',
+        'Bank ref 6',
+      ]);
+      expect(await refs('Reference<>"Bank ref 1" AND Reference!=null AND Total<=150')).toEqual([
+        'Bank ref 2',
+      ]);
+      expect(await refs('Reference==null')).toEqual([]);
+      // null is compared for (in)equality only, as a GUID or a boolean is.
+      expect((await get('BankTransactions', { where: 'Total>null' })).status).toBe(400);
+    });
+
     it('applies where and order on Invoices and Contacts too, and refuses a bad one there', async () => {
       const invoices = await get('Invoices', { where: 'Type=="ACCPAY" OR Total>=500', order: 'Total DESC' });
       expect(invoices.status).toBe(200);
