@@ -99,7 +99,7 @@ class Parser {
         : m[5] !== undefined
           ? { kind: 'guid', v: m[5].toLowerCase() }
           : m[6] !== undefined
-            ? { kind: 'date', v: Date.UTC(+m[6], +m[7] - 1, +m[8]) }
+            ? { kind: 'date', v: day(+m[6], +m[7], +m[8]) }
             : m[3] === 'null'
               ? { kind: 'null', v: null }
               : m[3] === 'true' || m[3] === 'false'
@@ -126,6 +126,15 @@ class Parser {
   private space(): void {
     while (this.text[this.at] === ' ') this.at += 1;
   }
+}
+
+/** The ms of a calendar day; a day that does not exist (month 13, 31 June) cannot be made, as in .NET. */
+function day(y: number, m: number, d: number): number {
+  const date = new Date(0);
+  date.setUTCFullYear(y, m - 1, d); // not Date.UTC, which reads years 0-99 as 1900-1999
+  if (y < 1 || date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d)
+    throw new Error('Year, Month, and Day parameters describe an un-representable DateTime.');
+  return date.getTime();
 }
 
 function read(item: Item, path: string): unknown {

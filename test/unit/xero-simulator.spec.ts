@@ -91,6 +91,19 @@ describe('XeroSimulator', () => {
       });
     });
 
+    it('refuses a DateTime(…) of a day that does not exist rather than rolling it over', async () => {
+      for (const where of [
+        'Date>=DateTime(2018, 13, 01)',
+        'Date>=DateTime(2018, 06, 31)',
+        'Date>=DateTime(2018, 0, 1)',
+      ]) {
+        const res = await get('BankTransactions', { where });
+        expect(res.status).toBe(400);
+        expect(res.body.Type).toBe('QueryParseException');
+      }
+      expect((await get('BankTransactions', { where: 'Date>=DateTime(2020, 02, 29)' })).status).toBe(200);
+    });
+
     it('compares a GUID or a boolean only for (in)equality', async () => {
       const guid = await get('BankTransactions', {
         where: 'Contact.ContactID>Guid("c0000001-0000-4000-8000-000000000001")',
