@@ -42,6 +42,37 @@ describe('AI tool arguments', () => {
     expect(issues(ANTHROPIC_MESSAGE_INPUT, big(100_001))).toEqual(['messages.0.content']);
   });
 
+  it('refuses for Anthropic what Anthropic refuses: whitespace-only text, a final assistant message ending in whitespace', () => {
+    const conversation = (...contents: Array<[string, string]>) => ({
+      ...valid,
+      messages: contents.map(([role, content]) => ({ role, content })),
+    });
+    const blank = conversation(['user', 'Hi'], ['assistant', ' \n\t'], ['user', 'Go on']);
+    expect(ANTHROPIC_MESSAGE_INPUT.safeParse(blank).error?.issues).toEqual([
+      expect.objectContaining({
+        path: ['messages', 1, 'content'],
+        message: 'must hold text other than whitespace (Anthropic refuses whitespace-only text)',
+      }),
+    ]);
+    const prefill = conversation(['user', 'List three'], ['assistant', '1. ']);
+    expect(ANTHROPIC_MESSAGE_INPUT.safeParse(prefill).error?.issues).toEqual([
+      expect.objectContaining({
+        path: ['messages', 1, 'content'],
+        message:
+          'must not end with whitespace in a final assistant message (Anthropic refuses such a prefill)',
+      }),
+    ]);
+    // Whitespace around text is fine elsewhere: in a user message, and in an assistant message not last.
+    expect(issues(ANTHROPIC_MESSAGE_INPUT, conversation(['user', ' Hi \n']))).toEqual([]);
+    expect(issues(ANTHROPIC_MESSAGE_INPUT, conversation(['user', 'Hi'], ['assistant', '1.']))).toEqual([]);
+    expect(
+      issues(ANTHROPIC_MESSAGE_INPUT, conversation(['user', 'Hi'], ['assistant', 'Yes. '], ['user', 'More'])),
+    ).toEqual([]);
+    // OpenAI takes both.
+    expect(issues(OPENAI_CHAT_INPUT, blank)).toEqual([]);
+    expect(issues(OPENAI_CHAT_INPUT, prefill)).toEqual([]);
+  });
+
   it('refuses a member a message does not have, naming it, rather than dropping it', () => {
     const extra = {
       ...valid,

@@ -68,9 +68,32 @@ const temperature = (max: number) =>
       `Sampling temperature, 0-${max} (lower is more deterministic); the provider's default when absent.`,
     );
 
+/**
+ * Anthropic refuses (400) text that is only whitespace, and a final
+ * assistant message (a prefill the reply continues) ending in whitespace;
+ * refused here with the message's place, before any upstream call.
+ */
+const anthropicMessages = messages.superRefine((list, ctx) => {
+  list.forEach((m, i) => {
+    if (m.content.trim() === '')
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'content'],
+        message: 'must hold text other than whitespace (Anthropic refuses whitespace-only text)',
+      });
+    else if (i === list.length - 1 && m.role === 'assistant' && m.content.trimEnd() !== m.content)
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'content'],
+        message:
+          'must not end with whitespace in a final assistant message (Anthropic refuses such a prefill)',
+      });
+  });
+});
+
 export const ANTHROPIC_MESSAGE_INPUT = z.object({
   model: model('claude-sonnet-4-5'),
-  messages,
+  messages: anthropicMessages,
   system,
   maxTokens,
   temperature: temperature(1),
