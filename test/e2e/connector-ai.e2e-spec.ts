@@ -292,6 +292,28 @@ describe('AI connector (e2e, simulated Anthropic and OpenAI)', () => {
     expect(openai.requests).toHaveLength(1);
   });
 
+  it('429 insufficient_quota (OpenAI out of credit) is not waited out: one request, the owner told to act', async () => {
+    openai.respondNext({
+      status: 429,
+      headers: { 'retry-after': '1' },
+      body: {
+        error: {
+          message: 'You exceeded your current quota, please check your plan and billing details.',
+          type: 'insufficient_quota',
+          param: null,
+          code: 'insufficient_quota',
+        },
+      },
+    });
+    const r = await gpt();
+    expect(r.isError).toBe(true);
+    expect(r.text).toBe(
+      "OpenAI refused the call: the account's quota is used up (insufficient_quota); its owner must check " +
+        'the plan and billing at OpenAI. Retrying will not help.',
+    );
+    expect(openai.requests).toHaveLength(1);
+  });
+
   it('5xx: a completion that may have run is not sent again; the caller is told to retry later', async () => {
     anthropic.failNext(500);
     expect((await claude()).text).toBe('Anthropic is failing (HTTP 500); retry later.');

@@ -1,4 +1,4 @@
-import type { UpstreamHttp } from '../http/upstream-http.service';
+import type { UpstreamHttp, UpstreamResponse } from '../http/upstream-http.service';
 import { UpstreamError, UpstreamService } from '../http/upstream.errors';
 import { aiErrorFor } from './ai-errors';
 import type { Completion } from './ai.schemas';
@@ -26,6 +26,8 @@ export interface CompletionCall {
   /** For the messages of errors: the model asked for, and the stored key to keep out of them. */
   model: string;
   apiKey: string;
+  /** A refusal (429, 529) not to wait out: UpstreamRequest.refusedForGood. */
+  refusedForGood?: (res: UpstreamResponse) => UpstreamError | undefined;
 }
 
 /**
@@ -48,6 +50,7 @@ export async function requestCompletion(
     idempotent: false,
     signal: call.signal,
     timeoutMs: call.timeoutMs,
+    refusedForGood: call.refusedForGood,
   });
   if (res.status < 200 || res.status > 299)
     throw aiErrorFor(call.service, res, { model: call.model, apiKey: call.apiKey });

@@ -1,6 +1,6 @@
 import type { UpstreamResponse } from '../http/upstream-http.service';
 import { UpstreamError } from '../http/upstream.errors';
-import { aiErrorFor, MAX_DETAIL_CHARS, upstreamErrorMessage } from './ai-errors';
+import { aiErrorFor, MAX_DETAIL_CHARS, openAiOutOfCredit, upstreamErrorMessage } from './ai-errors';
 
 const KEY = 'sk-ant-stored-key-0001';
 
@@ -113,5 +113,36 @@ describe('aiErrorFor', () => {
       'upstream_unexpected_status',
       'Anthropic answered HTTP 302, which this server does not expect here.',
     ]);
+  });
+});
+
+describe('openAiOutOfCredit', () => {
+  const outOfCredit = (error: Record<string, unknown>, status = 429) =>
+    response(status, { error: { message: 'You exceeded your current quota.', param: null, ...error } });
+
+  it("ends a 429 whose code or type is insufficient_quota: the account's owner must act", () => {
+    for (const error of [
+      { type: 'insufficient_quota', code: 'insufficient_quota' },
+      { type: 'insufficient_quota', code: null },
+      { type: 'requests', code: 'insufficient_quota' },
+    ]) {
+      const e = openAiOutOfCredit(outOfCredit(error));
+      expect(e).toBeInstanceOf(UpstreamError);
+      expect(e?.code).toBe('upstream_account_unavailable');
+      expect(e?.message).toBe(
+        "OpenAI refused the call: the account's quota is used up (insufficient_quota); its owner must " +
+          'check the plan and billing at OpenAI. Retrying will not help.',
+      );
+    }
+  });
+
+  it('leaves every other refusal to be waited out: a rate limit, another status, a body without the code', () => {
+    expect(openAiOutOfCredit(outOfCredit({ type: 'requests', code: 'rate_limit_exceeded' }))).toBeUndefined();
+    expect(openAiOutOfCredit(outOfCredit({ type: 'tokens', code: null }))).toBeUndefined();
+    expect(
+      openAiOutOfCredit(outOfCredit({ type: 'insufficient_quota', code: 'insufficient_quota' }, 529)),
+    ).toBeUndefined();
+    expect(openAiOutOfCredit(response(429, 'Too Many Requests'))).toBeUndefined();
+    expect(openAiOutOfCredit(response(429, { message: 'insufficient_quota' }))).toBeUndefined();
   });
 });

@@ -62,3 +62,26 @@ export function aiErrorFor(
   }
   return UpstreamError.unexpectedStatus(service, status);
 }
+
+/** OpenAI's error body with its machine-readable `code` and `type`. */
+const OPENAI_ERROR_CODE = z.object({
+  error: z.object({ code: z.string().nullish(), type: z.string().nullish() }),
+});
+
+/**
+ * OpenAI answers 429 `insufficient_quota` when the account has no credit
+ * left (its plan's quota is used up): unlike a rate limit, no wait mends it,
+ * so the call ends at once, telling who can.
+ */
+export function openAiOutOfCredit(res: UpstreamResponse): UpstreamError | undefined {
+  if (res.status !== 429) return undefined;
+  const parsed = OPENAI_ERROR_CODE.safeParse(jsonOrUndefined(res));
+  if (!parsed.success) return undefined;
+  const { code, type } = parsed.data.error;
+  if (code !== 'insufficient_quota' && type !== 'insufficient_quota') return undefined;
+  return UpstreamError.accountUnavailable(
+    'openai',
+    "refused the call: the account's quota is used up (insufficient_quota); its owner must check the " +
+      'plan and billing at OpenAI. Retrying will not help.',
+  );
+}

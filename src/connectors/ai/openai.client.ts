@@ -5,6 +5,7 @@ import type { ToolContext } from '../../mcp/mcp-context';
 import { ConnectorCredentials } from '../http/connector-credentials.service';
 import { UpstreamHttp } from '../http/upstream-http.service';
 import { completionTimeoutMs, requestCompletion } from './ai-completion';
+import { openAiOutOfCredit } from './ai-errors';
 import type { Completion, CompletionRequest } from './ai.schemas';
 import { openAiCompletion, openAiRequestBody } from './openai.mapping';
 
@@ -31,6 +32,7 @@ export class OpenAiClient {
         timeoutMs: completionTimeoutMs(this.config.connectors.timeoutMs, req.maxTokens),
         model: req.model,
         apiKey,
+        refusedForGood: openAiOutOfCredit,
       },
       openAiCompletion,
     );

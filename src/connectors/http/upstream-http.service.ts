@@ -36,6 +36,12 @@ export interface UpstreamRequest {
    * instead of the generic `upstream_rate_limited` one. Never given the body.
    */
   onRateLimited?: (headers: Headers, retryAfterMs: number | undefined) => Promise<UpstreamError | undefined>;
+  /**
+   * Runs on a 408, 429 or 529 before it is waited out and sent again: an
+   * error it returns ends the call at once (a refusal no wait mends, such as
+   * an account out of credit).
+   */
+  refusedForGood?: (res: UpstreamResponse) => UpstreamError | undefined;
 }
 
 export interface UpstreamResponse {
@@ -132,6 +138,8 @@ export class UpstreamHttp {
       // A 429 is a sign of life; anything else here counts against the service.
       if (status === 429) this.succeeded(breaker, req.service, key);
       else this.failed(breaker, req.service, key);
+      const final = REFUSED.has(status) ? req.refusedForGood?.(res) : undefined;
+      if (final) throw final;
       const asked = retryAfterMs(res.headers);
       const wait = asked ?? backoffMs(attempt);
       const mayRetry = REFUSED.has(status) || idempotent;
