@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { Prompt } from '../mcp/mcp.decorators';
 import { given, userPrompt } from './prompt-steps';
 import { ORDER_RANGE, ordersBetween, withOrderRangeRules } from './shopify/shopify.prompts';
-import { OPEN_PURCHASE_ORDERS } from './unleashed/unleashed.prompts';
+import { OPEN_PURCHASE_ORDERS, stockRows } from './unleashed/unleashed.prompts';
 import { STOCK_ON_HAND } from './unleashed/unleashed.schemas';
 
 const STOCK_VS_SALES = withOrderRangeRules(
@@ -13,8 +13,8 @@ const STOCK_VS_SALES = withOrderRangeRules(
       ...ORDER_RANGE,
       // The tool's own argument, so what the prompt takes is what the tool takes.
       warehouseCode: STOCK_ON_HAND.shape.warehouseCode.describe(
-        'Only this Unleashed warehouse (its code, as unleashed_stock_on_hand gives it); leave it out for ' +
-          'every warehouse.',
+        'Only this Unleashed warehouse (its code, the warehouseCode of Unleashed orders and stock rows); ' +
+          'leave it out for all warehouses together.',
       ),
     })
     .strict(),
@@ -61,7 +61,7 @@ export class StockVsSalesPrompts {
   stockVsSales(_ctx: unknown, args: z.output<typeof STOCK_VS_SALES>): GetPromptResult {
     const where = args.warehouseCode
       ? `the Unleashed warehouse ${args.warehouseCode}`
-      : 'every Unleashed warehouse';
+      : 'all Unleashed warehouses';
     return userPrompt(`Stock against sales, ${args.from} to ${args.to} (${where})`, [
       `Compare the Shopify orders created from ${args.from} to ${args.to} (both days included) with the stock ` +
         `of ${where}. Make these read-only calls with the Sentia MCP tools:`,
@@ -77,8 +77,8 @@ export class StockVsSalesPrompts {
           tool: 'unleashed_stock_on_hand',
           args: { ...given({ warehouseCode: args.warehouseCode }), pageSize: 1000 },
           why:
-            'stock per product and warehouse now (qtyOnHand, allocatedQty, availableQty: on hand less ' +
-            'allocated); ask for the next `page` while page < numberOfPages.',
+            `${stockRows(args.warehouseCode)}, as it is now (qtyOnHand, allocatedQty, availableQty: on hand ` +
+            'less allocated); ask for the next `page` while page < numberOfPages.',
         },
         {
           tool: 'unleashed_list_purchase_orders',
@@ -97,11 +97,13 @@ export class StockVsSalesPrompts {
       'Then answer:\n' +
         '1. Order volume over the range: orders and their totalPrice per currencyCode, per week (per day for ' +
         'a range under a month), leaving out REFUNDED and VOIDED orders; whether the volume rose, fell or held.\n' +
-        '2. Stock now: per warehouse, the number of products and the total on hand, allocated and available; ' +
-        'the products with nothing available (availableQty 0 or less), then the lowest, with productCode, ' +
-        'productDescription and warehouse.\n' +
+        '2. Stock now: the number of products and the total on hand, allocated and available, per warehouse ' +
+        'for rows with a warehouseCode and once for all warehouses for rows without one (totals); the ' +
+        'products with nothing available (availableQty 0 or less), then the lowest, with productCode, ' +
+        'productDescription and warehouse (its warehouseCode, or "all warehouses").\n' +
         '3. Open purchase orders: number, status, supplier, warehouse, required date and total, the overdue ' +
-        'ones (requiredDate passed) first; which warehouses with products out of stock have none.\n' +
+        'ones (requiredDate passed) first; for rows with a warehouseCode, which warehouses with products out ' +
+        'of stock have none (a total across all warehouses has no warehouse to match).\n' +
         '4. Together, in aggregate only: whether the order trend and the stock point the same way (for ' +
         'example orders rising while many products have nothing available and no purchase order is open), ' +
         'as an observation to check, not a forecast.\n' +

@@ -352,13 +352,25 @@ describe('MCP prompts and resources (e2e)', () => {
       expect(described('shopify_list_products')).toContain('sku');
       // ... and the orders carry no line items: the prompt's claim holds of the tool's output.
       expect(described('shopify_list_orders')).not.toMatch(/lineItems|sku|quantity/i);
-      // Without a warehouse, every warehouse, and no warehouseCode in the calls.
+      // One warehouse: its rows, one per product.
+      expect(text).toContain('the stock of the warehouse MAIN, one row per product');
+      // Without a warehouse, all warehouses, and no warehouseCode in the calls; the rows are read by their
+      // warehouseCode, as the tool's description says (a total across warehouses has none).
       const all = await client.getPrompt({ name: 'stock_vs_sales', arguments: args });
       expect(callsIn(all.messages[0].content.text!)[1]).toEqual({
         tool: 'unleashed_stock_on_hand',
         args: { pageSize: 1000 },
       });
-      expect(all.messages[0].content.text).toContain('every Unleashed warehouse');
+      const allText = all.messages[0].content.text!;
+      expect(allText).toContain('all Unleashed warehouses');
+      expect(allText).not.toMatch(/per product and warehouse/);
+      expect(allText).toContain(
+        'a row whose warehouseCode is null is a product’s total across all warehouses',
+      );
+      expect(allText).toContain('never add a total to rows of the same product');
+      expect(described('unleashed_stock_on_hand')).toContain(
+        'a row whose warehouseCode is null is the product’s total across all warehouses',
+      );
     });
 
     it('completes the month of xero_month_end_review for a key that may use it; to one that may not the prompt is unknown (-32602)', async () => {

@@ -150,6 +150,36 @@ describe('STOCK_ON_HAND_PAGE', () => {
       STOCK_ON_HAND_PAGE.safeParse({ Pagination: pagination, Items: [{ ...row, QtyOnHand: null }] }).success,
     ).toBe(false);
   });
+
+  it('maps a total across warehouses (warehouse fields empty, null or absent) to a null warehouse', () => {
+    // Unleashed's GET /StockOnHand example: Guid = ProductGuid, WarehouseId/WarehouseCode/Warehouse empty.
+    const total = {
+      Guid: 'p',
+      ProductGuid: 'p',
+      ProductCode: 'BEV-001',
+      ProductDescription: 'Cola',
+      QtyOnHand: 69,
+      AllocatedQty: 0,
+      AvailableQty: 69,
+      AvgCost: 1774.93449333333333,
+      TotalCost: 122470.48004,
+      LastModifiedOn: '/Date(1471582359667)/',
+    };
+    const items = STOCK_ON_HAND_PAGE.parse({
+      Pagination: pagination,
+      Items: [
+        { ...total, WarehouseId: '', WarehouseCode: '', Warehouse: '' },
+        { ...total, WarehouseId: null, WarehouseCode: null, Warehouse: null },
+        { ...total, WarehouseCode: ' ', Warehouse: ' ' },
+        total,
+      ],
+    }).items;
+    for (const item of items) {
+      expect(item).toMatchObject({ productGuid: 'p', qtyOnHand: 69, totalCost: 122470.48004 });
+      expect(item.warehouseCode).toBeNull();
+      expect(item.warehouseName).toBeNull();
+    }
+  });
 });
 
 const order = {

@@ -41,6 +41,16 @@ const nullableString = z
   .string()
   .nullish()
   .transform((v) => v ?? null);
+/**
+ * A text field where Unleashed may write "none" as an empty string: a product's
+ * stock total across warehouses has empty warehouse fields in Unleashed's
+ * GET /StockOnHand example (their JSON form, "" or null, is unconfirmed).
+ * Blank is null, so a row with a code is always one warehouse's.
+ */
+const blankAsNull = z
+  .string()
+  .nullish()
+  .transform((v) => (v === undefined || v === null || v.trim() === '' ? null : v));
 const nullableNumber = z
   .number()
   .nullish()
@@ -109,8 +119,8 @@ const STOCK_ON_HAND = z
     ProductGuid: nullableString,
     ProductCode: z.string(),
     ProductDescription: nullableString,
-    WarehouseCode: nullableString,
-    Warehouse: nullableString,
+    WarehouseCode: blankAsNull,
+    Warehouse: blankAsNull,
     QtyOnHand: z.number(),
     AllocatedQty: nullableNumber,
     AvailableQty: nullableNumber,

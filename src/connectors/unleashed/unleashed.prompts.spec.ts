@@ -16,16 +16,35 @@ function prompt(raw: Record<string, string>) {
 }
 
 describe('unleashed_reorder_check', () => {
-  it('checks every warehouse at a threshold of 0 by default', () => {
+  it('checks all warehouses at a threshold of 0 by default', () => {
     const { description, text, calls } = prompt({});
-    expect(description).toBe('Unleashed reorder check (every warehouse, available at or below 0)');
-    expect(text).toContain('Check the Unleashed stock of every warehouse');
+    expect(description).toBe('Unleashed reorder check (all warehouses, available at or below 0)');
+    expect(text).toContain('Check the Unleashed stock of all warehouses');
     expect(calls.map((c) => [c.tool, c.args])).toEqual([
       ['unleashed_stock_on_hand', { pageSize: 1000 }],
       ['unleashed_list_purchase_orders', { orderStatus: ['Parked', 'Placed'], pageSize: 1000 }],
     ]);
     expect(calls[0].why).toContain('availableQty (on hand less allocated) is 0 or less');
     expect(calls[1].why).not.toContain('Keep those of warehouseCode');
+  });
+
+  it('says how to read stock rows under either reading: null warehouseCode a total, a code one warehouse', () => {
+    // Unleashed documents GET /StockOnHand without warehouseCode as one total per product (warehouse
+    // fields empty); UPSTREAMS.md leaves it unconfirmed, so the prompt must hold for rows per warehouse too.
+    const all = prompt({});
+    expect(all.calls[0].why).not.toMatch(/per product and warehouse/);
+    expect(all.calls[0].why).toContain(
+      'a row whose warehouseCode is null is a product’s total across all warehouses',
+    );
+    expect(all.calls[0].why).toContain('a row with a warehouseCode that warehouse’s stock only');
+    expect(all.calls[0].why).toContain('never add a total to rows of the same product');
+    expect(all.text).toContain('or "all warehouses" for a row without one');
+    expect(all.text).toContain('for a total across all warehouses, one of any warehouse');
+    expect(all.text).toContain('If the rows are totals (warehouseCode null)');
+    // One warehouse asked for: its rows, one per product, and no talk of totals.
+    const main = prompt({ warehouseCode: 'MAIN' });
+    expect(main.calls[0].why).toMatch(/^the stock of the warehouse MAIN, one row per product;/);
+    expect(main.text).not.toContain('If the rows are totals');
   });
 
   it('keeps to one warehouse, its stock and its purchase orders, at the threshold given', () => {

@@ -9,7 +9,8 @@ const REORDER_CHECK = z
   .object({
     // The tool's own argument, so what the prompt takes is what the tool takes.
     warehouseCode: STOCK_ON_HAND.shape.warehouseCode.describe(
-      'Only this warehouse (its code, as unleashed_stock_on_hand gives it); leave it out for every warehouse.',
+      'Only this warehouse (its code, the warehouseCode of Unleashed orders and stock rows); leave it out ' +
+        'for all warehouses together.',
     ),
     threshold: z
       .string()
@@ -18,6 +19,19 @@ const REORDER_CHECK = z
       .describe('Flag products whose available quantity is at or below this many units (default 0).'),
   })
   .strict();
+
+/**
+ * What unleashed_stock_on_hand's rows are, under either reading of Unleashed's list (UPSTREAMS.md
+ * leaves it open): a row with a warehouseCode is that warehouse's, one without is a product's
+ * total across all warehouses, which Unleashed documents as its answer without warehouseCode.
+ */
+export function stockRows(warehouseCode: string | undefined): string {
+  return warehouseCode
+    ? `the stock of the warehouse ${warehouseCode}, one row per product`
+    : 'the stock of all warehouses: a row whose warehouseCode is null is a product’s total across ' +
+        'all warehouses (Unleashed documents one such row per product), a row with a warehouseCode ' +
+        'that warehouse’s stock only; never add a total to rows of the same product';
+}
 
 /** Purchase orders that may still bring stock in: drafted (Parked) or sent to the supplier (Placed). */
 export const OPEN_PURCHASE_ORDERS = ['Parked', 'Placed'];
@@ -36,7 +50,7 @@ export class UnleashedPrompts {
   })
   reorderCheck(_ctx: unknown, args: z.output<typeof REORDER_CHECK>): GetPromptResult {
     const threshold = Number(args.threshold ?? '0');
-    const where = args.warehouseCode ? `the warehouse ${args.warehouseCode}` : 'every warehouse';
+    const where = args.warehouseCode ? `the warehouse ${args.warehouseCode}` : 'all warehouses';
     return userPrompt(`Unleashed reorder check (${where}, available at or below ${threshold})`, [
       `Check the Unleashed stock of ${where} for products to reorder. Make these read-only calls with the ` +
         'Sentia MCP tools:',
@@ -45,7 +59,7 @@ export class UnleashedPrompts {
           tool: 'unleashed_stock_on_hand',
           args: { ...given({ warehouseCode: args.warehouseCode }), pageSize: 1000 },
           why:
-            `stock per product and warehouse; ask for the next \`page\` while page < numberOfPages. A product is ` +
+            `${stockRows(args.warehouseCode)}; ask for the next \`page\` while page < numberOfPages. A row is ` +
             `low when its availableQty (on hand less allocated) is ${threshold} or less.`,
         },
         {
@@ -58,12 +72,17 @@ export class UnleashedPrompts {
         },
       ],
       'Then answer:\n' +
-        '1. The low products, lowest available first: productCode, description, warehouse, on hand, ' +
-        'allocated and available.\n' +
+        '1. The low products, lowest available first: productCode, description, warehouse (its ' +
+        'warehouseCode, or "all warehouses" for a row without one), on hand, allocated and available.\n' +
         '2. The open purchase orders: number, status, supplier, warehouse, required date and total, the ' +
         'overdue ones (requiredDate passed) first.\n' +
-        '3. What to do: the list gives no order lines, so say which low products sit in a warehouse with an ' +
-        'open purchase order that may cover them (to check in Unleashed) and which have none (to reorder).',
+        '3. What to do: the list gives no order lines, so say which low products may be covered by an open ' +
+        'purchase order (to check in Unleashed): for a row with a warehouseCode, one of that warehouse; for ' +
+        'a total across all warehouses, one of any warehouse. Say which have none (to reorder).' +
+        (args.warehouseCode
+          ? ''
+          : ' If the rows are totals (warehouseCode null), say that a total hides a product short in one ' +
+            'warehouse and stocked in another, and that giving a warehouseCode checks that warehouse.'),
       'If a tool answers that the Unleashed credentials are missing, say that Unleashed is not connected ' +
         'for this organisation and stop. Do not guess quantities a call did not return.',
     ]);

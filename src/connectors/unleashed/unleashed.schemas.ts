@@ -64,7 +64,12 @@ export const LIST_PRODUCTS = z.object({
 });
 
 export const STOCK_ON_HAND = z.object({
-  warehouseCode: text(50).optional().describe('Only stock held in the warehouse with this code.'),
+  warehouseCode: text(50)
+    .optional()
+    .describe(
+      'Only the stock held in the warehouse with this code, one row per product. Without it, Unleashed ' +
+        'documents one row per product totalled across all warehouses (warehouseCode null).',
+    ),
   productId: z
     .string()
     .regex(GUID, 'must be a product Guid such as 0f6b1c1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b')

@@ -1,6 +1,7 @@
 import type { ToolContext } from '../../mcp/mcp-context';
 import { MCP_TOOL, type ToolOptions } from '../../mcp/mcp.decorators';
 import type { PageRequest, UnleashedClient, UnleashedQuery } from './unleashed.client';
+import { STOCK_ON_HAND } from './unleashed.schemas';
 import { UnleashedTools } from './unleashed.tools';
 
 type Method = 'listProducts' | 'stockOnHand' | 'listSalesOrders' | 'listPurchaseOrders' | 'listCustomers';
@@ -112,5 +113,19 @@ describe('Unleashed tools: arguments to the request', () => {
       expect(options.cache).toEqual({ credentials: 'unleashed' });
       expect(options.annotations).toEqual({ readOnlyHint: true, idempotentHint: true, openWorldHint: true });
     }
+  });
+
+  it('tells how to read a stock row by its warehouseCode, true whether Unleashed totals the list or not', () => {
+    // Unleashed documents GET /StockOnHand without warehouseCode as one total per product; UPSTREAMS.md
+    // leaves it unconfirmed, so the description must not promise rows per warehouse.
+    const { description } = optionsOf('stockOnHand');
+    expect(description).not.toMatch(/one row per product and warehouse/);
+    expect(description).toContain('a row with a warehouseCode is that warehouse’s stock of the product only');
+    expect(description).toContain(
+      'a row whose warehouseCode is null is the product’s total across all warehouses',
+    );
+    expect(description).toContain('never both');
+    const warehouse = (optionsOf('stockOnHand').input as typeof STOCK_ON_HAND).shape.warehouseCode;
+    expect(warehouse.description).toContain('totalled across all warehouses (warehouseCode null)');
   });
 });

@@ -64,7 +64,12 @@ export class UnleashedTools {
     name: 'unleashed_stock_on_hand',
     title: 'Unleashed stock on hand',
     description:
-      'Lists stock on hand from Unleashed, one row per product and warehouse, one page at a time. ' +
+      'Lists stock on hand from Unleashed, one page at a time. Read each row by its warehouseCode: a row ' +
+      'with a warehouseCode is that warehouse’s stock of the product only; a row whose warehouseCode is ' +
+      'null is the product’s total across all warehouses. Unleashed documents the list without ' +
+      'warehouseCode as one total row per product, and with warehouseCode as that warehouse’s rows, so ' +
+      'for stock per warehouse call once per warehouseCode. For a product’s total, add up its rows that ' +
+      'have a warehouseCode or take its row without one, never both. ' +
       'Each item has productGuid, productCode, productDescription, warehouseCode, warehouseName, ' +
       'qtyOnHand, allocatedQty, availableQty (on hand less allocated), avgCost, totalCost and ' +
       'lastModifiedOn. ' +
