@@ -33,7 +33,7 @@ interface Page<T> {
   pagination: { page: number; pageSize: number; numberOfPages: number; numberOfItems: number };
 }
 type Product = Record<string, unknown> & { productCode: string; guid: string };
-type Stock = Record<string, unknown> & { productCode: string; warehouseCode: string };
+type Stock = Record<string, unknown> & { productCode: string; warehouseCode: string | null };
 type Order = Record<string, unknown> & { orderNumber: string; orderStatus: string };
 type Customer = Record<string, unknown> & { customerCode: string; obsolete: boolean };
 
@@ -228,38 +228,83 @@ describe('Unleashed connector (e2e, simulator)', () => {
   });
 
   it('lists stock on hand with its filters', async () => {
+    // Without warehouseCode, Unleashed's documented answer: one row per product, totalled across warehouses,
+    // with empty warehouse fields, which the tool gives as null.
     const page = await ok<Stock>('unleashed_stock_on_hand', { pageSize: 25 });
     expect(page.pagination).toEqual({
       page: 1,
       pageSize: 25,
-      numberOfPages: 3,
-      numberOfItems: sim.stock.length,
+      numberOfPages: 2,
+      numberOfItems: sim.stockTotals.length,
     });
-    const s = sim.stock[3];
+    expect(sim.stockTotals.length).toBe(live().length);
+    const total = sim.stockTotals[3];
+    expect(total.WarehouseCode).toBe('');
     expect(page.items[3]).toEqual({
-      productGuid: s.ProductGuid,
-      productCode: s.ProductCode,
-      productDescription: s.ProductDescription,
-      warehouseCode: s.WarehouseCode,
-      warehouseName: s.Warehouse,
-      qtyOnHand: s.QtyOnHand,
-      allocatedQty: s.AllocatedQty,
-      availableQty: s.AvailableQty,
-      avgCost: s.AvgCost,
-      totalCost: s.TotalCost,
-      lastModifiedOn: new Date(Number(/\d+/.exec(s.LastModifiedOn)![0])).toISOString(),
+      productGuid: total.ProductGuid,
+      productCode: total.ProductCode,
+      productDescription: total.ProductDescription,
+      warehouseCode: null,
+      warehouseName: null,
+      qtyOnHand: total.QtyOnHand,
+      allocatedQty: total.AllocatedQty,
+      availableQty: total.AvailableQty,
+      avgCost: total.AvgCost,
+      totalCost: total.TotalCost,
+      lastModifiedOn: new Date(Number(/\d+/.exec(total.LastModifiedOn)![0])).toISOString(),
     });
     const product = sim.products[2];
     const one = await ok<Stock>('unleashed_stock_on_hand', {
       productId: product.Guid,
       warehouseCode: 'EAST',
     });
-    expect(one.items).toHaveLength(1);
-    expect(one.items[0]).toMatchObject({ productCode: product.ProductCode, warehouseCode: 'EAST' });
+    const s = sim.stock.find((row) => row.ProductGuid === product.Guid && row.WarehouseCode === 'EAST')!;
+    expect(one.items).toEqual([
+      {
+        productGuid: product.Guid,
+        productCode: product.ProductCode,
+        productDescription: product.ProductDescription,
+        warehouseCode: 'EAST',
+        warehouseName: 'East Depot',
+        qtyOnHand: s.QtyOnHand,
+        allocatedQty: s.AllocatedQty,
+        availableQty: s.AvailableQty,
+        avgCost: s.AvgCost,
+        totalCost: s.TotalCost,
+        lastModifiedOn: new Date(Number(/\d+/.exec(s.LastModifiedOn)![0])).toISOString(),
+      },
+    ]);
     expect(sim.requests.at(-1)).toMatchObject({
       path: '/StockOnHand/1',
       query: `pageSize=200&warehouseCode=EAST&productId=${product.Guid}`,
     });
+  });
+
+  it('gives each product’s total once, and the rows per warehouse add up to it', async () => {
+    const totals = await ok<Stock>('unleashed_stock_on_hand', { pageSize: 1000 });
+    const perWarehouse: Stock[] = [];
+    for (const warehouseCode of ['MAIN', 'EAST'])
+      perWarehouse.push(
+        ...(await ok<Stock>('unleashed_stock_on_hand', { warehouseCode, pageSize: 1000 })).items,
+      );
+    const codes = totals.items.map((t) => t.productCode);
+    expect(codes).toEqual(live().map((l) => l.ProductCode));
+    expect(totals.items.every((t) => t.warehouseCode === null && t.warehouseName === null)).toBe(true);
+    expect(perWarehouse).toHaveLength(2 * codes.length);
+    for (const t of totals.items) {
+      const rows = perWarehouse.filter((r) => r.productCode === t.productCode);
+      expect(rows.map((r) => r.warehouseCode)).toEqual(['MAIN', 'EAST']);
+      for (const field of ['qtyOnHand', 'allocatedQty', 'availableQty'])
+        expect([t.productCode, field, t[field]]).toEqual([
+          t.productCode,
+          field,
+          rows.reduce((n, r) => n + (r[field] as number), 0),
+        ]);
+      expect(t.totalCost).toBeCloseTo(
+        rows.reduce((n, r) => n + (r.totalCost as number), 0),
+        6,
+      );
+    }
   });
 
   it('lists the order and customer tools as read-only, with their filters and bounded paging', async () => {

@@ -3,7 +3,7 @@
  * to its seeded items as Unleashed documents them. A value Unleashed would
  * refuse throws BadRequest, which the simulator answers with a 400.
  */
-import type { SimProduct, SimStockOnHand } from './unleashed.seed';
+import { dateMs, type SimProduct, type SimStockOnHand } from './unleashed.seed';
 import type { SimCustomer } from './unleashed-sales.seed';
 
 export class BadRequest extends Error {}
@@ -28,8 +28,6 @@ function parseBoolean(name: string, value: string | null): boolean | undefined {
   throw new BadRequest(`The value of ${name} must be true or false.`);
 }
 
-const dateMs = (msDate: string): number => Number(/\/Date\((-?\d+)/.exec(msDate)?.[1]);
-
 export function filterProducts(all: SimProduct[], params: URLSearchParams): SimProduct[] {
   const code = params.get('productCode')?.toLowerCase();
   const group = params.get('productGroup')?.toLowerCase();
@@ -44,7 +42,16 @@ export function filterProducts(all: SimProduct[], params: URLSearchParams): SimP
   );
 }
 
-export function filterStock(all: SimStockOnHand[], params: URLSearchParams): SimStockOnHand[] {
+/**
+ * Without warehouseCode, one row per product totalled across warehouses (`totals`), as Unleashed's
+ * GET /StockOnHand example shows; with it, that warehouse's rows (`rows`). productId and
+ * modifiedSince apply to either.
+ */
+export function filterStock(
+  rows: readonly SimStockOnHand[],
+  totals: readonly SimStockOnHand[],
+  params: URLSearchParams,
+): SimStockOnHand[] {
   const warehouse = params.get('warehouseCode')?.toLowerCase();
   // One product Guid, or several separated by commas.
   const productIds = params
@@ -52,9 +59,10 @@ export function filterStock(all: SimStockOnHand[], params: URLSearchParams): Sim
     ?.split(',')
     .map((id) => id.trim().toLowerCase());
   const since = parseDate('modifiedSince', params.get('modifiedSince'));
+  const all =
+    warehouse === undefined ? totals : rows.filter((s) => s.WarehouseCode.toLowerCase() === warehouse);
   return all.filter(
     (s) =>
-      (warehouse === undefined || s.WarehouseCode.toLowerCase() === warehouse) &&
       (productIds === undefined || productIds.includes(s.ProductGuid.toLowerCase())) &&
       (since === undefined || dateMs(s.LastModifiedOn) >= since),
   );

@@ -20,12 +20,18 @@ export interface SimProduct {
   LastModifiedOn: string;
 }
 
+/**
+ * A StockOnHand row. A warehouse's row carries the warehouse; a product's
+ * total across warehouses carries none: Guid is the ProductGuid, WarehouseId
+ * null and WarehouseCode and Warehouse empty (Unleashed's GET /StockOnHand
+ * example shows the three fields empty; their JSON form is unconfirmed).
+ */
 export interface SimStockOnHand {
   Guid: string;
   ProductGuid: string;
   ProductCode: string;
   ProductDescription: string;
-  WarehouseId: string;
+  WarehouseId: string | null;
   WarehouseCode: string;
   Warehouse: string;
   QtyOnHand: number;
@@ -53,6 +59,8 @@ export function simGuid(kind: number, n: number): string {
 }
 
 export const msDate = (ms: number): string => `/Date(${ms})/`;
+/** The milliseconds of a `/Date(ms)/` date. */
+export const dateMs = (value: string): number => Number(/\/Date\((-?\d+)/.exec(value)?.[1]);
 
 /** Product i (0-based): every 7th is obsolete, every 5th has no barcode, groups rotate. */
 export function seedProducts(): SimProduct[] {
@@ -88,7 +96,8 @@ export function seedStock(products: SimProduct[]): SimStockOnHand[] {
       n += 1;
       const qty = (p * 3 + w * 11) % 50;
       const allocated = Math.min(qty, (p + w) % 4);
-      const avgCost = product.DefaultPurchasePrice ?? 1;
+      // Each warehouse has its own average cost, so a total's AvgCost is a weighted one.
+      const avgCost = Math.round((product.DefaultPurchasePrice ?? 1) * (1 + w / 10) * 100) / 100;
       rows.push({
         Guid: simGuid(5, n),
         ProductGuid: product.Guid,
@@ -107,4 +116,36 @@ export function seedStock(products: SimProduct[]): SimStockOnHand[] {
     }
   }
   return rows;
+}
+
+/**
+ * One row per product with stock: its warehouses' rows totalled (quantities
+ * and TotalCost added up, AvgCost = TotalCost / QtyOnHand as in Unleashed's
+ * example, the latest LastModifiedOn), in the order of `rows`.
+ */
+export function stockTotals(rows: readonly SimStockOnHand[]): SimStockOnHand[] {
+  const totals = new Map<string, SimStockOnHand>();
+  for (const row of rows) {
+    const total = totals.get(row.ProductGuid);
+    if (!total) {
+      totals.set(row.ProductGuid, {
+        ...row,
+        Guid: row.ProductGuid,
+        WarehouseId: null,
+        WarehouseCode: '',
+        Warehouse: '',
+      });
+      continue;
+    }
+    total.QtyOnHand += row.QtyOnHand;
+    total.AllocatedQty += row.AllocatedQty;
+    total.AvailableQty += row.AvailableQty;
+    total.TotalCost = Math.round((total.TotalCost + row.TotalCost) * 100) / 100;
+    if (dateMs(row.LastModifiedOn) > dateMs(total.LastModifiedOn)) total.LastModifiedOn = row.LastModifiedOn;
+  }
+  return [...totals.values()].map((t) => ({
+    ...t,
+    // With nothing on hand there is no average to take: the first warehouse row's is kept.
+    AvgCost: t.QtyOnHand === 0 ? t.AvgCost : t.TotalCost / t.QtyOnHand,
+  }));
 }

@@ -19,8 +19,11 @@
  *   with `/Date(ms)/` dates.
  * - Resources: `Products` (productCode: code starts with it, case-insensitive;
  *   modifiedSince; includeObsolete, default false; productGroup: group name),
- *   `StockOnHand` (warehouseCode, productId: one product Guid or several
- *   comma-separated, modifiedSince), `SalesOrders` (orderStatus: comma-separated, Deleted left
+ *   `StockOnHand` (without warehouseCode one row per product totalled across
+ *   warehouses, Guid = ProductGuid and the warehouse fields empty, as
+ *   Unleashed's example shows; with warehouseCode that warehouse's rows;
+ *   productId: one product Guid or several comma-separated; modifiedSince),
+ *   `SalesOrders` (orderStatus: comma-separated, Deleted left
  *   out without it; customerCode: starts with it; startDate and endDate on the
  *   order date, both days included; modifiedSince), `PurchaseOrders` (the same
  *   without customerCode) and `Customers` (customerCode and customerName: start
@@ -35,7 +38,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { seedProducts, seedStock, SimProduct, SimStockOnHand } from './unleashed.seed';
+import { seedProducts, seedStock, SimProduct, SimStockOnHand, stockTotals } from './unleashed.seed';
 import {
   BadRequest,
   filterCustomers,
@@ -79,7 +82,10 @@ export interface UnleashedSimulator {
   apiId: string;
   apiKey: string;
   products: readonly SimProduct[];
+  /** One row per product and warehouse: what a warehouseCode filter picks from. */
   stock: readonly SimStockOnHand[];
+  /** One row per product, its warehouses totalled: the answer without warehouseCode. */
+  stockTotals: readonly SimStockOnHand[];
   customers: readonly SimCustomer[];
   salesOrders: readonly SimSalesOrder[];
   purchaseOrders: readonly SimPurchaseOrder[];
@@ -105,13 +111,14 @@ export async function startUnleashedSimulator(credentials: {
 }): Promise<UnleashedSimulator> {
   const products = seedProducts();
   const stock = seedStock(products);
+  const totals = stockTotals(stock);
   const customers = seedCustomers();
   const salesOrders = seedSalesOrders(customers, products);
   const purchaseOrders = seedPurchaseOrders(products);
   /** Each resource's items matching the query's filters (path segments are case-insensitive). */
   const resources: Record<string, (params: URLSearchParams) => unknown[]> = {
     products: (params) => filterProducts(products, params),
-    stockonhand: (params) => filterStock(stock, params),
+    stockonhand: (params) => filterStock(stock, totals, params),
     salesorders: (params) =>
       filterOrders(salesOrders, params).filter((o) =>
         startsWith(o.Customer.CustomerCode, params.get('customerCode')),
@@ -179,6 +186,7 @@ export async function startUnleashedSimulator(credentials: {
     apiKey: credentials.apiKey,
     products,
     stock,
+    stockTotals: totals,
     customers,
     salesOrders,
     purchaseOrders,

@@ -8,6 +8,7 @@ import {
   unleashedSignature,
   UnleashedSimulator,
 } from '../simulators/unleashed.simulator';
+import type { SimStockOnHand } from '../simulators/unleashed.seed';
 
 const CREDS = { apiId: '6a1f0c9e-4b2d-4e8a-9c71-2d5e8f0a3b14', apiKey: 'unleashed-unit-sim-key-0001' };
 
@@ -96,10 +97,85 @@ describe('Unleashed simulator', () => {
     const [a, b] = [sim.products[0].Guid, sim.products[4].Guid];
     const r = await get('/StockOnHand/1', `productId=${a},${b.toUpperCase()}`);
     expect(r.status).toBe(200);
-    const guids = new Set(itemsOf(r).map((s) => s.ProductGuid));
-    expect(guids).toEqual(new Set([a, b]));
-    expect(itemsOf(r)).toHaveLength(
-      sim.stock.filter((s) => s.ProductGuid === a || s.ProductGuid === b).length,
+    // One total per product.
+    expect(itemsOf(r).map((s) => s.ProductGuid)).toEqual([a, b]);
+    const east = await get('/StockOnHand/1', `warehouseCode=EAST&productId=${a},${b}`);
+    expect(itemsOf(east).map((s) => [s.ProductGuid, s.WarehouseCode])).toEqual([
+      [a, 'EAST'],
+      [b, 'EAST'],
+    ]);
+  });
+
+  /** The per-warehouse rows of the seed by product, in seed order: what a total is made of. */
+  function rowsByProduct() {
+    const by = new Map<string, SimStockOnHand[]>();
+    for (const row of sim.stock) by.set(row.ProductGuid, [...(by.get(row.ProductGuid) ?? []), row]);
+    return by;
+  }
+  const sum = (
+    rows: readonly SimStockOnHand[],
+    field: 'QtyOnHand' | 'AllocatedQty' | 'AvailableQty' | 'TotalCost',
+  ) => rows.reduce((n, row) => n + row[field], 0);
+  const msOf = (msDate: string) => Number(/-?\d+/.exec(msDate)![0]);
+
+  it('answers StockOnHand without warehouseCode with one row per product, its warehouses totalled', async () => {
+    const by = rowsByProduct();
+    // The seed has two warehouses, so a total is made of more than one row.
+    expect(sim.stock.length).toBe(2 * by.size);
+    const first = await get('/StockOnHand/1', 'pageSize=10');
+    expect(first.body.Pagination).toEqual({
+      NumberOfItems: by.size,
+      PageSize: 10,
+      PageNumber: 1,
+      NumberOfPages: Math.ceil(by.size / 10),
+    });
+    const items = [...itemsOf(first)] as unknown as Record<string, unknown>[];
+    for (let page = 2; page <= Math.ceil(by.size / 10); page++)
+      items.push(...(itemsOf(await get(`/StockOnHand/${page}`, 'pageSize=10')) as unknown as typeof items));
+    expect(items.map((i) => i.ProductGuid)).toEqual([...by.keys()]);
+    for (const item of items) {
+      const rows = by.get(item.ProductGuid as string)!;
+      expect(item).toMatchObject({
+        Guid: item.ProductGuid,
+        ProductCode: rows[0].ProductCode,
+        WarehouseId: null,
+        WarehouseCode: '',
+        Warehouse: '',
+        QtyOnHand: sum(rows, 'QtyOnHand'),
+        AllocatedQty: sum(rows, 'AllocatedQty'),
+        AvailableQty: sum(rows, 'AvailableQty'),
+      });
+      expect(item.TotalCost).toBeCloseTo(sum(rows, 'TotalCost'), 6);
+      if (item.QtyOnHand !== 0)
+        expect(item.AvgCost).toBeCloseTo((item.TotalCost as number) / (item.QtyOnHand as number), 9);
+      expect(msOf(item.LastModifiedOn as string)).toBe(Math.max(...rows.map((r) => msOf(r.LastModifiedOn))));
+    }
+    const past = await get(`/StockOnHand/${Math.ceil(by.size / 10) + 1}`, 'pageSize=10');
+    expect(itemsOf(past)).toEqual([]);
+    expect(past.body.Pagination).toMatchObject({ NumberOfItems: by.size });
+  });
+
+  it('answers StockOnHand with warehouseCode with that warehouse’s row of each product', async () => {
+    const r = await get('/StockOnHand/1', 'warehouseCode=east&pageSize=1000');
+    const east = sim.stock.filter((s) => s.WarehouseCode === 'EAST');
+    expect(east.length).toBeGreaterThan(0);
+    expect(r.body.Pagination).toMatchObject({ NumberOfItems: east.length, NumberOfPages: 1 });
+    expect(itemsOf(r)).toEqual(east);
+    expect(itemsOf(r).every((s) => s.Guid !== s.ProductGuid && s.WarehouseCode === 'EAST')).toBe(true);
+    expect(itemsOf(await get('/StockOnHand/1', 'warehouseCode=NOWHERE'))).toEqual([]);
+  });
+
+  it('takes modifiedSince on a total as a change in any of its warehouses', async () => {
+    const since = Date.UTC(2024, 0, 11);
+    const r = await get('/StockOnHand/1', 'modifiedSince=2024-01-11&pageSize=1000');
+    const changed = [...rowsByProduct()].filter(([, rows]) =>
+      rows.some((s) => msOf(s.LastModifiedOn) >= since),
     );
+    // Some product changed in one warehouse only: its total is still the total of both.
+    const partly = changed.find(([, rows]) => rows.some((s) => msOf(s.LastModifiedOn) < since))!;
+    expect(partly).toBeDefined();
+    expect(itemsOf(r).map((s) => s.ProductGuid)).toEqual(changed.map(([guid]) => guid));
+    const item = itemsOf(r).find((s) => s.ProductGuid === partly[0]) as unknown as Record<string, number>;
+    expect(item.QtyOnHand).toBe(sum(partly[1], 'QtyOnHand'));
   });
 });
