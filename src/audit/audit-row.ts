@@ -1,4 +1,4 @@
-import { cutText } from '../common/well-formed';
+import { cutText, storableText } from '../common/well-formed';
 import { redact, redactString } from '../observability/redact';
 import { RequestContext } from '../observability/request-context';
 import {
@@ -16,11 +16,12 @@ import { AuditRequestContext } from './audit-request-context';
  * reads the trail test guessed secrets offline.
  */
 
-/** A value fitted to its column: cut on a character boundary, lone surrogates replaced (cutText). */
-const clip = (v: unknown, max: number): string | null => (v == null ? null : cutText(String(v), max));
+/** A value fitted to its column: cut on a character boundary, lone surrogates and NUL replaced. */
+const clip = (v: unknown, max: number): string | null =>
+  v == null ? null : storableText(cutText(String(v), max));
 /** A caller-chosen header value: secrets in it (a pasted token) are scrubbed before it is clipped. */
 const scrubbed = (v: unknown, max: number): string | null =>
-  v == null ? null : cutText(redactString(String(v).slice(0, 4 * max)), max);
+  v == null ? null : storableText(cutText(redactString(String(v).slice(0, 4 * max)), max));
 const int32 = (v: number | null | undefined): number | null =>
   v == null || !Number.isFinite(v) ? null : Math.max(-2147483648, Math.min(2147483647, Math.round(v)));
 

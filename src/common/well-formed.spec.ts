@@ -1,4 +1,4 @@
-import { cutText, LONE_SURROGATE, wellFormed } from './well-formed';
+import { cutText, LONE_SURROGATE, storableText, wellFormed } from './well-formed';
 
 describe('wellFormed / cutText', () => {
   it('replaces each lone surrogate with U+FFFD and keeps pairs, other text as is', () => {
@@ -15,5 +15,11 @@ describe('wellFormed / cutText', () => {
     expect(cutText(name, 101)).toBe(name);
     expect(cutText('short', 100)).toBe('short');
     expect(cutText('\ud800xyz', 2)).toBe('\ufffdx');
+  });
+
+  it('storableText replaces U+0000 (which PostgreSQL refuses in text) and lone surrogates, nothing else', () => {
+    expect(storableText('a\u0000b\u0000')).toBe('a\ufffdb\ufffd');
+    expect(storableText('\ud800\u0000')).toBe('\ufffd\ufffd');
+    expect(storableText('tab\there \u0001')).toBe('tab\there \u0001');
   });
 });

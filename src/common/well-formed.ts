@@ -19,3 +19,14 @@ export function cutText(text: string, max: number): string {
   if (cut.length < text.length && /[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
   return wellFormed(cut);
 }
+
+const NUL = /\u0000/g;
+
+/**
+ * `text` as a database column can hold it: well formed (`wellFormed`), and each U+0000 replaced by
+ * U+FFFD, a character PostgreSQL refuses in text (22021), failing the whole statement.
+ */
+export function storableText(text: string): string {
+  const formed = wellFormed(text);
+  return formed.includes('\u0000') ? formed.replace(NUL, '\ufffd') : formed;
+}

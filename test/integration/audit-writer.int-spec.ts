@@ -79,6 +79,18 @@ function writerSuite(factory: RigFactory) {
     expect(await verifyAuditChains(rig.ds)).toMatchObject({ ok: true, checked: 2 });
   });
 
+  it("stores a caller's text holding NUL (U+0000) without failing its batch, and the chain verifies", async () => {
+    // PostgreSQL refuses U+0000 in text (22021): an unknown tool's name holding one failed its batch, whose
+    // records (other callers' too) went to the spool and then aside, leaving a gap audit verify names.
+    const w = makeWriter(rig.ds);
+    await Promise.all([w.record(rec(1, { action: 'x\u0000y', errorCode: 'e\u0000' })), w.record(rec(2))]);
+    expect(w.isSpooling).toBe(false);
+    const stored = await rows(w.writerId);
+    expect(stored.map((r) => r.action)).toEqual(['x\ufffdy', 'xero_list_invoices']);
+    expect(stored[0].error_code).toBe('e\ufffd');
+    expect(await verifyAuditChains(rig.ds)).toMatchObject({ ok: true, checked: 2 });
+  });
+
   it('stores redacted arguments only when storeArgs is on', async () => {
     const w = makeWriter(rig.ds, { storeArgs: true });
     await w.record(rec(1, { args: { query: 'x', apiKey: 'sk-live-123', nested: { password: 'p' } } }));
