@@ -24,6 +24,13 @@ describe('toAuditRow', () => {
     expect(row.requestId).toMatch(/^req-\[REDACTED/);
   });
 
+  it("stores arguments holding a member named __proto__ whole, and the digest is that copy's", () => {
+    const args = JSON.parse('{"q":1,"__proto__":{"x":"y"}}') as Record<string, unknown>;
+    const row = toAuditRow({ kind: 'tool_call', action: 't', outcome: 'invalid_arguments', args }, true);
+    expect(row.args).toBe('{"__proto__":{"x":"y"},"q":1}');
+    expect(row.argsDigest).toBe(sha256Hex(String(row.args)));
+  });
+
   it('scrubs a token pasted into the action (an unrouted path, an unknown tool name), keeping the rest', () => {
     const path = toAuditRow(
       { kind: 'admin', action: `DELETE /admin/api-keys/${JWT}`, outcome: 'client_error' },

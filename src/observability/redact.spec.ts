@@ -134,6 +134,13 @@ describe('redact', () => {
     expect(redactString('task-12345678 ask-anything')).toBe('task-12345678 ask-anything'); // inside a word: no
   });
 
+  it('keeps a member named __proto__ as a member, redacted like any other, as JSON.parse gave it', () => {
+    const parsed = JSON.parse('{"q":1,"__proto__":{"apiKey":"sk-x","page":2}}') as object;
+    const out = redact(parsed) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(JSON.stringify(out)).toBe('{"q":1,"__proto__":{"apiKey":"[REDACTED]","page":2}}');
+  });
+
   it('is cycle-safe but copies shared, acyclic references', () => {
     const shared = { v: 1 };
     const a: Record<string, unknown> = { name: 'a', left: shared, right: shared };

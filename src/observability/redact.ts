@@ -297,7 +297,17 @@ class Walker {
   private walkEntries(entries: Array<[string, unknown]>, depth: number): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [key, value] of entries) {
-      out[key] = isSensitiveEntry(key, value) ? REDACTED : this.walk(value, depth);
+      const kept = isSensitiveEntry(key, value) ? REDACTED : this.walk(value, depth);
+      // A member named __proto__ (JSON.parse makes it an own member) stays one: assigned, it would
+      // set the copy's prototype instead, and the member would vanish from what is logged or stored.
+      if (key === '__proto__')
+        Object.defineProperty(out, key, {
+          value: kept,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      else out[key] = kept;
     }
     return out;
   }
