@@ -323,6 +323,21 @@ describe('security events and audited key changes (e2e, SQLite + memory store)',
       }
     });
 
+    it("a refused request's path is kept in part: a URL of 12,000 characters costs its row 200 of them", async () => {
+      const path = `/admin/api-keys/${'a'.repeat(12_000)}`; // a route: the guard refuses it
+      const res = await api().get(path).set({ 'x-request-id': 'sec-long-path', 'user-agent': UA });
+      expect(res.status).toBe(401);
+      const rows = await rowsFor('sec-long-path');
+      expect(rows).toHaveLength(1);
+      const stored = JSON.parse(String(rows[0].args)) as { method: string; path: string };
+      expect(stored.method).toBe('GET');
+      expect(stored.path).toBe(`${path.slice(0, 200)}...`);
+      const line = (await logs.lines()).find(
+        (l) => l.requestId === 'sec-long-path' && l.event === 'auth.refused',
+      );
+      expect(line?.path).toBe(`${path.slice(0, 200)}...`);
+    });
+
     it('a flood of bad tokens is answered 401 every time and counted exactly; its audit rows are bounded', async () => {
       const before = await authFailures();
       const header = decodeHeader(admin.token);
