@@ -1,7 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { clientIp } from '../audit/audit-request-context';
-import { cutText } from '../common/well-formed';
+import { clientIp, eventPath } from '../audit/audit-request-context';
 import { SecurityEventRecorder } from '../audit/security-event.recorder';
 import { MetricsService } from '../metrics/metrics.service';
 import type { UnauthorizedReason } from './auth-responses';
@@ -13,15 +12,6 @@ export type RefusalCause = TokenErrorReason | 'token_in_query';
 
 /** What the guard may say about a refused key: only facts from a verified signature. */
 export type VerifiedKeyFacts = Partial<Pick<Principal, 'keyId' | 'userId' | 'organizationId'>>;
-
-/**
- * The most of a refused request's path kept (as an unrouted admin call's action keeps): the caller
- * chooses it, up to Node's 16 KB header limit, and without a key could otherwise put that much into
- * every recorded event (up to 1,000 rows a minute) and every log line.
- */
-const MAX_PATH = 200;
-const pathOf = (req: Request): string =>
-  req.path.length > MAX_PATH ? `${cutText(req.path, MAX_PATH)}...` : req.path;
 
 /** Audit action per refusal cause. */
 const REFUSAL_ACTIONS: Record<RefusalCause, string> = {
@@ -132,7 +122,7 @@ export class AuthEventsReporter {
         ip: clientIp(req),
         userAgent: typeof ua === 'string' ? ua : undefined,
         requestId: typeof requestId === 'string' ? requestId : undefined,
-        details: { method: req.method, path: pathOf(req), ...e.details },
+        details: { method: req.method, path: eventPath(req.path), ...e.details },
       });
     } catch (err) {
       // Reporting must never change the answer.
@@ -149,7 +139,7 @@ export class AuthEventsReporter {
       event,
       ...fields,
       method: req.method,
-      path: pathOf(req),
+      path: eventPath(req.path),
       ip: req.ip,
       requestId: res.getHeader('x-request-id'),
     });

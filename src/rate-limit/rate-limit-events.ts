@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { eventPath } from '../audit/audit-request-context';
 import { SecurityEventRecorder } from '../audit/security-event.recorder';
 import { PRINCIPAL_REQUEST_KEY, RequestWithPrincipal } from '../auth/principal';
 import { MetricsService } from '../metrics/metrics.service';
@@ -35,7 +36,7 @@ export class RateLimitEvents {
       ...(keyId ? { keyId } : {}),
       ip,
       method: req.method,
-      path: requestPath(req),
+      path: eventPath(requestPath(req)),
       requestId: res.getHeader('x-request-id'),
     });
     try {
@@ -56,7 +57,7 @@ export class RateLimitEvents {
           max: decision.limit,
           retryAfterSeconds: decision.resetSeconds,
           method: req.method,
-          path: requestPath(req),
+          path: eventPath(requestPath(req)),
         },
       });
     } catch (err) {

@@ -280,6 +280,18 @@ describe('rate limits (embedded shape)', () => {
     expect(next.headers['ratelimit-remaining']).toBe(String(IP_MAX - 1));
   });
 
+  it("keeps the first 200 characters of a refused request's path in its event, however long the URL", async () => {
+    const ip = freshIp();
+    const path = `/no/such/${'a'.repeat(12_000)}`;
+    for (let i = 0; i < IP_MAX + 1; i++) await send(app.url, path, { from: ip });
+    await app.app.get(AuditWriter).flush();
+    const rows: Array<{ args: string }> = await app.app
+      .get(DataSource)
+      .query(`SELECT args FROM audit_logs WHERE action = 'rate_limit.exceeded' AND ip = ?`, [ip]);
+    expect(rows).toHaveLength(1);
+    expect((JSON.parse(rows[0].args) as { path: string }).path).toBe(`${path.slice(0, 200)}...`);
+  });
+
   it('limits unknown routes per IP as well', async () => {
     const ip = freshIp();
     const replies = [];
