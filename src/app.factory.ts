@@ -14,6 +14,7 @@ import { auditUnroutedCalls } from './audit/unrouted-calls.audit';
 import { jsonBodyParser, MayReadBody } from './common/body-parser';
 import { ExpressServerAdapter } from './common/express-server.adapter';
 import { answerClientError, requireHostHeader } from './common/client-error';
+import { securityHeaders } from './common/security-headers';
 import { installErrorEnvelope } from './common/error-envelope';
 import { OriginPolicy } from './mcp/origin-check';
 import { mcpOriginGate } from './mcp/origin.middleware';
@@ -80,6 +81,7 @@ export async function createApp(config: AppConfig): Promise<INestApplication> {
   // What Node cannot parse (a URL over the header limit, broken HTTP) or that came too slowly: JSON too.
   server.on('clientError', answerClientError);
   app.disable('x-powered-by');
+  app.use(securityHeaders);
   // Only as many X-Forwarded-For hops as there are proxies: a client reaching the server directly
   // could otherwise name any address, escaping the per-IP limit and forging the audit trail's ip.
   app.set('trust proxy', config.trustProxyHops > 0 ? config.trustProxyHops : false);

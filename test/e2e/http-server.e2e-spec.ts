@@ -10,8 +10,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, Socket } from 'node:net';
 import type { Express } from 'express';
+import { modernToolCallInit } from '../support/mcp-messages';
 import { startApp, StartedApp } from '../support/start-app';
 import { TestKey } from '../support/test-keys';
+import { bearer, issueKey, registerToken } from './auth-helpers';
 
 /** A raw keep-alive connection to `url`, with the bytes it has received and whether the server closed it. */
 async function openConnection(url: string) {
@@ -202,6 +204,42 @@ describe('methods and paths', () => {
     started = await startApp();
   });
   afterAll(async () => started?.close());
+
+  it('sends nosniff and no-store on every answer; the RFC 9728 metadata alone may be cached', async () => {
+    const { url } = started;
+    const admin = await issueKey(started, 'org-headers', ['admin']);
+    const json = { ...bearer(admin.token), 'content-type': 'application/json' };
+    const created = await fetch(`${url}/admin/api-keys`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ name: 'caller', permissions: ['xero:read'] }),
+    });
+    expect(created.status).toBe(201);
+    const { token } = (await created.json()) as { token: string };
+    registerToken(token, 'http-server headers');
+    const answers: Array<[string, Response]> = [
+      ['health', await fetch(`${url}/health`)],
+      ['a path no route has', await fetch(`${url}/nowhere`)],
+      ['no key', await fetch(`${url}/admin/api-keys`)],
+      [
+        'a body that is not JSON',
+        await fetch(`${url}/admin/api-keys`, { method: 'POST', headers: json, body: '{' }),
+      ],
+      ['a new key (its token)', created],
+      ['an MCP tool call', await fetch(`${url}/mcp`, modernToolCallInit(token, { id: 1 }))],
+    ];
+    for (const [what, res] of answers) {
+      expect([what, res.headers.get('x-content-type-options'), res.headers.get('cache-control')]).toEqual([
+        what,
+        'nosniff',
+        'no-store',
+      ]);
+    }
+    expect(answers.map(([, res]) => res.status)).toEqual([200, 404, 401, 400, 201, 200]);
+    const metadata = await fetch(`${url}/.well-known/oauth-protected-resource/mcp`);
+    expect(metadata.headers.get('cache-control')).toBe('public, max-age=3600');
+    expect(metadata.headers.get('x-content-type-options')).toBe('nosniff');
+  });
 
   it('answers a method a path does not take with 405 and Allow, before any key check', async () => {
     const cases: Array<[string, string, string]> = [
