@@ -129,7 +129,7 @@ export class AuthGuard implements CanActivate {
           ? `issued for ${JSON.stringify((err.audience ?? '').slice(0, 200))}, not for this server's ` +
             `PUBLIC_BASE_URL ${JSON.stringify(this.config.publicBaseUrl)}`
           : undefined;
-      throw this.refuse(req, res, err.reason, facts, detail);
+      throw this.refuse(req, res, err.reason, facts, detail, err.message);
     }
 
     const verdict = this.revocation.check(key.keyId);
@@ -165,9 +165,9 @@ export class AuthGuard implements CanActivate {
     cause: RefusalCause,
     key: VerifiedKeyFacts,
     detail?: string,
+    message = new TokenError(cause === 'token_in_query' ? 'malformed' : cause).message,
   ): HttpException {
     this.events.unauthorized(req, res, cause, key, detail);
-    const message = new TokenError(cause === 'token_in_query' ? 'malformed' : cause).message;
     return unauthorized(res, this.config.publicBaseUrl, unauthorizedReason(cause), message);
   }
 

@@ -182,6 +182,25 @@ describe('AuthGuard over HTTP (SQLite + memory store)', () => {
     },
   );
 
+  it('tells a caller whose Authorization header is not "Bearer <token>" what the header must be', async () => {
+    for (const authorization of [admin.token, `Basic ${Buffer.from('u:p').toString('base64')}`]) {
+      for (const res of [
+        await get('/admin/api-keys', { authorization }),
+        await request(started.url).post('/mcp').set({ authorization }).send({}),
+      ]) {
+        expect(res.status).toBe(401);
+        expect(res.body).toMatchObject({
+          reason: 'malformed',
+          code: 'malformed',
+          message: 'The Authorization header must be "Bearer <API key>"',
+        });
+      }
+    }
+    // A Bearer header whose credential is broken is still the key's fault.
+    const broken = await get('/admin/api-keys', { authorization: 'Bearer a b' });
+    expect(broken.body.message).toBe('The API key is malformed');
+  });
+
   it('admits the genuine key (the baseline of the table)', async () => {
     const res = await get('/admin/api-keys', bearer(admin.token));
     expect(res.status).toBe(200);

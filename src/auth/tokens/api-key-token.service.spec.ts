@@ -465,6 +465,22 @@ describe('extractBearer', () => {
   ])('%p → %s', (header, reason) => {
     expect(reasonOf(() => extractBearer(header))).toBe(reason);
   });
+
+  it('says the header must be "Bearer <API key>" for another scheme or a token sent without one', () => {
+    const messageOf = (header: string) => {
+      try {
+        extractBearer(header);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('extractBearer accepted it');
+    };
+    for (const header of ['abc.def.ghi', 'Basic dTpw', 'Token abc', 'Bearerabc.def.ghi'])
+      expect(messageOf(header)).toBe('The Authorization header must be "Bearer <API key>"');
+    // The scheme is right: the credential is what is wrong.
+    for (const header of ['Bearer', 'bearer a b', 'Bearer ab\u00e9'])
+      expect(messageOf(header)).toBe('The API key is malformed');
+  });
 });
 
 describe('ApiKeyTokenService construction and signing inputs', () => {

@@ -3,7 +3,7 @@ import { InjectConfig } from '../../config/config.module';
 import { AppConfig, SigningKey } from '../../config/config.types';
 import { decodeJsonObject, hs256Matches, signHs256, splitCompact } from './compact-jws';
 import { Permission, isPermission } from './permissions';
-import { TokenError } from './token-errors';
+import { NOT_BEARER_MESSAGE, TokenError } from './token-errors';
 
 /** The explicit JWT `typ` of an API key (RFC 8725 §3.11); compared exactly. */
 export const API_KEY_TOKEN_TYPE = 'sentia-api-key+jwt';
@@ -202,14 +202,17 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 /**
  * Takes the token out of an Authorization header value. Missing or blank:
  * `missing`; any other scheme, `Bearer` with nothing after it, or a credential
- * with characters outside RFC 6750's b64token: `malformed`. The scheme name is
+ * with characters outside RFC 6750's b64token: `malformed` (another scheme,
+ * or a token without one, with NOT_BEARER_MESSAGE). The scheme name is
  * case-insensitive (RFC 7235).
  */
 export function extractBearer(authorizationHeader: string | undefined): string {
   if (typeof authorizationHeader !== 'string' || authorizationHeader.trim() === '')
     throw new TokenError('missing');
   if (authorizationHeader.length > MAX_TOKEN_LENGTH + 64) throw new TokenError('malformed');
-  const match = BEARER.exec(authorizationHeader.trim());
-  if (!match) throw new TokenError('malformed');
-  return match[1];
+  const value = authorizationHeader.trim();
+  const match = BEARER.exec(value);
+  if (match) return match[1];
+  if (!/^bearer(\s|$)/i.test(value)) throw new TokenError('malformed', undefined, NOT_BEARER_MESSAGE);
+  throw new TokenError('malformed');
 }

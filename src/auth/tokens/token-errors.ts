@@ -40,8 +40,15 @@ const MESSAGES: Record<TokenErrorReason, string> = {
 };
 
 /**
- * A refused token. The message is fixed per reason: it never contains the
- * token, a claim value or the detail of which check failed.
+ * The `malformed` message for an Authorization header of another scheme
+ * (`Basic ...`) or a token sent without one: the key may be fine, the header
+ * is not.
+ */
+export const NOT_BEARER_MESSAGE = 'The Authorization header must be "Bearer <API key>"';
+
+/**
+ * A refused token. The message is fixed per reason (and `NOT_BEARER_MESSAGE`):
+ * it never contains the token, a claim value or the detail of which check failed.
  */
 export class TokenError extends Error {
   /**
@@ -51,8 +58,9 @@ export class TokenError extends Error {
   constructor(
     readonly reason: TokenErrorReason,
     readonly audience?: string,
+    message: string = MESSAGES[reason],
   ) {
-    super(MESSAGES[reason]);
+    super(message);
     this.name = 'TokenError';
   }
 }
