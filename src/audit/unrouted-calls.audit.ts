@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { ERROR_CODE_LOCAL } from '../common/error-envelope';
 import { RequestContext } from '../observability/request-context';
 import { AuditWriter } from './audit.writer';
 import { outcomeForStatus } from './audit.interceptor';
@@ -20,8 +21,9 @@ const ADMIN_PATH = /^\/(admin|credentials)(\/|$)/i;
  * caller whose token verifies, so nobody can fill the trail without a key,
  * and not for the per-IP limit's 429s (each window's first is a rate-limit
  * event; a row for every one would let a flood fill the trail); after the
- * answer, which changed nothing to wait for. The path is matched
- * without regard to case, so `/Admin/...` attempts are recorded as well.
+ * answer, which changed nothing to wait for, with the `code` it carried.
+ * The path is matched without regard to case, so `/Admin/...` attempts are
+ * recorded as well.
  */
 export function auditUnroutedCalls(writer: AuditWriter, identify: IdentifyCaller) {
   return (req: Request, res: Response, next: NextFunction): void => {
@@ -40,7 +42,7 @@ export function auditUnroutedCalls(writer: AuditWriter, identify: IdentifyCaller
           action: `${req.method} ${req.path}`,
           outcome: outcomeForStatus(res.statusCode),
           status: res.statusCode,
-          errorCode: null,
+          errorCode: errorCodeOf(res),
           durationMs: performance.now() - started,
           organizationId: caller.organizationId,
           userId: caller.userId,
@@ -53,4 +55,10 @@ export function auditUnroutedCalls(writer: AuditWriter, identify: IdentifyCaller
     });
     next();
   };
+}
+
+/** The `code` of the JSON error answer sent (installErrorEnvelope leaves it), else null. */
+function errorCodeOf(res: Response): string | null {
+  const code: unknown = res.locals[ERROR_CODE_LOCAL];
+  return typeof code === 'string' ? code : null;
 }

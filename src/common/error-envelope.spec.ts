@@ -59,7 +59,7 @@ describe('withErrorEnvelope (every REST error with statusCode, error, code, mess
 describe('installErrorEnvelope', () => {
   /** The app's response prototype: json() answers what it was given. */
   const app = () => {
-    const response = { statusCode: 200, json: (body: unknown) => body } as unknown as Response;
+    const response = { statusCode: 200, locals: {}, json: (body: unknown) => body } as unknown as Response;
     installErrorEnvelope({ response });
     return response;
   };
@@ -76,5 +76,14 @@ describe('installErrorEnvelope', () => {
     });
     res.statusCode = 399;
     expect(res.json(body)).toBe(body);
+  });
+
+  it('leaves the code it answered on res.locals, for the audit of calls no route took', () => {
+    const res = app();
+    res.json({ statusCode: 200 });
+    expect(res.locals.errorCode).toBeUndefined();
+    res.statusCode = 415;
+    res.json({ statusCode: 415, code: 'unsupported_media_type', message: 'm' });
+    expect(res.locals.errorCode).toBe('unsupported_media_type');
   });
 });

@@ -44,16 +44,25 @@ export function withErrorEnvelope(body: unknown, status: number): unknown {
   };
 }
 
+/** Where an error answer's `code` is left on `res.locals`, for the audit of calls no route took. */
+export const ERROR_CODE_LOCAL = 'errorCode';
+
 /**
  * Every error answered as JSON goes through `withErrorEnvelope`, whoever
  * wrote it (a pipe, a guard, the body parser, the router's 404/405, Nest's
- * own 500): a script reads `code` from any of them. Set once on the app's
- * response prototype (`app.response`, which every response of this app is
- * built on), so a request pays nothing for it.
+ * own 500): a script reads `code` from any of them, and so does the audit
+ * (`res.locals.errorCode`). Set once on the app's response prototype
+ * (`app.response`, which every response of this app is built on), so a
+ * request pays nothing for it.
  */
 export function installErrorEnvelope(app: { response: Response }): void {
   const json = app.response.json;
   app.response.json = function (this: Response, body?: unknown) {
-    return json.call(this, this.statusCode >= 400 ? withErrorEnvelope(body, this.statusCode) : body);
+    if (this.statusCode < 400) return json.call(this, body);
+    const enveloped = withErrorEnvelope(body, this.statusCode);
+    const code = (enveloped as { code?: unknown } | null)?.code;
+    // `locals` is set by Express for every request that reaches the app.
+    if (typeof code === 'string' && this.locals) this.locals[ERROR_CODE_LOCAL] = code;
+    return json.call(this, enveloped);
   };
 }

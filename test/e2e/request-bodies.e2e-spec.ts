@@ -97,26 +97,28 @@ describe('REST request bodies (e2e)', () => {
     expect(anonymous.status).toBe(404);
     await started.app.get(AuditWriter).flush();
     const rows: Array<Record<string, unknown>> = await started.app.get(DataSource).query(
-      `SELECT request_id, kind, action, outcome, status, key_id, organization_id FROM audit_logs
+      `SELECT request_id, kind, action, outcome, status, error_code, key_id, organization_id FROM audit_logs
           WHERE request_id LIKE 'unrouted-%' ORDER BY request_id`,
     );
     const adminKeyId = (await started.app.get(ApiKeyTokenService).verify(admin)).keyId;
-    const row = (name: string, action: string, status: number) => ({
+    // error_code: the `code` the answer carried, as for a call a route took.
+    const row = (name: string, action: string, status: number, errorCode: string) => ({
       request_id: `unrouted-${name}`,
       kind: 'admin',
       action,
       outcome: 'client_error',
       status,
+      error_code: errorCode,
       key_id: adminKeyId,
       organization_id: 'org-body',
     });
     expect(rows).toEqual([
-      row('400', 'POST /admin/api-keys', 400),
-      row('404', 'GET /admin/nothing-here', 404),
-      row('405', 'DELETE /admin/audit/export', 405),
-      row('415', 'POST /admin/api-keys', 415),
-      row('case', 'GET /Admin/api-keys', 404),
-      row('secret', 'GET /admin/[REDACTED]', 404),
+      row('400', 'POST /admin/api-keys', 400, 'invalid_json'),
+      row('404', 'GET /admin/nothing-here', 404, 'not_found'),
+      row('405', 'DELETE /admin/audit/export', 405, 'method_not_allowed'),
+      row('415', 'POST /admin/api-keys', 415, 'unsupported_media_type'),
+      row('case', 'GET /Admin/api-keys', 404, 'not_found'),
+      row('secret', 'GET /admin/[REDACTED]', 404, 'not_found'),
     ]);
   });
 
