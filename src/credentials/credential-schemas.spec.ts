@@ -67,6 +67,26 @@ describe('credential schemas', () => {
       expect(fields('openai', { apiKey: 'sk-abc\t' })).toEqual(['apiKey']);
     });
 
+    it('refuses a secret that begins or ends with a space, as one pasted with it', () => {
+      const message = 'must not begin or end with a space (pasted with the key?)';
+      expect(parseCredential('openai', { apiKey: ' sk-abc' })).toEqual({
+        ok: false,
+        errors: [{ field: 'apiKey', message }],
+      });
+      expect(
+        parseCredential('unleashed', { apiId: '9a0e5d3b-7c1f-4e2a-8b6d-0f1e2d3c4b5a', apiKey: 'key\u00a0' }),
+      ).toEqual({ ok: false, errors: [{ field: 'apiKey', message }] });
+      expect(fields('xero', { clientId: 'id ', clientSecret: 'secret', refreshToken: ' r' })).toEqual([
+        'clientId',
+        'refreshToken',
+      ]);
+      expect(
+        fields('shopify', { shop: 'a.myshopify.com', accessToken: 'shpat_x ', apiVersion: '2025-10' }),
+      ).toEqual(['accessToken']);
+      // A space inside is the key's own.
+      expect(parseCredential('anthropic', { apiKey: 'sk ant' }).ok).toBe(true);
+    });
+
     it('names each bad field, unknown keys one by one', () => {
       expect(
         fields('xero', {

@@ -26,7 +26,9 @@ const secret = () =>
     .regex(/^[^\u0000-\u001f\u007f]*$/, {
       message: 'must not contain control characters (a line break, a tab)',
       abort: true,
-    });
+    })
+    // A space pasted with the key: fetch drops it from a header value, an HMAC or Basic auth keeps it.
+    .refine((v) => v === v.trim(), 'must not begin or end with a space (pasted with the key?)');
 
 /**
  * A secret sent as an HTTP header value as it is (Shopify's X-Shopify-Access-Token, Anthropic's
