@@ -328,7 +328,13 @@ export class McpServerFactory {
     if (!prompt.args) return raw ?? {};
     const parsed = prompt.args.safeParse(raw ?? {});
     if (!parsed.success) {
-      const detail = describeFieldErrors(fieldErrors(parsed.error, '(arguments)'));
+      const detail = describeFieldErrors(
+        fieldErrors(parsed.error, {
+          root: '(arguments)',
+          known: Object.keys(prompt.args.shape),
+          schema: prompt.args,
+        }),
+      );
       throw new ProtocolError(
         ProtocolErrorCode.InvalidParams,
         `Invalid arguments for prompt "${prompt.options.name}": ${detail}`,

@@ -529,7 +529,11 @@ describe('MCP prompts and resources (e2e)', () => {
         { month: '26-1', tenantId: 'x' },
         ['month: must be a month', 'tenantId: must be a GUID'],
       ],
-      ['xero_month_end_review', { month: '2026-01', tennantId: TENANT }, ['tennantId']],
+      [
+        'xero_month_end_review',
+        { month: '2026-01', tennantId: TENANT },
+        ['tennantId: is not a known field (known: month, tenantId)'],
+      ],
       ['unleashed_reorder_check', { threshold: 'ten' }, ['threshold: must be a whole number']],
       ['unleashed_reorder_check', { threshold: '-1', warehouseCode: '' }, ['threshold:', 'warehouseCode:']],
       ['shopify_sales_summary', { from: '2026-01-01' }, ['to: is required']],
@@ -552,7 +556,11 @@ describe('MCP prompts and resources (e2e)', () => {
         { from: '2026-01-01', to: '2026-01-31', warehouseCode: 'W'.repeat(51) },
         ['warehouseCode:'],
       ],
-      ['stock_vs_sales', { from: '2026-01-01', to: '2026-01-31', warehouse: 'MAIN' }, ['warehouse']],
+      [
+        'stock_vs_sales',
+        { from: '2026-01-01', to: '2026-01-31', warehouse: 'MAIN' },
+        ['warehouse: is not a known field (known: from, to, warehouseCode)'],
+      ],
     ];
 
     it.each(cases)('%s %j → -32602 naming %j', async (name, args, named) => {
