@@ -141,7 +141,7 @@ async function waitForHealth(): Promise<void> {
 
 function instructions(token: string): string {
   const auth = '"Authorization: Bearer $DEMO_TOKEN"';
-  const inspector = `npx @modelcontextprotocol/inspector@0.17.1 --cli ${BASE}/mcp --transport http --header ${auth}`;
+  const inspector = `npx -y @modelcontextprotocol/inspector@0.17.1 --cli ${BASE}/mcp --transport http --header ${auth}`;
   return `
 Sentia MCP demo: ${BASE}/mcp, with Xero, Shopify, Unleashed, Anthropic and OpenAI simulated on this
 machine and their credentials stored for organisation "${ORG}". Nothing here reaches the internet.

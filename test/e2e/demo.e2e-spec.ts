@@ -53,7 +53,7 @@ describe('npm run demo', () => {
     const dataDir = dirname(/Development secrets are kept in (\S+)"/.exec(out)![1]);
     expect(existsSync(dataDir)).toBe(true);
     const base = `http://127.0.0.1:${port}`;
-    expect(out).toContain(`npx @modelcontextprotocol/inspector@0.17.1 --cli ${base}/mcp --transport http`);
+    expect(out).toContain(`npx -y @modelcontextprotocol/inspector@0.17.1 --cli ${base}/mcp --transport http`);
 
     const auth = { authorization: `Bearer ${token}` };
     for (const service of ['xero', 'shopify', 'unleashed', 'anthropic', 'openai']) {
